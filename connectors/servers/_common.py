@@ -1,0 +1,772 @@
+"""Shared machinery of the bundled servers.
+
+- ``TableSpec`` / ``Column``: a CSV file under the data root and its canonical columns.
+- ``DataSource``: holds each table in memory as a pyarrow Table of strings, sorted by its date column,
+  reloads a file when its (inode, size, mtime) changes, and answers paged queries by OFFSET over a
+  cached filtered table. A cursor names the file version it was cut from, so a client that pages
+  through a table sees one consistent snapshot (items and ``total`` agree) even if the file changes
+  mid-way; the previous version is kept for that, older ones are dropped.
+- Test switches: ``<data>/_switches.json`` (re-read when it changes):
+  ``max_page_size`` (int) caps the items per page; ``fail_after_pages`` (int) makes the process
+  ``os._exit(3)`` on the paged call after that many paged responses.
+- ``serve(build, argv)``: ``--data DIR``, ``--http PORT``, ``--host``, ``--token-env NAME``; stdio by
+  default, else streamable HTTP answering plain JSON (``json_response=True``) at ``/mcp``.
+
+Money never passes through a float: values stay the CSV's text; sums use Arrow decimals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import csv
+import hashlib
+import hmac
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+from pydantic import Field
+
+MAX_LIMIT = 5000
+"""Largest page a server returns (DESIGN: stdio pages stay under ~5k rows)."""
+DEFAULT_LIMIT = 1000
+SWITCHES_FILE = "_switches.json"
+KEEP_VERSIONS = 2
+"""File versions held per table: the current one and the one a client may still be paging through."""
+CACHE_ENTRIES = 32
+
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True,
+    idempotent_hint=True,
+    destructive_hint=False,
+    open_world_hint=False,
+)
+
+# Argument types shared by the tool signatures (pydantic builds the input schema from them).
+Cursor = Annotated[
+    str | None,
+    Field(description="Opaque cursor from the previous page's next_cursor; omit for the first page."),
+]
+Limit = Annotated[
+    int | None,
+    Field(
+        description=f"Items per page (default {DEFAULT_LIMIT}), clamped to 1..{MAX_LIMIT}; "
+        "the server may return fewer: follow next_cursor."
+    ),
+]
+DateFrom = Annotated[str | None, Field(description="First date included, YYYY-MM-DD (inclusive); omit for no lower bound.")]
+DateTo = Annotated[str | None, Field(description="Last date included, YYYY-MM-DD (inclusive); omit for no upper bound.")]
+
+
+class SourceError(ToolError):
+    """An anticipated failure: the client gets ``is_error`` with this message."""
+
+
+# --------------------------------------------------------------------------------------------- specs
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    doc: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One CSV file under the data root and the canonical columns served from it.
+
+    Items carry exactly ``columns`` (missing ones as null, extra file columns dropped). ``date_column``
+    orders the table and is the column ``date_from``/``date_to`` filter on. ``timestamp_columns`` are
+    normalised to UTC for ``*_since`` filters. A missing ``optional`` file is an empty table.
+    """
+
+    name: str
+    path: str
+    columns: tuple[Column, ...]
+    date_column: str | None = None
+    timestamp_columns: tuple[str, ...] = ()
+    optional: bool = False
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def S(name: str, doc: str = "string", required: bool = False) -> Column:  # noqa: N802 - terse spec helper
+    return Column(name, doc, required)
+
+
+MONEY = "decimal string, exact (e.g. \"1234.50\")"
+DATE = "date string YYYY-MM-DD"
+
+PAGE_SHAPE = (
+    'Returns compact JSON text: {"items": [...], "next_cursor": string|null, "total": int, "as_of": string}. '
+    "total counts every item matching the filter; as_of is the ISO-8601 UTC time of the answer. "
+    "A page may hold fewer items than limit: call again with cursor=next_cursor until it is null. "
+    "Pages of one pull come from one snapshot of the data."
+)
+
+
+def page_description(summary: str, spec: TableSpec, filters: str = "") -> str:
+    lines = [summary.strip()]
+    if filters:
+        lines.append(filters.strip())
+    lines.append(PAGE_SHAPE)
+    lines.append(
+        f"Each item ({spec.name}) has exactly these keys; every value is a JSON string or null "
+        "(money as exact decimal strings, never numbers):"
+    )
+    for col in spec.columns:
+        lines.append(f"- {col.name}: {col.doc}{'' if col.required else ', may be null'}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def parse_date(value: str | None, name: str) -> str | None:
+    """An ISO date argument, normalised to YYYY-MM-DD; None or "" means no bound."""
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise SourceError(f"{name} must be an ISO date YYYY-MM-DD, got {value!r}") from None
+
+
+def normalise_timestamp(value: str) -> str | None:
+    """ISO date or datetime -> fixed-width UTC text that sorts like time ("...T..:..:...ffffffZ")."""
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except (ValueError, AttributeError):
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(value: str | None, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    norm = normalise_timestamp(str(value))
+    if norm is None:
+        raise SourceError(f"{name} must be an ISO-8601 date or timestamp, got {value!r}")
+    return norm
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def clamp_limit(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    return max(1, min(MAX_LIMIT, int(limit)))
+
+
+def encode_cursor(version: str, query_digest: str, offset: int) -> str:
+    raw = f"{version}.{query_digest}.{offset}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str, query_digest: str) -> tuple[str, int]:
+    """-> (file version, offset). Rejects anything this server did not cut for this query."""
+    try:
+        padded = cursor.strip() + "=" * (-len(cursor.strip()) % 4)
+        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+        version, digest, offset_text = raw.split(".")
+        offset = int(offset_text)
+    except (ValueError, UnicodeError, binascii.Error):
+        raise SourceError(f"invalid cursor {cursor!r}: pass next_cursor from the previous page unchanged") from None
+    if offset < 0 or not version:
+        raise SourceError(f"invalid cursor {cursor!r}: pass next_cursor from the previous page unchanged")
+    if digest != query_digest:
+        raise SourceError(
+            "cursor does not belong to this query: keep the same tool arguments while following next_cursor"
+        )
+    return version, offset
+
+
+RACY_NS = 2_000_000_000
+"""A file modified this close to the moment it was read may change again without changing its
+(size, mtime) - timestamps are coarse - so its content is re-checked by hash until that window passes
+(git's "racily clean" entries)."""
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _file_version(key: tuple[int, int, int], digest: str | None = None) -> str:
+    """A file version: the same in every process for the same file (cursors survive a restart)."""
+    text = f"{key[0]}:{key[1]}:{key[2]}" + (f":{digest}" if digest else "")
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def format_decimal(value: Decimal | None) -> str:
+    """Exact money text with at least two decimals ("0.00", "12.30", "0.125")."""
+    if value is None:
+        return "0.00"
+    if value.as_tuple().exponent >= -2:  # type: ignore[operator]
+        return str(value.quantize(Decimal("0.01")))
+    text = format(value.normalize(), "f")
+    if "." not in text or len(text.split(".")[1]) < 2:
+        text = str(Decimal(text).quantize(Decimal("0.01")))
+    return text
+
+
+def to_decimal(column: pa.ChunkedArray | pa.Array, label: str) -> pa.ChunkedArray | pa.Array:
+    """Money text -> Arrow decimal, exactly (scale 2 if every value fits, else scale 10)."""
+    for dtype in (pa.decimal128(18, 2), pa.decimal128(38, 10)):
+        try:
+            return pc.cast(column, dtype)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    raise SourceError(f"{label} holds a value that is not a decimal number")
+
+
+# --------------------------------------------------------------------------------------------- JSON
+
+_NULL = "\x00N"  # stands for null while rows are joined; a raw NUL never survives escaping
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+
+
+def _json_string_bodies(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Each value as the inside of a JSON string literal; null as the _NULL sentinel."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pa.types.is_string(column.type):
+        column = pc.cast(column, pa.string())
+    needs = pc.fill_null(pc.match_substring_regex(column, _NEEDS_ESCAPE), False)
+    if pc.any(needs).as_py():
+        raw = column.filter(needs).to_pylist()
+        escaped = pa.array([json.dumps(v, ensure_ascii=False)[1:-1] for v in raw], pa.string())
+        column = pc.replace_with_mask(column, needs, escaped)
+    return pc.fill_null(column, _NULL)
+
+
+def items_json(table: pa.Table) -> str:
+    """``json.dumps(table.to_pylist())`` for a table of strings, built column-wise in Arrow (faster)."""
+    if table.num_rows == 0:
+        return "[]"
+    parts: list[Any] = []
+    for i, name in enumerate(table.column_names):
+        parts.append(("{" if i == 0 else '",') + json.dumps(name, ensure_ascii=False) + ':"')
+        parts.append(_json_string_bodies(table.column(i)))
+    parts.append('"}')
+    rows = pc.binary_join_element_wise(*parts, "")
+    return ("[" + ",".join(rows.to_pylist()) + "]").replace(f'"{_NULL}"', "null")
+
+
+# --------------------------------------------------------------------------------------------- switches
+
+_pages_lock = threading.Lock()
+_pages_served = 0  # per process, across every DataSource in it
+
+
+class Switches:
+    """``<data>/_switches.json``, read on every call (it is tiny, and a rewrite of the same size within
+    one timestamp tick must still count); a missing or unreadable file means no switches."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def get(self) -> dict[str, Any]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            print(f"closeboard server: ignoring {self.path}: {exc}", file=sys.stderr, flush=True)
+            return {}
+        try:
+            value = json.loads(text or "{}")
+        except ValueError as exc:
+            print(f"closeboard server: ignoring {self.path}: {exc}", file=sys.stderr, flush=True)
+            return {}
+        return value if isinstance(value, dict) else {}
+
+
+def _int_switch(switches: dict[str, Any], name: str) -> int | None:
+    value = switches.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _before_paged_call(switches: dict[str, Any]) -> None:
+    fail_after = _int_switch(switches, "fail_after_pages")
+    if fail_after is not None:
+        with _pages_lock:
+            served = _pages_served
+        if served >= fail_after:
+            print(
+                f"closeboard server: fail_after_pages={fail_after} reached, exiting hard",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(3)
+
+
+def _after_paged_call() -> None:
+    global _pages_served
+    with _pages_lock:
+        _pages_served += 1
+
+
+# --------------------------------------------------------------------------------------------- store
+
+
+@dataclass(frozen=True)
+class Query:
+    """A filter over one table; its digest ties cursors to it."""
+
+    table: str
+    date_from: str | None = None
+    date_to: str | None = None
+    equals: tuple[tuple[str, str], ...] = ()
+    since: tuple[tuple[str, str], ...] = ()  # column >= value (normalised timestamps); null kept
+
+    def digest(self) -> str:
+        text = repr((self.table, self.date_from, self.date_to, self.equals, self.since))
+        return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+
+
+@dataclass
+class Loaded:
+    version: str
+    full: pa.Table  # every file column (strings), sorted by the date column, nulls last
+    out: pa.Table  # exactly the canonical columns, same rows and order
+    dates: pa.Array | None  # the date column as one array (for binary search)
+    dated_rows: int  # rows with a date (they come first)
+    key: tuple[int, int, int] | None = None  # the file's (inode, size, mtime_ns) when read
+    digest: str | None = None  # content hash, kept while the version is racy
+
+
+class DataSource:
+    """The files of one server family under a data root, with reload-on-change and a query cache."""
+
+    def __init__(self, root: Path, specs: Sequence[TableSpec]):
+        self.root = Path(root).expanduser().resolve()
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"data directory not found: {self.root}")
+        self.specs = {spec.name: spec for spec in specs}
+        self._locks = {name: threading.Lock() for name in self.specs}
+        self._versions: dict[str, OrderedDict[str, Loaded]] = {name: OrderedDict() for name in self.specs}
+        self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self.switches = Switches(self.root / SWITCHES_FILE)
+
+    # ---- company.json
+
+    def company(self) -> dict[str, Any]:
+        """``company.json``, read on every call (it is small)."""
+        path = self.root / "company.json"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SourceError(f"company.json not found in the data directory {self.root}") from None
+        except OSError as exc:
+            raise SourceError(f"company.json: cannot read: {exc}") from None
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise SourceError(f"company.json is not readable JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise SourceError("company.json must hold a JSON object")
+        return value
+
+    # ---- loading
+
+    def load(self, name: str) -> Loaded:
+        """The current version of a table, re-read if its file changed since the last call."""
+        spec = self.specs[name]
+        path = self.root / spec.path
+        with self._locks[name]:
+            versions = self._versions[name]
+            current = versions[next(reversed(versions))] if versions else None
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                if not spec.optional:
+                    raise SourceError(f"{spec.path} not found in the data directory {self.root}") from None
+                if current is not None and current.version == "absent":
+                    return current
+                return self._keep(name, self._build(spec, pa.table({}), "absent"))
+            key = _stat_key(st)
+            started = time.time_ns()
+            digest_suffix = None
+            if current is not None and current.key == key:
+                if current.digest is None:
+                    return current
+                data = self._read_bytes(spec, path)
+                if _digest(data) == current.digest:
+                    if key[2] <= started - RACY_NS:
+                        current.digest = None  # any later change will show in the mtime
+                    return current
+                digest_suffix = _digest(data)  # changed within one timestamp tick: same key, new content
+            else:
+                data = self._read_bytes(spec, path)
+            loaded = self._build(spec, self._parse_csv(spec, data), _file_version(key, digest_suffix))
+            loaded.key = key
+            loaded.digest = _digest(data) if key[2] > started - RACY_NS else None
+            del data
+            return self._keep(name, loaded)
+
+    def _keep(self, name: str, loaded: Loaded) -> Loaded:
+        versions = self._versions[name]
+        versions.pop(loaded.version, None)
+        versions[loaded.version] = loaded
+        while len(versions) > KEEP_VERSIONS:
+            versions.popitem(last=False)
+        pa.default_memory_pool().release_unused()  # the CSV reader's scratch space (mimalloc keeps it)
+        return loaded
+
+    def loaded_version(self, name: str, version: str) -> Loaded:
+        """The table as it was at ``version`` (a cursor's), if this process still holds it."""
+        current = self.load(name)
+        if current.version == version:
+            return current
+        with self._locks[name]:
+            held = self._versions[name].get(version)
+        if held is None:
+            raise SourceError(
+                f"{self.specs[name].path} changed while paging and the snapshot this cursor belongs to "
+                "is no longer held: start again without a cursor"
+            )
+        return held
+
+    def _build(self, spec: TableSpec, table: pa.Table, version: str) -> Loaded:
+        n = table.num_rows
+        for col in spec.timestamp_columns:
+            if col in table.column_names:
+                values = [None if v is None else normalise_timestamp(v) for v in table[col].to_pylist()]
+                idx = table.column_names.index(col)
+                table = table.set_column(idx, col, pa.array(values, pa.string()))
+        dates = None
+        dated = n
+        if spec.date_column is not None:
+            if spec.date_column in table.column_names:
+                col = table[spec.date_column]
+                if not _is_sorted(col):
+                    order = pc.sort_indices(table, sort_keys=[(spec.date_column, "ascending", "at_end")])
+                    table = table.take(order)
+                dates = table[spec.date_column].combine_chunks()
+                dated = n - dates.null_count
+            else:
+                dates, dated = pa.nulls(n, pa.string()), 0
+        out = pa.table(
+            {
+                c: table[c] if c in table.column_names else pa.nulls(n, pa.string())
+                for c in spec.column_names
+            }
+        )
+        return Loaded(version=version, full=table, out=out, dates=dates, dated_rows=dated)
+
+    def _read_bytes(self, spec: TableSpec, path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise SourceError(f"{spec.path}: cannot read: {exc}") from None
+
+    def _parse_csv(self, spec: TableSpec, data: bytes) -> pa.Table:
+        """Every column as text; "" is null. The header names the columns."""
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        first = data.split(b"\n", 1)[0]
+        try:
+            header = first.decode("utf-8")
+        except UnicodeError as exc:
+            raise SourceError(f"{spec.path}: the header is not UTF-8: {exc}") from None
+        if not header.strip():
+            return pa.table({})
+        names = next(csv.reader([header.rstrip("\r")]))
+        try:
+            return pacsv.read_csv(
+                pa.BufferReader(data),
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in names},
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                    null_values=[""],
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            raise SourceError(f"{spec.path}: not a readable CSV file: {exc}") from None
+
+    # ---- filtering
+
+    def _cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        value = compute()
+        with self._cache_lock:
+            self._cache[key] = value
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return value
+
+    def date_window(self, loaded: Loaded, date_from: str | None, date_to: str | None) -> tuple[int, int]:
+        """Row range [start, stop) whose date lies in the inclusive window (rows are date-sorted)."""
+        if date_from is None and date_to is None:
+            return 0, loaded.full.num_rows
+        if loaded.dates is None:
+            return 0, loaded.full.num_rows
+        start = _lower_bound(loaded.dates, loaded.dated_rows, date_from) if date_from else 0
+        # "\x7f" sorts after any text that may follow a date (e.g. a time), so date_to is inclusive.
+        stop = _lower_bound(loaded.dates, loaded.dated_rows, date_to + "\x7f") if date_to else loaded.dated_rows
+        return start, max(start, stop)
+
+    def select(self, query: Query, loaded: Loaded) -> pa.Table:
+        """The rows matching ``query`` in ``loaded``, canonical columns only (cached)."""
+
+        def compute() -> pa.Table:
+            start, stop = self.date_window(loaded, query.date_from, query.date_to)
+            out = loaded.out.slice(start, stop - start)
+            if not query.equals and not query.since:
+                return out
+            full = loaded.full.slice(start, stop - start)
+            mask = None
+            for col, value in query.equals:
+                if col in full.column_names:
+                    m = pc.fill_null(pc.equal(full[col], pa.scalar(value, pa.string())), False)
+                else:
+                    m = pa.array([False] * full.num_rows, pa.bool_())
+                mask = m if mask is None else pc.and_(mask, m)
+            for col, value in query.since:
+                if col not in full.column_names:
+                    continue
+                m = pc.fill_null(pc.greater_equal(full[col], pa.scalar(value, pa.string())), True)
+                mask = m if mask is None else pc.and_(mask, m)
+            return out if mask is None else out.filter(mask)
+
+        return self._cached(("select", query, loaded.version), compute)
+
+    # ---- answers
+
+    def page(self, query: Query, cursor: str | None, limit: int | None) -> str:
+        switches = self.switches.get()
+        _before_paged_call(switches)
+        digest = query.digest()
+        if cursor:
+            version, offset = decode_cursor(cursor, digest)
+            loaded = self.loaded_version(query.table, version)
+        else:
+            loaded, offset = self.load(query.table), 0
+        selected = self.select(query, loaded)
+        total = selected.num_rows
+        size = clamp_limit(limit)
+        cap = _int_switch(switches, "max_page_size")
+        if cap is not None and cap >= 1:
+            size = min(size, cap)
+        chunk = selected.slice(offset, size) if offset < total else selected.slice(0, 0)
+        end = offset + chunk.num_rows
+        next_cursor = encode_cursor(loaded.version, digest, end) if end < total else None
+        text = (
+            f'{{"items":{items_json(chunk)},"next_cursor":{dumps(next_cursor)},'
+            f'"total":{total},"as_of":"{now_utc()}"}}'
+        )
+        _after_paged_call()
+        return text
+
+    def ledger_summary(self, table: str, date_from: str | None, date_to: str | None) -> str:
+        """One row per month and account: lines, Σdebit, Σcredit (exact), over the date window."""
+        spec = self.specs[table]
+        loaded = self.load(table)
+
+        def compute() -> list[dict[str, Any]]:
+            start, stop = self.date_window(loaded, date_from, date_to)
+            full = loaded.full.slice(start, stop - start)
+            n = full.num_rows
+
+            def col(name: str) -> pa.ChunkedArray | pa.Array:
+                return full[name] if name in full.column_names else pa.nulls(n, pa.string())
+
+            assert spec.date_column is not None
+            grouped = pa.table(
+                {
+                    "period": pc.utf8_slice_codeunits(col(spec.date_column), 0, 7),
+                    "account_id": col("account_id"),
+                    "debit": to_decimal(col("debit"), f"{spec.path} column debit"),
+                    "credit": to_decimal(col("credit"), f"{spec.path} column credit"),
+                }
+            ).group_by(["period", "account_id"]).aggregate(
+                [([], "count_all"), ("debit", "sum"), ("credit", "sum")]
+            )
+            grouped = grouped.sort_by([("period", "ascending"), ("account_id", "ascending")])
+            return [
+                {
+                    "period": period,
+                    "account_id": account,
+                    "lines": lines,
+                    "debit": format_decimal(debit),
+                    "credit": format_decimal(credit),
+                }
+                for period, account, lines, debit, credit in zip(
+                    grouped["period"].to_pylist(),
+                    grouped["account_id"].to_pylist(),
+                    grouped["count_all"].to_pylist(),
+                    grouped["debit_sum"].to_pylist(),
+                    grouped["credit_sum"].to_pylist(),
+                    strict=True,
+                )
+            ]
+
+        items = self._cached(("ledger", table, date_from, date_to, loaded.version), compute)
+        return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})
+
+
+def _is_sorted(column: pa.ChunkedArray) -> bool:
+    n = len(column)
+    if column.null_count:
+        return False
+    if n < 2:
+        return True
+    return bool(pc.all(pc.less_equal(column.slice(0, n - 1), column.slice(1))).as_py())
+
+
+def _lower_bound(values: pa.Array, n: int, target: str) -> int:
+    """First index in values[0:n] (sorted, non-null) whose value is >= target."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if values[mid].as_py() < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+# --------------------------------------------------------------------------------------------- serving
+
+
+def new_server(name: str, *, title: str, instructions: str) -> MCPServer:
+    """An ``MCPServer`` that leaves the host's logging alone.
+
+    ``MCPServer.__init__`` calls ``logging.basicConfig`` (a rich handler on the root logger); in a
+    process that builds a server in memory (tests, the pipeline) that would capture the root logger
+    before the host configures it, so the root logger's handlers and level are put back.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    server: MCPServer = MCPServer(name, title=title, instructions=instructions, log_level="WARNING")
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    return server
+
+
+
+def default_data_dir() -> Path:
+    """``CLOSEBOARD_DATA``, else ``$CLOSEBOARD_HOME/demo`` (home defaults to ./var)."""
+    explicit = os.environ.get("CLOSEBOARD_DATA")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("CLOSEBOARD_HOME") or "var") / "demo"
+
+
+class BearerGuard:
+    """ASGI wrapper: every HTTP request must carry ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: Any, token: str):
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b'{"error":"unauthorized"}'})
+                return
+        await self.app(scope, receive, send)
+
+
+async def serve_http(server: MCPServer, host: str, port: int, token: str | None = None) -> None:
+    import uvicorn
+
+    app: Any = server.streamable_http_app(json_response=True, host=host)
+    if token:
+        app = BearerGuard(app, token)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    print(f"{server.name}: serving streamable HTTP at http://{host}:{port}/mcp", file=sys.stderr, flush=True)
+    await uvicorn.Server(config).serve()
+
+
+def serve(build: Callable[[Path], MCPServer], argv: Sequence[str] | None = None, *, prog: str) -> None:
+    """Command line of a bundled server: stdio by default, streamable HTTP with ``--http PORT``."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Serve closeboard data files as a read-only MCP server (stdio unless --http).",
+        epilog=f"Example: {prog} --data var/demo --http 9101",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="data root holding company.json and the CSV files "
+        "(default: $CLOSEBOARD_DATA, else $CLOSEBOARD_HOME/demo, else ./var/demo)",
+    )
+    parser.add_argument("--http", type=int, default=None, metavar="PORT", help="serve streamable HTTP on PORT at /mcp")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument(
+        "--token-env",
+        default=None,
+        metavar="NAME",
+        help="over HTTP, require 'Authorization: Bearer <token>' with the token read from env var NAME",
+    )
+    args = parser.parse_args(argv)
+    data_dir = (args.data or default_data_dir()).expanduser().resolve()
+    if not data_dir.is_dir():
+        parser.error(f"data directory not found: {data_dir}")
+    token = None
+    if args.token_env:
+        token = os.environ.get(args.token_env)
+        if not token:
+            parser.error(f"--token-env {args.token_env}: the environment variable is not set")
+    server = build(data_dir)
+    if args.http is None:
+        server.run("stdio")
+        return
+    import anyio
+
+    anyio.run(serve_http, server, args.host, args.http, token)

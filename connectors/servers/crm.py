@@ -1,0 +1,94 @@
+"""closeboard-crm: sales opportunities, read-only.
+
+Data root: ``crm/opportunities.csv`` (its extra ``updated_at`` column drives ``updated_since`` and is
+not served). Run: ``python -m connectors.servers.crm --data DIR [--http PORT]``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from connectors.servers._common import (
+    DATE,
+    MONEY,
+    READ_ONLY,
+    S,
+    Cursor,
+    DataSource,
+    Limit,
+    Query,
+    TableSpec,
+    new_server,
+    page_description,
+    parse_timestamp,
+    serve,
+)
+
+OPPORTUNITIES = TableSpec(
+    "opportunities",
+    "crm/opportunities.csv",
+    (
+        S("opportunity_id", "string, key", True),
+        S("customer_id", "the ERP customer_id when known"),
+        S("customer_name"),
+        S("stage", "pipeline stage name", True),
+        S("amount", MONEY, True),
+        S("currency", "ISO 4217 code", True),
+        S("close_date", DATE + " (expected, or actual when closed)"),
+        S("probability", "decimal string, percent 0-100"),
+        S("owner"),
+        S("is_won", '"true" | "false"', True),
+        S("is_closed", '"true" | "false"', True),
+    ),
+    timestamp_columns=("updated_at",),
+)
+TABLES = (OPPORTUNITIES,)
+TOOL_NAMES = ("list_opportunities",)
+
+UpdatedSince = Annotated[
+    str | None,
+    Field(
+        description="Only opportunities changed at or after this ISO-8601 timestamp or date "
+        "(naive values are UTC); omit for all."
+    ),
+]
+
+
+def build_server(data_dir: Path) -> MCPServer:
+    src = DataSource(data_dir, TABLES)
+    server = new_server(
+        "closeboard-crm",
+        title="closeboard CRM (read-only)",
+        instructions="Read-only CRM: sales opportunities. Pages with cursor/limit, answers compact JSON text.",
+    )
+
+    @server.tool(
+        title="Opportunities",
+        description=page_description(
+            "Sales opportunities, open and closed.",
+            OPPORTUNITIES,
+            "Filter: updated_since (inclusive) returns only opportunities changed since then.",
+        ),
+        annotations=READ_ONLY,
+        structured_output=False,
+    )
+    def list_opportunities(updated_since: UpdatedSince = None, cursor: Cursor = None, limit: Limit = 1000) -> str:
+        since = parse_timestamp(updated_since, "updated_since")
+        query = Query("opportunities", since=(("updated_at", since),) if since else ())
+        return src.page(query, cursor, limit)
+
+    return server
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    serve(build_server, sys.argv[1:] if argv is None else argv, prog="python -m connectors.servers.crm")
+
+
+if __name__ == "__main__":
+    main()

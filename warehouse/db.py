@@ -1,0 +1,117 @@
+"""DuckDB access: one writer (guarded by a lock file), exact reads, and the read-only copy.
+
+Only the process holding `WarehouseLock` opens the live file for writing. Readers (the served
+page, CLI reads) open `warehouse.read.duckdb`, a copy replaced atomically after each good run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+from filelock import FileLock, Timeout
+
+from warehouse.home import Home
+
+SCHEMA_FILES = ("canonical.sql", "ops.sql")
+
+
+class WarehouseBusy(RuntimeError):
+    """Another run holds the warehouse lock."""
+
+
+def sql_text(*parts: str) -> str:
+    """The text of a .sql file shipped in warehouse/sql."""
+    return files("warehouse").joinpath("sql", *parts).read_text(encoding="utf-8")
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for name in SCHEMA_FILES:
+        con.execute(sql_text("schema", name))
+
+
+def frame(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+    """A query's result as pandas with Arrow dtypes, so DECIMAL stays exact (never float64)."""
+    return con.sql(query, params=list(params) if params else None).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | None = None) -> Any:
+    """The single value a query returns (the result is fully consumed, as duckdb 2.0 requires)."""
+    rows = con.execute(query, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, rolled back on any error so readers never see half a publish."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+class WarehouseLock:
+    """The one-writer guarantee across processes: an exclusive lock file held for a whole run."""
+
+    def __init__(self, home: Home, *, owner: str, timeout_s: float = 600.0) -> None:
+        self.home = home
+        self.owner = owner
+        self.timeout_s = timeout_s
+        self._lock = FileLock(str(home.lock))
+        self._owner_file = home.lock.with_suffix(".owner")
+
+    def acquire(self) -> None:
+        self.home.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire(timeout=self.timeout_s)
+        except Timeout:
+            holder = self._owner_file.read_text(encoding="utf-8").strip() if self._owner_file.exists() else "unknown"
+            raise WarehouseBusy(
+                f"warehouse busy: run {holder} holds it (waited {self.timeout_s:.0f} s for {self.home.lock})"
+            ) from None
+        self._owner_file.write_text(f"{self.owner} (pid {os.getpid()})\n", encoding="utf-8")
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            self._owner_file.unlink(missing_ok=True)
+            self._lock.release()
+
+    def __enter__(self) -> WarehouseLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def publish_read_copy(home: Home) -> Path:
+    """Copy the (closed, checkpointed) live file to the readers' copy, atomically."""
+    target = home.read_copy
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copyfile(home.warehouse, temp)
+    os.replace(temp, target)
+    return target
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str), encoding="utf-8")
+    os.replace(temp, path)

@@ -1,0 +1,51 @@
+"""The data home: where the warehouse, staging, rendered pages and Dagster state live."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def resolve(cls, value: str | os.PathLike[str] | None = None) -> Home:
+        """`value`, else $CLOSEBOARD_HOME, else ./var; always absolute."""
+        chosen = value or os.environ.get("CLOSEBOARD_HOME") or "var"
+        return cls(Path(chosen).expanduser().resolve())
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def read_copy(self) -> Path:
+        return self.root / "warehouse.read.duckdb"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "warehouse.lock"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def dagster(self) -> Path:
+        return self.root / "dagster"
+
+    @property
+    def demo(self) -> Path:
+        return self.root / "demo"
+
+    def ensure(self) -> Home:
+        for path in (self.root, self.reports, self.staging):
+            path.mkdir(parents=True, exist_ok=True)
+        return self

@@ -1,0 +1,59 @@
+"""Build the read-side marts (DESIGN "The read side") from the canonical tables and `run_context`.
+
+The models are the `.sql` files in `sql/marts/`, run in file-name order; each holds one or more
+statements (`create or replace table <name> as ...`). `build_marts` runs them all in one transaction
+when the caller has none open, so a failing model leaves the previous marts in place.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+MART_DIR = Path(__file__).parent / "sql" / "marts"
+
+_LINE_COMMENT = re.compile(r"--[^\n]*")
+_CREATE_TABLE = re.compile(
+    r"\bcreate\s+or\s+replace\s+table\s+([a-z_][a-z0-9_]*)", re.IGNORECASE
+)
+
+
+def build_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Run every model against `con`; return the names of the tables built, in build order."""
+    contexts = con.execute("select count(*) from run_context").fetchone()[0]
+    if contexts != 1:
+        raise ValueError(f"run_context must hold exactly one row, found {contexts}")
+
+    owns_transaction = _begin(con)
+    built: list[str] = []
+    try:
+        for path in sorted(MART_DIR.glob("*.sql")):
+            sql = path.read_text(encoding="utf-8")
+            con.execute(sql)
+            built.extend(
+                name.lower() for name in _CREATE_TABLE.findall(_LINE_COMMENT.sub("", sql))
+            )
+    except BaseException:
+        if owns_transaction:
+            con.execute("rollback")
+        raise
+    if owns_transaction:
+        con.execute("commit")
+    return built
+
+
+def _begin(con: duckdb.DuckDBPyConnection) -> bool:
+    """Open a transaction unless the caller already holds one; True when we opened it.
+
+    A failed BEGIN aborts the caller's transaction, so it is not tried blindly: in autocommit mode
+    every statement runs in a new transaction, so two reads of the id differ; inside one they match.
+    """
+    first, second = (
+        con.execute("select current_transaction_id()").fetchall()[0][0] for _ in range(2)
+    )
+    if first == second:
+        return False
+    con.execute("begin transaction")
+    return True

@@ -1,0 +1,157 @@
+"""Publish staged pages into the canonical tables, atomically, quarantining what does not parse.
+
+For each staged table, in one transaction per source:
+  raw_<table>  <- the Parquet pages as received (all text) + _source, _run_id, _loaded_at
+  quarantine   += rows whose values do not cast to the canonical type, lose cents, miss a
+                  required field, or share a key with a different row (with the reason)
+  <table>      <- every other row, typed, exact duplicates removed
+A failure anywhere rolls the whole source back: the previous tables stay as they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from warehouse.db import scalar, transaction
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool
+    default: str | None
+
+
+@dataclass(frozen=True)
+class StagedTable:
+    table: str
+    path: Path
+    source: str
+    tool: str
+    key: tuple[str, ...]
+    reported_total: int | None = None
+    source_as_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    table: str
+    received: int
+    loaded: int
+    quarantined: int
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[Column]:
+    rows = con.execute(
+        """
+        select column_name, data_type, not is_nullable, column_default
+        from duckdb_columns() where table_name = ? and schema_name = 'main'
+        order by column_index
+        """,
+        [table],
+    ).fetchall()
+    if not rows:
+        raise KeyError(f"no canonical table {table!r} in the warehouse schema")
+    return [Column(n, t, bool(r), d) for n, t, r, d in rows]
+
+
+def _value(col: Column) -> str:
+    """The raw text of a column (alias r), blank as null, the column default when absent."""
+    text = f"nullif(trim(r.{_quote(col.name)}), '')"
+    return f"coalesce({text}, ({col.default})::varchar)" if col.default else text
+
+
+def _checks(col: Column) -> list[str]:
+    value, raw = _value(col), f"r.{_quote(col.name)}"
+    reasons = [
+        f"case when {value} is not null and try_cast({value} as {col.type}) is null "
+        f"then '{col.name}: not a valid {col.type.lower()}: ' || {raw} end"
+    ]
+    if col.type.startswith("DECIMAL"):
+        reasons.append(
+            f"case when try_cast({value} as decimal(38, 10)) <> try_cast({value} as {col.type}) "
+            f"then '{col.name}: more decimal places than {col.type.lower()} holds: ' || {raw} end"
+        )
+    if col.required:
+        reasons.append(f"case when {value} is null then '{col.name}: required but missing' end")
+    return reasons
+
+
+def typed_select(con: duckdb.DuckDBPyConnection, staged: StagedTable) -> str:
+    """SQL over raw_<table>: every row typed, with `_reason` (null when the row is good)."""
+    cols = columns(con, staged.table)
+    raw = _quote(f"raw_{staged.table}")
+    casts = ",\n            ".join(f"try_cast({_value(c)} as {c.type}) as {_quote(c.name)}" for c in cols)
+    reasons = ", ".join(r for c in cols for r in _checks(c))
+    record = ", ".join(f"'{c.name}', r.{_quote(c.name)}" for c in cols)
+    key = ", ".join(_quote(k) for k in staged.key)
+    names = ", ".join(_quote(c.name) for c in cols)
+    return f"""
+    with received as (
+        select
+            {casts},
+            json_object({record})::varchar as _record,
+            nullif(concat_ws('; ', {reasons}), '') as _reason
+        from {raw} as r
+    ),
+    distinct_rows as (
+        select distinct on ({names}) * from received where _reason is null
+    ),
+    keyed as (
+        select *, count(*) over (partition by {key}) as _copies from distinct_rows
+    )
+    select * from received where _reason is not null
+    union all
+    select * exclude (_reason, _copies),
+        'duplicate key ({', '.join(staged.key)}) with different values in other rows' as _reason
+    from keyed where _copies > 1
+    union all
+    select * exclude (_reason, _copies), null as _reason from keyed where _copies = 1
+    """
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection, tables: list[StagedTable], *, run_id: str
+) -> dict[str, Published]:
+    """Replace each table with its staged pages in one transaction; returns per-table counts."""
+    results: dict[str, Published] = {}
+    with transaction(con):
+        for staged in tables:
+            raw = _quote(f"raw_{staged.table}")
+            con.execute(
+                f"create or replace table {raw} as select *, ? as _source, ? as _run_id, "
+                f"now() as _loaded_at from read_parquet(?)",
+                [staged.source, run_id, str(staged.path)],
+            )
+            con.execute(f"create or replace temp table _typed as {typed_select(con, staged)}")
+            names = ", ".join(_quote(c.name) for c in columns(con, staged.table))
+            con.execute(
+                "insert into quarantine select ?, ?, ?, _record, _reason from _typed where _reason is not null",
+                [run_id, staged.source, staged.tool],
+            )
+            con.execute(f"delete from {_quote(staged.table)}")
+            con.execute(
+                f"insert into {_quote(staged.table)} ({names}) select {names} from _typed where _reason is null"
+            )
+            received = scalar(con, f"select count(*) from {raw}")
+            bad = scalar(con, "select count(*) from _typed where _reason is not null")
+            loaded = scalar(con, f"select count(*) from {_quote(staged.table)}")
+            con.execute("drop table _typed")
+            con.execute(
+                """
+                insert or replace into source_loads
+                values (?, ?, ?, ?, ?, ?, ?, ?, ?, now())
+                """,
+                [run_id, staged.source, staged.tool, staged.table, received, loaded, bad,
+                 staged.reported_total, staged.source_as_of],
+            )
+            results[staged.table] = Published(staged.table, received, loaded, bad)
+    return results

@@ -1,0 +1,113 @@
+-- Canonical records: the typed, deduplicated tables every adapter feeds (DESIGN "Canonical records").
+-- Raw pages land first as raw_<table> (every column VARCHAR, as received, plus _source, _run_id,
+-- _loaded_at); publishing casts them into these shapes and sends rows that fail to `quarantine`.
+-- Money is DECIMAL(18,2), never a float. A column marked NOT NULL is required: a row without it is
+-- quarantined with the reason.
+
+create table if not exists erp_accounts (
+    account_id      varchar not null primary key,
+    name            varchar not null,
+    type            varchar not null,      -- asset, liability, equity, revenue, expense
+    subtype         varchar,               -- cash, ar, ap, cogs, debt, ... or null
+    currency        varchar not null,
+    parent_id       varchar
+);
+
+create table if not exists erp_journal_lines (
+    entry_id        varchar not null,
+    line_no         integer not null,
+    posted_date     date not null,
+    account_id      varchar not null,
+    debit           decimal(18, 2) not null,
+    credit          decimal(18, 2) not null,
+    currency        varchar not null,
+    amount_currency decimal(18, 2),
+    description     varchar,
+    customer_id     varchar,
+    vendor_id       varchar,
+    document_id     varchar,
+    primary key (entry_id, line_no)
+);
+
+create table if not exists erp_invoices (
+    invoice_id      varchar not null primary key,
+    customer_id     varchar not null,
+    customer_name   varchar,
+    issue_date      date not null,
+    due_date        date,
+    total           decimal(18, 2) not null,
+    balance         decimal(18, 2) not null,
+    currency        varchar not null,
+    status          varchar not null,      -- draft, open, paid, void
+    doc_type        varchar not null default 'invoice',  -- invoice or credit_note
+    voided_date     date
+);
+
+create table if not exists erp_bills (
+    bill_id         varchar not null primary key,
+    vendor_id       varchar not null,
+    vendor_name     varchar,
+    issue_date      date not null,
+    due_date        date,
+    total           decimal(18, 2) not null,
+    balance         decimal(18, 2) not null,
+    currency        varchar not null,
+    status          varchar not null,
+    doc_type        varchar not null default 'invoice',
+    voided_date     date
+);
+
+create table if not exists erp_payments (
+    payment_id      varchar not null,
+    line_no         integer not null default 1,
+    document_id     varchar,               -- invoice or bill; null = unapplied cash
+    paid_date       date not null,
+    amount          decimal(18, 2) not null,
+    currency        varchar not null,
+    kind            varchar not null default 'payment',  -- payment, refund, credit_applied, write_off
+    primary key (payment_id, line_no)
+);
+
+create table if not exists erp_fx_rates (
+    currency        varchar not null,
+    rate_date       date not null,
+    rate            decimal(18, 8) not null,
+    primary key (currency, rate_date)
+);
+
+create table if not exists bank_accounts (
+    bank_account_id varchar not null primary key,
+    name            varchar,
+    currency        varchar not null,
+    gl_account_id   varchar not null
+);
+
+create table if not exists bank_transactions (
+    txn_id          varchar not null primary key,
+    bank_account_id varchar not null,
+    booked_date     date not null,
+    amount          decimal(18, 2) not null,  -- signed: receipts positive
+    description     varchar,
+    reference       varchar
+);
+
+create table if not exists bank_balances (
+    bank_account_id varchar not null,
+    balance_date    date not null,
+    closing_balance decimal(18, 2) not null,
+    primary key (bank_account_id, balance_date)
+);
+
+create table if not exists crm_opportunities (
+    opportunity_id  varchar not null primary key,
+    customer_id     varchar,
+    customer_name   varchar,
+    stage           varchar not null,
+    amount          decimal(18, 2) not null,
+    currency        varchar not null,
+    close_date      date,
+    probability     decimal(5, 2),
+    owner           varchar,
+    is_won          boolean not null,
+    is_closed       boolean not null
+);

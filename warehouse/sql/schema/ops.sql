@@ -1,0 +1,44 @@
+-- Operational tables: what a run read, what it rejected, and the settings the marts are built for.
+
+create table if not exists quarantine (
+    run_id          varchar not null,
+    source          varchar not null,
+    tool            varchar not null,
+    record          varchar not null,      -- the record as received, JSON text
+    reason          varchar not null
+);
+
+create table if not exists connector_calls (
+    run_id          varchar not null,
+    source          varchar not null,
+    tool            varchar not null,
+    arguments       varchar,               -- JSON, secrets redacted
+    page            integer,
+    items           integer,
+    bytes           bigint,
+    duration_ms     integer,
+    status          varchar not null,      -- ok, error
+    error           varchar
+);
+
+-- One row per (source, table) pulled by the last successful publish of that table.
+create table if not exists source_loads (
+    run_id          varchar not null,
+    source          varchar not null,
+    tool            varchar not null,
+    table_name      varchar not null primary key,
+    rows_received   bigint not null,
+    rows_loaded     bigint not null,
+    rows_quarantined bigint not null,
+    reported_total  bigint,
+    source_as_of    varchar,
+    loaded_at       timestamptz not null
+);
+
+-- The single row the marts read their settings from (written before marts are built).
+create table if not exists run_context (
+    first_period    varchar not null,      -- 'YYYY-MM', first period reported
+    as_of           date not null,         -- the run's date in company.timezone
+    fiscal_year_start_month integer not null,
+    currency        varchar not null
+);

@@ -1,0 +1,31 @@
+"""Adapters map one MCP server family's tools to canonical records.
+
+An adapter names the tables it feeds, the tool (and fixed arguments) each is read from, the
+tools it needs by default, and turns a page of the tool's items into an Arrow batch of
+canonical columns (text). It raises `MalformedItem` for an item it cannot read at all;
+values that are present but unparseable are left for the warehouse to quarantine.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from connectors.adapters.base import Adapter, MalformedItem, Stream
+
+_REGISTRY = {
+    "builtin.erp": "connectors.adapters.builtin:ErpAdapter",
+    "builtin.bank": "connectors.adapters.builtin:BankAdapter",
+    "builtin.crm": "connectors.adapters.builtin:CrmAdapter",
+}
+
+
+def get_adapter(name: str) -> Adapter:
+    """The adapter registered under `name` (config key `adapter`), or a `module:Class` path."""
+    target = _REGISTRY.get(name, name)
+    if ":" not in target:
+        raise KeyError(f"unknown adapter {name!r}; known: {sorted(_REGISTRY)}")
+    module, _, attr = target.partition(":")
+    return getattr(import_module(module), attr)()
+
+
+__all__ = ["Adapter", "MalformedItem", "Stream", "get_adapter"]

@@ -1,0 +1,44 @@
+"""Adapters for closeboard's bundled servers (connectors/servers): their items already are
+canonical records, so mapping is a column check."""
+
+from __future__ import annotations
+
+from connectors.adapters.base import Adapter, Stream
+
+
+class ErpAdapter(Adapter):
+    name = "builtin.erp"
+    default_tools = (
+        "get_company", "list_accounts", "list_journal_lines", "list_invoices", "list_bills",
+        "list_payments", "get_ledger_summary",
+    )
+    company_tool = "get_company"
+
+    def streams(self) -> list[Stream]:
+        return [
+            Stream("erp_accounts", "list_accounts"),
+            Stream("erp_journal_lines", "list_journal_lines"),
+            Stream("erp_invoices", "list_invoices"),
+            Stream("erp_bills", "list_bills"),
+            Stream("erp_payments", "list_payments"),
+        ]
+
+
+class BankAdapter(Adapter):
+    name = "builtin.bank"
+    default_tools = ("list_bank_accounts", "list_transactions", "get_balances")
+
+    def streams(self) -> list[Stream]:
+        return [
+            Stream("bank_accounts", "list_bank_accounts"),
+            Stream("bank_transactions", "list_transactions"),
+            Stream("bank_balances", "get_balances"),
+        ]
+
+
+class CrmAdapter(Adapter):
+    name = "builtin.crm"
+    default_tools = ("list_opportunities",)
+
+    def streams(self) -> list[Stream]:
+        return [Stream("crm_opportunities", "list_opportunities")]

@@ -1,0 +1,316 @@
+"""The MCP client closeboard reads every source through.
+
+One session per source per run (starting a stdio server costs ~0.8 s). Every call goes through
+the source's allow-list, has a timeout, is retried with backoff when the failure is transient
+(a timeout, a dropped connection, a server that died: the session is reopened and the call
+resumed from the same cursor), is capped in size, and is written to the call log that becomes
+`connector_calls`. Errors name the source, the tool and the cause.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from connectors.config import ConnectorConfig, expand
+
+_PYTHON_NAMES = {"python", "python3", f"python3.{sys.version_info.minor}"}
+_SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "auth")
+
+
+class ConnectorError(RuntimeError):
+    """A source could not be read. The message names the source, the tool and the cause."""
+
+    def __init__(self, source: str, tool: str, cause: str) -> None:
+        super().__init__(f"source {source!r}, tool {tool!r}: {cause}")
+        self.source, self.tool, self.cause = source, tool, cause
+
+
+class ToolNotAllowed(ConnectorError):
+    """The tool is not in the source's `allow_tools`; nothing was sent."""
+
+
+class _Transient(Exception):
+    """A failure worth retrying (after reopening the session when it is broken)."""
+
+    def __init__(self, cause: str, *, reconnect: bool) -> None:
+        super().__init__(cause)
+        self.reconnect = reconnect
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int | None
+    as_of: str | None
+    number: int
+    nbytes: int
+
+
+@dataclass
+class CallRecord:
+    """One MCP call: a row of `connector_calls`."""
+
+    source: str
+    tool: str
+    arguments: str
+    page: int | None
+    items: int | None
+    bytes: int | None
+    duration_ms: int
+    status: str
+    error: str | None = None
+
+
+@dataclass
+class CallLog:
+    records: list[CallRecord] = field(default_factory=list)
+
+    def add(self, record: CallRecord) -> None:
+        self.records.append(record)
+
+
+def redact(arguments: dict[str, Any]) -> str:
+    """Arguments as JSON with anything that looks like a secret blanked."""
+    safe = {
+        k: ("***" if any(w in k.lower() for w in _SECRET_WORDS) else v) for k, v in sorted(arguments.items())
+    }
+    return json.dumps(safe, separators=(",", ":"), default=str)
+
+
+def parse_payload(result: Any, *, limit_bytes: int) -> tuple[Any, int]:
+    """The JSON a tool answered, from structured content or from JSON text content.
+
+    Numbers are parsed as Decimal so an amount sent as a JSON number keeps its digits."""
+    if result.structured_content is not None and not _has_text(result):
+        payload = result.structured_content
+        return payload, len(json.dumps(payload, default=str))
+    texts = [c.text for c in result.content if getattr(c, "type", None) == "text"]
+    if not texts:
+        raise ValueError("the result has neither structured content nor text content")
+    text = texts[0] if len(texts) == 1 else "".join(texts)
+    nbytes = len(text)
+    if nbytes > limit_bytes:
+        raise ValueError(f"response of {nbytes} bytes exceeds the cap of {limit_bytes} bytes")
+    try:
+        return json.loads(text, parse_float=Decimal), nbytes
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"response is not JSON ({exc.msg} at char {exc.pos}): {text[:120]!r}") from None
+
+
+def _has_text(result: Any) -> bool:
+    return any(getattr(c, "type", None) == "text" for c in result.content)
+
+
+class SourceSession:
+    """An open MCP session to one configured source.
+
+    ``server`` overrides the configured transport with an in-process server object (tests)."""
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        *,
+        home: Path | None = None,
+        log: CallLog | None = None,
+        server: Any = None,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.home = home
+        self.log = log if log is not None else CallLog()
+        self._server_override = server
+        self._stack: AsyncExitStack | None = None
+        self._client: Client | None = None
+        self._stderr: Any = None
+
+    # -- session lifecycle -------------------------------------------------------------------
+    def _transport(self) -> Any:
+        if self._server_override is not None:
+            return self._server_override
+        server = self.config.server
+        if server.url:
+            url = expand(server.url, source=self.name)
+            headers = {k: expand(v, source=self.name) for k, v in server.headers.items()}
+            http = httpx2.AsyncClient(headers=headers, timeout=self.config.client.call_timeout_s)
+            return streamable_http_client(url, http_client=http, max_sse_event_size=None)
+        command = sys.executable if server.command in _PYTHON_NAMES else str(server.command)
+        env = {k: expand(v, source=self.name) for k, v in server.env.items()}
+        for name in server.pass_env:
+            if name in os.environ:
+                env[name] = os.environ[name]
+        if self.home is not None:
+            env.setdefault("CLOSEBOARD_HOME", str(self.home.resolve()))
+        params = StdioServerParameters(
+            command=command, args=[expand(a, source=self.name) for a in server.args], env=env
+        )
+        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+        return stdio_client(params, errlog=self._stderr)
+
+    def _server_stderr(self) -> str:
+        if self._stderr is None:
+            return ""
+        try:
+            self._stderr.seek(0)
+            lines = [line.rstrip() for line in self._stderr.read().splitlines() if line.strip()]
+        except (OSError, ValueError):
+            return ""
+        return f" (server stderr: {' | '.join(lines[-3:])})" if lines else ""
+
+    async def open(self) -> None:
+        transport = self._transport()  # a missing ${SECRET} is a ConfigError, not a connection failure
+        stack = AsyncExitStack()
+        try:
+            client = Client(transport, read_timeout_seconds=self.config.client.call_timeout_s)
+            self._client = await stack.enter_async_context(client)
+        except BaseException as exc:
+            await stack.aclose()
+            self._client = None
+            if isinstance(exc, Exception):
+                raise ConnectorError(
+                    self.name, "(connect)", f"cannot reach the server: {_describe(exc)}{self._server_stderr()}"
+                ) from exc
+            raise
+        self._stack = stack
+
+    async def close(self) -> None:
+        stack, self._stack, self._client = self._stack, None, None
+        if stack is not None:
+            try:
+                await stack.aclose()
+            except Exception:  # a dead server can fail its own shutdown; nothing left to save
+                pass
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    async def __aenter__(self) -> SourceSession:
+        """The server is started (or reached) on the first call, so a failure names that tool."""
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- calls --------------------------------------------------------------------------------
+    def check_allowed(self, tool: str) -> None:
+        if tool not in self.config.allow_tools:
+            raise ToolNotAllowed(self.name, tool, f"not in allow_tools {list(self.config.allow_tools)}; nothing was sent")
+
+    async def list_tools(self) -> list[Any]:
+        if self._client is None:
+            await self.open()
+        assert self._client is not None
+        return list((await self._client.list_tools()).tools)
+
+    async def _call_once(self, tool: str, arguments: dict[str, Any], page: int | None) -> tuple[Any, int]:
+        settings = self.config.client
+        started = time.perf_counter()
+        record = CallRecord(self.name, tool, redact(arguments), page, None, None, 0, "error")
+        try:
+            if self._client is None:
+                try:
+                    await self.open()
+                except ConnectorError as exc:
+                    raise _Transient(exc.cause, reconnect=False) from exc
+            assert self._client is not None
+            try:
+                result = await self._client.call_tool(tool, arguments, read_timeout_seconds=settings.call_timeout_s)
+            except MCPError as exc:
+                cause = f"{exc.error.message} (code {exc.code}){self._server_stderr()}"
+                if exc.code in (REQUEST_TIMEOUT, CONNECTION_CLOSED):
+                    raise _Transient(cause, reconnect=exc.code == CONNECTION_CLOSED) from exc
+                raise ConnectorError(self.name, tool, cause) from exc
+            except (httpx2.TransportError, OSError, anyio.BrokenResourceError, anyio.ClosedResourceError,
+                    anyio.EndOfStream, TimeoutError) as exc:
+                raise _Transient(f"{_describe(exc)}{self._server_stderr()}", reconnect=True) from exc
+            if result.is_error:
+                text = " ".join(getattr(c, "text", "") for c in result.content)[:500]
+                raise ConnectorError(self.name, tool, f"the server reported an error: {text}")
+            try:
+                payload, nbytes = parse_payload(result, limit_bytes=settings.max_response_bytes)
+            except ValueError as exc:
+                raise ConnectorError(self.name, tool, str(exc)) from exc
+            items = payload.get("items") if isinstance(payload, dict) else None
+            record.status, record.bytes = "ok", nbytes
+            record.items = len(items) if isinstance(items, list) else None
+            return payload, nbytes
+        except (ConnectorError, _Transient) as exc:
+            record.error = exc.cause if isinstance(exc, ConnectorError) else str(exc)
+            raise
+        finally:
+            record.duration_ms = int((time.perf_counter() - started) * 1000)
+            self.log.add(record)
+
+    async def call(self, tool: str, arguments: dict[str, Any] | None = None, *, page: int | None = None) -> tuple[Any, int]:
+        """Call one allow-listed tool; returns (payload, bytes). Transient failures are retried."""
+        self.check_allowed(tool)
+        arguments = dict(arguments or {})
+        settings = self.config.client
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda e: isinstance(e, _Transient)),
+            stop=stop_after_attempt(settings.retries + 1),
+            wait=wait_exponential(multiplier=settings.backoff_s, max=settings.backoff_max_s),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    try:
+                        return await self._call_once(tool, arguments, page)
+                    except _Transient as exc:
+                        if exc.reconnect:
+                            await self.close()
+                        raise
+        except _Transient as exc:
+            raise ConnectorError(
+                self.name, tool, f"{exc} (gave up after {settings.retries + 1} attempts)"
+            ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def pages(self, tool: str, arguments: dict[str, Any] | None = None) -> AsyncIterator[Page]:
+        """Every page of a paged tool, following `next_cursor` until it is null."""
+        arguments = dict(arguments or {})
+        arguments.setdefault("limit", self.config.client.page_limit)
+        cursor: str | None = None
+        seen: set[str] = set()
+        for number in range(1, self.config.client.max_pages + 1):
+            args = dict(arguments, cursor=cursor) if cursor else arguments
+            payload, nbytes = await self.call(tool, args, page=number)
+            if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
+                raise ConnectorError(self.name, tool, f"page {number} is not {{items: [...], next_cursor, total}}")
+            cursor = payload.get("next_cursor") or None
+            total = payload.get("total")
+            yield Page(payload["items"], cursor, int(total) if total is not None else None,
+                       payload.get("as_of"), number, nbytes)
+            if cursor is None:
+                return
+            if cursor in seen:
+                raise ConnectorError(self.name, tool, f"the server repeated cursor {cursor!r}: paging would not end")
+            seen.add(cursor)
+        raise ConnectorError(self.name, tool, f"more than {self.config.client.max_pages} pages")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text

@@ -1,0 +1,197 @@
+"""closeboard.yaml: company, connectors, reconciliation and schedules (DESIGN "Configuration").
+
+Secrets are referenced as ``${NAME}`` and resolved only when a session opens (``expand``), so a
+loaded ``Config`` never holds a secret and can be logged or shown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(ValueError):
+    """closeboard.yaml is missing, malformed, or references an unset variable."""
+
+
+@dataclass(frozen=True)
+class CompanyConfig:
+    name: str
+    currency: str
+    fiscal_year_start_month: int
+    first_period: str
+    timezone: str = "UTC"
+    as_of: date | None = None  # pins the report date (demo, tests); default: today in timezone
+
+    def report_date(self) -> date:
+        return self.as_of or datetime.now(ZoneInfo(self.timezone)).date()
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How to reach one MCP server: stdio (command) or streamable HTTP (url)."""
+
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    pass_env: tuple[str, ...] = ()
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def transport(self) -> str:
+        return "http" if self.url else "stdio"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Per-source client limits; tests set them short."""
+
+    call_timeout_s: float = 120.0
+    retries: int = 3
+    backoff_s: float = 0.5
+    backoff_max_s: float = 8.0
+    page_limit: int = 5000
+    max_response_bytes: int = 32 * 1024 * 1024
+    max_pages: int = 100_000
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    name: str
+    adapter: str
+    server: ServerConfig
+    allow_tools: tuple[str, ...]
+    client: ClientSettings = ClientSettings()
+
+
+@dataclass(frozen=True)
+class ReconciliationConfig:
+    match_window_days: int = 5
+    stale_after_days: int = 45
+    bookings_tolerance: Decimal = Decimal("0.02")
+
+
+@dataclass(frozen=True)
+class SchedulesConfig:
+    refresh_cron: str = "0 6 * * *"
+    close_business_day: int = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    company: CompanyConfig
+    connectors: dict[str, ConnectorConfig]
+    reconciliation: ReconciliationConfig
+    schedules: SchedulesConfig
+    path: Path | None = None
+
+
+def expand(value: str, *, source: str, environ: dict[str, str] | None = None) -> str:
+    """Replace ``${NAME}`` with the environment's value; an unset name is an error naming it."""
+    env = os.environ if environ is None else environ
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise ConfigError(f"source {source!r}: environment variable {name} is not set")
+        return env[name]
+
+    return _ENV_REF.sub(sub, value)
+
+
+def _section(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _connector(name: str, raw: dict[str, Any]) -> ConnectorConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"connectors.{name}: expected a mapping")
+    server = raw.get("server")
+    if not isinstance(server, dict) or not (server.get("command") or server.get("url")):
+        raise ConfigError(f"connectors.{name}.server: needs a stdio `command` or an HTTP `url`")
+    allow = raw.get("allow_tools")
+    if not allow or not isinstance(allow, list):
+        raise ConfigError(f"connectors.{name}.allow_tools: list the tools closeboard may call")
+    known = {f.name for f in ClientSettings.__dataclass_fields__.values()}
+    client_raw = raw.get("client") or {}
+    unknown = set(client_raw) - known
+    if unknown:
+        raise ConfigError(f"connectors.{name}.client: unknown keys {sorted(unknown)}")
+    return ConnectorConfig(
+        name=name,
+        adapter=str(raw.get("adapter") or f"builtin.{name}"),
+        server=ServerConfig(
+            command=server.get("command"),
+            args=tuple(str(a) for a in server.get("args") or ()),
+            env={str(k): str(v) for k, v in (server.get("env") or {}).items()},
+            pass_env=tuple(server.get("pass_env") or ()),
+            url=server.get("url"),
+            headers={str(k): str(v) for k, v in (server.get("headers") or {}).items()},
+        ),
+        allow_tools=tuple(str(t) for t in allow),
+        client=ClientSettings(**client_raw),
+    )
+
+
+def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
+    company = _section(raw, "company")
+    missing = [k for k in ("name", "currency", "first_period") if not company.get(k)]
+    if missing:
+        raise ConfigError(f"company: missing {', '.join(missing)}")
+    first_period = str(company["first_period"])
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", first_period):
+        raise ConfigError(f"company.first_period: expected YYYY-MM, got {first_period!r}")
+    as_of = company.get("as_of")
+    if isinstance(as_of, str):
+        as_of = date.fromisoformat(as_of)
+    recon = _section(raw, "reconciliation")
+    schedules = _section(raw, "schedules")
+    return Config(
+        company=CompanyConfig(
+            name=str(company["name"]),
+            currency=str(company["currency"]),
+            fiscal_year_start_month=int(company.get("fiscal_year_start_month", 1)),
+            first_period=first_period,
+            timezone=str(company.get("timezone", "UTC")),
+            as_of=as_of,
+        ),
+        connectors={name: _connector(name, c) for name, c in _section(raw, "connectors").items()},
+        reconciliation=ReconciliationConfig(
+            match_window_days=int(recon.get("match_window_days", 5)),
+            stale_after_days=int(recon.get("stale_after_days", 45)),
+            bookings_tolerance=Decimal(str(recon.get("bookings_tolerance", "0.02"))),
+        ),
+        schedules=SchedulesConfig(
+            refresh_cron=str(schedules.get("refresh_cron", "0 6 * * *")),
+            close_business_day=int(schedules.get("close_business_day", 3)),
+        ),
+        path=path,
+    )
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no configuration at {path} (pass --config or set CLOSEBOARD_CONFIG)") from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return parse_config(raw, path)

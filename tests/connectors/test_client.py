@@ -1,0 +1,138 @@
+"""The connector client against the real bundled servers: in memory, and over stdio / HTTP for
+the failures that only a real transport shows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from connectors.adapters.base import MalformedItem, to_text_batch
+from connectors.client import CallLog, ConnectorError, SourceSession, ToolNotAllowed
+from connectors.config import ClientSettings, ConfigError, ConnectorConfig, ServerConfig
+from connectors.servers import erp
+from tests.conftest import free_port
+
+FAST = ClientSettings(call_timeout_s=20, retries=1, backoff_s=0.01, backoff_max_s=0.05, page_limit=1000)
+
+
+def erp_config(allow: tuple[str, ...] = ("get_company", "list_accounts", "list_journal_lines"),
+               server: ServerConfig | None = None, settings: ClientSettings = FAST) -> ConnectorConfig:
+    return ConnectorConfig("erp", "builtin.erp", server or ServerConfig(command="python"), allow, settings)
+
+
+def run(coro_fn, *args):
+    return anyio.run(coro_fn, *args)
+
+
+def test_tool_outside_allow_list_is_refused_before_anything_is_sent(demo_data: Path) -> None:
+    log = CallLog()
+
+    async def go() -> None:
+        async with SourceSession(erp_config(("list_accounts",)), log=log, server=erp.build_server(demo_data)) as s:
+            with pytest.raises(ToolNotAllowed) as info:
+                await s.call("list_journal_lines", {})
+            assert "source 'erp', tool 'list_journal_lines'" in str(info.value)
+            assert s._client is None  # not even connected
+
+    run(go)
+    assert log.records == []
+
+
+def test_paging_follows_cursors_and_returns_every_line_once(tmp_path: Path, demo_data: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_data, data)
+    (data / "_switches.json").write_text(json.dumps({"max_page_size": 777}))
+    log = CallLog()
+
+    async def go() -> tuple[list[str], set[int]]:
+        ids, totals = [], set()
+        async with SourceSession(erp_config(), log=log, server=erp.build_server(data)) as s:
+            async for page in s.pages("list_journal_lines", {"limit": 5000}):
+                assert len(page.items) <= 777
+                ids += [f"{i['entry_id']}/{i['line_no']}" for i in page.items]
+                totals.add(page.total)
+        return ids, totals
+
+    ids, totals = run(go)
+    with (data / "erp" / "journal_lines.csv").open() as f:
+        expected = sum(1 for _ in f) - 1
+    assert totals == {expected}
+    assert len(ids) == len(set(ids)) == expected
+    assert len(log.records) == -(-expected // 777)
+    assert all(r.status == "ok" and r.tool == "list_journal_lines" for r in log.records)
+
+
+def test_unreachable_stdio_server_names_source_and_tool() -> None:
+    config = erp_config(server=ServerConfig(command="python", args=("-c", "import sys; sys.exit(3)")))
+
+    async def go() -> None:
+        async with SourceSession(config) as s:
+            await s.call("list_accounts", {})
+
+    with pytest.raises(ConnectorError) as info:
+        run(go)
+    message = str(info.value)
+    assert "source 'erp', tool 'list_accounts'" in message and "gave up after 2 attempts" in message
+
+
+def test_unreachable_http_server_names_source_and_tool() -> None:
+    config = erp_config(server=ServerConfig(url=f"http://127.0.0.1:{free_port()}/mcp"))
+    log = CallLog()
+
+    async def go() -> None:
+        async with SourceSession(config, log=log) as s:
+            await s.call("list_accounts", {})
+
+    with pytest.raises(ConnectorError) as info:
+        run(go)
+    assert "source 'erp', tool 'list_accounts'" in str(info.value)
+    assert [r.status for r in log.records] == ["error", "error"]
+
+
+def test_server_that_dies_mid_pagination_is_resumed_from_its_cursor(tmp_path: Path, demo_data: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_data, data)
+    (data / "_switches.json").write_text(json.dumps({"fail_after_pages": 2, "max_page_size": 2000}))
+    server = ServerConfig(command="python", args=("-m", "connectors.servers.erp", "--data", str(data)))
+    log = CallLog()
+
+    async def go() -> list[str]:
+        ids = []
+        async with SourceSession(erp_config(server=server), log=log) as s:
+            async for page in s.pages("list_journal_lines", {"limit": 2000}):
+                ids += [f"{i['entry_id']}/{i['line_no']}" for i in page.items]
+        return ids
+
+    ids = run(go)
+    with (data / "erp" / "journal_lines.csv").open() as f:
+        expected = sum(1 for _ in f) - 1
+    assert len(ids) == len(set(ids)) == expected
+    assert any(r.status == "error" for r in log.records)  # it did die, and was reopened
+
+
+def test_server_error_text_and_missing_secret_name_the_cause(tmp_path: Path, demo_data: Path) -> None:
+    async def go() -> None:
+        async with SourceSession(erp_config(), server=erp.build_server(demo_data)) as s:
+            await s.call("list_journal_lines", {"cursor": "not-a-cursor"})
+
+    with pytest.raises(ConnectorError) as info:
+        run(go)
+    assert "tool 'list_journal_lines'" in str(info.value) and "server reported an error" in str(info.value)
+
+    secret = erp_config(server=ServerConfig(command="python", env={"ERP_API_KEY": "${CB_TEST_UNSET_KEY}"}))
+    with pytest.raises(ConfigError, match="CB_TEST_UNSET_KEY"):
+        run(lambda: SourceSession(secret).open())
+
+
+def test_malformed_items_are_rejected_with_the_record_named() -> None:
+    with pytest.raises(MalformedItem, match="item 1 is not an object"):
+        to_text_batch("erp_accounts", [{"account_id": "1000"}, ["not", "a", "record"]])
+    with pytest.raises(MalformedItem, match=r"item 0 \(account_id='1000'\), field 'name'"):
+        to_text_batch("erp_accounts", [{"account_id": "1000", "name": {"nested": True}}])
+    batch = to_text_batch("crm_opportunities", [{"opportunity_id": "O1", "amount": 12, "is_won": True}])
+    assert batch.to_pylist()[0]["amount"] == "12" and batch.to_pylist()[0]["is_won"] == "true"

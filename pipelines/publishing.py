@@ -1,0 +1,55 @@
+"""After the sources: build the marts, render the page, publish the readers' copy and status."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipelines.resources import CloseboardResource
+from reports.render import PageContext, render_dashboard
+from warehouse.db import publish_read_copy, scalar, transaction, write_json_atomic
+from warehouse.models import build_marts
+
+STATUS_FILE = "status.json"
+
+
+def build_models(closeboard: CloseboardResource) -> dict[str, int]:
+    config = closeboard.settings()
+    company = config.company
+    with closeboard.warehouse() as con, transaction(con):
+        con.execute("delete from run_context")
+        con.execute(
+            "insert into run_context values (?, ?, ?, ?)",
+            [company.first_period, company.report_date(), company.fiscal_year_start_month, company.currency],
+        )
+        built = build_marts(con)
+        return {name: scalar(con, f'select count(*) from "{name}"') for name in built}
+
+
+def sources_as_of(con) -> dict[str, str | None]:
+    rows = con.execute(
+        "select source, max(source_as_of) from source_loads group by source order by source"
+    ).fetchall()
+    return dict(rows)
+
+
+def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
+    config = closeboard.settings()
+    home = closeboard.data_home
+    with closeboard.warehouse() as con:
+        sources = sources_as_of(con)
+        page = render_dashboard(
+            con, PageContext(config.company.name, config.company.currency, run_id, sources), home.reports
+        )
+        con.execute("checkpoint")
+    publish_read_copy(home)
+    write_json_atomic(
+        home.reports / STATUS_FILE,
+        {
+            "run_id": run_id,
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "sources_as_of": sources,
+            "page": str(page),
+        },
+    )
+    return page

@@ -1,0 +1,61 @@
+"""The one resource every closeboard asset uses: configuration, data home and the writer lock.
+
+The lock is taken when the run starts and released when it ends, so a whole run is the one
+writer of the warehouse (DESIGN "Operations"); steps open the DuckDB file only briefly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from pydantic import PrivateAttr
+
+from connectors.config import Config, load_config
+from warehouse.db import WarehouseLock, connect, ensure_schema
+from warehouse.home import Home
+
+
+def config_path(value: str | os.PathLike[str] | None = None) -> Path:
+    """`value`, else $CLOSEBOARD_CONFIG, else ./closeboard.yaml; absolute."""
+    return Path(value or os.environ.get("CLOSEBOARD_CONFIG") or "closeboard.yaml").expanduser().resolve()
+
+
+class CloseboardResource(dg.ConfigurableResource):
+    """closeboard.yaml, the data home, and the warehouse held for the length of a run."""
+
+    config_path: str = ""
+    home: str = ""
+    lock_timeout_s: float = 600.0
+
+    _lock: WarehouseLock | None = PrivateAttr(default=None)
+
+    @property
+    def data_home(self) -> Home:
+        return Home.resolve(self.home or None)
+
+    def settings(self) -> Config:
+        return load_config(config_path(self.config_path or None))
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        home = self.data_home.ensure()
+        self._lock = WarehouseLock(home, owner=context.run_id or "unknown", timeout_s=self.lock_timeout_s)
+        self._lock.acquire()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+    @contextmanager
+    def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The live warehouse, for the short publish of one step; closed when the step is done."""
+        con = connect(self.data_home.warehouse)
+        try:
+            ensure_schema(con)
+            yield con
+        finally:
+            con.close()

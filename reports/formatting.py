@@ -1,0 +1,50 @@
+"""Numbers formatted in one place: templates reach these only through filters."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
+PERCENT_KPIS = {"gross_margin_pct"}
+PLAIN_KPIS = {"runway_months", "dso", "dpo"}
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        if value != value:  # pandas NA / NaN
+            return None
+    except TypeError:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def money(value: Any, currency: str = "USD", *, cents: bool = False) -> str:
+    """1234.5 -> "$1,234" (or "$1,234.50" with cents); negatives in parentheses."""
+    amount = _decimal(value)
+    if amount is None:
+        return "—"
+    places = Decimal("0.01") if cents else Decimal("1")
+    rounded = amount.quantize(places, rounding=ROUND_HALF_UP)
+    text = f"{abs(rounded):,.2f}" if cents else f"{abs(rounded):,.0f}"
+    symbol = _SYMBOLS.get(currency, f"{currency} ")
+    return f"({symbol}{text})" if rounded < 0 else f"{symbol}{text}"
+
+
+def number(value: Any, places: int = 1, suffix: str = "") -> str:
+    amount = _decimal(value)
+    if amount is None:
+        return "—"
+    rounded = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    text = f"{abs(rounded):,.{places}f}{suffix}"
+    return f"({text})" if rounded < 0 else text
+
+
+def kpi(value: Any, name: str, currency: str) -> str:
+    if name in PERCENT_KPIS:
+        return number(value, 1, "%")
+    if name in PLAIN_KPIS:
+        return number(value, 1)
+    return money(value, currency)

@@ -1,0 +1,77 @@
+"""Bad input end to end: a refresh that cannot read a source fails naming the source and the tool,
+and leaves the previous warehouse tables and page exactly as they were; records that do not parse
+are quarantined with their reason while the rest loads."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import closeboard, free_port
+from tests.test_demo_e2e import read
+
+TABLES = ("erp_journal_lines", "erp_invoices", "bank_transactions", "crm_opportunities", "mart_kpis")
+
+
+def fingerprint(home: Path) -> dict[str, object]:
+    state: dict[str, object] = {
+        t: read(home, f"select count(*), md5(string_agg(t::varchar, '|' order by t::varchar)) from {t} as t")[0]
+        for t in TABLES
+    }
+    state["page"] = hashlib.sha256((home / "reports" / "latest.html").read_bytes()).hexdigest()
+    return state
+
+
+def refreshed_copy(demo_home: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home, ignore=shutil.ignore_patterns("*.lock", "*.owner"))
+    return home
+
+
+def test_malformed_source_data_fails_the_refresh_and_keeps_the_previous_state(demo_home: Path, tmp_path: Path) -> None:
+    home = refreshed_copy(demo_home, tmp_path)
+    before = fingerprint(home)
+    with (home / "demo" / "erp" / "journal_lines.csv").open("a", encoding="utf-8") as f:
+        f.write('JE-BROKEN,1,2026-06-01,"unterminated\n')
+    proc = closeboard("refresh", home=home, check=False)
+    assert proc.returncode == 1
+    assert "source 'erp', tool 'list_journal_lines'" in proc.stderr
+    assert fingerprint(home) == before
+
+
+def test_unreachable_source_fails_the_refresh_and_keeps_the_previous_state(demo_home: Path, tmp_path: Path) -> None:
+    home = refreshed_copy(demo_home, tmp_path)
+    before = fingerprint(home)
+    config = yaml.safe_load((home / "closeboard.yaml").read_text())
+    config["connectors"]["bank"]["server"] = {"url": f"http://127.0.0.1:{free_port()}/mcp"}
+    config["connectors"]["bank"]["client"] = {"retries": 1, "backoff_s": 0.01}
+    (home / "closeboard.yaml").write_text(yaml.safe_dump(config))
+    proc = closeboard("--config", str(home / "closeboard.yaml"), "refresh", home=home, check=False)
+    assert proc.returncode == 1
+    assert "source 'bank', tool 'list_bank_accounts'" in proc.stderr
+    assert fingerprint(home) == before
+    failed = read(home, "select count(*) from connector_calls where source = 'bank' and status = 'error'")[0][0]
+    assert failed == 0  # the readers' copy is the last good run's: the failed run published nothing
+
+
+def test_unparseable_records_are_quarantined_with_their_reason(demo_home: Path, tmp_path: Path) -> None:
+    home = refreshed_copy(demo_home, tmp_path)
+    invoices_before = read(home, "select count(*) from erp_invoices")[0][0]
+    with (home / "demo" / "erp" / "invoices.csv").open("a", encoding="utf-8") as f:
+        f.write("INV-BAD-1,C0001,Bad Customer,2026-06-02,2026-07-02,12.3.4,0.00,USD,open,invoice,\n")
+        f.write("INV-BAD-2,C0001,Bad Customer,2026-02-30,2026-07-02,10.00,10.00,USD,open,invoice,\n")
+    closeboard("refresh", home=home)
+    assert read(home, "select count(*) from erp_invoices")[0][0] == invoices_before
+    rejected = dict(read(home, """
+        select json_extract_string(record, '$.invoice_id'), reason from quarantine
+        where source = 'erp' and tool = 'list_invoices' order by 1"""))
+    assert rejected == {
+        "INV-BAD-1": "total: not a valid decimal(18,2): 12.3.4",
+        "INV-BAD-2": "issue_date: not a valid date: 2026-02-30",
+    }
+    loads = read(home, "select reported_total, rows_received, rows_loaded, rows_quarantined from source_loads "
+                       "where table_name = 'erp_invoices'")[0]
+    assert loads == (invoices_before + 2, invoices_before + 2, invoices_before, 2)

@@ -75,14 +75,18 @@ def closeboard_ingest(data: Path, work: Path) -> int:
         async with SourceSession(config, log=CallLog()) as session:
             return await pull_source(session, JournalOnly(), stager.write)
 
+    started = time.perf_counter()
     pulled = anyio.run(pull)
     staged = stager.close()
+    print(f"    pull + stage {time.perf_counter() - started:6.2f} s")
+    started = time.perf_counter()
     con = connect(work / "bench.duckdb")
     ensure_schema(con)
     t = pulled.tables["erp_journal_lines"]
     result = publish(con, [StagedTable(t.table, staged[t.table], "erp", t.tool, KEYS[t.table], t.reported_total)],
                      run_id="bench")
     con.close()
+    print(f"    publish      {time.perf_counter() - started:6.2f} s")
     return result["erp_journal_lines"].loaded
 
 

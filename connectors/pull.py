@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import pyarrow as pa
 
-from connectors.adapters import Adapter, MalformedItem
+from connectors.adapters import Adapter, MalformedItem, Stream
 from connectors.client import ConnectorError, SourceSession
 
 Sink = Callable[[str, pa.Table], None]
@@ -50,24 +50,29 @@ async def pull_source(session: SourceSession, adapter: Adapter, sink: Sink) -> S
     if adapter.company_tool and adapter.company_tool in session.config.allow_tools:
         company, _ = await session.call(adapter.company_tool)
     results: dict[str, TablePull] = {}
-    # One writer thread, at most two pages in flight: staging overlaps the next fetch. (No task
-    # group here: the MCP session may open or reopen inside this loop and must close outside it.)
+
+    def stage(stream: Stream, number: int, items: list[Any]) -> None:
+        try:
+            batch = adapter.to_batch(stream, items)
+        except MalformedItem as exc:
+            raise ConnectorError(session.name, stream.tool, f"page {number}: {exc}") from None
+        sink(stream.table, batch)
+
+    # One staging thread converts and writes each page while the next one is fetched, at most two
+    # pages in flight. (No task group here: the MCP session may open or reopen inside this loop and
+    # must close outside it.)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{session.name}") as writer:
         pending: deque[Future[None]] = deque()
         try:
             for stream in streams:
                 pull = results[stream.table] = TablePull(stream.table, stream.tool)
                 async for page in session.pages(stream.tool, dict(stream.arguments)):
-                    try:
-                        batch = adapter.to_batch(stream, page.items)
-                    except MalformedItem as exc:
-                        raise ConnectorError(session.name, stream.tool, f"page {page.number}: {exc}") from None
-                    pull.rows += batch.num_rows
+                    pull.rows += len(page.items)
                     pull.pages += 1
                     pull.bytes += page.nbytes
                     pull.reported_total = page.total if page.total is not None else pull.reported_total
                     pull.as_of = page.as_of or pull.as_of
-                    pending.append(writer.submit(sink, stream.table, batch))
+                    pending.append(writer.submit(stage, stream, page.number, page.items))
                     while len(pending) > 2:
                         await anyio.to_thread.run_sync(pending.popleft().result)
             while pending:

@@ -86,72 +86,77 @@ def _checks(col: Column) -> list[str]:
 
 
 def typed_select(con: duckdb.DuckDBPyConnection, staged: StagedTable) -> str:
-    """SQL over raw_<table>: every row typed, with `_reason` (null when the row is good)."""
+    """SQL over raw_<table> (alias r): every row typed, its raw rowid, and `_reason` (null when good)."""
     cols = columns(con, staged.table)
-    raw = _quote(f"raw_{staged.table}")
-    casts = ",\n            ".join(f"try_cast({_value(c)} as {c.type}) as {_quote(c.name)}" for c in cols)
+    casts = ",\n        ".join(f"try_cast({_value(c)} as {c.type}) as {_quote(c.name)}" for c in cols)
     reasons = ", ".join(r for c in cols for r in _checks(c))
-    record = ", ".join(f"'{c.name}', r.{_quote(c.name)}" for c in cols)
-    key = ", ".join(_quote(k) for k in staged.key)
-    names = ", ".join(_quote(c.name) for c in cols)
     return f"""
-    with received as (
-        select
-            {casts},
-            json_object({record})::varchar as _record,
-            nullif(concat_ws('; ', {reasons}), '') as _reason
-        from {raw} as r
-    ),
-    distinct_rows as (
-        select distinct on ({names}) * from received where _reason is null
-    ),
-    keyed as (
-        select *, count(*) over (partition by {key}) as _copies from distinct_rows
-    )
-    select * from received where _reason is not null
-    union all
-    select * exclude (_reason, _copies),
-        'duplicate key ({', '.join(staged.key)}) with different values in other rows' as _reason
-    from keyed where _copies > 1
-    union all
-    select * exclude (_reason, _copies), null as _reason from keyed where _copies = 1
+    select
+        r.rowid as _row,
+        {casts},
+        nullif(concat_ws('; ', {reasons}), '') as _reason
+    from {_quote(f"raw_{staged.table}")} as r
     """
+
+
+def _raw_record(cols: list[Column]) -> str:
+    """The received row (alias r) as JSON text, for the quarantine."""
+    return "json_object(" + ", ".join(f"'{c.name}', r.{_quote(c.name)}" for c in cols) + ")::varchar"
+
+
+def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: str) -> Published:
+    raw, target = _quote(f"raw_{staged.table}"), _quote(staged.table)
+    cols = columns(con, staged.table)
+    names = ", ".join(_quote(c.name) for c in cols)
+    key = ", ".join(_quote(k) for k in staged.key)
+    con.execute(
+        f"create or replace table {raw} as select *, ? as _source, ? as _run_id, now() as _loaded_at "
+        f"from read_parquet(?)",
+        [staged.source, run_id, str(staged.path)],
+    )
+    con.execute(f"create or replace temp table _typed as {typed_select(con, staged)}")
+    # keys received more than once: identical copies collapse to one row, differing copies are all
+    # rejected (which one is right is not ours to guess)
+    con.execute(
+        f"""create or replace temp table _dups as
+        select {key}, count(distinct hash({names})) as _variants
+        from _typed where _reason is null group by {key} having count(*) > 1"""
+    )
+    con.execute(
+        f"""update _typed set _reason = 'duplicate key ({", ".join(staged.key)}) with different values in other rows'
+        from _dups where _dups._variants > 1 and {" and ".join(f"_typed.{_quote(k)} = _dups.{_quote(k)}" for k in staged.key)}"""
+    )
+    con.execute(
+        f"""insert into quarantine
+        select ?, ?, ?, {_raw_record(cols)}, t._reason
+        from _typed as t join {raw} as r on r.rowid = t._row
+        where t._reason is not null order by t._row""",
+        [run_id, staged.source, staged.tool],
+    )
+    con.execute(f"delete from {target}")
+    con.execute(
+        f"""insert into {target} ({names})
+        select {names} from _typed as t
+        where _reason is null and not exists (select 1 from _dups as d where {" and ".join(f"d.{_quote(k)} = t.{_quote(k)}" for k in staged.key)})
+        union all
+        select distinct {names} from _typed as t semi join _dups as d using ({key})
+        where _reason is null"""
+    )
+    received = scalar(con, f"select count(*) from {raw}")
+    bad = scalar(con, "select count(*) from _typed where _reason is not null")
+    loaded = scalar(con, f"select count(*) from {target}")
+    con.execute("drop table _typed; drop table _dups")
+    con.execute(
+        "insert or replace into source_loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        [run_id, staged.source, staged.tool, staged.table, received, loaded, bad,
+         staged.reported_total, staged.source_as_of],
+    )
+    return Published(staged.table, received, loaded, bad)
 
 
 def publish(
     con: duckdb.DuckDBPyConnection, tables: list[StagedTable], *, run_id: str
 ) -> dict[str, Published]:
     """Replace each table with its staged pages in one transaction; returns per-table counts."""
-    results: dict[str, Published] = {}
     with transaction(con):
-        for staged in tables:
-            raw = _quote(f"raw_{staged.table}")
-            con.execute(
-                f"create or replace table {raw} as select *, ? as _source, ? as _run_id, "
-                f"now() as _loaded_at from read_parquet(?)",
-                [staged.source, run_id, str(staged.path)],
-            )
-            con.execute(f"create or replace temp table _typed as {typed_select(con, staged)}")
-            names = ", ".join(_quote(c.name) for c in columns(con, staged.table))
-            con.execute(
-                "insert into quarantine select ?, ?, ?, _record, _reason from _typed where _reason is not null",
-                [run_id, staged.source, staged.tool],
-            )
-            con.execute(f"delete from {_quote(staged.table)}")
-            con.execute(
-                f"insert into {_quote(staged.table)} ({names}) select {names} from _typed where _reason is null"
-            )
-            received = scalar(con, f"select count(*) from {raw}")
-            bad = scalar(con, "select count(*) from _typed where _reason is not null")
-            loaded = scalar(con, f"select count(*) from {_quote(staged.table)}")
-            con.execute("drop table _typed")
-            con.execute(
-                """
-                insert or replace into source_loads
-                values (?, ?, ?, ?, ?, ?, ?, ?, ?, now())
-                """,
-                [run_id, staged.source, staged.tool, staged.table, received, loaded, bad,
-                 staged.reported_total, staged.source_as_of],
-            )
-            results[staged.table] = Published(staged.table, received, loaded, bad)
-    return results
+        return {staged.table: _publish_table(con, staged, run_id) for staged in tables}

@@ -23,7 +23,7 @@ class Stager:
         if writer is None:
             path = self.path(table)
             path.parent.mkdir(parents=True, exist_ok=True)
-            writer = self._writers[table] = pq.ParquetWriter(path, batch.schema, compression="zstd")
+            writer = self._writers[table] = pq.ParquetWriter(path, batch.schema, compression="lz4")
         writer.write_table(batch, row_group_size=max(batch.num_rows, 1))
 
     def close(self) -> dict[str, Path]:

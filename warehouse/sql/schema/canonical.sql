@@ -2,10 +2,12 @@
 -- Raw pages land first as raw_<table> (every column VARCHAR, as received, plus _source, _run_id,
 -- _loaded_at); publishing casts them into these shapes and sends rows that fail to `quarantine`.
 -- Money is DECIMAL(18,2), never a float. A column marked NOT NULL is required: a row without it is
--- quarantined with the reason.
+-- quarantined with the reason. Keys (`-- key:`) are enforced by the publish step, which collapses
+-- identical copies and quarantines differing ones; they are not PRIMARY KEY constraints, because an
+-- ART index makes the delete-and-insert of a million-line table ~4x slower (measured: 11 s vs 2.7 s).
 
 create table if not exists erp_accounts (
-    account_id      varchar not null primary key,
+    account_id      varchar not null,     -- key
     name            varchar not null,
     type            varchar not null,      -- asset, liability, equity, revenue, expense
     subtype         varchar,               -- cash, ar, ap, cogs, debt, ... or null
@@ -25,12 +27,12 @@ create table if not exists erp_journal_lines (
     description     varchar,
     customer_id     varchar,
     vendor_id       varchar,
-    document_id     varchar,
-    primary key (entry_id, line_no)
+    document_id     varchar
+    -- key: (entry_id, line_no)
 );
 
 create table if not exists erp_invoices (
-    invoice_id      varchar not null primary key,
+    invoice_id      varchar not null,      -- key
     customer_id     varchar not null,
     customer_name   varchar,
     issue_date      date not null,
@@ -44,7 +46,7 @@ create table if not exists erp_invoices (
 );
 
 create table if not exists erp_bills (
-    bill_id         varchar not null primary key,
+    bill_id         varchar not null,      -- key
     vendor_id       varchar not null,
     vendor_name     varchar,
     issue_date      date not null,
@@ -64,26 +66,26 @@ create table if not exists erp_payments (
     paid_date       date not null,
     amount          decimal(18, 2) not null,
     currency        varchar not null,
-    kind            varchar not null default 'payment',  -- payment, refund, credit_applied, write_off
-    primary key (payment_id, line_no)
+    kind            varchar not null default 'payment'   -- payment, refund, credit_applied, write_off
+    -- key: (payment_id, line_no)
 );
 
 create table if not exists erp_fx_rates (
     currency        varchar not null,
     rate_date       date not null,
-    rate            decimal(18, 8) not null,
-    primary key (currency, rate_date)
+    rate            decimal(18, 8) not null
+    -- key: (currency, rate_date)
 );
 
 create table if not exists bank_accounts (
-    bank_account_id varchar not null primary key,
+    bank_account_id varchar not null,      -- key
     name            varchar,
     currency        varchar not null,
     gl_account_id   varchar not null
 );
 
 create table if not exists bank_transactions (
-    txn_id          varchar not null primary key,
+    txn_id          varchar not null,      -- key
     bank_account_id varchar not null,
     booked_date     date not null,
     amount          decimal(18, 2) not null,  -- signed: receipts positive
@@ -94,12 +96,12 @@ create table if not exists bank_transactions (
 create table if not exists bank_balances (
     bank_account_id varchar not null,
     balance_date    date not null,
-    closing_balance decimal(18, 2) not null,
-    primary key (bank_account_id, balance_date)
+    closing_balance decimal(18, 2) not null
+    -- key: (bank_account_id, balance_date)
 );
 
 create table if not exists crm_opportunities (
-    opportunity_id  varchar not null primary key,
+    opportunity_id  varchar not null,      -- key
     customer_id     varchar,
     customer_name   varchar,
     stage           varchar not null,

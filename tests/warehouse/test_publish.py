@@ -1,0 +1,73 @@
+"""Publishing staged pages: typed, exact, with every rejected row quarantined with its reason."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from connectors.records import KEYS, text_schema
+from warehouse.db import ensure_schema
+from warehouse.publish import StagedTable, publish
+
+
+def stage(tmp_path: Path, table: str, rows: list[dict]) -> StagedTable:
+    path = tmp_path / f"{table}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=text_schema(table)), path)
+    return StagedTable(table, path, "erp", "list_payments", KEYS[table], reported_total=len(rows), source_as_of="t")
+
+
+def payment(pid: str, **values: str | None) -> dict:
+    row = dict(payment_id=pid, line_no="1", document_id="INV1", paid_date="2024-01-02", amount="10.50",
+               currency="USD", kind="payment")
+    row.update(values)
+    return row
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    ensure_schema(con)
+    return con
+
+
+def test_rows_are_typed_deduplicated_and_rejected_with_reasons(con, tmp_path: Path) -> None:
+    rows = [
+        payment("P1", kind=None, line_no=None),  # defaults apply: kind payment, line_no 1
+        payment("P1", kind=None, line_no=None),  # an identical copy collapses
+        payment("P2", paid_date="2024-13-02", amount="10.505"),
+        payment("P3", currency=None),
+        payment("P4", document_id="A"),
+        payment("P4", document_id="B"),  # same key, different values: both rejected
+    ]
+    result = publish(con, [stage(tmp_path, "erp_payments", rows)], run_id="r1")["erp_payments"]
+    assert (result.received, result.loaded, result.quarantined) == (6, 1, 4)
+    assert con.execute("select * from erp_payments").fetchall() == [
+        ("P1", 1, "INV1", date(2024, 1, 2), Decimal("10.50"), "USD", "payment")
+    ]
+    reasons = con.execute(
+        "select json_extract_string(record, '$.payment_id'), reason from quarantine order by all"
+    ).fetchall()
+    assert reasons == [
+        ("P2", "paid_date: not a valid date: 2024-13-02; amount: more decimal places than decimal(18,2) holds: 10.505"),
+        ("P3", "currency: required but missing"),
+        ("P4", "duplicate key (payment_id, line_no) with different values in other rows"),
+        ("P4", "duplicate key (payment_id, line_no) with different values in other rows"),
+    ]
+    assert con.execute("select rows_received, rows_loaded, rows_quarantined, reported_total from source_loads"
+                       ).fetchall() == [(6, 1, 4, 6)]
+
+
+def test_a_failed_publish_leaves_every_table_as_it_was(con, tmp_path: Path) -> None:
+    publish(con, [stage(tmp_path, "erp_payments", [payment("P1"), payment("P2")])], run_id="r1")
+    good = stage(tmp_path, "erp_payments", [payment("P9")])
+    missing = StagedTable("erp_bills", tmp_path / "absent.parquet", "erp", "list_bills", KEYS["erp_bills"])
+    with pytest.raises(duckdb.IOException):
+        publish(con, [good, missing], run_id="r2")
+    assert con.execute("select payment_id from erp_payments order by 1").fetchall() == [("P1",), ("P2",)]
+    assert con.execute("select distinct run_id from source_loads").fetchall() == [("r1",)]

@@ -39,9 +39,10 @@ _SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "auth")
 class ConnectorError(RuntimeError):
     """A source could not be read. The message names the source, the tool and the cause."""
 
-    def __init__(self, source: str, tool: str, cause: str) -> None:
+    def __init__(self, source: str, tool: str, cause: str, *, transient: bool = False) -> None:
         super().__init__(f"source {source!r}, tool {tool!r}: {cause}")
         self.source, self.tool, self.cause = source, tool, cause
+        self.transient = transient  # the source may recover: worth retrying the whole step later
 
 
 class ToolNotAllowed(ConnectorError):
@@ -282,7 +283,7 @@ class SourceSession:
                         raise
         except _Transient as exc:
             raise ConnectorError(
-                self.name, tool, f"{exc} (gave up after {settings.retries + 1} attempts)"
+                self.name, tool, f"{exc} (gave up after {settings.retries + 1} attempts)", transient=True
             ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 

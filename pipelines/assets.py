@@ -4,14 +4,24 @@ Each asset is thin: it calls into connectors/warehouse/reports through `pipeline
 reports what it did as metadata.
 """
 
+import os
 
 import dagster as dg
 
 from connectors.adapters.builtin import BankAdapter, CrmAdapter, ErpAdapter
+from connectors.client import ConnectorError
 from pipelines import progress
 from pipelines.ingest import ingest_source
 from pipelines.publishing import build_models, render_and_publish
 from pipelines.resources import CloseboardResource
+
+# A source that fails after the client's own retries (a server down, a timeout) is tried again as a
+# whole step. Tests shorten the delay through the environment.
+SOURCE_RETRY = dg.RetryPolicy(
+    max_retries=int(os.environ.get("CLOSEBOARD_SOURCE_RETRIES", "2")),
+    delay=float(os.environ.get("CLOSEBOARD_SOURCE_RETRY_DELAY_S", "30")),
+    backoff=dg.Backoff.EXPONENTIAL,
+)
 
 SOURCE_TABLES: dict[str, tuple[str, ...]] = {
     "erp": ErpAdapter().tables,
@@ -48,15 +58,20 @@ def _source_asset(source: str) -> dg.AssetsDefinition:
         ],
         description=f"Read {SOURCE_DESCRIPTIONS[source]} through the {source} MCP connector.",
         pool="warehouse",
+        retry_policy=SOURCE_RETRY,
     )
     def _asset(context: dg.AssetExecutionContext, closeboard: CloseboardResource):
         config = closeboard.settings()
         if source not in config.connectors:
-            raise dg.Failure(f"source {source!r} is not configured in {config.path}")
+            raise dg.Failure(f"source {source!r} is not configured in {config.path}", allow_retries=False)
         progress.emit(f"{source}: reading through MCP")
-        result = ingest_source(
-            config, source, home=closeboard.data_home, run_id=context.run_id, connect=closeboard.warehouse
-        )
+        try:
+            result = ingest_source(
+                config, source, home=closeboard.data_home, run_id=context.run_id, connect=closeboard.warehouse
+            )
+        except ConnectorError as exc:
+            # a source that may come back is retried by SOURCE_RETRY; bad data or a refused tool is not
+            raise dg.Failure(str(exc), allow_retries=exc.transient) from exc
         for table in tables:
             pulled = result.pull.tables[table]
             published = result.published[table]
@@ -74,6 +89,7 @@ def _source_asset(source: str) -> dg.AssetsDefinition:
                     "source_as_of": dg.MetadataValue.text(pulled.as_of or "unknown"),
                     "pages": dg.MetadataValue.int(pulled.pages),
                     "tool": dg.MetadataValue.text(pulled.tool),
+                    "preview": dg.MetadataValue.md(result.previews[table]),
                 },
             )
 

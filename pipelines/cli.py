@@ -25,7 +25,7 @@ class Env:
     def config_path(self) -> Path:
         from pipelines.resources import config_path
 
-        return config_path(self.config_arg)
+        return config_path(self.config_arg, self.home)
 
     def export(self, config: Path) -> None:
         """Make the home and config visible to the job's resource and to stdio servers."""
@@ -79,8 +79,8 @@ def _run_refresh(env: Env, config: Path) -> str:
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data is not None:
                 error = event.step_failure_data.error
-                while error is not None and error.cause is not None:  # the user error, not Dagster's wrapper
-                    error = error.cause
+                while error is not None and (error.cause or error.context) is not None:
+                    error = error.cause or error.context  # the user's error, not Dagster's wrappers
                 message = error.message.strip() if error else "unknown error"
                 console.print(f"[red]✗ {event.step_key}[/red]: {message}")
         console.print("[red]refresh failed[/red]: the previous warehouse and dashboard are unchanged.")
@@ -129,6 +129,25 @@ def refresh(env: Env) -> None:
     """Pull fresh data from every configured source and re-render the dashboard."""
     _run_refresh(env, env.config_path())
     _print_summary(env)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3000, type=int, show_default=True)
+@click.pass_obj
+def ui(env: Env, host: str, port: int) -> None:
+    """Start the Dagster UI and daemon on this data home (dagster dev -w workspace.yaml).
+
+    Open the printed URL, go to Jobs > refresh and press Materialize all to refresh by hand."""
+    from pipelines.instance import ensure_dagster_home
+
+    config = env.config_path()
+    env.export(config)
+    os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(env.home))
+    click.echo(f"Dagster UI on http://{host}:{port} (data home {env.home.root}, config {config})", err=True)
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+                              "-h", host, "-p", str(port)])
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from connectors.adapters import get_adapter
@@ -19,6 +20,7 @@ from connectors.client import CallLog, SourceSession
 from connectors.config import Config
 from connectors.pull import SourcePull, pull_source
 from connectors.records import KEYS
+from warehouse.db import frame
 from warehouse.home import Home
 from warehouse.publish import Published, StagedTable, publish
 from warehouse.staging import Stager
@@ -29,6 +31,17 @@ class Ingested:
     source: str
     pull: SourcePull
     published: dict[str, Published]
+    previews: dict[str, str]  # table -> markdown of its first rows, for the Dagster UI
+
+
+def preview_markdown(con: duckdb.DuckDBPyConnection, table: str, rows: int = 5) -> str:
+    """The first rows of a table as a markdown table (values as text, escaped for the pipe)."""
+    sample = frame(con, f'select * from "{table}" limit {int(rows)}')
+    cells = [[("" if v is None or v is pd.NA else str(v)).replace("|", "\\|") for v in row]
+             for row in sample.astype(object).itertuples(index=False)]
+    header = "| " + " | ".join(sample.columns) + " |"
+    rule = "|" + "---|" * len(sample.columns)
+    return "\n".join([header, rule, *("| " + " | ".join(r) + " |" for r in cells)])
 
 
 async def _pull(config: Config, source: str, home: Home, stager: Stager, log: CallLog, server: Any) -> SourcePull:
@@ -79,7 +92,8 @@ def ingest_source(
         with connect() as con:
             published = publish(con, tables, run_id=run_id)
             write_calls(con, run_id, log)
-        return Ingested(source, pull, published)
+            previews = {t.table: preview_markdown(con, t.table) for t in tables}
+        return Ingested(source, pull, published, previews)
     except BaseException:
         stager.discard()
         try:

@@ -20,9 +20,13 @@ from warehouse.db import WarehouseLock, connect, ensure_schema
 from warehouse.home import Home
 
 
-def config_path(value: str | os.PathLike[str] | None = None) -> Path:
-    """`value`, else $CLOSEBOARD_CONFIG, else ./closeboard.yaml; absolute."""
-    return Path(value or os.environ.get("CLOSEBOARD_CONFIG") or "closeboard.yaml").expanduser().resolve()
+def config_path(value: str | os.PathLike[str] | None = None, home: Home | None = None) -> Path:
+    """`value`, else $CLOSEBOARD_CONFIG, else the data home's closeboard.yaml (the one `closeboard
+    demo` writes) when it exists, else ./closeboard.yaml; absolute."""
+    chosen = value or os.environ.get("CLOSEBOARD_CONFIG")
+    if not chosen and home is not None and (home.root / "closeboard.yaml").exists():
+        chosen = home.root / "closeboard.yaml"
+    return Path(chosen or "closeboard.yaml").expanduser().resolve()
 
 
 class CloseboardResource(dg.ConfigurableResource):
@@ -39,7 +43,7 @@ class CloseboardResource(dg.ConfigurableResource):
         return Home.resolve(self.home or None)
 
     def settings(self) -> Config:
-        return load_config(config_path(self.config_path or None))
+        return load_config(config_path(self.config_path or None, self.data_home))
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         home = self.data_home.ensure()

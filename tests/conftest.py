@@ -24,6 +24,8 @@ from connectors.demo import generate
 AS_OF = date(2026, 6, 15)
 FIRST_PERIOD = "2024-06"
 REPO = Path(__file__).resolve().parent.parent
+# step retries stay on (they are part of what is tested) but without the production delay
+FAST_RETRIES = {"CLOSEBOARD_SOURCE_RETRIES": "1", "CLOSEBOARD_SOURCE_RETRY_DELAY_S": "0.2"}
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +46,7 @@ def copy_demo(demo_data: Path, home: Path) -> Path:
 def closeboard(*args: str, home: Path, timeout: float = 300, env: dict[str, str] | None = None,
                check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the installed `closeboard` CLI as a subprocess against `home`."""
-    full_env = {**os.environ, "CLOSEBOARD_HOME": str(home), **(env or {})}
+    full_env = {**os.environ, "CLOSEBOARD_HOME": str(home), **FAST_RETRIES, **(env or {})}
     full_env.pop("CLOSEBOARD_CONFIG", None)
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],

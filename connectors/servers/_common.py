@@ -8,7 +8,8 @@
   mid-way; the previous version is kept for that, older ones are dropped.
 - Test switches: ``<data>/_switches.json`` (re-read when it changes):
   ``max_page_size`` (int) caps the items per page; ``fail_after_pages`` (int) makes the process
-  ``os._exit(3)`` on the paged call after that many paged responses.
+  ``os._exit(3)`` on the paged call after that many paged responses; ``fail_at_offset`` (int) makes
+  every process die when asked for a page at or past that offset (an outage mid-pagination).
 - ``serve(build, argv)``: ``--data DIR``, ``--http PORT``, ``--host``, ``--token-env NAME``; stdio by
   default, else streamable HTTP answering plain JSON (``json_response=True``) at ``/mcp``.
 
@@ -338,6 +339,15 @@ def _before_paged_call(switches: dict[str, Any]) -> None:
             os._exit(3)
 
 
+def _die_mid_pagination(switches: dict[str, Any], offset: int) -> None:
+    """``fail_at_offset``: every process dies when asked for a page at or past this offset, so a
+    pull breaks mid-pagination however often the client reconnects (a persistent outage)."""
+    fail_at = _int_switch(switches, "fail_at_offset")
+    if fail_at is not None and offset >= fail_at > 0:
+        print(f"closeboard server: fail_at_offset={fail_at} reached, exiting hard", file=sys.stderr, flush=True)
+        os._exit(3)
+
+
 def _after_paged_call() -> None:
     global _pages_served
     with _pages_lock:
@@ -586,6 +596,7 @@ class DataSource:
             loaded = self.loaded_version(query.table, version)
         else:
             loaded, offset = self.load(query.table), 0
+        _die_mid_pagination(switches, offset)
         selected = self.select(query, loaded)
         total = selected.num_rows
         size = clamp_limit(limit)

@@ -64,8 +64,10 @@ def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[Column]:
 
 
 def _value(col: Column) -> str:
-    """The raw text of a column (alias r), blank as null, the column default when absent."""
-    text = f"nullif(trim(r.{_quote(col.name)}), '')"
+    """The raw text of a column (alias r), empty as null, the column default when absent. Text columns
+    keep their spaces as received; numbers, dates and flags are read with surrounding spaces trimmed."""
+    raw = f"r.{_quote(col.name)}"
+    text = f"nullif({raw}, '')" if col.type == "VARCHAR" else f"nullif(trim({raw}), '')"
     return f"coalesce({text}, ({col.default})::varchar)" if col.default else text
 
 

@@ -38,7 +38,7 @@ def con() -> duckdb.DuckDBPyConnection:
 
 def test_rows_are_typed_deduplicated_and_rejected_with_reasons(con, tmp_path: Path) -> None:
     rows = [
-        payment("P1", kind=None, line_no=None),  # defaults apply: kind payment, line_no 1
+        payment("P1", kind=None, line_no=" ", amount=" 10.50"),  # defaults apply; numbers are trimmed
         payment("P1", kind=None, line_no=None),  # an identical copy collapses
         payment("P2", paid_date="2024-13-02", amount="10.505"),
         payment("P3", currency=None),

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,6 +35,24 @@ from connectors.config import ConnectorConfig, expand
 
 _PYTHON_NAMES = {"python", "python3", f"python3.{sys.version_info.minor}"}
 _SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "auth")
+# A stdio server inherits only HOME, LOGNAME, PATH, SHELL, TERM and USER (mcp's default). Certificate
+# settings pass to every stdio server (a server calling an HTTPS API needs them; they hold no secret);
+# a server launched through uv/uvx (its own environment, e.g. `uvx --with "mcp<2" --from PKG ...`)
+# also gets uv's settings and the proxy, which it needs to install the package. Anything else only
+# through the connector's `env` / `pass_env`.
+_CERT_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+_LAUNCHER_ENV = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "no_proxy",
+                 "all_proxy", "XDG_CACHE_HOME", "XDG_DATA_HOME", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
+_UV_LAUNCHERS = {"uv", "uvx"}
+
+
+def launcher_env(command: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """What a stdio server started by `command` inherits beyond mcp's defaults."""
+    env = os.environ if environ is None else environ
+    names = list(_CERT_ENV)
+    if Path(command).name in _UV_LAUNCHERS:
+        names += [*_LAUNCHER_ENV, *(n for n in env if n.startswith("UV_"))]
+    return {n: env[n] for n in names if n in env}
 
 
 class ConnectorError(RuntimeError):
@@ -122,6 +141,24 @@ def _has_text(result: Any) -> bool:
     return any(getattr(c, "type", None) == "text" for c in result.content)
 
 
+Decoder = Callable[..., tuple[Any, int]]
+"""``decode(result, *, limit_bytes) -> (payload, bytes)``: turns a tool result into a payload; a
+``ValueError`` it raises becomes a ConnectorError naming the source and tool."""
+
+_ERROR_TEXT = re.compile(r"^\s*(?:[A-Za-z]+ ){0,3}error\s*:", re.IGNORECASE)
+
+
+def reported_error(result: Any) -> str | None:
+    """The error a result reports: ``isError``, or text content that reads "Error: ..." (many real
+    servers, mcp-server-sqlite among them, answer a failure as such text with ``isError`` false)."""
+    texts = [getattr(c, "text", "") or "" for c in result.content if getattr(c, "type", None) == "text"]
+    if result.is_error:
+        return " ".join(texts)[:500] or "(no message)"
+    if result.structured_content is None and texts and _ERROR_TEXT.match(texts[0]):
+        return " ".join(texts)[:500]
+    return None
+
+
 class SourceSession:
     """An open MCP session to one configured source.
 
@@ -155,7 +192,8 @@ class SourceSession:
             http = httpx2.AsyncClient(headers=headers, timeout=self.config.client.call_timeout_s)
             return streamable_http_client(url, http_client=http, max_sse_event_size=None)
         command = sys.executable if server.command in _PYTHON_NAMES else str(server.command)
-        env = {k: expand(v, source=self.name) for k, v in server.env.items()}
+        env = launcher_env(command)
+        env.update({k: expand(v, source=self.name) for k, v in server.env.items()})
         for name in server.pass_env:
             if name in os.environ:
                 env[name] = os.environ[name]
@@ -222,7 +260,9 @@ class SourceSession:
         assert self._client is not None
         return list((await self._client.list_tools()).tools)
 
-    async def _call_once(self, tool: str, arguments: dict[str, Any], page: int | None) -> tuple[Any, int]:
+    async def _call_once(
+        self, tool: str, arguments: dict[str, Any], page: int | None, decode: Decoder | None = None
+    ) -> tuple[Any, int]:
         settings = self.config.client
         started = time.perf_counter()
         record = CallRecord(self.name, tool, redact(arguments), page, None, None, 0, "error")
@@ -243,14 +283,14 @@ class SourceSession:
             except (httpx2.TransportError, OSError, anyio.BrokenResourceError, anyio.ClosedResourceError,
                     anyio.EndOfStream, TimeoutError) as exc:
                 raise _Transient(f"{_describe(exc)}{self._server_stderr()}", reconnect=True) from exc
-            if result.is_error:
-                text = " ".join(getattr(c, "text", "") for c in result.content)[:500]
-                raise ConnectorError(self.name, tool, f"the server reported an error: {text}")
+            error = reported_error(result)
+            if error is not None:
+                raise ConnectorError(self.name, tool, f"the server reported an error: {error}")
             try:
-                payload, nbytes = parse_payload(result, limit_bytes=settings.max_response_bytes)
+                payload, nbytes = (decode or parse_payload)(result, limit_bytes=settings.max_response_bytes)
             except ValueError as exc:
                 raise ConnectorError(self.name, tool, str(exc)) from exc
-            items = payload.get("items") if isinstance(payload, dict) else None
+            items = payload.get("items") if isinstance(payload, dict) else payload
             record.status, record.bytes = "ok", nbytes
             record.items = len(items) if isinstance(items, list) else None
             return payload, nbytes
@@ -261,8 +301,13 @@ class SourceSession:
             record.duration_ms = int((time.perf_counter() - started) * 1000)
             self.log.add(record)
 
-    async def call(self, tool: str, arguments: dict[str, Any] | None = None, *, page: int | None = None) -> tuple[Any, int]:
-        """Call one allow-listed tool; returns (payload, bytes). Transient failures are retried."""
+    async def call(
+        self, tool: str, arguments: dict[str, Any] | None = None, *, page: int | None = None,
+        decode: Decoder | None = None,
+    ) -> tuple[Any, int]:
+        """Call one allow-listed tool; returns (payload, bytes). Transient failures are retried.
+
+        ``decode`` reads the result (default: structured content or JSON text, ``parse_payload``)."""
         self.check_allowed(tool)
         arguments = dict(arguments or {})
         settings = self.config.client
@@ -276,7 +321,7 @@ class SourceSession:
             async for attempt in retrying:
                 with attempt:
                     try:
-                        return await self._call_once(tool, arguments, page)
+                        return await self._call_once(tool, arguments, page, decode)
                     except _Transient as exc:
                         if exc.reconnect:
                             await self.close()

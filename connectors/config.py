@@ -73,6 +73,7 @@ class ConnectorConfig:
     server: ServerConfig
     allow_tools: tuple[str, ...]
     client: ClientSettings = ClientSettings()
+    options: dict[str, Any] = field(default_factory=dict)  # adapter settings (e.g. the sql adapter's queries)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class ReconciliationConfig:
     match_window_days: int = 5
     stale_after_days: int = 45
     bookings_tolerance: Decimal = Decimal("0.02")
+    freshness_hours: int = 24  # a source's as_of older than this at load time warns (R6)
+    severity: dict[str, str] = field(default_factory=dict)  # per-check override: check_id -> error | warn
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,36 @@ def _connector(name: str, raw: dict[str, Any]) -> ConnectorConfig:
         ),
         allow_tools=tuple(str(t) for t in allow),
         client=ClientSettings(**client_raw),
+        options=_options(name, raw.get("options")),
     )
+
+
+def _options(name: str, raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"connectors.{name}.options: expected a mapping, got {type(raw).__name__}")
+    return dict(raw)
+
+
+def check_adapter(connector: ConnectorConfig) -> None:
+    """Refuse a connector whose adapter is unknown, rejects its options, or whose allow_tools name a
+    tool the adapter does not declare as a read (closeboard never calls anything else)."""
+    from connectors.adapters import adapter_for  # adapters import this module
+
+    try:
+        adapter = adapter_for(connector)
+    except (KeyError, ImportError, AttributeError, ValueError, TypeError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise ConfigError(f"connectors.{connector.name}.adapter {connector.adapter!r}: {message}") from None
+    reads = adapter.read_tools()
+    undeclared = [t for t in connector.allow_tools if t not in reads]
+    if undeclared:
+        raise ConfigError(
+            f"connectors.{connector.name}.allow_tools: {undeclared} not declared as read tools by adapter "
+            f"{connector.adapter!r} (its read tools: {sorted(reads)}); closeboard calls only tools that its "
+            "adapter declares as reads: remove them from allow_tools"
+        )
 
 
 def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
@@ -169,11 +201,13 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
             timezone=str(company.get("timezone", "UTC")),
             as_of=as_of,
         ),
-        connectors={name: _connector(name, c) for name, c in _section(raw, "connectors").items()},
+        connectors=_checked({name: _connector(name, c) for name, c in _section(raw, "connectors").items()}),
         reconciliation=ReconciliationConfig(
             match_window_days=int(recon.get("match_window_days", 5)),
             stale_after_days=int(recon.get("stale_after_days", 45)),
             bookings_tolerance=Decimal(str(recon.get("bookings_tolerance", "0.02"))),
+            freshness_hours=int(recon.get("freshness_hours", 24)),
+            severity={str(k): str(v).lower() for k, v in (recon.get("severity") or {}).items()},
         ),
         schedules=SchedulesConfig(
             refresh_cron=str(schedules.get("refresh_cron", "0 6 * * *")),
@@ -181,6 +215,12 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         ),
         path=path,
     )
+
+
+def _checked(connectors: dict[str, ConnectorConfig]) -> dict[str, ConnectorConfig]:
+    for connector in connectors.values():
+        check_adapter(connector)
+    return connectors
 
 
 def load_config(path: Path) -> Config:

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import pyarrow as pa
 
 from connectors.adapters import Adapter, MalformedItem, Stream
-from connectors.client import ConnectorError, SourceSession
+from connectors.client import ConnectorError, SourceSession, ToolNotAllowed
 
 Sink = Callable[[str, pa.Table], None]
 
@@ -33,6 +33,7 @@ class TablePull:
     bytes: int = 0
     reported_total: int | None = None
     as_of: str | None = None
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # items the adapter set aside: (JSON, reason)
 
 
 @dataclass
@@ -43,8 +44,15 @@ class SourcePull:
 
 
 async def pull_source(session: SourceSession, adapter: Adapter, sink: Sink) -> SourcePull:
+    try:
+        adapter.configure(session.config)
+    except ValueError as exc:
+        raise ConnectorError(session.name, "(config)", f"adapter {adapter.name!r}: {exc}") from None
     streams = adapter.streams()
+    reads = adapter.read_tools()
     for stream in streams:  # refuse before sending anything
+        if stream.tool not in reads:
+            raise ToolNotAllowed(session.name, stream.tool, f"not declared as a read by adapter {adapter.name!r}; nothing was sent")
         session.check_allowed(stream.tool)
     company = None
     if adapter.company_tool and adapter.company_tool in session.config.allow_tools:
@@ -53,10 +61,11 @@ async def pull_source(session: SourceSession, adapter: Adapter, sink: Sink) -> S
 
     def stage(stream: Stream, number: int, items: list[Any]) -> None:
         try:
-            batch = adapter.to_batch(stream, items)
+            mapped = adapter.map_items(stream, items)
         except MalformedItem as exc:
             raise ConnectorError(session.name, stream.tool, f"page {number}: {exc}") from None
-        sink(stream.table, batch)
+        results[stream.table].rejected.extend(mapped.rejected)
+        sink(stream.table, mapped.batch)
 
     # One staging thread converts and writes each page while the next one is fetched, at most two
     # pages in flight. (No task group here: the MCP session may open or reopen inside this loop and
@@ -66,7 +75,7 @@ async def pull_source(session: SourceSession, adapter: Adapter, sink: Sink) -> S
         try:
             for stream in streams:
                 pull = results[stream.table] = TablePull(stream.table, stream.tool)
-                async for page in session.pages(stream.tool, dict(stream.arguments)):
+                async for page in adapter.pages(session, stream):
                     pull.rows += len(page.items)
                     pull.pages += 1
                     pull.bytes += page.nbytes

@@ -124,7 +124,8 @@ def marts(context: dg.AssetExecutionContext, closeboard: CloseboardResource):
 
 @dg.asset(
     group_name="reports",
-    deps=[dg.AssetKey(name) for name in MART_TABLES],
+    deps=[*(dg.AssetKey(name) for name in MART_TABLES), dg.AssetKey("close_snapshots"),  # after the snapshot step
+          *(dg.AssetKey(name) for name in ("recon_results", "recon_items", "recon_bank_matches"))],
     description="The dashboard page (var/reports/latest.html) the finance team opens.",
     pool="warehouse",
     kinds={"html"},

@@ -101,8 +101,12 @@ def _print_summary(env: Env) -> None:
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--scale", type=int, default=1, show_default=True, help="multiplies the demo's volume")
 @click.option("--regenerate", is_flag=True, help="write the demo data again even if it exists")
+@click.option("--plant", "plants", multiple=True, metavar="KIND",
+              help="plant a discrepancy for reconciliation to catch (repeatable; `all` for every kind; "
+                   "implies --regenerate): unbalanced_entry, stale_bank_line, dropped_bank_txn, ar_drift, "
+                   "ap_drift, total_mismatch, orphan_won_deal")
 @click.pass_obj
-def demo(env: Env, as_of, seed: int, scale: int, regenerate: bool) -> None:
+def demo(env: Env, as_of, seed: int, scale: int, regenerate: bool, plants: tuple[str, ...]) -> None:
     """Generate the demo company (if absent), refresh everything, print the dashboard path."""
     import json
 
@@ -113,9 +117,15 @@ def demo(env: Env, as_of, seed: int, scale: int, regenerate: bool) -> None:
     company_file = env.home.demo / "company.json"
     existing = json.loads(company_file.read_text()) if company_file.exists() else None
     wanted = {"as_of": day.isoformat(), "seed": seed, "scale": scale}
-    if regenerate or not existing or any(existing.get(k) != v for k, v in wanted.items()):
+    if plants or regenerate or not existing or any(existing.get(k) != v for k, v in wanted.items()):
         click.echo(f"generating the demo company (as of {day}, seed {seed}, scale {scale}) in {env.home.demo}")
         summary = generate(env.home.demo, as_of=day, seed=seed, scale=scale)
+        if plants:
+            from connectors.demo.plant import KINDS, plant
+
+            kinds = list(KINDS) if "all" in plants else list(plants)
+            for kind, what in plant(env.home.demo, kinds).items():
+                click.echo(f"planted {kind}: {what['check']} in {what['period']} ({what['record_id']})")
     else:
         summary = existing
     config = Path(env.config_arg).resolve() if env.config_arg else _write_demo_config(env, summary)
@@ -148,6 +158,120 @@ def ui(env: Env, host: str, port: int) -> None:
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
                               "-h", host, "-p", str(port)])
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (keep it local)")
+@click.option("--port", default=8765, type=int, show_default=True)
+@click.option("--max-age", "max_age", type=float, default=None,
+              help="seconds: a page opened with data older than this starts a refresh by itself")
+@click.pass_obj
+def serve(env: Env, host: str, port: int, max_age: float | None) -> None:
+    """Serve the dashboard, history and archived pages; the page's reload button refreshes."""
+    from reports.server import serve as serve_pages
+
+    config = env.config_path()
+    click.echo(f"closeboard dashboard on http://{host}:{port}/ (data home {env.home.root})", err=True)
+    serve_pages(env.home.root, host=host, port=port, config=config if config.exists() else None, max_age_s=max_age)
+
+
+# --- the monthly close (issue 4): sign-off, history, backfill; the work is in pipelines/close.py ---
+
+
+@main.command("close")
+@click.argument("period")
+@click.option("--by", "by", required=True, help="who signs the month off (recorded)")
+@click.option("--override", "override", default=None,
+              help="close although ERROR checks fail, for this reason (recorded with the name and time)")
+@click.pass_obj
+def close_cmd(env: Env, period: str, by: str, override: str | None) -> None:
+    """Sign off PERIOD (YYYY-MM): append a closed version of its snapshot and republish."""
+    from pipelines.close import close_run_config, execute
+
+    env.export(env.config_path())
+    outcome = execute("close_period", env.home, run_config=close_run_config(period, by, override))
+    if not outcome.success:
+        for error in outcome.errors or ["the close failed"]:
+            click.echo(f"✗ {error}", err=True)
+        sys.exit(1)
+    from reports.history import history_lines
+
+    click.echo(f"✓ {period} closed by {by}" + (f" (override: {override})" if override else ""))
+    for line in history_lines(env.home, period):
+        click.echo(line)
+
+
+@main.command()
+@click.option("--period", default=None, help="only this period (YYYY-MM)")
+@click.pass_obj
+def history(env: Env, period: str | None) -> None:
+    """Print every close snapshot version: status, sign-off, override, KPIs and differences."""
+    from reports.history import history_lines
+
+    for line in history_lines(env.home, period):
+        click.echo(line)
+
+
+@main.command()
+@click.option("--from", "first", default=None, help="first period (default: company.first_period)")
+@click.option("--to", "last", default=None, help="last period (default: the last ended month)")
+@click.pass_obj
+def backfill(env: Env, first: str | None, last: str | None) -> None:
+    """Take the close snapshots of every ended month in one run (no source is read)."""
+    from connectors.config import load_config
+    from pipelines.close import backfill_tags, execute
+
+    config_file = env.config_path()
+    env.export(config_file)
+    tags = backfill_tags(load_config(config_file), first, last)
+    outcome = execute("backfill_history", env.home, tags=tags)
+    if not outcome.success:
+        for error in outcome.errors or ["the backfill failed"]:
+            click.echo(f"✗ {error}", err=True)
+        sys.exit(1)
+    click.echo(f"✓ snapshots taken for {tags['dagster/asset_partition_range_start']} to "
+               f"{tags['dagster/asset_partition_range_end']} (run {outcome.run_id})")
+
+
+@main.command()
+@click.option("--period", default=None, help="only this period (YYYY-MM), with each check's figures")
+@click.option("--limit", default=50, show_default=True, help="items shown per failing or warning check")
+@click.pass_obj
+def checks(env: Env, period: str | None, limit: int) -> None:
+    """Print the reconciliation verdicts R1-R6 and the offending items (reads the read copy only).
+
+    Exits 1 when any shown verdict fails (an ERROR finding that blocks sign-off)."""
+    from pipelines.checks_report import print_checks
+
+    sys.exit(print_checks(env.home.read_copy, period, limit))
+
+
+@main.group()
+def connectors() -> None:
+    """Inspect the configured MCP connectors."""
+
+
+@connectors.command("check")
+@click.pass_obj
+def connectors_check(env: Env) -> None:
+    """Connect to every configured server: its tools (allow-listed, read-only, used), warnings, and
+    how many records each canonical table would receive. Exits 1 when a required tool is missing."""
+    import anyio
+
+    from connectors.adapters.check import check_all, report_lines
+    from connectors.config import ConfigError, load_config
+
+    config_file = env.config_path()
+    env.export(config_file)
+    try:
+        config = load_config(config_file)
+    except ConfigError as exc:
+        click.echo(f"✗ {exc}", err=True)
+        sys.exit(1)
+    results = anyio.run(check_all, config, env.home.root)
+    for line in report_lines(results):
+        click.echo(line)
+    sys.exit(0 if all(r.ok for r in results) else 1)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,18 @@ async def _pull(config: Config, source: str, home: Home, stager: Stager, log: Ca
         return await pull_source(session, adapter, stager.write)
 
 
+def write_rejected(con: duckdb.DuckDBPyConnection, run_id: str, source: str, pull: SourcePull) -> None:
+    """Items the adapter could not map at all go to `quarantine` with its reason."""
+    rows = [{"run_id": run_id, "source": source, "tool": t.tool, "record": record, "reason": reason}
+            for t in pull.tables.values() for record, reason in t.rejected]
+    if rows:
+        con.register("_rejected", pa.Table.from_pylist(rows))
+        try:
+            con.execute("insert into quarantine select run_id, source, tool, record, reason from _rejected")
+        finally:
+            con.unregister("_rejected")
+
+
 def write_calls(con: duckdb.DuckDBPyConnection, run_id: str, log: CallLog) -> None:
     if not log.records:
         return
@@ -91,6 +103,7 @@ def ingest_source(
         ]
         with connect() as con:
             published = publish(con, tables, run_id=run_id)
+            write_rejected(con, run_id, source, pull)
             write_calls(con, run_id, log)
             previews = {t.table: preview_markdown(con, t.table) for t in tables}
         return Ingested(source, pull, published, previews)

@@ -6,9 +6,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipelines.resources import CloseboardResource
+from reports.history import write_history
 from reports.render import PageContext, render_dashboard
 from warehouse.db import publish_read_copy, scalar, transaction, write_json_atomic
 from warehouse.models import build_marts
+from warehouse.snapshots import version_summary
 
 STATUS_FILE = "status.json"
 
@@ -41,6 +43,9 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
         page = render_dashboard(
             con, PageContext(config.company.name, config.company.currency, run_id, sources), home.reports
         )
+        # the close history: archive this page for the snapshot versions this run appended, rewrite history.html
+        write_history(con, home.reports, run_id, config.company.name, config.company.currency)
+        snapshot_versions = version_summary(con)
         con.execute("checkpoint")
     publish_read_copy(home)
     write_json_atomic(
@@ -50,6 +55,7 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "sources_as_of": sources,
             "page": str(page),
+            "snapshot_versions": snapshot_versions,
         },
     )
     return page

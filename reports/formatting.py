@@ -48,3 +48,25 @@ def kpi(value: Any, name: str, currency: str) -> str:
     if name in PLAIN_KPIS:
         return number(value, 1)
     return money(value, currency)
+
+
+def symbol(currency: str) -> str:
+    """The prefix money is shown with: "$" for USD, "CHF " for CHF, else the code and a space."""
+    return _SYMBOLS.get(currency, f"{currency} ")
+
+
+def display(value: Any, fmt: str = "money", currency: str = "USD") -> str:
+    """A value as the page shows it for a sections.yaml `format` (the page's script mirrors this)."""
+    if fmt == "money":
+        return money(value, currency)
+    if fmt == "money_cents":
+        return money(value, currency, cents=True)
+    if fmt == "percent":
+        return number(value, 1, "%")
+    if fmt == "number":
+        return number(value, 1)
+    if fmt == "integer":
+        return number(value, 0)
+    if value is None:
+        return "—"
+    return str(value)

@@ -1,24 +1,41 @@
 """Render the dashboard page from the marts (read side only) with jinja2.
 
+The page is assembled from declared sections (reports/sections.yaml): each names one query under
+reports/queries/ and a component. The renderer runs each query once, embeds its result as JSON
+(money as decimal strings, never floats) and walks the sections; the page's own script draws them
+with the vendored chart library, all inlined, so the file opens from disk with no network.
+
 Pages are written to a temporary name and moved into place, so a reader never sees half a page
 and a failed render leaves the previous page where it was.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
-from dataclasses import dataclass
-from datetime import datetime, timezone
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from reports import formatting
-from warehouse.db import frame
 
-KPI_TILES = (
+CHART_LIBRARY = "chart-4.6.1.umd.min.js"
+SERVED_MARKER = "<!--closeboard:served-->"
+KPI_TILES = (  # kept for callers that list the tiles; the page itself reads sections.yaml
     ("revenue", "Revenue"), ("gross_margin_pct", "Gross margin"), ("opex", "Operating expenses"),
     ("net_income", "Net income"), ("cash", "Cash"), ("net_burn", "Net burn"),
     ("runway_months", "Runway (months)"), ("ar", "Accounts receivable"), ("ap", "Accounts payable"),
@@ -32,6 +49,9 @@ class PageContext:
     currency: str
     run_id: str
     sources: dict[str, str | None]  # source -> data as of
+    home: str | None = None  # the data home, for the refresh command shown in file mode
+    config: str | None = None  # the config file the refresh should use, when not the default
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def environment() -> Environment:
@@ -44,38 +64,277 @@ def environment() -> Environment:
     )
     env.filters["money"] = formatting.money
     env.filters["kpi"] = formatting.kpi
+    env.filters["fmt"] = formatting.display
     return env
 
 
-def _kpis(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
-    table = frame(con, "select period, kpi, value from mart_kpis order by period, kpi")
-    by_period: dict[str, dict[str, Any]] = {}
-    for period, name, value in table.itertuples(index=False):
-        by_period.setdefault(period, {})[name] = value
-    return by_period
+# ---------------------------------------------------------------------------------------------
+# the declared layout
 
 
-def render_dashboard(con: duckdb.DuckDBPyConnection, ctx: PageContext, out_dir: Path) -> Path:
-    periods = frame(con, "select period, is_open from periods order by period")
-    kpis = _kpis(con)
-    ended = [p for p, is_open in periods.itertuples(index=False) if not is_open]
-    open_periods = [p for p, is_open in periods.itertuples(index=False) if is_open]
-    focus = ended[-1] if ended else (open_periods[-1] if open_periods else None)
-    html = environment().get_template("dashboard.html").render(
-        company=ctx.company,
-        currency=ctx.currency,
-        run_id=ctx.run_id,
-        sources=ctx.sources,
-        rendered_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        focus=focus,
-        tiles=KPI_TILES,
-        kpis=kpis,
-        periods=[p for p, _ in periods.itertuples(index=False)][::-1],
-        open_periods=open_periods,
+@cache
+def _resource_text(*parts: str) -> str:
+    return files("reports").joinpath(*parts).read_text(encoding="utf-8")
+
+
+def layout() -> dict[str, Any]:
+    """reports/sections.yaml, checked enough that a typo fails the render with a clear message."""
+    spec = yaml.safe_load(_resource_text("sections.yaml"))
+    seen: set[str] = set()
+    for section in spec["sections"]:
+        for key in ("id", "component", "query"):
+            if key not in section:
+                raise ValueError(f"sections.yaml: a section lacks {key!r}: {section}")
+        if section["id"] in seen:
+            raise ValueError(f"sections.yaml: duplicate section id {section['id']!r}")
+        seen.add(section["id"])
+        query_text(section["query"])  # exists
+    return spec
+
+
+def query_text(name: str) -> str:
+    if not re.fullmatch(r"[a-z0-9_]+\.sql", name):
+        raise ValueError(f"sections.yaml: query names a file under reports/queries: {name!r}")
+    return _resource_text("queries", name)
+
+
+def static_text(name: str) -> str:
+    return _resource_text("static", *name.split("/"))
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):  # no money arrives as float; ratios like share_pct are DECIMAL too
+        return repr(value)
+    return str(value)
+
+
+def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
+    """{columns, rows} with exact values: Decimal as strings, dates ISO."""
+    cursor = con.execute(sql)
+    columns = [d[0] for d in cursor.description]
+    rows = [[_json_value(v) for v in row] for row in cursor.fetchall()]
+    return {"columns": columns, "rows": rows}
+
+
+def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("select table_name from duckdb_tables() where not temporary").fetchall()
+    return {r[0] for r in rows}
+
+
+def _apply_closed(kpis: dict[str, Any], closed: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Replace a closed period's KPI rows by its last closed snapshot's; returns per-period status."""
+    status: dict[str, dict[str, Any]] = {}
+    if not closed:
+        return status
+    cols = closed["columns"]
+    overrides: dict[str, dict[str, Any]] = {}
+    for row in closed["rows"]:
+        record = dict(zip(cols, row))
+        status[record["period"]] = {
+            k: record[k]
+            for k in ("latest_version", "latest_status", "closed_version", "closed_by", "closed_at",
+                      "override_reason", "restated_since_close")
+        }
+        if record["closed_version"] is not None and record["kpis"]:
+            figures = json.loads(record["kpis"])
+            overrides[record["period"]] = {k: (None if v is None else str(v)) for k, v in figures.items()}
+    if overrides:
+        i_period, i_kpi, i_value = (kpis["columns"].index(c) for c in ("period", "kpi", "value"))
+        present: set[tuple[str, str]] = set()
+        for row in kpis["rows"]:
+            figures = overrides.get(row[i_period])
+            if figures is not None and row[i_kpi] in figures:
+                row[i_value] = figures[row[i_kpi]]
+            present.add((row[i_period], row[i_kpi]))
+        for period, figures in overrides.items():
+            for kpi, value in figures.items():
+                if (period, kpi) not in present:
+                    row = [None] * len(kpis["columns"])
+                    row[i_period], row[i_kpi], row[i_value] = period, kpi, value
+                    kpis["rows"].append(row)
+    return status
+
+
+def _sources(con: duckdb.DuckDBPyConnection, tables: set[str], fallback: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    if "source_loads" not in tables:
+        return [{"source": s, "as_of": a, "loaded_at": None, "rows": None, "tables": []} for s, a in fallback.items()]
+    rows = con.execute(
+        """
+        select source, max(source_as_of), max(loaded_at)::varchar, sum(rows_loaded)::bigint,
+               list(table_name order by table_name)
+        from source_loads group by source order by source
+        """
+    ).fetchall()
+    return [
+        {"source": s, "as_of": a, "loaded_at": loaded, "rows": n, "tables": list(t)}
+        for s, a, loaded, n, t in rows
+    ]
+
+
+def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any]:
+    spec = layout()
+    tables = existing_tables(con)
+    con.execute(query_text("_macros.sql"))
+    datasets: dict[str, dict[str, Any]] = {}
+
+    def dataset(name: str) -> dict[str, Any]:
+        if name not in datasets:
+            datasets[name] = run_query(con, query_text(name))
+        return datasets[name]
+
+    kpis = dataset(spec["kpi_query"])
+    closed = None
+    if set(spec.get("closed_requires", [])) <= tables:
+        closed = run_query(con, query_text(spec["closed_query"]))
+    period_status = _apply_closed(kpis, closed)
+
+    periods = []
+    for period, period_end, days, is_open in dataset(spec["periods_query"])["rows"]:
+        st = period_status.get(period, {})
+        if is_open:
+            label = "open month"
+        elif st.get("closed_version") is not None:
+            label = "restated since close" if st.get("restated_since_close") else "closed"
+        else:
+            label = "draft"
+        periods.append({"period": period, "period_end": period_end, "days": days, "is_open": is_open,
+                        "status": label, **st})
+    datasets.pop(spec["periods_query"], None)
+    ended = [p["period"] for p in periods if not p["is_open"]]
+    default = ended[-1] if ended else (periods[-1]["period"] if periods else None)
+
+    sections = []
+    for section in spec["sections"]:
+        missing = [t for t in section.get("requires", []) if t not in tables]
+        entry = dict(section)
+        if missing:
+            entry["available"] = False
+            entry["missing"] = section.get("missing", f"No data yet (missing {', '.join(missing)}).")
+        else:
+            entry["available"] = True
+            dataset(section["query"])
+        sections.append(entry)
+
+    sources = _sources(con, tables, ctx.sources)
+    as_ofs = [s["as_of"] for s in sources if s["as_of"]]
+    home = ctx.home
+    command = ["closeboard"]
+    if ctx.config:
+        command += ["--config", ctx.config]
+    if home:
+        command += ["--home", home]
+    command.append("refresh")
+    return {
+        "meta": {
+            "company": ctx.company,
+            "currency": ctx.currency,
+            "symbol": formatting.symbol(ctx.currency),
+            "run_id": ctx.run_id,
+            "rendered_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "default_period": default,
+            "periods": periods,
+            "sources": sources,
+            "oldest_as_of": min(as_ofs) if as_ofs else None,
+            "refresh_command": shlex.join(command),
+            "kpi_query": spec["kpi_query"],
+            "history_href": "history.html" if "close_snapshots" in tables else None,
+            **ctx.extra,
+        },
+        "sections": sections,
+        "datasets": datasets,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the page
+
+
+def json_for_script(payload: Any) -> Markup:
+    """JSON safe inside <script type="application/json">: no '<', '>' or '&' survives literally,
+    so no string from a source can close the element or open a comment."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return Markup(text)
+
+
+def _inline_script(text: str) -> Markup:
+    # the vendored file ends with a source-map comment: drop it so no tool goes looking for it
+    text = re.sub(r"^//# sourceMappingURL=.*$", "", text, flags=re.MULTILINE)
+    if "</script" in text.lower():
+        raise ValueError("an inlined script contains '</script'")
+    return Markup(text)
+
+
+def _script_hash(text: str) -> str:
+    """The CSP source that allows exactly this inline script (and no injected one)."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def _kpi_tile(section: Mapping[str, Any], kpis: Mapping[str, Mapping[str, Any]], period: str | None,
+              currency: str) -> list[dict[str, Any]]:
+    tiles = []
+    for tile in section["tiles"]:
+        value = kpis.get(period, {}).get(tile["kpi"]) if period else None
+        tiles.append({**tile, "value": value, "text": formatting.display(value, tile.get("format", "money"), currency)})
+    return tiles
+
+
+def render_html(data: dict[str, Any]) -> str:
+    meta = data["meta"]
+    kpi_rows = data["datasets"][meta["kpi_query"]]
+    cols = kpi_rows["columns"]
+    kpis: dict[str, dict[str, Any]] = {}
+    for row in kpi_rows["rows"]:
+        record = dict(zip(cols, row))
+        kpis.setdefault(record["period"], {})[record["kpi"]] = record["value"]
+    prerendered = {
+        s["id"]: _kpi_tile(s, kpis, meta["default_period"], meta["currency"])
+        for s in data["sections"] if s["component"] == "tiles"
+    }
+    scripts = [_inline_script(static_text(f"vendor/{CHART_LIBRARY}")), _inline_script(static_text("dashboard.js"))]
+    return environment().get_template("dashboard.html").render(
+        script_hashes=" ".join(_script_hash(s) for s in scripts),
+        meta=meta,
+        sections=data["sections"],
+        tiles=prerendered,
+        served_marker=Markup(SERVED_MARKER),
+        data_json=json_for_script(data),
+        css=Markup(static_text("dashboard.css")),
+        chart_js=scripts[0],
+        page_js=scripts[1],
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "latest.html"
+
+
+def write_atomic(target: Path, text: str) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temp.write_text(html, encoding="utf-8")
+    temp.write_text(text, encoding="utf-8")
     os.replace(temp, target)
     return target
+
+
+def render_dashboard(con: duckdb.DuckDBPyConnection, ctx: PageContext, out_dir: Path,
+                     name: str = "latest.html") -> Path:
+    """Render the page from `con` (the live warehouse in a run, or any copy) into out_dir/name."""
+    if ctx.home is None:
+        ctx = PageContext(ctx.company, ctx.currency, ctx.run_id, ctx.sources, home=str(Path(out_dir).resolve().parent),
+                          config=ctx.config, extra=ctx.extra)
+    html = render_html(page_data(con, ctx))
+    return write_atomic(Path(out_dir) / name, html)
+
+
+def sections_of(data: Mapping[str, Any], component: str) -> Iterable[Mapping[str, Any]]:
+    return (s for s in data["sections"] if s["component"] == component)

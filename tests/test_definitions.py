@@ -30,5 +30,7 @@ def test_refresh_job_covers_one_asset_per_canonical_table_grouped_by_source() ->
         "erp_payments": "erp", "bank_accounts": "bank", "bank_transactions": "bank", "bank_balances": "bank",
         "crm_opportunities": "crm", "periods": "warehouse", "mart_pnl_monthly": "warehouse",
         "mart_balance_sheet": "warehouse", "mart_kpis": "warehouse", "dashboard": "reports",
+        "recon_results": "reconciliation", "recon_items": "reconciliation",
+        "recon_bank_matches": "reconciliation", "close_snapshots": "close", "close_snapshot": "close",
     }
     assert all(graph.get(dg.AssetKey(k)).description for k in groups)

@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 
 from warehouse.home import Home
 
-SCHEMA_FILES = ("canonical.sql", "ops.sql")
+SCHEMA_FILES = ("canonical.sql", "ops.sql", "recon.sql", "snapshots.sql")
 
 
 class WarehouseBusy(RuntimeError):

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from connectors.adapters.base import Adapter, MalformedItem, Stream
+from typing import TYPE_CHECKING
+
+from connectors.adapters.base import Adapter, MalformedItem, Mapped, Stream
+
+if TYPE_CHECKING:
+    from connectors.config import ConnectorConfig
 
 _REGISTRY = {
     "builtin.erp": "connectors.adapters.builtin:ErpAdapter",
     "builtin.bank": "connectors.adapters.builtin:BankAdapter",
     "builtin.crm": "connectors.adapters.builtin:CrmAdapter",
+    "sql": "connectors.adapters.sql:SqlAdapter",
 }
 
 
@@ -28,4 +34,11 @@ def get_adapter(name: str) -> Adapter:
     return getattr(import_module(module), attr)()
 
 
-__all__ = ["Adapter", "MalformedItem", "Stream", "get_adapter"]
+def adapter_for(config: ConnectorConfig) -> Adapter:
+    """The connector's adapter, configured with its `options` (ValueError when they are wrong)."""
+    adapter = get_adapter(config.adapter)
+    adapter.configure(config)
+    return adapter
+
+
+__all__ = ["Adapter", "MalformedItem", "Mapped", "Stream", "adapter_for", "get_adapter"]

@@ -1,15 +1,35 @@
-"""The adapter contract and the text-batch conversion every adapter shares."""
+"""The adapter contract and the text-batch conversion every adapter shares (docs/adapters.md).
+
+An adapter declares
+- ``default_tools``: the tools it reads (its default ``allow_tools``); ``read_tools()`` is the set
+  a config may allow-list — anything else is refused at config load, so a write tool is never called;
+- ``streams()``: per canonical table, the tool, its fixed arguments and its ``paging`` (cursor,
+  page number, offset or none; ``paging.py``), or it overrides ``pages`` to page its own way;
+- ``decode``: the tool result to a payload (structured content or JSON text by default; Python
+  repr or "Key: Value" text with ``text.py``); ``envelope``: a payload to a page's items, cursor,
+  total and as-of;
+- ``map_items``: a page's items to an Arrow batch of canonical columns, setting aside the items it
+  cannot map (``Mapped.rejected``, each with a reason: they go to ``quarantine``). ``MalformedItem``
+  fails the page when nothing can be read at all.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from connectors.adapters.paging import CursorPaging, Envelope, NoPaging, Paging
+from connectors.client import Page, parse_payload
 from connectors.records import CANONICAL, KEYS, text_schema
+
+if TYPE_CHECKING:
+    from connectors.client import SourceSession
+    from connectors.config import ConnectorConfig
 
 
 class MalformedItem(ValueError):
@@ -24,6 +44,24 @@ class Stream:
     tool: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
     paged: bool = True
+    paging: Paging | None = None  # None: closeboard's cursor paging when `paged`, else one call
+
+    @property
+    def pager(self) -> Paging:
+        return self.paging or (CursorPaging() if self.paged else NoPaging())
+
+
+@dataclass
+class Mapped:
+    """A page mapped to canonical records, and the items set aside with the reason for each."""
+
+    batch: pa.Table
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (item as JSON text, reason)
+
+
+def item_json(item: Any) -> str:
+    """An item as JSON text for the quarantine (Decimals and other values as strings)."""
+    return json.dumps(item, default=str, sort_keys=True, ensure_ascii=False)
 
 
 def _text(value: Any) -> str | None:
@@ -72,11 +110,27 @@ def _is_scalar(value: Any) -> bool:
 
 class Adapter:
     """Base adapter: subclasses set `name`, `default_tools` and `streams()`, and may override
-    `to_batch` to map a foreign shape."""
+    `configure`, `decode`, `envelope`, `pages` and `to_batch` / `map_items` to read a foreign server."""
 
     name: str = ""
     default_tools: tuple[str, ...] = ()
     company_tool: str | None = None
+    options: tuple[str, ...] = ()  # the `options:` keys this adapter reads from its connector config
+
+    def configure(self, config: ConnectorConfig) -> None:
+        """Take the connector's `options`; raise ValueError naming what is wrong with them."""
+        unknown = sorted(set(config.options) - set(self.options))
+        if unknown:
+            raise ValueError(f"unknown options {unknown} (this adapter reads {list(self.options) or 'none'})")
+
+    def read_tools(self) -> frozenset[str]:
+        """The tools this adapter declares as reads: the only ones a config may allow-list."""
+        return frozenset(self.default_tools)
+
+    def used_tools(self) -> frozenset[str]:
+        """The tools a pull actually calls (its streams and the company tool)."""
+        used = {s.tool for s in self.streams()}
+        return frozenset(used | ({self.company_tool} if self.company_tool else set()))
 
     def streams(self) -> list[Stream]:
         raise NotImplementedError
@@ -84,6 +138,31 @@ class Adapter:
     @property
     def tables(self) -> tuple[str, ...]:
         return tuple(s.table for s in self.streams())
+
+    # -- reading a tool's answer ------------------------------------------------------------
+    def decode(self, stream: Stream | None, result: Any, *, limit_bytes: int) -> tuple[Any, int]:
+        """The result as a payload: structured content, else JSON text (numbers as Decimal)."""
+        return parse_payload(result, limit_bytes=limit_bytes)
+
+    def envelope(self, stream: Stream, payload: Any) -> Envelope:
+        """A page's items and paging facts: ``{items, next_cursor, total, as_of}`` or a bare list."""
+        if isinstance(payload, list):
+            return Envelope(payload)
+        if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
+            raise ValueError("the answer is not {items: [...], next_cursor, total}")
+        total = payload.get("total")
+        return Envelope(
+            payload["items"], payload.get("next_cursor") or None, int(total) if total is not None else None,
+            payload.get("as_of"),
+        )
+
+    def pages(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
+        """Every page of a stream, paged the stream's way."""
+        return stream.pager.pages(session, self, stream)
+
+    def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
+        """A page as canonical records; the default sets nothing aside."""
+        return Mapped(self.to_batch(stream, items))
 
     def to_batch(self, stream: Stream, items: Sequence[Any]) -> pa.Table:
         missing_all = items and isinstance(items[0], dict) and not any(c in items[0] for c in KEYS[stream.table])

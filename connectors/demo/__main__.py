@@ -1,4 +1,4 @@
-"""``python -m connectors.demo --out DIR [--as-of YYYY-MM-DD] [--seed N] [--scale N]``"""
+"""``python -m connectors.demo --out DIR [--as-of YYYY-MM-DD] [--seed N] [--scale N] [--plant KIND]...``"""
 
 from __future__ import annotations
 
@@ -20,12 +20,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="the demo's today, YYYY-MM-DD (default: today in UTC)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--scale", type=int, default=1, help="multiplies customers, vendors and volume")
+    parser.add_argument("--plant", action="append", default=[], metavar="KIND",
+                        help="plant a discrepancy (repeatable; `all` for every kind), see connectors/demo/plant.py")
     args = parser.parse_args(argv)
     if args.scale < 1:
         parser.error("--scale must be >= 1")
     as_of = args.as_of or datetime.now(timezone.utc).date()
     started = time.perf_counter()
     summary = generate(args.out, as_of=as_of, seed=args.seed, scale=args.scale)
+    if args.plant:
+        from connectors.demo.plant import KINDS, plant
+
+        for kind, what in plant(args.out, list(KINDS) if "all" in args.plant else args.plant).items():
+            print(f"planted {kind}: {what['check']} in {what['period']} ({what['record_id']})")
     counts = summary["counts"]
     print(
         f"demo company written to {args.out}: {counts['erp/journal_lines.csv']} journal lines, "

@@ -606,9 +606,13 @@ class DataSource:
         chunk = selected.slice(offset, size) if offset < total else selected.slice(0, 0)
         end = offset + chunk.num_rows
         next_cursor = encode_cursor(loaded.version, digest, end) if end < total else None
+        # test switch ``total_offset`` ({table name: int}): a server whose reported total disagrees
+        # with what it serves (reconciliation R6 must catch it); paging itself is unchanged
+        offsets = switches.get("total_offset")
+        offset_total = _int_switch(offsets, query.table) if isinstance(offsets, dict) else None
         text = (
             f'{{"items":{items_json(chunk)},"next_cursor":{dumps(next_cursor)},'
-            f'"total":{total},"as_of":"{now_utc()}"}}'
+            f'"total":{total + (offset_total or 0)},"as_of":"{now_utc()}"}}'
         )
         _after_paged_call()
         return text

@@ -1,0 +1,120 @@
+"""The reconciliation checks' expectation suites, written so an accountant can read them.
+
+Each check R1-R6 has one suite, validated with great-expectations 1.x (ephemeral context) over that
+check's rows of `recon_results` (one row per period: status, expected, actual, difference). The SQL
+in warehouse/sql/recon computes the figures; these suites state what must hold of them:
+
+- R1 trial balance: every period has a verdict; at every month-end liabilities + equity + earnings
+  equal assets to the cent (difference 0.00); no period fails; no period warns.
+- R2 bank vs book: every period has a verdict; adjusted bank balance equals adjusted book balance
+  to the cent; no period fails (no stale unmatched item, no missing statement); no period warns
+  (no bank line waiting to be booked).
+- R3 AR / R4 AP: every period has a verdict; subledger equals the control account to the cent in
+  every period; no period fails (that also covers documents whose balance is not total - payments).
+- R5 bookings vs billings: every period has a verdict; no period warns (every won deal maps to an
+  ERP customer and is invoiced in time; no customer invoiced above won beyond the tolerance).
+- R6 completeness: every period has a verdict; rows received equal the rows each source reported;
+  no period fails (keys unique, required fields present); no period warns (no future-dated lines,
+  every source fresh).
+
+An expectation about an ERROR finding is `critical` (a WARN-severity check's are `warning`), one about
+a WARN finding `warning`; the Dagster check's verdict is the worst failed expectation.
+great_expectations is imported inside the functions only: it costs seconds to import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+EXACT_CHECKS = ("R1_trial_balance", "R2_bank_vs_book", "R3_ar", "R4_ap", "R6_completeness")
+DIFFERENCE_WORDING = {
+    "R1_trial_balance": "At every month-end, liabilities + equity + earnings equal assets to the cent.",
+    "R2_bank_vs_book": "At every month-end, the statement balance adjusted for deposits in transit and "
+    "outstanding payments equals the ledger balance adjusted for bank-only items and the opening difference, to the cent.",
+    "R3_ar": "At every month-end, the open customer documents (less unapplied cash) equal the AR control account, to the cent.",
+    "R4_ap": "At every month-end, the open vendor bills equal the AP control account, to the cent.",
+    "R6_completeness": "Every source served exactly as many rows as it said it holds.",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check_id: str
+    outcome: str  # pass | warn | fail
+    failed: list[str]  # descriptions of the expectations that did not hold, worst first
+    evaluated: int
+
+
+def _suite(gx: Any, check_id: str, severity: str, periods: int) -> Any:
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
+    error_level = FailureSeverity.CRITICAL if severity == "error" else FailureSeverity.WARNING
+    suite = gx.ExpectationSuite(name=check_id)
+    suite.add_expectation(gx.expectations.ExpectTableRowCountToEqual(
+        value=periods, severity=FailureSeverity.CRITICAL,
+        description="Every reported period has a verdict.",
+    ))
+    if check_id in EXACT_CHECKS:
+        suite.add_expectation(gx.expectations.ExpectColumnValuesToBeBetween(
+            column="difference", min_value=0, max_value=0, severity=error_level,
+            description=DIFFERENCE_WORDING[check_id],
+        ))
+    suite.add_expectation(gx.expectations.ExpectColumnValuesToNotBeInSet(
+        column="status", value_set=["fail"], severity=FailureSeverity.CRITICAL,
+        description="No period has an ERROR finding (it would block sign-off).",
+    ))
+    suite.add_expectation(gx.expectations.ExpectColumnValuesToBeInSet(
+        column="status", value_set=["pass"], severity=FailureSeverity.WARNING,
+        description="No period has a WARN finding.",
+    ))
+    return suite
+
+
+def _context(gx: Any) -> Any:
+    context = gx.get_context(mode="ephemeral")
+    try:
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    except Exception:  # an older/newer layout: progress bars are cosmetic
+        pass
+    return context
+
+
+def validate_checks(results: pd.DataFrame, severity: dict[str, str], periods: int) -> dict[str, Verdict]:
+    """Validate each check's suite over its rows of `results` (columns of recon_results)."""
+    import great_expectations as gx
+
+    context = _context(gx)
+    batch_def = (
+        context.data_sources.add_pandas("recon")
+        .add_dataframe_asset("recon_results")
+        .add_batch_definition_whole_dataframe("per_check")
+    )
+    verdicts: dict[str, Verdict] = {}
+    for check_id in sorted(severity):
+        rows = results[results["check_id"] == check_id]
+        frame = pd.DataFrame({
+            "period": rows["period"].astype(str).to_list(),
+            "status": rows["status"].astype(str).to_list(),
+            # exact: Decimal objects, never floats; a missing figure is left to the status expectation
+            "difference": [
+                Decimal(str(v)) if v is not None and not pd.isna(v) else None
+                for v in rows["difference"].astype(object).to_list()
+            ],
+        }, dtype=object)
+        suite = context.suites.add(_suite(gx, check_id, severity[check_id], periods))
+        result = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
+        failed = [r for r in result.results if not r.success]
+        critical = [r for r in failed if str(getattr(r.expectation_config.severity, "value", r.expectation_config.severity)) == "critical"]
+        outcome = "fail" if critical else ("warn" if failed else "pass")
+        ordered = critical + [r for r in failed if r not in critical]
+        verdicts[check_id] = Verdict(
+            check_id, outcome, [r.expectation_config.description or r.expectation_config.type for r in ordered],
+            len(result.results),
+        )
+    return verdicts

@@ -1,0 +1,119 @@
+"""The `reconciliation` asset and its six checks R1-R6 (DESIGN "Reconciliation", "Operations").
+
+The asset runs warehouse.recon.build_recon after the marts (all figures in SQL); each check's verdict
+comes from the great-expectations suite in pipelines.expectations over that check's per-period rows,
+with the figures as metadata. Checks are not blocking: the page must still render to show why.
+"""
+
+
+import dagster as dg
+import pandas as pd
+
+from pipelines import progress
+from pipelines.resources import CloseboardResource
+from warehouse.db import frame
+from warehouse.recon import CHECK_IDS, CHECK_TITLES, DEFAULT_SEVERITY, ReconParams, build_recon
+
+RECON_TABLES = ("recon_results", "recon_items", "recon_bank_matches")
+MART_DEPS = [dg.AssetKey(name) for name in ("periods", "mart_pnl_monthly", "mart_balance_sheet", "mart_kpis")]
+GUARDED = dg.AssetKey("recon_results")
+CHECK_DESCRIPTIONS = {
+    "R1_trial_balance": "Every entry balances; debits = credits each month; every account known; "
+    "assets = liabilities + equity at every month-end.",
+    "R2_bank_vs_book": "Per bank account at each month-end: statement + deposits in transit - outstanding "
+    "payments = ledger + bank-only receipts - bank-only charges + opening difference; no stale items.",
+    "R3_ar": "AR open items at each month-end equal the AR control account; each invoice's balance is "
+    "its total less its payments.",
+    "R4_ap": "AP open items at each month-end equal the AP control account; each bill's balance is its "
+    "total less its payments.",
+    "R5_bookings_vs_billings": "Won deals map to ERP customers and get invoiced; invoicing stays within "
+    "the tolerance of bookings.",
+    "R6_completeness": "Rows loaded equal each source's total; keys unique; required fields present; "
+    "no future-dated lines; sources fresh.",
+}
+
+
+def recon_params(closeboard: CloseboardResource) -> ReconParams:
+    recon = closeboard.settings().reconciliation
+    return ReconParams(
+        match_window_days=recon.match_window_days,
+        stale_after_days=recon.stale_after_days,
+        bookings_tolerance=recon.bookings_tolerance,
+        freshness_hours=recon.freshness_hours,
+        severity=dict(recon.severity),
+    )
+
+
+def _table_md(rows) -> str:
+    lines = ["| period | status | expected | actual | difference |", "|---|---|---:|---:|---:|"]
+    for r in rows.itertuples(index=False):
+        cells = ["" if v is None or v is pd.NA else str(v)
+                 for v in (r.period, r.status, r.expected, r.actual, r.difference)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@dg.multi_asset(
+    name="reconciliation",
+    specs=[
+        dg.AssetSpec("recon_results", group_name="reconciliation", deps=MART_DEPS, kinds={"duckdb"},
+                     description="One verdict per period and check R1-R6 (pass, warn, fail) with its figures."),
+        dg.AssetSpec("recon_items", group_name="reconciliation", deps=MART_DEPS, kinds={"duckdb"},
+                     description="Every unmatched or offending record behind a verdict, with the reason."),
+        dg.AssetSpec("recon_bank_matches", group_name="reconciliation", deps=MART_DEPS, kinds={"duckdb"},
+                     description="Which bank line matched which book line at each month-end (R2)."),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(check_id, asset=GUARDED, blocking=False,
+                          description=f"{CHECK_TITLES[check_id]}: {CHECK_DESCRIPTIONS[check_id]}")
+        for check_id in CHECK_IDS
+    ],
+    description="Reconcile bank, AR, AP and CRM figures to the ERP ledger, period by period.",
+    pool="warehouse",
+)
+def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardResource):
+    params = recon_params(closeboard)
+    with closeboard.warehouse() as con:
+        summary = build_recon(con, context.run_id, params)
+        results = frame(con, "select * from recon_results order by check_id, period")
+        counts = dict(con.execute(
+            "select check_id || '/' || status, count(*) from recon_results group by all order by 1"
+        ).fetchall())
+        items = dict(con.execute("select check_id, count(*) from recon_items group by 1 order by 1").fetchall())
+    progress.emit(
+        "reconciliation: " + ", ".join(f"{c.split('_')[0]} {summary.worst.get(c, 'n/a')}" for c in CHECK_IDS)
+    )
+    for name, rows in (("recon_results", summary.results), ("recon_items", summary.items),
+                       ("recon_bank_matches", summary.matches)):
+        yield dg.MaterializeResult(asset_key=name, metadata={"rows": dg.MetadataValue.int(rows)})
+
+    from pipelines.expectations import validate_checks
+
+    severity = {c: params.severity.get(c, DEFAULT_SEVERITY[c]) for c in CHECK_IDS}
+    verdicts = validate_checks(results, severity, summary.periods)
+    for check_id in CHECK_IDS:
+        verdict = verdicts[check_id]
+        rows = results[results["check_id"] == check_id]
+        statuses = rows["status"].astype(str)
+        failing = rows[statuses != "pass"]
+        yield dg.AssetCheckResult(
+            check_name=check_id,
+            asset_key=GUARDED,
+            passed=verdict.outcome == "pass",
+            severity=dg.AssetCheckSeverity.ERROR if verdict.outcome == "fail" else dg.AssetCheckSeverity.WARN,
+            description="; ".join(verdict.failed) or "every expectation holds",
+            metadata={
+                "severity": dg.MetadataValue.text(severity[check_id]),
+                "periods": dg.MetadataValue.int(len(rows)),
+                "periods_failing": dg.MetadataValue.int(int((statuses == "fail").sum())),
+                "periods_warning": dg.MetadataValue.int(int((statuses == "warn").sum())),
+                "items": dg.MetadataValue.int(int(items.get(check_id, 0))),
+                "failing_periods": dg.MetadataValue.text(", ".join(failing["period"].astype(str)) or "none"),
+                "latest_expected": dg.MetadataValue.text(str(rows["expected"].iloc[-1]) if len(rows) else ""),
+                "latest_actual": dg.MetadataValue.text(str(rows["actual"].iloc[-1]) if len(rows) else ""),
+                "latest_difference": dg.MetadataValue.text(str(rows["difference"].iloc[-1]) if len(rows) else ""),
+                "expectations_evaluated": dg.MetadataValue.int(verdict.evaluated),
+                "per_period": dg.MetadataValue.md(_table_md(rows)),
+                "status_counts": dg.MetadataValue.json({k: v for k, v in counts.items() if k.startswith(check_id)}),
+            },
+        )

@@ -1,0 +1,215 @@
+"""The close history: the archived page of every snapshot version, the history page and its text
+form (`closeboard history`).
+
+- `archive_pages(con, reports_dir, run_id)` keeps the rendered dashboard as the page of every
+  version the run appended (reports/history/<P>/v<N>.html); an archived page is never rewritten.
+- `write_history(con, reports_dir, run_id)` archives, then renders reports/history.html: periods with
+  their status, sign-off, override reason, KPI trend and the differences between versions, each
+  version linking its archived page.
+- `history_lines(home)` is the same as text, read from the readers' copy only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from reports import formatting
+from warehouse.db import connect, scalar
+from warehouse.home import Home
+from warehouse.snapshots import Snapshot, history
+
+HISTORY_PAGE = "history.html"
+# the figures shown for each version, in this order
+KPIS = (
+    ("revenue", "Revenue"), ("gross_margin_pct", "Gross margin"), ("opex", "Opex"),
+    ("net_income", "Net income"), ("cash", "Cash"), ("net_burn", "Net burn"), ("ar", "AR"), ("ap", "AP"),
+)
+TREND_KPIS = ("revenue", "net_income", "cash")
+KPI_LABELS = {
+    **dict(KPIS), "cogs": "Cost of revenue", "gross_profit": "Gross profit", "runway_months": "Runway (months)",
+    "dso": "DSO (days)", "dpo": "DPO (days)", "pipeline_open": "Open pipeline", "bookings_won": "Bookings won",
+}
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)
+    return path
+
+
+def archive_pages(con: duckdb.DuckDBPyConnection, reports_dir: Path, run_id: str,
+                  page: str = "latest.html") -> list[Path]:
+    """Copy the rendered page to the archive path of each version `run_id` appended (never over an
+    existing archive); links back to the history page are made relative to the archive folder."""
+    source = reports_dir / page
+    if not source.exists():
+        return []
+    html: str | None = None
+    written = []
+    for snap in history(con):
+        if snap.run_id != run_id or not snap.page_path:
+            continue
+        target = reports_dir / snap.page_path
+        if target.exists():
+            continue
+        if html is None:
+            html = source.read_text(encoding="utf-8").replace(
+                f'href="{HISTORY_PAGE}"', f'href="../../{HISTORY_PAGE}"'
+            )
+        written.append(_write_atomic(target, html))
+    return written
+
+
+@dataclass(frozen=True)
+class PeriodHistory:
+    period: str
+    versions: list[Snapshot]
+
+    @property
+    def latest(self) -> Snapshot:
+        return self.versions[-1]
+
+    @property
+    def last_closed(self) -> Snapshot | None:
+        closed = [v for v in self.versions if v.status == "closed"]
+        return closed[-1] if closed else None
+
+    @property
+    def state(self) -> str:
+        """draft, closed, or "restated since close" when a restated version follows the close."""
+        closed = self.last_closed
+        if closed is None:
+            return "draft"
+        if any(v.status == "restated" for v in self.versions if v.version > closed.version):
+            return "restated since close"
+        return "closed"
+
+
+def periods_history(con: duckdb.DuckDBPyConnection) -> list[PeriodHistory]:
+    grouped: dict[str, list[Snapshot]] = {}
+    for snap in history(con):
+        grouped.setdefault(snap.period, []).append(snap)
+    return [PeriodHistory(p, v) for p, v in sorted(grouped.items())]
+
+
+def _sparkline(values: Sequence[Decimal | None], width: int = 240, height: int = 40) -> str:
+    """An inline SVG polyline's points (no script, no network)."""
+    known = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(known) < 2:
+        return ""
+    low, high = min(v for _, v in known), max(v for _, v in known)
+    span = (high - low) or Decimal(1)
+    step = Decimal(width) / (len(values) - 1)
+    return " ".join(
+        f"{(i * step):.1f},{(Decimal(height) - (v - low) / span * Decimal(height)):.1f}" for i, v in known
+    )
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("reports", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["money"] = formatting.money
+    env.filters["kpi"] = formatting.kpi
+    return env
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+def _differences(snap: Snapshot, names: dict[str, str]) -> list[dict[str, Any]]:
+    if not snap.differences:
+        return []
+    rows = []
+    for kind in ("kpis", "accounts"):
+        for key, change in snap.differences.get(kind, {}).items():
+            rows.append({"kind": "KPI" if kind == "kpis" else "account", "key": key,
+                         "name": names.get(key, key) if kind == "accounts" else KPI_LABELS.get(key, key),
+                         **change})
+    return rows
+
+
+def _account_names(snap: Snapshot) -> dict[str, str]:
+    return {row["account_id"]: row["account_name"]
+            for part in snap.statements.values() for row in part}
+
+
+def render_history(con: duckdb.DuckDBPyConnection, company: str, currency: str) -> str:
+    periods = periods_history(con)
+    trend = {
+        kpi: _sparkline([p.latest.kpis.get(kpi) for p in periods]) for kpi in TREND_KPIS
+    }
+    return _environment().get_template("history.html").render(
+        company=company,
+        currency=currency,
+        rendered_at=_when(datetime.now(timezone.utc)),
+        periods=list(reversed(periods)),
+        kpis=KPIS,
+        trend=trend,
+        trend_labels=KPI_LABELS,
+        first=periods[0].period if periods else None,
+        last=periods[-1].period if periods else None,
+        when=_when,
+        differences=lambda snap: _differences(snap, _account_names(snap)),
+    )
+
+
+def write_history(con: duckdb.DuckDBPyConnection, reports_dir: Path, run_id: str,
+                  company: str | None = None, currency: str | None = None) -> Path:
+    """Archive the pages of the versions `run_id` appended, then (re)write reports/history.html."""
+    archive_pages(con, reports_dir, run_id)
+    company = company or "closeboard"
+    currency = currency or scalar(con, "select any_value(currency) from run_context") or "USD"
+    return _write_atomic(reports_dir / HISTORY_PAGE, render_history(con, company, currency))
+
+
+def _text(value: Decimal | None, kpi: str, currency: str) -> str:
+    return formatting.kpi(value, kpi, currency) if kpi in formatting.PERCENT_KPIS | formatting.PLAIN_KPIS \
+        else formatting.money(value, currency, cents=True)
+
+
+def history_lines(home: Home, period: str | None = None) -> list[str]:
+    """`closeboard history`: every period and version, from the readers' copy only."""
+    if not home.read_copy.exists():
+        return [f"no warehouse yet at {home.read_copy}: run `closeboard refresh` (or `closeboard demo`) first"]
+    con = connect(home.read_copy, read_only=True)
+    try:
+        currency = scalar(con, "select any_value(currency) from run_context") or "USD"
+        periods = [p for p in periods_history(con) if period is None or p.period == period]
+    finally:
+        con.close()
+    if not periods:
+        return [f"no close snapshots{' for ' + period if period else ''} yet"]
+    shown = ("revenue", "net_income", "cash")
+    header = (f"{'period':<8} {'ver':>3}  {'status':<9} {'taken (UTC)':<16}  {'signed off':<34} "
+              + " ".join(f"{dict(KPIS)[k]:>16}" for k in shown))
+    lines = [header, "-" * len(header)]
+    for ph in periods:
+        for snap in ph.versions:
+            sign_off = f"{snap.closed_by} {_when(snap.closed_at)[:16]}" if snap.closed_by else ""
+            lines.append(
+                f"{snap.period:<8} {'v' + str(snap.version):>3}  {snap.status:<9} {_when(snap.taken_at)[:16]:<16}  "
+                f"{sign_off:<34} " + " ".join(f"{_text(snap.kpis.get(k), k, currency):>16}" for k in shown)
+            )
+            if snap.override_reason:
+                lines.append(f"{'':<14}override: {snap.override_reason}")
+            if snap.failing_checks:
+                lines.append(f"{'':<14}failing ERROR checks: {', '.join(snap.failing_checks)}")
+            for row in _differences(snap, _account_names(snap)):
+                lines.append(
+                    f"{'':<14}Δ {row['kind']} {row['key']} {row['name'] if row['name'] != row['key'] else ''}: "
+                    f"{row['closed']} -> {row['now']} (difference {row['difference']})"
+                )
+        lines.append(f"{'':<14}=> {ph.period} {ph.state}")
+    return lines

@@ -1,0 +1,102 @@
+"""Served mode: `closeboard serve` on a copied demo home. The page's reload button runs a refresh
+(after a record is appended at the demo ERP's data) and the page reloads with the new as-of and
+figure; a refresh POST without the page's token or from another origin is refused."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+from tests.conftest import FAST_RETRIES, REPO, free_port, wait_for_port
+from tests.reports.conftest import copy_home
+from tests.reports.test_page_file import ended_periods, kpis_of
+
+
+def post(url: str, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode("utf-8")
+
+
+def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_path: Path, open_page) -> None:
+    home = copy_home(demo_home, tmp_path / "home")
+    port = free_port()
+    env = {**os.environ, "CLOSEBOARD_HOME": str(home), **FAST_RETRIES}
+    env.pop("CLOSEBOARD_CONFIG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "--home", str(home), "serve", "--port", str(port)],
+        cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(port, proc)
+        base = f"http://127.0.0.1:{port}"
+        # refused: no token; a token from a served page but another origin; no origin at all
+        token = re.search(r'"token":"([^"]+)"', get(f"{base}/latest.html")).group(1)
+        assert post(f"{base}/api/refresh", {"Origin": base}) == 403
+        assert post(f"{base}/api/refresh", {"Origin": "http://evil.example", "X-Closeboard-Token": token}) == 403
+        assert post(f"{base}/api/refresh", {"X-Closeboard-Token": token}) == 403
+        assert post(f"{base}/api/refresh", {"Origin": base, "X-Closeboard-Token": "forged"}) == 403
+        assert json.loads(get(f"{base}/api/status"))["refresh"]["state"] == "idle"
+        assert urllib.request.urlopen(f"{base}/history.html", timeout=10).status == 200 if (
+            home / "reports" / "history.html").exists() else True
+
+        # a page older than the published run offers the newer data on open
+        status_file = home / "reports" / "status.json"
+        published = status_file.read_text(encoding="utf-8")
+        status_file.write_text(published.replace(json.loads(published)["run_id"], "a-newer-run"), encoding="utf-8")
+        stale = open_page(f"{base}/latest.html")
+        stale.page.wait_for_selector("#show-newer", timeout=10_000)
+        status_file.write_text(published, encoding="utf-8")
+
+        watched = open_page(f"{base}/latest.html")
+        page = watched.page
+        period = ended_periods(home)[-1]
+        revenue = kpis_of(home, period)["revenue"]
+        tile = page.locator(".tile[data-kpi='revenue']")
+        assert Decimal(tile.get_attribute("data-value")) == revenue
+        run_before = page.locator("meta[name='closeboard-run-id']").get_attribute("content")
+        as_of_before = page.locator("li[data-source='erp'] time").inner_text()
+        assert page.locator("#reload").is_visible()
+
+        # a sale booked at the ERP in the last ended month: AR up, revenue up
+        added = Decimal("1234.56")
+        with (home / "demo" / "erp" / "journal_lines.csv").open("a", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["JE-PAGE-1", 1, f"{period}-20", "1200", added, "0.00", "USD", "", "Page test sale", "", "", ""])
+            writer.writerow(["JE-PAGE-1", 2, f"{period}-20", "4100", "0.00", added, "USD", "", "Page test sale", "", "", ""])
+
+        page.locator("#reload").press("Enter")  # keyboard reachable
+        page.wait_for_function(
+            "run => document.querySelector(\"meta[name='closeboard-run-id']\").content !== run "
+            "&& document.documentElement.dataset.ready === '1'", arg=run_before, timeout=120_000)
+        tile = page.locator(".tile[data-kpi='revenue']")
+        assert Decimal(tile.get_attribute("data-value")) == revenue + added
+        assert page.locator("li[data-source='erp'] time").inner_text() != as_of_before
+        status = json.loads(get(f"{base}/api/status"))
+        assert status["refresh"]["state"] == "succeeded"
+        assert status["run_id"] == page.locator("meta[name='closeboard-run-id']").get_attribute("content")
+        assert watched.errors == []
+        assert [u for u in watched.requests if not u.startswith(base)] == []
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -1,0 +1,214 @@
+"""The monthly close end to end, on private copies of the session's demo home (stdio servers, the CLI
+as a subprocess): snapshot history from the refresh and from a backfill, sign-off, a restatement after
+a backdated journal entry at the ERP server, the refusal while an ERROR check fails and the recorded
+override, the archived pages, the history page and `closeboard history`.
+
+Every expected figure is derived from the warehouse or from the journal lines the test appends."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from connectors.config import load_config
+from tests.conftest import AS_OF, FIRST_PERIOD, closeboard
+from tests.test_demo_e2e import read
+
+OPEN = AS_OF.strftime("%Y-%m")
+ENDED = [f"{y:04d}-{m:02d}" for y, m in ((2024 + (5 + i) // 12, (5 + i) % 12 + 1) for i in range(24))]
+RESTATED = "2026-04"      # closed, then a balanced backdated entry lands in it
+BROKEN = "2026-05"        # an unbalanced entry lands in it: R1 (ERROR) fails
+AMOUNT = Decimal("1234.56")
+EXPENSE, ACCRUAL = "6600", "2200"   # Professional Fees (expense, no subtype), Accrued Liabilities
+SIGNER, OVERRIDER = "Ada Lovelace", "Grace Hopper"
+REASON = "JE-TEST-2 is a known ERP import glitch; reversed in June"
+
+
+def copy_home(demo_home: Path, target: Path) -> Path:
+    shutil.copytree(demo_home, target, ignore=shutil.ignore_patterns("*.lock", "*.owner"))
+    return target
+
+
+def snapshot_rows(home: Path, period: str | None = None) -> list[tuple]:
+    where = "where period = ?" if period else ""
+    return read(home, f"select * from close_snapshots {where} order by period, version", [period] if period else [])
+
+
+def versions(home: Path) -> list[tuple[str, int, str]]:
+    return [tuple(r) for r in read(home, "select period, version, status from close_snapshots order by period, version")]
+
+
+def append_journal(home: Path, entry_id: str, day: str, lines: list[tuple[str, Decimal, Decimal]]) -> None:
+    """Add a journal entry at the demo ERP server: a line of its CSV file per posting."""
+    path = home / "demo" / "erp" / "journal_lines.csv"
+    with path.open(newline="", encoding="utf-8") as f:
+        columns = next(csv.reader(f))
+    with path.open("a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        for n, (account, debit, credit) in enumerate(lines, start=1):
+            writer.writerow({"entry_id": entry_id, "line_no": n, "posted_date": day, "account_id": account,
+                             "debit": f"{debit:.2f}", "credit": f"{credit:.2f}", "currency": "USD",
+                             "description": "closeboard test entry"})
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class Flow:
+    home: Path
+    before: list[tuple[str, int, str]] = field(default_factory=list)
+    closed_row: tuple = ()
+    closed_page: str = ""
+    v1_page: str = ""
+    refused_open: object = None
+    refused_failing: object = None
+    overridden: object = None
+    history_text: str = ""
+
+
+@pytest.fixture(scope="module")
+def flow(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
+    """One copied home through the whole month-end: close, backdated entries, refresh, refusals."""
+    home = copy_home(demo_home, tmp_path_factory.mktemp("close") / "home")
+    result = Flow(home, before=versions(home))
+    closeboard("close", RESTATED, "--by", SIGNER, home=home)
+    result.closed_row = snapshot_rows(home, RESTATED)[-1]
+    reports = home / "reports"
+    result.v1_page = sha(reports / "history" / RESTATED / "v1.html")
+    result.closed_page = sha(reports / "history" / RESTATED / "v2.html")
+    result.refused_open = closeboard("close", OPEN, "--by", SIGNER, home=home, check=False)
+    append_journal(home, "JE-TEST-1", f"{RESTATED}-20", [(EXPENSE, AMOUNT, Decimal(0)), (ACCRUAL, Decimal(0), AMOUNT)])
+    append_journal(home, "JE-TEST-2", f"{BROKEN}-12", [(EXPENSE, Decimal("10.00"), Decimal(0)),
+                                                        (ACCRUAL, Decimal(0), Decimal("9.00"))])
+    closeboard("refresh", home=home)
+    result.refused_failing = closeboard("close", BROKEN, "--by", OVERRIDER, home=home, check=False)
+    result.overridden = closeboard("close", BROKEN, "--by", OVERRIDER, "--override", REASON, home=home, check=False)
+    result.history_text = closeboard("history", home=home).stdout
+    return result
+
+
+def test_the_refresh_keeps_one_draft_per_ended_month_and_none_for_the_open_one(flow: Flow) -> None:
+    assert flow.before == [(p, 1, "draft") for p in ENDED]
+    assert ENDED[0] == FIRST_PERIOD and ENDED[-1] < OPEN
+    for period in ENDED:
+        assert (flow.home / "reports" / "history" / period / "v1.html").exists()
+
+
+def test_close_appends_a_signed_off_version_and_refuses_an_open_month(flow: Flow) -> None:
+    period, version, _, taken_at, status, *_ = flow.closed_row
+    columns = [d for (d,) in read(flow.home, "select column_name from information_schema.columns "
+                                             "where table_name = 'close_snapshots' order by ordinal_position")]
+    row = dict(zip(columns, flow.closed_row))
+    assert (row["period"], row["version"], row["status"], row["closed_by"]) == (RESTATED, 2, "closed", SIGNER)
+    assert row["override_reason"] is None and row["closed_at"] is not None
+    draft = dict(zip(columns, snapshot_rows(flow.home, RESTATED)[0]))
+    for same in ("kpis", "statements", "checks", "source_fingerprint"):
+        assert row[same] == draft[same]
+    assert flow.refused_open.returncode == 1
+    assert f"{OPEN} has not ended" in flow.refused_open.stderr
+
+
+def test_a_backdated_entry_restates_the_closed_month_with_the_exact_difference(flow: Flow) -> None:
+    rows = snapshot_rows(flow.home, RESTATED)
+    assert [r[4] for r in rows] == ["draft", "closed", "restated"]
+    assert rows[1] == flow.closed_row  # the original close stays on record, unchanged
+    columns = [d for (d,) in read(flow.home, "select column_name from information_schema.columns "
+                                             "where table_name = 'close_snapshots' order by ordinal_position")]
+    closed, restated = dict(zip(columns, rows[1])), dict(zip(columns, rows[2]))
+    kpis_closed = {k: Decimal(v) if v is not None else None for k, v in json.loads(closed["kpis"]).items()}
+    # what the appended lines must change: opex and net income by the amount; DPO through its divisor
+    opex = kpis_closed["opex"] + AMOUNT
+    days = Decimal(30)
+    dpo = (kpis_closed["ap"] / (kpis_closed["cogs"] + opex) * days).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    expected_kpis = {"opex": (kpis_closed["opex"], opex), "net_income": (kpis_closed["net_income"],
+                                                                          kpis_closed["net_income"] - AMOUNT)}
+    if dpo != kpis_closed["dpo"]:
+        expected_kpis["dpo"] = (kpis_closed["dpo"], dpo)
+    differences = json.loads(restated["differences"])
+    assert differences["kpis"] == {
+        k: {"closed": str(a), "now": str(b), "difference": str(b - a)} for k, (a, b) in expected_kpis.items()}
+    account_changes = {k: Decimal(v["difference"]) for k, v in differences["accounts"].items()}
+    assert account_changes == {EXPENSE: AMOUNT, ACCRUAL: AMOUNT, "_current_earnings": -AMOUNT}
+    now = {r[0]: r[1] for r in read(flow.home, "select kpi, value from mart_kpis where period = ?", [RESTATED])}
+    assert now["opex"] == opex and now["net_income"] == kpis_closed["net_income"] - AMOUNT
+    # the months before the restated one did not change, so the refresh added no version to them
+    untouched = [p for p in ENDED if p < RESTATED]
+    assert [v for v in versions(flow.home) if v[0] in untouched] == [(p, 1, "draft") for p in untouched]
+    pages = flow.home / "reports" / "history" / RESTATED
+    assert sha(pages / "v1.html") == flow.v1_page and sha(pages / "v2.html") == flow.closed_page
+    assert (pages / "v3.html").exists()
+
+
+def test_close_is_refused_while_an_error_check_fails_and_the_override_is_recorded(flow: Flow) -> None:
+    failing = read(flow.home, "select check_id from recon_results where period = ? and status = 'fail'", [BROKEN])
+    assert ("R1_trial_balance",) in failing
+    assert flow.refused_failing.returncode == 1, flow.refused_failing.stdout
+    assert "R1_trial_balance" in flow.refused_failing.stderr and "--override" in flow.refused_failing.stderr
+    assert flow.overridden.returncode == 0, flow.overridden.stderr
+    latest = read(flow.home, "select status, closed_by, override_reason, closed_at, checks from close_snapshots "
+                             "where period = ? order by version desc limit 1", [BROKEN])[0]
+    assert latest[:3] == ("closed", OVERRIDER, REASON) and latest[3] is not None
+    assert any(c["check_id"] == "R1_trial_balance" and c["status"] == "fail" for c in json.loads(latest[4]))
+
+
+def test_history_page_and_command_show_sign_off_overrides_and_differences(flow: Flow) -> None:
+    page = (flow.home / "reports" / "history.html").read_text(encoding="utf-8")
+    assert f'id="period-{RESTATED}" data-period="{RESTATED}" data-state="restated since close"' in page
+    assert f'href="history/{RESTATED}/v3.html"' in page and SIGNER in page
+    assert REASON in page and f'data-key="{EXPENSE}"' in page
+    status = json.loads((flow.home / "reports" / "status.json").read_text())["snapshot_versions"]
+    assert status[RESTATED] == {"version": 3, "status": "restated", "closed_version": 2}
+    assert status[BROKEN]["status"] == "closed" and OPEN not in status
+    text = flow.history_text
+    assert f"{RESTATED} restated since close" in text and f"{BROKEN} closed" in text
+    assert SIGNER in text and f"override: {REASON}" in text
+    assert f"Δ account {EXPENSE}" in text and f"(difference {AMOUNT})" in text
+
+
+def test_backfill_of_a_history_less_warehouse_takes_every_ended_month_once(
+        demo_home: Path, tmp_path: Path) -> None:
+    """A warehouse from before the close history existed: one backfill run takes the 24 drafts, a
+    second identical run adds none. Runs the `backfill_history` job in this process."""
+    from pipelines.assets import dashboard, marts, source_assets
+    from pipelines.close import backfill_tags, build
+    from pipelines.recon import reconciliation
+    from pipelines.resources import CloseboardResource
+
+    home = copy_home(demo_home, tmp_path / "home")
+    shutil.rmtree(home / "reports" / "history")
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    con.execute("drop table close_snapshot_seals")  # the seals go first: nothing else can remove a snapshot
+    con.execute("drop table close_snapshots")
+    con.close()
+    config = load_config(home / "closeboard.yaml")
+    close = build(config, upstream=sorted(reconciliation.keys))
+    defs = dg.Definitions(
+        assets=[*source_assets, marts, reconciliation, dashboard, *close.assets], jobs=close.jobs,
+        resources={"closeboard": CloseboardResource(config_path=str(home / "closeboard.yaml"), home=str(home))},
+    )
+    tags = backfill_tags(config)
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
+        ENDED[0], ENDED[-1])
+    job = defs.resolve_job_def("backfill_history")
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = job.execute_in_process(instance=instance, tags=tags)
+        assert first.success
+        assert versions(home) == [(p, 1, "draft") for p in ENDED]
+        second = job.execute_in_process(instance=instance, tags=tags)
+        assert second.success
+    assert versions(home) == [(p, 1, "draft") for p in ENDED]
+    assert all((home / "reports" / "history" / p / "v1.html").exists() for p in ENDED)
+    assert (home / "reports" / "history.html").exists()
+    assert date.fromisoformat(str(read(home, "select as_of from run_context")[0][0])) == AS_OF

@@ -1,0 +1,86 @@
+"""R2's reconciliation equation by hand on a small fixture (in-memory DuckDB, no Dagster, no GX)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+
+from warehouse.db import ensure_schema
+from warehouse.recon import ReconParams, build_recon
+
+D = Decimal
+
+
+def _books(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_schema(con)
+    con.execute("insert into run_context values ('2026-02', '2026-03-10', 1, 'USD')")
+    con.execute("""insert into erp_accounts values
+        ('1110', 'Bank', 'asset', 'cash', 'USD', null), ('1200', 'AR', 'asset', 'ar', 'USD', null),
+        ('2100', 'AP', 'liability', 'ap', 'USD', null), ('3100', 'Capital', 'equity', null, 'USD', null),
+        ('4100', 'Revenue', 'revenue', null, 'USD', null), ('6700', 'Fees', 'expense', null, 'USD', null)""")
+    con.execute("insert into bank_accounts values ('BA-1', 'Bank', 'USD', '1110')")
+    lines = [
+        # entry, line, date, account, debit, credit, document
+        ("JE-1", 1, "2026-01-31", "1110", "1000.00", "0.00", None),  # opening: capital
+        ("JE-1", 2, "2026-01-31", "3100", "0.00", "1000.00", None),
+        ("JE-2", 1, "2026-02-10", "1110", "500.00", "0.00", "INV-1"),  # receipt, banked 02-11
+        ("JE-2", 2, "2026-02-10", "4100", "0.00", "500.00", "INV-1"),
+        ("JE-3", 1, "2026-02-27", "1110", "300.00", "0.00", None),  # deposit in transit at 02-28
+        ("JE-3", 2, "2026-02-27", "4100", "0.00", "300.00", None),
+        ("JE-4", 1, "2026-02-26", "6700", "200.00", "0.00", None),  # outstanding payment at 02-28
+        ("JE-4", 2, "2026-02-26", "1110", "0.00", "200.00", None),
+    ]
+    con.executemany(
+        "insert into erp_journal_lines values (?, ?, ?, ?, ?, ?, 'USD', null, 'x', null, null, ?)",
+        [(e, n, d, a, dr, cr, doc) for e, n, d, a, dr, cr, doc in lines],
+    )
+    txns = [
+        ("T1", "2026-01-31", "1000.00", "JE-1"),
+        ("T2", "2026-02-11", "500.00", "INV-1"),
+        ("T3", "2026-02-27", "-15.00", "FEE-FEB"),  # a fee not yet booked at 02-28
+        ("T4", "2026-03-02", "300.00", None),       # JE-3 clears in March (within the window)
+        ("T5", "2026-03-03", "-200.00", None),      # JE-4 clears in March
+    ]
+    con.executemany("insert into bank_transactions values (?, 'BA-1', ?, ?, 'x', ?)", txns)
+    con.executemany("insert into bank_balances values ('BA-1', ?, ?)",
+                    [("2026-01-31", "1000.00"), ("2026-02-28", "1485.00"), ("2026-03-10", "1585.00")])
+
+
+def test_r2_equation_by_hand() -> None:
+    con = duckdb.connect()
+    _books(con)
+    build_recon(con, "run-1", ReconParams(match_window_days=5, stale_after_days=45))
+    rows = {p: (s, e, a, d) for p, s, e, a, d in con.execute(
+        "select period, status, expected, actual, difference from recon_results where check_id = 'R2_bank_vs_book'"
+    ).fetchall()}
+    # Feb: statement 1485 + in transit 300 - outstanding 200 = 1585
+    #      ledger 1600 + bank-only receipts 0 - bank-only charges 15 + opening 0 = 1585
+    assert rows["2026-02"] == ("warn", D("1585.00"), D("1585.00"), D("0.00"))
+    items = con.execute("""select record_id, amount, reason from recon_items
+                           where check_id = 'R2_bank_vs_book' and period = '2026-02' order by record_id""").fetchall()
+    assert [(r, a) for r, a, _ in items] == [("JE-3:1", D("300.00")), ("JE-4:2", D("-200.00")), ("T3", D("-15.00"))]
+    assert "deposit in transit" in items[0][2] and "outstanding payment" in items[1][2]
+    assert "bank charge not yet booked" in items[2][2]
+    # Mar (open, to 03-10): JE-3/JE-4 cleared; the fee is still unbooked (11 days): warn, still exact
+    assert rows["2026-03"] == ("warn", D("1585.00"), D("1585.00"), D("0.00"))
+    matches = con.execute("""select txn_id, entry_id, rule from recon_bank_matches where period = '2026-03'
+                             order by txn_id""").fetchall()
+    assert matches == [("T1", "JE-1", "reference"), ("T2", "JE-2", "reference"),
+                       ("T4", "JE-3", "date"), ("T5", "JE-4", "date")]
+
+
+def test_r2_stale_item_fails_and_one_cent_is_caught() -> None:
+    con = duckdb.connect()
+    _books(con)
+    build_recon(con, "run-1", ReconParams(match_window_days=5, stale_after_days=10))
+    status = con.execute("select status from recon_results where check_id = 'R2_bank_vs_book' and period = '2026-03'").fetchall()
+    assert status == [("fail",)]  # the fee is 11 days old: stale at 10
+    con2 = duckdb.connect()
+    _books(con2)
+    con2.execute("update bank_balances set closing_balance = closing_balance + 0.01 where balance_date = '2026-02-28'")
+    build_recon(con2, "run-1", ReconParams())
+    assert con2.execute("""select status, difference from recon_results
+                           where check_id = 'R2_bank_vs_book' and period = '2026-02'""").fetchall() == [("fail", D("0.01"))]
+    assert date(2026, 2, 28)  # noqa: the fixture's month-end

@@ -1,0 +1,178 @@
+"""Reconciliation R1-R6 (DESIGN "Reconciliation"), computed in SQL over the canonical tables.
+
+``build_recon(con, run_id, params)`` evaluates every check at every period's month-end (the open
+month: the run date) from `run_context`, and replaces `recon_results`, `recon_items` and
+`recon_bank_matches` with this run's rows in one transaction (the caller's, when one is open).
+The rules are the `.sql` files in `sql/recon/`, run in file-name order; `11_match_step.sql` (one
+round of R2's one-to-one matching) is repeated until every candidate pair is taken or ruled out.
+
+Statuses: 'fail' is an ERROR finding (blocks sign-off), 'warn' a WARN finding, 'pass' neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from warehouse.db import scalar
+
+RECON_DIR = Path(__file__).parent / "sql" / "recon"
+MATCH_STEP = "11_match_step.sql"
+
+CHECK_IDS = (
+    "R1_trial_balance",
+    "R2_bank_vs_book",
+    "R3_ar",
+    "R4_ap",
+    "R5_bookings_vs_billings",
+    "R6_completeness",
+)
+DEFAULT_SEVERITY = {
+    "R1_trial_balance": "error",
+    "R2_bank_vs_book": "error",
+    "R3_ar": "error",
+    "R4_ap": "error",
+    "R5_bookings_vs_billings": "warn",
+    "R6_completeness": "error",
+}
+CHECK_TITLES = {
+    "R1_trial_balance": "R1 trial balance",
+    "R2_bank_vs_book": "R2 bank vs book",
+    "R3_ar": "R3 AR subledger vs control",
+    "R4_ap": "R4 AP subledger vs control",
+    "R5_bookings_vs_billings": "R5 bookings vs billings",
+    "R6_completeness": "R6 completeness and freshness",
+}
+MAX_MATCH_ROUNDS = 100_000
+
+
+@dataclass(frozen=True)
+class ReconParams:
+    match_window_days: int = 5
+    stale_after_days: int = 45
+    bookings_tolerance: Decimal = Decimal("0.02")
+    freshness_hours: int = 24
+    severity: dict[str, str] = field(default_factory=dict)  # check_id -> 'error' | 'warn' (overrides)
+
+    def __post_init__(self) -> None:
+        for check_id, level in self.severity.items():
+            if check_id not in CHECK_IDS:
+                raise ValueError(f"reconciliation.severity: unknown check {check_id!r} (one of {', '.join(CHECK_IDS)})")
+            if level not in ("error", "warn"):
+                raise ValueError(f"reconciliation.severity.{check_id}: expected error or warn, got {level!r}")
+        if self.match_window_days < 0 or self.stale_after_days < 0:
+            raise ValueError("reconciliation: match_window_days and stale_after_days must be >= 0")
+
+
+@dataclass(frozen=True)
+class ReconSummary:
+    run_id: str
+    periods: int
+    results: int
+    items: int
+    matches: int
+    match_rounds: int
+    worst: dict[str, str]  # check_id -> worst status over all periods
+
+
+def _statements(name: str) -> str:
+    return (RECON_DIR / name).read_text(encoding="utf-8")
+
+
+def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the caller holds an open transaction (two reads of the id agree only inside one)."""
+    first, second = (con.execute("select current_transaction_id()").fetchall()[0][0] for _ in range(2))
+    return first == second
+
+
+def build_recon(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams | None = None) -> ReconSummary:
+    """Compute R1-R6 for every period and replace the recon_* tables with this run's rows."""
+    params = params or ReconParams()
+    contexts = scalar(con, "select count(*) from run_context")
+    if contexts != 1:
+        raise ValueError(f"run_context must hold exactly one row, found {contexts}")
+    owns = not _in_transaction(con)
+    if owns:
+        con.execute("begin transaction")
+    try:
+        summary = _build(con, run_id, params)
+    except BaseException:
+        if owns:
+            con.execute("rollback")
+        raise
+    if owns:
+        con.execute("commit")
+    return summary
+
+
+def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> ReconSummary:
+    con.execute(
+        "create or replace temp table recon_params as select ?::integer as match_window_days, "
+        "?::integer as stale_after_days, ?::decimal(9, 4) as bookings_tolerance, ?::integer as freshness_hours",
+        [params.match_window_days, params.stale_after_days, str(params.bookings_tolerance), params.freshness_hours],
+    )
+    con.execute("create or replace temp table recon_severity (check_id varchar, severity varchar)")
+    for check_id, level in sorted(params.severity.items()):
+        con.execute("insert into recon_severity values (?, ?)", [check_id, level])
+
+    rounds = 0
+    for path in sorted(RECON_DIR.glob("*.sql")):
+        if path.name == MATCH_STEP:
+            while scalar(con, "select count(*) from _recon_pairs"):
+                rounds += 1
+                if rounds > MAX_MATCH_ROUNDS:
+                    raise RuntimeError("R2 matching did not converge")
+                con.execute(path.read_text(encoding="utf-8"))
+            continue
+        try:
+            con.execute(path.read_text(encoding="utf-8"))
+        except duckdb.Error as exc:
+            raise type(exc)(f"{path.name}: {exc}") from exc
+
+    con.execute("delete from recon_results")
+    con.execute("delete from recon_items")
+    con.execute("delete from recon_bank_matches")
+    con.execute(
+        """insert into recon_results
+        select ?, period, check_id, status, expected, actual, difference, detail
+        from _recon_results order by period, check_id""",
+        [run_id],
+    )
+    con.execute(
+        """insert into recon_items
+        select ?, period, check_id, source, record_id, record_date, amount, reason
+        from _recon_items order by period, check_id, record_date, record_id""",
+        [run_id],
+    )
+    con.execute(
+        """insert into recon_bank_matches
+        select ?, m.period, m.bank_account_id, m.txn_id, m.booked_date, m.entry_id, m.line_no,
+               m.posted_date, m.amount, m.rule
+        from _recon_matched as m
+        semi join _recon_cutoffs as co on co.period = m.period and not co.is_opening
+        order by m.period, m.bank_account_id, m.booked_date, m.txn_id""",
+        [run_id],
+    )
+    worst = dict(
+        con.execute(
+            """select check_id,
+                   case max(case status when 'fail' then 2 when 'warn' then 1 else 0 end)
+                       when 2 then 'fail' when 1 then 'warn' else 'pass' end
+               from recon_results group by check_id order by check_id"""
+        ).fetchall()
+    )
+    summary = ReconSummary(
+        run_id=run_id,
+        periods=scalar(con, "select count(distinct period) from recon_results"),
+        results=scalar(con, "select count(*) from recon_results"),
+        items=scalar(con, "select count(*) from recon_items"),
+        matches=scalar(con, "select count(*) from recon_bank_matches"),
+        match_rounds=rounds,
+        worst=worst,
+    )
+    for table in ("_recon_pairs", "_recon_candidates", "_recon_matched", "_recon_new"):
+        con.execute(f"drop table if exists {table}")
+    return summary

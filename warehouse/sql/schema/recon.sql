@@ -1,0 +1,41 @@
+-- Reconciliation evidence (DESIGN "Reconciliation"). Every refresh rewrites all three tables for every
+-- period with its run_id in one transaction, so the current rows are always the latest run's verdicts.
+
+create table if not exists recon_results (
+    run_id          varchar not null,
+    period          varchar not null,      -- 'YYYY-MM'
+    check_id        varchar not null,      -- R1_trial_balance, R2_bank_vs_book, R3_ar, R4_ap,
+                                           -- R5_bookings_vs_billings, R6_completeness
+    status          varchar not null,      -- pass | warn (a WARN finding) | fail (an ERROR finding)
+    expected        decimal(18, 2),
+    actual          decimal(18, 2),
+    difference      decimal(18, 2),        -- actual - expected
+    detail          varchar
+);
+
+-- Every unmatched or offending record behind a verdict, with the reason.
+create table if not exists recon_items (
+    run_id          varchar not null,
+    period          varchar not null,
+    check_id        varchar not null,
+    source          varchar not null,      -- erp, bank, crm, or the warehouse table it concerns
+    record_id       varchar not null,      -- txn_id, entry_id, entry_id:line_no, invoice_id, ...
+    record_date     date,
+    amount          decimal(18, 2),
+    reason          varchar not null
+);
+
+-- R2's one-to-one matching at each period's month-end (the open month: the run date): which bank
+-- line matched which book line, and by which rule (reference first, then nearest date).
+create table if not exists recon_bank_matches (
+    run_id          varchar not null,
+    period          varchar not null,
+    bank_account_id varchar not null,
+    txn_id          varchar not null,
+    booked_date     date not null,
+    entry_id        varchar not null,
+    line_no         integer not null,
+    posted_date     date not null,
+    amount          decimal(18, 2) not null,
+    rule            varchar not null       -- reference | date
+);

@@ -66,6 +66,17 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Path
     return home
 
 
+def read(home: Path, query: str, params: list | None = None) -> list[tuple]:
+    """Rows from the readers' copy of a home's warehouse (what the page, CLI reads and users see)."""
+    from warehouse.db import connect
+
+    con = connect(home / "warehouse.read.duckdb", read_only=True)
+    try:
+        return con.execute(query, params or []).fetchall()
+    finally:
+        con.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -22,7 +22,7 @@ import pytest
 
 from connectors.config import load_config
 from tests.conftest import AS_OF, FIRST_PERIOD, closeboard
-from tests.test_demo_e2e import read
+from tests.conftest import read
 
 OPEN = AS_OF.strftime("%Y-%m")
 ENDED = [f"{y:04d}-{m:02d}" for y, m in ((2024 + (5 + i) // 12, (5 + i) % 12 + 1) for i in range(24))]

@@ -20,7 +20,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
 from tests.conftest import FAST_RETRIES, REPO, free_port
-from tests.test_demo_e2e import read
+from tests.conftest import read
 from warehouse.db import connect
 
 UI_START_TIMEOUT_S = 120

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import AS_OF, FIRST_PERIOD, closeboard, copy_demo
+from tests.conftest import AS_OF, FIRST_PERIOD, closeboard, copy_demo, read
 from tests.reference import reference_kpis
-from warehouse.db import connect
 
 TABLE_FILES = {
     "erp_accounts": "erp/accounts.csv",
@@ -30,14 +29,6 @@ TABLE_FILES = {
 def csv_rows(path: Path) -> int:
     with path.open(newline="", encoding="utf-8") as f:
         return sum(1 for _ in csv.DictReader(f))
-
-
-def read(home: Path, query: str, params: list | None = None) -> list[tuple]:
-    con = connect(home / "warehouse.read.duckdb", read_only=True)
-    try:
-        return con.execute(query, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def assert_kpis_match_reference(home: Path, demo_dir: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import closeboard, free_port
-from tests.test_demo_e2e import read
+from tests.conftest import read
 
 TABLES = ("erp_journal_lines", "erp_invoices", "bank_transactions", "crm_opportunities", "mart_kpis")
 

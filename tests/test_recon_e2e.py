@@ -11,19 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AS_OF, closeboard
-from warehouse.db import connect
+from tests.conftest import AS_OF, closeboard, read
 
 PLANTS = ("unbalanced_entry", "stale_bank_line", "dropped_bank_txn", "ar_drift", "ap_drift",
           "total_mismatch", "orphan_won_deal")
-
-
-def read(home: Path, query: str, params: list | None = None) -> list[tuple]:
-    con = connect(home / "warehouse.read.duckdb", read_only=True)
-    try:
-        return con.execute(query, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def verdicts(home: Path) -> dict[tuple[str, str], str]:

@@ -77,19 +77,14 @@ def _equals(bank_account_id: str | None) -> tuple[tuple[str, str], ...]:
     return (("bank_account_id", bank_account_id),) if bank_account_id else ()
 
 
-def build_server(data_dir: Path) -> MCPServer:
-    src = DataSource(data_dir, TABLES)
-    server = new_server(
-        "closeboard-bank",
-        title="closeboard bank (read-only)",
-        instructions="Read-only bank feed: accounts, statement lines, daily closing balances. "
-        "List tools page with cursor/limit and answer compact JSON text.",
-    )
+def add_bank_tools(server: MCPServer, src: DataSource, accounts_doc: str) -> MCPServer:
+    """The three bank tools over any source answering `page(Query, cursor, limit)`: the bundled bank
+    server and the statement-file server serve exactly the same contract."""
 
     def tool(title: str, description: str):  # noqa: ANN202
         return server.tool(title=title, description=description, annotations=READ_ONLY, structured_output=False)
 
-    @tool("Bank accounts", page_description("The bank accounts of the company.", BANK_ACCOUNTS))
+    @tool("Bank accounts", page_description(accounts_doc, BANK_ACCOUNTS))
     def list_bank_accounts(cursor: Cursor = None, limit: Limit = 1000) -> str:
         return src.page(Query("bank_accounts"), cursor, limit)
 
@@ -138,6 +133,16 @@ def build_server(data_dir: Path) -> MCPServer:
         return src.page(query, cursor, limit)
 
     return server
+
+
+def build_server(data_dir: Path) -> MCPServer:
+    server = new_server(
+        "closeboard-bank",
+        title="closeboard bank (read-only)",
+        instructions="Read-only bank feed: accounts, statement lines, daily closing balances. "
+        "List tools page with cursor/limit and answer compact JSON text.",
+    )
+    return add_bank_tools(server, DataSource(data_dir, TABLES), "The bank accounts of the company.")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

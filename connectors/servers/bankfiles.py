@@ -43,21 +43,13 @@ import pyarrow as pa
 from mcp.server.mcpserver import MCPServer
 
 from connectors.servers._common import (
-    READ_ONLY,
-    Cursor,
     DataSource,
-    DateFrom,
-    DateTo,
-    Limit,
     Loaded,
-    Query,
     SourceError,
     new_server,
-    page_description,
-    parse_date,
     serve,
 )
-from connectors.servers.bank import _FILTERS, BALANCES, BANK_ACCOUNTS, TRANSACTIONS, BankAccountId, _equals
+from connectors.servers.bank import BALANCES, BANK_ACCOUNTS, TRANSACTIONS, add_bank_tools
 
 OFX_SUFFIXES = {".ofx", ".qfx"}
 CAMT_SUFFIXES = {".xml"}
@@ -347,43 +339,13 @@ def _table(columns: tuple[str, ...], rows: list[dict[str, str | None]]) -> pa.Ta
 
 
 def build_server(data_dir: Path) -> MCPServer:
-    src = StatementSource(data_dir)
     server = new_server(
         "closeboard-bankfiles",
         title="closeboard bank statements from files (read-only)",
         instructions="Read-only bank feed built from OFX, camt.053 and MT940 statement files: accounts, "
         "statement lines, closing balances. List tools page with cursor/limit and answer compact JSON text.",
     )
-
-    def tool(title: str, description: str):  # noqa: ANN202
-        return server.tool(title=title, description=description, annotations=READ_ONLY, structured_output=False)
-
-    @tool("Bank accounts", page_description("The bank accounts found in the statement files.", BANK_ACCOUNTS))
-    def list_bank_accounts(cursor: Cursor = None, limit: Limit = 1000) -> str:
-        return src.page(Query("bank_accounts"), cursor, limit)
-
-    @tool("Bank transactions", page_description(
-        "Booked statement lines in booked_date order.", TRANSACTIONS, _FILTERS.format(col="booked_date")))
-    def list_transactions(
-        bank_account_id: BankAccountId = None, date_from: DateFrom = None, date_to: DateTo = None,
-        cursor: Cursor = None, limit: Limit = 1000,
-    ) -> str:
-        query = Query("transactions", parse_date(date_from, "date_from"), parse_date(date_to, "date_to"),
-                      equals=_equals(bank_account_id))
-        return src.page(query, cursor, limit)
-
-    @tool("Bank balances", page_description(
-        "Statement closing balances per bank account and day, in balance_date order.", BALANCES,
-        _FILTERS.format(col="balance_date")))
-    def get_balances(
-        bank_account_id: BankAccountId = None, date_from: DateFrom = None, date_to: DateTo = None,
-        cursor: Cursor = None, limit: Limit = 1000,
-    ) -> str:
-        query = Query("balances", parse_date(date_from, "date_from"), parse_date(date_to, "date_to"),
-                      equals=_equals(bank_account_id))
-        return src.page(query, cursor, limit)
-
-    return server
+    return add_bank_tools(server, StatementSource(data_dir), "The bank accounts found in the statement files.")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

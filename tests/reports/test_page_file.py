@@ -11,8 +11,8 @@ import pytest
 
 from reports import formatting
 from reports.render import layout
-from tests.reports.conftest import DESKTOP, PHONE
-from tests.test_demo_e2e import read
+from tests.reports.conftest import PHONE
+from tests.conftest import read
 
 PAGE_BUDGET = 1_500_000
 

@@ -7,6 +7,7 @@ held whole in memory.
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -69,7 +70,11 @@ async def pull_source(session: SourceSession, adapter: Adapter, sink: Sink) -> S
 
     # One staging thread converts and writes each page while the next one is fetched, at most two
     # pages in flight. (No task group here: the MCP session may open or reopen inside this loop and
-    # must close outside it.)
+    # must close outside it.) The stdio reader wakes many times per page; with the default 5 ms GIL
+    # switch interval each wake-up can wait behind the staging thread (measured on 1.14M lines:
+    # 12.7 s with 5 ms, 11.2 s with 0.5 ms, 10.5 s for the bare transport), so it is shortened here.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, 0.0005))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{session.name}") as writer:
         pending: deque[Future[None]] = deque()
         try:
@@ -89,6 +94,7 @@ async def pull_source(session: SourceSession, adapter: Adapter, sink: Sink) -> S
         finally:
             for future in pending:
                 future.cancel()
+            sys.setswitchinterval(switch_interval)
     return SourcePull(session.name, results, company)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 import duckdb
@@ -83,4 +82,14 @@ def test_r2_stale_item_fails_and_one_cent_is_caught() -> None:
     build_recon(con2, "run-1", ReconParams())
     assert con2.execute("""select status, difference from recon_results
                            where check_id = 'R2_bank_vs_book' and period = '2026-02'""").fetchall() == [("fail", D("0.01"))]
-    assert date(2026, 2, 28)  # noqa: the fixture's month-end
+
+
+def test_severity_overrides_turn_warnings_into_failures_and_back() -> None:
+    r2 = "select period, status from recon_results where check_id = 'R2_bank_vs_book' order by period"
+    con = duckdb.connect()
+    _books(con)
+    build_recon(con, "run-1", ReconParams(severity={"R2_bank_vs_book": "error"}))
+    assert con.execute(r2).fetchall() == [("2026-02", "fail"), ("2026-03", "fail")]  # the unbooked fee
+    build_recon(con, "run-2", ReconParams(stale_after_days=10, severity={"R2_bank_vs_book": "warn"}))
+    assert con.execute(r2).fetchall() == [("2026-02", "warn"), ("2026-03", "warn")]  # stale, yet only a warning
+    assert con.execute("select distinct run_id from recon_results").fetchall() == [("run-2",)]

@@ -165,14 +165,20 @@ def ui(env: Env, host: str, port: int) -> None:
 @click.option("--port", default=8765, type=int, show_default=True)
 @click.option("--max-age", "max_age", type=float, default=None,
               help="seconds: a page opened with data older than this starts a refresh by itself")
+@click.option("--dagster-url", "dagster_url", envvar="CLOSEBOARD_DAGSTER_URL", default=None,
+              help="a running Dagster webserver on this data home (e.g. `closeboard ui`'s http://127.0.0.1:3000): "
+                   "reloads launch the refresh job there; when unset or not answering, they run "
+                   "`closeboard refresh` in the background (default: $CLOSEBOARD_DAGSTER_URL)")
 @click.pass_obj
-def serve(env: Env, host: str, port: int, max_age: float | None) -> None:
+def serve(env: Env, host: str, port: int, max_age: float | None, dagster_url: str | None) -> None:
     """Serve the dashboard, history and archived pages; the page's reload button refreshes."""
     from reports.server import serve as serve_pages
 
     config = env.config_path()
-    click.echo(f"closeboard dashboard on http://{host}:{port}/ (data home {env.home.root})", err=True)
-    serve_pages(env.home.root, host=host, port=port, config=config if config.exists() else None, max_age_s=max_age)
+    click.echo(f"closeboard dashboard on http://{host}:{port}/ (data home {env.home.root})"
+               + (f", refreshing through Dagster at {dagster_url}" if dagster_url else ""), err=True)
+    serve_pages(env.home.root, host=host, port=port, config=config if config.exists() else None, max_age_s=max_age,
+                dagster_url=dagster_url)
 
 
 # --- the monthly close (issue 4): sign-off, history, backfill; the work is in pipelines/close.py ---

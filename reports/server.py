@@ -4,11 +4,17 @@
 - GET /, /latest.html, /history.html and archived pages (any .html under <home>/reports): the file
   as rendered, with a served-mode block injected into pages that carry the marker: a fresh token
   for this page view, the API paths and the max age.
-- POST /api/refresh: starts `closeboard refresh` as a subprocess (never importing `pipelines`; the
-  warehouse lock makes it wait for, or fail beside, any other run). Refused (403) without a token
-  this server issued, or when the request's Origin is not this server's own origin.
-- GET /api/status: the published run (reports/status.json) and the refresh job's state and last
-  progress line, so a page can tell that newer data exists and follow a refresh it started.
+- POST /api/refresh: launches the Dagster `refresh` job. With a Dagster webserver URL (`dagster_url`,
+  `closeboard serve --dagster-url`, $CLOSEBOARD_DAGSTER_URL) that answers, through its GraphQL API, as
+  the UI's launch button does (the instance's run queue orders it after any other warehouse writer);
+  otherwise, or when that webserver does not answer, as a `closeboard refresh` subprocess (never
+  importing `pipelines`; the warehouse lock makes it wait for, or fail beside, any other run).
+  Refused (403) without a token this server issued, or when the request's Origin is not this
+  server's own origin.
+- GET /api/status: the published run (reports/status.json) and the refresh job's state
+  (running / succeeded / failed, whichever way it was launched) and last progress line, so a page
+  can tell that newer data exists and follow a refresh it started.
+Launching and polling (subprocess or GraphQL) run in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -27,7 +33,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from urllib.parse import urlsplit
+
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -38,21 +47,88 @@ from warehouse.home import Home
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_TOKENS = 1000
 TOKEN_TTL_S = 24 * 3600
+DAGSTER_LOCATION = "closeboard"  # workspace.yaml's location_name
+DAGSTER_JOB = "refresh"
+DAGSTER_TIMEOUT_S = 15  # per GraphQL request
+DAGSTER_POLL_S = 0.5  # reuse a run status this fresh rather than ask the webserver again
+DAGSTER_UNREACHABLE_S = 60  # a launched run whose webserver stays silent this long is reported failed
+# DagsterRunStatus value -> the page's job state
+_DAGSTER_STATES = {"SUCCESS": "succeeded", "FAILURE": "failed", "CANCELED": "failed"}
+
+
+class DagsterUnreachable(Exception):
+    """The Dagster webserver did not answer (connection refused, reset or timed out connecting)."""
+
+
+class DagsterWebserver:
+    """The `refresh` job on a running Dagster webserver, through dagster_graphql's client (blocking calls:
+    run them in a thread)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not a Dagster webserver URL: {url!r}")
+        self.url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        self._args: dict[str, Any] = {
+            "port_number": parts.port, "use_https": parts.scheme == "https",
+            "path_prefix": parts.path.rstrip("/"), "timeout": DAGSTER_TIMEOUT_S,
+        }
+        self._host = parts.hostname
+        self._client: Any = None
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        import requests
+        from dagster_graphql import DagsterGraphQLClient
+
+        if self._client is None:
+            self._client = DagsterGraphQLClient(self._host, **self._args)
+        try:
+            return getattr(self._client, method)(*args, **kwargs)
+        except Exception as error:
+            cause: BaseException | None = error
+            while cause is not None:
+                if isinstance(cause, requests.exceptions.ConnectionError):
+                    raise DagsterUnreachable(f"no answer from the Dagster webserver at {self.url}") from error
+                cause = cause.__cause__ or cause.__context__
+            raise
+
+    def launch(self) -> str:
+        return self._call("submit_job_execution", DAGSTER_JOB, repository_location_name=DAGSTER_LOCATION)
+
+    def status(self, run_id: str) -> str:
+        """The run's DagsterRunStatus value: QUEUED, STARTING, STARTED, SUCCESS, FAILURE, CANCELED..."""
+        return self._call("get_run_status", run_id).value
+
+    def run_url(self, run_id: str) -> str:
+        return f"{self.url}/runs/{run_id}"
 
 
 class RefreshJob:
-    """At most one `closeboard refresh` subprocess at a time; its output goes to a log file."""
+    """At most one refresh at a time from this server: a run launched on the Dagster webserver when one is
+    configured and answers, else a `closeboard refresh` subprocess whose output goes to a log file.
+    Blocking (network, process start): call from a worker thread."""
 
-    def __init__(self, home: Home, config: Path | None, command: list[str] | None = None) -> None:
+    def __init__(self, home: Home, config: Path | None, command: list[str] | None = None,
+                 dagster_url: str | None = None) -> None:
         self.home = home
         self.config = config
         self.command = command
-        self._lock = threading.Lock()
+        self.dagster = DagsterWebserver(dagster_url) if dagster_url else None
+        self._lock = threading.Lock()  # the state below; held briefly, never across a network call
+        self._start_lock = threading.Lock()
+        self._poll_lock = threading.Lock()
+        self._polled_at = 0.0
         self.proc: subprocess.Popen[bytes] | None = None
+        self.launcher: str | None = None  # "dagster" | "subprocess" for the latest refresh
+        self.run_id: str | None = None  # the Dagster run, when launched on the webserver
+        self.run_status: str | None = None  # its last DagsterRunStatus value
+        self.fallback_reason: str | None = None
+        self._unreachable_since: float | None = None
         self.state = "idle"
         self.started_at: str | None = None
         self.finished_at: str | None = None
         self.returncode: int | None = None
+        self.error: str | None = None
         self.log_path = home.root / "serve" / "refresh.log"
 
     def _command(self) -> list[str]:
@@ -65,31 +141,80 @@ class RefreshJob:
 
     def start(self) -> bool:
         """Start a refresh unless one runs; False when one was already running."""
-        with self._lock:
-            self._poll()
-            if self.state == "running":
-                return False
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            log = self.log_path.open("wb")
-            env = {**os.environ, "CLOSEBOARD_HOME": str(self.home.root)}
-            self.proc = subprocess.Popen(
-                self._command(), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-            log.close()
-            self.state = "running"
-            self.started_at = _now()
-            self.finished_at = None
-            self.returncode = None
-            return True
+        with self._start_lock:  # one launch at a time; state reads go on meanwhile
+            self._poll(max_age_s=0)
+            with self._lock:
+                if self.state == "running":
+                    return False
+            run_id, fallback, refused = None, None, None
+            if self.dagster is not None:
+                try:
+                    run_id = self.dagster.launch()
+                except DagsterUnreachable as unreachable:
+                    fallback = f"{unreachable}: refreshing in the background instead"
+                except Exception as error:  # the webserver answered and refused: say why, run nothing
+                    refused = (f"the Dagster webserver refused to launch `{DAGSTER_JOB}`: "
+                               + (str(error).strip().splitlines() or [type(error).__name__])[0])
+            with self._lock:
+                self.started_at, self.finished_at, self.returncode = _now(), None, None
+                self.error, self.fallback_reason, self._unreachable_since = refused, fallback, None
+                self.proc, self.run_id, self.run_status, self._polled_at = None, run_id, None, 0.0
+                if run_id is not None or refused is not None:
+                    self.launcher = "dagster"
+                    self.run_status = "QUEUED" if run_id else None
+                    self.state = "running" if run_id else "failed"
+                    self.finished_at = None if run_id else _now()
+                    return True
+                self.launcher = "subprocess"
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                with self.log_path.open("wb") as log:
+                    env = {**os.environ, "CLOSEBOARD_HOME": str(self.home.root)}
+                    self.proc = subprocess.Popen(
+                        self._command(), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    )
+                self.state = "running"
+                return True
 
-    def _poll(self) -> None:
-        if self.proc is not None and self.state == "running":
-            code = self.proc.poll()
-            if code is not None:
-                self.returncode = code
-                self.state = "succeeded" if code == 0 else "failed"
-                self.finished_at = _now()
+    def _poll(self, max_age_s: float = DAGSTER_POLL_S) -> None:
+        """Bring the state up to date: the subprocess's exit, or the Dagster run's status (at most one
+        GraphQL request in flight, none when the last answer is younger than max_age_s)."""
+        with self._lock:
+            if self.proc is not None and self.state == "running":
+                code = self.proc.poll()
+                if code is not None:
+                    self.returncode = code
+                    self.state = "succeeded" if code == 0 else "failed"
+                    self.finished_at = _now()
+            if not (self.state == "running" and self.launcher == "dagster" and self.dagster and self.run_id):
+                return
+        with self._poll_lock:
+            with self._lock:
+                run_id = self.run_id
+                if self.state != "running" or time.monotonic() - self._polled_at < max_age_s:
+                    return
+            try:
+                status, error = self.dagster.status(run_id), None
+            except Exception as failure:  # unreachable, or an answer we cannot read: retry on the next poll
+                status, error = None, failure
+            with self._lock:
+                if self.run_id != run_id or self.state != "running":
+                    return
+                now = time.monotonic()
+                self._polled_at = now
+                if status is None:
+                    self._unreachable_since = self._unreachable_since or now
+                    if now - self._unreachable_since > DAGSTER_UNREACHABLE_S:
+                        self.state, self.finished_at = "failed", _now()
+                        self.error = (f"lost the Dagster webserver while run {run_id} was "
+                                      f"{(self.run_status or 'queued').lower()}: {error}")
+                    return
+                self.run_status, self._unreachable_since = status, None
+                state = _DAGSTER_STATES.get(status, "running")
+                if state != "running":
+                    self.state, self.finished_at = state, _now()
+                    if state == "failed":
+                        self.error = f"Dagster run {run_id} {status.lower()}: see {self.dagster.run_url(run_id)}"
 
     def _log_lines(self) -> list[str]:
         try:
@@ -99,13 +224,25 @@ class RefreshJob:
         return [line.strip() for line in text.replace("\r", "\n").splitlines() if line.strip()]
 
     def snapshot(self) -> dict[str, Any]:
+        self._poll()
         with self._lock:
-            self._poll()
-            lines = self._log_lines() if self.state != "idle" else []
             info: dict[str, Any] = {
                 "state": self.state, "started_at": self.started_at, "finished_at": self.finished_at,
-                "returncode": self.returncode, "progress": lines[-1] if lines else None,
+                "returncode": self.returncode, "launcher": self.launcher,
             }
+            if self.fallback_reason:
+                info["fallback"] = self.fallback_reason
+            if self.launcher == "dagster":
+                info["progress"] = (f"Dagster run {self.run_id[:8]} {self.run_status.lower()}"
+                                    if self.run_id and self.run_status else None)
+                if self.run_id and self.dagster:
+                    info.update(dagster_run_id=self.run_id, dagster_status=self.run_status,
+                                dagster_run_url=self.dagster.run_url(self.run_id))
+                if self.state == "failed":
+                    info["error"] = self.error or "the Dagster run failed"
+                return info
+            lines = self._log_lines() if self.state != "idle" else []
+            info["progress"] = lines[-1] if lines else None
             if self.state == "failed":
                 errors = [line for line in lines if "✗" in line or "failed" in line]
                 info["error"] = errors[-1] if errors else (lines[-1] if lines else "refresh failed")
@@ -149,11 +286,11 @@ class Tokens:
 
 
 def create_app(home: Home | str | Path, *, config: str | Path | None = None, max_age_s: float | None = None,
-               refresh_command: list[str] | None = None) -> Starlette:
+               refresh_command: list[str] | None = None, dagster_url: str | None = None) -> Starlette:
     home = home if isinstance(home, Home) else Home.resolve(home)
     reports_dir = home.reports
     tokens = Tokens()
-    job = RefreshJob(home, Path(config) if config else None, refresh_command)
+    job = RefreshJob(home, Path(config) if config else None, refresh_command, dagster_url=dagster_url or None)
 
     def status_file() -> dict[str, Any]:
         try:
@@ -204,18 +341,19 @@ def create_app(home: Home | str | Path, *, config: str | Path | None = None, max
             return JSONResponse({"error": "cross-origin request refused"}, status_code=403)
         if not tokens.valid(request.headers.get("x-closeboard-token")):
             return JSONResponse({"error": "missing or unknown page token: reload the page"}, status_code=403)
-        started = job.start()
-        body = {"started": started, "refresh": job.snapshot()}
+        started = await run_in_threadpool(job.start)
+        body = {"started": started, "refresh": await run_in_threadpool(job.snapshot)}
         return JSONResponse(body, status_code=202 if started else 409)
 
     async def status(request: Request) -> Response:
-        published = status_file()
+        published = await run_in_threadpool(status_file)
+        snapshot = await run_in_threadpool(job.snapshot)
         return JSONResponse(
             {
                 "run_id": published.get("run_id"),
                 "finished_at": published.get("finished_at"),
                 "sources_as_of": published.get("sources_as_of"),
-                "refresh": job.snapshot(),
+                "refresh": snapshot,
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -223,7 +361,7 @@ def create_app(home: Home | str | Path, *, config: str | Path | None = None, max
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        job.stop()
+        await run_in_threadpool(job.stop)
 
     app = Starlette(
         routes=[
@@ -240,9 +378,10 @@ def create_app(home: Home | str | Path, *, config: str | Path | None = None, max
 
 
 def serve(home: Home | str | Path, host: str = "127.0.0.1", port: int = 8765, *, config: str | Path | None = None,
-          max_age_s: float | None = None) -> None:
-    """Serve <home>/reports until interrupted."""
+          max_age_s: float | None = None, dagster_url: str | None = None) -> None:
+    """Serve <home>/reports until interrupted. With `dagster_url` (a running Dagster webserver, e.g.
+    `closeboard ui` on the same data home), reloads launch the `refresh` job there."""
     import uvicorn
 
-    app = create_app(home, config=config, max_age_s=max_age_s)
+    app = create_app(home, config=config, max_age_s=max_age_s, dagster_url=dagster_url)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,7 +20,7 @@ import yaml
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
-from tests.conftest import FAST_RETRIES, REPO, free_port
+from tests.conftest import FAST_RETRIES, REPO, free_port, wait_for_port
 from tests.conftest import read
 from warehouse.db import connect
 
@@ -160,3 +161,47 @@ def test_a_source_that_dies_mid_pagination_fails_named_retried_and_changes_nothi
         assert con.execute("select count(*), sum(debit) from erp_journal_lines").fetchall()[0] == lines_before
     finally:
         con.close()
+
+
+def test_served_reload_launches_the_refresh_job_on_the_running_dagster_webserver(ui: Ui) -> None:
+    from dagster import DagsterEventType
+
+    from tests.reports.test_served import get, post
+
+    with ui.instance() as instance:
+        runs_before = {run.run_id for run in instance.get_runs()}
+    port = free_port()
+    env = {**os.environ, "CLOSEBOARD_HOME": str(ui.home), **FAST_RETRIES}
+    env.pop("CLOSEBOARD_CONFIG", None)
+    env.pop("CLOSEBOARD_DAGSTER_URL", None)
+    log = (ui.home / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "--home", str(ui.home), "serve", "--port", str(port),
+         "--dagster-url", f"http://127.0.0.1:{ui.port}"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        wait_for_port(port, proc)
+        base = f"http://127.0.0.1:{port}"
+        token = re.search(r'"token":"([^"]+)"', get(f"{base}/latest.html")).group(1)
+        assert post(f"{base}/api/refresh", {"Origin": base, "X-Closeboard-Token": token}) == 202
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while (served := json.loads(get(f"{base}/api/status")))["refresh"]["state"] == "running":
+            assert time.monotonic() < deadline, served
+            time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+    job = served["refresh"]
+    assert job["state"] == "succeeded", (job, (ui.home / "serve.log").read_text()[-3000:])
+    assert job["launcher"] == "dagster" and "fallback" not in job
+    assert not (ui.home / "serve" / "refresh.log").exists(), "fell back to a `closeboard refresh` subprocess"
+    with ui.instance() as instance:
+        new_runs = [run for run in instance.get_runs() if run.run_id not in runs_before]
+        assert [(run.job_name, run.status) for run in new_runs] == [("refresh", DagsterRunStatus.SUCCESS)]
+        run_id = new_runs[0].run_id
+        events = {e.dagster_event.event_type for e in instance.all_logs(run_id) if e.dagster_event}
+    assert DagsterEventType.RUN_ENQUEUED in events, "not launched through the instance's run queue"
+    assert job["dagster_run_id"] == run_id
+    assert served["run_id"] == status(ui.home)["run_id"] == run_id

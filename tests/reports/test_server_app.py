@@ -78,3 +78,18 @@ def test_a_page_older_than_max_age_refreshes_on_open(live_server, open_page) -> 
                                    timeout=10_000)
     assert app.state.job.state in ("running", "succeeded")
     assert watched.errors == []
+
+
+def test_an_unreachable_dagster_webserver_falls_back_to_the_refresh_command(served_home: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    client = TestClient(create_app(served_home, refresh_command=FAKE_REFRESH, dagster_url=dead),
+                        base_url="http://127.0.0.1:8765")
+    token = token_of(client.get("/latest.html").text)
+    accepted = client.post("/api/refresh", headers={"Origin": "http://127.0.0.1:8765", "X-Closeboard-Token": token})
+    assert accepted.status_code == 202
+    deadline = time.monotonic() + 30
+    while client.get("/api/status").json()["refresh"]["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    job = client.get("/api/status").json()["refresh"]
+    assert job["state"] == "succeeded" and job["progress"] == "step one"
+    assert dead.split("//")[1] in job["fallback"] and "in the background instead" in job["fallback"]

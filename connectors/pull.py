@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from connectors.adapters import Adapter, MalformedItem, Stream
 from connectors.client import ConnectorError, SourceSession, ToolNotAllowed
+from connectors.incremental import Baseline, SummaryRow, periods_to_pull, summary_rows, windows
 
 Sink = Callable[[str, pa.Table], None]
 
@@ -42,14 +43,29 @@ class SourcePull:
     source: str
     tables: dict[str, TablePull]
     company: dict[str, Any] | None = None
+    summary: frozenset[SummaryRow] | None = None  # the ledger summary read before the lines
+    replaced_periods: list[str] | None = None  # months of `windowed_table` pulled; None = all
 
 
-async def pull_source(session: SourceSession, adapter: Adapter, sink: Sink) -> SourcePull:
+async def pull_source(
+    session: SourceSession, adapter: Adapter, sink: Sink, baseline: Baseline | None = None
+) -> SourcePull:
+    """Pull every stream of the adapter into `sink`. With a `baseline` and an allow-listed summary
+    tool, the windowed table is pulled only for the months `periods_to_pull` names."""
     try:
         adapter.configure(session.config)
     except ValueError as exc:
         raise ConnectorError(session.name, "(config)", f"adapter {adapter.name!r}: {exc}") from None
-    streams = adapter.streams()
+    summary = replaced = None
+    if adapter.summary_tool and adapter.summary_tool in session.config.allow_tools:
+        session.check_allowed(adapter.summary_tool)
+        payload, _ = await session.call(adapter.summary_tool)
+        try:
+            summary = summary_rows(payload["items"] if isinstance(payload, dict) else payload)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise ConnectorError(session.name, adapter.summary_tool, f"unreadable ledger summary: {exc!r}") from None
+        replaced = periods_to_pull(summary, baseline)
+    streams = adapter.streams(windows(replaced)) if replaced is not None else adapter.streams()
     reads = adapter.read_tools()
     for stream in streams:  # refuse before sending anything
         if stream.tool not in reads:
@@ -78,23 +94,26 @@ async def pull_source(session: SourceSession, adapter: Adapter, sink: Sink) -> S
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{session.name}") as writer:
         pending: deque[Future[None]] = deque()
         try:
-            for stream in streams:
-                pull = results[stream.table] = TablePull(stream.table, stream.tool)
+            for stream in streams:  # a windowed table has one stream per window: totals add up
+                pull = results.setdefault(stream.table, TablePull(stream.table, stream.tool))
+                stream_total = None
                 async for page in adapter.pages(session, stream):
                     pull.rows += len(page.items)
                     pull.pages += 1
                     pull.bytes += page.nbytes
-                    pull.reported_total = page.total if page.total is not None else pull.reported_total
+                    stream_total = page.total if page.total is not None else stream_total
                     pull.as_of = page.as_of or pull.as_of
                     pending.append(writer.submit(stage, stream, page.number, page.items))
                     while len(pending) > 2:
                         await anyio.to_thread.run_sync(pending.popleft().result)
+                if stream_total is not None:
+                    pull.reported_total = (pull.reported_total or 0) + stream_total
             while pending:
                 await anyio.to_thread.run_sync(pending.popleft().result)
         finally:
             for future in pending:
                 future.cancel()
             sys.setswitchinterval(switch_interval)
-    return SourcePull(session.name, results, company)
+    return SourcePull(session.name, results, company, summary, replaced)
 
 

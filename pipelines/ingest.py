@@ -15,15 +15,19 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from connectors.adapters import get_adapter
+from connectors.adapters import Adapter, get_adapter
 from connectors.client import CallLog, SourceSession
 from connectors.config import Config
+from connectors.incremental import Baseline, summary_rows
 from connectors.pull import SourcePull, pull_source
 from connectors.records import KEYS
-from warehouse.db import frame
+from warehouse.db import frame, scalar
 from warehouse.home import Home
 from warehouse.publish import Published, StagedTable, publish
 from warehouse.staging import Stager
+
+
+PERIOD_COLUMNS = {"erp_journal_lines": "posted_date"}
 
 
 @dataclass
@@ -44,11 +48,45 @@ def preview_markdown(con: duckdb.DuckDBPyConnection, table: str, rows: int = 5) 
     return "\n".join([header, rule, *("| " + " | ".join(r) + " |" for r in cells)])
 
 
-async def _pull(config: Config, source: str, home: Home, stager: Stager, log: CallLog, server: Any) -> SourcePull:
+async def _pull(config: Config, source: str, adapter: Adapter, home: Home, stager: Stager, log: CallLog,
+                server: Any, baseline: Baseline | None) -> SourcePull:
     connector = config.connectors[source]
-    adapter = get_adapter(connector.adapter)
     async with SourceSession(connector, home=home.root, log=log, server=server) as session:
-        return await pull_source(session, adapter, stager.write)
+        return await pull_source(session, adapter, stager.write, baseline)
+
+
+def read_baseline(con: duckdb.DuckDBPyConnection, source: str, table: str, first_period: str) -> Baseline | None:
+    """The stored ledger summary of `source` and the months that are settled: signed off (the latest
+    snapshot version is `closed`) or before the first reported period. None when `table` is empty,
+    so a first load is whole."""
+    if not scalar(con, f'select count(*) from "{table}"'):
+        return None
+    summary = summary_rows(
+        {"period": p, "account_id": a, "lines": n, "debit": d, "credit": c}
+        for p, a, n, d, c in con.execute(
+            "select period, account_id, lines, debit, credit from ledger_summary where source = ?", [source]
+        ).fetchall()
+    )
+    closed = con.execute(
+        """select period from close_snapshots
+           qualify version = max(version) over (partition by period) and status = 'closed'"""
+    ).fetchall()
+    earlier = {p for p, *_ in summary if p < first_period}
+    return Baseline(summary, frozenset({p for (p,) in closed} | earlier))
+
+
+def write_summary(con: duckdb.DuckDBPyConnection, source: str, summary: frozenset) -> None:
+    rows = pa.Table.from_pylist(
+        [dict(zip(("period", "account_id", "lines", "debit", "credit"), row, strict=True)) for row in summary],
+        schema=pa.schema([("period", pa.string()), ("account_id", pa.string()), ("lines", pa.int64()),
+                          ("debit", pa.decimal128(18, 2)), ("credit", pa.decimal128(18, 2))]),
+    )
+    con.register("_summary", rows)
+    try:
+        con.execute("delete from ledger_summary where source = ?", [source])
+        con.execute("insert into ledger_summary select ?, * from _summary", [source])
+    finally:
+        con.unregister("_summary")
 
 
 def write_rejected(con: duckdb.DuckDBPyConnection, run_id: str, source: str, pull: SourcePull) -> None:
@@ -94,15 +132,27 @@ def ingest_source(
     stage_dir: Path = home.staging / run_id / source
     stager = Stager(stage_dir)
     log = CallLog()
+    adapter = get_adapter(config.connectors[source].adapter)
+    baseline = None
+    if adapter.windowed_table:  # a brief read before any MCP I/O; closed again at once
+        with connect() as con:
+            baseline = read_baseline(con, source, adapter.windowed_table, config.company.first_period)
     try:
-        pull = anyio.run(_pull, config, source, home, stager, log, server)
+        pull = anyio.run(_pull, config, source, adapter, home, stager, log, server, baseline)
         staged = stager.close()
+        replaced = tuple(pull.replaced_periods) if pull.replaced_periods is not None else None
         tables = [
-            StagedTable(t.table, staged[t.table], source, t.tool, KEYS[t.table], t.reported_total, t.as_of)
+            StagedTable(
+                t.table, staged[t.table], source, t.tool, KEYS[t.table], t.reported_total, t.as_of,
+                replace_periods=replaced if t.table == adapter.windowed_table else None,
+                period_column=PERIOD_COLUMNS.get(t.table),
+            )
             for t in pull.tables.values()
         ]
         with connect() as con:
             published = publish(con, tables, run_id=run_id)
+            if pull.summary is not None:  # after the publish: a failure here only makes the next pull wider
+                write_summary(con, source, pull.summary)
             write_rejected(con, run_id, source, pull)
             write_calls(con, run_id, log)
             previews = {t.table: preview_markdown(con, t.table) for t in tables}

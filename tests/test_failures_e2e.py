@@ -38,7 +38,8 @@ def test_malformed_source_data_fails_the_refresh_and_keeps_the_previous_state(de
         f.write('JE-BROKEN,1,2026-06-01,"unterminated\n')
     proc = closeboard("refresh", home=home, check=False)
     assert proc.returncode == 1
-    assert "source 'erp', tool 'list_journal_lines'" in proc.stderr
+    # the ledger summary is the first tool to read the journal (it decides which months to pull)
+    assert "source 'erp', tool 'get_ledger_summary'" in proc.stderr and "JE-BROKEN" in proc.stderr
     assert fingerprint(home) == before
 
 

@@ -35,6 +35,9 @@ class StagedTable:
     key: tuple[str, ...]
     reported_total: int | None = None
     source_as_of: str | None = None
+    # an incremental load: only these months ('YYYY-MM' of `period_column`) are replaced
+    replace_periods: tuple[str, ...] | None = None
+    period_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,14 @@ def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: 
         where t._reason is not null order by t._row""",
         [run_id, staged.source, staged.tool],
     )
-    con.execute(f"delete from {target}")
+    if staged.replace_periods is None:
+        con.execute(f"delete from {target}")
+    else:
+        con.execute(
+            f"delete from {target} where strftime({_quote(staged.period_column)}, '%Y-%m') in "
+            f"(select unnest(?::varchar[]))",
+            [list(staged.replace_periods)],
+        )
     con.execute(
         f"""insert into {target} ({names})
         select {names} from _typed as t

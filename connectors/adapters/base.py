@@ -116,6 +116,10 @@ class Adapter:
     default_tools: tuple[str, ...] = ()
     company_tool: str | None = None
     options: tuple[str, ...] = ()  # the `options:` keys this adapter reads from its connector config
+    # incremental refresh: a tool answering the ledger summary, and the table `streams(windows)` then
+    # pulls by windows of months instead of whole (see connectors.incremental)
+    summary_tool: str | None = None
+    windowed_table: str | None = None
 
     def configure(self, config: ConnectorConfig) -> None:
         """Take the connector's `options`; raise ValueError naming what is wrong with them."""

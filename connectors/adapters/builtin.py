@@ -13,11 +13,20 @@ class ErpAdapter(Adapter):
         "list_payments", "get_ledger_summary",
     )
     company_tool = "get_company"
+    summary_tool = "get_ledger_summary"
+    windowed_table = "erp_journal_lines"
 
-    def streams(self) -> list[Stream]:
+    def streams(self, windows: list[tuple[str, str]] | None = None) -> list[Stream]:
+        """Journal lines whole, or one stream per window of months when a refresh is incremental;
+        documents are always pulled whole (old documents change balance)."""
+        journal = (
+            [Stream("erp_journal_lines", "list_journal_lines")]
+            if windows is None
+            else [Stream("erp_journal_lines", "list_journal_lines", {"date_from": f, "date_to": t}) for f, t in windows]
+        )
         return [
             Stream("erp_accounts", "list_accounts"),
-            Stream("erp_journal_lines", "list_journal_lines"),
+            *journal,
             Stream("erp_invoices", "list_invoices"),
             Stream("erp_bills", "list_bills"),
             Stream("erp_payments", "list_payments"),

@@ -42,3 +42,14 @@ create table if not exists run_context (
     fiscal_year_start_month integer not null,
     currency        varchar not null
 );
+
+-- The ledger summary (month x account: lines, debit, credit) as of each source's last successful
+-- load; the next refresh compares against it to pull only the months that may have changed.
+create table if not exists ledger_summary (
+    source          varchar not null,
+    period          varchar not null,
+    account_id      varchar not null,
+    lines           bigint not null,
+    debit           decimal(18, 2) not null,
+    credit          decimal(18, 2) not null
+);

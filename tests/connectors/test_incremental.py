@@ -1,0 +1,49 @@
+"""Which months a refresh pulls again, from the ledger summary."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from connectors.incremental import Baseline, periods_to_pull, summary_rows, windows
+
+
+def summary(*rows: tuple[str, str, int, str, str]) -> frozenset:
+    return summary_rows({"period": p, "account_id": a, "lines": n, "debit": d, "credit": c} for p, a, n, d, c in rows)
+
+
+LEDGER = summary(
+    ("2026-01", "1000", 2, "10.00", "0.00"), ("2026-01", "4000", 2, "0.00", "10.00"),
+    ("2026-02", "1000", 1, "5.00", "0.00"), ("2026-02", "4000", 1, "0.00", "5.00"),
+    ("2026-03", "1000", 1, "7.00", "0.00"), ("2026-03", "4000", 1, "0.00", "7.00"),
+)
+
+
+def test_first_load_and_unsettled_history_pull_everything() -> None:
+    assert periods_to_pull(LEDGER, None) is None
+    assert periods_to_pull(LEDGER, Baseline(frozenset())) is None
+    assert periods_to_pull(LEDGER, Baseline(LEDGER, frozenset())) is None  # nothing settled: all of it
+
+
+def test_only_unsettled_and_changed_months_are_pulled() -> None:
+    settled = frozenset({"2026-01", "2026-02"})
+    assert periods_to_pull(LEDGER, Baseline(LEDGER, settled)) == ["2026-03"]
+    # a reclassification inside settled January keeps its totals per month but not per account
+    moved = (LEDGER - summary(("2026-01", "4000", 2, "0.00", "10.00"))) | summary(
+        ("2026-01", "4100", 2, "0.00", "10.00"))
+    assert periods_to_pull(moved, Baseline(LEDGER, settled)) == ["2026-01", "2026-03"]
+    # a backdated line in settled February changes its line count
+    backdated = (LEDGER - summary(("2026-02", "1000", 1, "5.00", "0.00"))) | summary(
+        ("2026-02", "1000", 2, "5.00", "0.00"))
+    assert periods_to_pull(backdated, Baseline(LEDGER, settled)) == ["2026-02", "2026-03"]
+
+
+def test_a_month_that_vanished_forces_a_whole_pull() -> None:
+    without_january = frozenset(r for r in LEDGER if r[0] != "2026-01")
+    assert periods_to_pull(without_january, Baseline(LEDGER, frozenset({"2026-02"}))) is None
+
+
+def test_windows_are_contiguous_runs_of_months() -> None:
+    assert windows(["2026-03", "2025-12", "2026-01", "2026-05"]) == [
+        ("2025-12-01", "2026-01-31"), ("2026-03-01", "2026-03-31"), ("2026-05-01", "2026-05-31")]
+    assert windows(["2024-02"]) == [("2024-02-01", "2024-02-29")]
+    assert next(iter(summary(("2026-01", "1", 1, "0.1", "0")))) == ("2026-01", "1", 1, Decimal("0.1"), Decimal("0"))

@@ -34,7 +34,7 @@ class Env:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", type=click.Path(dir_okay=False), help="closeboard.yaml (default: $CLOSEBOARD_CONFIG or ./closeboard.yaml)")
+@click.option("--config", type=click.Path(dir_okay=False), help="closeboard.yaml (default: $CLOSEBOARD_CONFIG, else the data home's closeboard.yaml, else ./closeboard.yaml)")
 @click.option("--home", type=click.Path(file_okay=False), help="data home (default: $CLOSEBOARD_HOME or ./var)")
 @click.pass_context
 def main(ctx: click.Context, config: str | None, home: str | None) -> None:

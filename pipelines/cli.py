@@ -60,33 +60,24 @@ def _run_refresh(env: Env, config: Path) -> str:
     from rich.console import Console
 
     from pipelines import progress
-    from pipelines.definitions import WAREHOUSE_TAG, defs
-    from pipelines.instance import instance
+    from pipelines.close import execute
 
     env.export(config)
     console = Console(stderr=True, highlight=False)
     started = time.perf_counter()
     stop = progress.listen(lambda line: console.print(f"[dim]{time.perf_counter() - started:6.1f}s[/dim]  {line}"))
     try:
-        with console.status("refreshing…"), instance(env.home) as dagster_instance:
-            result = defs.resolve_job_def("refresh").execute_in_process(
-                instance=dagster_instance, raise_on_error=False, tags=WAREHOUSE_TAG,
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
+        with console.status("refreshing…"):
+            outcome = execute("refresh", env.home)
     finally:
         stop()
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure and event.step_failure_data is not None:
-                error = event.step_failure_data.error
-                while error is not None and (error.cause or error.context) is not None:
-                    error = error.cause or error.context  # the user's error, not Dagster's wrappers
-                message = error.message.strip() if error else "unknown error"
-                console.print(f"[red]✗ {event.step_key}[/red]: {message}")
+    if not outcome.success:
+        for step, message in outcome.errors:
+            console.print(f"[red]✗ {step}[/red]: {message}")
         console.print("[red]refresh failed[/red]: the previous warehouse and dashboard are unchanged.")
         sys.exit(1)
-    console.print(f"[green]✓[/green] refresh {result.run_id} finished in {time.perf_counter() - started:.1f} s")
-    return result.run_id
+    console.print(f"[green]✓[/green] refresh {outcome.run_id} finished in {time.perf_counter() - started:.1f} s")
+    return outcome.run_id
 
 
 def _print_summary(env: Env) -> None:
@@ -197,7 +188,7 @@ def close_cmd(env: Env, period: str, by: str, override: str | None) -> None:
     env.export(env.config_path())
     outcome = execute("close_period", env.home, run_config=close_run_config(period, by, override))
     if not outcome.success:
-        for error in outcome.errors or ["the close failed"]:
+        for _, error in outcome.errors or [("", "the close failed")]:
             click.echo(f"✗ {error}", err=True)
         sys.exit(1)
     from reports.history import history_lines
@@ -232,7 +223,7 @@ def backfill(env: Env, first: str | None, last: str | None) -> None:
     tags = backfill_tags(load_config(config_file), first, last)
     outcome = execute("backfill_history", env.home, tags=tags)
     if not outcome.success:
-        for error in outcome.errors or ["the backfill failed"]:
+        for _, error in outcome.errors or [("", "the backfill failed")]:
             click.echo(f"✗ {error}", err=True)
         sys.exit(1)
     click.echo(f"✓ snapshots taken for {tags['dagster/asset_partition_range_start']} to "

@@ -258,12 +258,13 @@ def build(config: Config, *, upstream: Sequence[dg.AssetKey] = (), refresh_job: 
 class JobOutcome:
     success: bool
     run_id: str
-    errors: list[str]
+    errors: list[tuple[str, str]]  # (step, message)
 
 
 def execute(job_name: str, home: Home, *, run_config: dict | None = None,
             tags: dict[str, str] | None = None) -> JobOutcome:
-    """Run one of the code location's jobs in this process on `home`'s Dagster instance."""
+    """Run one of the code location's jobs in this process on `home`'s Dagster instance, as one
+    warehouse writer; `errors` holds (step, the user's error message) for each failed step."""
     from pipelines.definitions import defs
     from pipelines.instance import instance
 
@@ -280,11 +281,11 @@ def execute(job_name: str, home: Home, *, run_config: dict | None = None,
                 error = event.step_failure_data.error
                 user = event.step_failure_data.user_failure_data
                 if user is not None and user.description:
-                    errors.append(user.description)
+                    errors.append((event.step_key, user.description))
                     continue
                 while error is not None and (error.cause or error.context) is not None:
-                    error = error.cause or error.context
-                errors.append(error.message.strip() if error else "unknown error")
+                    error = error.cause or error.context  # the user's error, not Dagster's wrappers
+                errors.append((event.step_key, error.message.strip() if error else "unknown error"))
     return JobOutcome(result.success, result.run_id, errors)
 
 

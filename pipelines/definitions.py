@@ -10,9 +10,8 @@ import dagster as dg
 from pipelines.assets import dashboard, marts, source_assets
 from pipelines.recon import reconciliation
 from pipelines.resources import CloseboardResource
-from pipelines.close import build as build_close, import_config
-
-WAREHOUSE_TAG = {"closeboard/warehouse": "write"}
+from pipelines.close import WAREHOUSE_TAG, import_config
+from pipelines.close import build as build_close
 
 # the close history (issue 4): partitions and schedules from closeboard.yaml, read at import without DuckDB
 close_defs = build_close(import_config(), upstream=sorted(reconciliation.keys))  # snapshots follow the verdicts

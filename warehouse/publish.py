@@ -90,9 +90,8 @@ def _checks(col: Column) -> list[str]:
     return reasons
 
 
-def typed_select(con: duckdb.DuckDBPyConnection, staged: StagedTable) -> str:
+def typed_select(staged: StagedTable, cols: list[Column]) -> str:
     """SQL over raw_<table> (alias r): every row typed, its raw rowid, and `_reason` (null when good)."""
-    cols = columns(con, staged.table)
     casts = ",\n        ".join(f"try_cast({_value(c)} as {c.type}) as {_quote(c.name)}" for c in cols)
     reasons = ", ".join(r for c in cols for r in _checks(c))
     return f"""
@@ -119,7 +118,7 @@ def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: 
         f"from read_parquet(?)",
         [staged.source, run_id, str(staged.path)],
     )
-    con.execute(f"create or replace temp table _typed as {typed_select(con, staged)}")
+    con.execute(f"create or replace temp table _typed as {typed_select(staged, cols)}")
     # keys received more than once: identical copies collapse to one row, differing copies are all
     # rejected (which one is right is not ours to guess)
     con.execute(

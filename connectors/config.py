@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from connectors.records import SOURCES, source_tables
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -169,6 +171,17 @@ def check_adapter(connector: ConnectorConfig) -> None:
     except (KeyError, ImportError, AttributeError, ValueError, TypeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         raise ConfigError(f"connectors.{connector.name}.adapter {connector.adapter!r}: {message}") from None
+    if connector.name not in SOURCES:
+        raise ConfigError(
+            f"connectors.{connector.name}: a source is one of {list(SOURCES)}, the family of canonical tables "
+            f"it feeds (a Stripe or statement-file bank is configured as `bank`)"
+        )
+    foreign = [t for t in adapter.tables if t not in source_tables(connector.name)]
+    if foreign:
+        raise ConfigError(
+            f"connectors.{connector.name}.adapter {connector.adapter!r} feeds {foreign}, which are not "
+            f"{connector.name} tables ({list(source_tables(connector.name))})"
+        )
     reads = adapter.read_tools()
     undeclared = [t for t in connector.allow_tools if t not in reads]
     if undeclared:

@@ -48,6 +48,15 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+# A source feeds the family of tables named after it: the `erp` connector the erp_* tables, and so on.
+SOURCES: tuple[str, ...] = ("erp", "bank", "crm")
+
+
+def source_tables(source: str) -> tuple[str, ...]:
+    """The canonical tables a source feeds (whichever adapter reads it)."""
+    return tuple(t for t in CANONICAL if t.startswith(f"{source}_"))
+
+
 def text_schema(table: str) -> pa.Schema:
     """The staging schema of a canonical table: every column text, as received."""
     return pa.schema([(name, pa.string()) for name in CANONICAL[table]])

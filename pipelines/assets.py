@@ -8,8 +8,8 @@ import os
 
 import dagster as dg
 
-from connectors.adapters.builtin import BankAdapter, CrmAdapter, ErpAdapter
 from connectors.client import ConnectorError
+from connectors.records import SOURCES, source_tables
 from pipelines import progress
 from pipelines.ingest import ingest_source
 from pipelines.publishing import build_models, render_and_publish
@@ -23,11 +23,9 @@ SOURCE_RETRY = dg.RetryPolicy(
     backoff=dg.Backoff.EXPONENTIAL,
 )
 
-SOURCE_TABLES: dict[str, tuple[str, ...]] = {
-    "erp": ErpAdapter().tables,
-    "bank": BankAdapter().tables,
-    "crm": CrmAdapter().tables,
-}
+# the assets are the tables of each source's family; which of them a source's adapter feeds is
+# config (a table it does not feed is materialized empty, saying so)
+SOURCE_TABLES: dict[str, tuple[str, ...]] = {source: source_tables(source) for source in SOURCES}
 SOURCE_DESCRIPTIONS = {
     "erp": "the general ledger, customers' invoices, vendors' bills and payments",
     "bank": "bank accounts, their transactions and statement balances",
@@ -39,6 +37,7 @@ TABLE_DESCRIPTIONS = {
     "erp_invoices": "Customer invoices and credit notes with their open balance.",
     "erp_bills": "Vendor bills with their open balance.",
     "erp_payments": "Payments applied to invoices and bills.",
+    "erp_fx_rates": "Exchange rates into the reporting currency, where the ERP publishes them.",
     "bank_accounts": "Bank accounts and the ledger account each one maps to.",
     "bank_transactions": "Bank statement lines.",
     "bank_balances": "Statement closing balances per bank account and day.",

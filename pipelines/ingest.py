@@ -19,8 +19,9 @@ from connectors.adapters import Adapter, get_adapter
 from connectors.client import CallLog, SourceSession
 from connectors.config import Config
 from connectors.incremental import Baseline, summary_rows
-from connectors.pull import SourcePull, pull_source
-from connectors.records import KEYS
+from connectors.adapters.base import to_text_batch
+from connectors.pull import SourcePull, TablePull, pull_source
+from connectors.records import KEYS, source_tables
 from warehouse.db import frame, scalar
 from warehouse.home import Home
 from warehouse.publish import Published, StagedTable, publish
@@ -139,6 +140,10 @@ def ingest_source(
             baseline = read_baseline(con, source, adapter.windowed_table, config.company.first_period)
     try:
         pull = anyio.run(_pull, config, source, adapter, home, stager, log, server, baseline)
+        for table in source_tables(source):  # a table the adapter does not feed is emptied, not left stale
+            if table not in pull.tables:
+                pull.tables[table] = TablePull(table, f"(none: adapter {adapter.name!r} does not read it)")
+                stager.write(table, to_text_batch(table, []))
         staged = stager.close()
         replaced = tuple(pull.replaced_periods) if pull.replaced_periods is not None else None
         tables = [

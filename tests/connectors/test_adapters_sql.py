@@ -131,7 +131,13 @@ def test_erp_and_crm_through_sql_load_into_the_canonical_tables_exactly(
         yield con
 
     home = Home(tmp_path / "home")
+    # left by an earlier adapter: a table the sql adapter is given no query for must not stay stale
+    con.execute("insert into erp_invoices (invoice_id, customer_id, issue_date, total, balance, currency, status) "
+                "values ('OLD-1', 'C0', date '2025-01-01', 10, 10, 'USD', 'open')")
     erp = ingest_source(config, "erp", home=home, run_id="r1", connect=connect)
+    for table in ("erp_invoices", "erp_bills", "erp_payments", "erp_fx_rates"):
+        assert con.execute(f"select count(*) from {table}").fetchall() == [(0,)]
+        assert erp.pull.tables[table].tool == "(none: adapter 'sql' does not read it)"
     crm = ingest_source(config, "crm", home=home, run_id="r1", connect=connect)
 
     assert con.execute("select * from erp_accounts order by account_id").fetchall() == sorted(ACCOUNTS)
@@ -196,4 +202,15 @@ def test_sql_options_are_checked_at_config_load(tmp_path: Path) -> None:
         parse_config(raw)
     raw["connectors"]["erp"]["options"]["queries"] = {"erp_accounts": "DELETE FROM gl_accounts"}
     with pytest.raises(ConfigError, match="must be one SELECT statement"):
+        parse_config(raw)
+
+
+def test_a_source_feeds_only_its_own_family_of_tables(tmp_path: Path) -> None:
+    raw = raw_config("uvx", tmp_path / "x.sqlite")
+    raw["connectors"]["erp"]["options"]["queries"]["crm_opportunities"] = CRM_QUERY
+    with pytest.raises(ConfigError, match=r"feeds \['crm_opportunities'\], which are not erp tables"):
+        parse_config(raw)
+    raw = raw_config("uvx", tmp_path / "x.sqlite")
+    raw["connectors"]["ledger"] = raw["connectors"].pop("erp")
+    with pytest.raises(ConfigError, match=r"connectors.ledger: a source is one of \['erp', 'bank', 'crm'\]"):
         parse_config(raw)

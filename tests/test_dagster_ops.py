@@ -57,6 +57,11 @@ class Ui:
 def ui(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
     home = tmp_path_factory.mktemp("ui") / "home"
     shutil.copytree(demo_home, home, ignore=shutil.ignore_patterns("*.lock", "*.owner", "dagster"))
+    # the schedules are RUNNING by default: keep the daemon from queueing a run of its own mid-test
+    config = home / "closeboard.yaml"
+    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw.setdefault("schedules", {})["refresh_cron"] = "0 6 1 1 *"
+    config.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     port = free_port()
     env = {**os.environ, **FAST_RETRIES}
     env.pop("CLOSEBOARD_CONFIG", None)

@@ -76,6 +76,8 @@ class ConnectorConfig:
     allow_tools: tuple[str, ...]
     client: ClientSettings = ClientSettings()
     options: dict[str, Any] = field(default_factory=dict)  # adapter settings (e.g. the sql adapter's queries)
+    # incremental refresh: pull the windowed table whole again when the last whole pull is older (None: never)
+    full_pull_every_days: float | None = 7.0
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,20 @@ def _connector(name: str, raw: dict[str, Any]) -> ConnectorConfig:
         allow_tools=tuple(str(t) for t in allow),
         client=ClientSettings(**client_raw),
         options=_options(name, raw.get("options")),
+        full_pull_every_days=_days(name, raw.get("full_pull_every_days", 7)),
     )
+
+
+def _days(name: str, raw: Any) -> float | None:
+    if raw is None:
+        return None
+    try:
+        days = float(raw)
+    except (TypeError, ValueError):
+        days = -1.0
+    if days < 0:
+        raise ConfigError(f"connectors.{name}.full_pull_every_days: a number of days >= 0 or null, got {raw!r}")
+    return days
 
 
 def _options(name: str, raw: Any) -> dict[str, Any]:

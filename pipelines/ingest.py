@@ -22,6 +22,7 @@ from connectors.incremental import Baseline, summary_rows
 from connectors.adapters.base import to_text_batch
 from connectors.pull import SourcePull, TablePull, pull_source
 from connectors.records import KEYS, source_tables
+from pipelines import progress
 from warehouse.db import frame, scalar
 from warehouse.home import Home
 from warehouse.publish import Published, StagedTable, publish
@@ -74,6 +75,17 @@ def read_baseline(con: duckdb.DuckDBPyConnection, source: str, table: str, first
     ).fetchall()
     earlier = {p for p, *_ in summary if p < first_period}
     return Baseline(summary, frozenset({p for (p,) in closed} | earlier))
+
+
+def full_pull_due(con: duckdb.DuckDBPyConnection, source: str, every_days: float | None) -> bool:
+    """True when the source's windowed table was last pulled whole more than `every_days` ago (or
+    never, as far as this warehouse knows)."""
+    if every_days is None:
+        return False
+    return not scalar(
+        con, "select count(*) from full_pulls where source = ? and pulled_at > now() - to_milliseconds(?)",
+        [source, int(every_days * 86_400_000)],
+    )
 
 
 def write_summary(con: duckdb.DuckDBPyConnection, source: str, summary: frozenset) -> None:
@@ -138,6 +150,9 @@ def ingest_source(
     if adapter.windowed_table:  # a brief read before any MCP I/O; closed again at once
         with connect() as con:
             baseline = read_baseline(con, source, adapter.windowed_table, config.company.first_period)
+            if baseline is not None and full_pull_due(con, source, config.connectors[source].full_pull_every_days):
+                progress.emit(f"{source}: pulling {adapter.windowed_table} whole (the periodic full pull)")
+                baseline = None
     try:
         pull = anyio.run(_pull, config, source, adapter, home, stager, log, server, baseline)
         for table in source_tables(source):  # a table the adapter does not feed is emptied, not left stale
@@ -158,6 +173,8 @@ def ingest_source(
             published = publish(con, tables, run_id=run_id)
             if pull.summary is not None:  # after the publish: a failure here only makes the next pull wider
                 write_summary(con, source, pull.summary)
+            if adapter.windowed_table and pull.replaced_periods is None:
+                con.execute("insert or replace into full_pulls values (?, ?, now())", [source, adapter.windowed_table])
             write_rejected(con, run_id, source, pull)
             write_calls(con, run_id, log)
             previews = {t.table: preview_markdown(con, t.table) for t in tables}

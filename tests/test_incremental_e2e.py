@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import yaml
+
 from tests.conftest import closeboard, read
 
 CLOSED = ("2026-03", "2026-04")
@@ -44,3 +46,15 @@ def test_refresh_after_a_close_pulls_only_open_and_changed_months(demo_home: Pat
     assert read(home, "select count(*) from erp_journal_lines")[0][0] == lines_before[0] + 2
     statuses = read(home, "select status from close_snapshots where period = '2026-03' order by version")
     assert [s for (s,) in statuses][-2:] == ["closed", "restated"]
+
+    # the safety net: once the last whole pull is older than `full_pull_every_days`, the lines are
+    # pulled whole again even though the summary says nothing changed
+    kpis_incremental = read(home, "select * from mart_kpis order by all")
+    config = home / "closeboard.yaml"
+    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw["connectors"]["erp"]["full_pull_every_days"] = 0
+    config.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    closeboard("refresh", home=home)
+    assert journal_windows(home) == [(None, None)]
+    assert read(home, "select count(*) from erp_journal_lines")[0][0] == lines_before[0] + 2
+    assert read(home, "select * from mart_kpis order by all") == kpis_incremental

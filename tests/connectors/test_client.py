@@ -9,12 +9,13 @@ from pathlib import Path
 
 import anyio
 import pytest
+import yaml
 
 from connectors.adapters.base import MalformedItem, to_text_batch
 from connectors.client import CallLog, ConnectorError, SourceSession, ToolNotAllowed
-from connectors.config import ClientSettings, ConfigError, ConnectorConfig, ServerConfig
+from connectors.config import ClientSettings, ConfigError, ConnectorConfig, ServerConfig, parse_config
 from connectors.servers import erp
-from tests.conftest import free_port
+from tests.conftest import REPO, free_port
 
 FAST = ClientSettings(call_timeout_s=20, retries=1, backoff_s=0.01, backoff_max_s=0.05, page_limit=1000)
 
@@ -135,3 +136,13 @@ def test_malformed_items_are_rejected_with_the_record_named() -> None:
         to_text_batch("erp_accounts", [{"account_id": "1000", "name": {"nested": True}}])
     batch = to_text_batch("crm_opportunities", [{"opportunity_id": "O1", "amount": 12, "is_won": True}])
     assert batch.to_pylist()[0]["amount"] == "12" and batch.to_pylist()[0]["is_won"] == "true"
+
+
+@pytest.mark.parametrize("value", [-1, "weekly"])
+def test_full_pull_every_days_must_be_a_number_of_days(tmp_path: Path, value: object) -> None:
+    raw = yaml.safe_load((REPO / "closeboard.yaml").read_text(encoding="utf-8"))
+    raw["connectors"]["erp"]["full_pull_every_days"] = value
+    with pytest.raises(ConfigError, match=r"connectors.erp.full_pull_every_days: a number of days >= 0 or null"):
+        parse_config(raw)
+    raw["connectors"]["erp"]["full_pull_every_days"] = None
+    assert parse_config(raw).connectors["erp"].full_pull_every_days is None

@@ -53,3 +53,11 @@ create table if not exists ledger_summary (
     debit           decimal(18, 2) not null,
     credit          decimal(18, 2) not null
 );
+
+-- When each source's windowed table was last pulled whole: an incremental refresh pulls it whole again
+-- once this is older than the connector's `full_pull_every_days` (the safety net under the summary).
+create table if not exists full_pulls (
+    source          varchar not null primary key,
+    table_name      varchar not null,
+    pulled_at       timestamptz not null
+);

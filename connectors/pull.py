@@ -35,7 +35,7 @@ class TablePull:
     bytes: int = 0
     reported_total: int | None = None
     as_of: str | None = None
-    rejected: list[tuple[str, str]] = field(default_factory=list)  # items the adapter set aside: (JSON, reason)
+    rejected: list[tuple[str, str, str]] = field(default_factory=list)  # set aside: (JSON, reason, tool)
 
 
 @dataclass
@@ -81,7 +81,7 @@ async def pull_source(
             mapped = adapter.map_items(stream, items)
         except MalformedItem as exc:
             raise ConnectorError(session.name, stream.tool, f"page {number}: {exc}") from None
-        results[stream.table].rejected.extend(mapped.rejected)
+        results[stream.table].rejected.extend((record, reason, stream.tool) for record, reason in mapped.rejected)
         sink(stream.table, mapped.batch)
 
     # One staging thread converts and writes each page while the next one is fetched, at most two
@@ -96,6 +96,8 @@ async def pull_source(
         try:
             for stream in streams:  # a windowed table has one stream per window: totals add up
                 pull = results.setdefault(stream.table, TablePull(stream.table, stream.tool))
+                if stream.tool not in pull.tool.split(", "):  # a table fed by two tools names both
+                    pull.tool = f"{pull.tool}, {stream.tool}"
                 stream_total = None
                 async for page in adapter.pages(session, stream):
                     pull.rows += len(page.items)

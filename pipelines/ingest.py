@@ -104,8 +104,8 @@ def write_summary(con: duckdb.DuckDBPyConnection, source: str, summary: frozense
 
 def write_rejected(con: duckdb.DuckDBPyConnection, run_id: str, source: str, pull: SourcePull) -> None:
     """Items the adapter could not map at all go to `quarantine` with its reason."""
-    rows = [{"run_id": run_id, "source": source, "tool": t.tool, "record": record, "reason": reason}
-            for t in pull.tables.values() for record, reason in t.rejected]
+    rows = [{"run_id": run_id, "source": source, "tool": tool, "record": record, "reason": reason}
+            for t in pull.tables.values() for record, reason, tool in t.rejected]
     if rows:
         con.register("_rejected", pa.Table.from_pylist(rows))
         try:

@@ -22,6 +22,12 @@ _REGISTRY = {
     "builtin.bank": "connectors.adapters.builtin:BankAdapter",
     "builtin.crm": "connectors.adapters.builtin:CrmAdapter",
     "sql": "connectors.adapters.sql:SqlAdapter",
+    "beancount": "connectors.adapters.beancount:BeancountAdapter",
+    "xero": "connectors.adapters.xero:XeroAdapter",
+    "quickbooks": "connectors.adapters.quickbooks:QuickBooksAdapter",
+    "odoo": "connectors.adapters.odoo:OdooAdapter",
+    "hubspot": "connectors.adapters.hubspot:HubSpotAdapter",
+    "stripe": "connectors.adapters.stripe:StripeAdapter",
 }
 
 

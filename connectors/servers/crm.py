@@ -61,17 +61,22 @@ UpdatedSince = Annotated[
 
 
 def build_server(data_dir: Path) -> MCPServer:
-    src = DataSource(data_dir, TABLES)
     server = new_server(
         "closeboard-crm",
         title="closeboard CRM (read-only)",
         instructions="Read-only CRM: sales opportunities. Pages with cursor/limit, answers compact JSON text.",
     )
+    return add_crm_tools(server, DataSource(data_dir, TABLES), "Sales opportunities, open and closed.")
+
+
+def add_crm_tools(server: MCPServer, src: DataSource, summary: str) -> MCPServer:
+    """`list_opportunities` over any source answering `page(Query, cursor, limit)`: the bundled CRM
+    server and the CSV-export server (crmcsv) serve exactly the same contract."""
 
     @server.tool(
         title="Opportunities",
         description=page_description(
-            "Sales opportunities, open and closed.",
+            summary,
             OPPORTUNITIES,
             "Filter: updated_since (inclusive) returns only opportunities changed since then.",
         ),

@@ -1,0 +1,449 @@
+"""`beancount`: a beancount ledger through the ``beancount-mcp`` server (BQL queries).
+
+Read from the source of PyPI ``beancount-mcp`` 0.1.1 (github.com/StdioA/beancount-mcp,
+``beancount_mcp/server.py`` and ``beancount_mcp/__main__.py``; run here with beancount 3.2,
+beanquery 0.2 and mcp 1.x):
+
+- CLI ``beancount-mcp [--transport stdio|sse] LEDGER`` — the default transport is **sse**, so
+  closeboard must pass ``--transport stdio``. The package needs ``mcp<2``: it runs in its own
+  environment, ``uvx --with "mcp<2" --from beancount-mcp beancount-mcp --transport stdio FILE``.
+- tools: ``beancount_query {query}`` (BQL), ``beancount_accounts {}``, ``beancount_get_transaction
+  {tx_id}``, ``beancount_current_date {}`` — and the write ``beancount_submit_transaction
+  {transaction}``, which appends text to the ledger file. This adapter never declares it, so a
+  config that allow-lists it is refused at load and it is never called.
+- ``beancount_query`` answers JSON *text* ``{"columns": [{"name", "type"}], "rows": [[...]]}``
+  where every cell is ``str(value)`` (``"100.00 USD"`` for an Amount, ``"None"`` for null,
+  ``"frozenset({'a'})"`` for links), and **keeps only the first 200 rows** (``rows[:200]``)
+  without saying so. Before running the query it strips quotes around ISO dates and removes
+  ``FROM transaction(s)``. A failing query raises ``ValueError("BQL query error: ...")``, which
+  the server's FastMCP answers as ``isError`` text ``"Error executing tool beancount_query: BQL
+  query error: ..."`` (the client turns it into a ConnectorError naming the source and tool).
+- BQL (beanquery) has LIMIT but no OFFSET, and the ledger's options (``operating_currency``) are
+  not readable through any tool — hence the required ``currency`` option below.
+
+How this adapter reads it
+- ``erp_accounts`` from the ``open`` directives (``SELECT ... FROM #accounts``), read by keyset on
+  the account name (``WHERE account > 'last' ORDER BY account``, 200 at a time) and checked against
+  ``SELECT count(*) FROM #accounts``. type from the root (``account_types``); subtype from the
+  first matching glob in ``subtypes`` (defaults in ``DEFAULT_SUBTYPES``); currency the one currency
+  the ``open`` allows, else the reporting currency; parent the nearest opened ancestor.
+- ``erp_journal_lines`` from the postings, by windows: grouped counts per year
+  (``SELECT year, count(*) GROUP BY year``), a year over the cut per month, a month over the cut
+  per day, a day over the cut per transaction line number (``int(entry_meta('lineno'))``, keyset);
+  consecutive groups are packed into windows of at most 200 postings. Each window is fetched with
+  one query and must return exactly the postings its counts announced, else the pull fails
+  (transient: the ledger changed meanwhile). A single transaction with more than 200 postings
+  cannot be read through this server: that fails with the reason.
+- entry_id is the transaction's location ``FILE:LINE`` (beancount's own ``location``, unique,
+  stable while the file is unchanged; beanquery's ``id`` hash for one a plugin made without a line); line_no its posting's position in it (1, 2, ...);
+  description ``payee | narration``; document_id the transaction's first link (sorted).
+- debit/credit in the reporting currency: the posting's units when they are in it; else its weight
+  (units at the ``@`` price or ``{cost}``) when that is in it; else the weight converted with the
+  ledger's own prices (BQL ``CONVERT(weight, CCY, date)``: the latest price on or before the
+  date). A posting that cannot be converted sets its whole transaction aside to ``quarantine``
+  with the reason (never summed in a foreign currency; half an entry is never loaded). Amounts are
+  rounded to cents half away from zero; ``currency`` is the posting's units currency and
+  ``amount_currency`` its signed units when those are another currency (left out when they have
+  more than two decimals that are not zeros, e.g. fractional shares).
+- Beancount accepts a transaction that balances within its tolerance (0.005 for amounts in
+  cents), and cent rounding of converted postings leaves residuals: an entry whose cents do not
+  sum to zero gets one more line of ``-residual`` on ``rounding_account`` when that is configured
+  and the residual is within ``rounding_tolerance``; otherwise the entry is quarantined with the
+  residual in the reason. So Σ debit = Σ credit holds exactly for every loaded entry.
+- Reported totals are what the count queries said (plus the rounding lines and the rounding
+  account this adapter adds), so quarantined postings show as a shortfall in R6.
+
+Config::
+
+    erp:
+      adapter: beancount
+      server: {command: uvx, args: [--with, "mcp<2", --from, beancount-mcp, beancount-mcp,
+                                    --transport, stdio, "${CLOSEBOARD_HOME}/ledger/main.beancount"]}
+      allow_tools: [beancount_query]
+      options:
+        currency: USD                      # required: the ledger's operating_currency
+        rounding_account: Expenses:Rounding  # optional; without it unbalanced cents quarantine
+        rounding_tolerance: "0.05"         # largest residual booked to it (default 0.05)
+        subtypes: {cash: ["Assets:Bank*", "Assets:Cash*"], ar: ["Assets:Receivable*"], ...}
+        account_types: {Assets: asset, ...} # only when the ledger renames its roots
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
+
+from connectors.adapters.base import Adapter, MalformedItem, Mapped, Stream, item_json, to_text_batch
+from connectors.client import ConnectorError, Page
+
+if TYPE_CHECKING:
+    from connectors.client import SourceSession
+    from connectors.config import ConnectorConfig
+
+QUERY_TOOL = "beancount_query"
+ROW_CUT = 200  # beancount_mcp/server.py query_bql: rows[:200]
+CENT = Decimal("0.01")
+DEFAULT_ACCOUNT_TYPES = {
+    "Assets": "asset", "Liabilities": "liability", "Equity": "equity", "Income": "revenue", "Expenses": "expense",
+}
+DEFAULT_SUBTYPES: dict[str, tuple[str, ...]] = {
+    "cash": ("Assets:Bank*", "Assets:Cash*"),
+    "ar": ("Assets:Receivable*", "Assets:AccountsReceivable*"),
+    "ap": ("Liabilities:Payable*", "Liabilities:AccountsPayable*"),
+    "cogs": ("Expenses:COGS*", "Expenses:CostOfGoodsSold*", "Expenses:CostOfSales*"),
+    "debt": ("Liabilities:Loan*", "Liabilities:Debt*"),
+}
+_CURRENCY = re.compile(r"^[A-Z][A-Z0-9'._-]{0,22}[A-Z0-9]$|^[A-Z]$")
+_LINK = re.compile(r"'([^']*)'")
+_LINE = "int(entry_meta('lineno'))"
+# the postings of a window, by position: the transaction's file and line, the posting
+_POSTING_COLUMNS = (
+    "entry_meta('filename')", _LINE, "date", "account", "number", "currency", "weight",
+    "CONVERT(weight, '{ccy}', date)", "description", "links", "id",
+)
+# count levels: BQL key expression, and the condition one key adds to its parent's
+_LEVELS = ("year", "month", "day", _LINE)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A set of postings selected by a BQL condition, and how many the count queries found."""
+
+    where: str
+    count: int
+
+
+def _amount(text: str) -> tuple[Decimal, str] | None:
+    """``"-12.50 USD"`` as (Decimal, currency); None for ``"None"``."""
+    if text in ("None", ""):
+        return None
+    number, _, currency = text.strip().partition(" ")
+    try:
+        return Decimal(number), currency.strip()
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {text!r}") from None
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _money(value: Decimal) -> str:
+    return format(value, "f")
+
+
+class BeancountAdapter(Adapter):
+    name = "beancount"
+    default_tools = (QUERY_TOOL,)
+    options = ("currency", "subtypes", "account_types", "rounding_account", "rounding_tolerance", "row_cut")
+
+    def __init__(self) -> None:
+        self.currency = ""
+        self.subtypes: dict[str, tuple[str, ...]] = dict(DEFAULT_SUBTYPES)
+        self.account_types = dict(DEFAULT_ACCOUNT_TYPES)
+        self.rounding_account: str | None = None
+        self.rounding_tolerance = Decimal("0.05")
+        self.row_cut = ROW_CUT
+        self._opened: set[str] = set()
+        self._nbytes = 0  # the size of the last answer
+
+    # -- config ---------------------------------------------------------------------------------
+    def configure(self, config: ConnectorConfig) -> None:
+        super().configure(config)
+        options = config.options
+        currency = str(options.get("currency") or "")
+        if not _CURRENCY.match(currency):
+            raise ValueError(
+                "options.currency: the reporting currency (the ledger's operating_currency, e.g. USD) is required: "
+                "beancount-mcp does not expose the ledger's options"
+            )
+        self.currency = currency
+        if "account_types" in options:
+            types = options["account_types"]
+            allowed = set(DEFAULT_ACCOUNT_TYPES.values())
+            if not isinstance(types, dict) or not types or any(v not in allowed for v in types.values()):
+                raise ValueError(f"options.account_types: map each root account name to one of {sorted(allowed)}")
+            self.account_types = {str(k): str(v) for k, v in types.items()}
+        if "subtypes" in options:
+            subtypes = options["subtypes"]
+            if not isinstance(subtypes, dict):
+                raise ValueError("options.subtypes: map each subtype (cash, ar, ap, cogs, debt, ...) to account globs")
+            checked: dict[str, tuple[str, ...]] = {}
+            for subtype, patterns in subtypes.items():
+                if isinstance(patterns, str):
+                    patterns = [patterns]
+                if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
+                    raise ValueError(f"options.subtypes.{subtype}: expected a list of account globs")
+                checked[str(subtype)] = tuple(patterns)
+            self.subtypes = checked
+        rounding = options.get("rounding_account")
+        if rounding is not None:
+            rounding = str(rounding)
+            if rounding.partition(":")[0] not in self.account_types or ":" not in rounding:
+                raise ValueError(
+                    f"options.rounding_account: {rounding!r} is not an account under one of the roots "
+                    f"{sorted(self.account_types)}"
+                )
+        self.rounding_account = rounding
+        try:
+            self.rounding_tolerance = Decimal(str(options.get("rounding_tolerance", "0.05")))
+        except InvalidOperation:
+            raise ValueError("options.rounding_tolerance: expected a decimal amount such as 0.05") from None
+        if not self.rounding_tolerance.is_finite() or self.rounding_tolerance < 0:
+            raise ValueError("options.rounding_tolerance: expected a non-negative decimal amount")
+        self.row_cut = int(options.get("row_cut", ROW_CUT))
+        if self.row_cut < 2:
+            raise ValueError("options.row_cut: the server's row cut, at least 2 (beancount-mcp 0.1.1: 200)")
+
+    def read_tools(self) -> frozenset[str]:
+        # the read-only tools of beancount-mcp; beancount_submit_transaction (a write) is not among them
+        return frozenset({QUERY_TOOL, "beancount_accounts", "beancount_get_transaction", "beancount_current_date"})
+
+    def streams(self) -> list[Stream]:
+        return [Stream("erp_accounts", QUERY_TOOL, paged=False), Stream("erp_journal_lines", QUERY_TOOL, paged=False)]
+
+    # -- querying --------------------------------------------------------------------------------
+    def decode(self, stream: Stream | None, result: Any, *, limit_bytes: int) -> tuple[Any, int]:
+        payload, nbytes = super().decode(stream, result, limit_bytes=limit_bytes)
+        if isinstance(payload, dict) and "error" in payload and "rows" not in payload:
+            raise ValueError(f"the server answered an error: {payload['error']}")
+        if not isinstance(payload, dict) or not isinstance(payload.get("rows"), list):
+            raise ValueError(f"expected {{columns, rows}} from {QUERY_TOOL}, got {str(payload)[:120]!r}")
+        return {"items": payload["rows"], "columns": payload.get("columns")}, nbytes  # items: counted in the call log
+
+    async def _query(self, session: SourceSession, query: str, *, page: int | None = None,
+                     width: int | None = None) -> list[list[str]]:
+        payload, self._nbytes = await session.call(QUERY_TOOL, {"query": query}, page=page, decode=lambda r, **kw: self.decode(None, r, **kw))
+        rows = payload["items"]
+        for row in rows:
+            if not isinstance(row, list) or (width is not None and len(row) != width):
+                raise ConnectorError(session.name, QUERY_TOOL, f"a row of {width} cells was expected, got {str(row)[:120]!r} for {query!r}")
+        return rows
+
+    async def _count(self, session: SourceSession, query: str) -> int:
+        rows = await self._query(session, query, width=1)
+        try:
+            return int(rows[0][0]) if rows else 0  # no matching row: no row at all
+        except ValueError:
+            raise ConnectorError(session.name, QUERY_TOOL, f"the count query {query!r} answered {rows!r}") from None
+
+    async def _grouped_counts(self, session: SourceSession, key: str, where: str) -> list[tuple[int, int]]:
+        """(key, postings) per group, every group even past the row cut (keyset on the key)."""
+        counts: list[tuple[int, int]] = []
+        last: int | None = None
+        while True:
+            condition = " AND ".join(c for c in (where, f"{key} > {last}" if last is not None else "") if c)
+            query = f"SELECT {key} AS k, count(*) AS n{f' WHERE {condition}' if condition else ''} GROUP BY k ORDER BY k"
+            rows = await self._query(session, query, width=2)
+            try:
+                page = [(int(k), int(n)) for k, n in rows]
+            except ValueError:
+                raise ConnectorError(session.name, QUERY_TOOL, f"the count query {query!r} answered {rows[:3]!r}") from None
+            counts.extend(page)
+            if len(rows) < self.row_cut:
+                return counts
+            last = page[-1][0]
+
+    async def windows(self, session: SourceSession, where: str = "", level: int = 0) -> list[Window]:
+        """Windows of at most `row_cut` postings covering every posting that matches `where`."""
+        key = _LEVELS[level]
+        groups = await self._grouped_counts(session, key, where)
+        windows: list[Window] = []
+        run: list[tuple[int, int]] = []
+
+        def flush() -> None:
+            if run:
+                condition = f"{key} >= {run[0][0]} AND {key} <= {run[-1][0]}"
+                windows.append(Window(" AND ".join(c for c in (where, condition) if c), sum(n for _, n in run)))
+                run.clear()
+
+        for value, n in groups:
+            if n > self.row_cut:
+                flush()
+                inner = " AND ".join(c for c in (where, f"{key} = {value}") if c)
+                if level + 1 < len(_LEVELS):
+                    windows.extend(await self.windows(session, inner, level + 1))
+                    continue
+                raise ConnectorError(
+                    session.name, QUERY_TOOL,
+                    f"{n} postings of the transaction(s) at line {value} ({where}) exceed beancount-mcp's cut of "
+                    f"{self.row_cut} rows per query: they cannot be read completely through this server",
+                )
+            if sum(c for _, c in run) + n > self.row_cut:
+                flush()
+            run.append((value, n))
+        flush()
+        return windows
+
+    # -- pages ------------------------------------------------------------------------------------
+    def pages(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
+        if stream.table == "erp_accounts":
+            return self._account_pages(session)
+        return self._line_pages(session)
+
+    async def _account_pages(self, session: SourceSession) -> AsyncIterator[Page]:
+        total = await self._count(session, "SELECT count(*) FROM #accounts")
+        self._opened = set()
+        last: str | None = None
+        fetched, number = 0, 0
+        added = 0
+        while True:
+            number += 1
+            after = f" WHERE account > '{last}'" if last is not None else ""
+            rows = await self._query(
+                session, f"SELECT account, open.currencies, close.date FROM #accounts{after} ORDER BY account",
+                page=number, width=3,
+            )
+            items = []
+            for account, currencies, _closed in rows:
+                self._opened.add(account)
+                items.append(self._account(account, currencies))
+            fetched += len(rows)
+            last_page = len(rows) < self.row_cut
+            if last_page and self.rounding_account and self.rounding_account not in self._opened:
+                items.append(self._account(self.rounding_account, "None", name=f"{self.rounding_account} (closeboard rounding)"))
+                added = 1
+            yield Page(items, None, total + added, None, number, self._nbytes)
+            if last_page:
+                break
+            last = rows[-1][0]
+        if fetched != total:
+            raise ConnectorError(
+                session.name, QUERY_TOOL,
+                f"erp_accounts: read {fetched} accounts but the count query said {total} (the ledger changed during the pull?)",
+                transient=True,
+            )
+
+    def _account(self, account: str, currencies: str, *, name: str | None = None) -> dict[str, Any]:
+        root = account.partition(":")[0]
+        kind = self.account_types.get(root)
+        subtype = next((s for s, globs in self.subtypes.items() if any(fnmatchcase(account, g) for g in globs)), None)
+        allowed = _python_list(currencies)
+        parts = account.split(":")
+        parent = next((p for p in (":".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)) if p in self._opened), None)
+        return {
+            "account_id": account, "name": name or account, "type": kind, "subtype": subtype,
+            "currency": allowed[0] if len(allowed) == 1 else self.currency, "parent_id": parent,
+            "_error": None if kind else f"account root {root!r} is not one of {sorted(self.account_types)} (options.account_types)",
+        }
+
+    async def _line_pages(self, session: SourceSession) -> AsyncIterator[Page]:
+        windows = await self.windows(session)
+        total = sum(w.count for w in windows)
+        columns = ", ".join(c.format(ccy=self.currency) for c in _POSTING_COLUMNS)
+        added = 0
+        for number, window in enumerate(windows, start=1):
+            rows = await self._query(session, f"SELECT {columns} WHERE {window.where}", page=number, width=len(_POSTING_COLUMNS))
+            if len(rows) != window.count:
+                raise ConnectorError(
+                    session.name, QUERY_TOOL,
+                    f"erp_journal_lines: the window {window.where!r} returned {len(rows)} postings but its count "
+                    f"query said {window.count} (the ledger changed during the pull?)",
+                    transient=True,
+                )
+            try:
+                items, rounding = self._entries(rows)
+            except ValueError as exc:
+                raise ConnectorError(session.name, QUERY_TOOL, f"erp_journal_lines, {window.where}: {exc}") from None
+            added += rounding
+            yield Page(items, None, total + added, None, number, self._nbytes)
+
+    # -- postings to journal lines ---------------------------------------------------------------
+    def _entries(self, rows: Sequence[list[str]]) -> tuple[list[dict[str, Any]], int]:
+        """Rows of whole transactions to canonical lines (and quarantine items); the rounding lines added."""
+        entries: dict[tuple[str, str, str], list[list[str]]] = {}
+        for row in rows:
+            entries.setdefault((row[0], row[1], row[10]), []).append(row)
+        items: list[dict[str, Any]] = []
+        rounding = 0
+        for (filename, lineno, digest), postings in entries.items():
+            # a transaction a plugin made without a location: beanquery's hash of it
+            entry_id = f"{filename}:{lineno}" if lineno != "None" else digest
+            lines, problems = [], []
+            for line_no, (_f, _l, posted, account, number, units_ccy, weight, converted, description, links, _id) in (
+                enumerate(postings, start=1)
+            ):
+                w = _amount(weight)
+                c = _amount(converted)
+                if w is None:
+                    problems.append(f"posting {line_no} ({account}) has no weight")
+                    continue
+                units = Decimal(number) if number not in ("None", "") else None
+                if units is not None and units_ccy == self.currency:
+                    value = units  # booked in the reporting currency: exactly that
+                elif w[1] == self.currency:
+                    value = w[0]  # at its @ price or {cost} in the reporting currency
+                elif c is not None and c[1] == self.currency:
+                    value = c[0]
+                else:
+                    problems.append(
+                        f"posting {line_no} ({account} {weight}): no {w[1]}->{self.currency} price in the ledger "
+                        f"on or before {posted}"
+                    )
+                    continue
+                amount = _cents(value)
+                foreign = units_ccy != self.currency and units is not None and units == _cents(units)
+                link = sorted(_LINK.findall(links))
+                lines.append({
+                    "entry_id": entry_id, "line_no": str(line_no), "posted_date": posted, "account_id": account,
+                    "debit": _money(amount if amount > 0 else Decimal("0.00")),
+                    "credit": _money(-amount if amount < 0 else Decimal("0.00")),
+                    "currency": units_ccy or self.currency,
+                    "amount_currency": _money(_cents(units)) if foreign and units is not None else None,
+                    "description": None if description == "None" else description,
+                    "customer_id": None, "vendor_id": None, "document_id": link[0] if link else None,
+                    "_amount": amount,
+                })
+            record = {"entry_id": entry_id, "date": postings[0][2], "postings": [
+                {"account": p[3], "units": f"{p[4]} {p[5]}", "weight": p[6]} for p in postings
+            ]}
+            if problems:
+                items.append({"_error": "; ".join(problems) + ": the whole transaction is set aside so the journal stays "
+                              "balanced", "_record": record})
+                continue
+            residual = sum((line["_amount"] for line in lines), Decimal("0.00"))
+            if residual:
+                if self.rounding_account is None or abs(residual) > self.rounding_tolerance:
+                    why = ("options.rounding_account is not set" if self.rounding_account is None
+                           else f"more than options.rounding_tolerance {self.rounding_tolerance}")
+                    items.append({"_error": f"the postings in {self.currency}, rounded to cents, leave {residual} "
+                                  f"unbalanced ({why})", "_record": record})
+                    continue
+                lines.append({
+                    **lines[-1], "line_no": str(len(lines) + 1), "account_id": self.rounding_account,
+                    "debit": _money(-residual if residual < 0 else Decimal("0.00")),
+                    "credit": _money(residual if residual > 0 else Decimal("0.00")),
+                    "currency": self.currency, "amount_currency": None,
+                    "description": f"rounding of {entry_id} to cents ({self.currency})",
+                })
+                rounding += 1
+            items.extend(lines)
+        return items, rounding
+
+    def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
+        good, rejected = [], []
+        for item in items:
+            if not isinstance(item, dict):
+                raise MalformedItem(f"not a record: {item!r:.80}")
+            if item.get("_error"):
+                record = item.get("_record") or {k: v for k, v in item.items() if not k.startswith("_")}
+                rejected.append((item_json(record), item["_error"]))
+            else:
+                good.append(item)
+        return Mapped(to_text_batch(stream.table, good), rejected)
+
+
+def _python_list(text: str) -> list[str]:
+    """``"['USD']"`` (an open directive's currencies as the server prints them) as a list."""
+    if text in ("None", ""):
+        return []
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return []
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []

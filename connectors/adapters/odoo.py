@@ -1,0 +1,226 @@
+"""`odoo`: Odoo through ``mcp-server-odoo`` (github.com/ivnvxd/mcp-server-odoo).
+
+Read from its source at commit 1b47d3c926c2b59325755e2dbec8e722274e4414 (0.5.1, 2026-04-23):
+
+- ``mcp_server_odoo/tools.py`` registers ``search_records(model, domain, fields, limit, offset,
+  order)``, ``get_record``, ``list_models``, ``list_resource_templates`` (readOnlyHint) and the
+  writes ``create_record``, ``update_record``, ``delete_record``, which this adapter never
+  declares (a config allow-listing them is refused; they are never called).
+- ``search_records`` answers ``SearchResult`` (``mcp_server_odoo/schemas.py``):
+  ``{records, total, limit, offset, model}`` as structured content and the same JSON as text;
+  ``total`` is ``search_count(domain)``. ``limit`` is capped at ``ODOO_MCP_MAX_LIMIT`` (default
+  100, ``config.py``) and the limit actually used is echoed back. Records are Odoo ``read()``
+  output: a many2one is ``[id, "display name"]``, an empty field is ``false``, money a JSON number
+  (read as Decimal, never a float).
+- errors raise ``ValidationError`` -> an ``isError`` result (the client reports it).
+- The server needs ``mcp<2``: ``uvx --with "mcp<2" --from mcp-server-odoo mcp-server-odoo`` with
+  ``ODOO_URL``, ``ODOO_DB``, ``ODOO_API_KEY`` (or user/password) passed through ``env:``.
+
+Paging: ``OffsetPaging`` over ``limit``/``offset`` ordered by ``id asc``; the records read must
+equal the reported ``total`` (else the source fails naming the tool: the data changed, or the
+server capped the page below ``options.page_size``: the echoed limit is checked too).
+
+Mapping (Odoo 16+ ``account_type``; docs/adapters.md):
+- ``erp_accounts`` from ``account.account``: ``account_id`` is the Odoo id (what move lines carry).
+  asset_cash asset/cash, asset_receivable asset/ar, asset_current, asset_non_current,
+  asset_prepayments, asset_fixed asset; liability_payable liability/ap, liability_current,
+  liability_credit_card liability, liability_non_current liability/debt; equity,
+  equity_unaffected equity; income, income_other revenue; expense, expense_depreciation expense,
+  expense_direct_cost expense/cogs; off_balance and unknown types are quarantined. Currency: the
+  account's currency, else ``options.currency`` (the company currency).
+- ``erp_journal_lines`` from ``account.move.line`` of posted moves: entry_id the move id, line_no
+  the line id, debit/credit as Odoo keeps them (company currency, ``company_currency_id``),
+  ``amount_currency`` when the line's currency differs; the partner is the customer on customer
+  documents (out_*), the vendor on vendor documents (in_*), and the document is the move itself.
+- ``erp_invoices`` / ``erp_bills`` from ``account.move`` (out_invoice/out_refund,
+  in_invoice/in_refund; posted or cancelled): refunds are credit notes with negative totals;
+  status cancel void, residual 0 paid, else open.
+- ``erp_payments`` from ``account.payment`` (not draft/cancelled): the document is the one
+  invoice or bill it reconciles; none is unapplied cash; a payment reconciled with several
+  documents is quarantined (the split is in ``account.partial.reconcile``, not read here).
+  Inbound from a customer / outbound to a vendor is a payment, the reverse a refund.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from connectors.adapters._vendor import Unmappable, iso_date, map_each, money, optional_date, text
+from connectors.adapters.base import Adapter, Mapped, Stream
+from connectors.adapters.paging import Envelope, OffsetPaging
+from connectors.client import ConnectorError, Page
+
+if TYPE_CHECKING:
+    from connectors.client import SourceSession
+    from connectors.config import ConnectorConfig
+
+TOOL = "search_records"
+ACCOUNT_TYPES: dict[str, tuple[str, str | None]] = {
+    "asset_cash": ("asset", "cash"), "asset_receivable": ("asset", "ar"), "asset_current": ("asset", None),
+    "asset_non_current": ("asset", None), "asset_prepayments": ("asset", None), "asset_fixed": ("asset", None),
+    "liability_payable": ("liability", "ap"), "liability_current": ("liability", None),
+    "liability_credit_card": ("liability", None), "liability_non_current": ("liability", "debt"),
+    "equity": ("equity", None), "equity_unaffected": ("equity", None),
+    "income": ("revenue", None), "income_other": ("revenue", None),
+    "expense": ("expense", None), "expense_depreciation": ("expense", None), "expense_direct_cost": ("expense", "cogs"),
+}
+MODELS = {
+    "erp_accounts": ("account.account", [], ["id", "code", "name", "account_type", "currency_id"]),
+    "erp_journal_lines": ("account.move.line", [["parent_state", "=", "posted"]],
+                          ["id", "move_id", "date", "account_id", "debit", "credit", "currency_id", "amount_currency",
+                           "company_currency_id", "name", "partner_id", "move_type"]),
+    "erp_invoices": ("account.move", [["move_type", "in", ["out_invoice", "out_refund"]], ["state", "in", ["posted", "cancel"]]],
+                     ["id", "name", "move_type", "partner_id", "invoice_date", "invoice_date_due", "amount_total",
+                      "amount_residual", "currency_id", "state"]),
+    "erp_bills": ("account.move", [["move_type", "in", ["in_invoice", "in_refund"]], ["state", "in", ["posted", "cancel"]]],
+                  ["id", "name", "move_type", "partner_id", "invoice_date", "invoice_date_due", "amount_total",
+                   "amount_residual", "currency_id", "state"]),
+    "erp_payments": ("account.payment", [["state", "not in", ["draft", "cancel", "canceled", "rejected"]]],
+                     ["id", "name", "date", "amount", "currency_id", "payment_type", "partner_type",
+                      "reconciled_invoice_ids", "reconciled_bill_ids"]),
+}
+
+
+def _m2o(value: Any) -> tuple[str, str | None] | None:
+    """A many2one ``[id, "name"]`` (``false`` when empty) as (id text, name)."""
+    if value in (False, None):
+        return None
+    if isinstance(value, list) and value and isinstance(value[0], int | str):
+        return str(value[0]), (str(value[1]) if len(value) > 1 else None)
+    raise Unmappable(f"{value!r} is not a many2one [id, name]")
+
+
+def _str(value: Any) -> str | None:
+    return None if value in (False, None) else str(value)
+
+
+class OdooAdapter(Adapter):
+    name = "odoo"
+    default_tools = (TOOL,)
+    options = ("currency", "page_size")
+
+    def __init__(self) -> None:
+        self.currency: str | None = None
+        self.page_size = 100
+
+    def configure(self, config: ConnectorConfig) -> None:
+        super().configure(config)
+        currency = config.options.get("currency")
+        if currency is not None and not (isinstance(currency, str) and len(currency) == 3):
+            raise ValueError("options.currency: the company currency code (e.g. EUR)")
+        self.currency = currency
+        self.page_size = int(config.options.get("page_size", 100))
+        if self.page_size < 1:
+            raise ValueError("options.page_size: at least 1 (the server caps it at ODOO_MCP_MAX_LIMIT, default 100)")
+
+    def read_tools(self) -> frozenset[str]:
+        return frozenset({TOOL, "get_record", "list_models"})
+
+    def streams(self) -> list[Stream]:
+        return [
+            Stream(table, TOOL, {"model": model, "domain": domain, "fields": fields, "order": "id asc"},
+                   paging=OffsetPaging(limit=self.page_size))
+            for table, (model, domain, fields) in MODELS.items()
+        ]
+
+    def envelope(self, stream: Stream, payload: Any) -> Envelope:
+        if not isinstance(payload, dict) or not isinstance(payload.get("records"), list) or "total" not in payload:
+            raise ValueError("the answer is not {records: [...], total, limit, offset, model}")
+        limit = payload.get("limit")
+        if isinstance(limit, int) and limit < self.page_size and len(payload["records"]) == limit:
+            raise ValueError(f"the server capped the page at {limit} records (ODOO_MCP_MAX_LIMIT): "
+                             f"set options.page_size to {limit} or less")
+        return Envelope(payload["records"], total=int(payload["total"]))
+
+    async def pages(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
+        fetched, total = 0, None
+        async for page in stream.pager.pages(session, self, stream):
+            fetched += len(page.items)
+            total = page.total
+            yield page
+        if total is not None and fetched != total:
+            raise ConnectorError(
+                session.name, TOOL,
+                f"{stream.arguments['model']}: read {fetched} records but the server reported a total of {total} "
+                "(the data changed during the pull?)", transient=True,
+            )
+
+    def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
+        one = {"erp_accounts": self._account, "erp_journal_lines": self._line, "erp_invoices": self._document,
+               "erp_bills": self._document, "erp_payments": self._payment}[stream.table]
+        return map_each(stream.table, f"{TOOL} {stream.arguments['model']}", items, one)
+
+    def _account(self, r: dict[str, Any]) -> dict[str, Any]:
+        kind = r.get("account_type")
+        if kind not in ACCOUNT_TYPES:
+            raise Unmappable(f"account_type {kind!r} is not a balance sheet or P&L type this adapter maps")
+        currency = _m2o(r.get("currency_id"))
+        ccy = currency[1] if currency else self.currency
+        if not ccy:
+            raise Unmappable("no account currency and no options.currency (the company currency)")
+        type_, subtype = ACCOUNT_TYPES[kind]
+        return {"account_id": str(r["id"]), "name": " ".join(x for x in (_str(r.get("code")), _str(r.get("name"))) if x),
+                "type": type_, "subtype": subtype, "currency": ccy, "parent_id": None}
+
+    def _line(self, r: dict[str, Any]) -> dict[str, Any]:
+        move, account = _m2o(r.get("move_id")), _m2o(r.get("account_id"))
+        if move is None or account is None:
+            raise Unmappable("a journal item without its move or account")
+        company = _m2o(r.get("company_currency_id"))
+        currency = company[1] if company else self.currency
+        if not currency:
+            raise Unmappable("no company_currency_id and no options.currency")
+        line_currency = _m2o(r.get("currency_id"))
+        foreign = line_currency is not None and line_currency[1] != currency
+        debit, credit = money(r.get("debit"), "debit"), money(r.get("credit"), "credit")
+        if debit < 0 or credit < 0:
+            raise Unmappable("a negative debit or credit")
+        partner = _m2o(r.get("partner_id"))
+        move_type = r.get("move_type") or "entry"
+        customer = partner[0] if partner and move_type.startswith("out_") else None
+        vendor = partner[0] if partner and move_type.startswith("in_") else None
+        return {"entry_id": move[0], "line_no": str(r["id"]), "posted_date": iso_date(r.get("date"), "date"),
+                "account_id": account[0], "debit": text(debit), "credit": text(credit), "currency": currency,
+                "amount_currency": text(money(r.get("amount_currency"), "amount_currency")) if foreign else None,
+                "description": _str(r.get("name")), "customer_id": customer, "vendor_id": vendor,
+                "document_id": move[0] if move_type != "entry" else None}
+
+    def _document(self, r: dict[str, Any]) -> dict[str, Any]:
+        move_type = r.get("move_type")
+        if move_type not in ("out_invoice", "out_refund", "in_invoice", "in_refund"):
+            raise Unmappable(f"move_type {move_type!r} is not an invoice, bill or refund")
+        partner, currency = _m2o(r.get("partner_id")), _m2o(r.get("currency_id"))
+        if partner is None:
+            raise Unmappable("a document without a partner")
+        if currency is None:
+            raise Unmappable("a document without a currency")
+        total, residual = money(r.get("amount_total"), "amount_total"), money(r.get("amount_residual"), "amount_residual")
+        sign = Decimal(-1) if move_type.endswith("refund") else Decimal(1)
+        status = "void" if r.get("state") == "cancel" else ("paid" if residual == 0 else "open")
+        party = "customer" if move_type.startswith("out_") else "vendor"
+        key = "invoice_id" if party == "customer" else "bill_id"
+        return {key: str(r["id"]), f"{party}_id": partner[0], f"{party}_name": partner[1],
+                "issue_date": iso_date(r.get("invoice_date"), "invoice_date"),
+                "due_date": optional_date(r.get("invoice_date_due"), "invoice_date_due"),
+                "total": text(sign * total), "balance": text(sign * residual), "currency": currency[1],
+                "status": status, "doc_type": "credit_note" if move_type.endswith("refund") else "invoice",
+                "voided_date": None}
+
+    def _payment(self, r: dict[str, Any]) -> dict[str, Any]:
+        documents = [*(r.get("reconciled_invoice_ids") or []), *(r.get("reconciled_bill_ids") or [])]
+        if len(documents) > 1:
+            raise Unmappable(f"reconciled with {len(documents)} documents: the split per document is in "
+                             "account.partial.reconcile, which this adapter does not read")
+        currency = _m2o(r.get("currency_id"))
+        if currency is None:
+            raise Unmappable("a payment without a currency")
+        direction = (r.get("partner_type"), r.get("payment_type"))
+        kind = {("customer", "inbound"): "payment", ("supplier", "outbound"): "payment",
+                ("customer", "outbound"): "refund", ("supplier", "inbound"): "refund"}.get(direction)
+        if kind is None:
+            raise Unmappable(f"partner_type/payment_type {direction} is not a customer or vendor payment")
+        return {"payment_id": str(r["id"]), "line_no": "1", "document_id": str(documents[0]) if documents else None,
+                "paid_date": iso_date(r.get("date"), "date"), "amount": text(money(r.get("amount"), "amount")),
+                "currency": currency[1], "kind": kind}

@@ -1,0 +1,329 @@
+"""The `beancount` adapter against the REAL beancount-mcp server, started through uvx in its own
+environment (it needs mcp<2), on a small business ledger this test writes: months of sales and
+costs, a bank account, foreign-currency purchases with a price directive, a month and a single day
+with more postings than the server's 200-row cut."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import duckdb
+import pyarrow as pa
+import pytest
+
+from connectors.adapters import adapter_for
+from connectors.client import ConnectorError, SourceSession
+from connectors.config import ConfigError, parse_config
+from connectors.pull import SourcePull, pull_source
+from pipelines.ingest import Ingested, ingest_source
+from warehouse.db import ensure_schema
+from warehouse.home import Home
+from warehouse.models import build_marts
+
+UVX_ARGS = ["--with", "mcp<2", "--from", "beancount-mcp", "beancount-mcp"]
+FIXTURES = Path(__file__).parent / "fixtures" / "beancount"
+CUT = 200  # beancount-mcp 0.1.1 keeps rows[:200]
+CENT = Decimal("0.01")
+OPEN = {  # account -> currencies of its open directive
+    "Assets:Bank:Checking": "USD",
+    "Assets:Receivable:Customers": "",
+    "Liabilities:Payable:Suppliers": "",
+    "Equity:Opening-Balances": "",
+    "Income:Sales": "USD",
+    "Income:Services": "",
+    "Expenses:COGS:Materials": "",
+    "Expenses:Rent": "USD",
+    "Expenses:Software": "",
+    "Expenses:Equipment": "",
+}
+EXPECTED_TYPES = {  # from the root and the default subtype globs
+    "Assets:Bank:Checking": ("asset", "cash"),
+    "Assets:Receivable:Customers": ("asset", "ar"),
+    "Liabilities:Payable:Suppliers": ("liability", "ap"),
+    "Equity:Opening-Balances": ("equity", None),
+    "Income:Sales": ("revenue", None),
+    "Income:Services": ("revenue", None),
+    "Expenses:COGS:Materials": ("expense", "cogs"),
+    "Expenses:Rent": ("expense", None),
+    "Expenses:Software": ("expense", None),
+    "Expenses:Equipment": ("expense", None),
+}
+MONTHS = ["2026-01", "2026-02", "2026-03", "2026-04"]
+
+
+def _sale(day: str, n: int) -> tuple[str, int]:
+    amount = Decimal(150 + n * 37 % 900) + Decimal(n % 100) / 100
+    income = "Income:Services" if n % 3 == 0 else "Income:Sales"
+    return (f'{day} * "Customer {n % 17}" "Invoice S-{n}" ^S-{n}\n'
+            f"  Assets:Receivable:Customers  {amount:.2f} USD\n  {income}\n\n"), 2
+
+
+def write_ledger(path: Path) -> Counter[str]:
+    """The ledger, and how many postings each month holds."""
+    postings: Counter[str] = Counter()
+    parts = ['option "title" "Beancount Co"\noption "operating_currency" "USD"\n\n']
+    parts += [f"2025-12-31 open {a}  {c}\n".replace("  \n", "\n") for a, c in OPEN.items()]
+    parts.append("\n2026-01-01 price EUR 1.0850 USD\n2026-02-01 price EUR 1.0912 USD\n\n")
+    parts.append('2026-01-01 * "Opening balance"\n  Assets:Bank:Checking  50000.00 USD\n  Equity:Opening-Balances\n\n')
+    postings["2026-01"] += 2
+    n = 0
+    plan = {"2026-01": [f"2026-01-{d:02d}" for d in range(2, 29, 2)],   # 14 sales
+            "2026-02": [f"2026-02-{1 + i % 28:02d}" for i in range(130)],  # 260 postings: over the cut
+            "2026-03": ["2026-03-16"] * 105 + ["2026-03-20"] * 5,        # 210 on one day: over the cut
+            "2026-04": [f"2026-04-{d:02d}" for d in range(3, 28, 3)]}
+    for month, days in plan.items():
+        for day in sorted(days):
+            n += 1
+            text, count = _sale(day, n)
+            parts.append(text)
+            postings[month] += count
+        parts.append(f'{month}-25 * "Landlord" "Rent {month}"\n  Expenses:Rent  3200.00 USD\n  Assets:Bank:Checking  -3200.00 USD\n\n')
+        parts.append(f'{month}-26 * "Metals Inc" "Materials {month}"\n  Expenses:COGS:Materials  {1000 + len(days) * 11}.40 USD\n'
+                     "  Liabilities:Payable:Suppliers\n\n")
+        parts.append(f'{month}-27 * "Customers" "Collections {month}"\n  Assets:Bank:Checking  {2000 + len(days)}.00 USD\n'
+                     "  Assets:Receivable:Customers\n\n")
+        postings[month] += 6
+    # foreign-currency purchases: converted with the ledger's price, and at the posting's @ price
+    parts.append('2026-02-10 * "Berlin Software GmbH" "Licences, invoiced in EUR"\n'
+                 "  Expenses:Software  1234.56 EUR\n  Liabilities:Payable:Suppliers  -1234.56 EUR\n\n")
+    parts.append('2026-02-12 * "Lyon Outils" "Workbench paid in EUR"\n'
+                 "  Expenses:Equipment  800.00 EUR @ 1.1000 USD\n  Assets:Bank:Checking  -880.00 USD\n\n")
+    # balances within beancount's tolerance only: 3 x 33.333 against 100.00
+    parts.append('2026-03-05 * "Tooling Ltd" "Three seats"\n  Expenses:Software  33.333 USD\n'
+                 "  Expenses:Software  33.333 USD\n  Expenses:Software  33.333 USD\n  Assets:Bank:Checking  -100.00 USD\n\n")
+    postings["2026-02"] += 4
+    postings["2026-03"] += 4
+    path.write_text("".join(parts), encoding="utf-8")
+    return postings
+
+
+def server(uvx: str, ledger: Path) -> dict[str, Any]:
+    return {"command": uvx, "args": [*UVX_ARGS, "--transport", "stdio", str(ledger)]}
+
+
+def raw_config(uvx: str, ledger: Path, *, allow: list[str] | None = None, **options: Any) -> dict[str, Any]:
+    return {
+        "company": {"name": "Beancount Co", "currency": "USD", "first_period": "2026-01"},
+        "connectors": {"erp": {
+            "adapter": "beancount", "server": server(uvx, ledger), "allow_tools": allow or ["beancount_query"],
+            "client": {"call_timeout_s": 120, "retries": 1, "backoff_s": 0.01},
+            "options": {"currency": "USD", **options},
+        }},
+    }
+
+
+@pytest.fixture(scope="module")
+def uvx() -> str:
+    path = shutil.which("uvx")
+    if path is None:
+        pytest.skip("uvx is not on PATH: it comes with uv")
+    try:
+        probe = subprocess.run([path, *UVX_ARGS, "--help"], capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired:
+        pytest.skip("uvx could not install beancount-mcp within 240 s (no network?)")
+    if probe.returncode != 0:
+        pytest.skip(f"uvx could not install beancount-mcp (no network?): {probe.stderr.strip()[-300:]}")
+    return path
+
+
+def bql(uvx: str, ledger: Path, queries: list[str]) -> list[list[list[str]]]:
+    """Rows each query answers through the same server's query tool (a plain MCP call)."""
+    connector = parse_config(raw_config(uvx, ledger)).connectors["erp"]
+
+    async def go() -> list[list[list[str]]]:
+        async with SourceSession(connector) as session:
+            return [(await session.call("beancount_query", {"query": q}))[0]["rows"] for q in queries]
+
+    return anyio.run(go)
+
+
+def inventory_usd(text: str) -> Decimal:
+    """``"(-1234.5600 USD)"`` (an Inventory as the server prints it) as its USD number; "()" is 0."""
+    inner = text.strip("()").strip()
+    if not inner:
+        return Decimal(0)
+    positions = [p.split() for p in inner.split(", ")]
+    assert all(c == "USD" for _, c in positions), text  # the query converted everything
+    return sum((Decimal(n) for n, _ in positions), Decimal(0))
+
+
+@dataclass
+class Loaded:
+    con: duckdb.DuckDBPyConnection
+    erp: Ingested
+    postings: Counter[str]
+    ledger: Path
+    ledger_sha: str
+
+
+@pytest.fixture(scope="module")
+def loaded(uvx: str, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    root = tmp_path_factory.mktemp("beancount")
+    ledger = root / "ledger" / "books.beancount"
+    ledger.parent.mkdir()
+    postings = write_ledger(ledger)
+    sha = hashlib.sha256(ledger.read_bytes()).hexdigest()
+    config = parse_config(raw_config(uvx, ledger, rounding_account="Expenses:Rounding"))
+    con = duckdb.connect()
+    ensure_schema(con)
+
+    @contextmanager
+    def connect():  # noqa: ANN202
+        yield con
+
+    erp = ingest_source(config, "erp", home=Home(root / "home"), run_id="r1", connect=connect)
+    con.execute("insert into run_context values ('2026-01', date '2026-05-10', 1, 'USD')")
+    build_marts(con)
+    return Loaded(con, erp, postings, ledger, sha)
+
+
+def test_accounts_load_from_the_open_directives(loaded: Loaded) -> None:
+    got = loaded.con.execute("select account_id, name, type, subtype, currency, parent_id from erp_accounts").fetchall()
+    expected = {
+        (a, a, *EXPECTED_TYPES[a], OPEN[a] or "USD", None) for a in OPEN
+    } | {("Expenses:Rounding", "Expenses:Rounding (closeboard rounding)", "expense", None, "USD", None)}
+    assert set(got) == expected and len(got) == len(expected)
+
+
+def test_journal_lines_load_whole_balanced_and_windowed_under_the_cut(loaded: Loaded) -> None:
+    con = loaded.con
+    lines = loaded.erp.pull.tables["erp_journal_lines"]
+    assert max(loaded.postings.values()) > CUT  # the ledger does need windows
+    per_month = dict(con.execute(
+        "select strftime(posted_date, '%Y-%m'), count(*) from erp_journal_lines "
+        "where account_id <> 'Expenses:Rounding' group by 1").fetchall())
+    assert per_month == dict(loaded.postings)
+    rounding = con.execute("select entry_id, debit, credit from erp_journal_lines where account_id = 'Expenses:Rounding'").fetchall()
+    assert [(d, c) for _, d, c in rounding] == [(Decimal("0.01"), Decimal("0.00"))]  # 3 x 33.33 vs 100.00
+    assert lines.reported_total == sum(loaded.postings.values()) + 1 == lines.rows
+    assert lines.rejected == []
+    unbalanced = con.execute(
+        "select entry_id from erp_journal_lines group by entry_id having sum(debit) <> sum(credit)").fetchall()
+    assert unbalanced == []
+    entries = con.execute("select count(distinct entry_id), count(distinct posted_date) from erp_journal_lines").fetchone()
+    assert entries[0] == loaded.ledger.read_text().count(" * ")  # one entry_id per transaction
+    # every query stayed under the cut; months, days and line ranges were windowed
+    calls = con.execute("select arguments, items from connector_calls where tool = 'beancount_query'").fetchall()
+    assert calls and all(items is not None and items <= CUT for _, items in calls)
+    windows = [a for a, _ in calls if "entry_meta('filename')" in a]
+    assert len(windows) == lines.pages >= 4
+    assert any("day >= " in a for a in windows) and any("int(entry_meta('lineno')) >= " in a for a in windows)
+    # R6's figures: the rows received equal the total the count queries reported
+    loads = con.execute("select table_name, rows_received, reported_total, rows_quarantined from source_loads").fetchall()
+    assert {(t, r) for t, r, rep, _ in loads if rep is not None and r != rep} == set()
+    assert {(t, q) for t, _, _, q in loads if q} == set()
+
+
+def test_foreign_currency_purchases_are_converted_with_the_ledgers_prices(loaded: Loaded) -> None:
+    rows = loaded.con.execute(
+        "select account_id, debit, credit, currency, amount_currency from erp_journal_lines "
+        "where entry_id in (select entry_id from erp_journal_lines where currency = 'EUR') order by posted_date, line_no").fetchall()
+    licences = _cents(Decimal("1234.56") * Decimal("1.0912"))  # the 2026-02-01 price
+    assert rows == [
+        ("Expenses:Software", licences, Decimal("0.00"), "EUR", Decimal("1234.56")),
+        ("Liabilities:Payable:Suppliers", Decimal("0.00"), licences, "EUR", Decimal("-1234.56")),
+        ("Expenses:Equipment", Decimal("880.00"), Decimal("0.00"), "EUR", Decimal("800.00")),  # at its @ price
+        ("Assets:Bank:Checking", Decimal("0.00"), Decimal("880.00"), "USD", None),
+    ]
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def test_revenue_and_net_income_equal_what_bql_reports_per_month(uvx: str, loaded: Loaded) -> None:
+    queries = []
+    for month in MONTHS:
+        y, m = month.split("-")
+        where = f"year = {y} AND month = {int(m)}"
+        queries.append(f"SELECT sum(convert(weight, 'USD', date)) WHERE account ~ '^Income:' AND {where}")
+        queries.append(f"SELECT sum(convert(weight, 'USD', date)) WHERE account ~ '^(Income|Expenses):' AND {where}")
+    answers = bql(uvx, loaded.ledger, queries)
+    kpis = {(p, k): v for p, k, v in loaded.con.execute(
+        "select period, kpi, value from mart_kpis where kpi in ('revenue', 'net_income')").fetchall()}
+    for i, month in enumerate(MONTHS):
+        revenue = -_cents(inventory_usd(answers[2 * i][0][0]))
+        net_income = -_cents(inventory_usd(answers[2 * i + 1][0][0]))
+        assert revenue > 0 and net_income != 0
+        assert (month, kpis[(month, "revenue")], kpis[(month, "net_income")]) == (month, revenue, net_income)
+
+
+def test_only_the_query_tool_was_called_and_the_ledger_is_unchanged(loaded: Loaded) -> None:
+    tools = {t for (t,) in loaded.con.execute("select distinct tool from connector_calls").fetchall()}
+    assert tools == {"beancount_query"}
+    assert hashlib.sha256(loaded.ledger.read_bytes()).hexdigest() == loaded.ledger_sha
+
+
+def test_the_write_tool_in_allow_tools_is_refused_at_config_load(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw_config("uvx", tmp_path / "x.beancount",
+                                allow=["beancount_query", "beancount_submit_transaction"]))
+    assert ("connectors.erp.allow_tools: ['beancount_submit_transaction'] not declared as read tools by adapter "
+            "'beancount'") in str(info.value)
+
+
+def test_options_are_checked_at_config_load(tmp_path: Path) -> None:
+    raw = raw_config("uvx", tmp_path / "x.beancount")
+    del raw["connectors"]["erp"]["options"]["currency"]
+    with pytest.raises(ConfigError, match="options.currency: the reporting currency"):
+        parse_config(raw)
+    with pytest.raises(ConfigError, match="options.rounding_account: 'Rounding' is not an account"):
+        parse_config(raw_config("uvx", tmp_path / "x.beancount", rounding_account="Rounding"))
+
+
+def test_unconvertible_and_unbalanced_cents_are_quarantined_whole(uvx: str, tmp_path: Path) -> None:
+    ledger = tmp_path / "odd.beancount"
+    shutil.copy(FIXTURES / "unconvertible.beancount", ledger)
+    connector = parse_config(raw_config(uvx, ledger)).connectors["erp"]  # no rounding_account
+    staged: dict[str, list[pa.Table]] = {}
+
+    async def go() -> SourcePull:
+        async with SourceSession(connector) as session:
+            return await pull_source(session, adapter_for(connector), lambda t, b: staged.setdefault(t, []).append(b))
+
+    pull = anyio.run(go)
+    lines = pa.concat_tables(staged["erp_journal_lines"]).to_pylist()
+    got = {(r["posted_date"], r["account_id"], r["debit"], r["credit"], r["currency"], r["amount_currency"]) for r in lines}
+    assert got == {
+        ("2026-02-05", "Assets:Bank:Checking", "500.00", "0.00", "USD", None),
+        ("2026-02-05", "Income:Sales", "0.00", "500.00", "USD", None),
+        # the EUR leg converted with the 1.0850 price; the USD leg exactly as booked (its @@ is in EUR)
+        ("2026-02-06", "Expenses:Travel", "271.25", "0.00", "EUR", "250.00"),
+        ("2026-02-06", "Assets:Bank:Checking", "0.00", "271.25", "USD", None),
+    }
+    rejected = dict((reason, record) for record, reason, _tool in pull.tables["erp_journal_lines"].rejected)
+    assert len(rejected) == 2
+    gbp = next(r for r in rejected if "GBP" in r)
+    assert gbp == ("posting 1 (Expenses:Travel 42.50 GBP): no GBP->USD price in the ledger on or before 2026-02-03; "
+                   "posting 2 (Assets:Bank:London -42.50 GBP): no GBP->USD price in the ledger on or before 2026-02-03: "
+                   "the whole transaction is set aside so the journal stays balanced")
+    assert '"entry_id": "' in rejected[gbp] and "Assets:Bank:London" in rejected[gbp]
+    cents = "the postings in USD, rounded to cents, leave -0.01 unbalanced (options.rounding_account is not set)"
+    assert cents in rejected and "33.333 USD" in rejected[cents]
+    # the shortfall is visible: the source holds 10 postings, 4 were delivered
+    assert (pull.tables["erp_journal_lines"].reported_total, len(lines)) == (10, 4)
+
+
+def test_a_transaction_larger_than_the_cut_fails_with_the_reason(uvx: str, tmp_path: Path) -> None:
+    ledger = tmp_path / "odd.beancount"
+    shutil.copy(FIXTURES / "unconvertible.beancount", ledger)
+    line = next(i for i, text in enumerate(ledger.read_text().splitlines(), start=1) if "Three licences" in text)
+    connector = parse_config(raw_config(uvx, ledger, row_cut=3)).connectors["erp"]  # a 4-posting transaction
+
+    async def go() -> None:
+        async with SourceSession(connector) as session:
+            await pull_source(session, adapter_for(connector), lambda t, b: None)
+
+    with pytest.raises(ConnectorError) as info:
+        anyio.run(go)
+    assert (f"source 'erp', tool 'beancount_query': 4 postings of the transaction(s) at line {line} "
+            "(year = 2026 AND month = 2 AND day = 4) exceed beancount-mcp's cut of 3 rows per query") in str(info.value)

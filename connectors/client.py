@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,10 @@ class ToolNotAllowed(ConnectorError):
     """The tool is not in the source's `allow_tools`; nothing was sent."""
 
 
+class AuthRequired(ConnectorError):
+    """The source needs `closeboard auth login SOURCE`; retrying cannot help and nothing waits for a person."""
+
+
 class _Transient(Exception):
     """A failure worth retrying (after reopening the session when it is broken)."""
 
@@ -99,22 +104,50 @@ class CallRecord:
     duration_ms: int
     status: str
     error: str | None = None
+    called_at: datetime | None = None  # when the call started (UTC)
+
+    def __post_init__(self) -> None:
+        if self.called_at is None:
+            self.called_at = datetime.now(timezone.utc)
 
 
 @dataclass
 class CallLog:
     records: list[CallRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # things worth telling whoever runs the pull (e.g. tool approval)
 
     def add(self, record: CallRecord) -> None:
         self.records.append(record)
 
 
+# values that are secrets whatever their key: an Authorization value, a JWT, vendors' key prefixes
+_SECRET_VALUE = re.compile(
+    r"(?i)\b(?:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+    r"|\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{8,}|\b(?:ghp|gho|ghs|xox[abpr])[_-][A-Za-z0-9-]{8,}"
+)
+
+
+def scrub(text: str) -> str:
+    """`text` with secret-looking values (bearer tokens, JWTs, API keys) blanked."""
+    return _SECRET_VALUE.sub("***", text)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ("***" if any(w in str(k).lower() for w in _SECRET_WORDS) else _redacted(v))
+                for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    if isinstance(value, str):
+        return scrub(value)
+    return value
+
+
 def redact(arguments: dict[str, Any]) -> str:
-    """Arguments as JSON with anything that looks like a secret blanked."""
-    safe = {
-        k: ("***" if any(w in k.lower() for w in _SECRET_WORDS) else v) for k, v in sorted(arguments.items())
-    }
-    return json.dumps(safe, separators=(",", ":"), default=str)
+    """Arguments as JSON with anything that looks like a secret blanked: values under a key naming a
+    key, token, secret, password or authorization (at any depth), and secret-looking values."""
+    return json.dumps(_redacted(arguments), separators=(",", ":"), default=str)
 
 
 def parse_payload(result: Any, *, limit_bytes: int) -> tuple[Any, int]:
@@ -171,25 +204,35 @@ class SourceSession:
         home: Path | None = None,
         log: CallLog | None = None,
         server: Any = None,
+        pinning: bool = True,
     ) -> None:
         self.config = config
         self.name = config.name
         self.home = home
         self.log = log if log is not None else CallLog()
         self._server_override = server
+        # tool approval (connectors/pinning.py): on whenever there is a data home to keep approvals in
+        self.pinning = pinning and home is not None
+        self._approved: frozenset[str] | None = None  # verified against the server in this session
         self._stack: AsyncExitStack | None = None
         self._client: Client | None = None
         self._stderr: Any = None
 
     # -- session lifecycle -------------------------------------------------------------------
+    _auth: Any = None  # the connector's httpx2.Auth (connectors/auth), made when a session opens
+
     def _transport(self) -> Any:
         if self._server_override is not None:
             return self._server_override
         server = self.config.server
         if server.url:
+            from connectors.auth import connection_auth
+
             url = expand(server.url, source=self.name)
             headers = {k: expand(v, source=self.name) for k, v in server.headers.items()}
-            http = httpx2.AsyncClient(headers=headers, timeout=self.config.client.call_timeout_s)
+            extra, self._auth = connection_auth(self.config, self.home)  # the `auth:` block, if any
+            headers.update(extra)
+            http = httpx2.AsyncClient(headers=headers, auth=self._auth, timeout=self.config.client.call_timeout_s)
             return streamable_http_client(url, http_client=http, max_sse_event_size=None)
         command = sys.executable if server.command in _PYTHON_NAMES else str(server.command)
         env = launcher_env(command)
@@ -225,6 +268,10 @@ class SourceSession:
             await stack.aclose()
             self._client = None
             if isinstance(exc, Exception):
+                from connectors.auth import sign_in_failure
+
+                if (needed := sign_in_failure(self._auth, exc)) is not None:
+                    raise AuthRequired(self.name, "(connect)", needed) from None
                 raise ConnectorError(
                     self.name, "(connect)", f"cannot reach the server: {_describe(exc)}{self._server_stderr()}"
                 ) from exc
@@ -253,6 +300,67 @@ class SourceSession:
     def check_allowed(self, tool: str) -> None:
         if tool not in self.config.allow_tools:
             raise ToolNotAllowed(self.name, tool, f"not in allow_tools {list(self.config.allow_tools)}; nothing was sent")
+        if self.pinning:
+            approved = self._approved
+            if approved is None:  # before the first connection: the approval file, if there is one yet
+                approval = self._load_approval()
+                approved = frozenset(approval.tools) if approval is not None else None
+            if approved is not None and tool not in approved:
+                raise ToolNotAllowed(
+                    self.name, tool, f"not an approved tool of this source (approved: {sorted(approved)}); nothing "
+                    f"was sent. Review it with `closeboard connectors check` and approve it with "
+                    f"`closeboard connectors check --accept {self.name}`")
+
+    def _load_approval(self) -> Any:
+        from connectors import pinning
+
+        assert self.home is not None
+        try:
+            return pinning.load(self.home, self.name)
+        except ValueError as exc:
+            raise ConnectorError(self.name, "(approved tools)", str(exc)) from None
+
+    async def _verify_tools(self) -> None:
+        """Once per session, after `initialize`: list the tools and hold them against the approved set
+        (recording it at the first connection). A changed or vanished approved tool fails the source."""
+        from connectors import pinning
+
+        assert self._client is not None and self.home is not None
+        started = time.perf_counter()
+        record = CallRecord(self.name, "(tools/list)", "{}", None, None, None, 0, "error")
+        try:
+            try:
+                tools = list((await self._client.list_tools()).tools)
+            except MCPError as exc:
+                cause = f"listing the tools failed: {exc.error.message} (code {exc.code}){self._server_stderr()}"
+                if exc.code in (REQUEST_TIMEOUT, CONNECTION_CLOSED):
+                    raise _Transient(cause, reconnect=exc.code == CONNECTION_CLOSED) from exc
+                raise ConnectorError(self.name, "(tools/list)", cause) from exc
+            except (httpx2.TransportError, OSError, anyio.BrokenResourceError, anyio.ClosedResourceError,
+                    anyio.EndOfStream, TimeoutError) as exc:
+                raise _Transient(f"listing the tools failed: {_describe(exc)}{self._server_stderr()}",
+                                 reconnect=True) from exc
+            record.items = len(tools)
+            offered = {t.name: t for t in tools}
+            approval = self._load_approval()
+            if approval is None:
+                approval = pinning.record(self.home, self.name, pinning.wanted(offered, self.config.allow_tools),
+                                          how="first use")
+                self.log.notes.append(
+                    f"first connection: approved {len(approval.tools)} tools on trust "
+                    f"({', '.join(sorted(approval.tools)) or 'none'}), recorded in "
+                    f"{pinning.approved_path(self.home, self.name)}")
+            else:
+                changes = [c for c in pinning.compare(approval, offered, self.config.allow_tools)
+                           if c.kind in ("changed", "vanished")]
+                if changes:
+                    raise ConnectorError(self.name, changes[0].tool, pinning.failure_message(self.name, changes))
+            self._approved = frozenset(approval.tools)
+        except (ConnectorError, _Transient) as exc:  # audited (a successful listing reads no data: not logged)
+            record.error = scrub(exc.cause if isinstance(exc, ConnectorError) else str(exc))
+            record.duration_ms = int((time.perf_counter() - started) * 1000)
+            self.log.add(record)
+            raise
 
     async def list_tools(self) -> list[Any]:
         if self._client is None:
@@ -270,9 +378,14 @@ class SourceSession:
             if self._client is None:
                 try:
                     await self.open()
+                except AuthRequired:
+                    raise
                 except ConnectorError as exc:
                     raise _Transient(exc.cause, reconnect=False) from exc
             assert self._client is not None
+            if self.pinning and self._approved is None:
+                await self._verify_tools()
+            self.check_allowed(tool)  # against the approved set just verified: nothing unapproved is sent
             try:
                 result = await self._client.call_tool(tool, arguments, read_timeout_seconds=settings.call_timeout_s)
             except MCPError as exc:
@@ -295,7 +408,7 @@ class SourceSession:
             record.items = len(items) if isinstance(items, list) else None
             return payload, nbytes
         except (ConnectorError, _Transient) as exc:
-            record.error = exc.cause if isinstance(exc, ConnectorError) else str(exc)
+            record.error = scrub(exc.cause if isinstance(exc, ConnectorError) else str(exc))
             raise
         finally:
             record.duration_ms = int((time.perf_counter() - started) * 1000)

@@ -68,6 +68,80 @@ class ClientSettings:
     max_pages: int = 100_000
 
 
+AUTH_KINDS = ("oauth", "client_credentials", "bearer")
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8976/callback"
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """The `auth:` block of a streamable-HTTP connector. Secrets stay ``${NAME}`` references here;
+    they are expanded only when a session opens (``expand``)."""
+
+    kind: str  # oauth | client_credentials | bearer
+    client_id: str | None = None  # oauth: a pre-registered client (else dynamic registration)
+    client_secret: str | None = None  # "${ENV}"
+    redirect_uri: str = DEFAULT_REDIRECT_URI  # oauth: fixed loopback URI entered in the vendor's console
+    scopes: tuple[str, ...] = ()  # ask only these (empty: what the server advertises)
+    token: str | None = None  # bearer: "${ENV}"
+    issuer: str | None = None  # client_credentials: the authorization server the client belongs to
+
+    @property
+    def scope(self) -> str | None:
+        return " ".join(self.scopes) or None
+
+
+def _auth(name: str, raw: Any, server: dict[str, Any]) -> AuthConfig | None:
+    if raw is None:
+        return None
+    where = f"connectors.{name}.auth"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    if not server.get("url"):
+        raise ConfigError(
+            f"{where}: only a streamable-HTTP connector (server.url) signs in; a stdio server gets its "
+            "secrets through server.env"
+        )
+    known = set(AuthConfig.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+    kind = str(raw.get("kind") or "")
+    if kind not in AUTH_KINDS:
+        raise ConfigError(f"{where}.kind: one of {list(AUTH_KINDS)}, got {kind!r}")
+    scopes = raw.get("scopes") or ()
+    if isinstance(scopes, str):
+        scopes = scopes.split()
+    auth = AuthConfig(
+        kind=kind,
+        client_id=None if raw.get("client_id") is None else str(raw["client_id"]),
+        client_secret=None if raw.get("client_secret") is None else str(raw["client_secret"]),
+        redirect_uri=str(raw.get("redirect_uri") or DEFAULT_REDIRECT_URI),
+        scopes=tuple(str(s) for s in scopes),
+        token=None if raw.get("token") is None else str(raw["token"]),
+        issuer=None if raw.get("issuer") is None else str(raw["issuer"]),
+    )
+    if kind == "bearer" and not auth.token:
+        raise ConfigError(f"{where}: kind bearer needs `token: ${{ENV_NAME}}`")
+    if kind == "client_credentials" and not (auth.client_id and auth.client_secret):
+        raise ConfigError(f"{where}: kind client_credentials needs client_id and client_secret: ${{ENV_NAME}}")
+    if kind == "oauth" and auth.client_secret and not auth.client_id:
+        raise ConfigError(f"{where}: client_secret without client_id")
+    for key in ("token", "client_secret"):
+        value = getattr(auth, key)
+        if value and not _ENV_REF.search(value):
+            raise ConfigError(f"{where}.{key}: reference the secret as ${{ENV_NAME}}, never inline")
+    if kind == "oauth":
+        from urllib.parse import urlparse
+
+        parsed = urlparse(auth.redirect_uri)
+        if parsed.scheme != "http" or parsed.hostname not in _LOOPBACK_HOSTS or not parsed.port:
+            raise ConfigError(
+                f"{where}.redirect_uri: a loopback http://127.0.0.1:PORT/PATH address, got {auth.redirect_uri!r}"
+            )
+    return auth
+
+
 @dataclass(frozen=True)
 class ConnectorConfig:
     name: str
@@ -78,6 +152,7 @@ class ConnectorConfig:
     options: dict[str, Any] = field(default_factory=dict)  # adapter settings (e.g. the sql adapter's queries)
     # incremental refresh: pull the windowed table whole again when the last whole pull is older (None: never)
     full_pull_every_days: float | None = 7.0
+    auth: AuthConfig | None = None  # how an HTTP connector signs in (None: no auth beyond `headers`)
 
 
 @dataclass(frozen=True)
@@ -153,6 +228,7 @@ def _connector(name: str, raw: dict[str, Any]) -> ConnectorConfig:
         client=ClientSettings(**client_raw),
         options=_options(name, raw.get("options")),
         full_pull_every_days=_days(name, raw.get("full_pull_every_days", 7)),
+        auth=_auth(name, raw.get("auth"), server),
     )
 
 

@@ -42,6 +42,73 @@ def main(ctx: click.Context, config: str | None, home: str | None) -> None:
     ctx.obj = Env(config, home)
 
 
+@main.group()
+def auth() -> None:
+    """Sign in to hosted MCP servers (connectors with an `auth:` block); tokens are never shown."""
+
+
+def _auth_connectors(env: Env, source: str | None) -> dict:
+    from connectors.config import ConfigError, load_config
+
+    config_file = env.config_path()
+    env.export(config_file)
+    try:
+        config = load_config(config_file)
+    except ConfigError as exc:
+        click.echo(f"✗ {exc}", err=True)
+        sys.exit(1)
+    if source is not None and source not in config.connectors:
+        click.echo(f"✗ {source}: not a configured source ({', '.join(config.connectors)})", err=True)
+        sys.exit(1)
+    return config.connectors if source is None else {source: config.connectors[source]}
+
+
+@auth.command("login")
+@click.argument("source")
+@click.option("--no-browser", "no_browser", is_flag=True,
+              help="print the sign-in address instead of opening a browser, and accept the pasted redirect URL")
+@click.option("--timeout", "timeout_s", type=float, default=300.0, show_default=True, help="seconds to wait for consent")
+@click.pass_obj
+def auth_login(env: Env, source: str, no_browser: bool, timeout_s: float) -> None:
+    """Sign SOURCE in once (a browser consent for oauth, a token fetch for client_credentials)."""
+    import anyio
+
+    from connectors.auth.login import LoginError, login
+    from connectors.config import ConfigError
+
+    connector = _auth_connectors(env, source)[source]
+    try:
+        result = anyio.run(lambda: login(connector, env.home.root, open_browser=not no_browser,
+                                         out=lambda s: click.echo(s), timeout_s=timeout_s))
+    except (LoginError, ConfigError) as exc:
+        click.echo(f"✗ {source}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"✓ {result.line()}")
+
+
+@auth.command("status")
+@click.pass_obj
+def auth_status(env: Env) -> None:
+    """Per source: auth kind, account or tenant where known, granted scopes and expiry (never a token)."""
+    from connectors.auth.login import status
+
+    for connector in _auth_connectors(env, None).values():
+        click.echo(status(connector, env.home.root).line())
+
+
+@auth.command("logout")
+@click.argument("source")
+@click.pass_obj
+def auth_logout(env: Env, source: str) -> None:
+    """Delete SOURCE's stored tokens, revoking them where the server offers revocation."""
+    import anyio
+
+    from connectors.auth.login import logout
+
+    for line in anyio.run(logout, _auth_connectors(env, source)[source], env.home.root):
+        click.echo(line)
+
+
 def _write_demo_config(env: Env, summary: dict) -> Path:
     raw = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     raw["company"]["first_period"] = summary["first_period"]
@@ -249,10 +316,13 @@ def connectors() -> None:
 
 
 @connectors.command("check")
+@click.option("--accept", "accept", multiple=True, metavar="SOURCE",
+              help="record SOURCE's offered tool definitions as the approved ones (after reviewing the diff)")
 @click.pass_obj
-def connectors_check(env: Env) -> None:
-    """Connect to every configured server: its tools (allow-listed, read-only, used), warnings, and
-    how many records each canonical table would receive. Exits 1 when a required tool is missing."""
+def connectors_check(env: Env, accept: tuple[str, ...]) -> None:
+    """Connect to every configured server: its tools (allow-listed, read-only, used, approved), warnings,
+    and how many records each canonical table would receive. Exits 1 when a required tool is missing or
+    an approved tool changed; `--accept SOURCE` shows the differences and approves the new definitions."""
     import anyio
 
     from connectors.adapters.check import check_all, report_lines
@@ -265,10 +335,30 @@ def connectors_check(env: Env) -> None:
     except ConfigError as exc:
         click.echo(f"✗ {exc}", err=True)
         sys.exit(1)
-    results = anyio.run(check_all, config, env.home.root)
+    unknown = [s for s in accept if s not in config.connectors]
+    if unknown:
+        click.echo(f"✗ --accept {', '.join(unknown)}: not a configured source ({', '.join(config.connectors)})", err=True)
+        sys.exit(1)
+    results = anyio.run(check_all, config, env.home.root, frozenset(accept))
     for line in report_lines(results):
         click.echo(line)
     sys.exit(0 if all(r.ok for r in results) else 1)
+
+
+@connectors.command("log")
+@click.option("--source", default=None, help="only this source")
+@click.option("--run", "run", default=None, metavar="RUN_ID", help="only this run (a prefix of its id is enough)")
+@click.option("--last", is_flag=True, help="only the last run")
+@click.option("--limit", default=50, show_default=True, help="the most recent calls shown")
+@click.pass_obj
+def connectors_log(env: Env, source: str | None, run: str | None, last: bool, limit: int) -> None:
+    """Print the audit trail of MCP calls (connector_calls, read copy): when, run, source, tool, page,
+    items, bytes, duration, status, arguments (secrets redacted) and error."""
+    from pipelines.connectors_log import print_log
+
+    if run and last:
+        raise click.UsageError("--run and --last exclude each other")
+    sys.exit(print_log(env.home.read_copy, source=source, run=run, last=last, limit=limit))
 
 
 if __name__ == "__main__":

@@ -121,8 +121,9 @@ def write_calls(con: duckdb.DuckDBPyConnection, run_id: str, log: CallLog) -> No
     con.register("_calls", calls)
     try:
         con.execute(
-            "insert into connector_calls select run_id, source, tool, arguments, page, items, bytes, "
-            "duration_ms, status, error from _calls"
+            "insert into connector_calls (run_id, source, tool, arguments, page, items, bytes, duration_ms, status, "
+            "error, called_at) select run_id, source, tool, arguments, page, items, bytes, duration_ms, status, "
+            "error, called_at from _calls"
         )
     finally:
         con.unregister("_calls")
@@ -155,6 +156,8 @@ def ingest_source(
                 baseline = None
     try:
         pull = anyio.run(_pull, config, source, adapter, home, stager, log, server, baseline)
+        for note in log.notes:  # e.g. the tools approved on trust at the first connection
+            progress.emit(f"{source}: {note}")
         for table in source_tables(source):  # a table the adapter does not feed is emptied, not left stale
             if table not in pull.tables:
                 pull.tables[table] = TablePull(table, f"(none: adapter {adapter.name!r} does not read it)")

@@ -35,10 +35,32 @@ def sources_as_of(con) -> dict[str, str | None]:
     return dict(rows)
 
 
+def auth_kind(connector) -> str:
+    """How a source signs in, for people (never a secret): stdio (its `env`), the `auth:` block's kind
+    (oauth, client_credentials, bearer), bearer for a static Authorization header, else none."""
+    server = connector.server
+    if not server.url:
+        return "stdio"
+    auth = getattr(connector, "auth", None)
+    if auth is not None and getattr(auth, "kind", None):
+        return str(auth.kind)
+    return "bearer" if any(k.lower() == "authorization" for k in server.headers) else "none"
+
+
+def write_connector_sources(con, config) -> None:
+    """`connector_sources`: per configured source its adapter, transport and auth kind."""
+    rows = [(c.name, c.adapter, c.server.transport, auth_kind(c)) for c in config.connectors.values()]
+    with transaction(con):
+        con.execute("delete from connector_sources")
+        if rows:
+            con.executemany("insert into connector_sources values (?, ?, ?, ?)", rows)
+
+
 def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
     config = closeboard.settings()
     home = closeboard.data_home
     with closeboard.warehouse() as con:
+        write_connector_sources(con, config)  # the page's sources panel shows each source's auth kind
         sources = sources_as_of(con)
         page = render_dashboard(
             con, PageContext(config.company.name, config.company.currency, run_id, sources), home.reports

@@ -19,7 +19,7 @@ def test_check_lists_tools_and_counts_each_table(demo_home: Path) -> None:
     proc = closeboard("connectors", "check", home=demo_home)
     out = proc.stdout
     assert "erp (builtin.erp): ok" in out and "bank (builtin.bank): ok" in out and "crm (builtin.crm): ok" in out
-    assert "  tool list_journal_lines: allow-listed, read-only, used" in out
+    assert "  tool list_journal_lines: allow-listed, read-only, used, approved" in out  # approved on first use
     # get_ledger_summary is allow-listed in the demo config but no stream reads it
     assert "allow-listed tool 'get_ledger_summary' is not used by adapter 'builtin.erp'" in out
     demo = demo_home / "demo"

@@ -735,10 +735,14 @@ class BearerGuard:
         await self.app(scope, receive, send)
 
 
-async def serve_http(server: MCPServer, host: str, port: int, token: str | None = None) -> None:
+async def serve_http(server: MCPServer, host: str, port: int, token: str | None = None, oauth: bool = False) -> None:
     import uvicorn
 
     app: Any = server.streamable_http_app(json_response=True, host=host)
+    if oauth:  # behind the built-in authorization server (connectors/servers/oauth.py)
+        from connectors.servers.oauth import oauth_app
+
+        app, _ = oauth_app(server, host, port)
     if token:
         app = BearerGuard(app, token)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
@@ -769,6 +773,12 @@ def serve(build: Callable[[Path], MCPServer], argv: Sequence[str] | None = None,
         metavar="NAME",
         help="over HTTP, require 'Authorization: Bearer <token>' with the token read from env var NAME",
     )
+    parser.add_argument(
+        "--oauth",
+        action="store_true",
+        help="over HTTP, require OAuth from a small built-in authorization server that consents automatically "
+        "(try `closeboard auth login`; settings in connectors/servers/oauth.py)",
+    )
     args = parser.parse_args(argv)
     data_dir = (args.data or default_data_dir()).expanduser().resolve()
     if not data_dir.is_dir():
@@ -784,4 +794,4 @@ def serve(build: Callable[[Path], MCPServer], argv: Sequence[str] | None = None,
         return
     import anyio
 
-    anyio.run(serve_http, server, args.host, args.http, token)
+    anyio.run(serve_http, server, args.host, args.http, token, args.oauth)

@@ -1,7 +1,8 @@
 """closeboard-bank: bank accounts, statement lines and closing balances, read-only.
 
 Data root: ``bank/{bank_accounts,transactions,balances}.csv``.
-Run: ``python -m connectors.servers.bank --data DIR [--http PORT]``.
+Run: ``python -m connectors.servers.bank --data DIR [--http PORT [--oauth]]`` (``--oauth``: behind the built-in
+authorization server of ``connectors/servers/oauth.py``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,19 @@ create table if not exists connector_calls (
     bytes           bigint,
     duration_ms     integer,
     status          varchar not null,      -- ok, error
-    error           varchar
+    error           varchar,
+    called_at       timestamptz            -- when the call started (UTC)
+);
+-- warehouses created before called_at existed
+alter table connector_calls add column if not exists called_at timestamptz;
+
+-- Per configured source, how closeboard reaches it (from closeboard.yaml at the last page render;
+-- never a secret): transport stdio | http, auth kind stdio | none | bearer | oauth | client_credentials.
+create table if not exists connector_sources (
+    source          varchar not null primary key,
+    adapter         varchar not null,
+    transport       varchar not null,
+    auth_kind       varchar not null
 );
 
 -- One row per (source, table) pulled by the last successful publish of that table.

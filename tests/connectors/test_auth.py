@@ -1,0 +1,320 @@
+"""OAuth for streamable-HTTP connectors (connectors/auth), against the bundled bank server with
+`--oauth` (its built-in authorization server) on loopback, and closeboard's real connector code.
+
+Covers the config's `auth:` block, the token file (0600 in 0700, atomic), sign-in through the
+loopback listener, the two SDK gaps closeboard handles (no refresh after a restart: python-sdk
+#3250; the requested scope replaced by what the server advertises), refresh-token rotation under the
+file lock, the non-interactive failure, a pre-registered client without dynamic registration,
+client credentials, bearer, status and logout with revocation."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+
+from connectors.auth import TokenStore, connection_auth
+from connectors.auth.login import LoginError, login, logout, status
+from connectors.client import AuthRequired, SourceSession
+from connectors.config import ConfigError, parse_config
+from tests.conftest import REPO, free_port, wait_for_port
+
+CLIENT_ID, CLIENT_SECRET = "closeboard-test-client", "pre-registered-secret-9f1c2ab7"
+
+
+def start_server(data: Path, **env: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    full = {**os.environ, "CLOSEBOARD_OAUTH_TEST_HOOKS": "1", **env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connectors.servers.bank", "--data", str(data), "--http", str(port), "--oauth"],
+        cwd=REPO, env=full, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+REDIRECT = f"http://127.0.0.1:{free_port()}/callback"
+
+
+@pytest.fixture(scope="module")
+def server(demo_data: Path) -> Iterator[str]:
+    """Dynamic registration on, plus one pre-registered client (authorization code and client credentials)."""
+    proc, base = start_server(demo_data, CLOSEBOARD_OAUTH_CLIENT_ID=CLIENT_ID,
+                              CLOSEBOARD_OAUTH_CLIENT_SECRET=CLIENT_SECRET, CLOSEBOARD_OAUTH_REDIRECT_URIS=REDIRECT)
+    yield base
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def closed_server(demo_data: Path) -> Iterator[str]:
+    """No registration endpoint: only the pre-registered client can sign in."""
+    proc, base = start_server(demo_data, CLOSEBOARD_OAUTH_REGISTRATION="0", CLOSEBOARD_OAUTH_CLIENT_ID=CLIENT_ID,
+                              CLOSEBOARD_OAUTH_CLIENT_SECRET=CLIENT_SECRET, CLOSEBOARD_OAUTH_REDIRECT_URIS=REDIRECT)
+    yield base
+    stop(proc)
+
+
+def counters(base: str) -> dict[str, Any]:
+    return httpx2.get(f"{base}/_test/counters").json()
+
+
+def connector(base: str, auth: dict[str, Any] | None, name: str = "bank"):  # noqa: ANN201
+    raw = {"company": {"name": "T", "currency": "USD", "first_period": "2024-06"},
+           "connectors": {name: {"adapter": "builtin.bank", "server": {"url": f"{base}/mcp"},
+                                 "allow_tools": ["list_bank_accounts"],
+                                 "client": {"call_timeout_s": 30, "retries": 1, "backoff_s": 0.05},
+                                 **({"auth": auth} if auth is not None else {})}}}
+    return parse_config(raw).connectors[name]
+
+
+def oauth(**extra: Any) -> dict[str, Any]:
+    return {"kind": "oauth", "redirect_uri": REDIRECT, **extra}
+
+
+def sign_in(conn, home: Path, *, tamper_state: bool = False):  # noqa: ANN001, ANN201
+    """`login()` with a person simulated: follow the printed address (the server consents at once)
+    and send the browser to the loopback listener, first with a forged state when asked."""
+    urls: queue.Queue[str] = queue.Queue()
+    answers: list[int] = []
+
+    def follow() -> None:
+        try:
+            url = urls.get(timeout=30)
+        except queue.Empty:  # the sign-in failed before it printed an address
+            return
+        location = httpx2.get(url).headers["location"]
+        if tamper_state:
+            forged = location.replace("state=", "state=forged")
+            answers.append(httpx2.get(forged).status_code)
+        answers.append(httpx2.get(location).status_code)
+
+    threading.Thread(target=follow, daemon=True).start()
+    lines: list[str] = []
+
+    def out(line: str) -> None:
+        lines.append(line)
+        for part in line.split("\n"):
+            if part.startswith("http"):
+                urls.put(part)
+
+    result = anyio.run(lambda: login(conn, home, open_browser=False, out=out, timeout_s=30))
+    return result, answers, lines
+
+
+def pull(conn, home: Path) -> int:  # noqa: ANN001
+    async def go() -> int:
+        async with SourceSession(conn, home=home, pinning=False) as session:
+            payload, _ = await session.call("list_bank_accounts", {})
+            return len(payload["items"])
+
+    return anyio.run(go)
+
+
+def expire(base: str, home: Path, source: str = "bank") -> None:
+    """The access token expires: the server stops accepting it and the client's clock has passed it."""
+    httpx2.post(f"{base}/_test/expire")
+    store = TokenStore(home, source)
+    store.write(dict(store.read(), expires_at=time.time() - 1))
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+def test_auth_block_is_checked_at_load() -> None:
+    base = "http://127.0.0.1:1"
+    assert connector(base, oauth(scopes=["bank:read"])).auth.scope == "bank:read"
+    stdio = {"company": {"name": "T", "currency": "USD", "first_period": "2024-06"},
+             "connectors": {"bank": {"adapter": "builtin.bank", "server": {"command": "python"},
+                                     "allow_tools": ["list_bank_accounts"], "auth": {"kind": "bearer",
+                                                                                     "token": "${X}"}}}}
+    with pytest.raises(ConfigError, match=r"connectors.bank.auth: only a streamable-HTTP connector"):
+        parse_config(stdio)
+    for bad, message in [
+        ({"kind": "magic"}, "kind: one of"),
+        ({"kind": "bearer"}, "needs `token"),
+        ({"kind": "bearer", "token": "sk_live_inline"}, "never inline"),
+        ({"kind": "client_credentials", "client_id": "x"}, "needs client_id and client_secret"),
+        ({"kind": "oauth", "redirect_uri": "https://example.com/cb"}, "loopback"),
+        ({"kind": "oauth", "scope": "x"}, "unknown keys"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            connector(base, bad)
+
+
+def test_bearer_sends_the_expanded_token_only_at_session_open(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    conn = connector("http://127.0.0.1:1", {"kind": "bearer", "token": "${BANK_TOKEN_T}"})
+    assert "${BANK_TOKEN_T}" in repr(conn) and "s3cret" not in repr(conn)
+    monkeypatch.setenv("BANK_TOKEN_T", "s3cret")
+    headers, auth = connection_auth(conn, tmp_path)
+    assert headers == {"Authorization": "Bearer s3cret"} and auth is None
+    assert "bearer, static token from ${BANK_TOKEN_T}" in status(conn, tmp_path).line()
+
+
+# -- the SDK gaps (contract tests: they fail when mcp changes underneath) ---------------------------
+
+
+def test_sdk_alone_forgets_expiry_and_metadata_after_a_restart(tmp_path: Path) -> None:
+    """python-sdk #3250 in mcp 2.3: a fresh provider loads tokens and client, nothing else. If this test
+    fails, the SDK restores them itself and closeboard's subclass can be simplified."""
+    from mcp.client.auth import OAuthClientProvider
+    from mcp.shared.auth import OAuthClientMetadata, OAuthMetadata, OAuthToken
+
+    store = TokenStore(tmp_path, "bank")
+    anyio.run(store.set_tokens, OAuthToken(access_token="a", refresh_token="r", expires_in=60))
+    store.update(oauth_metadata=OAuthMetadata(issuer="http://127.0.0.1:1", authorization_endpoint="http://127.0.0.1:1/a",
+                                              token_endpoint="http://127.0.0.1:1/t").model_dump(mode="json"))
+    plain = OAuthClientProvider("http://127.0.0.1:1/mcp", OAuthClientMetadata(redirect_uris=None), store)
+    anyio.run(plain._initialize)
+    assert plain.context.current_tokens is not None
+    assert plain.context.token_expiry_time is None and plain.context.oauth_metadata is None
+    _, ours = connection_auth(connector("http://127.0.0.1:1", oauth()), tmp_path)
+    anyio.run(ours._initialize)
+    assert ours.context.token_expiry_time == pytest.approx(store.expires_at())
+    assert str(ours.context.oauth_metadata.token_endpoint) == "http://127.0.0.1:1/t"
+
+
+def test_sign_in_asks_only_the_configured_scopes_and_warns_about_write_scopes(server: str, tmp_path: Path) -> None:
+    narrowed, _, _ = sign_in(connector(server, oauth(scopes=["bank:read"])), tmp_path / "a")
+    assert counters(server)["requested_scopes"][-1] == "bank:read"
+    assert narrowed.scopes == ("bank:read",) and not narrowed.write_scopes
+    # without `scopes:` the SDK asks for everything the server advertises, write access included
+    broad, _, _ = sign_in(connector(server, oauth()), tmp_path / "b")
+    assert counters(server)["requested_scopes"][-1] == "bank:read bank:write"
+    assert broad.write_scopes == ["bank:write"] and "warning: granted scopes include write access" in broad.line()
+
+
+# -- the oauth lifecycle ------------------------------------------------------------------------------
+
+
+def test_sign_in_then_reuse_refresh_rotation_and_lock(server: str, tmp_path: Path) -> None:
+    conn = connector(server, oauth(scopes=["bank:read"]))
+    home = tmp_path
+    with pytest.raises(AuthRequired, match=r"run `closeboard auth login bank`"):
+        pull(conn, home)  # never signed in: fails at once, nothing waits for a person
+    before = counters(server)["counters"]
+    result, answers, lines = sign_in(conn, home, tamper_state=True)
+    assert answers == [400, 200]  # the forged state was refused, the real one accepted
+    assert any("refused a callback: the state does not match" in line for line in lines)
+    assert result.state == "signed in"
+    token_file = home / "secrets" / "auth" / "bank.json"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(token_file.parent.stat().st_mode) == 0o700
+    assert [p.name for p in token_file.parent.iterdir() if p.suffix == ".tmp"] == []
+    stored = json.loads(token_file.read_text())
+    assert stored["expires_at"] > time.time() and stored["oauth_metadata"]["token_endpoint"].startswith(server)
+
+    after_login = counters(server)["counters"]
+    assert after_login["authorize"] == before.get("authorize", 0) + 1
+    assert pull(conn, home) == pull(conn, home) > 0  # two new sessions (as two runs would) reuse the token
+    assert counters(server)["counters"]["authorize"] == after_login["authorize"]
+    assert counters(server)["counters"].get("refresh", 0) == after_login.get("refresh", 0)
+
+    expire(server, home)
+    old_refresh = json.loads(token_file.read_text())["tokens"]["refresh_token"]
+    assert pull(conn, home) > 0
+    now = counters(server)["counters"]
+    assert now.get("refresh", 0) == after_login.get("refresh", 0) + 1 and now["authorize"] == after_login["authorize"]
+    assert json.loads(token_file.read_text())["tokens"]["refresh_token"] != old_refresh  # rotated
+
+    # refused before its expiry by our clock (server restarted, revoked): one refresh, then on
+    httpx2.post(f"{server}/_test/expire")
+    assert pull(conn, home) > 0
+    assert counters(server)["counters"]["refresh"] == now["refresh"] + 1
+
+    # two runs at once after expiry: one refreshes under the lock, the other takes its token
+    expire(server, home)
+    script = ("import sys; from pathlib import Path; from tests.connectors.test_auth import connector, oauth, pull; "
+              "print(pull(connector(sys.argv[1], oauth(scopes=['bank:read'], redirect_uri=sys.argv[3])), "
+              "Path(sys.argv[2])))")
+    procs = [subprocess.Popen([sys.executable, "-c", script, server, str(home), REDIRECT], cwd=REPO,
+                              stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert counters(server)["counters"]["refresh"] == now["refresh"] + 2
+
+    # a rejected refresh: the run fails with the login instruction, at once
+    httpx2.post(f"{server}/_test/revoke_refresh")
+    expire(server, home)
+    with pytest.raises(AuthRequired, match=r"run `closeboard auth login bank`"):
+        pull(conn, home)
+    assert "not signed in" in status(conn, home).state
+
+
+def test_logout_revokes_and_deletes(server: str, tmp_path: Path) -> None:
+    conn = connector(server, oauth(scopes=["bank:read"]))
+    sign_in(conn, tmp_path)
+    revoked = counters(server)["counters"].get("revoke", 0)
+    notes = anyio.run(logout, conn, tmp_path)
+    assert any("revoked at the authorization server" in n for n in notes)
+    assert counters(server)["counters"]["revoke"] > revoked
+    assert not (tmp_path / "secrets" / "auth" / "bank.json").exists()
+    with pytest.raises(AuthRequired):
+        pull(conn, tmp_path)
+
+
+def test_environment_refresh_token_signs_a_ci_run_in(server: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = connector(server, oauth(scopes=["bank:read"]))
+    sign_in(conn, tmp_path / "laptop")
+    refresh_token = json.loads((tmp_path / "laptop/secrets/auth/bank.json").read_text())["tokens"]["refresh_token"]
+    client = json.loads((tmp_path / "laptop/secrets/auth/bank.json").read_text())["client_info"]
+    ci = tmp_path / "ci"
+    TokenStore(ci, "bank").write({"client_info": client})  # the registration travels, the token comes from env
+    monkeypatch.setenv("CLOSEBOARD_BANK_REFRESH_TOKEN", refresh_token)
+    assert pull(conn, ci) > 0
+
+
+# -- pre-registered clients, client credentials -----------------------------------------------------
+
+
+def test_pre_registered_client_without_registration_endpoint(closed_server: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BANK_CLIENT_SECRET_T", CLIENT_SECRET)
+    dynamic = connector(closed_server, oauth())
+    with pytest.raises(LoginError):
+        sign_in(dynamic, tmp_path / "dynamic")  # nothing to register with
+    conn = connector(closed_server, oauth(client_id=CLIENT_ID, client_secret="${BANK_CLIENT_SECRET_T}",
+                                          scopes=["bank:read"]))
+    result, _, _ = sign_in(conn, tmp_path)
+    assert result.state == "signed in" and CLIENT_ID in (result.account or "")
+    stored = (tmp_path / "secrets" / "auth" / "bank.json").read_text()
+    assert CLIENT_SECRET not in stored  # a configured secret is read from ${ENV} each time, never stored
+    assert pull(conn, tmp_path) > 0
+    assert counters(closed_server)["counters"].get("register", 0) == 0
+
+
+def test_client_credentials_source_loads_without_a_person(server: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BANK_CLIENT_SECRET_T", CLIENT_SECRET)
+    conn = connector(server, {"kind": "client_credentials", "client_id": CLIENT_ID,
+                              "client_secret": "${BANK_CLIENT_SECRET_T}", "scopes": ["bank:read"]})
+    before = counters(server)["counters"].get("client_credentials", 0)
+    assert pull(conn, tmp_path) > 0
+    assert pull(conn, tmp_path) > 0  # the stored token is reused
+    assert counters(server)["counters"]["client_credentials"] == before + 1
+    assert status(conn, tmp_path).scopes == ("bank:read",)
+    monkeypatch.setenv("BANK_CLIENT_SECRET_T", "wrong")
+    with pytest.raises(Exception, match="bank"):
+        pull(conn, tmp_path / "other")

@@ -82,3 +82,88 @@ def map_each(
             continue
         rows.extend(mapped if isinstance(mapped, list) else [mapped])
     return Mapped(to_text_batch(table, rows), rejected)
+
+
+# -- a general ledger from period-end trial balances ---------------------------------------------
+# Some servers expose no journal but a trial balance "as at" a date (Xero's list-trial-balance,
+# QuickBooks' TrialBalance report). closeboard then books one synthetic entry per month: each
+# account's movement between consecutive month-end balances.
+
+
+class Balances(dict):  # type: ignore[type-arg]
+    """One trial balance: account id -> (net balance, debits positive, and whether it is a P&L
+    account whose balance runs from the fiscal-year start). ``problems`` lists what made the report
+    untrustworthy (it does not balance, its rows disagree with its total)."""
+
+    def __init__(self, as_at: date, problems: list[str] | None = None) -> None:
+        super().__init__()
+        self.as_at = as_at
+        self.problems = problems or []
+        self.names: dict[str, str] = {}
+
+
+def month_movements(previous: Balances | None, current: Balances, *, fiscal_year_start: bool,
+                    retained_earnings: str | None) -> dict[str, Decimal]:
+    """Each account's movement from ``previous`` to ``current`` (debits positive).
+
+    Balance-sheet accounts carry their balance since inception: movement = current - previous.
+    P&L accounts carry fiscal-year-to-date balances: the same, except in the first month of a
+    fiscal year, where the balance restarted from zero and the movement is the current balance.
+    At that restart the ledger rolls last year's profit into retained earnings without a
+    transaction (Xero: the Retained Earnings row's balance jumps by last year's net P&L). That
+    jump is not a movement in closeboard, whose marts derive retained and current-year earnings from
+    the P&L lines themselves: it is taken out of the retained-earnings account's movement, so the
+    entry still balances and the balance sheet is not counted twice.
+    Without ``previous`` (the opening month) every balance is the movement: balance-sheet accounts
+    open, P&L accounts post their year-to-date.
+    """
+    moves: dict[str, Decimal] = {}
+    accounts = list(current) + [a for a in (previous or {}) if a not in current]
+    for account in accounts:
+        if account in current:
+            now, pl = current[account]
+        else:  # gone from the report: its balance is zero now
+            now, pl = Decimal(0), previous[account][1]  # type: ignore[index]
+        before = previous[account][0] if previous is not None and account in previous else Decimal(0)
+        moves[account] = now if (pl and fiscal_year_start) else now - before
+    if previous is not None and fiscal_year_start:
+        rolled = sum((net for net, pl in previous.values() if pl), Decimal(0))
+        if rolled != 0:
+            if retained_earnings is None:
+                raise Unmappable(
+                    f"at the fiscal-year start {current.as_at} last year's P&L ({text(rolled)}) rolled into an "
+                    "account this adapter cannot name: set options.retained_earnings to its account code")
+            moves[retained_earnings] = moves.get(retained_earnings, Decimal(0)) - rolled
+    return moves
+
+
+def synthetic_entry(entry_id: str, posted: date, moves: dict[str, Decimal], *, currency: str | None,
+                    description: str) -> list[dict[str, Any]]:
+    """Journal lines for one month's movements (zero movements left out), or ``Unmappable`` when
+    they do not sum to exactly zero."""
+    net = sum(moves.values(), Decimal(0))
+    if net != 0:
+        debits = sum((m for m in moves.values() if m > 0), Decimal(0))
+        raise Unmappable(f"{entry_id}: the movements do not balance (debits {text(debits)}, credits "
+                         f"{text(debits - net)}, difference {text(net)})")
+    rows = []
+    for number, account in enumerate(sorted(a for a, m in moves.items() if m != 0), start=1):
+        amount = moves[account]
+        rows.append({"entry_id": entry_id, "line_no": str(number), "posted_date": posted.isoformat(),
+                     "account_id": account, "debit": text(max(amount, Decimal(0))),
+                     "credit": text(max(-amount, Decimal(0))), "currency": currency, "amount_currency": None,
+                     "description": description, "customer_id": None, "vendor_id": None, "document_id": None})
+    return rows
+
+
+def month_ends(from_period: str, through: date) -> list[date]:
+    """Month-end dates from the month before ``from_period`` (the opening balances) to the month of
+    ``through``, whose date is ``through`` itself (the open month is read as at that day)."""
+    year, month = (int(p) for p in from_period.split("-"))
+    year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    dates = []
+    while (year, month) <= (through.year, through.month):
+        nxt = date(year + (month == 12), month % 12 + 1, 1)
+        dates.append(min(date.fromordinal(nxt.toordinal() - 1), through))
+        year, month = nxt.year, nxt.month
+    return dates

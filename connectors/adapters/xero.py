@@ -45,8 +45,21 @@ Mapping (docs/adapters.md):
   (overpayments, prepayments: no document). DELETED payments are left out. The server prints no
   payment currency: a payment takes its invoice's currency when that invoice was read in the same
   pull, else ``options.currency``.
-- ``erp_journal_lines``: the server exposes no general-ledger journal (Xero's Journals endpoint),
-  only *manual* journals. They are read only with ``options.journals: manual`` (they are not the
+- ``erp_journal_lines`` (``options.journals``): the server exposes no general-ledger journal (Xero's
+  Journals endpoint). ``trial_balance`` (the default when ``list-trial-balance`` is allow-listed):
+  ``list-trial-balance {date, paymentsOnly?}`` (``src/tools/list/list-trial-balance.tool.ts``,
+  ``src/handlers/list-xero-trial-balance.handler.ts``: ``getReportTrialBalance(tenant, date,
+  paymentsOnly)``) answers four text contents, ``Trial Balance Report: <reportName>``,
+  ``Date: <reportDate>`` (``31 March 2026``), ``Updated At: ...`` and ``JSON.stringify(report.rows,
+  null, 2)``: xero-node ``ReportRows`` (camelCase ``rowType`` Header/Section/Row/SummaryRow,
+  ``title``, ``cells [{value, attributes [{id: "account", value: AccountID}]}]``), columns Account,
+  Debit, Credit (the month), YTD Debit, YTD Credit (as-at balance; fiscal year to date for
+  Revenue/Expenses sections); the account cell reads ``Name (CODE)``. The adapter asks for every
+  month end from the month before ``from_period`` to ``as_of`` and books ``TB-YYYY-MM`` with each
+  account's YTD movement (``_vendor.month_movements``: P&L restart at ``fiscal_year_start_month``;
+  the rollover of last year's profit into Retained Earnings taken out). A report that does not
+  balance or disagrees with its Total row quarantines the entries it feeds; an entry that does not
+  sum to zero is quarantined. ``manual``: *manual* journals only (they are not the
   whole ledger). POSTED and ARCHIVED journals only; ``debit``/``credit`` from the signed Line Amount;
   a journal with tax on a line (posted to a tax account the server does not name), a line without
   an account code, or lines that do not sum to zero is quarantined with the reason.
@@ -54,16 +67,33 @@ Mapping (docs/adapters.md):
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from connectors.adapters._vendor import Unmappable, iso_date, map_each, money, optional_date, text
+from connectors.adapters._vendor import (
+    Balances,
+    Unmappable,
+    iso_date,
+    map_each,
+    money,
+    month_ends,
+    month_movements,
+    optional_date,
+    synthetic_entry,
+    text,
+)
 from connectors.adapters.base import Adapter, Mapped, Stream
-from connectors.adapters.paging import Envelope, NoPaging, PageNumberPaging
+from connectors.adapters.paging import Envelope, NoPaging, PageNumberPaging, Paging
+from connectors.client import ConnectorError, Page
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from connectors.client import SourceSession
     from connectors.config import ConnectorConfig
 
 PAGE_SIZE = 10  # every paged handler asks Xero for pageSize 10
@@ -154,6 +184,123 @@ def parse_manual_journal(block: str) -> dict[str, Any]:
     return journal
 
 
+PL_SECTIONS = {"Revenue", "Income", "Other Income", "Expenses", "Expense", "Direct Costs", "Cost of Sales"}
+BS_SECTIONS = {"Assets", "Liabilities", "Equity"}
+_CODE = re.compile(r"^(?P<name>.*) \((?P<code>[^()]+)\)$")
+
+
+def _cells(row: dict[str, Any]) -> list[dict[str, Any]]:
+    cells = row.get("cells")
+    if not isinstance(cells, list):
+        raise ValueError(f"a {row.get('rowType')} row without cells")
+    return cells
+
+
+def _amount(cell: dict[str, Any] | None, what: str) -> Decimal:
+    value = (cell or {}).get("value")
+    if value in (None, ""):
+        return Decimal(0)
+    try:
+        return money(str(value).replace(",", ""), what)
+    except Unmappable as exc:
+        raise ValueError(str(exc)) from None
+
+
+def parse_trial_balance(texts: Sequence[str]) -> Balances:
+    """The answer of list-trial-balance: ``Trial Balance Report: <name>``, ``Date: <reportDate>``,
+    ``Updated At: ...``, then ``JSON.stringify(report.rows, null, 2)`` (xero-node ``ReportRows``:
+    ``rowType`` Header | Section | Row | SummaryRow, ``title``, ``cells [{value, attributes
+    [{id: "account", value: AccountID}]}]``, ``rows``). Balances come from the YTD Debit / YTD
+    Credit columns: as-at balances for balance-sheet accounts, fiscal-year-to-date for P&L ones."""
+    if len(texts) != 4 or not texts[0].startswith("Trial Balance Report:") or not texts[1].startswith("Date: "):
+        raise ValueError(f"expected 'Trial Balance Report:', 'Date:', 'Updated At:' and the rows, got "
+                         f"{[t[:40] for t in texts]!r}")
+    try:
+        as_at = datetime.strptime(texts[1][len("Date: "):].strip(), "%d %B %Y").date()
+    except ValueError:
+        raise ValueError(f"the report date {texts[1]!r} is not 'D Month YYYY'") from None
+    try:
+        rows = json.loads(texts[3], parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the report rows are not JSON ({exc.msg})") from None
+    if not isinstance(rows, list) or not rows or rows[0].get("rowType") != "Header":
+        raise ValueError("the report rows do not start with a Header row")
+    columns = [str(c.get("value", "")) for c in _cells(rows[0])]
+    if "YTD Debit" not in columns or "YTD Credit" not in columns:
+        raise ValueError(f"the report has no YTD Debit / YTD Credit columns: {columns}")
+    dr, cr = columns.index("YTD Debit"), columns.index("YTD Credit")
+    balances = Balances(as_at)
+    debits = credits = Decimal(0)
+    totals: tuple[Decimal, Decimal] | None = None
+    for section in rows[1:]:
+        kind = section.get("rowType")
+        if kind == "SummaryRow":
+            cells = _cells(section)
+            totals = (_amount(cells[dr], "Total YTD Debit"), _amount(cells[cr], "Total YTD Credit"))
+            continue
+        if kind != "Section":
+            raise ValueError(f"unexpected top-level row {kind!r}")
+        title = section.get("title") or ""
+        for row in section.get("rows") or []:
+            cells = _cells(row)
+            if row.get("rowType") == "SummaryRow":
+                if str(cells[0].get("value", "")).strip() == "Total":
+                    totals = (_amount(cells[dr], "Total YTD Debit"), _amount(cells[cr], "Total YTD Credit"))
+                continue
+            if row.get("rowType") != "Row":
+                continue
+            if title not in PL_SECTIONS | BS_SECTIONS:
+                raise ValueError(f"section {title!r} is neither a P&L ({sorted(PL_SECTIONS)}) nor a balance-sheet "
+                                 f"({sorted(BS_SECTIONS)}) section")
+            label = str(cells[0].get("value", "")).strip()
+            code = _CODE.match(label)
+            ids = [a.get("value") for a in cells[0].get("attributes") or [] if a.get("id") == "account"]
+            account = code["code"].strip() if code else (ids[0] if ids else None)
+            if not account:
+                raise ValueError(f"row {label!r} names no account code or AccountID")
+            debit = _amount(cells[dr], f"{label} YTD Debit")
+            credit = _amount(cells[cr], f"{label} YTD Credit")
+            debits, credits = debits + debit, credits + credit
+            if account in balances:
+                raise ValueError(f"account {account} appears twice in the report")
+            balances[account] = (debit - credit, title in PL_SECTIONS)
+            balances.names[account] = code["name"].strip() if code else label
+    if debits != credits:
+        balances.problems.append(f"the trial balance at {as_at} does not balance: YTD debits {text(debits)}, "
+                                 f"YTD credits {text(credits)}")
+    if totals is not None and totals != (debits, credits):
+        balances.problems.append(f"the trial balance at {as_at}: its rows sum to {text(debits)} / {text(credits)} "
+                                 f"but its Total row says {text(totals[0])} / {text(totals[1])}")
+    if totals is None:
+        balances.problems.append(f"the trial balance at {as_at} has no Total row")
+    return balances
+
+
+class TrialBalancePaging(Paging):
+    """One list-trial-balance call per month end (``{date}``; ``paymentsOnly`` left out: accrual),
+    one page per month holding that month's synthetic entry."""
+
+    kind = "none"
+
+    def __init__(self, adapter: XeroAdapter) -> None:
+        self.adapter = adapter
+
+    async def pages(self, session: SourceSession, adapter: Adapter, stream: Stream) -> AsyncIterator[Page]:
+        me = self.adapter
+        assert me.from_period is not None and me.fiscal_year_start_month is not None
+        previous: Balances | None = None
+        for number, as_at in enumerate(month_ends(me.from_period, me.as_of or date.today()), start=1):
+            env, nbytes = await self.fetch(session, adapter, stream, {"date": as_at.isoformat()}, number)
+            current = env.items[0]
+            if current.as_at != as_at:
+                raise ConnectorError(session.name, stream.tool,
+                                     f"asked for the trial balance at {as_at}, got one at {current.as_at}")
+            entry = {"entry_id": f"TB-{as_at:%Y-%m}", "posted_date": as_at, "previous": previous,
+                     "current": current}
+            yield Page([entry], None, None, None, number, nbytes)
+            previous = current
+
+
 def _ref(value: str | None, what: str) -> tuple[str, str]:
     match = _REF.match(value or "")
     if not match or not match["id"].strip():
@@ -163,13 +310,18 @@ def _ref(value: str | None, what: str) -> tuple[str, str]:
 
 class XeroAdapter(Adapter):
     name = "xero"
-    default_tools = ("list-accounts", "list-invoices", "list-credit-notes", "list-payments")
-    options = ("currency", "subtypes", "journals")
+    default_tools = ("list-accounts", "list-invoices", "list-credit-notes", "list-payments", "list-trial-balance")
+    options = ("currency", "subtypes", "journals", "from_period", "fiscal_year_start_month", "retained_earnings",
+               "as_of")
 
     def __init__(self) -> None:
         self.currency: str | None = None
         self.subtypes: dict[str, str] = {}
-        self.journals = False
+        self.journals: str = "none"
+        self.from_period: str | None = None
+        self.fiscal_year_start_month: int | None = None
+        self.retained_earnings: str | None = None
+        self.as_of: date | None = None
         self._doc_currency: dict[str, str] = {}
 
     def configure(self, config: ConnectorConfig) -> None:
@@ -184,13 +336,39 @@ class XeroAdapter(Adapter):
         if not isinstance(subtypes, dict):
             raise ValueError("options.subtypes: a map of account code to subtype (cash, ar, ap, cogs, debt)")
         self.subtypes = {str(k): str(v) for k, v in subtypes.items()}
-        journals = options.get("journals")
-        if journals not in (None, "none", "manual"):
-            raise ValueError("options.journals: 'manual' (read manual journals as journal lines) or 'none'")
-        self.journals = journals == "manual"
+        default = "trial_balance" if "list-trial-balance" in config.allow_tools else "none"
+        journals = options.get("journals", default)
+        if journals not in ("none", "manual", "trial_balance"):
+            raise ValueError("options.journals: 'trial_balance' (month-end trial balances as monthly movements), "
+                             "'manual' (manual journals only) or 'none'")
+        self.journals = journals
+        wanted = {"manual": "list-manual-journals", "trial_balance": "list-trial-balance"}.get(journals)
+        if wanted and wanted not in config.allow_tools:
+            raise ValueError(f"options.journals {journals!r} reads {wanted}: add it to allow_tools")
+        if journals == "trial_balance":
+            self._configure_trial_balance(options)
+
+    def _configure_trial_balance(self, options: dict[str, Any]) -> None:
+        period = options.get("from_period")
+        if not isinstance(period, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+            raise ValueError("options.from_period: the first month (YYYY-MM, the company's first_period) is "
+                             "required to read journal lines from trial balances")
+        self.from_period = period
+        month = options.get("fiscal_year_start_month")
+        if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
+            raise ValueError("options.fiscal_year_start_month: the month (1-12) Xero's financial year starts "
+                             "is required to read journal lines from trial balances (P&L balances restart then)")
+        self.fiscal_year_start_month = month
+        retained = options.get("retained_earnings")
+        self.retained_earnings = str(retained) if retained not in (None, "") else None
+        as_of = options.get("as_of")
+        try:
+            self.as_of = date.fromisoformat(str(as_of)) if as_of not in (None, "") else None
+        except ValueError:
+            raise ValueError(f"options.as_of: {as_of!r} is not YYYY-MM-DD") from None
 
     def read_tools(self) -> frozenset[str]:
-        return frozenset(self.default_tools) | {"list-manual-journals"}
+        return frozenset(self.default_tools) | {"list-manual-journals", "list-trial-balance"}
 
     def streams(self) -> list[Stream]:
         paged = PageNumberPaging(page_size=PAGE_SIZE)
@@ -202,8 +380,10 @@ class XeroAdapter(Adapter):
             Stream("erp_bills", "list-credit-notes", paging=paged),
             Stream("erp_payments", "list-payments", paging=paged),
         ]
-        if self.journals:
+        if self.journals == "manual":
             streams.append(Stream("erp_journal_lines", "list-manual-journals", paging=paged))
+        elif self.journals == "trial_balance":
+            streams.append(Stream("erp_journal_lines", "list-trial-balance", paging=TrialBalancePaging(self)))
         return streams
 
     # -- reading the text ---------------------------------------------------------------------
@@ -217,6 +397,8 @@ class XeroAdapter(Adapter):
         head = texts[0].strip()
         if _ERROR.match(head):
             raise ValueError(f"the server reported an error: {head[:500]}")
+        if stream is not None and stream.tool == "list-trial-balance":
+            return parse_trial_balance(texts), size
         found = _FOUND.match(head)
         if not found:
             raise ValueError(f"expected 'Found N ...:' first, got {head[:120]!r}")
@@ -227,7 +409,7 @@ class XeroAdapter(Adapter):
         return [parse_manual_journal(b) if journal else parse_record(b) for b in blocks], size
 
     def envelope(self, stream: Stream, payload: Any) -> Envelope:
-        return Envelope(payload)
+        return Envelope([payload] if isinstance(payload, Balances) else payload)
 
     # -- mapping ------------------------------------------------------------------------------
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
@@ -239,6 +421,7 @@ class XeroAdapter(Adapter):
             ("erp_bills", "list-credit-notes"): lambda r: self._document(r, "ACCPAYCREDIT", "credit_note"),
             ("erp_payments", "list-payments"): self._payment,
             ("erp_journal_lines", "list-manual-journals"): self._journal,
+            ("erp_journal_lines", "list-trial-balance"): self._trial_balance_entry,
         }[(stream.table, stream.tool)]
         return map_each(stream.table, stream.tool, items, mapper)
 
@@ -334,3 +517,19 @@ class XeroAdapter(Adapter):
         if net != 0:
             raise Unmappable(f"its lines sum to {text(net)}, not zero")
         return rows
+
+    def _trial_balance_entry(self, entry: dict[str, Any]) -> list[dict[str, Any]]:
+        previous, current = entry["previous"], entry["current"]
+        problems = current.problems + (previous.problems if previous is not None else [])
+        if problems:
+            raise Unmappable(f"{entry['entry_id']}: " + "; ".join(problems))
+        posted: date = entry["posted_date"]
+        retained = self.retained_earnings or next(
+            (a for a, n in current.names.items() if n.lower() == "retained earnings" and not current[a][1]), None)
+        if previous is None:
+            source = f"Xero trial balance at {posted}: opening balances (P&L year to date)"
+        else:
+            source = f"Xero trial balance movement {previous.as_at} to {posted}"
+        moves = month_movements(previous, current, fiscal_year_start=posted.month == self.fiscal_year_start_month,
+                                retained_earnings=retained)
+        return synthetic_entry(entry["entry_id"], posted, moves, currency=self.currency, description=source)

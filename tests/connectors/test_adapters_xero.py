@@ -8,6 +8,7 @@ a fixed 10 ordered newest first, errors as "Error listing ...: ..." text with is
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -44,6 +45,7 @@ ACCOUNTS = [
     {"name": "Loan", "code": "900", "accountID": "a-900", "type": "TERMLIAB", "status": "ACTIVE",
      "description": "Bank loan: 5 years"},
     {"name": "Owner A Funds Introduced", "code": "970", "accountID": "a-970", "type": "EQUITY", "status": "ACTIVE"},
+    {"name": "Retained Earnings", "code": "960", "accountID": "a-960", "type": "EQUITY", "status": "ACTIVE"},
     {"name": "Sales", "code": "200", "accountID": "a-200", "type": "REVENUE", "status": "ACTIVE", "taxType": "OUTPUT"},
     {"name": "Cost of Goods Sold", "code": "310", "accountID": "a-310", "type": "DIRECTCOSTS", "status": "ACTIVE"},
     {"name": "Rent", "code": "469", "accountID": "a-469", "type": "OVERHEADS", "status": "ARCHIVED"},
@@ -52,7 +54,7 @@ ACCOUNTS = [
 ]
 EXPECTED_ACCOUNT_TYPES = {  # code -> (type, subtype): the documented mapping
     "090": ("asset", "cash"), "610": ("asset", "ar"), "800": ("liability", "ap"), "900": ("liability", "debt"),
-    "970": ("equity", None), "200": ("revenue", None), "310": ("expense", "cogs"), "469": ("expense", None),
+    "970": ("equity", None), "960": ("equity", None), "200": ("revenue", None), "310": ("expense", "cogs"), "469": ("expense", None),
     "a-sav": ("asset", "cash"),
 }
 STATUSES = ["AUTHORISED", "PAID", "DRAFT", "VOIDED", "SUBMITTED"]
@@ -218,6 +220,8 @@ class FakeXero:
     def __init__(self) -> None:
         self.drop_one_on_page: int | None = None  # a page whose "Found N" overstates what it sends
         self.fail_with: str | None = None
+        self.unbalanced_at: date | None = None  # a trial balance whose rows do not balance
+        self.tb_error: str | None = None
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.server = new_server("xero-mcp-server", title="Xero MCP Server", instructions="fake")
         srv = self.server
@@ -259,6 +263,13 @@ class FakeXero:
                                  page: int | None = None) -> list[TextContent]:
             self.calls.append(("list-manual-journals", {"page": page}))
             return answer("manual journals", MANUAL_JOURNALS, fmt_manual_journal, page or 1)
+
+        @srv.tool(name="list-trial-balance", structured_output=False)
+        def list_trial_balance(date: str | None = None, paymentsOnly: bool | None = None) -> list[TextContent]:  # noqa: N803
+            self.calls.append(("list-trial-balance", {"date": date}))
+            if self.tb_error:
+                return [TextContent(type="text", text=f"Error listing trial balance: {self.tb_error}")]
+            return trial_balance_answer(_date(date) or AS_OF, self.unbalanced_at)
 
         @srv.tool(name="create-invoice", structured_output=False)
         def create_invoice(contactId: str, lineItems: list[dict[str, Any]], type: str) -> str:  # noqa: N803, A002
@@ -397,3 +408,200 @@ def test_the_base_currency_is_required() -> None:
     del raw["connectors"]["erp"]["options"]["currency"]
     with pytest.raises(ConfigError, match="options.currency"):
         parse_config(raw)
+
+
+# --- the general ledger from month-end trial balances (list-trial-balance) ---------------------
+# The organisation's postings: (date, {account code: net, debits positive}); each balances. Its
+# financial year starts in April (Xero NZ default), so 2026-04 crosses the fiscal-year end.
+FY_START = 4
+AS_OF = date(2026, 6, 15)
+TB_SECTIONS = {"200": "Revenue", "310": "Expenses", "469": "Expenses", "090": "Assets", "610": "Assets",
+               "800": "Liabilities", "970": "Equity", "960": "Equity"}
+TB_NAMES = {a["code"]: a["name"] for a in ACCOUNTS if a.get("code")}
+POSTINGS: list[tuple[date, dict[str, Decimal]]] = [
+    (date(2024, 5, 3), {"090": D("5000"), "970": D("-5000")}),
+    (date(2024, 9, 9), {"610": D("1200.50"), "200": D("-1200.50")}),
+    (date(2025, 2, 1), {"310": D("300.25"), "800": D("-300.25")}),
+    (date(2025, 6, 30), {"090": D("1200.50"), "610": D("-1200.50")}),
+    (date(2025, 11, 2), {"610": D("800"), "200": D("-800")}),
+    (date(2026, 1, 20), {"469": D("150"), "090": D("-150")}),
+    (date(2026, 2, 14), {"610": D("2500.75"), "200": D("-2500.75")}),
+    (date(2026, 2, 20), {"310": D("900.10"), "800": D("-900.10")}),
+    (date(2026, 3, 5), {"610": D("1000"), "200": D("-1000")}),
+    (date(2026, 3, 31), {"469": D("150"), "090": D("-150")}),
+    # 2026-04: the new financial year
+    (date(2026, 4, 10), {"610": D("640.40"), "200": D("-640.40")}),
+    (date(2026, 4, 11), {"090": D("2500.75"), "610": D("-2500.75")}),
+    (date(2026, 4, 30), {"469": D("150"), "090": D("-150")}),
+    # 2026-05: no activity
+    (date(2026, 6, 2), {"610": D("99.99"), "200": D("-99.99")}),
+    (date(2026, 6, 28), {"610": D("1"), "200": D("-1")}),  # after AS_OF: not yet in the open month
+]
+
+
+def _fy_start(day: date) -> date:
+    return date(day.year if day.month >= FY_START else day.year - 1, FY_START, 1)
+
+
+def xero_balances(as_at: date) -> dict[str, Decimal]:
+    """Xero's as-at balances: balance-sheet accounts since inception, P&L accounts from the
+    fiscal-year start, and earlier years' P&L rolled into Retained Earnings (960)."""
+    start = _fy_start(as_at)
+    out: dict[str, Decimal] = {}
+    for day, lines in POSTINGS:
+        if day > as_at:
+            continue
+        for code, net in lines.items():
+            pl = TB_SECTIONS[code] in ("Revenue", "Expenses")
+            if pl and day < start:
+                code = "960"
+            out[code] = out.get(code, D(0)) + net
+    return out
+
+
+def _cell(value: str, code: str | None = None) -> dict[str, Any]:
+    return {"value": value, **({"attributes": [{"value": f"a-{code}", "id": "account"}]} if code else {})}
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount:.2f}" if amount else ""
+
+
+def trial_balance_answer(as_at: date, unbalanced_at: date | None = None) -> list[TextContent]:
+    """What list-trial-balance.tool.ts prints: four text contents, the last JSON.stringify(rows, null, 2)
+    of xero-node's ReportRows (camelCase keys; values as Xero's API sends them, "" for none)."""
+    ytd = xero_balances(as_at)
+    month_start = as_at.replace(day=1)
+    month = {c: n for c, n in (xero_balances(as_at).items())}
+    before = xero_balances(month_start.fromordinal(month_start.toordinal() - 1))
+    if unbalanced_at == as_at:
+        ytd["090"] += D("0.01")
+    sections = []
+    total_dr = total_cr = D(0)
+    for title in ("Revenue", "Expenses", "Assets", "Liabilities", "Equity"):
+        rows = []
+        for code in sorted(c for c, t in TB_SECTIONS.items() if t == title and c in ytd):
+            net, move = ytd[code], month[code] - before.get(code, D(0))
+            total_dr, total_cr = total_dr + max(net, D(0)), total_cr + max(-net, D(0))
+            rows.append({"rowType": "Row", "cells": [
+                _cell(f"{TB_NAMES[code]} ({code})", code), _cell(_money(max(move, D(0))), code),
+                _cell(_money(max(-move, D(0))), code), _cell(_money(max(net, D(0))), code),
+                _cell(_money(max(-net, D(0))), code)]})
+        sections.append({"rowType": "Section", "title": title, "rows": rows})
+    if unbalanced_at == as_at:
+        total_dr -= D("0.01")  # the Total row says it balances; the rows do not
+    sections.append({"rowType": "Section", "title": "", "rows": [{"rowType": "SummaryRow", "cells": [
+        _cell("Total"), _cell(""), _cell(""), _cell(f"{total_dr:.2f}"), _cell(f"{total_cr:.2f}")]}]})
+    header = {"rowType": "Header", "cells": [_cell(v) for v in ("Account", "Debit", "Credit", "YTD Debit", "YTD Credit")]}
+    return [TextContent(type="text", text="Trial Balance Report: Trial Balance"),
+            TextContent(type="text", text=f"Date: {as_at.day} {as_at:%B %Y}"),
+            TextContent(type="text", text="Updated At: 2026-06-15T08:00:00.000Z"),
+            TextContent(type="text", text=json.dumps([header, *sections], indent=2))]
+
+
+TB_ALLOW = ["list-accounts", "list-invoices", "list-credit-notes", "list-payments", "list-trial-balance"]
+
+
+def tb_config(**extra: Any) -> dict[str, Any]:
+    return raw_config(TB_ALLOW, from_period="2026-02", fiscal_year_start_month=FY_START, as_of=AS_OF.isoformat(),
+                      **extra)
+
+
+MONTH_ENDS = [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30), date(2026, 5, 31), AS_OF]
+
+
+def expected_tb_lines() -> list[tuple[Any, ...]]:
+    """Derived from the postings: the opening entry is Xero's balances at 2026-01-31 (P&L year to
+    date, Retained Earnings with the earlier years); each later month, the postings of that month."""
+    rows = []
+    for end in MONTH_ENDS:
+        if end == MONTH_ENDS[0]:
+            moves = xero_balances(end)
+            what = f"Xero trial balance at {end}: opening balances (P&L year to date)"
+        else:
+            moves = {}
+            for day, lines in POSTINGS:
+                if end.replace(day=1) <= day <= end:
+                    for code, net in lines.items():
+                        moves[code] = moves.get(code, D(0)) + net
+            previous = MONTH_ENDS[MONTH_ENDS.index(end) - 1]
+            what = f"Xero trial balance movement {previous} to {end}"
+        for n, code in enumerate(sorted(c for c, m in moves.items() if m), start=1):
+            rows.append((f"TB-{end:%Y-%m}", n, end, code, max(moves[code], D(0)), max(-moves[code], D(0)), "NZD",
+                         None, what, None, None, None))
+    return sorted(rows)
+
+
+def test_trial_balances_become_monthly_movements_across_the_fiscal_year_end(tmp_path: Path) -> None:
+    fake = FakeXero()
+    con, _ = ingest(fake, tmp_path, tb_config())
+    lines = con.execute("select * from erp_journal_lines order by 1, 2").fetchall()
+    assert lines == expected_tb_lines()
+    assert [a["date"] for t, a in fake.calls if t == "list-trial-balance"] == [d.isoformat() for d in MONTH_ENDS]
+    # every synthetic entry balances exactly; May had no activity and has no lines
+    sums = con.execute("select entry_id, sum(debit) - sum(credit) from erp_journal_lines group by 1").fetchall()
+    assert sums and all(diff == 0 for _, diff in sums)
+    assert "TB-2026-05" not in {e for e, _ in sums}
+    # April (the new year) posts April's P&L only, and Retained Earnings does not move: Xero's rollover
+    # of last year's profit is not a movement
+    april = {r[3]: r[4] - r[5] for r in lines if r[0] == "TB-2026-04"}
+    assert april == {"200": D("-640.40"), "610": D("640.40") - D("2500.75"), "090": D("2500.75") - D(150),
+                     "469": D(150)}
+    assert con.execute("select count(*) from quarantine where tool = 'list-trial-balance'").fetchone()[0] == 0
+
+    # the marts: each month's revenue and net income are the postings' P&L; the balance sheet balances
+    from warehouse.models import build_marts
+    con.execute(f"insert into run_context values ('2026-02', date '{AS_OF}', {FY_START}, 'NZD')")
+    build_marts(con)
+    for period in ("2026-02", "2026-03", "2026-04", "2026-05", "2026-06"):
+        start = date.fromisoformat(period + "-01")
+        pl = [(c, n) for d, ls in POSTINGS if (d.year, d.month) == (start.year, start.month) and d <= AS_OF
+              for c, n in ls.items() if TB_SECTIONS[c] in ("Revenue", "Expenses")]
+        revenue = -sum((n for c, n in pl if TB_SECTIONS[c] == "Revenue"), D(0))
+        net_income = -sum((n for _, n in pl), D(0))
+        kpis = dict(con.execute("select kpi, value from mart_kpis where period = ? and kpi in ('revenue', 'net_income')",
+                                [period]).fetchall())
+        assert kpis == {"revenue": revenue, "net_income": net_income}, period
+    sides = con.execute("select period, sum(case when type = 'asset' then balance else -balance end) "
+                        "from mart_balance_sheet group by 1").fetchall()
+    assert sides and all(diff == 0 for _, diff in sides)
+
+
+def test_an_unbalanced_trial_balance_quarantines_the_months_it_feeds(tmp_path: Path) -> None:
+    fake = FakeXero()
+    fake.unbalanced_at = date(2026, 3, 31)
+    con, _ = ingest(fake, tmp_path, tb_config())
+    entries = {e for (e,) in con.execute("select distinct entry_id from erp_journal_lines").fetchall()}
+    assert entries == {"TB-2026-01", "TB-2026-02", "TB-2026-06"}  # March and April depend on March's report
+    reasons = [r for (r,) in con.execute("select reason from quarantine where tool = 'list-trial-balance' "
+                                         "order by reason").fetchall()]
+    assert len(reasons) == 2
+    assert reasons[0].startswith("erp_journal_lines from list-trial-balance: TB-2026-03: the trial balance at "
+                                 "2026-03-31 does not balance")
+    assert reasons[1].startswith("erp_journal_lines from list-trial-balance: TB-2026-04: the trial balance at "
+                                 "2026-03-31 does not balance")
+
+
+def test_trial_balance_mode_is_the_default_and_needs_its_months() -> None:
+    from connectors.adapters import adapter_for
+
+    config = parse_config(tb_config())
+    adapter = adapter_for(config.connectors["erp"])
+    assert ("erp_journal_lines", "list-trial-balance") in [(s.table, s.tool) for s in adapter.streams()]
+    raw = tb_config()
+    del raw["connectors"]["erp"]["options"]["from_period"]
+    with pytest.raises(ConfigError, match="options.from_period"):
+        parse_config(raw)
+    raw = tb_config()
+    del raw["connectors"]["erp"]["options"]["fiscal_year_start_month"]
+    with pytest.raises(ConfigError, match="options.fiscal_year_start_month"):
+        parse_config(raw)
+    with pytest.raises(ConfigError, match="add it to allow_tools"):
+        parse_config(raw_config(journals="trial_balance", from_period="2026-02", fiscal_year_start_month=4))
+
+
+def test_trial_balance_error_text_fails_the_source(tmp_path: Path) -> None:
+    fake = FakeXero()
+    fake.tb_error = "Forbidden"
+    with pytest.raises(ConnectorError, match=r"tool 'list-trial-balance'.*Error listing trial balance: Forbidden"):
+        ingest(fake, tmp_path, tb_config())

@@ -252,16 +252,44 @@ def _options(name: str, raw: Any) -> dict[str, Any]:
     return dict(raw)
 
 
-def check_adapter(connector: ConnectorConfig) -> None:
+def _company_options(connector: ConnectorConfig, adapter: Any, company: CompanyConfig | None) -> None:
+    """Fill the adapter options that are company settings (`Adapter.company_options`) from `company:`,
+    and refuse one given with another value: a ledger read in another currency or fiscal year than
+    the one reported would be wrong in every figure."""
+    if company is None:
+        return
+    for option, (setting, must_equal) in adapter.company_options.items():
+        value = getattr(company, setting)
+        given = connector.options.get(option)
+        if value is None:
+            continue
+        if given is None:
+            connector.options[option] = value
+        elif must_equal and str(given) != str(value):
+            raise ConfigError(
+                f"connectors.{connector.name}.options.{option}: {given!r} differs from company.{setting} "
+                f"{value!r}; leave it out (it follows company.{setting}) or correct it"
+            )
+
+
+def check_adapter(connector: ConnectorConfig, company: CompanyConfig | None = None) -> None:
     """Refuse a connector whose adapter is unknown, rejects its options, or whose allow_tools name a
     tool the adapter does not declare as a read (closeboard never calls anything else)."""
-    from connectors.adapters import adapter_for  # adapters import this module
+    from connectors.adapters import get_adapter  # adapters import this module
+
+    def refused(exc: Exception) -> ConfigError:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        return ConfigError(f"connectors.{connector.name}.adapter {connector.adapter!r}: {message}")
 
     try:
-        adapter = adapter_for(connector)
-    except (KeyError, ImportError, AttributeError, ValueError, TypeError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise ConfigError(f"connectors.{connector.name}.adapter {connector.adapter!r}: {message}") from None
+        adapter = get_adapter(connector.adapter)
+    except (KeyError, ImportError, AttributeError) as exc:
+        raise refused(exc) from None
+    _company_options(connector, adapter, company)  # before configure: it may need them
+    try:
+        adapter.configure(connector)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise refused(exc) from None
     if connector.name not in SOURCES:
         raise ConfigError(
             f"connectors.{connector.name}: a source is one of {list(SOURCES)}, the family of canonical tables "
@@ -296,16 +324,20 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         as_of = date.fromisoformat(as_of)
     recon = _section(raw, "reconciliation")
     schedules = _section(raw, "schedules")
+    settings = CompanyConfig(
+        name=str(company["name"]),
+        currency=str(company["currency"]),
+        fiscal_year_start_month=int(company.get("fiscal_year_start_month", 1)),
+        first_period=first_period,
+        timezone=str(company.get("timezone", "UTC")),
+        as_of=as_of,
+    )
+    connectors = {name: _connector(name, c) for name, c in _section(raw, "connectors").items()}
+    for connector in connectors.values():
+        check_adapter(connector, settings)
     return Config(
-        company=CompanyConfig(
-            name=str(company["name"]),
-            currency=str(company["currency"]),
-            fiscal_year_start_month=int(company.get("fiscal_year_start_month", 1)),
-            first_period=first_period,
-            timezone=str(company.get("timezone", "UTC")),
-            as_of=as_of,
-        ),
-        connectors=_checked({name: _connector(name, c) for name, c in _section(raw, "connectors").items()}),
+        company=settings,
+        connectors=connectors,
         reconciliation=ReconciliationConfig(
             match_window_days=int(recon.get("match_window_days", 5)),
             stale_after_days=int(recon.get("stale_after_days", 45)),
@@ -319,12 +351,6 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         ),
         path=path,
     )
-
-
-def _checked(connectors: dict[str, ConnectorConfig]) -> dict[str, ConnectorConfig]:
-    for connector in connectors.values():
-        check_adapter(connector)
-    return connectors
 
 
 def load_config(path: Path) -> Config:

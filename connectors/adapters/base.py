@@ -116,6 +116,9 @@ class Adapter:
     default_tools: tuple[str, ...] = ()
     company_tool: str | None = None
     options: tuple[str, ...] = ()  # the `options:` keys this adapter reads from its connector config
+    # options that are company settings: option -> (CompanyConfig attribute, must equal it when given);
+    # config load fills them from `company:` when left out
+    company_options: dict[str, tuple[str, bool]] = {}
     # incremental refresh: a tool answering the ledger summary, and the table `streams(windows)` then
     # pulls by windows of months instead of whole (see connectors.incremental)
     summary_tool: str | None = None

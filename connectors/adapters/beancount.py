@@ -141,6 +141,7 @@ class BeancountAdapter(Adapter):
     name = "beancount"
     default_tools = (QUERY_TOOL,)
     options = ("currency", "subtypes", "account_types", "rounding_account", "rounding_tolerance", "row_cut")
+    company_options = {"currency": ("currency", True)}
 
     def __init__(self) -> None:
         self.currency = ""

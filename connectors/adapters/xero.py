@@ -313,6 +313,8 @@ class XeroAdapter(Adapter):
     default_tools = ("list-accounts", "list-invoices", "list-credit-notes", "list-payments", "list-trial-balance")
     options = ("currency", "subtypes", "journals", "from_period", "fiscal_year_start_month", "retained_earnings",
                "as_of")
+    company_options = {"currency": ("currency", True), "fiscal_year_start_month": ("fiscal_year_start_month", True),
+                       "from_period": ("first_period", False), "as_of": ("as_of", False)}
 
     def __init__(self) -> None:
         self.currency: str | None = None

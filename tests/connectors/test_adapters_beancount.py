@@ -273,7 +273,12 @@ def test_the_write_tool_in_allow_tools_is_refused_at_config_load(tmp_path: Path)
 
 def test_options_are_checked_at_config_load(tmp_path: Path) -> None:
     raw = raw_config("uvx", tmp_path / "x.beancount")
-    del raw["connectors"]["erp"]["options"]["currency"]
+    del raw["connectors"]["erp"]["options"]["currency"]  # it follows company.currency
+    assert parse_config(raw).connectors["erp"].options["currency"] == "USD"
+    raw["connectors"]["erp"]["options"]["currency"] = "EUR"
+    with pytest.raises(ConfigError, match=r"options.currency: 'EUR' differs from company.currency 'USD'"):
+        parse_config(raw)
+    raw["company"]["currency"] = raw["connectors"]["erp"]["options"]["currency"] = "usd"
     with pytest.raises(ConfigError, match="options.currency: the reporting currency"):
         parse_config(raw)
     with pytest.raises(ConfigError, match="options.rounding_account: 'Rounding' is not an account"):

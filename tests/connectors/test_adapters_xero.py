@@ -279,7 +279,7 @@ class FakeXero:
 
 def raw_config(allow: list[str] | None = None, **options: Any) -> dict[str, Any]:
     return {
-        "company": {"name": "Xero Co", "currency": "NZD", "first_period": "2026-01"},
+        "company": {"name": "Xero Co", "currency": "NZD", "first_period": "2026-01", "fiscal_year_start_month": FY_START},
         "connectors": {"erp": {
             "adapter": "xero", "server": {"command": "npx", "args": ["-y", "@xeroapi/xero-mcp-server@latest"]},
             "allow_tools": allow or ["list-accounts", "list-invoices", "list-credit-notes", "list-payments"],
@@ -403,10 +403,12 @@ def test_a_write_tool_in_allow_tools_is_refused_at_config_load(tool: str) -> Non
         parse_config(raw_config(["list-accounts", tool]))
 
 
-def test_the_base_currency_is_required() -> None:
+def test_the_base_currency_follows_the_company_and_must_equal_it() -> None:
     raw = raw_config()
     del raw["connectors"]["erp"]["options"]["currency"]
-    with pytest.raises(ConfigError, match="options.currency"):
+    assert parse_config(raw).connectors["erp"].options["currency"] == "NZD"
+    raw["connectors"]["erp"]["options"]["currency"] = "AUD"
+    with pytest.raises(ConfigError, match=r"options.currency: 'AUD' differs from company.currency 'NZD'"):
         parse_config(raw)
 
 
@@ -588,16 +590,20 @@ def test_trial_balance_mode_is_the_default_and_needs_its_months() -> None:
     config = parse_config(tb_config())
     adapter = adapter_for(config.connectors["erp"])
     assert ("erp_journal_lines", "list-trial-balance") in [(s.table, s.tool) for s in adapter.streams()]
-    raw = tb_config()
+    raw = tb_config()  # the months follow company: when left out
     del raw["connectors"]["erp"]["options"]["from_period"]
-    with pytest.raises(ConfigError, match="options.from_period"):
-        parse_config(raw)
-    raw = tb_config()
     del raw["connectors"]["erp"]["options"]["fiscal_year_start_month"]
+    options = parse_config(raw).connectors["erp"].options
+    assert (options["from_period"], options["fiscal_year_start_month"]) == ("2026-01", FY_START)
+    raw["connectors"]["erp"]["options"]["fiscal_year_start_month"] = FY_START % 12 + 1
+    with pytest.raises(ConfigError, match="options.fiscal_year_start_month: .* differs from company"):
+        parse_config(raw)
+    raw["company"]["fiscal_year_start_month"] = 13
+    raw["connectors"]["erp"]["options"]["fiscal_year_start_month"] = 13
     with pytest.raises(ConfigError, match="options.fiscal_year_start_month"):
         parse_config(raw)
     with pytest.raises(ConfigError, match="add it to allow_tools"):
-        parse_config(raw_config(journals="trial_balance", from_period="2026-02", fiscal_year_start_month=4))
+        parse_config(raw_config(journals="trial_balance", from_period="2026-02"))
 
 
 def test_trial_balance_error_text_fails_the_source(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
@@ -32,6 +33,18 @@ class Env:
         os.environ["CLOSEBOARD_HOME"] = str(self.home.root)
         os.environ["CLOSEBOARD_CONFIG"] = str(config)
 
+    def load(self) -> Any:
+        """The exported configuration, or exit 1 saying what is wrong with it."""
+        from connectors.config import ConfigError, load_config
+
+        config_file = self.config_path()
+        self.export(config_file)
+        try:
+            return load_config(config_file)
+        except ConfigError as exc:
+            click.echo(f"✗ {exc}", err=True)
+            sys.exit(1)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", type=click.Path(dir_okay=False), help="closeboard.yaml (default: $CLOSEBOARD_CONFIG, else the data home's closeboard.yaml, else ./closeboard.yaml)")
@@ -48,15 +61,7 @@ def auth() -> None:
 
 
 def _auth_connectors(env: Env, source: str | None) -> dict:
-    from connectors.config import ConfigError, load_config
-
-    config_file = env.config_path()
-    env.export(config_file)
-    try:
-        config = load_config(config_file)
-    except ConfigError as exc:
-        click.echo(f"✗ {exc}", err=True)
-        sys.exit(1)
+    config = env.load()
     if source is not None and source not in config.connectors:
         click.echo(f"✗ {source}: not a configured source ({', '.join(config.connectors)})", err=True)
         sys.exit(1)
@@ -326,15 +331,7 @@ def connectors_check(env: Env, accept: tuple[str, ...]) -> None:
     import anyio
 
     from connectors.adapters.check import check_all, report_lines
-    from connectors.config import ConfigError, load_config
-
-    config_file = env.config_path()
-    env.export(config_file)
-    try:
-        config = load_config(config_file)
-    except ConfigError as exc:
-        click.echo(f"✗ {exc}", err=True)
-        sys.exit(1)
+    config = env.load()
     unknown = [s for s in accept if s not in config.connectors]
     if unknown:
         click.echo(f"✗ --accept {', '.join(unknown)}: not a configured source ({', '.join(config.connectors)})", err=True)

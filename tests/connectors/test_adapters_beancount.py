@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from connectors.config import ConfigError, parse_config
 from connectors.pull import SourcePull, pull_source
 from pipelines.ingest import Ingested, ingest_source
 from warehouse.db import ensure_schema
+from tests.connectors.uvx import require_uvx
 from warehouse.home import Home
 from warehouse.models import build_marts
 
@@ -123,16 +123,7 @@ def raw_config(uvx: str, ledger: Path, *, allow: list[str] | None = None, **opti
 
 @pytest.fixture(scope="module")
 def uvx() -> str:
-    path = shutil.which("uvx")
-    if path is None:
-        pytest.skip("uvx is not on PATH: it comes with uv")
-    try:
-        probe = subprocess.run([path, *UVX_ARGS, "--help"], capture_output=True, text=True, timeout=240)
-    except subprocess.TimeoutExpired:
-        pytest.skip("uvx could not install beancount-mcp within 240 s (no network?)")
-    if probe.returncode != 0:
-        pytest.skip(f"uvx could not install beancount-mcp (no network?): {probe.stderr.strip()[-300:]}")
-    return path
+    return require_uvx(UVX_ARGS, "beancount-mcp")
 
 
 def bql(uvx: str, ledger: Path, queries: list[str]) -> list[list[list[str]]]:

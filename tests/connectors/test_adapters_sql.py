@@ -3,9 +3,7 @@ environment (it needs mcp<2), on a SQLite file this test builds."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-import subprocess
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -22,6 +20,7 @@ from connectors.config import ConfigError, parse_config
 from connectors.pull import pull_source
 from pipelines.ingest import ingest_source
 from warehouse.db import ensure_schema
+from tests.connectors.uvx import require_uvx
 from warehouse.home import Home
 
 UVX_ARGS = ["--with", "mcp<2", "--from", "mcp-server-sqlite", "mcp-server-sqlite"]
@@ -74,16 +73,7 @@ CRM_QUERY = (
 
 @pytest.fixture(scope="module")
 def uvx() -> str:
-    path = shutil.which("uvx")
-    if path is None:
-        pytest.skip("uvx is not on PATH: it comes with uv")
-    try:
-        probe = subprocess.run([path, *UVX_ARGS, "--help"], capture_output=True, text=True, timeout=240)
-    except subprocess.TimeoutExpired:
-        pytest.skip("uvx could not install mcp-server-sqlite within 240 s (no network?)")
-    if probe.returncode != 0:
-        pytest.skip(f"uvx could not install mcp-server-sqlite (no network?): {probe.stderr.strip()[-300:]}")
-    return path
+    return require_uvx(UVX_ARGS, "mcp-server-sqlite")
 
 
 @pytest.fixture

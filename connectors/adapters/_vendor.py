@@ -167,3 +167,8 @@ def month_ends(from_period: str, through: date) -> list[date]:
         dates.append(min(date.fromordinal(nxt.toordinal() - 1), through))
         year, month = nxt.year, nxt.month
     return dates
+
+
+def fiscal_year_start(day: date, start_month: int) -> date:
+    """The first day of the fiscal year (starting in ``start_month``) that holds ``day``."""
+    return date(day.year if day.month >= start_month else day.year - 1, start_month, 1)

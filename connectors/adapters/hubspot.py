@@ -40,6 +40,23 @@ ids (``closedwon``, ``closedlost`` and its five open stages). A deal that cannot
 amount, an amount that is not a number, no currency, a stage whose outcome cannot be told, an
 unreadable close date) is quarantined with the reason.
 
+HubSpot's *hosted* server (``https://mcp.hubspot.com``, OAuth 2.1 with PKCE through a pre-registered
+MCP auth app; issue 9) is not supported yet, on purpose. What could be found (searched 2026-11):
+- tool names and one-line descriptions only, from third-party catalogues that list its tools/list
+  (developersdigest.tech/mcp-servers/hubspot, speakeasy.com/product/mcp-gateway/catalog/hubspot):
+  ``get_user_details``, ``get_organization_details``, ``discover_hubspot_schema``,
+  ``search_crm_objects`` (filter groups, text query, sorting, paging; its description says it returns
+  records with ``id``, ``properties``, ``urlTemplate``, plus ``total`` and an ``offset`` for the next
+  page), ``get_crm_objects`` (up to 100 objects by id), ``search_properties``, ``search_owners``,
+  ``query_crm_data`` and the writes ``manage_crm_objects``, ``manage_segment``, ...;
+- one third-party client script calling ``search_crm_objects`` with ``{objectType, properties, limit:
+  200, filterGroups, offset}`` and reading one JSON text ``{results, total, offset}``.
+HubSpot publishes no input schema or answer format for these tools (developers.hubspot.com documents
+the REST API and the npm server, not the hosted tools' arguments), and how ``get_crm_objects`` /
+``search_crm_objects`` expose a deal's associated companies is not described anywhere found. Mapping
+them would mean inventing the wire shape, so this adapter keeps to the npm server; the hosted tools are
+not declared, so a config allow-listing them is refused at load rather than mis-read.
+
 Config::
 
     crm:

@@ -172,6 +172,19 @@ def test_a_write_tool_is_refused_at_config_load_and_never_called() -> None:
     assert {r.tool for r in log.records} == set(ALLOW)
 
 
+@pytest.mark.parametrize("tool", ["search_crm_objects", "get_crm_objects", "manage_crm_objects"])
+def test_the_hosted_servers_tools_are_not_declared_so_allow_listing_them_is_refused(tool: str) -> None:
+    """mcp.hubspot.com's tool shapes are not published (see the module docstring): its tools are not
+    read, and a config naming one is refused instead of being mis-read."""
+    raw = {
+        "company": {"name": "Hub Co", "currency": "USD", "first_period": "2026-01"},
+        "connectors": {"crm": {"adapter": "hubspot", "server": {"url": "https://mcp.hubspot.com"},
+                               "allow_tools": [tool], "options": OPTIONS}},
+    }
+    with pytest.raises(ConfigError, match=rf"\['{tool}'\] not declared as read tools by adapter 'hubspot'"):
+        parse_config(raw)
+
+
 def test_options_are_checked() -> None:
     for bad, message in [({"page_size": 501}, "options.page_size"), ({"timezone": "Mars/Base"}, "options.timezone"),
                          ({"currency": "dollars"}, "options.currency"),

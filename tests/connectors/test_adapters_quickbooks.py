@@ -32,12 +32,16 @@ ACCOUNTS = [
     {"Id": "80", "Name": "Cost of Goods Sold", "AccountType": "Cost of Goods Sold", "Classification": "Expense"},
     {"Id": "7", "Name": "Advertising", "AccountType": "Expense", "Classification": "Expense", "ParentRef": {"value": "80"}},
     {"Id": "90", "Name": "Notes Payable", "AccountType": "Long Term Liability", "Classification": "Liability"},
+    {"Id": "2", "Name": "Retained Earnings", "AccountType": "Equity", "AccountSubType": "RetainedEarnings",
+     "Classification": "Equity"},
+    {"Id": "34", "Name": "Opening Balance Equity", "AccountType": "Equity", "Classification": "Equity"},
     {"Id": "99", "Name": "Weird", "AccountType": "Nonsense"},
 ]
 for a in ACCOUNTS:
     a.update({"CurrencyRef": {"value": "USD", "name": "United States Dollar"}, "Active": True, "SyncToken": "0"})
 EXPECTED_TYPES = {"35": ("asset", "cash"), "84": ("asset", "ar"), "33": ("liability", "ap"), "79": ("revenue", None),
-                  "80": ("expense", "cogs"), "7": ("expense", None), "90": ("liability", "debt")}
+                  "80": ("expense", "cogs"), "7": ("expense", None), "90": ("liability", "debt"), "2": ("equity", None),
+                  "34": ("equity", None)}
 
 
 def _documents(party: str, n: int) -> list[dict[str, Any]]:
@@ -57,6 +61,98 @@ def _documents(party: str, n: int) -> list[dict[str, Any]]:
 
 INVOICES = _documents("Customer", 7)
 BILLS = _documents("Vendor", 4)
+D = Decimal
+USD = {"value": "USD", "name": "United States Dollar"}
+# BillPayment entities (Intuit's shape): lines each linking the Bill they pay
+BILL_PAYMENTS: list[dict[str, Any]] = [
+    {"Id": "201", "TxnDate": "2026-02-03", "TotalAmt": D("100.50"), "PayType": "Check", "CurrencyRef": USD,
+     "VendorRef": {"value": "2", "name": "Vendor 2"},
+     "Line": [{"Amount": D("60.25"), "LinkedTxn": [{"TxnId": BILLS[0]["Id"], "TxnType": "Bill"}]},
+              {"Amount": D("40.25"), "LinkedTxn": [{"TxnId": BILLS[1]["Id"], "TxnType": "Bill"}]}]},
+    {"Id": "202", "TxnDate": "2026-02-09", "TotalAmt": D("80"), "PayType": "Check", "CurrencyRef": USD,
+     "VendorRef": {"value": "3", "name": "Vendor 3"},  # 30 paid ahead of any bill
+     "Line": [{"Amount": D("50"), "LinkedTxn": [{"TxnId": BILLS[2]["Id"], "TxnType": "Bill"}]}]},
+    {"Id": "203", "TxnDate": "2026-03-01", "TotalAmt": D("20"), "PayType": "Check", "CurrencyRef": USD,
+     "VendorRef": {"value": "4", "name": "Vendor 4"},
+     "Line": [{"Amount": D("20"), "LinkedTxn": [{"TxnId": "9", "TxnType": "VendorCredit"}]}]},
+    {"Id": "204", "TxnDate": "2026-03-04", "TotalAmt": D("12.34"), "PayType": "CreditCard", "CurrencyRef": USD,
+     "VendorRef": {"value": "1", "name": "Vendor 1"},
+     "Line": [{"Amount": D("12.34"), "LinkedTxn": [{"TxnId": BILLS[3]["Id"], "TxnType": "Bill"}]}]},
+]
+
+# --- the general ledger: the company's postings (date, {account Id: net, debits positive}) -------
+# QuickBooks' fiscal year here starts in January, so 2026-01 crosses the fiscal-year end.
+FY_START = 1
+AS_OF = date(2026, 2, 15)
+GROUPS = {"35": "BankAccounts", "84": "AccountsReceivable", "33": "AccountsPayable", "90": "LongTermLiabilities",
+          "34": "Equity", "2": "Equity", "79": "Income", "80": "CostOfGoodsSold", "7": "Expenses"}
+PL = {"79", "80", "7"}
+NAMES = {a["Id"]: a["Name"] for a in ACCOUNTS}
+POSTINGS: list[tuple[date, dict[str, Decimal]]] = [
+    (date(2025, 3, 1), {"35": D("10000"), "34": D("-10000")}),
+    (date(2025, 6, 15), {"84": D("2400.40"), "79": D("-2400.40")}),
+    (date(2025, 9, 30), {"80": D("700.10"), "33": D("-700.10")}),
+    (date(2025, 10, 20), {"35": D("2400.40"), "84": D("-2400.40")}),
+    (date(2025, 11, 3), {"84": D("1500"), "79": D("-1500")}),
+    (date(2025, 11, 28), {"7": D("250.25"), "35": D("-250.25")}),
+    (date(2025, 12, 10), {"80": D("400"), "33": D("-400")}),
+    (date(2025, 12, 31), {"35": D("5000"), "90": D("-5000")}),
+    # 2026: the new fiscal year
+    (date(2026, 1, 5), {"84": D("3210.99"), "79": D("-3210.99")}),
+    (date(2026, 1, 20), {"33": D("1100.10"), "35": D("-1100.10")}),
+    (date(2026, 2, 2), {"7": D("99.90"), "35": D("-99.90")}),
+    (date(2026, 2, 14), {"84": D("10"), "79": D("-10")}),
+    (date(2026, 2, 20), {"84": D("1"), "79": D("-1")}),  # after AS_OF: not yet in the open month
+]
+TB_FROM = "2025-11"
+MONTH_ENDS = [date(2025, 10, 31), date(2025, 11, 30), date(2025, 12, 31), date(2026, 1, 31), AS_OF]
+
+
+def qbo_balances(start: date, end: date) -> dict[str, Decimal]:
+    """QuickBooks' TrialBalance from start_date to end_date: balance-sheet accounts since inception,
+    P&L accounts from start_date, earlier P&L in Retained Earnings (2)."""
+    out: dict[str, Decimal] = {}
+    for day, lines in POSTINGS:
+        if day > end:
+            continue
+        for account, net in lines.items():
+            if account in PL and day < start:
+                account = "2"
+            out[account] = out.get(account, D(0)) + net
+    return out
+
+
+def _amount(value: Decimal) -> str:
+    return f"{value:.2f}" if value else ""
+
+
+def trial_balance_report(start: date, end: date, *, unbalanced: bool = False, total_off: bool = False) -> dict[str, Any]:
+    """Intuit's TrialBalance report object: Header, Columns (Account, Debit, Credit), Rows of ColData
+    with the account id, a TOTAL summary row; money as text, "" for none."""
+    balances = qbo_balances(start, end)
+    if unbalanced:
+        balances["35"] += D("0.01")
+    rows, dr, cr = [], D(0), D(0)
+    for account in sorted(balances, key=lambda a: list(GROUPS).index(a)):
+        net = balances[account]
+        if not net:
+            continue
+        dr, cr = dr + max(net, D(0)), cr + max(-net, D(0))
+        rows.append({"ColData": [{"value": NAMES[account], "id": account}, {"value": _amount(max(net, D(0)))},
+                                 {"value": _amount(max(-net, D(0)))}], "type": "Data", "group": GROUPS[account]})
+    if unbalanced:
+        dr -= D("0.01")  # the TOTAL row says it balances; the rows do not
+    if total_off:
+        dr, cr = dr + 1, cr + 1
+    rows.append({"Summary": {"ColData": [{"value": "TOTAL"}, {"value": f"{dr:.2f}"}, {"value": f"{cr:.2f}"}]},
+                 "type": "Section", "group": "GrandTotal"})
+    column = [("", "Account", "account"), ("Debit", "Money", "debit"), ("Credit", "Money", "credit")]
+    return {"Header": {"Time": "2026-02-15T08:00:00-08:00", "ReportName": "TrialBalance", "ReportBasis": "Accrual",
+                       "StartPeriod": start.isoformat(), "EndPeriod": end.isoformat(), "Currency": "USD",
+                       "Option": [{"Name": "NoReportData", "Value": "false"}]},
+            "Columns": {"Column": [{"ColTitle": t, "ColType": k, "MetaData": [{"Name": "ColKey", "Value": c}]}
+                                   for t, k, c in column]},
+            "Rows": {"Row": rows}}
 
 
 class FakeQuickBooks:
@@ -64,6 +160,9 @@ class FakeQuickBooks:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.overstate = False
         self.fail = False
+        self.report_error: str | None = None
+        self.unbalanced_at: date | None = None
+        self.total_off_at: date | None = None
         self.server = new_server("QuickBooks Online MCP Server", title="QBO", instructions="fake")
 
         def answer(noun: str, colon: str, rows: list[dict[str, Any]], criteria: dict[str, Any]) -> list[TextContent]:
@@ -92,7 +191,32 @@ class FakeQuickBooks:
             return answer("bills", ":", BILLS, {k: v for k, v in params.items() if k != "criteria"})
 
         @self.server.tool(structured_output=False)
+        def search_bill_payments(params: dict[str, Any]) -> list[TextContent]:
+            """search-bill-payments.tool.ts: 'Bill payments found:' then JSON.stringify(the array)."""
+            self.calls.append(("search_bill_payments", params))
+            ordered = sorted(BILL_PAYMENTS, key=lambda r: r["Id"]) if params.get("asc") == "Id" else BILL_PAYMENTS
+            start, limit = int(params.get("offset", 1)), int(params.get("limit", 1000))
+            page = ordered[start - 1: start - 1 + limit]
+            return [TextContent(type="text", text="Bill payments found:"),
+                    TextContent(type="text", text=json.dumps(page, default=lambda d: float(d)))]
+
+        @self.server.tool(structured_output=False)
+        def get_report(params: dict[str, Any]) -> list[TextContent]:
+            """get-report.tool.ts: one text content, JSON.stringify(report)."""
+            self.calls.append(("get_report", params))
+            if self.report_error:
+                return [TextContent(type="text", text=f"Error fetching report: {self.report_error}")]
+            start, end = date.fromisoformat(params["start_date"]), date.fromisoformat(params["end_date"])
+            report = trial_balance_report(start, end, unbalanced=end == self.unbalanced_at,
+                                          total_off=end == self.total_off_at)
+            return [TextContent(type="text", text=json.dumps(report))]
+
+        @self.server.tool(structured_output=False)
         def create_invoice(params: dict[str, Any]) -> str:
+            raise AssertionError("a write tool was called")
+
+        @self.server.tool(structured_output=False)
+        def create_journal_entry(params: dict[str, Any]) -> str:
             raise AssertionError("a write tool was called")
 
 
@@ -107,7 +231,7 @@ def raw_config(allow: list[str] | None = None, **options: Any) -> dict[str, Any]
     }
 
 
-def ingest(fake: FakeQuickBooks, tmp_path: Path) -> duckdb.DuckDBPyConnection:
+def ingest(fake: FakeQuickBooks, tmp_path: Path, raw: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     ensure_schema(con)
 
@@ -115,9 +239,19 @@ def ingest(fake: FakeQuickBooks, tmp_path: Path) -> duckdb.DuckDBPyConnection:
     def connect():  # noqa: ANN202
         yield con
 
-    ingest_source(parse_config(raw_config()), "erp", home=Home(tmp_path / "home"), run_id="r1", connect=connect,
+    ingest_source(parse_config(raw or raw_config()), "erp", home=Home(tmp_path / "home"), run_id="r1", connect=connect,
                   server=fake.server)
     return con
+
+
+ALL_READS = ["search_accounts", "search_invoices", "search_bills", "search_bill_payments", "get_report"]
+
+
+def tb_config(**extra: Any) -> dict[str, Any]:
+    raw = raw_config(ALL_READS, from_period=TB_FROM, fiscal_year_start_month=FY_START, as_of=AS_OF.isoformat(),
+                     currency="USD", **extra)
+    raw["company"]["fiscal_year_start_month"] = FY_START
+    return raw
 
 
 def expected(rows: list[dict[str, Any]], party: str) -> list[tuple[Any, ...]]:
@@ -161,7 +295,143 @@ def test_error_text_without_is_error_fails_the_source(tmp_path: Path) -> None:
         ingest(fake, tmp_path)
 
 
-@pytest.mark.parametrize("tool", ["create_invoice", "update_bill", "delete_journal_entry"])
+@pytest.mark.parametrize("tool", ["create_invoice", "update_bill", "delete_journal_entry", "create_journal_entry"])
 def test_a_write_tool_in_allow_tools_is_refused_at_config_load(tool: str) -> None:
     with pytest.raises(ConfigError, match=rf"\['{tool}'\] not declared as read tools by adapter 'quickbooks'"):
         parse_config(raw_config(["search_invoices", tool]))
+
+
+# --- bill payments -----------------------------------------------------------------------------
+def expected_payments() -> tuple[list[tuple[Any, ...]], set[str]]:
+    """One line per Line paying a Bill, the unapplied rest as a line without a document; a payment
+    with a line linking anything but one Bill is set aside."""
+    rows, aside = [], set()
+    for p in BILL_PAYMENTS:
+        if any([t["TxnType"] for t in line["LinkedTxn"]] != ["Bill"] for line in p["Line"]):
+            aside.add(p["Id"])
+            continue
+        paid = date.fromisoformat(p["TxnDate"])
+        for n, line in enumerate(p["Line"], start=1):
+            rows.append((p["Id"], n, line["LinkedTxn"][0]["TxnId"], paid, line["Amount"], "USD", "payment"))
+        rest = p["TotalAmt"] - sum((line["Amount"] for line in p["Line"]), D(0))
+        if rest:
+            rows.append((p["Id"], len(p["Line"]) + 1, None, paid, rest, "USD", "payment"))
+    return sorted(rows, key=lambda r: (r[0], r[1])), aside
+
+
+def test_bill_payments_load_as_lines_per_bill_paging_by_start_position(tmp_path: Path) -> None:
+    fake = FakeQuickBooks()
+    con = ingest(fake, tmp_path, raw_config(["search_accounts", "search_invoices", "search_bills", "search_bill_payments"]))
+    rows, aside = expected_payments()
+    assert con.execute("select * from erp_payments order by 1, 2").fetchall() == rows
+    assert [p["offset"] for t, p in fake.calls if t == "search_bill_payments"] == [1, 4]  # 4 payments by 3
+    assert all(p["asc"] == "Id" and p["criteria"] == [] for t, p in fake.calls if t == "search_bill_payments")
+    reasons = [r for (r,) in con.execute("select reason from quarantine where tool = 'search_bill_payments'").fetchall()]
+    assert len(reasons) == len(aside) == 1
+    assert reasons[0] == "erp_payments from search_bill_payments: line 1 links ['VendorCredit']: only lines paying one Bill are read"
+    assert not [t for t, _ in fake.calls if t == "get_report"]  # not allow-listed: no journal lines asked
+
+
+# --- the general ledger from month-end TrialBalance reports ---------------------------------------
+def _fy_start(day: date) -> date:
+    return date(day.year if day.month >= FY_START else day.year - 1, FY_START, 1)
+
+
+def expected_tb_lines() -> list[tuple[Any, ...]]:
+    """The opening entry is QuickBooks' balances at the first month end (P&L year to date, Retained
+    Earnings with the earlier years); each later month, that month's postings."""
+    rows = []
+    for end in MONTH_ENDS:
+        if end == MONTH_ENDS[0]:
+            moves = qbo_balances(_fy_start(end), end)
+            what = f"QuickBooks trial balance at {end}: opening balances (P&L year to date)"
+        else:
+            moves = {}
+            for day, lines in POSTINGS:
+                if end.replace(day=1) <= day <= end:
+                    for account, net in lines.items():
+                        moves[account] = moves.get(account, D(0)) + net
+            what = f"QuickBooks trial balance movement {MONTH_ENDS[MONTH_ENDS.index(end) - 1]} to {end}"
+        for n, account in enumerate(sorted(a for a, m in moves.items() if m), start=1):
+            rows.append((f"TB-{end:%Y-%m}", n, end, account, max(moves[account], D(0)), max(-moves[account], D(0)),
+                         "USD", None, what, None, None, None))
+    return sorted(rows)
+
+
+def test_trial_balances_become_monthly_movements_across_the_fiscal_year_end(tmp_path: Path) -> None:
+    fake = FakeQuickBooks()
+    con = ingest(fake, tmp_path, tb_config())
+    lines = con.execute("select * from erp_journal_lines order by 1, 2").fetchall()
+    assert lines == expected_tb_lines()
+    asked = [p for t, p in fake.calls if t == "get_report"]
+    assert asked == [{"reportName": "TrialBalance", "start_date": _fy_start(end).isoformat(), "end_date": end.isoformat(),
+                      "accounting_method": "Accrual"} for end in MONTH_ENDS]
+    sums = con.execute("select entry_id, sum(debit) - sum(credit) from erp_journal_lines group by 1").fetchall()
+    assert len(sums) == len(MONTH_ENDS) and all(diff == 0 for _, diff in sums)
+    # January (the new year) posts January's P&L only; Retained Earnings (2) does not move: QuickBooks'
+    # rollover of last year's profit is not a movement
+    january = {r[3]: r[4] - r[5] for r in lines if r[0] == "TB-2026-01"}
+    assert "2" not in january and january == {
+        a: sum((n for d, ls in POSTINGS if (d.year, d.month) == (2026, 1) for b, n in ls.items() if b == a), D(0))
+        for a in january}
+    assert con.execute("select count(*) from quarantine where tool = 'get_report'").fetchone()[0] == 0
+
+    from warehouse.models import build_marts
+    con.execute(f"insert into run_context values ('{TB_FROM}', date '{AS_OF}', {FY_START}, 'USD')")
+    build_marts(con)
+    for period in ("2025-11", "2025-12", "2026-01", "2026-02"):
+        start = date.fromisoformat(period + "-01")
+        pl = [(a, n) for d, ls in POSTINGS if (d.year, d.month) == (start.year, start.month) and d <= AS_OF
+              for a, n in ls.items() if a in PL]
+        revenue = -sum((n for a, n in pl if a == "79"), D(0))
+        net_income = -sum((n for _, n in pl), D(0))
+        kpis = dict(con.execute("select kpi, value from mart_kpis where period = ? and kpi in ('revenue', 'net_income')",
+                                [period]).fetchall())
+        assert kpis == {"revenue": revenue, "net_income": net_income}, period
+    sides = con.execute("select period, sum(case when type = 'asset' then balance else -balance end) "
+                        "from mart_balance_sheet group by 1").fetchall()
+    assert sides and all(diff == 0 for _, diff in sides)
+
+
+def test_an_unbalanced_trial_balance_quarantines_the_months_it_feeds(tmp_path: Path) -> None:
+    fake = FakeQuickBooks()
+    fake.unbalanced_at = date(2025, 12, 31)
+    con = ingest(fake, tmp_path, tb_config())
+    entries = {e for (e,) in con.execute("select distinct entry_id from erp_journal_lines").fetchall()}
+    assert entries == {"TB-2025-10", "TB-2025-11", "TB-2026-02"}  # December and January use December's report
+    reasons = [r for (r,) in con.execute("select reason from quarantine where tool = 'get_report' order by reason").fetchall()]
+    assert [r.split(": the trial balance")[0] for r in reasons] == [
+        "erp_journal_lines from get_report: TB-2025-12", "erp_journal_lines from get_report: TB-2026-01"]
+    assert all("the trial balance at 2025-12-31 does not balance: debits" in r for r in reasons)
+
+
+def test_a_total_row_that_disagrees_with_the_rows_quarantines_the_month(tmp_path: Path) -> None:
+    fake = FakeQuickBooks()
+    fake.total_off_at = AS_OF
+    con = ingest(fake, tmp_path, tb_config())
+    assert "TB-2026-02" not in {e for (e,) in con.execute("select distinct entry_id from erp_journal_lines").fetchall()}
+    (reason,) = [r for (r,) in con.execute("select reason from quarantine where tool = 'get_report'").fetchall()]
+    assert reason.startswith(f"erp_journal_lines from get_report: TB-2026-02: the trial balance at {AS_OF}: its rows sum to")
+    assert "but its TOTAL row says" in reason
+
+
+def test_report_error_text_fails_the_source(tmp_path: Path) -> None:
+    fake = FakeQuickBooks()
+    fake.report_error = "Forbidden"
+    with pytest.raises(ConnectorError, match=r"tool 'get_report'.*Error fetching report: Forbidden"):
+        ingest(fake, tmp_path, tb_config())
+
+
+def test_trial_balance_mode_is_the_default_with_get_report_and_needs_its_settings() -> None:
+    from connectors.adapters import adapter_for
+
+    adapter = adapter_for(parse_config(tb_config()).connectors["erp"])
+    assert [(s.table, s.tool) for s in adapter.streams()] == [
+        ("erp_accounts", "search_accounts"), ("erp_invoices", "search_invoices"), ("erp_bills", "search_bills"),
+        ("erp_payments", "search_bill_payments"), ("erp_journal_lines", "get_report")]
+    adapter = adapter_for(parse_config(raw_config()).connectors["erp"])
+    assert [s.tool for s in adapter.streams()] == ["search_accounts", "search_invoices", "search_bills"]
+    with pytest.raises(ConfigError, match="add it to allow_tools"):
+        parse_config(raw_config(journals="trial_balance", from_period=TB_FROM, fiscal_year_start_month=FY_START))
+    with pytest.raises(ConfigError, match="options.journals"):
+        parse_config(tb_config(journals="general_ledger"))

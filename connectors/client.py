@@ -52,7 +52,7 @@ def launcher_env(command: str, environ: dict[str, str] | None = None) -> dict[st
     env = os.environ if environ is None else environ
     names = list(_CERT_ENV)
     if Path(command).name in _UV_LAUNCHERS:
-        names += [*_LAUNCHER_ENV, *(n for n in env if n.startswith("UV_"))]
+        names += [*_LAUNCHER_ENV, *(n for n in env if n.startswith("UV_") and not n.startswith("UV_PUBLISH_"))]
     return {n: env[n] for n in names if n in env}
 
 
@@ -60,6 +60,7 @@ class ConnectorError(RuntimeError):
     """A source could not be read. The message names the source, the tool and the cause."""
 
     def __init__(self, source: str, tool: str, cause: str, *, transient: bool = False) -> None:
+        cause = scrub(cause)  # a server's message or stderr may echo a token: never pass one on
         super().__init__(f"source {source!r}, tool {tool!r}: {cause}")
         self.source, self.tool, self.cause = source, tool, cause
         self.transient = transient  # the source may recover: worth retrying the whole step later

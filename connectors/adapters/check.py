@@ -122,6 +122,9 @@ async def check_source(connector: ConnectorConfig, home: Path | None = None, *, 
         callable_tools = _pins(connector, home, offered, result, accept) if home is not None else set(connector.allow_tools)
         if result.errors:
             return result
+        # what an adapter calls inside its pages (HubSpot's company lookups) is held to the same set
+        session.config = dataclasses.replace(
+            session.config, allow_tools=tuple(t for t in connector.allow_tools if t in callable_tools))
         for stream in streams:
             if stream.tool not in callable_tools:  # not approved: never called, not even to count
                 result.counts[stream.table] = None

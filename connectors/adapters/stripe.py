@@ -59,6 +59,7 @@ Config::
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -97,6 +98,19 @@ def from_minor(amount: int, currency: str) -> str:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+# A tool named in options must read by its name: the options choose which read, never a write
+# (`create_refund`, `update_payout`...), since whatever they name becomes a declared read tool.
+_READ_NAME = re.compile(r"(list|retrieve|get|search|fetch|read)_[a-z0-9_]+")
+
+
+def _read_tool(options: dict[str, Any], key: str, default: str) -> str:
+    name = str(options.get(key, default))
+    if not _READ_NAME.fullmatch(name):
+        raise ValueError(f"options.{key}: {name!r} is not named as a read tool (list_*, retrieve_*, get_*, "
+                         "search_*, fetch_*, read_*); closeboard never calls anything else")
+    return name
 
 
 class StripeAdapter(Adapter):
@@ -141,8 +155,8 @@ class StripeAdapter(Adapter):
             self.since = date.fromisoformat(str(since)) if since is not None else None
         except ValueError:
             raise ValueError(f"options.since: an ISO date, got {since!r}") from None
-        self.transactions_tool = str(o.get("transactions_tool", TRANSACTIONS_TOOL))
-        self.balance_tool = str(o.get("balance_tool", BALANCE_TOOL))
+        self.transactions_tool = _read_tool(o, "transactions_tool", TRANSACTIONS_TOOL)
+        self.balance_tool = _read_tool(o, "balance_tool", BALANCE_TOOL)
         self.paging = str(o.get("paging", "auto"))
         if self.paging not in PAGING_MODES:
             raise ValueError(f"options.paging: one of {list(PAGING_MODES)}, got {self.paging!r}")

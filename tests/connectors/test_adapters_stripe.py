@@ -216,6 +216,17 @@ def test_options_are_checked() -> None:
     assert (from_minor(12345, "kwd"), from_minor(-7, "usd"), from_minor(500, "JPY")) == ("12.345", "-0.07", "500")
 
 
+@pytest.mark.parametrize("key", ["transactions_tool", "balance_tool"])
+def test_options_cannot_make_a_write_tool_a_read(key: str) -> None:
+    raw = {
+        "company": {"name": "Stripe Co", "currency": "USD", "first_period": "2026-01"},
+        "connectors": {"bank": {"adapter": "stripe", "server": {"url": "https://mcp.stripe.com"},
+                                "allow_tools": ["create_refund", *ALLOW], "options": {**OPTIONS, key: "create_refund"}}},
+    }
+    with pytest.raises(ConfigError, match=rf"options.{key}: 'create_refund' is not named as a read tool"):
+        parse_config(raw)
+
+
 def test_loads_into_the_warehouse(tmp_path: Path) -> None:
     config = parse_config({
         "company": {"name": "Stripe Co", "currency": "USD", "first_period": "2026-01"},

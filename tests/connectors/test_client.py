@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from connectors.adapters.base import MalformedItem, to_text_batch
-from connectors.client import CallLog, ConnectorError, SourceSession, ToolNotAllowed
+from connectors.client import CallLog, ConnectorError, SourceSession, ToolNotAllowed, launcher_env
 from connectors.config import ClientSettings, ConfigError, ConnectorConfig, ServerConfig, parse_config
 from connectors.servers import erp
 from tests.conftest import REPO, free_port
@@ -146,3 +146,16 @@ def test_full_pull_every_days_must_be_a_number_of_days(tmp_path: Path, value: ob
         parse_config(raw)
     raw["connectors"]["erp"]["full_pull_every_days"] = None
     assert parse_config(raw).connectors["erp"].full_pull_every_days is None
+
+
+def test_a_uvx_server_gets_what_installing_needs_and_no_unrelated_secret() -> None:
+    environ = {"PATH": "/bin", "SSL_CERT_FILE": "/etc/ca.pem", "UV_CACHE_DIR": "/cache", "HTTPS_PROXY": "http://p:3128",
+               "UV_PUBLISH_TOKEN": "pypi-secret", "AWS_SECRET_ACCESS_KEY": "aws-secret", "ERP_API_KEY": "k"}
+    assert launcher_env("/usr/bin/uvx", environ) == {
+        "SSL_CERT_FILE": "/etc/ca.pem", "UV_CACHE_DIR": "/cache", "HTTPS_PROXY": "http://p:3128"}
+    assert launcher_env("node", environ) == {"SSL_CERT_FILE": "/etc/ca.pem"}
+
+
+def test_an_error_message_never_carries_a_token() -> None:
+    error = ConnectorError("bank", "(connect)", "401 for header Authorization: Bearer abcdef0123456789xyz")
+    assert "abcdef0123456789xyz" not in str(error) and "***" in str(error) and "***" in error.cause

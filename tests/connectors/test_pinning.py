@@ -172,6 +172,28 @@ def test_a_tool_outside_the_approved_set_is_never_sent(tmp_path: Path) -> None:
     assert calls["list_more"] == 0
 
 
+class LooksUpMore(PinAdapter):
+    """Calls a second tool from inside its pages, as HubSpot's adapter reads companies."""
+
+    async def _pages(self, session: SourceSession, stream: Stream):  # noqa: ANN202
+        await session.call("list_more")
+        async for page in super().pages(session, stream):
+            yield page
+
+    def pages(self, session: SourceSession, stream: Stream):  # noqa: ANN201
+        return self._pages(session, stream)
+
+
+def test_the_check_never_calls_an_unapproved_tool_from_inside_an_adapter(tmp_path: Path) -> None:
+    calls: Counter = Counter()
+    pull(tmp_path, make_server(calls))  # approves list_accounts only
+    lookup = ConnectorConfig("erp", f"{__name__}:LooksUpMore", ServerConfig(command="python"),
+                             ("list_accounts", "list_more"), ClientSettings(call_timeout_s=20, retries=0))
+    check = run_async(lambda: check_source(lookup, tmp_path, server=make_server(calls)))
+    assert calls["list_more"] == 0
+    assert any("list_more" in error and "nothing was sent" in error for error in check.errors), check.errors
+
+
 def test_without_a_home_nothing_is_pinned(tmp_path: Path) -> None:
     calls: Counter = Counter()
     pull(None, make_server(calls))

@@ -37,7 +37,10 @@ Read from its source (the stored versions of these files; the repository moves f
   turns ``offset`` into QuickBooks' 1-based ``STARTPOSITION`` and ``limit`` into ``MAXRESULTS``
   (at most 1000). This adapter orders by ``Id`` and asks for offset 1, 1+limit, ... until a page
   comes back short; each page's ``Found N`` must equal the records it carries. The server's count
-  form answers no entities through ``search_invoices``, so there is no total to check against.
+  form answers no entities through ``search_invoices``, so there is no total to check against: a
+  server (or proxy) capping its pages below ``limit`` would look like a short last page. So when
+  the *first* page of a stream is short and not empty, one more call at the next offset must come
+  back empty, else the pull fails saying the server caps pages at N (set ``options.page_size``).
 - writes (``create_invoice``, ``update_bill``, ``delete_*``, ``create_journal_entry``...) are never
   declared: a config allow-listing one is refused.
 
@@ -140,14 +143,27 @@ class QuickBooksPaging(Paging):
     def __init__(self, limit: int, where: str) -> None:
         self.limit, self.where = limit, where
 
+    def _params(self, start: int) -> dict[str, Any]:
+        window = {"asc": "Id", "limit": self.limit, "offset": start}
+        return {"params": {"criteria": window} if self.where == "criteria" else {"criteria": [], **window}}
+
     async def pages(self, session: SourceSession, adapter: Adapter, stream: Stream) -> AsyncIterator[Page]:
         start = 1
         for number in range(1, session.config.client.max_pages + 1):
-            window = {"asc": "Id", "limit": self.limit, "offset": start}
-            params = {"criteria": window} if self.where == "criteria" else {"criteria": [], **window}
-            env, nbytes = await self.fetch(session, adapter, stream, {"params": params}, number)
+            env, nbytes = await self.fetch(session, adapter, stream, self._params(start), number)
             if len(env.items) > self.limit:
                 raise ConnectorError(session.name, stream.tool, f"page {number} holds {len(env.items)} records, more than {self.limit}")
+            if number == 1 and 0 < len(env.items) < self.limit:
+                # no total to check against: a short first page is either everything or the server's
+                # own page cap (a proxy's MAXRESULTS); one more call at the next offset tells which
+                probe, _ = await self.fetch(session, adapter, stream, self._params(start + len(env.items)), number + 1)
+                if probe.items:
+                    raise ConnectorError(
+                        session.name, stream.tool,
+                        f"the server caps pages at {len(env.items)} records: asked for {self.limit}, page 1 held "
+                        f"{len(env.items)} and offset {start + len(env.items)} held {len(probe.items)} more; set "
+                        f"options.page_size to {len(env.items)} (nothing is read by guessing where the pages end)",
+                    )
             yield Page(env.items, None, None, None, number, nbytes)
             if len(env.items) < self.limit:
                 return

@@ -29,6 +29,11 @@ them (a Stripe MCP build or proxy that does), and pages by what that tool's inpu
 - ``created``: windows of ``created: {gte, lt}`` (Unix seconds) from ``options.since`` to now; a
   window that comes back full (``limit`` items, or ``has_more``) is split in half and read again,
   so nothing is cut at 100;
+- a bare array carries no ``has_more`` or count, so a server capping its pages below ``limit``
+  would pass for a short last page: when the *first* page (``starting_after``) or first window
+  (``created``) comes back short and not empty, one more call for what lies beyond its last item
+  (after its last id; the rest of the window past its oldest, in the order it lists) must come
+  back empty, else the pull fails saying the server caps pages at N (set ``options.page_size``);
 - ``none``: one call; if it comes back full the pull fails naming the tool — the rest could not
   be read, and a silently truncated feed would show up only as a reconciliation gap.
 
@@ -293,10 +298,16 @@ class StripeAdapter(Adapter):
         seen: set[str] = set()
         for number in range(1, session.config.client.max_pages + 1):
             items, more, nbytes = await self._call(session, stream, arguments, number)
+            last = items[-1].get("id") if items and isinstance(items[-1], dict) else None
+            if number == 1 and more is None and 0 < len(items) < self.page_size and isinstance(last, str):
+                # a bare array says nothing of the rest: a short first page is everything or the server's
+                # own cap on a page; one more call after its last item tells which
+                rest, _, _ = await self._call(session, stream, dict(arguments, starting_after=last), number + 1)
+                if rest:
+                    raise self._capped(session, len(items), f"after {last} it still lists {len(rest)} more")
             yield Page(items, None, None, None, number, nbytes)
             if not items or not self._full(items, more):
                 return
-            last = items[-1].get("id") if isinstance(items[-1], dict) else None
             if not isinstance(last, str) or last in seen:
                 raise ConnectorError(session.name, self.transactions_tool, f"page {number}: cannot page on from its last item ({last!r})")
             seen.add(last)
@@ -323,7 +334,41 @@ class StripeAdapter(Adapter):
                 middle = (low + high) // 2
                 windows += [(middle, high), (low, middle)]  # earlier half next
                 continue
-            yield Page(items, None, None, None, number, nbytes)
+            page_number = number
+            if number == 1 and more is None and items:  # the first window, short: everything, or capped?
+                number = await self._check_window(session, stream, low, high, items, number)
+            yield Page(items, None, None, None, page_number, nbytes)
+
+    def _capped(self, session: SourceSession, count: int, evidence: str) -> ConnectorError:
+        return ConnectorError(
+            session.name, self.transactions_tool,
+            f"the server caps pages at {count}: asked for {self.page_size} balance transactions, the first page "
+            f"held {count}, yet {evidence}; set options.page_size to {count}",
+        )
+
+    async def _check_window(self, session: SourceSession, stream: Stream, low: int, high: int, items: list[Any],
+                            number: int) -> int:
+        """A short first window is complete only if nothing lies past its last item in the order the
+        server lists (Stripe's: newest first): read the part of the window beyond it, which must be
+        empty (both sides when the order cannot be told). Returns the last call number used."""
+        created = [t.get("created") for t in items if isinstance(t, dict)]
+        if len(created) != len(items) or not all(_is_int(c) for c in created):
+            return number  # such items are quarantined when mapped; nothing to place them by
+        newest_first = all(a >= b for a, b in zip(created, created[1:], strict=False))
+        oldest_first = all(a <= b for a, b in zip(created, created[1:], strict=False))
+        beyond = []
+        if newest_first or not oldest_first:
+            beyond.append((low, min(created)))
+        if oldest_first or not newest_first:
+            beyond.append((max(created) + 1, high))
+        for start, end in beyond:
+            if start >= end:
+                continue
+            number += 1
+            rest, _, _ = await self._call(session, stream, {"limit": self.page_size, "created": {"gte": start, "lt": end}}, number)
+            if rest:
+                raise self._capped(session, len(items), f"the rest of that window (created {start} to {end}) still lists {len(rest)} more")
+        return number
 
     # -- mapping ------------------------------------------------------------------------------
     def _gl(self, currency: str) -> str | None:

@@ -24,7 +24,10 @@ Read from its source, github.com/XeroAPI/xero-mcp-server at commit
   check does not catch that form; ``decode`` does.
 
 What is verified: every page's ``Found N`` against the records it carries (a mismatch fails the
-source naming the tool); a page never holds more than 10.
+source naming the tool); a page never holds more than 10; no record ID comes twice in a stream (a
+record updated during the pull moves to page 1 and shifts the rest: one record would be missed
+and another read twice, so the pull fails as transient, "records moved between pages while
+reading; retry", and the step's retry reads again).
 
 Mapping (docs/adapters.md):
 - ``erp_accounts`` from list-accounts; ``account_id`` is the account Code (what journal lines
@@ -70,6 +73,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -301,6 +305,38 @@ class TrialBalancePaging(Paging):
             previous = current
 
 
+ID_FIELDS = {"list-invoices": "Invoice ID", "list-credit-notes": "Credit Note ID", "list-payments": "Payment ID",
+             "list-manual-journals": "Manual Journal ID"}
+NO_ID = {"", "Unknown", "undefined", "null"}  # what the server prints for a missing ID (mapped as unmappable)
+
+
+@dataclass(frozen=True)
+class UpdatedOrderPaging(PageNumberPaging):
+    """Xero's pages of 10 ordered by ``UpdatedDateUTC DESC``: a record updated (or created) while the
+    pull reads moves to page 1, pushing every record before it one place down, so one record is
+    never read and another comes twice, each page's ``Found N`` still true. The IDs seen in the
+    stream catch it: a repeated ID fails the stream as transient, and the step's retry reads again."""
+
+    async def pages(self, session: SourceSession, adapter: Adapter, stream: Stream) -> AsyncIterator[Page]:
+        field_name = ID_FIELDS[stream.tool]
+        seen: dict[str, int] = {}
+        async for page in super().pages(session, adapter, stream):
+            for item in page.items:
+                record_id = item.get(field_name) if isinstance(item, dict) else None
+                if not isinstance(record_id, str) or record_id in NO_ID:
+                    continue
+                if record_id in seen:
+                    raise ConnectorError(
+                        session.name, stream.tool,
+                        f"records moved between pages while reading; retry ({field_name} {record_id} came on page "
+                        f"{seen[record_id]} and again on page {page.number}: the server orders by UpdatedDateUTC "
+                        "newest first, so a record updated during the pull moved to page 1 and another was not read)",
+                        transient=True,
+                    )
+                seen[record_id] = page.number
+            yield page
+
+
 def _ref(value: str | None, what: str) -> tuple[str, str]:
     match = _REF.match(value or "")
     if not match or not match["id"].strip():
@@ -373,7 +409,7 @@ class XeroAdapter(Adapter):
         return frozenset(self.default_tools) | {"list-manual-journals", "list-trial-balance"}
 
     def streams(self) -> list[Stream]:
-        paged = PageNumberPaging(page_size=PAGE_SIZE)
+        paged = UpdatedOrderPaging(page_size=PAGE_SIZE)
         streams = [
             Stream("erp_accounts", "list-accounts", paging=NoPaging()),
             Stream("erp_invoices", "list-invoices", paging=paged),

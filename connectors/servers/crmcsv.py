@@ -37,7 +37,11 @@ Other columns ("Deal Name", "Pipeline", ...) are ignored. The mapping file (YAML
     encoding: utf-8-sig
 
 Values: amounts may carry a currency symbol or code, thousands separators and accounting
-parentheses ("$1,234.50", "(250.00)"), and stay exact decimal text; ``is_won``/``is_closed`` columns
+parentheses ("$1,234.50", "(250.00)"), and stay exact decimal text. Each mode reads one strict
+pattern (``parse_amount``): by default ``,`` thousands groups of exactly three and ``.`` decimals;
+with ``decimal_comma`` ``.`` or space thousands groups and ``,`` decimals. Anything else ("12,50"
+by default, "1.5" or "$1,234.50" with decimal_comma) fails naming the file, line and column
+rather than being guessed; ``is_won``/``is_closed`` columns
 take true/false, yes/no, 1/0, else they follow the stage; an "Associated Company IDs" list
 ("123;456") gives its first id. Like the statement-file bank server, a file that cannot be read
 fails every call with an error naming the file, the line and the cause (a row silently skipped
@@ -159,23 +163,47 @@ class RowError(ValueError):
     """A value in a row that cannot be read; the message names the column and the cause."""
 
 
+_SYMBOL = "$€£¥"
+_CURRENCY = rf"(?:[{_SYMBOL}]|[A-Za-z]{{3}})"
+_NUMBER = {  # digits, thousands groups of exactly three, decimals
+    False: r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?",  # 1,234.50
+    True: r"(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]{1,3}(?: [0-9]{3})+|[0-9]+)(?:,[0-9]+)?",  # 1.234,50 / 1 234,50
+}
+_AMOUNT = {
+    mode: re.compile(
+        rf"(?P<c1>{_CURRENCY})? ?(?P<open>\()?(?P<c2>{_CURRENCY})? ?(?P<sign>[-+])?(?P<c3>{_CURRENCY})? ?"
+        rf"(?P<number>{number})(?: ?(?P<c4>{_CURRENCY}))?(?P<close>\))?(?: ?(?P<c5>{_CURRENCY}))?"
+    )
+    for mode, number in _NUMBER.items()
+}
+_SHAPE = {
+    False: "an amount like 1234.50, 1,234.50, -1234.50, (1,234.50), $1,234.50 or 1,234.50 USD "
+           "(set decimal_comma: true in the column mapping for 1.234,50)",
+    True: "an amount like 1234,50, 1.234,50, 1 234,50, -1234,50, (1.234,50) or 1.234,50 EUR "
+          "(decimal_comma is true in the column mapping)",
+}
+
+
 def parse_amount(text: str, decimal_comma: bool) -> str:
-    t = text.strip().replace("\u00a0", " ")
-    negative = t.startswith("(") and t.endswith(")")
-    if negative:
-        t = t[1:-1].strip()
-    t = re.sub(r"^[A-Za-z]{3}\s+|\s+[A-Za-z]{3}$", "", t)  # "USD 1,234.50", "1,234.50 EUR"
-    t = t.strip("$€£¥ ").replace("'", "").replace(" ", "")
-    if t.startswith("-") and len(t) > 1 and t[1] in "$€£¥":
-        t = "-" + t[2:]
-    t = t.replace(".", "").replace(",", ".") if decimal_comma else t.replace(",", "")
-    try:
-        value = Decimal(t)
-        if not value.is_finite():
-            raise InvalidOperation
-    except InvalidOperation:
-        raise RowError(f"amount {text!r} is not a number") from None
-    if negative:
+    """Exact decimal text of an export's amount, read by one strict pattern per mode: an optional
+    currency symbol or 3-letter code, an optional sign or accounting parentheses, digits with
+    optional thousands groups of exactly three (``,`` by default; ``.`` or a space with
+    ``decimal_comma``) and optional decimals (``.`` by default, ``,`` with ``decimal_comma``).
+    Anything else is refused, never guessed: ``12,50`` is not 1250 and ``1.5`` is not 15."""
+    t = " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").replace("\u2212", "-").split())
+    match = _AMOUNT[decimal_comma].fullmatch(t)
+    currencies = [match[g] for g in ("c1", "c2", "c3", "c4", "c5") if match and match[g]] if match else []
+    if (
+        match is None
+        or bool(match["open"]) != bool(match["close"])
+        or (match["open"] and match["sign"])
+        or len(currencies) > 1
+    ):
+        raise RowError(f"amount {text!r} is not a number: expected {_SHAPE[decimal_comma]}")
+    number = match["number"]
+    number = number.replace(".", "").replace(" ", "").replace(",", ".") if decimal_comma else number.replace(",", "")
+    value = Decimal(number)
+    if (match["open"] or match["sign"] == "-") and value:
         value = -value
     return format(value, "f")
 

@@ -163,6 +163,7 @@ class FakeQuickBooks:
         self.report_error: str | None = None
         self.unbalanced_at: date | None = None
         self.total_off_at: date | None = None
+        self.caps: dict[str, int] = {}  # noun -> MAXRESULTS the server (a proxy) allows, whatever the limit
         self.server = new_server("QuickBooks Online MCP Server", title="QBO", instructions="fake")
 
         def answer(noun: str, colon: str, rows: list[dict[str, Any]], criteria: dict[str, Any]) -> list[TextContent]:
@@ -170,6 +171,7 @@ class FakeQuickBooks:
                 return [TextContent(type="text", text=f"Error searching {noun}: AuthenticationFailed")]
             ordered = sorted(rows, key=lambda r: r["Id"]) if criteria.get("asc") == "Id" else rows
             start, limit = int(criteria.get("offset", 1)), int(criteria.get("limit", 1000))
+            limit = min(limit, self.caps.get(noun, limit))
             page = ordered[start - 1: start - 1 + limit]  # STARTPOSITION is 1-based
             head = f"Found {len(page) + (1 if self.overstate and page else 0)} {noun}{colon}"
             return [TextContent(type="text", text=head),
@@ -196,7 +198,7 @@ class FakeQuickBooks:
             self.calls.append(("search_bill_payments", params))
             ordered = sorted(BILL_PAYMENTS, key=lambda r: r["Id"]) if params.get("asc") == "Id" else BILL_PAYMENTS
             start, limit = int(params.get("offset", 1)), int(params.get("limit", 1000))
-            page = ordered[start - 1: start - 1 + limit]
+            page = ordered[start - 1: start - 1 + min(limit, self.caps.get("bill payments", limit))]
             return [TextContent(type="text", text="Bill payments found:"),
                     TextContent(type="text", text=json.dumps(page, default=lambda d: float(d)))]
 
@@ -279,6 +281,37 @@ def test_quickbooks_tables_load_exactly_paging_by_start_position(tmp_path: Path)
     assert [p["offset"] for t, p in fake.calls if t == "search_bills"] == [1, 4]
     reasons = [r for (r,) in con.execute("select reason from quarantine").fetchall()]
     assert len(reasons) == 1 and reasons[0].startswith("erp_accounts from search_accounts: Classification None / AccountType 'Nonsense'")
+
+
+def test_a_server_capping_its_pages_below_the_limit_fails_instead_of_cutting_short(tmp_path: Path) -> None:
+    caps = {"accounts": 3, "invoices": 3, "bills": 3, "bill payments": 3}
+    fake = FakeQuickBooks()
+    fake.caps = caps
+    with pytest.raises(ConnectorError) as info:  # asks for 1000, gets 3: without a check, 3 accounts of 10
+        ingest(fake, tmp_path / "a", raw_config(page_size=1000))
+    message = str(info.value)
+    assert "tool 'search_accounts'" in message
+    assert "the server caps pages at 3 records: asked for 1000, page 1 held 3 and offset 4 held 3 more" in message
+    assert "set options.page_size to 3" in message
+    for tool, noun in (("search_bills", "bills"), ("search_bill_payments", "bill payments")):  # beside the criteria
+        fake = FakeQuickBooks()
+        fake.caps = {noun: 3}
+        with pytest.raises(ConnectorError, match=rf"tool '{tool}'.*the server caps pages at 3 records"):
+            ingest(fake, tmp_path / tool, raw_config([*ALL_READS[:4]], page_size=1000))
+    # with the cap as the page size everything loads (no first page is short: no extra call)
+    fake = FakeQuickBooks()
+    fake.caps = caps
+    con = ingest(fake, tmp_path / "b", raw_config(["search_accounts", "search_invoices", "search_bills", "search_bill_payments"]))
+    assert con.execute("select * from erp_invoices order by 1").fetchall() == expected(INVOICES, "Customer")
+    assert [p["criteria"]["offset"] for t, p in fake.calls if t == "search_invoices"] == [1, 4, 7]
+    assert [p["offset"] for t, p in fake.calls if t == "search_bill_payments"] == [1, 4]
+    # a short first page that holds everything costs one more call, which comes back empty
+    fake = FakeQuickBooks()
+    con = ingest(fake, tmp_path / "c", raw_config(page_size=1000))
+    assert con.execute("select * from erp_invoices order by 1").fetchall() == expected(INVOICES, "Customer")
+    assert con.execute("select * from erp_bills order by 1").fetchall() == expected(BILLS, "Vendor")
+    assert [p["criteria"]["offset"] for t, p in fake.calls if t == "search_invoices"] == [1, 1 + len(INVOICES)]
+    assert [p["offset"] for t, p in fake.calls if t == "search_bills"] == [1, 1 + len(BILLS)]
 
 
 def test_a_count_that_disagrees_with_the_records_fails_naming_the_tool(tmp_path: Path) -> None:

@@ -248,3 +248,73 @@ def test_loads_into_the_warehouse(tmp_path: Path) -> None:
     assert con.execute("select bank_account_id, gl_account_id from bank_accounts order by 1").fetchall() == [
         ("stripe:jpy", "1031"), ("stripe:usd", "1030")]
     assert con.execute("select count(*) from quarantine where source = 'bank'").fetchall() == [(3,)]
+
+
+# --- a server that caps its pages below the limit asked, answering bare arrays (no has_more) -----
+def capped_server(txns: list[dict[str, Any]], calls: list[dict[str, Any]], *, cap: int, paging: str) -> Any:
+    server = new_server("stripe-capped", title="Stripe proxy (fake)", instructions="test")
+
+    @server.tool(name="retrieve_balance", structured_output=False)
+    def retrieve_balance() -> str:
+        return json.dumps(BALANCE)
+
+    def window(created: dict[str, int] | None) -> list[dict[str, Any]]:
+        created = created or {}
+        return [t for t in txns if created.get("gte", 0) <= t["created"] < created.get("lt", 2**62)]
+
+    if paging == "starting_after":
+        @server.tool(name="list_balance_transactions", structured_output=False)
+        def list_cursor(limit: int = 10, starting_after: str | None = None, created: dict[str, int] | None = None) -> str:
+            calls.append({"limit": limit, "starting_after": starting_after})
+            rows = window(created)
+            start = next(i for i, t in enumerate(rows) if t["id"] == starting_after) + 1 if starting_after else 0
+            return json.dumps(rows[start:start + min(limit, cap)])
+    else:
+        @server.tool(name="list_balance_transactions", structured_output=False)
+        def list_windows(limit: int = 10, created: dict[str, int] | None = None) -> str:
+            calls.append({"limit": limit, "created": created})
+            return json.dumps(window(created)[:min(limit, cap)])
+
+    return server
+
+
+def pull_capped(config: ConnectorConfig, txns: list[dict[str, Any]], *, cap: int, paging: str) -> tuple[list[str], list[dict[str, Any]]]:
+    calls: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+
+    async def go() -> None:
+        async with SourceSession(config, log=CallLog(), server=capped_server(txns, calls, cap=cap, paging=paging)) as session:
+            await pull_source(session, adapter_for(config),
+                              lambda t, b: rows.extend(b.to_pylist()) if t == "bank_transactions" else None)
+
+    anyio.run(go)
+    return sorted(r["txn_id"] for r in rows if ":" not in r["txn_id"]), calls
+
+
+@pytest.mark.parametrize("order", ["newest_first", "oldest_first"])
+@pytest.mark.parametrize("paging", ["starting_after", "created"])
+def test_a_server_capping_bare_array_pages_fails_instead_of_cutting_short(paging: str, order: str) -> None:
+    txns = synthetic(250)
+    if order == "oldest_first":
+        txns = txns[::-1]
+    with pytest.raises(ConnectorError) as info:  # asked for 100, gets 40: without a check, 40 of 250
+        pull_capped(connector(since="2026-01-01"), txns, cap=40, paging=paging)
+    message = str(info.value)
+    assert "tool 'list_balance_transactions'" in message
+    assert "the server caps pages at 40: asked for 100 balance transactions, the first page held 40" in message
+    assert "set options.page_size to 40" in message
+    # with the cap as the page size, every transaction once
+    got, _ = pull_capped(connector(since="2026-01-01", page_size=40), txns, cap=40, paging=paging)
+    assert got == sorted(t["id"] for t in txns)
+
+
+@pytest.mark.parametrize("paging", ["starting_after", "created"])
+def test_a_short_first_page_that_is_everything_costs_one_more_call(paging: str) -> None:
+    txns = synthetic(30)
+    got, calls = pull_capped(connector(since="2025-12-01"), txns, cap=40, paging=paging)
+    assert got == sorted(t["id"] for t in txns)
+    assert len(calls) == 2  # the page, then the empty rest beyond its last item
+    if paging == "starting_after":
+        assert calls[1]["starting_after"] == txns[-1]["id"]
+    else:
+        assert calls[1]["created"] == {"gte": calls[0]["created"]["gte"], "lt": START}  # older than its oldest

@@ -222,6 +222,10 @@ class FakeXero:
         self.fail_with: str | None = None
         self.unbalanced_at: date | None = None  # a trial balance whose rows do not balance
         self.tb_error: str | None = None
+        # (page, invoice ID): once that page of list-invoices is answered, the invoice is updated in
+        # Xero and, UpdatedDateUTC DESC, moves to the front (the first time only)
+        self.update_after_page: tuple[int, str] | None = None
+        self.invoices = list(INVOICES)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.server = new_server("xero-mcp-server", title="Xero MCP Server", instructions="fake")
         srv = self.server
@@ -245,7 +249,12 @@ class FakeXero:
         def list_invoices(page: int, contactIds: list[str] | None = None,  # noqa: N803
                           invoiceNumbers: list[str] | None = None) -> list[TextContent]:  # noqa: N803
             self.calls.append(("list-invoices", {"page": page}))
-            return answer("invoices", INVOICES, fmt_invoice, page)
+            answered = answer("invoices", self.invoices, fmt_invoice, page)
+            if self.update_after_page and self.update_after_page[0] == page:
+                moved = next(i for i in self.invoices if i["invoiceID"] == self.update_after_page[1])
+                self.invoices = [moved, *(i for i in self.invoices if i is not moved)]
+                self.update_after_page = None
+            return answered
 
         @srv.tool(name="list-credit-notes", structured_output=False)
         def list_credit_notes(page: int, contactId: str | None = None) -> list[TextContent]:  # noqa: N803
@@ -388,6 +397,23 @@ def test_a_page_whose_count_disagrees_fails_the_source_naming_the_tool(tmp_path:
     message = str(info.value)
     assert "tool 'list-invoices'" in message
     assert "said 'Found 10 invoices:' but sent 9 records" in message
+
+
+def test_a_record_updated_during_the_pull_fails_transiently_and_the_retry_reads_it(tmp_path: Path) -> None:
+    fake = FakeXero()
+    second_page = INVOICES[12]["invoiceID"]  # on page 2 of 3
+    fake.update_after_page = (1, second_page)  # updated while page 1 is read: it jumps to page 1
+    with pytest.raises(ConnectorError) as info:
+        ingest(fake, tmp_path)
+    message = str(info.value)
+    assert "tool 'list-invoices'" in message
+    assert "records moved between pages while reading; retry" in message
+    assert f"Invoice ID {INVOICES[9]['invoiceID']} came on page 1 and again on page 2" in message  # pushed down a place
+    assert info.value.transient  # the step retry reads again
+    con, _ = ingest(fake, tmp_path)  # the retry: every invoice, once
+    assert con.execute("select * from erp_invoices order by 1").fetchall() == expected_documents("ACCREC", "ACCRECCREDIT")
+    assert con.execute("select * from erp_bills order by 1").fetchall() == expected_documents("ACCPAY", "ACCPAYCREDIT")
+    assert fake.invoices[0]["invoiceID"] == second_page
 
 
 def test_error_text_without_is_error_fails_the_source(tmp_path: Path) -> None:

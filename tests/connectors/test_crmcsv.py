@@ -141,3 +141,50 @@ def test_empty_amount_zero_and_fraction_probability(tmp_path: Path) -> None:
             return (await pull_rows(session))[0]
 
     assert anyio.run(go) == [opp("7", None, None, "Qualified", "0", "EUR", "2026-02-01", "25", None, False, False)]
+
+
+def _pull_export(tmp_path: Path, lines: list[str], decimal_comma: bool) -> list[dict[str, Any]]:
+    (tmp_path / "export.csv").write_text(HEADER + "".join(f"{line}\n" for line in lines))
+    (tmp_path / "columns.yaml").write_text(json.dumps({"decimal_comma": decimal_comma}))
+
+    async def go() -> list[dict[str, Any]]:
+        async with SourceSession(connector(), server=build_server(tmp_path)) as session:
+            return (await pull_rows(session))[0]
+
+    return anyio.run(go)
+
+
+# (decimal_comma, the export's text): values the old reader misread silently (1.234,50 as 1.23450,
+# 12,50 as 1250, $1,234.50 as 1.23450 in decimal-comma mode...) and others no pattern reads
+MISREAD = [
+    (False, "1.234,50"), (False, "12,50"), (False, "1,5"), (False, "1 234.50"), (False, "12,3456"),
+    (False, "12 dollars"), (False, "(-5)"), (False, "$12 USD"), (False, "1e5"), (False, "NaN"),
+    (True, "$1,234.50"), (True, "(250.00)"), (True, "1.5"), (True, "1.234 567,5"), (True, "1,234.50"),
+]
+
+
+@pytest.mark.parametrize(("decimal_comma", "amount"), MISREAD)
+def test_an_amount_the_mode_cannot_read_fails_naming_file_line_and_column(
+    tmp_path: Path, decimal_comma: bool, amount: str
+) -> None:
+    with pytest.raises(ConnectorError) as info:
+        _pull_export(tmp_path, ['1,Closed Won,10,2026-01-01,USD', f'2,Closed Won,"{amount}",2026-01-01,USD'],
+                     decimal_comma)
+    assert f"CRM export export.csv, line 3: 2: Amount: amount {amount!r} is not a number: expected" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("decimal_comma", "read"),
+    [
+        (False, {"$1,234.50": "1234.50", "(250.00)": "-250.00", "1,234": "1234", "-$1,234.50": "-1234.50",
+                 "$(250.00)": "-250.00", "USD 1,234.50": "1234.50", "1,234,567.891 eur": "1234567.891",
+                 "+5": "5", "\u22125.10": "-5.10", "(0.00)": "0.00", "800.5": "800.5", "1234567": "1234567"}),
+        (True, {"1.234,50": "1234.50", "12,50": "12.50", "1,5": "1.5", "10.000": "10000", "1 234,50": "1234.50",
+                "1\u202f234,50 €": "1234.50", "-1.234.567,89": "-1234567.89", "(1.234,50) EUR": "-1234.50",
+                "EUR 7": "7"}),
+    ],
+)
+def test_amounts_read_exactly_by_their_mode(tmp_path: Path, decimal_comma: bool, read: dict[str, str]) -> None:
+    rows = _pull_export(tmp_path, [f'{n},Closed Won,"{text}",2026-01-01,USD' for n, text in enumerate(read, 10)],
+                        decimal_comma)
+    assert {r["opportunity_id"]: r["amount"] for r in rows} == {str(n): v for n, v in enumerate(read.values(), 10)}

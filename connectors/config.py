@@ -129,8 +129,8 @@ def _auth(name: str, raw: Any, server: dict[str, Any]) -> AuthConfig | None:
         raise ConfigError(f"{where}: client_secret without client_id")
     for key in ("token", "client_secret"):
         value = getattr(auth, key)
-        if value and not _ENV_REF.search(value):
-            raise ConfigError(f"{where}.{key}: reference the secret as ${{ENV_NAME}}, never inline")
+        if value and not _ENV_REF.fullmatch(value):  # the whole value: "sk_live_x${X}" inlines a secret
+            raise ConfigError(f"{where}.{key}: reference the secret as ${{ENV_NAME}} (the whole value), never inline")
     if kind == "oauth":
         from urllib.parse import urlparse
 

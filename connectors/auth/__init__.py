@@ -19,13 +19,14 @@ from typing import Any
 from connectors.auth.provider import (
     CloseboardClientCredentialsProvider,
     CloseboardOAuthProvider,
+    RefreshUnavailable,
     SignInRequired,
     write_scopes,
 )
 from connectors.auth.store import TokenStore, auth_dir, env_name
 from connectors.config import ConnectorConfig, expand
 
-__all__ = ["SignInRequired", "TokenStore", "auth_dir", "connection_auth", "env_name", "resolve_home",
+__all__ = ["RefreshUnavailable", "SignInRequired", "TokenStore", "auth_dir", "connection_auth", "env_name", "resolve_home",
            "sign_in_failure", "write_scopes"]
 
 

@@ -8,8 +8,11 @@ Nothing here ever prints a token or a secret.
 
 from __future__ import annotations
 
+import hmac
+import html
 import logging
 import queue
+import socket
 import sys
 import threading
 import time
@@ -17,7 +20,7 @@ import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -97,6 +100,21 @@ def status(connector: ConnectorConfig, home: Path | None) -> AuthStatus:
 # -- login -----------------------------------------------------------------------------------------
 
 
+class _LoopbackServer(ThreadingHTTPServer):
+    """A request per daemon thread, so a local client that connects and sends nothing (or dribbles)
+    cannot hold up the browser's real callback; IPv6 when the redirect URI's host is ``[::1]``."""
+
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__((host, port), handler)
+
+
+# seconds a connection to the listener may take to send its request line and headers
+CONNECTION_TIMEOUT_S = 10.0
+
+
 class _Listener:
     """One-shot loopback HTTP listener on the redirect URI: the first request carrying this sign-in's
     ``state`` wins; a wrong state is answered 400 and refused."""
@@ -108,6 +126,8 @@ class _Listener:
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = CONNECTION_TIMEOUT_S  # StreamRequestHandler sets it on the connection's socket
+
             def do_GET(self) -> None:  # noqa: N802
                 url = urlparse(self.path)
                 if url.path != listener.path:
@@ -123,7 +143,7 @@ class _Listener:
                 results.put(("code", AuthorizationCodeResult(code=code, state=state)))
 
             def _answer(self, status: int, text: str) -> None:
-                body = f"<!doctype html><title>closeboard</title><p>{text}</p>".encode()
+                body = f"<!doctype html><title>closeboard</title><p>{html.escape(text)}</p>".encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -133,7 +153,7 @@ class _Listener:
             def log_message(self, *args: Any) -> None:  # the request line carries the code: never logged
                 pass
 
-        self.server = HTTPServer((parsed.hostname or "127.0.0.1", parsed.port or 80), Handler)
+        self.server = _LoopbackServer(parsed.hostname or "127.0.0.1", parsed.port or 80, Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -142,13 +162,17 @@ class _Listener:
         self.server.server_close()
 
 
+def _printable(text: str, limit: int = 200) -> str:
+    return "".join(c for c in text if c.isprintable())[:limit]
+
+
 def _code_and_state(url: str, expected_state: str | None) -> tuple[str, str]:
     query = parse_qs(urlparse(url.strip()).query)
-    if "error" in query:
-        raise LoginError(f"the authorization server answered {query['error'][0]}"
-                         + (f": {query['error_description'][0]}" if "error_description" in query else ""))
+    if "error" in query:  # shown in the terminal and (escaped) on the page: printable text only
+        raise LoginError(f"the authorization server answered {_printable(query['error'][0])}"
+                         + (f": {_printable(query['error_description'][0])}" if "error_description" in query else ""))
     state = (query.get("state") or [""])[0]
-    if expected_state is None or state != expected_state:
+    if expected_state is None or not hmac.compare_digest(state.encode(), expected_state.encode()):
         raise LoginError("the state does not match this sign-in (a stale or forged redirect)")
     code = (query.get("code") or [""])[0]
     if not code:

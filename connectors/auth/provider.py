@@ -9,15 +9,20 @@ Small subclasses of the SDK's ``OAuthClientProvider`` / ``ClientCredentialsOAuth
 - ask only for the scopes the connector's config names (the SDK would ask for everything the server
   advertises), keeping ``offline_access`` when the server offers it;
 - in a pipeline run (not interactive) never wait for a person: when a new sign-in would be needed the
-  flow stops at once with ``SignInRequired`` naming ``closeboard auth login SOURCE``.
+  flow stops at once with ``SignInRequired`` naming ``closeboard auth login SOURCE``;
+- drop the stored tokens only when the authorization server says the refresh token can never work
+  again (400/401 ``invalid_grant`` / ``invalid_client``); any other failed refresh (5xx, 429, an
+  unreachable server...) raises ``RefreshUnavailable``, a transient failure, and keeps the file as it is.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Any
 
 import httpx2
@@ -44,6 +49,30 @@ class SignInRequired(Exception):
     def __init__(self, source: str, why: str = "needs a new sign-in") -> None:
         super().__init__(f"{why}: run `closeboard auth login {source}`")
         self.source = source
+
+
+class RefreshUnavailable(Exception):
+    """The authorization server could not refresh the token just now (5xx, 429, an unexpected answer):
+    transient. The stored tokens are kept, so a later run refreshes without a new sign-in."""
+
+    def __init__(self, source: str, why: str) -> None:
+        super().__init__(f"refreshing the access token failed ({why}); the stored sign-in is kept and a "
+                         "later run tries again")
+        self.source = source
+
+
+# the OAuth errors (RFC 6749 section 5.2) after which the stored refresh token can never work again
+_SPENT = frozenset({"invalid_grant", "invalid_client"})
+
+
+def _oauth_error(response: httpx2.Response) -> str | None:
+    """The ``error`` of an OAuth error answer, if its body is one."""
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None
 
 
 class _PinnedScopeMetadata(OAuthClientMetadata):
@@ -77,6 +106,7 @@ class _Restoring:
         self.store, self.source, self.interactive = store, source, interactive
         self._fixed_info = fixed_info
         self.sign_in_required: SignInRequired | None = None
+        self.refresh_unavailable: RefreshUnavailable | None = None  # the last transient refresh failure
         self._started = False
         self.refreshes = 0
         store.bind(self.context)
@@ -120,14 +150,29 @@ class _Restoring:
             request = await self._refresh_token()  # type: ignore[attr-defined]
             response = yield request
             self.refreshes += 1
+            if response.status_code != 200:
+                await response.aread()
+                error = _oauth_error(response)
+                if response.status_code in (400, 401) and error in _SPENT:
+                    # the authorization server refused the refresh token: it is spent or revoked
+                    logger.warning("source %r: the authorization server refused the refresh token (%s)",
+                                   self.source, error)
+                    data = self.store.read()
+                    data.pop("tokens", None)
+                    data.pop("expires_at", None)
+                    self.store.write(data)
+                    ctx.clear_tokens()
+                    return
+                # an outage, a rate limit, anything else: the refresh token may still be good, keep it
+                self.refresh_unavailable = RefreshUnavailable(
+                    self.source, f"HTTP {response.status_code}" + (f" {error}" if error else ""))
+                logger.warning("source %r: %s", self.source, self.refresh_unavailable)
+                raise self.refresh_unavailable
             if not await self._handle_refresh_response(response):  # type: ignore[attr-defined]
-                # the authorization server refused the refresh token: it is spent or revoked
-                logger.warning("source %r: the authorization server refused the refresh token", self.source)
-                data = self.store.read()
-                data.pop("tokens", None)
-                data.pop("expires_at", None)
-                self.store.write(data)
-                ctx.clear_tokens()
+                # a 200 that is no token: nothing was stored; keep the file and try again next run
+                ctx.current_tokens = await self.context.storage.get_tokens()
+                self.refresh_unavailable = RefreshUnavailable(self.source, "the answer is not a token")
+                raise self.refresh_unavailable
 
     async def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         ctx = self.context
@@ -135,13 +180,14 @@ class _Restoring:
             if not self._initialized:
                 await self._initialize()
             if not ctx.is_token_valid() and ctx.can_refresh_token():
-                refresh = self._locked_refresh()
-                try:
-                    outgoing = await refresh.__anext__()
-                    while True:
-                        outgoing = await refresh.asend((yield outgoing))
-                except StopAsyncIteration:
-                    pass
+                # aclosing: the file lock is released on every path, also when sending the refresh fails
+                async with aclosing(self._locked_refresh()) as refresh:
+                    try:
+                        outgoing = await refresh.__anext__()
+                        while True:
+                            outgoing = await refresh.asend((yield outgoing))
+                    except StopAsyncIteration:
+                        pass
             if not self.interactive and not ctx.is_token_valid() and self._needs_person():
                 self.sign_in_required = SignInRequired(self.source)
                 raise self.sign_in_required
@@ -157,13 +203,14 @@ class _Restoring:
                     # token may still be good, so try it once before the SDK starts a whole new sign-in
                     retried = True
                     rejected = ctx.current_tokens.access_token
-                    refresh = self._locked_refresh(rejected)  # the SDK's flow holds ctx.lock already
-                    try:
-                        step = await refresh.__anext__()
-                        while True:
-                            step = await refresh.asend((yield step))
-                    except StopAsyncIteration:
-                        pass
+                    # the SDK's flow holds ctx.lock already; aclosing as above
+                    async with aclosing(self._locked_refresh(rejected)) as refresh:
+                        try:
+                            step = await refresh.__anext__()
+                            while True:
+                                step = await refresh.asend((yield step))
+                        except StopAsyncIteration:
+                            pass
                     if ctx.is_token_valid() and ctx.current_tokens.access_token != rejected:
                         self._add_auth_header(request)  # type: ignore[attr-defined]
                         response = yield request

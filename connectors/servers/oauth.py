@@ -10,11 +10,14 @@ Environment:
 - ``CLOSEBOARD_OAUTH_ACCESS_TTL`` seconds an access token lives (default 3600)
 - ``CLOSEBOARD_OAUTH_CLIENT_ID`` / ``CLOSEBOARD_OAUTH_CLIENT_SECRET``: one pre-registered client
   (authorization code, refresh and client credentials); ``CLOSEBOARD_OAUTH_REDIRECT_URIS`` (comma
-  separated) its redirect URIs (default http://127.0.0.1:8976/callback)
+  separated) its redirect URIs (default http://127.0.0.1:8976/callback; a loopback one matches on any
+  port, RFC 8252 section 7.3)
 - ``CLOSEBOARD_OAUTH_REGISTRATION=0`` turns dynamic client registration off (no registration endpoint)
 - ``CLOSEBOARD_OAUTH_SCOPES`` the scopes offered (default "bank:read bank:write")
 - ``CLOSEBOARD_OAUTH_TEST_HOOKS=1`` adds ``GET /_test/counters``, ``POST /_test/expire`` (every
-  access token expires now) and ``POST /_test/revoke_refresh`` (every refresh token is revoked)
+  access token expires now), ``POST /_test/revoke_refresh`` (every refresh token is revoked) and
+  ``POST /_test/fail_token?status=503&times=1&error=temporarily_unavailable`` (the next `times` requests
+  to the token endpoint are answered `status` with that OAuth `error`, as an outage would; nothing is spent)
 """
 
 from __future__ import annotations
@@ -45,6 +48,21 @@ from pydantic import AnyUrl
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8976/callback"
 
 
+class _LoopbackClient(OAuthClientInformationFull):
+    """A pre-registered client whose loopback redirect URIs match on any port (RFC 8252 section 7.3: a
+    native app's loopback listener takes whatever port is free when the person signs in)."""
+
+    def validate_redirect_uri(self, redirect_uri: AnyUrl | None) -> AnyUrl:
+        if redirect_uri is not None and redirect_uri.host in _LOOPBACK and any(
+                (r.scheme, r.host, r.path) == (redirect_uri.scheme, redirect_uri.host, redirect_uri.path)
+                for r in self.redirect_uris or []):
+            return redirect_uri
+        return super().validate_redirect_uri(redirect_uri)
+
+
+_LOOPBACK = ("127.0.0.1", "[::1]", "::1")
+
+
 def _env_int(name: str, default: int) -> int:
     try:
         return int(os.environ.get(name) or default)
@@ -65,10 +83,11 @@ class MemoryAuthServer:
         self.pairs: dict[str, str] = {}  # refresh token -> its access token
         self.counters: Counter[str] = Counter()
         self.requested_scopes: list[str | None] = []
+        self.token_failures: list[tuple[int, str]] = []  # test hook: answers for the next token requests
 
     # -- clients --------------------------------------------------------------------------------
     def preregister(self, client_id: str, client_secret: str, redirect_uris: list[str]) -> None:
-        self.clients[client_id] = OAuthClientInformationFull(
+        self.clients[client_id] = _LoopbackClient(
             client_id=client_id,
             client_secret=client_secret,
             redirect_uris=[AnyUrl(u) for u in redirect_uris],
@@ -189,7 +208,12 @@ class _Extras:
             return
         path, method = scope.get("path", ""), scope.get("method", "")
         if self.hooks and path.startswith("/_test/"):
-            await self._hook(path, method, send)
+            await self._hook(path, method, scope, send)
+            return
+        if path == "/token" and method == "POST" and self.provider.token_failures:
+            status, error = self.provider.token_failures.pop(0)
+            self.provider.counters["token_failed"] += 1
+            await _json(send, status, {"error": error})
             return
         if path == "/token" and method == "POST":
             body = b""
@@ -238,7 +262,7 @@ class _Extras:
             return
         await _json(send, 200, token.model_dump(mode="json", exclude_none=True))
 
-    async def _hook(self, path: str, method: str, send: Any) -> None:
+    async def _hook(self, path: str, method: str, scope: Any, send: Any) -> None:
         if path == "/_test/counters":
             await _json(send, 200, {"counters": dict(self.provider.counters),
                                     "requested_scopes": self.provider.requested_scopes})
@@ -247,6 +271,16 @@ class _Extras:
             await _json(send, 200, {"ok": True})
         elif path == "/_test/revoke_refresh" and method == "POST":
             self.provider.revoke_refresh_tokens()
+            await _json(send, 200, {"ok": True})
+        elif path == "/_test/fail_token" and method == "POST":
+            query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+            try:
+                status, times = int(query.get("status", "503")), int(query.get("times", "1"))
+            except ValueError:
+                await _json(send, 400, {"error": "status and times are integers"})
+                return
+            error = query.get("error", "temporarily_unavailable")
+            self.provider.token_failures = [(status, error)] * times
             await _json(send, 200, {"ok": True})
         else:
             await _json(send, 404, {"error": "not found"})

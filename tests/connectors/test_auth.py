@@ -9,6 +9,7 @@ client credentials, bearer, status and logout with revocation."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import queue
@@ -16,9 +17,11 @@ import signal
 import stat
 import subprocess
 import sys
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +30,9 @@ import httpx2
 import pytest
 
 from connectors.auth import TokenStore, connection_auth
+from connectors.auth import login as login_module
 from connectors.auth.login import LoginError, login, logout, status
-from connectors.client import AuthRequired, SourceSession
+from connectors.client import AuthRequired, ConnectorError, SourceSession
 from connectors.config import ConfigError, parse_config
 from tests.conftest import REPO, free_port, wait_for_port
 
@@ -36,14 +40,22 @@ CLIENT_ID, CLIENT_SECRET = "closeboard-test-client", "pre-registered-secret-9f1c
 
 
 def start_server(data: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
     full = {**os.environ, "CLOSEBOARD_OAUTH_TEST_HOOKS": "1", **env}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "connectors.servers.bank", "--data", str(data), "--http", str(port), "--oauth"],
-        cwd=REPO, env=full, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    wait_for_port(port, proc)
-    return proc, f"http://127.0.0.1:{port}"
+    for attempt in range(3):
+        port = free_port()  # picked right before the server binds it; another port if it was taken meanwhile
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "connectors.servers.bank", "--data", str(data), "--http", str(port), "--oauth"],
+            cwd=REPO, env=full, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_port(port, proc)
+        except AssertionError:
+            stop(proc)
+            if proc.returncode is None or attempt == 2:
+                raise
+            continue
+        return proc, f"http://127.0.0.1:{port}"
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -54,14 +66,21 @@ def stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-REDIRECT = f"http://127.0.0.1:{free_port()}/callback"
+# the pre-registered client's redirect URI: the server accepts it on any loopback port (RFC 8252 7.3), so
+# each sign-in picks a free port right before its listener binds it (`redirect_uri()`)
+REGISTERED_REDIRECT = "http://127.0.0.1:8976/callback"
+
+
+def redirect_uri() -> str:
+    return f"http://127.0.0.1:{free_port()}/callback"
 
 
 @pytest.fixture(scope="module")
 def server(demo_data: Path) -> Iterator[str]:
     """Dynamic registration on, plus one pre-registered client (authorization code and client credentials)."""
     proc, base = start_server(demo_data, CLOSEBOARD_OAUTH_CLIENT_ID=CLIENT_ID,
-                              CLOSEBOARD_OAUTH_CLIENT_SECRET=CLIENT_SECRET, CLOSEBOARD_OAUTH_REDIRECT_URIS=REDIRECT)
+                              CLOSEBOARD_OAUTH_CLIENT_SECRET=CLIENT_SECRET,
+                              CLOSEBOARD_OAUTH_REDIRECT_URIS=REGISTERED_REDIRECT)
     yield base
     stop(proc)
 
@@ -70,7 +89,8 @@ def server(demo_data: Path) -> Iterator[str]:
 def closed_server(demo_data: Path) -> Iterator[str]:
     """No registration endpoint: only the pre-registered client can sign in."""
     proc, base = start_server(demo_data, CLOSEBOARD_OAUTH_REGISTRATION="0", CLOSEBOARD_OAUTH_CLIENT_ID=CLIENT_ID,
-                              CLOSEBOARD_OAUTH_CLIENT_SECRET=CLIENT_SECRET, CLOSEBOARD_OAUTH_REDIRECT_URIS=REDIRECT)
+                              CLOSEBOARD_OAUTH_CLIENT_SECRET=CLIENT_SECRET,
+                              CLOSEBOARD_OAUTH_REDIRECT_URIS=REGISTERED_REDIRECT)
     yield base
     stop(proc)
 
@@ -89,10 +109,35 @@ def connector(base: str, auth: dict[str, Any] | None, name: str = "bank"):  # no
 
 
 def oauth(**extra: Any) -> dict[str, Any]:
-    return {"kind": "oauth", "redirect_uri": REDIRECT, **extra}
+    return {"kind": "oauth", "redirect_uri": redirect_uri(), **extra}
 
 
-def sign_in(conn, home: Path, *, tamper_state: bool = False):  # noqa: ANN001, ANN201
+class _PortTaken(Exception):
+    pass
+
+
+@dataclass
+class SignIn:
+    result: Any
+    answers: list[int]
+    lines: list[str]
+    conn: Any  # the connector as signed in (its redirect URI: another port if the first was taken)
+
+
+def sign_in(conn, home: Path, *, tamper_state: bool = False) -> SignIn:  # noqa: ANN001
+    """`login()` with a person simulated (see `_sign_in_once`); when the listener cannot bind the
+    redirect URI's port (taken since it was picked), again on another port."""
+    for attempt in range(3):
+        try:
+            return _sign_in_once(conn, home, tamper_state=tamper_state)
+        except _PortTaken:
+            if attempt == 2:
+                raise
+            conn = replace(conn, auth=replace(conn.auth, redirect_uri=redirect_uri()))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sign_in_once(conn, home: Path, *, tamper_state: bool) -> SignIn:  # noqa: ANN001
     """`login()` with a person simulated: follow the printed address (the server consents at once)
     and send the browser to the loopback listener, first with a forged state when asked."""
     urls: queue.Queue[str] = queue.Queue()
@@ -102,6 +147,8 @@ def sign_in(conn, home: Path, *, tamper_state: bool = False):  # noqa: ANN001, A
         try:
             url = urls.get(timeout=30)
         except queue.Empty:  # the sign-in failed before it printed an address
+            return
+        if not url:
             return
         location = httpx2.get(url).headers["location"]
         if tamper_state:
@@ -113,13 +160,18 @@ def sign_in(conn, home: Path, *, tamper_state: bool = False):  # noqa: ANN001, A
     lines: list[str] = []
 
     def out(line: str) -> None:
+        if line.startswith("cannot listen on"):
+            raise _PortTaken(line)  # before anything was sent: login() stops at once
         lines.append(line)
         for part in line.split("\n"):
             if part.startswith("http"):
                 urls.put(part)
 
-    result = anyio.run(lambda: login(conn, home, open_browser=False, out=out, timeout_s=30))
-    return result, answers, lines
+    try:
+        result = anyio.run(lambda: login(conn, home, open_browser=False, out=out, timeout_s=30))
+    finally:
+        urls.put("")  # the follower stops if nothing was printed
+    return SignIn(result, answers, lines, conn)
 
 
 def pull(conn, home: Path) -> int:  # noqa: ANN001
@@ -154,6 +206,9 @@ def test_auth_block_is_checked_at_load() -> None:
         ({"kind": "magic"}, "kind: one of"),
         ({"kind": "bearer"}, "needs `token"),
         ({"kind": "bearer", "token": "sk_live_inline"}, "never inline"),
+        ({"kind": "bearer", "token": "sk_live_abc${X}"}, "never inline"),  # half a reference inlines the rest
+        ({"kind": "bearer", "token": "${X}${Y}"}, "never inline"),
+        ({"kind": "client_credentials", "client_id": "x", "client_secret": "${X}tail"}, "never inline"),
         ({"kind": "client_credentials", "client_id": "x"}, "needs client_id and client_secret"),
         ({"kind": "oauth", "redirect_uri": "https://example.com/cb"}, "loopback"),
         ({"kind": "oauth", "scope": "x"}, "unknown keys"),
@@ -195,11 +250,11 @@ def test_sdk_alone_forgets_expiry_and_metadata_after_a_restart(tmp_path: Path) -
 
 
 def test_sign_in_asks_only_the_configured_scopes_and_warns_about_write_scopes(server: str, tmp_path: Path) -> None:
-    narrowed, _, _ = sign_in(connector(server, oauth(scopes=["bank:read"])), tmp_path / "a")
+    narrowed = sign_in(connector(server, oauth(scopes=["bank:read"])), tmp_path / "a").result
     assert counters(server)["requested_scopes"][-1] == "bank:read"
     assert narrowed.scopes == ("bank:read",) and not narrowed.write_scopes
     # without `scopes:` the SDK asks for everything the server advertises, write access included
-    broad, _, _ = sign_in(connector(server, oauth()), tmp_path / "b")
+    broad = sign_in(connector(server, oauth()), tmp_path / "b").result
     assert counters(server)["requested_scopes"][-1] == "bank:read bank:write"
     assert broad.write_scopes == ["bank:write"] and "warning: granted scopes include write access" in broad.line()
 
@@ -213,7 +268,8 @@ def test_sign_in_then_reuse_refresh_rotation_and_lock(server: str, tmp_path: Pat
     with pytest.raises(AuthRequired, match=r"run `closeboard auth login bank`"):
         pull(conn, home)  # never signed in: fails at once, nothing waits for a person
     before = counters(server)["counters"]
-    result, answers, lines = sign_in(conn, home, tamper_state=True)
+    signed = sign_in(conn, home, tamper_state=True)
+    result, answers, lines, conn = signed.result, signed.answers, signed.lines, signed.conn
     assert answers == [400, 200]  # the forged state was refused, the real one accepted
     assert any("refused a callback: the state does not match" in line for line in lines)
     assert result.state == "signed in"
@@ -247,7 +303,8 @@ def test_sign_in_then_reuse_refresh_rotation_and_lock(server: str, tmp_path: Pat
     script = ("import sys; from pathlib import Path; from tests.connectors.test_auth import connector, oauth, pull; "
               "print(pull(connector(sys.argv[1], oauth(scopes=['bank:read'], redirect_uri=sys.argv[3])), "
               "Path(sys.argv[2])))")
-    procs = [subprocess.Popen([sys.executable, "-c", script, server, str(home), REDIRECT], cwd=REPO,
+    procs = [subprocess.Popen([sys.executable, "-c", script, server, str(home), conn.auth.redirect_uri],
+                              cwd=REPO,
                               stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=60) for p in procs]
@@ -262,9 +319,141 @@ def test_sign_in_then_reuse_refresh_rotation_and_lock(server: str, tmp_path: Pat
     assert "not signed in" in status(conn, home).state
 
 
+def test_an_outage_at_the_token_endpoint_keeps_the_sign_in(server: str, tmp_path: Path) -> None:
+    """A refresh answered 5xx / 429 / any error but invalid_grant or invalid_client is transient: the run
+    fails as a transient connector error (the step is worth retrying), the token file stays as it was,
+    and the next run refreshes without a new sign-in."""
+    home = tmp_path
+    conn = sign_in(connector(server, oauth(scopes=["bank:read"])), home).conn
+    token_file = home / "secrets" / "auth" / "bank.json"
+    start = counters(server)["counters"]
+
+    def fail_token(status: int, times: int, error: str = "temporarily_unavailable") -> None:
+        httpx2.post(f"{server}/_test/fail_token", params={"status": status, "times": times, "error": error})
+
+    for status_code, error in [(503, "temporarily_unavailable"), (429, "slow_down"), (400, "invalid_request")]:
+        expire(server, home)
+        before = token_file.read_bytes()
+        failed = counters(server)["counters"].get("token_failed", 0)
+        fail_token(status_code, 2, error)  # both attempts of the run (retries: 1)
+        with pytest.raises(ConnectorError) as caught:
+            pull(conn, home)
+        assert not isinstance(caught.value, AuthRequired) and caught.value.transient, caught.value
+        assert "auth login" not in str(caught.value)
+        assert counters(server)["counters"]["token_failed"] == failed + 2
+        assert token_file.read_bytes() == before  # the sign-in is kept, byte for byte
+        assert status(conn, home).state.startswith("signed in")
+
+    refreshed = counters(server)["counters"].get("refresh", 0)
+    assert refreshed == start.get("refresh", 0)  # nothing was spent by the failures
+    assert pull(conn, home) > 0  # the next run refreshes as if nothing happened
+    assert counters(server)["counters"]["refresh"] == refreshed + 1
+
+    # one failure within a run: its retry refreshes and the run succeeds
+    expire(server, home)
+    fail_token(502, 1)
+    assert pull(conn, home) > 0
+    now = counters(server)["counters"]
+    assert now["refresh"] == refreshed + 2 and now["authorize"] == start["authorize"]
+
+
+def _lock_is_free(path: Path) -> bool:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_the_refresh_lock_is_released_when_the_refresh_request_fails(tmp_path: Path) -> None:
+    """Sending the refresh fails (the authorization server is unreachable): the file lock is released
+    at once, not when the garbage collector gets round to the abandoned refresh."""
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    conn = connector(dead, oauth())
+    store = TokenStore(tmp_path, "bank")
+    store.write({
+        "tokens": {"access_token": "at_old", "refresh_token": "rt_old", "token_type": "Bearer"},
+        "expires_at": time.time() - 60,
+        "client_info": {"client_id": "c1", "redirect_uris": [conn.auth.redirect_uri], "grant_types":
+                        ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"},
+        "oauth_metadata": {"issuer": dead, "authorization_endpoint": f"{dead}/authorize",
+                           "token_endpoint": f"{dead}/token"},
+    })
+    before = store.path.read_bytes()
+    _, provider = connection_auth(conn, tmp_path)
+
+    async def go() -> None:
+        async with httpx2.AsyncClient(auth=provider, timeout=10) as http:
+            with pytest.raises(httpx2.ConnectError):
+                await http.post(f"{dead}/mcp", json={})
+            assert _lock_is_free(store.lock_path)  # no await in between: released by the failure itself
+
+    anyio.run(go)
+    assert store.path.read_bytes() == before
+
+
+# -- the loopback listener ------------------------------------------------------------------------------
+
+
+def _listen(redirect: str, state: str = "s-123"):  # noqa: ANN202
+    results: queue.Queue[tuple[str, Any]] = queue.Queue()
+    lines: list[str] = []
+    listener = login_module._Listener(redirect, results, lines.append)  # noqa: SLF001
+    listener.expected_state = state
+    return listener, results, lines
+
+
+def test_listener_is_not_held_up_by_an_idle_connection_and_escapes_what_it_echoes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(login_module, "CONNECTION_TIMEOUT_S", 0.5)
+    redirect = redirect_uri()
+    listener, results, lines = _listen(redirect)
+    port = int(redirect.split(":")[2].split("/")[0])
+    try:
+        idle = socket.create_connection(("127.0.0.1", port))  # a local client that connects and sends nothing
+        try:
+            answer = httpx2.get(f"{redirect}?code=c-1&state=s-123", timeout=5)  # the browser's callback
+            assert answer.status_code == 200
+            assert results.get(timeout=5)[1].code == "c-1"
+            idle.settimeout(10)
+            assert idle.recv(1024) == b""  # the idle connection is dropped after the per-connection timeout
+        finally:
+            idle.close()
+        error = httpx2.get(redirect, params={"error": "access_denied",
+                                             "error_description": "<script>alert('x')</script>\x1b[2J"}, timeout=5)
+        assert error.status_code == 400
+        assert "<script>" not in error.text and "&lt;script&gt;" in error.text
+        assert "\x1b" not in "".join(lines) and "access_denied" in "".join(lines)
+        forged = httpx2.get(f"{redirect}?code=c-2&state=s-124", timeout=5)
+        assert forged.status_code == 400 and results.empty()
+    finally:
+        listener.close()
+
+
+def test_listener_binds_an_ipv6_loopback_redirect_uri() -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            port = probe.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    redirect = f"http://[::1]:{port}/callback"
+    assert connector("http://127.0.0.1:1", oauth(redirect_uri=redirect)).auth.redirect_uri == redirect
+    listener, results, _ = _listen(redirect)
+    try:
+        assert httpx2.get(f"{redirect}?code=c-6&state=s-123", timeout=5).status_code == 200
+        assert results.get(timeout=5)[1].code == "c-6"
+    finally:
+        listener.close()
+
+
 def test_logout_revokes_and_deletes(server: str, tmp_path: Path) -> None:
-    conn = connector(server, oauth(scopes=["bank:read"]))
-    sign_in(conn, tmp_path)
+    conn = sign_in(connector(server, oauth(scopes=["bank:read"])), tmp_path).conn
     revoked = counters(server)["counters"].get("revoke", 0)
     notes = anyio.run(logout, conn, tmp_path)
     assert any("revoked at the authorization server" in n for n in notes)
@@ -276,8 +465,7 @@ def test_logout_revokes_and_deletes(server: str, tmp_path: Path) -> None:
 
 def test_environment_refresh_token_signs_a_ci_run_in(server: str, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = connector(server, oauth(scopes=["bank:read"]))
-    sign_in(conn, tmp_path / "laptop")
+    conn = sign_in(connector(server, oauth(scopes=["bank:read"])), tmp_path / "laptop").conn
     refresh_token = json.loads((tmp_path / "laptop/secrets/auth/bank.json").read_text())["tokens"]["refresh_token"]
     client = json.loads((tmp_path / "laptop/secrets/auth/bank.json").read_text())["client_info"]
     ci = tmp_path / "ci"
@@ -297,7 +485,8 @@ def test_pre_registered_client_without_registration_endpoint(closed_server: str,
         sign_in(dynamic, tmp_path / "dynamic")  # nothing to register with
     conn = connector(closed_server, oauth(client_id=CLIENT_ID, client_secret="${BANK_CLIENT_SECRET_T}",
                                           scopes=["bank:read"]))
-    result, _, _ = sign_in(conn, tmp_path)
+    signed = sign_in(conn, tmp_path)
+    result, conn = signed.result, signed.conn
     assert result.state == "signed in" and CLIENT_ID in (result.account or "")
     stored = (tmp_path / "secrets" / "auth" / "bank.json").read_text()
     assert CLIENT_SECRET not in stored  # a configured secret is read from ${ENV} each time, never stored

@@ -1,6 +1,6 @@
 """Ingestion benchmark: the MCP transport alone against closeboard's whole ingestion path.
 
-    uv run python bench/ingest.py [--scale 100] [--keep DIR]
+    uv run python bench/ingest.py [--scale 100] [--repeat N] [--keep DIR]
 
 Generates the demo company at the given scale (scale 100 has over a million journal lines),
 then, against the same bundled ERP server over stdio:
@@ -8,7 +8,21 @@ then, against the same bundled ERP server over stdio:
   (b) closeboard pulls the same pages through its client and adapter, stages them as Parquet
       and publishes them into a DuckDB file (typed, checked, quarantine-ready).
 Prints rows/s of both, their ratio and peak memory. Targets (DESIGN): ratio >= 0.9, 1M lines in
-<= 15 s, peak memory <= 1 GB. Figures only: nothing here asserts.
+<= 15 s, peak memory <= 1 GB. Figures only: nothing here asserts. With --keep, a second run reuses
+the generated data. The machine is shared: repeat and compare medians.
+
+Where (b)'s time goes beyond (a) (scale 100, measured on the 2-core machine, session 2):
+  - the pull itself costs about what the bare loop costs: closeboard decodes pages with msgspec
+    (Decimal for any JSON number with a fraction; ~1.7x faster than json, which the bare loop uses),
+    so its client loop alone is ~1 s faster than (a); mapping pages to Arrow (one struct array per
+    page, ~3 ms per 5,000 lines) and writing Parquet (row groups of ~123k rows) on the staging
+    thread take that back;
+  - the publish, 1.6-2.0 s: writing raw_erp_journal_lines (~1.4 s CPU, unordered so both cores
+    write), typing and checking every row from the Parquet (~0.4 s CPU), and inserting the typed
+    rows in received order (~0.9 s CPU). The publish runs after the whole source is pulled, in one
+    transaction (DESIGN), so it cannot overlap the transport.
+  - the MCP SDK's stdio reader re-splits its growing line buffer on every 64 KiB chunk (~1.7 s of
+    the transport in both (a) and (b)).
 """
 
 from __future__ import annotations
@@ -17,6 +31,7 @@ import argparse
 import json
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -93,22 +108,40 @@ def closeboard_ingest(data: Path, work: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100)
-    parser.add_argument("--keep", type=Path, help="keep the generated data and warehouse here")
+    parser.add_argument("--repeat", type=int, default=1, help="run both measurements this many times; print medians")
+    parser.add_argument("--keep", type=Path,
+                        help="keep the generated data and warehouse here (a later run reuses data of the same scale)")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="closeboard-bench-"))
     data = work / "demo"
     try:
-        started = time.perf_counter()
-        summary = generate(data, as_of=date(2026, 11, 24), scale=args.scale)
-        print(f"generated scale {args.scale} in {time.perf_counter() - started:.1f} s: {summary}")
+        marker = data / f".scale-{args.scale}"
+        if args.keep and marker.exists():  # reuse the data a previous --keep run generated
+            print(f"reusing scale {args.scale} data in {data}")
+        else:
+            started = time.perf_counter()
+            for stale in data.glob(".scale-*"):
+                stale.unlink()
+            summary = generate(data, as_of=date(2026, 11, 24), scale=args.scale)
+            marker.touch()
+            print(f"generated scale {args.scale} in {time.perf_counter() - started:.1f} s: {summary}")
+        bare_times, ingest_times = [], []
+        for rep in range(args.repeat):  # alternating, so a busy spell on the machine hits both
+            shutil.rmtree(work / "staging", ignore_errors=True)
+            (work / "bench.duckdb").unlink(missing_ok=True)
+            started = time.perf_counter()
+            bare_rows = anyio.run(bare_loop, data)
+            bare_times.append(time.perf_counter() - started)
 
-        started = time.perf_counter()
-        bare_rows = anyio.run(bare_loop, data)
-        bare_s = time.perf_counter() - started
-
-        started = time.perf_counter()
-        ingested = closeboard_ingest(data, work)
-        ingest_s = time.perf_counter() - started
+            started = time.perf_counter()
+            ingested = closeboard_ingest(data, work)
+            ingest_times.append(time.perf_counter() - started)
+            if args.repeat > 1:
+                print(f"  run {rep + 1}: bare {bare_times[-1]:6.2f} s, closeboard {ingest_times[-1]:6.2f} s, "
+                      f"ratio {bare_times[-1] / ingest_times[-1]:.2f}")
+        bare_s, ingest_s = statistics.median(bare_times), statistics.median(ingest_times)
+        if args.repeat > 1:
+            print(f"medians of {args.repeat} runs:")
 
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

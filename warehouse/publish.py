@@ -90,16 +90,20 @@ def _checks(col: Column) -> list[str]:
     return reasons
 
 
+_STAGED = "read_parquet(?, file_row_number = true)"  # the staged pages, each row with its position
+
+
 def typed_select(staged: StagedTable, cols: list[Column]) -> str:
-    """SQL over raw_<table> (alias r): every row typed, its raw rowid, and `_reason` (null when good)."""
+    """SQL over the staged Parquet (alias r, one parameter: its path): every row typed, its position
+    in the file as `_row`, and `_reason` (null when good)."""
     casts = ",\n        ".join(f"try_cast({_value(c)} as {c.type}) as {_quote(c.name)}" for c in cols)
     reasons = ", ".join(r for c in cols for r in _checks(c))
     return f"""
     select
-        r.rowid as _row,
+        r.file_row_number as _row,
         {casts},
         nullif(concat_ws('; ', {reasons}), '') as _reason
-    from {_quote(f"raw_{staged.table}")} as r
+    from {_STAGED} as r
     """
 
 
@@ -113,30 +117,42 @@ def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: 
     cols = columns(con, staged.table)
     names = ", ".join(_quote(c.name) for c in cols)
     key = ", ".join(_quote(k) for k in staged.key)
+    path = str(staged.path)
+    # raw_<table> is only written here, never read back (the typed rows and the quarantine read the
+    # Parquet), so its rows may land in any order: ~35% faster on two cores
+    con.execute("set preserve_insertion_order = false")  # publish() sets it back, also on failure
     con.execute(
         f"create or replace table {raw} as select *, ? as _source, ? as _run_id, now() as _loaded_at "
         f"from read_parquet(?)",
-        [staged.source, run_id, str(staged.path)],
+        [staged.source, run_id, path],
     )
-    con.execute(f"create or replace temp table _typed as {typed_select(staged, cols)}")
+    con.execute("set preserve_insertion_order = true")  # the typed rows keep the order received
+    con.execute(f"create or replace temp table _typed as {typed_select(staged, cols)}", [path])
     # keys received more than once: identical copies collapse to one row, differing copies are all
-    # rejected (which one is right is not ours to guess)
+    # rejected (which one is right is not ours to guess). Only the repeated keys are hashed.
     con.execute(
         f"""create or replace temp table _dups as
         select {key}, count(distinct hash({names})) as _variants
-        from _typed where _reason is null group by {key} having count(*) > 1"""
+        from _typed semi join (
+            select {key} from _typed where _reason is null group by {key} having count(*) > 1
+        ) using ({key})
+        where _reason is null group by {key}"""
     )
-    con.execute(
-        f"""update _typed set _reason = 'duplicate key ({", ".join(staged.key)}) with different values in other rows'
-        from _dups where _dups._variants > 1 and {" and ".join(f"_typed.{_quote(k)} = _dups.{_quote(k)}" for k in staged.key)}"""
-    )
-    con.execute(
-        f"""insert into quarantine
-        select ?, ?, ?, {_raw_record(cols)}, t._reason
-        from _typed as t join {raw} as r on r.rowid = t._row
-        where t._reason is not null order by t._row""",
-        [run_id, staged.source, staged.tool],
-    )
+    repeated = scalar(con, "select count(*) from _dups")
+    if repeated:
+        con.execute(
+            f"""update _typed set _reason = 'duplicate key ({", ".join(staged.key)}) with different values in other rows'
+            from _dups where _dups._variants > 1 and {" and ".join(f"_typed.{_quote(k)} = _dups.{_quote(k)}" for k in staged.key)}"""
+        )
+    bad = scalar(con, "select count(*) from _typed where _reason is not null")
+    if bad:
+        con.execute(
+            f"""insert into quarantine
+            select ?, ?, ?, {_raw_record(cols)}, t._reason
+            from _typed as t join {_STAGED} as r on r.file_row_number = t._row
+            where t._reason is not null order by t._row""",
+            [run_id, staged.source, staged.tool, path],
+        )
     if staged.replace_periods is None:
         con.execute(f"delete from {target}")
     else:
@@ -145,16 +161,18 @@ def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: 
             f"(select unnest(?::varchar[]))",
             [list(staged.replace_periods)],
         )
-    con.execute(
-        f"""insert into {target} ({names})
-        select {names} from _typed as t
-        where _reason is null and not exists (select 1 from _dups as d where {" and ".join(f"d.{_quote(k)} = t.{_quote(k)}" for k in staged.key)})
-        union all
-        select distinct {names} from _typed as t semi join _dups as d using ({key})
-        where _reason is null"""
-    )
+    if not repeated:  # the usual case: every good row once
+        con.execute(f"insert into {target} ({names}) select {names} from _typed where _reason is null")
+    else:
+        con.execute(
+            f"""insert into {target} ({names})
+            select {names} from _typed as t
+            where _reason is null and not exists (select 1 from _dups as d where {" and ".join(f"d.{_quote(k)} = t.{_quote(k)}" for k in staged.key)})
+            union all
+            select distinct {names} from _typed as t semi join _dups as d using ({key})
+            where _reason is null"""
+        )
     received = scalar(con, f"select count(*) from {raw}")
-    bad = scalar(con, "select count(*) from _typed where _reason is not null")
     loaded = scalar(con, f"select count(*) from {target}")
     con.execute("drop table _typed; drop table _dups")
     con.execute(
@@ -169,5 +187,9 @@ def publish(
     con: duckdb.DuckDBPyConnection, tables: list[StagedTable], *, run_id: str
 ) -> dict[str, Published]:
     """Replace each table with its staged pages in one transaction; returns per-table counts."""
-    with transaction(con):
-        return {staged.table: _publish_table(con, staged, run_id) for staged in tables}
+    keep_order = scalar(con, "select current_setting('preserve_insertion_order')")
+    try:
+        with transaction(con):
+            return {staged.table: _publish_table(con, staged, run_id) for staged in tables}
+    finally:
+        con.execute(f"set preserve_insertion_order = {'true' if keep_order else 'false'}")

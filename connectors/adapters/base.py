@@ -85,10 +85,8 @@ def to_text_batch(table: str, items: Sequence[Any]) -> pa.Table:
     """Items (dicts of canonical columns) as an all-text Arrow table; extra keys are dropped."""
     schema = text_schema(table)
     if all(type(item) is dict for item in items):
-        try:  # column by column is ~4x faster than Table.from_pylist
-            return pa.Table.from_arrays(
-                [pa.array([item.get(f.name) for item in items], pa.string()) for f in schema], schema=schema
-            )
+        try:  # the dicts as one struct array, converted in Arrow: ~3x faster than column by column
+            return pa.Table.from_struct_array(pa.array(items, type=pa.struct(list(schema))))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
             pass  # slow path: find the bad value, or convert numbers and booleans to text
     columns = CANONICAL[table]

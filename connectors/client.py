@@ -9,6 +9,7 @@ resumed from the same cursor), is capped in size, and is written to the call log
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -288,23 +289,55 @@ class SourceSession:
             raise
         self._stack = stack
 
-    async def close(self) -> None:
+    async def close(self) -> Exception | None:
+        """Close the session; returns what its task group failed with (None when it closed cleanly).
+
+        A dead server can fail its own shutdown: that is returned, not raised (nothing left to save)."""
         stack, self._stack, self._client = self._stack, None, None
+        failure: Exception | None = None
         if stack is not None:
             try:
                 await stack.aclose()
-            except Exception:  # a dead server can fail its own shutdown; nothing left to save
-                pass
+            except Exception as exc:
+                failure = exc
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+        return failure
+
+    async def _broken(self, tool: str) -> ConnectorError | _Transient | None:
+        """A cancellation reached this task: when the session's own task group sent it (its transport
+        failed: a token refresh that failed in the middle of the session, a dropped connection...),
+        the session is closed and its failure returned as AuthRequired when only a new sign-in helps,
+        else as a _Transient (the retry opens a new session). None when the session closed cleanly:
+        the cancellation came from outside and must go on as it is."""
+        stderr = self._server_stderr()
+        failure = await self.close()
+        if failure is None or _cancel_pending():
+            return None
+        await anyio.lowlevel.checkpoint_if_cancelled()  # cancelled from outside as well: that cancellation wins
+        from connectors.auth import sign_in_failure
+
+        if (needed := sign_in_failure(self._auth, failure)) is not None:
+            return AuthRequired(self.name, tool, needed)
+        transient = _Transient(f"the session failed: {_describe(failure)}{stderr}", reconnect=False)
+        transient.__cause__ = failure
+        return transient
 
     async def __aenter__(self) -> SourceSession:
         """The server is started (or reached) on the first call, so a failure names that tool."""
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None or not issubclass(exc_type, anyio.get_cancelled_exc_class()):
+            await self.close()
+            return
+        # cancelled between calls: by the session's own failure (raised as the ConnectorError it is) or from outside
+        broken = await self._broken("(session)")
+        if isinstance(broken, _Transient):
+            raise ConnectorError(self.name, "(session)", str(broken), transient=True) from broken.__cause__
+        if broken is not None:
+            raise broken from None
 
     # -- calls --------------------------------------------------------------------------------
     def check_allowed(self, tool: str) -> None:
@@ -420,6 +453,14 @@ class SourceSession:
         except (ConnectorError, _Transient) as exc:
             record.error = scrub(exc.cause if isinstance(exc, ConnectorError) else str(exc))
             raise
+        except anyio.get_cancelled_exc_class():
+            # the session's task group cancels this task when its transport fails (e.g. the token refresh
+            # failed mid-session): surface that failure; a cancellation from outside goes on unchanged
+            broken = await self._broken(tool)
+            if broken is None:
+                raise
+            record.error = scrub(broken.cause if isinstance(broken, ConnectorError) else str(broken))
+            raise broken from broken.__cause__
         finally:
             record.duration_ms = int((time.perf_counter() - started) * 1000)
             self.log.add(record)
@@ -476,6 +517,17 @@ class SourceSession:
                 raise ConnectorError(self.name, tool, f"the server repeated cursor {cursor!r}: paging would not end")
             seen.add(cursor)
         raise ConnectorError(self.name, tool, f"more than {self.config.client.max_pages} pages")
+
+
+def _cancel_pending() -> bool:
+    """True when this task was cancelled from outside with asyncio's ``Task.cancel()`` (Ctrl-C in
+    ``anyio.run``, an outer cancel scope): the session's own task group has taken its cancellations
+    back (``uncancel``) by the time it is closed."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # not running on asyncio
+        return False
+    return task is not None and task.cancelling() > 0
 
 
 def _describe(exc: BaseException) -> str:

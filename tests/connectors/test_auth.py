@@ -9,6 +9,7 @@ client credentials, bearer, status and logout with revocation."""
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import os
@@ -21,6 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,10 +31,10 @@ import anyio
 import httpx2
 import pytest
 
-from connectors.auth import TokenStore, connection_auth
+from connectors.auth import RefreshUnavailable, SignInRequired, TokenStore, connection_auth
 from connectors.auth import login as login_module
 from connectors.auth.login import LoginError, login, logout, status
-from connectors.client import AuthRequired, ConnectorError, SourceSession
+from connectors.client import AuthRequired, CallLog, ConnectorError, SourceSession
 from connectors.config import ConfigError, parse_config
 from tests.conftest import REPO, free_port, wait_for_port
 
@@ -507,3 +509,192 @@ def test_client_credentials_source_loads_without_a_person(server: str, tmp_path:
     monkeypatch.setenv("BANK_CLIENT_SECRET_T", "wrong")
     with pytest.raises(Exception, match="bank"):
         pull(conn, tmp_path / "other")
+
+
+
+
+# -- a failure inside an open session ---------------------------------------------------------------
+# The mcp SDK runs the HTTP transport in a task group: a refresh that fails in the middle of a session
+# (raised in the transport's task) cancels the task calling the tool. That must surface as the
+# ConnectorError it is (transient, or the sign-in instruction), never as a bare CancelledError.
+
+
+def paged_connector(base: str, redirect: str):  # noqa: ANN201
+    raw = {"company": {"name": "T", "currency": "USD", "first_period": "2024-06"},
+           "connectors": {"bank": {"adapter": "builtin.bank", "server": {"url": f"{base}/mcp"},
+                                   "allow_tools": ["list_transactions"],
+                                   "auth": {"kind": "oauth", "redirect_uri": redirect, "scopes": ["bank:read"]},
+                                   "client": {"call_timeout_s": 30, "retries": 1, "backoff_s": 0.05,
+                                              "page_limit": 500}}}}
+    return parse_config(raw).connectors["bank"]
+
+
+def pull_pages(conn, home: Path, between: Any = None, log: CallLog | None = None) -> list[dict[str, Any]]:  # noqa: ANN001
+    """Every transaction through one session; `between(number)` runs (in a thread) after each page,
+    before the next one is asked for."""
+    async def go() -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        async with SourceSession(conn, home=home, log=log, pinning=False) as session:
+            async for page in session.pages("list_transactions", {}):
+                rows.extend(page.items)
+                if between is not None:
+                    await anyio.to_thread.run_sync(between, page.number)
+        return rows
+
+    return anyio.run(go)
+
+
+@pytest.fixture
+def signed_in(server: str, tmp_path: Path):  # noqa: ANN201
+    """A signed-in paged connector, its home and the transactions a clean pull reads (several pages)."""
+    conn = sign_in(connector(server, oauth(scopes=["bank:read"])), tmp_path).conn
+    paged = paged_connector(server, conn.auth.redirect_uri)
+    log = CallLog()
+    rows = pull_pages(paged, tmp_path, log=log)
+    assert len(log.records) >= 3, "the demo bank's transactions should span several pages"
+    return paged, tmp_path, rows
+
+
+def expire_after_first_page(base: str, *hooks: tuple[str, dict[str, Any]]) -> Any:
+    """After page 1: the server stops accepting the access token (the client's clock still trusts it,
+    as when it runs out during a long pull) and the given test hooks run."""
+    def between(number: int) -> None:
+        if number == 1:
+            httpx2.post(f"{base}/_test/expire")
+            for path, params in hooks:
+                httpx2.post(f"{base}/_test/{path}", params=params)
+    return between
+
+
+def test_a_refresh_outage_in_the_middle_of_a_session_is_transient(server: str, signed_in: Any) -> None:
+    conn, home, _ = signed_in
+    token_file = home / "secrets" / "auth" / "bank.json"
+    before, start = token_file.read_bytes(), counters(server)["counters"]
+    log = CallLog()
+    with pytest.raises(ConnectorError) as caught:  # not a CancelledError
+        pull_pages(conn, home, expire_after_first_page(server, ("fail_token", {"status": 503, "times": 2})), log)
+    error = caught.value
+    assert not isinstance(error, AuthRequired) and error.transient and error.tool == "list_transactions", error
+    assert "refreshing the access token failed (HTTP 503" in str(error) and "gave up after 2 attempts" in str(error)
+    assert "auth login" not in str(error)
+    now = counters(server)["counters"]
+    assert now["token_failed"] == start.get("token_failed", 0) + 2  # the session's refresh, then the retry's
+    assert now.get("refresh", 0) == start.get("refresh", 0)
+    assert token_file.read_bytes() == before  # the sign-in is kept, byte for byte
+    assert [r.status for r in log.records] == ["ok", "error", "error"]
+    assert "refreshing the access token failed" in (log.records[1].error or "")
+
+
+def test_a_refresh_rejected_in_the_middle_of_a_session_asks_for_a_sign_in(server: str, signed_in: Any) -> None:
+    conn, home, _ = signed_in
+    with pytest.raises(AuthRequired, match=r"source 'bank', tool 'list_transactions': .*"
+                                           r"run `closeboard auth login bank`") as caught:
+        pull_pages(conn, home, expire_after_first_page(server, ("revoke_refresh", {})))
+    assert not caught.value.transient
+    assert "not signed in" in status(conn, home).state  # the spent refresh token was dropped
+
+
+def test_a_refresh_that_fails_once_in_the_middle_of_a_session_is_retried(server: str, signed_in: Any) -> None:
+    conn, home, rows = signed_in
+    start = counters(server)["counters"]
+    log = CallLog()
+    again = pull_pages(conn, home, expire_after_first_page(server, ("fail_token", {"status": 503, "times": 1})), log)
+    assert again == rows  # every row arrived, each once: the retry resumed from page 2's cursor
+    now = counters(server)["counters"]
+    assert now["token_failed"] == start.get("token_failed", 0) + 1 and now["refresh"] == start.get("refresh", 0) + 1
+    assert [r.page for r in log.records if r.status == "error"] == [2]
+
+
+def test_a_pull_cancelled_from_outside_stays_cancelled(signed_in: Any) -> None:
+    """A genuine cancellation (a cancel scope around the pull) is never turned into a connector error,
+    whether it reaches a call in flight or the code between two calls."""
+    conn, home, rows = signed_in
+    for where in ("in a call", "between calls"):
+        seen: list[dict[str, Any]] = []
+        log = CallLog()
+
+        async def go() -> bool:
+            with anyio.CancelScope() as scope:
+                async with SourceSession(conn, home=home, log=log, pinning=False) as session:
+                    async for page in session.pages("list_transactions", {}):
+                        seen.extend(page.items)
+                        if page.number == 2:
+                            scope.cancel()  # the next checkpoint raises: in the next call or right here
+                            if where == "between calls":
+                                await anyio.sleep(0)
+            return scope.cancelled_caught
+
+        assert anyio.run(go) is True, where
+        assert seen == rows[:len(seen)] and 0 < len(seen) < len(rows), where
+        assert len(log.records) == (3 if where == "in a call" else 2), where
+
+
+def _sdk_task_group(session: SourceSession, fail: BaseException, *, on_cancel: bool = False) -> Any:
+    """Stand in for the SDK's transport in an open session: a task group, held in the session's exit stack
+    as `open()` holds the SDK's, whose task fails with `fail` (at once, or only when it is cancelled, as a
+    transport failing its own shutdown)."""
+    async def enter() -> None:
+        stack = AsyncExitStack()
+        group = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(group.cancel_scope.cancel)  # the SDK's client stops its tasks when it is closed
+
+        async def transport() -> None:
+            if on_cancel:
+                try:
+                    await anyio.sleep_forever()
+                finally:
+                    raise fail
+            await anyio.lowlevel.checkpoint()
+            raise fail
+
+        group.start_soon(transport)
+        session._stack = stack  # noqa: SLF001 - where open() keeps the SDK client's context
+
+    return enter
+
+
+@pytest.mark.parametrize("fail, expected, message", [
+    (RefreshUnavailable("bank", "HTTP 503"), ConnectorError, r"source 'bank', tool '\(session\)': the session failed: "
+                                                             r".*refreshing the access token failed \(HTTP 503\)"),
+    (SignInRequired("bank"), AuthRequired, r"source 'bank', tool '\(session\)': .*run `closeboard auth login bank`"),
+])
+def test_a_session_failure_between_calls_surfaces_when_the_session_closes(tmp_path: Path, fail: Exception,
+                                                                          expected: type, message: str) -> None:
+    """The session's task group fails while the pull does its own work between two calls: leaving the
+    session turns the cancellation it sent into the connector error, not a bare CancelledError."""
+    async def go() -> None:
+        async with SourceSession(paged_connector("http://127.0.0.1:1", redirect_uri()), home=tmp_path,
+                                 pinning=False) as session:
+            await _sdk_task_group(session, fail)()
+            await anyio.sleep_forever()  # cancelled by the failing task
+
+    with pytest.raises(expected, match=message) as caught:
+        anyio.run(go)
+    assert caught.value.transient is (expected is ConnectorError)
+
+
+def test_an_outside_cancel_wins_over_a_session_failing_its_shutdown(tmp_path: Path) -> None:
+    """Cancelled from outside (a cancel scope; asyncio's Task.cancel as Ctrl-C in anyio.run does) while the
+    session's transport fails its own shutdown: the cancellation goes on, it is not turned into an error."""
+    conn = paged_connector("http://127.0.0.1:1", redirect_uri())
+
+    async def scoped() -> bool:
+        with anyio.CancelScope() as scope:
+            async with SourceSession(conn, home=tmp_path, pinning=False) as session:
+                await _sdk_task_group(session, RuntimeError("shutdown failed"), on_cancel=True)()
+                scope.cancel()
+                await anyio.sleep_forever()
+        return scope.cancelled_caught
+
+    assert anyio.run(scoped) is True
+
+    async def native() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        async with SourceSession(conn, home=tmp_path, pinning=False) as session:
+            await _sdk_task_group(session, RuntimeError("shutdown failed"), on_cancel=True)()
+            asyncio.get_running_loop().call_soon(task.cancel)
+            await anyio.sleep_forever()
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(native())

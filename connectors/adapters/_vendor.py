@@ -172,3 +172,57 @@ def month_ends(from_period: str, through: date) -> list[date]:
 def fiscal_year_start(day: date, start_month: int) -> date:
     """The first day of the fiscal year (starting in ``start_month``) that holds ``day``."""
     return date(day.year if day.month >= start_month else day.year - 1, start_month, 1)
+
+
+class TrialBalanceLedger:
+    """``erp_journal_lines`` from month-end trial balances, for servers that offer no journal (xero,
+    quickbooks): the options the mode needs, and one balanced entry per month of movements."""
+
+    vendor = ""  # in messages and entry descriptions
+    from_period: str | None = None
+    fiscal_year_start_month: int | None = None
+    retained_earnings: str | None = None
+    as_of: date | None = None
+    currency: str | None = None
+
+    def configure_trial_balance(self, options: dict[str, Any]) -> None:
+        period = options.get("from_period")
+        if not isinstance(period, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+            raise ValueError("options.from_period: the first month (YYYY-MM, the company's first_period) is "
+                             "required to read journal lines from trial balances")
+        self.from_period = period
+        month = options.get("fiscal_year_start_month")
+        if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
+            raise ValueError(f"options.fiscal_year_start_month: the month (1-12) the {self.vendor} fiscal year "
+                             "starts is required to read journal lines from trial balances (P&L balances restart then)")
+        self.fiscal_year_start_month = month
+        if self.currency is None:
+            raise ValueError("options.currency: the company's home currency is required to read journal lines")
+        retained = options.get("retained_earnings")
+        self.retained_earnings = str(retained) if retained not in (None, "") else None
+        as_of = options.get("as_of")
+        try:
+            self.as_of = date.fromisoformat(str(as_of)) if as_of not in (None, "") else None
+        except ValueError:
+            raise ValueError(f"options.as_of: {as_of!r} is not YYYY-MM-DD") from None
+
+    def retained_earnings_account(self, current: Balances) -> str | None:
+        """Where last year's profit rolls: the configured account, else the balance-sheet account
+        named "Retained Earnings"."""
+        return self.retained_earnings or next(
+            (a for a, n in current.names.items() if n.lower() == "retained earnings" and not current[a][1]), None)
+
+    def trial_balance_entry(self, entry: dict[str, Any]) -> list[dict[str, Any]]:
+        """The month's entry from the trial balances at its end (``current``) and the month before."""
+        previous, current = entry["previous"], entry["current"]
+        problems = current.problems + (previous.problems if previous is not None else [])
+        if problems:
+            raise Unmappable(f"{entry['entry_id']}: " + "; ".join(problems))
+        posted: date = entry["posted_date"]
+        if previous is None:
+            source = f"{self.vendor} trial balance at {posted}: opening balances (P&L year to date)"
+        else:
+            source = f"{self.vendor} trial balance movement {previous.as_at} to {posted}"
+        moves = month_movements(previous, current, fiscal_year_start=posted.month == self.fiscal_year_start_month,
+                                retained_earnings=self.retained_earnings_account(current))
+        return synthetic_entry(entry["entry_id"], posted, moves, currency=self.currency, description=source)

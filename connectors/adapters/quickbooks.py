@@ -90,15 +90,14 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.adapters._vendor import (
     Balances,
+    TrialBalanceLedger,
     Unmappable,
     fiscal_year_start,
     iso_date,
     map_each,
     money,
     month_ends,
-    month_movements,
     optional_date,
-    synthetic_entry,
     text,
 )
 from connectors.adapters.base import Adapter, Mapped, Stream
@@ -292,8 +291,9 @@ def parse_trial_balance(report: Any, *, pl_accounts: dict[str, bool], currency: 
     return balances
 
 
-class QuickBooksAdapter(Adapter):
+class QuickBooksAdapter(TrialBalanceLedger, Adapter):
     name = "quickbooks"
+    vendor = "QuickBooks"
     default_tools = (*TOOLS, REPORT)
     options = ("page_size", "journals", "currency", "from_period", "fiscal_year_start_month", "retained_earnings",
                "as_of")
@@ -331,28 +331,7 @@ class QuickBooksAdapter(Adapter):
             raise ValueError(f"options.journals 'trial_balance' reads {REPORT}: add it to allow_tools")
         self.journals = journals
         if journals == "trial_balance":
-            self._configure_trial_balance(options)
-
-    def _configure_trial_balance(self, options: dict[str, Any]) -> None:
-        period = options.get("from_period")
-        if not isinstance(period, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
-            raise ValueError("options.from_period: the first month (YYYY-MM, the company's first_period) is "
-                             "required to read journal lines from trial balances")
-        self.from_period = period
-        month = options.get("fiscal_year_start_month")
-        if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
-            raise ValueError("options.fiscal_year_start_month: the month (1-12) the QuickBooks fiscal year starts "
-                             "is required to read journal lines from trial balances (P&L balances restart then)")
-        self.fiscal_year_start_month = month
-        if self.currency is None:
-            raise ValueError("options.currency: the company's home currency is required to read journal lines")
-        retained = options.get("retained_earnings")
-        self.retained_earnings = str(retained) if retained not in (None, "") else None
-        as_of = options.get("as_of")
-        try:
-            self.as_of = date.fromisoformat(str(as_of)) if as_of not in (None, "") else None
-        except ValueError:
-            raise ValueError(f"options.as_of: {as_of!r} is not YYYY-MM-DD") from None
+            self.configure_trial_balance(options)
 
     def streams(self) -> list[Stream]:
         streams = [Stream(TABLES[tool], tool, paging=QuickBooksPaging(self.page_size, where))
@@ -420,7 +399,7 @@ class QuickBooksAdapter(Adapter):
     # -- mapping ------------------------------------------------------------------------------
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
         if stream.table == "erp_journal_lines":
-            return map_each(stream.table, stream.tool, items, self._trial_balance_entry)
+            return map_each(stream.table, stream.tool, items, self.trial_balance_entry)
         if stream.table == "erp_payments":
             return map_each(stream.table, stream.tool, items, self._bill_payment)
         one = self._account if stream.table == "erp_accounts" else self._document
@@ -483,18 +462,6 @@ class QuickBooksAdapter(Adapter):
             rows.append({**base, "line_no": str(len(rows) + 1), "document_id": None, "amount": text(rest)})
         return rows
 
-    def _trial_balance_entry(self, entry: dict[str, Any]) -> list[dict[str, Any]]:
-        previous, current = entry["previous"], entry["current"]
-        problems = current.problems + (previous.problems if previous is not None else [])
-        if problems:
-            raise Unmappable(f"{entry['entry_id']}: " + "; ".join(problems))
-        posted: date = entry["posted_date"]
-        retained = self.retained_earnings or next((a for a in self._retained), None) or next(
-            (a for a, n in current.names.items() if n.lower() == "retained earnings" and not current[a][1]), None)
-        if previous is None:
-            source = f"QuickBooks trial balance at {posted}: opening balances (P&L year to date)"
-        else:
-            source = f"QuickBooks trial balance movement {previous.as_at} to {posted}"
-        moves = month_movements(previous, current, fiscal_year_start=posted.month == self.fiscal_year_start_month,
-                                retained_earnings=retained)
-        return synthetic_entry(entry["entry_id"], posted, moves, currency=self.currency, description=source)
+    def retained_earnings_account(self, current: Balances) -> str | None:
+        """The configured account, else the one whose AccountSubType is RetainedEarnings, else by name."""
+        return self.retained_earnings or next(iter(self._retained), None) or super().retained_earnings_account(current)

@@ -80,14 +80,13 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.adapters._vendor import (
     Balances,
+    TrialBalanceLedger,
     Unmappable,
     iso_date,
     map_each,
     money,
     month_ends,
-    month_movements,
     optional_date,
-    synthetic_entry,
     text,
 )
 from connectors.adapters.base import Adapter, Mapped, Stream
@@ -344,8 +343,9 @@ def _ref(value: str | None, what: str) -> tuple[str, str]:
     return match["id"].strip(), match["name"].strip()
 
 
-class XeroAdapter(Adapter):
+class XeroAdapter(TrialBalanceLedger, Adapter):
     name = "xero"
+    vendor = "Xero"
     default_tools = ("list-accounts", "list-invoices", "list-credit-notes", "list-payments", "list-trial-balance")
     options = ("currency", "subtypes", "journals", "from_period", "fiscal_year_start_month", "retained_earnings",
                "as_of")
@@ -384,26 +384,7 @@ class XeroAdapter(Adapter):
         if wanted and wanted not in config.allow_tools:
             raise ValueError(f"options.journals {journals!r} reads {wanted}: add it to allow_tools")
         if journals == "trial_balance":
-            self._configure_trial_balance(options)
-
-    def _configure_trial_balance(self, options: dict[str, Any]) -> None:
-        period = options.get("from_period")
-        if not isinstance(period, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
-            raise ValueError("options.from_period: the first month (YYYY-MM, the company's first_period) is "
-                             "required to read journal lines from trial balances")
-        self.from_period = period
-        month = options.get("fiscal_year_start_month")
-        if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
-            raise ValueError("options.fiscal_year_start_month: the month (1-12) Xero's financial year starts "
-                             "is required to read journal lines from trial balances (P&L balances restart then)")
-        self.fiscal_year_start_month = month
-        retained = options.get("retained_earnings")
-        self.retained_earnings = str(retained) if retained not in (None, "") else None
-        as_of = options.get("as_of")
-        try:
-            self.as_of = date.fromisoformat(str(as_of)) if as_of not in (None, "") else None
-        except ValueError:
-            raise ValueError(f"options.as_of: {as_of!r} is not YYYY-MM-DD") from None
+            self.configure_trial_balance(options)
 
     def read_tools(self) -> frozenset[str]:
         return frozenset(self.default_tools) | {"list-manual-journals", "list-trial-balance"}
@@ -459,7 +440,7 @@ class XeroAdapter(Adapter):
             ("erp_bills", "list-credit-notes"): lambda r: self._document(r, "ACCPAYCREDIT", "credit_note"),
             ("erp_payments", "list-payments"): self._payment,
             ("erp_journal_lines", "list-manual-journals"): self._journal,
-            ("erp_journal_lines", "list-trial-balance"): self._trial_balance_entry,
+            ("erp_journal_lines", "list-trial-balance"): self.trial_balance_entry,
         }[(stream.table, stream.tool)]
         return map_each(stream.table, stream.tool, items, mapper)
 
@@ -556,18 +537,3 @@ class XeroAdapter(Adapter):
             raise Unmappable(f"its lines sum to {text(net)}, not zero")
         return rows
 
-    def _trial_balance_entry(self, entry: dict[str, Any]) -> list[dict[str, Any]]:
-        previous, current = entry["previous"], entry["current"]
-        problems = current.problems + (previous.problems if previous is not None else [])
-        if problems:
-            raise Unmappable(f"{entry['entry_id']}: " + "; ".join(problems))
-        posted: date = entry["posted_date"]
-        retained = self.retained_earnings or next(
-            (a for a, n in current.names.items() if n.lower() == "retained earnings" and not current[a][1]), None)
-        if previous is None:
-            source = f"Xero trial balance at {posted}: opening balances (P&L year to date)"
-        else:
-            source = f"Xero trial balance movement {previous.as_at} to {posted}"
-        moves = month_movements(previous, current, fiscal_year_start=posted.month == self.fiscal_year_start_month,
-                                retained_earnings=retained)
-        return synthetic_entry(entry["entry_id"], posted, moves, currency=self.currency, description=source)

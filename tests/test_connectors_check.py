@@ -20,8 +20,9 @@ def test_check_lists_tools_and_counts_each_table(demo_home: Path) -> None:
     out = proc.stdout
     assert "erp (builtin.erp): ok" in out and "bank (builtin.bank): ok" in out and "crm (builtin.crm): ok" in out
     assert "  tool list_journal_lines: allow-listed, read-only, used, approved" in out  # approved on first use
-    # get_ledger_summary is allow-listed in the demo config but no stream reads it
-    assert "allow-listed tool 'get_ledger_summary' is not used by adapter 'builtin.erp'" in out
+    # the incremental refresh reads the ledger summary: it is used, though no stream reads it
+    assert "  tool get_ledger_summary: allow-listed, read-only, used, approved" in out
+    assert "not used by adapter" not in out
     demo = demo_home / "demo"
     for table, path in [("erp_journal_lines", "erp/journal_lines.csv"), ("erp_accounts", "erp/accounts.csv"),
                         ("bank_transactions", "bank/transactions.csv"), ("crm_opportunities", "crm/opportunities.csv")]:

@@ -133,9 +133,9 @@ class Adapter:
         return frozenset(self.default_tools)
 
     def used_tools(self) -> frozenset[str]:
-        """The tools a pull actually calls (its streams and the company tool)."""
+        """The tools a pull actually calls (its streams, the company and the ledger summary tool)."""
         used = {s.tool for s in self.streams()}
-        return frozenset(used | ({self.company_tool} if self.company_tool else set()))
+        return frozenset(used | {t for t in (self.company_tool, self.summary_tool) if t})
 
     def streams(self) -> list[Stream]:
         raise NotImplementedError

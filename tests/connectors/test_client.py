@@ -8,12 +8,15 @@ import shutil
 from pathlib import Path
 
 import anyio
+import pyarrow as pa
 import pytest
 import yaml
 
 from connectors.adapters.base import MalformedItem, to_text_batch
+from connectors.adapters.builtin import ErpAdapter
 from connectors.client import CallLog, ConnectorError, SourceSession, ToolNotAllowed, launcher_env
 from connectors.config import ClientSettings, ConfigError, ConnectorConfig, ServerConfig, parse_config
+from connectors.pull import pull_source
 from connectors.servers import erp
 from tests.conftest import REPO, free_port
 
@@ -159,3 +162,36 @@ def test_a_uvx_server_gets_what_installing_needs_and_no_unrelated_secret() -> No
 def test_an_error_message_never_carries_a_token() -> None:
     error = ConnectorError("bank", "(connect)", "401 for header Authorization: Bearer abcdef0123456789xyz")
     assert "abcdef0123456789xyz" not in str(error) and "***" in str(error) and "***" in error.cause
+
+
+def test_the_erp_exchange_rates_are_read_only_when_allow_listed(tmp_path: Path, demo_data: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_data, data)
+    rates = [("EUR", "2026-05-29", "1.0842"), ("GBP", "2026-05-29", "1.2710"), ("EUR", "2026-05-31", "1.0851")]
+    (data / "erp" / "fx_rates.csv").write_text(
+        "currency,rate_date,rate\n" + "".join(f"{c},{d},{r}\n" for c, d, r in rates), encoding="utf-8")
+    everything = (*ErpAdapter.default_tools,)
+    without = tuple(t for t in everything if t != "list_fx_rates")
+
+    def pull(allow: tuple[str, ...]) -> tuple[set[str], list[dict[str, str]]]:
+        config = erp_config(allow)
+        adapter = ErpAdapter()
+        adapter.configure(config)
+        fx: list[dict[str, str]] = []
+
+        def sink(table: str, batch: pa.Table) -> None:
+            if table == "erp_fx_rates":
+                fx.extend(batch.to_pylist())
+
+        async def go() -> set[str]:
+            async with SourceSession(config, server=erp.build_server(data)) as session:
+                return set((await pull_source(session, adapter, sink)).tables)
+
+        return run(go), fx
+
+    tables, fx = pull(without)
+    assert "erp_fx_rates" not in tables and fx == []
+    assert "get_ledger_summary" in ErpAdapter().used_tools()  # so `connectors check` does not call it unused
+    tables, fx = pull(everything)
+    assert "erp_fx_rates" in tables
+    assert sorted((r["currency"], r["rate_date"], r["rate"]) for r in fx) == sorted(rates)

@@ -11,9 +11,17 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.adapters.base import Mapped, item_json, to_text_batch
+from connectors.adapters.paging import Paging
+from connectors.client import ConnectorError, Page
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from connectors.adapters.base import Adapter, Stream
+    from connectors.client import SourceSession
 
 
 class Unmappable(ValueError):
@@ -206,6 +214,10 @@ class TrialBalanceLedger:
         except ValueError:
             raise ValueError(f"options.as_of: {as_of!r} is not YYYY-MM-DD") from None
 
+    def trial_balance_arguments(self, as_at: date) -> dict[str, Any]:
+        """The report tool's arguments for the trial balance at `as_at`."""
+        raise NotImplementedError
+
     def retained_earnings_account(self, current: Balances) -> str | None:
         """Where last year's profit rolls: the configured account, else the balance-sheet account
         named "Retained Earnings"."""
@@ -226,3 +238,42 @@ class TrialBalanceLedger:
         moves = month_movements(previous, current, fiscal_year_start=posted.month == self.fiscal_year_start_month,
                                 retained_earnings=self.retained_earnings_account(current))
         return synthetic_entry(entry["entry_id"], posted, moves, currency=self.currency, description=source)
+
+
+class TrialBalancePaging(Paging):
+    """One trial-balance report per month end, from the month before ``from_period`` to ``as_of``;
+    each page holds that month's entry (the balances at its end and at the month before)."""
+
+    kind = "none"
+
+    def __init__(self, ledger: TrialBalanceLedger) -> None:
+        self.ledger = ledger
+
+    async def pages(self, session: SourceSession, adapter: Adapter, stream: Stream) -> AsyncIterator[Page]:
+        me = self.ledger
+        assert me.from_period is not None and me.fiscal_year_start_month is not None
+        previous: Balances | None = None
+        for number, as_at in enumerate(month_ends(me.from_period, me.as_of or date.today()), start=1):
+            env, nbytes = await self.fetch(session, adapter, stream, me.trial_balance_arguments(as_at), number)
+            current = env.items[0]
+            if current.as_at != as_at:
+                raise ConnectorError(session.name, stream.tool,
+                                     f"asked for the trial balance at {as_at}, got one at {current.as_at}")
+            entry = {"entry_id": f"TB-{as_at:%Y-%m}", "posted_date": as_at, "previous": previous, "current": current}
+            yield Page([entry], None, None, None, number, nbytes)
+            previous = current
+
+
+def text_contents(result: Any, *, limit_bytes: int, error: re.Pattern[str]) -> tuple[list[str], int]:
+    """A result's text contents and their size, refusing one over the cap, one without text, and one
+    whose first text is the server's error message (sent as text with ``isError`` false)."""
+    texts = [c.text for c in result.content if getattr(c, "type", None) == "text"]
+    size = sum(len(t) for t in texts)
+    if size > limit_bytes:
+        raise ValueError(f"response of {size} bytes exceeds the cap of {limit_bytes} bytes")
+    if not texts:
+        raise ValueError("the result has no text content")
+    head = texts[0].strip()
+    if error.match(head):
+        raise ValueError(f"the server reported an error: {head[:500]}")
+    return texts, size

@@ -91,14 +91,15 @@ from typing import TYPE_CHECKING, Any
 from connectors.adapters._vendor import (
     Balances,
     TrialBalanceLedger,
+    TrialBalancePaging,
     Unmappable,
     fiscal_year_start,
     iso_date,
     map_each,
     money,
-    month_ends,
     optional_date,
     text,
+    text_contents,
 )
 from connectors.adapters.base import Adapter, Mapped, Stream
 from connectors.adapters.paging import Envelope, Paging
@@ -168,32 +169,6 @@ class QuickBooksPaging(Paging):
                 return
             start += len(env.items)
         raise ConnectorError(session.name, stream.tool, f"more than {session.config.client.max_pages} pages")
-
-
-class TrialBalancePaging(Paging):
-    """One ``get_report`` TrialBalance per month end, one page per month holding its entry."""
-
-    kind = "none"
-
-    def __init__(self, adapter: QuickBooksAdapter) -> None:
-        self.adapter = adapter
-
-    async def pages(self, session: SourceSession, adapter: Adapter, stream: Stream) -> AsyncIterator[Page]:
-        me = self.adapter
-        assert me.from_period is not None and me.fiscal_year_start_month is not None
-        previous: Balances | None = None
-        for number, as_at in enumerate(month_ends(me.from_period, me.as_of or date.today()), start=1):
-            start = fiscal_year_start(as_at, me.fiscal_year_start_month)
-            params = {"reportName": "TrialBalance", "start_date": start.isoformat(), "end_date": as_at.isoformat(),
-                      "accounting_method": "Accrual"}
-            env, nbytes = await self.fetch(session, adapter, stream, {"params": params}, number)
-            current = env.items[0]
-            if current.as_at != as_at:
-                raise ConnectorError(session.name, stream.tool,
-                                     f"asked for the trial balance at {as_at}, got one at {current.as_at}")
-            entry = {"entry_id": f"TB-{as_at:%Y-%m}", "posted_date": as_at, "previous": previous, "current": current}
-            yield Page([entry], None, None, None, number, nbytes)
-            previous = current
 
 
 def _ref(value: Any) -> tuple[str, str | None] | None:
@@ -333,6 +308,12 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
         if journals == "trial_balance":
             self.configure_trial_balance(options)
 
+    def trial_balance_arguments(self, as_at: date) -> dict[str, Any]:
+        """TrialBalance from the start of the fiscal year: P&L accounts year to date, as Xero's."""
+        start = fiscal_year_start(as_at, self.fiscal_year_start_month or 1)
+        return {"params": {"reportName": "TrialBalance", "start_date": start.isoformat(),
+                           "end_date": as_at.isoformat(), "accounting_method": "Accrual"}}
+
     def streams(self) -> list[Stream]:
         streams = [Stream(TABLES[tool], tool, paging=QuickBooksPaging(self.page_size, where))
                    for tool, where in TOOLS.items() if tool not in OPTIONAL or tool in self.allowed]
@@ -342,15 +323,8 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
 
     # -- reading the text ---------------------------------------------------------------------
     def decode(self, stream: Stream | None, result: Any, *, limit_bytes: int) -> tuple[Any, int]:
-        texts = [c.text for c in result.content if getattr(c, "type", None) == "text"]
-        size = sum(len(t) for t in texts)
-        if size > limit_bytes:
-            raise ValueError(f"response of {size} bytes exceeds the cap of {limit_bytes} bytes")
-        if not texts:
-            raise ValueError("the result has no text content")
+        texts, size = text_contents(result, limit_bytes=limit_bytes, error=_ERROR)
         head = texts[0].strip()
-        if _ERROR.match(head):
-            raise ValueError(f"the server reported an error: {head[:500]}")
         tool = stream.tool if stream is not None else None
         if tool == REPORT:
             if len(texts) != 1:

@@ -81,16 +81,17 @@ from typing import TYPE_CHECKING, Any
 from connectors.adapters._vendor import (
     Balances,
     TrialBalanceLedger,
+    TrialBalancePaging,
     Unmappable,
     iso_date,
     map_each,
     money,
-    month_ends,
     optional_date,
     text,
+    text_contents,
 )
 from connectors.adapters.base import Adapter, Mapped, Stream
-from connectors.adapters.paging import Envelope, NoPaging, PageNumberPaging, Paging
+from connectors.adapters.paging import Envelope, NoPaging, PageNumberPaging
 from connectors.client import ConnectorError, Page
 
 if TYPE_CHECKING:
@@ -279,31 +280,6 @@ def parse_trial_balance(texts: Sequence[str]) -> Balances:
     return balances
 
 
-class TrialBalancePaging(Paging):
-    """One list-trial-balance call per month end (``{date}``; ``paymentsOnly`` left out: accrual),
-    one page per month holding that month's synthetic entry."""
-
-    kind = "none"
-
-    def __init__(self, adapter: XeroAdapter) -> None:
-        self.adapter = adapter
-
-    async def pages(self, session: SourceSession, adapter: Adapter, stream: Stream) -> AsyncIterator[Page]:
-        me = self.adapter
-        assert me.from_period is not None and me.fiscal_year_start_month is not None
-        previous: Balances | None = None
-        for number, as_at in enumerate(month_ends(me.from_period, me.as_of or date.today()), start=1):
-            env, nbytes = await self.fetch(session, adapter, stream, {"date": as_at.isoformat()}, number)
-            current = env.items[0]
-            if current.as_at != as_at:
-                raise ConnectorError(session.name, stream.tool,
-                                     f"asked for the trial balance at {as_at}, got one at {current.as_at}")
-            entry = {"entry_id": f"TB-{as_at:%Y-%m}", "posted_date": as_at, "previous": previous,
-                     "current": current}
-            yield Page([entry], None, None, None, number, nbytes)
-            previous = current
-
-
 ID_FIELDS = {"list-invoices": "Invoice ID", "list-credit-notes": "Credit Note ID", "list-payments": "Payment ID",
              "list-manual-journals": "Manual Journal ID"}
 NO_ID = {"", "Unknown", "undefined", "null"}  # what the server prints for a missing ID (mapped as unmappable)
@@ -389,6 +365,9 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
     def read_tools(self) -> frozenset[str]:
         return frozenset(self.default_tools) | {"list-manual-journals", "list-trial-balance"}
 
+    def trial_balance_arguments(self, as_at: date) -> dict[str, Any]:
+        return {"date": as_at.isoformat()}  # paymentsOnly left out: accrual basis
+
     def streams(self) -> list[Stream]:
         paged = UpdatedOrderPaging(page_size=PAGE_SIZE)
         streams = [
@@ -407,15 +386,8 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
 
     # -- reading the text ---------------------------------------------------------------------
     def decode(self, stream: Stream | None, result: Any, *, limit_bytes: int) -> tuple[Any, int]:
-        texts = [c.text for c in result.content if getattr(c, "type", None) == "text"]
-        size = sum(len(t) for t in texts)
-        if size > limit_bytes:
-            raise ValueError(f"response of {size} bytes exceeds the cap of {limit_bytes} bytes")
-        if not texts:
-            raise ValueError("the result has no text content")
+        texts, size = text_contents(result, limit_bytes=limit_bytes, error=_ERROR)
         head = texts[0].strip()
-        if _ERROR.match(head):
-            raise ValueError(f"the server reported an error: {head[:500]}")
         if stream is not None and stream.tool == "list-trial-balance":
             return parse_trial_balance(texts), size
         found = _FOUND.match(head)

@@ -12,7 +12,7 @@ Tokens live in ``<home>/secrets/auth/<source>.json`` (``connectors.auth.store``)
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from connectors.auth.provider import (
 from connectors.auth.store import TokenStore, auth_dir, env_name
 from connectors.config import ConnectorConfig, expand
 
-__all__ = ["RefreshUnavailable", "SignInRequired", "TokenStore", "auth_dir", "connection_auth", "env_name", "resolve_home",
+__all__ = ["RefreshUnavailable", "SignInRequired", "TokenStore", "auth_dir", "connection_auth", "env_name", "exception_chain", "resolve_home",
            "sign_in_failure", "write_scopes"]
 
 
@@ -88,18 +88,18 @@ def sign_in_failure(provider: Any, exc: BaseException) -> str | None:
     recorded = getattr(provider, "sign_in_required", None)
     if recorded is not None:
         return str(recorded)
-    stack: list[BaseException] = [exc]
-    seen: set[int] = set()
+    return next((str(e) for e in exception_chain(exc) if isinstance(e, SignInRequired)), None)
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, the members of exception groups and every cause and context below it, each once."""
+    stack, seen = [exc], set()
     while stack:
         current = stack.pop()
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, SignInRequired):
-            return str(current)
+        yield current
         if isinstance(current, BaseExceptionGroup):
             stack.extend(current.exceptions)
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None and linked is not current:
-                stack.append(linked)
-    return None
+        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)

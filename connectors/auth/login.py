@@ -31,7 +31,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult
 
-from connectors.auth import connection_auth, resolve_home, sign_in_failure
+from connectors.auth import connection_auth, exception_chain, resolve_home, sign_in_failure
 from connectors.auth.provider import write_scopes
 from connectors.auth.store import TokenStore
 from connectors.config import ConnectorConfig, expand
@@ -276,19 +276,11 @@ def _reason(exc: BaseException) -> str | None:
     """The LoginError (or OAuth error) somewhere inside `exc`."""
     from mcp.client.auth import OAuthFlowError, OAuthTokenError
 
-    stack, seen = [exc], set()
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in exception_chain(exc):
         if isinstance(current, LoginError):
             return str(current)
         if isinstance(current, OAuthFlowError | OAuthTokenError):
             return f"sign-in failed: {type(current).__name__}: {str(current).split(':')[0]}"
-        if isinstance(current, BaseExceptionGroup):
-            stack.extend(current.exceptions)
-        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     return None
 
 

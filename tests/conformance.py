@@ -1,4 +1,5 @@
-"""The official MCP conformance suite (npm ``@modelcontextprotocol/conformance``), installed once.
+"""The official MCP conformance suite (npm ``@modelcontextprotocol/conformance``) and the vendors' own
+MCP servers (``VENDOR_PACKAGES``, ``FROM_SOURCE``), installed once.
 
 The suite needs Node 22; the npm registry serves Node itself as the package ``node@22``, so both
 are installed with the system's npm into one cache directory (no global install, no nvm):
@@ -38,6 +39,17 @@ SUITE_VERSION = "0.1.16"
 NODE = "node"
 NODE_MAJOR = "22"
 NODE_SPEC = f"{NODE}@{NODE_MAJOR}"
+# the vendors' own MCP servers the adapter tests run, unmodified, against local stand-ins of their
+# cloud APIs (tests/vendors/); installed beside the suite on the same Node
+VENDOR_PACKAGES = {
+    "@xeroapi/xero-mcp-server": "0.0.17",
+    "@stripe/mcp": "0.3.3",
+    "@hubspot/mcp-server": "0.4.0",
+}
+# vendor servers not published on npm: their source is committed under tests/vendors/<name>/upstream
+# (unmodified, with its licence) and built here with npm into <cache>/<name>
+REPO = Path(__file__).resolve().parent.parent
+FROM_SOURCE = {"quickbooks": REPO / "tests" / "vendors" / "quickbooks" / "upstream"}
 
 
 class Unavailable(RuntimeError):
@@ -56,14 +68,29 @@ def bin_dir(root: Path | None = None) -> Path:
     return (root or cache_dir()) / "node_modules" / ".bin"
 
 
+def package_dir(package: str, root: Path | None = None) -> Path:
+    """Where an installed npm package lives (e.g. ``package_dir("@stripe/mcp") / "dist"``)."""
+    return (root or cache_dir()) / "node_modules" / package
+
+
+def built_dir(name: str, root: Path | None = None) -> Path:
+    """Where a vendor server built from committed source (FROM_SOURCE) lives."""
+    return (root or cache_dir()) / "built" / name
+
+
+def _pinned() -> dict[str, str]:
+    return {SUITE: SUITE_VERSION, **VENDOR_PACKAGES}
+
+
 def _installed(root: Path) -> bool:
-    package = root / "node_modules" / SUITE / "package.json"
     node = bin_dir(root) / "node"
-    if not package.exists() or not node.exists():
+    if not node.exists():
         return False
     try:
-        if json.loads(package.read_text(encoding="utf-8")).get("version") != SUITE_VERSION:
-            return False
+        for package, version in _pinned().items():
+            manifest = package_dir(package, root) / "package.json"
+            if not manifest.exists() or json.loads(manifest.read_text(encoding="utf-8")).get("version") != version:
+                return False
         version = subprocess.run([str(node), "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, ValueError, subprocess.SubprocessError):
         return False
@@ -75,6 +102,7 @@ def install(root: Path | None = None, *, timeout: float = 600) -> Path:
     returns the bin directory. Raises Unavailable when npm is missing or the registry unreachable."""
     root = root or cache_dir()
     if _installed(root):
+        _build_from_source(root, timeout=timeout)
         return bin_dir(root)
     npm = shutil.which("npm")
     if npm is None:
@@ -86,13 +114,46 @@ def install(root: Path | None = None, *, timeout: float = 600) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         [npm, "install", "--prefix", str(root), "--no-audit", "--no-fund", "--loglevel=error",
-         NODE_SPEC, f"{SUITE}@{SUITE_VERSION}"],
+         NODE_SPEC, *(f"{p}@{v}" for p, v in _pinned().items())],
         capture_output=True, text=True, timeout=timeout,
     )
     if done.returncode != 0 or not _installed(root):
-        raise RuntimeError(f"npm install of {NODE_SPEC} and {SUITE}@{SUITE_VERSION} into {root} failed "
+        raise RuntimeError(f"npm install of {NODE_SPEC} and {sorted(_pinned())} into {root} failed "
                            f"(exit {done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
+    _build_from_source(root, timeout=timeout)
     return bin_dir(root)
+
+
+def _source_digest(source: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in source.rglob("*") if p.is_file() and "node_modules" not in p.parts):
+        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _build_from_source(root: Path, *, timeout: float) -> None:
+    """Copy each committed vendor source to <root>/built/<name>, `npm install` and `npm run build` it on
+    Node 22; skipped when the copy is already built from the same source."""
+    for name, source in FROM_SOURCE.items():
+        if not (source / "package.json").exists():
+            continue
+        target = built_dir(name, root)
+        stamp = target / ".closeboard-source-sha256"
+        digest = _source_digest(source)
+        if stamp.exists() and stamp.read_text() == digest:
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("node_modules"))
+        env = {**os.environ, "PATH": f"{bin_dir(root)}{os.pathsep}{os.environ.get('PATH', '')}"}
+        npm = shutil.which("npm") or "npm"
+        for step in ([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], [npm, "run", "build"]):
+            done = subprocess.run(step, cwd=target, env=env, capture_output=True, text=True, timeout=timeout)
+            if done.returncode != 0:
+                raise RuntimeError(f"building the {name} server ({' '.join(step[1:])}) in {target} failed "
+                                   f"(exit {done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
+        stamp.write_text(digest)
 
 
 def ensure() -> Path:
@@ -102,7 +163,7 @@ def ensure() -> Path:
     try:
         return install()
     except Unavailable as exc:
-        pytest.skip(f"MCP conformance suite unavailable: {exc}")
+        pytest.skip(f"the npm registry tools (conformance suite, vendor servers) are unavailable: {exc}")
 
 
 @dataclass

@@ -273,7 +273,8 @@ class SourceSession:
         transport = self._transport()  # a missing ${SECRET} is a ConfigError, not a connection failure
         stack = AsyncExitStack()
         try:
-            client = Client(transport, read_timeout_seconds=self.config.client.call_timeout_s)
+            client = Client(transport, read_timeout_seconds=self.config.client.call_timeout_s,
+                            mode=self.config.client.handshake)
             self._client = await stack.enter_async_context(client)
         except BaseException as exc:
             await stack.aclose()

@@ -66,6 +66,14 @@ class ClientSettings:
     page_limit: int = 5000
     max_response_bytes: int = 32 * 1024 * 1024
     max_pages: int = 100_000
+    # how the session opens: "auto" (the SDK's server/discover probe, falling back to initialize) or
+    # "legacy" (initialize at once). A proxy that drops the probe unanswered (Stripe's @stripe/mcp)
+    # costs 10 s per session under "auto": set `client: {handshake: legacy}` for it.
+    handshake: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.handshake not in ("auto", "legacy"):
+            raise ValueError(f"client.handshake: expected auto or legacy, got {self.handshake!r}")
 
 
 AUTH_KINDS = ("oauth", "client_credentials", "bearer")
@@ -161,7 +169,20 @@ class ReconciliationConfig:
     stale_after_days: int = 45
     bookings_tolerance: Decimal = Decimal("0.02")
     freshness_hours: int = 24  # a source's as_of older than this at load time warns (R6)
+    # R6: a table whose rejected rows (by the adapter or at publish) pass this share of what the source
+    # sent, or that had every row rejected, is an ERROR; fewer rejected rows are listed and warn
+    max_rejected_share: Decimal = Decimal("0.01")
     severity: dict[str, str] = field(default_factory=dict)  # per-check override: check_id -> error | warn
+
+
+def _share(value: Any) -> Decimal:
+    try:
+        share = Decimal(str(value))
+    except ArithmeticError:
+        share = Decimal("NaN")
+    if not share.is_finite() or not 0 <= share <= 1:
+        raise ConfigError(f"reconciliation.max_rejected_share: expected a fraction from 0 to 1 (0.01 = 1%), got {value!r}")
+    return share
 
 
 @dataclass(frozen=True)
@@ -213,6 +234,10 @@ def _connector(name: str, raw: dict[str, Any]) -> ConnectorConfig:
     unknown = set(client_raw) - known
     if unknown:
         raise ConfigError(f"connectors.{name}.client: unknown keys {sorted(unknown)}")
+    try:
+        client = ClientSettings(**client_raw)
+    except ValueError as exc:
+        raise ConfigError(f"connectors.{name}.{exc}") from None
     return ConnectorConfig(
         name=name,
         adapter=str(raw.get("adapter") or f"builtin.{name}"),
@@ -225,7 +250,7 @@ def _connector(name: str, raw: dict[str, Any]) -> ConnectorConfig:
             headers={str(k): str(v) for k, v in (server.get("headers") or {}).items()},
         ),
         allow_tools=tuple(str(t) for t in allow),
-        client=ClientSettings(**client_raw),
+        client=client,
         options=_options(name, raw.get("options")),
         full_pull_every_days=_days(name, raw.get("full_pull_every_days", 7)),
         auth=_auth(name, raw.get("auth"), server),
@@ -333,6 +358,10 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         as_of=as_of,
     )
     connectors = {name: _connector(name, c) for name, c in _section(raw, "connectors").items()}
+    if not connectors:
+        raise ConfigError(
+            "connectors: no source is configured; connect the ERP (the source of truth) first: connectors.erp"
+        )
     for connector in connectors.values():
         check_adapter(connector, settings)
     return Config(
@@ -343,6 +372,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
             stale_after_days=int(recon.get("stale_after_days", 45)),
             bookings_tolerance=Decimal(str(recon.get("bookings_tolerance", "0.02"))),
             freshness_hours=int(recon.get("freshness_hours", 24)),
+            max_rejected_share=_share(recon.get("max_rejected_share", "0.01")),
             severity={str(k): str(v).lower() for k, v in (recon.get("severity") or {}).items()},
         ),
         schedules=SchedulesConfig(

@@ -61,9 +61,10 @@ def _source_asset(source: str) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, closeboard: CloseboardResource):
         config = closeboard.settings()
-        if source not in config.connectors:
-            raise dg.Failure(f"source {source!r} is not configured in {config.path}", allow_retries=False)
-        progress.emit(f"{source}: reading through MCP")
+        if source in config.connectors:
+            progress.emit(f"{source}: reading through MCP")
+        else:  # bank and CRM are optional: their tables are emptied and their checks say "not configured"
+            progress.emit(f"{source}: not configured in {config.path} (optional): its tables are left empty")
         try:
             result = ingest_source(
                 config, source, home=closeboard.data_home, run_id=context.run_id, connect=closeboard.warehouse
@@ -74,15 +75,16 @@ def _source_asset(source: str) -> dg.AssetsDefinition:
         for table in tables:
             pulled = result.pull.tables[table]
             published = result.published[table]
-            progress.emit(
-                f"{source}: {table} {published.loaded:,} rows"
-                + (f", {published.quarantined:,} quarantined" if published.quarantined else "")
-            )
+            if source in config.connectors:
+                progress.emit(f"{source}: {table} {published.loaded:,} rows loaded of {published.sent:,} received"
+                              + (f", {published.rejected:,} rejected by the adapter" if published.rejected else "")
+                              + (f", {published.quarantined:,} quarantined" if published.quarantined else ""))
             yield dg.MaterializeResult(
                 asset_key=table,
                 metadata={
                     "rows": dg.MetadataValue.int(published.loaded),
-                    "rows_received": dg.MetadataValue.int(published.received),
+                    "rows_received": dg.MetadataValue.int(published.sent),
+                    "rows_rejected_by_adapter": dg.MetadataValue.int(published.rejected),
                     "rows_quarantined": dg.MetadataValue.int(published.quarantined),
                     "source_total": dg.MetadataValue.int(pulled.reported_total or 0),
                     "source_as_of": dg.MetadataValue.text(pulled.as_of or "unknown"),

@@ -11,7 +11,7 @@ from warehouse.db import connect, frame
 from warehouse.recon import CHECK_IDS
 
 SHORT = {c: c.split("_")[0] for c in CHECK_IDS}
-MARK = {"pass": "ok", "warn": "WARN", "fail": "FAIL"}
+MARK = {"pass": "ok", "warn": "WARN", "fail": "FAIL", "not_configured": "n/c"}
 
 
 def _text(value) -> str:
@@ -47,7 +47,12 @@ def print_checks(read_copy: Path, period: str | None, limit: int = 50) -> int:
             for p, rows in results.groupby("period", sort=True):
                 status = dict(zip(rows["check_id"].astype(str), rows["status"].astype(str)))
                 click.echo(f"  {p}  " + "  ".join(f"{MARK.get(status.get(c, ''), '-'):<4}" for c in CHECK_IDS))
-        bad = results[results["status"].astype(str) != "pass"]
+        statuses = results["status"].astype(str)
+        unconfigured = sorted(set(results.loc[statuses == "not_configured", "check_id"].astype(str)))
+        for check_id in unconfigured:  # once, not once per period
+            detail = results.loc[results["check_id"] == check_id, "detail"].iloc[0]
+            click.echo(f"  n/c = {check_id}: {detail}")
+        bad = results[~statuses.isin(["pass", "not_configured"])]
         shown = 0
         for r in bad.itertuples(index=False):
             items = frame(

@@ -153,10 +153,14 @@ def _run_refresh(env: Env, config: Path) -> str:
 
 
 def _print_summary(env: Env) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
     from reports.summary import summary_lines
 
-    for line in summary_lines(env.home):
-        click.echo(line)
+    console = Console(highlight=False, soft_wrap=True)
+    for line, style in summary_lines(env.home):
+        console.print(Text(line, style=style or ""))  # Text: server text is never read as markup
 
 
 @main.command()
@@ -336,9 +340,16 @@ def connectors_check(env: Env, accept: tuple[str, ...]) -> None:
     if unknown:
         click.echo(f"✗ --accept {', '.join(unknown)}: not a configured source ({', '.join(config.connectors)})", err=True)
         sys.exit(1)
+    from connectors.records import SOURCES
+    from warehouse.recon import CHECK_SOURCES, CHECK_TITLES
+
     results = anyio.run(check_all, config, env.home.root, frozenset(accept))
     for line in report_lines(results):
         click.echo(line)
+    for source in (s for s in SOURCES if s not in config.connectors):  # optional: bank and CRM enrich the ERP
+        checks = [CHECK_TITLES[c] for c, needed in CHECK_SOURCES.items() if source in needed]
+        click.echo(f"{source}: not configured (optional); its tables stay empty and "
+                   f"{', '.join(checks)} report 'not configured'")
     sys.exit(0 if all(r.ok for r in results) else 1)
 
 

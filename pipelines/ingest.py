@@ -30,6 +30,7 @@ from warehouse.staging import Stager
 
 
 PERIOD_COLUMNS = {"erp_journal_lines": "posted_date"}
+NOT_CONFIGURED = "(not configured)"  # the tool recorded in source_loads for a source closeboard.yaml leaves out
 
 
 @dataclass
@@ -146,6 +147,8 @@ def ingest_source(
     stage_dir: Path = home.staging / run_id / source
     stager = Stager(stage_dir)
     log = CallLog()
+    if source not in config.connectors:
+        return _publish_not_configured(source, home=home, run_id=run_id, connect=connect, stager=stager)
     adapter = get_adapter(config.connectors[source].adapter)
     baseline = None
     if adapter.windowed_table:  # a brief read before any MCP I/O; closed again at once
@@ -168,7 +171,7 @@ def ingest_source(
             StagedTable(
                 t.table, staged[t.table], source, t.tool, KEYS[t.table], t.reported_total, t.as_of,
                 replace_periods=replaced if t.table == adapter.windowed_table else None,
-                period_column=PERIOD_COLUMNS.get(t.table),
+                period_column=PERIOD_COLUMNS.get(t.table), rejected=len(t.rejected),
             )
             for t in pull.tables.values()
         ]
@@ -194,3 +197,23 @@ def ingest_source(
         shutil.rmtree(stage_dir, ignore_errors=True)
         if stage_dir.parent.exists() and not any(stage_dir.parent.iterdir()):
             stage_dir.parent.rmdir()
+
+
+def _publish_not_configured(source: str, *, home: Home, run_id: str, connect: Any, stager: Stager) -> Ingested:
+    """A source closeboard.yaml does not configure (bank and CRM are optional): its tables are
+    published empty, so nothing stale from an earlier configuration is reported, and `source_loads`
+    says "(not configured)" for them; the checks that need it report `not configured`."""
+    try:
+        pull = SourcePull(source, {t: TablePull(t, NOT_CONFIGURED) for t in source_tables(source)})
+        for table in pull.tables:
+            stager.write(table, to_text_batch(table, []))
+        staged = stager.close()
+        tables = [StagedTable(t, staged[t], source, NOT_CONFIGURED, KEYS[t], None, None) for t in pull.tables]
+        with connect() as con:
+            published = publish(con, tables, run_id=run_id)
+        return Ingested(source, pull, published, {t: "" for t in pull.tables})
+    except BaseException:
+        stager.discard()
+        raise
+    finally:
+        shutil.rmtree(stager.root, ignore_errors=True)

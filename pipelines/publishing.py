@@ -30,7 +30,8 @@ def build_models(closeboard: CloseboardResource) -> dict[str, int]:
 
 def sources_as_of(con) -> dict[str, str | None]:
     rows = con.execute(
-        "select source, max(source_as_of) from source_loads group by source order by source"
+        "select source, max(source_as_of) from source_loads where tool <> '(not configured)' "
+        "group by source order by source"
     ).fetchall()
     return dict(rows)
 

@@ -40,6 +40,8 @@ def recon_params(closeboard: CloseboardResource) -> ReconParams:
         stale_after_days=recon.stale_after_days,
         bookings_tolerance=recon.bookings_tolerance,
         freshness_hours=recon.freshness_hours,
+        max_rejected_share=recon.max_rejected_share,
+        sources=tuple(closeboard.settings().connectors),
         severity=dict(recon.severity),
     )
 
@@ -81,7 +83,9 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
         ).fetchall())
         items = dict(con.execute("select check_id, count(*) from recon_items group by 1 order by 1").fetchall())
     progress.emit(
-        "reconciliation: " + ", ".join(f"{c.split('_')[0]} {summary.worst.get(c, 'n/a')}" for c in CHECK_IDS)
+        "reconciliation: " + ", ".join(
+            f"{c.split('_')[0]} {summary.worst.get(c, 'n/a').replace('_', ' ')}" for c in CHECK_IDS
+        )
     )
     for name, rows in (("recon_results", summary.results), ("recon_items", summary.items),
                        ("recon_bank_matches", summary.matches)):
@@ -90,10 +94,19 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
     from pipelines.expectations import validate_checks
 
     severity = {c: params.severity.get(c, DEFAULT_SEVERITY[c]) for c in CHECK_IDS}
-    verdicts = validate_checks(results, severity, summary.periods)
+    unconfigured = {c for c in CHECK_IDS if summary.worst.get(c) == "not_configured"}
+    verdicts = validate_checks(results[~results["check_id"].isin(unconfigured)],
+                               {c: s for c, s in severity.items() if c not in unconfigured}, summary.periods)
     for check_id in CHECK_IDS:
-        verdict = verdicts[check_id]
         rows = results[results["check_id"] == check_id]
+        if check_id in unconfigured:  # neither pass nor fail: Dagster has no third state, so say it
+            yield dg.AssetCheckResult(
+                check_name=check_id, asset_key=GUARDED, passed=True, severity=dg.AssetCheckSeverity.WARN,
+                description=str(rows["detail"].iloc[0]) if len(rows) else "not configured",
+                metadata={"status": dg.MetadataValue.text("not configured")},
+            )
+            continue
+        verdict = verdicts[check_id]
         statuses = rows["status"].astype(str)
         failing = rows[statuses != "pass"]
         yield dg.AssetCheckResult(

@@ -174,13 +174,22 @@ def _sources(con: duckdb.DuckDBPyConnection, tables: set[str], fallback: Mapping
         """
         select source, max(source_as_of), max(loaded_at)::varchar, sum(rows_loaded)::bigint,
                list(table_name order by table_name)
-        from source_loads group by source order by source
+        from source_loads where tool <> '(not configured)' group by source order by source
         """
     ).fetchall()
     return [
         {"source": s, "as_of": a, "loaded_at": loaded, "rows": n, "tables": list(t)}
         for s, a, loaded, n, t in rows
     ]
+
+
+def _configured_sources(con: duckdb.DuckDBPyConnection, tables: set[str]) -> set[str]:
+    """The sources closeboard.yaml configures (written by the run before the render); every source
+    when the warehouse does not say."""
+    if "connector_sources" not in tables:
+        return {"erp", "bank", "crm"}
+    configured = {row[0] for row in con.execute("select source from connector_sources").fetchall()}
+    return configured or {"erp", "bank", "crm"}
 
 
 def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any]:
@@ -215,11 +224,24 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
     ended = [p["period"] for p in periods if not p["is_open"]]
     default = ended[-1] if ended else (periods[-1]["period"] if periods else None)
 
+    configured = _configured_sources(con, tables)
     sections = []
     for section in spec["sections"]:
         missing = [t for t in section.get("requires", []) if t not in tables]
+        unconfigured = [s for s in section.get("sources", []) if s not in configured]
         entry = dict(section)
-        if missing:
+        if "tiles" in section:  # a tile whose source is not configured is left out, and the page says why
+            entry["tiles"] = [t for t in section["tiles"] if set(t.get("sources", [])) <= configured]
+            left_out = [t["label"] for t in section["tiles"] if t not in entry["tiles"]]
+            if left_out:
+                entry["note"] = (f"Not shown: {', '.join(left_out)} (no "
+                                 f"{' or '.join(sorted({s for t in section['tiles'] for s in t.get('sources', [])} - configured))}"
+                                 " source is configured)")
+        if unconfigured:
+            entry["available"] = False
+            entry["missing"] = (f"Not shown: no {' or '.join(unconfigured)} source is configured "
+                                f"(connectors.{unconfigured[0]} in closeboard.yaml).")
+        elif missing:
             entry["available"] = False
             entry["missing"] = section.get("missing", f"No data yet (missing {', '.join(missing)}).")
         else:

@@ -21,6 +21,8 @@ TZ = "America/New_York"
 def config(business_day: int = 3, cron: str = "30 6 * * *", tz: str = TZ):
     return parse_config({
         "company": {"name": "Test Co", "currency": "USD", "first_period": "2025-11", "timezone": tz},
+        "connectors": {"erp": {"server": {"command": "python", "args": ["-m", "connectors.servers.erp"]},
+                               "allow_tools": ["list_accounts", "list_journal_lines"]}},
         "schedules": {"refresh_cron": cron, "close_business_day": business_day},
     })
 

@@ -38,14 +38,21 @@ class StagedTable:
     # an incremental load: only these months ('YYYY-MM' of `period_column`) are replaced
     replace_periods: tuple[str, ...] | None = None
     period_column: str | None = None
+    rejected: int = 0  # records the adapter set aside before staging (already in `quarantine`)
 
 
 @dataclass(frozen=True)
 class Published:
     table: str
-    received: int
+    received: int  # rows staged (what the adapter mapped)
     loaded: int
-    quarantined: int
+    quarantined: int  # rows rejected at publish
+    rejected: int = 0  # records the adapter set aside
+
+    @property
+    def sent(self) -> int:
+        """Every record the source sent for the table: staged plus set aside by the adapter."""
+        return self.received + self.rejected
 
 
 def _quote(name: str) -> str:
@@ -176,11 +183,13 @@ def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: 
     loaded = scalar(con, f"select count(*) from {target}")
     con.execute("drop table _typed; drop table _dups")
     con.execute(
-        "insert or replace into source_loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        "insert or replace into source_loads (run_id, source, tool, table_name, rows_received, rows_loaded, "
+        "rows_quarantined, reported_total, source_as_of, loaded_at, rows_rejected) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
         [run_id, staged.source, staged.tool, staged.table, received, loaded, bad,
-         staged.reported_total, staged.source_as_of],
+         staged.reported_total, staged.source_as_of, staged.rejected],
     )
-    return Published(staged.table, received, loaded, bad)
+    return Published(staged.table, received, loaded, bad, staged.rejected)
 
 
 def publish(

@@ -6,7 +6,8 @@ month: the run date) from `run_context`, and replaces `recon_results`, `recon_it
 The rules are the `.sql` files in `sql/recon/`, run in file-name order; `11_match_step.sql` (one
 round of R2's one-to-one matching) is repeated until every candidate pair is taken or ruled out.
 
-Statuses: 'fail' is an ERROR finding (blocks sign-off), 'warn' a WARN finding, 'pass' neither.
+Statuses: 'fail' is an ERROR finding (blocks sign-off), 'warn' a WARN finding, 'pass' neither;
+'not_configured' when a source the check reads is not in closeboard.yaml (neither pass nor fail).
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ CHECK_TITLES = {
     "R5_bookings_vs_billings": "R5 bookings vs billings",
     "R6_completeness": "R6 completeness and freshness",
 }
+# the sources each check reads; without one of them configured the check is `not_configured`
+CHECK_SOURCES = {
+    "R1_trial_balance": ("erp",),
+    "R2_bank_vs_book": ("bank", "erp"),
+    "R3_ar": ("erp",),
+    "R4_ap": ("erp",),
+    "R5_bookings_vs_billings": ("crm", "erp"),
+}
 MAX_MATCH_ROUNDS = 100_000
 
 
@@ -55,6 +64,9 @@ class ReconParams:
     stale_after_days: int = 45
     bookings_tolerance: Decimal = Decimal("0.02")
     freshness_hours: int = 24
+    max_rejected_share: Decimal = Decimal("0.01")
+    # the configured sources; a check whose inputs are not all configured reports `not_configured`
+    sources: tuple[str, ...] = ("erp", "bank", "crm")
     severity: dict[str, str] = field(default_factory=dict)  # check_id -> 'error' | 'warn' (overrides)
 
     def __post_init__(self) -> None:
@@ -111,8 +123,10 @@ def build_recon(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams
 def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> ReconSummary:
     con.execute(
         "create or replace temp table recon_params as select ?::integer as match_window_days, "
-        "?::integer as stale_after_days, ?::decimal(9, 4) as bookings_tolerance, ?::integer as freshness_hours",
-        [params.match_window_days, params.stale_after_days, str(params.bookings_tolerance), params.freshness_hours],
+        "?::integer as stale_after_days, ?::decimal(9, 4) as bookings_tolerance, ?::integer as freshness_hours, "
+        "?::decimal(9, 6) as max_rejected_share",
+        [params.match_window_days, params.stale_after_days, str(params.bookings_tolerance), params.freshness_hours,
+         str(params.max_rejected_share)],
     )
     con.execute("create or replace temp table recon_severity (check_id varchar, severity varchar)")
     for check_id, level in sorted(params.severity.items()):
@@ -132,6 +146,17 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> 
         except duckdb.Error as exc:
             raise type(exc)(f"{path.name}: {exc}") from exc
 
+    for check_id, needed in CHECK_SOURCES.items():  # bank and CRM are optional: not configured, not pass or fail
+        missing = [source for source in needed if source not in params.sources]
+        if missing:
+            con.execute("delete from _recon_items where check_id = ?", [check_id])
+            con.execute("delete from _recon_results where check_id = ?", [check_id])
+            con.execute(
+                """insert into _recon_results select period, ?, 'not_configured', null, null, null, ?
+                   from _recon_cutoffs where not is_opening""",
+                [check_id, f"not configured: no {' or '.join(missing)} source in closeboard.yaml (connectors."
+                 f"{missing[0]})"],
+            )
     con.execute("delete from recon_results")
     con.execute("delete from recon_items")
     con.execute("delete from recon_bank_matches")
@@ -159,8 +184,8 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> 
     worst = dict(
         con.execute(
             """select check_id,
-                   case max(case status when 'fail' then 2 when 'warn' then 1 else 0 end)
-                       when 2 then 'fail' when 1 then 'warn' else 'pass' end
+                   case max(case status when 'fail' then 3 when 'warn' then 2 when 'pass' then 1 else 0 end)
+                       when 3 then 'fail' when 2 then 'warn' when 1 then 'pass' else 'not_configured' end
                from recon_results group by check_id order by check_id"""
         ).fetchall()
     )

@@ -476,19 +476,20 @@
       summary.textContent = "reconciliation: not run for " + state.period;
       return;
     }
-    var counts = { pass: 0, warn: 0, fail: 0 };
+    var counts = { pass: 0, warn: 0, fail: 0, not_configured: 0 };
     rows.forEach(function (r) { counts[r.status] = (counts[r.status] || 0) + 1; });
     var worst = counts.fail ? "fail" : counts.warn ? "warn" : "pass";
     summary.className = "chip " + worst;
-    summary.textContent = counts.fail ? "reconciliation: " + counts.fail + " failing (blocks sign-off)"
+    summary.textContent = (counts.fail ? "reconciliation: " + counts.fail + " failing (blocks sign-off)"
       : counts.warn ? "reconciliation: passes, " + counts.warn + " warning" + (counts.warn > 1 ? "s" : "")
-      : "reconciliation: all checks pass";
+      : "reconciliation: all checks pass")
+      + (counts.not_configured ? " (" + counts.not_configured + " not configured)" : "");
     var list = el("div", { class: "recon-list" });
     rows.forEach(function (r) {
       var card = el("article", { class: "check", "data-check": r.check_id, "data-status": r.status });
       var head = el("header");
       head.appendChild(el("strong", null, (section.checks && section.checks[r.check_id]) || r.check_id));
-      head.appendChild(el("span", { class: "badge " + r.status }, r.status));
+      head.appendChild(el("span", { class: "badge " + r.status }, r.status === "not_configured" ? "not configured" : r.status));
       card.appendChild(head);
       if (r.expected !== null || r.actual !== null) {
         card.appendChild(el("div", { class: "figures" },

@@ -93,3 +93,73 @@ def test_severity_overrides_turn_warnings_into_failures_and_back() -> None:
     build_recon(con, "run-2", ReconParams(stale_after_days=10, severity={"R2_bank_vs_book": "warn"}))
     assert con.execute(r2).fetchall() == [("2026-02", "warn"), ("2026-03", "warn")]  # stale, yet only a warning
     assert con.execute("select distinct run_id from recon_results").fetchall() == [("run-2",)]
+
+
+def _r6(con: duckdb.DuckDBPyConnection) -> tuple[str, list[tuple[str, str]]]:
+    status = con.execute("select status from recon_results where check_id = 'R6_completeness' and period = '2026-03'"
+                         ).fetchall()[0][0]
+    items = con.execute("select record_id, reason from recon_items where check_id = 'R6_completeness' order by all"
+                        ).fetchall()
+    return status, items
+
+
+def _load(con: duckdb.DuckDBPyConnection, table: str, received: int, loaded: int, rejected: int,
+          quarantined: int, total: int) -> None:
+    con.execute(
+        "insert or replace into source_loads (run_id, source, tool, table_name, rows_received, rows_loaded, "
+        "rows_quarantined, reported_total, source_as_of, loaded_at, rows_rejected) "
+        "values ('run-1', 'erp', 'query', ?, ?, ?, ?, ?, now()::varchar, now(), ?)",
+        [table, received, loaded, quarantined, total, rejected],
+    )
+
+
+def test_r6_counts_adapter_rejections_and_fails_when_every_row_is_rejected() -> None:
+    con = duckdb.connect()
+    _books(con)
+    # the adapter rejected all 14 lines (money as binary): 0 staged, 14 rejected, the total says 14
+    _load(con, "erp_journal_lines", received=0, loaded=0, rejected=14, quarantined=0, total=14)
+    con.executemany("insert into quarantine values ('run-1', 'erp', 'query', ?, ?)",
+                    [(f'{{"id": {i}}}', "column debit arrived as binary: CAST it") for i in range(14)])
+    build_recon(con, "run-1", ReconParams())
+    status, items = _r6(con)
+    assert status == "fail"
+    table_finding = [reason for record, reason in items if record == "erp_journal_lines"]
+    assert table_finding and "14 of 14 rows rejected (14 by the adapter, 0 at publish), every row" in table_finding[0]
+    assert "CAST it" in table_finding[0]  # the first reasons
+    detail = con.execute("select detail, expected, actual from recon_results where check_id = 'R6_completeness' "
+                         "and period = '2026-03'").fetchall()[0]
+    assert "14 rejected by the adapter" in detail[0] and detail[1:] == (D("14.00"), D("14.00"))
+
+
+def test_r6_a_small_rejected_share_warns_a_large_one_fails() -> None:
+    con = duckdb.connect()
+    _books(con)
+    _load(con, "erp_invoices", received=1000, loaded=999, rejected=0, quarantined=1, total=1000)
+    con.execute("insert into quarantine values ('run-1', 'erp', 'query', '{}', 'total is not a number')")
+    build_recon(con, "run-1", ReconParams())
+    status, items = _r6(con)
+    assert status == "warn" and any("total is not a number" in reason for _, reason in items)
+    build_recon(con, "run-2", ReconParams(max_rejected_share=D("0.0005")))
+    assert _r6(con)[0] == "fail"
+
+
+def test_r6_an_account_whose_parent_does_not_exist_is_a_finding() -> None:
+    con = duckdb.connect()
+    _books(con)
+    con.execute("update erp_accounts set parent_id = '1000' where account_id = '1110'")
+    build_recon(con, "run-1", ReconParams())
+    status, items = _r6(con)
+    assert status == "fail"
+    assert ("1110", "account 1110 names parent_id 1000, which is not in erp_accounts") in items
+
+
+def test_checks_whose_sources_are_not_configured_say_so() -> None:
+    con = duckdb.connect()
+    _books(con)
+    build_recon(con, "run-1", ReconParams(sources=("erp",)))
+    rows = con.execute("select check_id, status, detail from recon_results where check_id in "
+                       "('R2_bank_vs_book', 'R5_bookings_vs_billings') order by all").fetchall()
+    assert {(c, s) for c, s, _ in rows} == {("R2_bank_vs_book", "not_configured"),
+                                           ("R5_bookings_vs_billings", "not_configured")}
+    assert len(rows) == 4 and all("closeboard.yaml" in d for *_, d in rows)
+    assert not con.execute("select count(*) from recon_items where check_id = 'R2_bank_vs_book'").fetchall()[0][0]

@@ -44,8 +44,11 @@ create table if not exists source_loads (
     rows_quarantined bigint not null,
     reported_total  bigint,
     source_as_of    varchar,
-    loaded_at       timestamptz not null
+    loaded_at       timestamptz not null,
+    rows_rejected   bigint not null default 0   -- set aside by the adapter before staging (in quarantine)
 );
+-- a warehouse made before rows_rejected was counted
+alter table source_loads add column if not exists rows_rejected bigint default 0;
 
 -- The single row the marts read their settings from (written before marts are built).
 create table if not exists run_context (

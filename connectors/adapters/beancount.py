@@ -37,21 +37,46 @@ How this adapter reads it
 - entry_id is the transaction's location ``FILE:LINE`` (beancount's own ``location``, unique,
   stable while the file is unchanged; beanquery's ``id`` hash for one a plugin made without a line); line_no its posting's position in it (1, 2, ...);
   description ``payee | narration``; document_id the transaction's first link (sorted).
-- debit/credit in the reporting currency: the posting's units when they are in it; else its weight
-  (units at the ``@`` price or ``{cost}``) when that is in it; else the weight converted with the
-  ledger's own prices (BQL ``CONVERT(weight, CCY, date)``: the latest price on or before the
-  date). A posting that cannot be converted sets its whole transaction aside to ``quarantine``
-  with the reason (never summed in a foreign currency; half an entry is never loaded). Amounts are
-  rounded to cents half away from zero; ``currency`` is the posting's units currency and
-  ``amount_currency`` its signed units when those are another currency (left out when they have
-  more than two decimals that are not zeros, e.g. fractional shares).
+- Money (beancount balances a transaction per currency, so the reporting currency balances on its
+  own once every posting is valued in it). A posting is money when its value in the reporting
+  currency is known: its units when they are in it; else its weight (units at the ``@`` price or
+  ``{cost}``: stock held at cost counts through its cost) when that is in it; else the weight
+  converted with the ledger's own prices (BQL ``CONVERT(weight, CCY, date)``: the latest price on or
+  before the date). debit/credit are that value, rounded to cents half away from zero;
+  ``currency`` is the posting's units currency and ``amount_currency`` its signed units when those
+  are another currency (left out when they have more than two decimals that are not zeros, e.g.
+  fractional shares).
+- Not money: the postings of a transaction whose weight is in a commodity the ledger has no price
+  for (401k units in IRAUSD, vacation hours in VACHR) and that balance within that commodity inside
+  the transaction (to beancount's inferred tolerance: half the last decimal of the least precise
+  number; integers exactly). They are left out of erp_journal_lines — line_no keeps the posting's
+  position, so the numbers of the others have gaps — and counted, never quarantined (they are not
+  errors) and they never take the transaction's money with them: ``self.left_out`` (a Counter per
+  commodity, reset by each pull) and a note in the session's call log (``log.notes``, which the
+  pipeline shows as a progress line) say how many.
+- Set aside: a transaction whose money does not balance — an unpriced commodity that does not
+  balance within itself (e.g. a GBP expense paid in USD with no GBP price: its USD does not balance
+  without it), a posting without weight, or cents beyond the rounding rule below — goes to
+  ``quarantine`` whole (half an entry is never loaded; nothing is summed in a foreign currency):
+  one rejected row per posting that is money or should have been (the record names the entry, the
+  posting and its units), each with the transaction's reason.
+- ``erp_fx_rates`` from the ``price`` directives quoted in the reporting currency (``#prices``): rate =
+  the price (units of the reporting currency for one unit of ``currency``), rounded half away from
+  zero to 8 places (DECIMAL(18,8)); one rate per (currency, date), the last price of the day as
+  beancount's price map keeps it (``last(amount.number) ... GROUP BY date, currency``). Read by
+  keyset on (date, currency), 200 groups at a time, and checked against ``count(*)`` of those prices.
 - Beancount accepts a transaction that balances within its tolerance (0.005 for amounts in
   cents), and cent rounding of converted postings leaves residuals: an entry whose cents do not
   sum to zero gets one more line of ``-residual`` on ``rounding_account`` when that is configured
   and the residual is within ``rounding_tolerance``; otherwise the entry is quarantined with the
-  residual in the reason. So Σ debit = Σ credit holds exactly for every loaded entry.
-- Reported totals are what the count queries said (plus the rounding lines and the rounding
-  account this adapter adds), so quarantined postings show as a shortfall in R6.
+  residual in the reason. So Σ debit = Σ credit holds exactly for every loaded entry. (bean-example
+  buys fund units at a cents cost: 1.950 VBMPX {123.10 USD} weighs 240.04500 USD against -240.04 USD
+  of cash, so such a ledger wants a rounding_account.)
+- Reported totals are what the count queries said, less the postings left out as not money, plus
+  the rounding lines and the rounding account this adapter adds: so received + rejected rows =
+  the total (R6), a set-aside transaction counts as its rows in quarantine, and legs that are not
+  money are no shortfall. A page's total is the running figure; the last page's is the table's.
+  erp_fx_rates reports the prices counted less those repeated on the same day.
 
 Config::
 
@@ -72,7 +97,8 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fnmatch import fnmatchcase
@@ -88,6 +114,7 @@ if TYPE_CHECKING:
 QUERY_TOOL = "beancount_query"
 ROW_CUT = 200  # beancount_mcp/server.py query_bql: rows[:200]
 CENT = Decimal("0.01")
+RATE_PLACES = Decimal("0.00000001")  # erp_fx_rates.rate is DECIMAL(18,8)
 DEFAULT_ACCOUNT_TYPES = {
     "Assets": "asset", "Liabilities": "liability", "Equity": "equity", "Income": "revenue", "Expenses": "expense",
 }
@@ -152,6 +179,9 @@ class BeancountAdapter(Adapter):
         self.row_cut = ROW_CUT
         self._opened: set[str] = set()
         self._nbytes = 0  # the size of the last answer
+        # the postings of the last pull left out of erp_journal_lines because they are not money, per
+        # commodity (e.g. {"IRAUSD": 650, "VACHR": 650}); also told as a note in the session's call log
+        self.left_out: Counter[str] = Counter()
 
     # -- config ---------------------------------------------------------------------------------
     def configure(self, config: ConnectorConfig) -> None:
@@ -206,7 +236,8 @@ class BeancountAdapter(Adapter):
         return frozenset({QUERY_TOOL, "beancount_accounts", "beancount_get_transaction", "beancount_current_date"})
 
     def streams(self) -> list[Stream]:
-        return [Stream("erp_accounts", QUERY_TOOL, paged=False), Stream("erp_journal_lines", QUERY_TOOL, paged=False)]
+        return [Stream("erp_accounts", QUERY_TOOL, paged=False), Stream("erp_journal_lines", QUERY_TOOL, paged=False),
+                Stream("erp_fx_rates", QUERY_TOOL, paged=False)]
 
     # -- querying --------------------------------------------------------------------------------
     def decode(self, stream: Stream | None, result: Any, *, limit_bytes: int) -> tuple[Any, int]:
@@ -285,6 +316,8 @@ class BeancountAdapter(Adapter):
     def pages(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
         if stream.table == "erp_accounts":
             return self._account_pages(session)
+        if stream.table == "erp_fx_rates":
+            return self._rate_pages(session)
         return self._line_pages(session)
 
     async def _account_pages(self, session: SourceSession) -> AsyncIterator[Page]:
@@ -338,6 +371,7 @@ class BeancountAdapter(Adapter):
         total = sum(w.count for w in windows)
         columns = ", ".join(c.format(ccy=self.currency) for c in _POSTING_COLUMNS)
         added = 0
+        self.left_out = Counter()
         for number, window in enumerate(windows, start=1):
             rows = await self._query(session, f"SELECT {columns} WHERE {window.where}", page=number, width=len(_POSTING_COLUMNS))
             if len(rows) != window.count:
@@ -348,24 +382,75 @@ class BeancountAdapter(Adapter):
                     transient=True,
                 )
             try:
-                items, rounding = self._entries(rows)
+                items, rounding, left_out = self._entries(rows)
             except ValueError as exc:
                 raise ConnectorError(session.name, QUERY_TOOL, f"erp_journal_lines, {window.where}: {exc}") from None
             added += rounding
-            yield Page(items, None, total + added, None, number, self._nbytes)
+            self.left_out.update(left_out)
+            # the total so far: the postings counted, less the legs that are not money, plus rounding lines
+            yield Page(items, None, total + added - self.left_out.total(), None, number, self._nbytes)
+        if self.left_out:
+            session.log.notes.append(
+                f"erp_journal_lines: {self.left_out.total()} of {total} postings left out, not money (commodities "
+                "without a price that balance within themselves in their transaction): "
+                + ", ".join(f"{c} {n}" for c, n in sorted(self.left_out.items()))
+            )
+
+    async def _rate_pages(self, session: SourceSession) -> AsyncIterator[Page]:
+        """erp_fx_rates from the ``price`` directives quoted in the reporting currency: one rate per
+        (currency, date), the last price of that date as beancount's price map keeps it; read by keyset
+        on (date, currency) and checked against a count of the prices."""
+        quoted = f"amount.currency = {_bql_string(self.currency)}"
+        prices = await self._count(session, f"SELECT count(*) FROM #prices WHERE {quoted}")
+        last: tuple[str, str] | None = None
+        number = read = rates = 0
+        while True:
+            number += 1
+            after = (f" AND (date > {last[0]} OR (date = {last[0]} AND currency > {_bql_string(last[1])}))"
+                     if last is not None else "")
+            rows = await self._query(
+                session, f"SELECT date, currency, last(amount.number) AS rate, count(*) AS n FROM #prices "
+                f"WHERE {quoted}{after} GROUP BY date, currency ORDER BY date, currency", page=number, width=4,
+            )
+            items = []
+            for rate_date, currency, rate, n in rows:
+                try:
+                    read += int(n)
+                    value = Decimal(rate).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+                except (ValueError, InvalidOperation):
+                    items.append({"_error": f"not a price: {rate!r}",
+                                  "_record": {"currency": currency, "rate_date": rate_date, "rate": rate}})
+                    continue
+                items.append({"currency": currency, "rate_date": rate_date, "rate": _money(value)})
+            rates += len(rows)
+            last_page = len(rows) < self.row_cut
+            # the total: one rate per (currency, date), so the prices counted less those of a date seen twice
+            yield Page(items, None, prices - (read - rates), None, number, self._nbytes)
+            if last_page:
+                break
+            last = (rows[-1][0], rows[-1][1])
+        if read != prices:
+            raise ConnectorError(
+                session.name, QUERY_TOOL,
+                f"erp_fx_rates: read {read} prices but the count query said {prices} (the ledger changed during the pull?)",
+                transient=True,
+            )
 
     # -- postings to journal lines ---------------------------------------------------------------
-    def _entries(self, rows: Sequence[list[str]]) -> tuple[list[dict[str, Any]], int]:
-        """Rows of whole transactions to canonical lines (and quarantine items); the rounding lines added."""
+    def _entries(self, rows: Sequence[list[str]]) -> tuple[list[dict[str, Any]], int, Counter[str]]:
+        """Rows of whole transactions to canonical lines (and quarantine items, one per posting of a
+        transaction set aside); the rounding lines added; the legs left out (not money), per commodity."""
         entries: dict[tuple[str, str, str], list[list[str]]] = {}
         for row in rows:
             entries.setdefault((row[0], row[1], row[10]), []).append(row)
         items: list[dict[str, Any]] = []
         rounding = 0
+        left_out: Counter[str] = Counter()
         for (filename, lineno, digest), postings in entries.items():
             # a transaction a plugin made without a location: beanquery's hash of it
             entry_id = f"{filename}:{lineno}" if lineno != "None" else digest
             lines, problems = [], []
+            unpriced: dict[str, list[tuple[int, str, Decimal, str]]] = {}  # weight currency -> its legs
             for line_no, (_f, _l, posted, account, number, units_ccy, weight, converted, description, links, _id) in (
                 enumerate(postings, start=1)
             ):
@@ -380,12 +465,9 @@ class BeancountAdapter(Adapter):
                 elif w[1] == self.currency:
                     value = w[0]  # at its @ price or {cost} in the reporting currency
                 elif c is not None and c[1] == self.currency:
-                    value = c[0]
+                    value = c[0]  # converted with the ledger's latest price on or before the date
                 else:
-                    problems.append(
-                        f"posting {line_no} ({account} {weight}): no {w[1]}->{self.currency} price in the ledger "
-                        f"on or before {posted}"
-                    )
+                    unpriced.setdefault(w[1], []).append((line_no, account, w[0], weight))
                     continue
                 amount = _cents(value)
                 foreign = units_ccy != self.currency and units is not None and units == _cents(units)
@@ -400,31 +482,49 @@ class BeancountAdapter(Adapter):
                     "customer_id": None, "vendor_id": None, "document_id": link[0] if link else None,
                     "_amount": amount,
                 })
-            record = {"entry_id": entry_id, "date": postings[0][2], "postings": [
-                {"account": p[3], "units": f"{p[4]} {p[5]}", "weight": p[6]} for p in postings
-            ]}
-            if problems:
-                items.append({"_error": "; ".join(problems) + ": the whole transaction is set aside so the journal stays "
-                              "balanced", "_record": record})
-                continue
-            residual = sum((line["_amount"] for line in lines), Decimal("0.00"))
-            if residual:
-                if self.rounding_account is None or abs(residual) > self.rounding_tolerance:
+            # legs in a commodity the ledger cannot price: not money when they balance within it
+            unbalanced: set[int] = set()
+            for commodity, legs in unpriced.items():
+                rest = sum((n for _, _, n, _ in legs), Decimal(0))
+                if abs(rest) <= _tolerance(n for _, _, n, _ in legs):
+                    left_out[commodity] += len(legs)
+                    continue
+                unbalanced.update(line_no for line_no, *_ in legs)
+                problems.append(
+                    f"{_postings(legs)}: no {commodity}->{self.currency} price in the ledger on or before "
+                    f"{postings[0][2]}, and the transaction's {commodity} does not balance within {commodity} "
+                    f"({_money(rest)} {commodity} left), so its {self.currency} does not balance without "
+                    f"{'them' if len(legs) > 1 else 'it'}"
+                )
+            if not problems:
+                residual = sum((line["_amount"] for line in lines), Decimal("0.00"))
+                if residual and self.rounding_account is not None and abs(residual) <= self.rounding_tolerance:
+                    lines.append({
+                        **lines[-1], "line_no": str(len(postings) + 1), "account_id": self.rounding_account,
+                        "debit": _money(-residual if residual < 0 else Decimal("0.00")),
+                        "credit": _money(residual if residual > 0 else Decimal("0.00")),
+                        "currency": self.currency, "amount_currency": None,
+                        "description": f"rounding of {entry_id} to cents ({self.currency})",
+                    })
+                    rounding += 1
+                elif residual:
                     why = ("options.rounding_account is not set" if self.rounding_account is None
                            else f"more than options.rounding_tolerance {self.rounding_tolerance}")
-                    items.append({"_error": f"the postings in {self.currency}, rounded to cents, leave {residual} "
-                                  f"unbalanced ({why})", "_record": record})
-                    continue
-                lines.append({
-                    **lines[-1], "line_no": str(len(lines) + 1), "account_id": self.rounding_account,
-                    "debit": _money(-residual if residual < 0 else Decimal("0.00")),
-                    "credit": _money(residual if residual > 0 else Decimal("0.00")),
-                    "currency": self.currency, "amount_currency": None,
-                    "description": f"rounding of {entry_id} to cents ({self.currency})",
-                })
-                rounding += 1
-            items.extend(lines)
-        return items, rounding
+                    problems.append(f"the postings in {self.currency}, rounded to cents, leave {residual} "
+                                    f"unbalanced ({why})")
+            if not problems:
+                items.extend(lines)
+                continue
+            # set aside whole: every posting that is money (or should have been) is one rejected row
+            reason = "; ".join(problems) + ": the whole transaction is set aside so the journal stays balanced"
+            money = {int(line["line_no"]) for line in lines} | unbalanced
+            for line_no, p in enumerate(postings, start=1):
+                if line_no in money or _amount(p[6]) is None:
+                    items.append({"_error": reason, "_record": {
+                        "entry_id": entry_id, "line_no": line_no, "date": p[2], "account": p[3],
+                        "units": f"{p[4]} {p[5]}", "weight": p[6], "postings": len(postings),
+                    }})
+        return items, rounding, left_out
 
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
         good, rejected = [], []
@@ -437,6 +537,23 @@ class BeancountAdapter(Adapter):
             else:
                 good.append(item)
         return Mapped(to_text_batch(stream.table, good), rejected)
+
+
+def _bql_string(text: str) -> str:
+    """A BQL string literal (a commodity may contain an apostrophe; none contains both quotes)."""
+    return f"'{text}'" if "'" not in text else f'"{text}"'
+
+
+def _tolerance(numbers: Iterable[Decimal]) -> Decimal:
+    """beancount's inferred tolerance for numbers of one commodity: half a unit of the last decimal
+    place of the least precise non-integer among them; 0 (exact) when all are integers."""
+    exponents = [n.as_tuple().exponent for n in numbers]
+    places = [e for e in exponents if isinstance(e, int) and e < 0]
+    return Decimal(5).scaleb(max(places) - 1) if places else Decimal(0)
+
+
+def _postings(legs: Sequence[tuple[int, str, Decimal, str]]) -> str:
+    return ", ".join(f"posting {line_no} ({account} {weight})" for line_no, account, _n, weight in legs)
 
 
 def _python_list(text: str) -> list[str]:

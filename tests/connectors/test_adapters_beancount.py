@@ -6,6 +6,7 @@ with more postings than the server's 200-row cut."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from collections import Counter
 from contextlib import contextmanager
@@ -227,6 +228,12 @@ def test_foreign_currency_purchases_are_converted_with_the_ledgers_prices(loaded
     ]
 
 
+def test_price_directives_load_as_exchange_rates(loaded: Loaded) -> None:
+    rates = loaded.con.execute("select currency, rate_date::varchar, rate from erp_fx_rates order by all").fetchall()
+    assert rates == [("EUR", "2026-01-01", Decimal("1.08500000")), ("EUR", "2026-02-01", Decimal("1.09120000"))]
+    assert loaded.erp.pull.tables["erp_fx_rates"].reported_total == 2
+
+
 def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -276,17 +283,22 @@ def test_options_are_checked_at_config_load(tmp_path: Path) -> None:
         parse_config(raw_config("uvx", tmp_path / "x.beancount", rounding_account="Rounding"))
 
 
-def test_unconvertible_and_unbalanced_cents_are_quarantined_whole(uvx: str, tmp_path: Path) -> None:
+def test_unpriced_legs_are_left_out_or_set_aside_with_the_reason(uvx: str, tmp_path: Path) -> None:
+    """GBP has no price: a transfer that balances within GBP is not money (left out, counted); a GBP
+    expense paid in USD leaves the USD unbalanced without its GBP leg (set aside whole, every posting
+    one rejected row); so do unbalanced cents without a rounding account."""
     ledger = tmp_path / "odd.beancount"
     shutil.copy(FIXTURES / "unconvertible.beancount", ledger)
     connector = parse_config(raw_config(uvx, ledger)).connectors["erp"]  # no rounding_account
     staged: dict[str, list[pa.Table]] = {}
+    adapter = adapter_for(connector)
 
-    async def go() -> SourcePull:
+    async def go() -> tuple[SourcePull, list[str]]:
         async with SourceSession(connector) as session:
-            return await pull_source(session, adapter_for(connector), lambda t, b: staged.setdefault(t, []).append(b))
+            pull = await pull_source(session, adapter, lambda t, b: staged.setdefault(t, []).append(b))
+            return pull, session.log.notes
 
-    pull = anyio.run(go)
+    pull, notes = anyio.run(go)
     lines = pa.concat_tables(staged["erp_journal_lines"]).to_pylist()
     got = {(r["posted_date"], r["account_id"], r["debit"], r["credit"], r["currency"], r["amount_currency"]) for r in lines}
     assert got == {
@@ -296,23 +308,40 @@ def test_unconvertible_and_unbalanced_cents_are_quarantined_whole(uvx: str, tmp_
         ("2026-02-06", "Expenses:Travel", "271.25", "0.00", "EUR", "250.00"),
         ("2026-02-06", "Assets:Bank:Checking", "0.00", "271.25", "USD", None),
     }
-    rejected = dict((reason, record) for record, reason, _tool in pull.tables["erp_journal_lines"].rejected)
-    assert len(rejected) == 2
-    gbp = next(r for r in rejected if "GBP" in r)
-    assert gbp == ("posting 1 (Expenses:Travel 42.50 GBP): no GBP->USD price in the ledger on or before 2026-02-03; "
-                   "posting 2 (Assets:Bank:London -42.50 GBP): no GBP->USD price in the ledger on or before 2026-02-03: "
-                   "the whole transaction is set aside so the journal stays balanced")
-    assert '"entry_id": "' in rejected[gbp] and "Assets:Bank:London" in rejected[gbp]
-    cents = "the postings in USD, rounded to cents, leave -0.01 unbalanced (options.rounding_account is not set)"
-    assert cents in rejected and "33.333 USD" in rejected[cents]
-    # the shortfall is visible: the source holds 10 postings, 4 were delivered
-    assert (pull.tables["erp_journal_lines"].reported_total, len(lines)) == (10, 4)
+    # the GBP transfer: both legs left out and counted, nothing quarantined for it
+    assert adapter.left_out == Counter({"GBP": 2})
+    assert notes == ["erp_journal_lines: 2 of 12 postings left out, not money (commodities without a price that "
+                     "balance within themselves in their transaction): GBP 2"]
+    rejected = [(json.loads(record), reason) for record, reason, _tool in pull.tables["erp_journal_lines"].rejected]
+    reasons = Counter(reason for _, reason in rejected)
+    gbp = next(r for r in reasons if "GBP" in r)
+    assert gbp == ("posting 1 (Expenses:Travel 42.50 GBP): no GBP->USD price in the ledger on or before 2026-02-03, "
+                   "and the transaction's GBP does not balance within GBP (42.50 GBP left), so its USD does not "
+                   "balance without it: the whole transaction is set aside so the journal stays balanced")
+    cents = ("the postings in USD, rounded to cents, leave -0.01 unbalanced (options.rounding_account is not set): "
+             "the whole transaction is set aside so the journal stays balanced")
+    assert reasons == Counter({gbp: 2, cents: 4})  # one rejected row per posting of each
+    assert sorted((r["account"], r["units"], r["line_no"]) for r, why in rejected if why == gbp) == [
+        ("Assets:Bank:Checking", "-54.00 USD", 2), ("Expenses:Travel", "42.50 GBP", 1)]
+    assert all(r["entry_id"].endswith(".beancount:" + str(_line_of(ledger, "Return ticket"))) for r, why in rejected if why == gbp)
+    assert sorted(r["units"] for r, why in rejected if why == cents) == ["-100.00 USD", *["33.333 USD"] * 3]
+    # R6's figures: the source's postings less the legs left out = lines delivered + rows set aside
+    table = pull.tables["erp_journal_lines"]
+    assert (table.reported_total, len(lines), len(rejected)) == (12 - 2, 4, 6)
+    # the EUR price is the one rate quoted in USD
+    rates = pa.concat_tables(staged["erp_fx_rates"]).to_pylist()
+    assert rates == [{"currency": "EUR", "rate_date": "2026-01-01", "rate": "1.08500000"}]
+    assert pull.tables["erp_fx_rates"].reported_total == 1
+
+
+def _line_of(ledger: Path, text: str) -> int:
+    return next(i for i, line in enumerate(ledger.read_text().splitlines(), start=1) if text in line)
 
 
 def test_a_transaction_larger_than_the_cut_fails_with_the_reason(uvx: str, tmp_path: Path) -> None:
     ledger = tmp_path / "odd.beancount"
     shutil.copy(FIXTURES / "unconvertible.beancount", ledger)
-    line = next(i for i, text in enumerate(ledger.read_text().splitlines(), start=1) if "Three licences" in text)
+    line = _line_of(ledger, "Three licences")
     connector = parse_config(raw_config(uvx, ledger, row_cut=3)).connectors["erp"]  # a 4-posting transaction
 
     async def go() -> None:

@@ -1,22 +1,35 @@
 """`sql`: any SQL MCP server, with the query per canonical table written in config.
 
-For teams whose ERP or CRM exports land in a database. The reference server is
-``mcp-server-sqlite`` (modelcontextprotocol/servers, later servers-archived, ``src/sqlite``;
-PyPI ``mcp-server-sqlite`` 2025.4.25, ``mcp_server_sqlite/server.py``), read from its source:
+For teams whose ERP, bank or CRM data lands in a database (an ERP's own SQLite file, a nightly
+export). One ``sql`` connector feeds the tables of its source (``erp`` the ``erp_*`` tables, ``bank``
+the ``bank_*`` tables, ``crm`` ``crm_opportunities``); a table it is given no query for is emptied.
 
-- tools ``read_query {query}`` (refuses anything not starting with ``SELECT``), ``list_tables {}``,
-  ``describe_table {table_name}``; and the writes ``write_query``, ``create_table``,
-  ``append_insight``, which this adapter never declares, so a config that allow-lists them is
-  refused and they are never called;
+The reference server is ``mcp-server-sqlite`` (modelcontextprotocol/servers, later servers-archived,
+``src/sqlite``; PyPI ``mcp-server-sqlite`` 2025.4.25, ``mcp_server_sqlite/server.py``), read from its
+source:
+
+- tools ``read_query {query}`` (refuses any query whose text does not start with ``SELECT``),
+  ``list_tables {}``, ``describe_table {table_name}``; and the writes ``write_query``,
+  ``create_table``, ``append_insight``, which this adapter never declares, so a config that
+  allow-lists them is refused and they are never called;
+- each query runs on a fresh ``sqlite3`` connection with no type converters, so a value is what
+  SQLite stores: ``None``, ``int``, ``float`` (REAL), ``str`` (TEXT) or ``bytes`` (BLOB);
 - every answer is one text content holding ``str(results)`` where results is
-  ``[dict(row) for row in cursor.fetchall()]``: a *Python repr* of a list of dicts (``None``,
-  ints, floats, strings, bytes), not JSON, no structured content;
-- a failure is answered as text ``"Database error: ..."`` or ``"Error: ..."`` with ``isError``
-  false (the client detects both, ``connectors.client.reported_error``);
-- no paging: one call returns every row. This adapter pages in the query text instead:
-  ``SELECT count(*) AS n FROM (<query>)`` first, then ``SELECT * FROM (<query>) ORDER BY <key>
-  LIMIT n OFFSET m`` until the count is reached, and fails if the rows read differ from the count
-  (the table changed during the pull: the step is retried).
+  ``[dict(row) for row in cursor.fetchall()]``: a *Python repr* of a list of dicts, not JSON, no
+  structured content. A BLOB prints as a bytes literal (``b'1234.50'``), a REAL as Python's
+  shortest repr that reads back to the same double (``1234.5``, ``0.30000000000000004``);
+- a failure is answered as text ``"Database error: ..."`` (SQLite's message) or ``"Error: ..."``
+  with ``isError`` false (the client detects both, ``connectors.client.reported_error``);
+- no paging: one call returns every row.
+
+This adapter pages in the query text instead: ``SELECT count(*) AS n FROM (<query>)`` first, then
+``SELECT * FROM (<query>) ORDER BY <key> LIMIT n OFFSET m`` until the count is reached, and fails if
+the rows read differ from the count (the table changed during the pull: the step is retried).
+Because every query is sent inside ``SELECT ... FROM ( ... )``, a ``WITH`` query reaches the server
+as a ``SELECT`` and runs as a subquery, where SQLite accepts nothing but a query: the server's
+read-only rule stands (``WITH x AS (...) DELETE ...`` is a syntax error there, and the server's
+``sqlite3`` runs one statement per call).
+
 The server needs ``mcp<2`` and runs in its own environment:
 ``uvx --with "mcp<2" --from mcp-server-sqlite mcp-server-sqlite --db-path FILE``.
 
@@ -29,20 +42,70 @@ Config (``options``)::
       allow_tools: [read_query]
       options:
         page_size: 1000          # rows per read_query call (default 1000)
-        queries:                 # canonical table -> SELECT yielding its columns (docs/adapters.md)
+        as_of: SELECT max(write_date) FROM account_move   # or a literal: "2026-03-31T18:00:00+00:00"
+        queries:                 # canonical table -> one SELECT (or WITH ... SELECT) yielding its columns
           erp_accounts: SELECT code AS account_id, name, kind AS type, ... FROM accounts
+          erp_journal_lines: |
+            WITH posted AS (SELECT id, number, date FROM account_move WHERE state = 'posted')
+            SELECT m.number AS entry_id, l.id AS line_no, m.date AS posted_date,
+                   CAST(l.debit AS TEXT) AS debit, CAST(l.credit AS TEXT) AS credit, ...
+            FROM account_move_line AS l JOIN posted AS m ON m.id = l.move
 
-Each query must return the canonical table's columns by name (alias them with ``AS``); missing
-optional columns are null, extra ones are ignored. Keep money exact: store it as TEXT (or INTEGER
-minor units turned into text in the query); a REAL column arrives as its shortest repr and a value
-with more than cents is quarantined by the warehouse. An item the adapter cannot map (a BLOB value)
-is quarantined with the reason.
+``queries`` (required): one query per canonical table this source feeds. Each is one statement that
+starts with ``SELECT`` or ``WITH`` (a trailing ``;`` and ``--`` comments are fine); it must return
+the table's columns by name (alias them with ``AS``): the key columns are required, missing optional
+columns are null, extra ones are ignored. Rows are ordered by the table's key for paging, so the key
+must be unique.
+
+``page_size`` (default 1000): rows per ``read_query`` call.
+
+``tool`` (default ``read_query``): the read tool, for another SQL server whose tool takes the same
+``{query}`` argument and answers the same way; it must be in ``allow_tools``.
+
+``as_of`` (optional): how current the source's data is, carried to ``source_loads.source_as_of`` for
+R6's freshness check (without it R6 warns on every refresh that the source gave no as_of). Either
+- a literal ISO date or timestamp (``2026-03-31``, ``"2026-03-31T18:00:00+02:00"``): for a file
+  exported once; or
+- a query (``SELECT`` or ``WITH``) whose single row has a single value, an ISO date or timestamp:
+  ``SELECT max(write_date) FROM account_move`` (several tables:
+  ``SELECT max(d) FROM (SELECT max(write_date) AS d FROM account_move UNION ALL SELECT
+  max(write_date) FROM account_invoice)``). It runs once per pull, before the tables are read. A
+  null (an empty table) gives no as_of (R6 warns); a value that is not a date or timestamp fails
+  the pull, naming ``options.as_of``.
+A timestamp without an offset is taken as UTC (Tryton and Odoo store ``write_date`` in UTC); append
+the offset in the query when it is local time (``max(write_date) || '+02:00'``).
+
+Values, exactly or not at all (``Mapped.rejected``: the row goes to ``quarantine`` with the reason,
+counted in ``source_loads.rows_rejected``, never read as 0 and never dropped):
+- TEXT and INTEGER arrive as written and are read exactly (``'1234.50'``, ``42``); keep money as
+  TEXT decimals, or as INTEGER minor units turned into text in the query
+  (``printf('%.2f', amount_cents / 100.0)``, exact for any realistic amount);
+- BLOB: refused, in any canonical column. Tryton's SQLite backend stores every Numeric (debit,
+  credit, totals) as the BLOB of its decimal text (``str(Decimal).encode()``), so a Tryton money
+  column must be read as ``CAST(l.debit AS TEXT) AS debit``; without the CAST each row is rejected
+  with ``column debit arrived as binary (b'1234.50'): write CAST(<its expression> AS TEXT) AS debit
+  in the query``. Do arithmetic in integer cents, never on BLOBs or REALs: SQLite's ``sum()`` of
+  BLOB or TEXT money runs in doubles; ``printf('%.2f', sum(CAST(round(CAST(x AS TEXT) * 100) AS
+  INTEGER)) / 100.0)`` is exact;
+- REAL: read from the digits the server prints (Python's shortest round-trip repr, never a float
+  in closeboard), so a REAL that holds ``1234.5`` or ``99.99`` loads exactly. A REAL in a money column
+  whose digits go past the column's scale (cents; 8 places for ``rate``), such as
+  ``0.30000000000000004``, is rejected: store money as TEXT or integer minor units, or round it on
+  purpose in the query (``printf('%.2f', amount)``). Do not ``CAST`` a REAL to TEXT: SQLite keeps
+  only 15 significant digits there.
+
+A query that fails (a typo, a missing table) fails the source with a message naming the canonical
+table, the option and the server's own message, e.g. ``source 'erp', tool 'read_query': the query
+for erp_journal_lines (options.queries.erp_journal_lines) failed: the server reported an error:
+Database error: no such column: l.debt``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from connectors.adapters.base import Adapter, Mapped, MalformedItem, Stream, item_json, to_text_batch
@@ -55,18 +118,131 @@ if TYPE_CHECKING:
     from connectors.client import SourceSession
     from connectors.config import ConnectorConfig
 
-_SELECT = re.compile(r"^\s*select\b", re.IGNORECASE)
+# Decimal places each money column holds in the warehouse (warehouse/sql/schema/canonical.sql):
+# a REAL whose printed digits go further is not an exact amount.
+MONEY_SCALE: dict[str, int] = {
+    "debit": 2, "credit": 2, "amount_currency": 2, "total": 2, "balance": 2, "amount": 2,
+    "closing_balance": 2, "rate": 8, "probability": 2,
+}
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_STATEMENTS = {"SELECT", "VALUES", "INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE", "UPSERT"}
+
+
+def _top_level_words(query: str) -> list[str]:
+    """The words outside strings, quoted names, comments and parentheses, upper-cased; a ValueError
+    when the text is not one balanced statement (a ``;`` inside, an unclosed quote or parenthesis)."""
+    words: list[str] = []
+    depth, i, n = 0, 0, len(query)
+    closing = {"'": "'", '"': '"', "`": "`", "[": "]"}
+    while i < n:
+        ch = query[i]
+        if ch in closing:  # a string or a quoted name; a doubled quote stays inside
+            end = closing[ch]
+            j = i + 1
+            while True:
+                j = query.find(end, j)
+                if j < 0:
+                    raise ValueError(f"an unclosed {ch} quote")
+                if end != "]" and query.startswith(end * 2, j):
+                    j += 2
+                    continue
+                break
+            i = j + 1
+        elif query.startswith("--", i):
+            j = query.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif query.startswith("/*", i):
+            j = query.find("*/", i + 2)
+            if j < 0:
+                raise ValueError("an unclosed /* comment")
+            i = j + 2
+        elif ch == "(":
+            depth, i = depth + 1, i + 1
+        elif ch == ")":
+            depth, i = depth - 1, i + 1
+            if depth < 0:
+                raise ValueError("a ')' without its '('")
+        elif ch == ";":
+            raise ValueError("more than one statement (a ';' before the end)")
+        else:
+            word = _WORD.match(query, i)
+            if word is None:
+                i += 1
+                continue
+            if depth == 0:
+                words.append(word.group().upper())
+            i = word.end()
+    if depth != 0:
+        raise ValueError("a '(' without its ')'")
+    return words
+
+
+def check_query(query: Any, where: str) -> str:
+    """One read statement (``SELECT`` or ``WITH ... SELECT``), trailing ``;`` removed; a ValueError
+    naming ``where`` otherwise."""
+    text = str(query).strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    try:
+        words = _top_level_words(text)
+    except ValueError as exc:
+        raise ValueError(f"{where}: must be one SELECT or WITH ... SELECT statement: {exc}") from None
+    first = words[0] if words else ""
+    main = next((w for w in words[1:] if w in _STATEMENTS), "") if first == "WITH" else first
+    if main != "SELECT":
+        shown = " ".join(text.split())[:80]
+        raise ValueError(f"{where}: must be one SELECT or WITH ... SELECT statement (the server reads nothing "
+                         f"else), got {shown!r}")
+    return text
+
+
+def iso_as_of(value: Any, where: str) -> str:
+    """An ISO date (``2026-03-31``) or timestamp as the as-of text; a timestamp without an offset is UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        return value.isoformat()
+    elif isinstance(value, str) and value.strip():
+        raw = value.strip()
+        try:
+            return date.fromisoformat(raw).isoformat()
+        except ValueError:
+            pass
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(f"{where}: {value!r} is not an ISO date or timestamp") from None
+    else:
+        hint = " (CAST it AS TEXT in the query)" if isinstance(value, bytes | bytearray) else ""
+        raise ValueError(f"{where}: {value!r:.60} is not an ISO date or timestamp{hint}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
+def _shown(value: bytes | bytearray, width: int = 40) -> str:
+    text = repr(bytes(value))
+    return text if len(text) <= width else f"{text[:width]}... ({len(value)} bytes)"
+
+
+def _wrap(query: str) -> str:
+    """The query as a subquery; the newline keeps a trailing ``--`` comment from eating the ')'."""
+    return f"(\n{query}\n)"
 
 
 class SqlAdapter(Adapter):
     name = "sql"
     default_tools = ("read_query",)
-    options = ("queries", "page_size", "tool")
+    options = ("queries", "page_size", "tool", "as_of")
 
     def __init__(self) -> None:
         self.queries: dict[str, str] = {}
         self.page_size = 1000
         self.tool = "read_query"
+        self.as_of_literal: str | None = None
+        self.as_of_query: str | None = None
+        self._as_of_read: tuple[Any, str | None] | None = None  # (session, value): read once per pull
 
     def configure(self, config: ConnectorConfig) -> None:
         super().configure(config)
@@ -77,17 +253,24 @@ class SqlAdapter(Adapter):
         unknown = sorted(set(queries) - set(CANONICAL))
         if unknown:
             raise ValueError(f"options.queries: {unknown} are not canonical tables (known: {sorted(CANONICAL)})")
-        checked = {}
-        for table, query in queries.items():
-            text = str(query).strip().rstrip(";").strip()
-            if not _SELECT.match(text):
-                raise ValueError(f"options.queries.{table}: must be one SELECT statement (the server reads nothing else)")
-            checked[table] = text
-        self.queries = checked
+        self.queries = {table: check_query(query, f"options.queries.{table}") for table, query in queries.items()}
         self.page_size = int(options.get("page_size", 1000))
         if self.page_size < 1:
             raise ValueError("options.page_size: must be at least 1")
         self.tool = str(options.get("tool", "read_query"))
+        self.as_of_literal = self.as_of_query = None
+        self._as_of_read = None
+        as_of = options.get("as_of")
+        if as_of is None or as_of == "":
+            return
+        try:
+            self.as_of_literal = iso_as_of(as_of, "options.as_of")
+            return
+        except ValueError as exc:
+            literal_error = exc
+        if not (isinstance(as_of, str) and re.search(r"\b(select|with)\b", as_of, re.IGNORECASE)):
+            raise ValueError(f"{literal_error} (give an ISO date or timestamp, or a SELECT answering one)")
+        self.as_of_query = check_query(as_of, "options.as_of")
 
     def read_tools(self) -> frozenset[str]:
         return frozenset({self.tool, "list_tables", "describe_table"})
@@ -104,32 +287,60 @@ class SqlAdapter(Adapter):
             raise ValueError(f"expected a list of rows, got {type(payload).__name__}")
         return Envelope(payload)
 
-    async def _rows(self, session: SourceSession, stream: Stream, query: str, number: int) -> tuple[list[Any], int]:
-        payload, nbytes = await session.call(
-            self.tool, {"query": query}, page=number, decode=lambda r, **kw: self.decode(stream, r, **kw)
-        )
+    async def _rows(self, session: SourceSession, stream: Stream, query: str, number: int | None,
+                    what: str) -> tuple[list[Any], int]:
+        """The rows one query answers; a failure names ``what`` (the table's query or the as_of)."""
+        try:
+            payload, nbytes = await session.call(
+                self.tool, {"query": query}, page=number, decode=lambda r, **kw: self.decode(stream, r, **kw)
+            )
+        except ConnectorError as exc:
+            raise type(exc)(session.name, exc.tool, f"{what} failed: {exc.cause}", transient=exc.transient) from exc
         try:
             return self.envelope(stream, payload).items, nbytes
         except ValueError as exc:
-            raise ConnectorError(session.name, self.tool, f"{stream.table}, page {number}: {exc}") from None
+            raise ConnectorError(session.name, self.tool, f"{what}, page {number}: {exc}") from None
+
+    async def source_as_of(self, session: SourceSession, stream: Stream) -> str | None:
+        """The configured as-of: the literal, or the as_of query's value (read once per pull)."""
+        if self.as_of_query is None:
+            return self.as_of_literal
+        if self._as_of_read is not None and self._as_of_read[0] is session:
+            return self._as_of_read[1]
+        rows, _ = await self._rows(session, stream, f"SELECT * FROM {_wrap(self.as_of_query)} LIMIT 2", None,
+                                   "the as_of query (options.as_of)")
+        if len(rows) != 1 or not isinstance(rows[0], dict) or len(rows[0]) != 1:
+            raise ConnectorError(session.name, self.tool,
+                                 f"options.as_of: the query must answer one row with one value, got {rows!r:.200}")
+        value = next(iter(rows[0].values()))
+        try:
+            as_of = None if value is None else iso_as_of(value, "options.as_of: the query answered")
+        except ValueError as exc:
+            raise ConnectorError(session.name, self.tool, str(exc)) from None
+        self._as_of_read = (session, as_of)
+        return as_of
 
     async def pages(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
         query = stream.arguments["query"]
-        counted, _ = await self._rows(session, stream, f"SELECT count(*) AS n FROM ({query})", 0)
+        what = f"the query for {stream.table} (options.queries.{stream.table})"
+        as_of = await self.source_as_of(session, stream)
+        counted, _ = await self._rows(session, stream, f"SELECT count(*) AS n FROM {_wrap(query)}", 0, what)
         try:
             total = int(counted[0]["n"])
         except (IndexError, KeyError, TypeError, ValueError):
-            raise ConnectorError(session.name, self.tool, f"{stream.table}: the count query answered {counted!r}") from None
+            raise ConnectorError(session.name, self.tool,
+                                 f"{stream.table}: the count query answered {counted!r:.200}") from None
         order = ", ".join(f'"{k}"' for k in KEYS[stream.table])
         fetched, number = 0, 0
         while number == 0 or fetched < total:
             number += 1
             if number > session.config.client.max_pages:
-                raise ConnectorError(session.name, self.tool, f"more than {session.config.client.max_pages} pages")
-            page_query = f"SELECT * FROM ({query}) ORDER BY {order} LIMIT {self.page_size} OFFSET {fetched}"
-            items, nbytes = await self._rows(session, stream, page_query, number)
+                raise ConnectorError(session.name, self.tool,
+                                     f"{stream.table}: more than {session.config.client.max_pages} pages")
+            page_query = f"SELECT * FROM {_wrap(query)} ORDER BY {order} LIMIT {self.page_size} OFFSET {fetched}"
+            items, nbytes = await self._rows(session, stream, page_query, number, what)
             fetched += len(items)
-            yield Page(items, None, total, None, number, nbytes)
+            yield Page(items, None, total, as_of, number, nbytes)
             if len(items) < self.page_size:
                 break
         if fetched != total:
@@ -140,6 +351,25 @@ class SqlAdapter(Adapter):
                 transient=True,
             )
 
+    @staticmethod
+    def problems(item: dict[str, Any], columns: Sequence[str]) -> list[str]:
+        """Why a row's values cannot be read exactly (empty when they can)."""
+        found = []
+        for column in columns:
+            value = item.get(column)
+            if isinstance(value, bytes | bytearray):
+                found.append(f"column {column} arrived as binary ({_shown(value)}): "
+                             f"write CAST(<its expression> AS TEXT) AS {column} in the query")
+            elif isinstance(value, Decimal) and column in MONEY_SCALE:  # a REAL, as the digits the server printed
+                scale = MONEY_SCALE[column]
+                exponent = value.normalize().as_tuple().exponent
+                if isinstance(exponent, int) and exponent < -scale:
+                    found.append(
+                        f"column {column} arrived as a REAL (binary floating point) {value}, not exact at {scale} "
+                        f"decimal places: store it as TEXT or integer minor units, or round it on purpose in the "
+                        f"query: printf('%.{scale}f', <its expression>) AS {column}")
+        return found
+
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
         keys = KEYS[stream.table]
         if items and isinstance(items[0], dict) and not all(k in items[0] for k in keys):
@@ -147,15 +377,16 @@ class SqlAdapter(Adapter):
                 f"the query for {stream.table} must return its key columns {list(keys)} "
                 f"(alias them with AS); it returned {sorted(items[0])[:12]}"
             )
+        columns = CANONICAL[stream.table]
         good: list[dict[str, Any]] = []
         rejected: list[tuple[str, str]] = []
         for item in items:
             if not isinstance(item, dict):
                 raise MalformedItem(f"a row that is not a mapping: {item!r:.80}")
-            bad = [c for c in CANONICAL[stream.table] if isinstance(item.get(c), bytes | bytearray)]
-            if bad:
-                shown = {k: (f"<{len(v)} bytes>" if isinstance(v, bytes | bytearray) else v) for k, v in item.items()}
-                rejected.append((item_json(shown), f"binary value in {', '.join(bad)}: expected text or a number"))
+            found = self.problems(item, columns)
+            if found:
+                shown = {k: (_shown(v) if isinstance(v, bytes | bytearray) else v) for k, v in item.items()}
+                rejected.append((item_json(shown), f"{stream.table}: " + "; ".join(found)))
                 continue
             good.append(item)
         return Mapped(to_text_batch(stream.table, good), rejected)

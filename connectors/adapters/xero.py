@@ -1,8 +1,22 @@
 """`xero`: Xero's official MCP server (``@xeroapi/xero-mcp-server``).
 
-Read from its source, github.com/XeroAPI/xero-mcp-server at commit
-1b2e9b332086fa0887c8248010b4bc75083491d1 (package 0.0.16, 2026-05-05):
+Proved against the published npm package 0.0.17, unmodified, run over stdio with its HTTPS sent to a
+stand-in for Xero's API (tests/connectors/test_adapters_xero_server.py, tests/vendors/xero/); first
+read from its source, github.com/XeroAPI/xero-mcp-server at commit
+1b2e9b332086fa0887c8248010b4bc75083491d1 (0.0.16). Facts of 0.0.17 that shape this adapter:
 
+- sign-in: client credentials (``XERO_CLIENT_ID`` / ``XERO_CLIENT_SECRET`` in the server's ``env``,
+  or ``XERO_CLIENT_BEARER_TOKEN``); the server asks identity.xero.com for a token and api.xero.com
+  for ``/connections`` again before *every* tool call, and reads the first tenant.
+- dates: Xero sends ``/Date(ms+0000)/`` (midnight UTC); xero-node makes a JavaScript ``Date`` and the
+  server prints it in its own process's time zone (``Wed Jan 14 2026 19:00:00 GMT-0500 (Eastern
+  Standard Time)`` for 2026-01-15 under TZ=America/New_York): ``xero_date`` takes the date after
+  converting back to UTC with the printed offset, for every date field.
+- errors: ``Error listing invoices: <message>`` as text, ``isError`` false. Every failed Accounting
+  API call (429, 5xx, 401 ...) reads "An unexpected error occurred while communicating with Xero."
+  (xero-node rejects with a JSON string the server's formatError does not recognise): the source
+  fails as transient, naming the tool. A refused sign-in reads ``Failed to get Xero token with V1
+  scopes: {"error":"invalid_client"}`` and is permanent.
 - tools (``src/tools/list/*.tool.ts``, registered by name in ``src/tools/tool-factory.ts``):
   ``list-accounts {}``, ``list-invoices {page, contactIds?, invoiceNumbers?}``,
   ``list-credit-notes {page, contactId?}``, ``list-payments {page, invoiceNumber?, ...}``,
@@ -74,7 +88,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -86,12 +100,11 @@ from connectors.adapters._vendor import (
     iso_date,
     map_each,
     money,
-    optional_date,
     text,
     text_contents,
 )
 from connectors.adapters.base import Adapter, Mapped, Stream
-from connectors.adapters.paging import Envelope, NoPaging, PageNumberPaging
+from connectors.adapters.paging import Envelope, NoPaging, PageNumberPaging, Paging
 from connectors.client import ConnectorError, Page
 
 if TYPE_CHECKING:
@@ -134,6 +147,57 @@ PAYMENT_KIND = {"ACCRECPAYMENT": "payment", "ACCPAYPAYMENT": "payment", "ARCREDI
                 "ARPREPAYMENTPAYMENT": "payment", "APOVERPAYMENTPAYMENT": "payment",
                 "APPREPAYMENTPAYMENT": "payment"}
 UNAPPLIED = {"AROVERPAYMENTPAYMENT", "ARPREPAYMENTPAYMENT", "APOVERPAYMENTPAYMENT", "APPREPAYMENTPAYMENT"}
+
+_JS_DATE = re.compile(
+    r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?P<month>[A-Z][a-z]{2}) (?P<day>\d{2}) (?P<year>\d{4}) "
+    r"(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2}) GMT(?P<sign>[+-])(?P<oh>\d{2})(?P<om>\d{2})"
+    r"(?: \([^()]*\))?$"
+)
+_MONTHS = {m: n for n, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                       "Dec"), start=1)}
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+def xero_date(value: Any, what: str) -> str:
+    """``YYYY-MM-DD`` of a date as the server prints it.
+
+    Xero's API sends a date as ``/Date(ms+0000)/``, the date's midnight UTC; xero-node makes it a
+    JavaScript ``Date`` and the server prints it with ``${}``, i.e. ``Date.prototype.toString`` in the
+    *server process's* time zone: ``Thu Jan 15 2026 00:00:00 GMT+0000 (Coordinated Universal Time)``,
+    or ``Wed Jan 14 2026 19:00:00 GMT-0500 (Eastern Standard Time)`` under TZ=America/New_York. The
+    moment is converted back to UTC with its printed offset before the date is taken (so the date is
+    the same whatever the server's time zone, daylight saving included). ISO dates, ISO moments with
+    an offset and ``/Date(...)/`` are read too."""
+    if not isinstance(value, str) or not value.strip():
+        raise Unmappable(f"{what}: no date ({value!r})")
+    raw = value.strip()
+    js = _JS_DATE.match(raw)
+    if js:
+        month = _MONTHS.get(js["month"])
+        if month is None:
+            raise Unmappable(f"{what}: {value!r}: unknown month {js['month']!r}")
+        offset = timedelta(hours=int(js["oh"]), minutes=int(js["om"])) * (1 if js["sign"] == "+" else -1)
+        try:
+            moment = datetime(int(js["year"]), month, int(js["day"]), int(js["hour"]), int(js["minute"]),
+                              int(js["second"]), tzinfo=timezone(offset))
+        except ValueError:
+            raise Unmappable(f"{what}: {value!r} is not a date") from None
+        return moment.astimezone(UTC).date().isoformat()
+    if _ISO_MOMENT.match(raw):
+        try:
+            return datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(UTC).date().isoformat()
+        except ValueError:
+            raise Unmappable(f"{what}: {value!r} is not a date") from None
+    if raw == "Invalid Date" or raw.startswith(("Unknown", "undefined")):
+        raise Unmappable(f"{what}: the server printed {raw!r}")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw) or raw.startswith("/Date("):
+        return iso_date(raw, what)
+    raise Unmappable(f"{what}: {value!r} is not a date the server prints (JavaScript Date text)")
+
+
+def optional_xero_date(value: Any, what: str) -> str | None:
+    return None if value in (None, "", False) else xero_date(value, what)
+
 
 _ERROR = re.compile(r"^\s*Error [A-Za-z][A-Za-z ]*:")
 _FOUND = re.compile(r"^Found (\d+) [A-Za-z ]+?(?: \(page \d+\))?:?\s*$")
@@ -285,12 +349,45 @@ ID_FIELDS = {"list-invoices": "Invoice ID", "list-credit-notes": "Credit Note ID
 NO_ID = {"", "Unknown", "undefined", "null"}  # what the server prints for a missing ID (mapped as unmappable)
 
 
+# What xero-mcp-server 0.0.17 answers for *any* failed Accounting API call: xero-node rejects with a JSON
+# string (not an Error), which the server's formatError does not recognise, so a 429 rate limit, a 5xx
+# and a 401 all read the same. Most such failures pass (Xero allows 60 calls a minute per organisation
+# and every tool call is one): the source fails as transient and the step's retry reads again. A failed
+# sign-in reads "Failed to get Xero token ...: {"error":"invalid_client"}" and stays permanent.
+TRANSIENT_ERRORS = ("An unexpected error occurred while communicating with Xero", "Too many requests to Xero")
+
+
+async def _fetch(session: SourceSession, adapter: Adapter, stream: Stream, arguments: dict[str, Any],
+                 number: int) -> tuple[Envelope, int]:
+    try:
+        return await Paging.fetch(session, adapter, stream, arguments, number)
+    except ConnectorError as exc:
+        if exc.transient or not any(t in exc.cause for t in TRANSIENT_ERRORS):
+            raise
+        raise ConnectorError(exc.source, exc.tool, f"{exc.cause} (the server reports every failed Xero API call "
+                             "this way, a rate limit or an outage among them; retry)", transient=True) from exc
+
+
+class XeroNoPaging(NoPaging):
+    """One call (list-accounts), its generic API failure transient."""
+
+    fetch = staticmethod(_fetch)
+
+
+class XeroTrialBalancePaging(TrialBalancePaging):
+    """One list-trial-balance call per month end, its generic API failure transient."""
+
+    fetch = staticmethod(_fetch)
+
+
 @dataclass(frozen=True)
 class UpdatedOrderPaging(PageNumberPaging):
     """Xero's pages of 10 ordered by ``UpdatedDateUTC DESC``: a record updated (or created) while the
     pull reads moves to page 1, pushing every record before it one place down, so one record is
     never read and another comes twice, each page's ``Found N`` still true. The IDs seen in the
     stream catch it: a repeated ID fails the stream as transient, and the step's retry reads again."""
+
+    fetch = staticmethod(_fetch)
 
     async def pages(self, session: SourceSession, adapter: Adapter, stream: Stream) -> AsyncIterator[Page]:
         field_name = ID_FIELDS[stream.tool]
@@ -371,7 +468,7 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
     def streams(self) -> list[Stream]:
         paged = UpdatedOrderPaging(page_size=PAGE_SIZE)
         streams = [
-            Stream("erp_accounts", "list-accounts", paging=NoPaging()),
+            Stream("erp_accounts", "list-accounts", paging=XeroNoPaging()),
             Stream("erp_invoices", "list-invoices", paging=paged),
             Stream("erp_invoices", "list-credit-notes", paging=paged),
             Stream("erp_bills", "list-invoices", paging=paged),
@@ -381,7 +478,7 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
         if self.journals == "manual":
             streams.append(Stream("erp_journal_lines", "list-manual-journals", paging=paged))
         elif self.journals == "trial_balance":
-            streams.append(Stream("erp_journal_lines", "list-trial-balance", paging=TrialBalancePaging(self)))
+            streams.append(Stream("erp_journal_lines", "list-trial-balance", paging=XeroTrialBalancePaging(self)))
         return streams
 
     # -- reading the text ---------------------------------------------------------------------
@@ -455,7 +552,8 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
         party = ("customer" if xero_type.startswith("ACCREC") else "vendor")
         key = "invoice_id" if party == "customer" else "bill_id"
         return {key: doc_id, f"{party}_id": party_id, f"{party}_name": party_name,
-                "issue_date": iso_date(r.get("Date"), "Date"), "due_date": optional_date(r.get("Due Date"), "Due Date"),
+                "issue_date": xero_date(r.get("Date"), "Date"),
+                "due_date": optional_xero_date(r.get("Due Date"), "Due Date"),
                 "total": text(total), "balance": text(balance), "currency": currency, "status": status,
                 "doc_type": doc_type, "voided_date": None}
 
@@ -476,7 +574,7 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
         amount = money(r.get("Amount", "0"), "Amount")
         currency = self._doc_currency.get(document or "", self.currency)
         return {"payment_id": payment_id, "line_no": "1", "document_id": document,
-                "paid_date": iso_date(r.get("Date"), "Date"), "amount": text(amount), "currency": currency,
+                "paid_date": xero_date(r.get("Date"), "Date"), "amount": text(amount), "currency": currency,
                 "kind": PAYMENT_KIND[kind_code]}
 
     def _journal(self, r: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -486,7 +584,7 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
         entry = r.get("Manual Journal ID")
         if not entry or entry == "undefined":
             raise Unmappable("a manual journal without an ID")
-        posted = iso_date(r.get("Date"), "Date")
+        posted = xero_date(r.get("Date"), "Date")
         lines = r["lines"]
         if not lines:
             raise Unmappable("a posted manual journal without lines")

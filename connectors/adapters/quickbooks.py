@@ -1,82 +1,63 @@
-"""`quickbooks`: QuickBooks Online through Intuit's MCP server (intuit/quickbooks-online-mcp-server).
+"""`quickbooks`: QuickBooks Online through Intuit's MCP server, intuit/quickbooks-online-mcp-server.
 
-Read from its source (the stored versions of these files; the repository moves fast):
-- ``src/helpers/register-tool.ts`` (commit 09bbd5fb131f8337e8adf2e4cd40f581d3f57cb5): every tool
-  is registered with the input ``{params: <tool schema>}``, so arguments travel under ``params``.
-- ``src/tools/search-accounts.tool.ts`` (1be15184b6cd0b7bee237488a4561a537c424510) and
-  ``src/tools/search-invoices.tool.ts`` (2f103860029be689635ca0e78cea4d3b228d8d05):
-  ``search_accounts`` / ``search_invoices`` take ``params.criteria``, here the advanced form
-  ``{asc, limit, offset}``; ``src/tools/search-bills.tool.ts`` (71965db1f04cb5b9942a2b17115b2f156944b299):
-  ``search_bills`` takes ``params.{limit, offset, asc}`` beside ``params.criteria``.
-- output: several text contents: ``Found N invoices`` / ``Found N accounts:`` / ``Found N bills:``
-  first, then one ``JSON.stringify(entity)`` per record (the QuickBooks API entity: ``Id``,
-  ``TxnDate``, ``TotalAmt``, ``Balance``, ``CustomerRef {value, name}``, ``CurrencyRef``...).
-- ``src/tools/search-bill-payments.tool.ts`` (71965db1f04cb5b9942a2b17115b2f156944b299) with
-  ``src/handlers/search-quickbooks-bill-payments.handler.ts`` (397f0534339b463e54ca5072abbc7d5ee3aa03aa)
-  and ``src/helpers/build-quickbooks-search-criteria.ts`` (0842c6d3342406ad957972bc502c2a5686afef07):
-  ``search_bill_payments`` takes ``params.{criteria, asc, limit, offset}`` (turned into node-quickbooks'
-  criteria array) and answers two text contents: ``Bill payments found:`` and
-  ``JSON.stringify(QueryResponse.BillPayment ?? QueryResponse.totalCount ?? [])``: a JSON array of
-  BillPayment entities (``Id``, ``TxnDate``, ``TotalAmt``, ``VendorRef``, ``CurrencyRef``, ``Line
-  [{Amount, LinkedTxn [{TxnId, TxnType}]}]``), with no count to check against.
-- ``src/tools/get-report.tool.ts`` (4d006bc7078268c2e1fc117ae324f0b76408b690) with
-  ``src/handlers/get-quickbooks-report.handler.ts`` (same commit): ``get_report`` takes
-  ``params.{reportName, start_date, end_date, accounting_method}``, calls node-quickbooks'
-  ``reportQuery`` (``/v3/company/{realm}/reports/{reportName}``) and answers one text content,
-  ``JSON.stringify(report)``, or ``Error fetching report: ...``. The TrialBalance report object (Intuit's
-  published report shape, as copied in abossenbroek/qbo-mcp ``qbo-api-docs/entities/trialbalance.md``
-  @ 36eb4c1f629d130aeb63a52b6f60d2b3d7576ada): ``Header {ReportName, StartPeriod, EndPeriod, Currency,
-  Option [{Name: NoReportData, Value}]}``, ``Columns.Column [{ColTitle "", ColType Account}, {ColTitle
-  Debit, ColType Money}, {ColTitle Credit, ColType Money}]``, ``Rows.Row [{ColData [{value: name, id:
-  account Id}, {value: "15420.00"}, {value: ""}], type: Data, group}]`` ending with ``{Summary
-  {ColData [{value: TOTAL}, debit total, credit total]}, type: Section, group: GrandTotal|Total}``.
-- errors: ``Error searching invoices: ...``, ``Error fetching report: ...`` and ``Invalid criteria:
-  ...`` as text, ``isError`` false: ``decode`` reports them.
-- paging: the handlers pass the criteria to node-quickbooks (mcohen01/node-quickbooks ``index.js``,
-  ``module.query`` / ``criteriaToString``, commit f5baf5d976c17ccc6786c5b19d9fbceb3b5aac0d), which
-  turns ``offset`` into QuickBooks' 1-based ``STARTPOSITION`` and ``limit`` into ``MAXRESULTS``
-  (at most 1000). This adapter orders by ``Id`` and asks for offset 1, 1+limit, ... until a page
-  comes back short; each page's ``Found N`` must equal the records it carries. The server's count
-  form answers no entities through ``search_invoices``, so there is no total to check against: a
-  server (or proxy) capping its pages below ``limit`` would look like a short last page. So when
-  the *first* page of a stream is short and not empty, one more call at the next offset must come
-  back empty, else the pull fails saying the server caps pages at N (set ``options.page_size``).
-- writes (``create_invoice``, ``update_bill``, ``delete_*``, ``create_journal_entry``...) are never
-  declared: a config allow-listing one is refused.
+Read from Intuit's source at commit ead7222afd27d0c79d62a65ae5354f8bec62b493 (main, 2026-06-05; see
+tests/vendors/quickbooks/UPSTREAM.md) with node-quickbooks 2.0.46, and run against it in
+tests/connectors/test_adapters_quickbooks_server.py:
+- ``src/helpers/register-tool.ts``: every tool's input is ``{params: <tool schema>}``.
+- ``search_accounts`` / ``search_invoices`` (``src/tools/search-*.tool.ts``) take ``params.criteria``,
+  here ``{asc: "Id", limit, offset}``; ``search_bills`` and ``search_bill_payments`` take ``params.{criteria,
+  asc, limit, offset}``. node-quickbooks (``module.query`` / ``criteriaToString``) turns them into
+  ``select * from X orderby Id asc startposition <offset> maxresults <limit>`` (1-based, at most 1000).
+- answers, all text with ``isError`` false: ``Found N accounts:`` / ``Found N invoices`` / ``Found N
+  bills:`` then one ``JSON.stringify(entity)`` per record; ``search_bill_payments`` answers ``Bill payments
+  found:`` then ``JSON.stringify`` of node-quickbooks' whole answer, the raw ``{"QueryResponse":
+  {"BillPayment": [...], "startPosition", "maxResults"}, "time"}`` (``{"QueryResponse": {}}`` past the end).
+- ``search_payments`` (customer payments; ``src/handlers/search-quickbooks-payments.handler.ts``) takes
+  ``params.{customer_ref, txn_date_from, txn_date_to, limit}`` and answers ``Found N payment(s):`` then one
+  JSON array. It has no offset, so it cannot page: it is called once with ``limit: 1000`` (QBO's maximum)
+  and an answer of 1000 fails the pull rather than cutting it short. Its date filter is broken upstream
+  (``TxnDate: {$gte: ...}`` becomes ``TxnDate = [object Object]``, a QueryParserError): never sent.
+- ``get_trial_balance`` / ``get_general_ledger`` take ``params.{start_date, end_date, accounting_method}``,
+  call node-quickbooks' ``reportTrialBalance`` / ``reportGeneralLedgerDetail`` (``/reports/TrialBalance``,
+  ``/reports/GeneralLedger`` with QBO's default columns) and answer ``Trial Balance Report:`` / ``General
+  Ledger Report:`` then the report JSON (Header / Columns / Rows with ColData).
+- errors: ``Error searching invoices: ...``, ``Error: Error: ...`` / ``Error: Unknown error: {"Fault":...}``
+  (reports) and ``Invalid criteria: ...``, as text with ``isError`` false: ``decode`` fails the page.
+- paging of the search tools: offset 1, 1+limit, ... until a page comes back short; each page's ``Found
+  N`` must equal the records it carries (bill payments: ``maxResults`` must equal the records).
+  There is no total to check against, so when the *first* page is short and not empty one more call at
+  the next offset must come back empty, else the pull fails saying the server caps pages at N.
+- writes (``create_*``, ``update_*``, ``delete_*``) are never declared: a config allow-listing one is refused.
 
 Mapping:
-- ``erp_accounts`` from Account: ``account_id`` the Id; type from Classification (Asset, Liability,
-  Equity, Revenue, Expense), subtype from AccountType: Bank cash, Accounts Receivable ar, Accounts
-  Payable ap, Cost of Goods Sold cogs, Long Term Liability debt; currency ``CurrencyRef.value``;
-  parent ``ParentRef.value``. An account with neither a known Classification nor AccountType is
-  quarantined.
-- ``erp_invoices`` from Invoice, ``erp_bills`` from Bill: total ``TotalAmt``, balance ``Balance``;
-  status void when the entity is voided (total 0 and a ``Voided`` private note), paid when the
-  balance is 0, else open (QuickBooks has no draft invoices).
-- ``erp_payments`` from BillPayment (when ``search_bill_payments`` is allow-listed): one line per
-  ``Line`` that links exactly one Bill (``document_id`` its TxnId, ``amount`` the line's Amount, kind
-  payment), and the unapplied rest of ``TotalAmt`` as a line without a document. A payment with a
-  line linking anything else (a vendor credit, a journal entry) or lines exceeding its total is
-  quarantined with the reason. Currency ``CurrencyRef``, else ``options.currency``.
-- ``erp_journal_lines`` (``options.journals``; ``trial_balance`` is the default when ``get_report``
-  is allow-listed): the General Ledger report's shape could not be verified (Intuit's page, as
-  copied, lists only Header/Rows/Columns; its Amount column ``subt_nat_amount`` is signed by the
-  account's natural side, undocumented), so the ledger is built like the Xero adapter's: one
-  ``get_report`` TrialBalance per month end from the month before ``from_period`` to ``as_of``, asked
-  ``{start_date: fiscal-year start, end_date: month end, accounting_method: Accrual}`` so that P&L
-  accounts are fiscal-year-to-date and earlier years' profit sits in Retained Earnings. Each month
-  books ``TB-YYYY-MM`` with each account's movement (``_vendor.month_movements``; the fiscal-year
-  rollover into Retained Earnings taken out: ``options.retained_earnings``, else the account whose
-  AccountSubType is RetainedEarnings, else the one named Retained Earnings). Whether an account is a
-  P&L account comes from its Classification read by ``search_accounts`` in the same pull, else the
-  row's ``group`` (Income, CostOfGoodsSold, Expenses, OtherIncome, OtherExpenses). A report that does
-  not balance, disagrees with its TOTAL row, is in another currency, or has a row without an account
-  id or an unknown class quarantines the entries it feeds; a report for another date than asked fails
-  the source.
-- Not read: customer payments (the server has no read tool for Payment entities at these commits,
-  only ``update_payment``/``delete_payment``), credit memos, vendor credits, and journal entries one by
-  one (``search_journal_entries`` answers like ``search_bill_payments``; the trial balance already
-  covers them).
+- ``erp_accounts`` from Account: type from Classification, subtype from AccountType (Bank cash, Accounts
+  Receivable ar, Accounts Payable ap, Cost of Goods Sold cogs, Long Term Liability debt); currency
+  ``CurrencyRef``; parent ``ParentRef``. Neither a known Classification nor AccountType: quarantined.
+- ``erp_invoices`` from Invoice, ``erp_bills`` from Bill: total ``TotalAmt``, balance ``Balance``; void
+  when total 0 with a ``Voided`` private note, paid when the balance is 0, else open.
+- ``erp_payments`` from BillPayment (``search_bill_payments``) and Payment (``search_payments``), each
+  when allow-listed: one line per ``Line`` linking exactly one Bill (resp. Invoice), the unapplied rest
+  of ``TotalAmt`` as a line without a document. A line linking anything else (a vendor credit, a credit
+  memo) or lines exceeding the total quarantine the payment.
+- ``erp_journal_lines``, ``options.journals``:
+  - ``general_ledger`` (the default when ``get_general_ledger`` and ``get_trial_balance`` are allow-listed):
+    the opening balances as one entry ``OPENING`` dated the day before ``from_period`` (the trial balance
+    at that day from its fiscal-year start: balance-sheet accounts since inception, P&L year to date),
+    then one General Ledger report per month from ``from_period`` to ``as_of``: each transaction is an
+    entry ``<Transaction Type> <Id>`` (``Invoice 130``), one line per report row, posted on its Date.
+    The Amount column (``subt_nat_amount``) is signed by the account's natural side: a debit for an
+    asset or expense account when positive, a credit for a liability, equity or revenue account when
+    positive (the account's Classification from ``search_accounts`` in the same pull). A transaction
+    whose lines do not balance, or that names an account ``search_accounts`` did not read, is quarantined.
+    ``customer_id`` / ``vendor_id`` come from the Name column for customer documents (Invoice, Payment,
+    Sales Receipt, Credit Memo, Refund) and vendor documents (Bill, Bill Payment, Vendor Credit);
+    ``document_id`` is the transaction itself for an invoice, bill or credit note, and the one document a
+    payment settles when the payments read in the same pull say so.
+  - ``trial_balance`` (only ``get_trial_balance``): one synthetic entry ``TB-YYYY-MM`` of movements per
+    month end (``_vendor.TrialBalanceLedger``), P&L fiscal-year-to-date with the year-end rollover into
+    Retained Earnings taken out (``options.retained_earnings``, else AccountSubType RetainedEarnings).
+  - ``none``.
+- Not read: credit memos, vendor credits, refunds, sales receipts as documents (their GL lines are read).
 """
 
 from __future__ import annotations
@@ -84,7 +65,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +77,7 @@ from connectors.adapters._vendor import (
     fiscal_year_start,
     iso_date,
     map_each,
+    month_ends,
     money,
     optional_date,
     text,
@@ -124,14 +106,22 @@ TOOLS = {"search_accounts": "criteria", "search_invoices": "criteria", "search_b
          "search_bill_payments": "params"}
 TABLES = {"search_accounts": "erp_accounts", "search_invoices": "erp_invoices", "search_bills": "erp_bills",
           "search_bill_payments": "erp_payments"}
-OPTIONAL = {"search_bill_payments"}  # read when allow-listed (configs older than it keep working)
-REPORT = "get_report"
+PAYMENTS = "search_payments"  # customer payments: one call, no paging upstream
+PAYMENTS_MAX = 1000  # QBO's MAXRESULTS
+OPTIONAL = {"search_bill_payments", PAYMENTS}  # read when allow-listed (configs older than them keep working)
+TB = "get_trial_balance"
+GL = "get_general_ledger"
+REPORT_HEADS = {TB: "Trial Balance Report:", GL: "General Ledger Report:"}
 # TrialBalance row groups (Intuit's sample): which are P&L accounts
 PL_GROUPS = {"Income", "OtherIncome", "CostOfGoodsSold", "Expenses", "OtherExpenses"}
 BS_GROUPS = {"BankAccounts", "AccountsReceivable", "OtherCurrentAssets", "FixedAssets", "OtherAssets",
              "AccountsPayable", "CreditCards", "OtherCurrentLiabilities", "LongTermLiabilities", "Equity"}
-_ERROR = re.compile(r"^\s*(?:Error [A-Za-z][A-Za-z ]*|Invalid criteria):")
-_FOUND = re.compile(r"^Found (\d+) [A-Za-z ]+?:?\s*$")
+# General Ledger transaction types whose Name is a customer / a vendor, and which are documents themselves
+CUSTOMER_TXNS = {"Invoice", "Payment", "Sales Receipt", "Credit Memo", "Refund"}
+VENDOR_TXNS = {"Bill", "Bill Payment (Check)", "Bill Payment (Credit Card)", "Vendor Credit"}
+DOCUMENT_TXNS = {"Invoice", "Bill", "Credit Memo", "Vendor Credit"}
+_ERROR = re.compile(r"^\s*(?:Error(?: [A-Za-z][A-Za-z ]*)?|Invalid criteria):")
+_FOUND = re.compile(r"^Found (\d+) [A-Za-z ()]+?:?\s*$")
 _LIST_HEAD = re.compile(r"^[A-Z][A-Za-z ]+ found:\s*$")  # "Bill payments found:"
 
 
@@ -266,10 +256,130 @@ def parse_trial_balance(report: Any, *, pl_accounts: dict[str, bool], currency: 
     return balances
 
 
+_GL_KEYS = {"tx_date": "Date", "txn_type": "Transaction Type", "doc_num": "Num", "name": "Name", "memo":
+            "Memo/Description", "subt_nat_amount": "Amount"}
+
+
+def _gl_columns(report: dict[str, Any]) -> dict[str, int]:
+    """Column positions by ColKey (MetaData), else by title; Date, Transaction Type and Amount required."""
+    found: dict[str, int] = {}
+    for index, column in enumerate((report.get("Columns") or {}).get("Column") or []):
+        if not isinstance(column, dict):
+            continue
+        keys = {m.get("Value") for m in column.get("MetaData") or [] if isinstance(m, dict) and m.get("Name") == "ColKey"}
+        for key, title in _GL_KEYS.items():
+            if key in keys or (not keys and column.get("ColTitle") == title):
+                found.setdefault(key, index)
+    missing = [_GL_KEYS[k] for k in ("tx_date", "txn_type", "subt_nat_amount") if k not in found]
+    if missing:
+        raise ValueError(f"the General Ledger report has no {', '.join(missing)} column")
+    return found
+
+
+def parse_general_ledger(report: Any, *, start: date, end: date, natural_debit: dict[str, bool],
+                         names: dict[str, str]) -> list[dict[str, Any]]:
+    """A GeneralLedger report (one Section per account, one Data row per posting) as transactions:
+    ``{entry_id, posted_date, txn_type, txn_id, name, lines: [(account, debit-positive amount, memo)],
+    problems}``. The report must be for the month asked; a row outside it, or one whose account, date
+    or amount cannot be read, is a problem of its transaction (quarantined), never dropped silently."""
+    if not isinstance(report, dict) or not isinstance(report.get("Header"), dict):
+        raise ValueError("the report has no Header")
+    header = report["Header"]
+    if header.get("ReportName") != "GeneralLedger":
+        raise ValueError(f"asked for GeneralLedger, got the report {header.get('ReportName')!r}")
+    if (header.get("StartPeriod"), header.get("EndPeriod")) != (start.isoformat(), end.isoformat()):
+        raise ValueError(f"asked for the General Ledger {start} to {end}, got {header.get('StartPeriod')} to "
+                         f"{header.get('EndPeriod')}")
+    cols = _gl_columns(report)
+    width = max(cols.values()) + 1
+    by_name = {n: a for a, n in names.items()}
+    txns: dict[tuple[str, str], dict[str, Any]] = {}
+    orphans: list[str] = []
+
+    def cell(cells: list[Any], key: str) -> dict[str, Any]:
+        index = cols.get(key)
+        value = cells[index] if index is not None and index < len(cells) else None
+        return value if isinstance(value, dict) else {}
+
+    def walk(container: Any, account: str | None, account_name: str) -> None:
+        for row in (container or {}).get("Row") or []:
+            if not isinstance(row, dict):
+                raise ValueError("a report row that is not an object")
+            head = ((row.get("Header") or {}).get("ColData") or [None])[0]
+            here, here_name = account, account_name
+            if isinstance(head, dict):
+                here_name = str(head.get("value") or "").strip()
+                here = str(head.get("id") or "") or by_name.get(here_name)
+            if isinstance(row.get("Rows"), dict):
+                walk(row["Rows"], here, here_name)
+            cells = row.get("ColData")
+            if not isinstance(cells, list):
+                continue
+            if len(cells) < width:
+                raise ValueError(f"a row with {len(cells)} cells where {width} columns were announced")
+            kind = cell(cells, "txn_type")
+            txn_id, txn_type = str(kind.get("id") or ""), str(kind.get("value") or "").strip()
+            raw_amount = cell(cells, "subt_nat_amount").get("value")
+            if not txn_id:
+                if raw_amount not in (None, "") and Decimal(str(raw_amount).replace(",", "") or 0) != 0:
+                    orphans.append(f"{account_name}: a row of {raw_amount} names no transaction")
+                continue  # Beginning Balance
+            txn = txns.setdefault((txn_type, txn_id), {
+                "entry_id": f"{txn_type} {txn_id}", "txn_type": txn_type, "txn_id": txn_id, "posted_date": None,
+                "name": None, "lines": [], "problems": []})
+            problems = txn["problems"]
+            try:
+                posted = iso_date(cell(cells, "tx_date").get("value"), "Date")
+            except Unmappable as exc:
+                problems.append(str(exc))
+                continue
+            if not start.isoformat() <= posted <= end.isoformat():
+                problems.append(f"a row dated {posted}, outside the report's {start} to {end}")
+            if txn["posted_date"] not in (None, posted):
+                problems.append(f"rows dated {txn['posted_date']} and {posted}")
+            txn["posted_date"] = txn["posted_date"] or posted
+            name = cell(cells, "name")
+            if name.get("id"):
+                txn["name"] = str(name["id"])
+            if not here:
+                problems.append(f"a row in the section {here_name!r}, which names no account id")
+                continue
+            if here not in natural_debit:
+                problems.append(f"account {here} ({here_name}) was not read by search_accounts")
+                continue
+            amount = _cell_amount(cell(cells, "subt_nat_amount"), f"{txn_type} {txn_id} Amount", problems)
+            signed = amount if natural_debit[here] else -amount
+            txn["lines"].append((here, signed, str(cell(cells, "memo").get("value") or "") or None))
+
+    walk(report.get("Rows"), None, "")
+    if orphans:
+        raise ValueError("; ".join(orphans))
+    return list(txns.values())
+
+
+class OpeningPaging(Paging):
+    """One trial balance, the day before ``from_period``: the opening entry of the general-ledger mode."""
+
+    kind = "none"
+
+    def __init__(self, adapter: QuickBooksAdapter) -> None:
+        self.adapter = adapter
+
+    async def pages(self, session: SourceSession, adapter: Adapter, stream: Stream) -> AsyncIterator[Page]:
+        me = self.adapter
+        day = me.opening_date()
+        env, nbytes = await self.fetch(session, adapter, stream, me.trial_balance_arguments(day), 1)
+        current = env.items[0]
+        if current.as_at != day:
+            raise ConnectorError(session.name, stream.tool, f"asked for the trial balance at {day}, got one at {current.as_at}")
+        yield Page([{"entry_id": "OPENING", "posted_date": day, "previous": None, "current": current}],
+                   None, None, None, 1, nbytes)
+
+
 class QuickBooksAdapter(TrialBalanceLedger, Adapter):
     name = "quickbooks"
     vendor = "QuickBooks"
-    default_tools = (*TOOLS, REPORT)
+    default_tools = (*TOOLS, PAYMENTS, TB, GL)
     options = ("page_size", "journals", "currency", "from_period", "fiscal_year_start_month", "retained_earnings",
                "as_of")
     company_options = {"currency": ("currency", True), "fiscal_year_start_month": ("fiscal_year_start_month", True),
@@ -285,7 +395,10 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
         self.retained_earnings: str | None = None
         self.as_of: date | None = None
         self._pl: dict[str, bool] = {}  # account Id -> P&L account, from search_accounts as it is decoded
+        self._debit: dict[str, bool] = {}  # account Id -> debit-natural (asset, expense)
+        self._names: dict[str, str] = {}  # account Id -> FullyQualifiedName
         self._retained: list[str] = []  # accounts whose AccountSubType is RetainedEarnings
+        self._settles: dict[tuple[str, str], list[str]] = {}  # (Payment|BillPayment, Id) -> documents it pays
 
     def configure(self, config: ConnectorConfig) -> None:
         super().configure(config)
@@ -298,27 +411,51 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
         if currency not in (None, "") and not (isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency)):
             raise ValueError(f"options.currency: {currency!r} is not a currency code such as USD")
         self.currency = currency or None
-        journals = options.get("journals", "trial_balance" if REPORT in self.allowed else "none")
-        if journals not in ("none", "trial_balance"):
-            raise ValueError("options.journals: 'trial_balance' (month-end TrialBalance reports as monthly "
+        default = ("general_ledger" if {GL, TB} <= self.allowed else "trial_balance" if TB in self.allowed else "none")
+        journals = options.get("journals", default)
+        if journals not in ("none", "trial_balance", "general_ledger"):
+            raise ValueError("options.journals: 'general_ledger' (the General Ledger report month by month, opened "
+                             "by the trial balance), 'trial_balance' (month-end trial balances as monthly "
                              "movements) or 'none'")
-        if journals == "trial_balance" and REPORT not in self.allowed:
-            raise ValueError(f"options.journals 'trial_balance' reads {REPORT}: add it to allow_tools")
+        need = {"general_ledger": (GL, TB), "trial_balance": (TB,), "none": ()}[journals]
+        missing = [t for t in need if t not in self.allowed]
+        if missing:
+            raise ValueError(f"options.journals {journals!r} reads {', '.join(need)}: add {', '.join(missing)} to allow_tools")
         self.journals = journals
-        if journals == "trial_balance":
+        if journals != "none":
             self.configure_trial_balance(options)
 
     def trial_balance_arguments(self, as_at: date) -> dict[str, Any]:
-        """TrialBalance from the start of the fiscal year: P&L accounts year to date, as Xero's."""
+        """TrialBalance from the start of the fiscal year: P&L accounts year to date."""
         start = fiscal_year_start(as_at, self.fiscal_year_start_month or 1)
-        return {"params": {"reportName": "TrialBalance", "start_date": start.isoformat(),
-                           "end_date": as_at.isoformat(), "accounting_method": "Accrual"}}
+        return {"params": {"start_date": start.isoformat(), "end_date": as_at.isoformat(),
+                           "accounting_method": "Accrual"}}
+
+    def opening_date(self) -> date:
+        assert self.from_period is not None
+        return date.fromisoformat(f"{self.from_period}-01") - timedelta(days=1)
+
+    def ledger_months(self) -> list[tuple[date, date]]:
+        """(first day, last day or as_of) of each month from ``from_period`` to ``as_of``."""
+        through = self.as_of or date.today()
+        months = []
+        for end in month_ends(self.from_period or "", through)[1:]:
+            months.append((end.replace(day=1), end))
+        return months
 
     def streams(self) -> list[Stream]:
         streams = [Stream(TABLES[tool], tool, paging=QuickBooksPaging(self.page_size, where))
                    for tool, where in TOOLS.items() if tool not in OPTIONAL or tool in self.allowed]
+        if PAYMENTS in self.allowed:
+            streams.append(Stream("erp_payments", PAYMENTS, {"params": {"limit": PAYMENTS_MAX}}, paged=False))
         if self.journals == "trial_balance":
-            streams.append(Stream("erp_journal_lines", REPORT, paging=TrialBalancePaging(self)))
+            streams.append(Stream("erp_journal_lines", TB, paging=TrialBalancePaging(self)))
+        elif self.journals == "general_ledger":
+            streams.append(Stream("erp_journal_lines", TB, paging=OpeningPaging(self)))
+            streams += [Stream("erp_journal_lines", GL, {"params": {"start_date": first.isoformat(),
+                                                                    "end_date": last.isoformat(),
+                                                                    "accounting_method": "Accrual"}}, paged=False)
+                        for first, last in self.ledger_months()]
         return streams
 
     # -- reading the text ---------------------------------------------------------------------
@@ -326,21 +463,50 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
         texts, size = text_contents(result, limit_bytes=limit_bytes, error=_ERROR)
         head = texts[0].strip()
         tool = stream.tool if stream is not None else None
-        if tool == REPORT:
-            if len(texts) != 1:
-                raise ValueError(f"expected one text content (the report), got {len(texts)}")
-            report = self._json(texts[0], "the report")
-            return parse_trial_balance(report, pl_accounts=self._pl, currency=self.currency), size
-        if _LIST_HEAD.match(head):  # "Bill payments found:" then one JSON array
+        if tool in REPORT_HEADS:
+            if len(texts) != 2 or head != REPORT_HEADS[tool]:
+                raise ValueError(f"expected {REPORT_HEADS[tool]!r} and the report, got {len(texts)} text contents "
+                                 f"starting {head[:80]!r}")
+            report = self._json(texts[1], "the report")
+            if tool == TB:
+                return parse_trial_balance(report, pl_accounts=self._pl, currency=self.currency), size
+            assert stream is not None
+            window = stream.arguments["params"]
+            return parse_general_ledger(report, start=date.fromisoformat(window["start_date"]),
+                                        end=date.fromisoformat(window["end_date"]), natural_debit=self._debit,
+                                        names=self._names), size
+        if _LIST_HEAD.match(head):  # "Bill payments found:" then node-quickbooks' raw answer
             if len(texts) != 2:
-                raise ValueError(f"expected {head!r} and one JSON array, got {len(texts)} text contents")
-            items = self._json(texts[1], "the records")
+                raise ValueError(f"expected {head!r} and one JSON object, got {len(texts)} text contents")
+            answer = self._json(texts[1], "the answer")
+            query = answer.get("QueryResponse") if isinstance(answer, dict) else None
+            if not isinstance(query, dict):
+                raise ValueError(f"expected {{\"QueryResponse\": ...}}, got {texts[1][:120]!r}")
+            items = query.get("BillPayment", [])
             if not isinstance(items, list):
-                raise ValueError(f"expected a JSON array of records, got {texts[1][:120]!r}")
+                raise ValueError("QueryResponse.BillPayment is not a list")
+            if items and query.get("maxResults") not in (None, len(items)):
+                raise ValueError(f"QueryResponse says maxResults {query.get('maxResults')} but holds {len(items)} "
+                                 "bill payments: the answer is incomplete")
+            self._learn_settlements("BillPayment", items, "Bill")
             return items, size
         found = _FOUND.match(head)
         if not found:
             raise ValueError(f"expected 'Found N ...' first, got {head[:120]!r}")
+        if tool == PAYMENTS:
+            if len(texts) != 2:
+                raise ValueError(f"expected {head!r} and one JSON array, got {len(texts)} text contents")
+            items = self._json(texts[1], "the payments")
+            if not isinstance(items, list) or len(items) != int(found.group(1)):
+                raise ValueError(f"the server said {head!r} but sent {len(items) if isinstance(items, list) else 'no'} "
+                                 "payments: the answer is incomplete")
+            if len(items) >= PAYMENTS_MAX:
+                raise ValueError(
+                    f"{PAYMENTS} answered {len(items)} customer payments, its most: Intuit's server cannot page "
+                    "them (the tool has no offset, and its date filter is broken), so the rest cannot be read. "
+                    f"Remove {PAYMENTS} from allow_tools to load the other tables without customer payments")
+            self._learn_settlements("Payment", items, "Invoice")
+            return items, size
         if int(found.group(1)) != len(texts) - 1:
             raise ValueError(f"the server said {head!r} but sent {len(texts) - 1} records: the answer is incomplete")
         items = [self._json(block, f"record {n}") for n, block in enumerate(texts[1:], start=1)]
@@ -356,16 +522,26 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
             raise ValueError(f"{what} is not JSON ({exc.msg}): {block[:120]!r}") from None
 
     def _learn_accounts(self, items: list[Any]) -> None:
-        """Which accounts are P&L accounts, for the trial balance (decoded before any report is read)."""
+        """Each account's class and natural side, for the reports (decoded before any report is read)."""
         for r in items:
             if not isinstance(r, dict) or not r.get("Id"):
                 continue
             kind = ACCOUNT_TYPE.get(r.get("AccountType", ""))
             type_ = CLASSIFICATION.get(r.get("Classification", "")) or (kind[0] if kind else None)
+            account = str(r["Id"])
             if type_ is not None:
-                self._pl[str(r["Id"])] = type_ in ("revenue", "expense")
+                self._pl[account] = type_ in ("revenue", "expense")
+                self._debit[account] = type_ in ("asset", "expense")
+            self._names[account] = str(r.get("FullyQualifiedName") or r.get("Name") or "")
             if r.get("AccountSubType") == "RetainedEarnings":
-                self._retained.append(str(r["Id"]))
+                self._retained.append(account)
+
+    def _learn_settlements(self, kind: str, items: list[Any], document: str) -> None:
+        for r in items:
+            if isinstance(r, dict) and r.get("Id"):
+                docs = [str(link.get("TxnId")) for line in r.get("Line") or [] if isinstance(line, dict)
+                        for link in line.get("LinkedTxn") or [] if isinstance(link, dict) and link.get("TxnType") == document]
+                self._settles[(kind, str(r["Id"]))] = docs
 
     def envelope(self, stream: Stream, payload: Any) -> Envelope:
         return Envelope([payload] if isinstance(payload, Balances) else payload)
@@ -373,9 +549,11 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
     # -- mapping ------------------------------------------------------------------------------
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
         if stream.table == "erp_journal_lines":
-            return map_each(stream.table, stream.tool, items, self.trial_balance_entry)
+            one = self.trial_balance_entry if stream.tool == TB else self._gl_entry
+            return map_each(stream.table, stream.tool, items, one)
         if stream.table == "erp_payments":
-            return map_each(stream.table, stream.tool, items, self._bill_payment)
+            kind = ("Bill", "vendor") if stream.tool == "search_bill_payments" else ("Invoice", "customer")
+            return map_each(stream.table, stream.tool, items, lambda r: self._payment(r, *kind))
         one = self._account if stream.table == "erp_accounts" else self._document
         return map_each(stream.table, stream.tool, items, lambda r: one(r, stream.table))
 
@@ -409,12 +587,13 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
                 "total": text(total), "balance": text(balance), "currency": currency[0], "status": status,
                 "doc_type": "invoice", "voided_date": None}
 
-    def _bill_payment(self, r: Any) -> list[dict[str, Any]]:
+    def _payment(self, r: Any, document: str, party: str) -> list[dict[str, Any]]:
+        what = "a bill payment" if document == "Bill" else "a customer payment"
         if not isinstance(r, dict) or not r.get("Id"):
-            raise Unmappable("a bill payment without Id")
+            raise Unmappable(f"{what} without Id")
         currency = (_ref(r.get("CurrencyRef")) or (self.currency, None))[0]
         if currency is None:
-            raise Unmappable("a bill payment without CurrencyRef (and no options.currency)")
+            raise Unmappable(f"{what} without CurrencyRef (and no options.currency)")
         paid = iso_date(r.get("TxnDate"), "TxnDate")
         total = money(r.get("TotalAmt"), "TotalAmt")
         base = {"payment_id": str(r["Id"]), "paid_date": paid, "currency": currency, "kind": "payment"}
@@ -424,17 +603,38 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
                 raise Unmappable(f"line {number} is not an object")
             links = line.get("LinkedTxn") or []
             kinds = [str(link.get("TxnType")) for link in links if isinstance(link, dict)]
-            if kinds != ["Bill"] or not links[0].get("TxnId"):
-                raise Unmappable(f"line {number} links {kinds or 'nothing'}: only lines paying one Bill are read")
+            if kinds != [document] or not links[0].get("TxnId"):
+                raise Unmappable(f"line {number} links {kinds or 'nothing'}: only lines paying one {document} are read")
             amount = money(line.get("Amount"), f"line {number} Amount")
             applied += amount
             rows.append({**base, "line_no": str(number), "document_id": str(links[0]["TxnId"]), "amount": text(amount)})
         rest = total - applied
         if rest < 0:
             raise Unmappable(f"its lines pay {text(applied)}, more than its TotalAmt {text(total)}")
-        if rest > 0:  # paid ahead of any bill: unapplied
+        if rest > 0:  # paid ahead of any document: unapplied
             rows.append({**base, "line_no": str(len(rows) + 1), "document_id": None, "amount": text(rest)})
         return rows
+
+    def _gl_entry(self, txn: dict[str, Any]) -> list[dict[str, Any]]:
+        """One transaction of the General Ledger report as journal lines, or Unmappable."""
+        if txn["problems"]:
+            raise Unmappable(f"{txn['entry_id']}: " + "; ".join(txn["problems"]))
+        lines = txn["lines"]
+        net = sum((amount for _, amount, _ in lines), Decimal(0))
+        if net != 0:
+            raise Unmappable(f"{txn['entry_id']}: its lines do not balance (debits minus credits {text(net)})")
+        kind, name = txn["txn_type"], txn["name"]
+        if kind in DOCUMENT_TXNS:
+            document: str | None = txn["txn_id"]
+        else:
+            settles = self._settles.get(("Payment" if kind == "Payment" else "BillPayment", txn["txn_id"]), [])
+            document = settles[0] if kind in ("Payment", *VENDOR_TXNS) and len(settles) == 1 else None
+        return [{"entry_id": txn["entry_id"], "line_no": str(number), "posted_date": txn["posted_date"],
+                 "account_id": account, "debit": text(max(amount, Decimal(0))), "credit": text(max(-amount, Decimal(0))),
+                 "currency": self.currency, "amount_currency": None, "description": memo or kind,
+                 "customer_id": name if kind in CUSTOMER_TXNS else None,
+                 "vendor_id": name if kind in VENDOR_TXNS else None, "document_id": document}
+                for number, (account, amount, memo) in enumerate(lines, start=1)]
 
     def retained_earnings_account(self, current: Balances) -> str | None:
         """The configured account, else the one whose AccountSubType is RetainedEarnings, else by name."""

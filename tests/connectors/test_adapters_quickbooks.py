@@ -1,4 +1,5 @@
-"""The `quickbooks` adapter against an in-memory stand-in for intuit/quickbooks-online-mcp-server:
+"""The `quickbooks` adapter against an in-memory FAKE of intuit/quickbooks-online-mcp-server (edge cases
+the real-server test, test_adapters_quickbooks_server.py, does not reach):
 arguments under ``params`` (register-tool.ts), ``search_accounts``/``search_invoices`` paging
 criteria in ``params.criteria``, ``search_bills`` beside it, answers "Found N ..." then one
 JSON.stringify(entity) text per record, node-quickbooks' 1-based offset, errors as text with
@@ -194,24 +195,27 @@ class FakeQuickBooks:
 
         @self.server.tool(structured_output=False)
         def search_bill_payments(params: dict[str, Any]) -> list[TextContent]:
-            """search-bill-payments.tool.ts: 'Bill payments found:' then JSON.stringify(the array)."""
+            """search-bill-payments.tool.ts: 'Bill payments found:' then JSON.stringify(node-quickbooks' raw answer)."""
             self.calls.append(("search_bill_payments", params))
             ordered = sorted(BILL_PAYMENTS, key=lambda r: r["Id"]) if params.get("asc") == "Id" else BILL_PAYMENTS
             start, limit = int(params.get("offset", 1)), int(params.get("limit", 1000))
             page = ordered[start - 1: start - 1 + min(limit, self.caps.get("bill payments", limit))]
             return [TextContent(type="text", text="Bill payments found:"),
-                    TextContent(type="text", text=json.dumps(page, default=lambda d: float(d)))]
+                    TextContent(type="text", text=json.dumps(
+                        {"QueryResponse": {"BillPayment": page, "startPosition": start, "maxResults": len(page)} if page else {},
+                         "time": "2026-06-15T10:00:00.000-07:00"}, default=lambda d: float(d)))]
 
         @self.server.tool(structured_output=False)
-        def get_report(params: dict[str, Any]) -> list[TextContent]:
-            """get-report.tool.ts: one text content, JSON.stringify(report)."""
-            self.calls.append(("get_report", params))
+        def get_trial_balance(params: dict[str, Any]) -> list[TextContent]:
+            """get-trial-balance.tool.ts: 'Trial Balance Report:' then JSON.stringify(report, null, 2)."""
+            self.calls.append(("get_trial_balance", params))
             if self.report_error:
-                return [TextContent(type="text", text=f"Error fetching report: {self.report_error}")]
+                return [TextContent(type="text", text=f"Error: Error: {self.report_error}")]
             start, end = date.fromisoformat(params["start_date"]), date.fromisoformat(params["end_date"])
             report = trial_balance_report(start, end, unbalanced=end == self.unbalanced_at,
                                           total_off=end == self.total_off_at)
-            return [TextContent(type="text", text=json.dumps(report))]
+            return [TextContent(type="text", text="Trial Balance Report:"),
+                    TextContent(type="text", text=json.dumps(report, indent=2))]
 
         @self.server.tool(structured_output=False)
         def create_invoice(params: dict[str, Any]) -> str:
@@ -246,7 +250,7 @@ def ingest(fake: FakeQuickBooks, tmp_path: Path, raw: dict[str, Any] | None = No
     return con
 
 
-ALL_READS = ["search_accounts", "search_invoices", "search_bills", "search_bill_payments", "get_report"]
+ALL_READS = ["search_accounts", "search_invoices", "search_bills", "search_bill_payments", "get_trial_balance"]
 
 
 def tb_config(**extra: Any) -> dict[str, Any]:
@@ -362,7 +366,7 @@ def test_bill_payments_load_as_lines_per_bill_paging_by_start_position(tmp_path:
     reasons = [r for (r,) in con.execute("select reason from quarantine where tool = 'search_bill_payments'").fetchall()]
     assert len(reasons) == len(aside) == 1
     assert reasons[0] == "erp_payments from search_bill_payments: line 1 links ['VendorCredit']: only lines paying one Bill are read"
-    assert not [t for t, _ in fake.calls if t == "get_report"]  # not allow-listed: no journal lines asked
+    assert not [t for t, _ in fake.calls if t == "get_trial_balance"]  # not allow-listed: no journal lines asked
 
 
 # --- the general ledger from month-end TrialBalance reports ---------------------------------------
@@ -396,8 +400,8 @@ def test_trial_balances_become_monthly_movements_across_the_fiscal_year_end(tmp_
     con = ingest(fake, tmp_path, tb_config())
     lines = con.execute("select * from erp_journal_lines order by 1, 2").fetchall()
     assert lines == expected_tb_lines()
-    asked = [p for t, p in fake.calls if t == "get_report"]
-    assert asked == [{"reportName": "TrialBalance", "start_date": _fy_start(end).isoformat(), "end_date": end.isoformat(),
+    asked = [p for t, p in fake.calls if t == "get_trial_balance"]
+    assert asked == [{"start_date": _fy_start(end).isoformat(), "end_date": end.isoformat(),
                       "accounting_method": "Accrual"} for end in MONTH_ENDS]
     sums = con.execute("select entry_id, sum(debit) - sum(credit) from erp_journal_lines group by 1").fetchall()
     assert len(sums) == len(MONTH_ENDS) and all(diff == 0 for _, diff in sums)
@@ -407,7 +411,7 @@ def test_trial_balances_become_monthly_movements_across_the_fiscal_year_end(tmp_
     assert "2" not in january and january == {
         a: sum((n for d, ls in POSTINGS if (d.year, d.month) == (2026, 1) for b, n in ls.items() if b == a), D(0))
         for a in january}
-    assert con.execute("select count(*) from quarantine where tool = 'get_report'").fetchone()[0] == 0
+    assert con.execute("select count(*) from quarantine where tool = 'get_trial_balance'").fetchone()[0] == 0
 
     from warehouse.models import build_marts
     con.execute(f"insert into run_context values ('{TB_FROM}', date '{AS_OF}', {FY_START}, 'USD')")
@@ -432,9 +436,9 @@ def test_an_unbalanced_trial_balance_quarantines_the_months_it_feeds(tmp_path: P
     con = ingest(fake, tmp_path, tb_config())
     entries = {e for (e,) in con.execute("select distinct entry_id from erp_journal_lines").fetchall()}
     assert entries == {"TB-2025-10", "TB-2025-11", "TB-2026-02"}  # December and January use December's report
-    reasons = [r for (r,) in con.execute("select reason from quarantine where tool = 'get_report' order by reason").fetchall()]
+    reasons = [r for (r,) in con.execute("select reason from quarantine where tool = 'get_trial_balance' order by reason").fetchall()]
     assert [r.split(": the trial balance")[0] for r in reasons] == [
-        "erp_journal_lines from get_report: TB-2025-12", "erp_journal_lines from get_report: TB-2026-01"]
+        "erp_journal_lines from get_trial_balance: TB-2025-12", "erp_journal_lines from get_trial_balance: TB-2026-01"]
     assert all("the trial balance at 2025-12-31 does not balance: debits" in r for r in reasons)
 
 
@@ -443,28 +447,28 @@ def test_a_total_row_that_disagrees_with_the_rows_quarantines_the_month(tmp_path
     fake.total_off_at = AS_OF
     con = ingest(fake, tmp_path, tb_config())
     assert "TB-2026-02" not in {e for (e,) in con.execute("select distinct entry_id from erp_journal_lines").fetchall()}
-    (reason,) = [r for (r,) in con.execute("select reason from quarantine where tool = 'get_report'").fetchall()]
-    assert reason.startswith(f"erp_journal_lines from get_report: TB-2026-02: the trial balance at {AS_OF}: its rows sum to")
+    (reason,) = [r for (r,) in con.execute("select reason from quarantine where tool = 'get_trial_balance'").fetchall()]
+    assert reason.startswith(f"erp_journal_lines from get_trial_balance: TB-2026-02: the trial balance at {AS_OF}: its rows sum to")
     assert "but its TOTAL row says" in reason
 
 
 def test_report_error_text_fails_the_source(tmp_path: Path) -> None:
     fake = FakeQuickBooks()
     fake.report_error = "Forbidden"
-    with pytest.raises(ConnectorError, match=r"tool 'get_report'.*Error fetching report: Forbidden"):
+    with pytest.raises(ConnectorError, match=r"tool 'get_trial_balance'.*Error: Error: Forbidden"):
         ingest(fake, tmp_path, tb_config())
 
 
-def test_trial_balance_mode_is_the_default_with_get_report_and_needs_its_settings() -> None:
+def test_trial_balance_mode_is_the_default_with_get_trial_balance_and_needs_its_settings() -> None:
     from connectors.adapters import adapter_for
 
     adapter = adapter_for(parse_config(tb_config()).connectors["erp"])
     assert [(s.table, s.tool) for s in adapter.streams()] == [
         ("erp_accounts", "search_accounts"), ("erp_invoices", "search_invoices"), ("erp_bills", "search_bills"),
-        ("erp_payments", "search_bill_payments"), ("erp_journal_lines", "get_report")]
+        ("erp_payments", "search_bill_payments"), ("erp_journal_lines", "get_trial_balance")]
     adapter = adapter_for(parse_config(raw_config()).connectors["erp"])
     assert [s.tool for s in adapter.streams()] == ["search_accounts", "search_invoices", "search_bills"]
-    with pytest.raises(ConfigError, match="add it to allow_tools"):
+    with pytest.raises(ConfigError, match="add get_trial_balance to allow_tools"):
         parse_config(raw_config(journals="trial_balance", from_period=TB_FROM, fiscal_year_start_month=FY_START))
     with pytest.raises(ConfigError, match="options.journals"):
         parse_config(tb_config(journals="general_ledger"))

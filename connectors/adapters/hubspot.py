@@ -21,6 +21,13 @@ Read from HubSpot's MCP server ``@hubspot/mcp-server`` 0.4.0 (npm, MIT; tarball 
 - Failures are answered as text ``"Error listing HubSpot deals: HubSpot API Error: 401 ..."`` (or
   ``"Error: <validation message>"``). 0.4.0 flags them ``isError``; other builds and proxies do not,
   so ``decode`` treats any non-JSON answer starting with "Error" as the error it is.
+- Proven against the package itself (tests/connectors/test_adapters_hubspot_server.py: 0.4.0 on
+  Node 22, its calls to ``https://api.hubspot.com`` — the base URL it uses unless
+  ``BASE_URL_OVERRIDE`` is set — answered by a stand-in of the CRM v3 REST API): its zod schemas take
+  exactly the arguments sent here, it passes ``after`` tokens and a 207 partial batch read through
+  as described, and its 401 text reaches the pull's error. The tool accepts ``limit`` up to 500
+  but HubSpot documents 100 as the list endpoint's page maximum; paging follows ``paging.next.after``
+  either way, so a larger ``page_size`` only means more, smaller pages than asked.
 - Writes the server also exposes (``hubspot-batch-create-objects``, ``hubspot-batch-update-objects``,
   ``hubspot-create-property``, ``hubspot-create-engagement``, ...) are never declared here, so a
   config that allow-lists one is refused at load.

@@ -1,21 +1,36 @@
-"""`stripe`: a Stripe account as a bank-like feed (bank_accounts, bank_transactions, bank_balances).
+"""`stripe`: a Stripe account as a bank-like feed (bank_accounts, bank_balances; bank_transactions
+only from a server that lists balance transactions).
 
-Sources read (Stripe's MCP server, ``stripe/agent-toolkit`` a.k.a. ``stripe/ai``, commit
-57599ddf4e666528da7cc1abbfc1a96ea02610f7, ``tools/typescript/src/shared/*`` and
-``tools/typescript/src/modelcontextprotocol/toolkit.ts``; npm ``@stripe/mcp`` 0.3.3 now proxies the
-hosted https://mcp.stripe.com, docs https://docs.stripe.com/mcp, which lists the same tool names):
+What Stripe's own MCP server gives (proven in tests/connectors/test_adapters_stripe_server.py):
+npm ``@stripe/mcp`` 0.3.3 is not a Stripe API client but a stdio proxy: it forwards every MCP
+message, unchanged, to Stripe's hosted server ``https://mcp.stripe.com`` (streamable HTTP, the key
+as ``Authorization: Bearer``; ``--stripe-account`` as ``Stripe-Account``), so its tools are the hosted
+server's. Their names are listed at https://docs.stripe.com/mcp#tools; their last published source
+is the agent toolkit, ``stripe/ai`` commit dd624f517802fd51e9ae9f7671b5148a5350dc71
+(``tools/typescript/src/shared/*``, unchanged since 57599ddf), and it says:
 
 - every tool answers one text content, ``JSON.stringify(<Stripe API result>)``: Stripe objects
   with amounts as *integers of the currency's minor unit* (cents; none for zero-decimal currencies
   such as JPY, thousandths for BHD/JOD/KWD/OMR/TND) and times as Unix seconds;
 - ``retrieve_balance {}`` (read-only) answers the Balance object ``{object: "balance", available:
-  [{amount, currency, source_types}], pending: [...], livemode}``;
-- its list tools (``list_payment_intents``, ``list_invoices``, ...) take ``limit`` 1..100 and *no
-  cursor*, and answer the bare ``.data`` array: the first 100 objects, with no ``has_more``;
-- a failure is answered as the JSON *string* ``"Failed to list payment intents"`` (``"Failed to
-  retrieve balance"``), not flagged ``isError``; ``decode`` turns such a string into an error;
+  [{amount, currency, source_types}], pending: [...], livemode}``: **the only bank data Stripe's own
+  server gives** — per currency, what the Stripe balance holds now (no date of its own);
+- its list tools (``list_payment_intents``, ``list_invoices``, ``list_customers``, ...) take ``limit``
+  1..100 and *no cursor*, and answer the bare ``.data`` array with no ``has_more``; none lists balance
+  transactions, charges, refunds or payouts. Payment intents are not bank lines (gross of fees, dated
+  when the customer paid, not when funds moved in the balance), so they are not read as such;
+- a failure is answered as the JSON *string* ``"Failed to retrieve balance"``, not flagged
+  ``isError``; ``decode`` turns such a string into an error;
 - writes it exposes (``create_refund``, ``create_invoice``, ``cancel_subscription``, ...) are never
   declared here: a config that allow-lists one is refused at load.
+
+So with Stripe's own server allow-list ``[retrieve_balance]``: the adapter reads ``bank_accounts`` and
+``bank_balances`` and does not read ``bank_transactions`` (the pull empties that table and records
+it as not read; nothing pretends to be a complete feed). ``bank_transactions`` is read only when
+``options.transactions_tool`` (default ``list_balance_transactions``) is allow-listed, from a server
+that has such a tool — a community Stripe MCP server or a proxy of ``GET /v1/balance_transactions``.
+That path is **unproven against any real server**: no published server's code was run against it
+here; its mapping and paging are tested against closeboard's own fakes only.
 
 Stripe's own server has no balance-transactions list; Stripe's REST API has
 ``GET /v1/balance_transactions`` (``limit`` <= 100, ``starting_after``, ``created[gte|lt]``, newest
@@ -56,7 +71,11 @@ Config::
 
     bank:
       adapter: stripe
-      server: {url: "https://mcp.stripe.com", headers: {Authorization: "Bearer ${STRIPE_RESTRICTED_KEY}"}}
+      server: {command: npx, args: [-y, "@stripe/mcp@0.3.3", "--api-key=${STRIPE_RESTRICTED_KEY}"]}
+      allow_tools: [retrieve_balance]          # Stripe's own server: balances only
+      options: {gl_accounts: {usd: "1030"}, timezone: UTC}
+
+    # a server that also lists balance transactions (unproven, see above):
       allow_tools: [retrieve_balance, list_balance_transactions]
       options: {gl_accounts: {usd: "1030"}, fees: split, timezone: UTC, since: "2024-01-01"}
 """
@@ -120,7 +139,7 @@ def _read_tool(options: dict[str, Any], key: str, default: str) -> str:
 
 class StripeAdapter(Adapter):
     name = "stripe"
-    default_tools = (BALANCE_TOOL, TRANSACTIONS_TOOL)
+    default_tools = (BALANCE_TOOL,)  # all that Stripe's own server has for a bank feed
     options = (
         "gl_account_id", "gl_accounts", "fees", "timezone", "since", "transactions_tool", "balance_tool",
         "paging", "page_size",
@@ -136,6 +155,7 @@ class StripeAdapter(Adapter):
         self.balance_tool = BALANCE_TOOL
         self.paging = "auto"
         self.page_size = LIMIT_MAX
+        self.read_transactions = False
 
     def configure(self, config: ConnectorConfig) -> None:
         super().configure(config)
@@ -169,16 +189,17 @@ class StripeAdapter(Adapter):
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= LIMIT_MAX:
             raise ValueError(f"options.page_size: an integer 1..{LIMIT_MAX} (Stripe's list limit)")
         self.page_size = size
+        # balance transactions only from a server that lists them and a config that allow-lists that tool
+        self.read_transactions = self.transactions_tool in config.allow_tools
 
     def read_tools(self) -> frozenset[str]:
         return frozenset({self.balance_tool, self.transactions_tool})
 
     def streams(self) -> list[Stream]:
-        return [
-            Stream("bank_accounts", self.balance_tool, paging=NoPaging()),
-            Stream("bank_transactions", self.transactions_tool),
-            Stream("bank_balances", self.balance_tool, paging=NoPaging()),
-        ]
+        streams = [Stream("bank_accounts", self.balance_tool, paging=NoPaging())]
+        if self.read_transactions:
+            streams.append(Stream("bank_transactions", self.transactions_tool))
+        return [*streams, Stream("bank_balances", self.balance_tool, paging=NoPaging())]
 
     # -- reading answers --------------------------------------------------------------------
     def decode(self, stream: Stream | None, result: Any, *, limit_bytes: int) -> tuple[Any, int]:

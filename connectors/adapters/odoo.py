@@ -1,24 +1,39 @@
-"""`odoo`: Odoo through ``mcp-server-odoo`` (github.com/ivnvxd/mcp-server-odoo).
+"""`odoo`: Odoo through ``mcp-server-odoo`` (PyPI, github.com/ivnvxd/mcp-server-odoo).
 
-Read from its source at commit 1b47d3c926c2b59325755e2dbec8e722274e4414 (0.5.1, 2026-04-23):
+Read from the source of PyPI ``mcp-server-odoo`` 0.8.0 and proved against it, unmodified, in
+``tests/connectors/test_adapters_odoo_server.py`` (Odoo 17 replaced by a stand-in that answers
+Odoo's external API, ``tests/vendors/odoo/standin.py``):
 
+- The server needs ``mcp<2`` (its own requirement): ``uvx --from mcp-server-odoo==0.8.0
+  mcp-server-odoo`` with, in ``env:``, ``ODOO_URL`` and ``ODOO_DB`` and either
+  - standard mode (the Odoo "MCP Server" module installed): ``ODOO_API_KEY``. The server checks
+    the key at ``/mcp/auth/validate``, asks ``/mcp/models/<model>/access`` before each read (the
+    four models must be enabled for read) and calls ``execute_kw`` at ``/mcp/xmlrpc/object``; or
+  - ``ODOO_YOLO=read`` (no module, plain ``/xmlrpc/2/common`` + ``/xmlrpc/2/object``):
+    ``ODOO_USER`` with ``ODOO_API_KEY`` (an Odoo API key, used as the password) or
+    ``ODOO_PASSWORD``. Writes are refused by the server in this mode.
+  The server also reads a ``.env`` file in its working directory when there is one.
 - ``mcp_server_odoo/tools.py`` registers ``search_records(model, domain, fields, limit, offset,
-  order)``, ``get_record``, ``list_models``, ``list_resource_templates`` (readOnlyHint) and the
-  writes ``create_record``, ``update_record``, ``delete_record``, which this adapter never
-  declares (a config allow-listing them is refused; they are never called).
-- ``search_records`` answers ``SearchResult`` (``mcp_server_odoo/schemas.py``):
-  ``{records, total, limit, offset, model}`` as structured content and the same JSON as text;
-  ``total`` is ``search_count(domain)``. ``limit`` is capped at ``ODOO_MCP_MAX_LIMIT`` (default
-  100, ``config.py``) and the limit actually used is echoed back. Records are Odoo ``read()``
-  output: a many2one is ``[id, "display name"]``, an empty field is ``false``, money a JSON number
-  (read as Decimal, never a float).
-- errors raise ``ValidationError`` -> an ``isError`` result (the client reports it).
-- The server needs ``mcp<2``: ``uvx --with "mcp<2" --from mcp-server-odoo mcp-server-odoo`` with
-  ``ODOO_URL``, ``ODOO_DB``, ``ODOO_API_KEY`` (or user/password) passed through ``env:``.
+  order)``, ``get_record``, ``get_fields``, ``list_models``, ``aggregate_records``, ... (readOnlyHint)
+  and the writes ``create_record``, ``update_record``, ``delete_record``, ``post_message``, which
+  this adapter never declares (a config allow-listing them is refused; they are never called).
+- ``search_records`` runs Odoo's ``search(domain, limit, offset, order)``, then
+  ``search_count(domain)`` (``total``), then ``read(ids, fields)``, and answers ``SearchResult``
+  ``{records, total, limit, offset, model, note}`` as structured content and the same JSON as
+  text. ``limit`` is capped at ``ODOO_MCP_MAX_LIMIT`` (default 100) and echoed back; ``offset`` is
+  refused beyond ``max(1000 * limit, 10000)`` (``config.max_offset_for``), so offset paging cannot
+  read more than 100,000 journal items at the default limit. Records are Odoo ``read()`` output: a
+  many2one is ``[id, "display name"]``, an empty field ``false``, money a JSON number (read as
+  Decimal, never a float), a date ``"YYYY-MM-DD"``.
+- errors raise ``ValidationError`` -> an ``isError`` result (the client reports it), e.g.
+  "Access denied: Model 'account.payment' is not enabled for MCP access." or Odoo's own message.
 
-Paging: ``OffsetPaging`` over ``limit``/``offset`` ordered by ``id asc``; the records read must
-equal the reported ``total`` (else the source fails naming the tool: the data changed, or the
-server capped the page below ``options.page_size``: the echoed limit is checked too).
+Paging: by id, never by offset: each call asks for ``domain + [["id", ">", last id read]]``,
+``order: "id asc"``, ``limit: options.page_size``, offset 0. The first answer's ``total`` is the
+stream's total; on every later page the records read so far plus that page's ``total`` (the records
+left) must equal it, and the pull must end with exactly that many, else the source fails naming the
+tool (the data changed during the pull: a move reset to draft, an entry posted; worth a retry). A
+server that capped the page below ``options.page_size`` is named (the echoed limit is checked).
 
 Mapping (Odoo 16+ ``account_type``; docs/adapters.md):
 - ``erp_accounts`` from ``account.account``: ``account_id`` is the Odoo id (what move lines carry).
@@ -28,13 +43,17 @@ Mapping (Odoo 16+ ``account_type``; docs/adapters.md):
   equity_unaffected equity; income, income_other revenue; expense, expense_depreciation expense,
   expense_direct_cost expense/cogs; off_balance and unknown types are quarantined. Currency: the
   account's currency, else ``options.currency`` (the company currency).
-- ``erp_journal_lines`` from ``account.move.line`` of posted moves: entry_id the move id, line_no
-  the line id, debit/credit as Odoo keeps them (company currency, ``company_currency_id``),
-  ``amount_currency`` when the line's currency differs; the partner is the customer on customer
-  documents (out_*), the vendor on vendor documents (in_*), and the document is the move itself.
+- ``erp_journal_lines`` from ``account.move.line`` of posted moves (``parent_state = posted``:
+  draft and cancelled moves' items are never read): entry_id the move id, line_no the line id,
+  posted_date the line's ``date`` (the move's accounting date), debit/credit as Odoo keeps them
+  (company currency, ``company_currency_id``), ``amount_currency`` when the line's currency
+  differs; the partner is the customer on customer documents (out_*) and on receivable lines, the
+  vendor on vendor documents (in_*) and on payable lines (so a payment's receivable line names its
+  customer), and the document is the move itself for invoices, bills and refunds.
 - ``erp_invoices`` / ``erp_bills`` from ``account.move`` (out_invoice/out_refund,
-  in_invoice/in_refund; posted or cancelled): refunds are credit notes with negative totals;
-  status cancel void, residual 0 paid, else open.
+  in_invoice/in_refund; posted or cancelled, drafts are not read): refunds are credit notes with
+  negative totals; total ``amount_total`` and balance ``amount_residual`` in the document's
+  currency; status cancel void, residual 0 paid, else open.
 - ``erp_payments`` from ``account.payment`` (not draft/cancelled): the document is the one
   invoice or bill it reconciles; none is unapplied cash; a payment reconciled with several
   documents is quarantined (the split is in ``account.partial.reconcile``, not read here).
@@ -49,7 +68,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.adapters._vendor import Unmappable, iso_date, map_each, money, optional_date, text
 from connectors.adapters.base import Adapter, Mapped, Stream
-from connectors.adapters.paging import Envelope, OffsetPaging
+from connectors.adapters.paging import Envelope, Paging
 from connectors.client import ConnectorError, Page
 
 if TYPE_CHECKING:
@@ -70,7 +89,7 @@ MODELS = {
     "erp_accounts": ("account.account", [], ["id", "code", "name", "account_type", "currency_id"]),
     "erp_journal_lines": ("account.move.line", [["parent_state", "=", "posted"]],
                           ["id", "move_id", "date", "account_id", "debit", "credit", "currency_id", "amount_currency",
-                           "company_currency_id", "name", "partner_id", "move_type"]),
+                           "company_currency_id", "name", "partner_id", "move_type", "account_type"]),
     "erp_invoices": ("account.move", [["move_type", "in", ["out_invoice", "out_refund"]], ["state", "in", ["posted", "cancel"]]],
                      ["id", "name", "move_type", "partner_id", "invoice_date", "invoice_date_due", "amount_total",
                       "amount_residual", "currency_id", "state"]),
@@ -119,11 +138,8 @@ class OdooAdapter(Adapter):
         return frozenset({TOOL, "get_record", "list_models"})
 
     def streams(self) -> list[Stream]:
-        return [
-            Stream(table, TOOL, {"model": model, "domain": domain, "fields": fields, "order": "id asc"},
-                   paging=OffsetPaging(limit=self.page_size))
-            for table, (model, domain, fields) in MODELS.items()
-        ]
+        return [Stream(table, TOOL, {"model": model, "domain": domain, "fields": fields, "order": "id asc"})
+                for table, (model, domain, fields) in MODELS.items()]
 
     def envelope(self, stream: Stream, payload: Any) -> Envelope:
         if not isinstance(payload, dict) or not isinstance(payload.get("records"), list) or "total" not in payload:
@@ -135,17 +151,38 @@ class OdooAdapter(Adapter):
         return Envelope(payload["records"], total=int(payload["total"]))
 
     async def pages(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
-        fetched, total = 0, None
-        async for page in stream.pager.pages(session, self, stream):
-            fetched += len(page.items)
-            total = page.total
-            yield page
-        if total is not None and fetched != total:
-            raise ConnectorError(
-                session.name, TOOL,
-                f"{stream.arguments['model']}: read {fetched} records but the server reported a total of {total} "
-                "(the data changed during the pull?)", transient=True,
-            )
+        """Keyset pages by id (``id > last``, ``id asc``): no offset, so nothing shifts under the pull
+        and the server's offset cap never applies; the totals must agree page after page."""
+        model, domain = stream.arguments["model"], list(stream.arguments["domain"])
+        last, fetched, total = 0, 0, None
+
+        def changed(detail: str) -> ConnectorError:
+            return ConnectorError(session.name, TOOL, f"{model}: {detail} (the data changed during the pull)",
+                                  transient=True)
+
+        for number in range(1, session.config.client.max_pages + 1):
+            arguments = dict(stream.arguments, domain=[*domain, ["id", ">", last]], limit=self.page_size, offset=0)
+            env, nbytes = await Paging.fetch(session, self, stream, arguments, number)
+            ids = [r.get("id") if isinstance(r, dict) else None for r in env.items]
+            if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) or ids != sorted(set(ids)) \
+                    or (ids and ids[0] <= last) or len(ids) > self.page_size:
+                raise ConnectorError(session.name, TOOL, f"{model} page {number}: not at most {self.page_size} "
+                                     f"records in ascending id order after id {last}: ids {ids[:5]}...")
+            if env.total is None:
+                raise ConnectorError(session.name, TOOL, f"{model} page {number}: no total")
+            if total is None:
+                total = env.total
+            elif fetched + env.total != total:
+                raise changed(f"{fetched} records read and {env.total} left after id {last}, "
+                              f"but the first page reported a total of {total}")
+            fetched += len(ids)
+            last = ids[-1] if ids else last
+            yield Page(env.items, None, total, env.as_of, number, nbytes)
+            if len(ids) < self.page_size or fetched >= total:
+                if fetched != total:
+                    raise changed(f"read {fetched} records but the server reported a total of {total}")
+                return
+        raise ConnectorError(session.name, TOOL, f"{model}: more than {session.config.client.max_pages} pages")
 
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
         one = {"erp_accounts": self._account, "erp_journal_lines": self._line, "erp_invoices": self._document,
@@ -178,9 +215,9 @@ class OdooAdapter(Adapter):
         if debit < 0 or credit < 0:
             raise Unmappable("a negative debit or credit")
         partner = _m2o(r.get("partner_id"))
-        move_type = r.get("move_type") or "entry"
-        customer = partner[0] if partner and move_type.startswith("out_") else None
-        vendor = partner[0] if partner and move_type.startswith("in_") else None
+        move_type, account_type = r.get("move_type") or "entry", r.get("account_type")
+        customer = partner[0] if partner and (move_type.startswith("out_") or account_type == "asset_receivable") else None
+        vendor = partner[0] if partner and (move_type.startswith("in_") or account_type == "liability_payable") else None
         return {"entry_id": move[0], "line_no": str(r["id"]), "posted_date": iso_date(r.get("date"), "date"),
                 "account_id": account[0], "debit": text(debit), "credit": text(credit), "currency": currency,
                 "amount_currency": text(money(r.get("amount_currency"), "amount_currency")) if foreign else None,

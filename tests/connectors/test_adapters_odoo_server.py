@@ -1,0 +1,258 @@
+"""The `odoo` adapter against the REAL, unmodified mcp-server-odoo from PyPI, run through uvx in its
+own environment (it needs mcp<2), with Odoo replaced by a local stand-in that answers Odoo 17's
+external API over HTTP (``tests/vendors/odoo/standin.py``: XML-RPC ``/xmlrpc/2/common`` and
+``/xmlrpc/2/object`` ``execute_kw``; with ``module=True`` also the Odoo MCP module's ``/mcp/...``
+routes). The books are small and hand-checked (``tests/vendors/odoo/books.py``): posted, draft and
+cancelled moves, invoices and bills with residuals, a credit note, payments (one unapplied, one
+settling two documents), a EUR invoice."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from connectors.client import ConnectorError
+from connectors.config import ConfigError, parse_config
+from pipelines.ingest import Ingested, ingest_source
+from tests.connectors.uvx import require_uvx
+from tests.vendors.odoo import books
+from tests.vendors.odoo.standin import Database, OdooStandin
+from warehouse.db import ensure_schema
+from warehouse.home import Home
+from warehouse.models import build_marts
+
+UVX_ARGS = ["--from", "mcp-server-odoo==0.8.0", "mcp-server-odoo"]
+PAGE = 5
+D = Decimal
+
+
+def server_env(url: str, *, module: bool, **extra: str) -> dict[str, str]:
+    if module:  # standard mode: the Odoo MCP module checks the API key and which models are enabled
+        return {"ODOO_URL": url, "ODOO_DB": books.DB, "ODOO_API_KEY": books.API_KEY, **extra}
+    return {"ODOO_URL": url, "ODOO_DB": books.DB, "ODOO_USER": books.LOGIN, "ODOO_API_KEY": books.API_KEY,
+            "ODOO_YOLO": "read", **extra}
+
+
+def raw_config(uvx: str, env: dict[str, str], *, allow: list[str] | None = None, page_size: int = PAGE) -> dict[str, Any]:
+    return {
+        "company": {"name": "Odoo Co", "currency": "USD", "first_period": "2026-01"},
+        "connectors": {"erp": {
+            "adapter": "odoo", "server": {"command": uvx, "args": UVX_ARGS, "env": env},
+            "allow_tools": allow or ["search_records"], "client": {"call_timeout_s": 60, "retries": 0},
+            "options": {"currency": "USD", "page_size": page_size},
+        }},
+    }
+
+
+@pytest.fixture(scope="module")
+def uvx() -> str:
+    return require_uvx(UVX_ARGS, "mcp-server-odoo")
+
+
+def ingest(uvx: str, db: Database, root: Path, *, module: bool = False, **extra: str) -> tuple[duckdb.DuckDBPyConnection, Ingested]:
+    con = duckdb.connect()
+    ensure_schema(con)
+
+    @contextmanager
+    def connect():  # noqa: ANN202
+        yield con
+
+    with OdooStandin(db, module=module) as odoo:
+        config = parse_config(raw_config(uvx, server_env(odoo.url, module=module, **extra)))
+        result = ingest_source(config, "erp", home=Home(root / "home"), run_id="r1", connect=connect)
+    return con, result
+
+
+@dataclass
+class Loaded:
+    con: duckdb.DuckDBPyConnection
+    erp: Ingested
+    db: Database
+
+
+@pytest.fixture(scope="module")
+def loaded(uvx: str, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    db = books.database()
+    con, erp = ingest(uvx, db, tmp_path_factory.mktemp("odoo"))
+    con.execute("insert into run_context values ('2026-01', date '2026-02-20', 1, 'USD')")
+    build_marts(con)
+    return Loaded(con, erp, db)
+
+
+def test_accounts_map_by_account_type_and_off_balance_is_quarantined(loaded: Loaded) -> None:
+    got = loaded.con.execute("select account_id, name, type, subtype, currency, parent_id from erp_accounts order by 1::int").fetchall()
+    assert got == [
+        ("1", "101401 Bank", "asset", "cash", "USD", None),
+        ("2", "121000 Account Receivable", "asset", "ar", "USD", None),
+        ("3", "211000 Account Payable", "liability", "ap", "USD", None),
+        ("4", "251000 Tax Received", "liability", None, "USD", None),
+        ("5", "400000 Product Sales", "revenue", None, "USD", None),
+        ("6", "600000 Expenses", "expense", None, "USD", None),
+        ("7", "500000 Cost of Goods Sold", "expense", "cogs", "USD", None),
+        ("8", "101402 Bank EUR", "asset", "cash", "EUR", None),
+        ("9", "110000 Capital", "equity", None, "USD", None),
+    ]
+    reasons = [r for (r,) in loaded.con.execute("select reason from quarantine where reason like 'erp_accounts%'").fetchall()]
+    assert reasons == ["erp_accounts from search_records account.account: account_type 'off_balance' is not a "
+                       "balance sheet or P&L type this adapter maps"]
+
+
+def test_only_posted_journal_items_load_and_the_rest_are_dropped_and_counted(loaded: Loaded) -> None:
+    con, db = loaded.con, loaded.db
+    lines = db.models["account.move.line"].rows.values()
+    dropped = sorted((r["move_id"], r["parent_state"]) for r in lines if r["parent_state"] != "posted")
+    assert dropped == [(7, "draft"), (7, "draft"), (8, "cancel"), (8, "cancel"), (8, "cancel"), (12, "draft"), (12, "draft")]
+    posted = books.posted_lines(db)
+    table = loaded.erp.pull.tables["erp_journal_lines"]
+    assert table.reported_total == table.rows == len(posted) == len(lines) - len(dropped) == 30
+    assert table.rejected == []
+    got = {r[1] for r in con.execute("select entry_id, line_no from erp_journal_lines").fetchall()}
+    assert got == {r["id"] for r in posted}
+    assert con.execute("select count(*) from erp_journal_lines where entry_id in ('7', '8', '12')").fetchone()[0] == 0
+    unbalanced = con.execute("select entry_id from erp_journal_lines group by 1 having sum(debit) <> sum(credit)").fetchall()
+    assert unbalanced == []
+    # the EUR invoice: company-currency debit/credit, the EUR side in amount_currency
+    assert con.execute("select account_id, debit, credit, currency, amount_currency, customer_id, document_id "
+                       "from erp_journal_lines where entry_id = '13' order by line_no").fetchall() == [
+        ("5", D("0.00"), D("1085.00"), "USD", D("-1000.00"), "7", "13"),
+        ("2", D("1085.00"), D("0.00"), "USD", D("1000.00"), "7", "13"),
+    ]
+    # a payment's entry: the receivable line names the customer (account_type), no document
+    assert con.execute("select account_id, debit, credit, customer_id, vendor_id, document_id, posted_date "
+                       "from erp_journal_lines where entry_id = '9' order by line_no").fetchall() == [
+        ("1", D("1150.00"), D("0.00"), None, None, None, date(2026, 1, 25)),
+        ("2", D("0.00"), D("1150.00"), "7", None, None, date(2026, 1, 25)),
+    ]
+    # a bill's payable line without a label: vendor and document, description null
+    assert con.execute("select description, vendor_id, customer_id, document_id from erp_journal_lines "
+                       "where line_no = 1013").fetchone() == (None, "9", None, "5")
+
+
+def test_invoices_and_bills_are_the_posted_and_cancelled_documents(loaded: Loaded) -> None:
+    con = loaded.con
+    d = date.fromisoformat
+    assert con.execute("select * from erp_invoices order by invoice_id::int").fetchall() == [
+        ("2", "7", "Azure Interior", d("2026-01-10"), d("2026-02-09"), D("1150.00"), D("0.00"), "USD", "paid", "invoice", None),
+        ("3", "8", "Deco Addict", d("2026-01-20"), d("2026-02-19"), D("2300.00"), D("1200.00"), "USD", "open", "invoice", None),
+        ("4", "8", "Deco Addict", d("2026-01-25"), d("2026-01-25"), D("-230.00"), D("-230.00"), "USD", "open", "credit_note", None),
+        ("8", "7", "Azure Interior", d("2026-01-22"), d("2026-02-21"), D("345.00"), D("0.00"), "USD", "void", "invoice", None),
+        ("13", "7", "Azure Interior", d("2026-02-05"), d("2026-03-07"), D("1000.00"), D("1000.00"), "EUR", "open", "invoice", None),
+        ("16", "8", "Deco Addict", d("2026-02-10"), d("2026-03-12"), D("230.00"), D("0.00"), "USD", "paid", "invoice", None),
+    ]
+    assert con.execute("select * from erp_bills order by bill_id::int").fetchall() == [
+        ("5", "9", "Wood Corner", d("2026-01-15"), d("2026-02-14"), D("500.25"), D("0.00"), "USD", "paid", "invoice", None),
+        ("6", "9", "Wood Corner", d("2026-01-28"), d("2026-02-27"), D("1200.10"), D("1200.10"), "USD", "open", "invoice", None),
+    ]
+
+
+def test_payments_name_their_document_and_a_split_payment_is_quarantined(loaded: Loaded) -> None:
+    con = loaded.con
+    d = date.fromisoformat
+    assert con.execute("select * from erp_payments order by payment_id::int").fetchall() == [
+        ("1", 1, "2", d("2026-01-25"), D("1150.00"), "USD", "payment"),
+        ("2", 1, "3", d("2026-01-31"), D("800.00"), "USD", "payment"),
+        ("3", 1, "5", d("2026-01-29"), D("500.25"), "USD", "payment"),
+        ("5", 1, None, d("2026-02-15"), D("75.00"), "USD", "payment"),  # unapplied cash; 4 is a draft
+    ]
+    reasons = [r for (r,) in con.execute("select reason from quarantine where reason like 'erp_payments%'").fetchall()]
+    assert len(reasons) == 1 and reasons[0].startswith("erp_payments from search_records account.payment: reconciled with 2 documents")
+
+
+def test_revenue_ar_ap_and_cash_equal_the_hand_checked_books(loaded: Loaded) -> None:
+    kpis = {(p, k): v for p, k, v in loaded.con.execute(
+        "select period, kpi, value from mart_kpis where kpi in ('revenue', 'cogs', 'net_income', 'ar', 'ap', 'cash')").fetchall()}
+    assert {k: kpis[("2026-01", k)] for k in ("revenue", "cogs", "net_income", "ar", "ap", "cash")} == {
+        "revenue": D("2800.00"), "cogs": D("1200.10"), "net_income": D("1099.65"),
+        "ar": D("1270.00"), "ap": D("1200.10"), "cash": D("11449.75")}
+    assert {k: kpis[("2026-02", k)] for k in ("revenue", "ar", "ap", "cash")} == {
+        "revenue": D("1285.00"), "ar": D("1980.00"), "ap": D("1200.10"), "cash": D("12054.75")}
+    # the open USD documents today agree with the receivable lines of USD documents and payments
+    open_usd = loaded.con.execute("select sum(balance) from erp_invoices where currency = 'USD' and status = 'open'").fetchone()[0]
+    assert open_usd == D("1200.00") - D("230.00")
+
+
+def test_pages_go_by_id_through_search_records_and_nothing_else_is_called(loaded: Loaded) -> None:
+    con, db = loaded.con, loaded.db
+    assert {t for (t,) in con.execute("select distinct tool from connector_calls").fetchall()} == {"search_records"}
+    searches = [(args, kw) for path, model, method, args, kw in db.calls if model == "account.move.line" and method == "search"]
+    lasts = [args[0][-1] for args, _ in searches]
+    posted = sorted(r["id"] for r in books.posted_lines(db))
+    assert lasts == [["id", ">", 0]] + [["id", ">", posted[i]] for i in range(PAGE - 1, len(posted) - 1, PAGE)]
+    assert all(kw == {"limit": PAGE, "offset": 0, "order": "id asc"} for _, kw in searches)
+    assert all(args[0][:-1] == [["parent_state", "=", "posted"]] for args, _ in searches)
+    # Odoo was only read: search, search_count, read, fields_get (and the user's context at startup)
+    assert {method for _, _, method, _, _ in db.calls} == {"search", "search_count", "read", "fields_get"}
+    assert {path for path, *_ in db.calls} == {"/xmlrpc/2/object"}
+
+
+def test_standard_mode_through_the_odoo_mcp_module(uvx: str, tmp_path: Path) -> None:
+    read = {"read": True, "write": False, "create": False, "unlink": False}
+    db = books.database(mcp_models={m: read for m in ("account.account", "account.move", "account.move.line",
+                                                       "account.payment", "res.users")})
+    con, erp = ingest(uvx, db, tmp_path, module=True)
+    tables = ("erp_accounts", "erp_journal_lines", "erp_invoices", "erp_bills", "erp_payments")
+    assert {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables} == {  # noqa: S608
+        "erp_accounts": 9, "erp_journal_lines": 30, "erp_invoices": 6, "erp_bills": 2, "erp_payments": 4}
+    assert erp.pull.tables["erp_journal_lines"].reported_total == 30
+    assert {path for path, *_ in db.calls} == {"/mcp/xmlrpc/object"}
+    assert con.execute("select sum(debit), sum(credit) from erp_journal_lines").fetchone() == (D("19750.60"), D("19750.60"))
+
+
+def test_a_model_the_module_does_not_enable_fails_the_source_naming_it(uvx: str, tmp_path: Path) -> None:
+    read = {"read": True, "write": False, "create": False, "unlink": False}
+    db = books.database(mcp_models={m: read for m in ("account.account", "account.move", "account.move.line")})
+    with pytest.raises(ConnectorError, match=r"tool 'search_records'.*Model 'account.payment' is not enabled for MCP access"):
+        ingest(uvx, db, tmp_path, module=True)
+
+
+def reset_to_draft(db: Database, move: int, *, before_search: int) -> None:
+    """Set ``move`` back to draft just before the pull's n-th search of journal items."""
+    searches = []
+
+    def hook(model: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+        if model == "account.move.line" and method == "search":
+            searches.append(1)
+            if len(searches) == before_search:
+                db.models["account.move"].rows[move]["state"] = "draft"
+                for line in db.models["account.move.line"].rows.values():
+                    if line["move_id"] == move:
+                        line["parent_state"] = "draft"
+
+    db.before_call = hook
+
+
+def test_a_move_read_then_reset_to_draft_shifts_nothing(uvx: str, tmp_path: Path) -> None:
+    # INV/2026/00001 (items 1003-1005, all on page 1) goes back to draft after page 1: by offset, page 2
+    # would start 3 items later and silently skip INV/2026/00002's items 1006-1008; by id it cannot
+    db = books.database()
+    reset_to_draft(db, 2, before_search=2)
+    con, erp = ingest(uvx, db, tmp_path)
+    assert erp.pull.tables["erp_journal_lines"].rows == 30
+    assert [n for (n,) in con.execute("select line_no from erp_journal_lines where entry_id = '3' order by 1").fetchall()] == [
+        1006, 1007, 1008]
+
+
+def test_a_move_reset_to_draft_before_its_items_are_read_fails_the_source(uvx: str, tmp_path: Path) -> None:
+    db = books.database()
+    reset_to_draft(db, 3, before_search=2)  # INV/2026/00002's items 1006-1008 are on page 2
+    with pytest.raises(ConnectorError, match=r"account.move.line: 5 records read and 22 left after id 1005, but the "
+                                             r"first page reported a total of 30 \(the data changed during the pull\)"):
+        ingest(uvx, db, tmp_path)
+
+
+def test_a_server_capping_the_page_below_page_size_is_named(uvx: str, tmp_path: Path) -> None:
+    with pytest.raises(ConnectorError, match=r"capped the page at 4 records.*set options.page_size to 4"):
+        ingest(uvx, books.database(), tmp_path, ODOO_MCP_MAX_LIMIT="4", ODOO_MCP_DEFAULT_LIMIT="4")
+
+
+@pytest.mark.parametrize("tool", ["create_record", "update_record", "delete_record", "post_message"])
+def test_a_write_tool_in_allow_tools_is_refused_at_config_load(tool: str) -> None:
+    with pytest.raises(ConfigError, match=rf"\['{tool}'\] not declared as read tools by adapter 'odoo'"):
+        parse_config(raw_config("uvx", {}, allow=["search_records", tool]))

@@ -1,0 +1,1 @@
+"""A local stand-in for an Odoo database, for running the real mcp-server-odoo against (issue 14)."""

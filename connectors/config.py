@@ -1,29 +1,56 @@
 """closeboard.yaml: company, connectors, reconciliation and schedules (DESIGN "Configuration").
 
+The file is checked once, up front, against a schema (the pydantic models below): unknown keys are
+named with the key that was probably meant, types and ranges are checked (months, IANA time zones,
+cron, positive durations and counts, shares from 0 to 1), YAML anchors and aliases are refused, and
+every problem is listed together, one line each with its path in the file, before anything is
+started or created. The validated mapping then builds the plain dataclasses the rest of closeboard
+uses (``Config`` and its parts).
+
 Secrets are referenced as ``${NAME}`` and resolved only when a session opens (``expand``), so a
 loaded ``Config`` never holds a secret and can be logged or shown.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import shutil
+import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from connectors.records import SOURCES, source_tables
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# a stdio `command` of python/python3 means the interpreter running closeboard (DESIGN "Connectors")
+PYTHON_NAMES = frozenset({"python", "python3", f"python3.{sys.version_info.minor}"})
 
 
 class ConfigError(ValueError):
-    """closeboard.yaml is missing, malformed, or references an unset variable."""
+    """closeboard.yaml is missing, malformed, or references an unset variable. ``problems`` lists
+    every problem found, one line each (``str(error)`` is those lines)."""
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = [str(p) for p in problems]
+        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -70,6 +97,7 @@ class ClientSettings:
     # "legacy" (initialize at once). A proxy that drops the probe unanswered (Stripe's @stripe/mcp)
     # costs 10 s per session under "auto": set `client: {handshake: legacy}` for it.
     handshake: str = "auto"
+    time_budget_s: float = 900.0  # a source still being read after this long fails, naming the tool
 
     def __post_init__(self) -> None:
         if self.handshake not in ("auto", "legacy"):
@@ -99,6 +127,12 @@ class AuthConfig:
         return " ".join(self.scopes) or None
 
 
+def _did_you_mean(word: str, known: Any) -> str:
+    """' (did you mean 'x'?)' when `word` looks like a misspelling of one of `known`, else ''."""
+    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _auth(name: str, raw: Any, server: dict[str, Any]) -> AuthConfig | None:
     if raw is None:
         return None
@@ -113,7 +147,8 @@ def _auth(name: str, raw: Any, server: dict[str, Any]) -> AuthConfig | None:
     known = set(AuthConfig.__dataclass_fields__)
     unknown = set(raw) - known
     if unknown:
-        raise ConfigError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+        hints = "".join(_did_you_mean(k, known) for k in sorted(unknown, key=str))
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown, key=str)}{hints} (known: {sorted(known)})")
     kind = str(raw.get("kind") or "")
     if kind not in AUTH_KINDS:
         raise ConfigError(f"{where}.kind: one of {list(AUTH_KINDS)}, got {kind!r}")
@@ -173,16 +208,8 @@ class ReconciliationConfig:
     # sent, or that had every row rejected, is an ERROR; fewer rejected rows are listed and warn
     max_rejected_share: Decimal = Decimal("0.01")
     severity: dict[str, str] = field(default_factory=dict)  # per-check override: check_id -> error | warn
-
-
-def _share(value: Any) -> Decimal:
-    try:
-        share = Decimal(str(value))
-    except ArithmeticError:
-        share = Decimal("NaN")
-    if not share.is_finite() or not 0 <= share <= 1:
-        raise ConfigError(f"reconciliation.max_rejected_share: expected a fraction from 0 to 1 (0.01 = 1%), got {value!r}")
-    return share
+    # R2: items in transit younger than this many business days are listed but do not warn
+    warn_after_days: int = 5
 
 
 @dataclass(frozen=True)
@@ -213,68 +240,339 @@ def expand(value: str, *, source: str, environ: dict[str, str] | None = None) ->
     return _ENV_REF.sub(sub, value)
 
 
-def _section(raw: dict[str, Any], key: str) -> dict[str, Any]:
-    value = raw.get(key) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+# --- the schema ----------------------------------------------------------------------------------
+# Each field's description is what the message says was expected: "PATH: expected DESCRIPTION, got X".
+# A validator that raises ValueError with a text gives that text instead; with no text, the description.
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # YAML `yes` is not a count or a duration
+        raise ValueError()
     return value
 
 
-def _connector(name: str, raw: dict[str, Any]) -> ConnectorConfig:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"connectors.{name}: expected a mapping")
-    server = raw.get("server")
-    if not isinstance(server, dict) or not (server.get("command") or server.get("url")):
-        raise ConfigError(f"connectors.{name}.server: needs a stdio `command` or an HTTP `url`")
-    allow = raw.get("allow_tools")
-    if not allow or not isinstance(allow, list):
-        raise ConfigError(f"connectors.{name}.allow_tools: list the tools closeboard may call")
-    known = {f.name for f in ClientSettings.__dataclass_fields__.values()}
-    client_raw = raw.get("client") or {}
-    unknown = set(client_raw) - known
-    if unknown:
-        raise ConfigError(f"connectors.{name}.client: unknown keys {sorted(unknown)}")
+def _none_to(empty: Any) -> BeforeValidator:
+    """A key given with no value (`args:`) means the empty default, as it always has."""
+    return BeforeValidator(lambda value: type(empty)() if value is None else value)
+
+
+def _scalars_to_str(value: Any) -> Any:
+    """`env: {DEBUG: true}` and `args: [--port, 9000]` are text to the server."""
+    def text(v: Any) -> Any:
+        return str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, (int, float)) else v
+
+    if isinstance(value, dict):
+        return {k: text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [text(v) for v in value]
+    return value
+
+
+def _decimal(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError()
     try:
-        client = ClientSettings(**client_raw)
-    except ValueError as exc:
-        raise ConfigError(f"connectors.{name}.{exc}") from None
-    return ConnectorConfig(
-        name=name,
-        adapter=str(raw.get("adapter") or f"builtin.{name}"),
-        server=ServerConfig(
-            command=server.get("command"),
-            args=tuple(str(a) for a in server.get("args") or ()),
-            env={str(k): str(v) for k, v in (server.get("env") or {}).items()},
-            pass_env=tuple(server.get("pass_env") or ()),
-            url=server.get("url"),
-            headers={str(k): str(v) for k, v in (server.get("headers") or {}).items()},
-        ),
-        allow_tools=tuple(str(t) for t in allow),
-        client=client,
-        options=_options(name, raw.get("options")),
-        full_pull_every_days=_days(name, raw.get("full_pull_every_days", 7)),
-        auth=_auth(name, raw.get("auth"), server),
-    )
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValueError() from None
+    if not number.is_finite():
+        raise ValueError()
+    return number
 
 
-def _days(name: str, raw: Any) -> float | None:
-    if raw is None:
+def _iso_date(value: Any) -> Any:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError()
+
+
+Count = Annotated[int, BeforeValidator(_no_bool)]
+Number = Annotated[float, BeforeValidator(_no_bool), Field(allow_inf_nan=False)]
+Share = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0, le=1)]
+Texts = Annotated[list[str], _none_to([]), BeforeValidator(_scalars_to_str)]
+TextMap = Annotated[dict[str, str], _none_to({}), BeforeValidator(_scalars_to_str)]
+
+
+def _check_id(value: str) -> str:
+    from warehouse.recon import CHECK_IDS  # only when overrides are given (it imports duckdb)
+
+    if value not in CHECK_IDS:
+        raise ValueError(f"unknown check{_did_you_mean(value, CHECK_IDS)} (one of {', '.join(CHECK_IDS)})")
+    return value
+
+
+CheckId = Annotated[str, AfterValidator(_check_id)]
+Level = Annotated[Literal["error", "warn"], BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
+                  Field(description="error or warn")]
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, hide_input_in_errors=False)
+
+
+class CompanySchema(_Schema):
+    name: str = Field(min_length=1, description="the company's name")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="a three-letter currency code such as USD")
+    fiscal_year_start_month: Count = Field(1, ge=1, le=12, description="a month number from 1 to 12")
+    first_period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    timezone: str = Field("UTC", description="an IANA time zone such as UTC or Europe/Paris")
+    as_of: Annotated[date | None, BeforeValidator(_iso_date)] = Field(None, description="a date as YYYY-MM-DD")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ValueError() from None
+        return value
+
+
+class ServerSchema(_Schema):
+    command: str | None = Field(None, min_length=1, description="an executable on PATH or its path")
+    args: Texts = Field(default_factory=list, description="a list of arguments")
+    env: TextMap = Field(default_factory=dict, description="a mapping of NAME: value")
+    pass_env: Texts = Field(default_factory=list, description="a list of environment variable names")
+    url: str | None = Field(None, pattern=r"^https?://\S+$", description="an http:// or https:// address")
+    headers: TextMap = Field(default_factory=dict, description="a mapping of header: value")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> ServerSchema:
+        if not (self.command or self.url):
+            raise ValueError("needs a stdio `command` or an HTTP `url`")
+        if self.command and self.url:
+            raise ValueError("give a stdio `command` or an HTTP `url`, not both")
+        return self
+
+
+_CLIENT = ClientSettings()
+
+
+class ClientSchema(_Schema):
+    call_timeout_s: Number = Field(_CLIENT.call_timeout_s, gt=0, description="a number of seconds > 0")
+    retries: Count = Field(_CLIENT.retries, ge=0, description="a whole number of retries >= 0")
+    backoff_s: Number = Field(_CLIENT.backoff_s, ge=0, description="a number of seconds >= 0")
+    backoff_max_s: Number = Field(_CLIENT.backoff_max_s, ge=0, description="a number of seconds >= 0")
+    page_limit: Count = Field(_CLIENT.page_limit, gt=0, description="a whole number of items per page > 0")
+    max_response_bytes: Count = Field(_CLIENT.max_response_bytes, gt=0, description="a whole number of bytes > 0")
+    max_pages: Count = Field(_CLIENT.max_pages, gt=0, description="a whole number of pages > 0")
+    handshake: Literal["auto", "legacy"] = Field(_CLIENT.handshake, description="auto or legacy")
+    time_budget_s: Number = Field(_CLIENT.time_budget_s, gt=0, description="a number of seconds > 0")
+
+
+def _days_or_null(value: Any) -> Any:
+    if value is None:
         return None
     try:
-        days = float(raw)
+        days = float(_no_bool(value))
     except (TypeError, ValueError):
         days = -1.0
-    if days < 0:
-        raise ConfigError(f"connectors.{name}.full_pull_every_days: a number of days >= 0 or null, got {raw!r}")
+    if not 0 <= days < float("inf"):
+        raise ValueError(f"a number of days >= 0 or null, got {value!r}")
     return days
 
 
-def _options(name: str, raw: Any) -> dict[str, Any]:
+class ConnectorSchema(_Schema):
+    adapter: str | None = Field(None, min_length=1, description="an adapter name such as builtin.erp")
+    server: ServerSchema = Field(description="a mapping with a stdio `command` or an HTTP `url`")
+    allow_tools: list[str] = Field(min_length=1, description="a list of the tools closeboard may call")
+    client: Annotated[ClientSchema, _none_to({})] = Field(default_factory=ClientSchema, description="a mapping")
+    options: Annotated[dict[str, Any], _none_to({})] = Field(default_factory=dict, description="a mapping")
+    full_pull_every_days: Annotated[float | None, BeforeValidator(_days_or_null)] = Field(
+        7.0, description="a number of days >= 0 or null")
+    auth: dict[str, Any] | None = Field(None, description="a mapping (kind: oauth | client_credentials | bearer)")
+
+
+class ReconciliationSchema(_Schema):
+    match_window_days: Count = Field(5, ge=0, description="a whole number of days >= 0")
+    stale_after_days: Count = Field(45, ge=0, description="a whole number of days >= 0")
+    warn_after_days: Count = Field(5, ge=0, description="a whole number of business days >= 0")
+    bookings_tolerance: Share = Field(Decimal("0.02"), description="a fraction from 0 to 1 (0.02 = 2%)")
+    freshness_hours: Count = Field(24, gt=0, description="a whole number of hours > 0")
+    max_rejected_share: Share = Field(Decimal("0.01"), description="a fraction from 0 to 1 (0.01 = 1%)")
+    severity: Annotated[dict[CheckId, Level], _none_to({})] = Field(
+        default_factory=dict, description="a mapping of check id: error | warn")
+
+
+def _valid_cron(expression: str) -> bool:
+    if expression == SchedulesConfig.refresh_cron:
+        return True  # the default: no need to import dagster for it
+    try:
+        from croniter import croniter  # type: ignore[import-not-found]
+    except ImportError:
+        from dagster._utils.schedules import is_valid_cron_string
+
+        return is_valid_cron_string(expression)
+    return len(expression.split()) == 5 and bool(croniter.is_valid(expression))
+
+
+class SchedulesSchema(_Schema):
+    refresh_cron: str = Field(
+        "0 6 * * *", description="a cron expression of five fields (minute hour day month weekday) such as '0 6 * * *'")
+    close_business_day: Count = Field(3, ge=1, le=23, description="a business day of the month from 1 to 23")
+
+    @field_validator("refresh_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not _valid_cron(value.strip()):
+            raise ValueError()
+        return value.strip()
+
+
+SECTIONS: dict[str, type[_Schema] | None] = {
+    "company": CompanySchema,
+    "connectors": None,  # a mapping of source name -> ConnectorSchema
+    "reconciliation": ReconciliationSchema,
+    "schedules": SchedulesSchema,
+}
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin is Union or type(annotation).__name__ == "UnionType":
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            annotation = members[0] if len(members) == 1 else annotation
+            if len(members) != 1:
+                return annotation
+        else:
+            return annotation
+
+
+def _walk(schema: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Any, Any]:
+    """The FieldInfo of the last field on `loc` and the (unwrapped) type found at `loc`."""
+    info, annotation = None, schema
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if part not in annotation.model_fields:
+                return info, None
+            info = annotation.model_fields[part]
+            annotation = info.annotation
+        elif get_origin(annotation) in (dict, list):
+            annotation = get_args(annotation)[-1]
+            described = [m for m in getattr(annotation, "__metadata__", ()) if getattr(m, "description", None)]
+            info = described[0] if described else info  # e.g. Level: "error or warn"
+    return info, _unwrap(annotation)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _path(where: str, loc: tuple[Any, ...]) -> str:
+    out = where
+    for part in loc:
+        if part == "[key]":  # pydantic's marker for a problem with a mapping's key (the key is before it)
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _schema_problems(error: ValidationError, schema: type[BaseModel], where: str) -> list[str]:
+    """One line per problem: `where.path: what was expected, got what`; an unknown key names the
+    known key it most resembles, whose own "missing" line is then left out (it is the same mistake)."""
+    errors = error.errors(include_url=False)
+    meant: set[tuple[Any, ...]] = set()
+    unknown: dict[tuple[Any, ...], str] = {}
+    for e in errors:
+        if e["type"] == "extra_forbidden":
+            *parent, key = e["loc"]
+            _, owner = _walk(schema, tuple(parent))
+            known = list(owner.model_fields) if isinstance(owner, type) and issubclass(owner, BaseModel) else []
+            hint = _did_you_mean(key, known)
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            if close:
+                meant.add((*parent, close[0]))
+            unknown[tuple(e["loc"])] = hint or (f" (known keys: {', '.join(known)})" if known else "")
+    problems = []
+    for e in errors:
+        loc = tuple(e["loc"])
+        info, _ = _walk(schema, loc)
+        expected = info.description if info is not None and info.description else None
+        if e["type"] == "extra_forbidden":
+            problems.append(f"{_path(where, loc[:-1]) or 'top level'}: unknown key {loc[-1]!r}{unknown[loc]}")
+        elif e["type"] == "missing":
+            if loc not in meant:
+                problems.append(f"{_path(where, loc)}: missing" + (f"; expected {expected}" if expected else ""))
+        elif e["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            problems.append(f"{_path(where, loc)}: expected a mapping, got {_shown(e.get('input'))}")
+        elif e["type"] == "list_type":
+            problems.append(f"{_path(where, loc)}: expected a list, got {_shown(e.get('input'))}")
+        else:
+            cause = (e.get("ctx") or {}).get("error")
+            text = str(cause) if isinstance(cause, Exception) else ""
+            if text:
+                problems.append(f"{_path(where, loc)}: {text}")
+            else:
+                problems.append(f"{_path(where, loc)}: expected {expected or e['msg'].lower()}, "
+                                f"got {_shown(e.get('input'))}")
+    return problems
+
+
+def _validate(schema: type[_Schema], raw: Any, where: str, problems: list[str]) -> Any:
+    """`raw` validated against `schema` (None: its problems appended to `problems`)."""
     if raw is None:
-        return {}
+        raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"connectors.{name}.options: expected a mapping, got {type(raw).__name__}")
-    return dict(raw)
+        problems.append(f"{where}: expected a mapping, got {_shown(raw)}")
+        return None
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_schema_problems(exc, schema, where))
+        return None
+
+
+def _build_connector(name: str, schema: ConnectorSchema) -> ConnectorConfig:
+    server = schema.server
+    return ConnectorConfig(
+        name=name,
+        adapter=schema.adapter or f"builtin.{name}",
+        server=ServerConfig(
+            command=server.command,
+            args=tuple(server.args),
+            env=dict(server.env),
+            pass_env=tuple(server.pass_env),
+            url=server.url,
+            headers=dict(server.headers),
+        ),
+        allow_tools=tuple(schema.allow_tools),
+        client=ClientSettings(**schema.client.model_dump()),
+        options=dict(schema.options),
+        full_pull_every_days=schema.full_pull_every_days,
+        auth=_auth(name, schema.auth, {"url": server.url}),
+    )
+
+
+def missing_command(connector: ConnectorConfig) -> str | None:
+    """The problem with a stdio connector whose `command` is not found (python/python3: this
+    interpreter), else None: a server that cannot start fails at once, not after retries."""
+    command = connector.server.command
+    if connector.server.url or not command or command in PYTHON_NAMES:
+        return None
+    if shutil.which(command) is not None:
+        return None
+    where = "is not an executable file" if os.sep in command else "is not found on PATH"
+    return f"connectors.{connector.name}.server.command: {command!r} {where} (install it, or give its full path)"
 
 
 def _company_options(connector: ConnectorConfig, adapter: Any, company: CompanyConfig | None) -> None:
@@ -297,6 +595,11 @@ def _company_options(connector: ConnectorConfig, adapter: Any, company: CompanyC
             )
 
 
+def _not_a_source(name: str) -> str:
+    return (f"connectors.{name}: a source is one of {list(SOURCES)}, the family of canonical tables it feeds "
+            f"(a Stripe or statement-file bank is configured as `bank`){_did_you_mean(name, SOURCES)}")
+
+
 def check_adapter(connector: ConnectorConfig, company: CompanyConfig | None = None) -> None:
     """Refuse a connector whose adapter is unknown, rejects its options, or whose allow_tools name a
     tool the adapter does not declare as a read (closeboard never calls anything else)."""
@@ -316,10 +619,7 @@ def check_adapter(connector: ConnectorConfig, company: CompanyConfig | None = No
     except (KeyError, ValueError, TypeError) as exc:
         raise refused(exc) from None
     if connector.name not in SOURCES:
-        raise ConfigError(
-            f"connectors.{connector.name}: a source is one of {list(SOURCES)}, the family of canonical tables "
-            f"it feeds (a Stripe or statement-file bank is configured as `bank`)"
-        )
+        raise ConfigError(_not_a_source(connector.name))
     foreign = [t for t in adapter.tables if t not in source_tables(connector.name)]
     if foreign:
         raise ConfigError(
@@ -336,62 +636,130 @@ def check_adapter(connector: ConnectorConfig, company: CompanyConfig | None = No
         )
 
 
-def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
-    company = _section(raw, "company")
-    missing = [k for k in ("name", "currency", "first_period") if not company.get(k)]
-    if missing:
-        raise ConfigError(f"company: missing {', '.join(missing)}")
-    first_period = str(company["first_period"])
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", first_period):
-        raise ConfigError(f"company.first_period: expected YYYY-MM, got {first_period!r}")
-    as_of = company.get("as_of")
-    if isinstance(as_of, str):
-        as_of = date.fromisoformat(as_of)
-    recon = _section(raw, "reconciliation")
-    schedules = _section(raw, "schedules")
-    settings = CompanyConfig(
-        name=str(company["name"]),
-        currency=str(company["currency"]),
-        fiscal_year_start_month=int(company.get("fiscal_year_start_month", 1)),
-        first_period=first_period,
-        timezone=str(company.get("timezone", "UTC")),
-        as_of=as_of,
-    )
-    connectors = {name: _connector(name, c) for name, c in _section(raw, "connectors").items()}
-    if not connectors:
-        raise ConfigError(
-            "connectors: no source is configured; connect the ERP (the source of truth) first: connectors.erp"
-        )
+def parse_config(raw: dict[str, Any], path: Path | None = None, *, check_commands: bool = False) -> Config:
+    """`raw` (closeboard.yaml's mapping) checked against the schema, every problem listed together
+    in one ConfigError, one line each prefixed with `path`; with `check_commands`, a stdio connector
+    whose command is not found is one of them."""
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        problems.append(f"expected a mapping (company, connectors, ...) at the top level, got {_shown(raw)}")
+        raw = {}
+    unknown = [k for k in raw if k not in SECTIONS]
+    for key in unknown:
+        problems.append(f"top level: unknown key {key!r}"
+                        + (_did_you_mean(key, SECTIONS) or f" (known keys: {', '.join(SECTIONS)})"))
+    company = _validate(CompanySchema, raw.get("company"), "company", problems)
+    settings = None if company is None else CompanyConfig(**company.model_dump())
+    connectors: dict[str, ConnectorConfig] = {}
+    sources = raw.get("connectors")
+    if sources is not None and not isinstance(sources, dict):
+        problems.append(f"connectors: expected a mapping of source name: connector, got {_shown(sources)}")
+    elif not sources:
+        if not any(_did_you_mean(k, ["connectors"]) for k in unknown):  # `conectors:` says it already
+            problems.append("connectors: no source is configured; connect the ERP (the source of truth) first: "
+                            "connectors.erp")
+    else:
+        for name, entry in sources.items():
+            name = str(name)
+            schema = _validate(ConnectorSchema, entry, f"connectors.{name}", problems)
+            if schema is None:
+                if name not in SOURCES:
+                    problems.append(_not_a_source(name))
+                continue
+            try:
+                connector = _build_connector(name, schema)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+                continue
+            connectors[name] = connector
+            if check_commands and (missing := missing_command(connector)):
+                problems.append(missing)
+    as_given = settings or _company_as_given(raw.get("company"))
     for connector in connectors.values():
-        check_adapter(connector, settings)
+        try:
+            check_adapter(connector, as_given)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        except Exception:  # an adapter tripped over an invalid company: value, already listed
+            if settings is not None:
+                raise
+    recon = _validate(ReconciliationSchema, raw.get("reconciliation"), "reconciliation", problems)
+    schedules = _validate(SchedulesSchema, raw.get("schedules"), "schedules", problems)
+    if problems or settings is None or recon is None or schedules is None:
+        prefix = f"{path}: " if path is not None else ""
+        raise ConfigError(*(prefix + p for p in problems))
     return Config(
         company=settings,
         connectors=connectors,
-        reconciliation=ReconciliationConfig(
-            match_window_days=int(recon.get("match_window_days", 5)),
-            stale_after_days=int(recon.get("stale_after_days", 45)),
-            bookings_tolerance=Decimal(str(recon.get("bookings_tolerance", "0.02"))),
-            freshness_hours=int(recon.get("freshness_hours", 24)),
-            max_rejected_share=_share(recon.get("max_rejected_share", "0.01")),
-            severity={str(k): str(v).lower() for k, v in (recon.get("severity") or {}).items()},
-        ),
-        schedules=SchedulesConfig(
-            refresh_cron=str(schedules.get("refresh_cron", "0 6 * * *")),
-            close_business_day=int(schedules.get("close_business_day", 3)),
-        ),
+        reconciliation=ReconciliationConfig(**recon.model_dump()),
+        schedules=SchedulesConfig(**schedules.model_dump()),
         path=path,
     )
 
 
+def _company_as_given(raw: Any) -> CompanyConfig | None:
+    """company: although it failed the schema, with each setting that is valid on its own (the others
+    None), so that the adapters' checks of the options that follow it are listed too."""
+    if not isinstance(raw, dict):
+        return None
+    base = {"name": "-", "currency": "XXX", "first_period": "2000-01"}
+    valid: dict[str, Any] = {}
+    for key in CompanySchema.model_fields:
+        try:
+            model = CompanySchema.model_validate({**base, key: raw[key]} if key in raw else base)
+        except ValidationError:
+            valid[key] = None
+        else:
+            valid[key] = getattr(model, key) if key in raw or key not in base else None
+    return CompanyConfig(**valid)
+
+
+class _Refused(yaml.YAMLError):
+    pass
+
+
+class StrictLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases (`&a` / `*a`: an alias bomb expands to gigabytes) and
+    without duplicate keys (the later one would silently win)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            name = ("*" if isinstance(event, yaml.AliasEvent) else "&") + str(event.anchor)
+            raise _Refused(f"line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases ({name}) "
+                           "are not accepted; write the value out in full")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = key_node.value
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise _Refused(f"line {line}: duplicate key {key!r} (first on line {seen[key]})")
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(text: str) -> Any:
+    """`text` parsed with StrictLoader; yaml.YAMLError when it is not acceptable YAML."""
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def load_config(path: Path) -> Config:
+    """closeboard.yaml at `path`, checked whole (including that every stdio command exists)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"no configuration at {path} (pass --config or set CLOSEBOARD_CONFIG)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = read_yaml(text)
+    except _Refused as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return parse_config(raw, path)
+    return parse_config({} if raw is None else raw, path, check_commands=True)

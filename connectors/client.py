@@ -10,6 +10,7 @@ resumed from the same cursor), is capped in size, and is written to the call log
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -36,6 +37,8 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from connectors.config import ConnectorConfig, expand
 
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # as connectors.config reads ${NAME}
+
 _PYTHON_NAMES = {"python", "python3", f"python3.{sys.version_info.minor}"}
 _SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "auth")
 # A stdio server inherits only HOME, LOGNAME, PATH, SHELL, TERM and USER (mcp's default). Certificate
@@ -59,10 +62,15 @@ def launcher_env(command: str, environ: dict[str, str] | None = None) -> dict[st
 
 
 class ConnectorError(RuntimeError):
-    """A source could not be read. The message names the source, the tool and the cause."""
+    """A source could not be read. The message names the source, the tool and the cause.
+
+    The cause is server text at times: secrets (shapes and every value closeboard expanded from
+    ``${ENV}`` or an ``auth:`` block, ``register_secret``) are blanked and control characters and
+    terminal escape sequences removed before the message exists, so nothing downstream (the call
+    log, Dagster's run storage, the CLI) ever holds them."""
 
     def __init__(self, source: str, tool: str, cause: str, *, transient: bool = False) -> None:
-        cause = scrub(cause)  # a server's message or stderr may echo a token: never pass one on
+        cause = printable(scrub(cause))  # a server's message or stderr may echo a token: never pass one on
         super().__init__(f"source {source!r}, tool {tool!r}: {cause}")
         self.source, self.tool, self.cause = source, tool, cause
         self.transient = transient  # the source may recover: worth retrying the whole step later
@@ -120,6 +128,10 @@ class CallLog:
     notes: list[str] = field(default_factory=list)  # things worth telling whoever runs the pull (e.g. tool approval)
 
     def add(self, record: CallRecord) -> None:
+        """Keep `record`; its error and arguments are redacted here, the one way into the log."""
+        if record.error is not None:
+            record.error = printable(scrub(record.error))
+        record.arguments = scrub(record.arguments)
         self.records.append(record)
 
 
@@ -131,9 +143,69 @@ _SECRET_VALUE = re.compile(
 )
 
 
+MIN_SECRET_CHARS = 4
+"""Expanded values shorter than this are not redacted: blanking every "1" or "on" in a message would
+destroy it and hides nothing (a secret that short is guessable anyway)."""
+_known_secrets: set[str] = set()
+_known_pattern: re.Pattern[str] | None = None
+
+
+def register_secret(value: str | None) -> None:
+    """Make `scrub` blank `value` wherever it appears, from now on in this process: every value
+    closeboard expands from ``${ENV}`` (server env, headers, args, url) or an ``auth:`` block."""
+    global _known_pattern
+    if not value or len(value) < MIN_SECRET_CHARS:
+        return
+    forms = {value, json.dumps(value)[1:-1], repr(value)[1:-1]}  # as echoed raw, in JSON or in a repr
+    forms = {f for f in forms if len(f) >= MIN_SECRET_CHARS} - _known_secrets
+    if forms:
+        _known_secrets.update(forms)
+        _known_pattern = re.compile("|".join(re.escape(v) for v in sorted(_known_secrets, key=len, reverse=True)))
+
+
 def scrub(text: str) -> str:
-    """`text` with secret-looking values (bearer tokens, JWTs, API keys) blanked."""
+    """`text` with secrets blanked: the values closeboard expanded (``register_secret``) and
+    secret-looking values (bearer tokens, JWTs, API keys)."""
+    if _known_pattern is not None:
+        text = _known_pattern.sub("***", text)
     return _SECRET_VALUE.sub("***", text)
+
+
+# ESC sequences (CSI, OSC, two-character), C0/C1 controls other than tab and newline, DEL, and the
+# bidirectional overrides that make text read differently from what it is
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def printable(text: str) -> str:
+    """`text` (server text) without terminal escape sequences and control characters, so printing
+    it cannot move the cursor, recolour or retitle a terminal. Escape markup separately."""
+    return _CONTROL.sub("", text)
+
+
+def _safe_cause(exc: BaseException) -> BaseException:
+    """`exc` to chain under a ConnectorError, or a stand-in without its text when any exception in
+    its chain holds a secret (Dagster stores the whole chain with a failure)."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if scrub(str(current)) != str(current):
+            stand_in = RedactedCause(f"{type(exc).__name__}: {printable(scrub(_describe(exc)))}")
+            return stand_in.with_traceback(exc.__traceback__)
+        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
+        if isinstance(current, BaseExceptionGroup):
+            stack += list(current.exceptions)
+    return exc
+
+
+class RedactedCause(Exception):
+    """Stands in for a cause whose text held a secret (the secret blanked, the chain cut)."""
 
 
 def _redacted(value: Any) -> Any:
@@ -153,20 +225,60 @@ def redact(arguments: dict[str, Any]) -> str:
     return json.dumps(_redacted(arguments), separators=(",", ":"), default=str)
 
 
+_SIZE_ENCODER = msgspec.json.Encoder(enc_hook=str)
+
+
+def _json_bytes(value: Any) -> int:
+    try:
+        return len(_SIZE_ENCODER.encode(value))
+    except (TypeError, ValueError, OverflowError):
+        return len(json.dumps(value, default=str).encode("utf-8", "surrogatepass"))
+
+
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def result_bytes(result: Any) -> int:
+    """The size in UTF-8 bytes of everything a tool result carries: text blocks, structured content,
+    embedded resources (text or base64 blob) and image / audio data."""
+    total = 0 if result.structured_content is None else _json_bytes(result.structured_content)
+    for block in result.content or ():
+        for attr in ("text", "data"):
+            value = getattr(block, attr, None)
+            if isinstance(value, str):
+                total += _utf8_len(value)
+        resource = getattr(block, "resource", None)
+        if resource is not None:
+            for attr in ("text", "blob"):
+                value = getattr(resource, attr, None)
+                if isinstance(value, str):
+                    total += _utf8_len(value)
+    return total
+
+
+def check_size(result: Any, limit_bytes: int) -> int:
+    """`result_bytes`, or ValueError when it is over `limit_bytes`."""
+    nbytes = result_bytes(result)
+    if nbytes > limit_bytes:
+        raise ValueError(f"response of {nbytes:,} bytes exceeds the cap of {limit_bytes:,} bytes "
+                         f"(client.max_response_bytes); nothing of it was used")
+    return nbytes
+
+
 def parse_payload(result: Any, *, limit_bytes: int) -> tuple[Any, int]:
     """The JSON a tool answered, from structured content or from JSON text content.
 
-    Numbers are parsed as Decimal so an amount sent as a JSON number keeps its digits."""
+    Numbers are parsed as Decimal so an amount sent as a JSON number keeps its digits. The size is
+    in bytes over every content kind, refused over `limit_bytes` (the session checks it before any
+    decoder runs; this check is for direct callers)."""
+    nbytes = check_size(result, limit_bytes)
     if result.structured_content is not None and not _has_text(result):
-        payload = result.structured_content
-        return payload, len(json.dumps(payload, default=str))
+        return result.structured_content, nbytes
     texts = [c.text for c in result.content if getattr(c, "type", None) == "text"]
     if not texts:
         raise ValueError("the result has neither structured content nor text content")
     text = texts[0] if len(texts) == 1 else "".join(texts)
-    nbytes = len(text)
-    if nbytes > limit_bytes:
-        raise ValueError(f"response of {nbytes} bytes exceeds the cap of {limit_bytes} bytes")
     try:  # msgspec parses a page ~1.7x faster than json; anything it refuses (NaN, lone surrogates...)
         return _DECODER.decode(text), nbytes  # is read by json, so the result is the same either way
     except msgspec.DecodeError:
@@ -175,6 +287,66 @@ def parse_payload(result: Any, *, limit_bytes: int) -> tuple[Any, int]:
         return json.loads(text, parse_float=Decimal), nbytes
     except json.JSONDecodeError as exc:
         raise ValueError(f"response is not JSON ({exc.msg} at char {exc.pos}): {text[:120]!r}") from None
+
+
+def parse_total(value: Any) -> int | None:
+    """A page's reported ``total``: None, or a whole number >= 0 (an int, an integral decimal or its
+    text). Anything else (Infinity, NaN, 1.5, -3, "many", true) is a ValueError naming the value."""
+    if value is None:
+        return None
+    number: Decimal | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = Decimal(value)
+    elif isinstance(value, Decimal | float | str) and not isinstance(value, bool):
+        try:
+            number = Decimal(str(value).strip()) if isinstance(value, str) else Decimal(value)
+        except ArithmeticError:
+            number = None
+    if number is None or not number.is_finite() or number != number.to_integral_value() or number < 0:
+        raise ValueError(f"malformed total {printable(repr(value))[:80]}: expected a whole number >= 0")
+    return int(number)
+
+
+def page_as_of(value: Any) -> str | None:
+    """A page's ``as_of`` as it may be stored and shown (Dagster metadata, source_loads): text
+    without control characters, at most 64 characters (a timestamp needs fewer)."""
+    if value is None:
+        return None
+    return printable(str(value))[:64] or None
+
+
+class ProgressGuard:
+    """Stops a paged read that makes no progress: a cursor seen before, or a page repeating the
+    items of an earlier one (a server that keeps sending new cursors over the same data). The
+    source's time budget (``client.time_budget_s``) stops one that sends new data for ever."""
+
+    def __init__(self, source: str, tool: str) -> None:
+        self.source, self.tool = source, tool
+        self._cursors: set[str] = set()
+        self._pages: dict[tuple[Any, ...], int] = {}
+
+    def page(self, number: int, items: list[Any], cursor: Any = None) -> None:
+        if items:
+            key = (len(items), _fingerprint(items[0]), _fingerprint(items[-1]))
+            if key in self._pages:
+                raise ConnectorError(
+                    self.source, self.tool, f"page {number} repeats the items of page {self._pages[key]} "
+                    f"(the server is not advancing): paging stopped")
+            self._pages[key] = number
+        if cursor is not None:
+            text = cursor if isinstance(cursor, str) else json.dumps(cursor, sort_keys=True, default=str)
+            if text in self._cursors:
+                raise ConnectorError(
+                    self.source, self.tool, f"the server repeated cursor {text[:80]!r} on page {number}: "
+                    "paging would not end")
+            self._cursors.add(text)
+
+
+def _fingerprint(item: Any) -> str:
+    try:
+        return hashlib.blake2b(_SIZE_ENCODER.encode(item), digest_size=16).hexdigest()
+    except (TypeError, ValueError, OverflowError):
+        return repr(item)
 
 
 # JSON numbers with a fraction or exponent as Decimal (never float), like json.loads(parse_float=Decimal)
@@ -228,6 +400,50 @@ class SourceSession:
         self._stack: AsyncExitStack | None = None
         self._client: Client | None = None
         self._stderr: Any = None
+        self.secrets: set[str] = set()  # every value this session expanded from ${ENV} or its auth: block
+        self.clock: Callable[[], float] = time.monotonic  # the time budget's clock (tests step it)
+        self._started: float | None = None  # the first call: the source's time budget runs from here
+        self._register_config_secrets()
+
+    # -- secrets ------------------------------------------------------------------------------
+    def _expand(self, value: str) -> str:
+        """`expand`, remembering every value it put in as a secret to redact (``register_secret``)."""
+        expanded = expand(value, source=self.name)
+        for name in _ENV_REF.findall(value):
+            self._secret(os.environ.get(name))
+        return expanded
+
+    def _secret(self, value: str | None) -> None:
+        if value and len(value) >= MIN_SECRET_CHARS and value not in self.secrets:
+            self.secrets.add(value)
+            register_secret(value)
+
+    def _register_config_secrets(self) -> None:
+        """Known from the start, whatever transport is used: the values of every ``${NAME}`` the
+        connector references (server env, headers, args, url; the `auth:` block's token and client
+        secret) and the per-source client-secret override. Unset names are left to `expand`."""
+        server, auth = self.config.server, getattr(self.config, "auth", None)
+        texts = [*(server.env or {}).values(), *(server.headers or {}).values(), *(server.args or ()),
+                 server.url or "", getattr(auth, "token", None) or "", getattr(auth, "client_secret", None) or ""]
+        for text in texts:
+            for name in _ENV_REF.findall(str(text)):
+                self._secret(os.environ.get(name))
+        if auth is not None:
+            try:
+                from connectors.auth import env_name
+
+                self._secret(os.environ.get(env_name(self.name, "CLIENT_SECRET")))
+            except Exception:  # pragma: no cover - the auth package is optional here
+                pass
+
+    def _register_live_tokens(self) -> None:
+        """The OAuth access / refresh token and the client secret the auth provider holds right now."""
+        context = getattr(self._auth, "context", None)
+        tokens = getattr(context, "current_tokens", None)
+        for value in (getattr(tokens, "access_token", None), getattr(tokens, "refresh_token", None),
+                      getattr(getattr(context, "client_info", None), "client_secret", None)):
+            if isinstance(value, str):
+                self._secret(value)
 
     # -- session lifecycle -------------------------------------------------------------------
     _auth: Any = None  # the connector's httpx2.Auth (connectors/auth), made when a session opens
@@ -239,22 +455,28 @@ class SourceSession:
         if server.url:
             from connectors.auth import connection_auth
 
-            url = expand(server.url, source=self.name)
-            headers = {k: expand(v, source=self.name) for k, v in server.headers.items()}
+            url = self._expand(server.url)
+            headers = {k: self._expand(v) for k, v in server.headers.items()}
             extra, self._auth = connection_auth(self.config, self.home)  # the `auth:` block, if any
             headers.update(extra)
-            http = httpx2.AsyncClient(headers=headers, auth=self._auth, timeout=self.config.client.call_timeout_s)
-            return streamable_http_client(url, http_client=http, max_sse_event_size=None)
+            for value in extra.values():  # "Bearer <token>": the token itself
+                self._secret(value.split(" ", 1)[-1])
+            cap = self.config.client.max_response_bytes
+            http = httpx2.AsyncClient(headers=headers, auth=self._auth, timeout=self.config.client.call_timeout_s,
+                                      transport=_CappedTransport(httpx2.AsyncHTTPTransport(), cap))
+            # the SDK's own per-event cap bounds an SSE answer while it is read (DESIGN: not its 1 MiB
+            # default, which fails a slow tool's page): the response-size cap
+            return streamable_http_client(url, http_client=http, max_sse_event_size=cap)
         command = sys.executable if server.command in _PYTHON_NAMES else str(server.command)
         env = launcher_env(command)
-        env.update({k: expand(v, source=self.name) for k, v in server.env.items()})
+        env.update({k: self._expand(v) for k, v in server.env.items()})
         for name in server.pass_env:
             if name in os.environ:
                 env[name] = os.environ[name]
         if self.home is not None:
             env.setdefault("CLOSEBOARD_HOME", str(self.home.resolve()))
         params = StdioServerParameters(
-            command=command, args=[expand(a, source=self.name) for a in server.args], env=env
+            command=command, args=[self._expand(a) for a in server.args], env=env
         )
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
         return stdio_client(params, errlog=self._stderr)
@@ -284,9 +506,10 @@ class SourceSession:
 
                 if (needed := sign_in_failure(self._auth, exc)) is not None:
                     raise AuthRequired(self.name, "(connect)", needed) from None
+                self._register_live_tokens()
                 raise ConnectorError(
                     self.name, "(connect)", f"cannot reach the server: {_describe(exc)}{self._server_stderr()}"
-                ) from exc
+                ) from _safe_cause(exc)
             raise
         self._stack = stack
 
@@ -336,7 +559,9 @@ class SourceSession:
         # cancelled between calls: by the session's own failure (raised as the ConnectorError it is) or from outside
         broken = await self._broken("(session)")
         if isinstance(broken, _Transient):
-            raise ConnectorError(self.name, "(session)", str(broken), transient=True) from broken.__cause__
+            cause = broken.__cause__
+            raise ConnectorError(self.name, "(session)", str(broken), transient=True) from (
+                _safe_cause(cause) if cause is not None else None)
         if broken is not None:
             raise broken from None
 
@@ -379,7 +604,7 @@ class SourceSession:
                 cause = f"listing the tools failed: {exc.error.message} (code {exc.code}){self._server_stderr()}"
                 if exc.code in (REQUEST_TIMEOUT, CONNECTION_CLOSED):
                     raise _Transient(cause, reconnect=exc.code == CONNECTION_CLOSED) from exc
-                raise ConnectorError(self.name, "(tools/list)", cause) from exc
+                raise ConnectorError(self.name, "(tools/list)", cause) from _safe_cause(exc)
             except (httpx2.TransportError, OSError, anyio.BrokenResourceError, anyio.ClosedResourceError,
                     anyio.EndOfStream, TimeoutError) as exc:
                 raise _Transient(f"listing the tools failed: {_describe(exc)}{self._server_stderr()}",
@@ -436,22 +661,24 @@ class SourceSession:
                 cause = f"{exc.error.message} (code {exc.code}){self._server_stderr()}"
                 if exc.code in (REQUEST_TIMEOUT, CONNECTION_CLOSED):
                     raise _Transient(cause, reconnect=exc.code == CONNECTION_CLOSED) from exc
-                raise ConnectorError(self.name, tool, cause) from exc
+                raise ConnectorError(self.name, tool, cause) from _safe_cause(exc)
             except (httpx2.TransportError, OSError, anyio.BrokenResourceError, anyio.ClosedResourceError,
                     anyio.EndOfStream, TimeoutError) as exc:
                 raise _Transient(f"{_describe(exc)}{self._server_stderr()}", reconnect=True) from exc
             error = reported_error(result)
             if error is not None:
                 raise ConnectorError(self.name, tool, f"the server reported an error: {error}")
-            try:
+            try:  # bytes of every content kind, before any decoder reads it (adapters bring their own)
+                check_size(result, settings.max_response_bytes)
                 payload, nbytes = (decode or parse_payload)(result, limit_bytes=settings.max_response_bytes)
             except ValueError as exc:
-                raise ConnectorError(self.name, tool, str(exc)) from exc
+                raise ConnectorError(self.name, tool, str(exc)) from _safe_cause(exc)
             items = payload.get("items") if isinstance(payload, dict) else payload
             record.status, record.bytes = "ok", nbytes
             record.items = len(items) if isinstance(items, list) else None
             return payload, nbytes
         except (ConnectorError, _Transient) as exc:
+            self._register_live_tokens()
             record.error = scrub(exc.cause if isinstance(exc, ConnectorError) else str(exc))
             raise
         except anyio.get_cancelled_exc_class():
@@ -460,8 +687,9 @@ class SourceSession:
             broken = await self._broken(tool)
             if broken is None:
                 raise
+            self._register_live_tokens()
             record.error = scrub(broken.cause if isinstance(broken, ConnectorError) else str(broken))
-            raise broken from broken.__cause__
+            raise broken from (_safe_cause(broken.__cause__) if broken.__cause__ is not None else None)
         finally:
             record.duration_ms = int((time.perf_counter() - started) * 1000)
             self.log.add(record)
@@ -476,6 +704,7 @@ class SourceSession:
         self.check_allowed(tool)
         arguments = dict(arguments or {})
         settings = self.config.client
+        self._check_budget(tool)
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda e: isinstance(e, _Transient)),
             stop=stop_after_attempt(settings.retries + 1),
@@ -485,6 +714,8 @@ class SourceSession:
         try:
             async for attempt in retrying:
                 with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        self._check_budget(tool)  # a retry does not outlast the budget either
                     try:
                         return await self._call_once(tool, arguments, page, decode)
                     except _Transient as exc:
@@ -494,30 +725,83 @@ class SourceSession:
         except _Transient as exc:
             raise ConnectorError(
                 self.name, tool, f"{exc} (gave up after {settings.retries + 1} attempts)", transient=True
-            ) from exc
+            ) from _safe_cause(exc)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check_budget(self, tool: str) -> None:
+        """The source's time budget (``client.time_budget_s``, from its first call): a source that is
+        still being read when it runs out fails, naming the tool, instead of running for ever."""
+        budget = getattr(self.config.client, "time_budget_s", None)
+        now = self.clock()
+        if self._started is None:
+            self._started = now
+        elif budget is not None and now - self._started > budget:
+            calls = sum(1 for r in self.log.records if r.source == self.name)
+            raise ConnectorError(
+                self.name, tool, f"the source's time budget of {budget:g} s (client.time_budget_s) ran out after "
+                f"{calls:,} calls; the pull was stopped")
 
     async def pages(self, tool: str, arguments: dict[str, Any] | None = None) -> AsyncIterator[Page]:
         """Every page of a paged tool, following `next_cursor` until it is null."""
         arguments = dict(arguments or {})
         arguments.setdefault("limit", self.config.client.page_limit)
         cursor: str | None = None
-        seen: set[str] = set()
+        guard = ProgressGuard(self.name, tool)
         for number in range(1, self.config.client.max_pages + 1):
             args = dict(arguments, cursor=cursor) if cursor else arguments
             payload, nbytes = await self.call(tool, args, page=number)
             if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
                 raise ConnectorError(self.name, tool, f"page {number} is not {{items: [...], next_cursor, total}}")
             cursor = payload.get("next_cursor") or None
-            total = payload.get("total")
-            yield Page(payload["items"], cursor, int(total) if total is not None else None,
-                       payload.get("as_of"), number, nbytes)
+            try:
+                total = parse_total(payload.get("total"))
+            except ValueError as exc:
+                raise ConnectorError(self.name, tool, f"page {number}: {exc}") from None
+            guard.page(number, payload["items"], cursor)
+            yield Page(payload["items"], cursor, total, page_as_of(payload.get("as_of")), number, nbytes)
             if cursor is None:
                 return
-            if cursor in seen:
-                raise ConnectorError(self.name, tool, f"the server repeated cursor {cursor!r}: paging would not end")
-            seen.add(cursor)
         raise ConnectorError(self.name, tool, f"more than {self.config.client.max_pages} pages")
+
+
+class ResponseTooLarge(httpx2.StreamError):
+    """An HTTP answer grew past the response-size cap while it was read (the SDK turns a StreamError
+    into a JSON-RPC error for the waiting call)."""
+
+
+class _CappedStream(httpx2.AsyncByteStream):
+    def __init__(self, inner: Any, cap: int) -> None:
+        self._inner, self._cap, self._read = inner, cap, 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            self._read += len(chunk)
+            if self._read > self._cap:
+                raise ResponseTooLarge(f"response exceeded the cap of {self._cap:,} bytes "
+                                       f"(client.max_response_bytes) while it was read")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _CappedTransport(httpx2.AsyncBaseTransport):
+    """Counts the bytes of each answer to a POST (one MCP request) as they arrive and stops reading
+    past the cap, so an oversized answer is never held whole. The long-lived GET stream of server
+    notifications is bounded per event by the SDK instead."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, cap: int) -> None:
+        self._inner, self._cap = inner, cap
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST":
+            return response
+        return httpx2.Response(response.status_code, headers=response.headers,
+                               stream=_CappedStream(response.stream, self._cap), extensions=response.extensions)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _cancel_pending() -> bool:

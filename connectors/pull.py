@@ -18,6 +18,7 @@ import anyio
 import pyarrow as pa
 
 from connectors.adapters import Adapter, MalformedItem, Stream
+from connectors.adapters.base import item_json, non_finite_reason
 from connectors.client import ConnectorError, SourceSession, ToolNotAllowed
 from connectors.incremental import Baseline, SummaryRow, periods_to_pull, summary_rows, windows
 
@@ -77,11 +78,21 @@ async def pull_source(
     results: dict[str, TablePull] = {}
 
     def stage(stream: Stream, number: int, items: list[Any]) -> None:
+        bad: list[tuple[str, str]] = []
         try:
             mapped = adapter.map_items(stream, items)
         except MalformedItem as exc:
-            raise ConnectorError(session.name, stream.tool, f"page {number}: {exc}") from None
-        results[stream.table].rejected.extend((record, reason, stream.tool) for record, reason in mapped.rejected)
+            # an item with a NaN / Infinity value (JSON's NaN literal) is that item's problem, not the
+            # page's: it goes to quarantine with its reason and the rest of the page is mapped
+            reasons = [non_finite_reason(item) for item in items]
+            if not any(reasons):
+                raise ConnectorError(session.name, stream.tool, f"page {number}: {exc}") from None
+            bad = [(item_json(item), f"page {number}: {reason}") for item, reason in zip(items, reasons) if reason]
+            try:
+                mapped = adapter.map_items(stream, [item for item, reason in zip(items, reasons) if not reason])
+            except MalformedItem as again:
+                raise ConnectorError(session.name, stream.tool, f"page {number}: {again}") from None
+        results[stream.table].rejected.extend((record, reason, stream.tool) for record, reason in [*bad, *mapped.rejected])
         sink(stream.table, mapped.batch)
 
     # One staging thread converts and writes each page while the next one is fetched, at most two

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from connectors.client import printable
 from warehouse.db import connect, frame
 from warehouse.recon import CHECK_IDS
 
@@ -15,7 +16,11 @@ MARK = {"pass": "ok", "warn": "WARN", "fail": "FAIL", "not_configured": "n/c"}
 
 
 def _text(value) -> str:
-    return "" if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    """A value as text for the terminal; record ids and reasons come from servers, so their control
+    characters and escape sequences are removed (click.echo prints them raw)."""
+    if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return printable(str(value))
 
 
 def print_checks(read_copy: Path, period: str | None, limit: int = 50) -> int:
@@ -41,7 +46,7 @@ def print_checks(read_copy: Path, period: str | None, limit: int = 50) -> int:
             for r in results.itertuples(index=False):
                 click.echo(f"  {MARK[r.status]:<4}  {r.check_id:<24} expected {r.expected!s:>16}  "
                            f"actual {r.actual!s:>16}  difference {r.difference!s:>12}")
-                click.echo(f"        {r.detail}")
+                click.echo(f"        {_text(r.detail)}")
         else:
             click.echo("  period   " + "  ".join(f"{SHORT[c]:<4}" for c in CHECK_IDS))
             for p, rows in results.groupby("period", sort=True):
@@ -51,7 +56,7 @@ def print_checks(read_copy: Path, period: str | None, limit: int = 50) -> int:
         unconfigured = sorted(set(results.loc[statuses == "not_configured", "check_id"].astype(str)))
         for check_id in unconfigured:  # once, not once per period
             detail = results.loc[results["check_id"] == check_id, "detail"].iloc[0]
-            click.echo(f"  n/c = {check_id}: {detail}")
+            click.echo(f"  n/c = {check_id}: {_text(detail)}")
         bad = results[~statuses.isin(["pass", "not_configured"])]
         shown = 0
         for r in bad.itertuples(index=False):
@@ -64,10 +69,10 @@ def print_checks(read_copy: Path, period: str | None, limit: int = 50) -> int:
             total = con.execute(
                 "select count(*) from recon_items where period = ? and check_id = ?", [r.period, r.check_id]
             ).fetchall()[0][0]
-            click.echo(f"\n{MARK[r.status]} {r.period} {r.check_id}: {r.detail}")
+            click.echo(f"\n{MARK[r.status]} {r.period} {r.check_id}: {_text(r.detail)}")
             for i in items.itertuples(index=False):
-                click.echo(f"    {i.source:<5} {i.record_id:<22} {_text(i.record_date):<10} "
-                           f"{_text(i.amount):>14}  {i.reason}")
+                click.echo(f"    {_text(i.source):<5} {_text(i.record_id):<22} {_text(i.record_date):<10} "
+                           f"{_text(i.amount):>14}  {_text(i.reason)}")
             if total > len(items):
                 click.echo(f"    ... and {total - len(items)} more")
             shown += 1

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from connectors.client import printable
 from warehouse.db import connect
 
 COLUMNS = ("called_at", "run_id", "source", "tool", "page", "items", "bytes", "duration_ms", "status", "arguments",
@@ -17,11 +18,13 @@ COLUMNS = ("called_at", "run_id", "source", "tool", "page", "items", "bytes", "d
 
 
 def _cell(value: object) -> str:
+    """A value as plain text for the terminal: server text (errors, arguments) loses its control
+    characters and escape sequences here and is shown as rich Text, never read as markup."""
     if value is None:
         return ""
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return str(value)
+    return printable(str(value))
 
 
 def print_log(read_copy: Path, *, source: str | None = None, run: str | None = None, last: bool = False,
@@ -29,6 +32,7 @@ def print_log(read_copy: Path, *, source: str | None = None, run: str | None = N
     """Print the calls (the most recent `limit`, in call order); returns the exit status (2: nothing)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     if not read_copy.exists():
         click.echo(f"no warehouse yet at {read_copy}: run `closeboard refresh` (or `closeboard demo`) first", err=True)
@@ -77,9 +81,9 @@ def print_log(read_copy: Path, *, source: str | None = None, run: str | None = N
     for row in rows:
         values = list(row[: len(COLUMNS)])
         values[1] = str(values[1])[:8]  # a run id's first characters are enough to tell runs apart
-        table.add_row(*(_cell(v) for v in values), style="red" if row[8] != "ok" else None)
+        table.add_row(*(Text(_cell(v)) for v in values), style="red" if row[8] != "ok" else None)
     console.print(table)
     for src, calls, ok, failed, items, nbytes in totals:
-        console.print(f"{src}: {calls:,} calls ({ok:,} ok, {failed:,} failed), {items or 0:,} items, "
-                      f"{nbytes or 0:,} bytes")
+        console.print(Text(f"{printable(str(src))}: {calls:,} calls ({ok:,} ok, {failed:,} failed), {items or 0:,} "
+                           f"items, {nbytes or 0:,} bytes"))
     return 0

@@ -5,6 +5,7 @@ No DuckDB connection is open while MCP pages arrive; the publish is one short tr
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from connectors.adapters import Adapter, get_adapter
-from connectors.client import CallLog, SourceSession
+from connectors.client import CallLog, SourceSession, printable
 from connectors.config import Config
 from connectors.incremental import Baseline, summary_rows
 from connectors.adapters.base import to_text_batch
@@ -41,12 +42,25 @@ class Ingested:
     previews: dict[str, str]  # table -> markdown of its first rows, for the Dagster UI
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|~&])")  # what makes a link, image, HTML, code or a new cell
+
+
+def markdown_cell(value: object) -> str:
+    """A value as the text of one markdown table cell: control characters and escape sequences
+    removed, line breaks as spaces, and every character markdown (or HTML in it) would read as
+    syntax backslash-escaped, so a server's text shows as the text it is: no link, image, HTML or
+    broken table."""
+    if value is None or value is pd.NA:
+        return ""
+    text = printable(str(value).replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " "))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
 def preview_markdown(con: duckdb.DuckDBPyConnection, table: str, rows: int = 5) -> str:
-    """The first rows of a table as a markdown table (values as text, escaped for the pipe)."""
+    """The first rows of a table as a markdown table (values as text, escaped for markdown)."""
     sample = frame(con, f'select * from "{table}" limit {int(rows)}')
-    cells = [[("" if v is None or v is pd.NA else str(v)).replace("|", "\\|") for v in row]
-             for row in sample.astype(object).itertuples(index=False)]
-    header = "| " + " | ".join(sample.columns) + " |"
+    cells = [[markdown_cell(v) for v in row] for row in sample.astype(object).itertuples(index=False)]
+    header = "| " + " | ".join(markdown_cell(c) for c in sample.columns) + " |"
     rule = "|" + "---|" * len(sample.columns)
     return "\n".join([header, rule, *("| " + " | ".join(r) + " |" for r in cells)])
 

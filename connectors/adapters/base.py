@@ -16,6 +16,7 @@ An adapter declares
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from connectors.adapters.paging import CursorPaging, Envelope, NoPaging, Paging
-from connectors.client import Page, parse_payload
+from connectors.client import Page, parse_payload, parse_total
 from connectors.records import CANONICAL, KEYS, text_schema
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ def _text(value: Any) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise MalformedItem(f"{value} is not a finite number")
     if isinstance(value, int | Decimal):
         return format(value, "f") if isinstance(value, Decimal) else str(value)
     raise MalformedItem(f"a value of type {type(value).__name__} where text or a number was expected")
@@ -103,7 +106,20 @@ def to_text_batch(table: str, items: Sequence[Any]) -> pa.Table:
 
 
 def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | bool | Decimal)
+    return value is None or (isinstance(value, str | int | bool | Decimal) and not non_finite(value))
+
+
+def non_finite(value: Any) -> bool:
+    """True for NaN or ±Infinity (JSON's NaN / Infinity literals arrive as floats or Decimals)."""
+    return (isinstance(value, float) and not math.isfinite(value)) or (isinstance(value, Decimal) and not value.is_finite())
+
+
+def non_finite_reason(item: Any) -> str | None:
+    """Why `item` cannot be a record because of a NaN / Infinity value, naming the field; else None."""
+    if not isinstance(item, dict):
+        return None
+    bad = [k for k, v in item.items() if non_finite(v)]
+    return f"field {bad[0]!r} is {item[bad[0]]} (not a finite number)" if bad else None
 
 
 class Adapter:
@@ -155,9 +171,8 @@ class Adapter:
             return Envelope(payload)
         if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
             raise ValueError("the answer is not {items: [...], next_cursor, total}")
-        total = payload.get("total")
         return Envelope(
-            payload["items"], payload.get("next_cursor") or None, int(total) if total is not None else None,
+            payload["items"], payload.get("next_cursor") or None, parse_total(payload.get("total")),
             payload.get("as_of"),
         )
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from connectors.client import ConnectorError, Page, SourceSession
+from connectors.client import ConnectorError, Page, ProgressGuard, SourceSession, page_as_of
 
 if TYPE_CHECKING:
     from connectors.adapters.base import Adapter, Stream
@@ -45,14 +45,14 @@ class Paging:
         payload, nbytes = await session.call(
             stream.tool, arguments, page=number, decode=lambda r, **kw: adapter.decode(stream, r, **kw)
         )
-        try:
+        try:  # an envelope that cannot read the page (a total of Infinity, NaN, "many"...) names the tool
             return adapter.envelope(stream, payload), nbytes
-        except ValueError as exc:
+        except (ValueError, TypeError, ArithmeticError) as exc:
             raise ConnectorError(session.name, stream.tool, f"page {number}: {exc}") from None
 
 
 def _page(env: Envelope, number: int, nbytes: int, next_cursor: str | None = None) -> Page:
-    return Page(env.items, next_cursor, env.total, env.as_of, number, nbytes)
+    return Page(env.items, next_cursor, env.total, page_as_of(env.as_of), number, nbytes)
 
 
 @dataclass(frozen=True)
@@ -70,17 +70,15 @@ class CursorPaging(Paging):
         if self.limit_arg:
             arguments.setdefault(self.limit_arg, self.limit or session.config.client.page_limit)
         cursor: str | None = None
-        seen: set[str] = set()
+        guard = ProgressGuard(session.name, stream.tool)
         for number in range(1, session.config.client.max_pages + 1):
             args = dict(arguments, **{self.cursor_arg: cursor}) if cursor else arguments
             env, nbytes = await self.fetch(session, adapter, stream, args, number)
             cursor = env.next_cursor or None
+            guard.page(number, env.items, cursor)  # a cursor seen before, or the same items again: stop
             yield _page(env, number, nbytes, cursor)
             if cursor is None:
                 return
-            if cursor in seen:
-                raise ConnectorError(session.name, stream.tool, f"the server repeated cursor {cursor!r}: paging would not end")
-            seen.add(cursor)
         raise ConnectorError(session.name, stream.tool, f"more than {session.config.client.max_pages} pages")
 
 
@@ -100,6 +98,7 @@ class PageNumberPaging(Paging):
         if self.size_arg:
             arguments[self.size_arg] = self.page_size
         fetched = 0
+        guard = ProgressGuard(session.name, stream.tool)
         for number in range(1, session.config.client.max_pages + 1):
             args = dict(arguments, **{self.page_arg: self.first + number - 1})
             env, nbytes = await self.fetch(session, adapter, stream, args, number)
@@ -109,6 +108,7 @@ class PageNumberPaging(Paging):
                     f"page {number} holds {len(env.items)} items, more than the page size {self.page_size}",
                 )
             fetched += len(env.items)
+            guard.page(number, env.items)  # a server ignoring the page number would repeat page 1
             yield _page(env, number, nbytes)
             if len(env.items) < self.page_size or (env.total is not None and fetched >= env.total):
                 return
@@ -129,6 +129,7 @@ class OffsetPaging(Paging):
         arguments = dict(stream.arguments)
         arguments[self.limit_arg] = self.limit
         offset = 0
+        guard = ProgressGuard(session.name, stream.tool)
         for number in range(1, session.config.client.max_pages + 1):
             env, nbytes = await self.fetch(session, adapter, stream, dict(arguments, **{self.offset_arg: offset}), number)
             if len(env.items) > self.limit:
@@ -136,6 +137,7 @@ class OffsetPaging(Paging):
                     session.name, stream.tool, f"page {number} holds {len(env.items)} items, more than limit {self.limit}"
                 )
             offset += len(env.items)
+            guard.page(number, env.items)  # a server ignoring the offset would repeat the first page
             yield _page(env, number, nbytes)
             if not env.items or len(env.items) < self.limit or (env.total is not None and offset >= env.total):
                 return

@@ -1,0 +1,423 @@
+"""A hostile MCP server (issue 16, findings 4, 6, 7): what it sends must not leak a secret, drive the
+terminal or a markdown page, or make a pull unbounded or crash.
+
+The server here plays an attacker, not a vendor, so it is written for the test (an in-memory
+``MCPServer``; one stdio child where the secret must really travel through ``server.env``). Runs on
+its own: ``uv run --frozen pytest tests/test_hostile_server.py``. No wall-clock asserts: the time
+budget is driven by a stepped clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import textwrap
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import anyio
+import httpx2
+import mcp_types
+import pyarrow as pa
+import pytest
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from connectors.adapters.base import Adapter, Stream
+from connectors.client import CallLog, ConnectorError, ResponseTooLarge, SourceSession, _CappedTransport, scrub
+from connectors.config import ClientSettings, ConnectorConfig, ServerConfig
+from connectors.pull import pull_source
+
+SECRET = "hx-9f3c1e77d2a04b5e"  # no known secret shape (not Bearer, JWT or sk_): only its value can find it
+NASTY = "[/red] boom [bold]\x1b[2J\x1b]0;pwned\x07\x1b[31mred\r"
+TOOLS = ("reject", "structured_only", "embedded", "euro_text", "same_items", "endless", "repeat_cursor",
+         "infinite_total", "nan_amount", "ok_page")
+SETTINGS = ClientSettings(call_timeout_s=20, retries=0, backoff_s=0.01, backoff_max_s=0.02, page_limit=100,
+                          max_response_bytes=20_000, max_pages=50)
+
+
+def run_async(fn):  # noqa: ANN001, ANN201
+    """anyio.run in a thread of its own: an in-process Dagster run earlier in the session (test_close_e2e,
+    test_crash_points) can leave an event loop marked running in the main thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, fn).result()
+
+
+def opportunity(n: int, amount: Any = "10.00") -> dict[str, Any]:
+    return {"opportunity_id": f"O{n}", "customer_id": "C1", "customer_name": "Acme", "stage": "won",
+            "amount": amount, "currency": "EUR", "close_date": "2026-05-01", "probability": "1",
+            "owner": "ann", "is_won": "true", "is_closed": "true"}
+
+
+def hostile_server() -> MCPServer:
+    server = MCPServer("hostile")
+    counter = itertools.count(1)
+
+    @server.tool()
+    def reject() -> str:
+        raise ToolError(f"invalid API key {SECRET} (also {json.dumps(SECRET)}): access denied {NASTY}")
+
+    @server.tool()
+    def structured_only() -> mcp_types.CallToolResult:  # structured content and no text at all
+        return mcp_types.CallToolResult(content=[], structured_content={
+            "items": [opportunity(n) for n in range(200)], "next_cursor": None, "total": 200})
+
+    @server.tool()
+    def embedded() -> mcp_types.CallToolResult:
+        resource = mcp_types.TextResourceContents(uri="file:///dump.json", text="x" * 50_000)
+        page = json.dumps({"items": [], "next_cursor": None})
+        return mcp_types.CallToolResult(content=[mcp_types.TextContent(type="text", text=page),
+                                                 mcp_types.EmbeddedResource(type="resource", resource=resource)])
+
+    @server.tool(structured_output=False)
+    def euro_text() -> str:  # 12,000 characters, 36,000 bytes
+        return json.dumps({"items": [], "next_cursor": None, "note": "€" * 12_000}, ensure_ascii=False)
+
+    @server.tool(structured_output=False)
+    def same_items(cursor: str | None = None, limit: int = 100) -> str:  # a new cursor, the same page
+        return json.dumps({"items": [opportunity(1), opportunity(2)], "next_cursor": f"c{next(counter)}"})
+
+    @server.tool(structured_output=False)
+    def endless(cursor: str | None = None, limit: int = 100) -> str:  # new items and cursors for ever
+        n = next(counter)
+        return json.dumps({"items": [opportunity(n)], "next_cursor": f"c{n}"})
+
+    @server.tool(structured_output=False)
+    def repeat_cursor(cursor: str | None = None, limit: int = 100) -> str:
+        n = next(counter)
+        return json.dumps({"items": [opportunity(n)], "next_cursor": "again"})
+
+    @server.tool(structured_output=False)
+    def infinite_total(cursor: str | None = None, limit: int = 100) -> str:
+        return '{"items": [], "next_cursor": null, "total": Infinity}'
+
+    @server.tool(structured_output=False)
+    def nan_amount(cursor: str | None = None, limit: int = 100) -> str:
+        items = ", ".join([json.dumps(opportunity(1)), json.dumps(opportunity(2)).replace('"10.00"', "NaN"),
+                           json.dumps(opportunity(3))])
+        return f'{{"items": [{items}], "next_cursor": null, "total": 3}}'
+
+    @server.tool(structured_output=False)
+    def ok_page(cursor: str | None = None, limit: int = 100) -> str:
+        return json.dumps({"items": [opportunity(1)], "next_cursor": None, "total": 1,
+                           "as_of": "2026-06-01T00:00:00Z\x1b]0;pwned\x07" + "z" * 500})
+
+    return server
+
+
+def config(settings: ClientSettings = SETTINGS, server: ServerConfig | None = None,
+           tools: tuple[str, ...] = TOOLS) -> ConnectorConfig:
+    return ConnectorConfig("crm", "test.hostile", server or ServerConfig(command="python", env={"API_KEY": "${CB_HOSTILE_KEY}"}),
+                           tools, settings)
+
+
+class HostileAdapter(Adapter):
+    name = "test.hostile"
+    default_tools = TOOLS
+
+    def __init__(self, tool: str) -> None:
+        self.tool = tool
+
+    def streams(self) -> list[Stream]:
+        return [Stream("crm_opportunities", self.tool)]
+
+
+def pull(tool: str, settings: ClientSettings = SETTINGS, log: CallLog | None = None) -> tuple[Any, list[dict]]:
+    rows: list[dict] = []
+
+    def sink(table: str, batch: pa.Table) -> None:
+        rows.extend(batch.to_pylist())
+
+    async def go() -> Any:
+        async with SourceSession(config(settings), log=log, server=hostile_server()) as session:
+            return await pull_source(session, HostileAdapter(tool), sink)
+
+    return run_async(go), rows
+
+
+def failure(tool: str, settings: ClientSettings = SETTINGS, log: CallLog | None = None) -> ConnectorError:
+    with pytest.raises(ConnectorError) as info:
+        pull(tool, settings, log)
+    return info.value
+
+
+def chain_text(exc: BaseException) -> str:
+    """Everything Dagster would store of a failure: the message, every cause and the traceback."""
+    return "".join(traceback.format_exception(exc))
+
+
+@pytest.fixture
+def secret_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("CB_HOSTILE_KEY", SECRET)
+    yield SECRET
+
+
+# -- finding 4: a secret closeboard expanded is redacted wherever it is stored or printed ---------------
+def test_a_secret_echoed_by_the_server_is_not_in_the_error_the_call_log_or_the_cli(
+        secret_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    log = CallLog()
+    exc = failure("reject", log=log)
+    assert "tool 'reject'" in str(exc) and "invalid API key ***" in str(exc)
+    assert SECRET not in chain_text(exc) and SECRET not in exc.cause
+    assert [r.status for r in log.records] == ["error"]
+    assert SECRET not in (log.records[0].error or "") and "***" in (log.records[0].error or "")
+
+    outcome = SimpleNamespace(success=False, errors=[("crm", str(exc))], run_id="r1")
+    _refresh_output(monkeypatch, capsys, outcome)  # the CLI prints what the run stored
+    assert SECRET not in capsys.readouterr().err
+
+
+def test_a_secret_in_server_env_is_redacted_when_a_real_stdio_server_echoes_it(
+        secret_env: str, tmp_path: Path) -> None:
+    script = tmp_path / "hostile_stdio.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        from mcp.server.mcpserver import MCPServer
+        from mcp.server.mcpserver.exceptions import ToolError
+
+        server = MCPServer("hostile")
+
+        @server.tool()
+        def reject() -> str:
+            print("rejected key " + os.environ["API_KEY"], file=sys.stderr, flush=True)
+            raise ToolError("invalid API key " + os.environ["API_KEY"])
+
+        server.run("stdio")
+    """), encoding="utf-8")
+    connector = config(server=ServerConfig(command="python", args=(str(script),),
+                                           env={"API_KEY": "${CB_HOSTILE_KEY}"}), tools=("reject",))
+    log = CallLog()
+
+    async def go() -> None:
+        async with SourceSession(connector, log=log) as session:
+            await session.call("reject")
+
+    with pytest.raises(ConnectorError) as info:
+        run_async(go)
+    assert "invalid API key ***" in str(info.value)
+    assert SECRET not in chain_text(info.value)
+    assert all(SECRET not in (r.error or "") + r.arguments for r in log.records)
+
+
+def test_an_auth_token_and_a_header_value_are_redacted_and_short_values_are_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.config import AuthConfig
+
+    monkeypatch.setenv("CB_HOSTILE_TOKEN", "tok-5e0d1a77b3")
+    monkeypatch.setenv("CB_HOSTILE_TENANT", "tenant-4471")
+    monkeypatch.setenv("CB_HOSTILE_SHORT", "abc")
+    server = ServerConfig(url="http://127.0.0.1:9/mcp", headers={"X-Tenant": "${CB_HOSTILE_TENANT}",
+                                                                  "X-Short": "${CB_HOSTILE_SHORT}"})
+    connector = ConnectorConfig("crm", "test.hostile", server, ("reject",), SETTINGS,
+                                auth=AuthConfig(kind="bearer", token="${CB_HOSTILE_TOKEN}"))
+    session = SourceSession(connector)
+    assert {"tok-5e0d1a77b3", "tenant-4471"} <= session.secrets and "abc" not in session.secrets
+    error = ConnectorError("crm", "list", "echo tok-5e0d1a77b3 / tenant-4471 / abc")
+    assert str(error) == "source 'crm', tool 'list': echo *** / *** / abc"  # < 4 characters: not redacted
+
+
+# -- finding 6: server text is neither terminal markup nor terminal control, nor markdown ---------------
+def _refresh_output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], outcome: Any) -> str:
+    import pipelines.close
+    from pipelines import cli
+
+    monkeypatch.setattr(pipelines.close, "execute", lambda job, home: outcome)
+    class Env:  # only what _run_refresh asks of the CLI's environment; every other call is a no-op
+        home = SimpleNamespace()
+
+        def __getattr__(self, name: str) -> Any:
+            return lambda *args, **kwargs: None
+
+    env = Env()
+    with pytest.raises(SystemExit) as exit_info:
+        cli._run_refresh(env, Path("closeboard.yaml"))
+    assert exit_info.value.code == 1
+    return capsys.readouterr().err
+
+
+def test_markup_and_escape_codes_in_a_tool_error_neither_crash_nor_reach_the_terminal(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    exc = failure("reject")
+    assert "\x1b" not in str(exc) and "\x07" not in str(exc) and "\r" not in str(exc)
+    assert "[/red] boom [bold]" in str(exc)  # kept as text: escaping is the printer's job
+    raw = SimpleNamespace(success=False, errors=[("crm", str(exc)), ("bank", f"raw {NASTY}")], run_id="r1")
+    err = _refresh_output(monkeypatch, capsys, raw)
+    assert "[/red] boom [bold]" in err and "raw [/red]" in err  # shown literally, no MarkupError
+    assert "previous warehouse and dashboard are unchanged" in err
+    assert "\x1b]0;" not in err and "\x1b[2J" not in err and "\x07" not in err
+
+
+def _read_copy(tmp_path: Path, ddl: str, rows: dict[str, list[tuple]]) -> Path:
+    from warehouse.db import connect
+
+    path = tmp_path / "warehouse.read.duckdb"
+    con = connect(path)
+    try:
+        con.execute(ddl)
+        for table, values in rows.items():
+            for row in values:
+                con.execute(f"insert into {table} values ({', '.join('?' * len(row))})", list(row))
+    finally:
+        con.close()
+    return path
+
+
+def test_connectors_log_shows_a_stored_markup_error_as_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipelines.connectors_log import print_log
+
+    ddl = """create table connector_calls (run_id varchar, source varchar, tool varchar, arguments varchar,
+             page integer, items integer, bytes bigint, duration_ms integer, status varchar, error varchar,
+             called_at timestamptz)"""
+    stored = ("r1", "crm", "list_opportunities", '{"cursor":"[/red]"}', 1, None, None, 3, "error",
+              f"the server reported an error: {NASTY}", None)  # as an older closeboard stored it
+    path = _read_copy(tmp_path, ddl, {"connector_calls": [stored]})
+    assert print_log(path) == 0
+    out = capsys.readouterr().out
+    assert "[/red]" in out and "[bold]" in out and "\x1b]0;" not in out and "\x1b[2J" not in out
+
+
+def test_checks_print_record_ids_without_terminal_escapes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipelines.checks_report import print_checks
+    from warehouse.recon import CHECK_IDS
+
+    ddl = """create table recon_results (run_id varchar, period varchar, check_id varchar, status varchar,
+                 expected varchar, actual varchar, difference varchar, detail varchar);
+             create table recon_items (run_id varchar, period varchar, check_id varchar, source varchar,
+                 record_id varchar, record_date varchar, amount decimal(18,2), reason varchar)"""
+    check = CHECK_IDS[0]
+    path = _read_copy(tmp_path, ddl, {
+        "recon_results": [("r1", "2026-05", check, "fail", "1", "2", "1", f"detail {NASTY}")],
+        "recon_items": [("r1", "2026-05", check, "bank", "T1\x1b[2J\x1b]0;pwned\x07", "2026-05-02", 5, f"why {NASTY}")],
+    })
+    assert print_checks(path, None) == 1
+    out = capsys.readouterr().out
+    assert "T1" in out and "\x1b" not in out and "\x07" not in out and "\r" not in out
+
+
+def test_the_markdown_preview_escapes_server_text() -> None:
+    import duckdb
+
+    from pipelines.ingest import preview_markdown
+
+    con = duckdb.connect()
+    con.execute("create table t (record_id varchar, name varchar)")
+    con.execute("insert into t values (?, ?)", ["A|B\nC", "[click](javascript:alert(1)) <img src=x onerror=y> `x` \x1b[31m"])
+    text = preview_markdown(con, "t")
+    header, rule, row = text.split("\n")
+    assert header == "| record_id | name |" and row.count(" | ") == 1  # still one row of two cells
+    assert "\\[click\\](javascript" in row and "\\<img" in row and "\\`x\\`" in row and "\x1b" not in row
+    assert "A\\|B C" in row
+
+
+# -- finding 7: bounds ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("tool", "kind"), [("structured_only", "structured content"),
+                                            ("embedded", "an embedded resource"),
+                                            ("euro_text", "multi-byte text under the cap in characters")])
+def test_an_oversized_answer_is_refused_whatever_it_is_made_of(tool: str, kind: str) -> None:
+    log = CallLog()
+
+    async def go() -> None:
+        async with SourceSession(config(), log=log, server=hostile_server()) as session:
+            await session.call(tool)
+
+    with pytest.raises(ConnectorError) as info:
+        run_async(go)
+    assert f"tool {tool!r}" in str(info.value) and "exceeds the cap of 20,000 bytes" in str(info.value), kind
+    assert log.records[0].status == "error"
+
+
+def test_an_http_answer_is_cut_off_while_it_is_read() -> None:
+    sent: list[int] = []
+
+    def body() -> Iterator[bytes]:
+        for _ in range(1000):  # 1 MB on offer, 64 kB allowed
+            sent.append(1)
+            yield b"x" * 1000
+
+    async def go() -> None:
+        async def stream():
+            for chunk in body():
+                yield chunk
+
+        inner = httpx2.MockTransport(lambda request: httpx2.Response(200, content=stream()))
+        async with httpx2.AsyncClient(transport=_CappedTransport(inner, 64_000)) as client:
+            async with client.stream("POST", "http://server/mcp") as response:
+                await response.aread()
+
+    with pytest.raises(ResponseTooLarge, match="exceeded the cap of 64,000 bytes"):
+        run_async(go)
+    assert len(sent) < 100  # it stopped reading: the rest was never pulled
+
+
+def test_an_oversized_http_answer_is_refused_while_it_is_read(demo_data: Path, http_server: Any) -> None:
+    url = http_server("connectors.servers.bank", demo_data)  # a real server over streamable HTTP
+    settings = ClientSettings(**{**vars(SETTINGS), "max_response_bytes": 20_000})
+    connector = config(settings, server=ServerConfig(url=url), tools=("list_transactions",))
+    log = CallLog()
+
+    async def go() -> None:
+        async with SourceSession(connector, log=log) as session:
+            await session.call("list_transactions", {"limit": 5000})
+
+    with pytest.raises(ConnectorError) as info:
+        run_async(go)
+    assert "tool 'list_transactions'" in str(info.value)
+    assert "exceeded the cap of 20,000 bytes (client.max_response_bytes) while it was read" in str(info.value)
+    assert log.records[-1].bytes is None  # nothing of it was decoded
+
+
+def test_new_cursors_over_the_same_items_are_stopped_naming_the_tool() -> None:
+    exc = failure("same_items")
+    assert "tool 'same_items'" in str(exc) and "page 2 repeats the items of page 1" in str(exc)
+    exc = failure("repeat_cursor")
+    assert "tool 'repeat_cursor'" in str(exc) and "repeated cursor 'again'" in str(exc)
+
+
+def test_a_server_paging_for_ever_is_stopped_by_the_time_budget() -> None:
+    settings = ClientSettings(**{**vars(SETTINGS), "max_pages": 100_000, "time_budget_s": 300.0})
+    log = CallLog()
+    ticks = itertools.count(0, 60)  # every call is a minute later: no real waiting
+
+    async def go() -> None:
+        async with SourceSession(config(settings), log=log, server=hostile_server()) as session:
+            session.clock = lambda: float(next(ticks))
+            await pull_source(session, HostileAdapter("endless"), lambda table, batch: None)
+
+    with pytest.raises(ConnectorError) as info:
+        run_async(go)
+    assert "tool 'endless'" in str(info.value) and "time budget of 300 s" in str(info.value)
+    assert len(log.records) == 6  # calls at 0, 60, ..., 300 s; the one at 360 s is never sent
+
+
+def test_a_total_of_infinity_is_a_finding_naming_source_and_tool() -> None:
+    exc = failure("infinite_total")
+    assert str(exc).startswith("source 'crm', tool 'infinite_total': page 1: malformed total")
+
+    async def direct() -> None:  # the session's own paging, too
+        async with SourceSession(config(), server=hostile_server()) as session:
+            async for _ in session.pages("infinite_total"):
+                pass
+
+    with pytest.raises(ConnectorError, match="tool 'infinite_total': page 1: malformed total inf"):
+        run_async(direct)
+
+
+def test_a_nan_amount_quarantines_that_row_and_keeps_the_others() -> None:
+    result, rows = pull("nan_amount")
+    assert sorted(r["opportunity_id"] for r in rows) == ["O1", "O3"]
+    [(record, reason, tool)] = result.tables["crm_opportunities"].rejected
+    assert tool == "nan_amount" and "'amount'" in reason and "not a finite number" in reason
+    assert json.loads(record)["opportunity_id"] == "O2"
+
+
+def test_a_well_behaved_server_is_unaffected() -> None:
+    result, rows = pull("ok_page")
+    assert [r["opportunity_id"] for r in rows] == ["O1"] and result.tables["crm_opportunities"].rejected == []
+    as_of = result.tables["crm_opportunities"].as_of  # server text kept in metadata: printable and short
+    assert as_of.startswith("2026-06-01T00:00:00Z") and "\x1b" not in as_of and len(as_of) == 64
+    assert scrub("nothing secret here") == "nothing secret here"

@@ -20,6 +20,7 @@ configuration shipped with the repository.
 """
 
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,11 +31,12 @@ import warnings
 
 import dagster as dg
 
-from connectors.config import Config, ConfigError, load_config
+from connectors.config import Config, load_config
 from pipelines import progress
-from pipelines.publishing import render_and_publish
+from pipelines.publishing import crash_point, render_and_publish, sources_as_of
 from pipelines.resources import CloseboardResource, config_path
 from reports.history import write_history
+from reports.render import PageContext
 from warehouse.db import publish_read_copy
 from warehouse.home import Home
 from warehouse.snapshots import CloseRefused, close, ended_periods, take_snapshots
@@ -48,11 +50,13 @@ MART_KEYS = [dg.AssetKey(k) for k in ("periods", "mart_pnl_monthly", "mart_balan
 
 
 def import_config() -> Config:
-    """closeboard.yaml as the code location sees it at import (never opens DuckDB)."""
-    try:
-        return load_config(config_path(None, Home.resolve()))
-    except ConfigError:
+    """closeboard.yaml as the code location sees it at import (never opens DuckDB). The example only
+    when no configuration is named or found; a broken one fails the code location loudly, listing
+    every problem, rather than showing the example's partitions while runs fail."""
+    path = config_path(None, Home.resolve())
+    if not os.environ.get("CLOSEBOARD_CONFIG") and not path.exists():
         return load_config(EXAMPLE_CONFIG)
+    return load_config(path)
 
 
 # --- business days -------------------------------------------------------------------------------
@@ -74,16 +78,21 @@ def previous_period(day: date) -> str:
 
 def snapshot_periods(closeboard: CloseboardResource, run_id: str, periods: Sequence[str] | None,
                      *, publish: bool) -> list[str]:
-    """Append versions for `periods` (None: every ended month) whose figures changed; archive
-    their pages and rewrite the history page; with `publish`, also publish the readers' copy (a
-    run without the dashboard step). Returns "P vN status" for each appended version."""
+    """Append versions for `periods` (None: every ended month) whose figures changed. With
+    `publish` (a run without the dashboard step: the backfill), also archive the page of every
+    version without one, rewrite the history page and publish the readers' copy; without it the
+    run's dashboard step does that after rendering the page (`render_and_publish`). Archived pages
+    are rendered with each version's own figures (reports.history), never copied from latest.html,
+    so nothing here may archive before the render. Returns "P vN status" per appended version."""
     config = closeboard.settings()
     home = closeboard.data_home
     with closeboard.warehouse() as con:
         wanted = ended_periods(con) if periods is None else list(periods)
         result = take_snapshots(con, wanted, run_id)
-        write_history(con, home.reports, run_id, config.company.name, config.company.currency)
+        crash_point("snapshot_committed")
         if publish:
+            ctx = PageContext(config.company.name, config.company.currency, run_id, sources_as_of(con))
+            write_history(con, home.reports, ctx)
             con.execute("checkpoint")
     if publish:
         publish_read_copy(home)
@@ -107,6 +116,7 @@ class CloseDefinitions:
     close_draft: object  # an unresolved asset job
     daily_refresh: dg.ScheduleDefinition
     close_draft_schedule: dg.ScheduleDefinition
+    dead_runs_sensor: dg.SensorDefinition
 
     @property
     def assets(self) -> list[dg.AssetsDefinition]:
@@ -119,6 +129,10 @@ class CloseDefinitions:
     @property
     def schedules(self) -> list[dg.ScheduleDefinition]:
         return [self.daily_refresh, self.close_draft_schedule]
+
+    @property
+    def sensors(self) -> list[dg.SensorDefinition]:
+        return [self.dead_runs_sensor]
 
 
 def build(config: Config, *, upstream: Sequence[dg.AssetKey] = (), refresh_job: str = "refresh",
@@ -247,8 +261,21 @@ def build(config: Config, *, upstream: Sequence[dg.AssetKey] = (), refresh_job: 
         return dg.RunRequest(run_key=f"close-draft-{period}", partition_key=period,
                              tags={**WAREHOUSE_TAG, "closeboard/close_draft": period})
 
+    @dg.sensor(
+        name="fail_dead_cli_runs",
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus(default_status.value),
+        description="Marks failed the runs a CLI process ran in-process and died in (kill -9), so they "
+                    "do not hold the closeboard/warehouse queue while the daemon runs; launches nothing.",
+    )
+    def dead_runs_sensor(context: dg.SensorEvaluationContext):
+        from pipelines.instance import fail_dead_runs
+
+        failed = fail_dead_runs(context.instance)
+        return dg.SkipReason(f"marked failed: {', '.join(failed)}" if failed else "no in-process run died")
+
     return CloseDefinitions(partitions, close_snapshots, close_snapshot, close_period_job, backfill_history,
-                            close_draft, daily_refresh, close_draft_schedule)
+                            close_draft, daily_refresh, close_draft_schedule, dead_runs_sensor)
 
 
 # --- running jobs in this process (the CLI) ------------------------------------------------------
@@ -264,15 +291,21 @@ class JobOutcome:
 def execute(job_name: str, home: Home, *, run_config: dict | None = None,
             tags: dict[str, str] | None = None) -> JobOutcome:
     """Run one of the code location's jobs in this process on `home`'s Dagster instance, as one
-    warehouse writer; `errors` holds (step, the user's error message) for each failed step."""
+    warehouse writer; `errors` holds (step, the user's error message) for each failed step.
+
+    Nothing monitors an in-process run: the run carries this process's id as a tag, and every
+    in-process run first marks failed the runs of processes that died (`fail_dead_runs`), so a
+    killed CLI run does not hold the `closeboard/warehouse` queue for ever."""
     from pipelines.definitions import defs
-    from pipelines.instance import instance
+    from pipelines.instance import fail_dead_runs, instance, process_tag
 
     config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}, **(run_config or {})}
     with instance(home) as dagster_instance:
+        for dead in fail_dead_runs(dagster_instance):
+            progress.emit(f"run {dead} was left running by a process that died: marked failed")
         result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=dagster_instance, raise_on_error=False, tags={**WAREHOUSE_TAG, **(tags or {})},
-            run_config=config,
+            instance=dagster_instance, raise_on_error=False,
+            tags={**WAREHOUSE_TAG, **(tags or {}), **process_tag()}, run_config=config,
         )
     errors = []
     if not result.success:

@@ -28,6 +28,7 @@ defs = dg.Definitions(
     assets=[*source_assets, marts, reconciliation, dashboard, *close_defs.assets],
     jobs=[refresh, *close_defs.jobs],
     schedules=close_defs.schedules,
+    sensors=close_defs.sensors,  # marks CLI runs whose process died as failed, so the writer queue moves
     resources={"closeboard": CloseboardResource()},
     executor=dg.in_process_executor,
 )

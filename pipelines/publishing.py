@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,6 +15,17 @@ from warehouse.models import build_marts
 from warehouse.snapshots import version_summary
 
 STATUS_FILE = "status.json"
+# The moments a crash used to lose or corrupt the close history (issue 16): with this variable set
+# to one of them, the process kills itself there with SIGKILL, as `kill -9` would. Tests only.
+CRASH_ENV = "CLOSEBOARD_CRASH_AT"
+CRASH_POINTS = ("snapshot_committed", "page_rendered")
+
+
+def crash_point(name: str) -> None:
+    """Die here, at once and with nothing cleaned up, when $CLOSEBOARD_CRASH_AT names this point."""
+    assert name in CRASH_POINTS, name
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def build_models(closeboard: CloseboardResource) -> dict[str, int]:
@@ -63,11 +76,12 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
     with closeboard.warehouse() as con:
         write_connector_sources(con, config)  # the page's sources panel shows each source's auth kind
         sources = sources_as_of(con)
-        page = render_dashboard(
-            con, PageContext(config.company.name, config.company.currency, run_id, sources), home.reports
-        )
-        # the close history: archive this page for the snapshot versions this run appended, rewrite history.html
-        write_history(con, home.reports, run_id, config.company.name, config.company.currency)
+        ctx = PageContext(config.company.name, config.company.currency, run_id, sources)
+        page = render_dashboard(con, ctx, home.reports)
+        crash_point("page_rendered")
+        # the close history: render the archived page of every version without one (this run's, and
+        # any a killed run left), each with its own figures; then rewrite history.html
+        write_history(con, home.reports, ctx)
         snapshot_versions = version_summary(con)
         con.execute("checkpoint")
     publish_read_copy(home)

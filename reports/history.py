@@ -1,11 +1,30 @@
 """The close history: the archived page of every snapshot version, the history page and its text
 form (`closeboard history`).
 
-- `archive_pages(con, reports_dir, run_id)` keeps the rendered dashboard as the page of every
-  version the run appended (reports/history/<P>/v<N>.html); an archived page is never rewritten.
-- `write_history(con, reports_dir, run_id)` archives, then renders reports/history.html: periods with
+- `archive_pages(con, reports_dir, ctx)` renders the archived page (reports/history/<P>/v<N>.html)
+  of every version that has none yet; an archived page is never rewritten.
+- `write_history(con, reports_dir, ctx)` archives, then renders reports/history.html: periods with
   their status, sign-off, override reason, KPI trend and the differences between versions, each
   version linking its archived page.
+
+What a version's archived page is (DESIGN "Snapshot history and the monthly close": the page
+rendered with that version's figures, never a copy of an older latest.html, and any version left
+without its page is archived by the next run). One rule covers the run that appended the version
+and a later run that repairs it after a crash between the snapshot commit and the archive:
+
+- The page is the dashboard rendered from the warehouse by the archiving run, opened on the
+  version's period, with that period's key figures (tiles, trend points, the selected period) taken
+  from the version's own snapshot (`close_snapshots.kpis`), not from the marts or the period's
+  closed version. In the run that appended the version the two are the same figures.
+- The other sections (open invoices, bills, reconciliation items...) are the warehouse's at the
+  archiving run. `meta.archived` in the page's data says which version it is and whether the
+  period's figures in the warehouse still had the version's fingerprint when it was rendered
+  (`warehouse_matches`): true for every page archived by the run that appended the version, and
+  for a repair while nothing changed since; false only for a superseded version repaired later,
+  whose key figures are still its own.
+
+Archiving renders only; it never reads latest.html, so the order of steps cannot put an older
+page under a newer version.
 - `history_lines(home)` is the same as text, read from the readers' copy only.
 """
 
@@ -13,7 +32,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -23,9 +42,10 @@ import duckdb
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from reports import formatting
+from reports.render import PageContext, page_data, render_html
 from warehouse.db import connect, scalar
 from warehouse.home import Home
-from warehouse.snapshots import Snapshot, history
+from warehouse.snapshots import Snapshot, current_fingerprints, history
 
 HISTORY_PAGE = "history.html"
 # the figures shown for each version, in this order
@@ -48,27 +68,56 @@ def _write_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def archive_pages(con: duckdb.DuckDBPyConnection, reports_dir: Path, run_id: str,
-                  page: str = "latest.html") -> list[Path]:
-    """Copy the rendered page to the archive path of each version `run_id` appended (never over an
-    existing archive); links back to the history page are made relative to the archive folder."""
-    source = reports_dir / page
-    if not source.exists():
+def _version_page(base: dict[str, Any], snap: Snapshot, warehouse_matches: bool) -> dict[str, Any]:
+    """`base` (the page data of the current warehouse) opened on `snap`'s period, with that
+    period's key figures replaced by the version's own. `base` is left as it was."""
+    meta = base["meta"]
+    name = meta["kpi_query"]
+    kpis = base["datasets"][name]
+    i_period, i_kpi, i_value = (kpis["columns"].index(c) for c in ("period", "kpi", "value"))
+    own = {k: None if v is None else format(v, "f") for k, v in snap.kpis.items()}  # as run_query writes them
+    rows, seen = [], set()
+    for row in kpis["rows"]:
+        if row[i_period] == snap.period and row[i_kpi] in own:
+            row = list(row)
+            row[i_value] = own[row[i_kpi]]
+            seen.add(row[i_kpi])
+        rows.append(row)
+    for kpi in sorted(set(own) - seen):
+        row = [None] * len(kpis["columns"])
+        row[i_period], row[i_kpi], row[i_value] = snap.period, kpi, own[kpi]
+        rows.append(row)
+    label = f"v{snap.version} {snap.status}"
+    periods = [{**p, "status": label} if p["period"] == snap.period else p for p in meta["periods"]]
+    archived = {
+        "period": snap.period, "version": snap.version, "status": snap.status, "run_id": snap.run_id,
+        "taken_at": _when(snap.taken_at), "source_fingerprint": snap.source_fingerprint,
+        "warehouse_matches": warehouse_matches,
+    }
+    return {
+        **base,
+        "meta": {**meta, "default_period": snap.period, "periods": periods, "archived": archived,
+                 "history_href": f"../../{HISTORY_PAGE}" if meta.get("history_href") else None},
+        "datasets": {**base["datasets"], name: {**kpis, "rows": rows}},
+    }
+
+
+def archive_pages(con: duckdb.DuckDBPyConnection, reports_dir: Path, ctx: PageContext) -> list[Path]:
+    """Render the archived page of every version that has none yet: the versions this run
+    appended, and any a run that died left without one (see the module's docstring for what the
+    page shows). Never over an existing archive; each file is written whole (temp + os.replace)."""
+    missing = [s for s in history(con) if s.page_path and not (reports_dir / s.page_path).exists()]
+    if not missing:
         return []
-    html: str | None = None
-    written = []
-    for snap in history(con):
-        if snap.run_id != run_id or not snap.page_path:
-            continue
-        target = reports_dir / snap.page_path
-        if target.exists():
-            continue
-        if html is None:
-            html = source.read_text(encoding="utf-8").replace(
-                f'href="{HISTORY_PAGE}"', f'href="../../{HISTORY_PAGE}"'
-            )
-        written.append(_write_atomic(target, html))
-    return written
+    if ctx.home is None:
+        ctx = replace(ctx, home=str(Path(reports_dir).resolve().parent))
+    base = page_data(con, ctx)
+    now = current_fingerprints(con, {s.period for s in missing})
+    return [
+        _write_atomic(reports_dir / snap.page_path,
+                      render_html(_version_page(base, snap, now.get(snap.period) == snap.source_fingerprint)))
+        for snap in missing
+    ]
 
 
 @dataclass(frozen=True)
@@ -165,12 +214,11 @@ def render_history(con: duckdb.DuckDBPyConnection, company: str, currency: str) 
     )
 
 
-def write_history(con: duckdb.DuckDBPyConnection, reports_dir: Path, run_id: str,
-                  company: str | None = None, currency: str | None = None) -> Path:
-    """Archive the pages of the versions `run_id` appended, then (re)write reports/history.html."""
-    archive_pages(con, reports_dir, run_id)
-    company = company or "closeboard"
-    currency = currency or scalar(con, "select any_value(currency) from run_context") or "USD"
+def write_history(con: duckdb.DuckDBPyConnection, reports_dir: Path, ctx: PageContext) -> Path:
+    """Archive the page of every version without one, then (re)write reports/history.html."""
+    archive_pages(con, reports_dir, ctx)
+    company = ctx.company or "closeboard"
+    currency = ctx.currency or scalar(con, "select any_value(currency) from run_context") or "USD"
     return _write_atomic(reports_dir / HISTORY_PAGE, render_history(con, company, currency))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import date
@@ -59,6 +60,18 @@ def append_journal(home: Path, entry_id: str, day: str, lines: list[tuple[str, D
             writer.writerow({"entry_id": entry_id, "line_no": n, "posted_date": day, "account_id": account,
                              "debit": f"{debit:.2f}", "credit": f"{credit:.2f}", "currency": "USD",
                              "description": "closeboard test entry"})
+
+
+def archived_data(page: Path) -> dict:
+    """The data a rendered page embeds (<script type="application/json" id="cb-data">)."""
+    html = page.read_text(encoding="utf-8")
+    return json.loads(re.search(r'<script type="application/json" id="cb-data">(.*?)</script>', html, re.S).group(1))
+
+
+def archived_kpis(data: dict, period: str) -> dict[str, Decimal | None]:
+    kpis = data["datasets"][data["meta"]["kpi_query"]]
+    records = (dict(zip(kpis["columns"], row)) for row in kpis["rows"])
+    return {r["kpi"]: None if r["value"] is None else Decimal(r["value"]) for r in records if r["period"] == period}
 
 
 def sha(path: Path) -> str:
@@ -148,7 +161,13 @@ def test_a_backdated_entry_restates_the_closed_month_with_the_exact_difference(f
     assert [v for v in versions(flow.home) if v[0] in untouched] == [(p, 1, "draft") for p in untouched]
     pages = flow.home / "reports" / "history" / RESTATED
     assert sha(pages / "v1.html") == flow.v1_page and sha(pages / "v2.html") == flow.closed_page
-    assert (pages / "v3.html").exists()
+    # each archive embeds its own version's figures for the month (v3's, not the closed v2's that
+    # latest.html shows for a closed month)
+    for version, row in ((2, closed), (3, restated)):
+        data = archived_data(pages / f"v{version}.html")
+        assert data["meta"]["default_period"] == RESTATED and data["meta"]["archived"]["version"] == version
+        assert archived_kpis(data, RESTATED)["opex"] == Decimal(json.loads(row["kpis"])["opex"])
+    assert archived_kpis(archived_data(flow.home / "reports" / "latest.html"), RESTATED)["opex"] == kpis_closed["opex"]
 
 
 def test_close_is_refused_while_an_error_check_fails_and_the_override_is_recorded(flow: Flow) -> None:

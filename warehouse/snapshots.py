@@ -12,7 +12,8 @@ row's seal (see sql/schema/snapshots.sql for what the database itself refuses):
   for it unless an override reason is given.
 - `update_snapshot` / `delete_snapshot` exist only to refuse, so a caller looking for them learns why.
 
-Readers use `history(con)`. Nothing here commits a half-written history: every call is one
+Readers use `history(con)`; `current_fingerprints(con, periods)` tells whether a version still
+stands for the warehouse's figures (the archived pages say so). Nothing here commits a half-written history: every call is one
 transaction, and a failure rolls it back.
 """
 
@@ -210,6 +211,11 @@ def _figures(con: duckdb.DuckDBPyConnection, periods: Iterable[str]) -> dict[str
         con.execute("drop table if exists _snapshot_periods")
     return {row.period: _Figures(row.period, row.kpis, row.statements, row.checks, row.source_fingerprint)
             for row in table.itertuples(index=False)}
+
+
+def current_fingerprints(con: duckdb.DuckDBPyConnection, periods: Iterable[str]) -> dict[str, str]:
+    """The fingerprint each period's figures have in the warehouse now (what a new version would get)."""
+    return {period: fig.source_fingerprint for period, fig in _figures(con, periods).items()}
 
 
 def _text(value: Decimal | None) -> str | None:

@@ -25,6 +25,9 @@ CANONICAL: dict[str, tuple[str, ...]] = {
     ),
     "erp_payments": ("payment_id", "line_no", "document_id", "paid_date", "amount", "currency", "kind"),
     "erp_fx_rates": ("currency", "rate_date", "rate"),
+    # the ERP's own trial balance at each month-end (R7): cumulative Σdebit / Σcredit of the posted
+    # lines dated up to balance_date, since inception, one row per account
+    "erp_trial_balance": ("balance_date", "account_id", "debit", "credit"),
     "bank_accounts": ("bank_account_id", "name", "currency", "gl_account_id"),
     "bank_transactions": ("txn_id", "bank_account_id", "booked_date", "amount", "description", "reference"),
     "bank_balances": ("bank_account_id", "balance_date", "closing_balance"),
@@ -41,6 +44,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "erp_bills": ("bill_id",),
     "erp_payments": ("payment_id", "line_no"),
     "erp_fx_rates": ("currency", "rate_date"),
+    "erp_trial_balance": ("balance_date", "account_id"),
     "bank_accounts": ("bank_account_id",),
     "bank_transactions": ("txn_id",),
     "bank_balances": ("bank_account_id", "balance_date"),

@@ -38,6 +38,7 @@ TABLE_DESCRIPTIONS = {
     "erp_bills": "Vendor bills with their open balance.",
     "erp_payments": "Payments applied to invoices and bills.",
     "erp_fx_rates": "Exchange rates into the reporting currency, where the ERP publishes them.",
+    "erp_trial_balance": "The ERP's own trial balance at each month-end, where it gives one (R7 ties out to it).",
     "bank_accounts": "Bank accounts and the ledger account each one maps to.",
     "bank_transactions": "Bank statement lines.",
     "bank_balances": "Statement closing balances per bank account and day.",

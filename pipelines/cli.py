@@ -33,17 +33,20 @@ class Env:
         os.environ["CLOSEBOARD_HOME"] = str(self.home.root)
         os.environ["CLOSEBOARD_CONFIG"] = str(config)
 
-    def load(self) -> Any:
-        """The exported configuration, or exit 1 saying what is wrong with it."""
+    def load(self, config_file: Path | None = None) -> Any:
+        """The exported configuration, or exit 1 listing every problem with it (before anything is
+        started or created)."""
         from connectors.config import ConfigError, load_config
 
-        config_file = self.config_path()
-        self.export(config_file)
+        config_file = config_file or self.config_path()
         try:
-            return load_config(config_file)
+            config = load_config(config_file)
         except ConfigError as exc:
-            click.echo(f"✗ {exc}", err=True)
+            for problem in exc.problems:
+                click.echo(f"✗ {problem}", err=True)
             sys.exit(1)
+        self.export(config_file)
+        return config
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -129,23 +132,27 @@ def _write_demo_config(env: Env, summary: dict) -> Path:
 
 def _run_refresh(env: Env, config: Path) -> str:
     """Run the `refresh` job in-process with progress lines; returns the run id or exits 1."""
+    env.load(config)  # checked whole before anything is imported, started or created (exits 1 listing every problem)
     from rich.console import Console
+    from rich.markup import escape
 
     from pipelines import progress
     from pipelines.close import execute
 
-    env.export(config)
     console = Console(stderr=True, highlight=False)
     started = time.perf_counter()
-    stop = progress.listen(lambda line: console.print(f"[dim]{time.perf_counter() - started:6.1f}s[/dim]  {line}"))
+    # progress lines carry source names, paths and counts: printed as text, never read as markup
+    stop = progress.listen(lambda line: console.print(f"[dim]{time.perf_counter() - started:6.1f}s[/dim]  {escape(line)}"))
     try:
         with console.status("refreshing…"):
             outcome = execute("refresh", env.home)
     finally:
         stop()
     if not outcome.success:
-        for step, message in outcome.errors:
-            console.print(f"[red]✗ {step}[/red]: {message}")
+        from connectors.client import printable
+
+        for step, message in outcome.errors:  # server text: neither markup nor terminal control
+            console.print(f"[red]✗ {escape(printable(str(step)))}[/red]: {escape(printable(str(message)))}")
         console.print("[red]refresh failed[/red]: the previous warehouse and dashboard are unchanged.")
         sys.exit(1)
     console.print(f"[green]✓[/green] refresh {outcome.run_id} finished in {time.perf_counter() - started:.1f} s")
@@ -346,6 +353,14 @@ def connectors_check(env: Env, accept: tuple[str, ...]) -> None:
     results = anyio.run(check_all, config, env.home.root, frozenset(accept))
     for line in report_lines(results):
         click.echo(line)
+    if "erp" in config.connectors:  # R7's input: the ERP's own trial balance, where the adapter reads one
+        from connectors.adapters import adapter_for
+
+        erp = adapter_for(config.connectors["erp"])
+        tool = next((s.tool for s in erp.streams() if s.table == "erp_trial_balance"), None)
+        click.echo(f"erp: {CHECK_TITLES['R7_erp_report']}: " + (
+            f"reads the ERP's own trial balance through {tool}" if tool else
+            f"not available (adapter {erp.name!r} reads no trial balance with these allow_tools)"))
     for source in (s for s in SOURCES if s not in config.connectors):  # optional: bank and CRM enrich the ERP
         checks = [CHECK_TITLES[c] for c, needed in CHECK_SOURCES.items() if source in needed]
         click.echo(f"{source}: not configured (optional); its tables stay empty and "

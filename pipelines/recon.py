@@ -1,4 +1,4 @@
-"""The `reconciliation` asset and its six checks R1-R6 (DESIGN "Reconciliation", "Operations").
+"""The `reconciliation` asset and its checks R1-R7 (DESIGN "Reconciliation", "Operations").
 
 The asset runs warehouse.recon.build_recon after the marts (all figures in SQL); each check's verdict
 comes from the great-expectations suite in pipelines.expectations over that check's per-period rows,
@@ -30,6 +30,8 @@ CHECK_DESCRIPTIONS = {
     "the tolerance of bookings.",
     "R6_completeness": "Rows loaded equal each source's total; keys unique; required fields present; "
     "no future-dated lines; sources fresh.",
+    "R7_erp_report": "Every account's balance at each month-end equals the ERP's own trial balance report "
+    "(where the ERP source gives one).",
 }
 
 
@@ -38,6 +40,7 @@ def recon_params(closeboard: CloseboardResource) -> ReconParams:
     return ReconParams(
         match_window_days=recon.match_window_days,
         stale_after_days=recon.stale_after_days,
+        warn_after_days=recon.warn_after_days,
         bookings_tolerance=recon.bookings_tolerance,
         freshness_hours=recon.freshness_hours,
         max_rejected_share=recon.max_rejected_share,
@@ -59,7 +62,7 @@ def _table_md(rows) -> str:
     name="reconciliation",
     specs=[
         dg.AssetSpec("recon_results", group_name="reconciliation", deps=MART_DEPS, kinds={"duckdb"},
-                     description="One verdict per period and check R1-R6 (pass, warn, fail) with its figures."),
+                     description="One verdict per period and check R1-R7 (pass, warn, fail, not_configured) with its figures."),
         dg.AssetSpec("recon_items", group_name="reconciliation", deps=MART_DEPS, kinds={"duckdb"},
                      description="Every unmatched or offending record behind a verdict, with the reason."),
         dg.AssetSpec("recon_bank_matches", group_name="reconciliation", deps=MART_DEPS, kinds={"duckdb"},

@@ -27,7 +27,7 @@ def test_refresh_job_covers_one_asset_per_canonical_table_grouped_by_source() ->
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == {
         "erp_accounts": "erp", "erp_journal_lines": "erp", "erp_invoices": "erp", "erp_bills": "erp",
-        "erp_payments": "erp", "erp_fx_rates": "erp", "bank_accounts": "bank", "bank_transactions": "bank", "bank_balances": "bank",
+        "erp_payments": "erp", "erp_fx_rates": "erp", "erp_trial_balance": "erp", "bank_accounts": "bank", "bank_transactions": "bank", "bank_balances": "bank",
         "crm_opportunities": "crm", "periods": "warehouse", "mart_pnl_monthly": "warehouse",
         "mart_balance_sheet": "warehouse", "mart_kpis": "warehouse", "dashboard": "reports",
         "recon_results": "reconciliation", "recon_items": "reconciliation",

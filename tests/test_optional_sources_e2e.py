@@ -99,3 +99,4 @@ def test_connectors_check_names_the_optional_sources_left_out(configured) -> Non
     checked = closeboard("connectors", "check", home=home)
     assert "bank: not configured (optional)" in checked.stdout
     assert "crm: not configured (optional)" in checked.stdout and "R5 bookings vs billings" in checked.stdout
+    assert "erp: R7 ERP report tie-out: reads the ERP's own trial balance through get_trial_balance" in checked.stdout

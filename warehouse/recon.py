@@ -1,4 +1,4 @@
-"""Reconciliation R1-R6 (DESIGN "Reconciliation"), computed in SQL over the canonical tables.
+"""Reconciliation R1-R7 (DESIGN "Reconciliation"), computed in SQL over the canonical tables.
 
 ``build_recon(con, run_id, params)`` evaluates every check at every period's month-end (the open
 month: the run date) from `run_context`, and replaces `recon_results`, `recon_items` and
@@ -30,6 +30,7 @@ CHECK_IDS = (
     "R4_ap",
     "R5_bookings_vs_billings",
     "R6_completeness",
+    "R7_erp_report",
 )
 DEFAULT_SEVERITY = {
     "R1_trial_balance": "error",
@@ -38,6 +39,7 @@ DEFAULT_SEVERITY = {
     "R4_ap": "error",
     "R5_bookings_vs_billings": "warn",
     "R6_completeness": "error",
+    "R7_erp_report": "error",
 }
 CHECK_TITLES = {
     "R1_trial_balance": "R1 trial balance",
@@ -46,6 +48,7 @@ CHECK_TITLES = {
     "R4_ap": "R4 AP subledger vs control",
     "R5_bookings_vs_billings": "R5 bookings vs billings",
     "R6_completeness": "R6 completeness and freshness",
+    "R7_erp_report": "R7 ERP report tie-out",
 }
 # the sources each check reads; without one of them configured the check is `not_configured`
 CHECK_SOURCES = {
@@ -54,6 +57,7 @@ CHECK_SOURCES = {
     "R3_ar": ("erp",),
     "R4_ap": ("erp",),
     "R5_bookings_vs_billings": ("crm", "erp"),
+    "R7_erp_report": ("erp",),
 }
 MAX_MATCH_ROUNDS = 100_000
 
@@ -62,6 +66,7 @@ MAX_MATCH_ROUNDS = 100_000
 class ReconParams:
     match_window_days: int = 5
     stale_after_days: int = 45
+    warn_after_days: int = 5  # business days (Mon-Fri) before an unmatched bank-only item warns (R2)
     bookings_tolerance: Decimal = Decimal("0.02")
     freshness_hours: int = 24
     max_rejected_share: Decimal = Decimal("0.01")
@@ -75,8 +80,8 @@ class ReconParams:
                 raise ValueError(f"reconciliation.severity: unknown check {check_id!r} (one of {', '.join(CHECK_IDS)})")
             if level not in ("error", "warn"):
                 raise ValueError(f"reconciliation.severity.{check_id}: expected error or warn, got {level!r}")
-        if self.match_window_days < 0 or self.stale_after_days < 0:
-            raise ValueError("reconciliation: match_window_days and stale_after_days must be >= 0")
+        if self.match_window_days < 0 or self.stale_after_days < 0 or self.warn_after_days < 0:
+            raise ValueError("reconciliation: match_window_days, stale_after_days and warn_after_days must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def build_recon(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams | None = None) -> ReconSummary:
-    """Compute R1-R6 for every period and replace the recon_* tables with this run's rows."""
+    """Compute R1-R7 for every period and replace the recon_* tables with this run's rows."""
     params = params or ReconParams()
     contexts = scalar(con, "select count(*) from run_context")
     if contexts != 1:
@@ -124,9 +129,9 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> 
     con.execute(
         "create or replace temp table recon_params as select ?::integer as match_window_days, "
         "?::integer as stale_after_days, ?::decimal(9, 4) as bookings_tolerance, ?::integer as freshness_hours, "
-        "?::decimal(9, 6) as max_rejected_share",
+        "?::decimal(9, 6) as max_rejected_share, ?::integer as warn_after_days",
         [params.match_window_days, params.stale_after_days, str(params.bookings_tolerance), params.freshness_hours,
-         str(params.max_rejected_share)],
+         str(params.max_rejected_share), params.warn_after_days],
     )
     con.execute("create or replace temp table recon_severity (check_id varchar, severity varchar)")
     for check_id, level in sorted(params.severity.items()):

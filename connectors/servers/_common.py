@@ -9,7 +9,9 @@
 - Test switches: ``<data>/_switches.json`` (re-read when it changes):
   ``max_page_size`` (int) caps the items per page; ``fail_after_pages`` (int) makes the process
   ``os._exit(3)`` on the paged call after that many paged responses; ``fail_at_offset`` (int) makes
-  every process die when asked for a page at or past that offset (an outage mid-pagination).
+  every process die when asked for a page at or past that offset (an outage mid-pagination);
+  ``hidden_entries`` (list of entry_id) hides those journal lines from the list tools and the ledger
+  summary but not from the ERP's own trial balance.
 - ``serve(build, argv)``: ``--data DIR``, ``--http PORT``, ``--host``, ``--token-env NAME``; stdio by
   default, else streamable HTTP answering plain JSON (``json_response=True``) at ``/mcp``.
 
@@ -75,6 +77,7 @@ Limit = Annotated[
 ]
 DateFrom = Annotated[str | None, Field(description="First date included, YYYY-MM-DD (inclusive); omit for no lower bound.")]
 DateTo = Annotated[str | None, Field(description="Last date included, YYYY-MM-DD (inclusive); omit for no upper bound.")]
+ReportDate = Annotated[str, Field(description="The report date, YYYY-MM-DD (lines dated up to it, inclusive).")]
 
 
 class SourceError(ToolError):
@@ -597,7 +600,7 @@ class DataSource:
         else:
             loaded, offset = self.load(query.table), 0
         _die_mid_pagination(switches, offset)
-        selected = self.select(query, loaded)
+        selected = _hide_entries(self.select(query, loaded), switches)
         total = selected.num_rows
         size = clamp_limit(limit)
         cap = _int_switch(switches, "max_page_size")
@@ -621,10 +624,11 @@ class DataSource:
         """One row per month and account: lines, Σdebit, Σcredit (exact), over the date window."""
         spec = self.specs[table]
         loaded = self.load(table)
+        hidden = _hidden(self.switches.get())
 
         def compute() -> list[dict[str, Any]]:
             start, stop = self.date_window(loaded, date_from, date_to)
-            full = loaded.full.slice(start, stop - start)
+            full = _hide_entries(loaded.full.slice(start, stop - start), {"hidden_entries": sorted(hidden)})
             n = full.num_rows
 
             def col(name: str) -> pa.ChunkedArray | pa.Array:
@@ -660,8 +664,51 @@ class DataSource:
                 )
             ]
 
-        items = self._cached(("ledger", table, date_from, date_to, loaded.version), compute)
+        items = self._cached(("ledger", table, date_from, date_to, loaded.version, tuple(sorted(hidden))), compute)
         return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})
+
+    def trial_balance(self, table: str, day: str) -> str:
+        """The ERP's own report: per account, Σdebit and Σcredit of every line dated up to ``day``
+        (inclusive), since inception; one page, ordered by account. It reads the file itself, so a
+        line the list tools do not serve (test switch ``hidden_entries``) still counts here."""
+        spec = self.specs[table]
+        loaded = self.load(table)
+
+        def compute() -> list[dict[str, Any]]:
+            _, stop = self.date_window(loaded, None, day)
+            full = loaded.full.slice(0, stop)
+            grouped = pa.table({
+                "account_id": full["account_id"],
+                "debit": to_decimal(full["debit"], f"{spec.path} column debit"),
+                "credit": to_decimal(full["credit"], f"{spec.path} column credit"),
+            }).group_by(["account_id"]).aggregate([("debit", "sum"), ("credit", "sum")])
+            grouped = grouped.sort_by([("account_id", "ascending")])
+            return [
+                {"account_id": account, "debit": format_decimal(debit), "credit": format_decimal(credit)}
+                for account, debit, credit in zip(
+                    grouped["account_id"].to_pylist(), grouped["debit_sum"].to_pylist(),
+                    grouped["credit_sum"].to_pylist(), strict=True,
+                )
+            ]
+
+        items = self._cached(("trial_balance", table, day, loaded.version), compute)
+        return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})
+
+
+def _hidden(switches: dict[str, Any]) -> set[str]:
+    value = switches.get("hidden_entries")
+    return {str(v) for v in value} if isinstance(value, list) else set()
+
+
+def _hide_entries(rows: pa.Table, switches: dict[str, Any]) -> pa.Table:
+    """Test switch ``hidden_entries`` ([entry_id, ...]): journal lines the list tools and the ledger
+    summary do not serve (a journal outside the token's scope), while the ERP's own trial balance
+    still counts them (R7 must catch it)."""
+    hidden = _hidden(switches)
+    if not hidden or "entry_id" not in rows.column_names:
+        return rows
+    keep = pc.invert(pc.is_in(rows["entry_id"], value_set=pa.array(sorted(hidden), pa.string())))
+    return rows.filter(pc.fill_null(keep, True))
 
 
 def _is_sorted(column: pa.ChunkedArray) -> bool:

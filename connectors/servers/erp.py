@@ -23,6 +23,8 @@ from connectors.servers._common import (
     DateTo,
     Limit,
     Query,
+    ReportDate,
+    SourceError,
     TableSpec,
     dumps,
     new_server,
@@ -135,6 +137,7 @@ TOOL_NAMES = (
     "list_bills",
     "list_payments",
     "get_ledger_summary",
+    "get_trial_balance",
     "list_fx_rates",
 )
 
@@ -208,6 +211,21 @@ def build_server(data_dir: Path) -> MCPServer:
         return src.ledger_summary(
             "journal_lines", parse_date(date_from, "date_from"), parse_date(date_to, "date_to")
         )
+
+    @tool(
+        "Trial balance",
+        "The ERP's own trial balance report at a date, in a single call: per account, the cumulative "
+        "sums of debit and credit of every posted journal line dated up to `date` (inclusive), since "
+        "inception. Returns compact JSON text "
+        '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time}. '
+        'Each item: {"account_id": string, "debit": exact decimal string, "credit": exact decimal string}, '
+        "ordered by account_id.",
+    )
+    def get_trial_balance(date: ReportDate) -> str:
+        day = parse_date(date, "date")
+        if day is None:
+            raise SourceError("date is required: the report date, YYYY-MM-DD")
+        return src.trial_balance("journal_lines", day)
 
     @tool(
         "FX rates",

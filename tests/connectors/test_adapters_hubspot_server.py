@@ -12,28 +12,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import anyio
-import duckdb
 import pytest
 
 from connectors.adapters import adapter_for
-from connectors.client import CallLog, ConnectorError, SourceSession
+from connectors.client import CallLog, SourceSession
 from connectors.config import Config, parse_config
 from connectors.pull import pull_source
 from pipelines.ingest import ingest_source
-from tests.conformance import bin_dir, ensure, package_dir
+from tests.vendors import memory_warehouse, node_server, npm_entry, pull_error
 from tests.vendors.hubspot.standin import HubSpotStandIn
-from warehouse.db import ensure_schema
 from warehouse.home import Home
 
-REPO = Path(__file__).resolve().parents[2]
-REDIRECT = REPO / "tests" / "vendors" / "redirect.cjs"
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"  # a private-app token's shape; the stand-in checks it
 ALLOW = ["hubspot-list-objects", "hubspot-batch-read-objects"]
 OPTIONS = {"currency": "USD", "timezone": "America/New_York", "customer_id_property": "erp_customer_id"}
@@ -42,10 +37,7 @@ ZONES = ["UTC", "America/New_York"]
 
 @pytest.fixture(scope="module")
 def server_js() -> Path:
-    ensure()
-    path = package_dir("@hubspot/mcp-server") / "dist" / "index.js"
-    assert json.loads((path.parent.parent / "package.json").read_text())["version"] == "0.4.0"
-    return path
+    return npm_entry("@hubspot/mcp-server", "0.4.0")
 
 
 @pytest.fixture
@@ -59,10 +51,8 @@ def config(server_js: Path, api: HubSpotStandIn, tz: str, *, token: str = TOKEN,
         "company": {"name": "Hub Co", "currency": "USD", "first_period": "2026-01"},
         "connectors": {"crm": {
             "adapter": "hubspot",
-            "server": {"command": str(bin_dir() / "node"),
-                       "args": ["--require", str(REDIRECT), str(server_js)],
-                       "env": {"PRIVATE_APP_ACCESS_TOKEN": token, "TZ": tz,
-                               "CLOSEBOARD_REDIRECT": json.dumps({"api.hubspot.com": api.url})}},
+            "server": node_server(server_js, redirect={"api.hubspot.com": api.url},
+                                  env={"PRIVATE_APP_ACCESS_TOKEN": token, "TZ": tz}),
             "allow_tools": ALLOW,
             "client": {"call_timeout_s": 30, "retries": 0},
             "options": {**OPTIONS, **options},
@@ -97,26 +87,12 @@ QUARANTINED = [  # (deal id, reason), the deals the adapter sets aside
 ]
 
 
-@contextmanager
-def warehouse() -> Iterator[Any]:
-    con = duckdb.connect()
-    ensure_schema(con)
-
-    @contextmanager
-    def connect():  # noqa: ANN202
-        yield con
-
-    try:
-        yield con, connect
-    finally:
-        con.close()
-
-
 @pytest.mark.parametrize("tz", ZONES)
 def test_the_real_server_pages_deals_and_reads_their_companies_into_the_warehouse(
         server_js: Path, api: HubSpotStandIn, tmp_path: Path, tz: str) -> None:
     cfg = config(server_js, api, tz, page_size=3)
-    with warehouse() as (con, connect):
+    con, connect = memory_warehouse()
+    with con:
         ingest_source(cfg, "crm", home=Home(tmp_path / "home"), run_id="r1", connect=connect)
         got = con.execute("select * from crm_opportunities order by opportunity_id").fetchall()
         quarantined = con.execute("select source, tool, record, reason from quarantine order by reason").fetchall()
@@ -163,15 +139,7 @@ def test_the_default_page_size_reads_every_deal_in_one_page(server_js: Path, api
 
 
 def test_a_wrong_token_fails_naming_the_source_tool_and_hubspots_answer(server_js: Path, api: HubSpotStandIn) -> None:
-    cfg = config(server_js, api, "UTC", token="pat-na1-revoked").connectors["crm"]
-
-    async def go() -> None:
-        async with SourceSession(cfg, log=CallLog()) as session:
-            await pull_source(session, adapter_for(cfg), lambda t, b: None)
-
-    with pytest.raises(ConnectorError) as info:
-        anyio.run(go)
-    message = str(info.value)
+    message = str(pull_error(config(server_js, api, "UTC", token="pat-na1-revoked").connectors["crm"]))
     assert "source 'crm', tool 'hubspot-list-objects'" in message
     assert "Error listing HubSpot deals: HubSpot API Error: 401 Unauthorized" in message
     assert "INVALID_AUTHENTICATION" in message

@@ -8,7 +8,6 @@ settling two documents), a EUR invoice."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -22,9 +21,9 @@ from connectors.client import ConnectorError
 from connectors.config import ConfigError, parse_config
 from pipelines.ingest import Ingested, ingest_source
 from tests.connectors.uvx import require_uvx
+from tests.vendors import memory_warehouse
 from tests.vendors.odoo import books
 from tests.vendors.odoo.standin import Database, OdooStandin
-from warehouse.db import ensure_schema
 from warehouse.home import Home
 from warehouse.models import build_marts
 
@@ -57,13 +56,7 @@ def uvx() -> str:
 
 
 def ingest(uvx: str, db: Database, root: Path, *, module: bool = False, **extra: str) -> tuple[duckdb.DuckDBPyConnection, Ingested]:
-    con = duckdb.connect()
-    ensure_schema(con)
-
-    @contextmanager
-    def connect():  # noqa: ANN202
-        yield con
-
+    con, connect = memory_warehouse()
     with OdooStandin(db, module=module) as odoo:
         config = parse_config(raw_config(uvx, server_env(odoo.url, module=module, **extra)))
         result = ingest_source(config, "erp", home=Home(root / "home"), run_id="r1", connect=connect)

@@ -11,28 +11,22 @@ by hand from them (see ``Books``)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from connectors.client import ConnectorError
 from connectors.config import Config, parse_config
 from pipelines.ingest import ingest_source
-from tests.conformance import bin_dir, built_dir, ensure
+from tests.conformance import built_dir, ensure
+from tests.vendors import memory_warehouse, node_server
 from tests.vendors.quickbooks import standin as qbo
 from tests.vendors.quickbooks.standin import Books, QuickBooksStandIn
-from warehouse.db import ensure_schema
 from warehouse.home import Home
 
-REPO = Path(__file__).resolve().parents[2]
-REDIRECT = REPO / "tests" / "vendors" / "redirect.cjs"
 ALLOW = ["search_accounts", "search_invoices", "search_bills", "search_bill_payments", "search_payments",
          "get_trial_balance", "get_general_ledger"]
 AS_OF = "2024-03-15"
@@ -55,32 +49,15 @@ def config(server_js: Path, api: QuickBooksStandIn, *, refresh_token: str = qbo.
         "company": {"name": "QBO Co", "currency": "USD", "fiscal_year_start_month": 1, "first_period": "2024-01"},
         "connectors": {"erp": {
             "adapter": "quickbooks",
-            "server": {"command": str(bin_dir() / "node"),
-                       "args": ["--require", str(REDIRECT), str(server_js)],
-                       "env": {"QUICKBOOKS_CLIENT_ID": qbo.CLIENT_ID, "QUICKBOOKS_CLIENT_SECRET": qbo.CLIENT_SECRET,
-                               "QUICKBOOKS_REFRESH_TOKEN": refresh_token, "QUICKBOOKS_REALM_ID": qbo.REALM,
-                               "QUICKBOOKS_ENVIRONMENT": "sandbox", "TZ": "UTC",
-                               "CLOSEBOARD_REDIRECT": json.dumps(api.redirect())}},
+            "server": node_server(server_js, redirect=api.redirect(), env={
+                "QUICKBOOKS_CLIENT_ID": qbo.CLIENT_ID, "QUICKBOOKS_CLIENT_SECRET": qbo.CLIENT_SECRET,
+                "QUICKBOOKS_REFRESH_TOKEN": refresh_token, "QUICKBOOKS_REALM_ID": qbo.REALM,
+                "QUICKBOOKS_ENVIRONMENT": "sandbox", "TZ": "UTC"}),
             "allow_tools": allow or ALLOW,
             "client": {"call_timeout_s": 60, "retries": 0},
             "options": {"as_of": AS_OF, **options},
         }},
     })
-
-
-@contextmanager
-def warehouse() -> Iterator[Any]:
-    con = duckdb.connect()
-    ensure_schema(con)
-
-    @contextmanager
-    def connect():  # noqa: ANN202
-        yield con
-
-    try:
-        yield con, connect
-    finally:
-        con.close()
 
 
 def line(entry: str, no: int, day: str, account: str, debit: str, credit: str, customer: str | None = None,
@@ -146,7 +123,8 @@ EXPECTED_KPIS = {
 
 
 def test_the_real_server_loads_the_books_and_the_kpis_add_up(server_js: Path, tmp_path: Path) -> None:
-    with QuickBooksStandIn() as api, warehouse() as (con, connect):
+    con, connect = memory_warehouse()
+    with QuickBooksStandIn() as api, con:
         ingest_source(config(server_js, api, page_size=2), "erp", home=Home(tmp_path / "home"), run_id="r1",
                       connect=connect)
         quarantined = con.execute("select tool, reason from quarantine").fetchall()
@@ -199,7 +177,8 @@ def test_the_real_server_loads_the_books_and_the_kpis_add_up(server_js: Path, tm
 
 def test_a_thousand_customer_payments_fail_the_pull_instead_of_cutting_it_short(server_js: Path, tmp_path: Path) -> None:
     books = Books(payments=[qbo.payment(str(100 + n), "2024-01-05", "1", "1.00", []) for n in range(1000)])
-    with QuickBooksStandIn(books) as api, warehouse() as (_, connect):
+    con, connect = memory_warehouse()
+    with QuickBooksStandIn(books) as api, con:
         with pytest.raises(ConnectorError) as failed:
             ingest_source(config(server_js, api, journals="none"), "erp", home=Home(tmp_path / "home"), run_id="r1",
                           connect=connect)
@@ -208,7 +187,8 @@ def test_a_thousand_customer_payments_fail_the_pull_instead_of_cutting_it_short(
 
 
 def test_a_refused_refresh_token_fails_the_source_with_the_servers_error(server_js: Path, tmp_path: Path) -> None:
-    with QuickBooksStandIn() as api, warehouse() as (_, connect):
+    con, connect = memory_warehouse()
+    with QuickBooksStandIn() as api, con:
         with pytest.raises(ConnectorError) as failed:
             ingest_source(config(server_js, api, refresh_token="AB11-revoked", journals="none"), "erp",
                           home=Home(tmp_path / "home"), run_id="r1", connect=connect)

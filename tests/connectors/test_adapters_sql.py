@@ -443,6 +443,18 @@ def test_tryton_binary_money_is_rejected_with_the_cast_to_write_and_loads_exactl
         "in the query")
     fx = next(r for rec, r in reasons.items() if '"line_no": 15,' in rec)
     assert "column amount_currency arrived as binary (b'100.00')" in fx
+    # ... and R6 fails as an ERROR naming the count and the first reason: never a quiet month
+    from warehouse.recon import build_recon
+
+    con.execute("insert into run_context values ('2026-01', current_date, 1, 'USD')")
+    build_recon(con, "raw")
+    status, detail = con.execute("select status, detail from recon_results where check_id = 'R6_completeness' "
+                                 "order by period desc limit 1").fetchall()[0]
+    assert status == "fail" and f"{len(posted)} rejected by the adapter" in detail
+    finding = con.execute("select reason from recon_items where check_id = 'R6_completeness' "
+                          "and record_id = 'erp_journal_lines'").fetchall()
+    assert finding and f"{len(posted)} of {len(posted)} rows rejected" in finding[0][0] and "CAST(" in finding[0][0]
+    con.execute("delete from run_context")
 
     # 2. the worked example as documented (WITH queries, CAST(... AS TEXT), sums in integer cents)
     config = tryton_config(uvx, tryton_db, monkeypatch)
@@ -509,7 +521,7 @@ def test_tryton_binary_money_is_rejected_with_the_cast_to_write_and_loads_exactl
                                         "2026-03-03T11:30:00+00:00")
     assert as_of == {
         **dict.fromkeys(["erp_accounts", "erp_journal_lines", "erp_invoices", "erp_bills", "erp_payments"], erp_as_of),
-        "erp_fx_rates": None,  # fed by no query: emptied
+        "erp_fx_rates": None, "erp_trial_balance": None,  # fed by no query: emptied
         **dict.fromkeys(["bank_accounts", "bank_transactions", "bank_balances"], bank_as_of),
         "crm_opportunities": crm_as_of}
     calls = con.execute("select arguments from connector_calls where run_id = 'r1' and source = 'erp' "

@@ -24,14 +24,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
-import duckdb
 import pytest
 
 from connectors.adapters import adapter_for
@@ -39,13 +38,10 @@ from connectors.client import CallLog, ConnectorError, SourceSession
 from connectors.config import Config, parse_config
 from connectors.pull import pull_source
 from pipelines.ingest import ingest_source
-from tests.conformance import bin_dir, ensure, package_dir
+from tests.vendors import memory_warehouse, node_server, npm_entry, pull_error
 from tests.vendors.stripe.standin import StripeAPI, StripeMCPStandIn
-from warehouse.db import ensure_schema
 from warehouse.home import Home
 
-REPO = Path(__file__).resolve().parents[2]
-REDIRECT = REPO / "tests" / "vendors" / "redirect.cjs"
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
 KEY = "rk_test_51CloseboardStandIn00000000000000000000"
 ACCOUNT = "acct_1CloseboardTest"
@@ -66,10 +62,7 @@ PAYMENT_INTENTS = [payment_intent(f"pi_3Test{i:04d}", 1000 + i, "usd", 1_777_600
 
 @pytest.fixture(scope="module")
 def server_js() -> Path:
-    ensure()
-    path = package_dir("@stripe/mcp") / "dist" / "index.js"
-    assert json.loads((path.parent.parent / "package.json").read_text())["version"] == "0.3.3"
-    return path
+    return npm_entry("@stripe/mcp", "0.3.3")
 
 
 @contextmanager
@@ -86,9 +79,8 @@ def config(server_js: Path, standin: StripeMCPStandIn, tz: str, *, key: str = KE
         "company": {"name": "Stripe Co", "currency": "USD", "first_period": "2026-01"},
         "connectors": {"bank": {
             "adapter": "stripe",
-            "server": {"command": str(bin_dir() / "node"),
-                       "args": ["--require", str(REDIRECT), str(server_js), f"--api-key={key}", *extra],
-                       "env": {"TZ": tz, "CLOSEBOARD_REDIRECT": json.dumps({"mcp.stripe.com": standin.url})}},
+            "server": node_server(server_js, f"--api-key={key}", *extra, redirect={"mcp.stripe.com": standin.url},
+                                  env={"TZ": tz}),
             "allow_tools": list(allow),
             "client": {"call_timeout_s": CALL_TIMEOUT_S, "retries": 0, "handshake": "legacy"},
             "options": OPTIONS,
@@ -103,13 +95,7 @@ def today() -> str:
 @pytest.mark.parametrize("tz", ZONES)
 def test_the_balance_through_stripes_own_server_lands_as_accounts_and_balances(
         server_js: Path, tmp_path: Path, tz: str) -> None:
-    con = duckdb.connect()
-    ensure_schema(con)
-
-    @contextmanager
-    def connect():  # noqa: ANN202
-        yield con
-
+    con, connect = memory_warehouse()
     with hosted() as standin:
         before = today()
         ingest_source(config(server_js, standin, tz, extra=(f"--stripe-account={ACCOUNT}",)), "bank",
@@ -176,15 +162,7 @@ def test_the_server_has_no_balance_transactions_and_its_lists_take_no_cursor(ser
 
 def test_a_key_without_balance_permission_fails_naming_the_tool(server_js: Path) -> None:
     with hosted(permissions={"rak_payment_intent_read"}) as standin:
-        cfg = config(server_js, standin, "UTC").connectors["bank"]
-
-        async def go() -> None:
-            async with SourceSession(cfg, log=CallLog()) as session:
-                await pull_source(session, adapter_for(cfg), lambda t, b: None)
-
-        with pytest.raises(ConnectorError) as info:
-            anyio.run(go)
-    message = str(info.value)
+        message = str(pull_error(config(server_js, standin, "UTC").connectors["bank"]))
     assert "source 'bank', tool 'retrieve_balance'" in message and "Failed to retrieve balance" in message
 
 
@@ -193,14 +171,7 @@ def test_an_unknown_key_fails_the_connection_with_the_proxys_error(server_js: Pa
     the request), so the session fails when the client's call timeout runs out, quoting that stderr."""
     with hosted() as standin:
         cfg = config(server_js, standin, "UTC", key="rk_test_revoked0000000000000000").connectors["bank"]
-
-        async def go() -> None:
-            async with SourceSession(cfg, log=CallLog()) as session:
-                await pull_source(session, adapter_for(cfg), lambda t, b: None)
-
-        with pytest.raises(ConnectorError) as info:
-            anyio.run(go)
-    message = str(info.value)
+        message = str(pull_error(cfg))
     assert "source 'bank', tool 'retrieve_balance': cannot reach the server" in message
     assert "Request 'initialize' timed out" in message and "code: 401" in message  # the proxy's stderr
     assert standin.calls == []

@@ -11,7 +11,6 @@ under several TZ settings for the server and must load the same records.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,25 +22,22 @@ import pytest
 from connectors.client import ConnectorError
 from connectors.config import parse_config
 from pipelines.ingest import ingest_source
-from tests.conformance import bin_dir, ensure, package_dir
+from tests.vendors import memory_warehouse, node_server, npm_entry
 from tests.vendors.xero import books
 from tests.vendors.xero.standin import CLIENT_ID, CLIENT_SECRET, Fault, XeroStandIn
-from warehouse.db import ensure_schema
 from warehouse.home import Home
 
 D = Decimal
 ID = {d.number: d.id for d in books.INVOICES + books.CREDIT_NOTES} | {p.name: p.id for p in books.PAYMENTS}
 CONTACT = {k: books.guid(f"contact-{k}") for k in books.CONTACTS}
-REDIRECT_JS = Path(__file__).resolve().parents[1] / "vendors" / "redirect.cjs"
 ALL_TOOLS = ["list-accounts", "list-invoices", "list-credit-notes", "list-payments", "list-trial-balance"]
 TIME_ZONES = ["UTC", "America/New_York", "Asia/Tokyo"]
 
 
 @pytest.fixture(scope="module")
-def xero_server() -> tuple[Path, Path]:
-    """(node, the server's entry point), installed once; skips when the npm registry is unreachable."""
-    ensure()
-    return bin_dir() / "node", package_dir("@xeroapi/xero-mcp-server") / "dist" / "index.js"
+def xero_server() -> Path:
+    """The server's entry point, installed once; skips when the npm registry is unreachable."""
+    return npm_entry("@xeroapi/xero-mcp-server")
 
 
 @pytest.fixture
@@ -51,17 +47,16 @@ def standin(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield xero
 
 
-def raw_config(server: tuple[Path, Path], xero: XeroStandIn, tz: str, allow: list[str] | None = None,
+def raw_config(server: Path, xero: XeroStandIn, tz: str, allow: list[str] | None = None,
                **options: Any) -> dict[str, Any]:
-    node, entry = server
     return {
         "company": {"name": books.ORG_NAME, "currency": "NZD", "first_period": "2025-12",
                     "fiscal_year_start_month": 1},
         "connectors": {"erp": {
             "adapter": "xero",
-            "server": {"command": str(node), "args": ["--require", str(REDIRECT_JS), str(entry)],
-                       "env": {"XERO_CLIENT_ID": CLIENT_ID, "XERO_CLIENT_SECRET": "${XERO_CLIENT_SECRET}",
-                               "CLOSEBOARD_REDIRECT": xero.redirect, "TZ": tz}},
+            "server": node_server(server, redirect=xero.redirect,
+                                  env={"XERO_CLIENT_ID": CLIENT_ID, "XERO_CLIENT_SECRET": "${XERO_CLIENT_SECRET}",
+                                       "TZ": tz}),
             "allow_tools": allow or ALL_TOOLS,
             "client": {"call_timeout_s": 30, "retries": 0},
             "options": {"currency": "NZD", "as_of": books.AS_OF.isoformat(), **options},
@@ -71,13 +66,7 @@ def raw_config(server: tuple[Path, Path], xero: XeroStandIn, tz: str, allow: lis
 
 def pull(tmp_path: Path, raw: dict[str, Any]) -> tuple[duckdb.DuckDBPyConnection, Any]:
     config = parse_config(raw)
-    con = duckdb.connect()
-    ensure_schema(con)
-
-    @contextmanager
-    def connect():  # noqa: ANN202
-        yield con
-
+    con, connect = memory_warehouse()
     result = ingest_source(config, "erp", home=Home(tmp_path / "home"), run_id="r1", connect=connect)
     return con, result
 

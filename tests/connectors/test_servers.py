@@ -31,6 +31,7 @@ from connectors.servers import _common, bank, crm, erp
 ERP_DESIGN_TOOLS = {
     "get_company", "list_accounts", "list_journal_lines", "list_invoices", "list_bills", "list_payments",
     "get_ledger_summary",
+    "get_trial_balance",
 }
 
 JOURNAL_HEADER = ["entry_id", "line_no", "posted_date", "account_id", "debit", "credit", "currency",
@@ -393,6 +394,30 @@ async def test_ledger_summary_equals_the_journal_exactly(data: Path) -> None:
             v if isinstance(v, int) else f"{v:.2f}" for v in expected[(item["period"], item["account_id"])])
     assert {i["period"] for i in feb["items"]} == {"2026-02"}
     assert feb["items"] == [i for i in whole["items"] if i["period"] == "2026-02"]
+
+
+@pytest.mark.anyio
+async def test_trial_balance_is_the_erps_own_cumulative_report_even_of_lines_the_list_hides(data: Path) -> None:
+    rows = read_csv(data / "erp/journal_lines.csv")
+    day = "2026-01-31"
+    expected: dict[str, list[Decimal]] = {}
+    for r in rows:
+        if r["posted_date"] <= day:
+            sums = expected.setdefault(r["account_id"], [Decimal(0), Decimal(0)])
+            sums[0] += Decimal(r["debit"] or 0)
+            sums[1] += Decimal(r["credit"] or 0)
+    hidden = rows[0]["entry_id"]
+    (data / "_switches.json").write_text(json.dumps({"hidden_entries": [hidden]}), encoding="utf-8")
+    async with Client(erp.build_server(data)) as client:
+        report = await call(client, "get_trial_balance", {"date": day})
+        served = await call(client, "list_journal_lines", {"limit": 5000})
+        summary = await call(client, "get_ledger_summary")
+    assert report["next_cursor"] is None and report["total"] == len(report["items"]) == len(expected)
+    assert {i["account_id"]: (i["debit"], i["credit"]) for i in report["items"]} == {
+        a: (f"{d:.2f}", f"{c:.2f}") for a, (d, c) in expected.items()}
+    # the switch hides the entry from the list and the summary, never from the ERP's own report
+    assert hidden not in {i["entry_id"] for i in served["items"]}
+    assert sum(i["lines"] for i in summary["items"]) == len(rows) - sum(r["entry_id"] == hidden for r in rows)
 
 
 @pytest.mark.anyio

@@ -56,13 +56,15 @@ def test_r2_equation_by_hand() -> None:
     ).fetchall()}
     # Feb: statement 1485 + in transit 300 - outstanding 200 = 1585
     #      ledger 1600 + bank-only receipts 0 - bank-only charges 15 + opening 0 = 1585
-    assert rows["2026-02"] == ("warn", D("1585.00"), D("1585.00"), D("0.00"))
+    # the fee (Fri 02-27) is 0 business days old at Sat 02-28: listed, no warning
+    assert rows["2026-02"] == ("pass", D("1585.00"), D("1585.00"), D("0.00"))
     items = con.execute("""select record_id, amount, reason from recon_items
                            where check_id = 'R2_bank_vs_book' and period = '2026-02' order by record_id""").fetchall()
     assert [(r, a) for r, a, _ in items] == [("JE-3:1", D("300.00")), ("JE-4:2", D("-200.00")), ("T3", D("-15.00"))]
     assert "deposit in transit" in items[0][2] and "outstanding payment" in items[1][2]
     assert "bank charge not yet booked" in items[2][2]
-    # Mar (open, to 03-10): JE-3/JE-4 cleared; the fee is still unbooked (11 days): warn, still exact
+    # Mar (open, to 03-10): JE-3/JE-4 cleared; the fee is still unbooked (11 days, 7 business days > 5): warn,
+    # still exact
     assert rows["2026-03"] == ("warn", D("1585.00"), D("1585.00"), D("0.00"))
     matches = con.execute("""select txn_id, entry_id, rule from recon_bank_matches where period = '2026-03'
                              order by txn_id""").fetchall()
@@ -89,10 +91,130 @@ def test_severity_overrides_turn_warnings_into_failures_and_back() -> None:
     con = duckdb.connect()
     _books(con)
     build_recon(con, "run-1", ReconParams(severity={"R2_bank_vs_book": "error"}))
-    assert con.execute(r2).fetchall() == [("2026-02", "fail"), ("2026-03", "fail")]  # the unbooked fee
+    assert con.execute(r2).fetchall() == [("2026-02", "pass"), ("2026-03", "fail")]  # the unbooked fee, once old
     build_recon(con, "run-2", ReconParams(stale_after_days=10, severity={"R2_bank_vs_book": "warn"}))
-    assert con.execute(r2).fetchall() == [("2026-02", "warn"), ("2026-03", "warn")]  # stale, yet only a warning
+    assert con.execute(r2).fetchall() == [("2026-02", "pass"), ("2026-03", "warn")]  # stale, yet only a warning
     assert con.execute("select distinct run_id from recon_results").fetchall() == [("run-2",)]
+
+
+
+R2 = "select period, status, expected, actual, difference, detail from recon_results where check_id = 'R2_bank_vs_book'"
+
+
+def _r2(con: duckdb.DuckDBPyConnection) -> dict[str, tuple]:
+    return {p: tuple(rest) for p, *rest in con.execute(R2 + " order by period").fetchall()}
+
+
+def _clean_books(con: duckdb.DuckDBPyConnection, balance_dates: tuple[str, ...]) -> None:
+    """The fixture with the fee booked (clean books) and statement balances only on `balance_dates`."""
+    _books(con)
+    con.execute("""insert into erp_journal_lines values
+        ('JE-5', 1, '2026-02-27', '6700', 15.00, 0.00, 'USD', null, 'bank fee', null, null, null),
+        ('JE-5', 2, '2026-02-27', '1110', 0.00, 15.00, 'USD', null, 'bank fee', null, null, null)""")
+    con.execute("delete from bank_balances where balance_date not in (select unnest(?::date[]))",
+                [list(balance_dates)])
+
+
+def test_r2_rolls_a_month_end_statement_forward_on_clean_books() -> None:
+    # a feed that sends balances only at month-ends: the open month (03-10) has none of its own
+    con = duckdb.connect()
+    _clean_books(con, ("2026-01-31", "2026-02-28"))
+    build_recon(con, "run-1", ReconParams())
+    rows = _r2(con)
+    assert rows["2026-02"][:4] == ("pass", D("1585.00"), D("1585.00"), D("0.00"))
+    # Mar: 1485 on 02-28 + T4 300 - T5 200 = 1585 = ledger 1585, every line matched
+    assert rows["2026-03"][:4] == ("pass", D("1585.00"), D("1585.00"), D("0.00"))
+    assert "statement 2026-02-28 rolled forward by 2 transactions" in rows["2026-03"][4]
+    assert "rolled forward" not in rows["2026-02"][4]
+    # a feed that sent one balance only (the opening): every later cut-off is rolled forward from it
+    con = duckdb.connect()
+    _clean_books(con, ("2026-01-31",))
+    build_recon(con, "run-1", ReconParams())
+    rows = _r2(con)
+    assert {p: r[:4] for p, r in rows.items()} == {
+        "2026-02": ("pass", D("1585.00"), D("1585.00"), D("0.00")),
+        "2026-03": ("pass", D("1585.00"), D("1585.00"), D("0.00")),
+    }
+    assert "statement 2026-01-31 rolled forward by 2 transactions" in rows["2026-02"][4]  # T2, T3
+    assert "statement 2026-01-31 rolled forward by 4 transactions" in rows["2026-03"][4]
+    # balances that start after the opening cut-off: no opening difference can be measured, none is made up
+    con = duckdb.connect()
+    _clean_books(con, ("2026-02-28",))
+    build_recon(con, "run-1", ReconParams())
+    assert {p: r[0] for p, r in _r2(con).items()} == {"2026-02": "pass", "2026-03": "pass"}
+
+
+def test_r2_a_planted_gap_still_fails_when_rolled_forward() -> None:
+    # the bank's balance at 02-28 is a cent off its feed: Feb fails, and so does the rolled-forward March
+    con = duckdb.connect()
+    _clean_books(con, ("2026-01-31", "2026-02-28"))
+    con.execute("update bank_balances set closing_balance = closing_balance - 0.01 where balance_date = '2026-02-28'")
+    build_recon(con, "run-1", ReconParams())
+    rows = _r2(con)
+    assert [(p, r[0], r[3]) for p, r in rows.items()] == [("2026-02", "fail", D("-0.01")),
+                                                          ("2026-03", "fail", D("-0.01"))]
+    reasons = [r for (r,) in con.execute("""select reason from recon_items where check_id = 'R2_bank_vs_book'
+                                            and period = '2026-03' and record_id = 'BA-1'""").fetchall()]
+    assert len(reasons) == 1 and reasons[0].startswith("statement does not reconcile")
+    assert "statement 2026-02-28 rolled forward by 2 transactions" in reasons[0]
+    # a feed that drops a line the statement balance holds (the fee before 02-28): caught after the roll-forward
+    con = duckdb.connect()
+    _clean_books(con, ("2026-01-31", "2026-02-28"))
+    con.execute("delete from bank_transactions where txn_id = 'T3'")
+    build_recon(con, "run-1", ReconParams())
+    assert [(p, r[0], r[3]) for p, r in _r2(con).items()] == [("2026-02", "fail", D("-15.00")),
+                                                              ("2026-03", "fail", D("-15.00"))]
+    # a ledger line a cent off its bank line, in the open month after the last balance: as with a statement
+    # balance of that day, it is the two unmatched lines (no equation gap), listed until they warn or go stale
+    con = duckdb.connect()
+    _clean_books(con, ("2026-01-31", "2026-02-28"))
+    con.execute("""insert into erp_journal_lines values
+        ('JE-6', 1, '2026-03-05', '1110', 70.01, 0.00, 'USD', null, 'x', null, null, null),
+        ('JE-6', 2, '2026-03-05', '4100', 0.00, 70.01, 'USD', null, 'x', null, null, null)""")
+    con.execute("insert into bank_transactions values ('T6', 'BA-1', '2026-03-05', 70.00, 'x', 'JE-6')")
+    build_recon(con, "run-1", ReconParams())
+    assert _r2(con)["2026-03"][0] == "pass"
+    listed = con.execute("""select record_id, amount from recon_items where check_id = 'R2_bank_vs_book'
+                            and period = '2026-03' order by all""").fetchall()
+    assert listed == [("JE-6:1", D("70.01")), ("T6", D("70.00"))]
+    build_recon(con, "run-2", ReconParams(warn_after_days=2))  # Thu 03-05 to Tue 03-10: 3 business days
+    assert _r2(con)["2026-03"][0] == "warn"
+
+
+def test_r2_without_any_statement_balance_is_not_reconcilable() -> None:
+    con = duckdb.connect()
+    _clean_books(con, ())
+    build_recon(con, "run-1", ReconParams())
+    rows = _r2(con)
+    assert [(p, r[0]) for p, r in rows.items()] == [("2026-02", "warn"), ("2026-03", "warn")]
+    assert all("not reconcilable: no statement balance" in r[4] for r in rows.values())
+    items = con.execute("""select period, reason from recon_items where check_id = 'R2_bank_vs_book'
+                           and record_id = 'BA-1' order by period""").fetchall()
+    assert [p for p, _ in items] == ["2026-02", "2026-03"]
+    assert all(r.startswith("not reconcilable: no statement balance") for _, r in items)
+
+
+def test_r2_young_items_are_listed_and_bank_only_items_warn_after_business_days() -> None:
+    # the fee T3 (Fri 02-27) at Tue 03-10 is 7 business days (11 calendar days) old
+    r3 = "select status from recon_results where check_id = 'R2_bank_vs_book' and period = '2026-03'"
+    for warn_after, status in ((6, "warn"), (7, "pass"), (20, "pass")):
+        con = duckdb.connect()
+        _books(con)
+        build_recon(con, "run-1", ReconParams(warn_after_days=warn_after))
+        assert con.execute(r3).fetchall() == [(status,)], warn_after
+        reason = con.execute("""select reason from recon_items where check_id = 'R2_bank_vs_book'
+                                and period = '2026-03' and record_id = 'T3'""").fetchall()[0][0]
+        assert reason.startswith("bank charge not yet booked on BA-1, 11 day(s) old")
+        assert ("7 business days" in reason) == (status == "warn")
+    # book-only items (deposits in transit, outstanding payments) never warn, whatever their age, until stale
+    con = duckdb.connect()
+    _clean_books(con, ("2026-01-31", "2026-02-28", "2026-03-10"))
+    con.execute("delete from bank_transactions where txn_id in ('T4', 'T5')")  # JE-3/JE-4 never clear
+    con.execute("update bank_balances set closing_balance = 1485.00 where balance_date = '2026-03-10'")
+    build_recon(con, "run-1", ReconParams(warn_after_days=0))
+    assert {p: r[0] for p, r in _r2(con).items()} == {"2026-02": "pass", "2026-03": "pass"}
+    build_recon(con, "run-2", ReconParams(stale_after_days=10))  # JE-3 at 03-10 is 11 days old: stale
+    assert {p: r[0] for p, r in _r2(con).items()} == {"2026-02": "pass", "2026-03": "fail"}
 
 
 def _r6(con: duckdb.DuckDBPyConnection) -> tuple[str, list[tuple[str, str]]]:

@@ -33,10 +33,11 @@ import base64
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.vendors import HTTPStandIn
 
 FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "fixtures" / "hubspot"
 PAGE_MAX = 100
@@ -65,8 +66,10 @@ def _offset(token: str) -> int | None:
     return int(number) if head == "closeboard" and number.isdigit() else None
 
 
-class HubSpotStandIn:
+class HubSpotStandIn(HTTPStandIn):
     """``with HubSpotStandIn(token) as api: api.url`` -> http://127.0.0.1:PORT (the whole API)."""
+
+    content_type = "application/json;charset=utf-8"
 
     def __init__(self, token: str, *, deals: list[dict[str, Any]] | None = None,
                  companies: list[dict[str, Any]] | None = None) -> None:
@@ -78,23 +81,7 @@ class HubSpotStandIn:
         self.requests: list[dict[str, Any]] = []
         self.handed_after: list[str] = []  # the paging tokens given out, in order
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, name="hubspot-standin", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> HubSpotStandIn:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join(timeout=10)
+        super().__init__("hubspot-standin")
 
     # -- the API ---------------------------------------------------------------------------
     @staticmethod
@@ -188,27 +175,3 @@ class HubSpotStandIn:
             return self.batch_read(segments[3], payload)
         return 404, {"status": "error", "message": f"Unable to route {method} {parts.path}",
                      "correlationId": str(uuid.uuid4()), "category": "OBJECT_NOT_FOUND"}
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, answer = api.answer(self.command, self.path, self.headers, body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json;charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _serve  # noqa: N815 - http.server's names
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-                pass
-
-        return Handler

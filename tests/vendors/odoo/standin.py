@@ -43,6 +43,8 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from xmlrpc.server import MultiPathXMLRPCServer, SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
 
+from tests.vendors import LocalServer, send
+
 VERSION = {"server_version": "17.0", "server_version_info": [17, 0, 0, "final", 0, ""],
            "server_serie": "17.0", "protocol_version": 1}
 READ_METHODS = {"search", "search_read", "search_count", "read", "fields_get", "name_search", "read_group"}
@@ -369,12 +371,7 @@ class _Handler(SimpleXMLRPCRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         status, body = self.server.standin.rest(self.path, self.headers)  # type: ignore[attr-defined]
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send(self, status, {"Content-Type": "application/json"}, json.dumps(body).encode())
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -385,40 +382,27 @@ class _Server(ThreadingMixIn, MultiPathXMLRPCServer):
     allow_reuse_address = True
 
 
-class OdooStandin:
+class OdooStandin(LocalServer):
     """The database served over HTTP on 127.0.0.1: ``with OdooStandin(db) as odoo: odoo.url``."""
 
     def __init__(self, db: Database, *, module: bool = False) -> None:
         self.db = db
         self.module = module
-        self.server = _Server(("127.0.0.1", 0), requestHandler=_Handler, logRequests=False, allow_none=False)
-        self.server.standin = self  # type: ignore[attr-defined]
+        server = _Server(("127.0.0.1", 0), requestHandler=_Handler, logRequests=False, allow_none=False)
+        server.standin = self  # type: ignore[attr-defined]
         common = {"version": lambda: VERSION, "authenticate": db.authenticate,
                   "login": lambda d, login, pw: db.authenticate(d, login, pw)}
         dbs = {"list": lambda: [db.name], "server_version": lambda: VERSION["server_version"]}
-        self.server.add_dispatcher("/xmlrpc/2/common", _Dispatcher(common, _fault))
-        self.server.add_dispatcher("/xmlrpc/2/object", _Dispatcher({"execute_kw": self._object("/xmlrpc/2/object")}, _fault))
-        self.server.add_dispatcher("/xmlrpc/db", _Dispatcher(dbs, _fault))
-        self.server.add_dispatcher("/xmlrpc/2/db", _Dispatcher(dbs, _fault))
+        server.add_dispatcher("/xmlrpc/2/common", _Dispatcher(common, _fault))
+        server.add_dispatcher("/xmlrpc/2/object", _Dispatcher({"execute_kw": self._object("/xmlrpc/2/object")}, _fault))
+        server.add_dispatcher("/xmlrpc/db", _Dispatcher(dbs, _fault))
+        server.add_dispatcher("/xmlrpc/2/db", _Dispatcher(dbs, _fault))
         if module:
-            self.server.add_dispatcher("/mcp/xmlrpc/common", _Dispatcher(common, self._module_fault("MCPCommonController Error")))
-            self.server.add_dispatcher("/mcp/xmlrpc/db", _Dispatcher(dbs, self._module_fault("MCPDatabaseController Error")))
-            self.server.add_dispatcher("/mcp/xmlrpc/object", _Dispatcher(
+            server.add_dispatcher("/mcp/xmlrpc/common", _Dispatcher(common, self._module_fault("MCPCommonController Error")))
+            server.add_dispatcher("/mcp/xmlrpc/db", _Dispatcher(dbs, self._module_fault("MCPDatabaseController Error")))
+            server.add_dispatcher("/mcp/xmlrpc/object", _Dispatcher(
                 {"execute_kw": self._module_object}, self._module_fault("Internal Server Error in MCPObjectController")))
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> OdooStandin:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        super().__init__(server, "odoo-standin")
 
     def _object(self, path: str) -> Callable[..., Any]:
         def execute_kw(db: str, uid: int, password: str, model: str, method: str,

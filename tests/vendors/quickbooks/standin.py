@@ -49,9 +49,10 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.vendors import HTTPStandIn
 
 D = Decimal
 REALM = "9341452000000001"
@@ -311,36 +312,25 @@ def _field(entity: dict[str, Any], name: str) -> Any:
     return value.get("value") if isinstance(value, dict) else value
 
 
-class QuickBooksStandIn:
+class QuickBooksStandIn(HTTPStandIn):
     """``with QuickBooksStandIn() as api: api.url`` -> http://127.0.0.1:PORT, for every Intuit host."""
+
+    content_type = "application/json;charset=UTF-8"
 
     def __init__(self, books: Books | None = None) -> None:
         self.books = books or Books()
         self.requests: list[dict[str, Any]] = []
         self.tokens_issued = 0
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, name="quickbooks-standin", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__("quickbooks-standin")
 
     def redirect(self) -> dict[str, str]:
         """CLOSEBOARD_REDIRECT for redirect.cjs: every host the server and its SDKs call."""
         return {h: self.url for h in ("oauth.platform.intuit.com", "sandbox-quickbooks.api.intuit.com",
                                       "quickbooks.api.intuit.com", "appcenter.intuit.com")}
 
-    def __enter__(self) -> QuickBooksStandIn:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join(timeout=10)
+    def encode(self, value: Any) -> bytes:
+        return json.dumps(_numbers(value)).encode()
 
     # -- the API ---------------------------------------------------------------------------
     @staticmethod
@@ -431,27 +421,3 @@ class QuickBooksStandIn:
         if segments[3] == "reports" and len(segments) == 5:
             return self.report(segments[4], query)
         return 404, {"Fault": {"Error": [{"Message": "Resource not found", "code": "610"}]}, "time": TIME}
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, answer = api.answer(self.command, self.path, self.headers, body)
-                data = json.dumps(_numbers(answer)).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json;charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _serve  # noqa: N815 - http.server's names
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-                pass
-
-        return Handler

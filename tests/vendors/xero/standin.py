@@ -17,7 +17,7 @@ The redirect preload (tests/vendors/redirect.cjs) sends the server's HTTPS here 
 ``x-forwarded-host`` naming the host it meant; both hosts share this one port. Books: ``books.py``.
 
     with XeroStandIn() as xero:         # 127.0.0.1, a free port, a daemon thread
-        xero.redirect                   # CLOSEBOARD_REDIRECT for the server process
+        xero.redirect                   # {host: url} for CLOSEBOARD_REDIRECT (tests.vendors.node_server)
         xero.requests                   # every request received: (method, host, path, query)
 """
 
@@ -32,10 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.vendors import HTTPStandIn, Reply
 from tests.vendors.xero import books
 
 CLIENT_ID = "CLOSEBOARDTESTCLIENTID0000000000"
@@ -236,7 +236,7 @@ class Fault:
     times: int | None = None  # None: every time
 
 
-class XeroStandIn:
+class XeroStandIn(HTTPStandIn):
     """The stand-in, serving ``books`` on 127.0.0.1 (one port for both hosts)."""
 
     def __init__(self, *, app_scopes: set[str] | None = None) -> None:
@@ -249,38 +249,23 @@ class XeroStandIn:
         self.after: Callable[[str, dict[str, list[str]]], None] | None = None
         self.updated_override: dict[str, datetime] = {}  # record ID -> a later UpdatedDateUTC
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -----------------------------------------------------------------------------
-    def __enter__(self) -> XeroStandIn:
-        handler = type("Handler", (_Handler,), {"standin": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="xero-standin", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        super().__init__("xero-standin")
 
     @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    @property
-    def redirect(self) -> str:
-        return json.dumps({host: self.url for host in HOSTS})
+    def redirect(self) -> dict[str, str]:
+        """CLOSEBOARD_REDIRECT for redirect.cjs: both hosts to this one port."""
+        return {host: self.url for host in HOSTS}
 
     def api_calls(self, path: str) -> list[dict[str, list[str]]]:
         """The query of every API request for ``path`` (e.g. ``Invoices``), in order."""
         return [q for _, host, p, q in self.requests if host == "api.xero.com" and p == f"/api.xro/2.0/{path}"]
 
     # -- answers -------------------------------------------------------------------------------
+    def respond(self, method: str, target: str, headers: Any, body: bytes) -> Reply:
+        split = urlsplit(target)
+        host = (headers.get("x-forwarded-host") or headers.get("Host") or "").split(":")[0]
+        return self.route(method, host, split.path, parse_qs(split.query), headers, body)
+
     def _records(self, path: str) -> tuple[str, list[dict[str, Any]]] | None:
         if path == "Invoices":
             return "Invoices", [invoice_json(d) for d in books.INVOICES]
@@ -294,8 +279,8 @@ class XeroStandIn:
             return "Organisations", [organisation_json()]
         return None
 
-    def answer(self, method: str, host: str, path: str, query: dict[str, list[str]], headers: Any,
-               body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def route(self, method: str, host: str, path: str, query: dict[str, list[str]], headers: Any,
+              body: bytes) -> tuple[int, dict[str, str], bytes]:
         with self._lock:  # a token request is logged with its form (grant_type, scope) as the query
             self.requests.append((method, host, path, parse_qs(body.decode()) if path == "/connect/token" else query))
             for fault in self.faults:
@@ -394,27 +379,3 @@ def _validation(message: str) -> dict[str, Any]:
 
 def _not_found() -> tuple[int, dict[str, str], bytes]:
     return 404, {"Content-Type": "text/html"}, b"The resource you're looking for cannot be found"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    standin: XeroStandIn
-    protocol_version = "HTTP/1.1"
-
-    def _serve(self) -> None:
-        split = urlsplit(self.path)
-        host = (self.headers.get("x-forwarded-host") or self.headers.get("Host") or "").split(":")[0]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        status, headers, payload = self.standin.answer(self.command, host, split.path, parse_qs(split.query),
-                                                       self.headers, body)
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass

@@ -4,9 +4,18 @@
 -- exact. Deposits in transit / outstanding payments: book lines with no bank line matched by the
 -- cut-off; bank-only receipts / charges: bank lines with no book line matched by the cut-off. The
 -- opening difference is the same equation's gap at the opening cut-off (the day before
--- first_period), carried forward. An unmatched item older than stale_after_days fails; a younger
--- bank-only item (a fee not yet booked) warns; a young deposit in transit or outstanding payment is
--- a normal reconciling item.
+-- first_period), carried forward (0 when there is no statement balance yet at that day).
+-- The statement balance at a cut-off is the latest closing balance on or before it; when that
+-- predates the cut-off (the open month, a feed that sends balances only at month-ends) it is rolled
+-- forward with the feed's transactions booked after its date up to the cut-off, and the detail says
+-- so. With no closing balance on or before the cut-off the account is WARN `not reconcilable`.
+-- An unmatched item older than stale_after_days (calendar days) fails; a bank-only item (a fee not
+-- yet booked) older than warn_after_days business days (Mon-Fri) warns; younger bank-only items and
+-- deposits in transit / outstanding payments are listed only.
+
+-- weekdays (Mon-Fri) from 0001-01-01 (a Monday) through d; business days in (a, b] = f(b) - f(a)
+create or replace temp macro _recon_weekdays_through(d) as
+    (date_diff('day', DATE '0001-01-01', d) // 7) * 5 + least(date_diff('day', DATE '0001-01-01', d) % 7 + 1, 5);
 
 create or replace temp table _recon_r2_unmatched as
 select
@@ -19,6 +28,7 @@ select
     b.d as record_date,
     b.amount as amount,
     date_diff('day', b.d, co.cutoff) as age,
+    _recon_weekdays_through(co.cutoff) - _recon_weekdays_through(b.d) as business_age,
 from _recon_cutoffs as co
 inner join _recon_bank as b
     on b.d <= co.cutoff
@@ -35,6 +45,7 @@ select
     k.d,
     k.amount,
     date_diff('day', k.d, co.cutoff),
+    _recon_weekdays_through(co.cutoff) - _recon_weekdays_through(k.d),
 from _recon_cutoffs as co
 inner join _recon_book as k
     on k.d <= co.cutoff
@@ -44,9 +55,10 @@ anti join _recon_matched as m
 create or replace temp table _recon_r2_accounts as
 with
 
-statement as (
+latest_balance as (
     select
         co.period as period,
+        co.cutoff as cutoff,
         bb.bank_account_id as bank_account_id,
         arg_max(bb.closing_balance, bb.balance_date) as closing_balance,
         max(bb.balance_date) as balance_date,
@@ -54,6 +66,23 @@ statement as (
     inner join bank_balances as bb
         on bb.balance_date <= co.cutoff
     group by all
+),
+
+-- the latest balance rolled forward with the feed's transactions booked after it, up to the cut-off
+statement as (
+    select
+        lb.period as period,
+        lb.bank_account_id as bank_account_id,
+        lb.closing_balance as statement_balance,
+        lb.balance_date as balance_date,
+        (lb.closing_balance + coalesce(sum(b.amount), 0))::decimal(18, 2) as closing_balance,
+        count(b.txn_id) as rolled_txns,
+    from latest_balance as lb
+    left join _recon_bank as b
+        on b.bank_account_id = lb.bank_account_id
+        and b.d > lb.balance_date
+        and b.d <= lb.cutoff
+    group by lb.period, lb.bank_account_id, lb.closing_balance, lb.balance_date
 ),
 
 ledger_by_day as (
@@ -79,7 +108,10 @@ unmatched as (
         coalesce(sum(u.amount) filter (where u.source = 'bank' and u.amount > 0), 0) as bank_receipts,
         coalesce(-sum(u.amount) filter (where u.source = 'bank' and u.amount < 0), 0) as bank_charges,
         count(*) filter (where u.age > p.stale_after_days) as stale_items,
-        count(*) filter (where u.source = 'bank' and u.age <= p.stale_after_days) as young_bank_items,
+        count(*) filter (
+            where u.source = 'bank' and u.age <= p.stale_after_days and u.business_age > p.warn_after_days
+        ) as old_bank_items,
+        count(*) as items,
         count(*) filter (where u.source = 'erp') as book_items,
     from _recon_r2_unmatched as u
     cross join recon_params as p
@@ -94,15 +126,18 @@ grid as (
         a.bank_account_id as bank_account_id,
         a.currency as currency,
         s.closing_balance as statement,
+        s.statement_balance as statement_balance,
         s.balance_date as balance_date,
+        coalesce(s.rolled_txns, 0) as rolled_txns,
         coalesce(l.gl_balance, 0) as gl_balance,
         coalesce(u.in_transit, 0) as in_transit,
         coalesce(u.outstanding, 0) as outstanding,
         coalesce(u.bank_receipts, 0) as bank_receipts,
         coalesce(u.bank_charges, 0) as bank_charges,
         coalesce(u.stale_items, 0) as stale_items,
-        coalesce(u.young_bank_items, 0) as young_bank_items,
+        coalesce(u.old_bank_items, 0) as old_bank_items,
         coalesce(u.book_items, 0) as book_items,
+        coalesce(u.items, 0) as items,
     from _recon_cutoffs as co
     cross join bank_accounts as a
     left join statement as s
@@ -116,14 +151,20 @@ grid as (
 opening as (
     select
         g.bank_account_id as bank_account_id,
-        (coalesce(g.statement, 0) + g.in_transit - g.outstanding)
+        (g.statement + g.in_transit - g.outstanding)
         - (g.gl_balance + g.bank_receipts - g.bank_charges) as opening_difference,
     from grid as g
-    where g.is_opening
+    where g.is_opening and g.statement is not null
 )
 
 select
     g.*,
+    -- how the statement figure was reached, when it is not the cut-off's own closing balance
+    case when g.balance_date < g.cutoff then
+        'statement ' || g.balance_date::varchar || ' rolled forward by ' || g.rolled_txns
+        || case when g.rolled_txns = 1 then ' transaction' else ' transactions' end
+        || ' from ' || g.statement_balance::decimal(18, 2)
+    end as statement_note,
     coalesce(o.opening_difference, 0)::decimal(18, 2) as opening_difference,
     (g.statement + g.in_transit - g.outstanding)::decimal(18, 2) as adjusted_bank,
     (g.gl_balance + g.bank_receipts - g.bank_charges + coalesce(o.opening_difference, 0))::decimal(18, 2)
@@ -139,8 +180,10 @@ with per_account as (
         a.*,
         (a.adjusted_bank - a.adjusted_book)::decimal(18, 2) as difference,
         case
-            when a.statement is null or a.adjusted_bank <> a.adjusted_book or a.stale_items > 0 then 'fail'
-            when a.young_bank_items > 0 then 'warn'
+            when a.stale_items > 0 then 'fail'
+            when a.statement is null then 'warn'
+            when a.adjusted_bank <> a.adjusted_book then 'fail'
+            when a.old_bank_items > 0 then 'warn'
             else 'pass'
         end as status,
     from _recon_r2_accounts as a
@@ -150,23 +193,35 @@ select
     'R2_bank_vs_book',
     case max(case pa.status when 'fail' then 2 when 'warn' then 1 else 0 end)
         when 2 then 'fail' when 1 then 'warn' else 'pass' end,
-    case when count(distinct pa.currency) = 1 then sum(pa.adjusted_book) end,
-    case when count(distinct pa.currency) = 1 then sum(pa.adjusted_bank) end,
-    case when count(distinct pa.currency) = 1 then sum(pa.difference) end,
+    -- the figures of the reconcilable accounts (a statement balance), when they share one currency
+    case when count(distinct pa.currency) = 1 then sum(pa.adjusted_book) filter (where pa.statement is not null) end,
+    case when count(distinct pa.currency) = 1 then sum(pa.adjusted_bank) filter (where pa.statement is not null) end,
+    case when count(distinct pa.currency) = 1 then sum(pa.difference) filter (where pa.statement is not null) end,
     string_agg(
-        pa.bank_account_id || ' (' || pa.currency || '): statement '
-        || coalesce(pa.statement::varchar || ' on ' || pa.balance_date::varchar, 'MISSING')
-        || ' + deposits in transit ' || pa.in_transit::decimal(18, 2)
-        || ' - outstanding payments ' || pa.outstanding::decimal(18, 2)
-        || ' = ledger ' || pa.gl_balance::decimal(18, 2)
-        || ' + bank-only receipts ' || pa.bank_receipts::decimal(18, 2)
-        || ' - bank-only charges ' || pa.bank_charges::decimal(18, 2)
-        || ' + opening difference ' || pa.opening_difference
-        || '; difference ' || coalesce(pa.difference::varchar, 'n/a')
-        || '; ' || pa.stale_items || ' stale item(s)',
+        pa.bank_account_id || ' (' || pa.currency || '): '
+        || case
+            when pa.statement is null then
+                'not reconcilable: no statement balance on or before ' || pa.cutoff::varchar
+                || '; ledger ' || pa.gl_balance::decimal(18, 2) || '; ' || pa.items || ' unmatched item(s)'
+            else
+                'statement ' || pa.statement::varchar
+                || coalesce(' (' || pa.statement_note || ')', ' on ' || pa.balance_date::varchar)
+                || ' + deposits in transit ' || pa.in_transit::decimal(18, 2)
+                || ' - outstanding payments ' || pa.outstanding::decimal(18, 2)
+                || ' = ledger ' || pa.gl_balance::decimal(18, 2)
+                || ' + bank-only receipts ' || pa.bank_receipts::decimal(18, 2)
+                || ' - bank-only charges ' || pa.bank_charges::decimal(18, 2)
+                || ' + opening difference ' || pa.opening_difference
+                || '; difference ' || pa.difference::varchar
+        end
+        || '; ' || pa.stale_items || ' stale item(s)'
+        || case when pa.old_bank_items > 0
+            then '; ' || pa.old_bank_items || ' bank-only item(s) over ' || p.warn_after_days || ' business day(s)'
+            else '' end,
         ' | ' order by pa.bank_account_id
     ),
 from per_account as pa
+cross join recon_params as p
 group by pa.period;
 
 insert into _recon_items
@@ -184,7 +239,13 @@ select
         else 'bank charge not yet booked'
     end
     || ' on ' || u.bank_account_id || ', ' || u.age || ' day(s) old at ' || u.cutoff::varchar
-    || case when u.age > p.stale_after_days then ': stale (over ' || p.stale_after_days || ' days)' else '' end,
+    || case
+        when u.age > p.stale_after_days then ': stale (over ' || p.stale_after_days || ' days)'
+        when u.source = 'bank' and u.business_age > p.warn_after_days
+            then ': not booked after ' || u.business_age || ' business days (warns over '
+                || p.warn_after_days || ')'
+        else ''
+    end,
 from _recon_r2_unmatched as u
 cross join recon_params as p
 where not u.is_opening;
@@ -198,9 +259,11 @@ select
     a.cutoff,
     (a.adjusted_bank - a.adjusted_book)::decimal(18, 2),
     case
-        when a.statement is null then 'no statement closing balance on or before ' || a.cutoff::varchar
+        when a.statement is null
+            then 'not reconcilable: no statement balance on ' || a.bank_account_id || ' on or before '
+                || a.cutoff::varchar
         else 'statement does not reconcile to the ledger: adjusted bank ' || a.adjusted_bank
-            || ' vs adjusted book ' || a.adjusted_book
+            || ' vs adjusted book ' || a.adjusted_book || coalesce(' (' || a.statement_note || ')', '')
     end,
 from _recon_r2_accounts as a
 where a.statement is null or a.adjusted_bank <> a.adjusted_book;

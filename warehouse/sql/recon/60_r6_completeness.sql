@@ -22,6 +22,7 @@ union all select 'erp_invoices', count(*) - count(distinct invoice_id) from erp_
 union all select 'erp_bills', count(*) - count(distinct bill_id) from erp_bills
 union all select 'erp_payments', count(*) - count(distinct (payment_id, line_no)) from erp_payments
 union all select 'erp_fx_rates', count(*) - count(distinct (currency, rate_date)) from erp_fx_rates
+union all select 'erp_trial_balance', count(*) - count(distinct (balance_date, account_id)) from erp_trial_balance
 union all select 'bank_accounts', count(*) - count(distinct bank_account_id) from bank_accounts
 union all select 'bank_transactions', count(*) - count(distinct txn_id) from bank_transactions
 union all select 'bank_balances', count(*) - count(distinct (bank_account_id, balance_date)) from bank_balances

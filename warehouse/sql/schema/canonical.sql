@@ -77,6 +77,16 @@ create table if not exists erp_fx_rates (
     -- key: (currency, rate_date)
 );
 
+-- The ERP's own trial balance (its report, not closeboard's sums) at each month-end, for R7: the
+-- cumulative Σdebit and Σcredit of posted lines dated up to balance_date, since inception.
+create table if not exists erp_trial_balance (
+    balance_date    date not null,
+    account_id      varchar not null,
+    debit           decimal(18, 2) not null,
+    credit          decimal(18, 2) not null
+    -- key: (balance_date, account_id)
+);
+
 create table if not exists bank_accounts (
     bank_account_id varchar not null,      -- key
     name            varchar,

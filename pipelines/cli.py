@@ -243,8 +243,12 @@ def ui(env: Env, host: str, port: int) -> None:
               help="a running Dagster webserver on this data home (e.g. `closeboard ui`'s http://127.0.0.1:3000): "
                    "reloads launch the refresh job there; when unset or not answering, they run "
                    "`closeboard refresh` in the background (default: $CLOSEBOARD_DAGSTER_URL)")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="a Host name the server also answers to (repeatable); only loopback names otherwise, "
+                   "so a web page cannot read the figures through DNS rebinding")
 @click.pass_obj
-def serve(env: Env, host: str, port: int, max_age: float | None, dagster_url: str | None) -> None:
+def serve(env: Env, host: str, port: int, max_age: float | None, dagster_url: str | None,
+          allow_hosts: tuple[str, ...]) -> None:
     """Serve the dashboard, history and archived pages; the page's reload button refreshes."""
     from reports.server import serve as serve_pages
 
@@ -252,7 +256,7 @@ def serve(env: Env, host: str, port: int, max_age: float | None, dagster_url: st
     click.echo(f"closeboard dashboard on http://{host}:{port}/ (data home {env.home.root})"
                + (f", refreshing through Dagster at {dagster_url}" if dagster_url else ""), err=True)
     serve_pages(env.home.root, host=host, port=port, config=config if config.exists() else None, max_age_s=max_age,
-                dagster_url=dagster_url)
+                dagster_url=dagster_url, allow_hosts=allow_hosts)
 
 
 # --- the monthly close (issue 4): sign-off, history, backfill; the work is in pipelines/close.py ---

@@ -15,11 +15,17 @@
   (running / succeeded / failed, whichever way it was launched) and last progress line, so a page
   can tell that newer data exists and follow a refresh it started.
 Launching and polling (subprocess or GraphQL) run in a worker thread, never on the event loop.
+- Every request must name a loopback Host (127.0.0.1, localhost, [::1]) or one given with
+  `--allow-host`, else 421: a web page the user visits cannot reach the figures through DNS rebinding.
+- Page tokens are stateless (an HMAC of the issue time under a per-process key), so no number of
+  page views evicts a token another tab still holds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -27,7 +33,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,8 +50,8 @@ from reports.render import SERVED_MARKER, json_for_script
 from warehouse.home import Home
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MAX_TOKENS = 1000
 TOKEN_TTL_S = 24 * 3600
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 DAGSTER_LOCATION = "closeboard"  # workspace.yaml's location_name
 DAGSTER_JOB = "refresh"
 DAGSTER_TIMEOUT_S = 15  # per GraphQL request
@@ -263,31 +268,42 @@ def _now() -> str:
 
 
 class Tokens:
-    """Tokens issued into served pages; a refresh request must carry one (bounded, expiring)."""
+    """Tokens issued into served pages; a refresh request must carry one. Stateless: the issue time and
+    an HMAC of it under this process's key, valid for TOKEN_TTL_S (a restart invalidates them all)."""
 
     def __init__(self) -> None:
-        self._issued: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
+        self._key = secrets.token_bytes(32)
+
+    def _sign(self, issued: str) -> str:
+        return hmac.new(self._key, issued.encode(), hashlib.sha256).hexdigest()
 
     def issue(self) -> str:
-        token = secrets.token_urlsafe(24)
-        with self._lock:
-            self._issued[token] = time.monotonic()
-            while len(self._issued) > MAX_TOKENS:
-                self._issued.popitem(last=False)
-        return token
+        issued = str(int(time.time() * 1000))  # milliseconds, truncated: never later than now
+        return f"{issued}.{self._sign(issued)}"
 
     def valid(self, token: str | None) -> bool:
-        if not token:
+        issued, _, signature = (token or "").rpartition(".")
+        if not issued or not signature or not hmac.compare_digest(signature, self._sign(issued)):
             return False
-        with self._lock:
-            issued = self._issued.get(token)
-            return issued is not None and time.monotonic() - issued < TOKEN_TTL_S
+        try:
+            return 0 <= time.time() * 1000 - int(issued) < TOKEN_TTL_S * 1000
+        except ValueError:
+            return False
+
+
+def host_name(header: str | None) -> str:
+    """The name in a Host header, without its port: `[::1]:8765` -> `::1`, `LocalHost.:80` -> `localhost`."""
+    value = (header or "").strip().lower()
+    if value.startswith("["):
+        return value[1:value.find("]")] if "]" in value else ""
+    return value.rsplit(":", 1)[0].rstrip(".") if value.count(":") <= 1 else value
 
 
 def create_app(home: Home | str | Path, *, config: str | Path | None = None, max_age_s: float | None = None,
-               refresh_command: list[str] | None = None, dagster_url: str | None = None) -> Starlette:
+               refresh_command: list[str] | None = None, dagster_url: str | None = None,
+               allow_hosts: tuple[str, ...] = ()) -> "_HostCheck":
     home = home if isinstance(home, Home) else Home.resolve(home)
+    allowed_hosts = {*LOOPBACK_HOSTS, *(host_name(h) for h in allow_hosts)}
     reports_dir = home.reports
     tokens = Tokens()
     job = RefreshJob(home, Path(config) if config else None, refresh_command, dagster_url=dagster_url or None)
@@ -302,8 +318,11 @@ def create_app(home: Home | str | Path, *, config: str | Path | None = None, max
         if not name.endswith(".html"):
             return None
         root = reports_dir.resolve()
-        path = (root / name).resolve()
-        if root not in path.parents or not path.is_file():
+        try:
+            path = (root / name).resolve()
+            if root not in path.parents or not path.is_file():
+                return None
+        except (OSError, ValueError):  # a NUL byte, a name too long: not a page
             return None
         return path
 
@@ -374,14 +393,34 @@ def create_app(home: Home | str | Path, *, config: str | Path | None = None, max
     )
     app.state.job = job
     app.state.tokens = tokens
-    return app
+    return _HostCheck(app, allowed_hosts)
+
+
+class _HostCheck:
+    """ASGI wrapper: answer 421 to a request whose Host is not an allowed name (DNS rebinding)."""
+
+    def __init__(self, app: Starlette, allowed: set[str]) -> None:
+        self.app, self.allowed, self.state = app, allowed, app.state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            if host_name(headers.get(b"host", b"").decode("latin-1")) not in self.allowed:
+                response = Response("misdirected request: this server answers only its own host names "
+                                    "(closeboard serve --allow-host NAME to add one)", status_code=421,
+                                    media_type="text/plain")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def serve(home: Home | str | Path, host: str = "127.0.0.1", port: int = 8765, *, config: str | Path | None = None,
-          max_age_s: float | None = None, dagster_url: str | None = None) -> None:
+          max_age_s: float | None = None, dagster_url: str | None = None, allow_hosts: tuple[str, ...] = ()) -> None:
     """Serve <home>/reports until interrupted. With `dagster_url` (a running Dagster webserver, e.g.
     `closeboard ui` on the same data home), reloads launch the `refresh` job there."""
     import uvicorn
 
-    app = create_app(home, config=config, max_age_s=max_age_s, dagster_url=dagster_url)
+    listening = () if host in ("0.0.0.0", "::") else (host,)  # a named interface answers to its own name
+    app = create_app(home, config=config, max_age_s=max_age_s, dagster_url=dagster_url,
+                     allow_hosts=(*listening, *allow_hosts))
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -230,8 +230,39 @@ def ui(env: Env, host: str, port: int) -> None:
     os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(env.home))
     click.echo(f"Dagster UI on http://{host}:{port} (data home {env.home.root}, config {config})", err=True)
     sys.stdout.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-                              "-h", host, "-p", str(port)])
+    sys.exit(_run_until_signalled([sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+                                   "-h", host, "-p", str(port)]))
+
+
+UI_STOP_GRACE_S = 7.0  # SIGTERM to the whole process group, then SIGKILL: the UI is gone within 10 s
+
+
+def _run_until_signalled(command: list[str]) -> int:
+    """Run `dagster dev` in a process group of its own and take SIGTERM / SIGINT for it: the group (the
+    webserver, the daemon, the code servers) is asked to stop, and killed if it has not within the grace
+    period. `dagster dev` on its own ignored SIGTERM and left its seven processes running."""
+    import signal
+    import subprocess
+
+    child = subprocess.Popen(command, start_new_session=True)
+
+    def stop(signum: int, _frame: Any) -> None:
+        try:
+            os.killpg(child.pid, signal.SIGTERM)
+            child.wait(timeout=UI_STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass
+        except ProcessLookupError:
+            return
+        try:
+            os.killpg(child.pid, signal.SIGKILL)  # whatever of the group is left
+        except ProcessLookupError:
+            pass
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return child.wait()
 
 
 @main.command()

@@ -16,6 +16,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from connectors.config import Config, load_config
+from pipelines import progress
 from warehouse.db import WarehouseLock, connect, ensure_schema
 from warehouse.home import Home
 
@@ -47,7 +48,12 @@ class CloseboardResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         home = self.data_home.ensure()
-        self._lock = WarehouseLock(home, owner=context.run_id or "unknown", timeout_s=self.lock_timeout_s)
+        def waiting(message: str) -> None:  # a second run says what it waits for instead of waiting in silence
+            progress.emit(message)
+            context.log.info(message)
+
+        self._lock = WarehouseLock(home, owner=context.run_id or "unknown", timeout_s=self.lock_timeout_s,
+                                   on_wait=waiting)
         self._lock.acquire()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

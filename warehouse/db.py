@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
@@ -70,23 +70,36 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 class WarehouseLock:
     """The one-writer guarantee across processes: an exclusive lock file held for a whole run."""
 
-    def __init__(self, home: Home, *, owner: str, timeout_s: float = 600.0) -> None:
+    def __init__(self, home: Home, *, owner: str, timeout_s: float = 600.0,
+                 on_wait: Callable[[str], None] | None = None) -> None:
         self.home = home
         self.owner = owner
         self.timeout_s = timeout_s
+        self.on_wait = on_wait  # told once, when the lock is held by another run, what this run waits for
         self._lock = FileLock(str(home.lock))
         self._owner_file = home.lock.with_suffix(".owner")
 
     def acquire(self) -> None:
         self.home.root.mkdir(parents=True, exist_ok=True)
         try:
-            self._lock.acquire(timeout=self.timeout_s)
+            self._lock.acquire(timeout=0)
         except Timeout:
-            holder = self._owner_file.read_text(encoding="utf-8").strip() if self._owner_file.exists() else "unknown"
-            raise WarehouseBusy(
-                f"warehouse busy: run {holder} holds it (waited {self.timeout_s:.0f} s for {self.home.lock})"
-            ) from None
+            if self.on_wait is not None:
+                self.on_wait(f"waiting for the warehouse: run {self._holder()} holds it "
+                             f"(up to {self.timeout_s:.0f} s, {self.home.lock})")
+            try:
+                self._lock.acquire(timeout=self.timeout_s)
+            except Timeout:
+                raise WarehouseBusy(
+                    f"warehouse busy: run {self._holder()} holds it (waited {self.timeout_s:.0f} s for {self.home.lock})"
+                ) from None
         self._owner_file.write_text(f"{self.owner} (pid {os.getpid()})\n", encoding="utf-8")
+
+    def _holder(self) -> str:
+        try:
+            return self._owner_file.read_text(encoding="utf-8").strip() or "unknown"
+        except OSError:
+            return "unknown"
 
     def release(self) -> None:
         if self._lock.is_locked:

@@ -686,8 +686,14 @@
     poll().then(function (s) {
       if (!s || !SERVED.max_age_s) return;
       var job = s.refresh || {};
-      var age = Date.now() - Date.parse(META.oldest_as_of || META.rendered_at);
-      if (job.state !== "running" && s.run_id === META.run_id && age > SERVED.max_age_s * 1000) {
+      // age from the end of the last refresh (a slow refresh is not "old" the moment it ends), and at most
+      // one automatic refresh per max-age in this tab, so a page reloaded by its own refresh never loops
+      var age = Date.now() - Date.parse(s.finished_at || META.rendered_at);
+      var last = 0;
+      try { last = Number(sessionStorage.getItem("closeboard-auto-refresh")) || 0; } catch (e) { last = 0; }
+      var recently = Date.now() - last < SERVED.max_age_s * 1000;
+      if (job.state !== "running" && s.run_id === META.run_id && age > SERVED.max_age_s * 1000 && !recently) {
+        try { sessionStorage.setItem("closeboard-auto-refresh", String(Date.now())); } catch (e) { /* private mode */ }
         say("The data is older than " + ageText(SERVED.max_age_s * 1000) + ": refreshing…");
         refresh();
       }

@@ -1,0 +1,64 @@
+"""Operations (issue 16, finding 9): a waiting run says what it waits for; `closeboard ui` stops on a signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, free_port, wait_for_port
+from warehouse.db import WarehouseBusy, WarehouseLock
+from warehouse.home import Home
+
+
+def test_a_second_writer_says_which_run_it_waits_for(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    heard: list[str] = []
+    with WarehouseLock(home, owner="run-first"):
+        second = WarehouseLock(home, owner="run-second", timeout_s=0.3, on_wait=heard.append)
+        with pytest.raises(WarehouseBusy, match="run run-first"):
+            second.acquire()
+    assert len(heard) == 1 and heard[0].startswith("waiting for the warehouse: run run-first")
+    quiet: list[str] = []
+    with WarehouseLock(home, owner="run-third", on_wait=quiet.append):
+        pass
+    assert quiet == []  # a free lock is taken without a word
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_closeboard_ui_stops_with_all_its_processes_within_ten_seconds(tmp_path: Path, signum: int) -> None:
+    port = free_port()
+    env = {**os.environ, "CLOSEBOARD_HOME": str(tmp_path / "home")}
+    env.pop("CLOSEBOARD_CONFIG", None)
+    cli = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "ui", "--port", str(port)], cwd=REPO, env=env,
+                           start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, cli, timeout=120)
+        children = subprocess.run(["pgrep", "-P", str(cli.pid)], capture_output=True, text=True).stdout.split()
+        assert children, "dagster dev runs as a child of closeboard ui"
+        dagster_group = os.getpgid(int(children[0]))
+        cli.send_signal(signum)
+        deadline = time.monotonic() + 10
+        while (cli.poll() is None or _group_alive(dagster_group)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert cli.poll() is not None, "closeboard ui still running 10 s after the signal"
+        assert not _group_alive(dagster_group), "dagster dev's processes outlived closeboard ui"
+    finally:
+        for pid in (cli.pid,):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

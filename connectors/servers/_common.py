@@ -600,7 +600,7 @@ class DataSource:
         else:
             loaded, offset = self.load(query.table), 0
         _die_mid_pagination(switches, offset)
-        selected = _hide_entries(self.select(query, loaded), switches)
+        selected = _hide_entries(self.select(query, loaded), _hidden(switches))
         total = selected.num_rows
         size = clamp_limit(limit)
         cap = _int_switch(switches, "max_page_size")
@@ -628,7 +628,7 @@ class DataSource:
 
         def compute() -> list[dict[str, Any]]:
             start, stop = self.date_window(loaded, date_from, date_to)
-            full = _hide_entries(loaded.full.slice(start, stop - start), {"hidden_entries": sorted(hidden)})
+            full = _hide_entries(loaded.full.slice(start, stop - start), hidden)
             n = full.num_rows
 
             def col(name: str) -> pa.ChunkedArray | pa.Array:
@@ -700,11 +700,10 @@ def _hidden(switches: dict[str, Any]) -> set[str]:
     return {str(v) for v in value} if isinstance(value, list) else set()
 
 
-def _hide_entries(rows: pa.Table, switches: dict[str, Any]) -> pa.Table:
+def _hide_entries(rows: pa.Table, hidden: set[str]) -> pa.Table:
     """Test switch ``hidden_entries`` ([entry_id, ...]): journal lines the list tools and the ledger
     summary do not serve (a journal outside the token's scope), while the ERP's own trial balance
     still counts them (R7 must catch it)."""
-    hidden = _hidden(switches)
     if not hidden or "entry_id" not in rows.column_names:
         return rows
     keep = pc.invert(pc.is_in(rows["entry_id"], value_set=pa.array(sorted(hidden), pa.string())))

@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import anyio
-import duckdb
 import pytest
 import yaml
 
@@ -21,8 +19,8 @@ from connectors.adapters import adapter_for
 from connectors.client import ConnectorError, SourceSession
 from connectors.config import ConfigError, parse_config
 from pipelines.ingest import ingest_source
-from warehouse.db import ensure_schema
 from tests.connectors.uvx import require_uvx
+from tests.vendors import memory_warehouse
 from warehouse.home import Home
 
 UVX_ARGS = ["--with", "mcp<2", "--from", "mcp-server-sqlite", "mcp-server-sqlite"]
@@ -117,12 +115,7 @@ def test_erp_and_crm_through_sql_load_into_the_canonical_tables_exactly(
     uvx: str, db_file: Path, tmp_path: Path
 ) -> None:
     config = parse_config(raw_config(uvx, db_file))
-    con = duckdb.connect()
-    ensure_schema(con)
-
-    @contextmanager
-    def connect():  # noqa: ANN202
-        yield con
+    con, connect = memory_warehouse()
 
     home = Home(tmp_path / "home")
     # left by an earlier adapter: a table the sql adapter is given no query for must not stay stale
@@ -412,12 +405,7 @@ def tryton_config(uvx: str, db: Path, monkeypatch: pytest.MonkeyPatch, **queries
 def test_tryton_binary_money_is_rejected_with_the_cast_to_write_and_loads_exactly_with_it(
     uvx: str, tryton_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    con = duckdb.connect()
-    ensure_schema(con)
-
-    @contextmanager
-    def connect():  # noqa: ANN202
-        yield con
+    con, connect = memory_warehouse()
 
     home = Home(tmp_path / "home")
     posted = [line for line in TRYTON_LINES if TRYTON_MOVES[line[1] - 1][3] == "posted"]

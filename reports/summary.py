@@ -19,7 +19,7 @@ def summary_lines(home: Home) -> list[tuple[str, str | None]]:
                               from source_loads order by source, table_name""")
         checks = con.execute(
             """select check_id, any_value(detail order by period desc) filter (where status = 'fail'),
-                      count(*) filter (where status = 'fail'), bool_and(status = 'not_configured')
+                      count(*) filter (where status = 'fail')
                from recon_results group by check_id order by check_id"""
         ).fetchall() if scalar(con, "select count(*) from duckdb_tables() where table_name = 'recon_results'") else []
         focus = scalar(con, "select max(period) from periods where not is_open")
@@ -44,7 +44,7 @@ def summary_lines(home: Home) -> list[tuple[str, str | None]]:
             lines.append((f"  {table:<22} {rows:>10,}", None))
     for source in unconfigured:
         lines.append((f"  {source}: not configured (optional; add connectors.{source} to closeboard.yaml)", "yellow"))
-    failing = [(check_id, detail, n) for check_id, detail, n, _nc in checks if n]
+    failing = [(check_id, detail, n) for check_id, detail, n in checks if n]
     if failing:
         lines += [("", None), ("checks failing (ERROR):", "red")]
         lines += [(f"  {check_id} in {n} period(s): {detail}", "red") for check_id, detail, n in failing]

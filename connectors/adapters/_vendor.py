@@ -224,6 +224,13 @@ class TrialBalanceLedger:
         return self.retained_earnings or next(
             (a for a, n in current.names.items() if n.lower() == "retained earnings" and not current[a][1]), None)
 
+    def movements(self, previous: Balances | None, current: Balances) -> dict[str, Decimal]:
+        """``month_movements`` from ``previous`` to ``current`` with this ledger's fiscal year and
+        retained-earnings account: the one definition of a month's movement, for the synthetic entries
+        and for re-basing the vendor's trial balance to the journal's since-inception basis (R7)."""
+        return month_movements(previous, current, fiscal_year_start=current.as_at.month == self.fiscal_year_start_month,
+                               retained_earnings=self.retained_earnings_account(current))
+
     def trial_balance_entry(self, entry: dict[str, Any]) -> list[dict[str, Any]]:
         """The month's entry from the trial balances at its end (``current``) and the month before."""
         previous, current = entry["previous"], entry["current"]
@@ -235,8 +242,7 @@ class TrialBalanceLedger:
             source = f"{self.vendor} trial balance at {posted}: opening balances (P&L year to date)"
         else:
             source = f"{self.vendor} trial balance movement {previous.as_at} to {posted}"
-        moves = month_movements(previous, current, fiscal_year_start=posted.month == self.fiscal_year_start_month,
-                                retained_earnings=self.retained_earnings_account(current))
+        moves = self.movements(previous, current)
         return synthetic_entry(entry["entry_id"], posted, moves, currency=self.currency, description=source)
 
 

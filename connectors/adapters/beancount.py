@@ -72,6 +72,27 @@ How this adapter reads it
   residual in the reason. So Σ debit = Σ credit holds exactly for every loaded entry. (bean-example
   buys fund units at a cents cost: 1.950 VBMPX {123.10 USD} weighs 240.04500 USD against -240.04 USD
   of cash, so such a ledger wants a rounding_account.)
+- ``erp_trial_balance`` (R7's input): the ledger's own balance of every account at every month-end
+  from ``first_period`` to the report date (``company.as_of``, else today), one BQL aggregate per
+  day, computed by beanquery on the ledger, never from the postings this adapter read:
+  ``SELECT account, sum(V) WHERE date <= DAY GROUP BY account ORDER BY account`` (keyset on the
+  account past the row cut). V is the journal's money rule in BQL (USD standing for ``currency``):
+  the value the journal line carries — the units when they are in the reporting currency, else the weight converted
+  (``number * int(currency = 'USD') + number(CONVERT(weight, 'USD', date)) * (1 - int(currency =
+  'USD'))``: BQL has no CASE) — times ``int(M)``, M the posting being money (``currency = 'USD' OR
+  currency(CONVERT(weight, 'USD', date)) = 'USD'``; a leg that is not money counts 0, so an account
+  with only such legs is listed at 0.00), rounded to cents half away from zero (``round(V *
+  1.00000000000000000001, 2)``: beanquery's ``round`` rounds half to even; the nudge of one part in
+  10^20 moves an exact half-cent away from zero and no other value across a cent). A day before
+  the ledger's first posting has no report (R7 says so for that month).
+  With ``rounding_account``, the report adds what the rounding lines book: per transaction, the
+  cents of its money that do not sum to zero within ``rounding_tolerance`` (``SELECT date, id,
+  sum(V) ... GROUP BY date, id HAVING sum(V) != 0 AND abs(sum(V)) <= tolerance``, read once, keyset
+  on ``id``), undone on that account at the month-ends from the transaction's date. So on a ledger
+  read whole the report ties to the journal to the cent, and R7 fails on the accounts of every
+  transaction the journal does not carry (set aside to ``quarantine``, or added to the ledger
+  between the journal read and the report). Legs that are not money are in neither. Read by default
+  (``trial_balance: false`` skips it; R7 then says the ERP gives no trial balance).
 - Reported totals are what the count queries said, less the postings left out as not money, plus
   the rounding lines and the rounding account this adapter adds: so received + rejected rows =
   the total (R6), a set-aside transaction counts as its rows in quarantine, and legs that are not
@@ -91,6 +112,8 @@ Config::
         rounding_tolerance: "0.05"         # largest residual booked to it (default 0.05)
         subtypes: {cash: ["Assets:Bank*", "Assets:Cash*"], ar: ["Assets:Receivable*"], ...}
         account_types: {Assets: asset, ...} # only when the ledger renames its roots
+        trial_balance: true                # the ledger's own month-end balances for R7 (default true)
+        # from_period, as_of, timezone: follow company.first_period / as_of / timezone (left out)
 """
 
 from __future__ import annotations
@@ -100,11 +123,14 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from connectors.adapters.base import Adapter, MalformedItem, Mapped, Stream, item_json, to_text_batch
+from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, REPORT_OPTIONS, MonthEndReports, dated_reports
+from connectors.adapters.reports import TABLE as REPORT_TABLE
 from connectors.client import ConnectorError, Page
 
 if TYPE_CHECKING:
@@ -135,6 +161,13 @@ _POSTING_COLUMNS = (
 )
 # count levels: BQL key expression, and the condition one key adds to its parent's
 _LEVELS = ("year", "month", "day", _LINE)
+# the trial balance: the postings that are money ({ccy}: the reporting currency as a BQL string) and
+# the cents each one's journal line carries, 0 for a posting that is not money (see the module
+# docstring); beanquery's round() rounds half to even, so the value is first nudged away from zero
+# by one part in 10^20
+_MONEY = "(currency = {ccy} OR currency(CONVERT(weight, {ccy}, date)) = {ccy})"
+_VALUE = ("round((number * int(currency = {ccy}) + number(CONVERT(weight, {ccy}, date)) * (1 - int(currency = {ccy})))"
+          " * int(" + _MONEY + ") * 1.00000000000000000001, 2)")
 
 
 @dataclass(frozen=True)
@@ -164,11 +197,12 @@ def _money(value: Decimal) -> str:
     return format(value, "f")
 
 
-class BeancountAdapter(Adapter):
+class BeancountAdapter(MonthEndReports, Adapter):
     name = "beancount"
     default_tools = (QUERY_TOOL,)
-    options = ("currency", "subtypes", "account_types", "rounding_account", "rounding_tolerance", "row_cut")
-    company_options = {"currency": ("currency", True)}
+    options = ("currency", "subtypes", "account_types", "rounding_account", "rounding_tolerance", "row_cut",
+               "trial_balance", *REPORT_OPTIONS)
+    company_options = {"currency": ("currency", True), **REPORT_COMPANY_OPTIONS}
 
     def __init__(self) -> None:
         self.currency = ""
@@ -177,6 +211,7 @@ class BeancountAdapter(Adapter):
         self.rounding_account: str | None = None
         self.rounding_tolerance = Decimal("0.05")
         self.row_cut = ROW_CUT
+        self.trial_balance = True  # read the ledger's own month-end balances (erp_trial_balance, R7)
         self._opened: set[str] = set()
         self._nbytes = 0  # the size of the last answer
         # the postings of the last pull left out of erp_journal_lines because they are not money, per
@@ -230,6 +265,12 @@ class BeancountAdapter(Adapter):
         self.row_cut = int(options.get("row_cut", ROW_CUT))
         if self.row_cut < 2:
             raise ValueError("options.row_cut: the server's row cut, at least 2 (beancount-mcp 0.1.1: 200)")
+        trial_balance = options.get("trial_balance", True)
+        if not isinstance(trial_balance, bool):
+            raise ValueError(f"options.trial_balance: true or false (read the ledger's own month-end balances "
+                             f"for R7; default true), got {trial_balance!r}")
+        self.trial_balance = trial_balance
+        self.configure_report_dates(options)
 
     def read_tools(self) -> frozenset[str]:
         # the read-only tools of beancount-mcp; beancount_submit_transaction (a write) is not among them
@@ -237,7 +278,8 @@ class BeancountAdapter(Adapter):
 
     def streams(self) -> list[Stream]:
         return [Stream("erp_accounts", QUERY_TOOL, paged=False), Stream("erp_journal_lines", QUERY_TOOL, paged=False),
-                Stream("erp_fx_rates", QUERY_TOOL, paged=False)]
+                Stream("erp_fx_rates", QUERY_TOOL, paged=False),
+                *([Stream(REPORT_TABLE, QUERY_TOOL, paged=False)] if self.trial_balance else [])]
 
     # -- querying --------------------------------------------------------------------------------
     def decode(self, stream: Stream | None, result: Any, *, limit_bytes: int) -> tuple[Any, int]:
@@ -318,6 +360,8 @@ class BeancountAdapter(Adapter):
             return self._account_pages(session)
         if stream.table == "erp_fx_rates":
             return self._rate_pages(session)
+        if stream.table == REPORT_TABLE:
+            return self._report_pages(session)
         return self._line_pages(session)
 
     async def _account_pages(self, session: SourceSession) -> AsyncIterator[Page]:
@@ -435,6 +479,81 @@ class BeancountAdapter(Adapter):
                 f"erp_fx_rates: read {read} prices but the count query said {prices} (the ledger changed during the pull?)",
                 transient=True,
             )
+
+    async def _report_pages(self, session: SourceSession) -> AsyncIterator[Page]:
+        """erp_trial_balance: the ledger's own balance per account at every report date, in the
+        journal's money (the module docstring says how), with the rounding lines' share."""
+        dates = self.report_dates()
+        residuals = await self._residuals(session, dates[-1]) if dates and self.rounding_account else []
+
+        async def read(day: date, number: int) -> tuple[list[dict[str, Any]], int | None, str | None, int]:
+            balances, nbytes = await self._balances(session, day, number)
+            if self.rounding_account is not None:
+                booked = -sum((r for d, r in residuals if d <= day), Decimal("0.00"))
+                if booked or self.rounding_account in balances:
+                    balances[self.rounding_account] = balances.get(self.rounding_account, Decimal("0.00")) + booked
+            rows = [{"account_id": account,
+                     "debit": _money(balance if balance > 0 else Decimal("0.00")),
+                     "credit": _money(-balance if balance < 0 else Decimal("0.00"))}
+                    for account, balance in sorted(balances.items())]
+            return rows, None, None, nbytes
+
+        async for page in dated_reports(session.name, QUERY_TOOL, dates, read):
+            yield page
+
+    async def _balances(self, session: SourceSession, day: date, number: int) -> tuple[dict[str, Decimal], int]:
+        """Per account with postings dated up to ``day``, Σ of its money postings' cents (0.00 for an
+        account with none: the report lists it): every account, even past the row cut (keyset on the
+        account name)."""
+        value = _VALUE.format(ccy=_bql_string(self.currency))
+        balances: dict[str, Decimal] = {}
+        nbytes = 0
+        last: str | None = None
+        while True:
+            after = f" AND account > {_bql_string(last)}" if last is not None else ""
+            query = (f"SELECT account, sum({value}) AS balance WHERE date <= {day.isoformat()}{after} "
+                     "GROUP BY account ORDER BY account")
+            rows = await self._query(session, query, page=number, width=2)
+            nbytes += self._nbytes
+            for account, balance in rows:
+                balances[account] = self._decimal(session, balance, f"the balance of {account} at {day}")
+            if len(rows) < self.row_cut:
+                return balances, nbytes
+            last = rows[-1][0]
+
+    async def _residuals(self, session: SourceSession, through: date) -> list[tuple[date, Decimal]]:
+        """(date, cents) of every transaction up to ``through`` whose money, in cents, leaves a residual
+        the journal books on the rounding account (not zero, within the tolerance); keyset on ``id``."""
+        ccy = _bql_string(self.currency)
+        money, value = _MONEY.format(ccy=ccy), _VALUE.format(ccy=ccy)
+        found: list[tuple[date, Decimal]] = []
+        last: str | None = None
+        while True:
+            after = f" AND id > {_bql_string(last)}" if last is not None else ""
+            query = (f"SELECT date, id, sum({value}) AS residual WHERE {money} AND date <= {through.isoformat()}"
+                     f"{after} GROUP BY date, id HAVING sum({value}) != 0 AND abs(sum({value})) <= "
+                     f"{_money(self.rounding_tolerance)} ORDER BY id")
+            rows = await self._query(session, query, width=3)
+            for day, entry, residual in rows:
+                try:
+                    posted = date.fromisoformat(day)
+                except ValueError:
+                    raise ConnectorError(session.name, QUERY_TOOL,
+                                         f"erp_trial_balance: transaction {entry} has no date ({day!r})") from None
+                found.append((posted, self._decimal(session, residual, f"the cents residual of transaction {entry}")))
+            if len(rows) < self.row_cut:
+                return found
+            last = rows[-1][1]
+
+    @staticmethod
+    def _decimal(session: SourceSession, text: str, what: str) -> Decimal:
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite():
+            raise ConnectorError(session.name, QUERY_TOOL, f"erp_trial_balance: {what} is not a number: {text!r}")
+        return _cents(value)
 
     # -- postings to journal lines ---------------------------------------------------------------
     def _entries(self, rows: Sequence[list[str]]) -> tuple[list[dict[str, Any]], int, Counter[str]]:

@@ -58,17 +58,36 @@ Mapping (Odoo 16+ ``account_type``; docs/adapters.md):
   invoice or bill it reconciles; none is unapplied cash; a payment reconciled with several
   documents is quarantined (the split is in ``account.partial.reconcile``, not read here).
   Inbound from a customer / outbound to a vendor is a payment, the reverse a refund.
+- ``erp_trial_balance`` (R7), when ``aggregate_records`` is allow-listed: the ledger's own balances,
+  one grouped read per month-end (``reports.MonthEndReports``: ``options.from_period`` / ``as_of`` /
+  ``timezone``, from ``company:`` by default) of posted ``account.move.line`` dated up to that day,
+  grouped by ``account_id``, summing ``debit`` and ``credit``: ``aggregate_records(model,
+  groupby=["account_id"], aggregates=["debit:sum", "credit:sum"], domain=[["parent_state", "=",
+  "posted"], ["date", "<=", day]], order="account_id", limit, offset)``. On Odoo < 19 the server
+  calls ``read_group(domain, fields=aggregates, groupby, limit=limit + 1, offset, lazy=False,
+  orderby)`` and answers ``{groups: [{account_id: [id, name], __count, "debit:sum", "credit:sum",
+  __extra_domain}], model, groupby, aggregates, has_more, next_hint}`` (``formatted_read_group`` on
+  19+, the same shape); ``limit`` is capped at ``ODOO_MCP_MAX_LIMIT``. This is one SQL aggregate on
+  Odoo's side, so it sees the posted lines the paged ``search_records`` journal read may not be
+  served (a record rule or search override on the user's journals, a filter): R7 then fails naming
+  the accounts. Groups are paged by ``offset`` while ``has_more``; a report read in several pages is
+  checked against one ungrouped read of the same domain (count, Σdebit, Σcredit), so groups shifting
+  between pages fail the pull as "the data changed". Sums arrive as JSON numbers (Odoo sends the
+  Postgres ``numeric`` sum as a float) and are read as Decimal, as whole cents.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from decimal import Decimal
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from connectors.adapters._vendor import Unmappable, iso_date, map_each, money, optional_date, text
 from connectors.adapters.base import Adapter, Mapped, Stream
 from connectors.adapters.paging import Envelope, Paging
+from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, REPORT_OPTIONS, MonthEndReports, dated_reports
+from connectors.adapters.reports import TABLE as REPORT_TABLE
 from connectors.client import ConnectorError, Page
 
 if TYPE_CHECKING:
@@ -76,6 +95,10 @@ if TYPE_CHECKING:
     from connectors.config import ConnectorConfig
 
 TOOL = "search_records"
+AGGREGATE_TOOL = "aggregate_records"  # the ledger's own balances per account (R7's erp_trial_balance)
+TB_ARGUMENTS = {"model": "account.move.line", "domain": [["parent_state", "=", "posted"]], "groupby": ["account_id"],
+                "aggregates": ["debit:sum", "credit:sum"], "order": "account_id"}
+CENT = Decimal("0.01")
 ACCOUNT_TYPES: dict[str, tuple[str, str | None]] = {
     "asset_cash": ("asset", "cash"), "asset_receivable": ("asset", "ar"), "asset_current": ("asset", None),
     "asset_non_current": ("asset", None), "asset_prepayments": ("asset", None), "asset_fixed": ("asset", None),
@@ -115,10 +138,24 @@ def _str(value: Any) -> str | None:
     return None if value in (False, None) else str(value)
 
 
-class OdooAdapter(Adapter):
+def _cents(value: Any, what: str) -> Decimal:
+    """A sum as whole cents: the Decimal of the digits sent (never a float); SQL NULL (False) is 0."""
+    amount = Decimal(0) if value is False or value is None else money(value, what)
+    cents = amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    if abs(amount - cents) > Decimal("0.000001"):
+        raise Unmappable(f"{what} {value!r} is not a whole number of cents")
+    if len(cents.as_tuple().digits) > 15:
+        raise Unmappable(f"{what} {value!r} has more significant digits than the float Odoo sends it as keeps")
+    return cents
+
+
+class OdooAdapter(MonthEndReports, Adapter):
     name = "odoo"
-    default_tools = (TOOL,)
-    options = ("currency", "page_size")
+    # aggregate_records is read when allow-listed: the ledger's own trial balance for R7
+    default_tools = (TOOL, AGGREGATE_TOOL)
+    options = ("currency", "page_size", *REPORT_OPTIONS)
+    company_options = REPORT_COMPANY_OPTIONS
+    allowed: frozenset[str] = frozenset()
 
     def __init__(self) -> None:
         self.currency: str | None = None
@@ -126,6 +163,8 @@ class OdooAdapter(Adapter):
 
     def configure(self, config: ConnectorConfig) -> None:
         super().configure(config)
+        self.allowed = frozenset(config.allow_tools)
+        self.configure_report_dates(config.options)
         currency = config.options.get("currency")
         if currency is not None and not (isinstance(currency, str) and len(currency) == 3):
             raise ValueError("options.currency: the company currency code (e.g. EUR)")
@@ -135,11 +174,12 @@ class OdooAdapter(Adapter):
             raise ValueError("options.page_size: at least 1 (the server caps it at ODOO_MCP_MAX_LIMIT, default 100)")
 
     def read_tools(self) -> frozenset[str]:
-        return frozenset({TOOL, "get_record", "list_models"})
+        return frozenset({TOOL, AGGREGATE_TOOL, "get_record", "list_models"})
 
     def streams(self) -> list[Stream]:
-        return [Stream(table, TOOL, {"model": model, "domain": domain, "fields": fields, "order": "id asc"})
-                for table, (model, domain, fields) in MODELS.items()]
+        return [*(Stream(table, TOOL, {"model": model, "domain": domain, "fields": fields, "order": "id asc"})
+                  for table, (model, domain, fields) in MODELS.items()),
+                *([Stream(REPORT_TABLE, AGGREGATE_TOOL, TB_ARGUMENTS)] if AGGREGATE_TOOL in self.allowed else [])]
 
     def envelope(self, stream: Stream, payload: Any) -> Envelope:
         if not isinstance(payload, dict) or not isinstance(payload.get("records"), list) or "total" not in payload:
@@ -150,7 +190,105 @@ class OdooAdapter(Adapter):
                              f"set options.page_size to {limit} or less")
         return Envelope(payload["records"], total=int(payload["total"]))
 
-    async def pages(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
+    def pages(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
+        if stream.table != REPORT_TABLE:
+            return self._records(session, stream)
+        calls = 0
+
+        async def read(day: date, number: int) -> tuple[list[dict[str, Any]], int | None, str | None, int]:
+            nonlocal calls
+            try:
+                rows, nbytes, calls = await self._trial_balance(session, stream, day, calls)
+            except Unmappable as exc:
+                raise ConnectorError(session.name, stream.tool, f"the trial balance at {day}: {exc}") from None
+            except ConnectorError as exc:
+                if type(exc) is not ConnectorError:  # ToolNotAllowed, AuthRequired: as they are
+                    raise
+                raise ConnectorError(exc.source, exc.tool, f"the trial balance at {day}: {exc.cause}",
+                                     transient=exc.transient) from None
+            return rows, None, None, nbytes
+
+        return dated_reports(session.name, stream.tool, self.report_dates(), read)
+
+    async def _trial_balance(self, session: SourceSession, stream: Stream, day: date,
+                             calls: int) -> tuple[list[dict[str, Any]], int, int]:
+        """The ledger's balances at ``day``, one row per account: the groups page by page (offset),
+        then, when it took more than one page, one ungrouped read that the pages must add up to.
+        Returns the rows, the bytes read and the running number of calls (the caller, ``pages``,
+        names the day in every error)."""
+        tool, arguments = stream.tool, dict(stream.arguments)
+        arguments["domain"] = [*arguments["domain"], ["date", "<=", day.isoformat()]]
+        rows: dict[str, dict[str, Any]] = {}
+        count, debit, credit, nbytes, offset = 0, Decimal(0), Decimal(0), 0, 0
+
+        def changed(detail: str) -> ConnectorError:
+            return ConnectorError(session.name, tool, f"{detail} (the data changed during the pull)", transient=True)
+
+        pages = 0
+        while True:
+            pages += 1
+            if pages > session.config.client.max_pages:
+                raise ConnectorError(session.name, tool, f"more than {session.config.client.max_pages} pages "
+                                     f"of {self.page_size} accounts")
+            calls += 1
+            payload, size = await session.call(tool, {**arguments, "limit": self.page_size, "offset": offset}, page=calls)
+            nbytes += size
+            groups, more = self._groups(payload)
+            for group in groups:
+                account, n, d, c = self._group(group)
+                count, debit, credit = count + n, debit + d, credit + c
+                if account is None:  # section and note lines carry no account and no amount
+                    if d or c:
+                        raise Unmappable(f"{n} posted journal items without an account carry debit {d} and credit {c}")
+                    continue
+                if account in rows:
+                    raise changed(f"account {account} is in two pages of groups")
+                rows[account] = {"account_id": account, "debit": text(d), "credit": text(c)}
+            offset += len(groups)
+            if not more:
+                break
+            if not groups:
+                raise Unmappable("the server says more groups follow (has_more) but sent none")
+        if pages > 1:  # paged by offset: an account first posted to between pages shifts them
+            calls += 1
+            whole = {k: v for k, v in arguments.items() if k != "order"}
+            payload, size = await session.call(tool, {**whole, "groupby": [], "limit": 1}, page=calls)
+            nbytes += size
+            groups, _ = self._groups(payload)
+            if len(groups) != 1:
+                raise Unmappable(f"the ungrouped read answered {len(groups)} groups, not 1")
+            _, n, d, c = self._group(groups[0], grouped=False)
+            if (n, d, c) != (count, debit, credit):
+                raise changed(f"{pages} pages of groups add up to {count} items, debit {debit}, credit {credit}, "
+                              f"but the ledger's totals are {n} items, debit {d}, credit {c}")
+        return list(rows.values()), nbytes, calls
+
+    @staticmethod
+    def _groups(payload: Any) -> tuple[list[Any], bool]:
+        if not isinstance(payload, dict) or not isinstance(payload.get("groups"), list) \
+                or not isinstance(payload.get("has_more", False), bool):
+            raise Unmappable("the answer is not {groups: [...], model, groupby, aggregates, has_more}")
+        return payload["groups"], payload.get("has_more", False)
+
+    @staticmethod
+    def _group(group: Any, *, grouped: bool = True) -> tuple[str | None, int, Decimal, Decimal]:
+        """(account id, item count, Σdebit, Σcredit) of one group."""
+        if not isinstance(group, dict) or not all(k in group for k in ("__count", "debit:sum", "credit:sum")):
+            raise Unmappable(f"a group without __count, debit:sum and credit:sum: {str(group)[:200]}")
+        account = None
+        if grouped:
+            if "account_id" not in group:
+                raise Unmappable(f"a group without account_id: {str(group)[:200]}")
+            m2o = _m2o(group["account_id"])
+            account = m2o[0] if m2o else None
+        count = group["__count"]
+        if isinstance(count, bool) or not isinstance(count, int | Decimal) \
+                or (isinstance(count, Decimal) and not count.is_finite()) or count < 0 or count != int(count):
+            raise Unmappable(f"account {account}: __count {count!r} is not a number of journal items")
+        what = f"account {account}: " if grouped else "the ledger's total "
+        return account, int(count), _cents(group["debit:sum"], f"{what}debit"), _cents(group["credit:sum"], f"{what}credit")
+
+    async def _records(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
         """Keyset pages by id (``id > last``, ``id asc``): no offset, so nothing shifts under the pull
         and the server's offset cap never applies; the totals must agree page after page."""
         model, domain = stream.arguments["model"], list(stream.arguments["domain"])
@@ -185,6 +323,8 @@ class OdooAdapter(Adapter):
         raise ConnectorError(session.name, TOOL, f"{model}: more than {session.config.client.max_pages} pages")
 
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
+        if stream.table == REPORT_TABLE:  # read whole or failed in pages(): already canonical rows
+            return Mapped(self.to_batch(stream, items))
         one = {"erp_accounts": self._account, "erp_journal_lines": self._line, "erp_invoices": self._document,
                "erp_bills": self._document, "erp_payments": self._payment}[stream.table]
         return map_each(stream.table, f"{TOOL} {stream.arguments['model']}", items, one)

@@ -57,6 +57,20 @@ Mapping:
     month end (``_vendor.TrialBalanceLedger``), P&L fiscal-year-to-date with the year-end rollover into
     Retained Earnings taken out (``options.retained_earnings``, else AccountSubType RetainedEarnings).
   - ``none``.
+- ``erp_trial_balance`` (R7, the tie-out to QuickBooks' own report), in ``general_ledger`` mode only: the
+  General Ledger report may leave lines out (a transaction type it does not list, a filter), so the
+  TrialBalance report is read at every month-end from ``from_period``'s to ``as_of`` (the open month as at
+  ``as_of``, default today in ``options.timezone``, the company's), on the journal's basis: QuickBooks'
+  P&L balances run from the fiscal-year start and last year's profit rolls into Retained Earnings
+  without a transaction, so each report becomes the OPENING trial balance (the same report the opening
+  entry is booked from, read once) plus every month's ``_vendor.month_movements`` up to that month-end,
+  the definition the ``trial_balance`` mode books its entries by (P&L restart at
+  ``fiscal_year_start_month``, the rollover taken out of Retained Earnings). One row per account with a
+  balance, debit the positive net, credit the negative. A report that does not balance, disagrees with
+  its TOTAL row or names an account it cannot place fails the pull, naming the date: no tie-out
+  against figures that are themselves wrong. In ``trial_balance`` mode the journal *is* the trial
+  balance (a tie-out would pass by construction) and in ``none`` there is no journal: no
+  ``erp_trial_balance`` is read and R7 reports "not available".
 - Not read: credit memos, vendor credits, refunds, sales receipts as documents (their GL lines are read).
 """
 
@@ -77,7 +91,6 @@ from connectors.adapters._vendor import (
     fiscal_year_start,
     iso_date,
     map_each,
-    month_ends,
     money,
     optional_date,
     text,
@@ -85,6 +98,8 @@ from connectors.adapters._vendor import (
 )
 from connectors.adapters.base import Adapter, Mapped, Stream
 from connectors.adapters.paging import Envelope, Paging
+from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, MonthEndReports, dated_reports
+from connectors.adapters.reports import TABLE as REPORT_TABLE
 from connectors.client import ConnectorError, Page
 
 if TYPE_CHECKING:
@@ -372,18 +387,73 @@ class OpeningPaging(Paging):
         current = env.items[0]
         if current.as_at != day:
             raise ConnectorError(session.name, stream.tool, f"asked for the trial balance at {day}, got one at {current.as_at}")
+        me._opening = current  # the tie-out (TieOutPaging) starts from the same report
         yield Page([{"entry_id": "OPENING", "posted_date": day, "previous": None, "current": current}],
                    None, None, None, 1, nbytes)
 
 
-class QuickBooksAdapter(TrialBalanceLedger, Adapter):
+class TieOutPaging(Paging):
+    """R7's input in ``general_ledger`` mode: QuickBooks' TrialBalance at every month-end, re-based to the
+    journal's since-inception basis (the opening trial balance plus each month's ``movements``), one
+    canonical ``erp_trial_balance`` row per account with a balance (``reports.dated_reports``)."""
+
+    kind = "none"
+
+    def __init__(self, adapter: QuickBooksAdapter) -> None:
+        self.adapter = adapter
+
+    def pages(self, session: SourceSession, adapter: Adapter, stream: Stream) -> AsyncIterator[Page]:
+        me = self.adapter
+        opening_day = me.opening_date()
+        state: dict[str, Any] = {"previous": None, "balances": {}}
+
+        def trusted(report: Balances, day: date) -> Balances:
+            if report.as_at != day:
+                raise ConnectorError(session.name, stream.tool,
+                                     f"asked for the trial balance at {day}, got one at {report.as_at}")
+            if report.problems:
+                raise ConnectorError(session.name, stream.tool, f"R7 cannot tie out to QuickBooks' trial balance at "
+                                     f"{day}: " + "; ".join(report.problems))
+            return report
+
+        async def report(day: date, number: int) -> tuple[Balances, int]:
+            env, nbytes = await self.fetch(session, adapter, stream, me.trial_balance_arguments(day), number)
+            return trusted(env.items[0], day), nbytes
+
+        def move(previous: Balances | None, current: Balances) -> None:
+            try:
+                moves = me.movements(previous, current)
+            except Unmappable as exc:
+                raise ConnectorError(session.name, stream.tool, f"the trial balance at {current.as_at}: {exc}") from None
+            balances = state["balances"]
+            for account, amount in moves.items():
+                balances[account] = balances.get(account, Decimal(0)) + amount
+            state["previous"] = current
+
+        async def read(day: date, number: int) -> tuple[list[dict[str, Any]], int | None, str | None, int]:
+            nbytes = 0
+            if state["previous"] is None:  # the opening trial balance: already read for the OPENING entry
+                opening = me._opening
+                if opening is None or opening.as_at != opening_day:
+                    opening, nbytes = await report(opening_day, number)
+                move(None, trusted(opening, opening_day))
+            current, size = await report(day, number)
+            move(state["previous"], current)
+            rows = [{"account_id": account, "debit": text(max(net, Decimal(0))), "credit": text(max(-net, Decimal(0)))}
+                    for account, net in sorted(state["balances"].items()) if net != 0]
+            return rows, None, None, nbytes + size
+
+        return dated_reports(session.name, stream.tool, me.report_dates(), read)
+
+
+class QuickBooksAdapter(TrialBalanceLedger, MonthEndReports, Adapter):
     name = "quickbooks"
     vendor = "QuickBooks"
     default_tools = (*TOOLS, PAYMENTS, TB, GL)
     options = ("page_size", "journals", "currency", "from_period", "fiscal_year_start_month", "retained_earnings",
-               "as_of")
+               "as_of", "timezone")
     company_options = {"currency": ("currency", True), "fiscal_year_start_month": ("fiscal_year_start_month", True),
-                       "from_period": ("first_period", False), "as_of": ("as_of", False)}
+                       **REPORT_COMPANY_OPTIONS}
 
     def __init__(self) -> None:
         self.page_size = 1000
@@ -394,6 +464,8 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
         self.fiscal_year_start_month: int | None = None
         self.retained_earnings: str | None = None
         self.as_of: date | None = None
+        self.timezone = "UTC"
+        self._opening: Balances | None = None  # the opening trial balance, read once per pull
         self._pl: dict[str, bool] = {}  # account Id -> P&L account, from search_accounts as it is decoded
         self._debit: dict[str, bool] = {}  # account Id -> debit-natural (asset, expense)
         self._names: dict[str, str] = {}  # account Id -> FullyQualifiedName
@@ -422,6 +494,8 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
         if missing:
             raise ValueError(f"options.journals {journals!r} reads {', '.join(need)}: add {', '.join(missing)} to allow_tools")
         self.journals = journals
+        self._opening = None
+        self.configure_report_dates(options)  # the time zone "today" is in; from_period and as_of checked below
         if journals != "none":
             self.configure_trial_balance(options)
 
@@ -436,12 +510,9 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
         return date.fromisoformat(f"{self.from_period}-01") - timedelta(days=1)
 
     def ledger_months(self) -> list[tuple[date, date]]:
-        """(first day, last day or as_of) of each month from ``from_period`` to ``as_of``."""
-        through = self.as_of or date.today()
-        months = []
-        for end in month_ends(self.from_period or "", through)[1:]:
-            months.append((end.replace(day=1), end))
-        return months
+        """(first day, last day or as_of) of each month from ``from_period`` to ``as_of``: the months whose
+        ends R7 ties out at (``report_dates``)."""
+        return [(end.replace(day=1), end) for end in self.report_dates()]
 
     def streams(self) -> list[Stream]:
         streams = [Stream(TABLES[tool], tool, paging=QuickBooksPaging(self.page_size, where))
@@ -456,6 +527,8 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
                                                                     "end_date": last.isoformat(),
                                                                     "accounting_method": "Accrual"}}, paged=False)
                         for first, last in self.ledger_months()]
+            # R7: QuickBooks' own trial balance at each month-end (in trial_balance mode the journal is it)
+            streams.append(Stream(REPORT_TABLE, TB, paging=TieOutPaging(self)))
         return streams
 
     # -- reading the text ---------------------------------------------------------------------
@@ -548,6 +621,8 @@ class QuickBooksAdapter(TrialBalanceLedger, Adapter):
 
     # -- mapping ------------------------------------------------------------------------------
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
+        if stream.table == REPORT_TABLE:  # canonical rows already (TieOutPaging)
+            return Mapped(self.to_batch(stream, items))
         if stream.table == "erp_journal_lines":
             one = self.trial_balance_entry if stream.tool == TB else self._gl_entry
             return map_each(stream.table, stream.tool, items, one)

@@ -57,6 +57,26 @@ the table's columns by name (alias them with ``AS``): the key columns are requir
 columns are null, extra ones are ignored. Rows are ordered by the table's key for paging, so the key
 must be unique.
 
+``queries.erp_trial_balance`` (optional, R7's input): the ERP's own trial balance at one date, run
+once per month-end from ``first_period`` to the report date. It must use the placeholder
+``:balance_date`` (outside quotes and comments), which each run replaces with that day as a quoted
+ISO date literal (``'2026-01-31'``: a date closeboard computed, never text from config or the
+source), so compare it with a date stored as ISO text: ``WHERE m.date <= :balance_date``. It
+returns one row per account: ``account_id``, ``debit`` and ``credit``, the cumulative Σ debit and Σ
+credit of the ledger's entries dated up to that day since inception (``balance_date`` is filled in;
+rows are paged by ``account_id``, which must be unique). A query without the placeholder is refused
+at config load (every month-end would read the same balances). Read it from what the ERP itself
+counts as the ledger (its posted moves, all journals), never through the journal query's own
+filters or joins: R7 then fails, naming the accounts, when ``queries.erp_journal_lines`` misses
+lines (a journal left out, an inner join that drops rows, an extract that starts late), which leave
+closeboard's books balanced and wrong. Without it R7 says the ERP gives no trial balance.
+
+The report dates follow the company: ``from_period`` (``company.first_period``), ``report_date``
+(``company.as_of``, default today in ``timezone``, ``company.timezone``): the open month is read as at
+the report date, the day the checks are computed at. They are filled from ``company:`` and are
+options only to override them. ``report_date`` is not ``as_of``: here ``as_of`` is how current the
+source is (below), not the day a report is read at.
+
 ``page_size`` (default 1000): rows per ``read_query`` call.
 
 ``tool`` (default ``read_query``): the read tool, for another SQL server whose tool takes the same
@@ -110,6 +130,8 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.adapters.base import Adapter, Mapped, MalformedItem, Stream, item_json, to_text_batch
 from connectors.adapters.paging import Envelope
+from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, MonthEndReports, dated_reports
+from connectors.adapters.reports import TABLE as REPORT_TABLE
 from connectors.adapters.text import python_repr, result_text
 from connectors.client import ConnectorError, Page
 from connectors.records import CANONICAL, KEYS
@@ -126,6 +148,16 @@ MONEY_SCALE: dict[str, int] = {
 }
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+PLACEHOLDER = ":balance_date"
+# a quoted string or name, or a comment (left as they are), or the placeholder (replaced)
+_PLACEHOLDER_OR_QUOTED = re.compile(
+    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|--[^\n]*|/\*.*?\*/|(:balance_date)\b""", re.DOTALL)
+# the trial balance's dates: the company's settings; `as_of` is this adapter's source freshness, so
+# the report date has its own option name
+REPORT_DATE_OPTIONS = ("from_period", "report_date", "timezone")
+REPORT_DATE_COMPANY_OPTIONS = {"from_period": REPORT_COMPANY_OPTIONS["from_period"],
+                               "report_date": REPORT_COMPANY_OPTIONS["as_of"],
+                               "timezone": REPORT_COMPANY_OPTIONS["timezone"]}
 _STATEMENTS = {"SELECT", "VALUES", "INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE", "UPSERT"}
 
 
@@ -226,15 +258,31 @@ def _shown(value: bytes | bytearray, width: int = 40) -> str:
     return text if len(text) <= width else f"{text[:width]}... ({len(value)} bytes)"
 
 
+def dated_query(query: str, day: date | None) -> tuple[str, int]:
+    """The query with each ``:balance_date`` outside quotes and comments replaced by ``day`` as a
+    quoted ISO date literal (left as is when ``day`` is None), and how many there were."""
+    found = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal found
+        if match.group(1) is None:
+            return match.group(0)
+        found += 1
+        return match.group(0) if day is None else f"'{day.isoformat()}'"
+
+    return _PLACEHOLDER_OR_QUOTED.sub(replace, query), found
+
+
 def _wrap(query: str) -> str:
     """The query as a subquery; the newline keeps a trailing ``--`` comment from eating the ')'."""
     return f"(\n{query}\n)"
 
 
-class SqlAdapter(Adapter):
+class SqlAdapter(MonthEndReports, Adapter):
     name = "sql"
     default_tools = ("read_query",)
-    options = ("queries", "page_size", "tool", "as_of")
+    options = ("queries", "page_size", "tool", "as_of", *REPORT_DATE_OPTIONS)
+    company_options = REPORT_DATE_COMPANY_OPTIONS
 
     def __init__(self) -> None:
         self.queries: dict[str, str] = {}
@@ -254,6 +302,16 @@ class SqlAdapter(Adapter):
         if unknown:
             raise ValueError(f"options.queries: {unknown} are not canonical tables (known: {sorted(CANONICAL)})")
         self.queries = {table: check_query(query, f"options.queries.{table}") for table, query in queries.items()}
+        if REPORT_TABLE in self.queries and not dated_query(self.queries[REPORT_TABLE], None)[1]:
+            raise ValueError(
+                f"options.queries.{REPORT_TABLE}: the query must use the placeholder {PLACEHOLDER} (each month-end "
+                f"as a quoted ISO date, e.g. WHERE m.date <= {PLACEHOLDER}), else every month-end reads the same "
+                "balances")
+        report_date = options.get("report_date")
+        try:
+            self.configure_report_dates({**options, "as_of": report_date})
+        except ValueError:
+            raise ValueError(f"options.report_date: {report_date!r} is not YYYY-MM-DD") from None
         self.page_size = int(options.get("page_size", 1000))
         if self.page_size < 1:
             raise ValueError("options.page_size: must be at least 1")
@@ -321,16 +379,38 @@ class SqlAdapter(Adapter):
         return as_of
 
     async def pages(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
-        query = stream.arguments["query"]
         what = f"the query for {stream.table} (options.queries.{stream.table})"
+        if stream.table != REPORT_TABLE:
+            async for page in self._pages(session, stream, stream.arguments["query"], KEYS[stream.table], what):
+                yield page
+            return
+
+        async def read(day: date, number: int) -> tuple[list[dict[str, Any]], int | None, str | None, int]:
+            """The trial balance at ``day``: the query with that date, paged by account."""
+            query, _ = dated_query(stream.arguments["query"], day)
+            rows: list[dict[str, Any]] = []
+            total, as_of, nbytes = None, None, 0
+            async for page in self._pages(session, stream, query, ("account_id",), f"{what} at {day}", number):
+                rows.extend(page.items)
+                total, as_of, nbytes = page.total, page.as_of, nbytes + page.nbytes
+            return rows, total, as_of, nbytes
+
+        async for page in dated_reports(session.name, self.tool, self.report_dates(), read):
+            yield page
+
+    async def _pages(self, session: SourceSession, stream: Stream, query: str, key: Sequence[str], what: str,
+                     report: int | None = None) -> AsyncIterator[Page]:
+        """Every page of one query: counted, then read ``page_size`` rows at a time ordered by ``key``
+        (the call log numbers a report's calls by the report)."""
         as_of = await self.source_as_of(session, stream)
-        counted, _ = await self._rows(session, stream, f"SELECT count(*) AS n FROM {_wrap(query)}", 0, what)
+        counted, _ = await self._rows(session, stream, f"SELECT count(*) AS n FROM {_wrap(query)}",
+                                      0 if report is None else report, what)
         try:
             total = int(counted[0]["n"])
         except (IndexError, KeyError, TypeError, ValueError):
             raise ConnectorError(session.name, self.tool,
                                  f"{stream.table}: the count query answered {counted!r:.200}") from None
-        order = ", ".join(f'"{k}"' for k in KEYS[stream.table])
+        order = ", ".join(f'"{k}"' for k in key)
         fetched, number = 0, 0
         while number == 0 or fetched < total:
             number += 1
@@ -338,7 +418,7 @@ class SqlAdapter(Adapter):
                 raise ConnectorError(session.name, self.tool,
                                      f"{stream.table}: more than {session.config.client.max_pages} pages")
             page_query = f"SELECT * FROM {_wrap(query)} ORDER BY {order} LIMIT {self.page_size} OFFSET {fetched}"
-            items, nbytes = await self._rows(session, stream, page_query, number, what)
+            items, nbytes = await self._rows(session, stream, page_query, number if report is None else report, what)
             fetched += len(items)
             yield Page(items, None, total, as_of, number, nbytes)
             if len(items) < self.page_size:

@@ -80,6 +80,11 @@ Mapping (docs/adapters.md):
   whole ledger). POSTED and ARCHIVED journals only; ``debit``/``credit`` from the signed Line Amount;
   a journal with tax on a line (posted to a tax account the server does not name), a line without
   an account code, or lines that do not sum to zero is quarantined with the reason.
+- ``erp_trial_balance`` (R7, the tie-out to the ledger's own report) is not read, so R7 reports "not
+  available" for a Xero source: the server exposes no general ledger to compare a trial balance with.
+  In ``trial_balance`` mode the journal *is* Xero's trial balance, ``list-trial-balance`` at every month
+  end, so a tie-out to the same report would pass by construction and prove nothing; in ``manual`` mode
+  the journal holds the manual journals only, which the whole ledger's trial balance cannot tie out to.
 """
 
 from __future__ import annotations

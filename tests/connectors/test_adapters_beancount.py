@@ -1,7 +1,8 @@
 """The `beancount` adapter against the REAL beancount-mcp server, started through uvx in its own
 environment (it needs mcp<2), on a small business ledger this test writes: months of sales and
 costs, a bank account, foreign-currency purchases with a price directive, a month and a single day
-with more postings than the server's 200-row cut."""
+with more postings than the server's 200-row cut. The ledger's own month-end trial balance (R7's
+input) ties to the journal; a transaction the journal does not carry fails R7 naming its accounts."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ EXPECTED_TYPES = {  # from the root and the default subtype globs
     "Expenses:Equipment": ("expense", None),
 }
 MONTHS = ["2026-01", "2026-02", "2026-03", "2026-04"]
+AS_OF = "2026-05-10"
 
 
 def _sale(day: str, n: int) -> tuple[str, int]:
@@ -164,7 +166,9 @@ def loaded(uvx: str, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
     ledger.parent.mkdir()
     postings = write_ledger(ledger)
     sha = hashlib.sha256(ledger.read_bytes()).hexdigest()
-    config = parse_config(raw_config(uvx, ledger, rounding_account="Expenses:Rounding"))
+    raw = raw_config(uvx, ledger, rounding_account="Expenses:Rounding")
+    raw["company"]["as_of"] = AS_OF  # the report date: the open month's trial balance is read at it
+    config = parse_config(raw)
     con = duckdb.connect()
     ensure_schema(con)
 
@@ -173,7 +177,7 @@ def loaded(uvx: str, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
         yield con
 
     erp = ingest_source(config, "erp", home=Home(root / "home"), run_id="r1", connect=connect)
-    con.execute("insert into run_context values ('2026-01', date '2026-05-10', 1, 'USD')")
+    con.execute("insert into run_context values ('2026-01', ?, 1, 'USD')", [AS_OF])
     build_marts(con)
     return Loaded(con, erp, postings, ledger, sha)
 
@@ -255,6 +259,88 @@ def test_revenue_and_net_income_equal_what_bql_reports_per_month(uvx: str, loade
         assert (month, kpis[(month, "revenue")], kpis[(month, "net_income")]) == (month, revenue, net_income)
 
 
+def test_the_ledgers_own_trial_balance_ties_to_the_journal_and_r7_passes(loaded: Loaded) -> None:
+    """erp_trial_balance: beanquery's balance of every account at every month-end (the open month at
+    the report date), in the journal's cents, the rounding account carrying the residual its line books."""
+    con = loaded.con
+    days = ["2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30", AS_OF]
+    assert [d for (d,) in con.execute("select distinct balance_date::varchar from erp_trial_balance order by 1")
+            .fetchall()] == days
+    ours = con.execute(
+        "select d, jl.account_id, sum(jl.debit - jl.credit) from (select unnest(?::date[]) as d) "
+        "join erp_journal_lines as jl on jl.posted_date <= d group by all order by all", [days]).fetchall()
+    theirs = con.execute("select balance_date, account_id, debit - credit from erp_trial_balance "
+                         "order by all").fetchall()
+    assert theirs == ours
+    assert con.execute("select balance_date::varchar, debit, credit from erp_trial_balance "
+                       "where account_id = 'Expenses:Rounding' order by 1").fetchall() == [
+        (d, Decimal("0.01"), Decimal("0.00")) for d in days[2:]]  # 3 x 33.333 vs 100.00, from March
+    table = loaded.erp.pull.tables["erp_trial_balance"]
+    assert table.reported_total == table.rows == len(theirs) and table.rejected == []
+    from warehouse.recon import ReconParams, build_recon
+
+    build_recon(con, "r7", ReconParams())
+    assert con.execute("select period, status from recon_results where check_id = 'R7_erp_report' "
+                       "order by period").fetchall() == [(m, "pass") for m in [*MONTHS, "2026-05"]]
+
+
+def pull_and_check(raw: dict[str, Any], home: Path) -> tuple[duckdb.DuckDBPyConnection, Ingested]:
+    """Pull the erp source into an in-memory warehouse and compute the checks as at company.as_of."""
+    from tests.vendors import memory_warehouse
+    from warehouse.recon import ReconParams, build_recon
+
+    con, connect = memory_warehouse()
+    erp = ingest_source(parse_config(raw), "erp", home=Home(home), run_id="r1", connect=connect)
+    con.execute("insert into run_context values (?, ?, 1, 'USD')",
+                [raw["company"]["first_period"], raw["company"]["as_of"]])
+    build_recon(con, "r1", ReconParams())
+    return con, erp
+
+
+@pytest.mark.parametrize("rounding", [None, "Expenses:Rounding"])
+def test_transactions_the_journal_does_not_carry_fail_r7_naming_their_accounts(
+    uvx: str, tmp_path: Path, rounding: str | None
+) -> None:
+    """unconvertible.beancount: a GBP expense paid in USD (no GBP price) is set aside whole, and so are
+    the three licences' unbalanced cents when no rounding account takes them. closeboard's books stay
+    balanced (R1) but miss them; the ledger's own trial balance has them: R7 fails from February,
+    naming each account with both balances. With a row cut of 4 the report reads on past the cut."""
+    ledger = tmp_path / "odd.beancount"
+    shutil.copy(FIXTURES / "unconvertible.beancount", ledger)
+    options: dict[str, Any] = {"row_cut": 4, **({"rounding_account": rounding} if rounding else {})}
+    raw = raw_config(uvx, ledger, **options)
+    raw["company"].update(first_period="2026-02", as_of="2026-03-15")
+    con, erp = pull_and_check(raw, tmp_path / "home")
+    assert erp.pull.tables["erp_journal_lines"].rejected  # set aside, so the journal lacks them
+    theirs = dict(con.execute("select account_id, debit - credit from erp_trial_balance "
+                              "where balance_date = '2026-02-28'").fetchall())
+    assert theirs == {  # beanquery's own balances in USD; the GBP legs (no price) count 0
+        "Assets:Bank:Checking": Decimal("74.75"), "Assets:Bank:London": Decimal("0.00"),
+        "Expenses:Software": Decimal("99.99"), "Expenses:Travel": Decimal("271.25"),
+        "Income:Sales": Decimal("-500.00"), **({rounding: Decimal("0.01")} if rounding else {})}
+    reports = con.execute("select page, items, arguments like '%AND account > ''Income:Sales'' GROUP BY%' "
+                          "from connector_calls where arguments like '%AS balance WHERE date <= %' order by all")
+    # one report per month-end (the page number); a full answer (at least the cut) is read on past its last account
+    assert reports.fetchall() == [(1, 0, True), (1, 5, False), (2, 0, True), (2, 5, False)]
+    results = dict(con.execute("select period, status || ': ' || detail from recon_results "
+                               "where check_id = 'R7_erp_report'").fetchall())
+    assert sorted(results) == ["2026-02", "2026-03"]
+    items = con.execute("select period, record_id, amount, reason from recon_items where check_id = 'R7_erp_report' "
+                        "order by period, record_id").fetchall()
+    # closeboard - ledger: the return ticket's -54.00 USD, and without a rounding account the licences
+    missing = ({"Assets:Bank:Checking": Decimal("54.00")} if rounding else
+               {"Assets:Bank:Checking": Decimal("154.00"), "Expenses:Software": Decimal("-99.99")})
+    for period, cutoff in (("2026-02", "2026-02-28"), ("2026-03", "2026-03-15")):
+        assert {r: a for p, r, a, _ in items if p == period} == missing
+        assert results[period].startswith(f"fail: {len(missing)} account(s) differ from the ERP's own trial "
+                                          f"balance at {cutoff}: Assets:Bank:Checking")
+    ours = "128.75" if rounding else "228.75"  # 500.00 - 271.25, less the licences' 100.00 when they load
+    assert (f"account Assets:Bank:Checking: closeboard balance {ours}, the ERP's trial balance 74.75 at 2026-02-28"
+            in [why for p, _, _, why in items if p == "2026-02"])
+    r1 = con.execute("select distinct status from recon_results where check_id = 'R1_trial_balance'").fetchall()
+    assert r1 == [("pass",)]  # closeboard's own books balance: only the ledger's report shows the gap
+
+
 def test_only_the_query_tool_was_called_and_the_ledger_is_unchanged(loaded: Loaded) -> None:
     tools = {t for (t,) in loaded.con.execute("select distinct tool from connector_calls").fetchall()}
     assert tools == {"beancount_query"}
@@ -281,6 +367,18 @@ def test_options_are_checked_at_config_load(tmp_path: Path) -> None:
         parse_config(raw)
     with pytest.raises(ConfigError, match="options.rounding_account: 'Rounding' is not an account"):
         parse_config(raw_config("uvx", tmp_path / "x.beancount", rounding_account="Rounding"))
+    # the ledger's own trial balance is read by default; trial_balance: false leaves it out (R7: not available)
+    tables = adapter_for(parse_config(raw_config("uvx", tmp_path / "x.beancount")).connectors["erp"]).tables
+    assert "erp_trial_balance" in tables
+    off = adapter_for(parse_config(raw_config("uvx", tmp_path / "x.beancount", trial_balance=False)).connectors["erp"])
+    assert "erp_trial_balance" not in off.tables
+    with pytest.raises(ConfigError, match=r"options.trial_balance: true or false .* got 'no'"):
+        parse_config(raw_config("uvx", tmp_path / "x.beancount", trial_balance="no"))
+    # the report dates follow the company; a report date of its own is checked
+    options = parse_config(raw_config("uvx", tmp_path / "x.beancount")).connectors["erp"].options
+    assert (options["from_period"], options["timezone"]) == ("2026-01", "UTC")
+    with pytest.raises(ConfigError, match=r"options.as_of: '31/03/2026' is not YYYY-MM-DD"):
+        parse_config(raw_config("uvx", tmp_path / "x.beancount", as_of="31/03/2026"))
 
 
 def test_unpriced_legs_are_left_out_or_set_aside_with_the_reason(uvx: str, tmp_path: Path) -> None:

@@ -4,7 +4,13 @@ external API over HTTP (``tests/vendors/odoo/standin.py``: XML-RPC ``/xmlrpc/2/c
 ``/xmlrpc/2/object`` ``execute_kw``; with ``module=True`` also the Odoo MCP module's ``/mcp/...``
 routes). The books are small and hand-checked (``tests/vendors/odoo/books.py``): posted, draft and
 cancelled moves, invoices and bills with residuals, a credit note, payments (one unapplied, one
-settling two documents), a EUR invoice."""
+settling two documents), a EUR invoice.
+
+R7: with ``aggregate_records`` allow-listed the adapter reads the ledger's own balances per account at
+every month-end (Odoo 17 ``read_group`` through the server); on complete books every account ties out,
+and when the user's searches do not return a journal's items (``books.database(journals_outside_scope=)``)
+closeboard's books stay balanced and R7 fails naming the accounts. The server runs under TZ=UTC and
+TZ=America/New_York there: Odoo's dates are plain dates and the figures must not move."""
 
 from __future__ import annotations
 
@@ -17,19 +23,30 @@ from typing import Any
 import duckdb
 import pytest
 
+from connectors.adapters import adapter_for
 from connectors.client import ConnectorError
 from connectors.config import ConfigError, parse_config
 from pipelines.ingest import Ingested, ingest_source
 from tests.connectors.uvx import require_uvx
 from tests.vendors import memory_warehouse
 from tests.vendors.odoo import books
-from tests.vendors.odoo.standin import Database, OdooStandin
+from tests.vendors.odoo.standin import AccessError, Database, OdooStandin
 from warehouse.home import Home
 from warehouse.models import build_marts
+from warehouse.recon import ReconParams, build_recon
 
 UVX_ARGS = ["--from", "mcp-server-odoo==0.8.0", "mcp-server-odoo"]
 PAGE = 5
 D = Decimal
+ALLOW = ["search_records", "aggregate_records"]  # the adapter's default_tools: R7 on
+AS_OF = "2026-02-20"
+JAN, FEB = date(2026, 1, 31), date(2026, 2, 20)
+# the ledger's own trial balance, hand-checked from tests/vendors/odoo/books.py: account -> (Σdebit, Σcredit)
+TB_JAN = {"1": ("11950.00", "500.25"), "9": ("0.00", "10000.00"), "2": ("3450.00", "2180.00"),
+          "3": ("500.25", "1700.35"), "4": ("30.00", "450.00"), "5": ("200.00", "3000.00"),
+          "7": ("1200.10", "0.00"), "6": ("500.25", "0.00")}
+TB_FEB = {**TB_JAN, "1": ("12555.00", "500.25"), "2": ("4765.00", "2785.00"), "4": ("30.00", "480.00"),
+          "5": ("200.00", "4285.00")}
 
 
 def server_env(url: str, *, module: bool, **extra: str) -> dict[str, str]:
@@ -41,10 +58,10 @@ def server_env(url: str, *, module: bool, **extra: str) -> dict[str, str]:
 
 def raw_config(uvx: str, env: dict[str, str], *, allow: list[str] | None = None, page_size: int = PAGE) -> dict[str, Any]:
     return {
-        "company": {"name": "Odoo Co", "currency": "USD", "first_period": "2026-01"},
+        "company": {"name": "Odoo Co", "currency": "USD", "first_period": "2026-01", "as_of": AS_OF},
         "connectors": {"erp": {
             "adapter": "odoo", "server": {"command": uvx, "args": UVX_ARGS, "env": env},
-            "allow_tools": allow or ["search_records"], "client": {"call_timeout_s": 60, "retries": 0},
+            "allow_tools": allow or ALLOW, "client": {"call_timeout_s": 60, "retries": 0},
             "options": {"currency": "USD", "page_size": page_size},
         }},
     }
@@ -55,12 +72,28 @@ def uvx() -> str:
     return require_uvx(UVX_ARGS, "mcp-server-odoo")
 
 
-def ingest(uvx: str, db: Database, root: Path, *, module: bool = False, **extra: str) -> tuple[duckdb.DuckDBPyConnection, Ingested]:
+def ingest(uvx: str, db: Database, root: Path, *, module: bool = False, allow: list[str] | None = None,
+           **extra: str) -> tuple[duckdb.DuckDBPyConnection, Ingested]:
     con, connect = memory_warehouse()
     with OdooStandin(db, module=module) as odoo:
-        config = parse_config(raw_config(uvx, server_env(odoo.url, module=module, **extra)))
+        config = parse_config(raw_config(uvx, server_env(odoo.url, module=module, **extra), allow=allow))
         result = ingest_source(config, "erp", home=Home(root / "home"), run_id="r1", connect=connect)
     return con, result
+
+
+def recon(con: duckdb.DuckDBPyConnection) -> None:
+    """Marts and reconciliation over what was pulled, the report date being the config's as_of."""
+    con.execute(f"insert into run_context values ('2026-01', date '{AS_OF}', 1, 'USD')")
+    build_marts(con)
+    build_recon(con, "run-1", ReconParams(sources=("erp",)))
+
+
+def trial_balance(con: duckdb.DuckDBPyConnection) -> dict[date, dict[str, tuple[str, str]]]:
+    out: dict[date, dict[str, tuple[str, str]]] = {}
+    for day, account, debit, credit in con.execute("select balance_date, account_id, debit, credit "
+                                                   "from erp_trial_balance").fetchall():
+        out.setdefault(day, {})[account] = (str(debit), str(credit))
+    return out
 
 
 @dataclass
@@ -74,8 +107,7 @@ class Loaded:
 def loaded(uvx: str, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
     db = books.database()
     con, erp = ingest(uvx, db, tmp_path_factory.mktemp("odoo"))
-    con.execute("insert into run_context values ('2026-01', date '2026-02-20', 1, 'USD')")
-    build_marts(con)
+    recon(con)
     return Loaded(con, erp, db)
 
 
@@ -173,15 +205,15 @@ def test_revenue_ar_ap_and_cash_equal_the_hand_checked_books(loaded: Loaded) -> 
 
 def test_pages_go_by_id_through_search_records_and_nothing_else_is_called(loaded: Loaded) -> None:
     con, db = loaded.con, loaded.db
-    assert {t for (t,) in con.execute("select distinct tool from connector_calls").fetchall()} == {"search_records"}
+    assert {t for (t,) in con.execute("select distinct tool from connector_calls").fetchall()} == set(ALLOW)
     searches = [(args, kw) for path, model, method, args, kw in db.calls if model == "account.move.line" and method == "search"]
     lasts = [args[0][-1] for args, _ in searches]
     posted = sorted(r["id"] for r in books.posted_lines(db))
     assert lasts == [["id", ">", 0]] + [["id", ">", posted[i]] for i in range(PAGE - 1, len(posted) - 1, PAGE)]
     assert all(kw == {"limit": PAGE, "offset": 0, "order": "id asc"} for _, kw in searches)
     assert all(args[0][:-1] == [["parent_state", "=", "posted"]] for args, _ in searches)
-    # Odoo was only read: search, search_count, read, fields_get (and the user's context at startup)
-    assert {method for _, _, method, _, _ in db.calls} == {"search", "search_count", "read", "fields_get"}
+    # Odoo was only read: search, search_count, read, fields_get (and the user's context at startup), read_group
+    assert {method for _, _, method, _, _ in db.calls} == {"search", "search_count", "read", "fields_get", "read_group"}
     assert {path for path, *_ in db.calls} == {"/xmlrpc/2/object"}
 
 
@@ -249,3 +281,117 @@ def test_a_server_capping_the_page_below_page_size_is_named(uvx: str, tmp_path: 
 def test_a_write_tool_in_allow_tools_is_refused_at_config_load(tool: str) -> None:
     with pytest.raises(ConfigError, match=rf"\['{tool}'\] not declared as read tools by adapter 'odoo'"):
         parse_config(raw_config("uvx", {}, allow=["search_records", tool]))
+
+
+# --- R7: the ledger's own trial balance through aggregate_records ---------------------------------
+def r7(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    return {p: (s, d) for p, s, d in con.execute(
+        "select period, status, detail from recon_results where check_id = 'R7_erp_report'").fetchall()}
+
+
+def test_the_trial_balance_is_the_ledgers_own_balances_at_each_month_end(loaded: Loaded) -> None:
+    assert trial_balance(loaded.con) == {JAN: TB_JAN, FEB: TB_FEB}
+    table = loaded.erp.pull.tables["erp_trial_balance"]
+    assert (table.tool, table.rows, table.reported_total, table.rejected) == ("aggregate_records", 16, 16, [])
+    # each side of each report balances, and equals the posted items dated up to the day
+    for day, report in ((JAN, TB_JAN), (FEB, TB_FEB)):
+        posted = [r for r in books.posted_lines(loaded.db) if r["date"] <= day.isoformat()]
+        assert sum(D(d) for d, _ in report.values()) == sum(D(c) for _, c in report.values()) \
+            == sum(D(repr(r["debit"])) for r in posted)
+
+
+def test_the_trial_balance_is_one_grouped_read_of_posted_items_per_month_end_paged_by_offset(loaded: Loaded) -> None:
+    groups = [(args, kw) for path, model, method, args, kw in loaded.db.calls if method == "read_group"]
+    assert all(model == "account.move.line" for _, model, method, _, _ in loaded.db.calls if method == "read_group")
+    expected = []
+    for day in ("2026-01-31", "2026-02-20"):
+        domain = [[["parent_state", "=", "posted"], ["date", "<=", day]]]
+        grouped = {"fields": ["debit:sum", "credit:sum"], "groupby": ["account_id"], "lazy": False, "orderby": "account_id"}
+        # 8 accounts at 5 a page (the server asks one more to know whether more follow), then the
+        # ungrouped read the two pages must add up to
+        expected += [(domain, {**grouped, "limit": PAGE + 1, "offset": 0}), (domain, {**grouped, "limit": PAGE + 1, "offset": PAGE}),
+                     (domain, {"fields": ["debit:sum", "credit:sum"], "groupby": [], "lazy": False, "limit": 2, "offset": 0})]
+    assert groups == expected
+    calls = loaded.con.execute("select page from connector_calls where tool = 'aggregate_records' order by page").fetchall()
+    assert [p for (p,) in calls] == [1, 2, 3, 4, 5, 6]
+
+
+def test_r7_passes_when_the_journal_read_serves_every_posted_item(loaded: Loaded) -> None:
+    assert r7(loaded.con) == {
+        "2026-01": ("pass", "every account's balance equals the ERP's own trial balance at 2026-01-31"),
+        "2026-02": ("pass", "every account's balance equals the ERP's own trial balance at 2026-02-20")}
+
+
+@pytest.mark.parametrize("tz", ["UTC", "America/New_York"])
+def test_r7_fails_naming_the_accounts_when_the_journal_read_misses_a_journal(uvx: str, tmp_path: Path, tz: str) -> None:
+    # the user's searches do not return the Miscellaneous Operations journal (the opening capital,
+    # Bank 10,000.00 / Capital 10,000.00): the paged journal read is complete by its own totals
+    db = books.database(journals_outside_scope=frozenset({books.MISC_JOURNAL}))
+    con, erp = ingest(uvx, db, tmp_path, TZ=tz)
+    lines = erp.pull.tables["erp_journal_lines"]
+    assert lines.rows == lines.reported_total == 28
+    assert trial_balance(con) == {JAN: TB_JAN, FEB: TB_FEB}  # the grouped read sees the whole ledger
+    recon(con)
+    r1 = con.execute("select distinct status from recon_results where check_id = 'R1_trial_balance'").fetchall()
+    assert r1 == [("pass",)]  # closeboard's own books balance: only the ERP's report shows the gap
+    assert r7(con) == {
+        "2026-01": ("fail", "2 account(s) differ from the ERP's own trial balance at 2026-01-31: 1, 9"),
+        "2026-02": ("fail", "2 account(s) differ from the ERP's own trial balance at 2026-02-20: 1, 9")}
+    items = con.execute("select period, record_id, amount, reason from recon_items where check_id = 'R7_erp_report' "
+                        "order by period, record_id").fetchall()
+    assert items == [
+        ("2026-01", "1", D("-10000.00"), "account 1: closeboard balance 1449.75, the ERP's trial balance 11449.75 at 2026-01-31"),
+        ("2026-01", "9", D("10000.00"), "account 9: closeboard balance 0.00, the ERP's trial balance -10000.00 at 2026-01-31"),
+        ("2026-02", "1", D("-10000.00"), "account 1: closeboard balance 2054.75, the ERP's trial balance 12054.75 at 2026-02-20"),
+        ("2026-02", "9", D("10000.00"), "account 9: closeboard balance 0.00, the ERP's trial balance -10000.00 at 2026-02-20"),
+    ]
+
+
+def test_without_aggregate_records_no_trial_balance_is_read_and_r7_is_not_available(uvx: str, tmp_path: Path) -> None:
+    config = parse_config(raw_config(uvx, {}, allow=["search_records"]))
+    assert "erp_trial_balance" not in adapter_for(config.connectors["erp"]).tables
+    assert adapter_for(parse_config(raw_config(uvx, {})).connectors["erp"]).tables[-1] == "erp_trial_balance"
+    db = books.database()
+    con, erp = ingest(uvx, db, tmp_path, allow=["search_records"])
+    assert erp.pull.tables["erp_trial_balance"].pages == 0
+    assert con.execute("select count(*) from erp_trial_balance").fetchone() == (0,)
+    assert not [c for c in db.calls if c[2] == "read_group"]
+    recon(con)
+    assert {s for s, _ in r7(con).values()} == {"not_configured"}
+
+
+def test_groups_that_shift_between_pages_fail_the_pull_as_changed_data(uvx: str, tmp_path: Path) -> None:
+    # the draft invoice (Sales 999.00 / AR 999.00, 01-30) is posted between the two pages of groups at
+    # 01-31: AR was read before, Sales after; the ungrouped read shows the pages do not add up
+    db = books.database()
+    reads = []
+
+    def post_draft(model: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+        if method == "read_group":
+            reads.append(1)
+            if len(reads) == 2:
+                db.models["account.move"].rows[7]["state"] = "posted"
+                for line in db.models["account.move.line"].rows.values():
+                    if line["move_id"] == 7:
+                        line["parent_state"] = "posted"
+
+    db.before_call = post_draft
+    with pytest.raises(ConnectorError, match=r"source 'erp', tool 'aggregate_records': the trial balance at 2026-01-31: "
+                                             r"2 pages of groups add up to 22 items, debit 17830.60, credit 18829.60, but "
+                                             r"the ledger's totals are 23 items, debit 18829.60, credit 18829.60 \(the data "
+                                             r"changed during the pull\)") as info:
+        ingest(uvx, db, tmp_path)
+    assert info.value.transient
+
+
+def test_an_odoo_error_on_the_grouped_read_names_the_source_tool_day_and_cause(uvx: str, tmp_path: Path) -> None:
+    db = books.database()
+
+    def refuse(model: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+        if method == "read_group":
+            raise AccessError("You are not allowed to access 'Journal Item' (account.move.line) records.")
+
+    db.before_call = refuse
+    with pytest.raises(ConnectorError, match=r"source 'erp', tool 'aggregate_records': the trial balance at 2026-01-31: "
+                                             r".*You are not allowed to access 'Journal Item'"):
+        ingest(uvx, db, tmp_path)

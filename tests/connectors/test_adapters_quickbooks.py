@@ -3,13 +3,14 @@ the real-server test, test_adapters_quickbooks_server.py, does not reach):
 arguments under ``params`` (register-tool.ts), ``search_accounts``/``search_invoices`` paging
 criteria in ``params.criteria``, ``search_bills`` beside it, answers "Found N ..." then one
 JSON.stringify(entity) text per record, node-quickbooks' 1-based offset, errors as text with
-isError false."""
+isError false. The R7 tests at the end serve the same texts over the stand-in's books
+(tests/vendors/quickbooks/standin.py) and run recon on what was pulled."""
 
 from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from connectors.client import ConnectorError
 from connectors.config import ConfigError, parse_config
 from connectors.servers._common import new_server
 from pipelines.ingest import ingest_source
+from tests.vendors import memory_warehouse
+from tests.vendors.quickbooks import standin as qbo
 from warehouse.db import ensure_schema
 from warehouse.home import Home
 
@@ -472,3 +475,174 @@ def test_trial_balance_mode_is_the_default_with_get_trial_balance_and_needs_its_
         parse_config(raw_config(journals="trial_balance", from_period=TB_FROM, fiscal_year_start_month=FY_START))
     with pytest.raises(ConfigError, match="options.journals"):
         parse_config(tb_config(journals="general_ledger"))
+
+
+# --- R7: the General Ledger journal tied out to QuickBooks' own trial balance ----------------------
+# Intuit's server's answers (src/tools/*.tool.ts: "Found N accounts:" and one JSON.stringify(entity) per
+# record; "Trial Balance Report:" / "General Ledger Report:" then the report) over the stand-in's books
+# (tests/vendors/quickbooks/standin.py), whose reports are QuickBooks' own: P&L from 1 January, earlier
+# profit in Retained Earnings. test_adapters_quickbooks_server.py reads the same books through the real
+# server when it is built.
+GL_READS = ["search_accounts", "search_invoices", "search_bills", "get_trial_balance", "get_general_ledger"]
+QBO_AS_OF = "2024-03-15"
+
+
+class IntuitAnswers:
+    """The tools the general-ledger mode reads, answering as Intuit's server does from ``books``;
+    ``unbalanced_at``: the TrialBalance at that end date has a row off by 0.01 (it no longer balances)."""
+
+    def __init__(self, books: qbo.Books) -> None:
+        self.books = books
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.unbalanced_at: str | None = None
+        self.server = new_server("QuickBooks Online MCP Server", title="QBO", instructions="stand-in books")
+
+        def found(noun: str, colon: str, rows: list[dict[str, Any]], window: dict[str, Any]) -> list[TextContent]:
+            start, limit = int(window["offset"]), int(window["limit"])
+            page = sorted(rows, key=lambda r: int(r["Id"]))[start - 1:start - 1 + limit]
+            return [TextContent(type="text", text=f"Found {len(page)} {noun}{colon}"),
+                    *(TextContent(type="text", text=json.dumps(qbo._numbers(r))) for r in page)]
+
+        def report(head: str, value: dict[str, Any]) -> list[TextContent]:
+            return [TextContent(type="text", text=head), TextContent(type="text", text=json.dumps(value, indent=2))]
+
+        @self.server.tool(structured_output=False)
+        def search_accounts(params: dict[str, Any]) -> list[TextContent]:
+            self.calls.append(("search_accounts", params))
+            return found("accounts", ":", self.books.accounts, params["criteria"])
+
+        @self.server.tool(structured_output=False)
+        def search_invoices(params: dict[str, Any]) -> list[TextContent]:
+            self.calls.append(("search_invoices", params))
+            return found("invoices", "", self.books.invoices, params["criteria"])
+
+        @self.server.tool(structured_output=False)
+        def search_bills(params: dict[str, Any]) -> list[TextContent]:
+            self.calls.append(("search_bills", params))
+            return found("bills", ":", self.books.bills, params)
+
+        @self.server.tool(structured_output=False)
+        def get_trial_balance(params: dict[str, Any]) -> list[TextContent]:
+            self.calls.append(("get_trial_balance", params))
+            value = self.books.trial_balance(params["start_date"], params["end_date"])
+            if params["end_date"] == self.unbalanced_at:
+                cell = value["Rows"]["Row"][0]["ColData"][1]
+                cell["value"] = qbo._amt(D(cell["value"]) + D("0.01"))
+            return report("Trial Balance Report:", value)
+
+        @self.server.tool(structured_output=False)
+        def get_general_ledger(params: dict[str, Any]) -> list[TextContent]:
+            self.calls.append(("get_general_ledger", params))
+            return report("General Ledger Report:", self.books.general_ledger(params["start_date"], params["end_date"]))
+
+
+def gl_config(first_period: str, allow: list[str] | None = None, **options: Any) -> dict[str, Any]:
+    return {
+        "company": {"name": "QBO Co", "currency": "USD", "fiscal_year_start_month": 1, "first_period": first_period},
+        "connectors": {"erp": {
+            "adapter": "quickbooks", "server": {"command": "node", "args": ["dist/index.js"]},
+            "allow_tools": allow or GL_READS, "client": {"call_timeout_s": 20, "retries": 0},
+            "options": {"as_of": QBO_AS_OF, **options},
+        }},
+    }
+
+
+def pull_and_recon(answers: IntuitAnswers, tmp_path: Path, raw: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    """Ingest the ERP into an in-memory warehouse, then build the marts and R1-R7 as a refresh does."""
+    from warehouse.models import build_marts
+    from warehouse.recon import ReconParams, build_recon
+
+    con, connect = memory_warehouse()
+    ingest_source(parse_config(raw), "erp", home=Home(tmp_path / "home"), run_id="r1", connect=connect,
+                  server=answers.server)
+    con.execute("insert into run_context values (?, ?, 1, 'USD')", [raw["company"]["first_period"], QBO_AS_OF])
+    build_marts(con)
+    build_recon(con, "r1", ReconParams())
+    return con
+
+
+def statuses(con: duckdb.DuckDBPyConnection, check: str) -> dict[str, str]:
+    return dict(con.execute("select period, status from recon_results where check_id = ?", [check]).fetchall())
+
+
+@pytest.mark.parametrize("first_period", ["2023-12", "2024-01"])
+def test_the_general_ledger_ties_out_to_quickbooks_trial_balance_rebased_across_the_fiscal_year_end(
+        first_period: str, tmp_path: Path) -> None:
+    answers = IntuitAnswers(qbo.Books())
+    con = pull_and_recon(answers, tmp_path, gl_config(first_period))
+    with con:
+        rows = con.execute("select balance_date::varchar, account_id, debit, credit from erp_trial_balance "
+                           "order by 1, 2").fetchall()
+        r7 = con.execute("select period, status, detail from recon_results where check_id = 'R7_erp_report' "
+                         "order by 1").fetchall()
+        r1 = statuses(con, "R1_trial_balance")
+        quarantined = con.execute("select reason from quarantine").fetchall()
+    # every month-end from first_period's (not the opening day), on the journal's basis: P&L since
+    # inception, Retained Earnings (2) never moved by QuickBooks' rollover of 2023's profit
+    ends = [e for e in qbo.MONTH_END_BALANCES if e[:7] >= first_period]
+    assert rows == [(end, account, max(net, D(0)), max(-net, D(0)))
+                    for end in ends for account, net in sorted(qbo.MONTH_END_BALANCES[end].items())]
+    own = qbo.Books().trial_balance("2024-01-01", "2024-01-31")  # what QuickBooks itself says at 2024-01-31
+    said = {r["ColData"][0]["id"]: (r["ColData"][1]["value"], r["ColData"][2]["value"])
+            for r in own["Rows"]["Row"] if "ColData" in r}
+    assert said["79"] == ("", "2000.00") and said["2"] == ("", "1500.00")  # re-based above to 79 3,500.00 Cr, no 2
+    assert quarantined == []
+    assert [(p, s) for p, s, _ in r7] == [(e[:7], "pass") for e in ends]
+    assert all(d.startswith("every account's balance equals the ERP's own trial balance at") for *_, d in r7)
+    assert set(r1.values()) == {"pass"}
+    # the opening trial balance is read once (for the OPENING entry and as the tie-out's base), then
+    # each month-end's once, from its fiscal-year start
+    opening = date.fromisoformat(f"{first_period}-01") - timedelta(days=1)
+    asked = [(p["start_date"], p["end_date"]) for t, p in answers.calls if t == "get_trial_balance"]
+    assert asked == [(f"{opening.year}-01-01", opening.isoformat())] + [(f"{e[:4]}-01-01", e) for e in ends]
+
+
+def test_a_transaction_the_general_ledger_report_leaves_out_fails_r7_naming_its_accounts(tmp_path: Path) -> None:
+    answers = IntuitAnswers(qbo.Books(missing_from_ledger=frozenset({"6"})))  # Bill 6, 2024-02-01: rent 1,200.00
+    con = pull_and_recon(answers, tmp_path, gl_config("2024-01"))
+    with con:
+        r7 = statuses(con, "R7_erp_report")
+        r1 = statuses(con, "R1_trial_balance")
+        items = con.execute("select period, record_id, amount from recon_items where check_id = 'R7_erp_report' "
+                            "order by 1, 2").fetchall()
+        detail = con.execute("select detail from recon_results where check_id = 'R7_erp_report' and period = '2024-02'"
+                             ).fetchone()[0]
+        lines = con.execute("select count(*) from erp_journal_lines where entry_id = 'Bill 6'").fetchone()[0]
+    assert lines == 0
+    assert set(r1.values()) == {"pass"}  # closeboard's own books still balance: only QuickBooks' report shows it
+    assert r7 == {"2024-01": "pass", "2024-02": "fail", "2024-03": "fail"}
+    # closeboard - QuickBooks: rent (77) 1,200.00 short, A/P (33) 1,200.00 less owed
+    assert items == [("2024-02", "33", D("1200.00")), ("2024-02", "77", D("-1200.00")),
+                     ("2024-03", "33", D("1200.00")), ("2024-03", "77", D("-1200.00"))]
+    assert detail == ("2 account(s) differ from the ERP's own trial balance at 2024-02-29: 33, 77")
+
+
+@pytest.mark.parametrize("day", ["2023-12-31", "2024-02-29"])
+def test_a_trial_balance_that_does_not_balance_fails_the_pull_instead_of_tying_out(day: str, tmp_path: Path) -> None:
+    answers = IntuitAnswers(qbo.Books())
+    answers.unbalanced_at = day  # the opening report (also the OPENING entry's) or a month-end's
+    with pytest.raises(ConnectorError) as failed:
+        pull_and_recon(answers, tmp_path, gl_config("2024-01"))
+    assert failed.value.tool == "get_trial_balance"
+    assert f"R7 cannot tie out to QuickBooks' trial balance at {day}: the trial balance at {day} does not balance" \
+        in str(failed.value)
+
+
+def test_only_the_general_ledger_mode_reads_quickbooks_trial_balance_for_r7(tmp_path: Path) -> None:
+    from connectors.adapters import adapter_for
+
+    def reads(raw: dict[str, Any]) -> list[str]:
+        adapter = adapter_for(parse_config(raw).connectors["erp"])
+        return [s.tool for s in adapter.streams() if s.table == "erp_trial_balance"]
+
+    assert reads(gl_config("2024-01")) == ["get_trial_balance"]
+    # trial_balance mode: the journal is QuickBooks' trial balance, a tie-out would pass by construction
+    assert reads(gl_config("2024-01", journals="trial_balance")) == []
+    assert reads(gl_config("2024-01", GL_READS[:4])) == []
+    assert reads(gl_config("2024-01", journals="none")) == []
+    con = pull_and_recon(IntuitAnswers(qbo.Books()), tmp_path, gl_config("2024-01", journals="trial_balance"))
+    with con:
+        r7 = con.execute("select period, status, detail from recon_results where check_id = 'R7_erp_report'").fetchall()
+        loaded = con.execute("select count(*) from erp_journal_lines").fetchone()[0]
+    assert loaded and sorted((p, s) for p, s, _ in r7) == [(p, "not_configured") for p in ("2024-01", "2024-02", "2024-03")]
+    assert all(d.startswith("not available: the ERP source gives no trial balance") for *_, d in r7)

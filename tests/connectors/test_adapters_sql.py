@@ -65,6 +65,12 @@ QUERIES = {
     "FROM gl_lines WHERE status = 'posted'",
 }
 ERP_AS_OF = "2026-03-31T18:00:00+02:00"  # a literal: the export's time
+# the ERP's own trial balance at each month-end: every posted line, apart from the journal query
+TRIAL_BALANCE = (
+    "SELECT acct AS account_id, printf('%.2f', sum(CAST(round(dr * 100) AS INTEGER)) / 100.0) AS debit, "
+    "printf('%.2f', sum(CAST(round(cr * 100) AS INTEGER)) / 100.0) AS credit "
+    "FROM gl_lines WHERE status = 'posted' AND dt <= :balance_date GROUP BY acct"
+)
 CRM_QUERY = (
     "SELECT 'D-' || id AS opportunity_id, company_id AS customer_id, company AS customer_name, stage, amount, "
     "ccy AS currency, close AS close_date, prob AS probability, owner, "
@@ -261,6 +267,92 @@ def test_sql_options_are_checked_at_config_load(tmp_path: Path) -> None:
         assert adapter_for(parse_config(raw).connectors["erp"]).as_of_literal == kept
 
 
+def test_the_trial_balance_query_needs_its_date_placeholder_and_the_report_dates_follow_the_company(
+    tmp_path: Path
+) -> None:
+    raw = raw_config("uvx", tmp_path / "x.sqlite")
+    queries = raw["connectors"]["erp"]["options"]["queries"]
+    for query in (TRIAL_BALANCE.replace(":balance_date", "'2026-01-31'"),  # one date for every month-end
+                  TRIAL_BALANCE.replace(":balance_date", "':balance_date'"),  # a string, not the placeholder
+                  TRIAL_BALANCE.replace(":balance_date", "date('now') -- :balance_date")):  # a comment
+        queries["erp_trial_balance"] = query
+        with pytest.raises(ConfigError) as info:
+            parse_config(raw)
+        assert ("connectors.erp.adapter 'sql': options.queries.erp_trial_balance: the query must use the placeholder "
+                ":balance_date (each month-end as a quoted ISO date, e.g. WHERE m.date <= :balance_date), else every "
+                "month-end reads the same balances") in str(info.value)
+    queries["erp_trial_balance"] = TRIAL_BALANCE
+    adapter = adapter_for(parse_config(raw).connectors["erp"])
+    assert "erp_trial_balance" in adapter.tables
+    # filled from company: (first_period, as_of, timezone); options.as_of stays the source's freshness
+    raw["company"].update(as_of="2026-03-15", timezone="Europe/Paris")
+    connector = parse_config(raw).connectors["erp"]
+    assert {k: connector.options[k] for k in ("from_period", "report_date", "timezone", "as_of")} == {
+        "from_period": "2026-01", "report_date": date(2026, 3, 15), "timezone": "Europe/Paris", "as_of": ERP_AS_OF}
+    adapter = adapter_for(connector)
+    assert adapter.report_dates() == [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 15)]
+    assert adapter.as_of_literal == ERP_AS_OF
+    raw["connectors"]["erp"]["options"]["report_date"] = "15/03/2026"
+    with pytest.raises(ConfigError, match=r"options.report_date: '15/03/2026' is not YYYY-MM-DD"):
+        parse_config(raw)
+
+
+def test_a_trial_balance_ties_to_complete_books_and_fails_r7_when_the_journal_query_drops_an_entry(
+    uvx: str, db_file: Path, tmp_path: Path
+) -> None:
+    """The ERP's own trial balance at each month-end, read with its own query: equal to the books when
+    the journal query serves every posted line (R7 passes); when the journal query filters an entry
+    out, the books still balance (R1) but R7 fails from that entry's month, naming its accounts."""
+    from warehouse.recon import ReconParams, build_recon
+
+    raw = raw_config(uvx, db_file)
+    raw["company"]["as_of"] = "2026-05-20"
+    raw["connectors"]["erp"]["options"]["queries"] = {**QUERIES, "erp_trial_balance": TRIAL_BALANCE}
+    days = [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30), date(2026, 5, 20)]
+    posted = [r for r in journal() if r[-1] == "posted"]
+    expected = {}
+    for day in days:
+        for _, _, dt, acct, dr, cr, *_ in posted:
+            if date.fromisoformat(dt) <= day:
+                debit, credit = expected.get((day, acct), (Decimal(0), Decimal(0)))
+                expected[(day, acct)] = (debit + Decimal(dr), credit + Decimal(cr))
+    dropped = "JE003"  # dated 2026-04-04: 1100 debit, 4000 credit
+    amount = next(Decimal(dr) for je, _, _, acct, dr, *_ in posted if je == dropped and acct == "1100")
+    runs = {}
+    for name, journal_query in [("complete", QUERIES["erp_journal_lines"]),
+                                ("filtered", QUERIES["erp_journal_lines"] + f" AND je <> '{dropped}'")]:
+        raw["connectors"]["erp"]["options"]["queries"]["erp_journal_lines"] = journal_query
+        con, connect = memory_warehouse()
+        erp = ingest_source(parse_config(raw), "erp", home=Home(tmp_path / name), run_id=name, connect=connect)
+        got = {(d, a): (dr, cr) for d, a, dr, cr in con.execute(
+            "select balance_date, account_id, debit, credit from erp_trial_balance").fetchall()}
+        assert got == expected
+        table = erp.pull.tables["erp_trial_balance"]
+        assert table.reported_total == table.rows == len(expected) and table.as_of == ERP_AS_OF
+        con.execute("insert into run_context values ('2026-01', '2026-05-20', 1, 'USD')")
+        build_recon(con, name, ReconParams())
+        runs[name] = (
+            dict(con.execute("select period, status from recon_results where check_id = 'R7_erp_report'").fetchall()),
+            con.execute("select period, record_id, amount, reason from recon_items where check_id = 'R7_erp_report' "
+                        "order by all").fetchall(),
+            {s for (s,) in con.execute("select status from recon_results where check_id = 'R1_trial_balance'")
+             .fetchall()},
+        )
+    assert runs["complete"] == ({p: "pass" for p in ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05")}, [],
+                                {"pass"})
+    statuses, items, r1 = runs["filtered"]
+    assert r1 == {"pass"}  # closeboard's books balance without the entry: only the ERP's report shows it
+    assert statuses == {"2026-01": "pass", "2026-02": "pass", "2026-03": "pass", "2026-04": "fail", "2026-05": "fail"}
+    assert [(p, r, a) for p, r, a, _ in items] == [
+        ("2026-04", "1100", -amount), ("2026-04", "4000", amount), ("2026-05", "1100", -amount),
+        ("2026-05", "4000", amount)]
+    assert items[0][3].startswith("account 1100: closeboard balance ") and "at 2026-04-30" in items[0][3]
+    # every report's query carried its own date, as a quoted literal
+    sent = [a for (a,) in con.execute("select arguments from connector_calls where arguments like '%GROUP BY acct%' "
+                                      "and arguments like '%count(*)%' order by page").fetchall()]
+    assert [re.search(r"dt <= '([0-9-]+)'", a).group(1) for a in sent] == [d.isoformat() for d in days]
+
+
 def test_a_source_feeds_only_its_own_family_of_tables(tmp_path: Path) -> None:
     raw = raw_config("uvx", tmp_path / "x.sqlite")
     raw["connectors"]["erp"]["options"]["queries"]["crm_opportunities"] = CRM_QUERY
@@ -390,15 +482,18 @@ def tryton_db(tmp_path: Path) -> Path:
     return path
 
 
-def tryton_config(uvx: str, db: Path, monkeypatch: pytest.MonkeyPatch, **queries: str) -> Any:
-    """The worked example as written (the uvx on PATH and the database through ${TRYTON_DB})."""
+def tryton_config(uvx: str, db: Path, monkeypatch: pytest.MonkeyPatch, *, as_of: str | None = None,
+                  **queries: str) -> Any:
+    """The worked example as written (the uvx on PATH and the database through ${TRYTON_DB}); ``as_of``
+    pins the company's report date."""
     monkeypatch.setenv("TRYTON_DB", str(db))
     raw = yaml.safe_load(TRYTON_YAML.read_text(encoding="utf-8"))
     for connector in raw["connectors"].values():
         connector["server"]["command"] = uvx
         connector["client"] = {"call_timeout_s": 120, "retries": 1, "backoff_s": 0.01}
     raw["connectors"]["erp"]["options"]["queries"].update(queries)
-    raw["company"] = {"name": "Tryton Co", "currency": "USD", "first_period": "2026-01"}
+    raw["company"] = {"name": "Tryton Co", "currency": "USD", "first_period": "2026-01",
+                      **({"as_of": as_of} if as_of else {})}
     return parse_config(raw)
 
 
@@ -440,7 +535,7 @@ def test_tryton_binary_money_is_rejected_with_the_cast_to_write_and_loads_exactl
                                  "order by period desc limit 1").fetchall()[0]
     assert status == "fail" and f"{len(posted)} rejected by the adapter" in detail
     finding = con.execute("select reason from recon_items where check_id = 'R6_completeness' "
-                          "and record_id = 'erp_journal_lines'").fetchall()
+                          "and record_id = 'erp_journal_lines' and reason like '%rows rejected%'").fetchall()
     assert finding and f"{len(posted)} of {len(posted)} rows rejected" in finding[0][0] and "CAST(" in finding[0][0]
     con.execute("delete from run_context")
 
@@ -509,7 +604,7 @@ def test_tryton_binary_money_is_rejected_with_the_cast_to_write_and_loads_exactl
                                         "2026-03-03T11:30:00+00:00")
     assert as_of == {
         **dict.fromkeys(["erp_accounts", "erp_journal_lines", "erp_invoices", "erp_bills", "erp_payments"], erp_as_of),
-        "erp_fx_rates": None, "erp_trial_balance": None,  # fed by no query: emptied
+        "erp_trial_balance": erp_as_of, "erp_fx_rates": None,  # fed by no query: emptied
         **dict.fromkeys(["bank_accounts", "bank_transactions", "bank_balances"], bank_as_of),
         "crm_opportunities": crm_as_of}
     calls = con.execute("select arguments from connector_calls where run_id = 'r1' and source = 'erp' "
@@ -517,3 +612,47 @@ def test_tryton_binary_money_is_rejected_with_the_cast_to_write_and_loads_exactl
     assert len(calls) == 1  # the as_of query ran once for the five tables
     assert results["erp"].pull.tables["erp_journal_lines"].reported_total == len(posted)
     assert {t for (t,) in con.execute("select distinct tool from connector_calls").fetchall()} == {"read_query"}
+
+
+def test_tryton_trial_balance_ties_to_the_worked_example_and_r7_names_what_a_late_extract_misses(
+    uvx: str, tryton_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worked example's erp_trial_balance (Tryton's posted move lines per account up to each
+    month-end) equals the books its journal query loads: R7 passes. A journal query that starts at a
+    cut-over date (the opening capital entry M1 left out) keeps the books balanced (R1) and fails R7
+    at every month-end, naming the bank and capital accounts."""
+    from warehouse.recon import ReconParams, build_recon
+
+    worked = tryton_config(uvx, tryton_db, monkeypatch, as_of="2026-03-31")
+    journal_query = worked.connectors["erp"].options["queries"]["erp_journal_lines"]
+    late = journal_query.replace("WHERE state = 'posted'", "WHERE state = 'posted' AND date >= '2026-01-15'")
+    assert late != journal_query
+    checked = {}
+    for name, config in [("worked", worked),
+                         ("late", tryton_config(uvx, tryton_db, monkeypatch, as_of="2026-03-31", erp_journal_lines=late))]:
+        con, connect = memory_warehouse()
+        ingest_source(config, "erp", home=Home(tmp_path / name), run_id=name, connect=connect)
+        con.execute("insert into run_context values ('2026-01', '2026-03-31', 1, 'USD')")
+        build_recon(con, name, ReconParams())
+        checked[name] = (
+            con.execute("select balance_date::varchar, account_id, debit, credit from erp_trial_balance "
+                        "where balance_date = '2026-01-31' order by account_id").fetchall(),
+            dict(con.execute("select period, status from recon_results where check_id = 'R7_erp_report'").fetchall()),
+            con.execute("select period, record_id, amount from recon_items where check_id = 'R7_erp_report' "
+                        "order by all").fetchall(),
+            {s for (s,) in con.execute("select status from recon_results where check_id = 'R1_trial_balance'")
+             .fetchall()},
+        )
+    january = [  # M1-M3 (posted, dated in January), summed per account: Tryton's own figures
+        ("2026-01-31", "1000", Decimal("10000.00"), Decimal("0.00")),
+        ("2026-01-31", "1100", Decimal("1234.56"), Decimal("0.00")),
+        ("2026-01-31", "2000", Decimal("0.00"), Decimal("800.10")),
+        ("2026-01-31", "3000", Decimal("0.00"), Decimal("10000.00")),
+        ("2026-01-31", "4000", Decimal("0.00"), Decimal("1234.56")),
+        ("2026-01-31", "6100", Decimal("800.10"), Decimal("0.00"))]
+    months = ("2026-01", "2026-02", "2026-03")
+    assert checked["worked"] == (january, dict.fromkeys(months, "pass"), [], {"pass"})
+    tb, statuses, items, r1 = checked["late"]
+    assert tb == january and r1 == {"pass"}
+    assert statuses == dict.fromkeys(months, "fail")
+    assert items == [(m, a, d) for m in months for a, d in (("1000", Decimal("-10000.00")), ("3000", Decimal("10000.00")))]

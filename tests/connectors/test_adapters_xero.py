@@ -566,6 +566,20 @@ def test_trial_balance_mode_is_the_default_and_needs_its_months() -> None:
         parse_config(raw_config(journals="trial_balance", from_period="2026-02"))
 
 
+def test_xero_reads_no_erp_trial_balance_so_r7_is_not_available(tmp_path: Path) -> None:
+    """The journal is Xero's trial balance (a tie-out would pass by construction) or manual journals only
+    (which no whole-ledger report can tie out to): no mode reads erp_trial_balance."""
+    from connectors.adapters import adapter_for
+
+    manual = raw_config([*TB_ALLOW, "list-manual-journals"], journals="manual")
+    for raw in (tb_config(), manual, raw_config()):
+        adapter = adapter_for(parse_config(raw).connectors["erp"])
+        assert "erp_trial_balance" not in [s.table for s in adapter.streams()]
+    con, _ = ingest(FakeXero(), tmp_path, tb_config())
+    assert con.execute("select count(*) from erp_journal_lines").fetchone()[0]
+    assert con.execute("select count(*) from erp_trial_balance").fetchone()[0] == 0
+
+
 def test_trial_balance_error_text_fails_the_source(tmp_path: Path) -> None:
     fake = FakeXero()
     fake.tb_error = "Forbidden"

@@ -7,6 +7,10 @@ every month's revenue (credit - debit on Income accounts), expenses and net inco
 balance of the cash, AR and AP accounts, the exchange rates (USD-quoted price directives) and the
 postings that are not money (their weight cannot be converted to USD: IRAUSD, VACHR, HOURS). BQL
 sums exactly and converts each posting at its own date; its USD position is rounded to cents once.
+The ledger's own trial balance the adapter reads for R7 (erp_trial_balance, one BQL aggregate per
+month-end on the server) equals, account by account, the balances computed here from beanquery's
+postings (each posting's USD value rounded to cents half away from zero, as a journal line is, and
+the rounding account's share of the cent residuals); R7 then passes at every month-end.
 
 Ledgers: three written by beancount's generator `bean-example` (seeds and date ranges below; every
 paycheck posts 401k units in IRAUSD and vacation hours in VACHR, which have no price), and one
@@ -106,6 +110,7 @@ def load(uvx: str, ledger: Path, root: Path, subtypes: dict[str, list[str]]) -> 
     ((first, last),) = oracle.rows("SELECT min(date), max(date)")
     raw = raw_config(uvx, ledger, rounding_account=ROUNDING, subtypes=subtypes)
     raw["company"]["first_period"] = first.strftime("%Y-%m")
+    raw["company"]["as_of"] = last.isoformat()  # the report date: the open month's trial balance is at `last`
     config = parse_config(raw)
     con = duckdb.connect(str(root / "warehouse.duckdb"))
     ensure_schema(con)
@@ -196,6 +201,31 @@ class Oracle:
         out: dict[str, Decimal] = defaultdict(Decimal)
         for (month, _), residual in per_tx.items():
             out[month] += residual
+        return out
+
+    def trial_balances(self, days: list[date], tolerance: Decimal = Decimal("0.05")) -> dict[tuple[date, str], Decimal]:
+        """Per (month-end, account), Σ debit - credit of the journal lines a complete read gives: each
+        posting's USD value (its units in USD, else its weight converted at its date) in cents, half
+        away from zero; a transaction's cents that do not sum to zero (within the tolerance) undone on
+        the rounding account. A posting that cannot be valued in USD counts 0 (its account is listed)."""
+        cents: list[tuple[date, str, str, Decimal]] = []
+        for day, tx, account, number, currency, converted in self.rows(
+                "SELECT date, id, account, number, currency, convert(weight, 'USD', date)"):
+            if currency == "USD":
+                cents.append((day, tx, account, _cents(number)))
+            elif converted.currency == "USD":
+                cents.append((day, tx, account, _cents(converted.number)))
+            else:
+                cents.append((day, tx, account, Decimal("0.00")))
+        residual: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+        for day, tx, _, amount in cents:
+            residual[(day, tx)] += amount
+        cents += [(day, tx, ROUNDING, -r) for (day, tx), r in residual.items() if r and abs(r) <= tolerance]
+        out: dict[tuple[date, str], Decimal] = {}
+        for cutoff in days:
+            for day, _, account, amount in cents:
+                if day <= cutoff:
+                    out[(cutoff, account)] = out.get((cutoff, account), Decimal("0.00")) + amount
         return out
 
     def rates(self) -> dict[tuple[str, str], Decimal]:
@@ -319,3 +349,27 @@ def test_transactions_with_non_money_legs_keep_their_money(loaded: Loaded) -> No
         assert loaded.con.execute(
             "select sum(credit - debit) from erp_journal_lines where account_id = 'Income:US:BayBook:Salary'"
         ).fetchone() == (-salary,)
+
+
+def test_the_ledgers_own_trial_balance_equals_bql_at_every_month_end_and_r7_passes(loaded: Loaded) -> None:
+    """erp_trial_balance is the ledger's own balances (beanquery on the server, one aggregate per
+    month-end), in the journal's cents: it equals the oracle's, and closeboard's books tie to it."""
+    days = [end for _, end in months(loaded.first, loaded.last)]
+    expected = loaded.oracle.trial_balances(days)
+    got = {(d, a): b for d, a, b in loaded.con.execute(
+        "select balance_date, account_id, debit - credit from erp_trial_balance").fetchall()}
+    assert sorted({d for d, _ in got}) == days  # every month-end, the open month as at the report date
+    assert got == expected
+    rounding_lines = loaded.con.execute("select count(*) from erp_journal_lines where account_id = ?", [ROUNDING])
+    if rounding_lines.fetchone()[0]:  # the report carries the residuals the journal's rounding lines book
+        assert any(a == ROUNDING for _, a in got)
+    # every report stayed under the server's row cut; the reads are R6-complete
+    table = loaded.erp.pull.tables["erp_trial_balance"]
+    assert table.reported_total == table.rows == len(got) and table.rejected == []
+    from warehouse.recon import ReconParams, build_recon
+
+    build_recon(loaded.con, "r7", ReconParams())
+    results = loaded.con.execute("select period, status, detail from recon_results where check_id = 'R7_erp_report' "
+                                 "order by period").fetchall()
+    assert [p for p, _, _ in results] == [m for m, _ in months(loaded.first, loaded.last)]
+    assert {s for _, s, _ in results} == {"pass"}, [r for r in results if r[1] != "pass"][:3]

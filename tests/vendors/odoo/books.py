@@ -22,6 +22,13 @@ Figures (company currency): January revenue 2,800.00 (1,000 + 2,000 - 200), COGS
 expenses 500.25, net income 1,099.65; at 01-31 AR 1,270.00 (1,500.00 then open on INV/2026/00002 -
 230.00 credit note), AP 1,200.10, cash 11,449.75. February revenue 1,285.00 (1,085 + 200); at 02-28
 AR 1,980.00 (1,270 + 1,085 + 230 - 75 - 530), AP 1,200.10, cash 12,054.75.
+
+The ledger's own trial balance (cumulative Σdebit / Σcredit of posted items, per account):
+- at 01-31: Bank 11,950.00 / 500.25; Capital 0 / 10,000.00; AR 3,450.00 / 2,180.00; AP 500.25 /
+  1,700.35; Tax 30.00 / 450.00; Sales 200.00 / 3,000.00; COGS 1,200.10 / 0; Expenses 500.25 / 0
+  (17,830.60 each side, 21 items)
+- at 02-20 (and 02-28): Bank 12,555.00 / 500.25; AR 4,765.00 / 2,785.00; Tax 30.00 / 480.00; Sales
+  200.00 / 4,285.00; the others as at 01-31 (19,750.60 each side, 30 items). Bank EUR has no items.
 """
 
 from __future__ import annotations
@@ -176,8 +183,16 @@ class _Builder:
         }
 
 
-def database(*, mcp_models: dict[str, dict[str, bool]] | None = None) -> Database:
+MISC_JOURNAL = 4  # Miscellaneous Operations: only the opening capital entry (Bank / Capital 10,000.00)
+
+
+def database(*, mcp_models: dict[str, dict[str, bool]] | None = None,
+             journals_outside_scope: frozenset[int] = frozenset()) -> Database:
+    """The books; ``journals_outside_scope``: journals whose items the user's searches do not return
+    (``Database.search_scope``), while ``read_group`` still sums them, as Odoo's reports do."""
     db = Database(DB, _models(), [User(2, LOGIN, PASSWORD, (API_KEY,))], mcp_models=mcp_models)
+    if journals_outside_scope:
+        db.search_scope["account.move.line"] = lambda row: row["journal_id"] not in journals_outside_scope
     m = db.models
     m["res.currency"].rows = {USD: {"id": USD, "name": "USD", "symbol": "$", "rounding": 0.01, "active": True},
                               EUR: {"id": EUR, "name": "EUR", "symbol": "€", "rounding": 0.01, "active": True}}

@@ -7,7 +7,15 @@ What it serves (bound to 127.0.0.1, an ephemeral port, in a thread of the test p
   ``/xmlrpc/db`` (and ``/xmlrpc/2/db``): ``list()``, ``server_version()``.
 - XML-RPC ``/xmlrpc/2/object``: ``execute_kw(db, uid, password, model, method, args, kwargs)`` with
   ``search(domain, offset, limit, order)``, ``search_count(domain, limit)``, ``read(ids, fields)``,
-  ``search_read(domain, fields, offset, limit, order)`` and ``fields_get(allfields, attributes)``.
+  ``search_read(domain, fields, offset, limit, order)``, ``fields_get(allfields, attributes)`` and
+  ``read_group(domain, fields, groupby, offset, limit, orderby, lazy)`` (Odoo 17's
+  ``models.read_group``: ``fields`` as ``field``, ``field:agg`` or ``name:agg(field)``, a bare
+  numeric field summed; ``groupby`` fields, dates with a granularity (``date:month`` by default);
+  ``lazy`` groups by the first one only, counts in ``<field>_count`` and puts the rest in
+  ``__context``, else ``__count``; groups ordered by ``orderby`` or the groupby keys, a many2one by
+  its model's order; each group carries ``__domain`` (the caller's domain AND the group's), a
+  many2one value as ``[id, display_name]``, a date as its label with ``__range``. Sums are exact, as
+  Postgres sums ``numeric`` columns, and sent as floats, as Odoo does; a sum over nothing is False).
   The password may be the user's password or one of their API keys (Odoo accepts both over RPC).
 - Domains in Odoo's prefix notation: ``&``, ``|``, ``!`` and leaves ``[path, op, value]`` with
   =, !=, <, <=, >, >=, in, not in, like, ilike, not like, not ilike, =like, =ilike; a dotted path
@@ -28,17 +36,27 @@ What it serves (bound to 127.0.0.1, an ephemeral port, in a thread of the test p
 
 Records live in memory (``Database.models``); a test may change them between calls through
 ``Database.before_call`` and reads every call made from ``Database.calls``.
+
+``Database.search_scope`` (model -> predicate on a row) narrows what the *search path* serves:
+``search``, ``search_count`` and ``search_read`` return only the rows the predicate accepts, while
+``read_group`` still aggregates every row. It stands for a deployment whose searches see less than
+the ledger holds: a customization that limits the journal items a user's searches return to their
+own journals (an override of ``search``/``search_count``, as list-view restrictions are often
+written), which ``read_group``, what Odoo's reports and pivots aggregate with, does not go through.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import threading
 import traceback
 import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
 from socketserver import ThreadingMixIn
 from typing import Any
 from xmlrpc.server import MultiPathXMLRPCServer, SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
@@ -48,6 +66,10 @@ from tests.vendors import LocalServer, send
 VERSION = {"server_version": "17.0", "server_version_info": [17, 0, 0, "final", 0, ""],
            "server_serie": "17.0", "protocol_version": 1}
 READ_METHODS = {"search", "search_read", "search_count", "read", "fields_get", "name_search", "read_group"}
+FIELD_AGG = re.compile(r"(\w+)(?::(\w+)(?:\((\w+)\))?)?")  # odoo.models.regex_field_agg
+AGGREGATES = ("sum", "min", "max", "avg", "count", "count_distinct", "bool_and", "bool_or", "array_agg")
+GRANULARITIES = ("day", "week", "month", "quarter", "year")
+NUMERIC = ("integer", "float", "monetary")
 
 
 class UserError(Exception):
@@ -104,6 +126,8 @@ class Database:
         self.mcp_models = mcp_models or {}  # model -> {read, write, create, unlink}, for module=True
         self.calls: list[tuple[str, str, str, list[Any], dict[str, Any]]] = []  # (path, model, method, args, kwargs)
         self.before_call: Callable[[str, str, list[Any], dict[str, Any]], None] | None = None
+        # model -> the rows its search path serves (search, search_count, search_read); read_group sees all
+        self.search_scope: dict[str, Callable[[dict[str, Any]], bool]] = {}
         self.lock = threading.RLock()
 
     # -- auth ---------------------------------------------------------------------------------
@@ -146,12 +170,12 @@ class Database:
 
     def _m_search(self, m: Model, domain: list[Any], offset: int = 0, limit: int | None = None,
                   order: str | None = None) -> list[int]:
-        ids = self._search(m, domain, order)
+        ids = self._search(m, domain, order, scoped=True)
         ids = ids[offset or 0:]
         return ids[:limit] if limit else ids
 
     def _m_search_count(self, m: Model, domain: list[Any], limit: int | None = None) -> int:
-        n = len(self._search(m, domain, None))
+        n = len(self._search(m, domain, None, scoped=True))
         return min(n, limit) if limit else n
 
     def _m_read(self, m: Model, ids: list[int], fields: list[str] | None = None, load: str = "_classic_read") -> list[dict[str, Any]]:
@@ -182,6 +206,185 @@ class Database:
             out[name] = {k: v for k, v in info.items() if not attributes or k in attributes}
         return out
 
+    # -- read_group: Odoo 17's models.read_group over _read_group ---------------------------------
+    def _m_read_group(self, m: Model, domain: list[Any], fields: list[str], groupby: list[str] | str,
+                      offset: int = 0, limit: int | None = None, orderby: str | bool = False,
+                      lazy: bool = True) -> list[dict[str, Any]]:
+        groupby = [groupby] if isinstance(groupby, str) else list(groupby or [])
+        lazy_groupby = groupby[:1] if lazy else groupby
+        keys: dict[str, tuple[str, str | None]] = {}  # result key -> (field, date granularity)
+        for spec in lazy_groupby:
+            name, _, granularity = str(spec).partition(":")
+            if name not in m.fields:
+                raise ValueError(f"Invalid field {name!r} on model {m.name!r}")
+            f = m.fields[name]
+            if not f.store or f.type in ("one2many", "many2many"):
+                raise ValueError(f"Field {m.name}.{name} is not a stored field, only stored fields (regular or "
+                                 "many2many) are valid for the 'groupby' parameter")
+            if f.type in ("date", "datetime"):
+                granularity = granularity or "month"
+                if granularity not in GRANULARITIES:
+                    raise ValueError(f"Invalid granularity {granularity!r} in {spec!r}")
+            elif granularity:
+                raise ValueError(f"Granularity set on a no-datetime field or property: {spec!r}")
+            keys[spec] = (name, granularity or None)
+        count_key = f"{lazy_groupby[0].split(':')[0]}_count" if lazy and len(lazy_groupby) == 1 else "__count"
+        aggregates: dict[str, tuple[str, str]] = {count_key: ("__count", "count")}
+        for spec in fields or []:
+            if spec == "__count":
+                continue
+            match = FIELD_AGG.match(str(spec))
+            if not match:
+                raise ValueError(f"Invalid field specification {spec!r}.")
+            name, func, fname = match.groups()
+            if fname:  # "name:agg(field)"
+                aggregates[name] = (fname, func)
+            elif func:  # "field:agg"
+                aggregates[name] = (name, func)
+            elif name not in m.fields:
+                raise ValueError(f"Invalid field {name!r} on model {m.name!r}")
+            elif m.fields[name].store and m.fields[name].type in NUMERIC and spec not in keys:
+                aggregates[name] = (name, "sum")  # a bare numeric field: its default aggregator
+        for fname, func in aggregates.values():
+            if fname == "__count":
+                continue
+            if fname not in m.fields:
+                raise ValueError(f"Invalid field {fname!r} on model {m.name!r}")
+            if func not in AGGREGATES:
+                raise ValueError(f"Invalid aggregate method {func!r} for {fname!r}.")
+            if not m.fields[fname].store:
+                raise ValueError(f"Cannot aggregate field {fname!r}: it is not stored")
+        order: list[tuple[str, bool]] = []
+        for term in (str(orderby).split(",") if orderby else list(keys)):
+            words = term.split()
+            if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
+                raise ValueError(f"Invalid order {orderby!r} for read_group()")
+            key = next((k for k in keys if words[0] in (k, k.split(":")[0])), None)
+            if key is None and words[0] in aggregates:
+                key = words[0]
+            if key is None:
+                raise ValueError(f"Order term {words[0]!r} is not a valid aggregate nor valid groupby")
+            order.append((key, len(words) == 2 and words[1].lower() == "desc"))
+
+        buckets: dict[tuple[Any, ...], list[dict[str, Any]]] = {} if keys else {(): []}
+        for i in self._search(m, domain, None):  # the ledger whole: search_scope is the search path's
+            row = m.rows[i]
+            buckets.setdefault(tuple(self._group_value(m, row, *key) for key in keys.values()), []).append(row)
+        groups = [({**dict(zip(keys, values, strict=True)),
+                    **{k: self._aggregate(m, rows, fname, func) for k, (fname, func) in aggregates.items()}})
+                  for values, rows in buckets.items()]
+        for key, desc in reversed(order):
+            groups.sort(key=lambda g, k=key: self._group_sort_key(m, keys.get(k), g[k]), reverse=desc)
+        groups = groups[offset or 0:][:limit] if limit else groups[offset or 0:]
+
+        out = []
+        for g in groups:
+            row: dict[str, Any] = {}
+            conditions: list[list[Any]] = [domain]
+            ranges: dict[str, Any] = {}
+            for spec, (name, granularity) in keys.items():
+                value, f = g[spec], m.fields[name]
+                if granularity and value is not False:
+                    start, end = value
+                    row[spec] = self._period_label(start, granularity)
+                    ranges[spec] = {"from": start.isoformat(), "to": end.isoformat()}
+                    conditions.append(["&", [name, ">=", start.isoformat()], [name, "<", end.isoformat()]])
+                    continue
+                if granularity:
+                    ranges[spec] = False
+                if f.type == "many2one" and value is not False:
+                    target = self.models[f.relation]  # type: ignore[index]
+                    row[spec] = [value, target.rec_name(target.rows[value])]
+                else:
+                    row[spec] = value
+                conditions.append([[name, "=", value]])
+            row.update({k: (False if g[k] is None else g[k]) for k in aggregates})
+            if ranges:
+                row["__range"] = ranges
+            row["__domain"] = _and(conditions)
+            if len(lazy_groupby) < len(groupby):
+                row["__context"] = {"group_by": groupby[len(lazy_groupby):]}
+            out.append(row)
+        return out
+
+    def _group_value(self, m: Model, row: dict[str, Any], name: str, granularity: str | None) -> Any:
+        value = row.get(name)
+        if value in (None, "") or (value is False and m.fields[name].type != "boolean"):
+            return False
+        if not granularity:
+            return value
+        day = date.fromisoformat(str(value)[:10])
+        if granularity == "day":
+            return day, day + timedelta(days=1)
+        if granularity == "week":  # Postgres date_trunc('week'): ISO weeks from Monday
+            start = day - timedelta(days=day.weekday())
+            return start, start + timedelta(days=7)
+        months = {"month": 1, "quarter": 3, "year": 12}[granularity]
+        first = ((day.month - 1) // months) * months + 1
+        start = date(day.year, first, 1)
+        end_month = first + months
+        return start, date(day.year + (end_month > 12), (end_month - 1) % 12 + 1, 1)
+
+    @staticmethod
+    def _period_label(start: date, granularity: str) -> str:
+        """Odoo 17's READ_GROUP_DISPLAY_FORMAT in en_US."""
+        if granularity == "day":
+            return start.strftime("%d %b %Y")
+        if granularity == "week":
+            year, week, _ = start.isocalendar()
+            return f"W{week} {year}"
+        if granularity == "month":
+            return start.strftime("%B %Y")
+        if granularity == "quarter":
+            return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+        return str(start.year)
+
+    def _group_sort_key(self, m: Model, key: tuple[str, str | None] | None, value: Any) -> tuple[int, Any]:
+        """Postgres order: NULLS LAST ascending; a many2one by its model's order; a date by its start."""
+        if value is None or value is False:
+            return (1, 0)
+        if key is not None:
+            name, granularity = key
+            f = m.fields[name]
+            if granularity:
+                return (0, value[0])
+            if f.type == "many2one":
+                target = self.models[f.relation]  # type: ignore[index]
+                row = target.rows[value]
+                return (0, tuple(_Desc(self._sort_key(target, row, n)) if desc else self._sort_key(target, row, n)
+                                 for n, desc in self._order(target, target.order)))
+        return (0, value)
+
+    @staticmethod
+    def _aggregate(m: Model, rows: list[dict[str, Any]], fname: str, func: str) -> Any:
+        """One SQL aggregate over the group's rows (None for SQL NULL)."""
+        if fname == "__count":
+            return len(rows)
+        f = m.fields[fname]
+        values = [r.get(fname) for r in rows]
+        present = [v for v in values if v is not None and v != "" and (v is not False or f.type == "boolean")]
+        if func == "count":
+            return len(present)
+        if func == "count_distinct":
+            return len({json.dumps(v) for v in present})
+        if func == "array_agg":
+            return [False if v is None else v for v in values]
+        if not present:
+            return None
+        if func == "bool_and":
+            return all(present)
+        if func == "bool_or":
+            return any(present)
+        if func in ("min", "max"):
+            return (min if func == "min" else max)(present)
+        if f.type not in NUMERIC:
+            raise ValueError(f"Cannot aggregate {fname!r} ({f.type}) with {func!r}")
+        # numeric columns sum exactly (Postgres numeric); Odoo hands the result back as a float
+        total = sum((Decimal(repr(v)) for v in present), Decimal(0))
+        if func == "avg":
+            return float(total / len(present))
+        return int(total) if f.type == "integer" else float(total)
+
     def _render(self, m: Model, row: dict[str, Any], name: str) -> Any:
         f = m.fields[name]
         if name == "display_name":
@@ -199,11 +402,12 @@ class Database:
         return value
 
     # -- search: domains and order ------------------------------------------------------------
-    def _search(self, m: Model, domain: Any, order: str | None) -> list[int]:
+    def _search(self, m: Model, domain: Any, order: str | None, *, scoped: bool = False) -> list[int]:
         if not isinstance(domain, list):
             raise ValueError(f"Invalid domain {domain!r}")
         self._validate(m, domain)
-        ids = [i for i, row in m.rows.items() if self._matches(m, row, domain)]
+        scope = self.search_scope.get(m.name) if scoped else None
+        ids = [i for i, row in m.rows.items() if self._matches(m, row, domain) and (scope is None or scope(row))]
         for name, desc in reversed(self._order(m, order or m.order)):
             ids.sort(key=lambda i, n=name: self._sort_key(m, m.rows[i], n), reverse=desc)
         return ids
@@ -330,6 +534,46 @@ class Database:
             return False
         op = "read" if method in READ_METHODS else {"write": "write", "create": "create", "unlink": "unlink"}.get(method)
         return bool(op and ops.get(op))
+
+
+class _Desc:
+    """A sort key compared in reverse (a descending term inside an ascending sort)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Desc) -> bool:
+        return other.value < self.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and self.value == other.value
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _normalize(domain: list[Any]) -> list[Any]:
+    """odoo.osv.expression.normalize_domain: the implicit ANDs made explicit."""
+    if not domain:
+        return [[1, "=", 1]]
+    result: list[Any] = []
+    expected = 1
+    for token in domain:
+        if expected == 0:
+            result[0:0] = ["&"]
+            expected = 1
+        if isinstance(token, (list, tuple)):
+            expected -= 1
+            token = list(token)
+        else:
+            expected += {"!": 1, "&": 2, "|": 2}.get(token, 0) - 1
+        result.append(token)
+    return result
+
+
+def _and(domains: list[list[Any]]) -> list[Any]:
+    """odoo.osv.expression.AND: the domains combined, empty ones left out."""
+    parts = [_normalize(d) for d in domains if d]
+    return ["&"] * (len(parts) - 1) + [t for part in parts for t in part] if parts else [[1, "=", 1]]
 
 
 def _fault(exc: BaseException) -> xmlrpc.client.Fault:

@@ -178,7 +178,7 @@ def _settle() -> None:
         if p.status == "AUTHORISED":
             doc.paid += p.amount
         doc.updated = max(doc.updated, stamp)
-    for note, invoice, amount, day in ALLOCATIONS:
+    for note, invoice, _amount, day in ALLOCATIONS:
         stamp = datetime.combine(day, datetime.min.time()).replace(hour=16)
         by_number[invoice].updated = max(by_number[invoice].updated, stamp)
         by_number[note].updated = max(by_number[note].updated, stamp)

@@ -215,8 +215,7 @@ def _order(records: list[dict[str, Any]], order: str | None) -> list[dict[str, A
     if not order:
         return records
     name, _, direction = order.strip().partition(" ")
-    key = (lambda r: _sortable(r.get(name)))
-    return sorted(records, key=key, reverse=direction.strip().upper() == "DESC")
+    return sorted(records, key=lambda r: _sortable(r.get(name)), reverse=direction.strip().upper() == "DESC")
 
 
 def _sortable(value: Any) -> Any:

@@ -62,9 +62,6 @@ class Approval:
     approved_at: str
     how: str  # "first use" | "accepted"
 
-    def digests(self) -> dict[str, str]:
-        return {name: entry["sha256"] for name, entry in self.tools.items()}
-
 
 def load(home: Path, source: str) -> Approval | None:
     """The source's approval file, or None before its first connection. A damaged file is an error

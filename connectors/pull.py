@@ -87,9 +87,9 @@ async def pull_source(
             reasons = [non_finite_reason(item) for item in items]
             if not any(reasons):
                 raise ConnectorError(session.name, stream.tool, f"page {number}: {exc}") from None
-            bad = [(item_json(item), f"page {number}: {reason}") for item, reason in zip(items, reasons) if reason]
+            bad = [(item_json(item), f"page {number}: {reason}") for item, reason in zip(items, reasons, strict=True) if reason]
             try:
-                mapped = adapter.map_items(stream, [item for item, reason in zip(items, reasons) if not reason])
+                mapped = adapter.map_items(stream, [item for item, reason in zip(items, reasons, strict=True) if not reason])
             except MalformedItem as again:
                 raise ConnectorError(session.name, stream.tool, f"page {number}: {again}") from None
         results[stream.table].rejected.extend((record, reason, stream.tool) for record, reason in [*bad, *mapped.rejected])

@@ -13,7 +13,7 @@ from connectors.records import SOURCES, source_tables
 from pipelines import progress
 from pipelines.ingest import ingest_source
 from pipelines.publishing import build_models, render_and_publish
-from pipelines.resources import CloseboardResource
+from pipelines.resources import CloseboardResource, SourcesResource
 
 # A source that fails after the client's own retries (a server down, a timeout) is tried again as a
 # whole step. Tests shorten the delay through the environment.
@@ -60,16 +60,16 @@ def _source_asset(source: str) -> dg.AssetsDefinition:
         pool="warehouse",
         retry_policy=SOURCE_RETRY,
     )
-    def _asset(context: dg.AssetExecutionContext, closeboard: CloseboardResource):
+    def _asset(context: dg.AssetExecutionContext, closeboard: CloseboardResource, sources: SourcesResource):
         config = closeboard.settings()
         if source in config.connectors:
             progress.emit(f"{source}: reading through MCP")
         else:  # bank and CRM are optional: their tables are emptied and their checks say "not configured"
             progress.emit(f"{source}: not configured in {config.path} (optional): its tables are left empty")
         try:
-            result = ingest_source(
-                config, source, home=closeboard.data_home, run_id=context.run_id, connect=closeboard.warehouse
-            )
+            server = sources.server(config.connectors[source]) if source in config.connectors else None
+            result = ingest_source(config, source, home=closeboard.data_home, run_id=context.run_id,
+                                   connect=closeboard.warehouse, server=server)
         except ConnectorError as exc:
             # a source that may come back is retried by SOURCE_RETRY; bad data or a refused tool is not
             raise dg.Failure(str(exc), allow_retries=exc.transient) from exc

@@ -49,6 +49,11 @@ class Env:
         return config
 
 
+def example(*commands: str) -> str:
+    """A command's help epilog: its examples, kept as written (click's \\b: no re-wrapping)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {c}" for c in commands)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", type=click.Path(dir_okay=False), help="closeboard.yaml (default: $CLOSEBOARD_CONFIG, else the data home's closeboard.yaml, else ./closeboard.yaml)")
 @click.option("--home", type=click.Path(file_okay=False), help="data home (default: $CLOSEBOARD_HOME or ./var)")
@@ -71,7 +76,8 @@ def _auth_connectors(env: Env, source: str | None) -> dict:
     return config.connectors if source is None else {source: config.connectors[source]}
 
 
-@auth.command("login")
+@auth.command("login", epilog=example("closeboard auth login bank",
+                                             "closeboard auth login bank --no-browser  # print the address instead"))
 @click.argument("source")
 @click.option("--no-browser", "no_browser", is_flag=True,
               help="print the sign-in address instead of opening a browser, and accept the pasted redirect URL")
@@ -94,7 +100,7 @@ def auth_login(env: Env, source: str, no_browser: bool, timeout_s: float) -> Non
     click.echo(f"✓ {result.line()}")
 
 
-@auth.command("status")
+@auth.command("status", epilog=example("closeboard auth status"))
 @click.pass_obj
 def auth_status(env: Env) -> None:
     """Per source: auth kind, account or tenant where known, granted scopes and expiry (never a token)."""
@@ -104,7 +110,7 @@ def auth_status(env: Env) -> None:
         click.echo(status(connector, env.home.root).line())
 
 
-@auth.command("logout")
+@auth.command("logout", epilog=example("closeboard auth logout bank"))
 @click.argument("source")
 @click.pass_obj
 def auth_logout(env: Env, source: str) -> None:
@@ -170,7 +176,7 @@ def _print_summary(env: Env) -> None:
         console.print(Text(line, style=style or ""))  # Text: server text is never read as markup
 
 
-@main.command()
+@main.command(epilog=example("closeboard demo", "closeboard demo --as-of 2026-11-24 --regenerate"))
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), help="the demo's today (default: today)")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--scale", type=int, default=1, show_default=True, help="multiplies the demo's volume")
@@ -207,7 +213,7 @@ def demo(env: Env, as_of, seed: int, scale: int, regenerate: bool, plants: tuple
     _print_summary(env)
 
 
-@main.command()
+@main.command(epilog=example("closeboard refresh", "closeboard --config /srv/books/closeboard.yaml refresh"))
 @click.pass_obj
 def refresh(env: Env) -> None:
     """Pull fresh data from every configured source and re-render the dashboard."""
@@ -215,7 +221,7 @@ def refresh(env: Env) -> None:
     _print_summary(env)
 
 
-@main.command()
+@main.command(epilog=example("closeboard ui  # then open http://127.0.0.1:3000"))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=3000, type=int, show_default=True)
 @click.pass_obj
@@ -265,7 +271,7 @@ def _run_until_signalled(command: list[str]) -> int:
     return child.wait()
 
 
-@main.command()
+@main.command(epilog=example("closeboard serve  # then open http://127.0.0.1:8765", "closeboard serve --max-age 900"))
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (keep it local)")
 @click.option("--port", default=8765, type=int, show_default=True)
 @click.option("--max-age", "max_age", type=float, default=None,
@@ -293,7 +299,7 @@ def serve(env: Env, host: str, port: int, max_age: float | None, dagster_url: st
 # --- the monthly close (issue 4): sign-off, history, backfill; the work is in pipelines/close.py ---
 
 
-@main.command("close")
+@main.command("close", epilog=example("closeboard close 2026-10 --by 'Ana (controller)'"))
 @click.argument("period")
 @click.option("--by", "by", required=True, help="who signs the month off (recorded)")
 @click.option("--override", "override", default=None,
@@ -316,7 +322,7 @@ def close_cmd(env: Env, period: str, by: str, override: str | None) -> None:
         click.echo(line)
 
 
-@main.command()
+@main.command(epilog=example("closeboard history", "closeboard history --period 2026-10"))
 @click.option("--period", default=None, help="only this period (YYYY-MM)")
 @click.pass_obj
 def history(env: Env, period: str | None) -> None:
@@ -327,7 +333,7 @@ def history(env: Env, period: str | None) -> None:
         click.echo(line)
 
 
-@main.command()
+@main.command(epilog=example("closeboard backfill --from 2025-01 --to 2025-12"))
 @click.option("--from", "first", default=None, help="first period (default: company.first_period)")
 @click.option("--to", "last", default=None, help="last period (default: the last ended month)")
 @click.pass_obj
@@ -348,7 +354,7 @@ def backfill(env: Env, first: str | None, last: str | None) -> None:
                f"{tags['dagster/asset_partition_range_end']} (run {outcome.run_id})")
 
 
-@main.command()
+@main.command(epilog=example("closeboard checks", "closeboard checks --period 2026-10"))
 @click.option("--period", default=None, help="only this period (YYYY-MM), with each check's figures")
 @click.option("--limit", default=50, show_default=True, help="items shown per failing or warning check")
 @click.pass_obj
@@ -356,7 +362,7 @@ def checks(env: Env, period: str | None, limit: int) -> None:
     """Print the reconciliation verdicts R1-R6 and the offending items (reads the read copy only).
 
     Exits 1 when any shown verdict fails (an ERROR finding that blocks sign-off)."""
-    from pipelines.checks_report import print_checks
+    from reports.checks_report import print_checks
 
     sys.exit(print_checks(env.home.read_copy, period, limit))
 
@@ -366,7 +372,7 @@ def connectors() -> None:
     """Inspect the configured MCP connectors."""
 
 
-@connectors.command("check")
+@connectors.command("check", epilog=example("closeboard connectors check", "closeboard connectors check --accept erp  # approve its changed tools"))
 @click.option("--accept", "accept", multiple=True, metavar="SOURCE",
               help="record SOURCE's offered tool definitions as the approved ones (after reviewing the diff)")
 @click.pass_obj
@@ -403,7 +409,7 @@ def connectors_check(env: Env, accept: tuple[str, ...]) -> None:
     sys.exit(0 if all(r.ok for r in results) else 1)
 
 
-@connectors.command("log")
+@connectors.command("log", epilog=example("closeboard connectors log --last", "closeboard connectors log --source bank --limit 20"))
 @click.option("--source", default=None, help="only this source")
 @click.option("--run", "run", default=None, metavar="RUN_ID", help="only this run (a prefix of its id is enough)")
 @click.option("--last", is_flag=True, help="only the last run")
@@ -412,7 +418,7 @@ def connectors_check(env: Env, accept: tuple[str, ...]) -> None:
 def connectors_log(env: Env, source: str | None, run: str | None, last: bool, limit: int) -> None:
     """Print the audit trail of MCP calls (connector_calls, read copy): when, run, source, tool, page,
     items, bytes, duration, status, arguments (secrets redacted) and error."""
-    from pipelines.connectors_log import print_log
+    from reports.connectors_log import print_log
 
     if run and last:
         raise click.UsageError("--run and --last exclude each other")

@@ -33,10 +33,11 @@ import dagster as dg
 
 from connectors.config import Config, load_config
 from pipelines import progress
-from pipelines.publishing import crash_point, render_and_publish, sources_as_of
+from pipelines.publishing import crash_point, render_and_publish
 from pipelines.resources import CloseboardResource, config_path
 from reports.history import write_history
 from reports.render import PageContext
+from warehouse import loads
 from warehouse.db import publish_read_copy
 from warehouse.home import Home
 from warehouse.snapshots import CloseRefused, close, ended_periods, take_snapshots
@@ -91,7 +92,7 @@ def snapshot_periods(closeboard: CloseboardResource, run_id: str, periods: Seque
         result = take_snapshots(con, wanted, run_id)
         crash_point("snapshot_committed")
         if publish:
-            ctx = PageContext(config.company.name, config.company.currency, run_id, sources_as_of(con))
+            ctx = PageContext(config.company.name, config.company.currency, run_id, loads.source_freshness(con))
             write_history(con, home.reports, ctx)
             con.execute("checkpoint")
     if publish:
@@ -207,7 +208,7 @@ def build(config: Config, *, upstream: Sequence[dg.AssetKey] = (), refresh_job: 
                                      "closed_by": snap.closed_by or "",
                                      "override_reason": snap.override_reason or ""})
 
-    @dg.job(name="close_period", tags=WAREHOUSE_TAG, executor_def=dg.in_process_executor,
+    @dg.job(name="close_period", tags=WAREHOUSE_TAG,
             description="Sign off a month (run config: ops.sign_off.config: period, by, override).")
     def close_period_job() -> None:
         close_period_op()
@@ -217,14 +218,12 @@ def build(config: Config, *, upstream: Sequence[dg.AssetKey] = (), refresh_job: 
         selection=[close_snapshot],
         description="Take the close snapshots of a range of months (backfill every ended month for "
                     "the whole history: one run, no source is read).",
-        executor_def=dg.in_process_executor,
         tags=WAREHOUSE_TAG,
     )
     close_draft = dg.define_asset_job(
         "close_draft",
         selection=dg.AssetSelection.all(),
         description="Refresh everything and take the draft close snapshot of one month (the partition).",
-        executor_def=dg.in_process_executor,
         tags=WAREHOUSE_TAG,
     )
 

@@ -14,7 +14,6 @@ from typing import Any
 import anyio
 import duckdb
 import pandas as pd
-import pyarrow as pa
 
 from connectors.adapters import Adapter, get_adapter
 from connectors.client import CallLog, SourceSession, printable
@@ -25,13 +24,14 @@ from connectors.pull import SourcePull, TablePull, pull_source
 from connectors.records import KEYS, source_tables
 from pipelines import progress
 from warehouse.db import frame, scalar
+from warehouse import loads
 from warehouse.home import Home
+from warehouse.loads import NOT_CONFIGURED
 from warehouse.publish import Published, StagedTable, publish
 from warehouse.staging import Stager
 
 
 PERIOD_COLUMNS = {"erp_journal_lines": "posted_date"}
-NOT_CONFIGURED = "(not configured)"  # the tool recorded in source_loads for a source closeboard.yaml leaves out
 
 
 @dataclass
@@ -80,68 +80,26 @@ def read_baseline(con: duckdb.DuckDBPyConnection, source: str, table: str, first
         return None
     summary = summary_rows(
         {"period": p, "account_id": a, "lines": n, "debit": d, "credit": c}
-        for p, a, n, d, c in con.execute(
-            "select period, account_id, lines, debit, credit from ledger_summary where source = ?", [source]
-        ).fetchall()
+        for p, a, n, d, c in loads.stored_summary(con, source)
     )
-    closed = con.execute(
-        """select period from close_snapshots
-           qualify version = max(version) over (partition by period) and status = 'closed'"""
-    ).fetchall()
     earlier = {p for p, *_ in summary if p < first_period}
-    return Baseline(summary, frozenset({p for (p,) in closed} | earlier))
+    return Baseline(summary, frozenset(loads.closed_periods(con) | earlier))
 
 
 def full_pull_due(con: duckdb.DuckDBPyConnection, source: str, every_days: float | None) -> bool:
     """True when the source's windowed table was last pulled whole more than `every_days` ago (or
     never, as far as this warehouse knows)."""
-    if every_days is None:
-        return False
-    return not scalar(
-        con, "select count(*) from full_pulls where source = ? and pulled_at > now() - to_milliseconds(?)",
-        [source, int(every_days * 86_400_000)],
-    )
-
-
-def write_summary(con: duckdb.DuckDBPyConnection, source: str, summary: frozenset) -> None:
-    rows = pa.Table.from_pylist(
-        [dict(zip(("period", "account_id", "lines", "debit", "credit"), row, strict=True)) for row in summary],
-        schema=pa.schema([("period", pa.string()), ("account_id", pa.string()), ("lines", pa.int64()),
-                          ("debit", pa.decimal128(18, 2)), ("credit", pa.decimal128(18, 2))]),
-    )
-    con.register("_summary", rows)
-    try:
-        con.execute("delete from ledger_summary where source = ?", [source])
-        con.execute("insert into ledger_summary select ?, * from _summary", [source])
-    finally:
-        con.unregister("_summary")
+    return every_days is not None and not loads.pulled_whole_within(con, source, every_days)
 
 
 def write_rejected(con: duckdb.DuckDBPyConnection, run_id: str, source: str, pull: SourcePull) -> None:
     """Items the adapter could not map at all go to `quarantine` with its reason."""
-    rows = [{"run_id": run_id, "source": source, "tool": tool, "record": record, "reason": reason}
-            for t in pull.tables.values() for record, reason, tool in t.rejected]
-    if rows:
-        con.register("_rejected", pa.Table.from_pylist(rows))
-        try:
-            con.execute("insert into quarantine select run_id, source, tool, record, reason from _rejected")
-        finally:
-            con.unregister("_rejected")
+    loads.append_rejected(con, [{"run_id": run_id, "source": source, "tool": tool, "record": record, "reason": reason}
+                                for t in pull.tables.values() for record, reason, tool in t.rejected])
 
 
 def write_calls(con: duckdb.DuckDBPyConnection, run_id: str, log: CallLog) -> None:
-    if not log.records:
-        return
-    calls = pa.Table.from_pylist([{"run_id": run_id, **vars(r)} for r in log.records])
-    con.register("_calls", calls)
-    try:
-        con.execute(
-            "insert into connector_calls (run_id, source, tool, arguments, page, items, bytes, duration_ms, status, "
-            "error, called_at) select run_id, source, tool, arguments, page, items, bytes, duration_ms, status, "
-            "error, called_at from _calls"
-        )
-    finally:
-        con.unregister("_calls")
+    loads.append_calls(con, [{"run_id": run_id, **vars(r)} for r in log.records])
 
 
 def ingest_source(
@@ -192,9 +150,9 @@ def ingest_source(
         with connect() as con:
             published = publish(con, tables, run_id=run_id)
             if pull.summary is not None:  # after the publish: a failure here only makes the next pull wider
-                write_summary(con, source, pull.summary)
+                loads.replace_summary(con, source, pull.summary)
             if adapter.windowed_table and pull.replaced_periods is None:
-                con.execute("insert or replace into full_pulls values (?, ?, now())", [source, adapter.windowed_table])
+                loads.record_full_pull(con, source, adapter.windowed_table)
             write_rejected(con, run_id, source, pull)
             write_calls(con, run_id, log)
             previews = {t.table: preview_markdown(con, t.table) for t in tables}

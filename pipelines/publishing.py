@@ -10,6 +10,7 @@ from pathlib import Path
 from pipelines.resources import CloseboardResource
 from reports.history import write_history
 from reports.render import PageContext, render_dashboard
+from warehouse import loads
 from warehouse.db import publish_read_copy, scalar, transaction, write_json_atomic
 from warehouse.models import build_marts
 from warehouse.snapshots import version_summary
@@ -32,21 +33,10 @@ def build_models(closeboard: CloseboardResource) -> dict[str, int]:
     config = closeboard.settings()
     company = config.company
     with closeboard.warehouse() as con, transaction(con):
-        con.execute("delete from run_context")
-        con.execute(
-            "insert into run_context values (?, ?, ?, ?)",
-            [company.first_period, company.report_date(), company.fiscal_year_start_month, company.currency],
-        )
+        loads.replace_run_context(con, company.first_period, company.report_date(),
+                                  company.fiscal_year_start_month, company.currency)
         built = build_marts(con)
         return {name: scalar(con, f'select count(*) from "{name}"') for name in built}
-
-
-def sources_as_of(con) -> dict[str, str | None]:
-    rows = con.execute(
-        "select source, max(source_as_of) from source_loads where tool <> '(not configured)' "
-        "group by source order by source"
-    ).fetchall()
-    return dict(rows)
 
 
 def auth_kind(connector) -> str:
@@ -63,11 +53,8 @@ def auth_kind(connector) -> str:
 
 def write_connector_sources(con, config) -> None:
     """`connector_sources`: per configured source its adapter, transport and auth kind."""
-    rows = [(c.name, c.adapter, c.server.transport, auth_kind(c)) for c in config.connectors.values()]
-    with transaction(con):
-        con.execute("delete from connector_sources")
-        if rows:
-            con.executemany("insert into connector_sources values (?, ?, ?, ?)", rows)
+    loads.replace_connector_sources(
+        con, [(c.name, c.adapter, c.server.transport, auth_kind(c)) for c in config.connectors.values()])
 
 
 def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
@@ -75,7 +62,7 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
     home = closeboard.data_home
     with closeboard.warehouse() as con:
         write_connector_sources(con, config)  # the page's sources panel shows each source's auth kind
-        sources = sources_as_of(con)
+        sources = loads.source_freshness(con)
         ctx = PageContext(config.company.name, config.company.currency, run_id, sources)
         page = render_dashboard(con, ctx, home.reports)
         crash_point("page_rendered")

@@ -1,4 +1,5 @@
-"""The one resource every closeboard asset uses: configuration, data home and the writer lock.
+"""The resources closeboard's assets use: configuration, data home and the writer lock
+(`CloseboardResource`), and how each source's MCP server is reached (`SourcesResource`).
 
 The lock is taken when the run starts and released when it ends, so a whole run is the one
 writer of the warehouse (DESIGN "Operations"); steps open the DuckDB file only briefly.
@@ -6,16 +7,18 @@ writer of the warehouse (DESIGN "Operations"); steps open the DuckDB file only b
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
-from connectors.config import Config, load_config
+from connectors.config import Config, ConnectorConfig, load_config
 from pipelines import progress
 from warehouse.db import WarehouseLock, connect, ensure_schema
 from warehouse.home import Home
@@ -69,3 +72,30 @@ class CloseboardResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+# closeboard's bundled servers: `python -m <module> --data DIR` builds the same server in this process
+BUNDLED_SERVERS = ("connectors.servers.erp", "connectors.servers.bank", "connectors.servers.crm",
+                   "connectors.servers.bankfiles")
+
+
+class SourcesResource(dg.ConfigurableResource):
+    """How a run reaches each source's MCP server. Live (the default): as closeboard.yaml says, a
+    stdio subprocess or streamable HTTP. In memory (`in_memory=True`, for tests and quick local
+    runs): closeboard's bundled servers built in this process from the `--data` directory their stdio
+    command names, talked to through the same MCP client and session, without a subprocess; any
+    other server is refused, naming the source."""
+
+    in_memory: bool = False
+
+    def server(self, connector: ConnectorConfig) -> Any:
+        """The in-memory server for `connector`, or None to reach it live."""
+        if not self.in_memory:
+            return None
+        args = list(connector.server.args)
+        module = args[args.index("-m") + 1] if "-m" in args[:-1] else None
+        if module not in BUNDLED_SERVERS or "--data" not in args[:-1]:
+            raise ValueError(f"{connector.name}: in-memory sources are closeboard's bundled servers "
+                             f"(python -m {'|'.join(BUNDLED_SERVERS)} --data DIR); this one is "
+                             f"{connector.server.command or connector.server.url} {' '.join(args)}".rstrip())
+        return importlib.import_module(module).build_server(Path(args[args.index("--data") + 1]))

@@ -50,7 +50,7 @@ def print_checks(read_copy: Path, period: str | None, limit: int = 50) -> int:
         else:
             click.echo("  period   " + "  ".join(f"{SHORT[c]:<4}" for c in CHECK_IDS))
             for p, rows in results.groupby("period", sort=True):
-                status = dict(zip(rows["check_id"].astype(str), rows["status"].astype(str)))
+                status = dict(zip(rows["check_id"].astype(str), rows["status"].astype(str), strict=True))
                 click.echo(f"  {p}  " + "  ".join(f"{MARK.get(status.get(c, ''), '-'):<4}" for c in CHECK_IDS))
         statuses = results["status"].astype(str)
         unconfigured = sorted(set(results.loc[statuses == "not_configured", "check_id"].astype(str)))

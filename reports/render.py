@@ -17,7 +17,7 @@ import json
 import os
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -35,12 +35,6 @@ from reports import formatting
 
 CHART_LIBRARY = "chart-4.6.1.umd.min.js"
 SERVED_MARKER = "<!--closeboard:served-->"
-KPI_TILES = (  # kept for callers that list the tiles; the page itself reads sections.yaml
-    ("revenue", "Revenue"), ("gross_margin_pct", "Gross margin"), ("opex", "Operating expenses"),
-    ("net_income", "Net income"), ("cash", "Cash"), ("net_burn", "Net burn"),
-    ("runway_months", "Runway (months)"), ("ar", "Accounts receivable"), ("ap", "Accounts payable"),
-    ("dso", "DSO (days)"), ("dpo", "DPO (days)"), ("pipeline_open", "Open pipeline"),
-)
 
 
 @dataclass(frozen=True)
@@ -88,7 +82,8 @@ def layout() -> dict[str, Any]:
         if section["id"] in seen:
             raise ValueError(f"sections.yaml: duplicate section id {section['id']!r}")
         seen.add(section["id"])
-        query_text(section["query"])  # exists
+        for name in (section["query"], *section.get("more_queries", [])):
+            query_text(name)  # exists
     return spec
 
 
@@ -141,7 +136,7 @@ def _apply_closed(kpis: dict[str, Any], closed: dict[str, Any] | None) -> dict[s
     cols = closed["columns"]
     overrides: dict[str, dict[str, Any]] = {}
     for row in closed["rows"]:
-        record = dict(zip(cols, row))
+        record = dict(zip(cols, row, strict=True))
         status[record["period"]] = {
             k: record[k]
             for k in ("latest_version", "latest_status", "closed_version", "closed_by", "closed_at",
@@ -174,7 +169,7 @@ def _sources(con: duckdb.DuckDBPyConnection, tables: set[str], fallback: Mapping
         """
         select source, max(source_as_of), max(loaded_at)::varchar, sum(rows_loaded)::bigint,
                list(table_name order by table_name)
-        from source_loads where tool <> '(not configured)' group by source order by source
+        from configured_loads group by source order by source
         """
     ).fetchall()
     return [
@@ -246,7 +241,8 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
             entry["missing"] = section.get("missing", f"No data yet (missing {', '.join(missing)}).")
         else:
             entry["available"] = True
-            dataset(section["query"])
+            for name in (section["query"], *section.get("more_queries", [])):
+                dataset(name)
         sections.append(entry)
 
     sources = _sources(con, tables, ctx.sources)
@@ -320,7 +316,7 @@ def render_html(data: dict[str, Any]) -> str:
     cols = kpi_rows["columns"]
     kpis: dict[str, dict[str, Any]] = {}
     for row in kpi_rows["rows"]:
-        record = dict(zip(cols, row))
+        record = dict(zip(cols, row, strict=True))
         kpis.setdefault(record["period"], {})[record["kpi"]] = record["value"]
     prerendered = {
         s["id"]: _kpi_tile(s, kpis, meta["default_period"], meta["currency"])
@@ -357,6 +353,3 @@ def render_dashboard(con: duckdb.DuckDBPyConnection, ctx: PageContext, out_dir: 
     html = render_html(page_data(con, ctx))
     return write_atomic(Path(out_dir) / name, html)
 
-
-def sections_of(data: Mapping[str, Any], component: str) -> Iterable[Mapping[str, Any]]:
-    return (s for s in data["sections"] if s["component"] == component)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from warehouse.db import connect, frame, scalar
 from warehouse.home import Home
+from warehouse.loads import NOT_CONFIGURED
 from reports import formatting
 
 
@@ -32,9 +33,9 @@ def summary_lines(home: Home) -> list[tuple[str, str | None]]:
     finally:
         con.close()
     lines: list[tuple[str, str | None]] = [("", None), ("rows per table:", None)]
-    unconfigured = sorted({source for source, _t, tool, *_ in loads.itertuples(index=False) if tool == "(not configured)"})
-    for source, table, tool, rows, sent, bad in loads.itertuples(index=False):
-        if tool == "(not configured)":
+    unconfigured = sorted({source for source, _t, tool, *_ in loads.itertuples(index=False) if tool == NOT_CONFIGURED})
+    for _source, table, tool, rows, sent, bad in loads.itertuples(index=False):
+        if tool == NOT_CONFIGURED:
             continue
         if bad:
             whole = " (every row)" if bad == sent else ""

@@ -70,7 +70,7 @@ def archived_data(page: Path) -> dict:
 
 def archived_kpis(data: dict, period: str) -> dict[str, Decimal | None]:
     kpis = data["datasets"][data["meta"]["kpi_query"]]
-    records = (dict(zip(kpis["columns"], row)) for row in kpis["rows"])
+    records = (dict(zip(kpis["columns"], row, strict=True)) for row in kpis["rows"])
     return {r["kpi"]: None if r["value"] is None else Decimal(r["value"]) for r in records if r["period"] == period}
 
 
@@ -123,10 +123,10 @@ def test_close_appends_a_signed_off_version_and_refuses_an_open_month(flow: Flow
     period, version, _, taken_at, status, *_ = flow.closed_row
     columns = [d for (d,) in read(flow.home, "select column_name from information_schema.columns "
                                              "where table_name = 'close_snapshots' order by ordinal_position")]
-    row = dict(zip(columns, flow.closed_row))
+    row = dict(zip(columns, flow.closed_row, strict=True))
     assert (row["period"], row["version"], row["status"], row["closed_by"]) == (RESTATED, 2, "closed", SIGNER)
     assert row["override_reason"] is None and row["closed_at"] is not None
-    draft = dict(zip(columns, snapshot_rows(flow.home, RESTATED)[0]))
+    draft = dict(zip(columns, snapshot_rows(flow.home, RESTATED)[0], strict=True))
     for same in ("kpis", "statements", "checks", "source_fingerprint"):
         assert row[same] == draft[same]
     assert flow.refused_open.returncode == 1
@@ -139,7 +139,7 @@ def test_a_backdated_entry_restates_the_closed_month_with_the_exact_difference(f
     assert rows[1] == flow.closed_row  # the original close stays on record, unchanged
     columns = [d for (d,) in read(flow.home, "select column_name from information_schema.columns "
                                              "where table_name = 'close_snapshots' order by ordinal_position")]
-    closed, restated = dict(zip(columns, rows[1])), dict(zip(columns, rows[2]))
+    closed, restated = dict(zip(columns, rows[1], strict=True)), dict(zip(columns, rows[2], strict=True))
     kpis_closed = {k: Decimal(v) if v is not None else None for k, v in json.loads(closed["kpis"]).items()}
     # what the appended lines must change: opex and net income by the amount; DPO through its divisor
     opex = kpis_closed["opex"] + AMOUNT
@@ -200,9 +200,8 @@ def test_backfill_of_a_history_less_warehouse_takes_every_ended_month_once(
         demo_home: Path, tmp_path: Path) -> None:
     """A warehouse from before the close history existed: one backfill run takes the 24 drafts, a
     second identical run adds none. Runs the `backfill_history` job in this process."""
-    from pipelines.assets import dashboard, marts, source_assets
-    from pipelines.close import backfill_tags, build
-    from pipelines.recon import reconciliation
+    from pipelines.close import backfill_tags
+    from pipelines.definitions import build_definitions
     from pipelines.resources import CloseboardResource
 
     home = copy_home(demo_home, tmp_path / "home")
@@ -212,11 +211,8 @@ def test_backfill_of_a_history_less_warehouse_takes_every_ended_month_once(
     con.execute("drop table close_snapshots")
     con.close()
     config = load_config(home / "closeboard.yaml")
-    close = build(config, upstream=sorted(reconciliation.keys))
-    defs = dg.Definitions(
-        assets=[*source_assets, marts, reconciliation, dashboard, *close.assets], jobs=close.jobs,
-        resources={"closeboard": CloseboardResource(config_path=str(home / "closeboard.yaml"), home=str(home))},
-    )
+    defs = build_definitions(
+        config, closeboard=CloseboardResource(config_path=str(home / "closeboard.yaml"), home=str(home)))
     tags = backfill_tags(config)
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
         ENDED[0], ENDED[-1])

@@ -30,7 +30,7 @@ def test_log_of_the_last_run_lists_every_call(demo_home: Path) -> None:
     calls = read(demo_home, "select source, tool, count(*), sum(items)::bigint from connector_calls "
                             "where run_id = ? and status = 'ok' group by all order by all", [last])
     assert calls, "the demo's run made calls"
-    for source, tool, n, items in calls:
+    for source, tool, n, _items in calls:
         rows = [line for line in out.splitlines() if f" {source} " in line and f" {tool} " in line]
         assert len(rows) == n, (source, tool, rows)
     for source in {s for s, *_ in calls}:

@@ -74,7 +74,7 @@ def _data(html: str) -> dict:
 
 def _figures(data: dict, period: str) -> dict[str, Decimal | None]:
     kpis = data["datasets"][data["meta"]["kpi_query"]]
-    records = (dict(zip(kpis["columns"], row)) for row in kpis["rows"])
+    records = (dict(zip(kpis["columns"], row, strict=True)) for row in kpis["rows"])
     return {r["kpi"]: None if r["value"] is None else Decimal(r["value"]) for r in records if r["period"] == period}
 
 

@@ -79,9 +79,9 @@ def ui(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui
             try:
                 ui.client._execute("{ version }")  # noqa: SLF001 - the documented client has no ping
                 break
-            except Exception:
+            except Exception as exc:
                 if time.monotonic() > deadline:
-                    raise AssertionError("the Dagster UI did not come up:\n" + (home / "ui.log").read_text()[-3000:])
+                    raise AssertionError("the Dagster UI did not come up:\n" + (home / "ui.log").read_text()[-3000:]) from exc
                 time.sleep(0.5)
         yield ui
     finally:

@@ -268,7 +268,7 @@ def _read_copy(tmp_path: Path, ddl: str, rows: dict[str, list[tuple]]) -> Path:
 
 
 def test_connectors_log_shows_a_stored_markup_error_as_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pipelines.connectors_log import print_log
+    from reports.connectors_log import print_log
 
     ddl = """create table connector_calls (run_id varchar, source varchar, tool varchar, arguments varchar,
              page integer, items integer, bytes bigint, duration_ms integer, status varchar, error varchar,
@@ -282,7 +282,7 @@ def test_connectors_log_shows_a_stored_markup_error_as_text(tmp_path: Path, caps
 
 
 def test_checks_print_record_ids_without_terminal_escapes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pipelines.checks_report import print_checks
+    from reports.checks_report import print_checks
     from warehouse.recon import CHECK_IDS
 
     ddl = """create table recon_results (run_id varchar, period varchar, check_id varchar, status varchar,

@@ -11,9 +11,9 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from connectors.config import parse_config
+from connectors.config import Config, parse_config
 from pipelines.close import build, business_day_of_month, import_config, previous_period
-from pipelines.definitions import defs
+from pipelines.definitions import build_definitions, defs
 
 TZ = "America/New_York"
 
@@ -31,16 +31,9 @@ def at(day: date, hour: int = 6, minute: int = 30, tz: str = TZ) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(tz))
 
 
-def repository(close) -> dg.RepositoryDefinition:
-    """The code location as pipelines.definitions assembles it, with the close built from `close`."""
-    from pipelines.assets import dashboard, marts, source_assets
-    from pipelines.resources import CloseboardResource
-
-    refresh = dg.define_asset_job("refresh", selection=dg.AssetSelection.all() - dg.AssetSelection.assets(close.close_snapshot))
-    return dg.Definitions(
-        assets=[*source_assets, marts, dashboard, *close.assets], jobs=[refresh, *close.jobs],
-        schedules=close.schedules, resources={"closeboard": CloseboardResource()},
-    ).get_repository_def()
+def repository(settings: Config) -> dg.RepositoryDefinition:
+    """The code location as pipelines.definitions assembles it for `settings`."""
+    return build_definitions(settings).get_repository_def()
 
 
 def evaluate(repo: dg.RepositoryDefinition, schedule: dg.ScheduleDefinition, when: datetime):
@@ -57,8 +50,8 @@ def nth_business_day(year: int, month: int, n: int) -> date:
 @pytest.mark.parametrize("year, month", [(2026, 8), (2027, 1), (2026, 2)])
 @pytest.mark.parametrize("n", [1, 3, 5])
 def test_close_draft_runs_only_on_business_day_n_for_the_previous_month(year: int, month: int, n: int) -> None:
-    close = build(config(business_day=n))
-    repo = repository(close)
+    settings = config(business_day=n)
+    close, repo = build(settings), repository(settings)
     expected_day = nth_business_day(year, month, n)
     previous = (date(year, month, 1) - timedelta(days=1)).strftime("%Y-%m")
     day, runs = date(year, month, 1), {}
@@ -85,8 +78,8 @@ def test_business_days_skip_weekends() -> None:
 
 
 def test_the_business_day_is_counted_in_the_company_timezone() -> None:
-    close = build(config(business_day=3))
-    repo = repository(close)
+    settings = config(business_day=3)
+    close, repo = build(settings), repository(settings)
     third = nth_business_day(2026, 8, 3)
     utc = ZoneInfo("UTC")
     # 02:00 UTC on the third business day is still the evening before in New York: no run yet
@@ -98,8 +91,8 @@ def test_the_business_day_is_counted_in_the_company_timezone() -> None:
 
 
 def test_daily_refresh_schedule_takes_cron_and_timezone_from_config() -> None:
-    close = build(config(cron="15 5 * * 1-5", tz="Europe/Berlin"))
-    repo = repository(close)
+    settings = config(cron="15 5 * * 1-5", tz="Europe/Berlin")
+    close, repo = build(settings), repository(settings)
     refresh = close.daily_refresh
     assert (refresh.cron_schedule, refresh.execution_timezone, refresh.job_name) == ("15 5 * * 1-5", "Europe/Berlin", "refresh")
     assert (close.close_draft_schedule.cron_schedule, close.close_draft_schedule.execution_timezone) == (

@@ -95,10 +95,6 @@ class ReconSummary:
     worst: dict[str, str]  # check_id -> worst status over all periods
 
 
-def _statements(name: str) -> str:
-    return (RECON_DIR / name).read_text(encoding="utf-8")
-
-
 def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the caller holds an open transaction (two reads of the id agree only inside one)."""
     first, second = (con.execute("select current_transaction_id()").fetchall()[0][0] for _ in range(2))

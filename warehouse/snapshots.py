@@ -140,7 +140,7 @@ def _rows(con: duckdb.DuckDBPyConnection, where: str = "", params: Sequence[Any]
         f"select {_COLUMNS} from close_snapshots {where} order by period, version", list(params)
     )
     names = [d[0] for d in cursor.description]
-    return [_snapshot(dict(zip(names, row))) for row in cursor.fetchall()]
+    return [_snapshot(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
 
 def history(con: duckdb.DuckDBPyConnection, period: str | None = None) -> list[Snapshot]:

@@ -119,14 +119,15 @@ def _plant_dropped_bank_txn(out: Path, as_of: date) -> dict:
     period = _month(as_of, MONTH_OFFSET["dropped_bank_txn"])
     path = out / "bank" / "transactions.csv"
     header, rows = _read(path)
-    for i, row in enumerate(rows):
+    for row in rows:
         if (row["bank_account_id"] == "BA-001" and row["booked_date"][:7] == period
                 and row["booked_date"][8:] >= "05" and row["description"].startswith("ACH DEBIT")
                 and row["reference"].startswith("BILL-")):
             break
     else:
         raise LookupError(f"no vendor payment on BA-001 in {period}")
-    dropped = rows.pop(i)
+    rows.remove(row)  # equal rows are the same record: which copy goes makes no difference
+    dropped = row
     _write(path, header, rows)  # balances.csv keeps it: the statement still includes the payment
     _, lines = _read(out / "erp" / "journal_lines.csv")
     book = [r for r in lines if r["document_id"] == dropped["reference"] and r["account_id"] == "1110"

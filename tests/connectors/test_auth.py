@@ -613,7 +613,7 @@ def test_a_pull_cancelled_from_outside_stays_cancelled(signed_in: Any) -> None:
         seen: list[dict[str, Any]] = []
         log = CallLog()
 
-        async def go() -> bool:
+        async def go(log: CallLog = log, seen: list[dict[str, Any]] = seen, where: str = where) -> bool:
             with anyio.CancelScope() as scope:
                 async with SourceSession(conn, home=home, log=log, pinning=False) as session:
                     async for page in session.pages("list_transactions", {}):

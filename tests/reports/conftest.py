@@ -28,8 +28,11 @@ class Watched:
         return [u for u in self.requests if not u.startswith(("file:", "data:"))]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium through Playwright's sync API, for one test module. The sync API keeps an asyncio loop
+    running in this thread while it is open, so it must not outlive the module: a later test's
+    `anyio.run` (an in-process refresh, an MCP session) would fail with "Already running asyncio"."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)")
     from playwright.sync_api import sync_playwright

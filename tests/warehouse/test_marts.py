@@ -203,7 +203,7 @@ def test_pnl_signs_and_dense_grid(con):
     assert rows == [
         (period, account_id, type_, subtype, D(amount))
         for period, amounts in expected.items()
-        for (account_id, _, type_, subtype), amount in zip(ACCOUNTS[6:], amounts)
+        for (account_id, _, type_, subtype), amount in zip(ACCOUNTS[6:], amounts, strict=True)
     ]
 
 
@@ -227,7 +227,7 @@ def test_balance_sheet_by_month(con):
     assert balances == {
         (period, account_id): D(value)
         for account_id, values in expected.items()
-        for period, value in zip(PERIODS, values)
+        for period, value in zip(PERIODS, values, strict=True)
     }
     earnings_types = {
         (account_id, type_) for _, account_id, type_, _ in rows if account_id.startswith("_")

@@ -196,7 +196,7 @@ def test_the_warehouse_layer_only_appends(con) -> None:
     with pytest.raises(SnapshotImmutable):
         snapshots.delete_snapshot(con, "2026-01", 1)
     row = dict(zip([d[0] for d in con.execute("select * from close_snapshots limit 0").description],
-                   raw_rows(con, "2026-01")[0]))
+                   raw_rows(con, "2026-01")[0], strict=True))
     row.pop("row_digest")
     with pytest.raises(SnapshotImmutable, match="next is v2"):  # writing v1 again is refused
         snapshots._append(con, {**row, "status": "closed", "closed_by": "M", "closed_at": row["taken_at"]})

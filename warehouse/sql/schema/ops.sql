@@ -76,3 +76,8 @@ create table if not exists full_pulls (
     table_name      varchar not null,
     pulled_at       timestamptz not null
 );
+
+-- The loads of the sources closeboard.yaml configures. A source it leaves out (bank and CRM are
+-- optional) has its tables published empty with the tool '(not configured)' (warehouse.loads.NOT_CONFIGURED).
+create or replace view configured_loads as
+select * from source_loads where tool <> '(not configured)';

@@ -367,6 +367,25 @@ def checks(env: Env, period: str | None, limit: int) -> None:
     sys.exit(print_checks(env.home.read_copy, period, limit))
 
 
+@main.command(epilog=example("closeboard explain revenue --period 2026-05",
+                             "closeboard explain gross_margin_pct --period 2026-05 --limit 5",
+                             "closeboard explain cash --period 2026-05 --json  # for scripts and the page"))
+@click.argument("kpi")
+@click.option("--period", default=None, help="the month (YYYY-MM; default: the last ended month)")
+@click.option("--limit", default=20, show_default=True, help="journal lines or records listed per figure")
+@click.option("--json", "as_json", is_flag=True, help="print the explanation as JSON")
+@click.pass_obj
+def explain(env: Env, kpi: str, period: str | None, limit: int, as_json: bool) -> None:
+    """Explain one figure: its definition in the mart, the sources and MCP calls that fed it, and the
+    journal lines (or records) behind it, largest first, summing to it (reads the read copy only).
+
+    A ratio or derived figure is explained as its formula over its components, each with its lines.
+    Exits 1 for an unknown KPI or period, naming those that exist."""
+    from reports.explain import print_explain
+
+    sys.exit(print_explain(env.home.read_copy, kpi, period, limit=limit, as_json=as_json))
+
+
 @main.group()
 def connectors() -> None:
     """Inspect the configured MCP connectors."""

@@ -1,0 +1,642 @@
+"""`closeboard explain KPI --period P`: where a figure of `mart_kpis` comes from.
+
+`explain(con, kpi, period)` returns a plain dict (the CLI prints it, `--json` dumps it, the page can
+reuse it): the figure; its definition, read from the mart's own SQL text (the chain of select items
+that compute it, from `mart_kpis`'s last CTE down to the aggregate over a table), so there is one
+definition and this module never restates it; the source tables it reads, with the `connector_calls`
+of the run that loaded each (`source_loads.run_id`); and the rows behind it, largest first, each with
+its share of the figure, and whether their sum ties to it.
+
+The rows are found by evaluating the mart's own aggregate one row at a time: the aggregating CTE is
+run with its `group by` removed and its summed expression kept per row. A sum over `account_balances`
+(revenue, cogs, opex, cash, ar, ap) is taken over `explain_line_balances` instead, the same columns at
+the grain of journal lines, so the rows are the journal lines and the accounts table is the
+breakdown. A figure computed from other figures (a ratio, a difference, a trailing sum) is explained
+as its formula, each component with its own rows.
+
+Reads only the readers' copy of the warehouse (the caller opens it read-only)."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import textwrap
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import click
+import duckdb
+
+from warehouse.db import connect, sql_text
+
+MART_FILE = ("marts", "60_mart_kpis.sql")
+MART = "mart_kpis"
+FUNCTIONS_FILE = ("marts", "00_functions.sql")
+# an aggregated model -> the explain query giving the same columns one row per journal line
+LINE_GRAIN = {"account_balances": "explain_line_balances"}
+
+
+class ExplainError(ValueError):
+    """An unknown KPI or period, or a warehouse without marts: the message says what exists."""
+
+
+# ---------------------------------------------------------------------------------------------
+# reading the mart's SQL text
+
+
+def _strip_comments(text: str) -> str:
+    """SQL without `--` comments (quotes respected)."""
+    out, i, quote = [], 0, None
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            out.append(ch)
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+            out.append(ch)
+        elif text.startswith("--", i):
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _depths(text: str) -> list[int]:
+    """The parenthesis depth at each character, quotes counted as one level deeper."""
+    depths, depth, quote = [], 0, None
+    for ch in text:
+        if quote:
+            depths.append(depth + 1)
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+            depths.append(depth + 1)
+            continue
+        if ch == "(":
+            depths.append(depth)
+            depth += 1
+            continue
+        if ch == ")":
+            depth -= 1
+        depths.append(depth)
+    return depths
+
+
+def _split_top(text: str) -> list[str]:
+    """Split at the commas outside parentheses and quotes; empty parts (trailing commas) dropped."""
+    depths = _depths(text)
+    parts, start = [], 0
+    for i, ch in enumerate(text):
+        if ch == "," and depths[i] == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _find_top(text: str, pattern: str) -> re.Match[str] | None:
+    """The first match of `pattern` outside parentheses and quotes."""
+    depths = _depths(text)
+    return next((m for m in re.finditer(pattern, text, re.I) if depths[m.start()] == 0), None)
+
+
+def _closing(text: str, open_at: int) -> int:
+    """The index of the parenthesis closing the one at `open_at`."""
+    depths = _depths(text)
+    return next(i for i in range(open_at + 1, len(text)) if text[i] == ")" and depths[i] == depths[open_at])
+
+
+def _relations(sql: str) -> dict[str, str]:
+    """alias -> relation for each `from|join NAME as ALIAS` (semi and anti joins too)."""
+    return {m[2]: m[1] for m in re.finditer(r"\b(?:from|join)\s+(\w+)\s+as\s+(\w+)", sql, re.I)}
+
+
+@dataclass(frozen=True)
+class Cte:
+    name: str
+    body: str                # the text between the CTE's parentheses, comments removed
+    items: dict[str, str]    # alias -> expression of its select list
+    rest: str                # from ... to the end of the body
+    relations: dict[str, str]
+
+    @property
+    def source(self) -> tuple[str, str] | None:
+        """(relation, alias) of the first `from NAME as ALIAS`."""
+        m = re.search(r"\bfrom\s+(\w+)\s+as\s+(\w+)", self.rest, re.I)
+        return (m[1], m[2]) if m else None
+
+
+def _parse_cte(name: str, body: str) -> Cte:
+    m = re.match(r"\s*select\s+(?:distinct\s+)?", body, re.I)
+    head = body[m.end():] if m else body
+    found = _find_top(head, r"\bfrom\b")
+    select_list, rest = (head[: found.start()], head[found.start():]) if found else (head, "")
+    items = {}
+    for item in _split_top(select_list):
+        aliased = re.fullmatch(r"(.*\S)\s+as\s+(\w+)", item, re.S | re.I)
+        if aliased:
+            items[aliased[2]] = aliased[1].strip()
+    return Cte(name, body.strip(), items, rest.strip(), _relations(rest))
+
+
+@dataclass(frozen=True)
+class Model:
+    """A mart file: its header comment, its CTEs (in order) and its final select."""
+
+    name: str
+    path: str
+    header: str
+    ctes: dict[str, Cte]
+    final: str
+
+    def closure(self, name: str) -> list[str]:
+        """The CTEs `name` needs (itself included), in the order the file defines them."""
+        needed, todo = set(), [name]
+        while todo:
+            current = todo.pop()
+            if current in needed:
+                continue
+            needed.add(current)
+            todo += [c for c in self.ctes if c not in needed and re.search(rf"\b{c}\b", self.ctes[current].body)]
+        return [c for c in self.ctes if c in needed]
+
+    def with_clause(self, name: str, *extra: str) -> str:
+        parts = [f"{c} as (\n{self.ctes[c].body}\n)" for c in self.closure(name)] + list(extra)
+        return "with\n" + ",\n".join(parts) + "\n" if parts else ""
+
+    def doc(self, kpi: str) -> str | None:
+        """The header comment's entry for `kpi` (`--   revenue, cogs, opex   the period's ...`)."""
+        entries: list[tuple[list[str], list[str]]] = []
+        for line in self.header.splitlines():
+            start = re.match(r"--   ([a-z_]+(?:, [a-z_]+)*)\s{2,}(\S.*)$", line)
+            if start:
+                entries.append((start[1].split(", "), [line[2:].rstrip()]))
+            elif re.match(r"--\s{5,}\S", line) and entries:
+                entries[-1][1].append(line[2:].rstrip())
+            elif entries:
+                break
+        return next((textwrap.dedent("\n".join(text)) for names, text in entries if kpi in names), None)
+
+
+def parse_model(text: str, path: str = "") -> Model:
+    """Split `create or replace table NAME as with a as (...), b as (...) select ...`."""
+    header = "\n".join(line for line in text.split("create or replace table", 1)[0].splitlines()
+                       if line.startswith("--"))
+    sql = _strip_comments(text)
+    m = re.search(r"create\s+or\s+replace\s+table\s+(\w+)\s+as\s+with\s+", sql, re.I)
+    if not m:
+        raise ExplainError(f"{path}: not a `create or replace table ... as with ...` model")
+    name, at, ctes = m[1], m.end(), {}
+    while cte := re.compile(r"\s*(\w+)\s+as\s*\(", re.I).match(sql, at):
+        close = _closing(sql, cte.end() - 1)
+        ctes[cte[1]] = _parse_cte(cte[1], sql[cte.end():close])
+        at = close + 1
+        comma = re.compile(r"\s*,").match(sql, at)
+        if not comma:
+            break
+        at = comma.end()
+    return Model(name, path, header, ctes, sql[at:].strip().rstrip(";"))
+
+
+@cache
+def mart() -> Model:
+    return parse_model(sql_text(*MART_FILE), "warehouse/sql/" + "/".join(MART_FILE))
+
+
+@cache
+def _mart_reads() -> dict[str, set[str]]:
+    """Every table the marts build -> the relations its SQL reads (its own CTEs left out)."""
+    reads: dict[str, set[str]] = {}
+    for entry in sorted(files("warehouse").joinpath("sql", "marts").iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        sql = _strip_comments(entry.read_text(encoding="utf-8"))
+        for m in re.finditer(r"create\s+or\s+replace\s+table\s+(\w+)\s+as\b", sql, re.I):
+            body = sql[m.end():].split(";", 1)[0]
+            own = set(re.findall(r"(?:\bwith\s+|^\s*|,\s*)(\w+)\s+as\s*\(", body, re.I | re.M))
+            names = set(re.findall(r"\b(?:from|join)\s+([a-z_]\w*)\b", body, re.I))
+            reads[m[1]] = names - own
+    return reads
+
+
+def _base_tables(names: set[str]) -> set[str]:
+    """The loaded tables (not built by a mart) behind these relations."""
+    reads, seen, base, todo = _mart_reads(), set(), set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in reads:
+            todo += list(reads[name])
+        else:
+            base.add(name)
+    return base
+
+
+# ---------------------------------------------------------------------------------------------
+# tracing a figure through the mart
+
+
+def _unwrap(expr: str) -> str:
+    """Drop what does not change a figure: outer parentheses, a `::decimal(18, 2)` cast and a
+    `coalesce(x, 0)` (a missing row is a zero)."""
+    while True:
+        before = expr = expr.strip()
+        expr = re.sub(r"::decimal\(\s*\d+\s*,\s*\d+\s*\)$", "", expr, flags=re.I).strip()
+        if expr.startswith("(") and _closing(expr, 0) == len(expr) - 1:
+            expr = expr[1:-1]
+        m = re.fullmatch(r"coalesce\((.*),\s*0\s*\)", expr, re.S | re.I)
+        if m and _closing(expr, len("coalesce")) == len(expr) - 1:
+            expr = m[1]
+        if expr == before:
+            return expr
+
+
+@dataclass
+class Node:
+    """One figure of the mart: where it is computed and how."""
+
+    name: str
+    kind: str                      # sum | formula | window | column
+    where: str                     # the CTE (or, for a column, the table) that computes it
+    expr: str = ""
+    steps: list[dict[str, str]] = field(default_factory=list)
+    summand: str = ""              # sum: the expression summed per row
+    condition: str = ""            # sum: its `filter (where ...)`
+    components: list[Node] = field(default_factory=list)
+    preceding: int = 0             # window: how many earlier periods it adds
+
+
+def trace(model: Model, cte_name: str, column: str, steps: list[dict[str, str]] | None = None) -> Node:
+    steps = list(steps or [])
+    cte = model.ctes[cte_name]
+    expr = cte.items[column]
+    steps.append({"model": model.name, "cte": cte_name, "sql": f"{expr} as {column}"})
+    core = _unwrap(expr)
+    ref = re.fullmatch(r"(\w+)\.(\w+)", core)
+    if ref and ref[1] in cte.relations:
+        relation = cte.relations[ref[1]]
+        if relation in model.ctes:
+            return trace(model, relation, ref[2], steps)
+        return Node(ref[2], "column", relation, expr, steps)
+    window = re.fullmatch(
+        r"sum\((.*)\)\s+over\s*\(\s*order\s+by\s+\w+\.period\s+rows\s+between\s+(\d+)\s+preceding"
+        r"\s+and\s+current\s+row\s*\)", core, re.S | re.I)
+    if window:
+        inner = re.fullmatch(r"(\w+)\.(\w+)", _unwrap(window[1]))
+        if inner and inner[1] in cte.relations and cte.relations[inner[1]] in model.ctes:
+            part = trace(model, cte.relations[inner[1]], inner[2])
+            return Node(column, "window", cte_name, expr, steps, components=[part], preceding=int(window[2]))
+    aggregate = re.match(r"sum\(", core, re.I)
+    if aggregate:
+        close = _closing(core, aggregate.end() - 1)
+        tail = core[close + 1:].strip()
+        condition = re.fullmatch(r"filter\s*\(\s*where\s+(.*)\)", tail, re.S | re.I)
+        if not tail or condition:
+            steps[-1]["from"] = re.sub(r"\s+", " ", cte.rest)
+            return Node(column, "sum", cte_name, expr, steps, summand=core[aggregate.end():close].strip(),
+                        condition=condition[1].strip() if condition else "")
+    components, seen = [], set()
+    for alias, name in re.findall(r"\b([a-z_]\w*)\.([a-z_]\w*)\b", expr, re.I):
+        if alias in cte.relations and (alias, name) not in seen:
+            seen.add((alias, name))
+            relation = cte.relations[alias]
+            components.append(trace(model, relation, name) if relation in model.ctes
+                              else Node(name, "column", relation, f"{alias}.{name}"))
+    return Node(column, "formula", cte_name, expr, steps, components=components)
+
+
+def _wide(model: Model) -> Cte:
+    """The CTE with one column per KPI: the one the mart's unpivot reads."""
+    for cte in model.ctes.values():
+        m = re.search(r"\bfrom\s+(\w+)\s+unpivot\b", cte.rest, re.I)
+        if m and m[1] in model.ctes:
+            return model.ctes[m[1]]
+    raise ExplainError(f"{model.path}: no CTE unpivoted into the KPIs")
+
+
+def kpis(model: Model | None = None) -> list[str]:
+    """The KPIs the mart computes, in its order."""
+    return [name for name in _wide(model or mart()).items if name != "period"]
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluating it on the warehouse
+
+
+def _query(name: str) -> str:
+    return files("reports").joinpath("queries", name).read_text(encoding="utf-8")
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    cursor = con.execute(sql, used or None)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON carries it: money as an exact decimal string, dates ISO."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _shift(period: str, months: int) -> str:
+    year, month = map(int, period.split("-"))
+    index = year * 12 + month - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+@dataclass
+class _Context:
+    con: duckdb.DuckDBPyConnection
+    model: Model
+    limit: int
+    tables: set[str] = field(default_factory=set)
+
+
+def _value(ctx: _Context, node: Node, period: str) -> Decimal | None:
+    """The node's figure as the mart computes it (its CTE, run on its own)."""
+    if node.kind == "column":
+        sql = f"select {node.name} as value from {node.where} where period = $period"
+    else:
+        cte = ctx.model.ctes[node.where]
+        where = " where period = $period" if "period" in cte.items else ""
+        sql = f"{ctx.model.with_clause(node.where)}select {node.name} as value from {node.where}{where}"
+    rows = _run(ctx.con, sql, {"period": period})
+    return rows[0]["value"] if rows else None
+
+
+def _rows_sql(ctx: _Context, node: Node, *, lines: bool) -> tuple[str, bool]:
+    """The node's aggregate, one row per summed row: (sql, per_period). With `lines`, a relation
+    with a line-grain equivalent (LINE_GRAIN) is read at the grain of journal lines."""
+    cte = ctx.model.ctes[node.where]
+    rest = cte.rest
+    cut = _find_top(rest, r"\bgroup\s+by\b")
+    rest = rest[: cut.start()] if cut else rest
+    extra = []
+    if lines:
+        for relation, query in LINE_GRAIN.items():
+            if re.search(rf"\b{relation}\b", rest):
+                rest = re.sub(rf"\b{relation}\b", query, rest)
+                extra.append(f"{query} as (\n{_query(query + '.sql')}\n)")
+    source = cte.source
+    if source is None:
+        raise ExplainError(f"{ctx.model.path}: {node.where} reads no table")
+    alias = source[1]
+    period_expr = cte.items.get("period")
+    others = [c for c in ctx.model.closure(node.where) if c != node.where]
+    withs = [f"{c} as (\n{ctx.model.ctes[c].body}\n)" for c in others] + extra
+    inner = (f"select {alias}.*, {period_expr or 'null'} as _period, ({node.summand}) as _amount, "
+             f"({node.condition or 'true'}) as _keep\n{rest}")
+    sql = (("with\n" + ",\n".join(withs) + "\n") if withs else "") + (
+        "select * exclude (_period, _keep), count(*) over () as _count, sum(_amount) over () as _total\n"
+        f"from (\n{inner}\n) as r\nwhere r._keep and r._amount <> 0"
+        + (" and r._period = $period" if period_expr else "")
+        + "\norder by abs(r._amount) desc, r._amount desc, r::varchar\nlimit $limit"
+    )
+    return sql, period_expr is not None
+
+
+def _rows(ctx: _Context, node: Node, period: str, *, lines: bool, limit: int) -> dict[str, Any]:
+    sql, per_period = _rows_sql(ctx, node, lines=lines)
+    rows = _run(ctx.con, sql, {"period": period, "limit": max(limit, 1)})  # one row carries the totals
+    count = int(rows[0]["_count"]) if rows else 0
+    total = rows[0]["_total"] if rows else Decimal("0.00")
+    rows = rows[:limit]
+    shown = [{k: _plain(v) for k, v in r.items() if k not in ("_count", "_total")} for r in rows]
+    if shown and "account_id" in shown[0] and "account_name" not in shown[0]:
+        names = {r["account_id"]: r["account_name"] for r in _run(ctx.con, _query("explain_accounts.sql"), {})}
+        for row in shown:
+            row["account_name"] = names.get(row["account_id"])
+    for row in shown:
+        row["amount"] = row.pop("_amount")
+    rest_total = total - sum((r["_amount"] for r in rows), Decimal(0))
+    return {
+        "count": count,
+        "total": str(total),
+        "per_period": per_period,
+        "shown": shown,
+        "more": {"count": count - len(shown), "total": str(rest_total)},
+    }
+
+
+def _explain_node(ctx: _Context, node: Node, period: str, value: Decimal | None = None) -> dict[str, Any]:
+    if value is None:
+        value = _value(ctx, node, period)
+    out: dict[str, Any] = {
+        "name": node.name,
+        "period": period,
+        "value": _plain(value),
+        "kind": node.kind,
+        "definition": node.steps,
+    }
+    if node.kind == "column":
+        out["kind"] = "value"
+        out["table"] = node.where
+        return out
+    if node.kind in ("formula", "window"):
+        out["formula"] = node.expr
+        if node.kind == "window":
+            part = node.components[0]
+            periods = [_shift(period, -k) for k in range(node.preceding, -1, -1)]
+            out["over"] = periods
+            out["components"] = [_explain_node(ctx, part, p) for p in periods]
+        else:
+            out["components"] = [_explain_node(ctx, c, period) for c in node.components]
+        return out
+    cte = ctx.model.ctes[node.where]
+    read = {r for c in ctx.model.closure(node.where) for r in ctx.model.ctes[c].relations.values()}
+    ctx.tables |= _base_tables(read - set(ctx.model.ctes))
+    line_grain = any(re.search(rf"\b{relation}\b", cte.rest) for relation in LINE_GRAIN)
+    reads = cte.source[0] if cte.source else ""
+    out["kind"] = "lines" if line_grain or reads == "erp_journal_lines" else "records"
+    out["reads"] = reads
+    if line_grain:
+        out["accounts"] = _rows(ctx, node, period, lines=False, limit=10_000)
+    out["rows"] = _rows(ctx, node, period, lines=line_grain, limit=ctx.limit)
+    total = Decimal(out["rows"]["total"])
+    out["ties"] = total == (value if value is not None else Decimal(0))
+    return out
+
+
+def _sources(ctx: _Context) -> list[dict[str, Any]]:
+    loads = _run(ctx.con, _query("explain_sources.sql"), {"tables": sorted(ctx.tables)})
+    out = []
+    for load in loads:
+        calls = _run(ctx.con, _query("explain_calls.sql"), {"table": load["table_name"]})
+        out.append({**{k: _plain(v) for k, v in load.items()},
+                    "calls": [{k: _plain(v) for k, v in c.items()} for c in calls]})
+    return out
+
+
+def explain(con: duckdb.DuckDBPyConnection, kpi: str, period: str | None = None, *, limit: int = 20) -> dict[str, Any]:
+    """Everything behind one figure of `mart_kpis` (see the module docstring), for `period` (default:
+    the last ended month), with at most `limit` rows listed per figure. Raises ExplainError naming
+    what exists when the KPI or the period is unknown."""
+    model = mart()
+    known = kpis(model)
+    if kpi not in known:
+        close = difflib.get_close_matches(kpi, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ExplainError(f"unknown KPI {kpi!r}{hint}; the KPIs are: {', '.join(known)}")
+    context = _run(con, _query("explain_context.sql"), {})
+    periods = [r["period"] for r in context]
+    if period is None:
+        ended = [r["period"] for r in context if not r["is_open"]]
+        period = ended[-1] if ended else (periods[-1] if periods else "")
+    if period not in periods:
+        span = f"{periods[0]} to {periods[-1]}" if periods else "none (run `closeboard refresh` first)"
+        raise ExplainError(f"unknown period {period!r}; the reported periods are {span}")
+    con.execute(sql_text(*FUNCTIONS_FILE))  # temp macros the mart's expressions use (this connection only)
+    figure = _run(con, f"select value from {MART} where kpi = $kpi and period = $period",
+                  {"kpi": kpi, "period": period})
+    value = figure[0]["value"] if figure else None
+    ctx = _Context(con, model, max(limit, 0))
+    node = trace(model, _wide(model).name, kpi)
+    out = _explain_node(ctx, node, period, value)
+    is_open = next(r["is_open"] for r in context if r["period"] == period)
+    return {
+        "kpi": kpi,
+        "period": period,
+        "open_month": bool(is_open),
+        "currency": context[0]["currency"],
+        "value": _plain(value),
+        "doc": model.doc(kpi),
+        "model": model.path,
+        **{k: v for k, v in out.items() if k not in ("period", "value")},
+        "sources": _sources(ctx),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# printing
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{Decimal(str(value)):,.2f}"
+
+
+def _when(value: Any) -> str:
+    return str(value or "")[:19].replace("T", " ")
+
+
+def _row_text(row: dict[str, Any]) -> tuple[str, str]:
+    """(what the row is, its description) for the terminal."""
+    if "entry_id" in row:
+        account = f"{row.get('account_id', '')} {row.get('account_name') or ''}".strip()
+        what = f"{row.get('posted_date', '')}  {row['entry_id'] + '/' + str(row.get('line_no', '')):<14} {account[:32]:<32}"
+        return what, " ".join(str(row[k]) for k in ("description", "document_id") if row.get(k))
+    if "account_id" in row:
+        return f"{row['account_id']:<8} {(row.get('account_name') or '')[:48]:<48}", ""
+    ident = next((str(v) for k, v in row.items() if k.endswith("_id") and v), "")
+    detail = "  ".join(str(row[k]) for k in ("customer_name", "stage", "close_date", "owner") if row.get(k))
+    return f"{ident:<14}", detail
+
+
+def text_lines(result: dict[str, Any]) -> list[str]:
+    """The explanation as the terminal shows it (server text made printable)."""
+    from connectors.client import printable
+
+    money = result["kpi"] not in ("gross_margin_pct", "runway_months", "dso", "dpo")
+    mtd = " (month to date)" if result["open_month"] else ""
+    unit = f" {result['currency']}" if money else ""
+    out = [f"{result['kpi']} {result['period']}{mtd}: {_fmt(result['value'])}{unit}", "",
+           f"definition ({result['model']}):"]
+    if result.get("doc"):
+        out += ["  " + line for line in result["doc"].splitlines()]
+    out += _node_lines(result, "  ")
+    out += ["", "sources (the run that loaded each table, and its MCP calls):"]
+    for s in result["sources"]:
+        if s["tool"] == "(not configured)":
+            out.append(f"  {s['table_name']}: {s['source']} not configured (the table is empty)")
+            continue
+        calls = s["calls"]
+        out.append(f"  {s['table_name']}: {s['source']} {s['tool']}, run {s['run_id']}, loaded {_when(s['loaded_at'])}, "
+                   f"{s['rows_loaded']:,} rows, {len(calls)} call(s):")
+        for c in calls:
+            items = "-" if c["items"] is None else f"{c['items']:,}"
+            out.append(f"    {_when(c['called_at'])}  {c['tool']}  page {c['page']}  {items} items  {c['status']}")
+    return [printable(line) for line in out]
+
+
+def _node_lines(node: dict[str, Any], indent: str) -> list[str]:
+    out = []
+    for step in reversed(node["definition"]):
+        sql = re.sub(r"\s+\)", ")", re.sub(r"\(\s+", "(", " ".join(step["sql"].split())))
+        out.append(f"{indent}{step['cte']}: {sql}")
+        if step.get("from"):
+            out.append(f"{indent}  {' '.join(step['from'].split())}")
+    if node["kind"] == "value":
+        out.append(f"{indent}= {_fmt(node['value'])} ({node['table']}.{node['name']})")
+        return out
+    if node["kind"] in ("formula", "window"):
+        window = node["kind"] == "window"
+        parts = ", ".join(f"{c['name']}{' ' + c['period'] if window else ''} {_fmt(c['value'])}"
+                          for c in node["components"])
+        out.append(f"{indent}= {_fmt(node['value'])} over {parts}")
+        for c in node["components"]:
+            if c["kind"] != "value":
+                out += ["", f"{indent}{c['name']} {c['period']}: {_fmt(c['value'])}"]
+                out += _node_lines(c, indent + "  ")
+        return out
+    if "accounts" in node:
+        out.append(f"{indent}by account:")
+        out += [f"{indent}  {_row_text(a)[0]} {_fmt(a['amount']):>16}" for a in node["accounts"]["shown"]]
+    rows = node["rows"]
+    noun = "lines" if node["kind"] == "lines" else "records"
+    tie = "=" if node["ties"] else "does not tie to"
+    origin = "" if noun == "lines" else f" of {node['reads']}"
+    out.append(f"{indent}{rows['count']:,} {noun}{origin}, sum {_fmt(rows['total'])} {tie} {node['name']} "
+               f"{_fmt(node['value'])}{', largest first:' if rows['shown'] else ''}")
+    for r in rows["shown"]:
+        what, detail = _row_text(r)
+        out.append(f"{indent}  {what} {_fmt(r['amount']):>16}  {detail}".rstrip())
+    if rows["more"]["count"]:
+        out.append(f"{indent}  and {rows['more']['count']:,} more {noun} totalling {_fmt(rows['more']['total'])}")
+    return out
+
+
+def to_json(result: dict[str, Any]) -> str:
+    return json.dumps(result, indent=2, ensure_ascii=False)
+
+
+def print_explain(read_copy: Path, kpi: str, period: str | None, *, limit: int = 20, as_json: bool = False) -> int:
+    """`closeboard explain`: print the explanation (or its JSON); the exit status: 0, or 1 for an
+    unknown KPI or period (the message lists what exists), 2 when there is no warehouse yet."""
+    if not read_copy.exists():
+        click.echo(f"no warehouse yet at {read_copy}: run `closeboard refresh` (or `closeboard demo`) first", err=True)
+        return 2
+    con = connect(read_copy, read_only=True)
+    try:
+        result = explain(con, kpi, period, limit=limit)
+    except ExplainError as exc:
+        click.echo(f"✗ {exc}", err=True)
+        return 1
+    finally:
+        con.close()
+    click.echo(to_json(result) if as_json else "\n".join(text_lines(result)))
+    return 0

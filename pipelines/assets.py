@@ -44,7 +44,7 @@ TABLE_DESCRIPTIONS = {
     "bank_balances": "Statement closing balances per bank account and day.",
     "crm_opportunities": "Sales opportunities from the CRM.",
 }
-MART_TABLES = ("periods", "mart_pnl_monthly", "mart_balance_sheet", "mart_kpis")
+MART_TABLES = ("periods", "mart_pnl_monthly", "mart_balance_sheet", "mart_kpis", "mart_statements")
 
 
 def _source_asset(source: str) -> dg.AssetsDefinition:
@@ -112,6 +112,8 @@ CANONICAL_KEYS = [dg.AssetKey(t) for tables in SOURCE_TABLES.values() for t in t
             ("mart_pnl_monthly", "Profit and loss by month and account."),
             ("mart_balance_sheet", "Month-end balance sheet by account, with earnings rows so it balances."),
             ("mart_kpis", "Monthly key figures: revenue, margins, cash, burn, runway, AR, AP, DSO, DPO, pipeline."),
+            ("mart_statements", "Income statement, balance sheet and cash flow (indirect method) by line, with the"
+                                " prior month, the same month a year before and year to date."),
         )
     ],
     description="Build the monthly statements and key figures from the ledger.",

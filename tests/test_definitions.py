@@ -29,7 +29,8 @@ def test_refresh_job_covers_one_asset_per_canonical_table_grouped_by_source() ->
         "erp_accounts": "erp", "erp_journal_lines": "erp", "erp_invoices": "erp", "erp_bills": "erp",
         "erp_payments": "erp", "erp_fx_rates": "erp", "erp_trial_balance": "erp", "bank_accounts": "bank", "bank_transactions": "bank", "bank_balances": "bank",
         "crm_opportunities": "crm", "periods": "warehouse", "mart_pnl_monthly": "warehouse",
-        "mart_balance_sheet": "warehouse", "mart_kpis": "warehouse", "dashboard": "reports",
+        "mart_balance_sheet": "warehouse", "mart_kpis": "warehouse", "mart_statements": "warehouse",
+        "dashboard": "reports",
         "recon_results": "reconciliation", "recon_items": "reconciliation",
         "recon_bank_matches": "reconciliation", "close_snapshots": "close", "close_snapshot": "close",
     }

@@ -191,6 +191,16 @@
       var value = kpiValue(p, tile);
       card.setAttribute("data-value", value === null ? "" : value);
       card.querySelector(".tile-value").textContent = display(value, tile.format, CURRENCY);
+      if (tile.format === "money") {  // the tile rounds to the unit; the exact figure on hover and focus
+        var exact = card.querySelector(".tile-exact");
+        if (!exact) {
+          exact = el("div", { class: "tile-exact" });
+          card.querySelector(".tile-value").after(exact);
+          card.tabIndex = 0;
+        }
+        exact.textContent = value === null ? "" : "exactly " + money(value, CURRENCY, true);
+        card.querySelector(".tile-value").title = value === null ? "" : money(value, CURRENCY, true);
+      }
       var kind = tile.format === "money" ? "money" : tile.format === "percent" ? "percent" : "number";
       [["mom", prev, "vs prior month"], ["yoy", yearAgo, "vs a year before"]].forEach(function (spec) {
         var span = card.querySelector("." + spec[0]);
@@ -565,6 +575,129 @@
     outs[3].setAttribute("data-value", value);
   }
 
+  // ------------------------------------------------------------------ statements
+
+  var statementState = {};
+
+  // the figures (period, line, columns) joined to their lines (statement, rollup, label, kind, depth),
+  // grouped per period, statement and rollup in the lines' order
+  function statementRows(section, rollup) {
+    var byKey = section._byKey;
+    if (!byKey) {
+      byKey = section._byKey = {};
+      var lines = {};
+      records(section.more_queries[0]).forEach(function (l) { lines[l.line] = l; });
+      records(section.query).forEach(function (r) {
+        var l = lines[r.line];
+        if (!l) return;
+        var row = { line_id: l.line_id, label: l.label, kind: l.kind, depth: l.depth, order: l.line_order };
+        section.columns.forEach(function (c) { row[c.name] = r[c.name]; });
+        var key = r.period + "|" + l.statement + "|" + l.rollup;
+        (byKey[key] = byKey[key] || []).push(row);
+      });
+      Object.keys(byKey).forEach(function (k) { byKey[k].sort(function (a, b) { return a.order - b.order; }); });
+    }
+    return function (period, statement) { return byKey[period + "|" + statement + "|" + rollup] || []; };
+  }
+
+  function columnHeading(section, statement, col) {
+    if (col.name === "ytd" && statement.ytd_label) return statement.ytd_label;
+    if (col.shift) return col.label + " (" + shiftPeriod(state.period, col.shift) + ")";
+    if (col.name === "amount") return state.period;
+    return col.label;
+  }
+
+  function drawStatements(section) {
+    var body = sectionNode(section.id).querySelector(".body");
+    var st = statementState[section.id];
+    if (!st) {
+      st = statementState[section.id] = { rollup: section.rollups[0].id };
+      var tools = el("div", { class: "table-tools" });
+      var pickId = "rollup-" + section.id;
+      tools.appendChild(el("label", { for: pickId }, "Show"));
+      var pick = el("select", { id: pickId });
+      section.rollups.forEach(function (r) { pick.appendChild(el("option", { value: r.id }, r.label)); });
+      pick.addEventListener("change", function () { st.rollup = pick.value; drawStatements(section); });
+      tools.appendChild(pick);
+      body.appendChild(tools);
+      st.blocks = section.statements.map(function (spec) {
+        var block = el("div", { class: "statement", "data-statement": spec.id });
+        var headingId = "h-" + section.id + "-" + spec.id;
+        block.appendChild(el("h3", { id: headingId }, spec.label));
+        var wrap = el("div", { class: "statement-wrap", tabindex: "0", role: "region", "aria-labelledby": headingId });
+        var table = el("table", { class: "statement-table", id: "statement-" + spec.id });
+        var thead = el("thead"), tr = el("tr");
+        tr.appendChild(el("th", { scope: "col", class: "line" }, "Line"));
+        section.columns.forEach(function (col) { tr.appendChild(el("th", { scope: "col", class: "num", "data-column": col.name })); });
+        thead.appendChild(tr);
+        table.appendChild(thead);
+        table.appendChild(el("tbody"));
+        wrap.appendChild(table);
+        block.appendChild(wrap);
+        block.appendChild(el("p", { class: "statement-check" }));
+        body.appendChild(block);
+        return { spec: spec, block: block, table: table };
+      });
+    }
+    var rowsOf = statementRows(section, st.rollup);
+    var info = periodInfo(state.period);
+    var note = body.querySelector(".statement-note");
+    if (!note) { note = el("p", { class: "note statement-note" }); body.insertBefore(note, st.blocks[0].block); }
+    note.textContent = info.is_open ? state.period + " is the open month: its column is month to date."
+      : info.closed_version !== null && info.closed_version !== undefined
+        ? "The statements show the ledger as it is now" + (info.restated_since_close ? ", restated since the close." : " (the same figures as at the close).")
+        : "";
+    st.blocks.forEach(function (b) {
+      b.table.querySelectorAll("thead th[data-column]").forEach(function (th) {
+        var col = section.columns.filter(function (c) { return c.name === th.getAttribute("data-column"); })[0];
+        th.textContent = columnHeading(section, b.spec, col);
+      });
+      var rows = rowsOf(state.period, b.spec.id);
+      var tbody = b.table.querySelector("tbody");
+      var frag = document.createDocumentFragment();
+      rows.forEach(function (r) {
+        var tr = el("tr", { class: "kind-" + r.kind, "data-line": r.line_id });
+        var th = el("th", { scope: "row", class: "line depth-" + Math.min(r.depth || 0, 4) }, r.label);
+        tr.appendChild(th);
+        section.columns.forEach(function (col) {
+          var raw = r[col.name];
+          var text = r.kind === "heading" ? "" : raw === null || raw === undefined ? "no data" : money(raw, CURRENCY, true);
+          var td = el("td", { class: "num" + (raw === null && r.kind !== "heading" ? " nodata" : ""), "data-column": col.name }, text);
+          td.setAttribute("data-raw", raw === null || raw === undefined ? "" : String(raw));
+          tr.appendChild(td);
+        });
+        frag.appendChild(tr);
+      });
+      tbody.textContent = "";
+      tbody.appendChild(frag);
+      if (!rows.length) {
+        var empty = el("tr"), cell = el("td", { colspan: String(section.columns.length + 1), class: "missing" }, "No statement for " + state.period + ".");
+        empty.appendChild(cell);
+        tbody.appendChild(empty);
+      }
+      var check = b.block.querySelector(".statement-check");
+      if (b.spec.balances) {  // two lines that must be equal: assets = liabilities + equity
+        var pair = b.spec.balances.map(function (id) {
+          var hit = rows.filter(function (r) { return r.line_id === id; })[0];
+          return hit ? hundredths(hit.amount) : null;
+        });
+        var ok = pair[0] !== null && pair[0] === pair[1];
+        check.textContent = pair[0] === null || pair[1] === null ? "" : ok
+          ? "Balances: total assets equal total liabilities and equity."
+          : "Does not balance: assets less liabilities and equity = " + money(fromHundredths(pair[0] - pair[1]), CURRENCY, true) + ".";
+        check.className = "statement-check " + (pair[0] === null || pair[1] === null ? "" : ok ? "pass" : "fail");
+      }
+      if (b.spec.check) {
+        var line = rows.filter(function (r) { return r.line_id === b.spec.check; })[0];
+        var diff = line ? hundredths(line.amount) : null;
+        check.textContent = diff === null ? "" : diff === 0n
+          ? "Ties: the net change equals the change in cash (difference " + money("0", CURRENCY, true) + ")."
+          : "Does not tie: the net change differs from the change in cash by " + money(line.amount, CURRENCY, true) + ".";
+        check.className = "statement-check " + (diff === null ? "" : diff === 0n ? "pass" : "fail");
+      }
+    });
+  }
+
   // ------------------------------------------------------------------ header: period, freshness, reload
 
   function drawHeader() {
@@ -606,6 +739,7 @@
           case "table": drawTable(tables[section.id] || buildTable(section)); break;
           case "recon": break;  // after the tables, so its drill-down finds them
           case "runway_whatif": drawRunway(section); break;
+          case "statements": drawStatements(section); break;
         }
       } catch (err) {
         console.warn("section " + section.id + " could not be drawn", err);

@@ -144,6 +144,14 @@ def con():
         "mart_pnl_monthly",
         "mart_balance_sheet",
         "mart_kpis",
+        "statement_windows",
+        "statement_items",
+        "statement_balances",
+        "statement_values",
+        "statement_tree",
+        "statement_lines",
+        "cash_flow_lines",
+        "mart_statements",
     ]
     yield connection
     connection.close()
@@ -158,7 +166,7 @@ def _kpis(con, period: str) -> dict[str, D | None]:
 def test_mart_files_run_in_name_order():
     names = [path.name for path in sorted(MART_DIR.glob("*.sql"))]
     assert names[0] == "00_functions.sql"
-    assert names[-1] == "60_mart_kpis.sql"
+    assert names[-1] == "85_mart_statements.sql"
 
 
 def test_periods(con):
@@ -400,7 +408,7 @@ def test_failed_build_leaves_previous_marts():
     connection.execute(
         "insert into erp_accounts values ('4100', 'Services', 'revenue', null, 'USD', null)"
     )
-    connection.execute("drop table crm_opportunities")  # the last model needs it
+    connection.execute("drop table crm_opportunities")  # mart_kpis needs it
     with pytest.raises(duckdb.CatalogException):
         build_marts(connection)
     assert connection.sql("select * from mart_pnl_monthly").fetchall() == before

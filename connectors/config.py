@@ -301,7 +301,7 @@ TextMap = Annotated[dict[str, str], _none_to({}), BeforeValidator(_scalars_to_st
 
 
 def _check_id(value: str) -> str:
-    from warehouse.recon import CHECK_IDS  # only when overrides are given (it imports duckdb)
+    from warehouse.checks import CHECK_IDS
 
     if value not in CHECK_IDS:
         raise ValueError(f"unknown check{_did_you_mean(value, CHECK_IDS)} (one of {', '.join(CHECK_IDS)})")

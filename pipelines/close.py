@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import warnings
@@ -40,13 +41,15 @@ from reports.render import PageContext
 from warehouse import loads
 from warehouse.db import publish_read_copy
 from warehouse.home import Home
-from warehouse.snapshots import CloseRefused, close, ended_periods, take_snapshots
+from warehouse.snapshots import CloseRefused, Snapshot, close, ended_periods, take_snapshots
 
 # single-run backfills are what DESIGN asks for; Dagster marks the parameter beta
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`")
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "closeboard.yaml"
 WAREHOUSE_TAG = {"closeboard/warehouse": "write"}
+HISTORY_KEY = dg.AssetKey("close_snapshot")  # the history: one partition per month
+HISTORY_KPIS = ("revenue", "net_income", "cash", "ar", "ap")  # the key figures each version shows in Dagster
 MART_KEYS = [dg.AssetKey(k) for k in ("periods", "mart_pnl_monthly", "mart_balance_sheet", "mart_kpis")]
 
 
@@ -84,7 +87,7 @@ def snapshot_periods(closeboard: CloseboardResource, run_id: str, periods: Seque
     version without one, rewrite the history page and publish the readers' copy; without it the
     run's dashboard step does that after rendering the page (`render_and_publish`). Archived pages
     are rendered with each version's own figures (reports.history), never copied from latest.html,
-    so nothing here may archive before the render. Returns "P vN status" per appended version."""
+    so nothing here may archive before the render. Returns the appended versions."""
     config = closeboard.settings()
     home = closeboard.data_home
     with closeboard.warehouse() as con:
@@ -97,14 +100,38 @@ def snapshot_periods(closeboard: CloseboardResource, run_id: str, periods: Seque
             con.execute("checkpoint")
     if publish:
         publish_read_copy(home)
-    return [f"{s.period} v{s.version} {s.status}" for s in result.appended]
+    return result.appended
 
 
-def _snapshot_metadata(appended: list[str]) -> dict[str, dg.MetadataValue]:
+def _label(snap: Snapshot) -> str:
+    return f"{snap.period} v{snap.version} {snap.status}"
+
+
+def _snapshot_metadata(appended: list[Snapshot]) -> dict[str, dg.MetadataValue]:
     return {
         "versions_appended": dg.MetadataValue.int(len(appended)),
-        "appended": dg.MetadataValue.md("\n".join(f"- {a}" for a in appended) or "nothing changed"),
+        "appended": dg.MetadataValue.md("\n".join(f"- {_label(a)}" for a in appended) or "nothing changed"),
     }
+
+
+def history_materialization(snap: Snapshot) -> dg.AssetMaterialization:
+    """A snapshot version as a materialization of its month's `close_snapshot` partition, whichever
+    step appended it (the refresh, the sign-off), so Dagster's partitions view shows every month's
+    state: status, version, sign-off, override, the key figures (exact, as text) and a restatement's
+    differences."""
+    metadata: dict[str, Any] = {
+        "status": dg.MetadataValue.text(snap.status),
+        "version": dg.MetadataValue.int(snap.version),
+        "closed_by": dg.MetadataValue.text(snap.closed_by or ""),
+        "override_reason": dg.MetadataValue.text(snap.override_reason or ""),
+        "failing_checks": dg.MetadataValue.text(", ".join(snap.failing_checks) or "none"),
+        **{kpi: dg.MetadataValue.text("no data" if snap.kpis.get(kpi) is None else str(snap.kpis[kpi]))
+           for kpi in HISTORY_KPIS},
+    }
+    if snap.differences:
+        metadata["differences"] = dg.MetadataValue.json(snap.differences)
+    return dg.AssetMaterialization(asset_key=HISTORY_KEY, partition=snap.period, metadata=metadata,
+                                   description=f"close snapshot {_label(snap)}")
 
 
 @dataclass(frozen=True)
@@ -157,7 +184,10 @@ def build(config: Config, *, upstream: Sequence[dg.AssetKey] = (), refresh_job: 
     )
     def close_snapshots(context: dg.AssetExecutionContext, closeboard: CloseboardResource) -> dg.MaterializeResult:
         appended = snapshot_periods(closeboard, context.run_id, None, publish=False)
-        progress.emit(f"history: {len(appended)} snapshot version(s) appended" + (f" ({', '.join(appended)})" if appended else ""))
+        for snap in appended:  # the month's partition of the history shows the new version
+            context.log_event(history_materialization(snap))
+        progress.emit(f"history: {len(appended)} snapshot version(s) appended"
+                      + (f" ({', '.join(map(_label, appended))})" if appended else ""))
         return dg.MaterializeResult(metadata=_snapshot_metadata(appended))
 
     @dg.asset(
@@ -174,8 +204,8 @@ def build(config: Config, *, upstream: Sequence[dg.AssetKey] = (), refresh_job: 
     def close_snapshot(context: dg.AssetExecutionContext, closeboard: CloseboardResource) -> None:
         appended = snapshot_periods(closeboard, context.run_id, context.partition_keys, publish=True)
         context.log.info(f"{len(context.partition_keys)} period(s): {len(appended)} version(s) appended")
-        for line in appended:
-            context.log.info(line)
+        for snap in appended:
+            context.log.info(_label(snap))
         progress.emit(f"history: {len(appended)} snapshot version(s) appended")
         context.add_output_metadata(_snapshot_metadata(appended))
 
@@ -200,6 +230,7 @@ def build(config: Config, *, upstream: Sequence[dg.AssetKey] = (), refresh_job: 
             except CloseRefused as exc:
                 raise dg.Failure(description=f"close refused: {exc}", allow_retries=False) from None
         render_and_publish(closeboard, context.run_id)
+        context.log_event(history_materialization(snap))
         message = f"{snap.period} closed as v{snap.version} by {snap.closed_by}" + (
             f" (override: {snap.override_reason})" if snap.override_reason else "")
         context.log.info(message)

@@ -32,17 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-EXACT_CHECKS = ("R1_trial_balance", "R2_bank_vs_book", "R3_ar", "R4_ap", "R6_completeness", "R7_erp_report")
-DIFFERENCE_WORDING = {
-    "R1_trial_balance": "At every month-end, liabilities + equity + earnings equal assets to the cent.",
-    "R2_bank_vs_book": "At every month-end, the statement balance adjusted for deposits in transit and "
-    "outstanding payments equals the ledger balance adjusted for bank-only items and the opening difference, to the cent.",
-    "R3_ar": "At every month-end, the open customer documents (less unapplied cash) equal the AR control account, to the cent.",
-    "R4_ap": "At every month-end, the open vendor bills equal the AP control account, to the cent.",
-    "R6_completeness": "Every source served exactly as many rows as it said it holds.",
-    "R7_erp_report": "At every month-end, every account's balance equals the ERP's own trial balance, to the cent.",
-}
-
+from warehouse.checks import BY_ID
 
 @dataclass(frozen=True)
 class Verdict:
@@ -61,10 +51,10 @@ def _suite(gx: Any, check_id: str, severity: str, periods: int) -> Any:
         value=periods, severity=FailureSeverity.CRITICAL,
         description="Every reported period has a verdict.",
     ))
-    if check_id in EXACT_CHECKS:
+    exact = BY_ID[check_id].exact
+    if exact:  # the check agrees to the cent or fails
         suite.add_expectation(gx.expectations.ExpectColumnValuesToBeBetween(
-            column="difference", min_value=0, max_value=0, severity=error_level,
-            description=DIFFERENCE_WORDING[check_id],
+            column="difference", min_value=0, max_value=0, severity=error_level, description=exact,
         ))
     suite.add_expectation(gx.expectations.ExpectColumnValuesToNotBeInSet(
         column="status", value_set=["fail"], severity=FailureSeverity.CRITICAL,

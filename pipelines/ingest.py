@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from connectors.adapters import Adapter, get_adapter
-from connectors.client import CallLog, SourceSession, printable
+from connectors.client import CallLog, SourceSession, printable, scrub
 from connectors.config import Config
 from connectors.incremental import Baseline, summary_rows
 from connectors.adapters.base import to_text_batch
@@ -93,8 +93,10 @@ def full_pull_due(con: duckdb.DuckDBPyConnection, source: str, every_days: float
 
 
 def write_rejected(con: duckdb.DuckDBPyConnection, run_id: str, source: str, pull: SourcePull) -> None:
-    """Items the adapter could not map at all go to `quarantine` with its reason."""
-    loads.append_rejected(con, [{"run_id": run_id, "source": source, "tool": tool, "record": record, "reason": reason}
+    """Items the adapter could not map at all go to `quarantine` with its reason; a secret the server
+    echoed into one (a value closeboard expanded, a token) is blanked first, as in the call log."""
+    loads.append_rejected(con, [{"run_id": run_id, "source": source, "tool": tool, "record": scrub(record),
+                                 "reason": scrub(reason)}
                                 for t in pull.tables.values() for record, reason, tool in t.rejected])
 
 

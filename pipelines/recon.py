@@ -11,30 +11,13 @@ import pandas as pd
 
 from pipelines import progress
 from pipelines.resources import CloseboardResource
+from warehouse.checks import BY_ID
 from warehouse.db import frame
 from warehouse.recon import CHECK_IDS, CHECK_TITLES, DEFAULT_SEVERITY, ReconParams, build_recon
 
 RECON_TABLES = ("recon_results", "recon_items", "recon_bank_matches")
 MART_DEPS = [dg.AssetKey(name) for name in ("periods", "mart_pnl_monthly", "mart_balance_sheet", "mart_kpis")]
 GUARDED = dg.AssetKey("recon_results")
-CHECK_DESCRIPTIONS = {
-    "R1_trial_balance": "Every entry balances; debits = credits each month; every account known; "
-    "assets = liabilities + equity at every month-end.",
-    "R2_bank_vs_book": "Per bank account at each month-end: statement + deposits in transit - outstanding "
-    "payments = ledger + bank-only receipts - bank-only charges + opening difference; no stale items.",
-    "R3_ar": "AR open items at each month-end equal the AR control account; each invoice's balance is "
-    "its total less its payments.",
-    "R4_ap": "AP open items at each month-end equal the AP control account; each bill's balance is its "
-    "total less its payments.",
-    "R5_bookings_vs_billings": "Won deals map to ERP customers and get invoiced; invoicing stays within "
-    "the tolerance of bookings.",
-    "R6_completeness": "Rows loaded equal each source's total; keys unique; required fields present; "
-    "no future-dated lines; sources fresh.",
-    "R7_erp_report": "Every account's balance at each month-end equals the ERP's own trial balance report "
-    "(where the ERP source gives one).",
-}
-
-
 def recon_params(closeboard: CloseboardResource) -> ReconParams:
     recon = closeboard.settings().reconciliation
     return ReconParams(
@@ -70,7 +53,7 @@ def _table_md(rows) -> str:
     ],
     check_specs=[
         dg.AssetCheckSpec(check_id, asset=GUARDED, blocking=False,
-                          description=f"{CHECK_TITLES[check_id]}: {CHECK_DESCRIPTIONS[check_id]}")
+                          description=f"{CHECK_TITLES[check_id]}: {BY_ID[check_id].description}")
         for check_id in CHECK_IDS
     ],
     description="Reconcile bank, AR, AP and CRM figures to the ERP ledger, period by period.",

@@ -9,7 +9,7 @@ import pandas as pd
 
 from connectors.client import printable
 from warehouse.db import connect, frame
-from warehouse.recon import CHECK_IDS
+from warehouse.checks import CHECK_IDS
 
 SHORT = {c: c.split("_")[0] for c in CHECK_IDS}
 MARK = {"pass": "ok", "warn": "WARN", "fail": "FAIL", "not_configured": "n/c"}

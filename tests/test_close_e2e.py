@@ -227,3 +227,27 @@ def test_backfill_of_a_history_less_warehouse_takes_every_ended_month_once(
     assert all((home / "reports" / "history" / p / "v1.html").exists() for p in ENDED)
     assert (home / "reports" / "history.html").exists()
     assert date.fromisoformat(str(read(home, "select as_of from run_context")[0][0])) == AS_OF
+
+
+def test_the_dagster_instance_shows_every_month_of_the_history_as_a_close_snapshot_partition(flow: Flow) -> None:
+    """The refresh's and the sign-off's versions are materializations of the month's `close_snapshot`
+    partition: the partitions view shows every ended month, the latest event each month's state."""
+    from pipelines.close import HISTORY_KEY
+    from pipelines.instance import instance
+    from warehouse.home import Home
+
+    latest = {p: (v, s) for p, v, s in versions(flow.home)}  # the last version of each month wins
+    with instance(Home.resolve(str(flow.home))) as dagster:
+        assert set(ENDED) <= dagster.get_materialized_partitions(HISTORY_KEY)
+        shown = {}
+        for period in (RESTATED, BROKEN, ENDED[0]):
+            records = dagster.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=HISTORY_KEY, asset_partitions=[period]), limit=1).records
+            event = records[0].asset_materialization
+            shown[period] = (event.metadata["version"].value, event.metadata["status"].value)
+            if period == RESTATED:
+                assert "differences" in event.metadata  # the restatement says what changed
+                assert event.metadata["closed_by"].value == ""
+            if period == BROKEN:
+                assert event.metadata["override_reason"].value == REASON
+        assert shown == {p: latest[p] for p in shown}

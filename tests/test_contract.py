@@ -1,5 +1,6 @@
-"""The canonical record contract is declared twice (connectors' text columns, the warehouse's SQL
-types); they must name the same tables, columns and keys in the same order."""
+"""The canonical record contract is declared once per layer (connectors' text columns, the
+warehouse's SQL types, the bundled servers' documented columns, the demo generator's files); they
+must name the same tables, columns and keys in the same order."""
 
 from __future__ import annotations
 
@@ -25,3 +26,40 @@ def test_connector_records_match_the_warehouse_schema() -> None:
         composite = re.search(r"-- key: \(([^)]*)\)", block)
         keys = composite.group(1).split(", ") if composite else re.findall(r"^\s+(\w+)\s.*-- key$", block, re.M)
         assert tuple(keys) == KEYS[table], table
+
+
+def _served_tables() -> dict[str, tuple[str, ...]]:
+    """The canonical table each bundled server's TableSpec serves, with the columns it serves."""
+    from connectors.servers import bank, crm, erp
+
+    served = {}
+    for source, module in (("erp", erp), ("bank", bank), ("crm", crm)):
+        for spec in module.TABLES:
+            name = spec.name if spec.name.startswith(f"{source}_") else f"{source}_{spec.name}"
+            served[name] = spec.column_names
+    return served
+
+
+def test_the_bundled_servers_serve_the_canonical_columns() -> None:
+    served = _served_tables()
+    # every canonical table but the ERP's own trial balance, which get_trial_balance computes
+    assert set(served) == set(CANONICAL) - {"erp_trial_balance"}
+    for table, columns in served.items():
+        assert columns == CANONICAL[table], table
+
+
+def test_the_demo_generator_writes_the_files_the_servers_read(tmp_path) -> None:
+    from datetime import date
+
+    from connectors.demo import generate
+    from connectors.servers import bank, crm, erp
+
+    generate(tmp_path, as_of=date(2026, 6, 15), seed=1, scale=1)
+    for spec in (*erp.TABLES, *bank.TABLES, *crm.TABLES):
+        path = tmp_path / spec.path
+        if spec.optional and not path.exists():
+            continue
+        header = tuple(path.read_text(encoding="utf-8").splitlines()[0].split(","))
+        # the served columns in order; a file may carry more (the CRM's updated_at), which are not served
+        assert tuple(c for c in header if c in spec.column_names) == spec.column_names, spec.path
+        assert set(header) - set(spec.column_names) <= {"updated_at"}, spec.path

@@ -34,14 +34,14 @@ from connectors.pull import pull_source
 SECRET = "hx-9f3c1e77d2a04b5e"  # no known secret shape (not Bearer, JWT or sk_): only its value can find it
 NASTY = "[/red] boom [bold]\x1b[2J\x1b]0;pwned\x07\x1b[31mred\r"
 TOOLS = ("reject", "structured_only", "embedded", "euro_text", "same_items", "endless", "repeat_cursor",
-         "infinite_total", "nan_amount", "ok_page")
+         "infinite_total", "nan_amount", "leaky_reject", "ok_page")
 SETTINGS = ClientSettings(call_timeout_s=20, retries=0, backoff_s=0.01, backoff_max_s=0.02, page_limit=100,
                           max_response_bytes=20_000, max_pages=50)
 
 
 def run_async(fn):  # noqa: ANN001, ANN201
-    """anyio.run in a thread of its own: an in-process Dagster run earlier in the session (test_close_e2e,
-    test_crash_points) can leave an event loop marked running in the main thread."""
+    """anyio.run in a thread of its own, whatever loop this thread may be running (an open Playwright
+    sync session keeps one running, see tests/reports/conftest.py)."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1) as pool:
@@ -101,6 +101,12 @@ def hostile_server() -> MCPServer:
         items = ", ".join([json.dumps(opportunity(1)), json.dumps(opportunity(2)).replace('"10.00"', "NaN"),
                            json.dumps(opportunity(3))])
         return f'{{"items": [{items}], "next_cursor": null, "total": 3}}'
+
+    @server.tool(structured_output=False)
+    def leaky_reject(cursor: str | None = None, limit: int = 100) -> str:  # a rejected record echoing the key
+        leak = {**opportunity(2), "customer_name": f"Acme (key {SECRET})"}
+        items = ", ".join([json.dumps(opportunity(1)), json.dumps(leak).replace('"10.00"', "NaN")])
+        return f'{{"items": [{items}], "next_cursor": null, "total": 2}}'
 
     @server.tool(structured_output=False)
     def ok_page(cursor: str | None = None, limit: int = 100) -> str:
@@ -413,6 +419,21 @@ def test_a_nan_amount_quarantines_that_row_and_keeps_the_others() -> None:
     [(record, reason, tool)] = result.tables["crm_opportunities"].rejected
     assert tool == "nan_amount" and "'amount'" in reason and "not a finite number" in reason
     assert json.loads(record)["opportunity_id"] == "O2"
+
+
+def test_a_secret_in_a_rejected_record_is_blanked_in_the_quarantine(secret_env: str) -> None:
+    import duckdb
+
+    from pipelines.ingest import write_rejected
+    from warehouse.db import ensure_schema
+
+    result, rows = pull("leaky_reject")
+    assert [r["opportunity_id"] for r in rows] == ["O1"]
+    con = duckdb.connect()
+    ensure_schema(con)
+    write_rejected(con, "r1", "crm", result)
+    [(record, reason)] = con.execute("select record, reason from quarantine").fetchall()
+    assert SECRET not in record and "Acme (key ***)" in record and "not a finite number" in reason
 
 
 def test_a_well_behaved_server_is_unaffected() -> None:

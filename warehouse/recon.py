@@ -18,47 +18,16 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.checks import CHECK_IDS, CHECKS
 from warehouse.db import scalar
 
 RECON_DIR = Path(__file__).parent / "sql" / "recon"
 MATCH_STEP = "11_match_step.sql"
 
-CHECK_IDS = (
-    "R1_trial_balance",
-    "R2_bank_vs_book",
-    "R3_ar",
-    "R4_ap",
-    "R5_bookings_vs_billings",
-    "R6_completeness",
-    "R7_erp_report",
-)
-DEFAULT_SEVERITY = {
-    "R1_trial_balance": "error",
-    "R2_bank_vs_book": "error",
-    "R3_ar": "error",
-    "R4_ap": "error",
-    "R5_bookings_vs_billings": "warn",
-    "R6_completeness": "error",
-    "R7_erp_report": "error",
-}
-CHECK_TITLES = {
-    "R1_trial_balance": "R1 trial balance",
-    "R2_bank_vs_book": "R2 bank vs book",
-    "R3_ar": "R3 AR subledger vs control",
-    "R4_ap": "R4 AP subledger vs control",
-    "R5_bookings_vs_billings": "R5 bookings vs billings",
-    "R6_completeness": "R6 completeness and freshness",
-    "R7_erp_report": "R7 ERP report tie-out",
-}
+DEFAULT_SEVERITY = {c.id: c.severity for c in CHECKS}
+CHECK_TITLES = {c.id: c.title for c in CHECKS}
 # the sources each check reads; without one of them configured the check is `not_configured`
-CHECK_SOURCES = {
-    "R1_trial_balance": ("erp",),
-    "R2_bank_vs_book": ("bank", "erp"),
-    "R3_ar": ("erp",),
-    "R4_ap": ("erp",),
-    "R5_bookings_vs_billings": ("crm", "erp"),
-    "R7_erp_report": ("erp",),
-}
+CHECK_SOURCES = {c.id: c.sources for c in CHECKS if c.sources}
 MAX_MATCH_ROUNDS = 100_000
 
 

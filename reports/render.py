@@ -32,6 +32,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from reports import formatting
+from warehouse.checks import CHECKS
 
 CHART_LIBRARY = "chart-4.6.1.umd.min.js"
 SERVED_MARKER = "<!--closeboard:served-->"
@@ -84,6 +85,8 @@ def layout() -> dict[str, Any]:
         seen.add(section["id"])
         for name in (section["query"], *section.get("more_queries", [])):
             query_text(name)  # exists
+        if section["component"] == "recon":  # the cards' labels: the check registry's
+            section["checks"] = {c.id: c.label for c in CHECKS}
     return spec
 
 

@@ -7,5 +7,5 @@ Each module serves one source family over stdio (default) or streamable HTTP (``
 - ``python -m connectors.servers.crm``  -> ``closeboard-crm``
 
 and exposes ``build_server(data_dir) -> MCPServer`` for in-memory use (``mcp.Client(server)``).
-The data root holds ``company.json`` and CSV files per family (see ``_common.TableSpec``).
+The data root holds ``company.json`` and CSV files per family (see ``specs.TableSpec``).
 """

@@ -15,23 +15,20 @@ from typing import Annotated
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from connectors.servers._common import (
+from connectors.servers.hosting import new_server, serve
+from connectors.servers.specs import (
     DATE,
     MONEY,
     READ_ONLY,
-    S,
     Cursor,
-    DataSource,
     DateFrom,
     DateTo,
     Limit,
-    Query,
+    S,
     TableSpec,
-    new_server,
     page_description,
-    parse_date,
-    serve,
 )
+from connectors.servers.store import DataSource, Query, parse_date
 
 BANK_ACCOUNTS = TableSpec(
     "bank_accounts",

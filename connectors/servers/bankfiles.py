@@ -42,14 +42,10 @@ from pathlib import Path
 import pyarrow as pa
 from mcp.server.mcpserver import MCPServer
 
-from connectors.servers._common import (
-    DataSource,
-    Loaded,
-    SourceError,
-    new_server,
-    serve,
-)
 from connectors.servers.bank import BALANCES, BANK_ACCOUNTS, TRANSACTIONS, add_bank_tools
+from connectors.servers.hosting import new_server, serve
+from connectors.servers.specs import SourceError
+from connectors.servers.store import DataSource, Loaded
 
 OFX_SUFFIXES = {".ofx", ".qfx"}
 CAMT_SUFFIXES = {".xml"}

@@ -14,21 +14,9 @@ from typing import Annotated
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from connectors.servers._common import (
-    DATE,
-    MONEY,
-    READ_ONLY,
-    S,
-    Cursor,
-    DataSource,
-    Limit,
-    Query,
-    TableSpec,
-    new_server,
-    page_description,
-    parse_timestamp,
-    serve,
-)
+from connectors.servers.hosting import new_server, serve
+from connectors.servers.specs import DATE, MONEY, READ_ONLY, Cursor, Limit, S, TableSpec, page_description
+from connectors.servers.store import DataSource, Query, parse_timestamp
 
 OPPORTUNITIES = TableSpec(
     "opportunities",

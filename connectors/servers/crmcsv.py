@@ -69,8 +69,10 @@ import pyarrow as pa
 import yaml
 from mcp.server.mcpserver import MCPServer
 
-from connectors.servers._common import DataSource, Loaded, SourceError, new_server, serve
 from connectors.servers.crm import OPPORTUNITIES, add_crm_tools
+from connectors.servers.hosting import new_server, serve
+from connectors.servers.specs import SourceError
+from connectors.servers.store import DataSource, Loaded
 
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "opportunity_id": ("record id", "deal id", "opportunity id", "id"),

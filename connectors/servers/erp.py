@@ -12,26 +12,22 @@ from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
 
-from connectors.servers._common import (
+from connectors.servers.hosting import new_server, serve
+from connectors.servers.specs import (
     DATE,
     MONEY,
     READ_ONLY,
-    S,
     Cursor,
-    DataSource,
     DateFrom,
     DateTo,
     Limit,
-    Query,
     ReportDate,
+    S,
     SourceError,
     TableSpec,
-    dumps,
-    new_server,
     page_description,
-    parse_date,
-    serve,
 )
+from connectors.servers.store import DataSource, Query, dumps, parse_date
 
 _DOC_COLUMNS = (
     S("status", "draft | open | paid | void", True),

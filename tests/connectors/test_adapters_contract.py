@@ -15,7 +15,7 @@ from connectors.adapters.text import key_value_blocks, python_repr, result_text
 from connectors.client import CallLog, ConnectorError, SourceSession, ToolNotAllowed
 from connectors.config import ClientSettings, ConnectorConfig, ServerConfig
 from connectors.pull import pull_source
-from connectors.servers._common import new_server
+from connectors.servers.hosting import new_server
 
 ACCOUNTS = [{"Code": f"{4000 + i}", "Name": f"Account {i}", "Type": "REVENUE"} for i in range(23)]
 

@@ -19,7 +19,7 @@ from connectors.adapters import adapter_for
 from connectors.client import CallLog, ConnectorError, SourceSession
 from connectors.config import ClientSettings, ConfigError, ConnectorConfig, ServerConfig, parse_config
 from connectors.pull import pull_source
-from connectors.servers._common import new_server
+from connectors.servers.hosting import new_server
 from pipelines.ingest import ingest_source
 from warehouse.db import ensure_schema
 from warehouse.home import Home

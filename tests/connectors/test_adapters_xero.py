@@ -26,7 +26,7 @@ from mcp.types import TextContent
 
 from connectors.client import ConnectorError
 from connectors.config import ConfigError, parse_config
-from connectors.servers._common import new_server
+from connectors.servers.hosting import new_server
 from pipelines.ingest import ingest_source
 from warehouse.db import ensure_schema
 from warehouse.home import Home

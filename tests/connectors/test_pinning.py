@@ -20,7 +20,8 @@ from connectors.adapters.check import check_source, report_lines
 from connectors.client import CallLog, ConnectorError, SourceSession, ToolNotAllowed
 from connectors.config import ClientSettings, ConnectorConfig, ServerConfig
 from connectors.pull import pull_source
-from connectors.servers._common import new_server
+from connectors.servers.hosting import new_server
+
 
 def run_async(fn, *args):
     """anyio.run in a fresh thread: a session's Playwright browser keeps an event loop running in this one."""

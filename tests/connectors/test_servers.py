@@ -26,7 +26,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from connectors.servers import _common, bank, crm, erp
+from connectors.servers import bank, crm, erp, hosting, specs, store
 
 ERP_DESIGN_TOOLS = {
     "get_company", "list_accounts", "list_journal_lines", "list_invoices", "list_bills", "list_payments",
@@ -530,7 +530,7 @@ async def test_bearer_guard_refuses_requests_without_the_token() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         seen.append(scope.get("path", scope["type"]))
 
-    guard = _common.BearerGuard(app, "s3cret")
+    guard = hosting.BearerGuard(app, "s3cret")
     sent: list[dict[str, Any]] = []
 
     async def send(message: dict[str, Any]) -> None:
@@ -554,9 +554,9 @@ def test_command_line_refuses_a_missing_data_directory(tmp_path: Path, capsys: p
 def test_default_data_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("CLOSEBOARD_DATA", raising=False)
     monkeypatch.setenv("CLOSEBOARD_HOME", str(tmp_path))
-    assert _common.default_data_dir() == tmp_path / "demo"
+    assert hosting.default_data_dir() == tmp_path / "demo"
     monkeypatch.setenv("CLOSEBOARD_DATA", str(tmp_path / "mine"))
-    assert _common.default_data_dir() == tmp_path / "mine"
+    assert hosting.default_data_dir() == tmp_path / "mine"
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -565,24 +565,24 @@ def test_default_data_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 def test_items_json_is_json_dumps_of_the_rows() -> None:
     awkward = ['x"y', None, "a\\b\n\x01é", "", "\x00N", "\u2028", "tab\tend", "plain"]
     table = pa.table({"a": awkward, 'k"ey': list(reversed(awkward)), "n": pa.nulls(len(awkward), pa.string())})
-    assert _common.items_json(table) == json.dumps(table.to_pylist(), separators=(",", ":"), ensure_ascii=False)
-    assert json.loads(_common.items_json(table)) == table.to_pylist()
-    assert _common.items_json(table.slice(0, 0)) == "[]"
+    assert store.items_json(table) == json.dumps(table.to_pylist(), separators=(",", ":"), ensure_ascii=False)
+    assert json.loads(store.items_json(table)) == table.to_pylist()
+    assert store.items_json(table.slice(0, 0)) == "[]"
 
 
 def test_format_decimal_is_exact() -> None:
-    assert [_common.format_decimal(Decimal(v)) for v in ["0", "12.3", "-5.00", "0.125", "7.1000000000"]] == [
+    assert [store.format_decimal(Decimal(v)) for v in ["0", "12.3", "-5.00", "0.125", "7.1000000000"]] == [
         "0.00", "12.30", "-5.00", "0.125", "7.10"]
-    assert _common.format_decimal(None) == "0.00"
+    assert store.format_decimal(None) == "0.00"
 
 
 def test_cursor_round_trip() -> None:
-    cursor = _common.encode_cursor("abc123", "q1", 4000)
-    assert _common.decode_cursor(cursor, "q1") == ("abc123", 4000)
-    with pytest.raises(_common.SourceError):
-        _common.decode_cursor(cursor, "q2")
-    with pytest.raises(_common.SourceError):
-        _common.decode_cursor("%%%", "q1")
+    cursor = store.encode_cursor("abc123", "q1", 4000)
+    assert store.decode_cursor(cursor, "q1") == ("abc123", 4000)
+    with pytest.raises(specs.SourceError):
+        store.decode_cursor(cursor, "q2")
+    with pytest.raises(specs.SourceError):
+        store.decode_cursor("%%%", "q1")
 
 
 def test_building_a_server_leaves_the_hosts_logging_alone(data: Path) -> None:

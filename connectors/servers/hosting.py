@@ -1,0 +1,127 @@
+"""Serving a bundled server: ``new_server``, the data root default, the bearer-token guard and
+``serve(build, argv)``: ``--data DIR``, ``--http PORT``, ``--host``, ``--token-env NAME``; stdio by
+default, else streamable HTTP answering plain JSON (``json_response=True``) at ``/mcp``."""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+
+# --------------------------------------------------------------------------------------------- serving
+
+
+def new_server(name: str, *, title: str, instructions: str) -> MCPServer:
+    """An ``MCPServer`` that leaves the host's logging alone.
+
+    ``MCPServer.__init__`` calls ``logging.basicConfig`` (a rich handler on the root logger); in a
+    process that builds a server in memory (tests, the pipeline) that would capture the root logger
+    before the host configures it, so the root logger's handlers and level are put back.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    server: MCPServer = MCPServer(name, title=title, instructions=instructions, log_level="WARNING")
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    return server
+
+
+
+def default_data_dir() -> Path:
+    """``CLOSEBOARD_DATA``, else ``$CLOSEBOARD_HOME/demo`` (home defaults to ./var)."""
+    explicit = os.environ.get("CLOSEBOARD_DATA")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("CLOSEBOARD_HOME") or "var") / "demo"
+
+
+class BearerGuard:
+    """ASGI wrapper: every HTTP request must carry ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: Any, token: str):
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b'{"error":"unauthorized"}'})
+                return
+        await self.app(scope, receive, send)
+
+
+async def serve_http(server: MCPServer, host: str, port: int, token: str | None = None, oauth: bool = False) -> None:
+    import uvicorn
+
+    app: Any = server.streamable_http_app(json_response=True, host=host)
+    if oauth:  # behind the built-in authorization server (connectors/servers/oauth.py)
+        from connectors.servers.oauth import oauth_app
+
+        app, _ = oauth_app(server, host, port)
+    if token:
+        app = BearerGuard(app, token)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    print(f"{server.name}: serving streamable HTTP at http://{host}:{port}/mcp", file=sys.stderr, flush=True)
+    await uvicorn.Server(config).serve()
+
+
+def serve(build: Callable[[Path], MCPServer], argv: Sequence[str] | None = None, *, prog: str) -> None:
+    """Command line of a bundled server: stdio by default, streamable HTTP with ``--http PORT``."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Serve closeboard data files as a read-only MCP server (stdio unless --http).",
+        epilog=f"Example: {prog} --data var/demo --http 9101",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="data root holding company.json and the CSV files "
+        "(default: $CLOSEBOARD_DATA, else $CLOSEBOARD_HOME/demo, else ./var/demo)",
+    )
+    parser.add_argument("--http", type=int, default=None, metavar="PORT", help="serve streamable HTTP on PORT at /mcp")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument(
+        "--token-env",
+        default=None,
+        metavar="NAME",
+        help="over HTTP, require 'Authorization: Bearer <token>' with the token read from env var NAME",
+    )
+    parser.add_argument(
+        "--oauth",
+        action="store_true",
+        help="over HTTP, require OAuth from a small built-in authorization server that consents automatically "
+        "(try `closeboard auth login`; settings in connectors/servers/oauth.py)",
+    )
+    args = parser.parse_args(argv)
+    data_dir = (args.data or default_data_dir()).expanduser().resolve()
+    if not data_dir.is_dir():
+        parser.error(f"data directory not found: {data_dir}")
+    token = None
+    if args.token_env:
+        token = os.environ.get(args.token_env)
+        if not token:
+            parser.error(f"--token-env {args.token_env}: the environment variable is not set")
+    server = build(data_dir)
+    if args.http is None:
+        server.run("stdio")
+        return
+    import anyio
+
+    anyio.run(serve_http, server, args.host, args.http, token, args.oauth)

@@ -1,0 +1,549 @@
+"""``DataSource``: each table of a bundled server in memory as a pyarrow Table of strings, sorted by
+its date column, reloaded when its file's (inode, size, mtime) changes, answering paged queries by
+OFFSET over a cached filtered table. A cursor names the file version it was cut from, so a client
+that pages through a table sees one consistent snapshot (items and ``total`` agree) even if the file
+changes mid-way; the previous version is kept for that, older ones are dropped. Money never passes
+through a float: values stay the CSV's text; sums use Arrow decimals."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from connectors.servers.specs import DEFAULT_LIMIT, MAX_LIMIT, SourceError, TableSpec
+from connectors.servers.switches import (
+    SWITCHES_FILE,
+    Switches,
+    after_paged_call,
+    before_paged_call,
+    die_mid_pagination,
+    hidden_entries,
+    hide_entries,
+    int_switch,
+)
+
+# --------------------------------------------------------------------------------------------- helpers
+
+KEEP_VERSIONS = 2
+"""File versions held per table: the current one and the one a client may still be paging through."""
+CACHE_ENTRIES = 32  # cached filtered tables per DataSource
+
+
+def parse_date(value: str | None, name: str) -> str | None:
+    """An ISO date argument, normalised to YYYY-MM-DD; None or "" means no bound."""
+    if value is None or value == "":
+        return None
+    try:
+        return date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise SourceError(f"{name} must be an ISO date YYYY-MM-DD, got {value!r}") from None
+
+
+def normalise_timestamp(value: str) -> str | None:
+    """ISO date or datetime -> fixed-width UTC text that sorts like time ("...T..:..:...ffffffZ")."""
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except (ValueError, AttributeError):
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(value: str | None, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    norm = normalise_timestamp(str(value))
+    if norm is None:
+        raise SourceError(f"{name} must be an ISO-8601 date or timestamp, got {value!r}")
+    return norm
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def clamp_limit(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    return max(1, min(MAX_LIMIT, int(limit)))
+
+
+def encode_cursor(version: str, query_digest: str, offset: int) -> str:
+    raw = f"{version}.{query_digest}.{offset}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str, query_digest: str) -> tuple[str, int]:
+    """-> (file version, offset). Rejects anything this server did not cut for this query."""
+    try:
+        padded = cursor.strip() + "=" * (-len(cursor.strip()) % 4)
+        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+        version, digest, offset_text = raw.split(".")
+        offset = int(offset_text)
+    except (ValueError, UnicodeError, binascii.Error):
+        raise SourceError(f"invalid cursor {cursor!r}: pass next_cursor from the previous page unchanged") from None
+    if offset < 0 or not version:
+        raise SourceError(f"invalid cursor {cursor!r}: pass next_cursor from the previous page unchanged")
+    if digest != query_digest:
+        raise SourceError(
+            "cursor does not belong to this query: keep the same tool arguments while following next_cursor"
+        )
+    return version, offset
+
+
+RACY_NS = 2_000_000_000
+"""A file modified this close to the moment it was read may change again without changing its
+(size, mtime) - timestamps are coarse - so its content is re-checked by hash until that window passes
+(git's "racily clean" entries)."""
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _file_version(key: tuple[int, int, int], digest: str | None = None) -> str:
+    """A file version: the same in every process for the same file (cursors survive a restart)."""
+    text = f"{key[0]}:{key[1]}:{key[2]}" + (f":{digest}" if digest else "")
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def format_decimal(value: Decimal | None) -> str:
+    """Exact money text with at least two decimals ("0.00", "12.30", "0.125")."""
+    if value is None:
+        return "0.00"
+    if value.as_tuple().exponent >= -2:  # type: ignore[operator]
+        return str(value.quantize(Decimal("0.01")))
+    text = format(value.normalize(), "f")
+    if "." not in text or len(text.split(".")[1]) < 2:
+        text = str(Decimal(text).quantize(Decimal("0.01")))
+    return text
+
+
+def to_decimal(column: pa.ChunkedArray | pa.Array, label: str) -> pa.ChunkedArray | pa.Array:
+    """Money text -> Arrow decimal, exactly (scale 2 if every value fits, else scale 10)."""
+    for dtype in (pa.decimal128(18, 2), pa.decimal128(38, 10)):
+        try:
+            return pc.cast(column, dtype)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    raise SourceError(f"{label} holds a value that is not a decimal number")
+
+
+# --------------------------------------------------------------------------------------------- JSON
+
+_NULL = "\x00N"  # stands for null while rows are joined; a raw NUL never survives escaping
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+
+
+def _json_string_bodies(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Each value as the inside of a JSON string literal; null as the _NULL sentinel."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pa.types.is_string(column.type):
+        column = pc.cast(column, pa.string())
+    needs = pc.fill_null(pc.match_substring_regex(column, _NEEDS_ESCAPE), False)
+    if pc.any(needs).as_py():
+        raw = column.filter(needs).to_pylist()
+        escaped = pa.array([json.dumps(v, ensure_ascii=False)[1:-1] for v in raw], pa.string())
+        column = pc.replace_with_mask(column, needs, escaped)
+    return pc.fill_null(column, _NULL)
+
+
+def items_json(table: pa.Table) -> str:
+    """``json.dumps(table.to_pylist())`` for a table of strings, built column-wise in Arrow (faster)."""
+    if table.num_rows == 0:
+        return "[]"
+    parts: list[Any] = []
+    for i, name in enumerate(table.column_names):
+        parts.append(("{" if i == 0 else '",') + json.dumps(name, ensure_ascii=False) + ':"')
+        parts.append(_json_string_bodies(table.column(i)))
+    parts.append('"}')
+    rows = pc.binary_join_element_wise(*parts, "")
+    return ("[" + ",".join(rows.to_pylist()) + "]").replace(f'"{_NULL}"', "null")
+
+
+
+# --------------------------------------------------------------------------------------------- store
+
+
+@dataclass(frozen=True)
+class Query:
+    """A filter over one table; its digest ties cursors to it."""
+
+    table: str
+    date_from: str | None = None
+    date_to: str | None = None
+    equals: tuple[tuple[str, str], ...] = ()
+    since: tuple[tuple[str, str], ...] = ()  # column >= value (normalised timestamps); null kept
+
+    def digest(self) -> str:
+        text = repr((self.table, self.date_from, self.date_to, self.equals, self.since))
+        return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+
+
+@dataclass
+class Loaded:
+    version: str
+    full: pa.Table  # every file column (strings), sorted by the date column, nulls last
+    out: pa.Table  # exactly the canonical columns, same rows and order
+    dates: pa.Array | None  # the date column as one array (for binary search)
+    dated_rows: int  # rows with a date (they come first)
+    key: tuple[int, int, int] | None = None  # the file's (inode, size, mtime_ns) when read
+    digest: str | None = None  # content hash, kept while the version is racy
+
+
+class DataSource:
+    """The files of one server family under a data root, with reload-on-change and a query cache."""
+
+    def __init__(self, root: Path, specs: Sequence[TableSpec]):
+        self.root = Path(root).expanduser().resolve()
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"data directory not found: {self.root}")
+        self.specs = {spec.name: spec for spec in specs}
+        self._locks = {name: threading.Lock() for name in self.specs}
+        self._versions: dict[str, OrderedDict[str, Loaded]] = {name: OrderedDict() for name in self.specs}
+        self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self.switches = Switches(self.root / SWITCHES_FILE)
+
+    # ---- company.json
+
+    def company(self) -> dict[str, Any]:
+        """``company.json``, read on every call (it is small)."""
+        path = self.root / "company.json"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SourceError(f"company.json not found in the data directory {self.root}") from None
+        except OSError as exc:
+            raise SourceError(f"company.json: cannot read: {exc}") from None
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise SourceError(f"company.json is not readable JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise SourceError("company.json must hold a JSON object")
+        return value
+
+    # ---- loading
+
+    def load(self, name: str) -> Loaded:
+        """The current version of a table, re-read if its file changed since the last call."""
+        spec = self.specs[name]
+        path = self.root / spec.path
+        with self._locks[name]:
+            versions = self._versions[name]
+            current = versions[next(reversed(versions))] if versions else None
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                if not spec.optional:
+                    raise SourceError(f"{spec.path} not found in the data directory {self.root}") from None
+                if current is not None and current.version == "absent":
+                    return current
+                return self._keep(name, self._build(spec, pa.table({}), "absent"))
+            key = _stat_key(st)
+            started = time.time_ns()
+            digest_suffix = None
+            if current is not None and current.key == key:
+                if current.digest is None:
+                    return current
+                data = self._read_bytes(spec, path)
+                if _digest(data) == current.digest:
+                    if key[2] <= started - RACY_NS:
+                        current.digest = None  # any later change will show in the mtime
+                    return current
+                digest_suffix = _digest(data)  # changed within one timestamp tick: same key, new content
+            else:
+                data = self._read_bytes(spec, path)
+            loaded = self._build(spec, self._parse_csv(spec, data), _file_version(key, digest_suffix))
+            loaded.key = key
+            loaded.digest = _digest(data) if key[2] > started - RACY_NS else None
+            del data
+            return self._keep(name, loaded)
+
+    def _keep(self, name: str, loaded: Loaded) -> Loaded:
+        versions = self._versions[name]
+        versions.pop(loaded.version, None)
+        versions[loaded.version] = loaded
+        while len(versions) > KEEP_VERSIONS:
+            versions.popitem(last=False)
+        pa.default_memory_pool().release_unused()  # the CSV reader's scratch space (mimalloc keeps it)
+        return loaded
+
+    def loaded_version(self, name: str, version: str) -> Loaded:
+        """The table as it was at ``version`` (a cursor's), if this process still holds it."""
+        current = self.load(name)
+        if current.version == version:
+            return current
+        with self._locks[name]:
+            held = self._versions[name].get(version)
+        if held is None:
+            raise SourceError(
+                f"{self.specs[name].path} changed while paging and the snapshot this cursor belongs to "
+                "is no longer held: start again without a cursor"
+            )
+        return held
+
+    def _build(self, spec: TableSpec, table: pa.Table, version: str) -> Loaded:
+        n = table.num_rows
+        for col in spec.timestamp_columns:
+            if col in table.column_names:
+                values = [None if v is None else normalise_timestamp(v) for v in table[col].to_pylist()]
+                idx = table.column_names.index(col)
+                table = table.set_column(idx, col, pa.array(values, pa.string()))
+        dates = None
+        dated = n
+        if spec.date_column is not None:
+            if spec.date_column in table.column_names:
+                col = table[spec.date_column]
+                if not _is_sorted(col):
+                    order = pc.sort_indices(table, sort_keys=[(spec.date_column, "ascending", "at_end")])
+                    table = table.take(order)
+                dates = table[spec.date_column].combine_chunks()
+                dated = n - dates.null_count
+            else:
+                dates, dated = pa.nulls(n, pa.string()), 0
+        out = pa.table(
+            {
+                c: table[c] if c in table.column_names else pa.nulls(n, pa.string())
+                for c in spec.column_names
+            }
+        )
+        return Loaded(version=version, full=table, out=out, dates=dates, dated_rows=dated)
+
+    def _read_bytes(self, spec: TableSpec, path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise SourceError(f"{spec.path}: cannot read: {exc}") from None
+
+    def _parse_csv(self, spec: TableSpec, data: bytes) -> pa.Table:
+        """Every column as text; "" is null. The header names the columns."""
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        first = data.split(b"\n", 1)[0]
+        try:
+            header = first.decode("utf-8")
+        except UnicodeError as exc:
+            raise SourceError(f"{spec.path}: the header is not UTF-8: {exc}") from None
+        if not header.strip():
+            return pa.table({})
+        names = next(csv.reader([header.rstrip("\r")]))
+        try:
+            return pacsv.read_csv(
+                pa.BufferReader(data),
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in names},
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                    null_values=[""],
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            raise SourceError(f"{spec.path}: not a readable CSV file: {exc}") from None
+
+    # ---- filtering
+
+    def _cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        value = compute()
+        with self._cache_lock:
+            self._cache[key] = value
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return value
+
+    def date_window(self, loaded: Loaded, date_from: str | None, date_to: str | None) -> tuple[int, int]:
+        """Row range [start, stop) whose date lies in the inclusive window (rows are date-sorted)."""
+        if date_from is None and date_to is None:
+            return 0, loaded.full.num_rows
+        if loaded.dates is None:
+            return 0, loaded.full.num_rows
+        start = _lower_bound(loaded.dates, loaded.dated_rows, date_from) if date_from else 0
+        # "\x7f" sorts after any text that may follow a date (e.g. a time), so date_to is inclusive.
+        stop = _lower_bound(loaded.dates, loaded.dated_rows, date_to + "\x7f") if date_to else loaded.dated_rows
+        return start, max(start, stop)
+
+    def select(self, query: Query, loaded: Loaded) -> pa.Table:
+        """The rows matching ``query`` in ``loaded``, canonical columns only (cached)."""
+
+        def compute() -> pa.Table:
+            start, stop = self.date_window(loaded, query.date_from, query.date_to)
+            out = loaded.out.slice(start, stop - start)
+            if not query.equals and not query.since:
+                return out
+            full = loaded.full.slice(start, stop - start)
+            mask = None
+            for col, value in query.equals:
+                if col in full.column_names:
+                    m = pc.fill_null(pc.equal(full[col], pa.scalar(value, pa.string())), False)
+                else:
+                    m = pa.array([False] * full.num_rows, pa.bool_())
+                mask = m if mask is None else pc.and_(mask, m)
+            for col, value in query.since:
+                if col not in full.column_names:
+                    continue
+                m = pc.fill_null(pc.greater_equal(full[col], pa.scalar(value, pa.string())), True)
+                mask = m if mask is None else pc.and_(mask, m)
+            return out if mask is None else out.filter(mask)
+
+        return self._cached(("select", query, loaded.version), compute)
+
+    # ---- answers
+
+    def page(self, query: Query, cursor: str | None, limit: int | None) -> str:
+        switches = self.switches.get()
+        before_paged_call(switches)
+        digest = query.digest()
+        if cursor:
+            version, offset = decode_cursor(cursor, digest)
+            loaded = self.loaded_version(query.table, version)
+        else:
+            loaded, offset = self.load(query.table), 0
+        die_mid_pagination(switches, offset)
+        selected = hide_entries(self.select(query, loaded), hidden_entries(switches))
+        total = selected.num_rows
+        size = clamp_limit(limit)
+        cap = int_switch(switches, "max_page_size")
+        if cap is not None and cap >= 1:
+            size = min(size, cap)
+        chunk = selected.slice(offset, size) if offset < total else selected.slice(0, 0)
+        end = offset + chunk.num_rows
+        next_cursor = encode_cursor(loaded.version, digest, end) if end < total else None
+        # test switch ``total_offset`` ({table name: int}): a server whose reported total disagrees
+        # with what it serves (reconciliation R6 must catch it); paging itself is unchanged
+        offsets = switches.get("total_offset")
+        offset_total = int_switch(offsets, query.table) if isinstance(offsets, dict) else None
+        text = (
+            f'{{"items":{items_json(chunk)},"next_cursor":{dumps(next_cursor)},'
+            f'"total":{total + (offset_total or 0)},"as_of":"{now_utc()}"}}'
+        )
+        after_paged_call()
+        return text
+
+    def ledger_summary(self, table: str, date_from: str | None, date_to: str | None) -> str:
+        """One row per month and account: lines, Σdebit, Σcredit (exact), over the date window."""
+        spec = self.specs[table]
+        loaded = self.load(table)
+        hidden = hidden_entries(self.switches.get())
+
+        def compute() -> list[dict[str, Any]]:
+            start, stop = self.date_window(loaded, date_from, date_to)
+            full = hide_entries(loaded.full.slice(start, stop - start), hidden)
+            n = full.num_rows
+
+            def col(name: str) -> pa.ChunkedArray | pa.Array:
+                return full[name] if name in full.column_names else pa.nulls(n, pa.string())
+
+            assert spec.date_column is not None
+            grouped = pa.table(
+                {
+                    "period": pc.utf8_slice_codeunits(col(spec.date_column), 0, 7),
+                    "account_id": col("account_id"),
+                    "debit": to_decimal(col("debit"), f"{spec.path} column debit"),
+                    "credit": to_decimal(col("credit"), f"{spec.path} column credit"),
+                }
+            ).group_by(["period", "account_id"]).aggregate(
+                [([], "count_all"), ("debit", "sum"), ("credit", "sum")]
+            )
+            grouped = grouped.sort_by([("period", "ascending"), ("account_id", "ascending")])
+            return [
+                {
+                    "period": period,
+                    "account_id": account,
+                    "lines": lines,
+                    "debit": format_decimal(debit),
+                    "credit": format_decimal(credit),
+                }
+                for period, account, lines, debit, credit in zip(
+                    grouped["period"].to_pylist(),
+                    grouped["account_id"].to_pylist(),
+                    grouped["count_all"].to_pylist(),
+                    grouped["debit_sum"].to_pylist(),
+                    grouped["credit_sum"].to_pylist(),
+                    strict=True,
+                )
+            ]
+
+        items = self._cached(("ledger", table, date_from, date_to, loaded.version, tuple(sorted(hidden))), compute)
+        return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})
+
+    def trial_balance(self, table: str, day: str) -> str:
+        """The ERP's own report: per account, Σdebit and Σcredit of every line dated up to ``day``
+        (inclusive), since inception; one page, ordered by account. It reads the file itself, so a
+        line the list tools do not serve (test switch ``hidden_entries``) still counts here."""
+        spec = self.specs[table]
+        loaded = self.load(table)
+
+        def compute() -> list[dict[str, Any]]:
+            _, stop = self.date_window(loaded, None, day)
+            full = loaded.full.slice(0, stop)
+            grouped = pa.table({
+                "account_id": full["account_id"],
+                "debit": to_decimal(full["debit"], f"{spec.path} column debit"),
+                "credit": to_decimal(full["credit"], f"{spec.path} column credit"),
+            }).group_by(["account_id"]).aggregate([("debit", "sum"), ("credit", "sum")])
+            grouped = grouped.sort_by([("account_id", "ascending")])
+            return [
+                {"account_id": account, "debit": format_decimal(debit), "credit": format_decimal(credit)}
+                for account, debit, credit in zip(
+                    grouped["account_id"].to_pylist(), grouped["debit_sum"].to_pylist(),
+                    grouped["credit_sum"].to_pylist(), strict=True,
+                )
+            ]
+
+        items = self._cached(("trial_balance", table, day, loaded.version), compute)
+        return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})
+
+
+
+def _is_sorted(column: pa.ChunkedArray) -> bool:
+    n = len(column)
+    if column.null_count:
+        return False
+    if n < 2:
+        return True
+    return bool(pc.all(pc.less_equal(column.slice(0, n - 1), column.slice(1))).as_py())
+
+
+def _lower_bound(values: pa.Array, n: int, target: str) -> int:
+    """First index in values[0:n] (sorted, non-null) whose value is >= target."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if values[mid].as_py() < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

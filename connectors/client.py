@@ -19,15 +19,12 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from decimal import Decimal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
-import msgspec
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -35,12 +32,30 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from connectors.audit import (
+    MIN_SECRET_CHARS,
+    CallLog,
+    CallRecord,
+    RedactedCause,
+    printable,
+    redact,
+    register_secret,
+    scrub,
+)
 from connectors.config import ConnectorConfig, expand
+from connectors.payloads import (
+    _SIZE_ENCODER,
+    Decoder,
+    check_size,
+    page_as_of,
+    parse_payload,
+    parse_total,
+    reported_error,
+)
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # as connectors.config reads ${NAME}
 
 _PYTHON_NAMES = {"python", "python3", f"python3.{sys.version_info.minor}"}
-_SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "auth")
 # A stdio server inherits only HOME, LOGNAME, PATH, SHELL, TERM and USER (mcp's default). Certificate
 # settings pass to every stdio server (a server calling an HTTPS API needs them; they hold no secret);
 # a server launched through uv/uvx (its own environment, e.g. `uvx --with "mcp<2" --from PKG ...`)
@@ -102,87 +117,6 @@ class Page:
     nbytes: int
 
 
-@dataclass
-class CallRecord:
-    """One MCP call: a row of `connector_calls`."""
-
-    source: str
-    tool: str
-    arguments: str
-    page: int | None
-    items: int | None
-    bytes: int | None
-    duration_ms: int
-    status: str
-    error: str | None = None
-    called_at: datetime | None = None  # when the call started (UTC)
-
-    def __post_init__(self) -> None:
-        if self.called_at is None:
-            self.called_at = datetime.now(timezone.utc)
-
-
-@dataclass
-class CallLog:
-    records: list[CallRecord] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # things worth telling whoever runs the pull (e.g. tool approval)
-
-    def add(self, record: CallRecord) -> None:
-        """Keep `record`; its error and arguments are redacted here, the one way into the log."""
-        if record.error is not None:
-            record.error = printable(scrub(record.error))
-        record.arguments = scrub(record.arguments)
-        self.records.append(record)
-
-
-# values that are secrets whatever their key: an Authorization value, a JWT, vendors' key prefixes
-_SECRET_VALUE = re.compile(
-    r"(?i)\b(?:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
-    r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
-    r"|\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{8,}|\b(?:ghp|gho|ghs|xox[abpr])[_-][A-Za-z0-9-]{8,}"
-)
-
-
-MIN_SECRET_CHARS = 4
-"""Expanded values shorter than this are not redacted: blanking every "1" or "on" in a message would
-destroy it and hides nothing (a secret that short is guessable anyway)."""
-_known_secrets: set[str] = set()
-_known_pattern: re.Pattern[str] | None = None
-
-
-def register_secret(value: str | None) -> None:
-    """Make `scrub` blank `value` wherever it appears, from now on in this process: every value
-    closeboard expands from ``${ENV}`` (server env, headers, args, url) or an ``auth:`` block."""
-    global _known_pattern
-    if not value or len(value) < MIN_SECRET_CHARS:
-        return
-    forms = {value, json.dumps(value)[1:-1], repr(value)[1:-1]}  # as echoed raw, in JSON or in a repr
-    forms = {f for f in forms if len(f) >= MIN_SECRET_CHARS} - _known_secrets
-    if forms:
-        _known_secrets.update(forms)
-        _known_pattern = re.compile("|".join(re.escape(v) for v in sorted(_known_secrets, key=len, reverse=True)))
-
-
-def scrub(text: str) -> str:
-    """`text` with secrets blanked: the values closeboard expanded (``register_secret``) and
-    secret-looking values (bearer tokens, JWTs, API keys)."""
-    if _known_pattern is not None:
-        text = _known_pattern.sub("***", text)
-    return _SECRET_VALUE.sub("***", text)
-
-
-# ESC sequences (CSI, OSC, two-character), C0/C1 controls other than tab and newline, DEL, and the
-# bidirectional overrides that make text read differently from what it is
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]"
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
-)
-
-
-def printable(text: str) -> str:
-    """`text` (server text) without terminal escape sequences and control characters, so printing
-    it cannot move the cursor, recolour or retitle a terminal. Escape markup separately."""
-    return _CONTROL.sub("", text)
 
 
 def _safe_cause(exc: BaseException) -> BaseException:
@@ -204,115 +138,7 @@ def _safe_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-class RedactedCause(Exception):
-    """Stands in for a cause whose text held a secret (the secret blanked, the chain cut)."""
 
-
-def _redacted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: ("***" if any(w in str(k).lower() for w in _SECRET_WORDS) else _redacted(v))
-                for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, list | tuple):
-        return [_redacted(v) for v in value]
-    if isinstance(value, str):
-        return scrub(value)
-    return value
-
-
-def redact(arguments: dict[str, Any]) -> str:
-    """Arguments as JSON with anything that looks like a secret blanked: values under a key naming a
-    key, token, secret, password or authorization (at any depth), and secret-looking values."""
-    return json.dumps(_redacted(arguments), separators=(",", ":"), default=str)
-
-
-_SIZE_ENCODER = msgspec.json.Encoder(enc_hook=str)
-
-
-def _json_bytes(value: Any) -> int:
-    try:
-        return len(_SIZE_ENCODER.encode(value))
-    except (TypeError, ValueError, OverflowError):
-        return len(json.dumps(value, default=str).encode("utf-8", "surrogatepass"))
-
-
-def _utf8_len(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-
-
-def result_bytes(result: Any) -> int:
-    """The size in UTF-8 bytes of everything a tool result carries: text blocks, structured content,
-    embedded resources (text or base64 blob) and image / audio data."""
-    total = 0 if result.structured_content is None else _json_bytes(result.structured_content)
-    for block in result.content or ():
-        for attr in ("text", "data"):
-            value = getattr(block, attr, None)
-            if isinstance(value, str):
-                total += _utf8_len(value)
-        resource = getattr(block, "resource", None)
-        if resource is not None:
-            for attr in ("text", "blob"):
-                value = getattr(resource, attr, None)
-                if isinstance(value, str):
-                    total += _utf8_len(value)
-    return total
-
-
-def check_size(result: Any, limit_bytes: int) -> int:
-    """`result_bytes`, or ValueError when it is over `limit_bytes`."""
-    nbytes = result_bytes(result)
-    if nbytes > limit_bytes:
-        raise ValueError(f"response of {nbytes:,} bytes exceeds the cap of {limit_bytes:,} bytes "
-                         f"(client.max_response_bytes); nothing of it was used")
-    return nbytes
-
-
-def parse_payload(result: Any, *, limit_bytes: int) -> tuple[Any, int]:
-    """The JSON a tool answered, from structured content or from JSON text content.
-
-    Numbers are parsed as Decimal so an amount sent as a JSON number keeps its digits. The size is
-    in bytes over every content kind, refused over `limit_bytes` (the session checks it before any
-    decoder runs; this check is for direct callers)."""
-    nbytes = check_size(result, limit_bytes)
-    if result.structured_content is not None and not _has_text(result):
-        return result.structured_content, nbytes
-    texts = [c.text for c in result.content if getattr(c, "type", None) == "text"]
-    if not texts:
-        raise ValueError("the result has neither structured content nor text content")
-    text = texts[0] if len(texts) == 1 else "".join(texts)
-    try:  # msgspec parses a page ~1.7x faster than json; anything it refuses (NaN, lone surrogates...)
-        return _DECODER.decode(text), nbytes  # is read by json, so the result is the same either way
-    except msgspec.DecodeError:
-        pass
-    try:
-        return json.loads(text, parse_float=Decimal), nbytes
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"response is not JSON ({exc.msg} at char {exc.pos}): {text[:120]!r}") from None
-
-
-def parse_total(value: Any) -> int | None:
-    """A page's reported ``total``: None, or a whole number >= 0 (an int, an integral decimal or its
-    text). Anything else (Infinity, NaN, 1.5, -3, "many", true) is a ValueError naming the value."""
-    if value is None:
-        return None
-    number: Decimal | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = Decimal(value)
-    elif isinstance(value, Decimal | float | str) and not isinstance(value, bool):
-        try:
-            number = Decimal(str(value).strip()) if isinstance(value, str) else Decimal(value)
-        except ArithmeticError:
-            number = None
-    if number is None or not number.is_finite() or number != number.to_integral_value() or number < 0:
-        raise ValueError(f"malformed total {printable(repr(value))[:80]}: expected a whole number >= 0")
-    return int(number)
-
-
-def page_as_of(value: Any) -> str | None:
-    """A page's ``as_of`` as it may be stored and shown (Dagster metadata, source_loads): text
-    without control characters, at most 64 characters (a timestamp needs fewer)."""
-    if value is None:
-        return None
-    return printable(str(value))[:64] or None
 
 
 class ProgressGuard:
@@ -349,30 +175,6 @@ def _fingerprint(item: Any) -> str:
         return repr(item)
 
 
-# JSON numbers with a fraction or exponent as Decimal (never float), like json.loads(parse_float=Decimal)
-_DECODER = msgspec.json.Decoder(float_hook=Decimal)
-
-
-def _has_text(result: Any) -> bool:
-    return any(getattr(c, "type", None) == "text" for c in result.content)
-
-
-Decoder = Callable[..., tuple[Any, int]]
-"""``decode(result, *, limit_bytes) -> (payload, bytes)``: turns a tool result into a payload; a
-``ValueError`` it raises becomes a ConnectorError naming the source and tool."""
-
-_ERROR_TEXT = re.compile(r"^\s*(?:[A-Za-z]+ ){0,3}error\s*:", re.IGNORECASE)
-
-
-def reported_error(result: Any) -> str | None:
-    """The error a result reports: ``isError``, or text content that reads "Error: ..." (many real
-    servers, mcp-server-sqlite among them, answer a failure as such text with ``isError`` false)."""
-    texts = [getattr(c, "text", "") or "" for c in result.content if getattr(c, "type", None) == "text"]
-    if result.is_error:
-        return " ".join(texts)[:500] or "(no message)"
-    if result.structured_content is None and texts and _ERROR_TEXT.match(texts[0]):
-        return " ".join(texts)[:500]
-    return None
 
 
 class SourceSession:

@@ -155,7 +155,7 @@ def _run_refresh(env: Env, config: Path) -> str:
     finally:
         stop()
     if not outcome.success:
-        from connectors.client import printable
+        from connectors.audit import printable
 
         for step, message in outcome.errors:  # server text: neither markup nor terminal control
             console.print(f"[red]✗ {escape(printable(str(step)))}[/red]: {escape(printable(str(message)))}")

@@ -16,20 +16,20 @@ import duckdb
 import pandas as pd
 
 from connectors.adapters import Adapter, get_adapter
-from connectors.client import CallLog, SourceSession, printable, scrub
+from connectors.adapters.base import to_text_batch
+from connectors.audit import printable, scrub
+from connectors.client import CallLog, SourceSession
 from connectors.config import Config
 from connectors.incremental import Baseline, summary_rows
-from connectors.adapters.base import to_text_batch
 from connectors.pull import SourcePull, TablePull, pull_source
 from connectors.records import KEYS, source_tables
 from pipelines import progress
-from warehouse.db import frame, scalar
 from warehouse import loads
+from warehouse.db import frame, scalar
 from warehouse.home import Home
 from warehouse.loads import NOT_CONFIGURED
 from warehouse.publish import Published, StagedTable, publish
 from warehouse.staging import Stager
-
 
 PERIOD_COLUMNS = {"erp_journal_lines": "posted_date"}
 

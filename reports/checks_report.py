@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from connectors.client import printable
-from warehouse.db import connect, frame
+from connectors.audit import printable
 from warehouse.checks import CHECK_IDS
+from warehouse.db import connect, frame
 
 SHORT = {c: c.split("_")[0] for c in CHECK_IDS}
 MARK = {"pass": "ok", "warn": "WARN", "fail": "FAIL", "not_configured": "n/c"}

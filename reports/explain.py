@@ -559,7 +559,7 @@ def _row_text(row: dict[str, Any]) -> tuple[str, str]:
 
 def text_lines(result: dict[str, Any]) -> list[str]:
     """The explanation as the terminal shows it (server text made printable)."""
-    from connectors.client import printable
+    from connectors.audit import printable
 
     money = result["kpi"] not in ("gross_margin_pct", "runway_months", "dso", "dpo")
     mtd = " (month to date)" if result["open_month"] else ""

@@ -27,7 +27,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from connectors.adapters.base import Adapter, Stream
-from connectors.client import CallLog, ConnectorError, ResponseTooLarge, SourceSession, _CappedTransport, scrub
+from connectors.audit import scrub
+from connectors.client import CallLog, ConnectorError, ResponseTooLarge, SourceSession, _CappedTransport
 from connectors.config import ClientSettings, ConnectorConfig, ServerConfig
 from connectors.pull import pull_source
 

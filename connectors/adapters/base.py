@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from connectors.adapters.paging import CursorPaging, Envelope, NoPaging, Paging
-from connectors.client import Page, parse_payload, parse_total
+from connectors.client import Page
+from connectors.payloads import parse_payload, parse_total
 from connectors.records import CANONICAL, KEYS, text_schema
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from connectors.client import ConnectorError, Page, ProgressGuard, SourceSession, page_as_of
+from connectors.client import ConnectorError, Page, ProgressGuard, SourceSession
+from connectors.payloads import page_as_of
 
 if TYPE_CHECKING:
     from connectors.adapters.base import Adapter, Stream

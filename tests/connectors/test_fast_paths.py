@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.adapters.base import to_text_batch
-from connectors.client import parse_payload
+from connectors.payloads import parse_payload
 from connectors.records import CANONICAL, text_schema
 from warehouse.staging import Stager
 

@@ -41,15 +41,20 @@ class CloseboardResource(dg.ConfigurableResource):
     lock_timeout_s: float = 600.0
 
     _lock: WarehouseLock | None = PrivateAttr(default=None)
+    _config: Config | None = PrivateAttr(default=None)
 
     @property
     def data_home(self) -> Home:
         return Home.resolve(self.home or None)
 
     def settings(self) -> Config:
+        """closeboard.yaml, parsed once per run (and on each call outside one)."""
+        if self._config is not None:
+            return self._config
         return load_config(config_path(self.config_path or None, self.data_home))
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._config = self.settings()  # every step of the run reads this one parse
         home = self.data_home.ensure()
         def waiting(message: str) -> None:  # a second run says what it waits for instead of waiting in silence
             progress.emit(message)
@@ -60,6 +65,7 @@ class CloseboardResource(dg.ConfigurableResource):
         self._lock.acquire()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._config = None  # the next run reads closeboard.yaml afresh
         if self._lock is not None:
             self._lock.release()
 

@@ -251,6 +251,7 @@ def _run_until_signalled(command: list[str]) -> int:
     import subprocess
 
     child = subprocess.Popen(command, start_new_session=True)
+    _stop_group_when_this_process_dies(child.pid)
 
     def stop(signum: int, _frame: Any) -> None:
         try:
@@ -269,6 +270,42 @@ def _run_until_signalled(command: list[str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     return child.wait()
+
+
+# A watcher of its own (not in the group it stops): it holds the read end of a pipe whose write end
+# only this process holds, so the read returns when this process is gone however it ended (kill -9
+# included), and then stops the group as a signal would: SIGTERM, the grace period, SIGKILL.
+_GROUP_WATCHER = """
+import os, signal, sys, time
+group, grace = int(sys.argv[1]), float(sys.argv[2])
+os.read(0, 1)
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        break
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            sys.exit(0)
+        time.sleep(0.1)
+"""
+
+
+def _stop_group_when_this_process_dies(group: int) -> None:
+    import subprocess
+
+    read_end, write_end = os.pipe()
+    subprocess.Popen([sys.executable, "-c", _GROUP_WATCHER, str(group), str(UI_STOP_GRACE_S)], stdin=read_end,
+                     start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(read_end)
+    os.set_inheritable(write_end, False)  # kept open by this process alone, for as long as it lives
+    _WATCHED.append(write_end)
+
+
+_WATCHED: list[int] = []
 
 
 @main.command(epilog=example("closeboard serve  # then open http://127.0.0.1:8765", "closeboard serve --max-age 900"))

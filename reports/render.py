@@ -33,6 +33,7 @@ from markupsafe import Markup
 
 from reports import formatting
 from warehouse.checks import CHECKS
+from warehouse.models import MART_DIR
 
 CHART_LIBRARY = "chart-4.6.1.umd.min.js"
 SERVED_MARKER = "<!--closeboard:served-->"
@@ -194,6 +195,8 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
     spec = layout()
     tables = existing_tables(con)
     con.execute(query_text("_macros.sql"))
+    con.execute((MART_DIR / "00_functions.sql").read_text(encoding="utf-8"))  # div_round2: the marts' own
+    con.execute(query_text("_kpis_through.sql"))
     datasets: dict[str, dict[str, Any]] = {}
 
     def dataset(name: str) -> dict[str, Any]:
@@ -208,16 +211,18 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
     period_status = _apply_closed(kpis, closed)
 
     periods = []
-    for period, period_end, days, is_open in dataset(spec["periods_query"])["rows"]:
+    period_rows = dataset(spec["periods_query"])
+    for row in period_rows["rows"]:
+        record = dict(zip(period_rows["columns"], row, strict=True))
+        period, is_open = record["period"], record["is_open"]
         st = period_status.get(period, {})
         if is_open:
-            label = "open month"
+            label = "month to date"
         elif st.get("closed_version") is not None:
             label = "restated since close" if st.get("restated_since_close") else "closed"
         else:
             label = "draft"
-        periods.append({"period": period, "period_end": period_end, "days": days, "is_open": is_open,
-                        "status": label, **st})
+        periods.append({**record, "status": label, **st})
     datasets.pop(spec["periods_query"], None)
     ended = [p["period"] for p in periods if not p["is_open"]]
     default = ended[-1] if ended else (periods[-1]["period"] if periods else None)
@@ -271,6 +276,11 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
             "refresh_command": shlex.join(command),
             "kpi_query": spec["kpi_query"],
             "history_href": "history.html" if "close_snapshots" in tables else None,
+            # the rules the page applies, as data: formats, and which KPIs are point-in-time or not
+            # from the ledger (sections.yaml), so the script does not repeat them
+            "formats": spec["formats"],
+            "symbols": dict(formatting._SYMBOLS),  # the currency prefixes, as reports/formatting.py has them
+            "kpi_rules": spec["kpi_rules"],
             **ctx.extra,
         },
         "sections": sections,
@@ -305,9 +315,16 @@ def _script_hash(text: str) -> str:
 
 
 def _kpi_tile(section: Mapping[str, Any], kpis: Mapping[str, Mapping[str, Any]], period: str | None,
-              currency: str) -> list[dict[str, Any]]:
+              currency: str, meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The tiles as first drawn (the script redraws them): a month without journal lines shows
+    "no data" for every figure from the ledger, never 0."""
+    info = next((p for p in meta["periods"] if p["period"] == period), {})
+    non_ledger = set(meta["kpi_rules"].get("non_ledger", []))
     tiles = []
     for tile in section["tiles"]:
+        if period and not info.get("ledger_lines") and tile["kpi"] not in non_ledger:
+            tiles.append({**tile, "value": None, "text": "no data"})
+            continue
         value = kpis.get(period, {}).get(tile["kpi"]) if period else None
         tiles.append({**tile, "value": value, "text": formatting.display(value, tile.get("format", "money"), currency)})
     return tiles
@@ -322,7 +339,7 @@ def render_html(data: dict[str, Any]) -> str:
         record = dict(zip(cols, row, strict=True))
         kpis.setdefault(record["period"], {})[record["kpi"]] = record["value"]
     prerendered = {
-        s["id"]: _kpi_tile(s, kpis, meta["default_period"], meta["currency"])
+        s["id"]: _kpi_tile(s, kpis, meta["default_period"], meta["currency"], meta)
         for s in data["sections"] if s["component"] == "tiles"
     }
     scripts = [_inline_script(static_text(f"vendor/{CHART_LIBRARY}")), _inline_script(static_text("dashboard.js"))]

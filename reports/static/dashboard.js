@@ -12,7 +12,9 @@
   var SERVED = servedEl ? JSON.parse(servedEl.textContent) : null;
   var META = DATA.meta;
   var CURRENCY = META.currency;
-  var SYMBOLS = { USD: "$", EUR: "€", GBP: "£", JPY: "¥", CHF: "CHF " };
+  var SYMBOLS = META.symbols || {};
+  var FORMATS = META.formats || {};  // sections.yaml `formats`: places, money, suffix, change
+  var RULES = META.kpi_rules || {};  // sections.yaml `kpi_rules`: non_ledger, point_in_time, change
   var PERIODS = META.periods.map(function (p) { return p.period; });
   var state = { period: META.default_period };
   var charts = {};
@@ -53,10 +55,11 @@
 
   function negative(v, d) { return v < 0n && !d.zero; }
 
+  // cents: true (2 places), false (whole units) or a number of places
   function money(value, currency, cents) {
     var v = hundredths(value);
     if (v === null) return "—";
-    var d = digits(v, cents ? 2 : 0);
+    var d = digits(v, cents === true ? 2 : cents || 0);
     var text = symbolOf(currency) + d.text;
     return negative(v, d) ? "(" + text + ")" : text;
   }
@@ -69,20 +72,17 @@
     return negative(v, d) ? "(" + text + ")" : text;
   }
 
-  function display(value, format, currency) {
-    switch (format || "text") {
-      case "money": return money(value, currency, false);
-      case "money_cents": return money(value, currency, true);
-      case "percent": return number(value, 1, "%");
-      case "number": return number(value, 1);
-      case "integer": return number(value, 0);
-      default: return value === null || value === undefined ? "—" : String(value);
-    }
+  function formatOf(format) {
+    return Object.prototype.hasOwnProperty.call(FORMATS, format || "") ? FORMATS[format] : null;
   }
 
-  function isNumeric(format) {
-    return ["money", "money_cents", "percent", "number", "integer"].indexOf(format) >= 0;
+  function display(value, format, currency) {
+    var f = formatOf(format);
+    if (!f) return value === null || value === undefined ? "—" : String(value);
+    return f.money ? money(value, currency, f.places) : number(value, f.places, f.suffix);
   }
+
+  function isNumeric(format) { return formatOf(format) !== null; }
 
   // ------------------------------------------------------------------ data helpers
 
@@ -112,9 +112,23 @@
     return kpiIndex;
   }
 
+  // a month without journal lines knows nothing of the ledger's figures: "no data", never 0
+  function fromLedger(kpi) { return (RULES.non_ledger || []).indexOf(kpi) < 0; }
+  function pointInTime(kpi) { return (RULES.point_in_time || []).indexOf(kpi) >= 0; }
+  function hasLedger(period) { var info = periodInfo(period); return info.period !== undefined && info.ledger_lines > 0; }
+  function kpisOf(spec) { return spec.sum_of ? spec.sum_of : [spec.kpi || spec]; }
+  function noData(period, spec) {
+    return !hasLedger(period) && kpisOf(spec).some(fromLedger);
+  }
+  // the months of `periods` that have no journal lines, for a range to name them
+  function emptyMonths(periods) { return periods.filter(function (q) { return !hasLedger(q); }); }
+  function namedGaps(months) {
+    return months.length ? "no ledger lines in " + months.join(", ") + " (no data, not zero)" : "";
+  }
+
   function kpiValue(period, spec) {
     var row = kpis()[period];
-    if (!row) return null;
+    if (!row || noData(period, spec)) return null;
     if (spec.sum_of) {
       var total = 0n;
       for (var i = 0; i < spec.sum_of.length; i++) {
@@ -164,55 +178,110 @@
 
   // ------------------------------------------------------------------ tiles
 
-  function change(kind, current, previous, better) {
-    var c = hundredths(current), p = hundredths(previous);
+  // The change from `base` to `current` (decimal strings) as a tile shows it: a percent for
+  // `change: percent` formats, points or a difference otherwise. A percent on a base of the other
+  // sign, or near zero (kpi_rules.change), is "n/m": not meaningful, and not coloured.
+  function change(kind, current, base, better) {
+    var c = hundredths(current), p = hundredths(base);
     if (c === null || p === null) return null;
     var diff = c - p, text;
-    if (kind === "money") {
-      if (p === 0n) return null;
+    var dir = diff > 0n ? "up" : diff < 0n ? "down" : "flat";
+    if (kind === "percent") {
+      var rule = RULES.change || {};
+      var minBase = hundredths(rule.min_base || "0");
+      var share = BigInt(rule.min_base_share_pct || 0);
+      var why = null;
+      if (p === 0n) why = "the base is zero";
+      else if (c !== 0n && (c < 0n) !== (p < 0n)) why = "the sign changed";
+      else if (abs(p) < minBase || abs(p) * 100n < abs(c) * share) why = "the base is near zero";
+      if (why) return { text: "n/m", cls: "nm", title: "not meaningful: " + why };
       var tenths = (abs(diff) * 1000n * 2n + abs(p)) / (2n * abs(p));  // |diff / p| in 0.1%
       var pct = (tenths / 10n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",") + "." + (tenths % 10n).toString();
       text = pct + "%";
     } else {
-      text = digits(diff, 1).text + (kind === "percent" ? " pp" : "");
+      text = digits(diff, 1).text + (kind === "points" ? " pp" : "");
     }
-    var dir = diff > 0n ? "up" : diff < 0n ? "down" : "flat";
     var arrow = dir === "up" ? "▲ " : dir === "down" ? "▼ " : "■ ";
     var cls = dir === "flat" || better === "none" || !better ? "" : dir + "-" + ((better === "up") === (dir === "up") ? "good" : "bad");
     return { text: arrow + text, cls: cls };
   }
 
+  // the open month's comparison bases, from the journal (kpis_same_days.sql): compare -> kpi -> row
+  var sameDaysIndex = null;
+  function sameDays(section) {
+    if (!sameDaysIndex) {
+      sameDaysIndex = {};
+      (section.more_queries || []).forEach(function (name) {
+        records(name).forEach(function (r) {
+          if (r.compare === undefined) return;
+          (sameDaysIndex[r.compare] = sameDaysIndex[r.compare] || {})[r.kpi] = r;
+        });
+      });
+    }
+    return sameDaysIndex;
+  }
+
+  // what a tile's figure for `period` is compared with: {value, title} or {none, title}
+  function comparisonBase(section, tile, period, which) {
+    var target = shiftPeriod(period, which === "mom" ? -1 : -12);
+    var word = which === "mom" ? "MoM" : "YoY";
+    if (pointInTime(tile.kpi)) {
+      return { none: which === "mom" ? "no history" : "", title: "today's figure: the source keeps no month-end history to compare with" };
+    }
+    if (!hasLedger(target) && fromLedger(tile.kpi)) {
+      return { none: word + " —", title: target + ": no data" + (periodInfo(target).period ? " (no ledger lines)" : "") };
+    }
+    var info = periodInfo(period);
+    if (info.is_open && fromLedger(tile.kpi)) {
+      var row = (sameDays(section)[which] || {})[tile.kpi];
+      if (!row) return { none: word + " —", title: "no same-days figure for " + target };
+      return { value: row.value, title: "vs " + row.compared_period + "-01 to " + row.compared_through + ", the same " + info.days + " days" };
+    }
+    return { value: kpiValue(target, tile), title: which === "mom" ? "vs prior month (" + target + ")" : "vs a year before (" + target + ")" };
+  }
+
   function drawTiles(section) {
     var node = sectionNode(section.id);
-    var p = state.period, prev = shiftPeriod(p, -1), yearAgo = shiftPeriod(p, -12);
+    var p = state.period, info = periodInfo(p);
     section.tiles.forEach(function (tile) {
       var card = node.querySelector('[data-kpi="' + tile.kpi + '"]');
       if (!card) return;
       var value = kpiValue(p, tile);
+      var empty = noData(p, tile);
+      var fmt = formatOf(tile.format) || {};
       card.setAttribute("data-value", value === null ? "" : value);
-      card.querySelector(".tile-value").textContent = display(value, tile.format, CURRENCY);
-      if (tile.format === "money") {  // the tile rounds to the unit; the exact figure on hover and focus
+      card.classList.toggle("nodata", empty);
+      var valueNode = card.querySelector(".tile-value");
+      valueNode.textContent = empty ? "no data" : display(value, tile.format, CURRENCY);
+      valueNode.title = empty ? "no ledger lines in " + p : value === null ? "not defined for " + p : "";
+      if (fmt.money) {  // the tile rounds to the unit; the exact figure on hover and focus
         var exact = card.querySelector(".tile-exact");
         if (!exact) {
           exact = el("div", { class: "tile-exact" });
-          card.querySelector(".tile-value").after(exact);
+          valueNode.after(exact);
           card.tabIndex = 0;
         }
         exact.textContent = value === null ? "" : "exactly " + money(value, CURRENCY, true);
-        card.querySelector(".tile-value").title = value === null ? "" : money(value, CURRENCY, true);
+        if (value !== null) valueNode.title = money(value, CURRENCY, true);
       }
-      var kind = tile.format === "money" ? "money" : tile.format === "percent" ? "percent" : "number";
-      [["mom", prev, "vs prior month"], ["yoy", yearAgo, "vs a year before"]].forEach(function (spec) {
+      // what the figure covers: month to date in the open month; today's figure for a point-in-time KPI
+      var basis = card.querySelector(".tile-basis");
+      if (!basis) { basis = el("div", { class: "tile-basis" }); card.querySelector(".tile-change").before(basis); }
+      basis.textContent = pointInTime(tile.kpi) ? (info.is_open ? "" : "today's figure, not at " + (info.period_end || p))
+        : info.is_open && !empty ? "month to date, through " + info.through : "";
+      [["mom", "MoM"], ["yoy", "YoY"]].forEach(function (spec) {
         var span = card.querySelector("." + spec[0]);
-        var ch = change(kind, value, kpiValue(spec[1], tile), tile.better);
+        var base = empty ? { none: spec[1] + " —", title: p + ": no data" } : comparisonBase(section, tile, p, spec[0]);
+        var ch = base.none === undefined ? change(fmt.change, value, base.value, tile.better) : null;
         span.className = spec[0] + (ch && ch.cls ? " " + ch.cls : "");
-        span.textContent = ch ? ch.text + " " + (spec[0] === "mom" ? "MoM" : "YoY") : (spec[0] === "mom" ? "MoM —" : "YoY —");
-        span.title = spec[2] + (kpis()[spec[1]] ? " (" + spec[1] + ")" : ": no figure");
+        span.textContent = ch ? ch.text + " " + spec[1] : base.none !== undefined ? base.none : spec[1] + " —";
+        span.title = base.title + (ch && ch.title ? "; " + ch.title : "");
       });
       var periods = windowEnding(p, section.spark_periods || 13);
       var values = periods.map(function (q) { var v = kpiValue(q, tile); return v === null ? null : Number(v); });
       var key = section.id + ":" + tile.kpi;
       var canvas = card.querySelector(".spark canvas");
+      if (pointInTime(tile.kpi)) { card.querySelector(".spark").hidden = true; return; }  // no history to draw
       if (!window.Chart || !canvas) return;
       if (charts[key]) {
         charts[key].data.labels = periods;
@@ -221,7 +290,7 @@
       } else {
         charts[key] = new Chart(canvas, {
           type: "line",
-          data: { labels: periods, datasets: [{ data: values, borderColor: "#64748b", borderWidth: 1.5, pointRadius: 0, tension: 0.25, spanGaps: true }] },
+          data: { labels: periods, datasets: [{ data: values, borderColor: "#64748b", borderWidth: 1.5, pointRadius: 0, tension: 0.25, spanGaps: false }] },
           options: {
             animation: false, responsive: true, maintainAspectRatio: false, events: [],
             plugins: { legend: { display: false }, tooltip: { enabled: false } },
@@ -289,11 +358,21 @@
         pointRadius: periods.map(function (p) { return p === state.period ? 5 : 2; }),
       };
     });
+    var labels = periods.map(function (q) { return periodInfo(q).is_open ? q + " (month to date)" : q; });
     upsertChart(section.id, body.querySelector("canvas"), {
-      type: "line", data: { labels: periods, datasets: datasets }, options: chartOptions(section.format, CURRENCY),
+      type: "line", data: { labels: labels, datasets: datasets }, options: chartOptions(section.format, CURRENCY),
     });
-    var last = datasets.map(function (d) { return d.label + " " + display(d.raw[d.raw.length - 1], section.format, CURRENCY); });
-    body.querySelector(".chart-total").textContent = state.period + ": " + last.join(" · ");
+    var info = periodInfo(state.period);
+    var last = datasets.map(function (d) {
+      var v = d.raw[d.raw.length - 1];
+      return d.label + " " + (v === null && noData(state.period, section.series[0]) ? "no data" : display(v, section.format, CURRENCY));
+    });
+    // the open month is a part month, and a month without journal lines is a gap, named, never a zero
+    var gaps = emptyMonths(periods).filter(function (q) { return section.series.some(function (s) { return noData(q, s); }); });
+    var total = body.querySelector(".chart-total");
+    total.textContent = state.period + (info.is_open ? " (month to date, through " + info.through + ")" : "") + ": " + last.join(" · ")
+      + (gaps.length ? ". Gaps: " + namedGaps(gaps) + "." : "");
+    total.setAttribute("data-gaps", gaps.join(" "));
   }
 
   function drawBarChart(section) {
@@ -475,6 +554,55 @@
 
   // ------------------------------------------------------------------ reconciliation
 
+  // amounts inside a check's text (plain decimals from SQL: "statement 71452.50") shown as money, in the
+  // currency the text names ("BA-001 (EUR): ...", "EUR: subledger ..."), else the company's
+  function moneyIn(text, currency) {
+    var named = /\b([A-Z]{3})\b[):]/.exec(text);
+    var cur = named && Object.prototype.hasOwnProperty.call(SYMBOLS, named[1]) ? named[1] : named ? named[1] : currency || CURRENCY;
+    return String(text).replace(/-?\d+\.\d{2}(?!\d)/g, function (x) { return money(x, cur, true); });
+  }
+
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
+  function itemRef(record, date, amount, reason) {
+    return record + (date ? " of " + date : "") + (amount === null || amount === undefined ? "" : ", " + money(amount, CURRENCY, true))
+      + (reason ? " (" + moneyIn(reason) + ")" : "");
+  }
+
+  // A card's first sentence: what differs, by how much, how many items and the oldest; for a verdict
+  // carried over from an earlier month, the month it began and the record that caused it.
+  function reconSentence(r, label, counts) {
+    // figures in rows (a count check) or money
+    var fig = function (v) { return counts ? number(v, 0) : money(v, CURRENCY, true); };
+    if (r.status === "not_configured") return "Not checked: " + (r.detail ? moneyIn(r.detail) : "a source it needs is not configured") + ".";
+    var diff = hundredths(r.difference);
+    var items = r.items ? plural(r.items, "item") + ", the oldest " + itemRef(r.oldest_record, r.oldest_date, r.oldest_amount) : "";
+    var carried = r.status !== "pass" && r.since && r.since < r.period;
+    var cause = !carried ? ""
+      : (r.status === "fail" ? "failing" : "warning") + " since " + r.since
+        + (r.since_record && r.since_record === r.oldest_record ? ", first caused by that same " + r.since_record
+          + (r.since_reason ? " (" + moneyIn(r.since_reason) + ")" : "")
+          : r.since_record ? ", first caused by " + itemRef(r.since_record, r.since_date, r.since_amount, r.since_reason)
+          : " (no record listed there: see that month's card)");
+    var head;
+    if (r.status === "pass" && diff !== null && diff !== 0n) {
+      head = label + " passes: " + fig(r.actual) + " against " + fig(r.expected) + " expected, a difference of "
+        + fig(r.difference) + " that the check allows" + (items ? "; " + items + " listed for reference" : "");
+    } else if (r.status === "pass") {
+      head = label + " agrees" + (diff === null || r.expected === null ? "" : ": " + fig(r.expected) + " on both sides")
+        + (items ? "; " + items + " listed for reference" : "");
+    } else if (diff !== null && diff !== 0n) {
+      head = label + " differs by " + fig(r.difference) + ": " + fig(r.actual) + " against "
+        + fig(r.expected) + " expected" + (items ? "; " + items : "; no item listed this month");
+    } else if (r.items) {
+      head = label + (diff === null ? "" : " has no difference in total (" + fig("0") + "), but")
+        + " lists " + items + " to look at";
+    } else {
+      head = label + " is " + (r.status === "fail" ? "failing" : "warning") + (r.detail ? ": " + moneyIn(r.detail).split(" | ")[0] : "");
+    }
+    return head + (cause ? "; " + cause : "") + (/[.!?]$/.test(cause || head) ? "" : ".");
+  }
+
   function drawRecon(section) {
     var body = sectionNode(section.id).querySelector(".body");
     var summary = document.getElementById("recon-summary");
@@ -501,12 +629,27 @@
       head.appendChild(el("strong", null, (section.checks && section.checks[r.check_id]) || r.check_id));
       head.appendChild(el("span", { class: "badge " + r.status }, r.status === "not_configured" ? "not configured" : r.status));
       card.appendChild(head);
+      var label = (section.checks && section.checks[r.check_id]) || r.check_id;
+      var counts = (section.counts || []).indexOf(r.check_id) >= 0;
+      card.appendChild(el("p", { class: "lead" }, reconSentence(r, label, counts)));
+      var more = el("details", { class: "more" });
+      more.appendChild(el("summary", null, "Detail"));
       if (r.expected !== null || r.actual !== null) {
-        card.appendChild(el("div", { class: "figures" },
-          "expected " + money(r.expected, CURRENCY, true) + " · actual " + money(r.actual, CURRENCY, true)
-          + " · difference " + money(r.difference, CURRENCY, true)));
+        var f = function (v) { return counts ? number(v, 0) : money(v, CURRENCY, true); };
+        more.appendChild(el("div", { class: "figures" },
+          "expected " + f(r.expected) + " · actual " + f(r.actual) + " · difference " + f(r.difference)));
       }
-      if (r.detail) card.appendChild(el("p", { class: "detail" }, r.detail));
+      if (r.detail) {
+        var parts = String(r.detail).split(" | ");
+        var detail = el(parts.length > 1 ? "ul" : "p", { class: "detail" }, parts.length > 1 ? null : moneyIn(parts[0]));
+        if (parts.length > 1) parts.forEach(function (part) { detail.appendChild(el("li", null, moneyIn(part))); });
+        more.appendChild(detail);
+      }
+      if (r.items) {
+        more.appendChild(el("p", { class: "detail" }, plural(r.items, "item") + " totalling " + money(r.items_total, CURRENCY, true)
+          + "; the oldest " + itemRef(r.oldest_record, r.oldest_date, r.oldest_amount, r.oldest_reason)));
+      }
+      if (more.children.length > 1) card.appendChild(more);
       if (r.items > 0 && tables[section.items_section]) {
         var btn = el("button", { type: "button", "data-drill": r.check_id }, "Show " + r.items + " item" + (r.items > 1 ? "s" : ""));
         btn.addEventListener("click", function () {
@@ -550,9 +693,10 @@
     var raw = document.getElementById("burn-change").value.trim();
     var delta = /^-?\d+(\.\d+)?$/.test(raw) ? hundredths(raw) : (raw === "" ? 0n : null);
     outs[0].textContent = cash === null ? "—" : money(fromHundredths(cash), CURRENCY);
-    outs[2].textContent = display(kpiValue(p, "runway_months"), "number") + " months";
+    outs[2].textContent = noData(p, "runway_months") ? "no data" : display(kpiValue(p, "runway_months"), "number") + " months";
     if (cash === null || burns.some(function (b) { return b === null; })) {
-      outs[1].textContent = "not enough history";
+      var gaps = emptyMonths(months.filter(function (m) { return periodInfo(m).period; }));
+      outs[1].textContent = gaps.length ? namedGaps(gaps.sort()) : "not enough history";
       outs[3].textContent = "—";
       outs[3].setAttribute("data-value", "");
       return;
@@ -643,10 +787,25 @@
     var info = periodInfo(state.period);
     var note = body.querySelector(".statement-note");
     if (!note) { note = el("p", { class: "note statement-note" }); body.insertBefore(note, st.blocks[0].block); }
-    note.textContent = info.is_open ? state.period + " is the open month: its column is month to date."
+    // a column of one month without journal lines is "no data"; a range (year to date) holding one names it
+    var columnMonth = {}, gaps = [];
+    section.columns.forEach(function (col) {
+      if (col.window) {
+        var from = info.fiscal_year_start || state.period, months = [];
+        for (var q = from; q <= state.period; q = shiftPeriod(q, 1)) months.push(q);
+        emptyMonths(months).forEach(function (q) { if (periodInfo(q).period && gaps.indexOf(q) < 0) gaps.push(q); });
+        return;
+      }
+      var month = shiftPeriod(state.period, col.shift || 0);
+      columnMonth[col.name] = month;
+      if (periodInfo(month).period && !hasLedger(month) && gaps.indexOf(month) < 0) gaps.push(month);
+    });
+    gaps.sort();
+    note.textContent = (info.is_open ? state.period + " is the open month: its column is month to date, through " + info.through + ". "
       : info.closed_version !== null && info.closed_version !== undefined
-        ? "The statements show the ledger as it is now" + (info.restated_since_close ? ", restated since the close." : " (the same figures as at the close).")
-        : "";
+        ? "The statements show the ledger as it is now" + (info.restated_since_close ? ", restated since the close. " : " (the same figures as at the close). ")
+        : "") + (gaps.length ? "No ledger lines in " + gaps.join(", ") + ": its figures show no data" + (section.columns.some(function (c) { return c.window; }) ? " (a year to date across it leaves it out)" : "") + "." : "");
+    note.setAttribute("data-gaps", gaps.join(" "));
     st.blocks.forEach(function (b) {
       b.table.querySelectorAll("thead th[data-column]").forEach(function (th) {
         var col = section.columns.filter(function (c) { return c.name === th.getAttribute("data-column"); })[0];
@@ -661,6 +820,8 @@
         tr.appendChild(th);
         section.columns.forEach(function (col) {
           var raw = r[col.name];
+          var month = columnMonth[col.name];
+          if (month && periodInfo(month).period && !hasLedger(month)) raw = null;  // unknown, not zero
           var text = r.kind === "heading" ? "" : raw === null || raw === undefined ? "no data" : money(raw, CURRENCY, true);
           var td = el("td", { class: "num" + (raw === null && r.kind !== "heading" ? " nodata" : ""), "data-column": col.name }, text);
           td.setAttribute("data-raw", raw === null || raw === undefined ? "" : String(raw));

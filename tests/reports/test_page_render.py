@@ -139,6 +139,9 @@ def test_reconciliation_panel_drills_down_to_the_items(warehouse_copy: Path, ope
     assert "fail" in p.locator("#recon-summary").get_attribute("class")
     card = p.locator("[data-section='recon'] .check[data-check='R2_bank_vs_book']")
     assert card.get_attribute("data-status") == "fail"
+    # the first sentence: by how much, how many items, the oldest; the detail (with the source's text) on demand
+    assert card.locator(".lead").inner_text().startswith("Bank vs book differs by $9.50: $90.50 against $100.00 expected; 2 items")
+    card.locator("details summary").click()
     assert HOSTILE in card.inner_text()
     card.locator("button[data-drill]").click()
     assert sorted(column(p, "recon_items", "record_id")) == ["TXN-1", "TXN-2"]

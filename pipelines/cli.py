@@ -347,7 +347,14 @@ def close_cmd(env: Env, period: str, by: str, override: str | None) -> None:
     from pipelines.close import close_run_config, execute
 
     env.export(env.config_path())
-    outcome = execute("close_period", env.home, run_config=close_run_config(period, by, override))
+    from pipelines import progress
+
+    pdf_lines: list[str] = []  # whether the closed version's PDF was archived beside its page (issue 20)
+    stop = progress.listen(lambda line: pdf_lines.append(line) if line.startswith("PDF ") else None)
+    try:
+        outcome = execute("close_period", env.home, run_config=close_run_config(period, by, override))
+    finally:
+        stop()
     if not outcome.success:
         for _, error in outcome.errors or [("", "the close failed")]:
             click.echo(f"✗ {error}", err=True)
@@ -355,6 +362,8 @@ def close_cmd(env: Env, period: str, by: str, override: str | None) -> None:
     from reports.history import history_lines
 
     click.echo(f"✓ {period} closed by {by}" + (f" (override: {override})" if override else ""))
+    for line in pdf_lines:
+        click.echo(("✓ " if line.startswith("PDF archived") else "! ") + line)
     for line in history_lines(env.home, period):
         click.echo(line)
 
@@ -421,6 +430,63 @@ def explain(env: Env, kpi: str, period: str | None, limit: int, as_json: bool) -
     from reports.explain import print_explain
 
     sys.exit(print_explain(env.home.read_copy, kpi, period, limit=limit, as_json=as_json))
+
+
+@main.command("mcp", epilog=example("closeboard mcp  # stdio: what a desktop MCP client starts",
+                                    "closeboard mcp --print-config  # the mcpServers snippet for that client",
+                                    "closeboard mcp --http 8766 --token-env CLOSEBOARD_MCP_TOKEN"))
+@click.option("--http", "http_port", type=int, default=None, metavar="PORT",
+              help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="HTTP bind address; on loopback only loopback Host headers are answered (DNS rebinding)")
+@click.option("--token-env", "token_env", default=None, metavar="NAME",
+              help="over HTTP, require 'Authorization: Bearer <token>' with the token read from env var NAME")
+@click.option("--print-config", "print_config", is_flag=True,
+              help="print the JSON a desktop MCP client (Claude Desktop-style mcpServers) needs, and exit")
+@click.pass_obj
+def mcp(env: Env, http_port: int | None, host: str, token_env: str | None, print_config: bool) -> None:
+    """Serve the close as a read-only MCP server: list_periods, get_kpis, get_statement, explain,
+    get_checks, get_check_items, get_history, over the read copy and the close snapshots only.
+    Every call is logged to mcp_calls in <home>/mcp_audit.duckdb."""
+    import json
+
+    from reports.mcp_server import client_config, run
+
+    if print_config:
+        click.echo(json.dumps(client_config(env.home, http_port=http_port, host=host, token_env=token_env), indent=2))
+        return
+    token = os.environ.get(token_env) if token_env else None
+    if token_env and not token:
+        raise click.UsageError(f"--token-env {token_env}: the environment variable is not set")
+    if token_env and http_port is None:
+        raise click.UsageError("--token-env applies to --http only (a stdio server is the client's own child)")
+    run(env.home, http_port=http_port, host=host, token=token)
+
+
+@main.command("export", epilog=example("closeboard export --period 2026-05 --pdf close-2026-05.pdf --xlsx close-2026-05.xlsx",
+                                       "closeboard export --period 2026-04 --version 2 --pdf april-v2.pdf"))
+@click.option("--period", required=True, help="the month (YYYY-MM)")
+@click.option("--version", "version", type=int, default=None, help="its snapshot version (default: the latest)")
+@click.option("--pdf", "pdf", type=click.Path(dir_okay=False), default=None,
+              help="write the page, printed by headless Chromium, to this file")
+@click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), default=None,
+              help="write the workbook (cover with checks, statements, KPIs, open invoices and bills) to this file")
+@click.pass_obj
+def export(env: Env, period: str, version: int | None, pdf: str | None, xlsx: str | None) -> None:
+    """Export one close snapshot version as a PDF and/or an XLSX (reads the read copy and the
+    version's archived page only). Exits 1 for an unknown period or version, naming those that exist."""
+    from reports.export import ExportError, resolve, write_pdf, write_xlsx
+
+    if not pdf and not xlsx:
+        raise click.UsageError("name at least one of --pdf FILE and --xlsx FILE")
+    try:
+        pack = resolve(env.home, period, version)
+        for target, write in ((pdf, lambda t: write_pdf(pack, t)), (xlsx, lambda t: write_xlsx(env.home, pack, t))):
+            if target:
+                click.echo(f"✓ {pack.label}: {write(Path(target))}")
+    except ExportError as exc:
+        click.echo(f"✗ {exc}", err=True)
+        sys.exit(1)
 
 
 @main.group()

@@ -36,6 +36,7 @@ from connectors.config import Config, load_config
 from pipelines import progress
 from pipelines.publishing import crash_point, render_and_publish
 from pipelines.resources import CloseboardResource, config_path
+from reports.export import archive_pdf
 from reports.history import write_history
 from reports.render import PageContext
 from warehouse import loads
@@ -230,6 +231,9 @@ def build(config: Config, *, upstream: Sequence[dg.AssetKey] = (), refresh_job: 
             except CloseRefused as exc:
                 raise dg.Failure(description=f"close refused: {exc}", allow_retries=False) from None
         render_and_publish(closeboard, context.run_id)
+        pdf, note = archive_pdf(closeboard.data_home, snap, company=closeboard.settings().company.name)
+        (context.log.info if pdf else context.log.warning)(note)  # no Chromium: the close stands, without a PDF
+        progress.emit(note)
         context.log_event(history_materialization(snap))
         message = f"{snap.period} closed as v{snap.version} by {snap.closed_by}" + (
             f" (override: {snap.override_reason})" if snap.override_reason else "")

@@ -2,6 +2,11 @@
 
 Everything expected is derived from the fixed as-of date below, so nothing changes at a month
 boundary. Subprocesses (CLI, servers) always run with a timeout and are killed with their group.
+
+Two ways to run the pipeline: `closeboard(...)` (the CLI as a subprocess, the bundled servers as
+stdio subprocesses: for what is about the CLI, the transport or a process) and `run_in_process(...)`
+(the real Dagster job in this process, the bundled servers built in memory and reached through the
+real MCP client: for what is about the pipeline's result, in seconds instead of minutes).
 """
 
 from __future__ import annotations
@@ -13,19 +18,28 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+import yaml
 
 from connectors.demo import generate
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 AS_OF = date(2026, 6, 15)
 FIRST_PERIOD = "2024-06"
 REPO = Path(__file__).resolve().parent.parent
 # step retries stay on (they are part of what is tested) but without the production delay
 FAST_RETRIES = {"CLOSEBOARD_SOURCE_RETRIES": "1", "CLOSEBOARD_SOURCE_RETRY_DELAY_S": "0.2"}
+# ... in this process too (the step retry policy is read when pipelines.assets is imported)
+for _name, _value in FAST_RETRIES.items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(scope="session")
@@ -117,3 +131,117 @@ def http_server() -> Iterator:
             proc.wait(timeout=10)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+# --- shared helpers: data homes, configurations, the pipeline in this process -----------------------
+
+
+def copy_home(source: Path, target: Path, *, without: tuple[str, ...] = ()) -> Path:
+    """A private copy of a data home (e.g. `demo_home`) at `target`, without its lock files and any
+    `without` patterns (e.g. "dagster" for a fresh Dagster instance), for tests that change it."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.lock", "*.owner", *without))
+    return target
+
+
+def demo_config(sources: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """closeboard.yaml as `closeboard demo` writes it (the repository's example with the demo's
+    first_period and as_of), parsed; only the connectors in `sources` when given."""
+    raw = yaml.safe_load((REPO / "closeboard.yaml").read_text(encoding="utf-8"))
+    raw["company"].update(first_period=FIRST_PERIOD, as_of=AS_OF.isoformat())
+    if sources is not None:
+        raw["connectors"] = {name: c for name, c in raw["connectors"].items() if name in sources}
+    return raw
+
+
+def write_config(home: Path, raw: dict[str, Any] | None = None, *, sources: tuple[str, ...] | None = None) -> Path:
+    """`raw` (default: `demo_config(sources)`) as `home`/closeboard.yaml, the file the CLI reads there."""
+    path = home / "closeboard.yaml"
+    path.write_text(yaml.safe_dump(demo_config(sources) if raw is None else raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def edit_config(home: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """Apply `change` to `home`/closeboard.yaml in place."""
+    path = home / "closeboard.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(raw)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def demo_home_at(demo_data: Path, home: Path, *, sources: tuple[str, ...] | None = None) -> Path:
+    """A new data home at `home`: a private copy of the demo data and the demo's closeboard.yaml
+    (with only `sources` when given), not yet refreshed."""
+    home.mkdir(parents=True, exist_ok=True)
+    copy_demo(demo_data, home)
+    write_config(home, sources=sources)
+    return home
+
+
+def run_in_process(home: Path, job: str = "refresh", *, config: Path | None = None, run_config: dict | None = None,
+                   tags: dict[str, str] | None = None, home_instance: bool = False) -> dg.ExecuteInProcessResult:
+    """Run one of the code location's jobs on `home` in this process, as the CLI's runner does
+    (`pipelines.close.execute`), with the bundled servers in memory (`SourcesResource(in_memory=True)`)
+    reached through the real MCP client. `config` defaults to the home's closeboard.yaml; on an
+    ephemeral Dagster instance unless `home_instance` (the home's own, which the CLI uses)."""
+    import dagster as dg
+
+    from connectors.config import load_config
+    from pipelines.definitions import build_definitions
+    from pipelines.instance import instance
+    from pipelines.resources import CloseboardResource, SourcesResource
+    from warehouse.home import Home
+
+    source = config or home / "closeboard.yaml"
+    # the in-memory servers take their `--data` directory from the args as written: resolve the
+    # home reference the CLI exports as $CLOSEBOARD_HOME for its stdio servers
+    resolved = home / ".in-process.yaml"
+    resolved.write_text(source.read_text(encoding="utf-8").replace("${CLOSEBOARD_HOME}", str(home)), encoding="utf-8")
+    with warnings.catch_warnings():  # Dagster's beta notes on the code location's own asset parameters
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        defs = build_definitions(
+            load_config(resolved),
+            closeboard=CloseboardResource(config_path=str(resolved), home=str(home)),
+            sources=SourcesResource(in_memory=True),
+        )
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}, **(run_config or {})}
+    with (instance(Home(home)) if home_instance else dg.DagsterInstance.ephemeral()) as dagster_instance:
+        return defs.resolve_job_def(job).execute_in_process(instance=dagster_instance, raise_on_error=False,
+                                                            run_config=quiet, tags=tags)
+
+
+def refresh_in_process(home: Path, *, job: str = "refresh", config: Path | None = None,
+                       check: bool = True) -> dg.ExecuteInProcessResult:
+    """`closeboard refresh` on `home` in this process (`run_in_process`); when `check`, an
+    AssertionError naming the failed steps unless the run succeeded."""
+    result = run_in_process(home, job, config=config)
+    if check and not result.success:
+        raise AssertionError(f"{job} failed in process: {step_errors(result)}")
+    return result
+
+
+def close_in_process(home: Path, period: str, by: str, override: str | None = None) -> dg.ExecuteInProcessResult:
+    """`closeboard close PERIOD --by BY [--override REASON]` on `home` in this process, on the home's
+    Dagster instance as the CLI does; asserts that it succeeded."""
+    from pipelines.close import close_run_config
+
+    result = run_in_process(home, "close_period", run_config=close_run_config(period, by, override), home_instance=True)
+    assert result.success, f"close {period} failed in process: {step_errors(result)}"
+    return result
+
+
+def step_errors(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
+    """(step, the user's error message) for each failed step: what the CLI prints after `✗` (the same
+    unwrapping as `pipelines.close.execute`)."""
+    errors = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            user = event.step_failure_data.user_failure_data
+            if user is not None and user.description:
+                errors.append((event.step_key, user.description))
+                continue
+            error = event.step_failure_data.error
+            while error is not None and (error.cause or error.context) is not None:
+                error = error.cause or error.context  # the user's error, not Dagster's wrappers
+            errors.append((event.step_key, error.message.strip() if error else "unknown error"))
+    return errors

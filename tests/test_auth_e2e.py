@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -24,8 +23,11 @@ import httpx2
 import pytest
 import yaml
 
-from tests.conftest import FAST_RETRIES, REPO, free_port, read
+from tests.conftest import FAST_RETRIES, REPO, copy_home, free_port, read
 from tests.connectors.test_auth import start_server, stop
+
+pytestmark = pytest.mark.slow  # the CLI as subprocesses against the bank server over HTTP with OAuth
+
 
 def bank_state(home: Path) -> tuple:
     page = hashlib.sha256((home / "reports" / "latest.html").read_bytes()).hexdigest()
@@ -100,8 +102,7 @@ def run(home: Path, outputs: list[str], *args: str, env: dict[str, str] | None =
 
 @pytest.fixture
 def oauth_home(demo_home: Path, tmp_path: Path):  # noqa: ANN201
-    home = tmp_path / "home"
-    shutil.copytree(demo_home, home, ignore=shutil.ignore_patterns("*.lock", "*.owner"))
+    home = copy_home(demo_home, tmp_path / "home")
     proc, base = start_server(home / "demo")
     config = yaml.safe_load((home / "closeboard.yaml").read_text())
     config["connectors"]["bank"]["server"] = {"url": f"{base}/mcp"}

@@ -8,10 +8,13 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import yaml
 
-from tests.conftest import AS_OF, FIRST_PERIOD, closeboard, copy_demo, read
+from tests.conftest import AS_OF, FIRST_PERIOD, closeboard, copy_demo, demo_config, read
 from tests.reference import reference_kpis
+
+pytestmark = pytest.mark.slow  # `closeboard demo` through the CLI, the servers over stdio and HTTP
 
 TABLE_FILES = {
     "erp_accounts": "erp/accounts.csv",
@@ -82,8 +85,7 @@ def test_pipeline_with_bank_over_streamable_http(tmp_path: Path, demo_data: Path
     home = tmp_path / "home"
     demo_dir = copy_demo(demo_data, home)
     url = http_server("connectors.servers.bank", demo_dir)
-    config = yaml.safe_load((Path(__file__).parent.parent / "closeboard.yaml").read_text())
-    config["company"].update(first_period=FIRST_PERIOD, as_of=AS_OF.isoformat())
+    config = demo_config()
     config["connectors"]["bank"]["server"] = {"url": url, "headers": {"Authorization": "Bearer ${BANK_TOKEN}"}}
     config_path = tmp_path / "closeboard.yaml"
     config_path.write_text(yaml.safe_dump(config))

@@ -38,7 +38,8 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.slow  # `closeboard ui` (the Dagster webserver and daemon) as a subprocess, stopped by a signal
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])  # SIGKILL: the watcher stops Dagster
 def test_closeboard_ui_stops_with_all_its_processes_within_ten_seconds(tmp_path: Path, signum: int) -> None:
     port = free_port()
     env = {**os.environ, "CLOSEBOARD_HOME": str(tmp_path / "home")}

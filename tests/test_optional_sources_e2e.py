@@ -1,9 +1,11 @@
 """ERP first: bank and CRM are optional sources (DESIGN "Canonical records", issue 13).
 
-Three data homes over the same demo company and the bundled servers as stdio subprocesses, each with
-a closeboard.yaml that configures only some sources: the ERP alone, the bank alone, the ERP and the
-bank. Each refreshes, renders its page and closes a month; the checks whose inputs are not configured
-say `not_configured` (neither pass nor fail), and every figure that comes from the ledger is exact.
+Three data homes over the same demo company, each with a closeboard.yaml that configures only some
+sources: the ERP alone, the bank alone, the ERP and the bank. Each refreshes, renders its page and
+closes a month, in this process (the bundled servers in memory through the real MCP client); the
+checks whose inputs are not configured say `not_configured` (neither pass nor fail), and every figure
+that comes from the ledger is exact. What `closeboard refresh` prints is the CLI's own
+`summary_lines`; `closeboard connectors check` runs as the CLI with stdio servers.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import AS_OF, FIRST_PERIOD, REPO, closeboard, copy_demo, read
+from reports.summary import summary_lines
+from tests.conftest import AS_OF, FIRST_PERIOD, close_in_process, closeboard, demo_home_at, read, refresh_in_process
 from tests.reference import reference_kpis
+from warehouse.home import Home
 
 LAST_ENDED = "2026-05"
 POINT_IN_TIME_CRM = {"pipeline_open", "bookings_won"}
@@ -22,21 +25,12 @@ NEEDS = {"R2_bank_vs_book": {"bank", "erp"}, "R5_bookings_vs_billings": {"crm", 
          "R1_trial_balance": {"erp"}, "R3_ar": {"erp"}, "R4_ap": {"erp"}}
 
 
-def _home(demo_data: Path, root: Path, sources: tuple[str, ...]) -> Path:
-    copy_demo(demo_data, root)
-    raw = yaml.safe_load((REPO / "closeboard.yaml").read_text(encoding="utf-8"))
-    raw["company"].update(first_period=FIRST_PERIOD, as_of=AS_OF.isoformat())
-    raw["connectors"] = {name: c for name, c in raw["connectors"].items() if name in sources}
-    (root / "closeboard.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    return root
-
-
 @pytest.fixture(scope="module", params=[("erp",), ("bank",), ("erp", "bank")], ids="+".join)
 def configured(request, demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple, str]:
     sources = request.param
-    home = _home(demo_data, tmp_path_factory.mktemp("-".join(sources)), sources)
-    refreshed = closeboard("refresh", home=home)
-    return home, sources, refreshed.stdout + refreshed.stderr
+    home = demo_home_at(demo_data, tmp_path_factory.mktemp("-".join(sources)), sources=sources)
+    refresh_in_process(home)
+    return home, sources, "\n".join(line for line, _ in summary_lines(Home(home)))  # what `refresh` prints
 
 
 def test_refresh_succeeds_and_unconfigured_checks_say_so(configured) -> None:
@@ -85,13 +79,13 @@ def test_page_leaves_out_what_it_cannot_show_and_says_why(configured) -> None:
 
 def test_a_month_closes(configured) -> None:
     home, sources, _ = configured
-    closed = closeboard("close", LAST_ENDED, "--by", "controller", home=home, check=False)
-    assert closed.returncode == 0, closed.stdout + closed.stderr
+    close_in_process(home, LAST_ENDED, "controller")  # asserts the run succeeded (the CLI: tests/test_close_e2e.py)
     status = read(home, "select status, closed_by from close_snapshots where period = ? order by version desc limit 1",
                   [LAST_ENDED])
     assert status == [("closed", "controller")]
 
 
+@pytest.mark.slow  # the CLI connects to the configured servers as stdio subprocesses
 def test_connectors_check_names_the_optional_sources_left_out(configured) -> None:
     home, sources, _ = configured
     if sources != ("erp",):

@@ -1,9 +1,11 @@
 """R7: closeboard's books tie out to the ERP's own trial balance, at every month-end.
 
-Over the bundled ERP server as a stdio subprocess: on the demo every period passes; when the ERP's
-report holds an entry that `list_journal_lines` does not serve (the servers' test switch
+On the demo (`demo_home`: the bundled servers as stdio subprocesses) every period passes; when the
+ERP's report holds an entry that `list_journal_lines` does not serve (the servers' test switch
 `hidden_entries`: a journal outside the token's scope), closeboard's own books stay balanced (R1
-passes) and R7 fails from that month on, naming the accounts with both balances.
+passes) and R7 fails from that month on, naming the accounts with both balances. That home refreshes
+in this process with the bundled ERP in memory (the switch is read from its data directory all the
+same); the CLI's `checks` and `close` then read it as subprocesses.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import AS_OF, FIRST_PERIOD, REPO, closeboard, copy_demo, read
+from tests.conftest import closeboard, copy_demo, read, refresh_in_process, write_config
 
 HIDDEN_MONTH = "2025-03"
 
@@ -41,11 +42,8 @@ def hidden(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
         amounts[line["account_id"]] = amounts.get(line["account_id"], Decimal(0)) + Decimal(line["debit"]) \
             - Decimal(line["credit"])
     (demo / "_switches.json").write_text(json.dumps({"hidden_entries": [entry]}), encoding="utf-8")
-    raw = yaml.safe_load((REPO / "closeboard.yaml").read_text(encoding="utf-8"))
-    raw["company"].update(first_period=FIRST_PERIOD, as_of=AS_OF.isoformat())
-    raw["connectors"] = {"erp": raw["connectors"]["erp"]}  # the ERP alone is enough for R7
-    (home / "closeboard.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    closeboard("refresh", home=home)
+    write_config(home, sources=("erp",))  # the ERP alone is enough for R7
+    refresh_in_process(home)
     return home, {"entry": entry, "amounts": amounts}
 
 

@@ -2,7 +2,9 @@
 reconciling items, and each planted discrepancy is caught by the right check, in the right period,
 naming the offending record, while every other verdict stays as in the clean demo.
 
-One planted home (all plants at once: they sit in different months and records) and one run."""
+One planted home (all plants at once: they sit in different months and records) and one run, in this
+process with the bundled servers in memory (`closeboard demo --plant` generates, plants and refreshes
+the same way through the CLI; the clean demo itself is `demo_home`, through the CLI and stdio)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import AS_OF, closeboard, read
+from connectors.demo import generate
+from connectors.demo.plant import plant
+from tests.conftest import AS_OF, closeboard, read, refresh_in_process, write_config
 from warehouse.recon import CHECK_IDS, ReconParams, build_recon
 
 PLANTS = ("unbalanced_entry", "stale_bank_line", "dropped_bank_txn", "ar_drift", "ap_drift",
@@ -27,10 +31,10 @@ def verdicts(home: Path) -> dict[tuple[str, str], str]:
 @pytest.fixture(scope="module")
 def planted_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("planted")
-    args = ["demo", "--as-of", AS_OF.isoformat()]
-    for kind in PLANTS:
-        args += ["--plant", kind]
-    closeboard(*args, home=home)
+    generate(home / "demo", as_of=AS_OF, seed=42, scale=1)  # what `closeboard demo --plant ...` does
+    plant(home / "demo", list(PLANTS))
+    write_config(home)
+    refresh_in_process(home)
     return home
 
 

@@ -26,8 +26,8 @@ from connectors.client import ConnectorError, SourceSession
 from connectors.config import ConfigError, parse_config
 from connectors.pull import SourcePull, pull_source
 from pipelines.ingest import Ingested, ingest_source
-from warehouse.db import ensure_schema
 from tests.connectors.uvx import require_uvx
+from warehouse.db import ensure_schema
 from warehouse.home import Home
 from warehouse.models import build_marts
 

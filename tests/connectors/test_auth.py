@@ -15,10 +15,10 @@ import json
 import os
 import queue
 import signal
+import socket
 import stat
 import subprocess
 import sys
-import socket
 import threading
 import time
 from collections.abc import Iterator

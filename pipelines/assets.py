@@ -67,7 +67,8 @@ def _source_asset(source: str) -> dg.AssetsDefinition:
         else:  # bank and CRM are optional: their tables are emptied and their checks say "not configured"
             progress.emit(f"{source}: not configured in {config.path} (optional): its tables are left empty")
         try:
-            server = sources.server(config.connectors[source]) if source in config.connectors else None
+            server = (sources.server(config.connectors[source], closeboard.data_home)
+                      if source in config.connectors else None)
             result = ingest_source(config, source, home=closeboard.data_home, run_id=context.run_id,
                                    connect=closeboard.warehouse, server=server)
         except ConnectorError as exc:

@@ -18,7 +18,7 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
-from connectors.config import Config, ConnectorConfig, load_config
+from connectors.config import Config, ConnectorConfig, expand, load_config
 from pipelines import progress
 from warehouse.db import WarehouseLock, connect, ensure_schema
 from warehouse.home import Home
@@ -94,11 +94,13 @@ class SourcesResource(dg.ConfigurableResource):
 
     in_memory: bool = False
 
-    def server(self, connector: ConnectorConfig) -> Any:
-        """The in-memory server for `connector`, or None to reach it live."""
+    def server(self, connector: ConnectorConfig, home: Home | None = None) -> Any:
+        """The in-memory server for `connector`, or None to reach it live. Its arguments are expanded
+        as the session would expand them (``${CLOSEBOARD_HOME}`` is `home` when given)."""
         if not self.in_memory:
             return None
-        args = list(connector.server.args)
+        environ = {**os.environ, **({"CLOSEBOARD_HOME": str(home.root)} if home is not None else {})}
+        args = [expand(a, source=connector.name, environ=environ) for a in connector.server.args]
         module = args[args.index("-m") + 1] if "-m" in args[:-1] else None
         if module not in BUNDLED_SERVERS or "--data" not in args[:-1]:
             raise ValueError(f"{connector.name}: in-memory sources are closeboard's bundled servers "

@@ -3,7 +3,7 @@
 An assistant's artifact or any MCP client reads closeboard's reconciled, signed-off figures here
 instead of re-deriving them from raw ERP tools. `build_server(home)` returns the `MCPServer`; `run`
 serves it over stdio, or streamable HTTP on loopback through the bundled servers' hosting
-(`connectors.servers._common`: the Host allow-list / DNS-rebinding protection, optional bearer token).
+(`connectors.servers.hosting`: the Host allow-list / DNS-rebinding protection, optional bearer token).
 
 What it reads: only the readers' copy of the warehouse (`Home.read_copy`, opened read-only for each
 call and closed after it, so a publish that replaces the file is picked up by the next call; never
@@ -50,7 +50,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from connectors.servers._common import READ_ONLY, decode_cursor, encode_cursor, new_server, serve_http
+from connectors.servers.hosting import new_server, serve_http
+from connectors.servers.specs import READ_ONLY
+from connectors.servers.store import decode_cursor, encode_cursor
 from reports import explain as explain_module
 from warehouse.checks import BY_ID, CHECK_IDS
 from warehouse.db import connect

@@ -70,3 +70,16 @@ def test_a_server_that_is_not_bundled_cannot_run_in_memory(tmp_path: Path) -> No
         SourcesResource(in_memory=True).server(foreign)
     assert SourcesResource().server(erp) is None  # live: the session starts the configured server
     shutil.rmtree(home / "demo", ignore_errors=True)
+
+
+def test_in_memory_servers_expand_the_data_home_as_the_session_does(tmp_path: Path, demo_data: Path) -> None:
+    from warehouse.home import Home
+
+    copy_demo(demo_data, tmp_path)
+    raw = yaml.safe_load((REPO / "closeboard.yaml").read_text(encoding="utf-8"))  # args: ${CLOSEBOARD_HOME}/demo
+    path = tmp_path / "closeboard.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    erp = load_config(path).connectors["erp"]
+    assert any("${CLOSEBOARD_HOME}" in a for a in erp.server.args)
+    server = SourcesResource(in_memory=True).server(erp, Home(tmp_path))
+    assert server is not None and server.name == "closeboard-erp"

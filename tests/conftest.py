@@ -192,11 +192,7 @@ def run_in_process(home: Path, job: str = "refresh", *, config: Path | None = No
     from pipelines.resources import CloseboardResource, SourcesResource
     from warehouse.home import Home
 
-    source = config or home / "closeboard.yaml"
-    # the in-memory servers take their `--data` directory from the args as written: resolve the
-    # home reference the CLI exports as $CLOSEBOARD_HOME for its stdio servers
-    resolved = home / ".in-process.yaml"
-    resolved.write_text(source.read_text(encoding="utf-8").replace("${CLOSEBOARD_HOME}", str(home)), encoding="utf-8")
+    resolved = config or home / "closeboard.yaml"  # ${CLOSEBOARD_HOME} in a server's args is `home` in memory
     with warnings.catch_warnings():  # Dagster's beta notes on the code location's own asset parameters
         warnings.simplefilter("ignore", dg.BetaWarning)
         defs = build_definitions(

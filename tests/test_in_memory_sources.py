@@ -5,28 +5,24 @@ the stdio refresh (tests/test_demo_e2e.py): KPIs equal the independent reference
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
 
 from connectors.config import load_config
 from pipelines.definitions import build_definitions
 from pipelines.resources import CloseboardResource, SourcesResource
-from tests.conftest import AS_OF, FIRST_PERIOD, REPO, copy_demo, read
+from tests.conftest import copy_demo, read, write_config
 from tests.test_demo_e2e import assert_kpis_match_reference
 
 
 def demo_config(home: Path) -> Path:
-    """closeboard.yaml as `closeboard demo` writes it, its servers' data under `home`/demo."""
-    raw = yaml.safe_load((REPO / "closeboard.yaml").read_text(encoding="utf-8"))
-    raw["company"].update(first_period=FIRST_PERIOD, as_of=AS_OF.isoformat())
-    text = yaml.safe_dump(raw, sort_keys=False).replace("${CLOSEBOARD_HOME}", str(home))
-    path = home / "closeboard.yaml"
-    path.write_text(text, encoding="utf-8")
+    """closeboard.yaml as `closeboard demo` writes it (conftest's `write_config`), its servers' data
+    under `home`/demo (`${CLOSEBOARD_HOME}` resolved, as the CLI exports it)."""
+    path = write_config(home)
+    path.write_text(path.read_text(encoding="utf-8").replace("${CLOSEBOARD_HOME}", str(home)), encoding="utf-8")
     return path
 
 
@@ -69,17 +65,13 @@ def test_a_server_that_is_not_bundled_cannot_run_in_memory(tmp_path: Path) -> No
     with pytest.raises(ValueError, match="erp: in-memory sources are closeboard's bundled servers"):
         SourcesResource(in_memory=True).server(foreign)
     assert SourcesResource().server(erp) is None  # live: the session starts the configured server
-    shutil.rmtree(home / "demo", ignore_errors=True)
 
 
 def test_in_memory_servers_expand_the_data_home_as_the_session_does(tmp_path: Path, demo_data: Path) -> None:
     from warehouse.home import Home
 
     copy_demo(demo_data, tmp_path)
-    raw = yaml.safe_load((REPO / "closeboard.yaml").read_text(encoding="utf-8"))  # args: ${CLOSEBOARD_HOME}/demo
-    path = tmp_path / "closeboard.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    erp = load_config(path).connectors["erp"]
+    erp = load_config(write_config(tmp_path)).connectors["erp"]  # args: ${CLOSEBOARD_HOME}/demo
     assert any("${CLOSEBOARD_HOME}" in a for a in erp.server.args)
     server = SourcesResource(in_memory=True).server(erp, Home(tmp_path))
     assert server is not None and server.name == "closeboard-erp"

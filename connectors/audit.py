@@ -2,18 +2,24 @@
 
 ``CallLog`` holds one ``CallRecord`` per call (a row of ``connector_calls``); a record's error and
 arguments are redacted on the way in. ``register_secret`` / ``scrub`` blank every value closeboard
-expanded from ``${ENV}`` or an ``auth:`` block and secret-looking values (bearer tokens, JWTs, API
-keys); ``redact`` blanks arguments under secret-sounding keys; ``printable`` strips terminal escape
-sequences and control characters from server text.
+expanded from ``${ENV}``, ``pass_env`` or an ``auth:`` block (raw, JSON-escaped, URL-encoded or
+base64) and secret-looking values (bearer tokens, JWTs, API keys); ``holds_secret`` /
+``blank_secrets`` screen the records a server sends for those values; ``redact`` blanks arguments
+under secret-sounding keys; error text is made printable (``connectors.plain.printable``: no
+terminal escape sequences or control characters).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote, quote_plus
+
+from connectors.plain import printable
 
 _SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "auth")
 
@@ -71,11 +77,55 @@ def register_secret(value: str | None) -> None:
     global _known_pattern
     if not value or len(value) < MIN_SECRET_CHARS:
         return
-    forms = {value, json.dumps(value)[1:-1], repr(value)[1:-1]}  # as echoed raw, in JSON or in a repr
-    forms = {f for f in forms if len(f) >= MIN_SECRET_CHARS} - _known_secrets
+    forms = {f for f in secret_forms(value) if len(f) >= MIN_SECRET_CHARS} - _known_secrets
     if forms:
         _known_secrets.update(forms)
         _known_pattern = re.compile("|".join(re.escape(v) for v in sorted(_known_secrets, key=len, reverse=True)))
+
+
+def secret_forms(value: str) -> set[str]:
+    """The ways a server may echo `value`: raw, JSON-escaped, in a repr, URL-encoded, and base64
+    (standard and URL-safe, with and without padding)."""
+    forms = {value, json.dumps(value)[1:-1], repr(value)[1:-1], quote(value, safe=""), quote_plus(value)}
+    raw = value.encode("utf-8", "surrogatepass")
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        forms |= {text, text.rstrip("=")}
+    return forms
+
+
+def secrets_known() -> bool:
+    return bool(_known_secrets)
+
+
+def holds_secret(text: str) -> bool:
+    """Whether `text` holds a value closeboard expanded (any of its forms): a plain substring test
+    per form, cheap enough to run over every page a server sends."""
+    return any(form in text for form in _known_secrets)
+
+
+def blank_secrets(value: Any) -> tuple[Any, bool]:
+    """`value` (a decoded record: dicts, lists, text) with every value closeboard expanded blanked
+    as ``***`` in its text and keys, and whether anything was blanked. Only those values: a record's
+    own text that merely looks like a token is data."""
+    if _known_pattern is None:
+        return value, False
+    if isinstance(value, str):
+        blanked = _known_pattern.sub("***", value)
+        return blanked, blanked != value
+    if isinstance(value, dict):
+        changed, out = False, {}
+        for key, item in value.items():
+            new_key, key_changed = blank_secrets(key) if isinstance(key, str) else (key, False)
+            new_item, item_changed = blank_secrets(item)
+            out[new_key] = new_item
+            changed = changed or key_changed or item_changed
+        return (out, True) if changed else (value, False)
+    if isinstance(value, list | tuple):
+        pairs = [blank_secrets(item) for item in value]
+        if any(changed for _, changed in pairs):
+            return type(value)(item for item, _ in pairs), True
+    return value, False
 
 
 def scrub(text: str) -> str:
@@ -84,20 +134,6 @@ def scrub(text: str) -> str:
     if _known_pattern is not None:
         text = _known_pattern.sub("***", text)
     return _SECRET_VALUE.sub("***", text)
-
-
-# ESC sequences (CSI, OSC, two-character), C0/C1 controls other than tab and newline, DEL, and the
-# bidirectional overrides that make text read differently from what it is
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]"
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
-)
-
-
-def printable(text: str) -> str:
-    """`text` (server text) without terminal escape sequences and control characters, so printing
-    it cannot move the cursor, recolour or retitle a terminal. Escape markup separately."""
-    return _CONTROL.sub("", text)
 
 
 class RedactedCause(Exception):

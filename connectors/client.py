@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 import httpx2
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
@@ -47,11 +47,11 @@ from connectors.payloads import (
     _SIZE_ENCODER,
     Decoder,
     check_size,
-    page_as_of,
     parse_payload,
-    parse_total,
     reported_error,
+    result_holds_secret,
 )
+from connectors.stdio import stdio_client
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # as connectors.config reads ${NAME}
 
@@ -84,11 +84,12 @@ class ConnectorError(RuntimeError):
     terminal escape sequences removed before the message exists, so nothing downstream (the call
     log, Dagster's run storage, the CLI) ever holds them."""
 
-    def __init__(self, source: str, tool: str, cause: str, *, transient: bool = False) -> None:
+    def __init__(self, source: str, tool: str, cause: str, *, transient: bool = False, attempts: int = 1) -> None:
         cause = printable(scrub(cause))  # a server's message or stderr may echo a token: never pass one on
         super().__init__(f"source {source!r}, tool {tool!r}: {cause}")
         self.source, self.tool, self.cause = source, tool, cause
         self.transient = transient  # the source may recover: worth retrying the whole step later
+        self.attempts = attempts  # how many times the client sent the failing call (its own retries)
 
 
 class ToolNotAllowed(ConnectorError):
@@ -202,9 +203,10 @@ class SourceSession:
         self._stack: AsyncExitStack | None = None
         self._client: Client | None = None
         self._stderr: Any = None
-        self.secrets: set[str] = set()  # every value this session expanded from ${ENV} or its auth: block
+        self.secrets: set[str] = set()  # every value this session expanded from ${ENV}, pass_env or its auth: block
         self.clock: Callable[[], float] = time.monotonic  # the time budget's clock (tests step it)
         self._started: float | None = None  # the first call: the source's time budget runs from here
+        self._secret_seen = False  # a result held a known secret since `secret_seen` was last asked
         self._register_config_secrets()
 
     # -- secrets ------------------------------------------------------------------------------
@@ -230,6 +232,8 @@ class SourceSession:
         for text in texts:
             for name in _ENV_REF.findall(str(text)):
                 self._secret(os.environ.get(name))
+        for name in server.pass_env or ():  # handed to the server as they are: secrets as much as `env:`
+            self._secret(os.environ.get(name))
         if auth is not None:
             try:
                 from connectors.auth import env_name
@@ -281,7 +285,8 @@ class SourceSession:
             command=command, args=[self._expand(a) for a in server.args], env=env
         )
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
-        return stdio_client(params, errlog=self._stderr)
+        # closeboard's own transport: counts the bytes of each message while reading (the SDK's holds a whole line)
+        return stdio_client(params, errlog=self._stderr, max_line_bytes=self.config.client.max_response_bytes)
 
     def _server_stderr(self) -> str:
         if self._stderr is None:
@@ -472,6 +477,9 @@ class SourceSession:
                 raise ConnectorError(self.name, tool, f"the server reported an error: {error}")
             try:  # bytes of every content kind, before any decoder reads it (adapters bring their own)
                 check_size(result, settings.max_response_bytes)
+                if result_holds_secret(result):  # a substring test; the records are screened on a hit only
+                    self._secret_seen = True  # kept in the audit trail on this (successful) call, never the value
+                    record.error = "the answer echoed a secret closeboard holds: blanked (***) in what was kept of it"
                 payload, nbytes = (decode or parse_payload)(result, limit_bytes=settings.max_response_bytes)
             except ValueError as exc:
                 raise ConnectorError(self.name, tool, str(exc)) from _safe_cause(exc)
@@ -526,9 +534,16 @@ class SourceSession:
                         raise
         except _Transient as exc:
             raise ConnectorError(
-                self.name, tool, f"{exc} (gave up after {settings.retries + 1} attempts)", transient=True
+                self.name, tool, f"{exc} (gave up after {settings.retries + 1} attempts)", transient=True,
+                attempts=settings.retries + 1,
             ) from _safe_cause(exc)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def secret_seen(self) -> bool:
+        """Whether a result read since the last ask held a value closeboard expanded (in any form);
+        the caller then blanks it in the records it takes from those results (``blank_secrets``)."""
+        seen, self._secret_seen = self._secret_seen, False
+        return seen
 
     def _check_budget(self, tool: str) -> None:
         """The source's time budget (``client.time_budget_s``, from its first call): a source that is
@@ -542,28 +557,6 @@ class SourceSession:
             raise ConnectorError(
                 self.name, tool, f"the source's time budget of {budget:g} s (client.time_budget_s) ran out after "
                 f"{calls:,} calls; the pull was stopped")
-
-    async def pages(self, tool: str, arguments: dict[str, Any] | None = None) -> AsyncIterator[Page]:
-        """Every page of a paged tool, following `next_cursor` until it is null."""
-        arguments = dict(arguments or {})
-        arguments.setdefault("limit", self.config.client.page_limit)
-        cursor: str | None = None
-        guard = ProgressGuard(self.name, tool)
-        for number in range(1, self.config.client.max_pages + 1):
-            args = dict(arguments, cursor=cursor) if cursor else arguments
-            payload, nbytes = await self.call(tool, args, page=number)
-            if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
-                raise ConnectorError(self.name, tool, f"page {number} is not {{items: [...], next_cursor, total}}")
-            cursor = payload.get("next_cursor") or None
-            try:
-                total = parse_total(payload.get("total"))
-            except ValueError as exc:
-                raise ConnectorError(self.name, tool, f"page {number}: {exc}") from None
-            guard.page(number, payload["items"], cursor)
-            yield Page(payload["items"], cursor, total, page_as_of(payload.get("as_of")), number, nbytes)
-            if cursor is None:
-                return
-        raise ConnectorError(self.name, tool, f"more than {self.config.client.max_pages} pages")
 
 
 class ResponseTooLarge(httpx2.StreamError):

@@ -11,7 +11,8 @@ from typing import Any
 
 import msgspec
 
-from connectors.audit import printable
+from connectors.audit import holds_secret, secrets_known
+from connectors.plain import printable
 
 _SIZE_ENCODER = msgspec.json.Encoder(enc_hook=str)
 
@@ -43,6 +44,34 @@ def result_bytes(result: Any) -> int:
                 if isinstance(value, str):
                     total += _utf8_len(value)
     return total
+
+
+def _texts(result: Any) -> list[str]:
+    """Every text a tool result carries (text blocks, embedded text resources)."""
+    texts = []
+    for block in result.content or ():
+        value = getattr(block, "text", None)
+        if isinstance(value, str):
+            texts.append(value)
+        resource = getattr(block, "resource", None)
+        if isinstance(getattr(resource, "text", None), str):
+            texts.append(resource.text)
+    return texts
+
+
+def result_holds_secret(result: Any) -> bool:
+    """Whether a value closeboard expanded appears anywhere in the result's text or structured
+    content (``connectors.audit.holds_secret``: raw, JSON-escaped, URL-encoded or base64)."""
+    if not secrets_known():
+        return False
+    if any(holds_secret(text) for text in _texts(result)):
+        return True
+    if result.structured_content is None:
+        return False
+    try:
+        return holds_secret(_SIZE_ENCODER.encode(result.structured_content).decode("utf-8", "replace"))
+    except (TypeError, ValueError, OverflowError):
+        return holds_secret(json.dumps(result.structured_content, default=str))
 
 
 def check_size(result: Any, limit_bytes: int) -> int:

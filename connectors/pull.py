@@ -19,8 +19,10 @@ import pyarrow as pa
 
 from connectors.adapters import Adapter, MalformedItem, Stream
 from connectors.adapters.base import item_json, non_finite_reason
+from connectors.audit import blank_secrets, scrub
 from connectors.client import ConnectorError, SourceSession, ToolNotAllowed
 from connectors.incremental import Baseline, SummaryRow, periods_to_pull, summary_rows, windows
+from connectors.records import KEYS
 
 Sink = Callable[[str, pa.Table], None]
 
@@ -37,6 +39,7 @@ class TablePull:
     reported_total: int | None = None
     as_of: str | None = None
     rejected: list[tuple[str, str, str]] = field(default_factory=list)  # set aside: (JSON, reason, tool)
+    blanked: list[str] = field(default_factory=list)  # records loaded with a secret the server echoed blanked
 
 
 @dataclass
@@ -75,9 +78,15 @@ async def pull_source(
     company = None
     if adapter.company_tool and adapter.company_tool in session.config.allow_tools:
         company, _ = await session.call(adapter.company_tool)
+        if session.secret_seen():
+            company, _ = blank_secrets(company)
+            session.log.notes.append(f"the server ({adapter.company_tool}) echoed a secret closeboard holds in the "
+                                     "company record; it was blanked (***)")
     results: dict[str, TablePull] = {}
 
-    def stage(stream: Stream, number: int, items: list[Any]) -> None:
+    def stage(stream: Stream, number: int, items: list[Any], screen: bool) -> None:
+        if screen:  # the page's text held a secret closeboard expanded: blank it in the records
+            items = blank_page(results[stream.table], stream, number, items)
         bad: list[tuple[str, str]] = []
         try:
             mapped = adapter.map_items(stream, items)
@@ -110,13 +119,15 @@ async def pull_source(
                 if stream.tool not in pull.tool.split(", "):  # a table fed by two tools names both
                     pull.tool = f"{pull.tool}, {stream.tool}"
                 stream_total = None
+                screen = session.secret_seen()  # from here on, this stream's pages are screened on a hit
                 async for page in adapter.pages(session, stream):
+                    screen = session.secret_seen() or screen
                     pull.rows += len(page.items)
                     pull.pages += 1
                     pull.bytes += page.nbytes
                     stream_total = page.total if page.total is not None else stream_total
                     pull.as_of = page.as_of or pull.as_of
-                    pending.append(writer.submit(stage, stream, page.number, page.items))
+                    pending.append(writer.submit(stage, stream, page.number, page.items, screen))
                     while len(pending) > 2:
                         await anyio.to_thread.run_sync(pending.popleft().result)
                 if stream_total is not None:
@@ -127,6 +138,25 @@ async def pull_source(
             for future in pending:
                 future.cancel()
             sys.setswitchinterval(switch_interval)
+    for pull in results.values():
+        if pull.blanked:  # a finding: where, never what
+            shown = ", ".join(pull.blanked[:5]) + (f" and {len(pull.blanked) - 5:,} more" if len(pull.blanked) > 5 else "")
+            session.log.notes.append(
+                f"{pull.table}: the server ({pull.tool}) echoed a secret closeboard holds in {len(pull.blanked):,} "
+                f"record(s); it was blanked (***) before loading: {shown}")
     return SourcePull(session.name, results, company, summary, replaced)
+
+
+def blank_page(pull: TablePull, stream: Stream, number: int, items: list[Any]) -> list[Any]:
+    """`items` with every secret closeboard holds blanked; each record touched is named in
+    ``pull.blanked`` by its key (or its place in the page)."""
+    out = []
+    for index, item in enumerate(items):
+        blanked, changed = blank_secrets(item)
+        if changed:
+            keys = [f"{k}={blanked[k]}" for k in KEYS.get(stream.table, ()) if isinstance(blanked, dict) and k in blanked]
+            pull.blanked.append(scrub(", ".join(keys)) if keys else f"page {number}, item {index + 1}")
+        out.append(blanked)
+    return out
 
 

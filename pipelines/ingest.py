@@ -17,7 +17,8 @@ import pandas as pd
 
 from connectors.adapters import Adapter, get_adapter
 from connectors.adapters.base import to_text_batch
-from connectors.audit import printable, scrub
+from connectors.audit import scrub
+from connectors.plain import printable
 from connectors.client import CallLog, SourceSession
 from connectors.config import Config
 from connectors.incremental import Baseline, summary_rows

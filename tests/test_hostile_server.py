@@ -9,6 +9,7 @@ budget is driven by a stepped clock.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import textwrap
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import httpx2
@@ -35,7 +37,8 @@ from connectors.pull import pull_source
 SECRET = "hx-9f3c1e77d2a04b5e"  # no known secret shape (not Bearer, JWT or sk_): only its value can find it
 NASTY = "[/red] boom [bold]\x1b[2J\x1b]0;pwned\x07\x1b[31mred\r"
 TOOLS = ("reject", "structured_only", "embedded", "euro_text", "same_items", "endless", "repeat_cursor",
-         "infinite_total", "nan_amount", "leaky_reject", "ok_page")
+         "infinite_total", "nan_amount", "leaky_reject", "ok_page", "leaky_page")
+PASSED = 'p@ss/w0rd+k3y="q"'  # handed to the server through `pass_env`; URL-encodes and JSON-escapes differently
 SETTINGS = ClientSettings(call_timeout_s=20, retries=0, backoff_s=0.01, backoff_max_s=0.02, page_limit=100,
                           max_response_bytes=20_000, max_pages=50)
 
@@ -108,6 +111,16 @@ def hostile_server() -> MCPServer:
         leak = {**opportunity(2), "customer_name": f"Acme (key {SECRET})"}
         items = ", ".join([json.dumps(opportunity(1)), json.dumps(leak).replace('"10.00"', "NaN")])
         return f'{{"items": [{items}], "next_cursor": null, "total": 2}}'
+
+    @server.tool(structured_output=False)
+    def leaky_page(cursor: str | None = None, limit: int = 100) -> str:  # loads fine, secrets in text fields
+        b64 = base64.b64encode(SECRET.encode()).decode()
+        items = [{**opportunity(1), "customer_name": f"Acme (key {SECRET})"},  # raw
+                 {**opportunity(2), "owner": f"token={b64}"},  # base64
+                 {**opportunity(3), "customer_name": f"https://x.test/?k={quote(PASSED, safe='')}"},  # URL-encoded
+                 {**opportunity(4), "stage": PASSED},  # JSON-escaped in the page's text
+                 opportunity(5)]
+        return json.dumps({"items": items, "next_cursor": None, "total": 5})
 
     @server.tool(structured_output=False)
     def ok_page(cursor: str | None = None, limit: int = 100) -> str:
@@ -230,10 +243,10 @@ def test_an_auth_token_and_a_header_value_are_redacted_and_short_values_are_not(
 
 # -- finding 6: server text is neither terminal markup nor terminal control, nor markdown ---------------
 def _refresh_output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], outcome: Any) -> str:
-    import pipelines.close
+    import pipelines.runner
     from pipelines import cli
 
-    monkeypatch.setattr(pipelines.close, "execute", lambda job, home: outcome)
+    monkeypatch.setattr(pipelines.runner, "execute", lambda job, home, **kwargs: outcome)
     class Env:  # only what _run_refresh asks of the CLI's environment; every other call is a no-op
         home = SimpleNamespace()
 
@@ -378,6 +391,68 @@ def test_an_oversized_http_answer_is_refused_while_it_is_read(demo_data: Path, h
     assert log.records[-1].bytes is None  # nothing of it was decoded
 
 
+FLOOD_SERVER = """
+import json, os, sys
+from pathlib import Path
+
+# a bare JSON-RPC server on stdin/stdout, so that it can write one endless line
+written, out = Path(sys.argv[1]), sys.stdout.buffer
+partial = written.with_suffix(".partial")
+tools = [{"name": name, "inputSchema": {"type": "object"}} for name in ("flood", "small")]
+
+def answer(request_id, result):
+    out.write(json.dumps({"jsonrpc": "2.0", "id": request_id, "result": result}).encode() + b"\\n")
+    out.flush()
+
+for line in sys.stdin:
+    message = json.loads(line)
+    method, request_id = message.get("method"), message.get("id")
+    if request_id is None:
+        continue
+    if method == "initialize":
+        answer(request_id, {"protocolVersion": message["params"]["protocolVersion"], "capabilities": {"tools": {}},
+                            "serverInfo": {"name": "flood", "version": "1"}})
+    elif method == "tools/list":
+        answer(request_id, {"tools": tools})
+    elif method == "tools/call" and message["params"]["name"] == "small":
+        answer(request_id, {"content": [{"type": "text", "text": json.dumps({"items": [], "next_cursor": None})}]})
+    elif method == "tools/call":  # one line that never ends
+        out.write(b'{"jsonrpc": "2.0", "id": %d, "result": {"content": [{"type": "text", "text": "' % request_id)
+        sent = 0
+        while True:
+            out.write(b"x" * 65536)
+            out.flush()
+            sent += 65536
+            partial.write_text(str(sent))
+            os.replace(partial, written)  # whole, whenever the kill comes
+    else:
+        answer(request_id, {})
+"""
+
+
+def test_an_endless_stdio_line_is_cut_off_while_it_is_read_and_the_server_stopped(tmp_path: Path) -> None:
+    script, written = tmp_path / "flood.py", tmp_path / "written"
+    script.write_text(FLOOD_SERVER, encoding="utf-8")
+    settings = ClientSettings(**{**vars(SETTINGS), "max_response_bytes": 200_000})
+    connector = config(settings, server=ServerConfig(command="python", args=(str(script), str(written))),
+                       tools=("flood", "small"))
+    log = CallLog()
+
+    async def go() -> None:
+        async with SourceSession(connector, log=log) as session:
+            assert (await session.call("small"))[0] == {"items": [], "next_cursor": None}  # the cap leaves these alone
+            await session.call("flood")
+
+    with pytest.raises(ConnectorError) as info:
+        run_async(go)
+    assert str(info.value).startswith("source 'crm', tool 'flood': response exceeded the cap of 200,000 bytes "
+                                      "(client.max_response_bytes) while it was read; the server was stopped")
+    assert not info.value.transient and [r.status for r in log.records] == ["ok", "error"]
+    # the server was stopped, not drained: it wrote at most the cap and what the pipe holds beyond it
+    # (the SDK's transport reads on until the line ends, which here is never)
+    assert int(written.read_text()) < 200_000 + 4 * 65536
+
+
 def test_new_cursors_over_the_same_items_are_stopped_naming_the_tool() -> None:
     exc = failure("same_items")
     assert "tool 'same_items'" in str(exc) and "page 2 repeats the items of page 1" in str(exc)
@@ -403,15 +478,7 @@ def test_a_server_paging_for_ever_is_stopped_by_the_time_budget() -> None:
 
 def test_a_total_of_infinity_is_a_finding_naming_source_and_tool() -> None:
     exc = failure("infinite_total")
-    assert str(exc).startswith("source 'crm', tool 'infinite_total': page 1: malformed total")
-
-    async def direct() -> None:  # the session's own paging, too
-        async with SourceSession(config(), server=hostile_server()) as session:
-            async for _ in session.pages("infinite_total"):
-                pass
-
-    with pytest.raises(ConnectorError, match="tool 'infinite_total': page 1: malformed total inf"):
-        run_async(direct)
+    assert str(exc).startswith("source 'crm', tool 'infinite_total': page 1: malformed total inf")
 
 
 def test_a_nan_amount_quarantines_that_row_and_keeps_the_others() -> None:
@@ -435,6 +502,70 @@ def test_a_secret_in_a_rejected_record_is_blanked_in_the_quarantine(secret_env: 
     write_rejected(con, "r1", "crm", result)
     [(record, reason)] = con.execute("select record, reason from quarantine").fetchall()
     assert SECRET not in record and "Acme (key ***)" in record and "not a finite number" in reason
+
+
+def test_a_secret_echoed_inside_records_that_load_is_blanked_and_reported(
+        secret_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CB_HOSTILE_PASS", PASSED)
+    connector = config(server=ServerConfig(command="python", env={"API_KEY": "${CB_HOSTILE_KEY}"},
+                                           pass_env=("CB_HOSTILE_PASS",)))
+    rows: list[dict] = []
+    log = CallLog()
+
+    async def go() -> Any:
+        async with SourceSession(connector, log=log, server=hostile_server()) as session:
+            assert PASSED in session.secrets  # a pass_env value is a secret like an env: one
+            return await pull_source(session, HostileAdapter("leaky_page"),
+                                     lambda table, batch: rows.extend(batch.to_pylist()))
+
+    result = run_async(go)
+    by_id = {r["opportunity_id"]: r for r in rows}
+    assert sorted(by_id) == ["O1", "O2", "O3", "O4", "O5"]  # every record loads
+    assert by_id["O1"]["customer_name"] == "Acme (key ***)" and by_id["O2"]["owner"] == "token=***"
+    assert by_id["O3"]["customer_name"] == "https://x.test/?k=***" and by_id["O4"]["stage"] == "***"
+    assert by_id["O5"] == opportunity(5)  # untouched
+    assert {k: v for k, v in by_id["O1"].items() if k != "customer_name"} == {
+        k: v for k, v in opportunity(1).items() if k != "customer_name"}
+    table = result.tables["crm_opportunities"]
+    assert table.blanked == ["opportunity_id=O1", "opportunity_id=O2", "opportunity_id=O3", "opportunity_id=O4"]
+    assert table.rejected == []
+    [note] = [n for n in log.notes if "secret" in n]
+    assert "crm_opportunities" in note and "4 record(s)" in note and "opportunity_id=O4" in note
+    assert SECRET not in note and PASSED not in note
+    [call] = log.records  # the audit trail marks the call that carried it, as a success
+    assert call.status == "ok" and "echoed a secret closeboard holds" in (call.error or "")
+
+
+@pytest.mark.parametrize("form", ["raw", "json", "base64", "url"])
+def test_a_page_holding_any_form_of_a_secret_is_screened(form: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.payloads import result_holds_secret
+
+    monkeypatch.setenv("CB_HOSTILE_PASS", PASSED)
+    SourceSession(config(server=ServerConfig(command="python", pass_env=("CB_HOSTILE_PASS",))))
+    shown = {"raw": PASSED, "json": json.dumps(PASSED)[1:-1], "url": quote(PASSED, safe=""),
+             "base64": base64.b64encode(PASSED.encode()).decode()}[form]
+    assert shown == PASSED or PASSED not in shown  # each form on its own
+    def result(text: str) -> mcp_types.CallToolResult:
+        return mcp_types.CallToolResult(content=[mcp_types.TextContent(type="text", text=text)])
+
+    assert result_holds_secret(result(f'{{"items": [{{"note": "see {shown} here"}}]}}'))
+    assert not result_holds_secret(result('{"items": [{"note": "see nothing here"}]}'))
+    value = PASSED if form == "json" else shown  # structured content holds the value; its JSON text escapes it
+    structured = mcp_types.CallToolResult(content=[], structured_content={"items": [{"note": f"see {value}"}]})
+    assert result_holds_secret(structured)  # screened as its JSON text
+
+
+def test_text_redaction_catches_the_encoded_forms_of_a_secret(secret_env: str) -> None:
+    SourceSession(config())  # registers the connector's ${CB_HOSTILE_KEY}
+    b64 = base64.b64encode(SECRET.encode()).decode()
+    url_secret = "k3y/with+plus=sign"
+    from connectors.audit import register_secret
+
+    register_secret(url_secret)
+    text = f"raw {SECRET} b64 {b64} unpadded {b64.rstrip('=')} url {quote(url_secret, safe='')} short abc"
+    assert scrub(text) == "raw *** b64 *** unpadded *** url *** short abc"
+    error = ConnectorError("crm", "t", f"echo Basic {base64.b64encode(f'user:{SECRET}'.encode()).decode()} {b64}")
+    assert SECRET not in str(error) and b64 not in str(error)
 
 
 def test_a_well_behaved_server_is_unaffected() -> None:

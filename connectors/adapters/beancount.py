@@ -131,7 +131,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.adapters.base import Adapter, MalformedItem, Mapped, Stream, item_json, to_text_batch
 from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, REPORT_OPTIONS, MonthEndReports, dated_reports
 from connectors.adapters.reports import TABLE as REPORT_TABLE
-from connectors.client import ConnectorError, Page
+from connectors.client import ConnectorError, Page, ProgressGuard
 
 if TYPE_CHECKING:
     from connectors.client import SourceSession
@@ -310,7 +310,10 @@ class BeancountAdapter(MonthEndReports, Adapter):
         """(key, postings) per group, every group even past the row cut (keyset on the key)."""
         counts: list[tuple[int, int]] = []
         last: int | None = None
+        guard = ProgressGuard(session.name, QUERY_TOOL)  # a server ignoring the keyset repeats a page: stop
+        step = 0
         while True:
+            step += 1
             condition = " AND ".join(c for c in (where, f"{key} > {last}" if last is not None else "") if c)
             query = f"SELECT {key} AS k, count(*) AS n{f' WHERE {condition}' if condition else ''} GROUP BY k ORDER BY k"
             rows = await self._query(session, query, width=2)
@@ -322,6 +325,7 @@ class BeancountAdapter(MonthEndReports, Adapter):
             if len(rows) < self.row_cut:
                 return counts
             last = page[-1][0]
+            guard.page(step, rows, last)
 
     async def windows(self, session: SourceSession, where: str = "", level: int = 0) -> list[Window]:
         """Windows of at most `row_cut` postings covering every posting that matches `where`."""
@@ -370,6 +374,7 @@ class BeancountAdapter(MonthEndReports, Adapter):
         last: str | None = None
         fetched, number = 0, 0
         added = 0
+        guard = ProgressGuard(session.name, QUERY_TOOL)
         while True:
             number += 1
             after = f" WHERE account > '{last}'" if last is not None else ""
@@ -390,6 +395,7 @@ class BeancountAdapter(MonthEndReports, Adapter):
             if last_page:
                 break
             last = rows[-1][0]
+            guard.page(number, rows, last)
         if fetched != total:
             raise ConnectorError(
                 session.name, QUERY_TOOL,
@@ -448,6 +454,7 @@ class BeancountAdapter(MonthEndReports, Adapter):
         prices = await self._count(session, f"SELECT count(*) FROM #prices WHERE {quoted}")
         last: tuple[str, str] | None = None
         number = read = rates = 0
+        guard = ProgressGuard(session.name, QUERY_TOOL)
         while True:
             number += 1
             after = (f" AND (date > {last[0]} OR (date = {last[0]} AND currency > {_bql_string(last[1])}))"
@@ -473,6 +480,7 @@ class BeancountAdapter(MonthEndReports, Adapter):
             if last_page:
                 break
             last = (rows[-1][0], rows[-1][1])
+            guard.page(number, rows, last)
         if read != prices:
             raise ConnectorError(
                 session.name, QUERY_TOOL,
@@ -509,7 +517,10 @@ class BeancountAdapter(MonthEndReports, Adapter):
         balances: dict[str, Decimal] = {}
         nbytes = 0
         last: str | None = None
+        guard = ProgressGuard(session.name, QUERY_TOOL)
+        step = 0
         while True:
+            step += 1
             after = f" AND account > {_bql_string(last)}" if last is not None else ""
             query = (f"SELECT account, sum({value}) AS balance WHERE date <= {day.isoformat()}{after} "
                      "GROUP BY account ORDER BY account")
@@ -520,6 +531,7 @@ class BeancountAdapter(MonthEndReports, Adapter):
             if len(rows) < self.row_cut:
                 return balances, nbytes
             last = rows[-1][0]
+            guard.page(step, rows, last)
 
     async def _residuals(self, session: SourceSession, through: date) -> list[tuple[date, Decimal]]:
         """(date, cents) of every transaction up to ``through`` whose money, in cents, leaves a residual
@@ -528,7 +540,10 @@ class BeancountAdapter(MonthEndReports, Adapter):
         money, value = _MONEY.format(ccy=ccy), _VALUE.format(ccy=ccy)
         found: list[tuple[date, Decimal]] = []
         last: str | None = None
+        guard = ProgressGuard(session.name, QUERY_TOOL)
+        step = 0
         while True:
+            step += 1
             after = f" AND id > {_bql_string(last)}" if last is not None else ""
             query = (f"SELECT date, id, sum({value}) AS residual WHERE {money} AND date <= {through.isoformat()}"
                      f"{after} GROUP BY date, id HAVING sum({value}) != 0 AND abs(sum({value})) <= "
@@ -544,6 +559,7 @@ class BeancountAdapter(MonthEndReports, Adapter):
             if len(rows) < self.row_cut:
                 return found
             last = rows[-1][1]
+            guard.page(step, rows, last)
 
     @staticmethod
     def _decimal(session: SourceSession, text: str, what: str) -> Decimal:

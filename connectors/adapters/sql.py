@@ -133,7 +133,7 @@ from connectors.adapters.paging import Envelope
 from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, MonthEndReports, dated_reports
 from connectors.adapters.reports import TABLE as REPORT_TABLE
 from connectors.adapters.text import python_repr, result_text
-from connectors.client import ConnectorError, Page
+from connectors.client import ConnectorError, Page, ProgressGuard
 from connectors.records import CANONICAL, KEYS
 
 if TYPE_CHECKING:
@@ -412,6 +412,7 @@ class SqlAdapter(MonthEndReports, Adapter):
                                  f"{stream.table}: the count query answered {counted!r:.200}") from None
         order = ", ".join(f'"{k}"' for k in key)
         fetched, number = 0, 0
+        guard = ProgressGuard(session.name, self.tool)  # a server ignoring OFFSET repeats page 1: stop
         while number == 0 or fetched < total:
             number += 1
             if number > session.config.client.max_pages:
@@ -420,6 +421,7 @@ class SqlAdapter(MonthEndReports, Adapter):
             page_query = f"SELECT * FROM {_wrap(query)} ORDER BY {order} LIMIT {self.page_size} OFFSET {fetched}"
             items, nbytes = await self._rows(session, stream, page_query, number if report is None else report, what)
             fetched += len(items)
+            guard.page(number, items)
             yield Page(items, None, total, as_of, number, nbytes)
             if len(items) < self.page_size:
                 break

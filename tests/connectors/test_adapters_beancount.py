@@ -450,3 +450,42 @@ def test_a_transaction_larger_than_the_cut_fails_with_the_reason(uvx: str, tmp_p
         anyio.run(go)
     assert (f"source 'erp', tool 'beancount_query': 4 postings of the transaction(s) at line {line} "
             "(year = 2026 AND month = 2 AND day = 4) exceed beancount-mcp's cut of 3 rows per query") in str(info.value)
+
+
+def deaf_server() -> Any:
+    """A query tool that ignores every keyset condition (``WHERE account > ...``, ``k > ...``) and
+    answers the same first page for ever, with counts that promise many more rows."""
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("deaf-beancount")
+
+    @server.tool(structured_output=False)
+    def beancount_query(query: str) -> str:
+        if "GROUP BY k" in query:
+            rows: list[list[Any]] = [[1, 1], [2, 1], [3, 1]]
+        elif "count(*)" in query:
+            rows = [["1000000"]]
+        else:
+            rows = [[f"Assets:A{n}", "['USD']", "None"] for n in range(3)]
+        return json.dumps({"columns": [], "rows": rows})
+
+    return server
+
+
+@pytest.mark.parametrize(("table", "keyset"), [("erp_accounts", "by account"), ("erp_journal_lines", "by line")])
+def test_a_server_ignoring_the_keyset_is_stopped_naming_the_source(tmp_path: Path, table: str, keyset: str) -> None:
+    from connectors.adapters.base import Stream
+
+    connector = parse_config(raw_config("uvx", tmp_path / "main.beancount", row_cut=3)).connectors["erp"]
+    adapter = adapter_for(connector)
+    adapter.configure(connector)
+
+    async def go() -> int:
+        async with SourceSession(connector, server=deaf_server()) as session:
+            async for _ in adapter.pages(session, Stream(table, "beancount_query", paged=False)):
+                pass
+        return 0
+
+    with pytest.raises(ConnectorError) as info:
+        anyio.run(go)
+    assert str(info.value).startswith("source 'erp', tool 'beancount_query': page 2 repeats the items of page 1"), keyset

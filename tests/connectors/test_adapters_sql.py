@@ -110,7 +110,7 @@ def raw_config(uvx: str, db_file: Path, *, erp_allow: list[str] | None = None) -
         "company": {"name": "Sql Co", "currency": "USD", "first_period": "2026-01"},
         "connectors": {
             "erp": {"adapter": "sql", "server": server, "allow_tools": erp_allow or ["read_query"],
-                    "client": client, "options": {"page_size": 7, "queries": QUERIES, "as_of": ERP_AS_OF}},
+                    "client": client, "options": {"page_size": 7, "queries": dict(QUERIES), "as_of": ERP_AS_OF}},
             "crm": {"adapter": "sql", "server": server, "allow_tools": ["read_query"], "client": client,
                     "options": {"queries": {"crm_opportunities": CRM_QUERY}}},
         },
@@ -360,7 +360,7 @@ def test_a_source_feeds_only_its_own_family_of_tables(tmp_path: Path) -> None:
         parse_config(raw)
     raw = raw_config("uvx", tmp_path / "x.sqlite")
     raw["connectors"]["ledger"] = raw["connectors"].pop("erp")
-    with pytest.raises(ConfigError, match=r"connectors.ledger: a source is one of \['erp', 'bank', 'crm'\]"):
+    with pytest.raises(ConfigError, match=r"connectors.ledger: a source is one of \['erp', 'bank', 'crm'"):
         parse_config(raw)
 
 
@@ -656,3 +656,38 @@ def test_tryton_trial_balance_ties_to_the_worked_example_and_r7_names_what_a_lat
     assert tb == january and r1 == {"pass"}
     assert statuses == dict.fromkeys(months, "fail")
     assert items == [(m, a, d) for m in months for a, d in (("1000", Decimal("-10000.00")), ("3000", Decimal("10000.00")))]
+
+
+def test_a_server_ignoring_offset_is_stopped_naming_the_source() -> None:
+    """A read_query that answers the first page whatever OFFSET asks, under a count promising a
+    billion rows: the second page repeats the first and the pull stops there."""
+    from mcp.server.mcpserver import MCPServer
+
+    from connectors.adapters.base import Stream
+    from connectors.client import CallLog
+
+    server = MCPServer("deaf-sqlite")
+
+    @server.tool(structured_output=False)
+    def read_query(query: str) -> str:  # mcp-server-sqlite answers a Python repr of the rows
+        if query.startswith("SELECT count(*)"):
+            return str([{"n": 10**9}])
+        return str([{"account_id": str(n), "name": f"A{n}", "type": "asset", "subtype": None, "currency": "USD",
+                     "parent_id": None} for n in range(7)])
+
+    raw = raw_config("uvx", Path("exports.sqlite"))
+    connector = parse_config(raw).connectors["erp"]
+    adapter = adapter_for(connector)
+    adapter.configure(connector)
+    log = CallLog()
+
+    async def go() -> None:
+        async with SourceSession(connector, log=log, server=server) as session:
+            async for _ in adapter.pages(session, Stream("erp_accounts", "read_query", {"query": QUERIES["erp_accounts"]},
+                                                         paged=False)):
+                pass
+
+    with pytest.raises(ConnectorError) as info:
+        anyio.run(go)
+    assert str(info.value).startswith("source 'erp', tool 'read_query': page 2 repeats the items of page 1")
+    assert len(log.records) == 3  # the count and two pages, not a billion rows' worth

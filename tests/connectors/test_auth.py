@@ -31,6 +31,8 @@ import anyio
 import httpx2
 import pytest
 
+from connectors.adapters.base import Stream
+from connectors.adapters.builtin import BankAdapter
 from connectors.auth import RefreshUnavailable, SignInRequired, TokenStore, connection_auth
 from connectors.auth import login as login_module
 from connectors.auth.login import LoginError, login, logout, status
@@ -519,6 +521,9 @@ def test_client_credentials_source_loads_without_a_person(server: str, tmp_path:
 # ConnectorError it is (transient, or the sign-in instruction), never as a bare CancelledError.
 
 
+TRANSACTIONS = Stream("bank_transactions", "list_transactions")  # paged the way pull_source pages it
+
+
 def paged_connector(base: str, redirect: str):  # noqa: ANN201
     raw = {"company": {"name": "T", "currency": "USD", "first_period": "2024-06"},
            "connectors": {"bank": {"adapter": "builtin.bank", "server": {"url": f"{base}/mcp"},
@@ -535,7 +540,7 @@ def pull_pages(conn, home: Path, between: Any = None, log: CallLog | None = None
     async def go() -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         async with SourceSession(conn, home=home, log=log, pinning=False) as session:
-            async for page in session.pages("list_transactions", {}):
+            async for page in BankAdapter().pages(session, TRANSACTIONS):
                 rows.extend(page.items)
                 if between is not None:
                     await anyio.to_thread.run_sync(between, page.number)
@@ -616,7 +621,7 @@ def test_a_pull_cancelled_from_outside_stays_cancelled(signed_in: Any) -> None:
         async def go(log: CallLog = log, seen: list[dict[str, Any]] = seen, where: str = where) -> bool:
             with anyio.CancelScope() as scope:
                 async with SourceSession(conn, home=home, log=log, pinning=False) as session:
-                    async for page in session.pages("list_transactions", {}):
+                    async for page in BankAdapter().pages(session, TRANSACTIONS):
                         seen.extend(page.items)
                         if page.number == 2:
                             scope.cancel()  # the next checkpoint raises: in the next call or right here

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from connectors.adapters.base import MalformedItem, to_text_batch
+from connectors.adapters.base import MalformedItem, Stream, to_text_batch
 from connectors.adapters.builtin import ErpAdapter
 from connectors.client import CallLog, ConnectorError, SourceSession, ToolNotAllowed, launcher_env
 from connectors.config import ClientSettings, ConfigError, ConnectorConfig, ServerConfig, parse_config
@@ -26,6 +26,10 @@ FAST = ClientSettings(call_timeout_s=20, retries=1, backoff_s=0.01, backoff_max_
 def erp_config(allow: tuple[str, ...] = ("get_company", "list_accounts", "list_journal_lines"),
                server: ServerConfig | None = None, settings: ClientSettings = FAST) -> ConnectorConfig:
     return ConnectorConfig("erp", "builtin.erp", server or ServerConfig(command="python"), allow, settings)
+
+
+def journal(arguments: dict[str, object]) -> Stream:
+    return Stream("erp_journal_lines", "list_journal_lines", arguments)
 
 
 def run(coro_fn, *args):
@@ -55,7 +59,7 @@ def test_paging_follows_cursors_and_returns_every_line_once(tmp_path: Path, demo
     async def go() -> tuple[list[str], set[int]]:
         ids, totals = [], set()
         async with SourceSession(erp_config(), log=log, server=erp.build_server(data)) as s:
-            async for page in s.pages("list_journal_lines", {"limit": 5000}):
+            async for page in ErpAdapter().pages(s, journal({"limit": 5000})):  # the paging pull_source uses
                 assert len(page.items) <= 777
                 ids += [f"{i['entry_id']}/{i['line_no']}" for i in page.items]
                 totals.add(page.total)
@@ -107,7 +111,7 @@ def test_server_that_dies_mid_pagination_is_resumed_from_its_cursor(tmp_path: Pa
     async def go() -> list[str]:
         ids = []
         async with SourceSession(erp_config(server=server), log=log) as s:
-            async for page in s.pages("list_journal_lines", {"limit": 2000}):
+            async for page in ErpAdapter().pages(s, journal({"limit": 2000})):
                 ids += [f"{i['entry_id']}/{i['line_no']}" for i in page.items]
         return ids
 

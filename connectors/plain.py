@@ -1,0 +1,59 @@
+"""Plain helpers every package may import: atomic file writes and terminal-safe text.
+
+This module imports nothing of closeboard's and sits in `connectors`, the head of the one-way flow
+connectors -> warehouse -> pipelines -> reports, so importing it never points back up the flow (a
+new top-level package would change the layout DESIGN fixes). One definition each:
+
+- `write_atomic(path, content)`: the file appears whole or not at all (a temporary name beside it,
+  then `os.replace`), so a reader never sees half a page, token store, approval or status file, and
+  a failure leaves the previous file in place. Used by the pages, history, exports, status.json, the
+  token store and the tool approvals.
+- `printable(text)`: text from a source or the warehouse with terminal escape sequences and control
+  characters removed, before a CLI prints it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_atomic(path: Path | str, content: str | bytes | Callable[[Path], object], *,
+                 mode: int = 0o666) -> Path:
+    """Write `content` (text as UTF-8, bytes, or a function that writes the file at the path it is
+    given, e.g. a PDF printer) to `path` atomically, flushed to disk before the rename. `mode` is
+    the new file's permission (less the umask): 0o600 for a file only its owner may read."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        if callable(content):
+            content(temp)
+        else:
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return path
+
+
+# ESC sequences (CSI, OSC, two-character), C0/C1 controls other than tab and newline, DEL, and the
+# bidirectional overrides that make text read differently from what it is
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def printable(text: str) -> str:
+    """`text` (server text) without terminal escape sequences and control characters, so printing
+    it cannot move the cursor, recolour or retitle a terminal. Escape markup separately."""
+    return _CONTROL.sub("", text)

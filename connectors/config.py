@@ -37,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from connectors.checks import CHECK_IDS
 from connectors.records import SOURCES, source_tables
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -219,12 +220,37 @@ class SchedulesConfig:
 
 
 @dataclass(frozen=True)
+class RefreshConfig:
+    """How a failed source step is tried again as a whole (each try re-pulls the whole source), on
+    top of the client's per-call retries (`client.retries`). `source_retries` None: once, and only for
+    failures the client did not retry already (so attempts never multiply); a number: that many times
+    for every transient failure."""
+
+    source_retries: int | None = None
+    source_retry_delay_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class WarehouseConfig:
+    """DuckDB's memory for the warehouse (issue 21): past `memory_limit` a query spills to
+    `temp_directory` (None: `<home>/tmp/duckdb`; a relative path is under the data home) instead of growing."""
+
+    memory_limit: str = "1GB"
+    temp_directory: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     company: CompanyConfig
     connectors: dict[str, ConnectorConfig]
     reconciliation: ReconciliationConfig
     schedules: SchedulesConfig
     path: Path | None = None
+    refresh: RefreshConfig = RefreshConfig()
+    delivery: DeliveryConfig | None = None  # issue 20: the month pack by e-mail / webhook
+    alerts: tuple[AlertRule, ...] = ()
+    warehouse: WarehouseConfig = WarehouseConfig()  # issue 21: DuckDB memory_limit / temp_directory
+    instance: InstanceConfig | None = None  # issue 22: the Dagster instance on PostgreSQL (None: SQLite in the home)
 
 
 def expand(value: str, *, source: str, environ: dict[str, str] | None = None) -> str:
@@ -301,8 +327,6 @@ TextMap = Annotated[dict[str, str], _none_to({}), BeforeValidator(_scalars_to_st
 
 
 def _check_id(value: str) -> str:
-    from warehouse.checks import CHECK_IDS
-
     if value not in CHECK_IDS:
         raise ValueError(f"unknown check{_did_you_mean(value, CHECK_IDS)} (one of {', '.join(CHECK_IDS)})")
     return value
@@ -426,11 +450,218 @@ class SchedulesSchema(_Schema):
         return value.strip()
 
 
+class RefreshSchema(_Schema):
+    source_retries: Annotated[Count | None, Field(ge=0)] = Field(
+        None, description="a whole number of step retries >= 0, or null (once, for failures the client did not retry)")
+    source_retry_delay_s: Number = Field(RefreshConfig.source_retry_delay_s, ge=0,
+                                         description="a number of seconds >= 0")
+
+
+class WarehouseSchema(_Schema):
+    memory_limit: str = Field(WarehouseConfig.memory_limit, pattern=r"(?i)^\s*\d+(\.\d+)?\s*(k|m|g|t)i?b\s*$",
+                              description="an amount of memory such as 1GB or 512MiB")
+    temp_directory: str | None = Field(None, min_length=1, description="a folder path (relative: under the data home)")
+
+
+# --- delivery and alerts (issue 20; reports/delivery.py, reports/alerts.py, pipelines/delivery.py) ------
+
+ALERT_RULES = ("check_fails", "stale_bank_item", "cash_below", "runway_below", "restated")
+_THRESHOLD_RULES = ("cash_below", "runway_below")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """The `delivery:` block: how the month pack and alerts go out. `password` and `webhook` stay
+    ``${NAME}`` references (expanded only when a message is sent)."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    starttls: bool = True
+    user: str | None = None
+    password: str | None = None
+    timeout_s: float = 30.0
+    sender: str | None = None
+    recipients: tuple[str, ...] = ()
+    webhook: str | None = None
+    on: str = "close"  # close: after each sign-off; business_day: on business day N of the next month
+    business_day: int | None = None
+    max_age_s: float | None = 2 * 86_400.0  # a source's data older than this blocks the pack (None: never)
+    page_url: str | None = None  # where the pages are served (links in messages); else their paths
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    rule: str  # one of ALERT_RULES
+    threshold: Decimal | None = None  # cash_below: money; runway_below: months
+    channel: str = "email"  # email | webhook
+    to: tuple[str, ...] = ()  # email: these addresses (default: delivery.recipients)
+
+
+def _duration_s(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError()
+    found = None if isinstance(value, (int, float)) else _DURATION.match(str(value))
+    if found is None and not isinstance(value, (int, float)):
+        raise ValueError()
+    seconds = float(value) if found is None else float(found.group(1)) * _UNIT_S[found.group(2)]
+    if not 0 < seconds < float("inf"):
+        raise ValueError()
+    return seconds
+
+
+def _env_ref(value: str | None) -> str | None:
+    if value is not None and not _ENV_REF.fullmatch(value):  # the whole value: a URL's token is a secret too
+        raise ValueError("reference the secret as ${ENV_NAME} (the whole value), never inline")
+    return value
+
+
+EnvRef = Annotated[str | None, AfterValidator(_env_ref)]
+Address = Annotated[str, Field(pattern=r"^[^@\s<>,]+@[^@\s<>,]+$")]
+Addresses = Annotated[list[Address], _none_to([])]
+
+
+class SmtpSchema(_Schema):
+    host: str = Field(min_length=1, description="the SMTP server's host name")
+    port: Count = Field(587, ge=1, le=65535, description="a TCP port from 1 to 65535")
+    starttls: bool = Field(True, description="true or false")
+    user: str | None = Field(None, min_length=1, description="the SMTP user name")
+    password: EnvRef = Field(None, description="${ENV_NAME}")
+    timeout_s: Number = Field(30.0, gt=0, description="a number of seconds > 0")
+
+    @model_validator(mode="after")
+    def _login(self) -> SmtpSchema:
+        if self.user and not self.password:
+            raise ValueError("user without password: give `password: ${ENV_NAME}`")
+        return self
+
+
+class DeliverySchema(_Schema):
+    smtp: SmtpSchema | None = Field(None, description="a mapping (host, port, starttls, user, password)")
+    from_: str | None = Field(None, alias="from", pattern=r"^[^@]*[^@\s<>,]+@[^@\s<>,]+>?$",
+                              description="the sender's address, such as 'closeboard <close@example.com>'")
+    recipients: Addresses = Field(default_factory=list, description="a list of e-mail addresses")
+    webhook: EnvRef = Field(None, description="${ENV_NAME} naming a Slack-compatible incoming-webhook URL")
+    on: Literal["close", "business_day"] | None = Field(None, description="close or business_day")
+    business_day: Count | None = Field(None, ge=1, le=23, description="a business day of the month from 1 to 23")
+    max_age: Annotated[float | None, BeforeValidator(_duration_s)] = Field(
+        DeliveryConfig.max_age_s, description="a duration such as 36h, 2d or 90m, or null")
+    page_url: str | None = Field(None, pattern=r"^https?://\S+$",
+                                 description="the address the pages are served at, such as http://127.0.0.1:8765")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        if isinstance(data, dict) and True in data:  # YAML 1.1 reads the key `on` as true
+            data = {("on" if key is True else key): value for key, value in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _whole(self) -> DeliverySchema:
+        if self.on == "close" and self.business_day is not None:
+            raise ValueError("give `on: close` or `business_day: N`, not both")
+        if self.on == "business_day" and self.business_day is None:
+            raise ValueError("`on: business_day` needs `business_day: N`")
+        if self.smtp is None and self.webhook is None:
+            raise ValueError("needs an `smtp:` server or a `webhook:` to deliver through")
+        if self.smtp is not None and not self.from_:
+            raise ValueError("`smtp:` needs `from:` (the sender's address)")
+        return self
+
+    def build(self) -> DeliveryConfig:
+        smtp = self.smtp
+        return DeliveryConfig(
+            smtp_host=smtp.host if smtp else None, smtp_port=smtp.port if smtp else 587,
+            starttls=smtp.starttls if smtp else True, user=smtp.user if smtp else None,
+            password=smtp.password if smtp else None, timeout_s=smtp.timeout_s if smtp else 30.0,
+            sender=self.from_, recipients=tuple(self.recipients), webhook=self.webhook,
+            on="business_day" if self.business_day is not None else "close", business_day=self.business_day,
+            max_age_s=self.max_age, page_url=self.page_url.rstrip("/") if self.page_url else None)
+
+
+class AlertSchema(_Schema):
+    rule: Literal[ALERT_RULES] = Field(description=f"one of {', '.join(ALERT_RULES)}")  # type: ignore[valid-type]
+    threshold: Annotated[Decimal | None, BeforeValidator(lambda v: None if v is None else _decimal(v))] = Field(
+        None, description="a number (cash_below: in the company currency; runway_below: months)")
+    channel: Literal["email", "webhook"] = Field("email", description="email or webhook")
+    to: Addresses = Field(default_factory=list, description="a list of e-mail addresses")
+
+    @model_validator(mode="after")
+    def _threshold(self) -> AlertSchema:
+        if self.rule in _THRESHOLD_RULES and self.threshold is None:
+            raise ValueError(f"rule {self.rule} needs a `threshold`")
+        if self.rule not in _THRESHOLD_RULES and self.threshold is not None:
+            raise ValueError(f"rule {self.rule} takes no threshold (only {' and '.join(_THRESHOLD_RULES)} do)")
+        return self
+
+
+class AlertsSchema(_Schema):
+    alerts: Annotated[list[AlertSchema], _none_to([])] = Field(default_factory=list, description="a list of rules")
+
+
+# --- the Dagster instance (issue 22; pipelines/instance.py writes <home>/dagster/dagster.yaml from it) ---------
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    """`instance:`: the Dagster instance's run, event-log and schedule storage on PostgreSQL, the URL a
+    ``${NAME}`` reference (Dagster reads the variable itself: the URL is never written to a file), with
+    run monitoring on."""
+
+    postgres_url: str  # "${DAGSTER_PG_URL}"
+    run_monitoring_interval_s: int = 120  # how often the daemon checks the runs in progress
+    run_start_timeout_s: int = 180  # a run not started (or not cancelled) after this long is marked failed
+
+
+class InstanceSchema(_Schema):
+    postgres_url: EnvRef = Field(description="${ENV_NAME} naming a postgresql+psycopg2:// URL")
+    run_monitoring_interval_s: Count = Field(InstanceConfig.run_monitoring_interval_s, ge=1,
+                                             description="a whole number of seconds >= 1")
+    run_start_timeout_s: Count = Field(InstanceConfig.run_start_timeout_s, ge=1,
+                                       description="a whole number of seconds >= 1")
+
+    @model_validator(mode="after")
+    def _url(self) -> InstanceSchema:
+        if self.postgres_url is None:
+            raise ValueError("needs `postgres_url: ${ENV_NAME}` (the variable holding a postgresql+psycopg2:// URL)")
+        return self
+
+
+def _delivery(raw: dict[str, Any], problems: list[str]) -> tuple[DeliveryConfig | None, tuple[AlertRule, ...]]:
+    """`delivery:` and `alerts:`, each alert checked against the channels delivery configures."""
+    delivery = None
+    if raw.get("delivery") is not None:
+        schema = _validate(DeliverySchema, raw["delivery"], "delivery", problems)
+        delivery = schema.build() if schema is not None else None
+    rules = _validate(AlertsSchema, {"alerts": raw.get("alerts")}, "", problems)
+    alerts = tuple(AlertRule(r.rule, r.threshold, r.channel, tuple(r.to)) for r in (rules.alerts if rules else []))
+    for index, rule in enumerate(alerts):
+        where = f"alerts[{index}]"
+        if raw.get("delivery") is None:
+            problems.append(f"{where}: alerts go out through `delivery:` (smtp or webhook); configure it")
+        elif delivery is None:
+            continue
+        elif rule.channel == "webhook" and not delivery.webhook:
+            problems.append(f"{where}.channel: webhook, but delivery has no `webhook:`")
+        elif rule.channel == "email" and not delivery.smtp_host:
+            problems.append(f"{where}.channel: email, but delivery has no `smtp:` server")
+        elif rule.channel == "email" and not (rule.to or delivery.recipients):
+            problems.append(f"{where}.to: no addresses (and delivery.recipients is empty)")
+    return delivery, alerts
+
 SECTIONS: dict[str, type[_Schema] | None] = {
     "company": CompanySchema,
     "connectors": None,  # a mapping of source name -> ConnectorSchema
     "reconciliation": ReconciliationSchema,
     "schedules": SchedulesSchema,
+    "refresh": RefreshSchema,
+    "warehouse": WarehouseSchema,
+    "delivery": DeliverySchema,
+    "alerts": None,  # a list of AlertSchema
+    "instance": None,  # InstanceSchema: the Dagster instance (issue 22, pipelines/instance.py)
 }
 
 
@@ -685,7 +916,14 @@ def parse_config(raw: dict[str, Any], path: Path | None = None, *, check_command
                 raise
     recon = _validate(ReconciliationSchema, raw.get("reconciliation"), "reconciliation", problems)
     schedules = _validate(SchedulesSchema, raw.get("schedules"), "schedules", problems)
-    if problems or settings is None or recon is None or schedules is None:
+    refresh = _validate(RefreshSchema, raw.get("refresh"), "refresh", problems)
+    warehouse = _validate(WarehouseSchema, raw.get("warehouse"), "warehouse", problems)
+    delivery, alerts = _delivery(raw, problems)
+    instance = None
+    if raw.get("instance") is not None:
+        schema = _validate(InstanceSchema, raw["instance"], "instance", problems)
+        instance = InstanceConfig(**schema.model_dump()) if schema is not None else None
+    if problems or settings is None or recon is None or schedules is None or refresh is None:
         prefix = f"{path}: " if path is not None else ""
         raise ConfigError(*(prefix + p for p in problems))
     return Config(
@@ -694,6 +932,11 @@ def parse_config(raw: dict[str, Any], path: Path | None = None, *, check_command
         reconciliation=ReconciliationConfig(**recon.model_dump()),
         schedules=SchedulesConfig(**schedules.model_dump()),
         path=path,
+        refresh=RefreshConfig(**refresh.model_dump()),
+        warehouse=WarehouseConfig(**warehouse.model_dump()) if warehouse is not None else WarehouseConfig(),
+        delivery=delivery,
+        alerts=alerts,
+        instance=instance,
     )
 
 

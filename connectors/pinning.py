@@ -18,13 +18,13 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from connectors.plain import write_atomic
 
 APPROVED_DIR = ("connectors", "approved")
 ACCEPT_HINT = "closeboard connectors check --accept {source}"
@@ -87,20 +87,9 @@ def record(home: Path, source: str, tools: Iterable[Any], *, how: str) -> Approv
         d = definition(tool)
         entries[d["name"]] = {"sha256": digest(tool), "definition": json.loads(canonical(d))}
     approval = Approval(source, entries, datetime.now(timezone.utc).isoformat(timespec="seconds"), how)
-    path = approved_path(home, source)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"source": source, "approved_at": approval.approved_at, "how": how, "tools": entries},
                       indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    fd, temp = tempfile.mkstemp(prefix=f".{source}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(approved_path(home, source), text)
     return approval
 
 

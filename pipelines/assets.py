@@ -4,24 +4,47 @@ Each asset is thin: it calls into connectors/warehouse/reports through `pipeline
 reports what it did as metadata.
 """
 
-import os
-
 import dagster as dg
 
 from connectors.client import ConnectorError
+from connectors.config import Config
 from connectors.records import SOURCES, source_tables
 from pipelines import progress
 from pipelines.ingest import ingest_source
 from pipelines.publishing import build_models, render_and_publish
 from pipelines.resources import CloseboardResource, SourcesResource
 
-# A source that fails after the client's own retries (a server down, a timeout) is tried again as a
-# whole step. Tests shorten the delay through the environment.
-SOURCE_RETRY = dg.RetryPolicy(
-    max_retries=int(os.environ.get("CLOSEBOARD_SOURCE_RETRIES", "2")),
-    delay=float(os.environ.get("CLOSEBOARD_SOURCE_RETRY_DELAY_S", "30")),
-    backoff=dg.Backoff.EXPONENTIAL,
-)
+WAREHOUSE_GROUP = "warehouse"  # the marts
+REPORTS_GROUP = "reports"  # the dashboard page
+
+
+def source_retry_policy(config: Config, source: str) -> dg.RetryPolicy | None:
+    """One retry policy, from closeboard.yaml. The client retries each call (`client.retries`, with
+    backoff); a source step that still fails transiently is tried again as a whole (re-pulling the
+    whole source) `refresh.source_retries` times, after `refresh.source_retry_delay_s` (doubling).
+    Unset, that is once, and only for failures the client did not retry already (`step_may_retry`),
+    so attempts never multiply by default. A source that is not configured has nothing to retry."""
+    if source not in config.connectors:
+        return None
+    retries = 1 if config.refresh.source_retries is None else config.refresh.source_retries
+    if retries == 0:
+        return None
+    return dg.RetryPolicy(max_retries=retries, delay=config.refresh.source_retry_delay_s,
+                          backoff=dg.Backoff.EXPONENTIAL)
+
+
+def step_may_retry(config: Config, exc: ConnectorError) -> bool:
+    """Whether a source step that failed with `exc` may be tried again by its retry policy: never for
+    bad data, a refused tool or a needed sign-in (not transient); with `refresh.source_retries` unset,
+    only when the client has not retried the failing call itself (the data changed between pages, a
+    vendor error the adapter knows to be passing, a session broken between calls); with it set, for
+    every transient failure (an operator riding out longer outages, knowing the attempts multiply)."""
+    if not exc.transient:
+        return False
+    if config.refresh.source_retries is not None:
+        return True
+    return exc.attempts <= 1
+
 
 # the assets are the tables of each source's family; which of them a source's adapter feeds is
 # config (a table it does not feed is materialized empty, saying so)
@@ -30,6 +53,7 @@ SOURCE_DESCRIPTIONS = {
     "erp": "the general ledger, customers' invoices, vendors' bills and payments",
     "bank": "bank accounts, their transactions and statement balances",
     "crm": "sales opportunities (pipeline and won deals)",
+    "budget": "the budget per month and account or KPI",
 }
 TABLE_DESCRIPTIONS = {
     "erp_accounts": "Chart of accounts from the ERP.",
@@ -43,11 +67,22 @@ TABLE_DESCRIPTIONS = {
     "bank_transactions": "Bank statement lines.",
     "bank_balances": "Statement closing balances per bank account and day.",
     "crm_opportunities": "Sales opportunities from the CRM.",
+    "budgets": "The budget per month and account or KPI (optional): budget vs actual on the income statement and tiles.",
 }
-MART_TABLES = ("periods", "mart_pnl_monthly", "mart_balance_sheet", "mart_kpis", "mart_statements")
+# the marts Dagster shows (one definition: the reconciliation, the snapshots and the page depend on them)
+MARTS = {
+    "periods": "The reported months, from the first period to the open month.",
+    "mart_pnl_monthly": "Profit and loss by month and account.",
+    "mart_balance_sheet": "Month-end balance sheet by account, with earnings rows so it balances.",
+    "mart_kpis": "Monthly key figures: revenue, margins, cash, burn, runway, AR, AP, DSO, DPO, pipeline.",
+    "mart_statements": "Income statement, balance sheet and cash flow (indirect method) by line, with the prior"
+                       " month, the same month a year before, year to date and the budget.",
+    "mart_budget": "The budget per month and KPI or statement line, beside the actual (empty without a budget).",
+}
+MART_KEYS = [dg.AssetKey(name) for name in MARTS]
 
 
-def _source_asset(source: str) -> dg.AssetsDefinition:
+def _source_asset(source: str, retry_policy: dg.RetryPolicy | None) -> dg.AssetsDefinition:
     tables = SOURCE_TABLES[source]
 
     @dg.multi_asset(
@@ -58,7 +93,7 @@ def _source_asset(source: str) -> dg.AssetsDefinition:
         ],
         description=f"Read {SOURCE_DESCRIPTIONS[source]} through the {source} MCP connector.",
         pool="warehouse",
-        retry_policy=SOURCE_RETRY,
+        retry_policy=retry_policy,
     )
     def _asset(context: dg.AssetExecutionContext, closeboard: CloseboardResource, sources: SourcesResource):
         config = closeboard.settings()
@@ -72,8 +107,8 @@ def _source_asset(source: str) -> dg.AssetsDefinition:
             result = ingest_source(config, source, home=closeboard.data_home, run_id=context.run_id,
                                    connect=closeboard.warehouse, server=server)
         except ConnectorError as exc:
-            # a source that may come back is retried by SOURCE_RETRY; bad data or a refused tool is not
-            raise dg.Failure(str(exc), allow_retries=exc.transient) from exc
+            # a source that may come back is retried by source_retry_policy; bad data or a refused tool is not
+            raise dg.Failure(str(exc), allow_retries=step_may_retry(config, exc)) from exc
         for table in tables:
             pulled = result.pull.tables[table]
             published = result.published[table]
@@ -99,23 +134,20 @@ def _source_asset(source: str) -> dg.AssetsDefinition:
     return _asset
 
 
-source_assets = [_source_asset(source) for source in SOURCE_TABLES]
+def source_assets(config: Config) -> list[dg.AssetsDefinition]:
+    """One multi-asset per source family (its tables), each with the retry policy `config` gives it."""
+    return [_source_asset(source, source_retry_policy(config, source)) for source in SOURCE_TABLES]
+
+
 CANONICAL_KEYS = [dg.AssetKey(t) for tables in SOURCE_TABLES.values() for t in tables]
 
 
 @dg.multi_asset(
     name="marts",
     specs=[
-        dg.AssetSpec(name, group_name="warehouse", deps=CANONICAL_KEYS, kinds={"duckdb"},
+        dg.AssetSpec(name, group_name=WAREHOUSE_GROUP, deps=CANONICAL_KEYS, kinds={"duckdb"},
                      description=description)
-        for name, description in (
-            ("periods", "The reported months, from the first period to the open month."),
-            ("mart_pnl_monthly", "Profit and loss by month and account."),
-            ("mart_balance_sheet", "Month-end balance sheet by account, with earnings rows so it balances."),
-            ("mart_kpis", "Monthly key figures: revenue, margins, cash, burn, runway, AR, AP, DSO, DPO, pipeline."),
-            ("mart_statements", "Income statement, balance sheet and cash flow (indirect method) by line, with the"
-                                " prior month, the same month a year before and year to date."),
-        )
+        for name, description in MARTS.items()
     ],
     description="Build the monthly statements and key figures from the ledger.",
     pool="warehouse",
@@ -123,13 +155,13 @@ CANONICAL_KEYS = [dg.AssetKey(t) for tables in SOURCE_TABLES.values() for t in t
 def marts(context: dg.AssetExecutionContext, closeboard: CloseboardResource):
     counts = build_models(closeboard)
     progress.emit("warehouse: statements and key figures built")
-    for name in MART_TABLES:
+    for name in MARTS:
         yield dg.MaterializeResult(asset_key=name, metadata={"rows": dg.MetadataValue.int(counts[name])})
 
 
 @dg.asset(
-    group_name="reports",
-    deps=[*(dg.AssetKey(name) for name in MART_TABLES), dg.AssetKey("close_snapshots"),  # after the snapshot step
+    group_name=REPORTS_GROUP,
+    deps=[*MART_KEYS, dg.AssetKey("close_snapshots"),  # after the snapshot step
           *(dg.AssetKey(name) for name in ("recon_results", "recon_items", "recon_bank_matches"))],
     description="The dashboard page (var/reports/latest.html) the finance team opens.",
     pool="warehouse",

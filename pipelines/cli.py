@@ -143,7 +143,7 @@ def _run_refresh(env: Env, config: Path) -> str:
     from rich.markup import escape
 
     from pipelines import progress
-    from pipelines.close import execute
+    from pipelines.runner import execute
 
     console = Console(stderr=True, highlight=False)
     started = time.perf_counter()
@@ -155,7 +155,7 @@ def _run_refresh(env: Env, config: Path) -> str:
     finally:
         stop()
     if not outcome.success:
-        from connectors.audit import printable
+        from connectors.plain import printable
 
         for step, message in outcome.errors:  # server text: neither markup nor terminal control
             console.print(f"[red]✗ {escape(printable(str(step)))}[/red]: {escape(printable(str(message)))}")
@@ -333,7 +333,7 @@ def serve(env: Env, host: str, port: int, max_age: float | None, dagster_url: st
                 dagster_url=dagster_url, allow_hosts=allow_hosts)
 
 
-# --- the monthly close (issue 4): sign-off, history, backfill; the work is in pipelines/close.py ---
+# --- the monthly close (issue 4): sign-off, history, backfill; pipelines/close.py, run by pipelines/runner.py ---
 
 
 @main.command("close", epilog=example("closeboard close 2026-10 --by 'Ana (controller)'"))
@@ -344,7 +344,8 @@ def serve(env: Env, host: str, port: int, max_age: float | None, dagster_url: st
 @click.pass_obj
 def close_cmd(env: Env, period: str, by: str, override: str | None) -> None:
     """Sign off PERIOD (YYYY-MM): append a closed version of its snapshot and republish."""
-    from pipelines.close import close_run_config, execute
+    from pipelines.close import close_run_config
+    from pipelines.runner import execute
 
     env.export(env.config_path())
     from pipelines import progress
@@ -386,7 +387,7 @@ def history(env: Env, period: str | None) -> None:
 def backfill(env: Env, first: str | None, last: str | None) -> None:
     """Take the close snapshots of every ended month in one run (no source is read)."""
     from connectors.config import load_config
-    from pipelines.close import backfill_tags, execute
+    from pipelines.runner import backfill_tags, execute
 
     config_file = env.config_path()
     env.export(config_file)
@@ -489,6 +490,32 @@ def export(env: Env, period: str, version: int | None, pdf: str | None, xlsx: st
         sys.exit(1)
 
 
+@main.command("send", epilog=example("closeboard send --period 2026-05  # delivery.recipients and the webhook",
+                                     "closeboard send --period 2026-05 --to cfo@example.com --to board@example.com"))
+@click.option("--period", required=True, help="the month (YYYY-MM)")
+@click.option("--version", "version", type=int, default=None, help="its snapshot version (default: the last closed one)")
+@click.option("--to", "to", multiple=True, metavar="ADDR", help="send to this address (repeatable; default: "
+              "delivery.recipients and the webhook)")
+@click.pass_obj
+def send(env: Env, period: str, version: int | None, to: tuple[str, ...]) -> None:
+    """E-mail one close snapshot version (the KPI summary, the PDF and XLSX attached) through the
+    `delivery:` block; never twice to the same recipient, blocked (exit 1) while an ERROR check fails
+    or a source's data is older than delivery.max_age, unless the sign-off carried an override."""
+    from connectors.config import ConfigError
+    from pipelines.delivery import send_pack
+    from reports.delivery import DeliveryError
+
+    config = env.load()
+    try:
+        outcome = send_pack(config, env.home, period, version, to=to)
+    except (DeliveryError, ConfigError) as exc:
+        click.echo(f"✗ {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{'✗' if outcome.status == 'blocked' else '✓'} {outcome.line()}")
+    if outcome.status == "blocked":
+        sys.exit(1)
+
+
 @main.group()
 def connectors() -> None:
     """Inspect the configured MCP connectors."""
@@ -527,7 +554,8 @@ def connectors_check(env: Env, accept: tuple[str, ...]) -> None:
     for source in (s for s in SOURCES if s not in config.connectors):  # optional: bank and CRM enrich the ERP
         checks = [CHECK_TITLES[c] for c, needed in CHECK_SOURCES.items() if source in needed]
         click.echo(f"{source}: not configured (optional); its tables stay empty and "
-                   f"{', '.join(checks)} report 'not configured'")
+                   + (f"{', '.join(checks)} report 'not configured'" if checks
+                      else "the page shows no budget columns (docs/budget.md)"))
     sys.exit(0 if all(r.ok for r in results) else 1)
 
 

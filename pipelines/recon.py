@@ -10,14 +10,17 @@ import dagster as dg
 import pandas as pd
 
 from pipelines import progress
+from pipelines.assets import MART_KEYS
 from pipelines.resources import CloseboardResource
 from warehouse.checks import BY_ID
 from warehouse.db import frame
 from warehouse.recon import CHECK_IDS, CHECK_TITLES, DEFAULT_SEVERITY, ReconParams, build_recon
 
 RECON_TABLES = ("recon_results", "recon_items", "recon_bank_matches")
-MART_DEPS = [dg.AssetKey(name) for name in ("periods", "mart_pnl_monthly", "mart_balance_sheet", "mart_kpis")]
 GUARDED = dg.AssetKey("recon_results")
+RECON_GROUP = "reconciliation"
+
+
 def recon_params(closeboard: CloseboardResource) -> ReconParams:
     recon = closeboard.settings().reconciliation
     return ReconParams(
@@ -44,11 +47,11 @@ def _table_md(rows) -> str:
 @dg.multi_asset(
     name="reconciliation",
     specs=[
-        dg.AssetSpec("recon_results", group_name="reconciliation", deps=MART_DEPS, kinds={"duckdb"},
+        dg.AssetSpec("recon_results", group_name=RECON_GROUP, deps=MART_KEYS, kinds={"duckdb"},
                      description="One verdict per period and check R1-R7 (pass, warn, fail, not_configured) with its figures."),
-        dg.AssetSpec("recon_items", group_name="reconciliation", deps=MART_DEPS, kinds={"duckdb"},
+        dg.AssetSpec("recon_items", group_name=RECON_GROUP, deps=MART_KEYS, kinds={"duckdb"},
                      description="Every unmatched or offending record behind a verdict, with the reason."),
-        dg.AssetSpec("recon_bank_matches", group_name="reconciliation", deps=MART_DEPS, kinds={"duckdb"},
+        dg.AssetSpec("recon_bank_matches", group_name=RECON_GROUP, deps=MART_KEYS, kinds={"duckdb"},
                      description="Which bank line matched which book line at each month-end (R2)."),
     ],
     check_specs=[

@@ -71,8 +71,10 @@ class CloseboardResource(dg.ConfigurableResource):
 
     @contextmanager
     def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The live warehouse, for the short publish of one step; closed when the step is done."""
-        con = connect(self.data_home.warehouse)
+        """The live warehouse, for the short publish of one step; closed when the step is done; held
+        to closeboard.yaml's `warehouse.memory_limit`, spilling to its `temp_directory`."""
+        memory = self.settings().warehouse
+        con = connect(self.data_home.warehouse, memory_limit=memory.memory_limit, temp_directory=memory.temp_directory)
         try:
             ensure_schema(con)
             yield con
@@ -82,7 +84,7 @@ class CloseboardResource(dg.ConfigurableResource):
 
 # closeboard's bundled servers: `python -m <module> --data DIR` builds the same server in this process
 BUNDLED_SERVERS = ("connectors.servers.erp", "connectors.servers.bank", "connectors.servers.crm",
-                   "connectors.servers.bankfiles")
+                   "connectors.servers.bankfiles", "connectors.servers.budget")
 
 
 class SourcesResource(dg.ConfigurableResource):

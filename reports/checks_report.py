@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from connectors.audit import printable
+from connectors.plain import printable
 from warehouse.checks import CHECK_IDS
 from warehouse.db import connect, frame
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from connectors.audit import printable
+from connectors.plain import printable
 from warehouse.db import connect
 
 COLUMNS = ("called_at", "run_id", "source", "tool", "page", "items", "bytes", "duration_ms", "status", "arguments",

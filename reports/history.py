@@ -30,7 +30,6 @@ page under a newer version.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -39,10 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from reports import formatting
-from reports.render import PageContext, page_data, render_html
+from connectors.plain import write_atomic
+from reports.render import PageContext, environment, page_data, render_html
 from warehouse.db import connect, scalar
 from warehouse.home import Home
 from warehouse.snapshots import Snapshot, current_fingerprints, history
@@ -58,14 +57,6 @@ KPI_LABELS = {
     **dict(KPIS), "cogs": "Cost of revenue", "gross_profit": "Gross profit", "runway_months": "Runway (months)",
     "dso": "DSO (days)", "dpo": "DPO (days)", "pipeline_open": "Open pipeline", "bookings_won": "Bookings won",
 }
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
-    return path
 
 
 def _version_page(base: dict[str, Any], snap: Snapshot, warehouse_matches: bool) -> dict[str, Any]:
@@ -114,8 +105,8 @@ def archive_pages(con: duckdb.DuckDBPyConnection, reports_dir: Path, ctx: PageCo
     base = page_data(con, ctx)
     now = current_fingerprints(con, {s.period for s in missing})
     return [
-        _write_atomic(reports_dir / snap.page_path,
-                      render_html(_version_page(base, snap, now.get(snap.period) == snap.source_fingerprint)))
+        write_atomic(reports_dir / snap.page_path,
+                     render_html(_version_page(base, snap, now.get(snap.period) == snap.source_fingerprint)))
         for snap in missing
     ]
 
@@ -165,14 +156,6 @@ def _sparkline(values: Sequence[Decimal | None], width: int = 240, height: int =
     )
 
 
-def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("reports", "templates"), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["money"] = formatting.money
-    env.filters["kpi"] = formatting.kpi
-    return env
-
-
 def _when(value: datetime | None) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
@@ -199,7 +182,7 @@ def render_history(con: duckdb.DuckDBPyConnection, company: str, currency: str) 
     trend = {
         kpi: _sparkline([p.latest.kpis.get(kpi) for p in periods]) for kpi in TREND_KPIS
     }
-    return _environment().get_template("history.html").render(
+    return environment().get_template("history.html").render(
         company=company,
         currency=currency,
         rendered_at=_when(datetime.now(timezone.utc)),
@@ -219,7 +202,7 @@ def write_history(con: duckdb.DuckDBPyConnection, reports_dir: Path, ctx: PageCo
     archive_pages(con, reports_dir, ctx)
     company = ctx.company or "closeboard"
     currency = ctx.currency or scalar(con, "select any_value(currency) from run_context") or "USD"
-    return _write_atomic(reports_dir / HISTORY_PAGE, render_history(con, company, currency))
+    return write_atomic(reports_dir / HISTORY_PAGE, render_history(con, company, currency))
 
 
 def _text(value: Decimal | None, kpi: str, currency: str) -> str:

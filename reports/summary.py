@@ -26,7 +26,7 @@ def summary_lines(home: Home) -> list[tuple[str, str | None]]:
         focus = scalar(con, "select max(period) from periods where not is_open")
         figures = dict(
             con.execute(
-                "select kpi, value from mart_kpis where period = ? and kpi in ('revenue', 'net_income', 'cash')",
+                "select kpi, value from reported_kpis where period = ? and kpi in ('revenue', 'net_income', 'cash')",
                 [focus],
             ).fetchall()
         )

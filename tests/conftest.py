@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -35,11 +34,12 @@ if TYPE_CHECKING:
 AS_OF = date(2026, 6, 15)
 FIRST_PERIOD = "2024-06"
 REPO = Path(__file__).resolve().parent.parent
-# step retries stay on (they are part of what is tested) but without the production delay
-FAST_RETRIES = {"CLOSEBOARD_SOURCE_RETRIES": "1", "CLOSEBOARD_SOURCE_RETRY_DELAY_S": "0.2"}
-# ... in this process too (the step retry policy is read when pipelines.assets is imported)
-for _name, _value in FAST_RETRIES.items():
-    os.environ.setdefault(_name, _value)
+# the homes tests build (`demo_config`) keep a source step retry on (it is part of what is tested),
+# without the production delay: closeboard.yaml's `refresh:` block
+STEP_RETRY = {"source_retries": 1, "source_retry_delay_s": 0.2}
+# no longer read by closeboard (the step retry comes from closeboard.yaml); kept for the tests that
+# still pass it to their subprocesses and count the retries by it
+FAST_RETRIES = {"CLOSEBOARD_SOURCE_RETRIES": str(STEP_RETRY["source_retries"])}
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +60,7 @@ def copy_demo(demo_data: Path, home: Path) -> Path:
 def closeboard(*args: str, home: Path, timeout: float = 300, env: dict[str, str] | None = None,
                check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the installed `closeboard` CLI as a subprocess against `home`."""
-    full_env = {**os.environ, "CLOSEBOARD_HOME": str(home), **FAST_RETRIES, **(env or {})}
+    full_env = {**os.environ, "CLOSEBOARD_HOME": str(home), **(env or {})}
     full_env.pop("CLOSEBOARD_CONFIG", None)
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],
@@ -71,12 +71,36 @@ def closeboard(*args: str, home: Path, timeout: float = 300, env: dict[str, str]
     return proc
 
 
+def cli_in_process(*args: str, home: Path, env: dict[str, str] | None = None,
+                   check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`closeboard ARGS` against `home` in this process (click's runner: the real command, its exit
+    code, stdout and stderr, without starting a Python), as `closeboard(...)` returns them. The
+    environment the command exports (CLOSEBOARD_HOME, CLOSEBOARD_CONFIG) is restored afterwards."""
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    environ: dict[str, str | None] = {"CLOSEBOARD_HOME": str(home), "CLOSEBOARD_CONFIG": None, **(env or {})}
+    result = CliRunner().invoke(main, ["--home", str(home), *args], env=environ, catch_exceptions=False)
+    proc = subprocess.CompletedProcess(["closeboard", *args], result.exit_code, result.stdout, result.stderr)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"closeboard {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Path:
-    """A data home after `closeboard demo`: bundled servers as stdio subprocesses."""
-    home = tmp_path_factory.mktemp("demo-home")
-    copy_demo(demo_data, home)
-    closeboard("demo", "--as-of", AS_OF.isoformat(), home=home)
+    """A data home as `closeboard demo --as-of AS_OF` leaves it (the demo data and its closeboard.yaml,
+    the warehouse and its read copy, the page, every ended month's snapshot version, the refresh run
+    in the home's Dagster instance), built in this process by the CLI's own runner with the bundled
+    servers in memory (test_cli_smoke compares it with the CLI's). Read-only: copy it to change it."""
+    from pipelines.resources import SourcesResource
+    from pipelines.runner import execute
+    from warehouse.home import Home
+
+    home = demo_home_at(demo_data, tmp_path_factory.mktemp("demo-home"))
+    outcome = execute("refresh", Home(home), config=home / "closeboard.yaml", sources=SourcesResource(in_memory=True))
+    assert outcome.success, f"the demo refresh failed in process: {outcome.errors}"
     return home
 
 
@@ -145,9 +169,11 @@ def copy_home(source: Path, target: Path, *, without: tuple[str, ...] = ()) -> P
 
 def demo_config(sources: tuple[str, ...] | None = None) -> dict[str, Any]:
     """closeboard.yaml as `closeboard demo` writes it (the repository's example with the demo's
-    first_period and as_of), parsed; only the connectors in `sources` when given."""
+    first_period and as_of) plus the tests' short step retry (`STEP_RETRY`), parsed; only the
+    connectors in `sources` when given."""
     raw = yaml.safe_load((REPO / "closeboard.yaml").read_text(encoding="utf-8"))
     raw["company"].update(first_period=FIRST_PERIOD, as_of=AS_OF.isoformat())
+    raw["refresh"] = dict(STEP_RETRY)
     if sources is not None:
         raw["connectors"] = {name: c for name, c in raw["connectors"].items() if name in sources}
     return raw
@@ -181,29 +207,20 @@ def demo_home_at(demo_data: Path, home: Path, *, sources: tuple[str, ...] | None
 def run_in_process(home: Path, job: str = "refresh", *, config: Path | None = None, run_config: dict | None = None,
                    tags: dict[str, str] | None = None, home_instance: bool = False) -> dg.ExecuteInProcessResult:
     """Run one of the code location's jobs on `home` in this process, as the CLI's runner does
-    (`pipelines.close.execute`), with the bundled servers in memory (`SourcesResource(in_memory=True)`)
+    (`pipelines.runner`), with the bundled servers in memory (`SourcesResource(in_memory=True)`)
     reached through the real MCP client. `config` defaults to the home's closeboard.yaml; on an
     ephemeral Dagster instance unless `home_instance` (the home's own, which the CLI uses)."""
     import dagster as dg
 
-    from connectors.config import load_config
-    from pipelines.definitions import build_definitions
     from pipelines.instance import instance
-    from pipelines.resources import CloseboardResource, SourcesResource
+    from pipelines.resources import SourcesResource
+    from pipelines.runner import definitions_for, run_job
     from warehouse.home import Home
 
-    resolved = config or home / "closeboard.yaml"  # ${CLOSEBOARD_HOME} in a server's args is `home` in memory
-    with warnings.catch_warnings():  # Dagster's beta notes on the code location's own asset parameters
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        defs = build_definitions(
-            load_config(resolved),
-            closeboard=CloseboardResource(config_path=str(resolved), home=str(home)),
-            sources=SourcesResource(in_memory=True),
-        )
-    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}, **(run_config or {})}
+    # ${CLOSEBOARD_HOME} in a server's args is `home` in memory
+    defs = definitions_for(Home(home), config=config or home / "closeboard.yaml", sources=SourcesResource(in_memory=True))
     with (instance(Home(home)) if home_instance else dg.DagsterInstance.ephemeral()) as dagster_instance:
-        return defs.resolve_job_def(job).execute_in_process(instance=dagster_instance, raise_on_error=False,
-                                                            run_config=quiet, tags=tags)
+        return run_job(defs, job, dagster_instance, run_config=run_config, tags=tags)
 
 
 def refresh_in_process(home: Path, *, job: str = "refresh", config: Path | None = None,
@@ -227,17 +244,7 @@ def close_in_process(home: Path, period: str, by: str, override: str | None = No
 
 
 def step_errors(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
-    """(step, the user's error message) for each failed step: what the CLI prints after `✗` (the same
-    unwrapping as `pipelines.close.execute`)."""
-    errors = []
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data is not None:
-            user = event.step_failure_data.user_failure_data
-            if user is not None and user.description:
-                errors.append((event.step_key, user.description))
-                continue
-            error = event.step_failure_data.error
-            while error is not None and (error.cause or error.context) is not None:
-                error = error.cause or error.context  # the user's error, not Dagster's wrappers
-            errors.append((event.step_key, error.message.strip() if error else "unknown error"))
-    return errors
+    """(step, the user's error message) for each failed step: what the CLI prints after `✗`."""
+    from pipelines.runner import step_errors as errors
+
+    return errors(result)

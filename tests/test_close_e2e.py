@@ -1,7 +1,9 @@
-"""The monthly close end to end, on private copies of the session's demo home (stdio servers, the CLI
-as a subprocess): snapshot history from the refresh and from a backfill, sign-off, a restatement after
-a backdated journal entry at the ERP server, the refusal while an ERROR check fails and the recorded
-override, the archived pages, the history page and `closeboard history`.
+"""The monthly close end to end, on private copies of the session's demo home, in this process (the
+jobs on the home's Dagster instance with the bundled servers in memory; `closeboard close` and
+`closeboard history` through the CLI's own commands): snapshot history from the refresh and from a
+backfill, sign-off, a restatement after a backdated journal entry at the ERP server, the refusal
+while an ERROR check fails and the recorded override, the archived pages, the history page and
+`closeboard history`.
 
 Every expected figure is derived from the warehouse or from the journal lines the test appends."""
 
@@ -12,6 +14,7 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -22,8 +25,8 @@ import duckdb
 import pytest
 
 from connectors.config import load_config
-from tests.conftest import AS_OF, FIRST_PERIOD, closeboard
-from tests.conftest import read
+from pipelines.close import close_run_config
+from tests.conftest import AS_OF, FIRST_PERIOD, cli_in_process, close_in_process, copy_home, read, run_in_process, step_errors
 
 OPEN = AS_OF.strftime("%Y-%m")
 ENDED = [f"{y:04d}-{m:02d}" for y, m in ((2024 + (5 + i) // 12, (5 + i) % 12 + 1) for i in range(24))]
@@ -33,11 +36,6 @@ AMOUNT = Decimal("1234.56")
 EXPENSE, ACCRUAL = "6600", "2200"   # Professional Fees (expense, no subtype), Accrued Liabilities
 SIGNER, OVERRIDER = "Ada Lovelace", "Grace Hopper"
 REASON = "JE-TEST-2 is a known ERP import glitch; reversed in June"
-
-
-def copy_home(demo_home: Path, target: Path) -> Path:
-    shutil.copytree(demo_home, target, ignore=shutil.ignore_patterns("*.lock", "*.owner"))
-    return target
 
 
 def snapshot_rows(home: Path, period: str | None = None) -> list[tuple]:
@@ -85,9 +83,9 @@ class Flow:
     closed_row: tuple = ()
     closed_page: str = ""
     v1_page: str = ""
-    refused_open: object = None
-    refused_failing: object = None
-    overridden: object = None
+    refused_open: subprocess.CompletedProcess[str] | None = None
+    refused_failing: list[tuple[str, str]] = field(default_factory=list)  # the failed close's step errors
+    overridden: subprocess.CompletedProcess[str] | None = None
     history_text: str = ""
 
 
@@ -96,19 +94,23 @@ def flow(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
     """One copied home through the whole month-end: close, backdated entries, refresh, refusals."""
     home = copy_home(demo_home, tmp_path_factory.mktemp("close") / "home")
     result = Flow(home, before=versions(home))
-    closeboard("close", RESTATED, "--by", SIGNER, home=home)
+    close_in_process(home, RESTATED, SIGNER)
     result.closed_row = snapshot_rows(home, RESTATED)[-1]
     reports = home / "reports"
     result.v1_page = sha(reports / "history" / RESTATED / "v1.html")
     result.closed_page = sha(reports / "history" / RESTATED / "v2.html")
-    result.refused_open = closeboard("close", OPEN, "--by", SIGNER, home=home, check=False)
+    result.refused_open = cli_in_process("close", OPEN, "--by", SIGNER, home=home, check=False)
     append_journal(home, "JE-TEST-1", f"{RESTATED}-20", [(EXPENSE, AMOUNT, Decimal(0)), (ACCRUAL, Decimal(0), AMOUNT)])
     append_journal(home, "JE-TEST-2", f"{BROKEN}-12", [(EXPENSE, Decimal("10.00"), Decimal(0)),
                                                         (ACCRUAL, Decimal(0), Decimal("9.00"))])
-    closeboard("refresh", home=home)
-    result.refused_failing = closeboard("close", BROKEN, "--by", OVERRIDER, home=home, check=False)
-    result.overridden = closeboard("close", BROKEN, "--by", OVERRIDER, "--override", REASON, home=home, check=False)
-    result.history_text = closeboard("history", home=home).stdout
+    refreshed = run_in_process(home, home_instance=True)  # on the home's instance, as `closeboard refresh`
+    assert refreshed.success, step_errors(refreshed)
+    refused = run_in_process(home, "close_period", run_config=close_run_config(BROKEN, OVERRIDER, None),
+                             home_instance=True)
+    assert not refused.success
+    result.refused_failing = step_errors(refused)
+    result.overridden = cli_in_process("close", BROKEN, "--by", OVERRIDER, "--override", REASON, home=home, check=False)
+    result.history_text = cli_in_process("history", home=home).stdout
     return result
 
 
@@ -129,7 +131,7 @@ def test_close_appends_a_signed_off_version_and_refuses_an_open_month(flow: Flow
     draft = dict(zip(columns, snapshot_rows(flow.home, RESTATED)[0], strict=True))
     for same in ("kpis", "statements", "checks", "source_fingerprint"):
         assert row[same] == draft[same]
-    assert flow.refused_open.returncode == 1
+    assert flow.refused_open.returncode == 1  # the CLI's own close command
     assert f"{OPEN} has not ended" in flow.refused_open.stderr
 
 
@@ -173,8 +175,8 @@ def test_a_backdated_entry_restates_the_closed_month_with_the_exact_difference(f
 def test_close_is_refused_while_an_error_check_fails_and_the_override_is_recorded(flow: Flow) -> None:
     failing = read(flow.home, "select check_id from recon_results where period = ? and status = 'fail'", [BROKEN])
     assert ("R1_trial_balance",) in failing
-    assert flow.refused_failing.returncode == 1, flow.refused_failing.stdout
-    assert "R1_trial_balance" in flow.refused_failing.stderr and "--override" in flow.refused_failing.stderr
+    ((step, message),) = flow.refused_failing
+    assert step == "sign_off" and "R1_trial_balance" in message and "--override" in message
     assert flow.overridden.returncode == 0, flow.overridden.stderr
     latest = read(flow.home, "select status, closed_by, override_reason, closed_at, checks from close_snapshots "
                              "where period = ? order by version desc limit 1", [BROKEN])[0]
@@ -200,9 +202,8 @@ def test_backfill_of_a_history_less_warehouse_takes_every_ended_month_once(
         demo_home: Path, tmp_path: Path) -> None:
     """A warehouse from before the close history existed: one backfill run takes the 24 drafts, a
     second identical run adds none. Runs the `backfill_history` job in this process."""
-    from pipelines.close import backfill_tags
-    from pipelines.definitions import build_definitions
-    from pipelines.resources import CloseboardResource
+    from pipelines.runner import backfill_tags, definitions_for
+    from warehouse.home import Home
 
     home = copy_home(demo_home, tmp_path / "home")
     shutil.rmtree(home / "reports" / "history")
@@ -211,8 +212,7 @@ def test_backfill_of_a_history_less_warehouse_takes_every_ended_month_once(
     con.execute("drop table close_snapshots")
     con.close()
     config = load_config(home / "closeboard.yaml")
-    defs = build_definitions(
-        config, closeboard=CloseboardResource(config_path=str(home / "closeboard.yaml"), home=str(home)))
+    defs = definitions_for(Home(home), config=home / "closeboard.yaml")  # no source is read
     tags = backfill_tags(config)
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
         ENDED[0], ENDED[-1])

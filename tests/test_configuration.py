@@ -62,7 +62,7 @@ def write(tmp_path: Path, raw: Any) -> Path:
 def test_the_example_configuration_loads_with_its_values_and_the_new_settings() -> None:
     config = load_config(REPO / "closeboard.yaml")
     assert config.company.fiscal_year_start_month == 1 and config.company.timezone == "UTC"
-    assert set(config.connectors) == {"erp", "bank", "crm"}
+    assert set(config.connectors) == {"erp", "bank", "crm", "budget"}
     assert config.connectors["erp"].client == ClientSettings()
     assert config.reconciliation.warn_after_days == 5  # R2: in transit younger than this lists, not warns
     assert config.reconciliation.bookings_tolerance == Decimal("0.02")
@@ -136,7 +136,7 @@ def test_a_misspelt_source_name_is_named_with_the_source_meant() -> None:
     raw = example()
     raw["connectors"]["bnak"] = raw["connectors"].pop("bank")
     [problem] = problems(raw)
-    assert problem.startswith("closeboard.yaml: connectors.bnak: a source is one of ['erp', 'bank', 'crm']")
+    assert problem.startswith("closeboard.yaml: connectors.bnak: a source is one of ['erp', 'bank', 'crm', 'budget']")
     assert problem.endswith("(did you mean 'bank'?)")
 
 

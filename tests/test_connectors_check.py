@@ -1,4 +1,5 @@
-"""`closeboard connectors check` against the demo home (read only: the check writes nothing)."""
+"""`closeboard connectors check` against the demo home (read only: the check writes nothing): the CLI
+command in this process, the bundled servers over stdio as closeboard.yaml says."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import closeboard
+from tests.conftest import cli_in_process
 
 
 def csv_rows(path: Path) -> int:
@@ -16,7 +17,7 @@ def csv_rows(path: Path) -> int:
 
 
 def test_check_lists_tools_and_counts_each_table(demo_home: Path) -> None:
-    proc = closeboard("connectors", "check", home=demo_home)
+    proc = cli_in_process("connectors", "check", home=demo_home)
     out = proc.stdout
     assert "erp (builtin.erp): ok" in out and "bank (builtin.bank): ok" in out and "crm (builtin.crm): ok" in out
     assert "  tool list_journal_lines: allow-listed, read-only, used, approved" in out  # approved on first use
@@ -35,7 +36,7 @@ def test_check_fails_when_a_required_tool_is_missing(demo_home: Path, tmp_path: 
     raw["connectors"] = {"erp": {**raw["connectors"]["erp"], "server": crm_server}}  # the ERP adapter on a CRM server
     config = tmp_path / "closeboard.yaml"
     config.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    proc = closeboard("--config", str(config), "connectors", "check", home=demo_home, check=False)
+    proc = cli_in_process("--config", str(config), "connectors", "check", home=demo_home, check=False)
     assert proc.returncode == 1
     assert "erp (builtin.erp): FAILED" in proc.stdout
     assert "required tool 'list_journal_lines' (for erp_journal_lines) is not offered by the server" in proc.stdout

@@ -1,4 +1,5 @@
-"""`closeboard connectors log`: the audit trail of MCP calls, printed from the read copy."""
+"""`closeboard connectors log`: the audit trail of MCP calls, printed from the read copy (the CLI
+command in this process)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from connectors.client import CallLog, ConnectorError, SourceSession
 from connectors.config import ClientSettings, ConnectorConfig, ServerConfig
 from connectors.servers import crm
 from pipelines.ingest import write_calls
-from tests.conftest import closeboard, read
+from tests.conftest import cli_in_process, read
 from warehouse.db import connect
 
 
@@ -25,7 +26,7 @@ def run_async(fn, *args):
 
 
 def test_log_of_the_last_run_lists_every_call(demo_home: Path) -> None:
-    out = closeboard("connectors", "log", "--last", "--limit", "1000", home=demo_home).stdout
+    out = cli_in_process("connectors", "log", "--last", "--limit", "1000", home=demo_home).stdout
     last = read(demo_home, "select run_id from connector_calls order by rowid desc limit 1")[0][0]
     calls = read(demo_home, "select source, tool, count(*), sum(items)::bigint from connector_calls "
                             "where run_id = ? and status = 'ok' group by all order by all", [last])
@@ -43,7 +44,7 @@ def test_log_of_the_last_run_lists_every_call(demo_home: Path) -> None:
 
 
 def test_log_filters_by_source_and_limit(demo_home: Path) -> None:
-    out = closeboard("connectors", "log", "--source", "bank", "--limit", "2", home=demo_home).stdout
+    out = cli_in_process("connectors", "log", "--source", "bank", "--limit", "2", home=demo_home).stdout
     body = [line for line in out.splitlines() if line.startswith("│")]
     assert len(body) == 2 and all(" bank " in line for line in body)
     assert " erp " not in out and " crm " not in out
@@ -82,7 +83,7 @@ def test_secrets_in_arguments_and_errors_never_reach_the_log(demo_home: Path, de
     first = json.loads(stored[0])
     assert first["api_key"] == "***" and first["options"] == {"Password": "***", "refresh_token": "***"}
     assert first["note"] == "***" and first["filters"] == ["***"] and first["limit"] == "not a number"
-    out = closeboard("connectors", "log", "--run", "secret-test", home=home)
+    out = cli_in_process("connectors", "log", "--run", "secret-test", home=home)
     text = out.stdout + out.stderr
     assert "list_opportunities" in text and "crm: 2 calls (1 ok, 1 failed)" in text
     for secret in secrets:

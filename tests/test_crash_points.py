@@ -34,7 +34,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.close import WAREHOUSE_TAG
+from pipelines.jobs import WAREHOUSE_TAG
 from pipelines.instance import PROCESS_TAG, ensure_dagster_home, fail_dead_runs, instance, process_tag
 from pipelines.publishing import CRASH_ENV
 from tests.conftest import AS_OF, closeboard, copy_demo
@@ -315,13 +315,13 @@ def test_closeboard_ui_home_preparation_fails_the_dead_runs_first(tmp_path: Path
 
 
 def test_the_dead_run_sensor_sweeps_while_the_daemon_runs(tmp_path: Path) -> None:
-    """`fail_dead_cli_runs` (CloseDefinitions.sensors) does the same sweep from the daemon."""
-    from pipelines.close import build, import_config
+    """`fail_dead_cli_runs` (pipelines.schedules) does the same sweep from the daemon."""
+    from pipelines.schedules import dead_runs_sensor
 
     home = Home.resolve(str(tmp_path / "home"))
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, timeout=60, check=True)
-    sensor = build(import_config()).dead_runs_sensor
+    sensor = dead_runs_sensor
     with instance(home) as dagster_instance:
         dead_id = _started_run(dagster_instance, process_tag(int(gone.stdout)))
         result = sensor.evaluate_tick(dg.build_sensor_context(instance=dagster_instance))

@@ -20,7 +20,7 @@ import yaml
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
-from tests.conftest import FAST_RETRIES, REPO, free_port, wait_for_port
+from tests.conftest import REPO, STEP_RETRY, free_port, wait_for_port
 from tests.conftest import read
 from warehouse.db import connect
 
@@ -63,7 +63,7 @@ def ui(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui
     raw.setdefault("schedules", {})["refresh_cron"] = "0 6 1 1 *"
     config.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     port = free_port()
-    env = {**os.environ, **FAST_RETRIES}
+    env = dict(os.environ)
     env.pop("CLOSEBOARD_CONFIG", None)
     env.pop("DAGSTER_HOME", None)
     log = (home / "ui.log").open("w")
@@ -154,7 +154,7 @@ def test_a_source_that_dies_mid_pagination_fails_named_retried_and_changes_nothi
     failures = [e for e in events if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"]
     retries = [e for e in events if e.dagster_event and e.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"]
     assert [e.step_key for e in failures] == ["erp_source"]
-    assert [e.step_key for e in retries] == ["erp_source"] * int(FAST_RETRIES["CLOSEBOARD_SOURCE_RETRIES"])
+    assert [e.step_key for e in retries] == ["erp_source"] * STEP_RETRY["source_retries"]  # the home's refresh: block
     error, chain = failures[0].dagster_event.step_failure_data.error, []
     while error is not None:  # "Exceeded max_retries", then the failure it retried
         chain.append(error.message)
@@ -176,7 +176,7 @@ def test_served_reload_launches_the_refresh_job_on_the_running_dagster_webserver
     with ui.instance() as instance:
         runs_before = {run.run_id for run in instance.get_runs()}
     port = free_port()
-    env = {**os.environ, "CLOSEBOARD_HOME": str(ui.home), **FAST_RETRIES}
+    env = {**os.environ, "CLOSEBOARD_HOME": str(ui.home)}
     env.pop("CLOSEBOARD_CONFIG", None)
     env.pop("CLOSEBOARD_DAGSTER_URL", None)
     log = (ui.home / "serve.log").open("w")

@@ -73,7 +73,7 @@ def test_demo_writes_page_status_and_audit_trail(demo_home: Path) -> None:
     revenue = read(demo_home, "select value from mart_kpis where period = ? and kpi = 'revenue'", [last_ended])[0][0]
     assert f"${revenue:,.0f}" in page
     status = json.loads((demo_home / "reports" / "status.json").read_text())
-    assert set(status["sources_as_of"]) == {"erp", "bank", "crm"}
+    assert set(status["sources_as_of"]) == {"erp", "bank", "crm", "budget"}
     calls = read(demo_home, "select source, tool, status, items from connector_calls")
     assert {(s, t) for s, t, _, _ in calls} >= {("erp", "list_journal_lines"), ("bank", "get_balances"),
                                                 ("crm", "list_opportunities")}

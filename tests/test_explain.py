@@ -1,8 +1,8 @@
 """`closeboard explain`: every figure of mart_kpis traced to its definition, its sources and calls, and
 the rows behind it, whose sum ties to the figure exactly.
 
-Most assertions call `reports.explain.explain()` on the demo home's read copy (fast); the CLI runs once
-for the text and once for an unknown KPI. The rows expected are selected here a second way, straight
+Most assertions call `reports.explain.explain()` on the demo home's read copy (fast); the CLI command runs
+(in this process) for the text, the JSON and an unknown KPI. The rows expected are selected here a second way, straight
 from the canonical tables with the rule DESIGN states for each KPI."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from reports.explain import ExplainError, explain, kpis
-from tests.conftest import REPO, closeboard
+from tests.conftest import REPO, cli_in_process
 from warehouse.db import connect
 
 PERIOD = "2026-05"  # the last ended month before AS_OF (2026-06-15)
@@ -200,14 +200,14 @@ def test_unknown_kpi_or_period_names_what_exists(con) -> None:
 
 def test_the_cli_prints_the_tie_and_fails_on_an_unknown_kpi(demo_home: Path, con) -> None:
     value = figure(con, "revenue")
-    out = closeboard("explain", "revenue", "--period", PERIOD, "--limit", "3", home=demo_home).stdout
+    out = cli_in_process("explain", "revenue", "--period", PERIOD, "--limit", "3", home=demo_home).stdout
     count = len(expected_lines(con, "revenue"))
     assert f"{count:,} lines, sum {value:,.2f} = revenue {value:,.2f}" in out
     assert f"and {count - 3:,} more lines totalling" in out
     assert "sum(case when ab.type = 'revenue' then ab.credit - ab.debit else 0 end) as revenue" in out
     assert "erp_journal_lines: erp list_journal_lines, run " in out
-    as_json = json.loads(closeboard("explain", "cash", "--period", PERIOD, "--json", home=demo_home).stdout)
+    as_json = json.loads(cli_in_process("explain", "cash", "--period", PERIOD, "--json", home=demo_home).stdout)
     assert Decimal(as_json["value"]) == figure(con, "cash")
-    bad = closeboard("explain", "revenu", home=demo_home, check=False)
+    bad = cli_in_process("explain", "revenu", home=demo_home, check=False)
     assert bad.returncode == 1
     assert "unknown KPI 'revenu'" in bad.stderr and "gross_margin_pct" in bad.stderr

@@ -51,7 +51,7 @@ def test_the_refresh_runs_in_process_and_its_figures_equal_the_reference(refresh
 def test_in_memory_sources_go_through_the_mcp_client_and_its_audit(refreshed) -> None:
     home, _ = refreshed
     calls = dict(read(home, "select source, count(*) from connector_calls where status = 'ok' group by source"))
-    assert set(calls) == {"erp", "bank", "crm"} and all(n > 0 for n in calls.values())
+    assert set(calls) == {"erp", "bank", "crm", "budget"} and all(n > 0 for n in calls.values())
     verdicts = dict(read(home, "select check_id, max(status) from recon_results where check_id = 'R7_erp_report' "
                                "group by check_id"))
     assert verdicts == {"R7_erp_report": "pass"}  # the bundled ERP's own trial balance, read in memory too

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from connectors.config import Config, parse_config
-from pipelines.close import build, business_day_of_month, import_config, previous_period
-from pipelines.definitions import build_definitions, defs
+from pipelines.close import month_partitions
+from pipelines.definitions import build_definitions, defs, import_config
+from pipelines.schedules import business_day_of_month, previous_period
 
 TZ = "America/New_York"
 
@@ -36,6 +37,10 @@ def repository(settings: Config) -> dg.RepositoryDefinition:
     return build_definitions(settings).get_repository_def()
 
 
+def schedule(repo: dg.RepositoryDefinition, name: str = "close_draft_schedule") -> dg.ScheduleDefinition:
+    return repo.get_schedule_def(name)
+
+
 def evaluate(repo: dg.RepositoryDefinition, schedule: dg.ScheduleDefinition, when: datetime):
     with dg.build_schedule_context(scheduled_execution_time=when, repository_def=repo) as context:
         return schedule.evaluate_tick(context)
@@ -51,12 +56,12 @@ def nth_business_day(year: int, month: int, n: int) -> date:
 @pytest.mark.parametrize("n", [1, 3, 5])
 def test_close_draft_runs_only_on_business_day_n_for_the_previous_month(year: int, month: int, n: int) -> None:
     settings = config(business_day=n)
-    close, repo = build(settings), repository(settings)
+    repo = repository(settings)
     expected_day = nth_business_day(year, month, n)
     previous = (date(year, month, 1) - timedelta(days=1)).strftime("%Y-%m")
     day, runs = date(year, month, 1), {}
     while day.month == month:
-        result = evaluate(repo, close.close_draft_schedule, at(day))
+        result = evaluate(repo, schedule(repo), at(day))
         if result.run_requests:
             runs[day] = result.run_requests
         else:
@@ -67,7 +72,8 @@ def test_close_draft_runs_only_on_business_day_n_for_the_previous_month(year: in
     assert request.partition_key == previous
     assert request.run_key == f"close-draft-{previous}"
     assert request.tags["closeboard/warehouse"] == "write"
-    assert previous in close.partitions.get_partition_keys(current_time=at(expected_day))
+    assert previous in month_partitions(settings).get_partition_keys(current_time=at(expected_day))
+    assert repo.get_job("close_draft").partitions_def == month_partitions(settings)
 
 
 def test_business_days_skip_weekends() -> None:
@@ -79,32 +85,32 @@ def test_business_days_skip_weekends() -> None:
 
 def test_the_business_day_is_counted_in_the_company_timezone() -> None:
     settings = config(business_day=3)
-    close, repo = build(settings), repository(settings)
+    repo = repository(settings)
     third = nth_business_day(2026, 8, 3)
     utc = ZoneInfo("UTC")
     # 02:00 UTC on the third business day is still the evening before in New York: no run yet
     early = datetime.combine(third, time(2, 0), tzinfo=utc)
-    assert evaluate(repo, close.close_draft_schedule, early).run_requests == []
+    assert evaluate(repo, schedule(repo), early).run_requests == []
     # 03:00 UTC the next day is 23:00 on the third business day in New York: the run
     late = datetime.combine(third + timedelta(days=1), time(3, 0), tzinfo=utc)
-    assert [r.partition_key for r in evaluate(repo, close.close_draft_schedule, late).run_requests] == ["2026-07"]
+    assert [r.partition_key for r in evaluate(repo, schedule(repo), late).run_requests] == ["2026-07"]
 
 
 def test_daily_refresh_schedule_takes_cron_and_timezone_from_config() -> None:
     settings = config(cron="15 5 * * 1-5", tz="Europe/Berlin")
-    close, repo = build(settings), repository(settings)
-    refresh = close.daily_refresh
+    repo = repository(settings)
+    refresh, draft = schedule(repo, "daily_refresh"), schedule(repo)
     assert (refresh.cron_schedule, refresh.execution_timezone, refresh.job_name) == ("15 5 * * 1-5", "Europe/Berlin", "refresh")
-    assert (close.close_draft_schedule.cron_schedule, close.close_draft_schedule.execution_timezone) == (
-        "15 5 * * 1-5", "Europe/Berlin")
+    assert (draft.cron_schedule, draft.execution_timezone, draft.job_name) == ("15 5 * * 1-5", "Europe/Berlin", "close_draft")
     (request,) = evaluate(repo, refresh, at(date(2026, 8, 3), 5, 15, "Europe/Berlin")).run_requests
     assert request.partition_key is None  # refresh is unpartitioned
 
 
 def test_the_code_location_wires_partitions_jobs_and_schedules_from_closeboard_yaml() -> None:
     settings = import_config()
-    schedules = {s.name: s for s in defs.schedules}
-    assert set(schedules) == {"daily_refresh", "close_draft_schedule"}
+    schedules = {s.name: s for s in defs.schedules if s.name in ("daily_refresh", "close_draft_schedule")}
+    assert len(schedules) == 2  # (other schedules, such as delivery's, come from their own blocks)
+    assert "fail_dead_cli_runs" in {s.name for s in defs.sensors}
     for schedule in schedules.values():
         assert schedule.cron_schedule == settings.schedules.refresh_cron
         assert schedule.execution_timezone == settings.company.timezone

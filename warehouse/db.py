@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 from filelock import FileLock, Timeout
 
+from connectors.plain import write_atomic
 from warehouse.home import Home
 
 SCHEMA_FILES = ("canonical.sql", "ops.sql", "recon.sql", "snapshots.sql")
@@ -33,10 +34,28 @@ def sql_text(*parts: str) -> str:
     return files("warehouse").joinpath("sql", *parts).read_text(encoding="utf-8")
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+# DuckDB's own default memory_limit is 80% of the machine's RAM: a scale-100 reconciliation then grew to
+# ~3.8 GiB. Under a limit its joins and aggregates spill to temp_directory instead (closeboard.yaml's
+# `warehouse:` block, connectors.config.WarehouseConfig, sets both).
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+def connect(path: Path, *, read_only: bool = False, memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+            temp_directory: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection to the DuckDB file at `path`, held to `memory_limit` (None: DuckDB's default),
+    spilling to `temp_directory` (default: `tmp/duckdb` beside the file, i.e. under the data home;
+    a relative path is taken from the file's folder)."""
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    config: dict[str, str] = {}
+    if memory_limit is not None:
+        config["memory_limit"] = memory_limit
+        if not read_only:  # a reader keeps DuckDB's default (`<file>.tmp`) and creates nothing
+            spill = Path(temp_directory) if temp_directory is not None else Path("tmp", "duckdb")
+            spill = spill if spill.is_absolute() else path.parent.resolve() / spill
+            spill.parent.mkdir(parents=True, exist_ok=True)  # DuckDB creates the folder itself, not its parents
+            config["temp_directory"] = str(spill)
+    return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -116,15 +135,8 @@ class WarehouseLock:
 
 def publish_read_copy(home: Home) -> Path:
     """Copy the (closed, checkpointed) live file to the readers' copy, atomically."""
-    target = home.read_copy
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(home.warehouse, temp)
-    os.replace(temp, target)
-    return target
+    return write_atomic(home.read_copy, lambda temp: shutil.copyfile(home.warehouse, temp))
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str), encoding="utf-8")
-    os.replace(temp, path)
+    write_atomic(path, json.dumps(payload, indent=2, sort_keys=True, default=str))

@@ -1,8 +1,10 @@
 """Build the read-side marts (DESIGN "The read side") from the canonical tables and `run_context`.
 
 The models are the `.sql` files in `sql/marts/`, run in file-name order; each holds one or more
-statements (`create or replace table <name> as ...`). `build_marts` runs them all in one transaction
-when the caller has none open, so a failing model leaves the previous marts in place.
+statements (`create or replace table <name> as ...`, or a view such as `reported_kpis`). `build_marts`
+runs them all in one transaction when the caller has none open, so a failing model leaves the
+previous marts in place. `00_functions.sql` holds the macros every reader shares (`load_functions`):
+the calendar, the open documents, exact division and the subtype label.
 """
 
 from __future__ import annotations
@@ -12,7 +14,12 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.db import scalar, sql_text
+
 MART_DIR = Path(__file__).parent / "sql" / "marts"
+# the temp macros the models, the reconciliation and the report queries share (calendar(),
+# open_documents(), div_round2, subtype_label): they live in a connection, so each reader loads them
+FUNCTIONS_FILE = MART_DIR / "00_functions.sql"
 
 _LINE_COMMENT = re.compile(r"--[^\n]*")
 _CREATE_TABLE = re.compile(
@@ -29,6 +36,9 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
     owns_transaction = _begin(con)
     built: list[str] = []
     try:
+        # the reported_kpis view reads the close history: its (append-only) tables must exist
+        if not scalar(con, "select count(*) from duckdb_tables() where table_name = 'close_snapshots'"):
+            con.execute(sql_text("schema", "snapshots.sql"))
         for path in sorted(MART_DIR.glob("*.sql")):
             sql = path.read_text(encoding="utf-8")
             con.execute(sql)
@@ -42,6 +52,11 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
     if owns_transaction:
         con.execute("commit")
     return built
+
+
+def load_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Define the shared macros (sql/marts/00_functions.sql) in `con`; idempotent."""
+    con.execute(FUNCTIONS_FILE.read_text(encoding="utf-8"))
 
 
 def _begin(con: duckdb.DuckDBPyConnection) -> bool:

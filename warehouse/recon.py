@@ -20,6 +20,7 @@ import duckdb
 
 from warehouse.checks import CHECK_IDS, CHECKS
 from warehouse.db import scalar
+from warehouse.models import load_functions
 
 RECON_DIR = Path(__file__).parent / "sql" / "recon"
 MATCH_STEP = "11_match_step.sql"
@@ -102,6 +103,7 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> 
     for check_id, level in sorted(params.severity.items()):
         con.execute("insert into recon_severity values (?, ?)", [check_id, level])
 
+    load_functions(con)  # calendar() and open_documents(): the cut-offs and open items the marts use
     rounds = 0
     for path in sorted(RECON_DIR.glob("*.sql")):
         if path.name == MATCH_STEP:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +23,8 @@ from typing import Any
 import anyio
 from filelock import FileLock
 from mcp.shared.auth import OAuthClientInformationFull, OAuthMetadata, OAuthToken, ProtectedResourceMetadata
+
+from connectors.plain import write_atomic
 
 SECRETS_DIR = ("secrets", "auth")
 
@@ -75,20 +76,7 @@ class TokenStore:
     def write(self, data: dict[str, Any]) -> None:
         _ensure_private_dir(self.dir)
         data = dict(data, source=self.source, updated_at=time.time())
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.source}.", suffix=".tmp", dir=self.dir)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True), mode=0o600)
 
     def update(self, **changes: Any) -> dict[str, Any]:
         data = self.read()

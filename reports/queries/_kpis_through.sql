@@ -1,5 +1,6 @@
 -- A table macro for the section queries (temp: it lives in the rendering connection only); it needs
--- the marts' div_round2 (warehouse/sql/marts/00_functions.sql), which the renderer loads first.
+-- the marts' div_round2 (warehouse/sql/marts/00_functions.sql), which the renderer loads first
+-- (warehouse.models.load_functions).
 --
 -- kpis_through(m_start, m_through): the ledger KPIs of the month that starts on m_start, counting
 --   only what is posted from m_start through m_through (balances: every posting up to m_through),

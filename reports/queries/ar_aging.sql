@@ -26,7 +26,7 @@ select
     b.bucket as bucket,
     count(oa.document_id)::integer as documents,
     coalesce(sum(oa.open_balance), 0)::decimal(18, 2) as amount,
-from report_cutoffs() as c
+from calendar() as c
 cross join buckets as b
 left join open_ar as oa
     on oa.period = c.period

@@ -1,4 +1,5 @@
--- Bills open at each period's cutoff, soonest due first (days_to_due < 0: overdue).
+-- Bills open at each period's cutoff, soonest due first (days_to_due < 0: overdue); open_documents():
+-- warehouse/sql/marts/00_functions.sql, the definition R4 reconciles.
 select
     od.period as period,
     od.document_id as bill_id,

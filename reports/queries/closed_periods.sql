@@ -1,5 +1,5 @@
--- Per period: its latest snapshot version and status, and its last closed version (figures,
--- sign-off) if any; restated_since_close when a restated version follows that close.
+-- Per period: its latest snapshot version and status, and its last closed version (sign-off) if
+-- any (its figures: the reported_kpis view); restated_since_close when a restated version follows that close.
 with
 
 latest as (
@@ -15,7 +15,6 @@ closed as (
     select
         s.period as period,
         s.version as closed_version,
-        s.kpis as kpis,
         s.closed_by as closed_by,
         s.closed_at::varchar as closed_at,
         s.override_reason as override_reason,
@@ -29,7 +28,6 @@ select
     l.latest_version::integer as latest_version,
     l.latest_status as latest_status,
     c.closed_version::integer as closed_version,
-    c.kpis as kpis,
     c.closed_by as closed_by,
     c.closed_at as closed_at,
     c.override_reason as override_reason,

@@ -1,5 +1,6 @@
 -- Invoices (kind 'ar') and bills (kind 'ap') open at one period's cutoff ($period), for the XLSX
--- export: the same open_documents() macro the page's tables read (_macros.sql), exact amounts.
+-- export: the same open_documents() macro the page's tables and R3/R4 read (warehouse/sql/marts/
+-- 00_functions.sql), exact amounts.
 select
     od.kind as kind,
     od.document_id as document_id,

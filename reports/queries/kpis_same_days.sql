@@ -1,6 +1,6 @@
 -- The open month's comparison bases: the month before (mom) and the same month a year before (yoy),
 -- each over the same number of days (its days 1..N, N = the open month's days elapsed, at most that
--- month's own length); every ledger KPI by mart_kpis's rules (kpis_through in _macros.sql), computed
+-- month's own length); every ledger KPI by mart_kpis's rules (kpis_through in _kpis_through.sql), computed
 -- here from the journal, never in the page from rounded figures. No rows when no month is open.
 with
 

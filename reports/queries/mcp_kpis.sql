@@ -1,7 +1,11 @@
--- `closeboard mcp` get_kpis: one period's KPIs exactly as mart_kpis holds them, as decimal text.
+-- `closeboard mcp` get_kpis: one period's KPIs as it reports them (the reported_kpis view: a closed
+-- period's last closed snapshot, else mart_kpis), as decimal text; figures_from and version say
+-- which.
 select
     k.kpi as kpi,
     k.value::varchar as value,
-from mart_kpis as k
+    k.figures_from as figures_from,
+    k.version as version,
+from reported_kpis as k
 where k.period = $period
 order by k.kpi

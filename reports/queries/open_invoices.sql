@@ -1,4 +1,5 @@
--- Invoices and credit notes open at each period's cutoff, with their days overdue.
+-- Invoices and credit notes open at each period's cutoff, with their days overdue (open_documents():
+-- warehouse/sql/marts/00_functions.sql, the definition R3 reconciles).
 select
     od.period as period,
     od.document_id as invoice_id,

@@ -10,7 +10,7 @@ billed as (
         any_value(i.customer_name order by i.issue_date desc) as customer,
         count(*) filter (where i.doc_type = 'invoice')::integer as invoices,
         sum(i.total)::decimal(18, 2) as billed_12m,
-    from report_cutoffs() as c
+    from calendar() as c
     cross join run_context as rc
     inner join erp_invoices as i
         on i.issue_date <= c.cutoff

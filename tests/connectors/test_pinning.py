@@ -221,7 +221,7 @@ def test_cli_check_reports_pins_and_accept_records_the_offered_definitions(demo_
     entry["sha256"] = hashlib.sha256(pinning.canonical(entry["definition"]).encode()).hexdigest()
     path.write_text(json.dumps(stored), encoding="utf-8")
 
-    assert {p.name for p in path.parent.iterdir()} == {"erp.json", "bank.json", "crm.json"}
+    assert {p.name for p in path.parent.iterdir()} == {"erp.json", "bank.json", "crm.json", "budget.json"}  # one per source of the demo
     raw = yaml.safe_load((home / "closeboard.yaml").read_text(encoding="utf-8"))
     raw["connectors"] = {"crm": raw["connectors"]["crm"]}  # only the source under test: a faster check
     config_file = tmp_path / "closeboard.yaml"

@@ -167,6 +167,33 @@ def test_a_backdated_entry_restates_a_closed_month_with_exact_differences(con) -
     assert again.status == "closed" and again.kpis["opex"] == closed.kpis["opex"] + amount
 
 
+def reported(con, period: str) -> dict[str, tuple[D | None, str, int | None]]:
+    rows = con.execute("select kpi, value, figures_from, version from reported_kpis where period = ?", [period])
+    return {kpi: (value, source, version) for kpi, value, source, version in rows.fetchall()}
+
+
+def test_reported_kpis_is_the_closed_snapshot_for_a_closed_month_and_the_mart_otherwise(con) -> None:
+    """The closed-month rule, defined once as a view: a closed month reports its last closed
+    version's KPIs (also after a restatement changes the mart), every other month the mart's."""
+    def mart(period: str) -> dict[str, D | None]:
+        return dict(con.execute("select kpi, value from mart_kpis where period = ?", [period]).fetchall())
+
+    take_snapshots(con, ENDED, "run-1")
+    for period in [*ENDED, "2026-03"]:  # nothing closed yet: the mart, figure for figure
+        assert reported(con, period) == {k: (v, "warehouse", None) for k, v in mart(period).items()}
+    closed = close(con, "2026-01", by="Ada", run_id="c1")
+    amount = D("333.33")
+    post(con, "E99", "2026-01-31", [("6000", str(amount), "0"), ("2000", "0", str(amount))])
+    rebuild(con)
+    take_snapshots(con, ENDED, "run-2")  # 2026-01 restated: the mart moves, the closed version stays
+    assert mart("2026-01")["opex"] == closed.kpis["opex"] + amount
+    assert reported(con, "2026-01") == {k: (v, "snapshot", closed.version) for k, v in closed.kpis.items()}
+    for period in ("2025-12", "2026-02", "2026-03"):  # drafts, restated only as drafts, and the open month
+        assert reported(con, period) == {k: (v, "warehouse", None) for k, v in mart(period).items()}
+    again = close(con, "2026-01", by="Bob", run_id="c2")  # a new close is reported at once, no rebuild
+    assert reported(con, "2026-01")["opex"] == (closed.kpis["opex"] + amount, "snapshot", again.version)
+
+
 IMMUTABLE_STATEMENTS = [
     "update close_snapshots set closed_by = 'Mallory'",
     "update close_snapshots set kpis = '{}' where period = '2026-01'",

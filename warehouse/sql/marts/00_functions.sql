@@ -1,4 +1,5 @@
--- Helpers the models share. Temp macros live in the connection, not in the warehouse file.
+-- Helpers the models, the reconciliation and the report queries share (warehouse.models.load_functions
+-- loads them). Temp macros live in the connection, not in the warehouse file.
 --
 -- div_round2(num, den): num / den rounded half away from zero to 2 places, as DECIMAL(18,2), exact.
 -- DuckDB divides DECIMALs in DOUBLE (DECIMAL / DECIMAL gives DOUBLE), so the quotient is taken on
@@ -23,3 +24,151 @@ create or replace temp macro div_round2(num, den) as (
         )::decimal(18, 2)
     end
 );
+
+-- subtype_label(subtype): a statement line's label for an account subtype ('accrued_liabilities' ->
+-- 'Accrued liabilities'; no subtype -> 'Other'), the same on every statement.
+
+create or replace temp macro subtype_label(subtype) as (
+    coalesce(upper(left(subtype, 1)) || replace(substr(subtype, 2), '_', ' '), 'Other')
+);
+
+-- calendar(): the reported months, the one definition every reader takes them from (the `periods`
+-- mart, the reconciliation's cut-offs, the page's open documents): first_period through the month
+-- containing run_context.as_of (the open month).
+--   period            'YYYY-MM'
+--   period_start      the month's first day; period_end its last
+--   days              the length of the month, or for the open month the days elapsed (as_of's day)
+--   cutoff            the day open items and balances are measured at: period_end, or for the open
+--                     month as_of
+--   is_open           the month containing as_of
+--   is_latest_ended   the month before the open one
+--   fiscal_year_start the first day of the fiscal year the month belongs to
+
+create or replace temp macro calendar() as table
+with
+
+settings as (
+    select
+        strptime(rc.first_period || '-01', '%Y-%m-%d')::date as first_month,
+        date_trunc('month', rc.as_of)::date as open_month,
+        rc.as_of as as_of,
+        rc.fiscal_year_start_month as fiscal_year_start_month,
+    from run_context as rc
+),
+
+months as (
+    select
+        unnest(generate_series(s.first_month, s.open_month, interval 1 month))::date as period_start,
+        s.open_month as open_month,
+        s.as_of as as_of,
+        s.fiscal_year_start_month as fiscal_year_start_month,
+    from settings as s
+)
+
+select
+    strftime(m.period_start, '%Y-%m') as period,
+    m.period_start as period_start,
+    last_day(m.period_start) as period_end,
+    (
+        case
+            when m.period_start = m.open_month then day(m.as_of)
+            else day(last_day(m.period_start))
+        end
+    )::integer as days,
+    (case when m.period_start = m.open_month then m.as_of else last_day(m.period_start) end)::date as cutoff,
+    m.period_start = m.open_month as is_open,
+    m.period_start = (m.open_month - interval 1 month)::date as is_latest_ended,
+    make_date(
+        year(m.period_start)
+        - (case when month(m.period_start) < m.fiscal_year_start_month then 1 else 0 end),
+        m.fiscal_year_start_month,
+        1
+    ) as fiscal_year_start,
+from months as m;
+
+-- open_documents(): "a document open at a cutoff", the one definition R3/R4 (sql/recon), the page's
+-- AR/AP tables and aging, and the export read. Every invoice (kind 'ar') and bill (kind 'ap') open at
+-- each calendar() cutoff: issued by then, not a draft, not void by then (a void document without a
+-- voided_date never counts), at total - its applications (payment lines naming it: payments,
+-- credits applied, write-offs, refunds) dated up to the cutoff; credit notes carry negative amounts.
+-- Rows with nothing left open are left out. days_overdue = cutoff - due_date (negative: not yet due).
+
+create or replace temp macro open_documents() as table
+with
+
+applications as (
+    select
+        pay.document_id as document_id,
+        pay.paid_date as paid_date,
+        pay.amount as amount,
+    from erp_payments as pay
+    where pay.document_id is not null
+),
+
+documents as (
+    select
+        'ar' as kind,
+        i.invoice_id as document_id,
+        i.customer_id as party_id,
+        i.customer_name as party_name,
+        i.issue_date as issue_date,
+        i.due_date as due_date,
+        i.total as total,
+        i.currency as currency,
+        i.doc_type as doc_type,
+        i.status as status,
+        i.voided_date as voided_date,
+    from erp_invoices as i
+    union all
+    select
+        'ap' as kind,
+        b.bill_id as document_id,
+        b.vendor_id as party_id,
+        b.vendor_name as party_name,
+        b.issue_date as issue_date,
+        b.due_date as due_date,
+        b.total as total,
+        b.currency as currency,
+        b.doc_type as doc_type,
+        b.status as status,
+        b.voided_date as voided_date,
+    from erp_bills as b
+),
+
+issued as (
+    select * from documents as d
+    where d.status <> 'draft'
+        and not (d.status = 'void' and d.voided_date is null)
+),
+
+at_cutoff as (
+    select
+        c.period as period,
+        c.cutoff as cutoff,
+        d.kind as kind,
+        d.document_id as document_id,
+        d.party_id as party_id,
+        d.party_name as party_name,
+        d.issue_date as issue_date,
+        d.due_date as due_date,
+        d.total as total,
+        d.currency as currency,
+        d.doc_type as doc_type,
+        (d.total - coalesce(sum(a.amount), 0))::decimal(18, 2) as open_balance,
+    from calendar() as c
+    inner join issued as d
+        on d.issue_date <= c.cutoff
+        and (d.voided_date is null or d.voided_date > c.cutoff)
+    left join applications as a
+        on a.document_id = d.document_id
+        and a.paid_date <= c.cutoff
+    group by
+        c.period, c.cutoff, d.kind, d.document_id, d.party_id, d.party_name, d.issue_date,
+        d.due_date, d.total, d.currency, d.doc_type
+)
+
+select
+    ac.*,
+    (ac.cutoff - coalesce(ac.due_date, ac.cutoff))::integer as days_overdue,
+from at_cutoff as ac
+where ac.open_balance <> 0;

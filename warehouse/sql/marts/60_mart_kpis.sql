@@ -24,10 +24,11 @@ with
 
 settings as (
     select
-        rc.currency as currency,
-        strptime(rc.first_period || '-01', '%Y-%m-%d')::date as first_month,
-        date_trunc('month', rc.as_of)::date as open_month,
-    from run_context as rc
+        any_value(rc.currency) as currency,
+        min(p.period_start) as first_month,
+        max(p.period_start) as open_month,
+    from periods as p
+    cross join run_context as rc
 ),
 
 period_figures as (

@@ -113,7 +113,7 @@ subtype_lines as (
         v.period as period,
         v.col as col,
         v.section || ':' || coalesce(v.subtype, '') as line_id,
-        coalesce(upper(left(v.subtype, 1)) || replace(substr(v.subtype, 2), '_', ' '), 'Other') as label,
+        subtype_label(v.subtype) as label,
         'subtype' as kind,
         0 as depth,
         so.section_key || '|' || coalesce(v.subtype, '}') as sort_key,

@@ -94,7 +94,7 @@ subtype_lines as (
         e.period as period,
         e.col as col,
         e.class || ':' || coalesce(e.subtype, '') as line_id,
-        coalesce(upper(left(e.subtype, 1)) || replace(substr(e.subtype, 2), '_', ' '), 'Other') as label,
+        subtype_label(e.subtype) as label,
         'subtype' as kind,
         c.depth as depth,
         c.sort_key || '|' || coalesce(e.subtype, '}') as sort_key,

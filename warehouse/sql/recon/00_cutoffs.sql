@@ -1,30 +1,25 @@
--- The month-ends every check is computed at: one per reported period (the open month: the run date),
--- plus the opening cut-off, the day before first_period, where R2 measures its opening difference.
+-- The month-ends every check is computed at: one per reported period, as calendar()
+-- (marts/00_functions.sql, loaded by warehouse.recon) gives them (the open month: the run date), plus
+-- the opening cut-off, the day before first_period, where R2 measures its opening difference.
 -- Reads run_context (as the marts do) and recon_params (written by warehouse.recon for this run).
 
 create or replace temp table _recon_bounds as
 select
-    strptime(rc.first_period || '-01', '%Y-%m-%d')::date as first_month,
-    date_trunc('month', rc.as_of)::date as open_month,
-    rc.as_of as as_of,
-    rc.currency as currency,
-from run_context as rc;
+    min(c.period_start) as first_month,
+    max(c.period_start) as open_month,
+    any_value(rc.as_of) as as_of,
+    any_value(rc.currency) as currency,
+from calendar() as c
+cross join run_context as rc;
 
 create or replace temp table _recon_cutoffs as
-with months as (
-    select
-        unnest(generate_series(b.first_month, b.open_month, interval 1 month))::date as period_start,
-        b.open_month as open_month,
-        b.as_of as as_of,
-    from _recon_bounds as b
-)
 select
-    strftime(m.period_start, '%Y-%m') as period,
-    (case when m.period_start = m.open_month then m.as_of else last_day(m.period_start) end)::date as cutoff,
+    c.period as period,
+    c.cutoff as cutoff,
     false as is_opening,
-    m.period_start = m.open_month as is_open,
-    m.period_start = (m.open_month - interval 1 month)::date as is_latest_ended,
-from months as m
+    c.is_open as is_open,
+    c.is_latest_ended as is_latest_ended,
+from calendar() as c
 union all
 select
     strftime(b.first_month - interval 1 day, '%Y-%m') as period,

@@ -1,8 +1,9 @@
 -- R3 AR and R4 AP: per document currency, at each month-end, the subledger (sum of open items) equals
 -- the GL balance of the control accounts (subtype 'ar', debit-positive; subtype 'ap', credit-positive).
--- A document counts at a month-end when it is issued by then, not a draft and not void by then, at
--- total - its applications (payments, credits applied, write-offs, refunds: payment lines naming it)
--- dated up to the month-end; unapplied cash (a payment line naming no document) is a credit in AR.
+-- A document counts at a month-end as open_documents() (marts/00_functions.sql) says: issued by then,
+-- not a draft and not void by then, at total - its applications (payments, credits applied,
+-- write-offs, refunds: payment lines naming it) dated up to the month-end; unapplied cash (a payment
+-- line naming no document) is a credit in AR.
 -- Each document's reported `balance` must equal total - all its applications (today's figure:
 -- checked under the latest ended period and the open one). Evidence: every document whose open
 -- amount differs from its control-account lines at the month-end, control lines with no document,
@@ -17,7 +18,6 @@ select
     i.balance as balance,
     i.currency as currency,
     i.status as status,
-    case when i.status = 'void' then coalesce(i.voided_date, i.issue_date) else i.voided_date end as voided_at,
 from erp_invoices as i
 union all
 select
@@ -28,7 +28,6 @@ select
     b.balance,
     b.currency,
     b.status,
-    case when b.status = 'void' then coalesce(b.voided_date, b.issue_date) else b.voided_date end,
 from erp_bills as b;
 
 create or replace temp table _recon_apps as
@@ -59,42 +58,22 @@ inner join erp_accounts as a
 cross join _recon_bounds as b
 where a.subtype in ('ar', 'ap');
 
--- per document and month-end: the subledger's open amount and the control account's lines
+-- per document and month-end: the subledger's open amount (open_documents(), marts/00_functions.sql:
+-- the one definition of a document open at a cutoff, which the page and the export read too) and the
+-- control account's lines. A document of the subledger that is not open at a cutoff counts 0 there.
 create or replace temp table _recon_doc_positions as
 with
 
-reported as (
-    select co.period as period, co.cutoff as cutoff, d.*
-    from _recon_cutoffs as co
-    cross join _recon_docs as d
-    where not co.is_opening
-),
-
-applied as (
-    select co.period as period, a.check_id as check_id, a.doc_id as doc_id, sum(a.amount) as applied
-    from _recon_cutoffs as co
-    inner join _recon_apps as a
-        on a.paid_date <= co.cutoff
-    group by all
-),
-
 subledger as (
     select
-        r.period as period,
-        r.cutoff as cutoff,
-        r.check_id as check_id,
-        r.doc_id as doc_id,
-        r.issue_date as issue_date,
-        r.currency as currency,
-        case
-            when r.issue_date <= r.cutoff and r.status <> 'draft'
-                and (r.voided_at is null or r.voided_at > r.cutoff)
-                then r.total - coalesce(ap.applied, 0)
-            else 0
-        end as open_amount,
-    from reported as r
-    left join applied as ap
-        on ap.period = r.period and ap.check_id = r.check_id and ap.doc_id = r.doc_id
+        od.period as period,
+        od.cutoff as cutoff,
+        case od.kind when 'ar' then 'R3_ar' else 'R4_ap' end as check_id,
+        od.document_id as doc_id,
+        od.issue_date as issue_date,
+        od.currency as currency,
+        od.open_balance as open_amount,
+    from open_documents() as od
 ),
 
 control as (
@@ -105,21 +84,38 @@ control as (
         on c.posted_date <= co.cutoff
     where not co.is_opening and c.doc_id is not null
     group by all
+),
+
+positions as (
+    select
+        coalesce(s.period, c.period) as period,
+        coalesce(s.cutoff, c.cutoff) as cutoff,
+        coalesce(s.check_id, c.check_id) as check_id,
+        coalesce(s.doc_id, c.doc_id) as doc_id,
+        s.issue_date as issue_date,
+        s.currency as currency,
+        c.first_posted as first_posted,
+        c.currency as gl_currency,
+        coalesce(s.open_amount, 0)::decimal(18, 2) as open_amount,
+        coalesce(c.gl_amount, 0)::decimal(18, 2) as gl_amount,
+    from subledger as s
+    full outer join control as c
+        on c.period = s.period and c.check_id = s.check_id and c.doc_id = s.doc_id
 )
 
 select
-    coalesce(s.period, c.period) as period,
-    coalesce(s.cutoff, c.cutoff) as cutoff,
-    coalesce(s.check_id, c.check_id) as check_id,
-    coalesce(s.doc_id, c.doc_id) as doc_id,
-    coalesce(s.issue_date, c.first_posted) as doc_date,
-    coalesce(s.currency, c.currency) as currency,
-    coalesce(s.open_amount, 0)::decimal(18, 2) as open_amount,
-    coalesce(c.gl_amount, 0)::decimal(18, 2) as gl_amount,
-    s.doc_id is not null as in_subledger,
-from subledger as s
-full outer join control as c
-    on c.period = s.period and c.check_id = s.check_id and c.doc_id = s.doc_id;
+    p.period as period,
+    p.cutoff as cutoff,
+    p.check_id as check_id,
+    p.doc_id as doc_id,
+    coalesce(p.issue_date, d.issue_date, p.first_posted) as doc_date,
+    coalesce(p.currency, d.currency, p.gl_currency) as currency,
+    p.open_amount as open_amount,
+    p.gl_amount as gl_amount,
+    d.doc_id is not null as in_subledger,
+from positions as p
+left join _recon_docs as d
+    on d.check_id = p.check_id and d.doc_id = p.doc_id;
 
 create or replace temp table _recon_balance_mismatch as
 select

@@ -35,6 +35,9 @@ CANONICAL: dict[str, tuple[str, ...]] = {
         "opportunity_id", "customer_id", "customer_name", "stage", "amount", "currency", "close_date",
         "probability", "owner", "is_won", "is_closed",
     ),
+    # the budget (optional): one amount per period and account (revenue or expense), or per KPI
+    # (exactly one of account_id and kpi), in the reporting currency
+    "budgets": ("period", "account_id", "kpi", "amount", "currency"),
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -49,16 +52,18 @@ KEYS: dict[str, tuple[str, ...]] = {
     "bank_transactions": ("txn_id",),
     "bank_balances": ("bank_account_id", "balance_date"),
     "crm_opportunities": ("opportunity_id",),
+    "budgets": ("period", "account_id", "kpi"),
 }
 
 
 # A source feeds the family of tables named after it: the `erp` connector the erp_* tables, and so on.
-SOURCES: tuple[str, ...] = ("erp", "bank", "crm")
+# (the `budget` connector feeds the one table `budgets`)
+SOURCES: tuple[str, ...] = ("erp", "bank", "crm", "budget")
 
 
 def source_tables(source: str) -> tuple[str, ...]:
     """The canonical tables a source feeds (whichever adapter reads it)."""
-    return tuple(t for t in CANONICAL if t.startswith(f"{source}_"))
+    return tuple(t for t in CANONICAL if t.startswith(f"{source}_") or t == f"{source}s")
 
 
 def text_schema(table: str) -> pa.Schema:

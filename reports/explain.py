@@ -34,10 +34,10 @@ import click
 import duckdb
 
 from warehouse.db import connect, sql_text
+from warehouse.models import load_functions
 
 MART_FILE = ("marts", "60_mart_kpis.sql")
 MART = "mart_kpis"
-FUNCTIONS_FILE = ("marts", "00_functions.sql")
 # an aggregated model -> the explain query giving the same columns one row per journal line
 LINE_GRAIN = {"account_balances": "explain_line_balances"}
 
@@ -389,6 +389,19 @@ def _value(ctx: _Context, node: Node, period: str) -> Decimal | None:
 def _rows_sql(ctx: _Context, node: Node, *, lines: bool) -> tuple[str, bool]:
     """The node's aggregate, one row per summed row: (sql, per_period). With `lines`, a relation
     with a line-grain equivalent (LINE_GRAIN) is read at the grain of journal lines."""
+    withs, inner, per_period = _rows_parts(ctx, node, lines=lines)
+    sql = (("with\n" + ",\n".join(withs) + "\n") if withs else "") + (
+        "select * exclude (_period, _keep), count(*) over () as _count, sum(_amount) over () as _total\n"
+        f"from (\n{inner}\n) as r\nwhere r._keep and r._amount <> 0"
+        + (" and r._period = $period" if per_period else "")
+        + "\norder by abs(r._amount) desc, r._amount desc, r::varchar\nlimit $limit"
+    )
+    return sql, per_period
+
+
+def _rows_parts(ctx: _Context, node: Node, *, lines: bool) -> tuple[list[str], str, bool]:
+    """(the CTEs it needs, the select of one row per summed row with its _period, _amount and
+    _keep, whether it has a period): what `_rows_sql` and `_rows_by_period` order and cut."""
     cte = ctx.model.ctes[node.where]
     rest = cte.rest
     cut = _find_top(rest, r"\bgroup\s+by\b")
@@ -408,13 +421,7 @@ def _rows_sql(ctx: _Context, node: Node, *, lines: bool) -> tuple[str, bool]:
     withs = [f"{c} as (\n{ctx.model.ctes[c].body}\n)" for c in others] + extra
     inner = (f"select {alias}.*, {period_expr or 'null'} as _period, ({node.summand}) as _amount, "
              f"({node.condition or 'true'}) as _keep\n{rest}")
-    sql = (("with\n" + ",\n".join(withs) + "\n") if withs else "") + (
-        "select * exclude (_period, _keep), count(*) over () as _count, sum(_amount) over () as _total\n"
-        f"from (\n{inner}\n) as r\nwhere r._keep and r._amount <> 0"
-        + (" and r._period = $period" if period_expr else "")
-        + "\norder by abs(r._amount) desc, r._amount desc, r::varchar\nlimit $limit"
-    )
-    return sql, period_expr is not None
+    return withs, inner, period_expr is not None
 
 
 def _rows(ctx: _Context, node: Node, period: str, *, lines: bool, limit: int) -> dict[str, Any]:
@@ -440,22 +447,24 @@ def _rows(ctx: _Context, node: Node, period: str, *, lines: bool, limit: int) ->
     }
 
 
+def _shape(node: Node, **extra: Any) -> dict[str, Any]:
+    """What an explanation says of a node before its figures: name, kind, definition; a column's
+    table (kind `value`), a formula's expression."""
+    out: dict[str, Any] = {"name": node.name, **extra, "kind": node.kind, "definition": node.steps}
+    if node.kind == "column":
+        out.update(kind="value", table=node.where)
+    elif node.kind in ("formula", "window"):
+        out["formula"] = node.expr
+    return out
+
+
 def _explain_node(ctx: _Context, node: Node, period: str, value: Decimal | None = None) -> dict[str, Any]:
     if value is None:
         value = _value(ctx, node, period)
-    out: dict[str, Any] = {
-        "name": node.name,
-        "period": period,
-        "value": _plain(value),
-        "kind": node.kind,
-        "definition": node.steps,
-    }
+    out = _shape(node, period=period, value=_plain(value))
     if node.kind == "column":
-        out["kind"] = "value"
-        out["table"] = node.where
         return out
     if node.kind in ("formula", "window"):
-        out["formula"] = node.expr
         if node.kind == "window":
             part = node.components[0]
             periods = [_shift(period, -k) for k in range(node.preceding, -1, -1)]
@@ -507,7 +516,7 @@ def explain(con: duckdb.DuckDBPyConnection, kpi: str, period: str | None = None,
     if period not in periods:
         span = f"{periods[0]} to {periods[-1]}" if periods else "none (run `closeboard refresh` first)"
         raise ExplainError(f"unknown period {period!r}; the reported periods are {span}")
-    con.execute(sql_text(*FUNCTIONS_FILE))  # temp macros the mart's expressions use (this connection only)
+    load_functions(con)  # temp macros the mart's expressions use (this connection only)
     figure = _run(con, f"select value from {MART} where kpi = $kpi and period = $period",
                   {"kpi": kpi, "period": period})
     value = figure[0]["value"] if figure else None
@@ -515,6 +524,9 @@ def explain(con: duckdb.DuckDBPyConnection, kpi: str, period: str | None = None,
     node = trace(model, _wide(model).name, kpi)
     out = _explain_node(ctx, node, period, value)
     is_open = next(r["is_open"] for r in context if r["period"] == period)
+    budget = _run(con, "select budget, variance, variance_pct, favourable from mart_budget "
+                       "where kpi = $kpi and period = $period", {"kpi": kpi, "period": period}) \
+        if _run(con, "select 1 from duckdb_tables() where table_name = 'mart_budget'", {}) else []
     return {
         "kpi": kpi,
         "period": period,
@@ -525,6 +537,178 @@ def explain(con: duckdb.DuckDBPyConnection, kpi: str, period: str | None = None,
         "model": model.path,
         **{k: v for k, v in out.items() if k not in ("period", "value")},
         "sources": _sources(ctx),
+        # budget vs actual (82_budget.sql), where the budget source budgets this KPI for the month
+        **({"budget": {k: _plain(v) for k, v in budget[0].items()}} if budget else {}),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# for the page: every KPI's explanation for many periods at once, its rows cut to the largest few
+
+# the columns of a row the page shows (the rest of a journal line is in `closeboard explain --json`)
+PAGE_ROW_COLUMNS = ("posted_date", "entry_id", "line_no", "account_id", "description", "document_id",
+                    "opportunity_id", "customer_name", "stage", "close_date", "amount")
+
+
+def _rows_by_period(ctx: _Context, node: Node, periods: list[str], *, lines: bool, limit: int) -> dict[str, Any]:
+    """`_rows` for every period of `periods` in one query: per period its count, total and largest
+    `limit` rows (the same rows, in the same order, that `explain` lists first). A figure without a
+    period (the CRM's open pipeline) has the same rows in every period: under the key "*"."""
+    withs, inner, per_period = _rows_parts(ctx, node, lines=lines)
+    withs = [w.replace("= $period", "in (select unnest($periods::varchar[]))") for w in withs]
+    sql = (("with\n" + ",\n".join(withs) + "\n") if withs else "") + (
+        "select * exclude (_keep), count(*) over (partition by _period) as _count,"
+        " sum(_amount) over (partition by _period) as _total\n"
+        f"from (\n{inner}\n) as r\nwhere r._keep and r._amount <> 0"
+        + (" and r._period in (select unnest($periods::varchar[]))" if per_period else "")
+        + "\nqualify row_number() over (partition by r._period order by abs(r._amount) desc, r._amount desc,"
+        " r::varchar) <= $limit\norder by r._period, abs(r._amount) desc, r._amount desc, r::varchar"
+    )
+    found = _run(ctx.con, sql, {"periods": periods, "limit": max(limit, 1)})
+    out: dict[str, Any] = {}
+    for row in found:
+        key = row["_period"] if per_period else "*"
+        entry = out.setdefault(key, {"count": int(row["_count"]), "total": str(row["_total"]), "shown": []})
+        if len(entry["shown"]) < limit:
+            row["amount"] = row.pop("_amount")
+            entry["shown"].append([_plain(row.get(c)) for c in PAGE_ROW_COLUMNS])
+    return out
+
+
+def _node_values(ctx: _Context, node: Node, periods: list[str]) -> dict[str, str | None]:
+    """The node's figure per period, as the mart computes it (`_value` for many periods)."""
+    if node.kind == "column":
+        sql = f"select period, {node.name} as value from {node.where} where period in (select unnest($periods::varchar[]))"
+    else:
+        cte = ctx.model.ctes[node.where]
+        if "period" not in cte.items:
+            return {}
+        sql = (f"{ctx.model.with_clause(node.where)}select period, {node.name} as value from {node.where} "
+               "where period in (select unnest($periods::varchar[]))")
+    try:
+        return {r["period"]: _plain(r["value"]) for r in _run(ctx.con, sql, {"periods": periods})}
+    except duckdb.Error:
+        return {}
+
+
+def _page_node(ctx: _Context, node: Node, periods: list[str], figures: dict[str, Any], limit: int) -> dict[str, Any]:
+    """A node as the page needs it: its shape (as `_explain_node` gives it, without figures) and, in
+    `figures` under its key, its values and rows per period."""
+    key = f"{node.where}.{node.name}"
+    out = _shape(node, key=key)
+    if key not in figures:
+        figures[key] = {"values": _node_values(ctx, node, periods)}
+    if node.kind == "column":
+        return out
+    if node.kind in ("formula", "window"):
+        if node.kind == "window":
+            out["preceding"] = node.preceding
+        out["components"] = [_page_node(ctx, c, periods, figures, limit) for c in node.components]
+        return out
+    cte = ctx.model.ctes[node.where]
+    read = {r for c in ctx.model.closure(node.where) for r in ctx.model.ctes[c].relations.values()}
+    ctx.tables |= _base_tables(read - set(ctx.model.ctes))
+    line_grain = any(re.search(rf"\b{relation}\b", cte.rest) for relation in LINE_GRAIN)
+    out["reads"] = cte.source[0] if cte.source else ""
+    out["kind"] = "lines" if line_grain or out["reads"] == "erp_journal_lines" else "records"
+    if "rows" not in figures[key]:
+        figures[key]["columns"], figures[key]["rows"] = _compact(
+            _rows_by_period(ctx, node, periods, lines=line_grain, limit=limit))
+    return out
+
+
+def _compact(by_period: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """Rows of PAGE_ROW_COLUMNS cut to the columns that hold a value in some row (a CRM record has
+    no journal entry, a journal line no stage): (columns, the same periods with shorter rows)."""
+    used = [i for i, _ in enumerate(PAGE_ROW_COLUMNS)
+            if any(row[i] is not None for entry in by_period.values() for row in entry["shown"])]
+    return ([PAGE_ROW_COLUMNS[i] for i in used],
+            {p: {**entry, "shown": [[row[i] for i in used] for row in entry["shown"]]} for p, entry in by_period.items()})
+
+
+def page_explanations(con: duckdb.DuckDBPyConnection, periods: list[str], *, limit: int = 10) -> dict[str, Any]:
+    """What the page's click-to-explain shows without a server, for `periods`: per KPI its shape
+    once (definition, formula, components, as `explain` gives them), per figure and period its value
+    and its `limit` largest rows with their count and total (so the page says how many are left out
+    and still shows that all of them tie to the figure), the sources with their calls, and the
+    account names. `explain` gives the same explanation with every row."""
+    model = mart()
+    load_functions(con)
+    ctx = _Context(con, model, max(limit, 0))
+    figures: dict[str, Any] = {}
+    shapes = {kpi: {**_page_node(ctx, trace(model, _wide(model).name, kpi), periods, figures, limit),
+                    "doc": model.doc(kpi)}
+              for kpi in kpis(model)}
+    accounts = {r["account_id"]: r["account_name"] for r in _run(con, _query("explain_accounts.sql"), {})}
+    return {"limit": limit, "periods": periods, "model": model.path, "kpis": shapes, "figures": figures, "sources": _sources(ctx), "accounts": accounts}
+
+
+# ---------------------------------------------------------------------------------------------
+# statement lines: the journal lines behind a line of the income statement
+
+STATEMENT_MODEL = "warehouse/sql/marts/75_statement_lines.sql"
+STATEMENT_ROW_COLUMNS = ("posted_date", "entry_id", "line_no", "account_id", "description", "document_id", "amount")
+
+
+def income_line_accounts(con: duckdb.DuckDBPyConnection) -> dict[str, list[list[Any]]]:
+    """Per income-statement line ("rollup|line_id"): the accounts it adds up, each with its sign."""
+    out: dict[str, list[list[Any]]] = {}
+    for r in _run(con, _query("explain_statement_accounts.sql"), {}):
+        out.setdefault(f"{r['rollup']}|{r['line_id']}", []).append([r["account_id"], int(r["sign"])])
+    return out
+
+
+def statement_account_lines(con: duckdb.DuckDBPyConnection, periods: list[str], *, limit: int | None) -> dict[str, Any]:
+    """Per period and income-statement account: its journal lines' count and total in the account's
+    normal direction (revenue credit - debit, expenses debit - credit) and its `limit` largest lines
+    (all with None) as PAGE_ROW_COLUMNS rows."""
+    rows = _run(con, _query("explain_statement_lines.sql"),
+                {"periods": periods, "limit": limit if limit is not None else 2**62})
+    out: dict[str, Any] = {}
+    for r in rows:
+        entry = out.setdefault(r["period"], {}).setdefault(
+            r["account_id"], {"count": int(r["_count"]), "total": str(r["_total"]), "shown": []})
+        entry["shown"].append([_plain(r.get(c)) for c in PAGE_ROW_COLUMNS])
+    return out
+
+
+def explain_statement_line(con: duckdb.DuckDBPyConnection, rollup: str, line_id: str, period: str,
+                           *, limit: int | None = None) -> dict[str, Any]:
+    """A line of the income statement (`mart_statements`, rollup `account` or `subtype`) in `period`:
+    its figure, the accounts it adds up, and its journal lines largest first (every one unless
+    `limit`), each signed as the line counts it, with their sum and whether it ties."""
+    figure = _run(con, "select label, amount from mart_statements where statement = 'income_statement' "
+                       "and rollup = $rollup and line_id = $line and period = $period",
+                  {"rollup": rollup, "line": line_id, "period": period})
+    if not figure:
+        raise ExplainError(f"no income statement line {line_id!r} (rollup {rollup!r}) in period {period!r}")
+    parts = income_line_accounts(con).get(f"{rollup}|{line_id}", [])
+    per_account = statement_account_lines(con, [period], limit=limit).get(period, {})
+    names = {r["account_id"]: r["account_name"] for r in _run(con, _query("explain_accounts.sql"), {})}
+    rows, count, total = [], 0, Decimal(0)
+    amount_at = PAGE_ROW_COLUMNS.index("amount")
+    for account, sign in parts:
+        entry = per_account.get(account)
+        if not entry:
+            continue
+        count += entry["count"]
+        total += sign * Decimal(entry["total"])
+        for row in entry["shown"]:
+            signed = list(row)
+            signed[amount_at] = str(sign * Decimal(row[amount_at]))
+            rows.append(signed)
+    rows.sort(key=lambda r: (-abs(Decimal(r[amount_at])), -Decimal(r[amount_at]), r[1] or "", r[2] or 0))
+    shown = rows if limit is None else rows[:limit]
+    value = figure[0]["amount"]
+    rest = total - sum((Decimal(r[amount_at]) for r in shown), Decimal(0))
+    return {
+        "statement": "income_statement", "rollup": rollup, "line_id": line_id, "label": figure[0]["label"],
+        "period": period, "value": _plain(value), "model": STATEMENT_MODEL,
+        "accounts": [{"account_id": a, "account_name": names.get(a), "sign": s} for a, s in parts],
+        "columns": list(PAGE_ROW_COLUMNS),
+        "rows": {"count": count, "total": str(total), "shown": shown,
+                 "more": {"count": count - len(shown), "total": str(rest)}},
+        "ties": value is not None and total == value,
     }
 
 
@@ -559,7 +743,7 @@ def _row_text(row: dict[str, Any]) -> tuple[str, str]:
 
 def text_lines(result: dict[str, Any]) -> list[str]:
     """The explanation as the terminal shows it (server text made printable)."""
-    from connectors.audit import printable
+    from connectors.plain import printable
 
     money = result["kpi"] not in ("gross_margin_pct", "runway_months", "dso", "dpo")
     mtd = " (month to date)" if result["open_month"] else ""
@@ -569,6 +753,12 @@ def text_lines(result: dict[str, Any]) -> list[str]:
     if result.get("doc"):
         out += ["  " + line for line in result["doc"].splitlines()]
     out += _node_lines(result, "  ")
+    if result.get("budget"):
+        b = result["budget"]
+        verdict = "" if b["variance"] is None else (
+            f", variance {_fmt(b['variance'])}" + (f" ({_fmt(b['variance_pct'])}%)" if b["variance_pct"] is not None else "")
+            + (" favourable" if b["favourable"] else " unfavourable"))
+        out += ["", f"budget: {_fmt(b['budget'])}{verdict}" + (" (month to date: no variance yet)" if b["variance"] is None else "")]
     out += ["", "sources (the run that loaded each table, and its MCP calls):"]
     for s in result["sources"]:
         if s["tool"] == "(not configured)":

@@ -40,11 +40,13 @@ from typing import Any
 
 import duckdb
 
+from connectors.plain import write_atomic
 from reports.history import KPI_LABELS
 from reports.render import query_text
 from warehouse.checks import BY_ID
 from warehouse.db import connect, scalar
 from warehouse.home import Home
+from warehouse.models import load_functions
 from warehouse.snapshots import Snapshot, current_fingerprints, history
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; $CLOSEBOARD_CHROMIUM names another
@@ -173,18 +175,6 @@ def _band(pack: Pack, right: str) -> str:
             f"<span>{left}</span><span>{right}</span></div>")
 
 
-def _write_atomic(target: Path, write: Any) -> Path:
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        write(temp)
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
-    return target
-
-
 def write_pdf(pack: Pack, target: Path) -> Path:
     """Print the version's archived page, on its period, to `target` (written whole or not at all)."""
     if not pack.page.exists():
@@ -230,7 +220,7 @@ def write_pdf(pack: Pack, target: Path) -> Path:
                 browser.close()
 
     try:
-        return _write_atomic(target, print_to)
+        return write_atomic(target, print_to)
     except PlaywrightError as exc:
         raise ExportError(f"Chromium could not print {pack.page}: {str(exc).splitlines()[0]}") from None
 
@@ -294,6 +284,8 @@ def _statement_sheets(book: Any, con: duckdb.DuckDBPyConnection, pack: Pack) -> 
         lines = con.execute(query_text("export_statements.sql"), {"period": pack.period}).fetchall()
         for statement, title in STATEMENTS:
             rows, bold = [], []
+            # budget, variance, variance % (the income statement, for a month with a budget; never 0.00)
+            budgeted = any(r[-3] is not None for r in lines if r[0] == statement)
             for rollup, rollup_label in ROLLUPS.items():
                 part = [r for r in lines if r[0] == statement and r[1] == rollup]
                 if not part:
@@ -304,12 +296,16 @@ def _statement_sheets(book: Any, con: duckdb.DuckDBPyConnection, pack: Pack) -> 
                 bold.append(len(rows))
                 for _, _, _, line_id, label, kind, depth, *figures in part:
                     text = "  " * int(depth or 0) + label
+                    figures = figures if budgeted else figures[:-3]
                     rows.append([text, line_id, kind, *(None if kind == "heading" else f for f in figures)])
                     if kind in ("total", "group", "heading", "balance"):
                         bold.append(len(rows))
-            ws = _sheet(book, title, ["Line", "Line id", "Kind", *(lbl for _, lbl in STATEMENT_COLUMNS)], rows,
-                        formats={3: MONEY_FORMAT, 4: MONEY_FORMAT, 5: MONEY_FORMAT, 6: MONEY_FORMAT},
-                        widths={0: 48, 1: 28, 2: 10, 3: 18, 4: 18, 5: 18, 6: 18},
+            budget_columns = ["Budget", "Variance", "Variance %"] if budgeted else []
+            ws = _sheet(book, title, ["Line", "Line id", "Kind", *(lbl for _, lbl in STATEMENT_COLUMNS), *budget_columns],
+                        rows,
+                        formats={3: MONEY_FORMAT, 4: MONEY_FORMAT, 5: MONEY_FORMAT, 6: MONEY_FORMAT,
+                                 **({7: MONEY_FORMAT, 8: MONEY_FORMAT, 9: "0.00"} if budgeted else {})},
+                        widths={0: 48, 1: 28, 2: 10, 3: 18, 4: 18, 5: 18, 6: 18, 7: 18, 8: 18, 9: 12},
                         note=f"{pack.company} · {pack.label} · {pack.currency}; blank: no data "
                              "(the column's months precede the ledger)")
             for row in bold:
@@ -384,7 +380,7 @@ def write_xlsx(home: Home, pack: Pack, target: Path) -> Path:
             cell = ws.cell(row=i + 4, column=3)
             if cell.value is not None:
                 cell.number_format = _kpi_format(kpi)
-        con.execute(query_text("_macros.sql"))
+        load_functions(con)  # open_documents(): the warehouse's one definition
         documents = con.execute(query_text("export_open_documents.sql"), {"period": pack.period}).fetchall()
     finally:
         con.close()
@@ -400,7 +396,7 @@ def write_xlsx(home: Home, pack: Pack, target: Path) -> Path:
                     "at the export")
     book.properties.title = f"{pack.company} monthly close {pack.label}"
     book.properties.creator = "closeboard"
-    return _write_atomic(target, lambda path: book.save(path))
+    return write_atomic(target, lambda path: book.save(path))
 
 
 def _utc(value: datetime | date | None) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import shlex
 from collections.abc import Mapping
@@ -31,9 +30,10 @@ import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from connectors.plain import write_atomic
 from reports import formatting
 from warehouse.checks import CHECKS
-from warehouse.models import MART_DIR
+from warehouse.models import load_functions
 
 CHART_LIBRARY = "chart-4.6.1.umd.min.js"
 SERVED_MARKER = "<!--closeboard:served-->"
@@ -51,6 +51,8 @@ class PageContext:
 
 
 def environment() -> Environment:
+    """The one jinja environment of the reports (the dashboard and the history page): autoescaped,
+    strict, with the money / kpi / fmt filters of reports/formatting.py."""
     env = Environment(
         loader=PackageLoader("reports", "templates"),
         autoescape=True,
@@ -132,37 +134,18 @@ def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _apply_closed(kpis: dict[str, Any], closed: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """Replace a closed period's KPI rows by its last closed snapshot's; returns per-period status."""
+def _period_status(closed: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Per period: its latest and last closed snapshot versions and sign-off (closed_periods.sql).
+    A closed period's KPIs are its closed snapshot's already: kpis.sql reads the warehouse's
+    reported_kpis view, the one definition of that rule."""
     status: dict[str, dict[str, Any]] = {}
-    if not closed:
-        return status
-    cols = closed["columns"]
-    overrides: dict[str, dict[str, Any]] = {}
-    for row in closed["rows"]:
-        record = dict(zip(cols, row, strict=True))
+    for row in (closed or {}).get("rows", []):
+        record = dict(zip(closed["columns"], row, strict=True))
         status[record["period"]] = {
             k: record[k]
             for k in ("latest_version", "latest_status", "closed_version", "closed_by", "closed_at",
                       "override_reason", "restated_since_close")
         }
-        if record["closed_version"] is not None and record["kpis"]:
-            figures = json.loads(record["kpis"])
-            overrides[record["period"]] = {k: (None if v is None else str(v)) for k, v in figures.items()}
-    if overrides:
-        i_period, i_kpi, i_value = (kpis["columns"].index(c) for c in ("period", "kpi", "value"))
-        present: set[tuple[str, str]] = set()
-        for row in kpis["rows"]:
-            figures = overrides.get(row[i_period])
-            if figures is not None and row[i_kpi] in figures:
-                row[i_value] = figures[row[i_kpi]]
-            present.add((row[i_period], row[i_kpi]))
-        for period, figures in overrides.items():
-            for kpi, value in figures.items():
-                if (period, kpi) not in present:
-                    row = [None] * len(kpis["columns"])
-                    row[i_period], row[i_kpi], row[i_value] = period, kpi, value
-                    kpis["rows"].append(row)
     return status
 
 
@@ -194,8 +177,7 @@ def _configured_sources(con: duckdb.DuckDBPyConnection, tables: set[str]) -> set
 def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any]:
     spec = layout()
     tables = existing_tables(con)
-    con.execute(query_text("_macros.sql"))
-    con.execute((MART_DIR / "00_functions.sql").read_text(encoding="utf-8"))  # div_round2: the marts' own
+    load_functions(con)  # the warehouse's calendar(), open_documents() and div_round2
     con.execute(query_text("_kpis_through.sql"))
     datasets: dict[str, dict[str, Any]] = {}
 
@@ -204,11 +186,11 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
             datasets[name] = run_query(con, query_text(name))
         return datasets[name]
 
-    kpis = dataset(spec["kpi_query"])
+    dataset(spec["kpi_query"])
     closed = None
     if set(spec.get("closed_requires", [])) <= tables:
         closed = run_query(con, query_text(spec["closed_query"]))
-    period_status = _apply_closed(kpis, closed)
+    period_status = _period_status(closed)
 
     periods = []
     period_rows = dataset(spec["periods_query"])
@@ -254,6 +236,7 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
         sections.append(entry)
 
     sources = _sources(con, tables, ctx.sources)
+    explanations = _explanations(con, tables, [p["period"] for p in periods], spec.get("explain", {}))
     as_ofs = [s["as_of"] for s in sources if s["as_of"]]
     home = ctx.home
     command = ["closeboard"]
@@ -285,7 +268,37 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
         },
         "sections": sections,
         "datasets": datasets,
+        "explain": explanations,
     }
+
+
+EXPLAIN_NEEDS = {"mart_kpis", "mart_statements", "statement_line_accounts", "periods", "erp_journal_lines"}
+
+
+def _explanations(con: duckdb.DuckDBPyConnection, tables: set[str], periods: list[str],
+                  spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Click-to-explain without a server (sections.yaml `explain`): every KPI's explanation and the
+    journal lines behind each income-statement line, with the `lines` largest rows per figure, for
+    the last `periods` months (the page says how many rows are left out; `closeboard serve` fetches
+    them all). A warehouse without the marts gets none, and says why."""
+    if not EXPLAIN_NEEDS <= tables:
+        return {"error": "no statements in this warehouse yet: run a refresh"}
+    from reports import explain
+
+    lines, recent = int(spec.get("lines", 10)), periods[-int(spec.get("periods", 13)):]
+    try:
+        out = explain.page_explanations(con, recent, limit=lines)
+        by_period = explain.statement_account_lines(con, recent, limit=lines)
+        columns = [c for c in explain.PAGE_ROW_COLUMNS if c in explain.STATEMENT_ROW_COLUMNS]
+        keep = [explain.PAGE_ROW_COLUMNS.index(c) for c in columns]
+        out["statement"] = {
+            "accounts": explain.income_line_accounts(con), "model": explain.STATEMENT_MODEL, "columns": columns,
+            "lines": {p: {a: {**e, "shown": [[r[i] for i in keep] for r in e["shown"]]} for a, e in accounts.items()}
+                      for p, accounts in by_period.items()},
+        }
+    except (explain.ExplainError, duckdb.Error) as exc:
+        return {"error": f"explanations unavailable: {exc}"}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,14 +367,6 @@ def render_html(data: dict[str, Any]) -> str:
         chart_js=scripts[0],
         page_js=scripts[1],
     )
-
-
-def write_atomic(target: Path, text: str) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, target)
-    return target
 
 
 def render_dashboard(con: duckdb.DuckDBPyConnection, ctx: PageContext, out_dir: Path,

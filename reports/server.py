@@ -11,6 +11,10 @@
   importing `pipelines`; the warehouse lock makes it wait for, or fail beside, any other run).
   Refused (403) without a token this server issued, or when the request's Origin is not this
   server's own origin.
+- GET /api/explain?figure=KPI&period=P (or ?statement=income_statement&rollup=R&line=ID&period=P): what
+  `closeboard explain` gives for a tile, or the journal lines behind an income-statement line, with
+  every row (up to EXPLAIN_ROWS), read from the readers' copy; the page's click-to-explain fetches it.
+  Refused (403) without a page token this server issued.
 - GET /api/status: the published run (reports/status.json) and the refresh job's state
   (running / succeeded / failed, whichever way it was launched) and last progress line, so a page
   can tell that newer data exists and follow a refresh it started.
@@ -33,7 +37,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -299,6 +303,32 @@ def host_name(header: str | None) -> str:
     return value.rsplit(":", 1)[0].rstrip(".") if value.count(":") <= 1 else value
 
 
+EXPLAIN_ROWS = 100_000  # the rows one explanation may carry to the served page ("all of them")
+
+
+def explanation(home: Home, query: Mapping[str, str]) -> tuple[dict[str, Any], int]:
+    """The answer of GET /api/explain and its HTTP status: the explanation, or {error} (400 for an
+    unknown figure, period or line, 404 without a warehouse)."""
+    from reports import explain as explain_module
+    from warehouse.db import connect
+
+    if not home.read_copy.exists():
+        return {"error": "no warehouse yet: run a refresh"}, 404
+    period = query.get("period") or None
+    con = connect(home.read_copy, read_only=True)
+    try:
+        if "figure" in query:
+            return explain_module.explain(con, query["figure"], period, limit=EXPLAIN_ROWS), 200
+        if query.get("statement") != "income_statement" or not query.get("line") or not period:
+            return {"error": "give figure=KPI, or statement=income_statement with rollup, line and period"}, 400
+        return explain_module.explain_statement_line(con, query.get("rollup") or "account", query["line"], period,
+                                                     limit=EXPLAIN_ROWS), 200
+    except explain_module.ExplainError as exc:
+        return {"error": str(exc)}, 400
+    finally:
+        con.close()
+
+
 def create_app(home: Home | str | Path, *, config: str | Path | None = None, max_age_s: float | None = None,
                refresh_command: list[str] | None = None, dagster_url: str | None = None,
                allow_hosts: tuple[str, ...] = ()) -> "_HostCheck":
@@ -337,6 +367,7 @@ def create_app(home: Home | str | Path, *, config: str | Path | None = None, max
                 "token": tokens.issue(),
                 "refresh_url": "/api/refresh",
                 "status_url": "/api/status",
+                "explain_url": "/api/explain",
                 "max_age_s": max_age_s,
             }
             block = f'<script type="application/json" id="cb-served">{json_for_script(served)}</script>'
@@ -364,6 +395,13 @@ def create_app(home: Home | str | Path, *, config: str | Path | None = None, max
         body = {"started": started, "refresh": await run_in_threadpool(job.snapshot)}
         return JSONResponse(body, status_code=202 if started else 409)
 
+    async def explain(request: Request) -> Response:
+        if not tokens.valid(request.headers.get("x-closeboard-token")):
+            return JSONResponse({"error": "missing or unknown page token: reload the page"}, status_code=403)
+        body, code = await run_in_threadpool(explanation, home, dict(request.query_params))
+        return Response(json.dumps(body, ensure_ascii=False, default=str), status_code=code,
+                        media_type="application/json", headers={"Cache-Control": "no-store"})
+
     async def status(request: Request) -> Response:
         published = await run_in_threadpool(status_file)
         snapshot = await run_in_threadpool(job.snapshot)
@@ -387,6 +425,7 @@ def create_app(home: Home | str | Path, *, config: str | Path | None = None, max
             Route("/", root),
             Route("/api/refresh", refresh, methods=["POST"]),
             Route("/api/status", status, methods=["GET"]),
+            Route("/api/explain", explain, methods=["GET"]),
             Route("/{path:path}", page, methods=["GET"]),
         ],
         lifespan=lifespan,

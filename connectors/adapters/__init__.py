@@ -21,6 +21,7 @@ _REGISTRY = {
     "builtin.erp": "connectors.adapters.builtin:ErpAdapter",
     "builtin.bank": "connectors.adapters.builtin:BankAdapter",
     "builtin.crm": "connectors.adapters.builtin:CrmAdapter",
+    "builtin.budget": "connectors.adapters.budget:BudgetAdapter",
     "sql": "connectors.adapters.sql:SqlAdapter",
     "beancount": "connectors.adapters.beancount:BeancountAdapter",
     "xero": "connectors.adapters.xero:XeroAdapter",

@@ -6,6 +6,7 @@
     erp/accounts.csv  erp/journal_lines.csv  erp/invoices.csv  erp/bills.csv  erp/payments.csv
     bank/bank_accounts.csv  bank/transactions.csv  bank/balances.csv
     crm/opportunities.csv   (canonical columns + a trailing internal ``updated_at``)
+    budget.csv              (the budget: per revenue / expense account and month, plus net_burn per month)
 
 Every CSV has a header row with exactly the canonical column names (warehouse/sql/schema/canonical.sql
 order), values as text, empty field = null, money as plain decimal strings with two decimals, dates ISO.
@@ -54,6 +55,10 @@ PAYMENT_COLUMNS = ("payment_id", "line_no", "document_id", "paid_date", "amount"
 BANK_ACCOUNT_COLUMNS = ("bank_account_id", "name", "currency", "gl_account_id")
 BANK_TRANSACTION_COLUMNS = ("txn_id", "bank_account_id", "booked_date", "amount", "description", "reference")
 BANK_BALANCE_COLUMNS = ("bank_account_id", "balance_date", "closing_balance")
+BUDGET_COLUMNS = ("period", "account_id", "kpi", "amount", "currency")
+# the budget is drawn from its own generator (seed-derived), so the other files stay as they were
+BUDGET_SEED_SALT = 0xB0D6E7
+NON_CASH_EXPENSES = ("6800", "6850")  # depreciation, bad debt: left out of the planned net burn
 OPPORTUNITY_COLUMNS = (
     "opportunity_id", "customer_id", "customer_name", "stage", "amount", "currency", "close_date",
     "probability", "owner", "is_won", "is_closed", "updated_at",
@@ -306,6 +311,9 @@ class _Generator:
         self.w_pay = _id_width(5, 6_000, scale)
         self.n_entry = self.n_txn = self.n_inv = self.n_cn = self.n_bill = self.n_vcn = self.n_pay = 0
         self.n_journal_lines = 0
+        # actual P&L per (period, account) in cents, debit-positive, for the budget written at the end
+        self.pl_types = {a: t for a, _, t, _, _ in ACCOUNTS if t in ("revenue", "expense")}
+        self.pl: dict[tuple[str, str], int] = {}
 
         # documents: [id, party_id, party_name, issue, due, total, applied, status, doc_type, voided]
         self.invoices: list[list] = []
@@ -344,6 +352,9 @@ class _Generator:
             assert c != 0
             line_no += 1
             total += c
+            if acct in self.pl_types:
+                key = (d[:7], acct)
+                self.pl[key] = self.pl.get(key, 0) + c
             if c > 0:
                 rows.append((eid, line_no, d, acct, _money(c), "0.00", CURRENCY, "", desc, cust, vend, doc))
             else:
@@ -995,6 +1006,7 @@ class _Generator:
               ((bid, name, CURRENCY, gl) for bid, name, gl in BANK_ACCOUNTS))
         write("bank/balances.csv", BANK_BALANCE_COLUMNS, (row for rows in self.balances for row in rows))
         write("crm/opportunities.csv", OPPORTUNITY_COLUMNS, self._opportunity_rows())
+        write("budget.csv", BUDGET_COLUMNS, self._budget_rows())
 
         company = {
             "name": COMPANY_NAME,
@@ -1017,6 +1029,31 @@ class _Generator:
                 status = "paid"
             yield (doc_id, party, name, issue, due, _money(total), _money(balance), CURRENCY, status,
                    doc_type, voided)
+
+    def _budget_rows(self):
+        """The plan a finance team would have drawn up: per revenue and expense account and month (the
+        open month too), the mean of the account's three months before (its first month: the month
+        itself), revenue planned 4% up and costs 2% down, each month off by up to ±8% more, rounded to
+        whole hundreds of dollars; and per month a net_burn KPI (planned cash costs minus planned
+        revenue). Accounts with no postings get no budget line. Its own random stream (from the seed)."""
+        rng = random.Random(self.seed ^ BUDGET_SEED_SALT)
+        periods = [f"{y:04d}-{m:02d}" for y, m in self.months]
+        accounts = sorted({a for _, a in self.pl})
+        for k, period in enumerate(periods):
+            burn = 0
+            for acct in accounts:
+                normal = -1 if self.pl_types[acct] == "revenue" else 1
+                history = [normal * self.pl.get((p, acct), 0) for p in periods[max(0, k - 3):k]] or \
+                    [normal * self.pl.get((period, acct), 0)]
+                base = sum(history) // len(history)
+                plan = 104 if normal < 0 else 98
+                cents = base * (plan * 100 + rng.randint(-800, 800)) // 10_000
+                cents = (cents + 5_000) // 10_000 * 10_000  # whole hundreds of dollars
+                if cents <= 0:
+                    continue
+                burn += -cents if normal < 0 else (0 if acct in NON_CASH_EXPENSES else cents)
+                yield (period, acct, "", _money(cents), CURRENCY)
+            yield (period, "", "net_burn", _money(burn), CURRENCY)
 
     def _opportunity_rows(self):
         width = _id_width(5, 200, self.scale)

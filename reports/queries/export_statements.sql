@@ -13,6 +13,9 @@ select
     s.prior_month as prior_month,
     s.prior_year as prior_year,
     s.ytd as ytd,
+    s.budget as budget,                -- the income statement's budget columns (null: no budget)
+    s.variance as variance,
+    s.variance_pct as variance_pct,
 from mart_statements as s
 where s.period = $period
 order by

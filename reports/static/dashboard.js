@@ -277,6 +277,17 @@
         span.textContent = ch ? ch.text + " " + spec[1] : base.none !== undefined ? base.none : spec[1] + " —";
         span.title = base.title + (ch && ch.title ? "; " + ch.title : "");
       });
+      drawTileBudget(section, tile, card, p, empty, fmt);
+      if (!card.getAttribute("data-explain")) {  // click (or Enter / Space on focus) opens the explanation
+        card.setAttribute("data-explain", "kpi");
+        card.tabIndex = 0;
+        card.setAttribute("role", "button");
+        card.setAttribute("aria-haspopup", "dialog");
+        card.setAttribute("aria-label", tile.label + ": explain this figure");
+        var open = function () { openExplain({ kpi: tile.kpi, label: tile.label, period: state.period, format: tile.format }, card); };
+        card.addEventListener("click", open);
+        card.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } });
+      }
       var periods = windowEnding(p, section.spark_periods || 13);
       var values = periods.map(function (q) { var v = kpiValue(q, tile); return v === null ? null : Number(v); });
       var key = section.id + ":" + tile.kpi;
@@ -299,6 +310,51 @@
         });
       }
     });
+  }
+
+  // "vs budget" on a tile whose KPI has a budget that month (sections.yaml budget_query, mart_budget):
+  // the variance (actual - budget) coloured favourable or not; in the open month, month to date against
+  // a whole month's budget, the budget only and no colour. No budget: nothing (never 0).
+  var budgetIndex = {};
+  function budgetRows(name) {
+    if (!budgetIndex[name]) {
+      budgetIndex[name] = {};
+      records(name).forEach(function (r) { budgetIndex[name][r.period + "|" + (r.kpi !== undefined ? r.kpi : r.line)] = r; });
+    }
+    return budgetIndex[name];
+  }
+
+  function unsigned(text) { return text.replace(/^\((.*)\)$/, "$1"); }
+
+  function drawTileBudget(section, tile, card, period, empty, fmt) {
+    var node = card.querySelector(".tile-budget");
+    if (!node) { node = el("div", { class: "tile-budget" }); card.querySelector(".tile-change").after(node); }
+    var row = section.budget_query ? budgetRows(section.budget_query)[period + "|" + tile.kpi] : null;
+    node.hidden = !row || empty;
+    node.className = "tile-budget";
+    node.removeAttribute("data-favourable");
+    if (node.hidden) { node.textContent = ""; node.title = ""; return; }
+    var budgetText = display(row.budget, tile.format, CURRENCY);
+    if (row.variance === null) {
+      node.textContent = "budget " + budgetText + " (whole month)";
+      node.title = "month to date against the whole month's budget: no variance until the month ends";
+      return;
+    }
+    var v = hundredths(row.variance);
+    var over = v > 0n, word = v === 0n ? "on budget" : over ? "over budget" : "under budget";
+    var size = fmt.money ? unsigned(money(row.variance, CURRENCY, fmt.places)) : unsigned(number(row.variance, 1)) + " pp";
+    // the percent follows the tiles' rule for changes (kpi_rules.change): not on a budget near zero or of
+    // the other sign than the actual (a planned loss of 4,200 against an actual one of 81,279 is no "1,835%")
+    var actual = hundredths(kpiValue(period, tile)), base = hundredths(row.budget), rule = RULES.change || {};
+    var meaningful = row.variance_pct !== null && actual !== null && base !== 0n && (actual === 0n || (actual < 0n) === (base < 0n)) &&
+      abs(base) >= hundredths(rule.min_base || "0") && abs(base) * 100n >= abs(actual) * BigInt(rule.min_base_share_pct || 0);
+    var pct = row.variance_pct === null ? "" : meaningful ? " (" + unsigned(number(row.variance_pct, 1, "%")) + ")" : " (n/m)";
+    node.textContent = (v === 0n ? "■ " : over ? "▲ " : "▼ ") + (v === 0n ? "" : size + pct + " ") + word + " " + budgetText;
+    node.className = "tile-budget " + (row.favourable ? "fav" : "unfav");
+    node.setAttribute("data-favourable", row.favourable ? "true" : "false");
+    node.setAttribute("data-variance", row.variance);
+    node.title = "budget " + (fmt.money ? money(row.budget, CURRENCY, true) : row.budget) + ", variance " +
+      (fmt.money ? money(row.variance, CURRENCY, true) : row.variance) + " (actual - budget): " + (row.favourable ? "favourable" : "unfavourable");
   }
 
   // ------------------------------------------------------------------ charts
@@ -734,8 +790,10 @@
       records(section.query).forEach(function (r) {
         var l = lines[r.line];
         if (!l) return;
-        var row = { line_id: l.line_id, label: l.label, kind: l.kind, depth: l.depth, order: l.line_order };
+        var row = { line_id: l.line_id, label: l.label, kind: l.kind, depth: l.depth, order: l.line_order, rollup: l.rollup };
         section.columns.forEach(function (c) { row[c.name] = r[c.name]; });
+        var b = section.budget_query ? budgetRows(section.budget_query)[r.period + "|" + r.line] : null;
+        if (b) { row.budget = b.budget; row.variance = b.variance; row.variance_pct = b.variance_pct; row.favourable = b.favourable; }
         var key = r.period + "|" + l.statement + "|" + l.rollup;
         (byKey[key] = byKey[key] || []).push(row);
       });
@@ -773,6 +831,9 @@
         var thead = el("thead"), tr = el("tr");
         tr.appendChild(el("th", { scope: "col", class: "line" }, "Line"));
         section.columns.forEach(function (col) { tr.appendChild(el("th", { scope: "col", class: "num", "data-column": col.name })); });
+        if (spec.budget) (section.budget_columns || []).forEach(function (col) {
+          tr.appendChild(el("th", { scope: "col", class: "num budget-col", "data-budget": col.name }, col.label));
+        });
         thead.appendChild(tr);
         table.appendChild(thead);
         table.appendChild(el("tbody"));
@@ -812,11 +873,24 @@
         th.textContent = columnHeading(section, b.spec, col);
       });
       var rows = rowsOf(state.period, b.spec.id);
+      // the budget columns only for a month with a budget (never a column of zeros)
+      var budgeted = !!b.spec.budget && rows.some(function (r) { return r.budget !== undefined; });
+      b.table.querySelectorAll("thead th.budget-col").forEach(function (th) { th.hidden = !budgeted; });
+      b.table.classList.toggle("with-budget", budgeted);
+      var explainable = b.spec.id === "income_statement";
       var tbody = b.table.querySelector("tbody");
       var frag = document.createDocumentFragment();
       rows.forEach(function (r) {
         var tr = el("tr", { class: "kind-" + r.kind, "data-line": r.line_id });
-        var th = el("th", { scope: "row", class: "line depth-" + Math.min(r.depth || 0, 4) }, r.label);
+        var th = el("th", { scope: "row", class: "line depth-" + Math.min(r.depth || 0, 4) }, explainable ? null : r.label);
+        if (explainable) {  // a click on the line (or Enter on its button) opens the journal lines behind it
+          var button = el("button", { type: "button", class: "line-explain", "aria-haspopup": "dialog", title: "explain this line" }, r.label);
+          var request = { statement: b.spec.id, rollup: st.rollup, line_id: r.line_id, label: r.label, period: state.period, value: r.amount };
+          button.addEventListener("click", function (e) { e.stopPropagation(); openExplain(request, button); });
+          tr.addEventListener("click", function () { openExplain(request, button); });
+          tr.classList.add("explainable");
+          th.appendChild(button);
+        }
         tr.appendChild(th);
         section.columns.forEach(function (col) {
           var raw = r[col.name];
@@ -827,12 +901,23 @@
           td.setAttribute("data-raw", raw === null || raw === undefined ? "" : String(raw));
           tr.appendChild(td);
         });
+        if (budgeted) (section.budget_columns || []).forEach(function (col) {
+          var value = r[col.name];
+          var known = value !== undefined && value !== null;
+          var text = r.kind === "heading" || !known ? "" : col.format === "percent" ? number(value, 2, "%") : money(value, CURRENCY, true);
+          var cls = "num budget-col" + (col.name !== "budget" && known && r.favourable !== null && r.favourable !== undefined ? (r.favourable ? " fav" : " unfav") : "");
+          var td = el("td", { class: cls, "data-budget": col.name }, text);
+          td.setAttribute("data-raw", known ? String(value) : "");
+          if (col.name === "variance" && known) td.title = r.favourable ? "favourable" : "unfavourable";
+          if (col.name === "variance" && !known && r.budget !== undefined && r.budget !== null) td.title = "month to date: no variance until the month ends";
+          tr.appendChild(td);
+        });
         frag.appendChild(tr);
       });
       tbody.textContent = "";
       tbody.appendChild(frag);
       if (!rows.length) {
-        var empty = el("tr"), cell = el("td", { colspan: String(section.columns.length + 1), class: "missing" }, "No statement for " + state.period + ".");
+        var empty = el("tr"), cell = el("td", { colspan: String(section.columns.length + 1 + (budgeted ? (section.budget_columns || []).length : 0)), class: "missing" }, "No statement for " + state.period + ".");
         empty.appendChild(cell);
         tbody.appendChild(empty);
       }
@@ -857,6 +942,266 @@
         check.className = "statement-check " + (diff === null ? "" : diff === 0n ? "pass" : "fail");
       }
     });
+  }
+
+  // ------------------------------------------------------------------ click to explain
+
+  // The explanation `closeboard explain` gives, for a tile (a KPI) or an income-statement line: the
+  // definition, the sources and their MCP calls, and the rows behind it largest first, whose sum ties
+  // to the figure. Offline, from the page's embedded explanations (DATA.explain: the largest rows per
+  // figure, with the count and total of all of them); served, every row from the server.
+  var EXPLAIN = DATA.explain || {};
+  var COLUMN_LABELS = { posted_date: "Date", entry_id: "Entry", line_no: "Line", account_id: "Account", description: "Description",
+    document_id: "Document", opportunity_id: "Opportunity", customer_name: "Customer", stage: "Stage", close_date: "Close date", amount: "Amount" };
+  var panel = null, lastOpener = null;
+
+  function explainPanel() {
+    if (panel) return panel;
+    panel = el("div", { id: "explain", class: "explain-panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "explain-title", hidden: "" });
+    var inner = el("div", { class: "explain-inner" });
+    var close = el("button", { type: "button", class: "explain-close", "aria-label": "Close the explanation" }, "Close");
+    close.addEventListener("click", closeExplain);
+    inner.appendChild(close);
+    inner.appendChild(el("h2", { id: "explain-title" }));
+    inner.appendChild(el("div", { class: "explain-body" }));
+    panel.appendChild(inner);
+    panel.addEventListener("click", function (e) { if (e.target === panel) closeExplain(); });
+    panel.addEventListener("keydown", function (e) { if (e.key === "Escape") closeExplain(); });
+    document.body.appendChild(panel);
+    return panel;
+  }
+
+  function closeExplain() {
+    if (!panel || panel.hidden) return;
+    panel.hidden = true;
+    document.documentElement.removeAttribute("data-explain");
+    if (lastOpener) lastOpener.focus();
+  }
+
+  // rows as arrays of `columns`, whatever their origin (embedded arrays or the server's objects)
+  function tableRows(rows, columns) {
+    var wanted = Object.keys(COLUMN_LABELS);
+    if (!rows.length || Array.isArray(rows[0])) return { columns: columns, rows: rows };
+    var cols = wanted.filter(function (c) { return rows.some(function (r) { return r[c] !== undefined && r[c] !== null; }); });
+    return { columns: cols, rows: rows.map(function (r) { return cols.map(function (c) { return r[c] === undefined ? null : r[c]; }); }) };
+  }
+
+  function sumOf(rows, columns) {
+    var i = columns.indexOf("amount"), t = 0n;
+    rows.forEach(function (r) { t += hundredths(r[i]) || 0n; });
+    return t;
+  }
+
+  // a node of the embedded explanations (reports/explain.py page_explanations) for one period, in the
+  // shape `closeboard explain --json` gives
+  function embeddedNode(shape, period) {
+    var fig = (EXPLAIN.figures || {})[shape.key] || {};
+    var values = fig.values || {};
+    var out = { name: shape.name, kind: shape.kind, definition: shape.definition, period: period,
+                value: values[period] !== undefined ? values[period] : null, table: shape.table, formula: shape.formula, reads: shape.reads };
+    if (shape.kind === "formula" || shape.kind === "window") {
+      var periods = [period];
+      if (shape.kind === "window") { periods = []; for (var k = shape.preceding; k >= 0; k--) periods.push(shiftPeriod(period, -k)); }
+      out.over = shape.kind === "window" ? periods : undefined;
+      out.components = shape.kind === "window"
+        ? periods.map(function (q) { return embeddedNode(shape.components[0], q); })
+        : shape.components.map(function (c) { return embeddedNode(c, period); });
+    } else if (shape.kind === "lines" || shape.kind === "records") {
+      var rows = (fig.rows || {})[period] || (fig.rows || {})["*"] || { count: 0, total: "0.00", shown: [] };
+      var shown = rows.shown;
+      var rest = hundredths(rows.total) - sumOf(shown, fig.columns || []);
+      out.columns = fig.columns || [];
+      out.rows = { count: rows.count, total: rows.total, shown: shown, more: { count: rows.count - shown.length, total: fromHundredths(rest) } };
+      out.ties = hundredths(rows.total) === (hundredths(out.value) || 0n);
+    }
+    return out;
+  }
+
+  function embeddedKpi(req) {
+    if (EXPLAIN.error) return { error: EXPLAIN.error };
+    var shape = (EXPLAIN.kpis || {})[req.kpi];
+    if (!shape) return { error: "no explanation for " + req.kpi + " in this page" };
+    if ((EXPLAIN.periods || []).indexOf(req.period) < 0) return { error: notEmbedded(req) };
+    var node = embeddedNode(shape, req.period);
+    node.kpi = req.kpi; node.doc = shape.doc; node.model = EXPLAIN.model; node.sources = EXPLAIN.sources || [];
+    return node;
+  }
+
+  function notEmbedded(req) {
+    var ps = EXPLAIN.periods || [];
+    return "This file carries the explanations of " + (ps.length ? ps[0] + " to " + ps[ps.length - 1] : "no month") + " only. Run `" +
+      (req.kpi ? "closeboard explain " + req.kpi + " --period " + req.period : "closeboard serve") + "`, or open the page with `closeboard serve`, which fetches any month.";
+  }
+
+  // an income-statement line: the journal lines of the accounts it adds up, each signed as the line counts it
+  function embeddedLine(req) {
+    if (EXPLAIN.error) return { error: EXPLAIN.error };
+    var st = EXPLAIN.statement || {};
+    var parts = (st.accounts || {})[req.rollup + "|" + req.line_id];
+    if (!parts) return { error: "no journal lines make up this line" };
+    var byAccount = (st.lines || {})[req.period];
+    if (!byAccount) return { error: notEmbedded(req) };
+    var columns = st.columns || [], at = columns.indexOf("amount");
+    var count = 0, total = 0n, rows = [];
+    parts.forEach(function (p) {
+      var e = byAccount[p[0]];
+      if (!e) return;
+      count += e.count;
+      total += BigInt(p[1]) * hundredths(e.total);
+      e.shown.forEach(function (r) { var c = r.slice(); c[at] = fromHundredths(BigInt(p[1]) * hundredths(r[at])); rows.push(c); });
+    });
+    rows.sort(function (a, b) {
+      var x = hundredths(a[at]), y = hundredths(b[at]);
+      return abs(y) > abs(x) ? 1 : abs(y) < abs(x) ? -1 : y > x ? 1 : y < x ? -1 : String(a[1]).localeCompare(String(b[1])) || (a[2] - b[2]);
+    });
+    var shown = rows.slice(0, EXPLAIN.limit || 10);
+    return lineResult(req, columns, { count: count, total: fromHundredths(total), shown: shown,
+      more: { count: count - shown.length, total: fromHundredths(total - sumOf(shown, columns)) } }, parts, st.model);
+  }
+
+  function lineResult(req, columns, rows, parts, model) {
+    var names = EXPLAIN.accounts || {};
+    return { label: req.label, period: req.period, value: req.value === undefined ? null : req.value, kind: "lines", statement: true, columns: columns,
+      rows: rows, ties: req.value !== null && req.value !== undefined && hundredths(rows.total) === hundredths(req.value), model: model,
+      accounts: (parts || []).map(function (p) { return Array.isArray(p) ? { account_id: p[0], account_name: names[p[0]], sign: p[1] } : p; }) };
+  }
+
+  function fetchExplanation(req) {
+    var q = req.kpi ? "figure=" + encodeURIComponent(req.kpi) : "statement=" + encodeURIComponent(req.statement) +
+      "&rollup=" + encodeURIComponent(req.rollup) + "&line=" + encodeURIComponent(req.line_id);
+    return fetch(SERVED.explain_url + "?" + q + "&period=" + encodeURIComponent(req.period),
+      { headers: { "Accept": "application/json", "X-Closeboard-Token": SERVED.token }, cache: "no-store" })
+      .then(function (r) { return r.json().then(function (body) { if (!r.ok) throw new Error(body.error || ("HTTP " + r.status)); return body; }); })
+      .then(function (body) {
+        if (req.kpi) return body;
+        return lineResult(req, body.columns, body.rows, body.accounts, body.model);
+      });
+  }
+
+  function formatAmount(value, req) {
+    var fmt = formatOf(req.format || "money_cents") || {};
+    return fmt.money ? money(value, CURRENCY, true) : number(value, 2, fmt.suffix);
+  }
+
+  function definitionNode(steps) {
+    var pre = el("pre", { class: "explain-sql" });
+    pre.textContent = (steps || []).slice().reverse().map(function (s) {
+      return s.cte + ": " + s.sql.replace(/\s+/g, " ") + (s.from ? "\n    " + s.from.replace(/\s+/g, " ") : "");
+    }).join("\n");
+    return pre;
+  }
+
+  function rowsTable(node, from) {
+    var t = tableRows(node.rows.shown, node.columns || []);
+    var names = EXPLAIN.accounts || {};
+    var table = el("table", { class: "explain-rows" }), head = el("tr");
+    t.columns.forEach(function (c) { head.appendChild(el("th", { scope: "col", class: c === "amount" ? "num" : "" }, COLUMN_LABELS[c] || c)); });
+    var thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
+    var body = el("tbody");
+    t.rows.forEach(function (r) {
+      var tr = el("tr");
+      t.columns.forEach(function (c, i) {
+        var v = r[i];
+        var text = v === null || v === undefined ? "" : c === "amount" ? money(v, CURRENCY, true) : c === "account_id" && names[v] ? v + " " + names[v] : String(v);
+        var td = el("td", { class: c === "amount" ? "num" : c === "description" ? "wrap" : "" }, text);
+        if (c === "amount") td.setAttribute("data-raw", String(v));
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    var wrap = el("div", { class: "explain-table-wrap" });
+    wrap.appendChild(table);
+    from.appendChild(wrap);
+  }
+
+  function nodeView(node, req, depth) {
+    var box = el("div", { class: "explain-node", "data-node": node.name || "" });
+    if (depth) box.appendChild(el("h3", null, (node.name || "") + " " + (node.period || "") + ": " + (node.value === null ? "no data" : formatAmount(node.value, depth ? { format: "money_cents" } : req))));
+    if (node.definition && node.definition.length) box.appendChild(definitionNode(node.definition));
+    if (node.kind === "value") {
+      box.appendChild(el("p", null, "= " + (node.value === null ? "null" : node.value) + " (" + node.table + "." + node.name + ")"));
+    } else if (node.kind === "formula" || node.kind === "window") {
+      box.appendChild(el("p", { class: "explain-formula" }, "= " + (node.formula || "").replace(/\s+/g, " ")));
+      (node.components || []).forEach(function (c) { if (depth < 3) box.appendChild(nodeView(c, req, depth + 1)); });
+    } else if (node.rows) {
+      var noun = node.kind === "lines" ? "journal lines" : "records of " + (node.reads || "the source");
+      var summary = el("p", { class: "explain-sum " + (node.ties ? "ties" : "no-tie"), "data-count": String(node.rows.count), "data-total": node.rows.total });
+      summary.textContent = node.rows.count.toLocaleString("en-US") + " " + noun + ", sum " + money(node.rows.total, CURRENCY, true) +
+        (node.ties ? " = the figure " : " does not tie to the figure ") + (node.value === null ? "(no data)" : money(node.value, CURRENCY, true)) +
+        (node.rows.shown.length ? "; largest first:" : ".");
+      box.appendChild(summary);
+      if (node.rows.shown.length) rowsTable(node, box);
+      if (node.rows.more.count > 0) {
+        box.appendChild(el("p", { class: "explain-more", "data-count": String(node.rows.more.count), "data-total": node.rows.more.total },
+          "and " + node.rows.more.count.toLocaleString("en-US") + " more totalling " + money(node.rows.more.total, CURRENCY, true) +
+          (SERVED ? "" : " — left out of this file; `closeboard serve` shows them all" + (req.kpi ? ", as does `closeboard explain " + req.kpi + " --period " + req.period + "`" : "")) + "."));
+      }
+    }
+    return box;
+  }
+
+  function sourcesView(sources) {
+    var box = el("div", { class: "explain-sources" });
+    box.appendChild(el("h3", null, "Sources (the run that loaded each table, and its MCP calls)"));
+    var list = el("ul");
+    (sources || []).forEach(function (s) {
+      var calls = s.calls || [];
+      var text = s.table_name + ": " + s.source + " " + s.tool + (s.run_id ? ", run " + s.run_id : "") +
+        (s.loaded_at ? ", loaded " + String(s.loaded_at).slice(0, 19).replace("T", " ") : "") +
+        (s.rows_loaded !== undefined && s.rows_loaded !== null ? ", " + Number(s.rows_loaded).toLocaleString("en-US") + " rows" : "") +
+        ", " + calls.length + " call(s)" + (calls.length ? ": " + calls.slice(0, 3).map(function (c) {
+          return c.tool + " page " + c.page + " (" + (c.items === null ? "-" : c.items) + " items, " + c.status + ")";
+        }).join(", ") + (calls.length > 3 ? ", …" : "") : "");
+      list.appendChild(el("li", null, text));
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  function showExplanation(req, result) {
+    var p = explainPanel();
+    var body = p.querySelector(".explain-body");
+    body.textContent = "";
+    if (result.error) { body.appendChild(el("p", { class: "explain-error" }, result.error)); return; }
+    var info = periodInfo(req.period);
+    if (info.is_open) body.appendChild(el("p", { class: "note" }, "Month to date, through " + info.through + "."));
+    if (!req.kpi) {
+      body.appendChild(el("p", { class: "explain-doc" }, "Income statement line, the month's journal lines posted on " +
+        result.accounts.map(function (a) { return (a.sign < 0 ? "minus " : "") + a.account_id + (a.account_name ? " " + a.account_name : ""); }).join(", ") +
+        " (revenue credit − debit, expenses debit − credit; " + (result.model || "") + ")."));
+    } else if (result.doc) {
+      body.appendChild(el("p", { class: "explain-doc" }, result.doc.replace(/\s+/g, " ")));
+    }
+    var kpiValueShown = req.kpi ? kpiValue(req.period, { kpi: req.kpi }) : null;
+    if (req.kpi && kpiValueShown !== null && result.value !== null && hundredths(kpiValueShown) !== hundredths(result.value)) {
+      body.appendChild(el("p", { class: "note" }, "The tile shows the closed version's figure; this explains the ledger as it is now."));
+    }
+    if (req.kpi && result.model) body.appendChild(el("p", { class: "note" }, "Definition (" + result.model + "):"));
+    body.appendChild(nodeView(result, req, 0));
+    if (req.kpi) body.appendChild(sourcesView(result.sources));
+    p.querySelector("h2").textContent = (req.label || req.kpi) + " — " + req.period + ": " +
+      (result.value === null || result.value === undefined ? "no data" : formatAmount(result.value, req));
+  }
+
+  function openExplain(req, opener) {
+    lastOpener = opener || null;
+    var p = explainPanel();
+    p.hidden = false;
+    document.documentElement.setAttribute("data-explain", req.kpi || req.line_id);
+    p.setAttribute("data-request", req.kpi ? "kpi:" + req.kpi : "line:" + req.rollup + ":" + req.line_id);
+    p.setAttribute("data-mode", SERVED && SERVED.explain_url ? "served" : "embedded");
+    p.removeAttribute("data-ready");
+    p.querySelector("h2").textContent = (req.label || req.kpi) + " — " + req.period;
+    var body = p.querySelector(".explain-body");
+    body.textContent = SERVED && SERVED.explain_url ? "Loading every line from the server…" : "";
+    p.querySelector(".explain-close").focus();
+    var done = function (result) { showExplanation(req, result); p.setAttribute("data-ready", "1"); };
+    if (SERVED && SERVED.explain_url) {
+      fetchExplanation(req).then(done).catch(function (err) { done({ error: "Could not fetch the explanation: " + err.message }); });
+    } else {
+      done(req.kpi ? embeddedKpi(req) : embeddedLine(req));
+    }
   }
 
   // ------------------------------------------------------------------ header: period, freshness, reload
@@ -1004,6 +1349,6 @@
   drawAge();
   setInterval(drawAge, 60000);
   if (SERVED) served();
-  window.closeboard = { state: state, display: display, ready: true };
+  window.closeboard = { state: state, display: display, explain: openExplain, ready: true };
   document.documentElement.setAttribute("data-ready", "1");
 })();

@@ -77,3 +77,13 @@ def open_page(browser) -> Iterator:
 def copy_home(demo_home: Path, target: Path) -> Path:
     shutil.copytree(demo_home, target, ignore=shutil.ignore_patterns("*.lock", "*.owner"))
     return target
+
+
+@pytest.fixture
+def demo_page(demo_home: Path, open_page) -> Iterator[Watched]:
+    """The demo's latest.html opened from disk; after the test, no script error and no request
+    outside the file."""
+    watched = open_page((demo_home / "reports" / "latest.html").as_uri())
+    yield watched
+    assert watched.errors == [], watched.errors
+    assert watched.foreign_requests() == []

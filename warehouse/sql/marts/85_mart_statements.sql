@@ -11,6 +11,12 @@
 --   rollup     account (accounts nested by parent_id) | subtype (one line per type/subtype)
 --   kind       group | account | subtype | total | line | heading | balance | check
 --   line_order the line's place in its statement and rollup, from 1
+-- Budget (income statement only, where the `budgets` table budgets the line: 82_budget.sql):
+--   budget        the period's budget for the line; null where there is none (never 0.00)
+--   variance      amount - budget (null in the open month, which is month to date)
+--   variance_pct  variance / |budget| x 100, 2 places half away from zero (null when budget is 0)
+--   favourable    revenue, gross profit and net income above budget, cost of revenue and operating
+--                 expenses below it (on budget counts as favourable)
 
 create or replace table mart_statements as
 with
@@ -56,7 +62,25 @@ select
     p.prior_month::decimal(18, 2) as prior_month,
     p.prior_year::decimal(18, 2) as prior_year,
     p.ytd::decimal(18, 2) as ytd,
+    bl.budget::decimal(18, 2) as budget,
+    v.variance::decimal(18, 2) as variance,
+    div_round2(v.variance * 100, abs(bl.budget)) as variance_pct,
+    case
+        when v.variance is null then null
+        when p.section in ('cogs', 'opex') then v.variance <= 0
+        else v.variance >= 0
+    end as favourable,
 from pivoted as p
+left join budget_lines as bl
+    on bl.statement = p.statement
+    and bl.rollup = p.rollup
+    and bl.period = p.period
+    and bl.line_id = p.line_id
+left join periods as pe
+    on pe.period = p.period
+cross join lateral (
+    select case when not pe.is_open then p.amount - bl.budget end as variance
+) as v
 order by
     p.period,
     case p.statement when 'income_statement' then 1 when 'balance_sheet' then 2 else 3 end,

@@ -123,3 +123,16 @@ create table if not exists crm_opportunities (
     is_won          boolean not null,
     is_closed       boolean not null
 );
+
+-- the budget (optional, the `budget` connector): one amount per month and account (revenue or
+-- expense, positive as on the income statement) or per KPI; exactly one of account_id and kpi (the
+-- adapter sets other rows aside). In the reporting currency: a row in another one is left out of
+-- the budget marts.
+create table if not exists budgets (
+    period          varchar not null,      -- YYYY-MM
+    account_id      varchar,
+    kpi             varchar,               -- revenue, cogs, gross_profit, opex, net_income, net_burn
+    amount          decimal(18, 2) not null,
+    currency        varchar not null
+    -- key: (period, account_id, kpi)
+);

@@ -24,6 +24,9 @@ from the configuration or the secrets folder.
 Every call (answered or refused) is appended to the server's own audit table `mcp_calls` in
 `<home>/mcp_audit.duckdb` (AUDIT_FILE): the readers' copy is read-only and replaced on each publish,
 so the audit cannot live there. A call whose audit row cannot be written is not answered.
+
+The dashboard is also offered as an MCP App (reports/mcp_app.py): the `ui://` resource, linked from
+get_kpis' `_meta.ui.resourceUri`, whose view reads its figures through these same tools via its host.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from connectors.servers.hosting import new_server, serve_http
 from connectors.servers.specs import READ_ONLY
 from connectors.servers.store import decode_cursor, encode_cursor
 from reports import explain as explain_module
+from reports import mcp_app
 from warehouse.checks import BY_ID, CHECK_IDS
 from warehouse.db import connect
 from warehouse.home import Home
@@ -357,9 +361,12 @@ def get_kpis(reader: CloseReader, con: duckdb.DuckDBPyConnection, period: str,
     answer = Answer(reader, con, info)
     snap = _current_snapshot(con, info, version)
     common = {"currency": _currency(con), "units": UNITS}
-    if snap is not None:
+    if version is not None:  # an asked version: its own row's figures
         return answer.snapshot(snap, **common, kpis=plain(snap.kpis))
+    # the period's current answer: as it reports them (the reported_kpis view, as the page shows them)
     kpis = {r["kpi"]: r["value"] for r in _rows(con, "mcp_kpis.sql", period=info["period"])}
+    if snap is not None:
+        return answer.snapshot(snap, **common, kpis=kpis)
     return answer.warehouse(**common, kpis=kpis)
 
 
@@ -581,6 +588,7 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
         "closed answers the warehouse's current figures (mart_kpis). " + RECONCILED + "\nThe figures:\n"
         + kpi_text + "\n" + ENVELOPE,
         annotations=READ_ONLY, structured_output=False,
+        meta=mcp_app.TOOL_META,  # MCP Apps: a host that renders apps shows the dashboard (ui://) with it
     )
     def get_kpis_tool(period: Period, version: Version = None) -> str:
         return call("get_kpis", {"period": period, "version": version},
@@ -670,6 +678,20 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
     )
     def get_history_tool(period: Period) -> str:
         return call("get_history", {"period": period}, lambda con: get_history(reader, con, period))
+
+    @server.resource(
+        mcp_app.APP_URI,
+        name="closeboard_dashboard",
+        title="closeboard dashboard (MCP App)",
+        description="The monthly close dashboard as an MCP App view (MCP Apps, SEP-1865): KPI tiles, "
+        "reconciliation verdicts and statements of a month, with a period selector. It embeds no figures: "
+        "it reads them through this server's tools (list_periods, get_kpis, get_checks, get_statement) "
+        "via its host. Self-contained, no network (its CSP allows only its own inline script and style).",
+        mime_type=mcp_app.APP_MIME,
+        meta=mcp_app.APP_META,
+    )
+    def dashboard_app() -> str:
+        return mcp_app.app_html()
 
     return server
 

@@ -96,7 +96,7 @@ def assert_envelope(answer: dict[str, Any], period: str) -> None:
     assert {"version", "status", "fingerprint", "state", "figures_from", "data_as_of"} <= set(answer)
     assert answer["status"] in ("draft", "closed", "restated")
     assert answer["data_as_of"]["run_date"] == AS_OF.isoformat()
-    assert set(answer["data_as_of"]["sources"]) == {"erp", "bank", "crm"}
+    assert set(answer["data_as_of"]["sources"]) == {"erp", "bank", "crm", "budget"}
 
 
 # --------------------------------------------------------------------------------------------- in memory

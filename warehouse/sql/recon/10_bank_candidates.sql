@@ -85,5 +85,11 @@ from _recon_candidates as c
 inner join _recon_cutoffs as co
     on greatest(c.booked_date, c.posted_date) <= co.cutoff;
 
-create or replace temp table _recon_matched as
-select * from _recon_pairs limit 0;
+-- the pairs taken, as _recon_pairs' columns. Declared, not `create ... as select ... limit 0`: in DuckDB
+-- 2.0.0 a table created empty by a query inside a transaction keeps "empty" column statistics, and once
+-- more than one row group (122,880 rows) is appended in that transaction, scans that use the statistics
+-- (joins, filters, sums) see none of its rows (at scale 100: every bank line "unmatched").
+create or replace temp table _recon_matched (
+    period varchar, bank_account_id varchar, txn_id varchar, booked_date date, entry_id varchar,
+    line_no integer, posted_date date, amount decimal(18, 2), dist bigint, rule varchar, k bigint
+);

@@ -7,6 +7,12 @@ in-process run therefore carries the tag `closeboard/process` (host, pid and the
 time, so a recycled pid is not taken for the dead process), and `fail_dead_runs` -- called before
 every in-process run and when `closeboard ui` starts -- reports every STARTING/STARTED run of a
 process of this host that is gone as failed, through the instance API, with a message saying why.
+
+Production (issue 22, docs/deploy.md): `instance: {postgres_url: "${DAGSTER_PG_URL}"}` in closeboard.yaml
+puts the run, event-log and schedule storage on PostgreSQL (`dagster-postgres`; the URL stays an
+environment variable Dagster reads itself) and turns Dagster's run monitoring on, so a run whose
+worker died is marked failed and the queue moves. Without `instance:` the home's dagster.yaml is
+exactly what it always was (SQLite files in <home>/dagster).
 """
 
 from __future__ import annotations
@@ -17,8 +23,11 @@ import sys
 from pathlib import Path
 
 import yaml
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, DefaultRunLauncher, RunsFilter
+from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 
+from connectors.config import ConfigError, InstanceConfig, load_config, read_yaml
+from pipelines.resources import config_path
 from warehouse.home import Home
 
 INSTANCE_CONFIG = {
@@ -34,30 +43,120 @@ INSTANCE_CONFIG = {
 }
 
 
-def _dagster_dir(home: Home) -> Path:
+def _env_name(reference: str) -> str:
+    return reference.strip()[2:-1]  # "${NAME}" (the config schema takes nothing else)
+
+
+def instance_config(settings: InstanceConfig | None = None) -> dict:
+    """The dagster.yaml for `instance:` (None: the local SQLite instance, INSTANCE_CONFIG itself): the
+    same queue and writer limits, storage on PostgreSQL and run monitoring on. The deployments in
+    deploy/ carry the same settings (tests/test_deploy_postgres.py compares them)."""
+    if settings is None:
+        return INSTANCE_CONFIG
+    return {
+        "storage": {"postgres": {"postgres_url": {"env": _env_name(settings.postgres_url)}}},
+        "run_coordinator": INSTANCE_CONFIG["run_coordinator"],
+        "run_launcher": RUN_LAUNCHER,
+        "run_monitoring": {
+            "enabled": True,
+            "poll_interval_seconds": settings.run_monitoring_interval_s,
+            "start_timeout_seconds": settings.run_start_timeout_s,
+            "cancel_timeout_seconds": settings.run_start_timeout_s,
+            "max_resume_run_attempts": 0,  # a refresh is re-run whole, never resumed halfway
+            # a run that died holding the warehouse pool's slot gives it back: the next writer starts
+            "free_slots_after_run_end_seconds": settings.run_monitoring_interval_s,
+        },
+        **{key: value for key, value in INSTANCE_CONFIG.items() if key != "run_coordinator"},
+    }
+
+
+class MonitoredRunLauncher(DefaultRunLauncher):
+    """Dagster's DefaultRunLauncher (each run a child process of the code server that launched it)
+    with the health check the daemon's run monitoring needs, which the default one lacks: a STARTED run
+    is alive while that code server still lists it among its runs. A code server that was killed or
+    restarted (a lost machine) lists nothing, so its runs are marked failed and the queue moves. Runs
+    that no code server launched (the CLI's in-process runs) are left to `fail_dead_runs`."""
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        from dagster._grpc.types import GetCurrentRunsResult
+        from dagster._serdes import deserialize_value
+
+        client = self._get_grpc_client_for_termination(run.run_id)
+        if client is None:  # finished, or not launched through a code server
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "not launched by a code server")
+        where = f"{client.host}:{client.port}" if client.port else str(client.socket)
+        try:
+            current = deserialize_value(client.get_current_runs(), GetCurrentRunsResult)
+        except Exception as exc:  # the code server is gone, and its child processes with it
+            return CheckRunHealthResult(WorkerStatus.FAILED, f"the code server that ran it ({where}) is "
+                                                             f"unreachable: {type(exc).__name__}")
+        if run.run_id in current.current_runs:
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        return CheckRunHealthResult(WorkerStatus.FAILED, f"the code server at {where} no longer runs it "
+                                                         "(restarted, or its run process died)")
+
+
+RUN_LAUNCHER = {"module": __name__, "class": MonitoredRunLauncher.__name__}
+
+
+def instance_settings(home: Home, config: Path | None = None) -> InstanceConfig | None:
+    """The `instance:` block of the closeboard.yaml the code location reads (`config`, else as
+    `pipelines.resources.config_path`), None without one. Only a file with an `instance:` block is
+    checked whole here; a broken one without it is reported by the run that loads it."""
+    path = config_path(config, home)
+    try:
+        raw = read_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(raw, dict) or raw.get("instance") is None:
+        return None
+    return load_config(path).instance
+
+
+def _dagster_dir(home: Home, config: Path | None = None) -> Path:
     path = home.dagster
     path.mkdir(parents=True, exist_ok=True)
-    config = path / "dagster.yaml"
-    if not config.exists():
-        config.write_text(yaml.safe_dump(INSTANCE_CONFIG, sort_keys=False), encoding="utf-8")
+    target = path / "dagster.yaml"
+    settings = instance_settings(home, config)
+    if settings is not None and _env_name(settings.postgres_url) not in os.environ:
+        raise ConfigError(f"closeboard.yaml instance.postgres_url: environment variable "
+                          f"{_env_name(settings.postgres_url)} is not set (the Dagster instance's PostgreSQL URL)")
+    if not target.exists():
+        target.write_text(yaml.safe_dump(instance_config(settings), sort_keys=False), encoding="utf-8")
+    elif settings is not None:
+        text = target.read_text(encoding="utf-8")
+        if text == yaml.safe_dump(INSTANCE_CONFIG, sort_keys=False):  # the local one, never edited: replaced
+            target.write_text(yaml.safe_dump(instance_config(settings), sort_keys=False), encoding="utf-8")
+        elif "postgres" not in ((yaml.safe_load(text) or {}).get("storage") or {}):
+            raise ConfigError(
+                f"{target}: closeboard.yaml's `instance:` puts the Dagster instance on PostgreSQL, but this "
+                "dagster.yaml (edited by hand) keeps another storage; add `storage: {postgres: {postgres_url: "
+                f"{{env: {_env_name(settings.postgres_url)}}}}}}}` to it, or delete it to have closeboard write it")
     return path
 
 
-def ensure_dagster_home(home: Home) -> Path:
-    """<home>/dagster with a dagster.yaml (written only when absent, so an operator's edits stay).
+def ensure_dagster_home(home: Home, config: Path | None = None) -> Path:
+    """<home>/dagster with a dagster.yaml (written only when absent, so an operator's edits stay;
+    with `instance:` in `config`, the untouched local one is replaced by the PostgreSQL one).
     What `closeboard ui` calls before starting Dagster: in-process runs left STARTED by a process
     that died are marked failed first, so the daemon's queue is not held by them."""
-    path = _dagster_dir(home)
-    if any(p.name != "dagster.yaml" for p in path.iterdir()):  # an instance with runs stored already
-        with instance(home) as dagster_instance:
+    path = _dagster_dir(home, config)
+    stored = any(p.name != "dagster.yaml" for p in path.iterdir())  # an instance with runs stored already
+    if stored or instance_settings(home, config) is not None:  # on PostgreSQL the runs are in the database
+        with instance(home, config) as dagster_instance:
             for run_id in fail_dead_runs(dagster_instance):
                 print(f"closeboard: run {run_id} was left running by a process that died; marked failed",
                       file=sys.stderr)
     return path
 
 
-def instance(home: Home) -> DagsterInstance:
-    return DagsterInstance.from_config(str(_dagster_dir(home)))
+def instance(home: Home, config: Path | None = None) -> DagsterInstance:
+    """The home's Dagster instance: SQLite in <home>/dagster, or PostgreSQL with `instance:` in `config`."""
+    return DagsterInstance.from_config(str(_dagster_dir(home, config)))
 
 
 # --- runs whose process died ----------------------------------------------------------------------

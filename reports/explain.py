@@ -647,6 +647,7 @@ def page_explanations(con: duckdb.DuckDBPyConnection, periods: list[str], *, lim
 # statement lines: the journal lines behind a line of the income statement
 
 STATEMENT_MODEL = "warehouse/sql/marts/75_statement_lines.sql"
+CASH_FLOW_MODEL = "warehouse/sql/marts/80_cash_flow.sql"
 STATEMENT_ROW_COLUMNS = ("posted_date", "entry_id", "line_no", "account_id", "description", "document_id", "amount")
 
 
@@ -673,42 +674,188 @@ def statement_account_lines(con: duckdb.DuckDBPyConnection, periods: list[str], 
 
 
 def explain_statement_line(con: duckdb.DuckDBPyConnection, rollup: str, line_id: str, period: str,
-                           *, limit: int | None = None) -> dict[str, Any]:
+                           *, limit: int | None = None, statement: str = "income_statement") -> dict[str, Any]:
     """A line of the income statement (`mart_statements`, rollup `account` or `subtype`) in `period`:
     its figure, the accounts it adds up, and its journal lines largest first (every one unless
-    `limit`), each signed as the line counts it, with their sum and whether it ties."""
+    `limit`), each signed as the line counts it, with their sum and whether it ties. A balance-sheet
+    or cash-flow line: `explain_balance_line`."""
+    if statement in BALANCE_STATEMENTS:
+        return explain_balance_line(con, statement, rollup, line_id, period, limit=limit)
+    if statement != "income_statement":
+        raise ExplainError(f"no statement {statement!r}: one of income_statement, {', '.join(BALANCE_STATEMENTS)}")
     figure = _run(con, "select label, amount from mart_statements where statement = 'income_statement' "
                        "and rollup = $rollup and line_id = $line and period = $period",
                   {"rollup": rollup, "line": line_id, "period": period})
     if not figure:
         raise ExplainError(f"no income statement line {line_id!r} (rollup {rollup!r}) in period {period!r}")
     parts = income_line_accounts(con).get(f"{rollup}|{line_id}", [])
-    per_account = statement_account_lines(con, [period], limit=limit).get(period, {})
+    rows = assemble_line([[a, s, "pnl"] for a, s in parts], {}, income_lines(con, period, limit=limit), {}, "",
+                         limit=limit)
     names = {r["account_id"]: r["account_name"] for r in _run(con, _query("explain_accounts.sql"), {})}
-    rows, count, total = [], 0, Decimal(0)
-    amount_at = PAGE_ROW_COLUMNS.index("amount")
-    for account, sign in parts:
-        entry = per_account.get(account)
-        if not entry:
-            continue
-        count += entry["count"]
-        total += sign * Decimal(entry["total"])
-        for row in entry["shown"]:
-            signed = list(row)
-            signed[amount_at] = str(sign * Decimal(row[amount_at]))
-            rows.append(signed)
-    rows.sort(key=lambda r: (-abs(Decimal(r[amount_at])), -Decimal(r[amount_at]), r[1] or "", r[2] or 0))
-    shown = rows if limit is None else rows[:limit]
     value = figure[0]["amount"]
-    rest = total - sum((Decimal(r[amount_at]) for r in shown), Decimal(0))
     return {
         "statement": "income_statement", "rollup": rollup, "line_id": line_id, "label": figure[0]["label"],
         "period": period, "value": _plain(value), "model": STATEMENT_MODEL,
         "accounts": [{"account_id": a, "account_name": names.get(a), "sign": s} for a, s in parts],
-        "columns": list(PAGE_ROW_COLUMNS),
-        "rows": {"count": count, "total": str(total), "shown": shown,
-                 "more": {"count": count - len(shown), "total": str(rest)}},
-        "ties": value is not None and total == value,
+        "columns": list(STATEMENT_ROW_COLUMNS), "rows": rows,
+        "ties": value is not None and Decimal(rows["total"]) == value,
+    }
+
+
+def income_lines(con: duckdb.DuckDBPyConnection, period: str, *, limit: int | None) -> dict[str, Any]:
+    """`statement_account_lines` of one period, its rows cut to STATEMENT_ROW_COLUMNS."""
+    keep = [PAGE_ROW_COLUMNS.index(c) for c in STATEMENT_ROW_COLUMNS]
+    return {a: {**e, "shown": [[r[i] for i in keep] for r in e["shown"]]}
+            for a, e in statement_account_lines(con, [period], limit=limit).get(period, {}).items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# balance-sheet and cash-flow lines: the balances and journal lines behind them
+#
+# A balance-sheet line is a month-end balance: each account behind it is explained as its opening
+# balance (the month-end before, one row) plus the month's journal lines, so the rows add up to the
+# balance exactly and the offline page can leave out the smallest lines with an exact remainder
+# ("and N more totalling ..."), where listing every posting to date would not fit. A computed
+# earnings row counts as one row with its figure; the row itself is explained as its formula over
+# the income statement (each revenue and expense account's credit - debit, over the fiscal year to
+# date or before it). A cash-flow line is minus the change in the balances behind it between the two
+# month-ends, i.e. minus the month's journal lines (net income: the income statement's lines, cash
+# at the beginning: the cash accounts' opening balances). explain_line_parts.sql says which parts
+# each line has.
+
+BALANCE_STATEMENTS = ("balance_sheet", "cash_flow")
+STATEMENT_DOCS = {
+    "balance_sheet": "Balance-sheet line: the month-end balance of the accounts below it, each its opening "
+                     "balance (the month-end before) plus the month's journal lines (assets debit − credit, "
+                     "liabilities and equity credit − debit); computed earnings rows as their figure.",
+    "cash_flow": "Cash-flow line: minus the change in the balances behind it between the two month-ends, i.e. "
+                 "minus the month's journal lines (debit − credit) on its accounts; net income is the income "
+                 "statement's lines, cash at the beginning and end the cash accounts' balances.",
+    "earnings": "Computed earnings row: net income over the income statement's accounts (credit − debit), "
+                "retained earnings before the fiscal year, current-year earnings from its first day to the month-end.",
+}
+BALANCE_NOUN = "rows (opening balances, computed rows and journal lines)"
+EARNINGS_ROW = {"current": "Credit − debit, fiscal year to date", "retained": "Credit − debit, before the fiscal year"}
+
+
+def line_parts(con: duckdb.DuckDBPyConnection) -> dict[str, list[list[Any]]]:
+    """Per balance-sheet and cash-flow line ("statement|rollup|line_id"): [part, sign, mode]."""
+    out: dict[str, list[list[Any]]] = {}
+    for r in _run(con, _query("explain_line_parts.sql"), {}):
+        out.setdefault(f"{r['statement']}|{r['rollup']}|{r['line_id']}", []).append(
+            [r["part"], int(r["sign"]), r["mode"]])
+    return out
+
+
+def account_moves(con: duckdb.DuckDBPyConnection, periods: list[str], *, limit: int | None,
+                  types: tuple[str, ...] = ("asset", "liability", "equity")) -> dict[str, Any]:
+    """Per period and account of `types`: its opening balance and its month's journal lines
+    (debit - credit) with their count and total, the `limit` largest (all with None) as rows."""
+    rows = _run(con, _query("explain_account_moves.sql"),
+                {"periods": periods, "types": list(types), "limit": limit if limit is not None else 2**62})
+    out: dict[str, Any] = {}
+    for r in rows:
+        entry = out.setdefault(r["period"], {}).setdefault(
+            r["account_id"], {"opening": "0.00", "count": 0, "total": "0.00", "shown": []})
+        if r["entry_id"] is None:
+            entry["opening"], entry["opening_date"] = str(r["amount"]), _plain(r["posted_date"])
+            continue
+        entry["count"], entry["total"] = int(r["_count"]), str(r["_total"])
+        entry["shown"].append([_plain(r.get(c)) for c in STATEMENT_ROW_COLUMNS])
+    return out
+
+
+def earnings_lines(con: duckdb.DuckDBPyConnection, periods: list[str]) -> dict[str, Any]:
+    """Per period: the computed earnings rows' figures ("computed") and, per revenue or expense
+    account, [current-year, retained] credit - debit ("accounts")."""
+    out: dict[str, Any] = {p: {"computed": {}, "accounts": {}} for p in periods}
+    for r in _run(con, _query("explain_earnings.sql"), {"periods": periods}):
+        out[r["period"]]["accounts"][r["account_id"]] = [str(r["current"]), str(r["retained"])]
+    for r in _run(con, "select period, line_id, amount from mart_statements where statement = 'balance_sheet' "
+                       "and rollup = 'account' and line_id in ('_retained_earnings', '_current_earnings') "
+                       "and period in (select unnest($periods::varchar[]))", {"periods": periods}):
+        out[r["period"]]["computed"][r["line_id"]] = _plain(r["amount"])
+    return out
+
+
+def earnings_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The computed earnings rows' names, as the balance sheet labels them."""
+    return {r["item_id"]: r["name"] for r in _run(
+        con, "select item_id, name from statement_items where item_id in ('_retained_earnings', '_current_earnings')", {})}
+
+
+def _row(date_: Any, account: str, description: str, amount: Decimal) -> list[Any]:
+    return [date_, None, None, account, description, None, str(amount)]
+
+
+def assemble_line(parts: list[list[Any]], moves: dict[str, Any], pnl: dict[str, Any], earnings: dict[str, Any],
+                  period_end: str, *, limit: int | None) -> dict[str, Any]:
+    """The rows of a balance-sheet or cash-flow line (STATEMENT_ROW_COLUMNS, amounts signed as the
+    line counts them): first one row per opening balance, computed earnings row or account's earnings,
+    then the journal lines largest first (`limit` of them, all with None); with the count and total
+    of every row and what is left out. dashboard.js `assembleLine` does the same on embedded data."""
+    amount_at = STATEMENT_ROW_COLUMNS.index("amount")
+    fixed: list[list[Any]] = []
+    lines: list[list[Any]] = []
+    count, total = 0, Decimal(0)
+    for part, sign, mode in parts:
+        if mode in ("balance", "opening"):
+            opening = sign * Decimal((moves.get(part) or {}).get("opening", "0"))
+            if opening:
+                fixed.append(_row(moves[part].get("opening_date"), part, "Opening balance (the month-end before)", opening))
+        if mode == "computed":
+            value = earnings.get("computed", {}).get(part)
+            if value is not None and Decimal(value):
+                fixed.append(_row(period_end, part, "Computed from the income statement (open its own line)", sign * Decimal(value)))
+        if mode in ("current", "retained"):
+            value = Decimal(earnings.get("accounts", {}).get(part, ["0", "0"])[0 if mode == "current" else 1])
+            if value:
+                fixed.append(_row(period_end, part, EARNINGS_ROW[mode], sign * value))
+        entry = (pnl if mode == "pnl" else moves).get(part) if mode in ("balance", "move", "pnl") else None
+        if entry:
+            count += entry["count"]
+            total += sign * Decimal(entry["total"])
+            for row in entry["shown"]:
+                signed = list(row)
+                signed[amount_at] = str(sign * Decimal(row[amount_at]))
+                lines.append(signed)
+    count += len(fixed)
+    total += sum((Decimal(r[amount_at]) for r in fixed), Decimal(0))
+    lines.sort(key=lambda r: (-abs(Decimal(r[amount_at])), -Decimal(r[amount_at]), r[1] or "", r[2] or 0))
+    shown = fixed + (lines if limit is None else lines[:limit])
+    rest = total - sum((Decimal(r[amount_at]) for r in shown), Decimal(0))
+    return {"count": count, "total": str(total), "shown": shown,
+            "more": {"count": count - len(shown), "total": str(rest)}}
+
+
+def explain_balance_line(con: duckdb.DuckDBPyConnection, statement: str, rollup: str, line_id: str, period: str,
+                         *, limit: int | None = None) -> dict[str, Any]:
+    """A balance-sheet or cash-flow line in `period`, as `explain_statement_line` gives an income
+    statement line: its figure, its parts (accounts or earnings rows, each with its sign and mode),
+    and its rows (`assemble_line`, every journal line unless `limit`), whether they tie."""
+    figure = _run(con, "select s.label, s.amount, p.period_end from mart_statements as s join periods as p "
+                       "using (period) where s.statement = $statement and s.rollup = $rollup and s.line_id = $line "
+                       "and s.period = $period",
+                  {"statement": statement, "rollup": rollup, "line": line_id, "period": period})
+    if not figure:
+        raise ExplainError(f"no {statement.replace('_', ' ')} line {line_id!r} (rollup {rollup!r}) in period {period!r}")
+    parts = line_parts(con).get(f"{statement}|{rollup}|{line_id}")
+    if not parts:
+        raise ExplainError(f"{statement.replace('_', ' ')} line {line_id!r} is a check, not a sum of balances")
+    modes = {m for _, _, m in parts}
+    moves = account_moves(con, [period], limit=limit).get(period, {}) if modes & {"balance", "opening", "move"} else {}
+    pnl = income_lines(con, period, limit=limit) if "pnl" in modes else {}
+    earnings = earnings_lines(con, [period]).get(period, {}) if modes & {"computed", "current", "retained"} else {}
+    rows = assemble_line(parts, moves, pnl, earnings, _plain(figure[0]["period_end"]), limit=limit)
+    names = {**{r["account_id"]: r["account_name"] for r in _run(con, _query("explain_accounts.sql"), {})},
+             **earnings_names(con)}
+    value = figure[0]["amount"]
+    doc = STATEMENT_DOCS["earnings" if modes & {"current", "retained"} else statement]
+    return {
+        "statement": statement, "rollup": rollup, "line_id": line_id, "label": figure[0]["label"],
+        "period": period, "value": _plain(value), "model": STATEMENT_MODEL if statement == "balance_sheet" else CASH_FLOW_MODEL,
+        "doc": doc, "noun": BALANCE_NOUN, "accounts": [{"account_id": a, "account_name": names.get(a), "sign": s, "mode": m} for a, s, m in parts],
+        "columns": list(STATEMENT_ROW_COLUMNS), "rows": rows, "ties": value is not None and Decimal(rows["total"]) == value,
     }
 
 

@@ -296,6 +296,19 @@ def _explanations(con: duckdb.DuckDBPyConnection, tables: set[str], periods: lis
             "lines": {p: {a: {**e, "shown": [[r[i] for i in keep] for r in e["shown"]]} for a, e in accounts.items()}
                       for p, accounts in by_period.items()},
         }
+        # balance sheet and cash flow: the accounts' openings and month's lines for the last
+        # `balance_periods` months only (page size); `closeboard serve` fetches any month
+        balance = periods[-int(spec.get("balance_periods", 3)):]
+        out["statement"].update({
+            "parts": explain.line_parts(con), "balance_periods": balance, "docs": explain.STATEMENT_DOCS,
+            "moves": explain.account_moves(con, balance, limit=lines),
+            "earnings": explain.earnings_lines(con, balance),
+            "period_ends": {r[0]: r[1].isoformat() for r in con.execute(
+                "select period, period_end from periods where period in (select unnest(?::varchar[]))", [balance]).fetchall()},
+            "models": {"balance_sheet": explain.STATEMENT_MODEL, "cash_flow": explain.CASH_FLOW_MODEL},
+            "noun": explain.BALANCE_NOUN,
+        })
+        out["accounts"].update(explain.earnings_names(con))
     except (explain.ExplainError, duckdb.Error) as exc:
         return {"error": f"explanations unavailable: {exc}"}
     return out

@@ -11,8 +11,8 @@
   importing `pipelines`; the warehouse lock makes it wait for, or fail beside, any other run).
   Refused (403) without a token this server issued, or when the request's Origin is not this
   server's own origin.
-- GET /api/explain?figure=KPI&period=P (or ?statement=income_statement&rollup=R&line=ID&period=P): what
-  `closeboard explain` gives for a tile, or the journal lines behind an income-statement line, with
+- GET /api/explain?figure=KPI&period=P (or ?statement=income_statement|balance_sheet|cash_flow&rollup=R&line=ID&period=P):
+  what `closeboard explain` gives for a tile, or the journal lines (and balances) behind a statement line, with
   every row (up to EXPLAIN_ROWS), read from the readers' copy; the page's click-to-explain fetches it.
   Refused (403) without a page token this server issued.
 - GET /api/status: the published run (reports/status.json) and the refresh job's state
@@ -319,10 +319,11 @@ def explanation(home: Home, query: Mapping[str, str]) -> tuple[dict[str, Any], i
     try:
         if "figure" in query:
             return explain_module.explain(con, query["figure"], period, limit=EXPLAIN_ROWS), 200
-        if query.get("statement") != "income_statement" or not query.get("line") or not period:
-            return {"error": "give figure=KPI, or statement=income_statement with rollup, line and period"}, 400
+        statements = ("income_statement", *explain_module.BALANCE_STATEMENTS)
+        if query.get("statement") not in statements or not query.get("line") or not period:
+            return {"error": f"give figure=KPI, or statement={'|'.join(statements)} with rollup, line and period"}, 400
         return explain_module.explain_statement_line(con, query.get("rollup") or "account", query["line"], period,
-                                                     limit=EXPLAIN_ROWS), 200
+                                                     limit=EXPLAIN_ROWS, statement=query["statement"]), 200
     except explain_module.ExplainError as exc:
         return {"error": str(exc)}, 400
     finally:

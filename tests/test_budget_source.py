@@ -32,6 +32,7 @@ BAD = {
     "2026-05,5100,,12.345,USD": "amount: more decimal places than decimal(18,2) holds: 12.345",
     "2026-05,5200,,twelve,USD": "amount: not a valid decimal(18,2): twelve",
     "2026-05,5300,,,USD": "amount: required but missing",
+    "2026-05,6200,,500.00,EUR": "currency EUR is not the reporting currency USD",
 }
 
 

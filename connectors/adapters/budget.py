@@ -4,7 +4,8 @@ any server whose tool answers the same canonical items (docs/budget.md).
 Each item is one amount for a month and either an account or a KPI. What the warehouse cannot see
 from a single value is checked here, and the item set aside (to `quarantine`, with the reason):
 a period that is not `YYYY-MM`, neither or both of account_id and kpi, a KPI that cannot be
-budgeted, and a second amount for the same month and account or KPI (which one is right is not ours
+budgeted, an amount in a currency other than the reporting currency (`company.currency`: closeboard
+never converts a budget nor sums two currencies), and a second amount for the same month and account or KPI (which one is right is not ours
 to guess: every copy after the first is set aside). Amounts that do not parse or lose cents are the
 warehouse's to quarantine, as for every source.
 """
@@ -35,9 +36,13 @@ def _text(value: Any) -> str | None:
 class BudgetAdapter(Adapter):
     name = "builtin.budget"
     default_tools = ("list_budgets",)
+    options = ("currency",)
+    # the reporting currency, filled from `company.currency` at config load (must equal it when given)
+    company_options = {"currency": ("currency", True)}
 
     def configure(self, config: ConnectorConfig) -> None:
         super().configure(config)
+        self._currency = _text(config.options.get("currency"))
         self._seen: dict[tuple[str, str, str], int] = {}
         self._count = 0
 
@@ -56,6 +61,11 @@ class BudgetAdapter(Adapter):
             return f"{label}: give exactly one of account_id and kpi"
         if kpi is not None and kpi not in BUDGET_KPIS:
             return f"{label}: kpi must be one of {', '.join(BUDGET_KPIS)}"
+        currency = _text(item.get("currency"))
+        reporting = getattr(self, "_currency", None)
+        if currency is not None and reporting is not None and currency.upper() != reporting.upper():
+            return (f"{label}: currency {currency} is not the reporting currency {reporting} "
+                    "(a budget is never converted; give it in the reporting currency)")
         key = (period, account or "", kpi or "")
         first = self._seen.setdefault(key, number)
         if first != number:

@@ -877,11 +877,13 @@
       var budgeted = !!b.spec.budget && rows.some(function (r) { return r.budget !== undefined; });
       b.table.querySelectorAll("thead th.budget-col").forEach(function (th) { th.hidden = !budgeted; });
       b.table.classList.toggle("with-budget", budgeted);
-      var explainable = b.spec.id === "income_statement";
+      var stParts = (EXPLAIN.statement || {}).parts || {};
       var tbody = b.table.querySelector("tbody");
       var frag = document.createDocumentFragment();
       rows.forEach(function (r) {
         var tr = el("tr", { class: "kind-" + r.kind, "data-line": r.line_id });
+        // income-statement lines, and balance-sheet and cash-flow lines made of balances (not headings or checks)
+        var explainable = b.spec.id === "income_statement" || !!stParts[b.spec.id + "|" + st.rollup + "|" + r.line_id];
         var th = el("th", { scope: "row", class: "line depth-" + Math.min(r.depth || 0, 4) }, explainable ? null : r.label);
         if (explainable) {  // a click on the line (or Enter on its button) opens the journal lines behind it
           var button = el("button", { type: "button", class: "line-explain", "aria-haspopup": "dialog", title: "explain this line" }, r.label);
@@ -1059,6 +1061,59 @@
       more: { count: count - shown.length, total: fromHundredths(total - sumOf(shown, columns)) } }, parts, st.model);
   }
 
+  // a balance-sheet or cash-flow line (reports/explain.py assemble_line, on the embedded data): one row
+  // per opening balance, computed earnings row or account's earnings, then the month's journal lines
+  // largest first, each signed as the line counts it
+  function embeddedBalanceLine(req) {
+    if (EXPLAIN.error) return { error: EXPLAIN.error };
+    var st = EXPLAIN.statement || {};
+    var parts = (st.parts || {})[req.statement + "|" + req.rollup + "|" + req.line_id];
+    if (!parts) return { error: "no balances make up this line" };
+    if ((st.balance_periods || []).indexOf(req.period) < 0) {
+      var bp = st.balance_periods || [];
+      return { error: "This file carries the balance-sheet and cash-flow explanations of " + (bp.length ? bp[0] + " to " + bp[bp.length - 1] : "no month") +
+        " only (to keep it small). Open the page with `closeboard serve`, which fetches any month." };
+    }
+    var moves = (st.moves || {})[req.period] || {}, pnl = (st.lines || {})[req.period] || {};
+    var earnings = (st.earnings || {})[req.period] || {};
+    var columns = st.columns || [], at = columns.indexOf("amount");
+    var isColumns = (EXPLAIN.statement || {}).columns || [];
+    var fixed = [], lines = [], count = 0, total = 0n;
+    function row(date, account, text, amount) { var r = columns.map(function () { return null; }); r[0] = date; r[3] = account; r[4] = text; r[at] = fromHundredths(amount); return r; }
+    parts.forEach(function (p) {
+      var part = p[0], sign = BigInt(p[1]), mode = p[2], m = moves[part] || {};
+      if ((mode === "balance" || mode === "opening") && hundredths(m.opening || "0")) fixed.push(row(m.opening_date, part, "Opening balance (the month-end before)", sign * hundredths(m.opening)));
+      if (mode === "computed") { var v = (earnings.computed || {})[part]; if (v !== undefined && v !== null && hundredths(v)) fixed.push(row((st.period_ends || {})[req.period], part, "Computed from the income statement (open its own line)", sign * hundredths(v))); }
+      if (mode === "current" || mode === "retained") {
+        var pair = (earnings.accounts || {})[part] || ["0", "0"], e = hundredths(pair[mode === "current" ? 0 : 1]);
+        if (e) fixed.push(row((st.period_ends || {})[req.period], part, mode === "current" ? "Credit − debit, fiscal year to date" : "Credit − debit, before the fiscal year", sign * e));
+      }
+      var entry = mode === "pnl" ? pnl[part] : (mode === "balance" || mode === "move") ? moves[part] : null;
+      if (!entry) return;
+      count += entry.count;
+      total += sign * hundredths(entry.total);
+      var from = mode === "pnl" ? isColumns : columns, fromAt = from.indexOf("amount");
+      entry.shown.forEach(function (r) {
+        var c = columns.map(function (name) { var i = from.indexOf(name); return i < 0 ? null : r[i]; });
+        c[at] = fromHundredths(sign * hundredths(r[fromAt]));
+        lines.push(c);
+      });
+    });
+    count += fixed.length;
+    total += sumOf(fixed, columns);
+    lines.sort(function (a, b) {
+      var x = hundredths(a[at]), y = hundredths(b[at]);
+      return abs(y) > abs(x) ? 1 : abs(y) < abs(x) ? -1 : y > x ? 1 : y < x ? -1 : String(a[1]).localeCompare(String(b[1])) || (a[2] - b[2]);
+    });
+    var shown = fixed.concat(lines.slice(0, EXPLAIN.limit || 10));
+    var result = lineResult(req, columns, { count: count, total: fromHundredths(total), shown: shown,
+      more: { count: count - shown.length, total: fromHundredths(total - sumOf(shown, columns)) } }, parts, (st.models || {})[req.statement]);
+    var earningsLine = parts.some(function (p) { return p[2] === "current" || p[2] === "retained"; });
+    result.doc = (st.docs || {})[earningsLine ? "earnings" : req.statement];
+    result.noun = st.noun;
+    return result;
+  }
+
   function lineResult(req, columns, rows, parts, model) {
     var names = EXPLAIN.accounts || {};
     return { label: req.label, period: req.period, value: req.value === undefined ? null : req.value, kind: "lines", statement: true, columns: columns,
@@ -1074,7 +1129,10 @@
       .then(function (r) { return r.json().then(function (body) { if (!r.ok) throw new Error(body.error || ("HTTP " + r.status)); return body; }); })
       .then(function (body) {
         if (req.kpi) return body;
-        return lineResult(req, body.columns, body.rows, body.accounts, body.model);
+        var result = lineResult(req, body.columns, body.rows, body.accounts, body.model);
+        result.doc = body.doc;
+        result.noun = body.noun;
+        return result;
       });
   }
 
@@ -1125,7 +1183,7 @@
       box.appendChild(el("p", { class: "explain-formula" }, "= " + (node.formula || "").replace(/\s+/g, " ")));
       (node.components || []).forEach(function (c) { if (depth < 3) box.appendChild(nodeView(c, req, depth + 1)); });
     } else if (node.rows) {
-      var noun = node.kind === "lines" ? "journal lines" : "records of " + (node.reads || "the source");
+      var noun = node.noun || (node.kind === "lines" ? "journal lines" : "records of " + (node.reads || "the source"));
       var summary = el("p", { class: "explain-sum " + (node.ties ? "ties" : "no-tie"), "data-count": String(node.rows.count), "data-total": node.rows.total });
       summary.textContent = node.rows.count.toLocaleString("en-US") + " " + noun + ", sum " + money(node.rows.total, CURRENCY, true) +
         (node.ties ? " = the figure " : " does not tie to the figure ") + (node.value === null ? "(no data)" : money(node.value, CURRENCY, true)) +
@@ -1166,7 +1224,11 @@
     if (result.error) { body.appendChild(el("p", { class: "explain-error" }, result.error)); return; }
     var info = periodInfo(req.period);
     if (info.is_open) body.appendChild(el("p", { class: "note" }, "Month to date, through " + info.through + "."));
-    if (!req.kpi) {
+    if (!req.kpi && result.doc) {
+      body.appendChild(el("p", { class: "explain-doc" }, result.doc + " Parts: " + result.accounts.map(function (a) {
+        return a.account_id + (a.account_name ? " " + a.account_name : "");
+      }).join(", ") + " (" + (result.model || "") + ")."));
+    } else if (!req.kpi) {
       body.appendChild(el("p", { class: "explain-doc" }, "Income statement line, the month's journal lines posted on " +
         result.accounts.map(function (a) { return (a.sign < 0 ? "minus " : "") + a.account_id + (a.account_name ? " " + a.account_name : ""); }).join(", ") +
         " (revenue credit − debit, expenses debit − credit; " + (result.model || "") + ")."));
@@ -1200,7 +1262,7 @@
     if (SERVED && SERVED.explain_url) {
       fetchExplanation(req).then(done).catch(function (err) { done({ error: "Could not fetch the explanation: " + err.message }); });
     } else {
-      done(req.kpi ? embeddedKpi(req) : embeddedLine(req));
+      done(req.kpi ? embeddedKpi(req) : req.statement && req.statement !== "income_statement" ? embeddedBalanceLine(req) : embeddedLine(req));
     }
   }
 

@@ -21,6 +21,7 @@ from reports.render import PageContext, render_dashboard
 from reports.server import create_app
 from tests.budget_reference import reference_budget
 from tests.conftest import free_port, read
+from tests.reference import INVESTING_SUBTYPES
 from warehouse.db import connect
 from warehouse.models import build_marts
 
@@ -175,6 +176,82 @@ def test_a_statement_line_click_opens_the_journal_lines_behind_it(demo_home: Pat
     assert panel_rows(p) == largest(signed, LINES)
 
 
+def balances_before(home: Path, period: str, where: str) -> list[tuple[str, Decimal]]:
+    """(account, debit - credit of every line dated before `period`) for the accounts `where` picks,
+    by account id, zeros left out: the opening rows of a balance-sheet line."""
+    return [(a, b) for a, b in read(home, f"""
+        select a.account_id, coalesce(sum(jl.debit - jl.credit), 0)::decimal(18, 2)
+        from erp_accounts a left join erp_journal_lines jl
+            on jl.account_id = a.account_id and strftime(jl.posted_date, '%Y-%m') < ?
+        where ({where}) group by a.account_id order by a.account_id""", [period]) if b]
+
+
+def statement_amount(home: Path, period: str, statement: str, line_id: str) -> Decimal:
+    return read(home, "select amount from mart_statements where period = ? and statement = ? and rollup = 'account' "
+                      "and line_id = ?", [period, statement, line_id])[0][0]
+
+
+# the balance sheet's "Assets" (1000): every asset account under it, debit - credit
+ASSETS = "a.type = 'asset' and (a.account_id = '1000' or a.parent_id = '1000' or a.parent_id in (select account_id from erp_accounts where parent_id = '1000'))"
+# the cash flow's operating activities: net income (revenue and expense lines, credit - debit) and
+# minus the change in every balance-sheet account that is not cash, investing or financing
+OPERATING_BS = ("a.type in ('asset', 'liability') and coalesce(a.subtype, '') <> 'cash' and coalesce(a.subtype, '') not in "
+                f"{INVESTING_SUBTYPES} and not (a.type = 'liability' and coalesce(a.subtype, '') = 'debt')")
+
+
+def test_balance_sheet_and_cash_flow_line_clicks_open_lines_that_tie(demo_home: Path, demo_page) -> None:
+    p, period = demo_page.page, last_ended(demo_home)
+    # a balance-sheet group: the opening balance of each account, then the month's lines; they add up to the balance
+    openings = balances_before(demo_home, period, ASSETS)
+    moves = journal(demo_home, period, ASSETS, "jl.debit - jl.credit")
+    figure = statement_amount(demo_home, period, "balance_sheet", "1000")
+    assert sum(b for _, b in openings) + sum(moves) == figure
+    p.locator("#statement-balance_sheet").scroll_into_view_if_needed()
+    open_explanation(p, "#statement-balance_sheet tr[data-line='1000'] button.line-explain")
+    summary = p.locator("#explain .explain-sum")
+    assert int(summary.get_attribute("data-count")) == len(openings) + len(moves)
+    assert Decimal(summary.get_attribute("data-total")) == figure and "ties" in summary.get_attribute("class")
+    assert panel_rows(p) == [b for _, b in openings] + largest(moves, LINES)
+    more = p.locator("#explain .explain-more")
+    assert Decimal(more.get_attribute("data-total")) == figure - sum(panel_rows(p))
+    p.keyboard.press("Escape")
+    assert p.locator("#explain").is_hidden()
+    # the computed current-year earnings: its formula over the income statement, by account
+    fy = read(demo_home, "select fiscal_year_start_month from run_context")[0][0]
+    year = int(period[:4]) - (1 if int(period[5:]) < fy else 0)
+    earnings = [b for (b,) in read(demo_home, """
+        select sum(jl.credit - jl.debit)::decimal(18, 2) from erp_journal_lines jl join erp_accounts a using (account_id)
+        where a.type in ('revenue', 'expense') and jl.posted_date >= ? and strftime(jl.posted_date, '%Y-%m') <= ?
+        group by a.account_id having sum(jl.credit - jl.debit) <> 0 order by a.account_id""", [f"{year:04d}-{fy:02d}-01", period])]
+    p.locator("#statement-balance_sheet tr[data-line='_current_earnings'] button.line-explain").focus()
+    p.keyboard.press("Enter")  # the keyboard opens it as a click does
+    p.wait_for_selector("#explain[data-ready='1']")
+    assert panel_rows(p) == earnings
+    assert Decimal(p.locator("#explain .explain-sum").get_attribute("data-total")) == statement_amount(
+        demo_home, period, "balance_sheet", "_current_earnings")
+    p.keyboard.press("Escape")
+    # a cash-flow total: net income's lines and minus the month's lines on the working-capital accounts
+    signed = (journal(demo_home, period, "a.type in ('revenue', 'expense')", "jl.credit - jl.debit")
+              + journal(demo_home, period, OPERATING_BS, "jl.credit - jl.debit"))
+    figure = statement_amount(demo_home, period, "cash_flow", "net_cash_operating")
+    assert sum(signed) == figure
+    p.locator("#statement-cash_flow").scroll_into_view_if_needed()
+    open_explanation(p, "#statement-cash_flow tr[data-line='net_cash_operating'] button.line-explain")
+    summary = p.locator("#explain .explain-sum")
+    assert int(summary.get_attribute("data-count")) == len(signed)
+    assert Decimal(summary.get_attribute("data-total")) == figure and "ties" in summary.get_attribute("class")
+    assert panel_rows(p) == largest(signed, LINES)
+    p.keyboard.press("Escape")
+    # headings and the tie-out check are not sums of balances: nothing to open
+    assert p.locator("#statement-cash_flow tr[data-line='cash_difference'] button.line-explain").count() == 0
+    # a month older than the embedded ones says where to see it
+    p.select_option("#period-select", read(demo_home, "select min(period) from periods")[0][0])
+    open_explanation(p, "#statement-balance_sheet tr[data-line='1000'] button.line-explain")
+    assert "closeboard serve" in p.locator("#explain .explain-error").inner_text()
+    p.keyboard.press("Escape")
+    assert demo_page.errors == []
+
+
 @pytest.fixture
 def served(demo_home: Path, tmp_path: Path) -> Iterator[str]:
     home = tmp_path / "home"
@@ -204,6 +281,13 @@ def test_the_served_page_fetches_every_line(demo_home: Path, served: str, open_p
     open_explanation(p, "#statement-income_statement tr[data-line='4100'] button.line-explain")
     lines = journal(demo_home, period, "a.account_id = '4100'", "jl.credit - jl.debit")
     assert sorted(panel_rows(p)) == sorted(lines)
+    p.keyboard.press("Escape")
+    # a balance-sheet line: every opening balance and every line of the month, from the server
+    open_explanation(p, "#statement-balance_sheet tr[data-line='1000'] button.line-explain")
+    expected = [b for _, b in balances_before(demo_home, period, ASSETS)] + journal(demo_home, period, ASSETS, "jl.debit - jl.credit")
+    assert sorted(panel_rows(p)) == sorted(expected) and len(expected) > LINES
+    assert Decimal(p.locator("#explain .explain-sum").get_attribute("data-total")) == statement_amount(
+        demo_home, period, "balance_sheet", "1000")
     assert [u for u in watched.requests if "/api/explain" in u]
     assert watched.errors == []
 

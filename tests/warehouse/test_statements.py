@@ -268,3 +268,54 @@ def test_demo_run_statements_equal_the_reference(demo_home: Path, reference):
         f" and kind in {REFERENCE_KINDS}",
     )
     _compare(rows, reference)
+
+
+def test_a_parent_posted_to_directly_has_a_line_of_its_own_apart_from_its_subtree():
+    """A parent account with postings of its own and children: its group line (the subtree) and its
+    "(posted directly)" line are two lines with distinct ids, each with its own figure, and each
+    explains (journal lines and accounts) to exactly its own figure."""
+    from reports.explain import explain_statement_line
+
+    con = duckdb.connect(":memory:")
+    for name in ("canonical.sql", "ops.sql"):
+        con.execute((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    con.executemany("insert into erp_accounts values (?, ?, ?, ?, 'USD', ?)", [
+        ("1000", "Cash", "asset", "cash", None), ("1100", "Receivables", "asset", "ar", None),
+        ("1110", "Receivables abroad", "asset", "ar", "1100"),
+        ("4000", "Revenue", "revenue", None, None), ("4100", "Services", "revenue", None, "4000"),
+    ])
+    # (entry, date, account, debit, credit): each entry balances
+    postings = [
+        ("E1", "2026-04-03", "1100", "120.10", "0"), ("E1", "2026-04-03", "4000", "0", "120.10"),
+        ("E2", "2026-04-09", "1110", "80.05", "0"), ("E2", "2026-04-09", "4100", "0", "80.05"),
+        ("E3", "2026-04-20", "1000", "50.00", "0"), ("E3", "2026-04-20", "1100", "0", "50.00"),
+        ("E4", "2026-04-25", "1100", "7.33", "0"), ("E4", "2026-04-25", "4100", "0", "7.33"),
+    ]
+    con.executemany(
+        "insert into erp_journal_lines (entry_id, line_no, posted_date, account_id, debit, credit, currency)"
+        " values (?, ?, ?::date, ?, ?::decimal(18, 2), ?::decimal(18, 2), 'USD')",
+        [(e, i + 1, d, a, dr, cr) for i, (e, d, a, dr, cr) in enumerate(postings)])
+    con.execute("insert into run_context values ('2026-04', '2026-05-15'::date, 1, 'USD')")
+    build_marts(con)
+
+    def own(account: str, sign: int) -> D:  # the account's own postings in April, as the statement signs it
+        return sign * sum((D(dr) - D(cr) for _, d, a, dr, cr in postings if a == account and d < "2026-05"), D(0))
+
+    lines = {(s, line): (kind, amount) for s, line, kind, amount in con.execute(
+        "select statement, line_id, kind, amount from mart_statements"
+        " where rollup = 'account' and period = '2026-04' and statement <> 'cash_flow'").fetchall()}
+    ids = con.execute("select statement, rollup, period, line_id, count(*) from mart_statements"
+                      " group by all having count(*) > 1").fetchall()
+    assert ids == []
+    assert lines[("income_statement", "4000")] == ("group", own("4000", -1) + own("4100", -1))
+    assert lines[("income_statement", "4000/direct")] == ("account", own("4000", -1))
+    assert lines[("income_statement", "4100")] == ("account", own("4100", -1))
+    assert lines[("balance_sheet", "1100")] == ("group", own("1100", 1) + own("1110", 1))
+    assert lines[("balance_sheet", "1100/direct")] == ("account", own("1100", 1))
+    label = con.execute("select label from mart_statements where line_id = '4000/direct' limit 1").fetchone()[0]
+    assert label == "Revenue (posted directly)"
+    for line_id, accounts in (("4000", {"4000", "4100"}), ("4000/direct", {"4000"})):
+        explained = explain_statement_line(con, "account", line_id, "2026-04")
+        assert {a["account_id"] for a in explained["accounts"]} == accounts
+        assert explained["ties"] and D(explained["rows"]["total"]) == lines[("income_statement", line_id)][1]
+    con.close()

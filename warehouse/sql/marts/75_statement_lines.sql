@@ -1,8 +1,10 @@
 -- statement_lines: the income statement and balance sheet as long rows (period x column x line),
 -- pivoted into mart_statements by 85_mart_statements.sql. Two rollups of the same figures:
 --   rollup 'account'  every account in its section, nested under its parent (parent_id) within the
---                     section: a parent's line (kind 'group') is its whole subtree, its own postings
---                     (if it has any) a line of their own; leaves are kind 'account'
+--                     section: a parent's line (kind 'group', line_id its account_id) is its whole
+--                     subtree, its own postings (if it has any) a line of their own (kind 'account',
+--                     line_id '<account_id>/direct', "... (posted directly)"); leaves are kind
+--                     'account' with their account_id
 --   rollup 'subtype'  one line per section and subtype (kind 'subtype'; no subtype: 'Other', last)
 -- and, in both, the totals (kind 'total'):
 --   income statement  total revenue, total cost of revenue, gross profit (revenue - cogs), total
@@ -91,7 +93,7 @@ leaf_lines as (
         v.statement as statement,
         v.period as period,
         v.col as col,
-        v.item_id as line_id,
+        case when it.has_children then v.item_id || '/direct' else v.item_id end as line_id,
         case when it.has_children then v.name || ' (posted directly)' else v.name end as label,
         'account' as kind,
         it.depth + (case when it.has_children then 1 else 0 end) as depth,

@@ -1,6 +1,7 @@
 -- Budget vs actual (the optional `budgets` table, fed by the `budget` connector; docs/budget.md).
--- Only rows in the reporting currency count (closeboard never sums two currencies), and only
--- for reported periods. With no budget rows for a period its lines have no budget: null, never 0.
+-- Only rows in the reporting currency count (closeboard never sums two currencies; the budget
+-- adapter quarantines a row in another currency with its reason, connectors/adapters/budget.py),
+-- and only for reported periods. With no budget rows for a period its lines have no budget: null, never 0.
 --
 -- budget_lines: the income statement's budget per period and line, both rollups, as statement_lines
 --   numbers them (line_id); only the period column ('amount') has a budget:
@@ -55,7 +56,7 @@ group by all;
 create or replace table statement_line_accounts as
 -- The accounts behind each income-statement line (both rollups, as statement_lines numbers them),
 -- with the sign the line gives them: rollup 'account' a parent's line is its subtree (statement_tree),
--- a leaf its own account; rollup 'subtype' the section's accounts of that subtype; the totals their
+-- its "(posted directly)" line ('<account_id>/direct') and a leaf their own account; rollup 'subtype' the section's accounts of that subtype; the totals their
 -- section, gross profit revenue - cost of revenue, net income revenue - cost of revenue - operating
 -- expenses. The budget lines below add up these accounts' budgets; `closeboard explain` and the
 -- page's click-to-explain list these accounts' journal lines.
@@ -70,6 +71,12 @@ items as (
 tree as (
     select distinct t.item_id as item_id, t.ancestor_id as ancestor_id,
     from statement_tree as t
+),
+
+parents as (
+    select distinct t.item_id as item_id,
+    from statement_tree as t
+    where t.has_children
 ),
 
 totals as (
@@ -94,6 +101,11 @@ from (
     from items as i
     inner join tree as t
         on t.item_id = i.account_id
+    union all
+    select 'account', i.account_id || '/direct', i.account_id, 1, 'line',
+    from items as i
+    semi join parents as pa
+        on pa.item_id = i.account_id
     union all
     select 'subtype', i.section || ':' || coalesce(i.subtype, ''), i.account_id, 1, 'line',
     from items as i

@@ -1,0 +1,57 @@
+-- The journal lines behind the balance sheet and the cash flow, for the periods $periods: per period
+-- and account of a type in $types, the lines posted in the month, debit - credit, with the account's
+-- count and total of them, largest first, at most $limit per account (zeros left out); and its
+-- opening balance (debit - credit of every line dated before the month, the opening postings
+-- before first_period included) as a row with line_no 0 and no entry.
+with
+
+moves as (
+    select
+        p.period as period,
+        jl.account_id as account_id,
+        jl.posted_date as posted_date,
+        jl.entry_id as entry_id,
+        jl.line_no as line_no,
+        jl.description as description,
+        jl.document_id as document_id,
+        (jl.debit - jl.credit)::decimal(18, 2) as amount,
+    from erp_journal_lines as jl
+    inner join erp_accounts as a
+        on a.account_id = jl.account_id
+        and a.type in (select unnest($types::varchar[]))
+    inner join periods as p
+        on jl.posted_date between p.period_start and p.period_end
+    where p.period in (select unnest($periods::varchar[]))
+        and jl.debit <> jl.credit
+)
+
+select
+    m.*,
+    count(*) over (partition by m.period, m.account_id) as _count,
+    sum(m.amount) over (partition by m.period, m.account_id)::decimal(18, 2) as _total,
+from moves as m
+qualify row_number() over (
+    partition by m.period, m.account_id
+    order by abs(m.amount) desc, m.amount desc, m.entry_id, m.line_no
+) <= $limit
+union all
+select
+    p.period,
+    a.account_id,
+    (p.period_start - interval 1 day)::date,
+    null,
+    0,
+    'Opening balance (the month-end before)',
+    null,
+    coalesce(sum(jl.debit - jl.credit), 0)::decimal(18, 2),
+    0,
+    0::decimal(18, 2),
+from erp_accounts as a
+cross join periods as p
+left join erp_journal_lines as jl
+    on jl.account_id = a.account_id
+    and jl.posted_date < p.period_start
+where p.period in (select unnest($periods::varchar[]))
+    and a.type in (select unnest($types::varchar[]))
+group by all
+order by period, account_id, line_no = 0 desc, abs(amount) desc, amount desc, entry_id, line_no

@@ -251,6 +251,7 @@ class Config:
     alerts: tuple[AlertRule, ...] = ()
     warehouse: WarehouseConfig = WarehouseConfig()  # issue 21: DuckDB memory_limit / temp_directory
     instance: InstanceConfig | None = None  # issue 22: the Dagster instance on PostgreSQL (None: SQLite in the home)
+    views: str | None = None  # issue 19: the folder of the user's views (reports/views.py), relative to this file
 
 
 def expand(value: str, *, source: str, environ: dict[str, str] | None = None) -> str:
@@ -662,6 +663,7 @@ SECTIONS: dict[str, type[_Schema] | None] = {
     "delivery": DeliverySchema,
     "alerts": None,  # a list of AlertSchema
     "instance": None,  # InstanceSchema: the Dagster instance (issue 22, pipelines/instance.py)
+    "views": None,  # a folder of views/*.md (issue 19, reports/views.py); default views/ next to this file
 }
 
 
@@ -923,6 +925,9 @@ def parse_config(raw: dict[str, Any], path: Path | None = None, *, check_command
     if raw.get("instance") is not None:
         schema = _validate(InstanceSchema, raw["instance"], "instance", problems)
         instance = InstanceConfig(**schema.model_dump()) if schema is not None else None
+    views = raw.get("views")
+    if views is not None and (not isinstance(views, str) or not views.strip()):
+        problems.append(f"views: expected a folder of views/*.md (a path), got {_shown(views)}")
     if problems or settings is None or recon is None or schedules is None or refresh is None:
         prefix = f"{path}: " if path is not None else ""
         raise ConfigError(*(prefix + p for p in problems))
@@ -937,6 +942,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None, *, check_command
         delivery=delivery,
         alerts=alerts,
         instance=instance,
+        views=views if isinstance(views, str) else None,
     )
 
 

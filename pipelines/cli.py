@@ -133,6 +133,11 @@ def _write_demo_config(env: Env, summary: dict) -> Path:
         + yaml.safe_dump(raw, sort_keys=False),
         encoding="utf-8",
     )
+    views = env.home.root / "views"  # the three example views of docs/views.md; the user's own are kept
+    if not views.exists():
+        import shutil
+
+        shutil.copytree(REPO_ROOT / "connectors" / "demo" / "views", views)
     return target
 
 
@@ -514,6 +519,51 @@ def send(env: Env, period: str, version: int | None, to: tuple[str, ...]) -> Non
     click.echo(f"{'✗' if outcome.status == 'blocked' else '✓'} {outcome.line()}")
     if outcome.status == "blocked":
         sys.exit(1)
+
+
+@main.group()
+def views() -> None:
+    """The pages you describe: views/*.md (markdown with SQL blocks and components, docs/views.md)."""
+
+
+@views.command("check", epilog=example("closeboard views check"))
+@click.pass_obj
+def views_check(env: Env) -> None:
+    """Validate every view against the read copy: each problem with its file, line and fix; exit 1 if any."""
+    from reports.views import check_views, views_folder
+
+    folder = views_folder(env.load())
+    if not env.home.read_copy.exists():
+        click.echo(f"✗ no read copy at {env.home.read_copy}: run `closeboard refresh` first", err=True)
+        sys.exit(1)
+    checked = check_views(folder, env.home.read_copy)
+    if not checked:
+        click.echo(f"no views in {folder} (start one with `closeboard view new NAME`)")
+    for view in checked:
+        click.echo(f"{'✗' if view.problems else '✓'} {view.path}")
+        for problem in view.problems:
+            click.echo(f"  {problem}")
+    sys.exit(1 if any(v.problems for v in checked) else 0)
+
+
+@main.group()
+def view() -> None:
+    """One view: start a new page from a scaffold."""
+
+
+@view.command("new", epilog=example("closeboard view new revenue_by_customer"))
+@click.argument("name")
+@click.pass_obj
+def view_new(env: Env, name: str) -> None:
+    """Write views/NAME.md with one tile, one chart and one table to edit (rendered at each refresh)."""
+    from reports.views import scaffold, views_folder
+
+    try:
+        path = scaffold(views_folder(env.load()), name)
+    except (ValueError, FileExistsError) as exc:
+        click.echo(f"✗ {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"wrote {path}: edit it, check it with `closeboard views check`, see it after `closeboard refresh`")
 
 
 @main.group()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipelines import progress
 from pipelines.resources import CloseboardResource
 from reports.history import write_history
 from reports.render import PageContext, render_dashboard
+from reports.views import publish_views, views_folder
 from warehouse import loads
 from warehouse.db import publish_read_copy, scalar, transaction, write_json_atomic
 from warehouse.models import build_marts
@@ -63,7 +66,9 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
     with closeboard.warehouse() as con:
         write_connector_sources(con, config)  # the page's sources panel shows each source's auth kind
         sources = loads.source_freshness(con)
-        ctx = PageContext(config.company.name, config.company.currency, run_id, sources)
+        has_views = any(views_folder(config).glob("*.md"))  # the page links the views' index
+        ctx = PageContext(config.company.name, config.company.currency, run_id, sources,
+                          extra={"views_href": "views/index.html"} if has_views else {})
         page = render_dashboard(con, ctx, home.reports)
         crash_point("page_rendered")
         # the close history: render the archived page of every version without one (this run's, and
@@ -72,6 +77,14 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
         snapshot_versions = version_summary(con)
         con.execute("checkpoint")
     publish_read_copy(home)
+    # the user's views (issue 19), from the read copy just published: a broken view gets its error box
+    # and is named here and in status.json, and never fails the refresh or another page
+    views = publish_views(views_folder(config), home.read_copy, home.reports / "views",
+                          company=config.company.name, run_id=run_id)
+    failed_views = {name: problems for name, problems in views.items() if problems}
+    for name, problems in failed_views.items():
+        logging.getLogger(__name__).warning("view %s failed: %s", name, "; ".join(problems))
+        progress.emit(f"reports: view {name} failed (its page shows why): {problems[0]}")
     write_json_atomic(
         home.reports / STATUS_FILE,
         {
@@ -80,6 +93,8 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
             "sources_as_of": sources,
             "page": str(page),
             "snapshot_versions": snapshot_versions,
+            "views": sorted(views),
+            "failed_views": failed_views,
         },
     )
     return page

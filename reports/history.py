@@ -88,7 +88,8 @@ def _version_page(base: dict[str, Any], snap: Snapshot, warehouse_matches: bool)
     return {
         **base,
         "meta": {**meta, "default_period": snap.period, "periods": periods, "archived": archived,
-                 "history_href": f"../../{HISTORY_PAGE}" if meta.get("history_href") else None},
+                 "history_href": f"../../{HISTORY_PAGE}" if meta.get("history_href") else None,
+                 "views_href": None},  # the views are today's pages, not archived with a version
         "datasets": {**base["datasets"], name: {**kpis, "rows": rows}},
     }
 

@@ -1,0 +1,651 @@
+"""Views the user describes: markdown pages with named SQL blocks and components (issue 19).
+
+A view is a file `views/NAME.md` next to closeboard.yaml (or under the config's `views:` folder).
+Its prose and headings are markdown (any HTML in it is shown as text); three kinds of fenced block
+are read as data instead of text (the grammar, with examples, is docs/views.md):
+
+    ```sql revenue_by_customer        a named query: exactly one SELECT, run read-only on the read copy
+    ```tile / ```chart / ```table     a component: a YAML mapping naming a query and its columns
+
+Every view is validated when loaded and again before each render (`check_view`): each problem is a
+ViewProblem naming the file, the line and the fix. A view with a problem is rendered as an error box,
+never an exception: the refresh and the other pages carry on, and the refresh says which view failed.
+Pages are self-contained like the dashboard (reports/render.py): the same CSP with script hashes, the
+same CSS and vendored chart library inlined, every text autoescaped, money formatted from Decimal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from connectors.plain import write_atomic
+from reports import formatting
+from reports.render import (
+    CHART_LIBRARY,
+    _inline_script,
+    _script_hash,
+    environment,
+    json_for_script,
+    static_text,
+)
+
+COMPONENTS = ("tile", "chart", "table")
+FORMATS = {
+    "usd": "money in US dollars, to the cent", "eur": "money in euros, to the cent",
+    "gbp": "money in pounds, to the cent", "pct": "a percentage, one decimal",
+    "days": "a number of days", "months": "a number of months, one decimal",
+    "int": "a whole number", "text": "as the query returns it",
+}
+FIELDS = {
+    "tile": {"query": True, "value": True, "label": False, "format": False, "comparison": False, "period": False},
+    "chart": {"query": True, "x": True, "y": True, "type": False, "series": False, "title": False, "format": False},
+    "table": {"query": True, "columns": False, "formats": False, "sort": False, "totals": False, "title": False},
+}
+CHART_TYPES = ("line", "bar")
+COMPARISONS = {"mom": 1, "yoy": 12}
+# canonical tables whose money is in each record's own currency: a sum over them must keep the
+# currency apart (group by it, or filter on it)
+MULTI_CURRENCY = {
+    "erp_invoices": {"total", "balance"}, "erp_bills": {"total", "balance"}, "erp_payments": {"amount"},
+    "crm_opportunities": {"amount"}, "bank_transactions": {"amount"}, "bank_balances": {"closing_balance"},
+    "erp_journal_lines": {"amount_currency"},
+}
+MAX_ROWS = 2000
+VIEWS_DIR = "views"
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_TEMPLATE = re.compile(r"\{\{|\{%|\$\{")  # a template anywhere, even in a string literal
+_BIND = re.compile(r"(?<![:\w]):[A-Za-z_]\w*")  # :name outside string literals
+
+
+@dataclass(frozen=True)
+class ViewProblem:
+    file: str
+    line: int
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message} — fix: {self.fix}"
+
+
+@dataclass
+class Block:
+    kind: str  # "sql" or a component
+    name: str | None  # the query's name
+    line: int  # the line of the opening fence (1-based)
+    body: str
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class View:
+    path: Path
+    name: str
+    parts: list[str | Block]  # rendered markdown and blocks, in the file's order
+    queries: dict[str, Block]
+    components: list[Block]
+    problems: list[ViewProblem]
+    title: str | None = None
+
+
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def parse_view(path: Path) -> View:
+    """A view file as blocks and markdown, with the problems found without the warehouse."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    name = path.stem
+    problems: list[ViewProblem] = []
+    where = str(path)
+    if not _NAME.fullmatch(name):
+        problems.append(ViewProblem(where, 1, f"the view name {name!r} is not a plain name",
+                                    "rename the file to lower case letters, digits and _ (e.g. revenue_by_customer.md)"))
+    md = _markdown()
+    tokens = md.parse(text)
+    parts: list[str | Block] = []
+    queries: dict[str, Block] = {}
+    components: list[Block] = []
+    pending: list[Any] = []
+    title = None
+
+    def flush() -> None:
+        if pending:
+            parts.append(md.renderer.render(pending, md.options, {}))
+            pending.clear()
+
+    for i, token in enumerate(tokens):
+        if token.type == "inline" and title is None and i > 0 and tokens[i - 1].tag == "h1":
+            title = token.content
+        info = token.info.split() if token.type == "fence" else []
+        kind = info[0].lower() if info else ""
+        if token.type != "fence" or (kind not in COMPONENTS and kind != "sql"):
+            pending.append(token)
+            continue
+        flush()
+        line = token.map[0] + 1 if token.map else 1
+        block = Block(kind, None, line, token.content)
+        if kind == "sql":
+            qname = info[1] if len(info) > 1 else None
+            if qname is None or not _NAME.fullmatch(qname):
+                problems.append(ViewProblem(where, line, "a sql block without a plain name",
+                                            "open it with ```sql NAME (lower case letters, digits and _)"))
+                continue
+            if qname in queries:
+                problems.append(ViewProblem(where, line, f"a second query named {qname!r} (first at line "
+                                            f"{queries[qname].line})", "give each sql block its own name"))
+                continue
+            block.name = qname
+            queries[qname] = block
+        else:
+            problems.extend(_read_component(block, where))
+            components.append(block)
+        parts.append(block)
+    flush()
+    return View(path, name, parts, queries, components, problems, title)
+
+
+def _read_component(block: Block, where: str) -> list[ViewProblem]:
+    def problem(message: str, fix: str, offset: int = 0) -> ViewProblem:
+        return ViewProblem(where, block.line + offset, f"{block.kind}: {message}", fix)
+
+    try:
+        spec = yaml.safe_load(block.body) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return [problem(f"not valid YAML ({getattr(exc, 'problem', exc)})", "write one `key: value` a line",
+                        (mark.line + 1) if mark else 0)]
+    if not isinstance(spec, dict):
+        return [problem("expected `key: value` lines", "write e.g. `query: NAME` on its own line")]
+    block.spec = spec
+    out = []
+    known = FIELDS[block.kind]
+    for key in spec:
+        if key not in known:
+            out.append(problem(f"unknown key {key!r}", f"use only {', '.join(known)}", _key_line(block, key)))
+    for key, required in known.items():
+        if required and key not in spec:
+            out.append(problem(f"no {key!r}", f"add `{key}: ...` (see docs/views.md)"))
+    fmts = [spec.get("format")] + list((spec.get("formats") or {}).values() if isinstance(spec.get("formats"), dict) else [])
+    for fmt in fmts:
+        if fmt is not None and fmt not in FORMATS:
+            out.append(problem(f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}", _key_line(block, "format")))
+    if spec.get("comparison") is not None and str(spec["comparison"]).lower() not in COMPARISONS:
+        out.append(problem(f"unknown comparison {spec['comparison']!r}", "use mom or yoy", _key_line(block, "comparison")))
+    if block.kind == "chart" and spec.get("type", "line") not in CHART_TYPES:
+        out.append(problem(f"unknown chart type {spec['type']!r}", "use line or bar", _key_line(block, "type")))
+    return out
+
+
+def _key_line(block: Block, key: str) -> int:
+    """The line offset (from the fence) of `key:` in the block's body, 0 when not found."""
+    for n, text in enumerate(block.body.splitlines(), start=1):
+        if re.match(rf"\s*{re.escape(key)}\s*:", text):
+            return n
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# validation against the read copy
+
+
+def _nodes(tree: Any):
+    if isinstance(tree, dict):
+        yield tree
+        for value in tree.values():
+            yield from _nodes(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _nodes(value)
+
+
+def _line_at(sql: str, offset: int) -> int:
+    return sql.count("\n", 0, max(0, offset)) + 1
+
+
+def check_query(con: duckdb.DuckDBPyConnection, block: Block, where: str) -> tuple[list[str], list[ViewProblem]]:
+    """The columns the query returns, or the problems that stop it: not exactly one SELECT, a
+    parameter or template (page input never becomes SQL), an unknown table or column, a sum of money
+    across currencies where the tables say so."""
+    sql = block.body.strip().rstrip(";").strip()
+    lead = len(block.body) - len(block.body.lstrip())
+    first = block.line + 1 + block.body[:lead].count("\n")
+
+    def problem(message: str, fix: str, line: int = 1) -> ViewProblem:
+        return ViewProblem(where, first + line - 1, f"query {block.name!r}: {message}", fix)
+
+    if not sql:
+        return [], [problem("is empty", "write one SELECT in the block")]
+    # string literals blanked (same length, newlines kept) so that 'a:b' is not taken for a parameter
+    unquoted = re.sub(r"'(?:[^']|'')*'", lambda q: re.sub(r"[^\n]", " ", q.group(0)), sql)
+    if m := _TEMPLATE.search(sql) or _BIND.search(unquoted):
+        return [], [problem(f"{m.group(0)!r} builds SQL from page input", "views take no parameters: write the "
+                            "values into the SELECT, or add a column the component picks from",
+                            _line_at(sql, m.start()))]
+    tree = json.loads(con.execute("select json_serialize_sql(?)", [sql]).fetchone()[0])
+    if tree.get("error"):
+        message = tree.get("error_message", "not a SELECT")
+        if "Only SELECT" in message:
+            return [], [problem("is not a SELECT (views only read)", "write one SELECT (or WITH ... SELECT) statement")]
+        line = re.search(r"LINE (\d+):", message)
+        return [], [problem(f"does not parse: {message.splitlines()[0]}", "correct the SQL at that line",
+                            int(line.group(1)) if line else 1)]
+    if len(tree["statements"]) != 1:
+        return [], [problem(f"holds {len(tree['statements'])} statements", "keep exactly one SELECT per block; "
+                            "give each other query its own ```sql NAME block")]
+    for node in _nodes(tree["statements"]):
+        if node.get("class") == "PARAMETER":
+            return [], [problem("has a parameter (? or $n) built from page input", "views take no parameters: "
+                                "write the values into the SELECT", _line_at(sql, node.get("query_location", 0)))]
+    try:
+        described = con.execute(f"describe {sql}").fetchall()
+    except duckdb.Error as exc:
+        message = str(exc)
+        line = re.search(r"LINE (\d+):", message)
+        kind = ("an unknown table" if isinstance(exc, duckdb.CatalogException) else
+                "an unknown column" if "not found" in message else "an error")
+        return [], [problem(f"names {kind}: {message.splitlines()[0]}",
+                            _hint(message) or "use the tables and columns listed in docs/views.md",
+                            int(line.group(1)) if line else 1)]
+    columns = [row[0] for row in described]
+    currency_issue = _cross_currency(tree["statements"][0])
+    if currency_issue:
+        table, column, location = currency_issue
+        return columns, [problem(f"sums {table}.{column}, which is in each record's own currency, without "
+                                 "keeping currencies apart", "add `currency` to the SELECT and GROUP BY (or "
+                                 "filter `where currency = 'USD'`)", _line_at(sql, location))]
+    return columns, []
+
+
+def _hint(message: str) -> str | None:
+    did = re.search(r'(Did you mean|Candidate bindings:)\s*(.+)', message)
+    return f"{did.group(1).rstrip(':').lower()} {did.group(2).strip()}?" if did else None
+
+
+def _cross_currency(statement: dict[str, Any]) -> tuple[str, str, int] | None:
+    nodes = list(_nodes(statement))
+    tables = {n.get("table_name") for n in nodes if n.get("type") == "BASE_TABLE"}
+    columns = {n["column_names"][-1].lower() for n in nodes if n.get("class") == "COLUMN_REF" and n.get("column_names")}
+    if "currency" in columns:
+        return None
+    for node in nodes:
+        if node.get("class") != "FUNCTION" or node.get("function_name", "").lower() != "sum":
+            continue
+        for ref in _nodes([node.get("children", []), node.get("arguments", [])]):
+            if ref.get("class") != "COLUMN_REF":
+                continue
+            column = ref["column_names"][-1].lower()
+            for table in tables & set(MULTI_CURRENCY):
+                if column in MULTI_CURRENCY[table]:
+                    return table, column, node.get("query_location", 0)
+    return None
+
+
+def check_view(view: View, con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Validate `view` against the read copy; its problems are added to view.problems. Returns each
+    good query's columns."""
+    where = str(view.path)
+    columns: dict[str, list[str]] = {}
+    for name, block in view.queries.items():
+        cols, problems = check_query(con, block, where)
+        view.problems.extend(problems)
+        if not problems:
+            columns[name] = cols
+    for block in view.components:
+        view.problems.extend(_check_component(block, view, columns, where))
+    return columns
+
+
+def _check_component(block: Block, view: View, columns: dict[str, list[str]], where: str) -> list[ViewProblem]:
+    spec = block.spec
+    query = spec.get("query")
+    if not query:
+        return []
+    if query not in view.queries:
+        known = ", ".join(view.queries) or "none"
+        return [ViewProblem(where, block.line + _key_line(block, "query"), f"{block.kind}: no query named {query!r}",
+                            f"name one of this view's queries ({known}) or add a ```sql {query} block")]
+    if query not in columns:
+        return []  # its own problem is listed already
+    have = columns[query]
+    named: list[tuple[str, Any]] = []
+    for key in ("value", "x", "series", "period"):
+        if spec.get(key) is not None:
+            named.append((key, spec[key]))
+    for key in ("y", "columns", "totals"):
+        values = spec.get(key)
+        for v in ([values] if isinstance(values, str) else values or []):
+            named.append((key, v))
+    if isinstance(spec.get("formats"), dict):
+        named.extend(("formats", k) for k in spec["formats"])
+    if spec.get("sort"):
+        named.append(("sort", str(spec["sort"]).lstrip("-").split()[0]))
+    if block.kind == "tile" and spec.get("comparison") and "period" not in spec:
+        named.append(("comparison", "period"))
+    out = []
+    for key, column in named:
+        if column not in have:
+            out.append(ViewProblem(where, block.line + _key_line(block, key),
+                                   f"{block.kind}: query {query!r} has no column {column!r}",
+                                   f"use one of {', '.join(have)} (or add {column!r} to its SELECT)"))
+    return out
+
+
+def load_views(folder: Path) -> list[View]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    views = []
+    for path in sorted(folder.glob("*.md")):
+        try:
+            views.append(parse_view(path))
+        except (OSError, UnicodeDecodeError) as exc:  # unreadable: its own error page, not a failed refresh
+            views.append(View(path, path.stem, [], {}, [], [ViewProblem(str(path), 1, f"cannot be read ({exc})",
+                                                                         "save it as UTF-8 text")]))
+    return views
+
+
+def views_folder(config: Any) -> Path:
+    """Where a configuration's views live: its `views:` (relative to closeboard.yaml), else views/
+    next to it."""
+    base = Path(config.path).parent if getattr(config, "path", None) else Path.cwd()
+    return base / (getattr(config, "views", None) or VIEWS_DIR)
+
+
+def connect_read_copy(read_copy: Path) -> duckdb.DuckDBPyConnection:
+    """The read copy, read-only and with no file or network access: a view reads the warehouse only."""
+    return duckdb.connect(str(read_copy), read_only=True, config={"enable_external_access": False})
+
+
+def check_views(folder: Path, read_copy: Path) -> list[View]:
+    """Every view in `folder` parsed and validated against the read copy (`closeboard views check`)."""
+    views = load_views(folder)
+    with connect_read_copy(read_copy) as con:
+        for view in views:
+            check_view(view, con)
+    return views
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering
+
+
+def _fmt(value: Any, token: str | None) -> str:
+    if value is None:
+        return "—"
+    token = token or ("text" if not isinstance(value, (int, Decimal, float)) else "int" if isinstance(value, int) else "text")
+    if token in ("usd", "eur", "gbp"):
+        return formatting.money(value, token.upper(), cents=True)
+    if token == "pct":
+        return formatting.number(value, 1, "%")
+    if token == "days":
+        return formatting.number(value, 0, " days")
+    if token == "months":
+        return formatting.number(value, 1, " months")
+    if token == "int":
+        return formatting.number(value, 0)
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value for the chart: money as a decimal string, dates ISO."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    return str(value)
+
+
+def _records(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[dict[str, Any]]]:
+    cursor = con.execute(sql)
+    columns = [d[0] for d in cursor.description]
+    return columns, [dict(zip(columns, row, strict=True)) for row in cursor.fetchmany(MAX_ROWS)]
+
+
+def _shift(period: str, months: int) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    n = year * 12 + month - 1 - months
+    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
+def _tile(spec: dict[str, Any], rows: list[dict[str, Any]], focus: str | None) -> dict[str, Any]:
+    """The tile in the last ended month (`focus`, as the dashboard opens on), else the query's latest;
+    with `by_period` the tile in each month of the query, for the page's period selector."""
+    key = spec.get("period", "period")
+    by_period = {str(r[key])[:7]: r for r in rows if key in r and r[key] is not None}
+    ended = [p for p in by_period if focus is None or p <= focus]
+    if not by_period:
+        row = rows[0] if rows else None
+        value = None if row is None else row[spec["value"]]
+        return {"label": spec.get("label", spec["value"]), "value": value, "text": _fmt(value, spec.get("format")),
+                "period": None, "change": None, "by_period": {}}
+    every = {p: _tile_in(spec, by_period, p) for p in sorted(by_period)}
+    return {"label": spec.get("label", spec["value"]), **every[max(ended or by_period)], "by_period": every}
+
+
+def _tile_in(spec: dict[str, Any], by_period: dict[str, dict[str, Any]], period: str) -> dict[str, Any]:
+    fmt, value = spec.get("format"), by_period[period][spec["value"]]
+    tile = {"value": _plain(value), "text": _fmt(value, fmt), "period": period, "change": None}
+    comparison = str(spec.get("comparison") or "").lower()
+    if comparison and value is not None:
+        prior = by_period.get(_shift(period, COMPARISONS[comparison]), {}).get(spec["value"])
+        if prior is None:
+            tile["change"] = f"{comparison.upper()}: no prior figure"
+        else:
+            delta = Decimal(str(value)) - Decimal(str(prior))
+            sign = "+" if delta > 0 else "−" if delta < 0 else "±"
+            text = _fmt(abs(delta), fmt)
+            if prior:
+                text += f" ({formatting.number(abs(delta) / abs(Decimal(str(prior))) * 100, 1, '%')})"
+            tile["change"] = f"{comparison.upper()} {sign}{text}"
+    return tile
+
+
+def _table(spec: dict[str, Any], columns: list[str], rows: list[dict[str, Any]], where: str,
+           block: Block) -> dict[str, Any]:
+    shown = list(spec.get("columns") or columns)
+    formats = spec.get("formats") or {}
+    sort = spec.get("sort")
+    if sort:
+        text = str(sort).strip()
+        desc = text.startswith("-") or text.lower().endswith(" desc")
+        column = text.lstrip("-").split()[0]
+        rows = sorted(rows, key=lambda r: (r[column] is None, r[column]), reverse=desc)
+    totals_of = [spec["totals"]] if isinstance(spec.get("totals"), str) else list(spec.get("totals") or [])
+    if totals_of and "currency" in columns and len({r["currency"] for r in rows}) > 1:
+        raise _RenderProblem(ViewProblem(where, block.line + _key_line(block, "totals"),
+                                         "table: totals would add money in more than one currency "
+                                         f"({', '.join(sorted({str(r['currency']) for r in rows}))})",
+                                         "filter the query to one currency, or drop `totals`"))
+    totals = None
+    if totals_of:
+        totals = {c: _fmt(sum((Decimal(str(r[c])) for r in rows if r[c] is not None), Decimal(0)),
+                          formats.get(c)) for c in totals_of}
+    return {
+        "title": spec.get("title"),
+        "columns": shown,
+        "numeric": [c in formats and formats[c] != "text" for c in shown],
+        "rows": [[_fmt(r[c], formats.get(c)) for c in shown] for r in rows],
+        "totals": None if totals is None else [totals.get(c, "Total" if i == 0 else "") for i, c in enumerate(shown)],
+    }
+
+
+def _chart(spec: dict[str, Any], rows: list[dict[str, Any]], index: int) -> dict[str, Any]:
+    ys = [spec["y"]] if isinstance(spec["y"], str) else list(spec["y"])
+    labels = list(dict.fromkeys(_plain(r[spec["x"]]) for r in rows))
+    datasets = []
+    if spec.get("series"):
+        groups = list(dict.fromkeys(_plain(r[spec["series"]]) for r in rows))
+        for g in groups:
+            by_x = {_plain(r[spec["x"]]): _plain(r[ys[0]]) for r in rows if _plain(r[spec["series"]]) == g}
+            datasets.append({"label": str(g), "data": [by_x.get(x) for x in labels]})
+    else:
+        for y in ys:
+            by_x = {_plain(r[spec["x"]]): _plain(r[y]) for r in rows}
+            datasets.append({"label": y, "data": [by_x.get(x) for x in labels]})
+    return {"id": f"chart-{index}", "type": spec.get("type", "line"), "title": spec.get("title"),
+            "labels": labels, "datasets": datasets}
+
+
+class _RenderProblem(Exception):
+    def __init__(self, problem: ViewProblem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def _last_ended_period(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        return con.execute("select max(period) filter (where not is_open) from periods").fetchone()[0]
+    except duckdb.Error:  # a warehouse without its calendar yet: the query's latest period
+        return None
+
+
+def view_page_data(view: View, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Validate `view` (again) and run its queries: the parts to draw, or the problems."""
+    check_view(view, con)
+    if view.problems:
+        return {"parts": [], "charts": [], "problems": [str(p) for p in view.problems]}
+    where = str(view.path)
+    results: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
+    parts: list[dict[str, Any]] = []
+    charts: list[dict[str, Any]] = []
+    focus = _last_ended_period(con)
+    try:
+        for part in view.parts:
+            if isinstance(part, str):
+                parts.append({"kind": "markdown", "html": Markup(part)})
+                continue
+            if part.kind == "sql":
+                continue
+            query = part.spec["query"]
+            if query not in results:
+                results[query] = _records(con, view.queries[query].body.strip().rstrip(";"))
+            columns, rows = results[query]
+            if part.kind == "tile":
+                parts.append({"kind": "tile", **_tile(part.spec, rows, focus)})
+            elif part.kind == "table":
+                parts.append({"kind": "table", **_table(part.spec, columns, rows, where, part)})
+            else:
+                chart = _chart(part.spec, rows, len(charts))
+                charts.append(chart)
+                parts.append({"kind": "chart", "id": chart["id"], "title": chart["title"]})
+    except _RenderProblem as exc:
+        return {"parts": [], "charts": [], "problems": [str(exc.problem)]}
+    except duckdb.Error as exc:
+        return {"parts": [], "charts": [], "problems": [f"{where}: a query failed: {exc}"]}
+    tiles = [p["by_period"] for p in parts if p["kind"] == "tile"]
+    for index, part in enumerate(p for p in parts if p["kind"] == "tile"):
+        part["index"] = index
+    periods = sorted({period for t in tiles for period in t})
+    selected = next((p["period"] for p in parts if p["kind"] == "tile" and p["period"]), None)
+    # consecutive tiles share a row
+    grouped: list[dict[str, Any]] = []
+    for part in parts:
+        if part["kind"] == "tile" and grouped and grouped[-1]["kind"] == "tiles":
+            grouped[-1]["tiles"].append(part)
+        elif part["kind"] == "tile":
+            grouped.append({"kind": "tiles", "tiles": [part]})
+        else:
+            grouped.append(part)
+    return {"parts": grouped, "charts": charts, "tiles": tiles, "periods": periods, "selected": selected,
+            "problems": []}
+
+
+def render_view_html(view: View, con: duckdb.DuckDBPyConnection, *, company: str, run_id: str) -> tuple[str, list[str]]:
+    """The view's self-contained page and its problems (an error box when there are any)."""
+    data = view_page_data(view, con)
+    scripts = [_inline_script(static_text(f"vendor/{CHART_LIBRARY}")), _inline_script(static_text("view.js"))]
+    html = environment().get_template("view.html").render(
+        script_hashes=" ".join(_script_hash(s) for s in scripts),
+        company=company, run_id=run_id, title=view.title or view.name, name=view.name,
+        rendered_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        parts=data["parts"], problems=data["problems"],
+        periods=data.get("periods", []), selected=data.get("selected"),
+        data_json=json_for_script({"charts": data["charts"], "tiles": data.get("tiles", [])}),
+        css=Markup(static_text("dashboard.css")), chart_js=scripts[0], page_js=scripts[1],
+    )
+    return html, data["problems"]
+
+
+def publish_views(folder: Path, read_copy: Path, out_dir: Path, *, company: str, run_id: str) -> dict[str, list[str]]:
+    """Render every view in `folder` from the read copy to out_dir/NAME.html (and an index.html);
+    {view name: its problems} — a view with problems gets its error-box page, the others are unharmed."""
+    views = load_views(folder)
+    if not views:
+        return {}
+    failed: dict[str, list[str]] = {}
+    for old in Path(out_dir).glob("*.html"):  # the page of a view since deleted goes with it
+        if old.stem != "index" and old.stem not in {v.name for v in views}:
+            old.unlink()
+    with connect_read_copy(read_copy) as con:
+        for view in views:
+            try:
+                html, problems = render_view_html(view, con, company=company, run_id=run_id)
+            except Exception as exc:  # a view never breaks the refresh: say which failed and why
+                html, problems = None, [f"{view.path}: could not be rendered: {type(exc).__name__}: {exc}"]
+            if html is not None:
+                write_atomic(Path(out_dir) / f"{view.name}.html", html)
+            failed[view.name] = problems
+    index = environment().get_template("view_index.html").render(company=company, views=failed)
+    write_atomic(Path(out_dir) / "index.html", index)
+    return failed
+
+
+SCAFFOLD = """# {title}
+
+Describe what this page is for. Prose and headings are markdown; see docs/views.md for the grammar.
+
+```sql monthly
+select period,
+       max(value) filter (where kpi = 'revenue') as revenue,
+       max(value) filter (where kpi = 'net_income') as net_income
+from mart_kpis
+group by period
+order by period
+```
+
+```tile
+query: monthly
+value: revenue
+label: Revenue
+format: usd
+comparison: mom
+```
+
+```chart
+query: monthly
+type: bar
+x: period
+y: [revenue, net_income]
+```
+
+```table
+query: monthly
+columns: [period, revenue, net_income]
+formats: {{revenue: usd, net_income: usd}}
+sort: -period
+totals: [revenue, net_income]
+```
+"""
+
+
+def scaffold(folder: Path, name: str) -> Path:
+    """A new view NAME.md in `folder` with one of each component (`closeboard view new NAME`)."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"view name {name!r}: use lower case letters, digits and _ (e.g. revenue_by_customer)")
+    path = Path(folder) / f"{name}.md"
+    if path.exists():
+        raise FileExistsError(f"{path} exists already: pick another name or edit it")
+    return write_atomic(path, SCAFFOLD.format(title=name.replace("_", " ").capitalize()))

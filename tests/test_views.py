@@ -1,0 +1,272 @@
+"""Views the user describes (issue 19): markdown + named SQL + tile/chart/table components, validated
+with file and line, rendered at each refresh as offline pages, a broken view never breaking the rest.
+
+Figures are compared with values computed here from the read copy's raw rows in Python (Decimal),
+not with the view's own SQL."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from reports.views import check_views, load_views, view_page_data
+from tests.conftest import AS_OF, copy_home, refresh_in_process
+
+CHROMIUM = "/usr/bin/chromium"
+
+GOOD_VIEW = """# Invoicing <script>alert(1)</script>
+
+Some **prose** and <b>raw html</b> shown as text.
+
+```sql monthly
+select strftime(issue_date, '%Y-%m') as period, sum(total) as invoiced
+from erp_invoices
+where currency = 'USD' and status <> 'void'
+group by period
+order by period
+```
+
+```sql by_customer
+select customer_id, sum(total) as invoiced, count(*) as documents
+from erp_invoices
+where currency = 'USD' and status <> 'void'
+group by customer_id
+```
+
+```tile
+query: monthly
+label: Invoiced
+value: invoiced
+format: usd
+comparison: mom
+```
+
+```chart
+query: monthly
+type: bar
+x: period
+y: invoiced
+title: Invoiced per month
+```
+
+```table
+query: by_customer
+columns: [customer_id, documents, invoiced]
+formats: {documents: int, invoiced: usd}
+sort: -invoiced
+totals: [documents, invoiced]
+```
+"""
+
+BROKEN_VIEW = """# Broken
+
+```sql nope
+select missing_column
+from erp_invoices
+```
+
+```tile
+query: nope
+value: missing_column
+```
+"""
+
+
+def usd(value: Decimal) -> str:
+    text = f"${abs(value):,.2f}"
+    return f"({text})" if value < 0 else text
+
+
+def invoice_rows(read_copy: Path) -> list[tuple]:
+    with duckdb.connect(str(read_copy), read_only=True) as con:
+        return con.execute("select issue_date, customer_id, total, currency, status from erp_invoices").fetchall()
+
+
+@pytest.fixture(scope="module")
+def refreshed(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A copy of the demo home with a good and a broken view, refreshed in process."""
+    home = copy_home(demo_home, tmp_path_factory.mktemp("views") / "home")
+    (home / "views").mkdir(exist_ok=True)
+    (home / "views" / "invoicing.md").write_text(GOOD_VIEW, encoding="utf-8")
+    (home / "views" / "broken.md").write_text(BROKEN_VIEW, encoding="utf-8")
+    refresh_in_process(home)
+    status = json.loads((home / "reports" / "status.json").read_text(encoding="utf-8"))
+    return home, status
+
+
+def test_a_broken_view_leaves_the_refresh_and_the_other_pages_intact(refreshed) -> None:
+    home, status = refreshed
+    assert status["views"] == ["broken", "invoicing"]
+    assert list(status["failed_views"]) == ["broken"]
+    assert "broken.md:4" in status["failed_views"]["broken"][0]
+    assert (home / "reports" / "latest.html").stat().st_size > 0
+    broken = (home / "reports" / "views" / "broken.html").read_text(encoding="utf-8")
+    assert "This view could not be shown" in broken and "missing_column" in broken
+    good = (home / "reports" / "views" / "invoicing.html").read_text(encoding="utf-8")
+    assert "could not be shown" not in good
+    index = (home / "reports" / "views" / "index.html").read_text(encoding="utf-8")
+    assert 'href="invoicing.html"' in index and "failed" in index
+    assert 'href="views/index.html"' in (home / "reports" / "latest.html").read_text(encoding="utf-8")  # linked
+
+
+def test_a_user_view_renders_in_chromium_with_exact_figures(refreshed) -> None:
+    home, _ = refreshed
+    rows = [r for r in invoice_rows(home / "warehouse.read.duckdb") if r[3] == "USD" and r[4] != "void"]
+    monthly: dict[str, Decimal] = defaultdict(Decimal)
+    customers: dict[str, list] = defaultdict(lambda: [0, Decimal(0)])
+    for issued, customer, total, _, _ in rows:
+        monthly[issued.isoformat()[:7]] += total
+        customers[customer][0] += 1
+        customers[customer][1] += total
+    periods = sorted(monthly)
+    last = f"{AS_OF.replace(day=1) - timedelta(days=1):%Y-%m}"  # the last ended month: the tile's
+    before = f"{AS_OF.replace(day=1) - timedelta(days=32):%Y-%m}"
+    assert last in monthly and before in monthly
+    delta = monthly[last] - monthly[before]
+    ranked = sorted(customers.items(), key=lambda kv: kv[1][1], reverse=True)
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page()
+        errors, requests, dialogs = [], [], []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto((home / "reports" / "views" / "invoicing.html").as_uri())
+        page.wait_for_selector("html[data-view-ready='true']", timeout=15_000)
+        tile = page.locator(".view-tile")
+        assert tile.locator(".tile-label").text_content() == f"Invoiced · {last}"
+        assert tile.locator(".tile-value").inner_text() == usd(monthly[last])
+        sign = "+" if delta > 0 else "−"
+        assert tile.locator(".tile-change").inner_text().startswith(f"MOM {sign}{usd(abs(delta))}")
+        # the period selector redraws the tile with that month's exact figure
+        page.select_option("#period-select", before)
+        assert tile.locator(".tile-label").text_content() == f"Invoiced · {before}"
+        assert tile.locator(".tile-value").inner_text() == usd(monthly[before])
+        page.select_option("#period-select", last)
+        assert tile.locator(".tile-value").inner_text() == usd(monthly[last])
+        chart = page.evaluate("""() => { const c = Chart.getChart(document.querySelector('canvas'));
+                                 return {type: c.config.type, labels: c.data.labels, raw: c.data.datasets[0].raw}; }""")
+        assert chart["type"] == "bar" and chart["labels"] == periods
+        assert [Decimal(v) for v in chart["raw"]] == [monthly[p] for p in periods]
+        body = page.locator("table.view-table tbody tr")
+        assert body.count() == len(ranked)
+        first = body.nth(0).locator("td").all_inner_texts()
+        assert first == [ranked[0][0], str(ranked[0][1][0]), usd(ranked[0][1][1])]
+        totals = page.locator("table.view-table tfoot td").all_inner_texts()
+        assert totals == ["Total", f"{len(rows):,}", usd(sum(monthly.values()))]
+        # the markdown's HTML is text, and nothing ran from it or left the file
+        assert "<script>alert(1)</script>" in page.locator("h1").nth(1).inner_text()
+        assert page.locator("b").count() == 0 and page.locator("strong", has_text="prose").count() == 1
+        assert not errors and not dialogs
+        assert [u for u in requests if not u.startswith("file:")] == []
+        browser.close()
+
+
+def _view(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "views"
+    folder.mkdir(exist_ok=True)
+    (folder / "v.md").write_text(text, encoding="utf-8")
+    return folder
+
+
+def _sql(body: str, component: str = "") -> str:
+    # line 1 title, 2 blank, 3 the fence, 4.. the SQL
+    return f"# V\n\n```sql q\n{body}\n```\n{component}"
+
+
+CASES = {
+    "not a select": (_sql("delete from erp_invoices"), 4, "is not a SELECT"),
+    "two statements": (_sql("select 1 as a;\nselect 2 as b"), 4, "holds 2 statements"),
+    "unknown table": (_sql("select 1 as a\nfrom erp_invoice"), 5, "unknown table"),
+    "unknown column": (_sql("select customer_id,\n  totl\nfrom erp_invoices"), 5, "unknown column"),
+    "sum across currencies": (_sql("select customer_id,\n  sum(total) as t\nfrom erp_invoices\ngroup by 1"), 5,
+                              "without keeping currencies apart"),
+    "positional parameter": (_sql("select total\nfrom erp_invoices\nwhere customer_id = ?"), 6, "page input"),
+    "template from page input": (_sql("select total\nfrom erp_invoices\nwhere customer_id = '{{ page.customer }}'"), 6,
+                                 "builds SQL from page input"),
+    "named parameter": (_sql("select total from erp_invoices where customer_id = $customer"), 4,
+                        "page input"),
+    "missing query": (_sql("select 1 as a", "\n```tile\nvalue: a\nquery: other\n```\n"), 9, "no query named 'other'"),
+    "missing column": (_sql("select 1 as a", "\n```table\nquery: q\ncolumns: [a, b]\n```\n"), 9, "has no column 'b'"),
+    "unknown format": (_sql("select 1 as a", "\n```tile\nquery: q\nvalue: a\nformat: dollars\n```\n"), 10,
+                       "unknown format"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_validation_error_names_file_line_and_fix(case: str, demo_home: Path, tmp_path: Path) -> None:
+    text, line, message = CASES[case]
+    folder = _view(tmp_path, text)
+    (view,) = check_views(folder, demo_home / "warehouse.read.duckdb")
+    assert [p.line for p in view.problems] == [line], [str(p) for p in view.problems]
+    problem = view.problems[0]
+    assert message in problem.message and problem.fix
+    assert str(problem).startswith(f"{folder / 'v.md'}:{line}: ")
+
+
+def test_totals_over_two_currencies_are_refused_at_render(demo_home: Path, tmp_path: Path) -> None:
+    text = _sql("select * from (values ('a', 1.00::decimal(18,2), 'USD'), ('b', 2.00, 'EUR')) t(name, amount, currency)",
+                "\n```table\nquery: q\ntotals: [amount]\n```\n")
+    (view,) = load_views(_view(tmp_path, text))
+    with duckdb.connect(str(demo_home / "warehouse.read.duckdb"), read_only=True) as con:
+        data = view_page_data(view, con)
+    assert len(data["problems"]) == 1 and "more than one currency (EUR, USD)" in data["problems"][0]
+    assert data["problems"][0].startswith(f"{view.path}:9: ")
+
+
+def test_cli_view_new_scaffolds_a_view_that_checks_clean(demo_home: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines.cli import main
+
+    home = copy_home(demo_home, tmp_path / "home", without=("dagster", "reports"))
+    monkeypatch.setenv("CLOSEBOARD_HOME", str(home))  # the CLI exports both: restored after the test
+    monkeypatch.setenv("CLOSEBOARD_CONFIG", str(home / "closeboard.yaml"))
+    runner = CliRunner()
+    made = runner.invoke(main, ["--home", str(home), "view", "new", "my_page"])
+    assert made.exit_code == 0, made.output
+    assert (home / "views" / "my_page.md").exists()
+    again = runner.invoke(main, ["--home", str(home), "view", "new", "my_page"])
+    assert again.exit_code == 1 and "exists already" in again.output
+    checked = runner.invoke(main, ["--home", str(home), "views", "check"])
+    assert checked.exit_code == 0, checked.output
+    assert "✓" in checked.output and "my_page.md" in checked.output
+    (home / "views" / "bad.md").write_text(_sql("select nothing_here from erp_invoices"), encoding="utf-8")
+    checked = runner.invoke(main, ["--home", str(home), "views", "check"])
+    assert checked.exit_code == 1 and "bad.md:4:" in checked.output
+
+
+def test_the_shipped_example_views_check_clean(demo_home: Path) -> None:
+    folder = Path(__file__).resolve().parents[1] / "connectors" / "demo" / "views"
+    views = check_views(folder, demo_home / "warehouse.read.duckdb")
+    assert sorted(v.name for v in views) == ["average_invoice", "cash_runway", "revenue_by_customer"]
+    assert all(not v.problems for v in views), [str(p) for v in views for p in v.problems]
+
+
+def test_the_demo_copies_the_example_views_and_keeps_the_users(tmp_path: Path) -> None:
+    from pipelines.cli import Env, _write_demo_config
+
+    summary = {"first_period": "2024-06", "as_of": "2026-06-15"}
+    _write_demo_config(Env(None, str(tmp_path)), summary)
+    shipped = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "connectors" / "demo" / "views").glob("*.md"))
+    assert sorted(p.name for p in (tmp_path / "views").glob("*.md")) == shipped
+    (tmp_path / "views" / "cash_runway.md").write_text("# mine\n", encoding="utf-8")
+    _write_demo_config(Env(None, str(tmp_path)), summary)
+    assert (tmp_path / "views" / "cash_runway.md").read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_a_view_reads_the_warehouse_only(demo_home: Path, tmp_path: Path) -> None:
+    (view,) = check_views(_view(tmp_path, _sql("select *\nfrom read_csv('/etc/hostname')")),
+                          demo_home / "warehouse.read.duckdb")
+    assert [p.line for p in view.problems] == [5] and "disabled" in view.problems[0].message

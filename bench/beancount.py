@@ -1,22 +1,20 @@
-"""beancount benchmark: a whole pull of a bean-example ledger through the real beancount-mcp server.
+"""beancount benchmark: closeboard against Fava on the same bean-example ledgers, after a one-month change.
 
-    uv run --frozen python bench/beancount.py [--seed 1] [--begin 2013-01-01] [--end 2024-01-01] [--keep FILE]
+    uv run --frozen python bench/beancount.py [--scales 1,10] [--seed 1] [--repeat 1] [--keep DIR]
+    uv run --frozen python bench/beancount.py --profile [--seed 1] [--begin 2013-01-01] [--end 2024-01-01]
 
-Generates a ledger with beancount's own `bean-example` (the defaults give 12,889 postings), starts
-beancount-mcp through uvx in its own environment (as closeboard's config does), and pulls
-erp_accounts, erp_journal_lines and erp_fx_rates with the `beancount` adapter, staging nothing
-(the pages are mapped to Arrow and dropped: the publish is measured by bench/ingest.py). Prints
-the figures and where the time goes:
-  - starting the server (uvx resolving its cached environment, Python, beancount-mcp) and its first
-    query, which loads and books the ledger;
-  - the queries by kind (count queries that plan the 200-row windows, window fetches, accounts,
-    prices): number, time as seen by the client (transport + server), and the same BQL run
-    in-process by beanquery in our venv (what BQL itself costs: the rest is beancount-mcp's
-    JSON-of-str() answer and the MCP stdio transport);
-    (beanquery's PEG parser alone, on the query text, is shown too: it is most of BQL's cost);
-  - our own parsing (the adapter turning rows into journal lines) and Arrow mapping.
-For reference, the issue measured Fava's reload of the same size of ledger at ~1.4 s on this
-machine; the loader's own time (beancount.loader.load_file, the bulk of such a reload) is printed.
+Compare (the default): for each scale, a ledger written by beancount's own `bean-example` (x1:
+2013-2023, 12.9k postings; x10: the same generator over 110 years, ~10x the postings; kept in --keep
+DIR when given), a data home whose closeboard.yaml has the ledger as its only source (beancount-mcp
+through uvx, two years reported, as a finance team would), and:
+  - closeboard: a cold `closeboard refresh` (not compared), then, after one transaction is appended to
+    the file dated three months before its end (a backdated change: that month and the open month are
+    pulled again), `closeboard refresh` in a fresh process as a user runs it (wall time), with the
+    queries it sent (connector_calls) and their time;
+  - Fava (fava.core.FavaLedger, the dev dependency): the ledger opened once, then, after the same
+    change, its reload (`load_file()`, what Fava does when the file changes).
+The ratio closeboard / Fava after each change is printed (and the median with --repeat N).
+--profile: the earlier whole-pull profile (where a pull's time goes, query by query).
 Figures only: nothing here asserts. The machine is shared: repeat and compare.
 """
 
@@ -100,11 +98,117 @@ def generate(seed: int, begin: str, end: str, path: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", action="store_true", help="profile one whole pull instead of comparing with Fava")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--begin", default="2013-01-01")
     parser.add_argument("--end", default="2024-01-01")
-    parser.add_argument("--keep", type=Path, help="write the ledger here (reused when it exists)")
+    parser.add_argument("--scales", default="1,10", help="compare: ledger sizes, x1 = 11 years of bean-example")
+    parser.add_argument("--repeat", type=int, default=1, help="compare: one-month changes per scale")
+    parser.add_argument("--keep", type=Path, help="profile: the ledger file; compare: a folder for the ledgers")
     args = parser.parse_args()
+    if not args.profile:
+        compare(args)
+        return
+    profile(args)
+
+
+def closeboard_cli() -> list[str]:
+    return [str(Path(sys.executable).parent / "closeboard")]
+
+
+def refresh(home: Path) -> float:
+    """`closeboard refresh` on `home` in a fresh process: its wall time."""
+    started = time.perf_counter()
+    done = subprocess.run([*closeboard_cli(), "--home", str(home), "--config", str(home / "closeboard.yaml"), "refresh"],
+                          capture_output=True, text=True, timeout=3600)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        sys.exit(f"closeboard refresh failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def last_run_calls(home: Path) -> tuple[int, float, int]:
+    """(queries, their seconds, journal postings read) of the last refresh, from the read copy."""
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse.read.duckdb"), read_only=True) as con:
+        return con.execute(
+            "select count(*), coalesce(sum(duration_ms), 0) / 1000, coalesce(sum(items) filter "
+            "(where arguments like '%entry_meta(''filename'')%'), 0) from connector_calls "
+            "where run_id = (select run_id from connector_calls order by called_at desc limit 1)").fetchone()
+
+
+def append_change(ledger: Path, day: str, n: int) -> None:
+    """One transaction dated `day`, appended at the end of the file (nothing above it moves)."""
+    with ledger.open("a", encoding="utf-8") as f:
+        f.write(f'\n{day} * "Bench" "one-month change {n}"\n  Expenses:Food:Restaurant  {12 + n}.34 USD\n'
+                "  Assets:US:BofA:Checking\n")
+
+
+def compare(args: argparse.Namespace) -> None:
+    import statistics
+    from datetime import date
+
+    import yaml
+    from fava.core import FavaLedger
+
+    uvx = shutil.which("uvx")
+    if uvx is None:
+        sys.exit("uvx is not on PATH")
+    work = Path(tempfile.mkdtemp(prefix="closeboard-bench-beancount-"))
+    keep = args.keep or work
+    keep.mkdir(parents=True, exist_ok=True)
+    summary = []
+    try:
+        for scale in (int(x) for x in args.scales.split(",")):
+            end = date(2024, 1, 1)
+            begin = date(end.year - 11 * scale, 1, 1)
+            ledger = keep / f"bean-example-seed{args.seed}-x{scale}.beancount"
+            if not ledger.exists():
+                print(f"x{scale}: bean-example --seed {args.seed} {begin}..{end}: "
+                      f"{generate(args.seed, begin.isoformat(), end.isoformat(), ledger):.1f} s", flush=True)
+            ledger = Path(shutil.copy(ledger, work / f"x{scale}.beancount"))  # changed below: never the kept one
+            last = date(end.year - 1, 12, 31)
+            home = work / f"home-x{scale}"
+            home.mkdir()
+            raw = {
+                "company": {"name": f"Bench x{scale}", "currency": "USD", "first_period": f"{last.year - 2}-{last.month:02d}",
+                            "as_of": last.isoformat()},
+                "connectors": {"erp": {
+                    "adapter": "beancount",
+                    "server": {"command": uvx, "args": [*UVX_ARGS, "--transport", "stdio", str(ledger)]},
+                    "allow_tools": ["beancount_query"], "client": {"call_timeout_s": 600},
+                    "options": {"currency": "USD", "rounding_account": "Expenses:Rounding"},
+                }},
+            }
+            (home / "closeboard.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+            cold = refresh(home)
+            queries, query_s, read = last_run_calls(home)
+            print(f"\nx{scale}: {ledger.stat().st_size / 1e6:.1f} MB; closeboard cold refresh {cold:.1f} s "
+                  f"({queries} queries, {query_s:.1f} s; {read:,} postings read)", flush=True)
+            started = time.perf_counter()
+            fava = FavaLedger(str(ledger))
+            print(f"  Fava opens the ledger: {time.perf_counter() - started:.2f} s", flush=True)
+            ratios = []
+            for n in range(1, args.repeat + 1):
+                append_change(ledger, f"{last.year}-{last.month - 3:02d}-15", n)
+                ours = refresh(home)
+                queries, query_s, read = last_run_calls(home)
+                started = time.perf_counter()
+                fava.load_file()
+                theirs = time.perf_counter() - started
+                ratios.append(ours / theirs)
+                print(f"  change {n}: closeboard refresh {ours:6.2f} s ({queries} queries, {query_s:.2f} s; "
+                      f"{read:,} postings read), Fava reload {theirs:5.2f} s: ratio {ours / theirs:5.1f}x", flush=True)
+            summary.append((scale, statistics.median(ratios)))
+        print("\ncloseboard refresh / Fava reload after a one-month change (median):")
+        for scale, ratio in summary:
+            print(f"  x{scale}: {ratio:.1f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def profile(args: argparse.Namespace) -> None:
     uvx = shutil.which("uvx")
     if uvx is None:
         sys.exit("uvx is not on PATH")

@@ -21,7 +21,7 @@ from connectors.adapters import Adapter, MalformedItem, Stream
 from connectors.adapters.base import item_json, non_finite_reason
 from connectors.audit import blank_secrets, scrub
 from connectors.client import ConnectorError, SourceSession, ToolNotAllowed
-from connectors.incremental import Baseline, SummaryRow, periods_to_pull, summary_rows, windows
+from connectors.incremental import Baseline, SummaryRow, summary_rows, windows
 from connectors.records import KEYS
 
 Sink = Callable[[str, pa.Table], None]
@@ -63,12 +63,12 @@ async def pull_source(
     summary = replaced = None
     if adapter.summary_tool and adapter.summary_tool in session.config.allow_tools:
         session.check_allowed(adapter.summary_tool)
-        payload, _ = await session.call(adapter.summary_tool)
+        payload = await adapter.ledger_summary(session)
         try:
             summary = summary_rows(payload["items"] if isinstance(payload, dict) else payload)
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise ConnectorError(session.name, adapter.summary_tool, f"unreadable ledger summary: {exc!r}") from None
-        replaced = periods_to_pull(summary, baseline)
+        replaced = adapter.periods_to_pull(summary, baseline)
     streams = adapter.streams(windows(replaced)) if replaced is not None else adapter.streams()
     reads = adapter.read_tools()
     for stream in streams:  # refuse before sending anything

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from connectors.adapters.paging import CursorPaging, Envelope, NoPaging, Paging
 from connectors.client import Page
+from connectors.incremental import Baseline, SummaryRow, periods_to_pull
 from connectors.payloads import parse_payload, parse_total
 from connectors.records import CANONICAL, KEYS, text_schema
 
@@ -138,6 +139,15 @@ class Adapter:
     # pulls by windows of months instead of whole (see connectors.incremental)
     summary_tool: str | None = None
     windowed_table: str | None = None
+
+    async def ledger_summary(self, session: SourceSession) -> Any:
+        """The ledger summary (rows of period, account_id, lines, debit, credit): the summary tool's answer."""
+        payload, _ = await session.call(self.summary_tool)
+        return payload
+
+    def periods_to_pull(self, summary: frozenset[SummaryRow], baseline: Baseline | None) -> list[str] | None:
+        """The months of `windowed_table` to pull again (None: all of it)."""
+        return periods_to_pull(summary, baseline)
 
     def configure(self, config: ConnectorConfig) -> None:
         """Take the connector's `options`; raise ValueError naming what is wrong with them."""

@@ -72,11 +72,19 @@ How this adapter reads it
   residual in the reason. So Σ debit = Σ credit holds exactly for every loaded entry. (bean-example
   buys fund units at a cents cost: 1.950 VBMPX {123.10 USD} weighs 240.04500 USD against -240.04 USD
   of cash, so such a ledger wants a rounding_account.)
+- Incremental refresh (connectors.incremental): ``ledger_summary`` is one BQL aggregate grouped by
+  year and month (keyset past the row cut), two rows per month: ``#postings`` (postings, Σ|cents|,
+  Σ of the transactions' line numbers: a transaction inserted above shifts the months below it) and
+  ``#accounts`` (postings, Σ cents x length(account), Σ units to the cent x length(account): a
+  reclassification or a changed leg that is not money). The journal is pulled again only for the
+  months whose summary changed and the open month (the report date's): a ledger file has no
+  sign-off. Nothing changed: no posting is read (the load says 0 of 0).
 - ``erp_trial_balance`` (R7's input): the ledger's own balance of every account at every month-end
-  from ``first_period`` to the report date (``company.as_of``, else today), one BQL aggregate per
-  day, computed by beanquery on the ledger, never from the postings this adapter read:
-  ``SELECT account, sum(V) WHERE date <= DAY GROUP BY account ORDER BY account`` (keyset on the
-  account past the row cut). V is the journal's money rule in BQL (USD standing for ``currency``):
+  from ``first_period`` to the report date (``company.as_of``, else today), computed by beanquery on
+  the ledger, never from the postings this adapter read: ``SELECT account, sum(V) WHERE date <= FIRST
+  GROUP BY account`` for the first report date, then the later months' movements in one aggregate,
+  ``SELECT year, month, account, sum(V) WHERE date > FIRST AND date <= LAST GROUP BY year, month,
+  account`` (both by keyset past the row cut); a month-end's balance is the sum up to its month. V is the journal's money rule in BQL (USD standing for ``currency``):
   the value the journal line carries — the units when they are in the reporting currency, else the weight converted
   (``number * int(currency = 'USD') + number(CONVERT(weight, 'USD', date)) * (1 - int(currency =
   'USD'))``: BQL has no CASE) — times ``int(M)``, M the posting being money (``currency = 'USD' OR
@@ -123,15 +131,17 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from connectors.adapters.base import Adapter, MalformedItem, Mapped, Stream, item_json, to_text_batch
 from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, REPORT_OPTIONS, MonthEndReports, dated_reports
 from connectors.adapters.reports import TABLE as REPORT_TABLE
 from connectors.client import ConnectorError, Page, ProgressGuard
+from connectors.incremental import Baseline, SummaryRow, periods_to_pull
 
 if TYPE_CHECKING:
     from connectors.client import SourceSession
@@ -203,6 +213,10 @@ class BeancountAdapter(MonthEndReports, Adapter):
     options = ("currency", "subtypes", "account_types", "rounding_account", "rounding_tolerance", "row_cut",
                "trial_balance", *REPORT_OPTIONS)
     company_options = {"currency": ("currency", True), **REPORT_COMPANY_OPTIONS}
+    # incremental refresh: the ledger summary is one BQL aggregate per month (ledger_summary), and the
+    # journal is pulled again only for the months whose summary changed, plus the open month
+    summary_tool = QUERY_TOOL
+    windowed_table = "erp_journal_lines"
 
     def __init__(self) -> None:
         self.currency = ""
@@ -276,9 +290,13 @@ class BeancountAdapter(MonthEndReports, Adapter):
         # the read-only tools of beancount-mcp; beancount_submit_transaction (a write) is not among them
         return frozenset({QUERY_TOOL, "beancount_accounts", "beancount_get_transaction", "beancount_current_date"})
 
-    def streams(self) -> list[Stream]:
-        return [Stream("erp_accounts", QUERY_TOOL, paged=False), Stream("erp_journal_lines", QUERY_TOOL, paged=False),
-                Stream("erp_fx_rates", QUERY_TOOL, paged=False),
+    def streams(self, windows: list[tuple[str, str]] | None = None) -> list[Stream]:
+        """The journal whole, or one stream per window of months (inclusive ISO dates) on an incremental pull."""
+        self.left_out = Counter()
+        journal = ([Stream("erp_journal_lines", QUERY_TOOL, paged=False)] if windows is None else
+                   [Stream("erp_journal_lines", QUERY_TOOL, {"date_from": f, "date_to": t}, paged=False)
+                    for f, t in windows] or [Stream("erp_journal_lines", QUERY_TOOL, {"unchanged": True}, paged=False)])
+        return [Stream("erp_accounts", QUERY_TOOL, paged=False), *journal, Stream("erp_fx_rates", QUERY_TOOL, paged=False),
                 *([Stream(REPORT_TABLE, QUERY_TOOL, paged=False)] if self.trial_balance else [])]
 
     # -- querying --------------------------------------------------------------------------------
@@ -366,7 +384,52 @@ class BeancountAdapter(MonthEndReports, Adapter):
             return self._rate_pages(session)
         if stream.table == REPORT_TABLE:
             return self._report_pages(session)
-        return self._line_pages(session)
+        window = stream.arguments
+        if window.get("unchanged"):  # no month changed: nothing to read, and the load says so (0 of 0)
+            return _no_pages()
+        return self._line_pages(session, f"date >= {window['date_from']} AND date <= {window['date_to']}"
+                                if window else "")
+
+    # -- incremental refresh ----------------------------------------------------------------------
+    async def ledger_summary(self, session: SourceSession) -> list[dict[str, Any]]:
+        """The ledger summary the incremental refresh compares (connectors.incremental): one BQL
+        aggregate per month (keyset on the month past the row cut), two rows per month:
+        ``#postings`` (postings; Σ|cents| of their journal value; Σ of their transactions' line
+        numbers, so a transaction inserted above shifts the months below it) and ``#accounts``
+        (postings; Σ cents x length of the account name; Σ units to the cent x length of the account
+        name: a reclassification or a change to a leg that is not money). Every figure is whole cents,
+        as the warehouse stores it."""
+        value = _VALUE.format(ccy=_bql_string(self.currency))
+        items: list[dict[str, Any]] = []
+        last: tuple[str, str] | None = None
+        guard = ProgressGuard(session.name, QUERY_TOOL)
+        step = 0
+        while True:
+            step += 1
+            after = f" WHERE year > {last[0]} OR (year = {last[0]} AND month > {last[1]})" if last else ""
+            rows = await self._query(
+                session, f"SELECT year, month, count(*) AS n, sum(abs({value})) AS moved, sum({_LINE}) AS line, "
+                f"sum({value} * length(account)) AS placed, sum(round(number, 2) * length(account)) AS units"
+                f"{after} GROUP BY year, month ORDER BY year, month", width=7)
+            for year, month, n, moved, line, placed, units in rows:
+                period = f"{int(year):04d}-{int(month):02d}"
+                items.append({"period": period, "account_id": "#postings", "lines": n,
+                              "debit": _summed(moved), "credit": _summed(line)})
+                items.append({"period": period, "account_id": "#accounts", "lines": n,
+                              "debit": _summed(placed), "credit": _summed(units)})
+            if len(rows) < self.row_cut:
+                return items
+            last = (rows[-1][0], rows[-1][1])
+            guard.page(step, rows, last)
+
+    def periods_to_pull(self, summary: frozenset[SummaryRow], baseline: Baseline | None) -> list[str] | None:
+        """The months whose summary changed, and the open month (the report date's): a ledger file has
+        no sign-off, and its summary sees every change to a posting's money, account or line."""
+        if baseline is None:
+            return None
+        open_month = (self.as_of or datetime.now(ZoneInfo(self.timezone)).date()).strftime("%Y-%m")
+        settled = frozenset(row[0] for row in summary | baseline.summary) - {open_month}
+        return periods_to_pull(summary, Baseline(baseline.summary, settled))
 
     async def _account_pages(self, session: SourceSession) -> AsyncIterator[Page]:
         total = await self._count(session, "SELECT count(*) FROM #accounts")
@@ -416,12 +479,12 @@ class BeancountAdapter(MonthEndReports, Adapter):
             "_error": None if kind else f"account root {root!r} is not one of {sorted(self.account_types)} (options.account_types)",
         }
 
-    async def _line_pages(self, session: SourceSession) -> AsyncIterator[Page]:
-        windows = await self.windows(session)
+    async def _line_pages(self, session: SourceSession, where: str) -> AsyncIterator[Page]:
+        windows = await self.windows(session, where)
         total = sum(w.count for w in windows)
         columns = ", ".join(c.format(ccy=self.currency) for c in _POSTING_COLUMNS)
         added = 0
-        self.left_out = Counter()
+        left_out: Counter[str] = Counter()
         for number, window in enumerate(windows, start=1):
             rows = await self._query(session, f"SELECT {columns} WHERE {window.where}", page=number, width=len(_POSTING_COLUMNS))
             if len(rows) != window.count:
@@ -432,18 +495,19 @@ class BeancountAdapter(MonthEndReports, Adapter):
                     transient=True,
                 )
             try:
-                items, rounding, left_out = self._entries(rows)
+                items, rounding, window_left_out = self._entries(rows)
             except ValueError as exc:
                 raise ConnectorError(session.name, QUERY_TOOL, f"erp_journal_lines, {window.where}: {exc}") from None
             added += rounding
-            self.left_out.update(left_out)
+            left_out.update(window_left_out)
             # the total so far: the postings counted, less the legs that are not money, plus rounding lines
-            yield Page(items, None, total + added - self.left_out.total(), None, number, self._nbytes)
-        if self.left_out:
+            yield Page(items, None, total + added - left_out.total(), None, number, self._nbytes)
+        self.left_out.update(left_out)
+        if left_out:
             session.log.notes.append(
-                f"erp_journal_lines: {self.left_out.total()} of {total} postings left out, not money (commodities "
-                "without a price that balance within themselves in their transaction): "
-                + ", ".join(f"{c} {n}" for c, n in sorted(self.left_out.items()))
+                f"erp_journal_lines{f' ({where})' if where else ''}: {left_out.total()} of {total} postings left "
+                "out, not money (commodities without a price that balance within themselves in their transaction): "
+                + ", ".join(f"{c} {n}" for c, n in sorted(left_out.items()))
             )
 
     async def _rate_pages(self, session: SourceSession) -> AsyncIterator[Page]:
@@ -493,9 +557,13 @@ class BeancountAdapter(MonthEndReports, Adapter):
         journal's money (the module docstring says how), with the rounding lines' share."""
         dates = self.report_dates()
         residuals = await self._residuals(session, dates[-1]) if dates and self.rounding_account else []
+        movements, nbytes = await self._movements(session, dates) if dates else ({}, 0)
 
         async def read(day: date, number: int) -> tuple[list[dict[str, Any]], int | None, str | None, int]:
-            balances, nbytes = await self._balances(session, day, number)
+            balances: dict[str, Decimal] = {}
+            for (month, account), moved in movements.items():  # every month up to the report date's
+                if month <= (day.year, day.month):
+                    balances[account] = balances.get(account, Decimal("0.00")) + moved
             if self.rounding_account is not None:
                 booked = -sum((r for d, r in residuals if d <= day), Decimal("0.00"))
                 if booked or self.rounding_account in balances:
@@ -504,33 +572,59 @@ class BeancountAdapter(MonthEndReports, Adapter):
                      "debit": _money(balance if balance > 0 else Decimal("0.00")),
                      "credit": _money(-balance if balance < 0 else Decimal("0.00"))}
                     for account, balance in sorted(balances.items())]
-            return rows, None, None, nbytes
+            return rows, None, None, nbytes if number == 1 else 0
 
         async for page in dated_reports(session.name, QUERY_TOOL, dates, read):
             yield page
 
-    async def _balances(self, session: SourceSession, day: date, number: int) -> tuple[dict[str, Decimal], int]:
-        """Per account with postings dated up to ``day``, Σ of its money postings' cents (0.00 for an
-        account with none: the report lists it): every account, even past the row cut (keyset on the
-        account name)."""
+    async def _movements(self, session: SourceSession, dates: list[date]
+                         ) -> tuple[dict[tuple[tuple[int, int], str], Decimal], int]:
+        """Per month and account, Σ of its money postings' cents (0.00 for an account with none: the
+        report lists it): the balances at the first report date as that month's (one BQL aggregate per
+        account), then each later month's movements up to the last report date (one BQL aggregate
+        grouped by year, month and account); both read on past the row cut by keyset. A report
+        date's balance is the sum of its month and every earlier one."""
         value = _VALUE.format(ccy=_bql_string(self.currency))
-        balances: dict[str, Decimal] = {}
+        first, through = dates[0], dates[-1]
+        moved: dict[tuple[tuple[int, int], str], Decimal] = {}
+        opening, nbytes = await self._sums(session, ["account"], value, f"date <= {first.isoformat()}")
+        for (account,), balance in opening:
+            moved[((first.year, first.month), account)] = self._decimal(
+                session, balance, f"the balance of {account} at {first}")
+        if through > first:
+            later, more = await self._sums(session, ["year", "month", "account"], value,
+                                           f"date > {first.isoformat()} AND date <= {through.isoformat()}")
+            nbytes += more
+            for (year, month, account), balance in later:
+                moved[((int(year), int(month)), account)] = self._decimal(
+                    session, balance, f"the movement of {account} in {year}-{int(month):02d}")
+        return moved, nbytes
+
+    async def _sums(self, session: SourceSession, keys: list[str], value: str, where: str
+                    ) -> tuple[list[tuple[list[str], str]], int]:
+        """(keys, Σ value) per group of ``keys`` (BQL columns; the last a string, the others integers)
+        among the postings matching ``where``, every group even past the row cut (keyset on the keys)."""
+        found: list[tuple[list[str], str]] = []
         nbytes = 0
-        last: str | None = None
+        last: list[str] | None = None
         guard = ProgressGuard(session.name, QUERY_TOOL)
         step = 0
+        listed = ", ".join(keys)
         while True:
             step += 1
-            after = f" AND account > {_bql_string(last)}" if last is not None else ""
-            query = (f"SELECT account, sum({value}) AS balance WHERE date <= {day.isoformat()}{after} "
-                     "GROUP BY account ORDER BY account")
-            rows = await self._query(session, query, page=number, width=2)
+            after = ""
+            if last is not None:  # (k1, k2, ..) > (v1, v2, ..), spelled out: BQL has no row comparison
+                after = f"{keys[-1]} > {_bql_string(last[-1])}"
+                for key, seen in reversed(list(zip(keys[:-1], last[:-1], strict=True))):
+                    after = f"{key} > {seen} OR ({key} = {seen} AND ({after}))"
+                after = f" AND ({after})"
+            rows = await self._query(session, f"SELECT {listed}, sum({value}) AS balance WHERE {where}{after} "
+                                     f"GROUP BY {listed} ORDER BY {listed}", page=step, width=len(keys) + 1)
             nbytes += self._nbytes
-            for account, balance in rows:
-                balances[account] = self._decimal(session, balance, f"the balance of {account} at {day}")
+            found.extend((row[:-1], row[-1]) for row in rows)
             if len(rows) < self.row_cut:
-                return balances, nbytes
-            last = rows[-1][0]
+                return found, nbytes
+            last = rows[-1][:-1]
             guard.page(step, rows, last)
 
     async def _residuals(self, session: SourceSession, through: date) -> list[tuple[date, Decimal]]:
@@ -672,6 +766,15 @@ class BeancountAdapter(MonthEndReports, Adapter):
             else:
                 good.append(item)
         return Mapped(to_text_batch(stream.table, good), rejected)
+
+
+async def _no_pages() -> AsyncIterator[Page]:
+    yield Page([], None, 0, None, 1, 0)
+
+
+def _summed(text: str) -> str:
+    """A BQL sum as the server prints it (``"None"`` when every term was null) as decimal text."""
+    return "0" if text in ("None", "") else text
 
 
 def _bql_string(text: str) -> str:

@@ -307,7 +307,9 @@ def test_transactions_the_journal_does_not_carry_fail_r7_naming_their_accounts(
     naming each account with both balances. With a row cut of 4 the report reads on past the cut."""
     ledger = tmp_path / "odd.beancount"
     shutil.copy(FIXTURES / "unconvertible.beancount", ledger)
-    options: dict[str, Any] = {"row_cut": 4, **({"rounding_account": rounding} if rounding else {})}
+    # the report from January (before the ledger's first posting): its opening balances are empty, and
+    # February's movements are read in one aggregate grouped by month, past the cut
+    options: dict[str, Any] = {"row_cut": 4, "from_period": "2026-01", **({"rounding_account": rounding} if rounding else {})}
     raw = raw_config(uvx, ledger, **options)
     raw["company"].update(first_period="2026-02", as_of="2026-03-15")
     con, erp = pull_and_check(raw, tmp_path / "home")
@@ -318,10 +320,12 @@ def test_transactions_the_journal_does_not_carry_fail_r7_naming_their_accounts(
         "Assets:Bank:Checking": Decimal("74.75"), "Assets:Bank:London": Decimal("0.00"),
         "Expenses:Software": Decimal("99.99"), "Expenses:Travel": Decimal("271.25"),
         "Income:Sales": Decimal("-500.00"), **({rounding: Decimal("0.01")} if rounding else {})}
-    reports = con.execute("select page, items, arguments like '%AND account > ''Income:Sales'' GROUP BY%' "
-                          "from connector_calls where arguments like '%AS balance WHERE date <= %' order by all")
-    # one report per month-end (the page number); a full answer (at least the cut) is read on past its last account
-    assert reports.fetchall() == [(1, 0, True), (1, 5, False), (2, 0, True), (2, 5, False)]
+    reports = con.execute("select page, items, arguments like '%AND (year > 2026 OR (year = 2026 AND (month > 2 OR "
+                          "(month = 2 AND (account > ''Income:Sales'')))))%' from connector_calls "
+                          "where arguments like '%GROUP BY year, month, account%' order by all")
+    # the balances at the first report date (none: the ledger starts in February), then one aggregate grouped by
+    # month for every later month-end; a full answer (at least the cut) is read on past its last (year, month, account)
+    assert reports.fetchall() == [(1, 5, False), (2, 0, True)]
     results = dict(con.execute("select period, status || ': ' || detail from recon_results "
                                "where check_id = 'R7_erp_report'").fetchall())
     assert sorted(results) == ["2026-02", "2026-03"]
@@ -339,6 +343,56 @@ def test_transactions_the_journal_does_not_carry_fail_r7_naming_their_accounts(
             in [why for p, _, _, why in items if p == "2026-02"])
     r1 = con.execute("select distinct status from recon_results where check_id = 'R1_trial_balance'").fetchall()
     assert r1 == [("pass",)]  # closeboard's own books balance: only the ledger's report shows the gap
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
+    return {t: con.execute(f"select * from {t} order by all").fetchall()
+            for t in ("erp_accounts", "erp_journal_lines", "erp_fx_rates", "erp_trial_balance")}
+
+
+def test_a_one_month_change_pulls_that_month_in_few_queries_and_equals_a_full_pull(uvx: str, tmp_path: Path) -> None:
+    """A refresh reads the ledger summary (one BQL aggregate per month), then the journal only for the
+    months whose summary changed: an entry added to April (at the end of the file) is <= 10 queries
+    (counted in the real server's call log); a reclassification in January, the same number of
+    postings and the same amounts, is seen too. Every table then equals a whole pull of the same file."""
+    from tests.vendors import memory_warehouse
+
+    ledger = tmp_path / "books.beancount"
+    postings = write_ledger(ledger)
+    raw = raw_config(uvx, ledger, rounding_account="Expenses:Rounding")
+    raw["company"]["as_of"] = AS_OF
+    config = parse_config(raw)
+    con, connect = memory_warehouse()
+    home = Home(tmp_path / "home")
+    first = ingest_source(config, "erp", home=home, run_id="r1", connect=connect)
+    assert first.pull.replaced_periods is None  # the first load is whole
+
+    with ledger.open("a", encoding="utf-8") as f:
+        f.write('\n2026-04-15 * "Customer 3" "Invoice S-late"\n  Assets:Receivable:Customers  412.37 USD\n'
+                "  Income:Services\n")
+    added = ingest_source(config, "erp", home=home, run_id="r2", connect=connect)
+    assert added.pull.replaced_periods == ["2026-04"]
+    queries = con.execute("select count(*) from connector_calls where run_id = 'r2' and tool = 'beancount_query'")
+    assert queries.fetchone()[0] <= 10
+    assert added.pull.tables["erp_journal_lines"].rows == postings["2026-04"] + 2  # April's only, the new ones with them
+
+    text = ledger.read_text(encoding="utf-8")
+    rent = '2026-01-25 * "Landlord" "Rent 2026-01"\n  Expenses:Rent '
+    assert text.count(rent) == 1
+    ledger.write_text(text.replace(rent, '2026-01-25 * "Landlord" "Rent 2026-01"\n  Expenses:Software '), encoding="utf-8")
+    moved = ingest_source(config, "erp", home=home, run_id="r3", connect=connect)
+    assert moved.pull.replaced_periods == ["2026-01"]
+    same = ingest_source(config, "erp", home=home, run_id="r4", connect=connect)  # nothing changed: no posting read
+    assert same.pull.replaced_periods == [] and same.pull.tables["erp_journal_lines"].rows == 0
+    assert not con.execute("select count(*) from connector_calls where run_id = 'r4' and arguments like '%entry_meta(''filename'')%'").fetchone()[0]
+
+    whole, whole_connect = memory_warehouse()
+    ingest_source(config, "erp", home=Home(tmp_path / "whole"), run_id="w1", connect=whole_connect)
+    ours, theirs = _tables(con), _tables(whole)
+    assert all(ours.values()) and ours == theirs
+    rent_moved = con.execute("select account_id, debit from erp_journal_lines where description = 'Landlord | Rent 2026-01' "
+                             "and debit > 0").fetchall()
+    assert rent_moved == [("Expenses:Software", Decimal("3200.00"))]
 
 
 def test_only_the_query_tool_was_called_and_the_ledger_is_unchanged(loaded: Loaded) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+
+from connectors.adapters.beancount import BeancountAdapter
 
 from connectors.incremental import Baseline, periods_to_pull, summary_rows, windows
 
@@ -47,3 +50,18 @@ def test_windows_are_contiguous_runs_of_months() -> None:
         ("2025-12-01", "2026-01-31"), ("2026-03-01", "2026-03-31"), ("2026-05-01", "2026-05-31")]
     assert windows(["2024-02"]) == [("2024-02-01", "2024-02-29")]
     assert next(iter(summary(("2026-01", "1", 1, "0.1", "0")))) == ("2026-01", "1", 1, Decimal("0.1"), Decimal("0"))
+
+
+def test_a_ledger_file_pulls_its_changed_months_and_the_open_month_whatever_is_signed_off() -> None:
+    """beancount has no sign-off: the months whose summary changed, plus the open month (the report
+    date's) when the ledger has postings in it; nothing at all when neither."""
+    adapter = BeancountAdapter()
+    adapter.as_of = date(2026, 3, 10)
+    assert adapter.periods_to_pull(LEDGER, None) is None
+    assert adapter.periods_to_pull(LEDGER, Baseline(LEDGER)) == ["2026-03"]
+    backdated = (LEDGER - summary(("2026-01", "1000", 2, "10.00", "0.00"))) | summary(
+        ("2026-01", "1000", 3, "10.00", "0.00"))
+    assert adapter.periods_to_pull(backdated, Baseline(LEDGER)) == ["2026-01", "2026-03"]
+    adapter.as_of = date(2026, 5, 2)  # the open month has no postings yet
+    assert adapter.periods_to_pull(LEDGER, Baseline(LEDGER)) == []
+    assert adapter.periods_to_pull(backdated, Baseline(LEDGER)) == ["2026-01"]

@@ -91,8 +91,21 @@ def kind(query: str) -> str:
 
 def generate(seed: int, begin: str, end: str, path: Path) -> float:
     started = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).parent / "bean-example"), "--seed", str(seed), "--date-begin", begin,
-                    "--date-end", end, "-o", str(path)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "bean-example"),
+            "--seed",
+            str(seed),
+            "--date-begin",
+            begin,
+            "--date-end",
+            end,
+            "-o",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 
@@ -119,8 +132,12 @@ def closeboard_cli() -> list[str]:
 def refresh(home: Path) -> float:
     """`closeboard refresh` on `home` in a fresh process: its wall time."""
     started = time.perf_counter()
-    done = subprocess.run([*closeboard_cli(), "--home", str(home), "--config", str(home / "closeboard.yaml"), "refresh"],
-                          capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(
+        [*closeboard_cli(), "--home", str(home), "--config", str(home / "closeboard.yaml"), "refresh"],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     seconds = time.perf_counter() - started
     if done.returncode:
         sys.exit(f"closeboard refresh failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -135,14 +152,17 @@ def last_run_calls(home: Path) -> tuple[int, float, int]:
         return con.execute(
             "select count(*), coalesce(sum(duration_ms), 0) / 1000, coalesce(sum(items) filter "
             "(where arguments like '%entry_meta(''filename'')%'), 0) from connector_calls "
-            "where run_id = (select run_id from connector_calls order by called_at desc limit 1)").fetchone()
+            "where run_id = (select run_id from connector_calls order by called_at desc limit 1)"
+        ).fetchone()
 
 
 def append_change(ledger: Path, day: str, n: int) -> None:
     """One transaction dated `day`, appended at the end of the file (nothing above it moves)."""
     with ledger.open("a", encoding="utf-8") as f:
-        f.write(f'\n{day} * "Bench" "one-month change {n}"\n  Expenses:Food:Restaurant  {12 + n}.34 USD\n'
-                "  Assets:US:BofA:Checking\n")
+        f.write(
+            f'\n{day} * "Bench" "one-month change {n}"\n  Expenses:Food:Restaurant  {12 + n}.34 USD\n'
+            "  Assets:US:BofA:Checking\n"
+        )
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -165,27 +185,40 @@ def compare(args: argparse.Namespace) -> None:
             begin = date(end.year - 11 * scale, 1, 1)
             ledger = keep / f"bean-example-seed{args.seed}-x{scale}.beancount"
             if not ledger.exists():
-                print(f"x{scale}: bean-example --seed {args.seed} {begin}..{end}: "
-                      f"{generate(args.seed, begin.isoformat(), end.isoformat(), ledger):.1f} s", flush=True)
+                print(
+                    f"x{scale}: bean-example --seed {args.seed} {begin}..{end}: "
+                    f"{generate(args.seed, begin.isoformat(), end.isoformat(), ledger):.1f} s",
+                    flush=True,
+                )
             ledger = Path(shutil.copy(ledger, work / f"x{scale}.beancount"))  # changed below: never the kept one
             last = date(end.year - 1, 12, 31)
             home = work / f"home-x{scale}"
             home.mkdir()
             raw = {
-                "company": {"name": f"Bench x{scale}", "currency": "USD", "first_period": f"{last.year - 2}-{last.month:02d}",
-                            "as_of": last.isoformat()},
-                "connectors": {"erp": {
-                    "adapter": "beancount",
-                    "server": {"command": uvx, "args": [*UVX_ARGS, "--transport", "stdio", str(ledger)]},
-                    "allow_tools": ["beancount_query"], "client": {"call_timeout_s": 600},
-                    "options": {"currency": "USD", "rounding_account": "Expenses:Rounding"},
-                }},
+                "company": {
+                    "name": f"Bench x{scale}",
+                    "currency": "USD",
+                    "first_period": f"{last.year - 2}-{last.month:02d}",
+                    "as_of": last.isoformat(),
+                },
+                "connectors": {
+                    "erp": {
+                        "adapter": "beancount",
+                        "server": {"command": uvx, "args": [*UVX_ARGS, "--transport", "stdio", str(ledger)]},
+                        "allow_tools": ["beancount_query"],
+                        "client": {"call_timeout_s": 600},
+                        "options": {"currency": "USD", "rounding_account": "Expenses:Rounding"},
+                    }
+                },
             }
             (home / "closeboard.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
             cold = refresh(home)
             queries, query_s, read = last_run_calls(home)
-            print(f"\nx{scale}: {ledger.stat().st_size / 1e6:.1f} MB; closeboard cold refresh {cold:.1f} s "
-                  f"({queries} queries, {query_s:.1f} s; {read:,} postings read)", flush=True)
+            print(
+                f"\nx{scale}: {ledger.stat().st_size / 1e6:.1f} MB; closeboard cold refresh {cold:.1f} s "
+                f"({queries} queries, {query_s:.1f} s; {read:,} postings read)",
+                flush=True,
+            )
             started = time.perf_counter()
             fava = FavaLedger(str(ledger))
             print(f"  Fava opens the ledger: {time.perf_counter() - started:.2f} s", flush=True)
@@ -198,8 +231,11 @@ def compare(args: argparse.Namespace) -> None:
                 fava.load_file()
                 theirs = time.perf_counter() - started
                 ratios.append(ours / theirs)
-                print(f"  change {n}: closeboard refresh {ours:6.2f} s ({queries} queries, {query_s:.2f} s; "
-                      f"{read:,} postings read), Fava reload {theirs:5.2f} s: ratio {ours / theirs:5.1f}x", flush=True)
+                print(
+                    f"  change {n}: closeboard refresh {ours:6.2f} s ({queries} queries, {query_s:.2f} s; "
+                    f"{read:,} postings read), Fava reload {theirs:5.2f} s: ratio {ours / theirs:5.1f}x",
+                    flush=True,
+                )
             summary.append((scale, statistics.median(ratios)))
         print("\ncloseboard refresh / Fava reload after a one-month change (median):")
         for scale, ratio in summary:
@@ -216,21 +252,28 @@ def profile(args: argparse.Namespace) -> None:
     try:
         ledger = args.keep or work / "example.beancount"
         if not ledger.exists():
-            print(f"bean-example --seed {args.seed} {args.begin}..{args.end}: {generate(args.seed, args.begin, args.end, ledger):.1f} s")
+            print(
+                f"bean-example --seed {args.seed} {args.begin}..{args.end}: {generate(args.seed, args.begin, args.end, ledger):.1f} s"
+            )
 
         started = time.perf_counter()
-        entries, _errors, options = loader._uncached_load_file(str(ledger), None, None, None)  # no pickle cache: a real reload
+        entries, _errors, options = loader._uncached_load_file(
+            str(ledger), None, None, None
+        )  # no pickle cache: a real reload
         load_s = time.perf_counter() - started
         (_, ((postings,),)) = run_query(entries, options, "SELECT count(*)")
 
         raw = {
             "company": {"name": "Bench", "currency": "USD", "first_period": args.begin[:7]},
-            "connectors": {"erp": {
-                "adapter": "beancount",
-                "server": {"command": uvx, "args": [*UVX_ARGS, "--transport", "stdio", str(ledger)]},
-                "allow_tools": ["beancount_query"], "client": {"call_timeout_s": 300},
-                "options": {"currency": "USD", "rounding_account": "Expenses:Rounding"},
-            }},
+            "connectors": {
+                "erp": {
+                    "adapter": "beancount",
+                    "server": {"command": uvx, "args": [*UVX_ARGS, "--transport", "stdio", str(ledger)]},
+                    "allow_tools": ["beancount_query"],
+                    "client": {"call_timeout_s": 300},
+                    "options": {"currency": "USD", "rounding_account": "Expenses:Rounding"},
+                }
+            },
         }
         connector = parse_config(raw).connectors["erp"]
         adapter = TimedAdapter()
@@ -270,29 +313,41 @@ def profile(args: argparse.Namespace) -> None:
         lines = result.tables["erp_journal_lines"]
         print(f"\nledger: {ledger.stat().st_size / 1e6:.1f} MB, {postings:,} postings")
         print(f"  erp_accounts      {result.tables['erp_accounts'].rows:>7,} rows")
-        print(f"  erp_journal_lines {lines.rows:>7,} rows (reported total {lines.reported_total:,}; "
-              f"{len(lines.rejected)} set aside)")
-        print(f"  left out, not money: {adapter.left_out.total():,} postings ({dict(sorted(adapter.left_out.items()))})")
+        print(
+            f"  erp_journal_lines {lines.rows:>7,} rows (reported total {lines.reported_total:,}; "
+            f"{len(lines.rejected)} set aside)"
+        )
+        print(
+            f"  left out, not money: {adapter.left_out.total():,} postings ({dict(sorted(adapter.left_out.items()))})"
+        )
         print(f"  erp_fx_rates      {result.tables['erp_fx_rates'].rows:>7,} rows")
         print(f"\nwall time, whole session: {total_s:6.2f} s")
         for name, seconds in times.items():
             print(f"  {name:<42} {seconds:6.2f} s")
         calls_s = sum(r.duration_ms for r in calls) / 1000
-        print(f"\nqueries after the first: {len(calls)}, {calls_s:.2f} s as seen by the client "
-              f"(BQL alone in-process: {sum(bql.values()):.2f} s)")
+        print(
+            f"\nqueries after the first: {len(calls)}, {calls_s:.2f} s as seen by the client "
+            f"(BQL alone in-process: {sum(bql.values()):.2f} s)"
+        )
         for name, records in sorted(by_kind.items()):
             seconds = sum(r.duration_ms for r in records) / 1000
             rows = sum(r.items or 0 for r in records)
-            print(f"  {name:<28} {len(records):>4} queries {rows:>7,} rows {seconds:6.2f} s "
-                  f"(BQL alone {bql[name]:5.2f} s, of which parsing the query {parse[name]:5.2f} s; "
-                  f"{1000 * seconds / len(records):4.0f} ms per query)")
+            print(
+                f"  {name:<28} {len(records):>4} queries {rows:>7,} rows {seconds:6.2f} s "
+                f"(BQL alone {bql[name]:5.2f} s, of which parsing the query {parse[name]:5.2f} s; "
+                f"{1000 * seconds / len(records):4.0f} ms per query)"
+            )
         ours = sum(adapter.seconds.values())
         print(f"\nour own work: {ours:.2f} s")
         for name, seconds in adapter.seconds.items():
             print(f"  {name:<42} {seconds:6.2f} s")
-        print(f"  the rest of the pull (client, awaits)      {times['pull'] - calls_s - adapter.seconds['postings -> journal lines']:6.2f} s")
-        print(f"\nreference: beancount.loader.load_file of this ledger in our venv: {load_s:.2f} s; "
-              "Fava's reload per the issue: ~1.4 s")
+        print(
+            f"  the rest of the pull (client, awaits)      {times['pull'] - calls_s - adapter.seconds['postings -> journal lines']:6.2f} s"
+        )
+        print(
+            f"\nreference: beancount.loader.load_file of this ledger in our venv: {load_s:.2f} s; "
+            "Fava's reload per the issue: ~1.4 s"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -86,8 +86,11 @@ async def bare_loop(data: Path) -> int:
 
 def closeboard_ingest(data: Path, work: Path) -> tuple[int, dict[str, float]]:
     config = ConnectorConfig(
-        "erp", "builtin.erp", ServerConfig(command="python", args=tuple(server_args(data))),
-        ("list_journal_lines",), ClientSettings(page_limit=LIMIT),
+        "erp",
+        "builtin.erp",
+        ServerConfig(command="python", args=tuple(server_args(data))),
+        ("list_journal_lines",),
+        ClientSettings(page_limit=LIMIT),
     )
     stager = Stager(work / "staging")
 
@@ -103,8 +106,9 @@ def closeboard_ingest(data: Path, work: Path) -> tuple[int, dict[str, float]]:
     con = connect(work / "bench.duckdb")
     ensure_schema(con)
     t = pulled.tables["erp_journal_lines"]
-    result = publish(con, [StagedTable(t.table, staged[t.table], "erp", t.tool, KEYS[t.table], t.reported_total)],
-                     run_id="bench")
+    result = publish(
+        con, [StagedTable(t.table, staged[t.table], "erp", t.tool, KEYS[t.table], t.reported_total)], run_id="bench"
+    )
     con.close()
     phases["publish"] = time.perf_counter() - started
     return result["erp_journal_lines"].loaded, phases
@@ -119,13 +123,26 @@ def child(kind: str, data: Path, work: Path) -> None:
         else:
             rows, phases = closeboard_ingest(data, work)
         seconds = time.perf_counter() - started
-    print(json.dumps({"rows": rows, "seconds": seconds, "phases": phases, "rss_mib": peak_rss_mib(),
-                      "server_rss_mib": max(servers.peaks.values(), default=None)}))
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "seconds": seconds,
+                "phases": phases,
+                "rss_mib": peak_rss_mib(),
+                "server_rss_mib": max(servers.peaks.values(), default=None),
+            }
+        )
+    )
 
 
 def measure(kind: str, data: Path, work: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", kind, "--data", str(data), "--work", str(work)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--data", str(data), "--work", str(work)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"the {kind} measurement failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -135,8 +152,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3, help="run both measurements this many times; print medians")
-    parser.add_argument("--keep", type=Path,
-                        help="keep the generated data and warehouse here (a later run reuses data of the same scale)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the generated data and warehouse here (a later run reuses data of the same scale)",
+    )
     parser.add_argument("--child", choices=("bare", "closeboard"), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -165,22 +185,32 @@ def main() -> None:
             ingest_runs.append(measure("closeboard", data, work))
             bare, ingest = bare_runs[-1], ingest_runs[-1]
             phases = ", ".join(f"{name} {s:.2f} s" for name, s in ingest["phases"].items())
-            print(f"  run {rep + 1}: bare {bare['seconds']:6.2f} s, closeboard {ingest['seconds']:6.2f} s ({phases}), "
-                  f"ratio {ratio(bare, ingest):.2f}")
+            print(
+                f"  run {rep + 1}: bare {bare['seconds']:6.2f} s, closeboard {ingest['seconds']:6.2f} s ({phases}), "
+                f"ratio {ratio(bare, ingest):.2f}"
+            )
         ratios = [ratio(b, i) for b, i in zip(bare_runs, ingest_runs, strict=True)]
         bare_s = statistics.median(r["seconds"] for r in bare_runs)
         ingest_s = statistics.median(r["seconds"] for r in ingest_runs)
         bare_rows, ingested = bare_runs[-1]["rows"], ingest_runs[-1]["rows"]
         print(f"medians of {args.repeat} run(s):")
-        print(f"(a) bare MCP client loop : {bare_rows:>10,} rows in {bare_s:6.2f} s = {bare_rows / bare_s:>9,.0f} rows/s"
-              "  (decoder: closeboard's msgspec)")
-        print(f"(b) closeboard ingestion : {ingested:>10,} rows in {ingest_s:6.2f} s = {ingested / ingest_s:>9,.0f} rows/s")
-        print(f"ratio (b)/(a) per run    : {', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f}"
-              "   (target >= 0.90)")
-        print("peak RSS (max over runs) : "
-              f"(a) client process {peak(bare_runs, 'rss_mib')}, its ERP server {peak(bare_runs, 'server_rss_mib')}; "
-              f"(b) closeboard process {peak(ingest_runs, 'rss_mib')}, its ERP server "
-              f"{peak(ingest_runs, 'server_rss_mib')}   (target <= 1024 MiB)")
+        print(
+            f"(a) bare MCP client loop : {bare_rows:>10,} rows in {bare_s:6.2f} s = {bare_rows / bare_s:>9,.0f} rows/s"
+            "  (decoder: closeboard's msgspec)"
+        )
+        print(
+            f"(b) closeboard ingestion : {ingested:>10,} rows in {ingest_s:6.2f} s = {ingested / ingest_s:>9,.0f} rows/s"
+        )
+        print(
+            f"ratio (b)/(a) per run    : {', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f}"
+            "   (target >= 0.90)"
+        )
+        print(
+            "peak RSS (max over runs) : "
+            f"(a) client process {peak(bare_runs, 'rss_mib')}, its ERP server {peak(bare_runs, 'server_rss_mib')}; "
+            f"(b) closeboard process {peak(ingest_runs, 'rss_mib')}, its ERP server "
+            f"{peak(ingest_runs, 'server_rss_mib')}   (target <= 1024 MiB)"
+        )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

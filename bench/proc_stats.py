@@ -52,7 +52,7 @@ def _children(parent: int) -> list[int]:
         except OSError:
             continue
         # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
-        if int(stat[stat.rindex(")") + 2:].split()[1]) == parent:
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
             found.append(int(entry.name))
     return found
 

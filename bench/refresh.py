@@ -48,10 +48,12 @@ def prepare(home: Path, scale: int, as_of: date) -> None:
     raw["company"].update(first_period=summary["first_period"], as_of=summary["as_of"])
     (home / "closeboard.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     counts = summary["counts"]
-    print(f"generated scale {scale} in {time.perf_counter() - started:.1f} s: "
-          f"{counts['erp/journal_lines.csv']:,} journal lines, {counts['erp/invoices.csv']:,} invoices, "
-          f"{counts['erp/bills.csv']:,} bills, {counts['erp/payments.csv']:,} payments, "
-          f"{counts['bank/transactions.csv']:,} bank lines")
+    print(
+        f"generated scale {scale} in {time.perf_counter() - started:.1f} s: "
+        f"{counts['erp/journal_lines.csv']:,} journal lines, {counts['erp/invoices.csv']:,} invoices, "
+        f"{counts['erp/bills.csv']:,} bills, {counts['erp/payments.csv']:,} payments, "
+        f"{counts['bank/transactions.csv']:,} bank lines"
+    )
 
 
 def add_entry(home: Path, entry_id: str, day: date) -> None:
@@ -76,16 +78,30 @@ def child(home: Path) -> None:
     with instance(Home(home)) as dagster_instance:
         stats = dagster_instance.get_run_step_stats(outcome.run_id)
     # per step: its time and this process's largest RSS sampled while it ran (steps run one at a time)
-    steps = {s.step_key: ((s.end_time or 0) - s.start_time, sampler.own_peak_between(s.start_time, s.end_time or 0))
-             for s in stats if s.start_time}
-    print(json.dumps({"success": outcome.success, "errors": outcome.errors, "seconds": seconds, "steps": steps,
-                      "rss_mib": peak_rss_mib(), "servers_mib": sampler.peaks,
-                      "waited_children_mib": waited_children_peak_mib()}))
+    steps = {
+        s.step_key: ((s.end_time or 0) - s.start_time, sampler.own_peak_between(s.start_time, s.end_time or 0))
+        for s in stats
+        if s.start_time
+    }
+    print(
+        json.dumps(
+            {
+                "success": outcome.success,
+                "errors": outcome.errors,
+                "seconds": seconds,
+                "steps": steps,
+                "rss_mib": peak_rss_mib(),
+                "servers_mib": sampler.peaks,
+                "waited_children_mib": waited_children_peak_mib(),
+            }
+        )
+    )
 
 
 def refresh(home: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", str(home)], capture_output=True, text=True,
-                          check=False, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", str(home)], capture_output=True, text=True, check=False, cwd=REPO
+    )
     if proc.returncode != 0:
         raise SystemExit(f"the refresh process failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -96,13 +112,19 @@ def refresh(home: Path) -> dict:
 
 def report(name: str, result: dict) -> None:
     servers = ", ".join(f"{label} {mib:,.0f}" for label, mib in sorted(result["servers_mib"].items()))
-    print(f"{name:<12} {result['seconds']:7.2f} s   peak RSS closeboard {result['rss_mib']:,.0f} MiB; "
-          f"servers {servers or 'n/a'} MiB (largest waited child {result['waited_children_mib']:,.0f} MiB)")
+    print(
+        f"{name:<12} {result['seconds']:7.2f} s   peak RSS closeboard {result['rss_mib']:,.0f} MiB; "
+        f"servers {servers or 'n/a'} MiB (largest waited child {result['waited_children_mib']:,.0f} MiB)"
+    )
     slowest = sorted(result["steps"].items(), key=lambda kv: -kv[1][0])
-    shown = ", ".join(f"{step} {s:.2f}" + (f" ({mib:,.0f} MiB)" if mib else "") for step, (s, mib) in slowest[:SHOWN_STEPS])
+    shown = ", ".join(
+        f"{step} {s:.2f}" + (f" ({mib:,.0f} MiB)" if mib else "") for step, (s, mib) in slowest[:SHOWN_STEPS]
+    )
     rest = sum(s for _, (s, _mib) in slowest[SHOWN_STEPS:])
-    print(f"{'':<12} steps (s, peak RSS sampled): {shown}"
-          + (f", {len(slowest) - SHOWN_STEPS} more {rest:.2f}" if rest else ""))
+    print(
+        f"{'':<12} steps (s, peak RSS sampled): {shown}"
+        + (f", {len(slowest) - SHOWN_STEPS} more {rest:.2f}" if rest else "")
+    )
 
 
 def main() -> None:
@@ -128,9 +150,27 @@ def main() -> None:
         for _ in range(3):
             closed = date(closed.year - (closed.month == 1), (closed.month - 2) % 12 + 1, 1)
         period = closed.strftime("%Y-%m")
-        subprocess.run([sys.executable, "-m", "pipelines.cli", "--home", str(home), "--config",
-                        str(home / "closeboard.yaml"), "close", period, "--by", "bench", "--override",
-                        "benchmark sign-off"], cwd=REPO, check=True, capture_output=True, timeout=3600)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipelines.cli",
+                "--home",
+                str(home),
+                "--config",
+                str(home / "closeboard.yaml"),
+                "close",
+                period,
+                "--by",
+                "bench",
+                "--override",
+                "benchmark sign-off",
+            ],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            timeout=3600,
+        )
         print(f"(signed off {period}, not timed)")
         timings: dict[str, list[float]] = {"unchanged": [], "new entry": [], "backdated": []}
         for rep in range(args.repeat):

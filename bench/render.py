@@ -39,8 +39,23 @@ def main() -> None:
         temp = Path(tempfile.mkdtemp(prefix="closeboard-bench-render-"))
         home = temp / "home"
         print(f"running `closeboard demo --scale {args.scale}` into {home} …", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "pipelines.cli", "--home", str(home), "demo", "--as-of", "2026-06-15",
-                        "--scale", str(args.scale)], cwd=REPO, check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipelines.cli",
+                "--home",
+                str(home),
+                "demo",
+                "--as-of",
+                "2026-06-15",
+                "--scale",
+                str(args.scale),
+            ],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
     out = Path(tempfile.mkdtemp(prefix="closeboard-page-"))
     try:
         con = duckdb.connect(str(home / "warehouse.read.duckdb"), read_only=True)
@@ -53,10 +68,14 @@ def main() -> None:
         data_bytes = len(str(json_for_script(page_data(con, ctx))).encode())
         con.close()
         size = page.stat().st_size
-        print(f"render time   best {min(times) * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms "
-              f"({args.repeat} renders)")
-        print(f"page size     {size:,} bytes ({size / BUDGET:.0%} of the {BUDGET:,}-byte budget)"
-              f"{'  OVER BUDGET' if size > BUDGET else ''}")
+        print(
+            f"render time   best {min(times) * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms "
+            f"({args.repeat} renders)"
+        )
+        print(
+            f"page size     {size:,} bytes ({size / BUDGET:.0%} of the {BUDGET:,}-byte budget)"
+            f"{'  OVER BUDGET' if size > BUDGET else ''}"
+        )
         print(f"embedded data {data_bytes:,} bytes")
     finally:
         shutil.rmtree(out, ignore_errors=True)

@@ -23,6 +23,7 @@ from connectors.plain import printable
 
 _SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "auth")
 
+
 @dataclass
 class CallRecord:
     """One MCP call: a row of `connector_calls`."""
@@ -142,8 +143,10 @@ class RedactedCause(Exception):
 
 def _redacted(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: ("***" if any(w in str(k).lower() for w in _SECRET_WORDS) else _redacted(v))
-                for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {
+            k: ("***" if any(w in str(k).lower() for w in _SECRET_WORDS) else _redacted(v))
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+        }
     if isinstance(value, list | tuple):
         return [_redacted(v) for v in value]
     if isinstance(value, str):

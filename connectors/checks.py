@@ -27,35 +27,77 @@ class Check:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("R1_trial_balance", "R1 trial balance", "Trial balance", "error", ("erp",),
-          "Every entry balances; debits = credits each month; every account known; assets = liabilities + "
-          "equity at every month-end.",
-          "At every month-end, liabilities + equity + earnings equal assets to the cent."),
-    Check("R2_bank_vs_book", "R2 bank vs book", "Bank vs book", "error", ("bank", "erp"),
-          "Per bank account at each month-end: statement + deposits in transit - outstanding payments = "
-          "ledger + bank-only receipts - bank-only charges + opening difference; no stale items.",
-          "At every month-end, the statement balance adjusted for deposits in transit and outstanding "
-          "payments equals the ledger balance adjusted for bank-only items and the opening difference, to "
-          "the cent."),
-    Check("R3_ar", "R3 AR subledger vs control", "Receivables vs GL", "error", ("erp",),
-          "AR open items at each month-end equal the AR control account; each invoice's balance is its "
-          "total less its payments.",
-          "At every month-end, the open customer documents (less unapplied cash) equal the AR control "
-          "account, to the cent."),
-    Check("R4_ap", "R4 AP subledger vs control", "Payables vs GL", "error", ("erp",),
-          "AP open items at each month-end equal the AP control account; each bill's balance is its total "
-          "less its payments.",
-          "At every month-end, the open vendor bills equal the AP control account, to the cent."),
-    Check("R5_bookings_vs_billings", "R5 bookings vs billings", "Bookings vs billings", "warn", ("crm", "erp"),
-          "Won deals map to ERP customers and get invoiced; invoicing stays within the tolerance of bookings."),
-    Check("R6_completeness", "R6 completeness and freshness", "Completeness", "error", (),
-          "Rows loaded equal each source's total; keys unique; required fields present; no future-dated "
-          "lines; sources fresh.",
-          "Every source served exactly as many rows as it said it holds."),
-    Check("R7_erp_report", "R7 ERP report tie-out", "Ties to the ERP's reports", "error", ("erp",),
-          "Every account's balance at each month-end equals the ERP's own trial balance report (where the "
-          "ERP source gives one).",
-          "At every month-end, every account's balance equals the ERP's own trial balance, to the cent."),
+    Check(
+        "R1_trial_balance",
+        "R1 trial balance",
+        "Trial balance",
+        "error",
+        ("erp",),
+        "Every entry balances; debits = credits each month; every account known; assets = liabilities + "
+        "equity at every month-end.",
+        "At every month-end, liabilities + equity + earnings equal assets to the cent.",
+    ),
+    Check(
+        "R2_bank_vs_book",
+        "R2 bank vs book",
+        "Bank vs book",
+        "error",
+        ("bank", "erp"),
+        "Per bank account at each month-end: statement + deposits in transit - outstanding payments = "
+        "ledger + bank-only receipts - bank-only charges + opening difference; no stale items.",
+        "At every month-end, the statement balance adjusted for deposits in transit and outstanding "
+        "payments equals the ledger balance adjusted for bank-only items and the opening difference, to "
+        "the cent.",
+    ),
+    Check(
+        "R3_ar",
+        "R3 AR subledger vs control",
+        "Receivables vs GL",
+        "error",
+        ("erp",),
+        "AR open items at each month-end equal the AR control account; each invoice's balance is its "
+        "total less its payments.",
+        "At every month-end, the open customer documents (less unapplied cash) equal the AR control "
+        "account, to the cent.",
+    ),
+    Check(
+        "R4_ap",
+        "R4 AP subledger vs control",
+        "Payables vs GL",
+        "error",
+        ("erp",),
+        "AP open items at each month-end equal the AP control account; each bill's balance is its total "
+        "less its payments.",
+        "At every month-end, the open vendor bills equal the AP control account, to the cent.",
+    ),
+    Check(
+        "R5_bookings_vs_billings",
+        "R5 bookings vs billings",
+        "Bookings vs billings",
+        "warn",
+        ("crm", "erp"),
+        "Won deals map to ERP customers and get invoiced; invoicing stays within the tolerance of bookings.",
+    ),
+    Check(
+        "R6_completeness",
+        "R6 completeness and freshness",
+        "Completeness",
+        "error",
+        (),
+        "Rows loaded equal each source's total; keys unique; required fields present; no future-dated "
+        "lines; sources fresh.",
+        "Every source served exactly as many rows as it said it holds.",
+    ),
+    Check(
+        "R7_erp_report",
+        "R7 ERP report tie-out",
+        "Ties to the ERP's reports",
+        "error",
+        ("erp",),
+        "Every account's balance at each month-end equals the ERP's own trial balance report (where the "
+        "ERP source gives one).",
+        "At every month-end, every account's balance equals the ERP's own trial balance, to the cent.",
+    ),
 )
 BY_ID = {c.id: c for c in CHECKS}
 CHECK_IDS = tuple(BY_ID)

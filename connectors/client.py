@@ -62,8 +62,20 @@ _PYTHON_NAMES = {"python", "python3", f"python3.{sys.version_info.minor}"}
 # also gets uv's settings and the proxy, which it needs to install the package. Anything else only
 # through the connector's `env` / `pass_env`.
 _CERT_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
-_LAUNCHER_ENV = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "no_proxy",
-                 "all_proxy", "XDG_CACHE_HOME", "XDG_DATA_HOME", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
+_LAUNCHER_ENV = (
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+    "all_proxy",
+    "XDG_CACHE_HOME",
+    "XDG_DATA_HOME",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+)
 _UV_LAUNCHERS = {"uv", "uvx"}
 
 
@@ -118,8 +130,6 @@ class Page:
     nbytes: int
 
 
-
-
 def _safe_cause(exc: BaseException) -> BaseException:
     """`exc` to chain under a ConnectorError, or a stand-in without its text when any exception in
     its chain holds a secret (Dagster stores the whole chain with a failure)."""
@@ -139,9 +149,6 @@ def _safe_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-
-
-
 class ProgressGuard:
     """Stops a paged read that makes no progress: a cursor seen before, or a page repeating the
     items of an earlier one (a server that keeps sending new cursors over the same data). The
@@ -157,15 +164,20 @@ class ProgressGuard:
             key = (len(items), _fingerprint(items[0]), _fingerprint(items[-1]))
             if key in self._pages:
                 raise ConnectorError(
-                    self.source, self.tool, f"page {number} repeats the items of page {self._pages[key]} "
-                    f"(the server is not advancing): paging stopped")
+                    self.source,
+                    self.tool,
+                    f"page {number} repeats the items of page {self._pages[key]} "
+                    f"(the server is not advancing): paging stopped",
+                )
             self._pages[key] = number
         if cursor is not None:
             text = cursor if isinstance(cursor, str) else json.dumps(cursor, sort_keys=True, default=str)
             if text in self._cursors:
                 raise ConnectorError(
-                    self.source, self.tool, f"the server repeated cursor {text[:80]!r} on page {number}: "
-                    "paging would not end")
+                    self.source,
+                    self.tool,
+                    f"the server repeated cursor {text[:80]!r} on page {number}: paging would not end",
+                )
             self._cursors.add(text)
 
 
@@ -174,8 +186,6 @@ def _fingerprint(item: Any) -> str:
         return hashlib.blake2b(_SIZE_ENCODER.encode(item), digest_size=16).hexdigest()
     except (TypeError, ValueError, OverflowError):
         return repr(item)
-
-
 
 
 class SourceSession:
@@ -227,8 +237,14 @@ class SourceSession:
         connector references (server env, headers, args, url; the `auth:` block's token and client
         secret) and the per-source client-secret override. Unset names are left to `expand`."""
         server, auth = self.config.server, getattr(self.config, "auth", None)
-        texts = [*(server.env or {}).values(), *(server.headers or {}).values(), *(server.args or ()),
-                 server.url or "", getattr(auth, "token", None) or "", getattr(auth, "client_secret", None) or ""]
+        texts = [
+            *(server.env or {}).values(),
+            *(server.headers or {}).values(),
+            *(server.args or ()),
+            server.url or "",
+            getattr(auth, "token", None) or "",
+            getattr(auth, "client_secret", None) or "",
+        ]
         for text in texts:
             for name in _ENV_REF.findall(str(text)):
                 self._secret(os.environ.get(name))
@@ -246,8 +262,11 @@ class SourceSession:
         """The OAuth access / refresh token and the client secret the auth provider holds right now."""
         context = getattr(self._auth, "context", None)
         tokens = getattr(context, "current_tokens", None)
-        for value in (getattr(tokens, "access_token", None), getattr(tokens, "refresh_token", None),
-                      getattr(getattr(context, "client_info", None), "client_secret", None)):
+        for value in (
+            getattr(tokens, "access_token", None),
+            getattr(tokens, "refresh_token", None),
+            getattr(getattr(context, "client_info", None), "client_secret", None),
+        ):
             if isinstance(value, str):
                 self._secret(value)
 
@@ -268,8 +287,12 @@ class SourceSession:
             for value in extra.values():  # "Bearer <token>": the token itself
                 self._secret(value.split(" ", 1)[-1])
             cap = self.config.client.max_response_bytes
-            http = httpx2.AsyncClient(headers=headers, auth=self._auth, timeout=self.config.client.call_timeout_s,
-                                      transport=_CappedTransport(httpx2.AsyncHTTPTransport(), cap))
+            http = httpx2.AsyncClient(
+                headers=headers,
+                auth=self._auth,
+                timeout=self.config.client.call_timeout_s,
+                transport=_CappedTransport(httpx2.AsyncHTTPTransport(), cap),
+            )
             # the SDK's own per-event cap bounds an SSE answer while it is read (DESIGN: not its 1 MiB
             # default, which fails a slow tool's page): the response-size cap
             return streamable_http_client(url, http_client=http, max_sse_event_size=cap)
@@ -281,9 +304,7 @@ class SourceSession:
                 env[name] = os.environ[name]
         if self.home is not None:
             env.setdefault("CLOSEBOARD_HOME", str(self.home.resolve()))
-        params = StdioServerParameters(
-            command=command, args=[self._expand(a) for a in server.args], env=env
-        )
+        params = StdioServerParameters(command=command, args=[self._expand(a) for a in server.args], env=env)
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
         # closeboard's own transport: counts the bytes of each message while reading (the SDK's holds a whole line)
         return stdio_client(params, errlog=self._stderr, max_line_bytes=self.config.client.max_response_bytes)
@@ -302,8 +323,9 @@ class SourceSession:
         transport = self._transport()  # a missing ${SECRET} is a ConfigError, not a connection failure
         stack = AsyncExitStack()
         try:
-            client = Client(transport, read_timeout_seconds=self.config.client.call_timeout_s,
-                            mode=self.config.client.handshake)
+            client = Client(
+                transport, read_timeout_seconds=self.config.client.call_timeout_s, mode=self.config.client.handshake
+            )
             self._client = await stack.enter_async_context(client)
         except BaseException as exc:
             await stack.aclose()
@@ -368,14 +390,17 @@ class SourceSession:
         if isinstance(broken, _Transient):
             cause = broken.__cause__
             raise ConnectorError(self.name, "(session)", str(broken), transient=True) from (
-                _safe_cause(cause) if cause is not None else None)
+                _safe_cause(cause) if cause is not None else None
+            )
         if broken is not None:
             raise broken from None
 
     # -- calls --------------------------------------------------------------------------------
     def check_allowed(self, tool: str) -> None:
         if tool not in self.config.allow_tools:
-            raise ToolNotAllowed(self.name, tool, f"not in allow_tools {list(self.config.allow_tools)}; nothing was sent")
+            raise ToolNotAllowed(
+                self.name, tool, f"not in allow_tools {list(self.config.allow_tools)}; nothing was sent"
+            )
         if self.pinning:
             approved = self._approved
             if approved is None:  # before the first connection: the approval file, if there is one yet
@@ -383,9 +408,12 @@ class SourceSession:
                 approved = frozenset(approval.tools) if approval is not None else None
             if approved is not None and tool not in approved:
                 raise ToolNotAllowed(
-                    self.name, tool, f"not an approved tool of this source (approved: {sorted(approved)}); nothing "
+                    self.name,
+                    tool,
+                    f"not an approved tool of this source (approved: {sorted(approved)}); nothing "
                     f"was sent. Review it with `closeboard connectors check` and approve it with "
-                    f"`closeboard connectors check --accept {self.name}`")
+                    f"`closeboard connectors check --accept {self.name}`",
+                )
 
     def _load_approval(self) -> Any:
         from connectors import pinning
@@ -412,23 +440,35 @@ class SourceSession:
                 if exc.code in (REQUEST_TIMEOUT, CONNECTION_CLOSED):
                     raise _Transient(cause, reconnect=exc.code == CONNECTION_CLOSED) from exc
                 raise ConnectorError(self.name, "(tools/list)", cause) from _safe_cause(exc)
-            except (httpx2.TransportError, OSError, anyio.BrokenResourceError, anyio.ClosedResourceError,
-                    anyio.EndOfStream, TimeoutError) as exc:
-                raise _Transient(f"listing the tools failed: {_describe(exc)}{self._server_stderr()}",
-                                 reconnect=True) from exc
+            except (
+                httpx2.TransportError,
+                OSError,
+                anyio.BrokenResourceError,
+                anyio.ClosedResourceError,
+                anyio.EndOfStream,
+                TimeoutError,
+            ) as exc:
+                raise _Transient(
+                    f"listing the tools failed: {_describe(exc)}{self._server_stderr()}", reconnect=True
+                ) from exc
             record.items = len(tools)
             offered = {t.name: t for t in tools}
             approval = self._load_approval()
             if approval is None:
-                approval = pinning.record(self.home, self.name, pinning.wanted(offered, self.config.allow_tools),
-                                          how="first use")
+                approval = pinning.record(
+                    self.home, self.name, pinning.wanted(offered, self.config.allow_tools), how="first use"
+                )
                 self.log.notes.append(
                     f"first connection: approved {len(approval.tools)} tools on trust "
                     f"({', '.join(sorted(approval.tools)) or 'none'}), recorded in "
-                    f"{pinning.approved_path(self.home, self.name)}")
+                    f"{pinning.approved_path(self.home, self.name)}"
+                )
             else:
-                changes = [c for c in pinning.compare(approval, offered, self.config.allow_tools)
-                           if c.kind in ("changed", "vanished")]
+                changes = [
+                    c
+                    for c in pinning.compare(approval, offered, self.config.allow_tools)
+                    if c.kind in ("changed", "vanished")
+                ]
                 if changes:
                     raise ConnectorError(self.name, changes[0].tool, pinning.failure_message(self.name, changes))
             self._approved = frozenset(approval.tools)
@@ -469,8 +509,14 @@ class SourceSession:
                 if exc.code in (REQUEST_TIMEOUT, CONNECTION_CLOSED):
                     raise _Transient(cause, reconnect=exc.code == CONNECTION_CLOSED) from exc
                 raise ConnectorError(self.name, tool, cause) from _safe_cause(exc)
-            except (httpx2.TransportError, OSError, anyio.BrokenResourceError, anyio.ClosedResourceError,
-                    anyio.EndOfStream, TimeoutError) as exc:
+            except (
+                httpx2.TransportError,
+                OSError,
+                anyio.BrokenResourceError,
+                anyio.ClosedResourceError,
+                anyio.EndOfStream,
+                TimeoutError,
+            ) as exc:
                 raise _Transient(f"{_describe(exc)}{self._server_stderr()}", reconnect=True) from exc
             error = reported_error(result)
             if error is not None:
@@ -505,7 +551,11 @@ class SourceSession:
             self.log.add(record)
 
     async def call(
-        self, tool: str, arguments: dict[str, Any] | None = None, *, page: int | None = None,
+        self,
+        tool: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        page: int | None = None,
         decode: Decoder | None = None,
     ) -> tuple[Any, int]:
         """Call one allow-listed tool; returns (payload, bytes). Transient failures are retried.
@@ -534,7 +584,10 @@ class SourceSession:
                         raise
         except _Transient as exc:
             raise ConnectorError(
-                self.name, tool, f"{exc} (gave up after {settings.retries + 1} attempts)", transient=True,
+                self.name,
+                tool,
+                f"{exc} (gave up after {settings.retries + 1} attempts)",
+                transient=True,
                 attempts=settings.retries + 1,
             ) from _safe_cause(exc)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -555,8 +608,11 @@ class SourceSession:
         elif budget is not None and now - self._started > budget:
             calls = sum(1 for r in self.log.records if r.source == self.name)
             raise ConnectorError(
-                self.name, tool, f"the source's time budget of {budget:g} s (client.time_budget_s) ran out after "
-                f"{calls:,} calls; the pull was stopped")
+                self.name,
+                tool,
+                f"the source's time budget of {budget:g} s (client.time_budget_s) ran out after "
+                f"{calls:,} calls; the pull was stopped",
+            )
 
 
 class ResponseTooLarge(httpx2.StreamError):
@@ -572,8 +628,9 @@ class _CappedStream(httpx2.AsyncByteStream):
         async for chunk in self._inner:
             self._read += len(chunk)
             if self._read > self._cap:
-                raise ResponseTooLarge(f"response exceeded the cap of {self._cap:,} bytes "
-                                       f"(client.max_response_bytes) while it was read")
+                raise ResponseTooLarge(
+                    f"response exceeded the cap of {self._cap:,} bytes (client.max_response_bytes) while it was read"
+                )
             yield chunk
 
     async def aclose(self) -> None:
@@ -592,8 +649,12 @@ class _CappedTransport(httpx2.AsyncBaseTransport):
         response = await self._inner.handle_async_request(request)
         if request.method != "POST":
             return response
-        return httpx2.Response(response.status_code, headers=response.headers,
-                               stream=_CappedStream(response.stream, self._cap), extensions=response.extensions)
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_CappedStream(response.stream, self._cap),
+            extensions=response.extensions,
+        )
 
     async def aclose(self) -> None:
         await self._inner.aclose()

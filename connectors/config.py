@@ -285,6 +285,7 @@ def _none_to(empty: Any) -> BeforeValidator:
 
 def _scalars_to_str(value: Any) -> Any:
     """`env: {DEBUG: true}` and `args: [--port, 9000]` are text to the server."""
+
     def text(v: Any) -> Any:
         return str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, (int, float)) else v
 
@@ -334,8 +335,11 @@ def _check_id(value: str) -> str:
 
 
 CheckId = Annotated[str, AfterValidator(_check_id)]
-Level = Annotated[Literal["error", "warn"], BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
-                  Field(description="error or warn")]
+Level = Annotated[
+    Literal["error", "warn"],
+    BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
+    Field(description="error or warn"),
+]
 
 
 class _Schema(BaseModel):
@@ -411,7 +415,8 @@ class ConnectorSchema(_Schema):
     client: Annotated[ClientSchema, _none_to({})] = Field(default_factory=ClientSchema, description="a mapping")
     options: Annotated[dict[str, Any], _none_to({})] = Field(default_factory=dict, description="a mapping")
     full_pull_every_days: Annotated[float | None, BeforeValidator(_days_or_null)] = Field(
-        7.0, description="a number of days >= 0 or null")
+        7.0, description="a number of days >= 0 or null"
+    )
     auth: dict[str, Any] | None = Field(None, description="a mapping (kind: oauth | client_credentials | bearer)")
 
 
@@ -423,7 +428,8 @@ class ReconciliationSchema(_Schema):
     freshness_hours: Count = Field(24, gt=0, description="a whole number of hours > 0")
     max_rejected_share: Share = Field(Decimal("0.01"), description="a fraction from 0 to 1 (0.01 = 1%)")
     severity: Annotated[dict[CheckId, Level], _none_to({})] = Field(
-        default_factory=dict, description="a mapping of check id: error | warn")
+        default_factory=dict, description="a mapping of check id: error | warn"
+    )
 
 
 def _valid_cron(expression: str) -> bool:
@@ -440,7 +446,8 @@ def _valid_cron(expression: str) -> bool:
 
 class SchedulesSchema(_Schema):
     refresh_cron: str = Field(
-        "0 6 * * *", description="a cron expression of five fields (minute hour day month weekday) such as '0 6 * * *'")
+        "0 6 * * *", description="a cron expression of five fields (minute hour day month weekday) such as '0 6 * * *'"
+    )
     close_business_day: Count = Field(3, ge=1, le=23, description="a business day of the month from 1 to 23")
 
     @field_validator("refresh_cron")
@@ -453,14 +460,19 @@ class SchedulesSchema(_Schema):
 
 class RefreshSchema(_Schema):
     source_retries: Annotated[Count | None, Field(ge=0)] = Field(
-        None, description="a whole number of step retries >= 0, or null (once, for failures the client did not retry)")
-    source_retry_delay_s: Number = Field(RefreshConfig.source_retry_delay_s, ge=0,
-                                         description="a number of seconds >= 0")
+        None, description="a whole number of step retries >= 0, or null (once, for failures the client did not retry)"
+    )
+    source_retry_delay_s: Number = Field(
+        RefreshConfig.source_retry_delay_s, ge=0, description="a number of seconds >= 0"
+    )
 
 
 class WarehouseSchema(_Schema):
-    memory_limit: str = Field(WarehouseConfig.memory_limit, pattern=r"(?i)^\s*\d+(\.\d+)?\s*(k|m|g|t)i?b\s*$",
-                              description="an amount of memory such as 1GB or 512MiB")
+    memory_limit: str = Field(
+        WarehouseConfig.memory_limit,
+        pattern=r"(?i)^\s*\d+(\.\d+)?\s*(k|m|g|t)i?b\s*$",
+        description="an amount of memory such as 1GB or 512MiB",
+    )
     temp_directory: str | None = Field(None, min_length=1, description="a folder path (relative: under the data home)")
 
 
@@ -542,16 +554,24 @@ class SmtpSchema(_Schema):
 
 class DeliverySchema(_Schema):
     smtp: SmtpSchema | None = Field(None, description="a mapping (host, port, starttls, user, password)")
-    from_: str | None = Field(None, alias="from", pattern=r"^[^@]*[^@\s<>,]+@[^@\s<>,]+>?$",
-                              description="the sender's address, such as 'closeboard <close@example.com>'")
+    from_: str | None = Field(
+        None,
+        alias="from",
+        pattern=r"^[^@]*[^@\s<>,]+@[^@\s<>,]+>?$",
+        description="the sender's address, such as 'closeboard <close@example.com>'",
+    )
     recipients: Addresses = Field(default_factory=list, description="a list of e-mail addresses")
     webhook: EnvRef = Field(None, description="${ENV_NAME} naming a Slack-compatible incoming-webhook URL")
     on: Literal["close", "business_day"] | None = Field(None, description="close or business_day")
     business_day: Count | None = Field(None, ge=1, le=23, description="a business day of the month from 1 to 23")
     max_age: Annotated[float | None, BeforeValidator(_duration_s)] = Field(
-        DeliveryConfig.max_age_s, description="a duration such as 36h, 2d or 90m, or null")
-    page_url: str | None = Field(None, pattern=r"^https?://\S+$",
-                                 description="the address the pages are served at, such as http://127.0.0.1:8765")
+        DeliveryConfig.max_age_s, description="a duration such as 36h, 2d or 90m, or null"
+    )
+    page_url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="the address the pages are served at, such as http://127.0.0.1:8765",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -575,18 +595,27 @@ class DeliverySchema(_Schema):
     def build(self) -> DeliveryConfig:
         smtp = self.smtp
         return DeliveryConfig(
-            smtp_host=smtp.host if smtp else None, smtp_port=smtp.port if smtp else 587,
-            starttls=smtp.starttls if smtp else True, user=smtp.user if smtp else None,
-            password=smtp.password if smtp else None, timeout_s=smtp.timeout_s if smtp else 30.0,
-            sender=self.from_, recipients=tuple(self.recipients), webhook=self.webhook,
-            on="business_day" if self.business_day is not None else "close", business_day=self.business_day,
-            max_age_s=self.max_age, page_url=self.page_url.rstrip("/") if self.page_url else None)
+            smtp_host=smtp.host if smtp else None,
+            smtp_port=smtp.port if smtp else 587,
+            starttls=smtp.starttls if smtp else True,
+            user=smtp.user if smtp else None,
+            password=smtp.password if smtp else None,
+            timeout_s=smtp.timeout_s if smtp else 30.0,
+            sender=self.from_,
+            recipients=tuple(self.recipients),
+            webhook=self.webhook,
+            on="business_day" if self.business_day is not None else "close",
+            business_day=self.business_day,
+            max_age_s=self.max_age,
+            page_url=self.page_url.rstrip("/") if self.page_url else None,
+        )
 
 
 class AlertSchema(_Schema):
     rule: Literal[ALERT_RULES] = Field(description=f"one of {', '.join(ALERT_RULES)}")  # type: ignore[valid-type]
     threshold: Annotated[Decimal | None, BeforeValidator(lambda v: None if v is None else _decimal(v))] = Field(
-        None, description="a number (cash_below: in the company currency; runway_below: months)")
+        None, description="a number (cash_below: in the company currency; runway_below: months)"
+    )
     channel: Literal["email", "webhook"] = Field("email", description="email or webhook")
     to: Addresses = Field(default_factory=list, description="a list of e-mail addresses")
 
@@ -619,10 +648,12 @@ class InstanceConfig:
 
 class InstanceSchema(_Schema):
     postgres_url: EnvRef = Field(description="${ENV_NAME} naming a postgresql+psycopg2:// URL")
-    run_monitoring_interval_s: Count = Field(InstanceConfig.run_monitoring_interval_s, ge=1,
-                                             description="a whole number of seconds >= 1")
-    run_start_timeout_s: Count = Field(InstanceConfig.run_start_timeout_s, ge=1,
-                                       description="a whole number of seconds >= 1")
+    run_monitoring_interval_s: Count = Field(
+        InstanceConfig.run_monitoring_interval_s, ge=1, description="a whole number of seconds >= 1"
+    )
+    run_start_timeout_s: Count = Field(
+        InstanceConfig.run_start_timeout_s, ge=1, description="a whole number of seconds >= 1"
+    )
 
     @model_validator(mode="after")
     def _url(self) -> InstanceSchema:
@@ -652,6 +683,7 @@ def _delivery(raw: dict[str, Any], problems: list[str]) -> tuple[DeliveryConfig 
         elif rule.channel == "email" and not (rule.to or delivery.recipients):
             problems.append(f"{where}.to: no addresses (and delivery.recipients is empty)")
     return delivery, alerts
+
 
 SECTIONS: dict[str, type[_Schema] | None] = {
     "company": CompanySchema,
@@ -756,8 +788,9 @@ def _schema_problems(error: ValidationError, schema: type[BaseModel], where: str
             if text:
                 problems.append(f"{_path(where, loc)}: {text}")
             else:
-                problems.append(f"{_path(where, loc)}: expected {expected or e['msg'].lower()}, "
-                                f"got {_shown(e.get('input'))}")
+                problems.append(
+                    f"{_path(where, loc)}: expected {expected or e['msg'].lower()}, got {_shown(e.get('input'))}"
+                )
     return problems
 
 
@@ -829,8 +862,10 @@ def _company_options(connector: ConnectorConfig, adapter: Any, company: CompanyC
 
 
 def _not_a_source(name: str) -> str:
-    return (f"connectors.{name}: a source is one of {list(SOURCES)}, the family of canonical tables it feeds "
-            f"(a Stripe or statement-file bank is configured as `bank`){_did_you_mean(name, SOURCES)}")
+    return (
+        f"connectors.{name}: a source is one of {list(SOURCES)}, the family of canonical tables it feeds "
+        f"(a Stripe or statement-file bank is configured as `bank`){_did_you_mean(name, SOURCES)}"
+    )
 
 
 def check_adapter(connector: ConnectorConfig, company: CompanyConfig | None = None) -> None:
@@ -879,8 +914,10 @@ def parse_config(raw: dict[str, Any], path: Path | None = None, *, check_command
         raw = {}
     unknown = [k for k in raw if k not in SECTIONS]
     for key in unknown:
-        problems.append(f"top level: unknown key {key!r}"
-                        + (_did_you_mean(key, SECTIONS) or f" (known keys: {', '.join(SECTIONS)})"))
+        problems.append(
+            f"top level: unknown key {key!r}"
+            + (_did_you_mean(key, SECTIONS) or f" (known keys: {', '.join(SECTIONS)})")
+        )
     company = _validate(CompanySchema, raw.get("company"), "company", problems)
     settings = None if company is None else CompanyConfig(**company.model_dump())
     connectors: dict[str, ConnectorConfig] = {}
@@ -889,8 +926,9 @@ def parse_config(raw: dict[str, Any], path: Path | None = None, *, check_command
         problems.append(f"connectors: expected a mapping of source name: connector, got {_shown(sources)}")
     elif not sources:
         if not any(_did_you_mean(k, ["connectors"]) for k in unknown):  # `conectors:` says it already
-            problems.append("connectors: no source is configured; connect the ERP (the source of truth) first: "
-                            "connectors.erp")
+            problems.append(
+                "connectors: no source is configured; connect the ERP (the source of truth) first: connectors.erp"
+            )
     else:
         for name, entry in sources.items():
             name = str(name)
@@ -976,8 +1014,10 @@ class StrictLoader(yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             mark = event.start_mark
             name = ("*" if isinstance(event, yaml.AliasEvent) else "&") + str(event.anchor)
-            raise _Refused(f"line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases ({name}) "
-                           "are not accepted; write the value out in full")
+            raise _Refused(
+                f"line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases ({name}) "
+                "are not accepted; write the value out in full"
+            )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:

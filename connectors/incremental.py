@@ -28,8 +28,13 @@ class Baseline:
 
 def summary_rows(items: Iterable[Mapping[str, Any]]) -> frozenset[SummaryRow]:
     return frozenset(
-        (str(i["period"]) if i.get("period") else "", str(i["account_id"]), int(i["lines"]),
-         Decimal(str(i["debit"])), Decimal(str(i["credit"])))
+        (
+            str(i["period"]) if i.get("period") else "",
+            str(i["account_id"]),
+            int(i["lines"]),
+            Decimal(str(i["debit"])),
+            Decimal(str(i["credit"])),
+        )
         for i in items
     )
 

@@ -78,8 +78,10 @@ def check_size(result: Any, limit_bytes: int) -> int:
     """`result_bytes`, or ValueError when it is over `limit_bytes`."""
     nbytes = result_bytes(result)
     if nbytes > limit_bytes:
-        raise ValueError(f"response of {nbytes:,} bytes exceeds the cap of {limit_bytes:,} bytes "
-                         f"(client.max_response_bytes); nothing of it was used")
+        raise ValueError(
+            f"response of {nbytes:,} bytes exceeds the cap of {limit_bytes:,} bytes "
+            f"(client.max_response_bytes); nothing of it was used"
+        )
     return nbytes
 
 

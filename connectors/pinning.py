@@ -34,12 +34,18 @@ def definition(tool: Any) -> dict[str, Any]:
     """The parts of a tool definition that are pinned (an mcp Tool object or a mapping)."""
     if isinstance(tool, Mapping):
         get = tool.get
-        return {"name": get("name"), "description": get("description"),
-                "inputSchema": get("inputSchema", get("input_schema")),
-                "outputSchema": get("outputSchema", get("output_schema"))}
-    return {"name": tool.name, "description": getattr(tool, "description", None),
-            "inputSchema": getattr(tool, "input_schema", None),
-            "outputSchema": getattr(tool, "output_schema", None)}
+        return {
+            "name": get("name"),
+            "description": get("description"),
+            "inputSchema": get("inputSchema", get("input_schema")),
+            "outputSchema": get("outputSchema", get("output_schema")),
+        }
+    return {
+        "name": tool.name,
+        "description": getattr(tool, "description", None),
+        "inputSchema": getattr(tool, "input_schema", None),
+        "outputSchema": getattr(tool, "output_schema", None),
+    }
 
 
 def canonical(value: Any) -> str:
@@ -75,8 +81,10 @@ def load(home: Path, source: str) -> Approval | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} is unreadable ({exc}); run `{ACCEPT_HINT.format(source=source)}` "
-                         "to record the approved tools again") from None
+        raise ValueError(
+            f"{path} is unreadable ({exc}); run `{ACCEPT_HINT.format(source=source)}` "
+            "to record the approved tools again"
+        ) from None
     return Approval(source, tools, str(raw.get("approved_at")), str(raw.get("how")))
 
 
@@ -87,8 +95,15 @@ def record(home: Path, source: str, tools: Iterable[Any], *, how: str) -> Approv
         d = definition(tool)
         entries[d["name"]] = {"sha256": digest(tool), "definition": json.loads(canonical(d))}
     approval = Approval(source, entries, datetime.now(timezone.utc).isoformat(timespec="seconds"), how)
-    text = json.dumps({"source": source, "approved_at": approval.approved_at, "how": how, "tools": entries},
-                      indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = (
+        json.dumps(
+            {"source": source, "approved_at": approval.approved_at, "how": how, "tools": entries},
+            indent=2,
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
     write_atomic(approved_path(home, source), text)
     return approval
 
@@ -112,8 +127,9 @@ class Change:
         return f"tool {self.tool}: {self.kind} ({short(self.old)} -> {short(self.new)})"
 
 
-def compare(approval: Approval, offered: Mapping[str, Any], allow_tools: Iterable[str],
-            *, diff_lines: int = 40) -> list[Change]:
+def compare(
+    approval: Approval, offered: Mapping[str, Any], allow_tools: Iterable[str], *, diff_lines: int = 40
+) -> list[Change]:
     """Every difference between the approved tools and what the server offers now."""
     changes: list[Change] = []
     for name, entry in sorted(approval.tools.items()):
@@ -123,8 +139,15 @@ def compare(approval: Approval, offered: Mapping[str, Any], allow_tools: Iterabl
             continue
         now = digest(tool)
         if now != entry["sha256"]:
-            changes.append(Change(name, "changed", entry["sha256"], now,
-                                  tuple(definition_diff(entry.get("definition") or {}, definition(tool))[:diff_lines])))
+            changes.append(
+                Change(
+                    name,
+                    "changed",
+                    entry["sha256"],
+                    now,
+                    tuple(definition_diff(entry.get("definition") or {}, definition(tool))[:diff_lines]),
+                )
+            )
     for name in allow_tools:
         if name in offered and name not in approval.tools:
             changes.append(Change(name, "new", None, digest(offered[name])))
@@ -133,6 +156,7 @@ def compare(approval: Approval, offered: Mapping[str, Any], allow_tools: Iterabl
 
 def definition_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """A short unified diff of two definitions (description and schemas, pretty-printed JSON)."""
+
     def lines(d: Mapping[str, Any]) -> list[str]:
         out: list[str] = []
         for key in ("description", "inputSchema", "outputSchema"):
@@ -141,12 +165,20 @@ def definition_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]
             out += [f"{key}: {line}" for line in (text or "null").splitlines()]
         return out
 
-    return [line.rstrip("\n") for line in difflib.unified_diff(lines(old), lines(new), "approved", "offered", n=1, lineterm="")]
+    return [
+        line.rstrip("\n")
+        for line in difflib.unified_diff(lines(old), lines(new), "approved", "offered", n=1, lineterm="")
+    ]
 
 
 def failure_message(source: str, changes: list[Change]) -> str:
-    parts = [f"{c.tool!r} {'was removed by the server' if c.kind == 'vanished' else 'changed its definition'}"
-             f" (sha256 {c.old[:12] if c.old else '-'} -> {c.new[:12] if c.new else '-'})"
-             for c in changes if c.kind in ("changed", "vanished")]
-    return (f"approved tool {'; '.join(parts)}: nothing was called. Review the difference and run "
-            f"`{ACCEPT_HINT.format(source=source)}` to approve the new definition")
+    parts = [
+        f"{c.tool!r} {'was removed by the server' if c.kind == 'vanished' else 'changed its definition'}"
+        f" (sha256 {c.old[:12] if c.old else '-'} -> {c.new[:12] if c.new else '-'})"
+        for c in changes
+        if c.kind in ("changed", "vanished")
+    ]
+    return (
+        f"approved tool {'; '.join(parts)}: nothing was called. Review the difference and run "
+        f"`{ACCEPT_HINT.format(source=source)}` to approve the new definition"
+    )

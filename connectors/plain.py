@@ -21,8 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def write_atomic(path: Path | str, content: str | bytes | Callable[[Path], object], *,
-                 mode: int = 0o666) -> Path:
+def write_atomic(path: Path | str, content: str | bytes | Callable[[Path], object], *, mode: int = 0o666) -> Path:
     """Write `content` (text as UTF-8, bytes, or a function that writes the file at the path it is
     given, e.g. a PDF printer) to `path` atomically, flushed to disk before the rename. `mode` is
     the new file's permission (less the umask): 0o600 for a file only its owner may read."""

@@ -73,15 +73,19 @@ async def pull_source(
     reads = adapter.read_tools()
     for stream in streams:  # refuse before sending anything
         if stream.tool not in reads:
-            raise ToolNotAllowed(session.name, stream.tool, f"not declared as a read by adapter {adapter.name!r}; nothing was sent")
+            raise ToolNotAllowed(
+                session.name, stream.tool, f"not declared as a read by adapter {adapter.name!r}; nothing was sent"
+            )
         session.check_allowed(stream.tool)
     company = None
     if adapter.company_tool and adapter.company_tool in session.config.allow_tools:
         company, _ = await session.call(adapter.company_tool)
         if session.secret_seen():
             company, _ = blank_secrets(company)
-            session.log.notes.append(f"the server ({adapter.company_tool}) echoed a secret closeboard holds in the "
-                                     "company record; it was blanked (***)")
+            session.log.notes.append(
+                f"the server ({adapter.company_tool}) echoed a secret closeboard holds in the "
+                "company record; it was blanked (***)"
+            )
     results: dict[str, TablePull] = {}
 
     def stage(stream: Stream, number: int, items: list[Any], screen: bool) -> None:
@@ -96,12 +100,20 @@ async def pull_source(
             reasons = [non_finite_reason(item) for item in items]
             if not any(reasons):
                 raise ConnectorError(session.name, stream.tool, f"page {number}: {exc}") from None
-            bad = [(item_json(item), f"page {number}: {reason}") for item, reason in zip(items, reasons, strict=True) if reason]
+            bad = [
+                (item_json(item), f"page {number}: {reason}")
+                for item, reason in zip(items, reasons, strict=True)
+                if reason
+            ]
             try:
-                mapped = adapter.map_items(stream, [item for item, reason in zip(items, reasons, strict=True) if not reason])
+                mapped = adapter.map_items(
+                    stream, [item for item, reason in zip(items, reasons, strict=True) if not reason]
+                )
             except MalformedItem as again:
                 raise ConnectorError(session.name, stream.tool, f"page {number}: {again}") from None
-        results[stream.table].rejected.extend((record, reason, stream.tool) for record, reason in [*bad, *mapped.rejected])
+        results[stream.table].rejected.extend(
+            (record, reason, stream.tool) for record, reason in [*bad, *mapped.rejected]
+        )
         sink(stream.table, mapped.batch)
 
     # One staging thread converts and writes each page while the next one is fetched, at most two
@@ -140,10 +152,13 @@ async def pull_source(
             sys.setswitchinterval(switch_interval)
     for pull in results.values():
         if pull.blanked:  # a finding: where, never what
-            shown = ", ".join(pull.blanked[:5]) + (f" and {len(pull.blanked) - 5:,} more" if len(pull.blanked) > 5 else "")
+            shown = ", ".join(pull.blanked[:5]) + (
+                f" and {len(pull.blanked) - 5:,} more" if len(pull.blanked) > 5 else ""
+            )
             session.log.notes.append(
                 f"{pull.table}: the server ({pull.tool}) echoed a secret closeboard holds in {len(pull.blanked):,} "
-                f"record(s); it was blanked (***) before loading: {shown}")
+                f"record(s); it was blanked (***) before loading: {shown}"
+            )
     return SourcePull(session.name, results, company, summary, replaced)
 
 
@@ -154,9 +169,9 @@ def blank_page(pull: TablePull, stream: Stream, number: int, items: list[Any]) -
     for index, item in enumerate(items):
         blanked, changed = blank_secrets(item)
         if changed:
-            keys = [f"{k}={blanked[k]}" for k in KEYS.get(stream.table, ()) if isinstance(blanked, dict) and k in blanked]
+            keys = [
+                f"{k}={blanked[k]}" for k in KEYS.get(stream.table, ()) if isinstance(blanked, dict) and k in blanked
+            ]
             pull.blanked.append(scrub(", ".join(keys)) if keys else f"page {number}, item {index + 1}")
         out.append(blanked)
     return out
-
-

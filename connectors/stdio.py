@@ -51,8 +51,10 @@ class LineTooLong(Exception):
 
 
 def too_long_message(cap: int) -> str:
-    return (f"response exceeded the cap of {cap:,} bytes (client.max_response_bytes) while it was read; "
-            "the server was stopped")
+    return (
+        f"response exceeded the cap of {cap:,} bytes (client.max_response_bytes) while it was read; "
+        "the server was stopped"
+    )
 
 
 def _kill_group(process: object) -> None:
@@ -76,8 +78,11 @@ async def stdio_client(
     fails every request still waiting with an error naming the cap."""
     command = await _get_executable_command(server.command)
     process = await _create_platform_compatible_process(
-        command=command, args=server.args, env=get_default_environment() | (server.env or {}),
-        errlog=errlog, cwd=server.cwd,
+        command=command,
+        args=server.args,
+        env=get_default_environment() | (server.env or {}),
+        errlog=errlog,
+        cwd=server.cwd,
     )
     # no awaits until the task group is entered (a cancellation in the gap would leak the process)
     read_stream_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)

@@ -29,8 +29,9 @@ def source_retry_policy(config: Config, source: str) -> dg.RetryPolicy | None:
     retries = 1 if config.refresh.source_retries is None else config.refresh.source_retries
     if retries == 0:
         return None
-    return dg.RetryPolicy(max_retries=retries, delay=config.refresh.source_retry_delay_s,
-                          backoff=dg.Backoff.EXPONENTIAL)
+    return dg.RetryPolicy(
+        max_retries=retries, delay=config.refresh.source_retry_delay_s, backoff=dg.Backoff.EXPONENTIAL
+    )
 
 
 def step_may_retry(config: Config, exc: ConnectorError) -> bool:
@@ -76,7 +77,7 @@ MARTS = {
     "mart_balance_sheet": "Month-end balance sheet by account, with earnings rows so it balances.",
     "mart_kpis": "Monthly key figures: revenue, margins, cash, burn, runway, AR, AP, DSO, DPO, pipeline.",
     "mart_statements": "Income statement, balance sheet and cash flow (indirect method) by line, with the prior"
-                       " month, the same month a year before, year to date and the budget.",
+    " month, the same month a year before, year to date and the budget.",
     "mart_budget": "The budget per month and KPI or statement line, beside the actual (empty without a budget).",
 }
 MART_KEYS = [dg.AssetKey(name) for name in MARTS]
@@ -102,10 +103,17 @@ def _source_asset(source: str, retry_policy: dg.RetryPolicy | None) -> dg.Assets
         else:  # bank and CRM are optional: their tables are emptied and their checks say "not configured"
             progress.emit(f"{source}: not configured in {config.path} (optional): its tables are left empty")
         try:
-            server = (sources.server(config.connectors[source], closeboard.data_home)
-                      if source in config.connectors else None)
-            result = ingest_source(config, source, home=closeboard.data_home, run_id=context.run_id,
-                                   connect=closeboard.warehouse, server=server)
+            server = (
+                sources.server(config.connectors[source], closeboard.data_home) if source in config.connectors else None
+            )
+            result = ingest_source(
+                config,
+                source,
+                home=closeboard.data_home,
+                run_id=context.run_id,
+                connect=closeboard.warehouse,
+                server=server,
+            )
         except ConnectorError as exc:
             # a source that may come back is retried by source_retry_policy; bad data or a refused tool is not
             raise dg.Failure(str(exc), allow_retries=step_may_retry(config, exc)) from exc
@@ -113,9 +121,11 @@ def _source_asset(source: str, retry_policy: dg.RetryPolicy | None) -> dg.Assets
             pulled = result.pull.tables[table]
             published = result.published[table]
             if source in config.connectors:
-                progress.emit(f"{source}: {table} {published.loaded:,} rows loaded of {published.sent:,} received"
-                              + (f", {published.rejected:,} rejected by the adapter" if published.rejected else "")
-                              + (f", {published.quarantined:,} quarantined" if published.quarantined else ""))
+                progress.emit(
+                    f"{source}: {table} {published.loaded:,} rows loaded of {published.sent:,} received"
+                    + (f", {published.rejected:,} rejected by the adapter" if published.rejected else "")
+                    + (f", {published.quarantined:,} quarantined" if published.quarantined else "")
+                )
             yield dg.MaterializeResult(
                 asset_key=table,
                 metadata={
@@ -145,8 +155,7 @@ CANONICAL_KEYS = [dg.AssetKey(t) for tables in SOURCE_TABLES.values() for t in t
 @dg.multi_asset(
     name="marts",
     specs=[
-        dg.AssetSpec(name, group_name=WAREHOUSE_GROUP, deps=CANONICAL_KEYS, kinds={"duckdb"},
-                     description=description)
+        dg.AssetSpec(name, group_name=WAREHOUSE_GROUP, deps=CANONICAL_KEYS, kinds={"duckdb"}, description=description)
         for name, description in MARTS.items()
     ],
     description="Build the monthly statements and key figures from the ledger.",
@@ -161,8 +170,11 @@ def marts(context: dg.AssetExecutionContext, closeboard: CloseboardResource):
 
 @dg.asset(
     group_name=REPORTS_GROUP,
-    deps=[*MART_KEYS, dg.AssetKey("close_snapshots"),  # after the snapshot step
-          *(dg.AssetKey(name) for name in ("recon_results", "recon_items", "recon_bank_matches"))],
+    deps=[
+        *MART_KEYS,
+        dg.AssetKey("close_snapshots"),  # after the snapshot step
+        *(dg.AssetKey(name) for name in ("recon_results", "recon_items", "recon_bank_matches")),
+    ],
     description="The dashboard page (var/reports/latest.html) the finance team opens.",
     pool="warehouse",
     kinds={"html"},

@@ -55,7 +55,11 @@ def example(*commands: str) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", type=click.Path(dir_okay=False), help="closeboard.yaml (default: $CLOSEBOARD_CONFIG, else the data home's closeboard.yaml, else ./closeboard.yaml)")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="closeboard.yaml (default: $CLOSEBOARD_CONFIG, else the data home's closeboard.yaml, else ./closeboard.yaml)",
+)
 @click.option("--home", type=click.Path(file_okay=False), help="data home (default: $CLOSEBOARD_HOME or ./var)")
 @click.pass_context
 def main(ctx: click.Context, config: str | None, home: str | None) -> None:
@@ -76,12 +80,22 @@ def _auth_connectors(env: Env, source: str | None) -> dict:
     return config.connectors if source is None else {source: config.connectors[source]}
 
 
-@auth.command("login", epilog=example("closeboard auth login bank",
-                                             "closeboard auth login bank --no-browser  # print the address instead"))
+@auth.command(
+    "login",
+    epilog=example(
+        "closeboard auth login bank", "closeboard auth login bank --no-browser  # print the address instead"
+    ),
+)
 @click.argument("source")
-@click.option("--no-browser", "no_browser", is_flag=True,
-              help="print the sign-in address instead of opening a browser, and accept the pasted redirect URL")
-@click.option("--timeout", "timeout_s", type=float, default=300.0, show_default=True, help="seconds to wait for consent")
+@click.option(
+    "--no-browser",
+    "no_browser",
+    is_flag=True,
+    help="print the sign-in address instead of opening a browser, and accept the pasted redirect URL",
+)
+@click.option(
+    "--timeout", "timeout_s", type=float, default=300.0, show_default=True, help="seconds to wait for consent"
+)
 @click.pass_obj
 def auth_login(env: Env, source: str, no_browser: bool, timeout_s: float) -> None:
     """Sign SOURCE in once (a browser consent for oauth, a token fetch for client_credentials)."""
@@ -92,8 +106,11 @@ def auth_login(env: Env, source: str, no_browser: bool, timeout_s: float) -> Non
 
     connector = _auth_connectors(env, source)[source]
     try:
-        result = anyio.run(lambda: login(connector, env.home.root, open_browser=not no_browser,
-                                         out=lambda s: click.echo(s), timeout_s=timeout_s))
+        result = anyio.run(
+            lambda: login(
+                connector, env.home.root, open_browser=not no_browser, out=lambda s: click.echo(s), timeout_s=timeout_s
+            )
+        )
     except (LoginError, ConfigError) as exc:
         click.echo(f"✗ {source}: {exc}", err=True)
         sys.exit(1)
@@ -153,7 +170,9 @@ def _run_refresh(env: Env, config: Path) -> str:
     console = Console(stderr=True, highlight=False)
     started = time.perf_counter()
     # progress lines carry source names, paths and counts: printed as text, never read as markup
-    stop = progress.listen(lambda line: console.print(f"[dim]{time.perf_counter() - started:6.1f}s[/dim]  {escape(line)}"))
+    stop = progress.listen(
+        lambda line: console.print(f"[dim]{time.perf_counter() - started:6.1f}s[/dim]  {escape(line)}")
+    )
     try:
         with console.status("refreshing…"):
             outcome = execute("refresh", env.home)
@@ -186,10 +205,15 @@ def _print_summary(env: Env) -> None:
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--scale", type=int, default=1, show_default=True, help="multiplies the demo's volume")
 @click.option("--regenerate", is_flag=True, help="write the demo data again even if it exists")
-@click.option("--plant", "plants", multiple=True, metavar="KIND",
-              help="plant a discrepancy for reconciliation to catch (repeatable; `all` for every kind; "
-                   "implies --regenerate): unbalanced_entry, stale_bank_line, dropped_bank_txn, ar_drift, "
-                   "ap_drift, total_mismatch, orphan_won_deal")
+@click.option(
+    "--plant",
+    "plants",
+    multiple=True,
+    metavar="KIND",
+    help="plant a discrepancy for reconciliation to catch (repeatable; `all` for every kind; "
+    "implies --regenerate): unbalanced_entry, stale_bank_line, dropped_bank_txn, ar_drift, "
+    "ap_drift, total_mismatch, orphan_won_deal",
+)
 @click.pass_obj
 def demo(env: Env, as_of, seed: int, scale: int, regenerate: bool, plants: tuple[str, ...]) -> None:
     """Generate the demo company (if absent), refresh everything, print the dashboard path."""
@@ -241,8 +265,22 @@ def ui(env: Env, host: str, port: int) -> None:
     os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(env.home))
     click.echo(f"Dagster UI on http://{host}:{port} (data home {env.home.root}, config {config})", err=True)
     sys.stdout.flush()
-    sys.exit(_run_until_signalled([sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-                                   "-h", host, "-p", str(port)]))
+    sys.exit(
+        _run_until_signalled(
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-w",
+                str(REPO_ROOT / "workspace.yaml"),
+                "-h",
+                host,
+                "-p",
+                str(port),
+            ]
+        )
+    )
 
 
 UI_STOP_GRACE_S = 7.0  # SIGTERM to the whole process group, then SIGKILL: the UI is gone within 10 s
@@ -303,8 +341,13 @@ def _stop_group_when_this_process_dies(group: int) -> None:
     import subprocess
 
     read_end, write_end = os.pipe()
-    subprocess.Popen([sys.executable, "-c", _GROUP_WATCHER, str(group), str(UI_STOP_GRACE_S)], stdin=read_end,
-                     start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.Popen(
+        [sys.executable, "-c", _GROUP_WATCHER, str(group), str(UI_STOP_GRACE_S)],
+        stdin=read_end,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(read_end)
     os.set_inheritable(write_end, False)  # kept open by this process alone, for as long as it lives
     _WATCHED.append(write_end)
@@ -316,26 +359,52 @@ _WATCHED: list[int] = []
 @main.command(epilog=example("closeboard serve  # then open http://127.0.0.1:8765", "closeboard serve --max-age 900"))
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on (keep it local)")
 @click.option("--port", default=8765, type=int, show_default=True)
-@click.option("--max-age", "max_age", type=float, default=None,
-              help="seconds: a page opened with data older than this starts a refresh by itself")
-@click.option("--dagster-url", "dagster_url", envvar="CLOSEBOARD_DAGSTER_URL", default=None,
-              help="a running Dagster webserver on this data home (e.g. `closeboard ui`'s http://127.0.0.1:3000): "
-                   "reloads launch the refresh job there; when unset or not answering, they run "
-                   "`closeboard refresh` in the background (default: $CLOSEBOARD_DAGSTER_URL)")
-@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
-              help="a Host name the server also answers to (repeatable); only loopback names otherwise, "
-                   "so a web page cannot read the figures through DNS rebinding")
+@click.option(
+    "--max-age",
+    "max_age",
+    type=float,
+    default=None,
+    help="seconds: a page opened with data older than this starts a refresh by itself",
+)
+@click.option(
+    "--dagster-url",
+    "dagster_url",
+    envvar="CLOSEBOARD_DAGSTER_URL",
+    default=None,
+    help="a running Dagster webserver on this data home (e.g. `closeboard ui`'s http://127.0.0.1:3000): "
+    "reloads launch the refresh job there; when unset or not answering, they run "
+    "`closeboard refresh` in the background (default: $CLOSEBOARD_DAGSTER_URL)",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="a Host name the server also answers to (repeatable); only loopback names otherwise, "
+    "so a web page cannot read the figures through DNS rebinding",
+)
 @click.pass_obj
-def serve(env: Env, host: str, port: int, max_age: float | None, dagster_url: str | None,
-          allow_hosts: tuple[str, ...]) -> None:
+def serve(
+    env: Env, host: str, port: int, max_age: float | None, dagster_url: str | None, allow_hosts: tuple[str, ...]
+) -> None:
     """Serve the dashboard, history and archived pages; the page's reload button refreshes."""
     from reports.server import serve as serve_pages
 
     config = env.config_path()
-    click.echo(f"closeboard dashboard on http://{host}:{port}/ (data home {env.home.root})"
-               + (f", refreshing through Dagster at {dagster_url}" if dagster_url else ""), err=True)
-    serve_pages(env.home.root, host=host, port=port, config=config if config.exists() else None, max_age_s=max_age,
-                dagster_url=dagster_url, allow_hosts=allow_hosts)
+    click.echo(
+        f"closeboard dashboard on http://{host}:{port}/ (data home {env.home.root})"
+        + (f", refreshing through Dagster at {dagster_url}" if dagster_url else ""),
+        err=True,
+    )
+    serve_pages(
+        env.home.root,
+        host=host,
+        port=port,
+        config=config if config.exists() else None,
+        max_age_s=max_age,
+        dagster_url=dagster_url,
+        allow_hosts=allow_hosts,
+    )
 
 
 # --- the monthly close (issue 4): sign-off, history, backfill; pipelines/close.py, run by pipelines/runner.py ---
@@ -344,8 +413,12 @@ def serve(env: Env, host: str, port: int, max_age: float | None, dagster_url: st
 @main.command("close", epilog=example("closeboard close 2026-10 --by 'Ana (controller)'"))
 @click.argument("period")
 @click.option("--by", "by", required=True, help="who signs the month off (recorded)")
-@click.option("--override", "override", default=None,
-              help="close although ERROR checks fail, for this reason (recorded with the name and time)")
+@click.option(
+    "--override",
+    "override",
+    default=None,
+    help="close although ERROR checks fail, for this reason (recorded with the name and time)",
+)
 @click.pass_obj
 def close_cmd(env: Env, period: str, by: str, override: str | None) -> None:
     """Sign off PERIOD (YYYY-MM): append a closed version of its snapshot and republish."""
@@ -402,8 +475,10 @@ def backfill(env: Env, first: str | None, last: str | None) -> None:
         for _, error in outcome.errors or [("", "the backfill failed")]:
             click.echo(f"✗ {error}", err=True)
         sys.exit(1)
-    click.echo(f"✓ snapshots taken for {tags['dagster/asset_partition_range_start']} to "
-               f"{tags['dagster/asset_partition_range_end']} (run {outcome.run_id})")
+    click.echo(
+        f"✓ snapshots taken for {tags['dagster/asset_partition_range_start']} to "
+        f"{tags['dagster/asset_partition_range_end']} (run {outcome.run_id})"
+    )
 
 
 @main.command(epilog=example("closeboard checks", "closeboard checks --period 2026-10"))
@@ -419,9 +494,13 @@ def checks(env: Env, period: str | None, limit: int) -> None:
     sys.exit(print_checks(env.home.read_copy, period, limit))
 
 
-@main.command(epilog=example("closeboard explain revenue --period 2026-05",
-                             "closeboard explain gross_margin_pct --period 2026-05 --limit 5",
-                             "closeboard explain cash --period 2026-05 --json  # for scripts and the page"))
+@main.command(
+    epilog=example(
+        "closeboard explain revenue --period 2026-05",
+        "closeboard explain gross_margin_pct --period 2026-05 --limit 5",
+        "closeboard explain cash --period 2026-05 --json  # for scripts and the page",
+    )
+)
 @click.argument("kpi")
 @click.option("--period", default=None, help="the month (YYYY-MM; default: the last ended month)")
 @click.option("--limit", default=20, show_default=True, help="journal lines or records listed per figure")
@@ -438,17 +517,41 @@ def explain(env: Env, kpi: str, period: str | None, limit: int, as_json: bool) -
     sys.exit(print_explain(env.home.read_copy, kpi, period, limit=limit, as_json=as_json))
 
 
-@main.command("mcp", epilog=example("closeboard mcp  # stdio: what a desktop MCP client starts",
-                                    "closeboard mcp --print-config  # the mcpServers snippet for that client",
-                                    "closeboard mcp --http 8766 --token-env CLOSEBOARD_MCP_TOKEN"))
-@click.option("--http", "http_port", type=int, default=None, metavar="PORT",
-              help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="HTTP bind address; on loopback only loopback Host headers are answered (DNS rebinding)")
-@click.option("--token-env", "token_env", default=None, metavar="NAME",
-              help="over HTTP, require 'Authorization: Bearer <token>' with the token read from env var NAME")
-@click.option("--print-config", "print_config", is_flag=True,
-              help="print the JSON a desktop MCP client (Claude Desktop-style mcpServers) needs, and exit")
+@main.command(
+    "mcp",
+    epilog=example(
+        "closeboard mcp  # stdio: what a desktop MCP client starts",
+        "closeboard mcp --print-config  # the mcpServers snippet for that client",
+        "closeboard mcp --http 8766 --token-env CLOSEBOARD_MCP_TOKEN",
+    ),
+)
+@click.option(
+    "--http",
+    "http_port",
+    type=int,
+    default=None,
+    metavar="PORT",
+    help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="HTTP bind address; on loopback only loopback Host headers are answered (DNS rebinding)",
+)
+@click.option(
+    "--token-env",
+    "token_env",
+    default=None,
+    metavar="NAME",
+    help="over HTTP, require 'Authorization: Bearer <token>' with the token read from env var NAME",
+)
+@click.option(
+    "--print-config",
+    "print_config",
+    is_flag=True,
+    help="print the JSON a desktop MCP client (Claude Desktop-style mcpServers) needs, and exit",
+)
 @click.pass_obj
 def mcp(env: Env, http_port: int | None, host: str, token_env: str | None, print_config: bool) -> None:
     """Serve the close as a read-only MCP server: list_periods, get_kpis, get_statement, explain,
@@ -469,14 +572,29 @@ def mcp(env: Env, http_port: int | None, host: str, token_env: str | None, print
     run(env.home, http_port=http_port, host=host, token=token)
 
 
-@main.command("export", epilog=example("closeboard export --period 2026-05 --pdf close-2026-05.pdf --xlsx close-2026-05.xlsx",
-                                       "closeboard export --period 2026-04 --version 2 --pdf april-v2.pdf"))
+@main.command(
+    "export",
+    epilog=example(
+        "closeboard export --period 2026-05 --pdf close-2026-05.pdf --xlsx close-2026-05.xlsx",
+        "closeboard export --period 2026-04 --version 2 --pdf april-v2.pdf",
+    ),
+)
 @click.option("--period", required=True, help="the month (YYYY-MM)")
 @click.option("--version", "version", type=int, default=None, help="its snapshot version (default: the latest)")
-@click.option("--pdf", "pdf", type=click.Path(dir_okay=False), default=None,
-              help="write the page, printed by headless Chromium, to this file")
-@click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), default=None,
-              help="write the workbook (cover with checks, statements, KPIs, open invoices and bills) to this file")
+@click.option(
+    "--pdf",
+    "pdf",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="write the page, printed by headless Chromium, to this file",
+)
+@click.option(
+    "--xlsx",
+    "xlsx",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="write the workbook (cover with checks, statements, KPIs, open invoices and bills) to this file",
+)
 @click.pass_obj
 def export(env: Env, period: str, version: int | None, pdf: str | None, xlsx: str | None) -> None:
     """Export one close snapshot version as a PDF and/or an XLSX (reads the read copy and the
@@ -495,12 +613,24 @@ def export(env: Env, period: str, version: int | None, pdf: str | None, xlsx: st
         sys.exit(1)
 
 
-@main.command("send", epilog=example("closeboard send --period 2026-05  # delivery.recipients and the webhook",
-                                     "closeboard send --period 2026-05 --to cfo@example.com --to board@example.com"))
+@main.command(
+    "send",
+    epilog=example(
+        "closeboard send --period 2026-05  # delivery.recipients and the webhook",
+        "closeboard send --period 2026-05 --to cfo@example.com --to board@example.com",
+    ),
+)
 @click.option("--period", required=True, help="the month (YYYY-MM)")
-@click.option("--version", "version", type=int, default=None, help="its snapshot version (default: the last closed one)")
-@click.option("--to", "to", multiple=True, metavar="ADDR", help="send to this address (repeatable; default: "
-              "delivery.recipients and the webhook)")
+@click.option(
+    "--version", "version", type=int, default=None, help="its snapshot version (default: the last closed one)"
+)
+@click.option(
+    "--to",
+    "to",
+    multiple=True,
+    metavar="ADDR",
+    help="send to this address (repeatable; default: delivery.recipients and the webhook)",
+)
 @click.pass_obj
 def send(env: Env, period: str, version: int | None, to: tuple[str, ...]) -> None:
     """E-mail one close snapshot version (the KPI summary, the PDF and XLSX attached) through the
@@ -571,9 +701,19 @@ def connectors() -> None:
     """Inspect the configured MCP connectors."""
 
 
-@connectors.command("check", epilog=example("closeboard connectors check", "closeboard connectors check --accept erp  # approve its changed tools"))
-@click.option("--accept", "accept", multiple=True, metavar="SOURCE",
-              help="record SOURCE's offered tool definitions as the approved ones (after reviewing the diff)")
+@connectors.command(
+    "check",
+    epilog=example(
+        "closeboard connectors check", "closeboard connectors check --accept erp  # approve its changed tools"
+    ),
+)
+@click.option(
+    "--accept",
+    "accept",
+    multiple=True,
+    metavar="SOURCE",
+    help="record SOURCE's offered tool definitions as the approved ones (after reviewing the diff)",
+)
 @click.pass_obj
 def connectors_check(env: Env, accept: tuple[str, ...]) -> None:
     """Connect to every configured server: its tools (allow-listed, read-only, used, approved), warnings,
@@ -582,10 +722,13 @@ def connectors_check(env: Env, accept: tuple[str, ...]) -> None:
     import anyio
 
     from connectors.adapters.check import check_all, report_lines
+
     config = env.load()
     unknown = [s for s in accept if s not in config.connectors]
     if unknown:
-        click.echo(f"✗ --accept {', '.join(unknown)}: not a configured source ({', '.join(config.connectors)})", err=True)
+        click.echo(
+            f"✗ --accept {', '.join(unknown)}: not a configured source ({', '.join(config.connectors)})", err=True
+        )
         sys.exit(1)
     from connectors.records import SOURCES
     from warehouse.recon import CHECK_SOURCES, CHECK_TITLES
@@ -598,18 +741,30 @@ def connectors_check(env: Env, accept: tuple[str, ...]) -> None:
 
         erp = adapter_for(config.connectors["erp"])
         tool = next((s.tool for s in erp.streams() if s.table == "erp_trial_balance"), None)
-        click.echo(f"erp: {CHECK_TITLES['R7_erp_report']}: " + (
-            f"reads the ERP's own trial balance through {tool}" if tool else
-            f"not available (adapter {erp.name!r} reads no trial balance with these allow_tools)"))
+        click.echo(
+            f"erp: {CHECK_TITLES['R7_erp_report']}: "
+            + (
+                f"reads the ERP's own trial balance through {tool}"
+                if tool
+                else f"not available (adapter {erp.name!r} reads no trial balance with these allow_tools)"
+            )
+        )
     for source in (s for s in SOURCES if s not in config.connectors):  # optional: bank and CRM enrich the ERP
         checks = [CHECK_TITLES[c] for c, needed in CHECK_SOURCES.items() if source in needed]
-        click.echo(f"{source}: not configured (optional); its tables stay empty and "
-                   + (f"{', '.join(checks)} report 'not configured'" if checks
-                      else "the page shows no budget columns (docs/budget.md)"))
+        click.echo(
+            f"{source}: not configured (optional); its tables stay empty and "
+            + (
+                f"{', '.join(checks)} report 'not configured'"
+                if checks
+                else "the page shows no budget columns (docs/budget.md)"
+            )
+        )
     sys.exit(0 if all(r.ok for r in results) else 1)
 
 
-@connectors.command("log", epilog=example("closeboard connectors log --last", "closeboard connectors log --source bank --limit 20"))
+@connectors.command(
+    "log", epilog=example("closeboard connectors log --last", "closeboard connectors log --source bank --limit 20")
+)
 @click.option("--source", default=None, help="only this source")
 @click.option("--run", "run", default=None, metavar="RUN_ID", help="only this run (a prefix of its id is enough)")
 @click.option("--last", is_flag=True, help="only the last run")

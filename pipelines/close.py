@@ -45,8 +45,9 @@ SIGN_OFF = "sign_off"
 # --- warehouse steps (thin: the work is in warehouse.snapshots and reports.history) ---------------
 
 
-def snapshot_periods(closeboard: CloseboardResource, run_id: str, periods: Sequence[str] | None,
-                     *, publish: bool) -> list[Snapshot]:
+def snapshot_periods(
+    closeboard: CloseboardResource, run_id: str, periods: Sequence[str] | None, *, publish: bool
+) -> list[Snapshot]:
     """Append versions for `periods` (None: every ended month) whose figures changed. With
     `publish` (a run without the dashboard step: the backfill), also archive the page of every
     version without one, rewrite the history page and publish the readers' copy; without it the
@@ -90,13 +91,16 @@ def history_materialization(snap: Snapshot) -> dg.AssetMaterialization:
         "closed_by": dg.MetadataValue.text(snap.closed_by or ""),
         "override_reason": dg.MetadataValue.text(snap.override_reason or ""),
         "failing_checks": dg.MetadataValue.text(", ".join(snap.failing_checks) or "none"),
-        **{kpi: dg.MetadataValue.text("no data" if snap.kpis.get(kpi) is None else str(snap.kpis[kpi]))
-           for kpi in HISTORY_KPIS},
+        **{
+            kpi: dg.MetadataValue.text("no data" if snap.kpis.get(kpi) is None else str(snap.kpis[kpi]))
+            for kpi in HISTORY_KPIS
+        },
     }
     if snap.differences:
         metadata["differences"] = dg.MetadataValue.json(snap.differences)
-    return dg.AssetMaterialization(asset_key=HISTORY_KEY, partition=snap.period, metadata=metadata,
-                                   description=f"close snapshot {_label(snap)}")
+    return dg.AssetMaterialization(
+        asset_key=HISTORY_KEY, partition=snap.period, metadata=metadata, description=f"close snapshot {_label(snap)}"
+    )
 
 
 # --- the assets ----------------------------------------------------------------------------------
@@ -120,7 +124,7 @@ def close_assets(config: Config, *, upstream: Sequence[dg.AssetKey] = ()) -> lis
         group_name=CLOSE_GROUP,
         deps=deps,
         description="Close history: appends a snapshot version for every ended month whose ledger "
-                    "figures or ERROR verdicts changed (a restatement, after a month was closed).",
+        "figures or ERROR verdicts changed (a restatement, after a month was closed).",
         pool="warehouse",
         kinds={"duckdb"},
     )
@@ -128,8 +132,10 @@ def close_assets(config: Config, *, upstream: Sequence[dg.AssetKey] = ()) -> lis
         appended = snapshot_periods(closeboard, context.run_id, None, publish=False)
         for snap in appended:  # the month's partition of the history shows the new version
             context.log_event(history_materialization(snap))
-        progress.emit(f"history: {len(appended)} snapshot version(s) appended"
-                      + (f" ({', '.join(map(_label, appended))})" if appended else ""))
+        progress.emit(
+            f"history: {len(appended)} snapshot version(s) appended"
+            + (f" ({', '.join(map(_label, appended))})" if appended else "")
+        )
         return dg.MaterializeResult(metadata=_snapshot_metadata(appended))
 
     @dg.asset(
@@ -139,7 +145,7 @@ def close_assets(config: Config, *, upstream: Sequence[dg.AssetKey] = ()) -> lis
         partitions_def=month_partitions(config),
         backfill_policy=dg.BackfillPolicy.single_run(),
         description="The close snapshot of one month (a partition): a new draft/restated version when "
-                    "the month's figures changed, none otherwise. Backfill it to take the whole history.",
+        "the month's figures changed, none otherwise. Backfill it to take the whole history.",
         pool="warehouse",
         kinds={"duckdb"},
     )
@@ -162,19 +168,21 @@ def close_assets(config: Config, *, upstream: Sequence[dg.AssetKey] = ()) -> lis
     config_schema={
         "period": dg.Field(str, description="the month to sign off, YYYY-MM"),
         "by": dg.Field(str, description="who signs it off"),
-        "override": dg.Field(str, default_value="",
-                             description="reason to close although ERROR checks fail (recorded)"),
+        "override": dg.Field(
+            str, default_value="", description="reason to close although ERROR checks fail (recorded)"
+        ),
     },
     pool="warehouse",
     description="Sign a month off: append a closed version (refused for an open month or while an "
-                "ERROR check fails, unless an override reason is given), then republish.",
+    "ERROR check fails, unless an override reason is given), then republish.",
 )
 def sign_off(context: dg.OpExecutionContext, closeboard: CloseboardResource) -> None:
     cfg = context.op_config
     with closeboard.warehouse() as con:
         try:
-            snap = close(con, cfg["period"], by=cfg["by"], override_reason=cfg["override"] or None,
-                         run_id=context.run_id)
+            snap = close(
+                con, cfg["period"], by=cfg["by"], override_reason=cfg["override"] or None, run_id=context.run_id
+            )
         except CloseRefused as exc:
             raise dg.Failure(description=f"close refused: {exc}", allow_retries=False) from None
     render_and_publish(closeboard, context.run_id)
@@ -183,12 +191,18 @@ def sign_off(context: dg.OpExecutionContext, closeboard: CloseboardResource) -> 
     progress.emit(note)
     context.log_event(history_materialization(snap))
     message = f"{snap.period} closed as v{snap.version} by {snap.closed_by}" + (
-        f" (override: {snap.override_reason})" if snap.override_reason else "")
+        f" (override: {snap.override_reason})" if snap.override_reason else ""
+    )
     context.log.info(message)
     progress.emit(message)
-    context.add_output_metadata({"period": snap.period, "version": snap.version,
-                                 "closed_by": snap.closed_by or "",
-                                 "override_reason": snap.override_reason or ""})
+    context.add_output_metadata(
+        {
+            "period": snap.period,
+            "version": snap.version,
+            "closed_by": snap.closed_by or "",
+            "override_reason": snap.override_reason or "",
+        }
+    )
 
 
 def close_run_config(period: str, by: str, override: str | None) -> dict:

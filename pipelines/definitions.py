@@ -42,15 +42,24 @@ def import_config(home: Home | None = None) -> Config:
     return load_config(location_config_path(home))
 
 
-def build_definitions(config: Config, *, closeboard: CloseboardResource | None = None,
-                      sources: SourcesResource | None = None) -> dg.Definitions:
+def build_definitions(
+    config: Config, *, closeboard: CloseboardResource | None = None, sources: SourcesResource | None = None
+) -> dg.Definitions:
     """The code location for `config`: the close's partitions, the source steps' retry policy and
     the schedules come from it."""
-    assets = [*source_assets(config), marts, reconciliation, dashboard,
-              *close_assets(config, upstream=sorted(reconciliation.keys))]  # snapshots follow the verdicts
+    assets = [
+        *source_assets(config),
+        marts,
+        reconciliation,
+        dashboard,
+        *close_assets(config, upstream=sorted(reconciliation.keys)),
+    ]  # snapshots follow the verdicts
     delivery = build_delivery(config, closeboard or CloseboardResource())  # the month pack and alerts (issue 20)
     schedules = [*build_schedules(config), *delivery.schedules]  # more schedules: add them here
-    sensors = [*SENSORS, *delivery.sensors]  # more sensors: add them here (SENSORS marks CLI runs whose process died as failed)
+    sensors = [
+        *SENSORS,
+        *delivery.sensors,
+    ]  # more sensors: add them here (SENSORS marks CLI runs whose process died as failed)
     return dg.Definitions(
         assets=assets,
         jobs=[*JOBS, *delivery.jobs],

@@ -17,7 +17,6 @@ saying why, while `delivery:` is not configured. The log (`<home>/delivery.duckd
 version from going to the same recipient twice, whatever the cursors say.
 """
 
-
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -42,21 +41,42 @@ def channels(config: Config) -> Channels:
     if d is None:
         raise DeliveryError(NOT_CONFIGURED)
     return Channels(
-        sender=d.sender, smtp_host=d.smtp_host, smtp_port=d.smtp_port, starttls=d.starttls, user=d.user,
-        password=expand(d.password, source="delivery") if d.password else None, timeout_s=d.timeout_s,
-        webhook_url=expand(d.webhook, source="delivery") if d.webhook else None, page_url=d.page_url,
+        sender=d.sender,
+        smtp_host=d.smtp_host,
+        smtp_port=d.smtp_port,
+        starttls=d.starttls,
+        user=d.user,
+        password=expand(d.password, source="delivery") if d.password else None,
+        timeout_s=d.timeout_s,
+        webhook_url=expand(d.webhook, source="delivery") if d.webhook else None,
+        page_url=d.page_url,
     )
 
 
-def send_pack(config: Config, home: Home, period: str, version: int | None = None, *,
-              to: tuple[str, ...] = (), trigger: str = "cli") -> PackOutcome:
+def send_pack(
+    config: Config,
+    home: Home,
+    period: str,
+    version: int | None = None,
+    *,
+    to: tuple[str, ...] = (),
+    trigger: str = "cli",
+) -> PackOutcome:
     """One version to `to` (default: delivery.recipients and the webhook), as `closeboard send` does."""
     d = config.delivery
     if d is None:
         raise DeliveryError(NOT_CONFIGURED)
-    return deliver_pack(home, channels(config), period, version, recipients=to or d.recipients,
-                        webhook=not to and bool(d.webhook), max_age_s=d.max_age_s, trigger=trigger,
-                        company=config.company.name)
+    return deliver_pack(
+        home,
+        channels(config),
+        period,
+        version,
+        recipients=to or d.recipients,
+        webhook=not to and bool(d.webhook),
+        max_age_s=d.max_age_s,
+        trigger=trigger,
+        company=config.company.name,
+    )
 
 
 @dataclass(frozen=True)
@@ -67,42 +87,63 @@ class DeliveryDefinitions:
 
 
 def _pack_request(period: str, version: int) -> dg.RunRequest:
-    return dg.RunRequest(run_key=f"deliver-{period}-v{version}",
-                         run_config={"ops": {"send_pack": {"config": {"period": period, "version": version}}}},
-                         tags={"closeboard/delivery": f"{period} v{version}"})
+    return dg.RunRequest(
+        run_key=f"deliver-{period}-v{version}",
+        run_config={"ops": {"send_pack": {"config": {"period": period, "version": version}}}},
+        tags={"closeboard/delivery": f"{period} v{version}"},
+    )
 
 
-def build(config: Config, closeboard: CloseboardResource,
-          default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.RUNNING) -> DeliveryDefinitions:
+def build(
+    config: Config,
+    closeboard: CloseboardResource,
+    default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.RUNNING,
+) -> DeliveryDefinitions:
     """The delivery job, schedule and sensors; `closeboard` names the configuration and the data home
     (read when evaluated, never held: delivery reads the readers' copy, not the warehouse)."""
     sensor_status = dg.DefaultSensorStatus(default_status.value)
 
-    @dg.op(name="send_pack", config_schema={
-        "period": dg.Field(str, description="the month, YYYY-MM"),
-        "version": dg.Field(int, default_value=0, description="the snapshot version (0: the last closed one)"),
-    }, description="Send one close snapshot version: e-mail with the PDF and XLSX, and the webhook.")
+    @dg.op(
+        name="send_pack",
+        config_schema={
+            "period": dg.Field(str, description="the month, YYYY-MM"),
+            "version": dg.Field(int, default_value=0, description="the snapshot version (0: the last closed one)"),
+        },
+        description="Send one close snapshot version: e-mail with the PDF and XLSX, and the webhook.",
+    )
     def send_pack_op(context: dg.OpExecutionContext) -> None:
         cfg = context.op_config
         try:
-            outcome = send_pack(closeboard.settings(), closeboard.data_home, cfg["period"], cfg["version"] or None,
-                                trigger=f"dagster run {context.run_id}")
+            outcome = send_pack(
+                closeboard.settings(),
+                closeboard.data_home,
+                cfg["period"],
+                cfg["version"] or None,
+                trigger=f"dagster run {context.run_id}",
+            )
         except DeliveryError as exc:
             raise dg.Failure(description=f"not delivered: {exc}", allow_retries=False) from None
-        context.add_output_metadata({"status": outcome.status, "sent_to": ", ".join(outcome.sent_to),
-                                     "detail": outcome.detail})
+        context.add_output_metadata(
+            {"status": outcome.status, "sent_to": ", ".join(outcome.sent_to), "detail": outcome.detail}
+        )
         if outcome.status == "blocked":
             raise dg.Failure(description=f"pack blocked: {outcome.line()}", allow_retries=False)
         context.log.info(outcome.line())
 
-    @dg.job(name="deliver_pack", description="Send a month's close pack (run config: ops.send_pack.config: "
-                                             "period, version).")
+    @dg.job(
+        name="deliver_pack",
+        description="Send a month's close pack (run config: ops.send_pack.config: period, version).",
+    )
     def deliver_pack_job() -> None:
         send_pack_op()
 
-    @dg.sensor(name="deliver_on_close", job=deliver_pack_job, minimum_interval_seconds=60,
-               default_status=sensor_status,
-               description="delivery.on: close — sends each version signed off since the last evaluation.")
+    @dg.sensor(
+        name="deliver_on_close",
+        job=deliver_pack_job,
+        minimum_interval_seconds=60,
+        default_status=sensor_status,
+        description="delivery.on: close — sends each version signed off since the last evaluation.",
+    )
     def deliver_on_close(context: dg.SensorEvaluationContext):
         config = closeboard.settings()
         if config.delivery is None or config.delivery.on != "close":
@@ -121,9 +162,14 @@ def build(config: Config, closeboard: CloseboardResource,
         context.update_cursor(max(s.closed_at for s in closed).isoformat())
         return [_pack_request(s.period, s.version) for s in closed]
 
-    @dg.schedule(name="deliver_on_business_day", job=deliver_pack_job, cron_schedule=DELIVERY_CRON,
-                 execution_timezone=config.company.timezone, default_status=default_status,
-                 description="delivery.business_day: N — on business day N the previous month's closed pack.")
+    @dg.schedule(
+        name="deliver_on_business_day",
+        job=deliver_pack_job,
+        cron_schedule=DELIVERY_CRON,
+        execution_timezone=config.company.timezone,
+        default_status=default_status,
+        description="delivery.business_day: N — on business day N the previous month's closed pack.",
+    )
     def deliver_on_business_day(context: dg.ScheduleEvaluationContext):
         config = closeboard.settings()
         d = config.delivery
@@ -140,8 +186,12 @@ def build(config: Config, closeboard: CloseboardResource,
             return dg.SkipReason(str(exc))
         return _pack_request(period, version)
 
-    @dg.sensor(name="closeboard_alerts", minimum_interval_seconds=60, default_status=sensor_status,
-               description="After each refresh: the alerts: rules, one message per rule and period version.")
+    @dg.sensor(
+        name="closeboard_alerts",
+        minimum_interval_seconds=60,
+        default_status=sensor_status,
+        description="After each refresh: the alerts: rules, one message per rule and period version.",
+    )
     def closeboard_alerts(context: dg.SensorEvaluationContext):
         config = closeboard.settings()
         if not config.alerts:
@@ -152,12 +202,17 @@ def build(config: Config, closeboard: CloseboardResource,
         if run_id is None or run_id == context.cursor:
             return dg.SkipReason("no refresh published since the last look")
         d = config.delivery
-        sent = send_alerts(home, channels(config), config.alerts, company=config.company.name,
-                           currency=config.company.currency,
-                           stale_after_days=config.reconciliation.stale_after_days,
-                           recipients=d.recipients if d else (), trigger="sensor closeboard_alerts")
+        sent = send_alerts(
+            home,
+            channels(config),
+            config.alerts,
+            company=config.company.name,
+            currency=config.company.currency,
+            stale_after_days=config.reconciliation.stale_after_days,
+            recipients=d.recipients if d else (),
+            trigger="sensor closeboard_alerts",
+        )
         context.update_cursor(run_id)  # after sending: a failure is tried again at the next tick
         return dg.SkipReason(f"{len(sent)} alert(s) sent after run {run_id}" + "".join(f"\n{s}" for s in sent))
 
     return DeliveryDefinitions([deliver_pack_job], [deliver_on_business_day], [deliver_on_close, closeboard_alerts])
-

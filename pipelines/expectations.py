@@ -34,6 +34,7 @@ import pandas as pd
 
 from warehouse.checks import BY_ID
 
+
 @dataclass(frozen=True)
 class Verdict:
     check_id: str
@@ -47,23 +48,40 @@ def _suite(gx: Any, check_id: str, severity: str, periods: int) -> Any:
 
     error_level = FailureSeverity.CRITICAL if severity == "error" else FailureSeverity.WARNING
     suite = gx.ExpectationSuite(name=check_id)
-    suite.add_expectation(gx.expectations.ExpectTableRowCountToEqual(
-        value=periods, severity=FailureSeverity.CRITICAL,
-        description="Every reported period has a verdict.",
-    ))
+    suite.add_expectation(
+        gx.expectations.ExpectTableRowCountToEqual(
+            value=periods,
+            severity=FailureSeverity.CRITICAL,
+            description="Every reported period has a verdict.",
+        )
+    )
     exact = BY_ID[check_id].exact
     if exact:  # the check agrees to the cent or fails
-        suite.add_expectation(gx.expectations.ExpectColumnValuesToBeBetween(
-            column="difference", min_value=0, max_value=0, severity=error_level, description=exact,
-        ))
-    suite.add_expectation(gx.expectations.ExpectColumnValuesToNotBeInSet(
-        column="status", value_set=["fail"], severity=FailureSeverity.CRITICAL,
-        description="No period has an ERROR finding (it would block sign-off).",
-    ))
-    suite.add_expectation(gx.expectations.ExpectColumnValuesToBeInSet(
-        column="status", value_set=["pass"], severity=FailureSeverity.WARNING,
-        description="No period has a WARN finding.",
-    ))
+        suite.add_expectation(
+            gx.expectations.ExpectColumnValuesToBeBetween(
+                column="difference",
+                min_value=0,
+                max_value=0,
+                severity=error_level,
+                description=exact,
+            )
+        )
+    suite.add_expectation(
+        gx.expectations.ExpectColumnValuesToNotBeInSet(
+            column="status",
+            value_set=["fail"],
+            severity=FailureSeverity.CRITICAL,
+            description="No period has an ERROR finding (it would block sign-off).",
+        )
+    )
+    suite.add_expectation(
+        gx.expectations.ExpectColumnValuesToBeInSet(
+            column="status",
+            value_set=["pass"],
+            severity=FailureSeverity.WARNING,
+            description="No period has a WARN finding.",
+        )
+    )
     return suite
 
 
@@ -95,23 +113,32 @@ def validate_checks(results: pd.DataFrame, severity: dict[str, str], periods: in
         # no verdict: neither a row to validate nor one that is expected
         unevaluated = mine["status"].astype(str) == "not_configured"
         rows = mine[~unevaluated]
-        frame = pd.DataFrame({
-            "period": rows["period"].astype(str).to_list(),
-            "status": rows["status"].astype(str).to_list(),
-            # exact: Decimal objects, never floats; a missing figure is left to the status expectation
-            "difference": [
-                Decimal(str(v)) if v is not None and not pd.isna(v) else None
-                for v in rows["difference"].astype(object).to_list()
-            ],
-        }, dtype=object)
+        frame = pd.DataFrame(
+            {
+                "period": rows["period"].astype(str).to_list(),
+                "status": rows["status"].astype(str).to_list(),
+                # exact: Decimal objects, never floats; a missing figure is left to the status expectation
+                "difference": [
+                    Decimal(str(v)) if v is not None and not pd.isna(v) else None
+                    for v in rows["difference"].astype(object).to_list()
+                ],
+            },
+            dtype=object,
+        )
         suite = context.suites.add(_suite(gx, check_id, severity[check_id], periods - int(unevaluated.sum())))
         result = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
         failed = [r for r in result.results if not r.success]
-        critical = [r for r in failed if str(getattr(r.expectation_config.severity, "value", r.expectation_config.severity)) == "critical"]
+        critical = [
+            r
+            for r in failed
+            if str(getattr(r.expectation_config.severity, "value", r.expectation_config.severity)) == "critical"
+        ]
         outcome = "fail" if critical else ("warn" if failed else "pass")
         ordered = critical + [r for r in failed if r not in critical]
         verdicts[check_id] = Verdict(
-            check_id, outcome, [r.expectation_config.description or r.expectation_config.type for r in ordered],
+            check_id,
+            outcome,
+            [r.expectation_config.description or r.expectation_config.type for r in ordered],
             len(result.results),
         )
     return verdicts

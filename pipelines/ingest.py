@@ -66,8 +66,16 @@ def preview_markdown(con: duckdb.DuckDBPyConnection, table: str, rows: int = 5) 
     return "\n".join([header, rule, *("| " + " | ".join(r) + " |" for r in cells)])
 
 
-async def _pull(config: Config, source: str, adapter: Adapter, home: Home, stager: Stager, log: CallLog,
-                server: Any, baseline: Baseline | None) -> SourcePull:
+async def _pull(
+    config: Config,
+    source: str,
+    adapter: Adapter,
+    home: Home,
+    stager: Stager,
+    log: CallLog,
+    server: Any,
+    baseline: Baseline | None,
+) -> SourcePull:
     connector = config.connectors[source]
     async with SourceSession(connector, home=home.root, log=log, server=server) as session:
         return await pull_source(session, adapter, stager.write, baseline)
@@ -96,9 +104,14 @@ def full_pull_due(con: duckdb.DuckDBPyConnection, source: str, every_days: float
 def write_rejected(con: duckdb.DuckDBPyConnection, run_id: str, source: str, pull: SourcePull) -> None:
     """Items the adapter could not map at all go to `quarantine` with its reason; a secret the server
     echoed into one (a value closeboard expanded, a token) is blanked first, as in the call log."""
-    loads.append_rejected(con, [{"run_id": run_id, "source": source, "tool": tool, "record": scrub(record),
-                                 "reason": scrub(reason)}
-                                for t in pull.tables.values() for record, reason, tool in t.rejected])
+    loads.append_rejected(
+        con,
+        [
+            {"run_id": run_id, "source": source, "tool": tool, "record": scrub(record), "reason": scrub(reason)}
+            for t in pull.tables.values()
+            for record, reason, tool in t.rejected
+        ],
+    )
 
 
 def write_calls(con: duckdb.DuckDBPyConnection, run_id: str, log: CallLog) -> None:
@@ -144,9 +157,16 @@ def ingest_source(
         replaced = tuple(pull.replaced_periods) if pull.replaced_periods is not None else None
         tables = [
             StagedTable(
-                t.table, staged[t.table], source, t.tool, KEYS[t.table], t.reported_total, t.as_of,
+                t.table,
+                staged[t.table],
+                source,
+                t.tool,
+                KEYS[t.table],
+                t.reported_total,
+                t.as_of,
                 replace_periods=replaced if t.table == adapter.windowed_table else None,
-                period_column=PERIOD_COLUMNS.get(t.table), rejected=len(t.rejected),
+                period_column=PERIOD_COLUMNS.get(t.table),
+                rejected=len(t.rejected),
             )
             for t in pull.tables.values()
         ]

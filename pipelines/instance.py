@@ -92,12 +92,14 @@ class MonitoredRunLauncher(DefaultRunLauncher):
         try:
             current = deserialize_value(client.get_current_runs(), GetCurrentRunsResult)
         except Exception as exc:  # the code server is gone, and its child processes with it
-            return CheckRunHealthResult(WorkerStatus.FAILED, f"the code server that ran it ({where}) is "
-                                                             f"unreachable: {type(exc).__name__}")
+            return CheckRunHealthResult(
+                WorkerStatus.FAILED, f"the code server that ran it ({where}) is unreachable: {type(exc).__name__}"
+            )
         if run.run_id in current.current_runs:
             return CheckRunHealthResult(WorkerStatus.RUNNING)
-        return CheckRunHealthResult(WorkerStatus.FAILED, f"the code server at {where} no longer runs it "
-                                                         "(restarted, or its run process died)")
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED, f"the code server at {where} no longer runs it (restarted, or its run process died)"
+        )
 
 
 RUN_LAUNCHER = {"module": __name__, "class": MonitoredRunLauncher.__name__}
@@ -123,8 +125,10 @@ def _dagster_dir(home: Home, config: Path | None = None) -> Path:
     target = path / "dagster.yaml"
     settings = instance_settings(home, config)
     if settings is not None and _env_name(settings.postgres_url) not in os.environ:
-        raise ConfigError(f"closeboard.yaml instance.postgres_url: environment variable "
-                          f"{_env_name(settings.postgres_url)} is not set (the Dagster instance's PostgreSQL URL)")
+        raise ConfigError(
+            f"closeboard.yaml instance.postgres_url: environment variable "
+            f"{_env_name(settings.postgres_url)} is not set (the Dagster instance's PostgreSQL URL)"
+        )
     if not target.exists():
         target.write_text(yaml.safe_dump(instance_config(settings), sort_keys=False), encoding="utf-8")
     elif settings is not None:
@@ -135,7 +139,8 @@ def _dagster_dir(home: Home, config: Path | None = None) -> Path:
             raise ConfigError(
                 f"{target}: closeboard.yaml's `instance:` puts the Dagster instance on PostgreSQL, but this "
                 "dagster.yaml (edited by hand) keeps another storage; add `storage: {postgres: {postgres_url: "
-                f"{{env: {_env_name(settings.postgres_url)}}}}}}}` to it, or delete it to have closeboard write it")
+                f"{{env: {_env_name(settings.postgres_url)}}}}}}}` to it, or delete it to have closeboard write it"
+            )
     return path
 
 
@@ -149,8 +154,9 @@ def ensure_dagster_home(home: Home, config: Path | None = None) -> Path:
     if stored or instance_settings(home, config) is not None:  # on PostgreSQL the runs are in the database
         with instance(home, config) as dagster_instance:
             for run_id in fail_dead_runs(dagster_instance):
-                print(f"closeboard: run {run_id} was left running by a process that died; marked failed",
-                      file=sys.stderr)
+                print(
+                    f"closeboard: run {run_id} was left running by a process that died; marked failed", file=sys.stderr
+                )
     return path
 
 
@@ -203,7 +209,7 @@ def _alive(pid: int, started: str) -> bool:
 
 
 def dead_process(run: DagsterRun) -> str | None:
-    """"pid N on HOST" when `run` was run in-process by a process of this host that is gone."""
+    """ "pid N on HOST" when `run` was run in-process by a process of this host that is gone."""
     value = run.tags.get(PROCESS_TAG)
     if not value:
         return None  # launched by the daemon or the UI: Dagster's own run monitoring covers those
@@ -228,7 +234,7 @@ def fail_dead_runs(dagster_instance: DagsterInstance) -> list[str]:
         dagster_instance.report_run_failed(
             run,
             message=f"closeboard: the process that ran this run in-process ({gone}) is gone (killed or "
-                    "crashed); marked failed so the runs queued behind it can start",
+            "crashed); marked failed so the runs queued behind it can start",
         )
         storage = dagster_instance.event_log_storage
         if storage.supports_global_concurrency_limits:

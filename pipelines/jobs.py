@@ -32,7 +32,7 @@ backfill_history = dg.define_asset_job(
     "backfill_history",
     selection=dg.AssetSelection.groups(HISTORY_GROUP),
     description="Take the close snapshots of a range of months (backfill every ended month for "
-                "the whole history: one run, no source is read).",
+    "the whole history: one run, no source is read).",
     tags=WAREHOUSE_TAG,
 )
 
@@ -44,8 +44,11 @@ close_draft = dg.define_asset_job(
 )
 
 
-@dg.job(name="close_period", tags=WAREHOUSE_TAG,
-        description="Sign off a month (run config: ops.sign_off.config: period, by, override).")
+@dg.job(
+    name="close_period",
+    tags=WAREHOUSE_TAG,
+    description="Sign off a month (run config: ops.sign_off.config: period, by, override).",
+)
 def close_period() -> None:
     sign_off()
 

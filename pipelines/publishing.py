@@ -36,8 +36,9 @@ def build_models(closeboard: CloseboardResource) -> dict[str, int]:
     config = closeboard.settings()
     company = config.company
     with closeboard.warehouse() as con, transaction(con):
-        loads.replace_run_context(con, company.first_period, company.report_date(),
-                                  company.fiscal_year_start_month, company.currency)
+        loads.replace_run_context(
+            con, company.first_period, company.report_date(), company.fiscal_year_start_month, company.currency
+        )
         built = build_marts(con)
         return {name: scalar(con, f'select count(*) from "{name}"') for name in built}
 
@@ -57,7 +58,8 @@ def auth_kind(connector) -> str:
 def write_connector_sources(con, config) -> None:
     """`connector_sources`: per configured source its adapter, transport and auth kind."""
     loads.replace_connector_sources(
-        con, [(c.name, c.adapter, c.server.transport, auth_kind(c)) for c in config.connectors.values()])
+        con, [(c.name, c.adapter, c.server.transport, auth_kind(c)) for c in config.connectors.values()]
+    )
 
 
 def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
@@ -67,8 +69,13 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
         write_connector_sources(con, config)  # the page's sources panel shows each source's auth kind
         sources = loads.source_freshness(con)
         has_views = any(views_folder(config).glob("*.md"))  # the page links the views' index
-        ctx = PageContext(config.company.name, config.company.currency, run_id, sources,
-                          extra={"views_href": "views/index.html"} if has_views else {})
+        ctx = PageContext(
+            config.company.name,
+            config.company.currency,
+            run_id,
+            sources,
+            extra={"views_href": "views/index.html"} if has_views else {},
+        )
         page = render_dashboard(con, ctx, home.reports)
         crash_point("page_rendered")
         # the close history: render the archived page of every version without one (this run's, and
@@ -79,8 +86,9 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
     publish_read_copy(home)
     # the user's views (issue 19), from the read copy just published: a broken view gets its error box
     # and is named here and in status.json, and never fails the refresh or another page
-    views = publish_views(views_folder(config), home.read_copy, home.reports / "views",
-                          company=config.company.name, run_id=run_id)
+    views = publish_views(
+        views_folder(config), home.read_copy, home.reports / "views", company=config.company.name, run_id=run_id
+    )
     failed_views = {name: problems for name, problems in views.items() if problems}
     for name, problems in failed_views.items():
         logging.getLogger(__name__).warning("view %s failed: %s", name, "; ".join(problems))

@@ -5,7 +5,6 @@ comes from the great-expectations suite in pipelines.expectations over that chec
 with the figures as metadata. Checks are not blocking: the page must still render to show why.
 """
 
-
 import dagster as dg
 import pandas as pd
 
@@ -38,8 +37,9 @@ def recon_params(closeboard: CloseboardResource) -> ReconParams:
 def _table_md(rows) -> str:
     lines = ["| period | status | expected | actual | difference |", "|---|---|---:|---:|---:|"]
     for r in rows.itertuples(index=False):
-        cells = ["" if v is None or v is pd.NA else str(v)
-                 for v in (r.period, r.status, r.expected, r.actual, r.difference)]
+        cells = [
+            "" if v is None or v is pd.NA else str(v) for v in (r.period, r.status, r.expected, r.actual, r.difference)
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -47,16 +47,35 @@ def _table_md(rows) -> str:
 @dg.multi_asset(
     name="reconciliation",
     specs=[
-        dg.AssetSpec("recon_results", group_name=RECON_GROUP, deps=MART_KEYS, kinds={"duckdb"},
-                     description="One verdict per period and check R1-R7 (pass, warn, fail, not_configured) with its figures."),
-        dg.AssetSpec("recon_items", group_name=RECON_GROUP, deps=MART_KEYS, kinds={"duckdb"},
-                     description="Every unmatched or offending record behind a verdict, with the reason."),
-        dg.AssetSpec("recon_bank_matches", group_name=RECON_GROUP, deps=MART_KEYS, kinds={"duckdb"},
-                     description="Which bank line matched which book line at each month-end (R2)."),
+        dg.AssetSpec(
+            "recon_results",
+            group_name=RECON_GROUP,
+            deps=MART_KEYS,
+            kinds={"duckdb"},
+            description="One verdict per period and check R1-R7 (pass, warn, fail, not_configured) with its figures.",
+        ),
+        dg.AssetSpec(
+            "recon_items",
+            group_name=RECON_GROUP,
+            deps=MART_KEYS,
+            kinds={"duckdb"},
+            description="Every unmatched or offending record behind a verdict, with the reason.",
+        ),
+        dg.AssetSpec(
+            "recon_bank_matches",
+            group_name=RECON_GROUP,
+            deps=MART_KEYS,
+            kinds={"duckdb"},
+            description="Which bank line matched which book line at each month-end (R2).",
+        ),
     ],
     check_specs=[
-        dg.AssetCheckSpec(check_id, asset=GUARDED, blocking=False,
-                          description=f"{CHECK_TITLES[check_id]}: {BY_ID[check_id].description}")
+        dg.AssetCheckSpec(
+            check_id,
+            asset=GUARDED,
+            blocking=False,
+            description=f"{CHECK_TITLES[check_id]}: {BY_ID[check_id].description}",
+        )
         for check_id in CHECK_IDS
     ],
     description="Reconcile bank, AR, AP and CRM figures to the ERP ledger, period by period.",
@@ -67,30 +86,40 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
     with closeboard.warehouse() as con:
         summary = build_recon(con, context.run_id, params)
         results = frame(con, "select * from recon_results order by check_id, period")
-        counts = dict(con.execute(
-            "select check_id || '/' || status, count(*) from recon_results group by all order by 1"
-        ).fetchall())
+        counts = dict(
+            con.execute(
+                "select check_id || '/' || status, count(*) from recon_results group by all order by 1"
+            ).fetchall()
+        )
         items = dict(con.execute("select check_id, count(*) from recon_items group by 1 order by 1").fetchall())
     progress.emit(
-        "reconciliation: " + ", ".join(
-            f"{c.split('_')[0]} {summary.worst.get(c, 'n/a').replace('_', ' ')}" for c in CHECK_IDS
-        )
+        "reconciliation: "
+        + ", ".join(f"{c.split('_')[0]} {summary.worst.get(c, 'n/a').replace('_', ' ')}" for c in CHECK_IDS)
     )
-    for name, rows in (("recon_results", summary.results), ("recon_items", summary.items),
-                       ("recon_bank_matches", summary.matches)):
+    for name, rows in (
+        ("recon_results", summary.results),
+        ("recon_items", summary.items),
+        ("recon_bank_matches", summary.matches),
+    ):
         yield dg.MaterializeResult(asset_key=name, metadata={"rows": dg.MetadataValue.int(rows)})
 
     from pipelines.expectations import validate_checks
 
     severity = {c: params.severity.get(c, DEFAULT_SEVERITY[c]) for c in CHECK_IDS}
     unconfigured = {c for c in CHECK_IDS if summary.worst.get(c) == "not_configured"}
-    verdicts = validate_checks(results[~results["check_id"].isin(unconfigured)],
-                               {c: s for c, s in severity.items() if c not in unconfigured}, summary.periods)
+    verdicts = validate_checks(
+        results[~results["check_id"].isin(unconfigured)],
+        {c: s for c, s in severity.items() if c not in unconfigured},
+        summary.periods,
+    )
     for check_id in CHECK_IDS:
         rows = results[results["check_id"] == check_id]
         if check_id in unconfigured:  # neither pass nor fail: Dagster has no third state, so say it
             yield dg.AssetCheckResult(
-                check_name=check_id, asset_key=GUARDED, passed=True, severity=dg.AssetCheckSeverity.WARN,
+                check_name=check_id,
+                asset_key=GUARDED,
+                passed=True,
+                severity=dg.AssetCheckSeverity.WARN,
                 description=str(rows["detail"].iloc[0]) if len(rows) else "not configured",
                 metadata={"status": dg.MetadataValue.text("not configured")},
             )

@@ -56,12 +56,14 @@ class CloseboardResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._config = self.settings()  # every step of the run reads this one parse
         home = self.data_home.ensure()
+
         def waiting(message: str) -> None:  # a second run says what it waits for instead of waiting in silence
             progress.emit(message)
             context.log.info(message)
 
-        self._lock = WarehouseLock(home, owner=context.run_id or "unknown", timeout_s=self.lock_timeout_s,
-                                   on_wait=waiting)
+        self._lock = WarehouseLock(
+            home, owner=context.run_id or "unknown", timeout_s=self.lock_timeout_s, on_wait=waiting
+        )
         self._lock.acquire()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -83,8 +85,13 @@ class CloseboardResource(dg.ConfigurableResource):
 
 
 # closeboard's bundled servers: `python -m <module> --data DIR` builds the same server in this process
-BUNDLED_SERVERS = ("connectors.servers.erp", "connectors.servers.bank", "connectors.servers.crm",
-                   "connectors.servers.bankfiles", "connectors.servers.budget")
+BUNDLED_SERVERS = (
+    "connectors.servers.erp",
+    "connectors.servers.bank",
+    "connectors.servers.crm",
+    "connectors.servers.bankfiles",
+    "connectors.servers.budget",
+)
 
 
 class SourcesResource(dg.ConfigurableResource):
@@ -105,7 +112,9 @@ class SourcesResource(dg.ConfigurableResource):
         args = [expand(a, source=connector.name, environ=environ) for a in connector.server.args]
         module = args[args.index("-m") + 1] if "-m" in args[:-1] else None
         if module not in BUNDLED_SERVERS or "--data" not in args[:-1]:
-            raise ValueError(f"{connector.name}: in-memory sources are closeboard's bundled servers "
-                             f"(python -m {'|'.join(BUNDLED_SERVERS)} --data DIR); this one is "
-                             f"{connector.server.command or connector.server.url} {' '.join(args)}".rstrip())
+            raise ValueError(
+                f"{connector.name}: in-memory sources are closeboard's bundled servers "
+                f"(python -m {'|'.join(BUNDLED_SERVERS)} --data DIR); this one is "
+                f"{connector.server.command or connector.server.url} {' '.join(args)}".rstrip()
+            )
         return importlib.import_module(module).build_server(Path(args[args.index("--data") + 1]))

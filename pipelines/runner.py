@@ -33,23 +33,33 @@ class JobOutcome:
     errors: list[tuple[str, str]]  # (step, message)
 
 
-def definitions_for(home: Home, *, config: Path | None = None,
-                    sources: SourcesResource | None = None) -> dg.Definitions:
+def definitions_for(
+    home: Home, *, config: Path | None = None, sources: SourcesResource | None = None
+) -> dg.Definitions:
     """The code location for `home`: `config` (default: the one the code location reads) parsed
     once, the warehouse in `home`, and `sources` (default: live, as closeboard.yaml says)."""
     path = config or location_config_path(home)
     with warnings.catch_warnings():  # Dagster's beta notes on the code location's own asset parameters
         warnings.simplefilter("ignore", dg.BetaWarning)
-        return build_definitions(load_config(path),
-                                 closeboard=CloseboardResource(config_path=str(path), home=str(home.root)),
-                                 sources=sources)
+        return build_definitions(
+            load_config(path),
+            closeboard=CloseboardResource(config_path=str(path), home=str(home.root)),
+            sources=sources,
+        )
 
 
-def run_job(defs: dg.Definitions, job_name: str, dagster_instance: dg.DagsterInstance, *,
-            run_config: dict | None = None, tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
+def run_job(
+    defs: dg.Definitions,
+    job_name: str,
+    dagster_instance: dg.DagsterInstance,
+    *,
+    run_config: dict | None = None,
+    tags: dict[str, str] | None = None,
+) -> dg.ExecuteInProcessResult:
     """One job of `defs` in this process on `dagster_instance`; a failure is in the result, not raised."""
     return defs.resolve_job_def(job_name).execute_in_process(
-        instance=dagster_instance, raise_on_error=False, tags=tags, run_config={**QUIET, **(run_config or {})})
+        instance=dagster_instance, raise_on_error=False, tags=tags, run_config={**QUIET, **(run_config or {})}
+    )
 
 
 def step_errors(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
@@ -69,8 +79,15 @@ def step_errors(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
     return errors
 
 
-def execute(job_name: str, home: Home, *, run_config: dict | None = None, tags: dict[str, str] | None = None,
-            config: Path | None = None, sources: SourcesResource | None = None) -> JobOutcome:
+def execute(
+    job_name: str,
+    home: Home,
+    *,
+    run_config: dict | None = None,
+    tags: dict[str, str] | None = None,
+    config: Path | None = None,
+    sources: SourcesResource | None = None,
+) -> JobOutcome:
     """Run one of the code location's jobs in this process on `home`'s Dagster instance, as one
     warehouse writer (`config` and `sources` as `definitions_for`); `errors` holds (step, the user's
     error message) for each failed step."""
@@ -78,8 +95,13 @@ def execute(job_name: str, home: Home, *, run_config: dict | None = None, tags: 
     with instance(home, config) as dagster_instance:
         for dead in fail_dead_runs(dagster_instance):
             progress.emit(f"run {dead} was left running by a process that died: marked failed")
-        result = run_job(defs, job_name, dagster_instance, run_config=run_config,
-                         tags={**WAREHOUSE_TAG, **(tags or {}), **process_tag()})
+        result = run_job(
+            defs,
+            job_name,
+            dagster_instance,
+            run_config=run_config,
+            tags={**WAREHOUSE_TAG, **(tags or {}), **process_tag()},
+        )
     return JobOutcome(result.success, result.run_id, [] if result.success else step_errors(result))
 
 

@@ -10,7 +10,6 @@
 All are on by default and can be switched off in the UI.
 """
 
-
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,8 +35,9 @@ def previous_period(day: date) -> str:
 # --- schedules -----------------------------------------------------------------------------------
 
 
-def build_schedules(config: Config, *, default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.RUNNING
-                    ) -> list[dg.ScheduleDefinition]:
+def build_schedules(
+    config: Config, *, default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.RUNNING
+) -> list[dg.ScheduleDefinition]:
     """`daily_refresh` and `close_draft_schedule` for `config`."""
     company = config.company
     cron = config.schedules.refresh_cron
@@ -61,7 +61,7 @@ def build_schedules(config: Config, *, default_status: dg.DefaultScheduleStatus 
         execution_timezone=company.timezone,
         default_status=default_status,
         description=f"On business day {business_day} of a month ({company.timezone}), refresh and take the "
-                    "previous month's draft close snapshot for sign-off; skips on every other day.",
+        "previous month's draft close snapshot for sign-off; skips on every other day.",
     )
     def close_draft_schedule(context: dg.ScheduleEvaluationContext):
         when = context.scheduled_execution_time or datetime.now(zone)
@@ -71,8 +71,11 @@ def build_schedules(config: Config, *, default_status: dg.DefaultScheduleStatus 
             what = "a weekend day" if number is None else f"business day {number}"
             return dg.SkipReason(f"{today} is {what}; the close draft runs on business day {business_day}")
         period = previous_period(today)
-        return dg.RunRequest(run_key=f"close-draft-{period}", partition_key=period,
-                             tags={**WAREHOUSE_TAG, "closeboard/close_draft": period})
+        return dg.RunRequest(
+            run_key=f"close-draft-{period}",
+            partition_key=period,
+            tags={**WAREHOUSE_TAG, "closeboard/close_draft": period},
+        )
 
     return [daily_refresh, close_draft_schedule]
 
@@ -85,7 +88,7 @@ def build_schedules(config: Config, *, default_status: dg.DefaultScheduleStatus 
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Marks failed the runs a CLI process ran in-process and died in (kill -9), so they "
-                "do not hold the closeboard/warehouse queue while the daemon runs; launches nothing.",
+    "do not hold the closeboard/warehouse queue while the daemon runs; launches nothing.",
 )
 def dead_runs_sensor(context: dg.SensorEvaluationContext):
     from pipelines.instance import fail_dead_runs

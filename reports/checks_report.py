@@ -44,8 +44,10 @@ def print_checks(read_copy: Path, period: str | None, limit: int = 50) -> int:
         click.echo(f"reconciliation of run {run_id}")
         if period:
             for r in results.itertuples(index=False):
-                click.echo(f"  {MARK[r.status]:<4}  {r.check_id:<24} expected {r.expected!s:>16}  "
-                           f"actual {r.actual!s:>16}  difference {r.difference!s:>12}")
+                click.echo(
+                    f"  {MARK[r.status]:<4}  {r.check_id:<24} expected {r.expected!s:>16}  "
+                    f"actual {r.actual!s:>16}  difference {r.difference!s:>12}"
+                )
                 click.echo(f"        {_text(r.detail)}")
         else:
             click.echo("  period   " + "  ".join(f"{SHORT[c]:<4}" for c in CHECK_IDS))
@@ -71,14 +73,17 @@ def print_checks(read_copy: Path, period: str | None, limit: int = 50) -> int:
             ).fetchall()[0][0]
             click.echo(f"\n{MARK[r.status]} {r.period} {r.check_id}: {_text(r.detail)}")
             for i in items.itertuples(index=False):
-                click.echo(f"    {_text(i.source):<5} {_text(i.record_id):<22} {_text(i.record_date):<10} "
-                           f"{_text(i.amount):>14}  {_text(i.reason)}")
+                click.echo(
+                    f"    {_text(i.source):<5} {_text(i.record_id):<22} {_text(i.record_date):<10} "
+                    f"{_text(i.amount):>14}  {_text(i.reason)}"
+                )
             if total > len(items):
                 click.echo(f"    ... and {total - len(items)} more")
             shown += 1
         failing = int((results["status"].astype(str) == "fail").sum())
-        click.echo(f"\n{failing} failing verdict(s) (ERROR), "
-                   f"{int((results['status'].astype(str) == 'warn').sum())} warning(s)")
+        click.echo(
+            f"\n{failing} failing verdict(s) (ERROR), {int((results['status'].astype(str) == 'warn').sum())} warning(s)"
+        )
         return 1 if failing else 0
     finally:
         con.close()

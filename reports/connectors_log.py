@@ -13,8 +13,19 @@ import click
 from connectors.plain import printable
 from warehouse.db import connect
 
-COLUMNS = ("called_at", "run_id", "source", "tool", "page", "items", "bytes", "duration_ms", "status", "arguments",
-           "error")
+COLUMNS = (
+    "called_at",
+    "run_id",
+    "source",
+    "tool",
+    "page",
+    "items",
+    "bytes",
+    "duration_ms",
+    "status",
+    "arguments",
+    "error",
+)
 
 
 def _cell(value: object) -> str:
@@ -27,8 +38,9 @@ def _cell(value: object) -> str:
     return printable(str(value))
 
 
-def print_log(read_copy: Path, *, source: str | None = None, run: str | None = None, last: bool = False,
-              limit: int = 50) -> int:
+def print_log(
+    read_copy: Path, *, source: str | None = None, run: str | None = None, last: bool = False, limit: int = 50
+) -> int:
     """Print the calls (the most recent `limit`, in call order); returns the exit status (2: nothing)."""
     from rich.console import Console
     from rich.table import Table
@@ -39,8 +51,12 @@ def print_log(read_copy: Path, *, source: str | None = None, run: str | None = N
         return 2
     con = connect(read_copy, read_only=True)
     try:
-        columns = {r[0] for r in con.execute(
-            "select column_name from duckdb_columns() where table_name = 'connector_calls'").fetchall()}
+        columns = {
+            r[0]
+            for r in con.execute(
+                "select column_name from duckdb_columns() where table_name = 'connector_calls'"
+            ).fetchall()
+        }
         if not columns:
             click.echo("the warehouse has no connector_calls table yet: run `closeboard refresh`", err=True)
             return 2
@@ -58,15 +74,17 @@ def print_log(read_copy: Path, *, source: str | None = None, run: str | None = N
             select * from (
                 select strftime({called_at} at time zone 'UTC', '%Y-%m-%d %H:%M:%S') as called_at, run_id, source,
                        tool, page, items, bytes, duration_ms, status, arguments, error, rowid as seq
-                from connector_calls {'where ' + ' and '.join(where) if where else ''}
+                from connector_calls {"where " + " and ".join(where) if where else ""}
                 order by rowid desc limit ?
             ) order by seq"""
         rows = con.execute(sql, [*params, int(limit)]).fetchall()
         totals = con.execute(
             f"""select source, count(*), count(*) filter (where status = 'ok'), count(*) filter (where status <> 'ok'),
                        sum(items)::bigint, sum(bytes)::bigint
-                from connector_calls {'where ' + ' and '.join(where) if where else ''}
-                group by source order by source""", params).fetchall()
+                from connector_calls {"where " + " and ".join(where) if where else ""}
+                group by source order by source""",
+            params,
+        ).fetchall()
     finally:
         con.close()
     if not rows:
@@ -76,14 +94,21 @@ def print_log(read_copy: Path, *, source: str | None = None, run: str | None = N
     table = Table(title="connector calls (UTC)", show_lines=False)
     for name in COLUMNS:
         numeric = name in ("page", "items", "bytes", "duration_ms")
-        table.add_column("ms" if name == "duration_ms" else ("run" if name == "run_id" else name),
-                         justify="right" if numeric else "left", overflow="fold")
+        table.add_column(
+            "ms" if name == "duration_ms" else ("run" if name == "run_id" else name),
+            justify="right" if numeric else "left",
+            overflow="fold",
+        )
     for row in rows:
         values = list(row[: len(COLUMNS)])
         values[1] = str(values[1])[:8]  # a run id's first characters are enough to tell runs apart
         table.add_row(*(Text(_cell(v)) for v in values), style="red" if row[8] != "ok" else None)
     console.print(table)
     for src, calls, ok, failed, items, nbytes in totals:
-        console.print(Text(f"{printable(str(src))}: {calls:,} calls ({ok:,} ok, {failed:,} failed), {items or 0:,} "
-                           f"items, {nbytes or 0:,} bytes"))
+        console.print(
+            Text(
+                f"{printable(str(src))}: {calls:,} calls ({ok:,} ok, {failed:,} failed), {items or 0:,} "
+                f"items, {nbytes or 0:,} bytes"
+            )
+        )
     return 0

@@ -47,8 +47,20 @@ from warehouse.snapshots import Snapshot, failing_error_checks, history
 LOG_FILE = "delivery.duckdb"
 LOCK_FILE = "delivery.lock"
 LOCK_TIMEOUT_S = 120.0
-SUMMARY_KPIS = ("revenue", "gross_profit", "gross_margin_pct", "opex", "net_income", "cash", "net_burn",
-                "runway_months", "ar", "ap", "dso", "dpo")
+SUMMARY_KPIS = (
+    "revenue",
+    "gross_profit",
+    "gross_margin_pct",
+    "opex",
+    "net_income",
+    "cash",
+    "net_burn",
+    "runway_months",
+    "ar",
+    "ap",
+    "dso",
+    "dpo",
+)
 
 
 class DeliveryError(RuntimeError):
@@ -92,28 +104,57 @@ def delivery_log(home: Home) -> Iterator[duckdb.DuckDBPyConnection]:
             finally:
                 con.close()
     except Timeout:
-        raise DeliveryError(f"the delivery log {home.root / LOG_FILE} is busy: another send holds "
-                            f"{home.root / LOCK_FILE}") from None
+        raise DeliveryError(
+            f"the delivery log {home.root / LOG_FILE} is busy: another send holds {home.root / LOCK_FILE}"
+        ) from None
 
 
 def already_sent(con: duckdb.DuckDBPyConnection, kind: str, period: str, version: int, rule: str = "") -> set[str]:
     return {r for (r,) in loads.run(con, "delivery_sent", [kind, period, version, rule]).fetchall()}
 
 
-def record(con: duckdb.DuckDBPyConnection, kind: str, period: str, version: int, rule: str, channel: str,
-           recipients: Sequence[str], status: str, *, subject: str | None = None,
-           attachments: Sequence[str] = (), detail: str | None = None, trigger: str | None = None) -> None:
+def record(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    period: str,
+    version: int,
+    rule: str,
+    channel: str,
+    recipients: Sequence[str],
+    status: str,
+    *,
+    subject: str | None = None,
+    attachments: Sequence[str] = (),
+    detail: str | None = None,
+    trigger: str | None = None,
+) -> None:
     for recipient in recipients:
-        loads.run(con, "delivery_record", [kind, period, version, rule, channel, recipient, status, subject,
-                                           ", ".join(attachments) or None, detail, trigger])
+        loads.run(
+            con,
+            "delivery_record",
+            [
+                kind,
+                period,
+                version,
+                rule,
+                channel,
+                recipient,
+                status,
+                subject,
+                ", ".join(attachments) or None,
+                detail,
+                trigger,
+            ],
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # the channels
 
 
-def send_email(channels: Channels, to: Sequence[str], subject: str, body: str,
-               attachments: Sequence[Path] = ()) -> None:
+def send_email(
+    channels: Channels, to: Sequence[str], subject: str, body: str, attachments: Sequence[Path] = ()
+) -> None:
     """One message to `to` through the SMTP server (STARTTLS and login as configured)."""
     if not channels.smtp_host or not channels.sender:
         raise DeliveryError("delivery: no `smtp:` server and `from:` configured to send e-mail")
@@ -257,15 +298,23 @@ def pack_message(pack: Pack, link: str, problems: Sequence[str]) -> tuple[str, s
     subject = f"{pack.company} — {pack.period} monthly close, version {snap.version} ({snap.status})"
     lines = [f"{pack.company}: the {pack.period} close pack, snapshot version {snap.version} ({snap.status}).", ""]
     if snap.closed_by:
-        lines.append(f"Signed off by {snap.closed_by} on {snap.closed_at:%Y-%m-%d %H:%M} UTC."
-                     if snap.closed_at else f"Signed off by {snap.closed_by}.")
+        lines.append(
+            f"Signed off by {snap.closed_by} on {snap.closed_at:%Y-%m-%d %H:%M} UTC."
+            if snap.closed_at
+            else f"Signed off by {snap.closed_by}."
+        )
     if snap.override_reason:
         lines.append(f"OVERRIDE: signed off although checks failed. Reason given: {snap.override_reason}")
         lines.extend(f"  - {p}" for p in problems)
-    lines += [f"Data as of: {pack.data_as_of}.", f"Fingerprint: {snap.source_fingerprint}", "",
-              f"Key figures ({pack.currency}):"]
-    order = [k for k in SUMMARY_KPIS if k in snap.kpis] + [k for k in KPI_ORDER if k in snap.kpis
-                                                            and k not in SUMMARY_KPIS]
+    lines += [
+        f"Data as of: {pack.data_as_of}.",
+        f"Fingerprint: {snap.source_fingerprint}",
+        "",
+        f"Key figures ({pack.currency}):",
+    ]
+    order = [k for k in SUMMARY_KPIS if k in snap.kpis] + [
+        k for k in KPI_ORDER if k in snap.kpis and k not in SUMMARY_KPIS
+    ]
     width = max(len(KPI_LABELS.get(k, k)) for k in order) if order else 0
     lines += [f"  {KPI_LABELS.get(k, k):<{width}}  {kpi_text(k, snap.kpis[k], pack.currency)}" for k in order]
     lines += ["", "Checks:"]
@@ -274,8 +323,13 @@ def pack_message(pack: Pack, link: str, problems: Sequence[str]) -> tuple[str, s
         lines.append(f"  {title}: {check.get('status')}")
     if not snap.checks:
         lines.append("  (no reconciliation verdicts in this version)")
-    lines += ["", "Attached: the statements as PDF (the page printed) and XLSX (figures as numbers).",
-              f"The page: {link}", "", "— closeboard"]
+    lines += [
+        "",
+        "Attached: the statements as PDF (the page printed) and XLSX (figures as numbers).",
+        f"The page: {link}",
+        "",
+        "— closeboard",
+    ]
     return subject, "\n".join(lines) + "\n"
 
 
@@ -283,9 +337,19 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "closeboard"
 
 
-def deliver_pack(home: Home, channels: Channels, period: str, version: int | None = None, *,
-                 recipients: Sequence[str] = (), webhook: bool = False, max_age_s: float | None = None,
-                 trigger: str = "cli", company: str | None = None, now: datetime | None = None) -> PackOutcome:
+def deliver_pack(
+    home: Home,
+    channels: Channels,
+    period: str,
+    version: int | None = None,
+    *,
+    recipients: Sequence[str] = (),
+    webhook: bool = False,
+    max_age_s: float | None = None,
+    trigger: str = "cli",
+    company: str | None = None,
+    now: datetime | None = None,
+) -> PackOutcome:
     """Send `period`'s `version` (default: `pick_version`) to each of `recipients` and to the webhook
     that has not had it yet; blocked (nothing sent, recorded) while `blockers` finds a reason and
     the version carries no override. Raises DeliveryError when a channel fails (recorded)."""
@@ -324,22 +388,68 @@ def deliver_pack(home: Home, channels: Channels, period: str, version: int | Non
                 try:
                     send_email(channels, emails, subject, body, [pdf, xlsx])
                 except DeliveryError as exc:
-                    record(log, "pack", period, version, "", "email", emails, "failed", subject=subject,
-                           attachments=files, detail=str(exc), trigger=trigger)
+                    record(
+                        log,
+                        "pack",
+                        period,
+                        version,
+                        "",
+                        "email",
+                        emails,
+                        "failed",
+                        subject=subject,
+                        attachments=files,
+                        detail=str(exc),
+                        trigger=trigger,
+                    )
                     raise
-            record(log, "pack", period, version, "", "email", emails, "sent", subject=subject,
-                   attachments=files, detail=note or None, trigger=trigger)
+            record(
+                log,
+                "pack",
+                period,
+                version,
+                "",
+                "email",
+                emails,
+                "sent",
+                subject=subject,
+                attachments=files,
+                detail=note or None,
+                trigger=trigger,
+            )
             sent += emails
         if hook:
             text = f"*{subject}*\n" + body.split("\n\nAttached:")[0] + f"\n\nThe page: {link}"
             try:
                 post_webhook(channels, text)
             except DeliveryError as exc:
-                record(log, "pack", period, version, "", "webhook", hook, "failed", subject=subject,
-                       detail=str(exc), trigger=trigger)
+                record(
+                    log,
+                    "pack",
+                    period,
+                    version,
+                    "",
+                    "webhook",
+                    hook,
+                    "failed",
+                    subject=subject,
+                    detail=str(exc),
+                    trigger=trigger,
+                )
                 raise
-            record(log, "pack", period, version, "", "webhook", hook, "sent", subject=subject,
-                   detail=note or None, trigger=trigger)
+            record(
+                log,
+                "pack",
+                period,
+                version,
+                "",
+                "webhook",
+                hook,
+                "sent",
+                subject=subject,
+                detail=note or None,
+                trigger=trigger,
+            )
             sent += hook
     return PackOutcome(period, version, "sent", sent, note)
 

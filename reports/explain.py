@@ -127,9 +127,9 @@ def _relations(sql: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class Cte:
     name: str
-    body: str                # the text between the CTE's parentheses, comments removed
-    items: dict[str, str]    # alias -> expression of its select list
-    rest: str                # from ... to the end of the body
+    body: str  # the text between the CTE's parentheses, comments removed
+    items: dict[str, str]  # alias -> expression of its select list
+    rest: str  # from ... to the end of the body
     relations: dict[str, str]
 
     @property
@@ -141,9 +141,9 @@ class Cte:
 
 def _parse_cte(name: str, body: str) -> Cte:
     m = re.match(r"\s*select\s+(?:distinct\s+)?", body, re.I)
-    head = body[m.end():] if m else body
+    head = body[m.end() :] if m else body
     found = _find_top(head, r"\bfrom\b")
-    select_list, rest = (head[: found.start()], head[found.start():]) if found else (head, "")
+    select_list, rest = (head[: found.start()], head[found.start() :]) if found else (head, "")
     items = {}
     for item in _split_top(select_list):
         aliased = re.fullmatch(r"(.*\S)\s+as\s+(\w+)", item, re.S | re.I)
@@ -193,8 +193,9 @@ class Model:
 
 def parse_model(text: str, path: str = "") -> Model:
     """Split `create or replace table NAME as with a as (...), b as (...) select ...`."""
-    header = "\n".join(line for line in text.split("create or replace table", 1)[0].splitlines()
-                       if line.startswith("--"))
+    header = "\n".join(
+        line for line in text.split("create or replace table", 1)[0].splitlines() if line.startswith("--")
+    )
     sql = _strip_comments(text)
     m = re.search(r"create\s+or\s+replace\s+table\s+(\w+)\s+as\s+with\s+", sql, re.I)
     if not m:
@@ -202,7 +203,7 @@ def parse_model(text: str, path: str = "") -> Model:
     name, at, ctes = m[1], m.end(), {}
     while cte := re.compile(r"\s*(\w+)\s+as\s*\(", re.I).match(sql, at):
         close = _closing(sql, cte.end() - 1)
-        ctes[cte[1]] = _parse_cte(cte[1], sql[cte.end():close])
+        ctes[cte[1]] = _parse_cte(cte[1], sql[cte.end() : close])
         at = close + 1
         comma = re.compile(r"\s*,").match(sql, at)
         if not comma:
@@ -225,7 +226,7 @@ def _mart_reads() -> dict[str, set[str]]:
             continue
         sql = _strip_comments(entry.read_text(encoding="utf-8"))
         for m in re.finditer(r"create\s+or\s+replace\s+table\s+(\w+)\s+as\b", sql, re.I):
-            body = sql[m.end():].split(";", 1)[0]
+            body = sql[m.end() :].split(";", 1)[0]
             own = set(re.findall(r"(?:\bwith\s+|^\s*|,\s*)(\w+)\s+as\s*\(", body, re.I | re.M))
             names = set(re.findall(r"\b(?:from|join)\s+([a-z_]\w*)\b", body, re.I))
             reads[m[1]] = names - own
@@ -271,14 +272,14 @@ class Node:
     """One figure of the mart: where it is computed and how."""
 
     name: str
-    kind: str                      # sum | formula | window | column
-    where: str                     # the CTE (or, for a column, the table) that computes it
+    kind: str  # sum | formula | window | column
+    where: str  # the CTE (or, for a column, the table) that computes it
     expr: str = ""
     steps: list[dict[str, str]] = field(default_factory=list)
-    summand: str = ""              # sum: the expression summed per row
-    condition: str = ""            # sum: its `filter (where ...)`
+    summand: str = ""  # sum: the expression summed per row
+    condition: str = ""  # sum: its `filter (where ...)`
     components: list[Node] = field(default_factory=list)
-    preceding: int = 0             # window: how many earlier periods it adds
+    preceding: int = 0  # window: how many earlier periods it adds
 
 
 def trace(model: Model, cte_name: str, column: str, steps: list[dict[str, str]] | None = None) -> Node:
@@ -295,7 +296,10 @@ def trace(model: Model, cte_name: str, column: str, steps: list[dict[str, str]] 
         return Node(ref[2], "column", relation, expr, steps)
     window = re.fullmatch(
         r"sum\((.*)\)\s+over\s*\(\s*order\s+by\s+\w+\.period\s+rows\s+between\s+(\d+)\s+preceding"
-        r"\s+and\s+current\s+row\s*\)", core, re.S | re.I)
+        r"\s+and\s+current\s+row\s*\)",
+        core,
+        re.S | re.I,
+    )
     if window:
         inner = re.fullmatch(r"(\w+)\.(\w+)", _unwrap(window[1]))
         if inner and inner[1] in cte.relations and cte.relations[inner[1]] in model.ctes:
@@ -304,19 +308,29 @@ def trace(model: Model, cte_name: str, column: str, steps: list[dict[str, str]] 
     aggregate = re.match(r"sum\(", core, re.I)
     if aggregate:
         close = _closing(core, aggregate.end() - 1)
-        tail = core[close + 1:].strip()
+        tail = core[close + 1 :].strip()
         condition = re.fullmatch(r"filter\s*\(\s*where\s+(.*)\)", tail, re.S | re.I)
         if not tail or condition:
             steps[-1]["from"] = re.sub(r"\s+", " ", cte.rest)
-            return Node(column, "sum", cte_name, expr, steps, summand=core[aggregate.end():close].strip(),
-                        condition=condition[1].strip() if condition else "")
+            return Node(
+                column,
+                "sum",
+                cte_name,
+                expr,
+                steps,
+                summand=core[aggregate.end() : close].strip(),
+                condition=condition[1].strip() if condition else "",
+            )
     components, seen = [], set()
     for alias, name in re.findall(r"\b([a-z_]\w*)\.([a-z_]\w*)\b", expr, re.I):
         if alias in cte.relations and (alias, name) not in seen:
             seen.add((alias, name))
             relation = cte.relations[alias]
-            components.append(trace(model, relation, name) if relation in model.ctes
-                              else Node(name, "column", relation, f"{alias}.{name}"))
+            components.append(
+                trace(model, relation, name)
+                if relation in model.ctes
+                else Node(name, "column", relation, f"{alias}.{name}")
+            )
     return Node(column, "formula", cte_name, expr, steps, components=components)
 
 
@@ -419,8 +433,10 @@ def _rows_parts(ctx: _Context, node: Node, *, lines: bool) -> tuple[list[str], s
     period_expr = cte.items.get("period")
     others = [c for c in ctx.model.closure(node.where) if c != node.where]
     withs = [f"{c} as (\n{ctx.model.ctes[c].body}\n)" for c in others] + extra
-    inner = (f"select {alias}.*, {period_expr or 'null'} as _period, ({node.summand}) as _amount, "
-             f"({node.condition or 'true'}) as _keep\n{rest}")
+    inner = (
+        f"select {alias}.*, {period_expr or 'null'} as _period, ({node.summand}) as _amount, "
+        f"({node.condition or 'true'}) as _keep\n{rest}"
+    )
     return withs, inner, period_expr is not None
 
 
@@ -493,8 +509,9 @@ def _sources(ctx: _Context) -> list[dict[str, Any]]:
     out = []
     for load in loads:
         calls = _run(ctx.con, _query("explain_calls.sql"), {"table": load["table_name"]})
-        out.append({**{k: _plain(v) for k, v in load.items()},
-                    "calls": [{k: _plain(v) for k, v in c.items()} for c in calls]})
+        out.append(
+            {**{k: _plain(v) for k, v in load.items()}, "calls": [{k: _plain(v) for k, v in c.items()} for c in calls]}
+        )
     return out
 
 
@@ -517,16 +534,23 @@ def explain(con: duckdb.DuckDBPyConnection, kpi: str, period: str | None = None,
         span = f"{periods[0]} to {periods[-1]}" if periods else "none (run `closeboard refresh` first)"
         raise ExplainError(f"unknown period {period!r}; the reported periods are {span}")
     load_functions(con)  # temp macros the mart's expressions use (this connection only)
-    figure = _run(con, f"select value from {MART} where kpi = $kpi and period = $period",
-                  {"kpi": kpi, "period": period})
+    figure = _run(
+        con, f"select value from {MART} where kpi = $kpi and period = $period", {"kpi": kpi, "period": period}
+    )
     value = figure[0]["value"] if figure else None
     ctx = _Context(con, model, max(limit, 0))
     node = trace(model, _wide(model).name, kpi)
     out = _explain_node(ctx, node, period, value)
     is_open = next(r["is_open"] for r in context if r["period"] == period)
-    budget = _run(con, "select budget, variance, variance_pct, favourable from mart_budget "
-                       "where kpi = $kpi and period = $period", {"kpi": kpi, "period": period}) \
-        if _run(con, "select 1 from duckdb_tables() where table_name = 'mart_budget'", {}) else []
+    budget = (
+        _run(
+            con,
+            "select budget, variance, variance_pct, favourable from mart_budget where kpi = $kpi and period = $period",
+            {"kpi": kpi, "period": period},
+        )
+        if _run(con, "select 1 from duckdb_tables() where table_name = 'mart_budget'", {})
+        else []
+    )
     return {
         "kpi": kpi,
         "period": period,
@@ -546,8 +570,19 @@ def explain(con: duckdb.DuckDBPyConnection, kpi: str, period: str | None = None,
 # for the page: every KPI's explanation for many periods at once, its rows cut to the largest few
 
 # the columns of a row the page shows (the rest of a journal line is in `closeboard explain --json`)
-PAGE_ROW_COLUMNS = ("posted_date", "entry_id", "line_no", "account_id", "description", "document_id",
-                    "opportunity_id", "customer_name", "stage", "close_date", "amount")
+PAGE_ROW_COLUMNS = (
+    "posted_date",
+    "entry_id",
+    "line_no",
+    "account_id",
+    "description",
+    "document_id",
+    "opportunity_id",
+    "customer_name",
+    "stage",
+    "close_date",
+    "amount",
+)
 
 
 def _rows_by_period(ctx: _Context, node: Node, periods: list[str], *, lines: bool, limit: int) -> dict[str, Any]:
@@ -583,8 +618,10 @@ def _node_values(ctx: _Context, node: Node, periods: list[str]) -> dict[str, str
         cte = ctx.model.ctes[node.where]
         if "period" not in cte.items:
             return {}
-        sql = (f"{ctx.model.with_clause(node.where)}select period, {node.name} as value from {node.where} "
-               "where period in (select unnest($periods::varchar[]))")
+        sql = (
+            f"{ctx.model.with_clause(node.where)}select period, {node.name} as value from {node.where} "
+            "where period in (select unnest($periods::varchar[]))"
+        )
     try:
         return {r["period"]: _plain(r["value"]) for r in _run(ctx.con, sql, {"periods": periods})}
     except duckdb.Error:
@@ -613,17 +650,23 @@ def _page_node(ctx: _Context, node: Node, periods: list[str], figures: dict[str,
     out["kind"] = "lines" if line_grain or out["reads"] == "erp_journal_lines" else "records"
     if "rows" not in figures[key]:
         figures[key]["columns"], figures[key]["rows"] = _compact(
-            _rows_by_period(ctx, node, periods, lines=line_grain, limit=limit))
+            _rows_by_period(ctx, node, periods, lines=line_grain, limit=limit)
+        )
     return out
 
 
 def _compact(by_period: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     """Rows of PAGE_ROW_COLUMNS cut to the columns that hold a value in some row (a CRM record has
     no journal entry, a journal line no stage): (columns, the same periods with shorter rows)."""
-    used = [i for i, _ in enumerate(PAGE_ROW_COLUMNS)
-            if any(row[i] is not None for entry in by_period.values() for row in entry["shown"])]
-    return ([PAGE_ROW_COLUMNS[i] for i in used],
-            {p: {**entry, "shown": [[row[i] for i in used] for row in entry["shown"]]} for p, entry in by_period.items()})
+    used = [
+        i
+        for i, _ in enumerate(PAGE_ROW_COLUMNS)
+        if any(row[i] is not None for entry in by_period.values() for row in entry["shown"])
+    ]
+    return (
+        [PAGE_ROW_COLUMNS[i] for i in used],
+        {p: {**entry, "shown": [[row[i] for i in used] for row in entry["shown"]]} for p, entry in by_period.items()},
+    )
 
 
 def page_explanations(con: duckdb.DuckDBPyConnection, periods: list[str], *, limit: int = 10) -> dict[str, Any]:
@@ -636,11 +679,20 @@ def page_explanations(con: duckdb.DuckDBPyConnection, periods: list[str], *, lim
     load_functions(con)
     ctx = _Context(con, model, max(limit, 0))
     figures: dict[str, Any] = {}
-    shapes = {kpi: {**_page_node(ctx, trace(model, _wide(model).name, kpi), periods, figures, limit),
-                    "doc": model.doc(kpi)}
-              for kpi in kpis(model)}
+    shapes = {
+        kpi: {**_page_node(ctx, trace(model, _wide(model).name, kpi), periods, figures, limit), "doc": model.doc(kpi)}
+        for kpi in kpis(model)
+    }
     accounts = {r["account_id"]: r["account_name"] for r in _run(con, _query("explain_accounts.sql"), {})}
-    return {"limit": limit, "periods": periods, "model": model.path, "kpis": shapes, "figures": figures, "sources": _sources(ctx), "accounts": accounts}
+    return {
+        "limit": limit,
+        "periods": periods,
+        "model": model.path,
+        "kpis": shapes,
+        "figures": figures,
+        "sources": _sources(ctx),
+        "accounts": accounts,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -663,18 +715,27 @@ def statement_account_lines(con: duckdb.DuckDBPyConnection, periods: list[str], 
     """Per period and income-statement account: its journal lines' count and total in the account's
     normal direction (revenue credit - debit, expenses debit - credit) and its `limit` largest lines
     (all with None) as PAGE_ROW_COLUMNS rows."""
-    rows = _run(con, _query("explain_statement_lines.sql"),
-                {"periods": periods, "limit": limit if limit is not None else 2**62})
+    rows = _run(
+        con, _query("explain_statement_lines.sql"), {"periods": periods, "limit": limit if limit is not None else 2**62}
+    )
     out: dict[str, Any] = {}
     for r in rows:
         entry = out.setdefault(r["period"], {}).setdefault(
-            r["account_id"], {"count": int(r["_count"]), "total": str(r["_total"]), "shown": []})
+            r["account_id"], {"count": int(r["_count"]), "total": str(r["_total"]), "shown": []}
+        )
         entry["shown"].append([_plain(r.get(c)) for c in PAGE_ROW_COLUMNS])
     return out
 
 
-def explain_statement_line(con: duckdb.DuckDBPyConnection, rollup: str, line_id: str, period: str,
-                           *, limit: int | None = None, statement: str = "income_statement") -> dict[str, Any]:
+def explain_statement_line(
+    con: duckdb.DuckDBPyConnection,
+    rollup: str,
+    line_id: str,
+    period: str,
+    *,
+    limit: int | None = None,
+    statement: str = "income_statement",
+) -> dict[str, Any]:
     """A line of the income statement (`mart_statements`, rollup `account` or `subtype`) in `period`:
     its figure, the accounts it adds up, and its journal lines largest first (every one unless
     `limit`), each signed as the line counts it, with their sum and whether it ties. A balance-sheet
@@ -683,21 +744,31 @@ def explain_statement_line(con: duckdb.DuckDBPyConnection, rollup: str, line_id:
         return explain_balance_line(con, statement, rollup, line_id, period, limit=limit)
     if statement != "income_statement":
         raise ExplainError(f"no statement {statement!r}: one of income_statement, {', '.join(BALANCE_STATEMENTS)}")
-    figure = _run(con, "select label, amount from mart_statements where statement = 'income_statement' "
-                       "and rollup = $rollup and line_id = $line and period = $period",
-                  {"rollup": rollup, "line": line_id, "period": period})
+    figure = _run(
+        con,
+        "select label, amount from mart_statements where statement = 'income_statement' "
+        "and rollup = $rollup and line_id = $line and period = $period",
+        {"rollup": rollup, "line": line_id, "period": period},
+    )
     if not figure:
         raise ExplainError(f"no income statement line {line_id!r} (rollup {rollup!r}) in period {period!r}")
     parts = income_line_accounts(con).get(f"{rollup}|{line_id}", [])
-    rows = assemble_line([[a, s, "pnl"] for a, s in parts], {}, income_lines(con, period, limit=limit), {}, "",
-                         limit=limit)
+    rows = assemble_line(
+        [[a, s, "pnl"] for a, s in parts], {}, income_lines(con, period, limit=limit), {}, "", limit=limit
+    )
     names = {r["account_id"]: r["account_name"] for r in _run(con, _query("explain_accounts.sql"), {})}
     value = figure[0]["amount"]
     return {
-        "statement": "income_statement", "rollup": rollup, "line_id": line_id, "label": figure[0]["label"],
-        "period": period, "value": _plain(value), "model": STATEMENT_MODEL,
+        "statement": "income_statement",
+        "rollup": rollup,
+        "line_id": line_id,
+        "label": figure[0]["label"],
+        "period": period,
+        "value": _plain(value),
+        "model": STATEMENT_MODEL,
         "accounts": [{"account_id": a, "account_name": names.get(a), "sign": s} for a, s in parts],
-        "columns": list(STATEMENT_ROW_COLUMNS), "rows": rows,
+        "columns": list(STATEMENT_ROW_COLUMNS),
+        "rows": rows,
         "ties": value is not None and Decimal(rows["total"]) == value,
     }
 
@@ -705,8 +776,10 @@ def explain_statement_line(con: duckdb.DuckDBPyConnection, rollup: str, line_id:
 def income_lines(con: duckdb.DuckDBPyConnection, period: str, *, limit: int | None) -> dict[str, Any]:
     """`statement_account_lines` of one period, its rows cut to STATEMENT_ROW_COLUMNS."""
     keep = [PAGE_ROW_COLUMNS.index(c) for c in STATEMENT_ROW_COLUMNS]
-    return {a: {**e, "shown": [[r[i] for i in keep] for r in e["shown"]]}
-            for a, e in statement_account_lines(con, [period], limit=limit).get(period, {}).items()}
+    return {
+        a: {**e, "shown": [[r[i] for i in keep] for r in e["shown"]]}
+        for a, e in statement_account_lines(con, [period], limit=limit).get(period, {}).items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -726,13 +799,13 @@ def income_lines(con: duckdb.DuckDBPyConnection, period: str, *, limit: int | No
 BALANCE_STATEMENTS = ("balance_sheet", "cash_flow")
 STATEMENT_DOCS = {
     "balance_sheet": "Balance-sheet line: the month-end balance of the accounts below it, each its opening "
-                     "balance (the month-end before) plus the month's journal lines (assets debit − credit, "
-                     "liabilities and equity credit − debit); computed earnings rows as their figure.",
+    "balance (the month-end before) plus the month's journal lines (assets debit − credit, "
+    "liabilities and equity credit − debit); computed earnings rows as their figure.",
     "cash_flow": "Cash-flow line: minus the change in the balances behind it between the two month-ends, i.e. "
-                 "minus the month's journal lines (debit − credit) on its accounts; net income is the income "
-                 "statement's lines, cash at the beginning and end the cash accounts' balances.",
+    "minus the month's journal lines (debit − credit) on its accounts; net income is the income "
+    "statement's lines, cash at the beginning and end the cash accounts' balances.",
     "earnings": "Computed earnings row: net income over the income statement's accounts (credit − debit), "
-                "retained earnings before the fiscal year, current-year earnings from its first day to the month-end.",
+    "retained earnings before the fiscal year, current-year earnings from its first day to the month-end.",
 }
 BALANCE_NOUN = "rows (opening balances, computed rows and journal lines)"
 EARNINGS_ROW = {"current": "Credit − debit, fiscal year to date", "retained": "Credit − debit, before the fiscal year"}
@@ -743,20 +816,30 @@ def line_parts(con: duckdb.DuckDBPyConnection) -> dict[str, list[list[Any]]]:
     out: dict[str, list[list[Any]]] = {}
     for r in _run(con, _query("explain_line_parts.sql"), {}):
         out.setdefault(f"{r['statement']}|{r['rollup']}|{r['line_id']}", []).append(
-            [r["part"], int(r["sign"]), r["mode"]])
+            [r["part"], int(r["sign"]), r["mode"]]
+        )
     return out
 
 
-def account_moves(con: duckdb.DuckDBPyConnection, periods: list[str], *, limit: int | None,
-                  types: tuple[str, ...] = ("asset", "liability", "equity")) -> dict[str, Any]:
+def account_moves(
+    con: duckdb.DuckDBPyConnection,
+    periods: list[str],
+    *,
+    limit: int | None,
+    types: tuple[str, ...] = ("asset", "liability", "equity"),
+) -> dict[str, Any]:
     """Per period and account of `types`: its opening balance and its month's journal lines
     (debit - credit) with their count and total, the `limit` largest (all with None) as rows."""
-    rows = _run(con, _query("explain_account_moves.sql"),
-                {"periods": periods, "types": list(types), "limit": limit if limit is not None else 2**62})
+    rows = _run(
+        con,
+        _query("explain_account_moves.sql"),
+        {"periods": periods, "types": list(types), "limit": limit if limit is not None else 2**62},
+    )
     out: dict[str, Any] = {}
     for r in rows:
         entry = out.setdefault(r["period"], {}).setdefault(
-            r["account_id"], {"opening": "0.00", "count": 0, "total": "0.00", "shown": []})
+            r["account_id"], {"opening": "0.00", "count": 0, "total": "0.00", "shown": []}
+        )
         if r["entry_id"] is None:
             entry["opening"], entry["opening_date"] = str(r["amount"]), _plain(r["posted_date"])
             continue
@@ -771,25 +854,42 @@ def earnings_lines(con: duckdb.DuckDBPyConnection, periods: list[str]) -> dict[s
     out: dict[str, Any] = {p: {"computed": {}, "accounts": {}} for p in periods}
     for r in _run(con, _query("explain_earnings.sql"), {"periods": periods}):
         out[r["period"]]["accounts"][r["account_id"]] = [str(r["current"]), str(r["retained"])]
-    for r in _run(con, "select period, line_id, amount from mart_statements where statement = 'balance_sheet' "
-                       "and rollup = 'account' and line_id in ('_retained_earnings', '_current_earnings') "
-                       "and period in (select unnest($periods::varchar[]))", {"periods": periods}):
+    for r in _run(
+        con,
+        "select period, line_id, amount from mart_statements where statement = 'balance_sheet' "
+        "and rollup = 'account' and line_id in ('_retained_earnings', '_current_earnings') "
+        "and period in (select unnest($periods::varchar[]))",
+        {"periods": periods},
+    ):
         out[r["period"]]["computed"][r["line_id"]] = _plain(r["amount"])
     return out
 
 
 def earnings_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The computed earnings rows' names, as the balance sheet labels them."""
-    return {r["item_id"]: r["name"] for r in _run(
-        con, "select item_id, name from statement_items where item_id in ('_retained_earnings', '_current_earnings')", {})}
+    return {
+        r["item_id"]: r["name"]
+        for r in _run(
+            con,
+            "select item_id, name from statement_items where item_id in ('_retained_earnings', '_current_earnings')",
+            {},
+        )
+    }
 
 
 def _row(date_: Any, account: str, description: str, amount: Decimal) -> list[Any]:
     return [date_, None, None, account, description, None, str(amount)]
 
 
-def assemble_line(parts: list[list[Any]], moves: dict[str, Any], pnl: dict[str, Any], earnings: dict[str, Any],
-                  period_end: str, *, limit: int | None) -> dict[str, Any]:
+def assemble_line(
+    parts: list[list[Any]],
+    moves: dict[str, Any],
+    pnl: dict[str, Any],
+    earnings: dict[str, Any],
+    period_end: str,
+    *,
+    limit: int | None,
+) -> dict[str, Any]:
     """The rows of a balance-sheet or cash-flow line (STATEMENT_ROW_COLUMNS, amounts signed as the
     line counts them): first one row per opening balance, computed earnings row or account's earnings,
     then the journal lines largest first (`limit` of them, all with None); with the count and total
@@ -802,11 +902,20 @@ def assemble_line(parts: list[list[Any]], moves: dict[str, Any], pnl: dict[str, 
         if mode in ("balance", "opening"):
             opening = sign * Decimal((moves.get(part) or {}).get("opening", "0"))
             if opening:
-                fixed.append(_row(moves[part].get("opening_date"), part, "Opening balance (the month-end before)", opening))
+                fixed.append(
+                    _row(moves[part].get("opening_date"), part, "Opening balance (the month-end before)", opening)
+                )
         if mode == "computed":
             value = earnings.get("computed", {}).get(part)
             if value is not None and Decimal(value):
-                fixed.append(_row(period_end, part, "Computed from the income statement (open its own line)", sign * Decimal(value)))
+                fixed.append(
+                    _row(
+                        period_end,
+                        part,
+                        "Computed from the income statement (open its own line)",
+                        sign * Decimal(value),
+                    )
+                )
         if mode in ("current", "retained"):
             value = Decimal(earnings.get("accounts", {}).get(part, ["0", "0"])[0 if mode == "current" else 1])
             if value:
@@ -824,21 +933,31 @@ def assemble_line(parts: list[list[Any]], moves: dict[str, Any], pnl: dict[str, 
     lines.sort(key=lambda r: (-abs(Decimal(r[amount_at])), -Decimal(r[amount_at]), r[1] or "", r[2] or 0))
     shown = fixed + (lines if limit is None else lines[:limit])
     rest = total - sum((Decimal(r[amount_at]) for r in shown), Decimal(0))
-    return {"count": count, "total": str(total), "shown": shown,
-            "more": {"count": count - len(shown), "total": str(rest)}}
+    return {
+        "count": count,
+        "total": str(total),
+        "shown": shown,
+        "more": {"count": count - len(shown), "total": str(rest)},
+    }
 
 
-def explain_balance_line(con: duckdb.DuckDBPyConnection, statement: str, rollup: str, line_id: str, period: str,
-                         *, limit: int | None = None) -> dict[str, Any]:
+def explain_balance_line(
+    con: duckdb.DuckDBPyConnection, statement: str, rollup: str, line_id: str, period: str, *, limit: int | None = None
+) -> dict[str, Any]:
     """A balance-sheet or cash-flow line in `period`, as `explain_statement_line` gives an income
     statement line: its figure, its parts (accounts or earnings rows, each with its sign and mode),
     and its rows (`assemble_line`, every journal line unless `limit`), whether they tie."""
-    figure = _run(con, "select s.label, s.amount, p.period_end from mart_statements as s join periods as p "
-                       "using (period) where s.statement = $statement and s.rollup = $rollup and s.line_id = $line "
-                       "and s.period = $period",
-                  {"statement": statement, "rollup": rollup, "line": line_id, "period": period})
+    figure = _run(
+        con,
+        "select s.label, s.amount, p.period_end from mart_statements as s join periods as p "
+        "using (period) where s.statement = $statement and s.rollup = $rollup and s.line_id = $line "
+        "and s.period = $period",
+        {"statement": statement, "rollup": rollup, "line": line_id, "period": period},
+    )
     if not figure:
-        raise ExplainError(f"no {statement.replace('_', ' ')} line {line_id!r} (rollup {rollup!r}) in period {period!r}")
+        raise ExplainError(
+            f"no {statement.replace('_', ' ')} line {line_id!r} (rollup {rollup!r}) in period {period!r}"
+        )
     parts = line_parts(con).get(f"{statement}|{rollup}|{line_id}")
     if not parts:
         raise ExplainError(f"{statement.replace('_', ' ')} line {line_id!r} is a check, not a sum of balances")
@@ -847,15 +966,26 @@ def explain_balance_line(con: duckdb.DuckDBPyConnection, statement: str, rollup:
     pnl = income_lines(con, period, limit=limit) if "pnl" in modes else {}
     earnings = earnings_lines(con, [period]).get(period, {}) if modes & {"computed", "current", "retained"} else {}
     rows = assemble_line(parts, moves, pnl, earnings, _plain(figure[0]["period_end"]), limit=limit)
-    names = {**{r["account_id"]: r["account_name"] for r in _run(con, _query("explain_accounts.sql"), {})},
-             **earnings_names(con)}
+    names = {
+        **{r["account_id"]: r["account_name"] for r in _run(con, _query("explain_accounts.sql"), {})},
+        **earnings_names(con),
+    }
     value = figure[0]["amount"]
     doc = STATEMENT_DOCS["earnings" if modes & {"current", "retained"} else statement]
     return {
-        "statement": statement, "rollup": rollup, "line_id": line_id, "label": figure[0]["label"],
-        "period": period, "value": _plain(value), "model": STATEMENT_MODEL if statement == "balance_sheet" else CASH_FLOW_MODEL,
-        "doc": doc, "noun": BALANCE_NOUN, "accounts": [{"account_id": a, "account_name": names.get(a), "sign": s, "mode": m} for a, s, m in parts],
-        "columns": list(STATEMENT_ROW_COLUMNS), "rows": rows, "ties": value is not None and Decimal(rows["total"]) == value,
+        "statement": statement,
+        "rollup": rollup,
+        "line_id": line_id,
+        "label": figure[0]["label"],
+        "period": period,
+        "value": _plain(value),
+        "model": STATEMENT_MODEL if statement == "balance_sheet" else CASH_FLOW_MODEL,
+        "doc": doc,
+        "noun": BALANCE_NOUN,
+        "accounts": [{"account_id": a, "account_name": names.get(a), "sign": s, "mode": m} for a, s, m in parts],
+        "columns": list(STATEMENT_ROW_COLUMNS),
+        "rows": rows,
+        "ties": value is not None and Decimal(rows["total"]) == value,
     }
 
 
@@ -895,25 +1025,40 @@ def text_lines(result: dict[str, Any]) -> list[str]:
     money = result["kpi"] not in ("gross_margin_pct", "runway_months", "dso", "dpo")
     mtd = " (month to date)" if result["open_month"] else ""
     unit = f" {result['currency']}" if money else ""
-    out = [f"{result['kpi']} {result['period']}{mtd}: {_fmt(result['value'])}{unit}", "",
-           f"definition ({result['model']}):"]
+    out = [
+        f"{result['kpi']} {result['period']}{mtd}: {_fmt(result['value'])}{unit}",
+        "",
+        f"definition ({result['model']}):",
+    ]
     if result.get("doc"):
         out += ["  " + line for line in result["doc"].splitlines()]
     out += _node_lines(result, "  ")
     if result.get("budget"):
         b = result["budget"]
-        verdict = "" if b["variance"] is None else (
-            f", variance {_fmt(b['variance'])}" + (f" ({_fmt(b['variance_pct'])}%)" if b["variance_pct"] is not None else "")
-            + (" favourable" if b["favourable"] else " unfavourable"))
-        out += ["", f"budget: {_fmt(b['budget'])}{verdict}" + (" (month to date: no variance yet)" if b["variance"] is None else "")]
+        verdict = (
+            ""
+            if b["variance"] is None
+            else (
+                f", variance {_fmt(b['variance'])}"
+                + (f" ({_fmt(b['variance_pct'])}%)" if b["variance_pct"] is not None else "")
+                + (" favourable" if b["favourable"] else " unfavourable")
+            )
+        )
+        out += [
+            "",
+            f"budget: {_fmt(b['budget'])}{verdict}"
+            + (" (month to date: no variance yet)" if b["variance"] is None else ""),
+        ]
     out += ["", "sources (the run that loaded each table, and its MCP calls):"]
     for s in result["sources"]:
         if s["tool"] == "(not configured)":
             out.append(f"  {s['table_name']}: {s['source']} not configured (the table is empty)")
             continue
         calls = s["calls"]
-        out.append(f"  {s['table_name']}: {s['source']} {s['tool']}, run {s['run_id']}, loaded {_when(s['loaded_at'])}, "
-                   f"{s['rows_loaded']:,} rows, {len(calls)} call(s):")
+        out.append(
+            f"  {s['table_name']}: {s['source']} {s['tool']}, run {s['run_id']}, loaded {_when(s['loaded_at'])}, "
+            f"{s['rows_loaded']:,} rows, {len(calls)} call(s):"
+        )
         for c in calls:
             items = "-" if c["items"] is None else f"{c['items']:,}"
             out.append(f"    {_when(c['called_at'])}  {c['tool']}  page {c['page']}  {items} items  {c['status']}")
@@ -932,8 +1077,9 @@ def _node_lines(node: dict[str, Any], indent: str) -> list[str]:
         return out
     if node["kind"] in ("formula", "window"):
         window = node["kind"] == "window"
-        parts = ", ".join(f"{c['name']}{' ' + c['period'] if window else ''} {_fmt(c['value'])}"
-                          for c in node["components"])
+        parts = ", ".join(
+            f"{c['name']}{' ' + c['period'] if window else ''} {_fmt(c['value'])}" for c in node["components"]
+        )
         out.append(f"{indent}= {_fmt(node['value'])} over {parts}")
         for c in node["components"]:
             if c["kind"] != "value":
@@ -947,8 +1093,10 @@ def _node_lines(node: dict[str, Any], indent: str) -> list[str]:
     noun = "lines" if node["kind"] == "lines" else "records"
     tie = "=" if node["ties"] else "does not tie to"
     origin = "" if noun == "lines" else f" of {node['reads']}"
-    out.append(f"{indent}{rows['count']:,} {noun}{origin}, sum {_fmt(rows['total'])} {tie} {node['name']} "
-               f"{_fmt(node['value'])}{', largest first:' if rows['shown'] else ''}")
+    out.append(
+        f"{indent}{rows['count']:,} {noun}{origin}, sum {_fmt(rows['total'])} {tie} {node['name']} "
+        f"{_fmt(node['value'])}{', largest first:' if rows['shown'] else ''}"
+    )
     for r in rows["shown"]:
         what, detail = _row_text(r)
         out.append(f"{indent}  {what} {_fmt(r['amount']):>16}  {detail}".rstrip())

@@ -56,13 +56,31 @@ PRINT_VIEWPORT = {"width": 1047, "height": 740}  # A4 landscape less the margins
 MONEY_FORMAT = "#,##0.00;[Red]-#,##0.00"
 NUMBER_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
-STATEMENTS = (("income_statement", "Income statement"), ("balance_sheet", "Balance sheet"),
-              ("cash_flow", "Cash flow"))
-KPI_ORDER = ("revenue", "cogs", "gross_profit", "gross_margin_pct", "opex", "net_income", "cash", "net_burn",
-             "runway_months", "ar", "ap", "dso", "dpo", "pipeline_open", "bookings_won")
+STATEMENTS = (("income_statement", "Income statement"), ("balance_sheet", "Balance sheet"), ("cash_flow", "Cash flow"))
+KPI_ORDER = (
+    "revenue",
+    "cogs",
+    "gross_profit",
+    "gross_margin_pct",
+    "opex",
+    "net_income",
+    "cash",
+    "net_burn",
+    "runway_months",
+    "ar",
+    "ap",
+    "dso",
+    "dpo",
+    "pipeline_open",
+    "bookings_won",
+)
 ROLLUPS = {"account": "by account", "subtype": "by type and subtype"}
-STATEMENT_COLUMNS = (("amount", "Period"), ("prior_month", "Prior month"), ("prior_year", "Year before"),
-                     ("ytd", "Year to date"))
+STATEMENT_COLUMNS = (
+    ("amount", "Period"),
+    ("prior_month", "Prior month"),
+    ("prior_year", "Year before"),
+    ("ytd", "Year to date"),
+)
 # added to the page at export time only: no controls on paper (the page's own print stylesheet does
 # the layout); a sort button in a table heading prints as the heading's text
 PRINT_STYLE = """
@@ -113,14 +131,15 @@ def page_data(page: Path) -> dict[str, Any] | None:
     """The data a rendered page embeds (its `cb-data` script), or None without the page."""
     if not page.exists():
         return None
-    found = re.search(r'<script[^>]*\bid="cb-data"[^>]*>(.*?)</script>',
-                      page.read_text(encoding="utf-8"), re.S)
+    found = re.search(r'<script[^>]*\bid="cb-data"[^>]*>(.*?)</script>', page.read_text(encoding="utf-8"), re.S)
     return json.loads(found.group(1)) if found else None
 
 
 def _read_only(home: Home) -> duckdb.DuckDBPyConnection:
     if not home.read_copy.exists():
-        raise ExportError(f"no warehouse yet at {home.read_copy}: run `closeboard refresh` (or `closeboard demo`) first")
+        raise ExportError(
+            f"no warehouse yet at {home.read_copy}: run `closeboard refresh` (or `closeboard demo`) first"
+        )
     return connect(home.read_copy, read_only=True)
 
 
@@ -133,8 +152,9 @@ def _pick(versions: list[Snapshot], period: str, version: int | None, known: lis
     for snap in versions:
         if snap.version == version:
             return snap
-    raise ExportError(f"{period} has no version {version} (versions: "
-                      + ", ".join(f"v{s.version} {s.status}" for s in versions) + ")")
+    raise ExportError(
+        f"{period} has no version {version} (versions: " + ", ".join(f"v{s.version} {s.status}" for s in versions) + ")"
+    )
 
 
 def resolve(home: Home, period: str, version: int | None = None, *, company: str | None = None) -> Pack:
@@ -154,8 +174,14 @@ def resolve(home: Home, period: str, version: int | None = None, *, company: str
     data = page_data(page) if snap.page_path else None
     meta = data["meta"] if data else {}
     sources = meta.get("sources") or [{"source": s, "as_of": a} for s, a in freshness]
-    return Pack(snap, page, meta.get("company") or company or "closeboard", meta.get("currency") or currency,
-                [{"source": s["source"], "as_of": s.get("as_of")} for s in sources], current)
+    return Pack(
+        snap,
+        page,
+        meta.get("company") or company or "closeboard",
+        meta.get("currency") or currency,
+        [{"source": s["source"], "as_of": s.get("as_of")} for s in sources],
+        current,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,16 +196,19 @@ def _band(pack: Pack, right: str) -> str:
     """A header or footer template: Chromium renders it in the page margin, at its own tiny size
     unless told; the classes pageNumber and totalPages are filled in by Chromium."""
     left = html.escape(f"{pack.company} · {pack.period} · snapshot v{pack.snapshot.version} {pack.snapshot.status}")
-    return ('<div style="font-family: sans-serif; font-size: 8px; color: #333; width: 100%; margin: 0 10mm; '
-            'display: flex; justify-content: space-between;">'
-            f"<span>{left}</span><span>{right}</span></div>")
+    return (
+        '<div style="font-family: sans-serif; font-size: 8px; color: #333; width: 100%; margin: 0 10mm; '
+        'display: flex; justify-content: space-between;">'
+        f"<span>{left}</span><span>{right}</span></div>"
+    )
 
 
 def write_pdf(pack: Pack, target: Path) -> Path:
     """Print the version's archived page, on its period, to `target` (written whole or not at all)."""
     if not pack.page.exists():
-        raise ExportError(f"{pack.label}: its archived page {pack.page} is missing (the next "
-                          "`closeboard refresh` archives it)")
+        raise ExportError(
+            f"{pack.label}: its archived page {pack.page} is missing (the next `closeboard refresh` archives it)"
+        )
     executable = chromium_path()
     if not Path(executable).exists():
         raise ExportError(f"no Chromium at {executable}: apt-get install -y chromium (or set $CLOSEBOARD_CHROMIUM)")
@@ -212,10 +241,19 @@ def write_pdf(pack: Pack, target: Path) -> Path:
                 page.add_style_tag(content=PRINT_STYLE)
                 page.emulate_media(media="print")
                 # charts redraw at the print layout's size (a resize observer, then a frame) before printing
-                page.evaluate("() => new Promise((done) => setTimeout(() => requestAnimationFrame(() => "
-                              "requestAnimationFrame(done)), 250))")
-                page.pdf(path=str(path), format="A4", landscape=True, print_background=True,
-                         display_header_footer=True, header_template=header, footer_template=footer)
+                page.evaluate(
+                    "() => new Promise((done) => setTimeout(() => requestAnimationFrame(() => "
+                    "requestAnimationFrame(done)), 250))"
+                )
+                page.pdf(
+                    path=str(path),
+                    format="A4",
+                    landscape=True,
+                    print_background=True,
+                    display_header_footer=True,
+                    header_template=header,
+                    footer_template=footer,
+                )
             finally:
                 browser.close()
 
@@ -253,8 +291,15 @@ def _value(value: Any) -> Any:
     return value
 
 
-def _sheet(book: Any, title: str, headings: list[str], rows: list[list[Any]],
-           formats: dict[int, str] | None = None, widths: dict[int, int] | None = None, note: str | None = None) -> Any:
+def _sheet(
+    book: Any,
+    title: str,
+    headings: list[str],
+    rows: list[list[Any]],
+    formats: dict[int, str] | None = None,
+    widths: dict[int, int] | None = None,
+    note: str | None = None,
+) -> Any:
     from openpyxl.styles import Font
 
     ws = book.create_sheet(title)
@@ -301,29 +346,57 @@ def _statement_sheets(book: Any, con: duckdb.DuckDBPyConnection, pack: Pack) -> 
                     if kind in ("total", "group", "heading", "balance"):
                         bold.append(len(rows))
             budget_columns = ["Budget", "Variance", "Variance %"] if budgeted else []
-            ws = _sheet(book, title, ["Line", "Line id", "Kind", *(lbl for _, lbl in STATEMENT_COLUMNS), *budget_columns],
-                        rows,
-                        formats={3: MONEY_FORMAT, 4: MONEY_FORMAT, 5: MONEY_FORMAT, 6: MONEY_FORMAT,
-                                 **({7: MONEY_FORMAT, 8: MONEY_FORMAT, 9: "0.00"} if budgeted else {})},
-                        widths={0: 48, 1: 28, 2: 10, 3: 18, 4: 18, 5: 18, 6: 18, 7: 18, 8: 18, 9: 12},
-                        note=f"{pack.company} · {pack.label} · {pack.currency}; blank: no data "
-                             "(the column's months precede the ledger)")
+            ws = _sheet(
+                book,
+                title,
+                ["Line", "Line id", "Kind", *(lbl for _, lbl in STATEMENT_COLUMNS), *budget_columns],
+                rows,
+                formats={
+                    3: MONEY_FORMAT,
+                    4: MONEY_FORMAT,
+                    5: MONEY_FORMAT,
+                    6: MONEY_FORMAT,
+                    **({7: MONEY_FORMAT, 8: MONEY_FORMAT, 9: "0.00"} if budgeted else {}),
+                },
+                widths={0: 48, 1: 28, 2: 10, 3: 18, 4: 18, 5: 18, 6: 18, 7: 18, 8: 18, 9: 12},
+                note=f"{pack.company} · {pack.label} · {pack.currency}; blank: no data "
+                "(the column's months precede the ledger)",
+            )
             for row in bold:
                 ws.cell(row=row + 3, column=1).font = Font(bold=True)
         return
-    note = (f"{pack.company} · {pack.label} · {pack.currency}: the figures this version kept "
-            "(restated since; the warehouse's statements no longer match it)")
+    note = (
+        f"{pack.company} · {pack.label} · {pack.currency}: the figures this version kept "
+        "(restated since; the warehouse's statements no longer match it)"
+    )
     pnl = snap.statements.get("pnl", [])
-    _sheet(book, "Income statement", ["Account", "Name", "Type", "Subtype", "Amount"],
-           [[r["account_id"], r["account_name"], r["type"], r.get("subtype"), _value(r["amount"])] for r in pnl],
-           formats={4: MONEY_FORMAT}, widths={1: 40, 4: 18}, note=note)
+    _sheet(
+        book,
+        "Income statement",
+        ["Account", "Name", "Type", "Subtype", "Amount"],
+        [[r["account_id"], r["account_name"], r["type"], r.get("subtype"), _value(r["amount"])] for r in pnl],
+        formats={4: MONEY_FORMAT},
+        widths={1: 40, 4: 18},
+        note=note,
+    )
     bs = snap.statements.get("balance_sheet", [])
-    _sheet(book, "Balance sheet", ["Account", "Name", "Type", "Balance"],
-           [[r["account_id"], r["account_name"], r["type"], _value(r["balance"])] for r in bs],
-           formats={3: MONEY_FORMAT}, widths={1: 40, 3: 18}, note=note)
-    _sheet(book, "Cash flow", ["Line", "Amount"], [],
-           note=f"{pack.label}: a superseded version's snapshot keeps no cash-flow statement; "
-                "export the period's latest version for it")
+    _sheet(
+        book,
+        "Balance sheet",
+        ["Account", "Name", "Type", "Balance"],
+        [[r["account_id"], r["account_name"], r["type"], _value(r["balance"])] for r in bs],
+        formats={3: MONEY_FORMAT},
+        widths={1: 40, 3: 18},
+        note=note,
+    )
+    _sheet(
+        book,
+        "Cash flow",
+        ["Line", "Amount"],
+        [],
+        note=f"{pack.label}: a superseded version's snapshot keeps no cash-flow statement; "
+        "export the period's latest version for it",
+    )
 
 
 def _kpi_format(kpi: str) -> str:
@@ -340,11 +413,16 @@ def write_xlsx(home: Home, pack: Pack, target: Path) -> Path:
     cover = book.active
     cover.title = "Cover"
     rows: list[list[Any]] = [
-        ["Company", pack.company], ["Period", pack.period], ["Snapshot version", snap.version],
-        ["Status", snap.status], ["Fingerprint", snap.source_fingerprint],
-        ["Data as of", pack.data_as_of], ["Currency", pack.currency],
+        ["Company", pack.company],
+        ["Period", pack.period],
+        ["Snapshot version", snap.version],
+        ["Status", snap.status],
+        ["Fingerprint", snap.source_fingerprint],
+        ["Data as of", pack.data_as_of],
+        ["Currency", pack.currency],
         ["Snapshot taken (UTC)", _utc(snap.taken_at)],
-        ["Signed off by", snap.closed_by or ""], ["Signed off at (UTC)", _utc(snap.closed_at)],
+        ["Signed off by", snap.closed_by or ""],
+        ["Signed off at (UTC)", _utc(snap.closed_at)],
         ["Override reason", snap.override_reason or ""],
         ["Exported at (UTC)", _utc(datetime.now(timezone.utc))],
     ]
@@ -357,9 +435,17 @@ def write_xlsx(home: Home, pack: Pack, target: Path) -> Path:
         cell.font = Font(bold=True)
     for check in snap.checks:
         known = BY_ID.get(check["check_id"])
-        cover.append([known.title if known else check["check_id"], check.get("status"),
-                      known.severity if known else None, _value(check.get("expected")),
-                      _value(check.get("actual")), _value(check.get("difference")), check.get("detail")])
+        cover.append(
+            [
+                known.title if known else check["check_id"],
+                check.get("status"),
+                known.severity if known else None,
+                _value(check.get("expected")),
+                _value(check.get("actual")),
+                _value(check.get("difference")),
+                check.get("detail"),
+            ]
+        )
         for column in (4, 5, 6):
             cover.cell(row=cover.max_row, column=column).number_format = MONEY_FORMAT
     if not snap.checks:
@@ -372,10 +458,18 @@ def write_xlsx(home: Home, pack: Pack, target: Path) -> Path:
     try:
         _statement_sheets(book, con, pack)
         order = {k: i for i, k in enumerate(KPI_ORDER)}
-        kpis = [[k, KPI_LABELS.get(k, k), snap.kpis[k]]
-                for k in sorted(snap.kpis, key=lambda k: (order.get(k, len(order)), k))]
-        ws = _sheet(book, "KPIs", ["KPI", "Name", "Value"], kpis, widths={0: 18, 1: 24, 2: 18},
-                    note=f"{pack.company} · {pack.label}: the version's own figures; blank: no data")
+        kpis = [
+            [k, KPI_LABELS.get(k, k), snap.kpis[k]]
+            for k in sorted(snap.kpis, key=lambda k: (order.get(k, len(order)), k))
+        ]
+        ws = _sheet(
+            book,
+            "KPIs",
+            ["KPI", "Name", "Value"],
+            kpis,
+            widths={0: 18, 1: 24, 2: 18},
+            note=f"{pack.company} · {pack.label}: the version's own figures; blank: no data",
+        )
         for i, (kpi, _, _) in enumerate(kpis):
             cell = ws.cell(row=i + 4, column=3)
             if cell.value is not None:
@@ -386,14 +480,21 @@ def write_xlsx(home: Home, pack: Pack, target: Path) -> Path:
         con.close()
     headings = ["Document", "Type", "Issued", "Due", "Days overdue", "Total", "Open balance", "Currency"]
     for kind, title, party in (("ar", "Open invoices", "Customer"), ("ap", "Open bills", "Vendor")):
-        rows = [[doc, name, doc_type, issued, due, overdue, total, open_balance, currency]
-                for k, doc, name, doc_type, issued, due, overdue, total, open_balance, currency in documents
-                if k == kind]
-        _sheet(book, title, [headings[0], party, *headings[1:]], rows,
-               formats={3: DATE_FORMAT, 4: DATE_FORMAT, 5: "0", 6: MONEY_FORMAT, 7: MONEY_FORMAT},
-               widths={0: 16, 1: 32, 3: 12, 4: 12, 6: 16, 7: 16},
-               note=f"{pack.company} · {title.lower()} at the {pack.period} cutoff, as the warehouse holds them "
-                    "at the export")
+        rows = [
+            [doc, name, doc_type, issued, due, overdue, total, open_balance, currency]
+            for k, doc, name, doc_type, issued, due, overdue, total, open_balance, currency in documents
+            if k == kind
+        ]
+        _sheet(
+            book,
+            title,
+            [headings[0], party, *headings[1:]],
+            rows,
+            formats={3: DATE_FORMAT, 4: DATE_FORMAT, 5: "0", 6: MONEY_FORMAT, 7: MONEY_FORMAT},
+            widths={0: 16, 1: 32, 3: 12, 4: 12, 6: 16, 7: 16},
+            note=f"{pack.company} · {title.lower()} at the {pack.period} cutoff, as the warehouse holds them "
+            "at the export",
+        )
     book.properties.title = f"{pack.company} monthly close {pack.label}"
     book.properties.creator = "closeboard"
     return write_atomic(target, lambda path: book.save(path))

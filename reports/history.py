@@ -49,13 +49,25 @@ from warehouse.snapshots import Snapshot, current_fingerprints, history
 HISTORY_PAGE = "history.html"
 # the figures shown for each version, in this order
 KPIS = (
-    ("revenue", "Revenue"), ("gross_margin_pct", "Gross margin"), ("opex", "Opex"),
-    ("net_income", "Net income"), ("cash", "Cash"), ("net_burn", "Net burn"), ("ar", "AR"), ("ap", "AP"),
+    ("revenue", "Revenue"),
+    ("gross_margin_pct", "Gross margin"),
+    ("opex", "Opex"),
+    ("net_income", "Net income"),
+    ("cash", "Cash"),
+    ("net_burn", "Net burn"),
+    ("ar", "AR"),
+    ("ap", "AP"),
 )
 TREND_KPIS = ("revenue", "net_income", "cash")
 KPI_LABELS = {
-    **dict(KPIS), "cogs": "Cost of revenue", "gross_profit": "Gross profit", "runway_months": "Runway (months)",
-    "dso": "DSO (days)", "dpo": "DPO (days)", "pipeline_open": "Open pipeline", "bookings_won": "Bookings won",
+    **dict(KPIS),
+    "cogs": "Cost of revenue",
+    "gross_profit": "Gross profit",
+    "runway_months": "Runway (months)",
+    "dso": "DSO (days)",
+    "dpo": "DPO (days)",
+    "pipeline_open": "Open pipeline",
+    "bookings_won": "Bookings won",
 }
 
 
@@ -81,15 +93,24 @@ def _version_page(base: dict[str, Any], snap: Snapshot, warehouse_matches: bool)
     label = f"v{snap.version} {snap.status}"
     periods = [{**p, "status": label} if p["period"] == snap.period else p for p in meta["periods"]]
     archived = {
-        "period": snap.period, "version": snap.version, "status": snap.status, "run_id": snap.run_id,
-        "taken_at": _when(snap.taken_at), "source_fingerprint": snap.source_fingerprint,
+        "period": snap.period,
+        "version": snap.version,
+        "status": snap.status,
+        "run_id": snap.run_id,
+        "taken_at": _when(snap.taken_at),
+        "source_fingerprint": snap.source_fingerprint,
         "warehouse_matches": warehouse_matches,
     }
     return {
         **base,
-        "meta": {**meta, "default_period": snap.period, "periods": periods, "archived": archived,
-                 "history_href": f"../../{HISTORY_PAGE}" if meta.get("history_href") else None,
-                 "views_href": None},  # the views are today's pages, not archived with a version
+        "meta": {
+            **meta,
+            "default_period": snap.period,
+            "periods": periods,
+            "archived": archived,
+            "history_href": f"../../{HISTORY_PAGE}" if meta.get("history_href") else None,
+            "views_href": None,
+        },  # the views are today's pages, not archived with a version
         "datasets": {**base["datasets"], name: {**kpis, "rows": rows}},
     }
 
@@ -106,8 +127,10 @@ def archive_pages(con: duckdb.DuckDBPyConnection, reports_dir: Path, ctx: PageCo
     base = page_data(con, ctx)
     now = current_fingerprints(con, {s.period for s in missing})
     return [
-        write_atomic(reports_dir / snap.page_path,
-                     render_html(_version_page(base, snap, now.get(snap.period) == snap.source_fingerprint)))
+        write_atomic(
+            reports_dir / snap.page_path,
+            render_html(_version_page(base, snap, now.get(snap.period) == snap.source_fingerprint)),
+        )
         for snap in missing
     ]
 
@@ -152,9 +175,7 @@ def _sparkline(values: Sequence[Decimal | None], width: int = 240, height: int =
     low, high = min(v for _, v in known), max(v for _, v in known)
     span = (high - low) or Decimal(1)
     step = Decimal(width) / (len(values) - 1)
-    return " ".join(
-        f"{(i * step):.1f},{(Decimal(height) - (v - low) / span * Decimal(height)):.1f}" for i, v in known
-    )
+    return " ".join(f"{(i * step):.1f},{(Decimal(height) - (v - low) / span * Decimal(height)):.1f}" for i, v in known)
 
 
 def _when(value: datetime | None) -> str:
@@ -167,34 +188,40 @@ def _differences(snap: Snapshot, names: dict[str, str]) -> list[dict[str, Any]]:
     rows = []
     for kind in ("kpis", "accounts"):
         for key, change in snap.differences.get(kind, {}).items():
-            rows.append({"kind": "KPI" if kind == "kpis" else "account", "key": key,
-                         "name": names.get(key, key) if kind == "accounts" else KPI_LABELS.get(key, key),
-                         **change})
+            rows.append(
+                {
+                    "kind": "KPI" if kind == "kpis" else "account",
+                    "key": key,
+                    "name": names.get(key, key) if kind == "accounts" else KPI_LABELS.get(key, key),
+                    **change,
+                }
+            )
     return rows
 
 
 def _account_names(snap: Snapshot) -> dict[str, str]:
-    return {row["account_id"]: row["account_name"]
-            for part in snap.statements.values() for row in part}
+    return {row["account_id"]: row["account_name"] for part in snap.statements.values() for row in part}
 
 
 def render_history(con: duckdb.DuckDBPyConnection, company: str, currency: str) -> str:
     periods = periods_history(con)
-    trend = {
-        kpi: _sparkline([p.latest.kpis.get(kpi) for p in periods]) for kpi in TREND_KPIS
-    }
-    return environment().get_template("history.html").render(
-        company=company,
-        currency=currency,
-        rendered_at=_when(datetime.now(timezone.utc)),
-        periods=list(reversed(periods)),
-        kpis=KPIS,
-        trend=trend,
-        trend_labels=KPI_LABELS,
-        first=periods[0].period if periods else None,
-        last=periods[-1].period if periods else None,
-        when=_when,
-        differences=lambda snap: _differences(snap, _account_names(snap)),
+    trend = {kpi: _sparkline([p.latest.kpis.get(kpi) for p in periods]) for kpi in TREND_KPIS}
+    return (
+        environment()
+        .get_template("history.html")
+        .render(
+            company=company,
+            currency=currency,
+            rendered_at=_when(datetime.now(timezone.utc)),
+            periods=list(reversed(periods)),
+            kpis=KPIS,
+            trend=trend,
+            trend_labels=KPI_LABELS,
+            first=periods[0].period if periods else None,
+            last=periods[-1].period if periods else None,
+            when=_when,
+            differences=lambda snap: _differences(snap, _account_names(snap)),
+        )
     )
 
 
@@ -207,8 +234,11 @@ def write_history(con: duckdb.DuckDBPyConnection, reports_dir: Path, ctx: PageCo
 
 
 def _text(value: Decimal | None, kpi: str, currency: str) -> str:
-    return formatting.kpi(value, kpi, currency) if kpi in formatting.PERCENT_KPIS | formatting.PLAIN_KPIS \
+    return (
+        formatting.kpi(value, kpi, currency)
+        if kpi in formatting.PERCENT_KPIS | formatting.PLAIN_KPIS
         else formatting.money(value, currency, cents=True)
+    )
 
 
 def history_lines(home: Home, period: str | None = None) -> list[str]:
@@ -224,8 +254,9 @@ def history_lines(home: Home, period: str | None = None) -> list[str]:
     if not periods:
         return [f"no close snapshots{' for ' + period if period else ''} yet"]
     shown = ("revenue", "net_income", "cash")
-    header = (f"{'period':<8} {'ver':>3}  {'status':<9} {'taken (UTC)':<16}  {'signed off':<34} "
-              + " ".join(f"{dict(KPIS)[k]:>16}" for k in shown))
+    header = f"{'period':<8} {'ver':>3}  {'status':<9} {'taken (UTC)':<16}  {'signed off':<34} " + " ".join(
+        f"{dict(KPIS)[k]:>16}" for k in shown
+    )
     lines = [header, "-" * len(header)]
     for ph in periods:
         for snap in ph.versions:

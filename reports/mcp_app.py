@@ -84,10 +84,14 @@ def app_html() -> str:
     """The view's HTML document (the `ui://` resource's text)."""
     script = _inline_script(static_text("mcp_app.js"))
     css = Markup(static_text("dashboard.css") + APP_CSS)
-    return environment().get_template("mcp_app.html").render(
-        script_hash=_script_hash(script),
-        style_hash=_script_hash(css),
-        layout_json=json_for_script(app_layout()),
-        css=css,
-        app_js=script,
+    return (
+        environment()
+        .get_template("mcp_app.html")
+        .render(
+            script_hash=_script_hash(script),
+            style_hash=_script_hash(css),
+            layout_json=json_for_script(app_layout()),
+            css=css,
+            app_js=script,
+        )
     )

@@ -87,18 +87,18 @@ ENVELOPE = (
     "of the close snapshot whose figures it gives (version null for the open month, which has no "
     "snapshot); fingerprint (of the ledger figures and failing ERROR checks it stands for); state "
     "(open | draft | closed | restated since close); figures_from (snapshot | warehouse); data_as_of "
-    "(run, run_date, per source as_of). Money is exact decimal text (\"1234.50\"), never a JSON number."
+    '(run, run_date, per source as_of). Money is exact decimal text ("1234.50"), never a JSON number.'
 )
 
 Period = Annotated[str, Field(description="The month, YYYY-MM (list_periods names the reported ones).")]
 Version = Annotated[
     int | None,
-    Field(description="A snapshot version of the period (get_history lists them); omit for the period's "
-                      "current answer: its last closed version, else the warehouse's draft figures."),
+    Field(
+        description="A snapshot version of the period (get_history lists them); omit for the period's "
+        "current answer: its last closed version, else the warehouse's draft figures."
+    ),
 ]
-Cursor = Annotated[
-    str | None, Field(description="Opaque next_cursor of the previous page; omit for the first page.")
-]
+Cursor = Annotated[str | None, Field(description="Opaque next_cursor of the previous page; omit for the first page.")]
 
 
 class CloseRequestError(ToolError):
@@ -149,8 +149,9 @@ def kpi_docs() -> dict[str, str]:
 
 
 def _kpi_text() -> str:
-    return "\n".join(f"- {name} ({UNITS.get(name, 'money, company currency')}): {doc}"
-                     for name, doc in kpi_docs().items())
+    return "\n".join(
+        f"- {name} ({UNITS.get(name, 'money, company currency')}): {doc}" for name, doc in kpi_docs().items()
+    )
 
 
 class CloseReader:
@@ -163,7 +164,8 @@ class CloseReader:
     def open(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if not self.home.read_copy.exists():
             raise CloseRequestError(
-                "no published warehouse in this data home yet: run `closeboard refresh` (or `closeboard demo`)")
+                "no published warehouse in this data home yet: run `closeboard refresh` (or `closeboard demo`)"
+            )
         con = connect(self.home.read_copy, read_only=True)
         try:
             yield con
@@ -180,11 +182,13 @@ class CloseReader:
 
     def data_as_of(self, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         rows = _rows(con, "mcp_data_as_of.sql")
-        return plain({
-            **self.published_run(),
-            "run_date": _run_context(con)["run_date"],
-            "sources": {r["source"]: {"as_of": r["source_as_of"], "loaded_at": r["loaded_at"]} for r in rows},
-        })
+        return plain(
+            {
+                **self.published_run(),
+                "run_date": _run_context(con)["run_date"],
+                "sources": {r["source"]: {"as_of": r["source_as_of"], "loaded_at": r["loaded_at"]} for r in rows},
+            }
+        )
 
 
 def _periods(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
@@ -211,7 +215,9 @@ def check_period(periods: dict[str, dict[str, Any]], period: Any) -> dict[str, A
     known = list(periods)
     listing = ", ".join(known) if known else "none (run `closeboard refresh` first)"
     if not isinstance(period, str) or not PERIOD_RE.fullmatch(period.strip()):
-        raise CloseRequestError(f"period must be a month YYYY-MM, got {shown(period)}; the reported periods are: {listing}")
+        raise CloseRequestError(
+            f"period must be a month YYYY-MM, got {shown(period)}; the reported periods are: {listing}"
+        )
     period = period.strip()
     if period not in periods:
         raise CloseRequestError(f"unknown period {shown(period)}; the reported periods are: {listing}")
@@ -223,7 +229,9 @@ def check_figure(figure: Any) -> str:
     if figure not in known:
         close = difflib.get_close_matches(str(figure), known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise CloseRequestError(f"unknown figure {shown(figure)}{hint}; the figures (mart_kpis) are: {', '.join(known)}")
+        raise CloseRequestError(
+            f"unknown figure {shown(figure)}{hint}; the figures (mart_kpis) are: {', '.join(known)}"
+        )
     return figure
 
 
@@ -274,8 +282,9 @@ class Answer:
     def __init__(self, reader: CloseReader, con: duckdb.DuckDBPyConnection, info: dict[str, Any]):
         self.reader, self.con, self.info = reader, con, info
 
-    def head(self, version: int | None, status: str | None, fingerprint: str | None,
-              figures_from: str) -> dict[str, Any]:
+    def head(
+        self, version: int | None, status: str | None, fingerprint: str | None, figures_from: str
+    ) -> dict[str, Any]:
         info = self.info
         return {
             "period": info["period"],
@@ -292,8 +301,13 @@ class Answer:
 
     def snapshot(self, snap: Snapshot, **payload: Any) -> dict[str, Any]:
         head = self.head(snap.version, snap.status, snap.source_fingerprint, "snapshot")
-        return {**head, "closed_by": snap.closed_by, "closed_at": plain(snap.closed_at),
-                "override_reason": snap.override_reason, **payload}
+        return {
+            **head,
+            "closed_by": snap.closed_by,
+            "closed_at": plain(snap.closed_at),
+            "override_reason": snap.override_reason,
+            **payload,
+        }
 
     def warehouse(self, **payload: Any) -> dict[str, Any]:
         """An answer from the warehouse's marts: the version standing for them is the period's latest
@@ -338,25 +352,30 @@ def list_periods(reader: CloseReader, con: duckdb.DuckDBPyConnection) -> dict[st
     out = []
     for period, info in periods.items():
         checks = verdicts.get(period, {})
-        out.append(plain({
-            "period": period,
-            "state": _state(info),
-            "month_to_date": bool(info["is_open"]),
-            "version": info["latest_version"],
-            "status": info["latest_status"],
-            "fingerprint": info["latest_fingerprint"],
-            "closed_version": info["closed_version"],
-            "closed_by": info["closed_by"],
-            "closed_at": info["closed_at"],
-            "override_reason": info["override_reason"],
-            "checks": checks,
-            "failing_error_checks": sorted(c for c, s in checks.items() if s == "fail"),
-        }))
+        out.append(
+            plain(
+                {
+                    "period": period,
+                    "state": _state(info),
+                    "month_to_date": bool(info["is_open"]),
+                    "version": info["latest_version"],
+                    "status": info["latest_status"],
+                    "fingerprint": info["latest_fingerprint"],
+                    "closed_version": info["closed_version"],
+                    "closed_by": info["closed_by"],
+                    "closed_at": info["closed_at"],
+                    "override_reason": info["override_reason"],
+                    "checks": checks,
+                    "failing_error_checks": sorted(c for c, s in checks.items() if s == "fail"),
+                }
+            )
+        )
     return {"currency": _currency(con), "periods": out, "data_as_of": reader.data_as_of(con)}
 
 
-def get_kpis(reader: CloseReader, con: duckdb.DuckDBPyConnection, period: str,
-             version: int | None = None) -> dict[str, Any]:
+def get_kpis(
+    reader: CloseReader, con: duckdb.DuckDBPyConnection, period: str, version: int | None = None
+) -> dict[str, Any]:
     info = check_period(_periods(con), period)
     answer = Answer(reader, con, info)
     snap = _current_snapshot(con, info, version)
@@ -370,8 +389,14 @@ def get_kpis(reader: CloseReader, con: duckdb.DuckDBPyConnection, period: str,
     return answer.warehouse(**common, kpis=kpis)
 
 
-def get_statement(reader: CloseReader, con: duckdb.DuckDBPyConnection, kind: str, period: str,
-                  version: int | None = None, rollup: str = "account") -> dict[str, Any]:
+def get_statement(
+    reader: CloseReader,
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    period: str,
+    version: int | None = None,
+    rollup: str = "account",
+) -> dict[str, Any]:
     kind = check_choice("statement kind", kind, STATEMENTS)
     rollup = check_choice("rollup", rollup, ROLLUPS)
     info = check_period(_periods(con), period)
@@ -382,30 +407,53 @@ def get_statement(reader: CloseReader, con: duckdb.DuckDBPyConnection, kind: str
     if snap is None or snap.source_fingerprint == now:
         # the warehouse's statements are the version's figures (same fingerprint): its full layout
         lines = _rows(con, "mcp_statement.sql", period=info["period"], statement=kind, rollup=rollup)
-        body = {**common, "rollup": rollup, "lines": lines,
-                "columns": {"amount": "the period (balance sheet: the month-end balance)",
-                            "prior_month": "the month before", "prior_year": "the same month a year before",
-                            "ytd": "fiscal year to date (balance sheet: change since the year's opening)"},
-                "note": "null is no data, never 0.00"}
+        body = {
+            **common,
+            "rollup": rollup,
+            "lines": lines,
+            "columns": {
+                "amount": "the period (balance sheet: the month-end balance)",
+                "prior_month": "the month before",
+                "prior_year": "the same month a year before",
+                "ytd": "fiscal year to date (balance sheet: change since the year's opening)",
+            },
+            "note": "null is no data, never 0.00",
+        }
         if snap is None:
             return answer.warehouse(**body)
-        return answer.snapshot(snap, **body,
-                               layout_from="warehouse (mart_statements): its figures have this version's fingerprint")
+        return answer.snapshot(
+            snap, **body, layout_from="warehouse (mart_statements): its figures have this version's fingerprint"
+        )
     # a superseded version: only what its snapshot row kept (income statement and balance sheet by account)
     if kind not in SNAPSHOT_STATEMENT:
         raise CloseRequestError(
             f"{info['period']} v{snap.version} ({snap.status}) is no longer the warehouse's figures, and its "
             f"snapshot keeps only the income_statement and balance_sheet by account, not the {kind}; "
-            f"ask for version {info['latest_version']} (the current figures) for the {kind}")
+            f"ask for version {info['latest_version']} (the current figures) for the {kind}"
+        )
     key, column = SNAPSHOT_STATEMENT[kind]
-    lines = [{"account_id": r.get("account_id"), "account_name": r.get("account_name"), "type": r.get("type"),
-              "subtype": r.get("subtype"), "amount": r.get(column)} for r in snap.statements.get(key, [])]
-    return answer.snapshot(snap, **common, rollup="account", lines=lines,
-                           layout_from=f"the snapshot row (statements.{key}): by account, the period's amounts only")
+    lines = [
+        {
+            "account_id": r.get("account_id"),
+            "account_name": r.get("account_name"),
+            "type": r.get("type"),
+            "subtype": r.get("subtype"),
+            "amount": r.get(column),
+        }
+        for r in snap.statements.get(key, [])
+    ]
+    return answer.snapshot(
+        snap,
+        **common,
+        rollup="account",
+        lines=lines,
+        layout_from=f"the snapshot row (statements.{key}): by account, the period's amounts only",
+    )
 
 
-def explain(reader: CloseReader, con: duckdb.DuckDBPyConnection, figure: str, period: str,
-            limit: int | None = None) -> dict[str, Any]:
+def explain(
+    reader: CloseReader, con: duckdb.DuckDBPyConnection, figure: str, period: str, limit: int | None = None
+) -> dict[str, Any]:
     figure = check_figure(figure)
     info = check_period(_periods(con), period)
     rows = _clamp(limit, EXPLAIN_DEFAULT, EXPLAIN_MAX, "limit")
@@ -418,8 +466,10 @@ def explain(reader: CloseReader, con: duckdb.DuckDBPyConnection, figure: str, pe
     answer = Answer(reader, con, info).warehouse(explanation=body)
     closed = info["closed_version"]
     if closed is not None and answer["version"] != closed:
-        answer["note"] = (f"explains the warehouse's current figures; the closed version v{closed} differs "
-                          "(get_history shows the differences)")
+        answer["note"] = (
+            f"explains the warehouse's current figures; the closed version v{closed} differs "
+            "(get_history shows the differences)"
+        )
     return answer
 
 
@@ -428,22 +478,37 @@ def get_checks(reader: CloseReader, con: duckdb.DuckDBPyConnection, period: str)
     verdicts = []
     for r in _rows(con, "mcp_checks.sql", period=info["period"]):
         check = BY_ID.get(r["check_id"])
-        verdicts.append({
-            "check_id": r["check_id"],
-            "title": check.title if check else r["check_id"],
-            "severity": check.severity if check else None,
-            "rule": check.description if check else None,
-            "status": r["status"], "expected": r["expected"], "actual": r["actual"],
-            "difference": r["difference"], "detail": r["detail"], "items": r["items"],
-        })
+        verdicts.append(
+            {
+                "check_id": r["check_id"],
+                "title": check.title if check else r["check_id"],
+                "severity": check.severity if check else None,
+                "rule": check.description if check else None,
+                "status": r["status"],
+                "expected": r["expected"],
+                "actual": r["actual"],
+                "difference": r["difference"],
+                "detail": r["detail"],
+                "items": r["items"],
+            }
+        )
     failing = sorted(v["check_id"] for v in verdicts if v["status"] == "fail")
     return Answer(reader, con, info).warehouse(
-        checks=verdicts, failing_error_checks=failing, sign_off_blocked=bool(failing),
-        statuses="pass | warn | fail | not_configured (the source it needs is not configured)")
+        checks=verdicts,
+        failing_error_checks=failing,
+        sign_off_blocked=bool(failing),
+        statuses="pass | warn | fail | not_configured (the source it needs is not configured)",
+    )
 
 
-def get_check_items(reader: CloseReader, con: duckdb.DuckDBPyConnection, period: str, check_id: str,
-                    cursor: str | None = None, limit: int | None = None) -> dict[str, Any]:
+def get_check_items(
+    reader: CloseReader,
+    con: duckdb.DuckDBPyConnection,
+    period: str,
+    check_id: str,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
     check = check_check_id(check_id)
     info = check_period(_periods(con), period)
     size = _clamp(limit, ITEMS_DEFAULT, ITEMS_MAX, "limit")
@@ -454,30 +519,51 @@ def get_check_items(reader: CloseReader, con: duckdb.DuckDBPyConnection, period:
     if cursor:
         cut_from, offset = decode_cursor(cursor, digest)
         if cut_from != run:
-            raise CloseRequestError("the reconciliation was published again since this cursor was cut: "
-                                    "start again without a cursor")
+            raise CloseRequestError(
+                "the reconciliation was published again since this cursor was cut: start again without a cursor"
+            )
     items = _rows(con, "mcp_check_items.sql", period=info["period"], check_id=check, limit=size, offset=offset)
     total = int(recon["total"])
     end = offset + len(items)
     return Answer(reader, con, info).warehouse(
-        check_id=check, title=BY_ID[check].title, items=items, total=total,
-        next_cursor=encode_cursor(run, digest, end) if end < total else None)
+        check_id=check,
+        title=BY_ID[check].title,
+        items=items,
+        total=total,
+        next_cursor=encode_cursor(run, digest, end) if end < total else None,
+    )
 
 
 def get_history(reader: CloseReader, con: duckdb.DuckDBPyConnection, period: str) -> dict[str, Any]:
     info = check_period(_periods(con), period)
-    versions = [plain({
-        "version": s.version, "status": s.status, "taken_at": s.taken_at, "run_id": s.run_id,
-        "fingerprint": s.source_fingerprint, "closed_by": s.closed_by, "closed_at": s.closed_at,
-        "override_reason": s.override_reason, "failing_error_checks": s.failing_checks,
-        "warning_checks": s.warning_checks, "kpis": s.kpis,
-        "differences": s.differences,
-    }) for s in _versions(con, info["period"])]
-    head = Answer(reader, con, info).head(info["latest_version"], info["latest_status"] or "draft",
-                                          info["latest_fingerprint"], "snapshot")
-    return {**head, "versions": versions,
-            "differences_note": "a restated version lists per KPI and per account {closed, now, difference} "
-                                "against the last closed version"}
+    versions = [
+        plain(
+            {
+                "version": s.version,
+                "status": s.status,
+                "taken_at": s.taken_at,
+                "run_id": s.run_id,
+                "fingerprint": s.source_fingerprint,
+                "closed_by": s.closed_by,
+                "closed_at": s.closed_at,
+                "override_reason": s.override_reason,
+                "failing_error_checks": s.failing_checks,
+                "warning_checks": s.warning_checks,
+                "kpis": s.kpis,
+                "differences": s.differences,
+            }
+        )
+        for s in _versions(con, info["period"])
+    ]
+    head = Answer(reader, con, info).head(
+        info["latest_version"], info["latest_status"] or "draft", info["latest_fingerprint"], "snapshot"
+    )
+    return {
+        **head,
+        "versions": versions,
+        "differences_note": "a restated version lists per KPI and per account {closed, now, difference} "
+        "against the last closed version",
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,8 +580,11 @@ class Audit:
 
     def record(self, **row: Any) -> None:
         sql = _query("mcp_audit.sql")
-        statements = [s for s in sql.split(";") if s.strip() and not all(
-            line.strip().startswith("--") or not line.strip() for line in s.splitlines())]
+        statements = [
+            s
+            for s in sql.split(";")
+            if s.strip() and not all(line.strip().startswith("--") or not line.strip() for line in s.splitlines())
+        ]
         values = {"called_at": datetime.now(timezone.utc), "transport": self.transport, **row}
         deadline = time.monotonic() + AUDIT_WAIT_S
         with self._lock:
@@ -522,8 +611,7 @@ INSTRUCTIONS = (
     "closeboard's monthly close, read-only: the reconciled KPIs, statements, reconciliation checks "
     "and the immutable close history (signed-off versions and restatements) of one company. "
     "Start with list_periods, then get_kpis for a month; explain shows where a figure comes from "
-    "(its definition, the MCP calls that loaded its data and the journal lines summing to it). "
-    + RECONCILED
+    "(its definition, the MCP calls that loaded its data and the journal lines summing to it). " + RECONCILED
 )
 
 
@@ -532,10 +620,13 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
     home = home if isinstance(home, Home) else Home.resolve(home)
     reader = CloseReader(home)
     audit = Audit(audit_path or home.root / AUDIT_FILE, transport)
-    server = new_server(SERVER_NAME, title="closeboard: the reconciled monthly close (read-only)",
-                        instructions=INSTRUCTIONS)
+    server = new_server(
+        SERVER_NAME, title="closeboard: the reconciled monthly close (read-only)", instructions=INSTRUCTIONS
+    )
 
-    def call(tool: str, arguments: dict[str, Any], answer: Callable[[duckdb.DuckDBPyConnection], dict[str, Any]]) -> str:
+    def call(
+        tool: str, arguments: dict[str, Any], answer: Callable[[duckdb.DuckDBPyConnection], dict[str, Any]]
+    ) -> str:
         started = time.monotonic()
         status, error, text = "ok", None, None
         failure: ToolError | None = None
@@ -550,15 +641,20 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
             failure = ToolError(f"{tool} failed inside closeboard (the server's log has the details)")
         try:
             asked = json.dumps(plain(arguments), sort_keys=True)
-            audit.record(tool=tool, arguments=asked if len(asked) <= AUDIT_ARGUMENTS else asked[:AUDIT_ARGUMENTS] + "...",
-                         status=status,
-                         error=error, answer_bytes=len(text.encode()) if text is not None else None,
-                         duration_ms=int((time.monotonic() - started) * 1000),
-                         warehouse_run=reader.published_run()["run_id"])
+            audit.record(
+                tool=tool,
+                arguments=asked if len(asked) <= AUDIT_ARGUMENTS else asked[:AUDIT_ARGUMENTS] + "...",
+                status=status,
+                error=error,
+                answer_bytes=len(text.encode()) if text is not None else None,
+                duration_ms=int((time.monotonic() - started) * 1000),
+                warehouse_run=reader.published_run()["run_id"],
+            )
         except Exception:  # noqa: BLE001
             traceback.print_exc(file=sys.stderr)
-            raise ToolError("the audit log (mcp_audit.duckdb in the data home) cannot be written, so nothing is "
-                            "answered: try again") from None
+            raise ToolError(
+                "the audit log (mcp_audit.duckdb in the data home) cannot be written, so nothing is answered: try again"
+            ) from None
         if failure is not None:
             raise failure
         assert text is not None
@@ -574,8 +670,10 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
         "its status and fingerprint, the last closed version and who signed it off when (and any override "
         "reason), whether it was restated since, and each reconciliation check's verdict "
         "(pass | warn | fail | not_configured). The last one is the open month (month to date). "
-        + RECONCILED + " Returns JSON text {currency, periods: [...], data_as_of}.",
-        annotations=READ_ONLY, structured_output=False,
+        + RECONCILED
+        + " Returns JSON text {currency, periods: [...], data_as_of}.",
+        annotations=READ_ONLY,
+        structured_output=False,
     )
     def list_periods_tool() -> str:
         return call("list_periods", {}, lambda con: list_periods(reader, con))
@@ -585,14 +683,20 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
         title="KPIs of a month",
         description="The month's KPI set (exact decimal strings; null where undefined). A closed month answers "
         "its last closed version's figures from the close snapshot unless a version is given; a month never "
-        "closed answers the warehouse's current figures (mart_kpis). " + RECONCILED + "\nThe figures:\n"
-        + kpi_text + "\n" + ENVELOPE,
-        annotations=READ_ONLY, structured_output=False,
+        "closed answers the warehouse's current figures (mart_kpis). "
+        + RECONCILED
+        + "\nThe figures:\n"
+        + kpi_text
+        + "\n"
+        + ENVELOPE,
+        annotations=READ_ONLY,
+        structured_output=False,
         meta=mcp_app.TOOL_META,  # MCP Apps: a host that renders apps shows the dashboard (ui://) with it
     )
     def get_kpis_tool(period: Period, version: Version = None) -> str:
-        return call("get_kpis", {"period": period, "version": version},
-                    lambda con: get_kpis(reader, con, period, version))
+        return call(
+            "get_kpis", {"period": period, "version": version}, lambda con: get_kpis(reader, con, period, version)
+        )
 
     @server.tool(
         name="get_statement",
@@ -604,7 +708,8 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
         "month answers its last closed version; a version whose figures the warehouse no longer holds "
         "(superseded by a restatement) answers what its snapshot kept: the income statement and balance "
         "sheet by account. " + RECONCILED + "\n" + ENVELOPE,
-        annotations=READ_ONLY, structured_output=False,
+        annotations=READ_ONLY,
+        structured_output=False,
     )
     def get_statement_tool(
         kind: Annotated[str, Field(description="income_statement | balance_sheet | cash_flow")],
@@ -612,8 +717,11 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
         version: Version = None,
         rollup: Annotated[str, Field(description="account (default) | subtype")] = "account",
     ) -> str:
-        return call("get_statement", {"kind": kind, "period": period, "version": version, "rollup": rollup},
-                    lambda con: get_statement(reader, con, kind, period, version, rollup))
+        return call(
+            "get_statement",
+            {"kind": kind, "period": period, "version": version, "rollup": rollup},
+            lambda con: get_statement(reader, con, kind, period, version, rollup),
+        )
 
     @server.tool(
         name="explain",
@@ -622,18 +730,27 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
         "SQL expression in mart_kpis), the source tables with the run and MCP calls that loaded them (tool, "
         "page, items; never the calls' arguments), and the journal lines (or CRM records) behind it, largest "
         "first, with whether their sum ties to the figure; a ratio or derived figure as its formula over its "
-        "components, each with its lines. Explains the warehouse's current figures. " + RECONCILED
-        + "\nThe figures:\n" + kpi_text + "\n" + ENVELOPE,
-        annotations=READ_ONLY, structured_output=False,
+        "components, each with its lines. Explains the warehouse's current figures. "
+        + RECONCILED
+        + "\nThe figures:\n"
+        + kpi_text
+        + "\n"
+        + ENVELOPE,
+        annotations=READ_ONLY,
+        structured_output=False,
     )
     def explain_tool(
         figure: Annotated[str, Field(description="A KPI name of mart_kpis, e.g. revenue, cash, dso")],
         period: Period,
-        limit: Annotated[int | None, Field(description=f"Lines listed per figure (default {EXPLAIN_DEFAULT}, "
-                                                       f"at most {EXPLAIN_MAX})")] = None,
+        limit: Annotated[
+            int | None, Field(description=f"Lines listed per figure (default {EXPLAIN_DEFAULT}, at most {EXPLAIN_MAX})")
+        ] = None,
     ) -> str:
-        return call("explain", {"figure": figure, "period": period, "limit": limit},
-                    lambda con: explain(reader, con, figure, period, limit))
+        return call(
+            "explain",
+            {"figure": figure, "period": period, "limit": limit},
+            lambda con: explain(reader, con, figure, period, limit),
+        )
 
     @server.tool(
         name="get_checks",
@@ -642,7 +759,8 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
         "not_configured), expected, actual and difference (exact), the detail, and how many evidence items "
         "each lists (get_check_items pages through them). An ERROR check that fails blocks sign-off. The "
         "checks:\n" + check_text + "\n" + ENVELOPE,
-        annotations=READ_ONLY, structured_output=False,
+        annotations=READ_ONLY,
+        structured_output=False,
     )
     def get_checks_tool(period: Period) -> str:
         return call("get_checks", {"period": period}, lambda con: get_checks(reader, con, period))
@@ -654,17 +772,22 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
         "differences, backlog...), largest amount first: {items: [{source, record_id, record_date, amount, "
         "reason}], total, next_cursor}. Pages: call again with cursor=next_cursor until it is null. check_id "
         f"is one of {', '.join(CHECK_IDS)} (or its short form, R2). " + ENVELOPE,
-        annotations=READ_ONLY, structured_output=False,
+        annotations=READ_ONLY,
+        structured_output=False,
     )
     def get_check_items_tool(
         period: Period,
         check_id: Annotated[str, Field(description=f"One of {', '.join(CHECK_IDS)}")],
         cursor: Cursor = None,
-        limit: Annotated[int | None, Field(description=f"Items per page (default {ITEMS_DEFAULT}, at most "
-                                                       f"{ITEMS_MAX})")] = None,
+        limit: Annotated[
+            int | None, Field(description=f"Items per page (default {ITEMS_DEFAULT}, at most {ITEMS_MAX})")
+        ] = None,
     ) -> str:
-        return call("get_check_items", {"period": period, "check_id": check_id, "cursor": cursor, "limit": limit},
-                    lambda con: get_check_items(reader, con, period, check_id, cursor, limit))
+        return call(
+            "get_check_items",
+            {"period": period, "check_id": check_id, "cursor": cursor, "limit": limit},
+            lambda con: get_check_items(reader, con, period, check_id, cursor, limit),
+        )
 
     @server.tool(
         name="get_history",
@@ -674,7 +797,8 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
         "failing ERROR and warning checks, its KPIs, and on a restated version the differences per KPI and "
         "per account against the last closed version ({closed, now, difference}). Versions are immutable: "
         "a change appends a version, the original close stays on record. " + ENVELOPE,
-        annotations=READ_ONLY, structured_output=False,
+        annotations=READ_ONLY,
+        structured_output=False,
     )
     def get_history_tool(period: Period) -> str:
         return call("get_history", {"period": period}, lambda con: get_history(reader, con, period))
@@ -699,8 +823,9 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
 TOOL_NAMES = ("list_periods", "get_kpis", "get_statement", "explain", "get_checks", "get_check_items", "get_history")
 
 
-def client_config(home: Home, *, http_port: int | None = None, host: str = "127.0.0.1",
-                  token_env: str | None = None) -> dict[str, Any]:
+def client_config(
+    home: Home, *, http_port: int | None = None, host: str = "127.0.0.1", token_env: str | None = None
+) -> dict[str, Any]:
     """The snippet a desktop MCP client (Claude Desktop-style `mcpServers`) needs to start this server."""
     if http_port is not None:
         reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
@@ -710,10 +835,15 @@ def client_config(home: Home, *, http_port: int | None = None, host: str = "127.
         return {"mcpServers": {SERVER_NAME: entry}}
     script = Path(sys.executable).with_name("closeboard")
     command, args = (str(script), []) if script.exists() else (sys.executable, ["-m", "pipelines.cli"])
-    return {"mcpServers": {SERVER_NAME: {
-        "command": command, "args": [*args, "--home", str(home.root), "mcp"],
-        "env": {"CLOSEBOARD_HOME": str(home.root)},
-    }}}
+    return {
+        "mcpServers": {
+            SERVER_NAME: {
+                "command": command,
+                "args": [*args, "--home", str(home.root), "mcp"],
+                "env": {"CLOSEBOARD_HOME": str(home.root)},
+            }
+        }
+    }
 
 
 def run(home: Home, *, http_port: int | None = None, host: str = "127.0.0.1", token: str | None = None) -> None:

@@ -143,13 +143,22 @@ def _period_status(closed: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
         record = dict(zip(closed["columns"], row, strict=True))
         status[record["period"]] = {
             k: record[k]
-            for k in ("latest_version", "latest_status", "closed_version", "closed_by", "closed_at",
-                      "override_reason", "restated_since_close")
+            for k in (
+                "latest_version",
+                "latest_status",
+                "closed_version",
+                "closed_by",
+                "closed_at",
+                "override_reason",
+                "restated_since_close",
+            )
         }
     return status
 
 
-def _sources(con: duckdb.DuckDBPyConnection, tables: set[str], fallback: Mapping[str, str | None]) -> list[dict[str, Any]]:
+def _sources(
+    con: duckdb.DuckDBPyConnection, tables: set[str], fallback: Mapping[str, str | None]
+) -> list[dict[str, Any]]:
     if "source_loads" not in tables:
         return [{"source": s, "as_of": a, "loaded_at": None, "rows": None, "tables": []} for s, a in fallback.items()]
     rows = con.execute(
@@ -159,10 +168,7 @@ def _sources(con: duckdb.DuckDBPyConnection, tables: set[str], fallback: Mapping
         from configured_loads group by source order by source
         """
     ).fetchall()
-    return [
-        {"source": s, "as_of": a, "loaded_at": loaded, "rows": n, "tables": list(t)}
-        for s, a, loaded, n, t in rows
-    ]
+    return [{"source": s, "as_of": a, "loaded_at": loaded, "rows": n, "tables": list(t)} for s, a, loaded, n, t in rows]
 
 
 def _configured_sources(con: duckdb.DuckDBPyConnection, tables: set[str]) -> set[str]:
@@ -219,13 +225,17 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
             entry["tiles"] = [t for t in section["tiles"] if set(t.get("sources", [])) <= configured]
             left_out = [t["label"] for t in section["tiles"] if t not in entry["tiles"]]
             if left_out:
-                entry["note"] = (f"Not shown: {', '.join(left_out)} (no "
-                                 f"{' or '.join(sorted({s for t in section['tiles'] for s in t.get('sources', [])} - configured))}"
-                                 " source is configured)")
+                entry["note"] = (
+                    f"Not shown: {', '.join(left_out)} (no "
+                    f"{' or '.join(sorted({s for t in section['tiles'] for s in t.get('sources', [])} - configured))}"
+                    " source is configured)"
+                )
         if unconfigured:
             entry["available"] = False
-            entry["missing"] = (f"Not shown: no {' or '.join(unconfigured)} source is configured "
-                                f"(connectors.{unconfigured[0]} in closeboard.yaml).")
+            entry["missing"] = (
+                f"Not shown: no {' or '.join(unconfigured)} source is configured "
+                f"(connectors.{unconfigured[0]} in closeboard.yaml)."
+            )
         elif missing:
             entry["available"] = False
             entry["missing"] = section.get("missing", f"No data yet (missing {', '.join(missing)}).")
@@ -275,8 +285,9 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
 EXPLAIN_NEEDS = {"mart_kpis", "mart_statements", "statement_line_accounts", "periods", "erp_journal_lines"}
 
 
-def _explanations(con: duckdb.DuckDBPyConnection, tables: set[str], periods: list[str],
-                  spec: Mapping[str, Any]) -> dict[str, Any]:
+def _explanations(
+    con: duckdb.DuckDBPyConnection, tables: set[str], periods: list[str], spec: Mapping[str, Any]
+) -> dict[str, Any]:
     """Click-to-explain without a server (sections.yaml `explain`): every KPI's explanation and the
     journal lines behind each income-statement line, with the `lines` largest rows per figure, for
     the last `periods` months (the page says how many rows are left out; `closeboard serve` fetches
@@ -285,29 +296,42 @@ def _explanations(con: duckdb.DuckDBPyConnection, tables: set[str], periods: lis
         return {"error": "no statements in this warehouse yet: run a refresh"}
     from reports import explain
 
-    lines, recent = int(spec.get("lines", 10)), periods[-int(spec.get("periods", 13)):]
+    lines, recent = int(spec.get("lines", 10)), periods[-int(spec.get("periods", 13)) :]
     try:
         out = explain.page_explanations(con, recent, limit=lines)
         by_period = explain.statement_account_lines(con, recent, limit=lines)
         columns = [c for c in explain.PAGE_ROW_COLUMNS if c in explain.STATEMENT_ROW_COLUMNS]
         keep = [explain.PAGE_ROW_COLUMNS.index(c) for c in columns]
         out["statement"] = {
-            "accounts": explain.income_line_accounts(con), "model": explain.STATEMENT_MODEL, "columns": columns,
-            "lines": {p: {a: {**e, "shown": [[r[i] for i in keep] for r in e["shown"]]} for a, e in accounts.items()}
-                      for p, accounts in by_period.items()},
+            "accounts": explain.income_line_accounts(con),
+            "model": explain.STATEMENT_MODEL,
+            "columns": columns,
+            "lines": {
+                p: {a: {**e, "shown": [[r[i] for i in keep] for r in e["shown"]]} for a, e in accounts.items()}
+                for p, accounts in by_period.items()
+            },
         }
         # balance sheet and cash flow: the accounts' openings and month's lines for the last
         # `balance_periods` months only (page size); `closeboard serve` fetches any month
-        balance = periods[-int(spec.get("balance_periods", 3)):]
-        out["statement"].update({
-            "parts": explain.line_parts(con), "balance_periods": balance, "docs": explain.STATEMENT_DOCS,
-            "moves": explain.account_moves(con, balance, limit=lines),
-            "earnings": explain.earnings_lines(con, balance),
-            "period_ends": {r[0]: r[1].isoformat() for r in con.execute(
-                "select period, period_end from periods where period in (select unnest(?::varchar[]))", [balance]).fetchall()},
-            "models": {"balance_sheet": explain.STATEMENT_MODEL, "cash_flow": explain.CASH_FLOW_MODEL},
-            "noun": explain.BALANCE_NOUN,
-        })
+        balance = periods[-int(spec.get("balance_periods", 3)) :]
+        out["statement"].update(
+            {
+                "parts": explain.line_parts(con),
+                "balance_periods": balance,
+                "docs": explain.STATEMENT_DOCS,
+                "moves": explain.account_moves(con, balance, limit=lines),
+                "earnings": explain.earnings_lines(con, balance),
+                "period_ends": {
+                    r[0]: r[1].isoformat()
+                    for r in con.execute(
+                        "select period, period_end from periods where period in (select unnest(?::varchar[]))",
+                        [balance],
+                    ).fetchall()
+                },
+                "models": {"balance_sheet": explain.STATEMENT_MODEL, "cash_flow": explain.CASH_FLOW_MODEL},
+                "noun": explain.BALANCE_NOUN,
+            }
+        )
         out["accounts"].update(explain.earnings_names(con))
     except (explain.ExplainError, duckdb.Error) as exc:
         return {"error": f"explanations unavailable: {exc}"}
@@ -322,8 +346,13 @@ def json_for_script(payload: Any) -> Markup:
     """JSON safe inside <script type="application/json">: no '<', '>' or '&' survives literally,
     so no string from a source can close the element or open a comment."""
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    text = (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    text = (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
     return Markup(text)
 
 
@@ -340,8 +369,13 @@ def _script_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def _kpi_tile(section: Mapping[str, Any], kpis: Mapping[str, Mapping[str, Any]], period: str | None,
-              currency: str, meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _kpi_tile(
+    section: Mapping[str, Any],
+    kpis: Mapping[str, Mapping[str, Any]],
+    period: str | None,
+    currency: str,
+    meta: Mapping[str, Any],
+) -> list[dict[str, Any]]:
     """The tiles as first drawn (the script redraws them): a month without journal lines shows
     "no data" for every figure from the ledger, never 0."""
     info = next((p for p in meta["periods"] if p["period"] == period), {})
@@ -366,28 +400,40 @@ def render_html(data: dict[str, Any]) -> str:
         kpis.setdefault(record["period"], {})[record["kpi"]] = record["value"]
     prerendered = {
         s["id"]: _kpi_tile(s, kpis, meta["default_period"], meta["currency"], meta)
-        for s in data["sections"] if s["component"] == "tiles"
+        for s in data["sections"]
+        if s["component"] == "tiles"
     }
     scripts = [_inline_script(static_text(f"vendor/{CHART_LIBRARY}")), _inline_script(static_text("dashboard.js"))]
-    return environment().get_template("dashboard.html").render(
-        script_hashes=" ".join(_script_hash(s) for s in scripts),
-        meta=meta,
-        sections=data["sections"],
-        tiles=prerendered,
-        served_marker=Markup(SERVED_MARKER),
-        data_json=json_for_script(data),
-        css=Markup(static_text("dashboard.css")),
-        chart_js=scripts[0],
-        page_js=scripts[1],
+    return (
+        environment()
+        .get_template("dashboard.html")
+        .render(
+            script_hashes=" ".join(_script_hash(s) for s in scripts),
+            meta=meta,
+            sections=data["sections"],
+            tiles=prerendered,
+            served_marker=Markup(SERVED_MARKER),
+            data_json=json_for_script(data),
+            css=Markup(static_text("dashboard.css")),
+            chart_js=scripts[0],
+            page_js=scripts[1],
+        )
     )
 
 
-def render_dashboard(con: duckdb.DuckDBPyConnection, ctx: PageContext, out_dir: Path,
-                     name: str = "latest.html") -> Path:
+def render_dashboard(
+    con: duckdb.DuckDBPyConnection, ctx: PageContext, out_dir: Path, name: str = "latest.html"
+) -> Path:
     """Render the page from `con` (the live warehouse in a run, or any copy) into out_dir/name."""
     if ctx.home is None:
-        ctx = PageContext(ctx.company, ctx.currency, ctx.run_id, ctx.sources, home=str(Path(out_dir).resolve().parent),
-                          config=ctx.config, extra=ctx.extra)
+        ctx = PageContext(
+            ctx.company,
+            ctx.currency,
+            ctx.run_id,
+            ctx.sources,
+            home=str(Path(out_dir).resolve().parent),
+            config=ctx.config,
+            extra=ctx.extra,
+        )
     html = render_html(page_data(con, ctx))
     return write_atomic(Path(out_dir) / name, html)
-

@@ -79,8 +79,10 @@ class DagsterWebserver:
             raise ValueError(f"not a Dagster webserver URL: {url!r}")
         self.url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self._args: dict[str, Any] = {
-            "port_number": parts.port, "use_https": parts.scheme == "https",
-            "path_prefix": parts.path.rstrip("/"), "timeout": DAGSTER_TIMEOUT_S,
+            "port_number": parts.port,
+            "use_https": parts.scheme == "https",
+            "path_prefix": parts.path.rstrip("/"),
+            "timeout": DAGSTER_TIMEOUT_S,
         }
         self._host = parts.hostname
         self._client: Any = None
@@ -117,8 +119,9 @@ class RefreshJob:
     configured and answers, else a `closeboard refresh` subprocess whose output goes to a log file.
     Blocking (network, process start): call from a worker thread."""
 
-    def __init__(self, home: Home, config: Path | None, command: list[str] | None = None,
-                 dagster_url: str | None = None) -> None:
+    def __init__(
+        self, home: Home, config: Path | None, command: list[str] | None = None, dagster_url: str | None = None
+    ) -> None:
         self.home = home
         self.config = config
         self.command = command
@@ -162,8 +165,10 @@ class RefreshJob:
                 except DagsterUnreachable as unreachable:
                     fallback = f"{unreachable}: refreshing in the background instead"
                 except Exception as error:  # the webserver answered and refused: say why, run nothing
-                    refused = (f"the Dagster webserver refused to launch `{DAGSTER_JOB}`: "
-                               + (str(error).strip().splitlines() or [type(error).__name__])[0])
+                    refused = (
+                        f"the Dagster webserver refused to launch `{DAGSTER_JOB}`: "
+                        + (str(error).strip().splitlines() or [type(error).__name__])[0]
+                    )
             with self._lock:
                 self.started_at, self.finished_at, self.returncode = _now(), None, None
                 self.error, self.fallback_reason, self._unreachable_since = refused, fallback, None
@@ -179,8 +184,13 @@ class RefreshJob:
                 with self.log_path.open("wb") as log:
                     env = {**os.environ, "CLOSEBOARD_HOME": str(self.home.root)}
                     self.proc = subprocess.Popen(
-                        self._command(), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                        self._command(),
+                        cwd=REPO_ROOT,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
                     )
                 self.state = "running"
                 return True
@@ -215,8 +225,10 @@ class RefreshJob:
                     self._unreachable_since = self._unreachable_since or now
                     if now - self._unreachable_since > DAGSTER_UNREACHABLE_S:
                         self.state, self.finished_at = "failed", _now()
-                        self.error = (f"lost the Dagster webserver while run {run_id} was "
-                                      f"{(self.run_status or 'queued').lower()}: {error}")
+                        self.error = (
+                            f"lost the Dagster webserver while run {run_id} was "
+                            f"{(self.run_status or 'queued').lower()}: {error}"
+                        )
                     return
                 self.run_status, self._unreachable_since = status, None
                 state = _DAGSTER_STATES.get(status, "running")
@@ -236,17 +248,26 @@ class RefreshJob:
         self._poll()
         with self._lock:
             info: dict[str, Any] = {
-                "state": self.state, "started_at": self.started_at, "finished_at": self.finished_at,
-                "returncode": self.returncode, "launcher": self.launcher,
+                "state": self.state,
+                "started_at": self.started_at,
+                "finished_at": self.finished_at,
+                "returncode": self.returncode,
+                "launcher": self.launcher,
             }
             if self.fallback_reason:
                 info["fallback"] = self.fallback_reason
             if self.launcher == "dagster":
-                info["progress"] = (f"Dagster run {self.run_id[:8]} {self.run_status.lower()}"
-                                    if self.run_id and self.run_status else None)
+                info["progress"] = (
+                    f"Dagster run {self.run_id[:8]} {self.run_status.lower()}"
+                    if self.run_id and self.run_status
+                    else None
+                )
                 if self.run_id and self.dagster:
-                    info.update(dagster_run_id=self.run_id, dagster_status=self.run_status,
-                                dagster_run_url=self.dagster.run_url(self.run_id))
+                    info.update(
+                        dagster_run_id=self.run_id,
+                        dagster_status=self.run_status,
+                        dagster_run_url=self.dagster.run_url(self.run_id),
+                    )
                 if self.state == "failed":
                     info["error"] = self.error or "the Dagster run failed"
                 return info
@@ -299,7 +320,7 @@ def host_name(header: str | None) -> str:
     """The name in a Host header, without its port: `[::1]:8765` -> `::1`, `LocalHost.:80` -> `localhost`."""
     value = (header or "").strip().lower()
     if value.startswith("["):
-        return value[1:value.find("]")] if "]" in value else ""
+        return value[1 : value.find("]")] if "]" in value else ""
     return value.rsplit(":", 1)[0].rstrip(".") if value.count(":") <= 1 else value
 
 
@@ -322,17 +343,29 @@ def explanation(home: Home, query: Mapping[str, str]) -> tuple[dict[str, Any], i
         statements = ("income_statement", *explain_module.BALANCE_STATEMENTS)
         if query.get("statement") not in statements or not query.get("line") or not period:
             return {"error": f"give figure=KPI, or statement={'|'.join(statements)} with rollup, line and period"}, 400
-        return explain_module.explain_statement_line(con, query.get("rollup") or "account", query["line"], period,
-                                                     limit=EXPLAIN_ROWS, statement=query["statement"]), 200
+        return explain_module.explain_statement_line(
+            con,
+            query.get("rollup") or "account",
+            query["line"],
+            period,
+            limit=EXPLAIN_ROWS,
+            statement=query["statement"],
+        ), 200
     except explain_module.ExplainError as exc:
         return {"error": str(exc)}, 400
     finally:
         con.close()
 
 
-def create_app(home: Home | str | Path, *, config: str | Path | None = None, max_age_s: float | None = None,
-               refresh_command: list[str] | None = None, dagster_url: str | None = None,
-               allow_hosts: tuple[str, ...] = ()) -> "_HostCheck":
+def create_app(
+    home: Home | str | Path,
+    *,
+    config: str | Path | None = None,
+    max_age_s: float | None = None,
+    refresh_command: list[str] | None = None,
+    dagster_url: str | None = None,
+    allow_hosts: tuple[str, ...] = (),
+) -> "_HostCheck":
     home = home if isinstance(home, Home) else Home.resolve(home)
     allowed_hosts = {*LOOPBACK_HOSTS, *(host_name(h) for h in allow_hosts)}
     reports_dir = home.reports
@@ -373,9 +406,16 @@ def create_app(home: Home | str | Path, *, config: str | Path | None = None, max
             }
             block = f'<script type="application/json" id="cb-served">{json_for_script(served)}</script>'
             html = html.replace(SERVED_MARKER, block, 1)
-        return Response(html, media_type="text/html; charset=utf-8",
-                        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-                                 "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY"})
+        return Response(
+            html,
+            media_type="text/html; charset=utf-8",
+            headers={
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "same-origin",
+                "X-Frame-Options": "DENY",
+            },
+        )
 
     async def root(request: Request) -> Response:
         return RedirectResponse("/latest.html")
@@ -400,8 +440,12 @@ def create_app(home: Home | str | Path, *, config: str | Path | None = None, max
         if not tokens.valid(request.headers.get("x-closeboard-token")):
             return JSONResponse({"error": "missing or unknown page token: reload the page"}, status_code=403)
         body, code = await run_in_threadpool(explanation, home, dict(request.query_params))
-        return Response(json.dumps(body, ensure_ascii=False, default=str), status_code=code,
-                        media_type="application/json", headers={"Cache-Control": "no-store"})
+        return Response(
+            json.dumps(body, ensure_ascii=False, default=str),
+            status_code=code,
+            media_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def status(request: Request) -> Response:
         published = await run_in_threadpool(status_file)
@@ -446,21 +490,33 @@ class _HostCheck:
         if scope["type"] == "http":
             headers = dict(scope.get("headers") or [])
             if host_name(headers.get(b"host", b"").decode("latin-1")) not in self.allowed:
-                response = Response("misdirected request: this server answers only its own host names "
-                                    "(closeboard serve --allow-host NAME to add one)", status_code=421,
-                                    media_type="text/plain")
+                response = Response(
+                    "misdirected request: this server answers only its own host names "
+                    "(closeboard serve --allow-host NAME to add one)",
+                    status_code=421,
+                    media_type="text/plain",
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
-def serve(home: Home | str | Path, host: str = "127.0.0.1", port: int = 8765, *, config: str | Path | None = None,
-          max_age_s: float | None = None, dagster_url: str | None = None, allow_hosts: tuple[str, ...] = ()) -> None:
+def serve(
+    home: Home | str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    config: str | Path | None = None,
+    max_age_s: float | None = None,
+    dagster_url: str | None = None,
+    allow_hosts: tuple[str, ...] = (),
+) -> None:
     """Serve <home>/reports until interrupted. With `dagster_url` (a running Dagster webserver, e.g.
     `closeboard ui` on the same data home), reloads launch the `refresh` job there."""
     import uvicorn
 
     listening = () if host in ("0.0.0.0", "::") else (host,)  # a named interface answers to its own name
-    app = create_app(home, config=config, max_age_s=max_age_s, dagster_url=dagster_url,
-                     allow_hosts=(*listening, *allow_hosts))
+    app = create_app(
+        home, config=config, max_age_s=max_age_s, dagster_url=dagster_url, allow_hosts=(*listening, *allow_hosts)
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -15,14 +15,21 @@ def summary_lines(home: Home) -> list[tuple[str, str | None]]:
     con = connect(home.read_copy, read_only=True)
     try:
         currency = scalar(con, "select currency from run_context")
-        loads = frame(con, """select source, table_name, tool, rows_loaded, rows_received + rows_rejected as sent,
+        loads = frame(
+            con,
+            """select source, table_name, tool, rows_loaded, rows_received + rows_rejected as sent,
                                      rows_rejected + rows_quarantined as rejected
-                              from source_loads order by source, table_name""")
-        checks = con.execute(
-            """select check_id, any_value(detail order by period desc) filter (where status = 'fail'),
+                              from source_loads order by source, table_name""",
+        )
+        checks = (
+            con.execute(
+                """select check_id, any_value(detail order by period desc) filter (where status = 'fail'),
                       count(*) filter (where status = 'fail')
                from recon_results group by check_id order by check_id"""
-        ).fetchall() if scalar(con, "select count(*) from duckdb_tables() where table_name = 'recon_results'") else []
+            ).fetchall()
+            if scalar(con, "select count(*) from duckdb_tables() where table_name = 'recon_results'")
+            else []
+        )
         focus = scalar(con, "select max(period) from periods where not is_open")
         figures = dict(
             con.execute(
@@ -39,8 +46,9 @@ def summary_lines(home: Home) -> list[tuple[str, str | None]]:
             continue
         if bad:
             whole = " (every row)" if bad == sent else ""
-            lines.append((f"  {table:<22} {rows:>10,}  ({bad:,} of {sent:,} rejected{whole}: see `closeboard checks`)",
-                          "red"))
+            lines.append(
+                (f"  {table:<22} {rows:>10,}  ({bad:,} of {sent:,} rejected{whole}: see `closeboard checks`)", "red")
+            )
         else:
             lines.append((f"  {table:<22} {rows:>10,}", None))
     for source in unconfigured:

@@ -42,10 +42,14 @@ from reports.render import (
 
 COMPONENTS = ("tile", "chart", "table")
 FORMATS = {
-    "usd": "money in US dollars, to the cent", "eur": "money in euros, to the cent",
-    "gbp": "money in pounds, to the cent", "pct": "a percentage, one decimal",
-    "days": "a number of days", "months": "a number of months, one decimal",
-    "int": "a whole number", "text": "as the query returns it",
+    "usd": "money in US dollars, to the cent",
+    "eur": "money in euros, to the cent",
+    "gbp": "money in pounds, to the cent",
+    "pct": "a percentage, one decimal",
+    "days": "a number of days",
+    "months": "a number of months, one decimal",
+    "int": "a whole number",
+    "text": "as the query returns it",
 }
 FIELDS = {
     "tile": {"query": True, "value": True, "label": False, "format": False, "comparison": False, "period": False},
@@ -57,8 +61,12 @@ COMPARISONS = {"mom": 1, "yoy": 12}
 # canonical tables whose money is in each record's own currency: a sum over them must keep the
 # currency apart (group by it, or filter on it)
 MULTI_CURRENCY = {
-    "erp_invoices": {"total", "balance"}, "erp_bills": {"total", "balance"}, "erp_payments": {"amount"},
-    "crm_opportunities": {"amount"}, "bank_transactions": {"amount"}, "bank_balances": {"closing_balance"},
+    "erp_invoices": {"total", "balance"},
+    "erp_bills": {"total", "balance"},
+    "erp_payments": {"amount"},
+    "crm_opportunities": {"amount"},
+    "bank_transactions": {"amount"},
+    "bank_balances": {"closing_balance"},
     "erp_journal_lines": {"amount_currency"},
 }
 MAX_ROWS = 2000
@@ -111,8 +119,14 @@ def parse_view(path: Path) -> View:
     problems: list[ViewProblem] = []
     where = str(path)
     if not _NAME.fullmatch(name):
-        problems.append(ViewProblem(where, 1, f"the view name {name!r} is not a plain name",
-                                    "rename the file to lower case letters, digits and _ (e.g. revenue_by_customer.md)"))
+        problems.append(
+            ViewProblem(
+                where,
+                1,
+                f"the view name {name!r} is not a plain name",
+                "rename the file to lower case letters, digits and _ (e.g. revenue_by_customer.md)",
+            )
+        )
     md = _markdown()
     tokens = md.parse(text)
     parts: list[str | Block] = []
@@ -140,12 +154,24 @@ def parse_view(path: Path) -> View:
         if kind == "sql":
             qname = info[1] if len(info) > 1 else None
             if qname is None or not _NAME.fullmatch(qname):
-                problems.append(ViewProblem(where, line, "a sql block without a plain name",
-                                            "open it with ```sql NAME (lower case letters, digits and _)"))
+                problems.append(
+                    ViewProblem(
+                        where,
+                        line,
+                        "a sql block without a plain name",
+                        "open it with ```sql NAME (lower case letters, digits and _)",
+                    )
+                )
                 continue
             if qname in queries:
-                problems.append(ViewProblem(where, line, f"a second query named {qname!r} (first at line "
-                                            f"{queries[qname].line})", "give each sql block its own name"))
+                problems.append(
+                    ViewProblem(
+                        where,
+                        line,
+                        f"a second query named {qname!r} (first at line {queries[qname].line})",
+                        "give each sql block its own name",
+                    )
+                )
                 continue
             block.name = qname
             queries[qname] = block
@@ -165,8 +191,13 @@ def _read_component(block: Block, where: str) -> list[ViewProblem]:
         spec = yaml.safe_load(block.body) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        return [problem(f"not valid YAML ({getattr(exc, 'problem', exc)})", "write one `key: value` a line",
-                        (mark.line + 1) if mark else 0)]
+        return [
+            problem(
+                f"not valid YAML ({getattr(exc, 'problem', exc)})",
+                "write one `key: value` a line",
+                (mark.line + 1) if mark else 0,
+            )
+        ]
     if not isinstance(spec, dict):
         return [problem("expected `key: value` lines", "write e.g. `query: NAME` on its own line")]
     block.spec = spec
@@ -178,12 +209,18 @@ def _read_component(block: Block, where: str) -> list[ViewProblem]:
     for key, required in known.items():
         if required and key not in spec:
             out.append(problem(f"no {key!r}", f"add `{key}: ...` (see docs/views.md)"))
-    fmts = [spec.get("format")] + list((spec.get("formats") or {}).values() if isinstance(spec.get("formats"), dict) else [])
+    fmts = [spec.get("format")] + list(
+        (spec.get("formats") or {}).values() if isinstance(spec.get("formats"), dict) else []
+    )
     for fmt in fmts:
         if fmt is not None and fmt not in FORMATS:
-            out.append(problem(f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}", _key_line(block, "format")))
+            out.append(
+                problem(f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}", _key_line(block, "format"))
+            )
     if spec.get("comparison") is not None and str(spec["comparison"]).lower() not in COMPARISONS:
-        out.append(problem(f"unknown comparison {spec['comparison']!r}", "use mom or yoy", _key_line(block, "comparison")))
+        out.append(
+            problem(f"unknown comparison {spec['comparison']!r}", "use mom or yoy", _key_line(block, "comparison"))
+        )
     if block.kind == "chart" and spec.get("type", "line") not in CHART_TYPES:
         out.append(problem(f"unknown chart type {spec['type']!r}", "use line or bar", _key_line(block, "type")))
     return out
@@ -231,46 +268,77 @@ def check_query(con: duckdb.DuckDBPyConnection, block: Block, where: str) -> tup
     # string literals blanked (same length, newlines kept) so that 'a:b' is not taken for a parameter
     unquoted = re.sub(r"'(?:[^']|'')*'", lambda q: re.sub(r"[^\n]", " ", q.group(0)), sql)
     if m := _TEMPLATE.search(sql) or _BIND.search(unquoted):
-        return [], [problem(f"{m.group(0)!r} builds SQL from page input", "views take no parameters: write the "
-                            "values into the SELECT, or add a column the component picks from",
-                            _line_at(sql, m.start()))]
+        return [], [
+            problem(
+                f"{m.group(0)!r} builds SQL from page input",
+                "views take no parameters: write the values into the SELECT, or add a column the component picks from",
+                _line_at(sql, m.start()),
+            )
+        ]
     tree = json.loads(con.execute("select json_serialize_sql(?)", [sql]).fetchone()[0])
     if tree.get("error"):
         message = tree.get("error_message", "not a SELECT")
         if "Only SELECT" in message:
             return [], [problem("is not a SELECT (views only read)", "write one SELECT (or WITH ... SELECT) statement")]
         line = re.search(r"LINE (\d+):", message)
-        return [], [problem(f"does not parse: {message.splitlines()[0]}", "correct the SQL at that line",
-                            int(line.group(1)) if line else 1)]
+        return [], [
+            problem(
+                f"does not parse: {message.splitlines()[0]}",
+                "correct the SQL at that line",
+                int(line.group(1)) if line else 1,
+            )
+        ]
     if len(tree["statements"]) != 1:
-        return [], [problem(f"holds {len(tree['statements'])} statements", "keep exactly one SELECT per block; "
-                            "give each other query its own ```sql NAME block")]
+        return [], [
+            problem(
+                f"holds {len(tree['statements'])} statements",
+                "keep exactly one SELECT per block; give each other query its own ```sql NAME block",
+            )
+        ]
     for node in _nodes(tree["statements"]):
         if node.get("class") == "PARAMETER":
-            return [], [problem("has a parameter (? or $n) built from page input", "views take no parameters: "
-                                "write the values into the SELECT", _line_at(sql, node.get("query_location", 0)))]
+            return [], [
+                problem(
+                    "has a parameter (? or $n) built from page input",
+                    "views take no parameters: write the values into the SELECT",
+                    _line_at(sql, node.get("query_location", 0)),
+                )
+            ]
     try:
         described = con.execute(f"describe {sql}").fetchall()
     except duckdb.Error as exc:
         message = str(exc)
         line = re.search(r"LINE (\d+):", message)
-        kind = ("an unknown table" if isinstance(exc, duckdb.CatalogException) else
-                "an unknown column" if "not found" in message else "an error")
-        return [], [problem(f"names {kind}: {message.splitlines()[0]}",
-                            _hint(message) or "use the tables and columns listed in docs/views.md",
-                            int(line.group(1)) if line else 1)]
+        kind = (
+            "an unknown table"
+            if isinstance(exc, duckdb.CatalogException)
+            else "an unknown column"
+            if "not found" in message
+            else "an error"
+        )
+        return [], [
+            problem(
+                f"names {kind}: {message.splitlines()[0]}",
+                _hint(message) or "use the tables and columns listed in docs/views.md",
+                int(line.group(1)) if line else 1,
+            )
+        ]
     columns = [row[0] for row in described]
     currency_issue = _cross_currency(tree["statements"][0])
     if currency_issue:
         table, column, location = currency_issue
-        return columns, [problem(f"sums {table}.{column}, which is in each record's own currency, without "
-                                 "keeping currencies apart", "add `currency` to the SELECT and GROUP BY (or "
-                                 "filter `where currency = 'USD'`)", _line_at(sql, location))]
+        return columns, [
+            problem(
+                f"sums {table}.{column}, which is in each record's own currency, without keeping currencies apart",
+                "add `currency` to the SELECT and GROUP BY (or filter `where currency = 'USD'`)",
+                _line_at(sql, location),
+            )
+        ]
     return columns, []
 
 
 def _hint(message: str) -> str | None:
-    did = re.search(r'(Did you mean|Candidate bindings:)\s*(.+)', message)
+    did = re.search(r"(Did you mean|Candidate bindings:)\s*(.+)", message)
     return f"{did.group(1).rstrip(':').lower()} {did.group(2).strip()}?" if did else None
 
 
@@ -315,8 +383,14 @@ def _check_component(block: Block, view: View, columns: dict[str, list[str]], wh
         return []
     if query not in view.queries:
         known = ", ".join(view.queries) or "none"
-        return [ViewProblem(where, block.line + _key_line(block, "query"), f"{block.kind}: no query named {query!r}",
-                            f"name one of this view's queries ({known}) or add a ```sql {query} block")]
+        return [
+            ViewProblem(
+                where,
+                block.line + _key_line(block, "query"),
+                f"{block.kind}: no query named {query!r}",
+                f"name one of this view's queries ({known}) or add a ```sql {query} block",
+            )
+        ]
     if query not in columns:
         return []  # its own problem is listed already
     have = columns[query]
@@ -326,7 +400,7 @@ def _check_component(block: Block, view: View, columns: dict[str, list[str]], wh
             named.append((key, spec[key]))
     for key in ("y", "columns", "totals"):
         values = spec.get(key)
-        for v in ([values] if isinstance(values, str) else values or []):
+        for v in [values] if isinstance(values, str) else values or []:
             named.append((key, v))
     if isinstance(spec.get("formats"), dict):
         named.extend(("formats", k) for k in spec["formats"])
@@ -337,9 +411,14 @@ def _check_component(block: Block, view: View, columns: dict[str, list[str]], wh
     out = []
     for key, column in named:
         if column not in have:
-            out.append(ViewProblem(where, block.line + _key_line(block, key),
-                                   f"{block.kind}: query {query!r} has no column {column!r}",
-                                   f"use one of {', '.join(have)} (or add {column!r} to its SELECT)"))
+            out.append(
+                ViewProblem(
+                    where,
+                    block.line + _key_line(block, key),
+                    f"{block.kind}: query {query!r} has no column {column!r}",
+                    f"use one of {', '.join(have)} (or add {column!r} to its SELECT)",
+                )
+            )
     return out
 
 
@@ -352,8 +431,16 @@ def load_views(folder: Path) -> list[View]:
         try:
             views.append(parse_view(path))
         except (OSError, UnicodeDecodeError) as exc:  # unreadable: its own error page, not a failed refresh
-            views.append(View(path, path.stem, [], {}, [], [ViewProblem(str(path), 1, f"cannot be read ({exc})",
-                                                                         "save it as UTF-8 text")]))
+            views.append(
+                View(
+                    path,
+                    path.stem,
+                    [],
+                    {},
+                    [],
+                    [ViewProblem(str(path), 1, f"cannot be read ({exc})", "save it as UTF-8 text")],
+                )
+            )
     return views
 
 
@@ -385,7 +472,9 @@ def check_views(folder: Path, read_copy: Path) -> list[View]:
 def _fmt(value: Any, token: str | None) -> str:
     if value is None:
         return "—"
-    token = token or ("text" if not isinstance(value, (int, Decimal, float)) else "int" if isinstance(value, int) else "text")
+    token = token or (
+        "text" if not isinstance(value, (int, Decimal, float)) else "int" if isinstance(value, int) else "text"
+    )
     if token in ("usd", "eur", "gbp"):
         return formatting.money(value, token.upper(), cents=True)
     if token == "pct":
@@ -429,8 +518,14 @@ def _tile(spec: dict[str, Any], rows: list[dict[str, Any]], focus: str | None) -
     if not by_period:
         row = rows[0] if rows else None
         value = None if row is None else row[spec["value"]]
-        return {"label": spec.get("label", spec["value"]), "value": value, "text": _fmt(value, spec.get("format")),
-                "period": None, "change": None, "by_period": {}}
+        return {
+            "label": spec.get("label", spec["value"]),
+            "value": value,
+            "text": _fmt(value, spec.get("format")),
+            "period": None,
+            "change": None,
+            "by_period": {},
+        }
     every = {p: _tile_in(spec, by_period, p) for p in sorted(by_period)}
     return {"label": spec.get("label", spec["value"]), **every[max(ended or by_period)], "by_period": every}
 
@@ -453,8 +548,9 @@ def _tile_in(spec: dict[str, Any], by_period: dict[str, dict[str, Any]], period:
     return tile
 
 
-def _table(spec: dict[str, Any], columns: list[str], rows: list[dict[str, Any]], where: str,
-           block: Block) -> dict[str, Any]:
+def _table(
+    spec: dict[str, Any], columns: list[str], rows: list[dict[str, Any]], where: str, block: Block
+) -> dict[str, Any]:
     shown = list(spec.get("columns") or columns)
     formats = spec.get("formats") or {}
     sort = spec.get("sort")
@@ -465,14 +561,21 @@ def _table(spec: dict[str, Any], columns: list[str], rows: list[dict[str, Any]],
         rows = sorted(rows, key=lambda r: (r[column] is None, r[column]), reverse=desc)
     totals_of = [spec["totals"]] if isinstance(spec.get("totals"), str) else list(spec.get("totals") or [])
     if totals_of and "currency" in columns and len({r["currency"] for r in rows}) > 1:
-        raise _RenderProblem(ViewProblem(where, block.line + _key_line(block, "totals"),
-                                         "table: totals would add money in more than one currency "
-                                         f"({', '.join(sorted({str(r['currency']) for r in rows}))})",
-                                         "filter the query to one currency, or drop `totals`"))
+        raise _RenderProblem(
+            ViewProblem(
+                where,
+                block.line + _key_line(block, "totals"),
+                "table: totals would add money in more than one currency "
+                f"({', '.join(sorted({str(r['currency']) for r in rows}))})",
+                "filter the query to one currency, or drop `totals`",
+            )
+        )
     totals = None
     if totals_of:
-        totals = {c: _fmt(sum((Decimal(str(r[c])) for r in rows if r[c] is not None), Decimal(0)),
-                          formats.get(c)) for c in totals_of}
+        totals = {
+            c: _fmt(sum((Decimal(str(r[c])) for r in rows if r[c] is not None), Decimal(0)), formats.get(c))
+            for c in totals_of
+        }
     return {
         "title": spec.get("title"),
         "columns": shown,
@@ -495,8 +598,13 @@ def _chart(spec: dict[str, Any], rows: list[dict[str, Any]], index: int) -> dict
         for y in ys:
             by_x = {_plain(r[spec["x"]]): _plain(r[y]) for r in rows}
             datasets.append({"label": y, "data": [by_x.get(x) for x in labels]})
-    return {"id": f"chart-{index}", "type": spec.get("type", "line"), "title": spec.get("title"),
-            "labels": labels, "datasets": datasets}
+    return {
+        "id": f"chart-{index}",
+        "type": spec.get("type", "line"),
+        "title": spec.get("title"),
+        "labels": labels,
+        "datasets": datasets,
+    }
 
 
 class _RenderProblem(Exception):
@@ -559,22 +667,39 @@ def view_page_data(view: View, con: duckdb.DuckDBPyConnection) -> dict[str, Any]
             grouped.append({"kind": "tiles", "tiles": [part]})
         else:
             grouped.append(part)
-    return {"parts": grouped, "charts": charts, "tiles": tiles, "periods": periods, "selected": selected,
-            "problems": []}
+    return {
+        "parts": grouped,
+        "charts": charts,
+        "tiles": tiles,
+        "periods": periods,
+        "selected": selected,
+        "problems": [],
+    }
 
 
 def render_view_html(view: View, con: duckdb.DuckDBPyConnection, *, company: str, run_id: str) -> tuple[str, list[str]]:
     """The view's self-contained page and its problems (an error box when there are any)."""
     data = view_page_data(view, con)
     scripts = [_inline_script(static_text(f"vendor/{CHART_LIBRARY}")), _inline_script(static_text("view.js"))]
-    html = environment().get_template("view.html").render(
-        script_hashes=" ".join(_script_hash(s) for s in scripts),
-        company=company, run_id=run_id, title=view.title or view.name, name=view.name,
-        rendered_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        parts=data["parts"], problems=data["problems"],
-        periods=data.get("periods", []), selected=data.get("selected"),
-        data_json=json_for_script({"charts": data["charts"], "tiles": data.get("tiles", [])}),
-        css=Markup(static_text("dashboard.css")), chart_js=scripts[0], page_js=scripts[1],
+    html = (
+        environment()
+        .get_template("view.html")
+        .render(
+            script_hashes=" ".join(_script_hash(s) for s in scripts),
+            company=company,
+            run_id=run_id,
+            title=view.title or view.name,
+            name=view.name,
+            rendered_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            parts=data["parts"],
+            problems=data["problems"],
+            periods=data.get("periods", []),
+            selected=data.get("selected"),
+            data_json=json_for_script({"charts": data["charts"], "tiles": data.get("tiles", [])}),
+            css=Markup(static_text("dashboard.css")),
+            chart_js=scripts[0],
+            page_js=scripts[1],
+        )
     )
     return html, data["problems"]
 

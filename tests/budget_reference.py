@@ -60,8 +60,11 @@ def reference_budget(data: Path, periods: list[str]) -> dict[tuple[str, str], di
 
     def ancestors(account_id: str) -> list[str]:  # itself, then its parents within its section
         chain, current = [account_id], account_id
-        while accounts[current]["parent_id"] and accounts[current]["parent_id"] in accounts \
-                and section(accounts[current]["parent_id"]) == section(account_id):
+        while (
+            accounts[current]["parent_id"]
+            and accounts[current]["parent_id"] in accounts
+            and section(accounts[current]["parent_id"]) == section(account_id)
+        ):
             current = accounts[current]["parent_id"]
             chain.append(current)
         return chain
@@ -94,17 +97,24 @@ def reference_budget(data: Path, periods: list[str]) -> dict[tuple[str, str], di
             "total_revenue": (rev, sections_a["revenue"], True),
             "total_cogs": (cogs, sections_a["cogs"], False),
             "total_opex": (opex, sections_a["opex"], False),
-            "gross_profit": (kpi_budget.get((period, "gross_profit"), None if rev is None or cogs is None else rev - cogs),
-                             sections_a["revenue"] - sections_a["cogs"], True),
-            "net_income": (kpi_budget.get((period, "net_income"),
-                                          None if None in (rev, cogs, opex) else rev - cogs - opex),
-                           sections_a["revenue"] - sections_a["cogs"] - sections_a["opex"], True),
+            "gross_profit": (
+                kpi_budget.get((period, "gross_profit"), None if rev is None or cogs is None else rev - cogs),
+                sections_a["revenue"] - sections_a["cogs"],
+                True,
+            ),
+            "net_income": (
+                kpi_budget.get((period, "net_income"), None if None in (rev, cogs, opex) else rev - cogs - opex),
+                sections_a["revenue"] - sections_a["cogs"] - sections_a["opex"],
+                True,
+            ),
         }
         figures.update({k: v for k, v in totals.items() if v[0] is not None})
         for line, (b, a, higher_is_better) in figures.items():
             variance = a - b
             out[(period, line)] = {
-                "budget": b, "actual": a, "variance": variance,
+                "budget": b,
+                "actual": a,
+                "variance": variance,
                 "variance_pct": None if b == 0 else round_half_away(Fraction(variance) * 100 / abs(Fraction(b))),
                 "favourable": variance >= 0 if higher_is_better else variance <= 0,
             }

@@ -107,19 +107,31 @@ def install(root: Path | None = None, *, timeout: float = 600) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise Unavailable("npm is not installed (apt-get install -y npm)")
-    probe = subprocess.run([npm, "view", NODE_SPEC, "version", "--json"], capture_output=True, text=True,
-                           timeout=120)
+    probe = subprocess.run([npm, "view", NODE_SPEC, "version", "--json"], capture_output=True, text=True, timeout=120)
     if probe.returncode != 0:
         raise Unavailable(f"the npm registry is not reachable: {(probe.stderr or probe.stdout).strip()[-400:]}")
     root.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        [npm, "install", "--prefix", str(root), "--no-audit", "--no-fund", "--loglevel=error",
-         NODE_SPEC, *(f"{p}@{v}" for p, v in _pinned().items())],
-        capture_output=True, text=True, timeout=timeout,
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(root),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            NODE_SPEC,
+            *(f"{p}@{v}" for p, v in _pinned().items()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if done.returncode != 0 or not _installed(root):
-        raise RuntimeError(f"npm install of {NODE_SPEC} and {sorted(_pinned())} into {root} failed "
-                           f"(exit {done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
+        raise RuntimeError(
+            f"npm install of {NODE_SPEC} and {sorted(_pinned())} into {root} failed "
+            f"(exit {done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}"
+        )
     _build_from_source(root, timeout=timeout)
     return bin_dir(root)
 
@@ -151,8 +163,10 @@ def _build_from_source(root: Path, *, timeout: float) -> None:
         for step in ([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], [npm, "run", "build"]):
             done = subprocess.run(step, cwd=target, env=env, capture_output=True, text=True, timeout=timeout)
             if done.returncode != 0:
-                raise RuntimeError(f"building the {name} server ({' '.join(step[1:])}) in {target} failed "
-                                   f"(exit {done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
+                raise RuntimeError(
+                    f"building the {name} server ({' '.join(step[1:])}) in {target} failed "
+                    f"(exit {done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}"
+                )
         stamp.write_text(digest)
 
 
@@ -182,8 +196,16 @@ class Result:
         return self.returncode == 0 and bool(self.checks) and not self.failed
 
 
-def run_scenario(kind: str, scenario: str, *, url: str | None = None, command: str | None = None,
-                 timeout: float = 120, extra: list[str] | None = None, env: dict[str, str] | None = None) -> Result:
+def run_scenario(
+    kind: str,
+    scenario: str,
+    *,
+    url: str | None = None,
+    command: str | None = None,
+    timeout: float = 120,
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Result:
     """Run one scenario: `kind` "server" (against `url`) or "client" (the suite starts `command`)."""
     bins = bin_dir()
     args = [str(bins / "node"), str(bins.parent / SUITE / "dist" / "index.js"), kind, "--scenario", scenario]
@@ -194,9 +216,16 @@ def run_scenario(kind: str, scenario: str, *, url: str | None = None, command: s
     args += extra or []
     with tempfile.TemporaryDirectory(prefix="conformance-") as out:
         done = subprocess.run(
-            [*args, "-o", out], capture_output=True, text=True, timeout=timeout,
-            env={**os.environ, "PATH": f"{bins}{os.pathsep}{os.environ.get('PATH', '')}", "NO_COLOR": "1",
-                 **(env or {})},
+            [*args, "-o", out],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={
+                **os.environ,
+                "PATH": f"{bins}{os.pathsep}{os.environ.get('PATH', '')}",
+                "NO_COLOR": "1",
+                **(env or {}),
+            },
         )
         checks: list[dict] = []
         for path in sorted(Path(out).rglob("checks.json")):
@@ -209,8 +238,7 @@ def main(argv: list[str]) -> int:
         try:
             print(f"MCP conformance suite ready in {install().parent.parent}")
         except Unavailable as exc:
-            print(f"warning: MCP conformance suite not installed ({exc}); its tests will be skipped",
-                  file=sys.stderr)
+            print(f"warning: MCP conformance suite not installed ({exc}); its tests will be skipped", file=sys.stderr)
         return 0
     if len(argv) >= 3 and argv[0] == "server":
         install()

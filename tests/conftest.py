@@ -57,22 +57,28 @@ def copy_demo(demo_data: Path, home: Path) -> Path:
     return target
 
 
-def closeboard(*args: str, home: Path, timeout: float = 300, env: dict[str, str] | None = None,
-               check: bool = True) -> subprocess.CompletedProcess[str]:
+def closeboard(
+    *args: str, home: Path, timeout: float = 300, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run the installed `closeboard` CLI as a subprocess against `home`."""
     full_env = {**os.environ, "CLOSEBOARD_HOME": str(home), **(env or {})}
     full_env.pop("CLOSEBOARD_CONFIG", None)
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],
-        cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"closeboard {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
-def cli_in_process(*args: str, home: Path, env: dict[str, str] | None = None,
-                   check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli_in_process(
+    *args: str, home: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """`closeboard ARGS` against `home` in this process (click's runner: the real command, its exit
     code, stdout and stderr, without starting a Python), as `closeboard(...)` returns them. The
     environment the command exports (CLOSEBOARD_HOME, CLOSEBOARD_CONFIG) is restored afterwards."""
@@ -142,7 +148,10 @@ def http_server() -> Iterator:
         port = free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", module, "--data", str(data_dir), "--http", str(port)],
-            cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=REPO,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         procs.append(proc)
         wait_for_port(port, proc)
@@ -204,8 +213,15 @@ def demo_home_at(demo_data: Path, home: Path, *, sources: tuple[str, ...] | None
     return home
 
 
-def run_in_process(home: Path, job: str = "refresh", *, config: Path | None = None, run_config: dict | None = None,
-                   tags: dict[str, str] | None = None, home_instance: bool = False) -> dg.ExecuteInProcessResult:
+def run_in_process(
+    home: Path,
+    job: str = "refresh",
+    *,
+    config: Path | None = None,
+    run_config: dict | None = None,
+    tags: dict[str, str] | None = None,
+    home_instance: bool = False,
+) -> dg.ExecuteInProcessResult:
     """Run one of the code location's jobs on `home` in this process, as the CLI's runner does
     (`pipelines.runner`), with the bundled servers in memory (`SourcesResource(in_memory=True)`)
     reached through the real MCP client. `config` defaults to the home's closeboard.yaml; on an
@@ -218,13 +234,16 @@ def run_in_process(home: Path, job: str = "refresh", *, config: Path | None = No
     from warehouse.home import Home
 
     # ${CLOSEBOARD_HOME} in a server's args is `home` in memory
-    defs = definitions_for(Home(home), config=config or home / "closeboard.yaml", sources=SourcesResource(in_memory=True))
-    with (instance(Home(home)) if home_instance else dg.DagsterInstance.ephemeral()) as dagster_instance:
+    defs = definitions_for(
+        Home(home), config=config or home / "closeboard.yaml", sources=SourcesResource(in_memory=True)
+    )
+    with instance(Home(home)) if home_instance else dg.DagsterInstance.ephemeral() as dagster_instance:
         return run_job(defs, job, dagster_instance, run_config=run_config, tags=tags)
 
 
-def refresh_in_process(home: Path, *, job: str = "refresh", config: Path | None = None,
-                       check: bool = True) -> dg.ExecuteInProcessResult:
+def refresh_in_process(
+    home: Path, *, job: str = "refresh", config: Path | None = None, check: bool = True
+) -> dg.ExecuteInProcessResult:
     """`closeboard refresh` on `home` in this process (`run_in_process`); when `check`, an
     AssertionError naming the failed steps unless the run succeeded."""
     result = run_in_process(home, job, config=config)

@@ -38,8 +38,21 @@ from fractions import Fraction
 from pathlib import Path
 
 KPIS = (
-    "revenue", "cogs", "gross_profit", "gross_margin_pct", "opex", "net_income", "cash", "ar", "ap",
-    "net_burn", "runway_months", "dso", "dpo", "pipeline_open", "bookings_won",
+    "revenue",
+    "cogs",
+    "gross_profit",
+    "gross_margin_pct",
+    "opex",
+    "net_income",
+    "cash",
+    "ar",
+    "ap",
+    "net_burn",
+    "runway_months",
+    "dso",
+    "dpo",
+    "pipeline_open",
+    "bookings_won",
 )
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -79,9 +92,7 @@ def _rows(path: Path):
         yield from csv.DictReader(f)
 
 
-def reference_kpis(
-    data_dir: Path, first_period: str, as_of: date
-) -> dict[str, dict[str, Decimal | None]]:
+def reference_kpis(data_dir: Path, first_period: str, as_of: date) -> dict[str, dict[str, Decimal | None]]:
     """KPIs per period (first_period .. as_of's month) -> {kpi: Decimal or None}."""
     data_dir = Path(data_dir)
     accounts = {r["account_id"]: (r["type"], r["subtype"] or None) for r in _rows(data_dir / "erp" / "accounts.csv")}
@@ -212,9 +223,7 @@ def reference_statements(
         if r["account_id"] not in accounts:
             continue
         by_account = activity.setdefault(r["posted_date"][:7], {})
-        by_account[r["account_id"]] = (
-            by_account.get(r["account_id"], ZERO) + Decimal(r["debit"]) - Decimal(r["credit"])
-        )
+        by_account[r["account_id"]] = by_account.get(r["account_id"], ZERO) + Decimal(r["debit"]) - Decimal(r["credit"])
     ledger_start = min(activity)
     last_period = f"{as_of.year:04d}-{as_of.month:02d}"
     months = _periods(min(ledger_start, _shift(first_period, -25)), last_period)
@@ -280,17 +289,19 @@ def reference_statements(
         out[("balance_sheet", "_current_earnings")] = current
         sums["equity"] = sums.get("equity", ZERO) + retained + current
         rev, cg, ox = (sums.get(k, ZERO) for k in ("revenue", "cogs", "opex"))
-        out.update({
-            ("income_statement", "total_revenue"): rev,
-            ("income_statement", "total_cogs"): cg,
-            ("income_statement", "gross_profit"): rev - cg,
-            ("income_statement", "total_opex"): ox,
-            ("income_statement", "net_income"): rev - cg - ox,
-            ("balance_sheet", "total_assets"): sums.get("asset", ZERO),
-            ("balance_sheet", "total_liabilities"): sums.get("liability", ZERO),
-            ("balance_sheet", "total_equity"): sums["equity"],
-            ("balance_sheet", "total_liabilities_and_equity"): sums.get("liability", ZERO) + sums["equity"],
-        })
+        out.update(
+            {
+                ("income_statement", "total_revenue"): rev,
+                ("income_statement", "total_cogs"): cg,
+                ("income_statement", "gross_profit"): rev - cg,
+                ("income_statement", "total_opex"): ox,
+                ("income_statement", "net_income"): rev - cg - ox,
+                ("balance_sheet", "total_assets"): sums.get("asset", ZERO),
+                ("balance_sheet", "total_liabilities"): sums.get("liability", ZERO),
+                ("balance_sheet", "total_equity"): sums["equity"],
+                ("balance_sheet", "total_liabilities_and_equity"): sums.get("liability", ZERO) + sums["equity"],
+            }
+        )
         # cash flow over the window: each non-cash balance-sheet account's effect is −(debit − credit)
         flows = {"operating": rev - cg - ox, "investing": ZERO, "financing": ZERO}
         cash_begin = cash_end = ZERO
@@ -307,15 +318,17 @@ def reference_statements(
                 flows["financing"] -= change[a]
             else:
                 flows["operating"] -= change[a]
-        out.update({
-            ("cash_flow", "net_income"): rev - cg - ox,
-            ("cash_flow", "net_cash_operating"): flows["operating"],
-            ("cash_flow", "net_cash_investing"): flows["investing"],
-            ("cash_flow", "net_cash_financing"): flows["financing"],
-            ("cash_flow", "net_change_in_cash"): sum(flows.values(), ZERO),
-            ("cash_flow", "cash_begin"): cash_begin,
-            ("cash_flow", "cash_end"): cash_end,
-        })
+        out.update(
+            {
+                ("cash_flow", "net_income"): rev - cg - ox,
+                ("cash_flow", "net_cash_operating"): flows["operating"],
+                ("cash_flow", "net_cash_investing"): flows["investing"],
+                ("cash_flow", "net_cash_financing"): flows["financing"],
+                ("cash_flow", "net_change_in_cash"): sum(flows.values(), ZERO),
+                ("cash_flow", "cash_begin"): cash_begin,
+                ("cash_flow", "cash_end"): cash_end,
+            }
+        )
         return {k: _money(v) for k, v in out.items()}
 
     result: dict[str, dict[tuple[str, str], dict[str, Decimal | None]]] = {}

@@ -59,9 +59,25 @@ def login_once(home: Path, outputs: list[str]) -> subprocess.CompletedProcess[st
     env = {**os.environ, "CLOSEBOARD_HOME": str(home), **FAST_RETRIES}
     env.pop("CLOSEBOARD_CONFIG", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "--home", str(home), "auth", "login", "bank", "--no-browser",
-         "--timeout", "60"],
-        cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "--home",
+            str(home),
+            "auth",
+            "login",
+            "bank",
+            "--no-browser",
+            "--timeout",
+            "60",
+        ],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None and proc.stdin is not None
@@ -93,11 +109,19 @@ def run(home: Path, outputs: list[str], *args: str, env: dict[str, str] | None =
     """A CLI run with stdin closed (nothing may wait for input); its output with lines unwrapped."""
     full_env = {**os.environ, "CLOSEBOARD_HOME": str(home), **FAST_RETRIES, **(env or {})}
     full_env.pop("CLOSEBOARD_CONFIG", None)
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "--home", str(home), *args], cwd=REPO,
-                          env=full_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],
+        cwd=REPO,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     outputs.extend([proc.stdout, proc.stderr])
-    return subprocess.CompletedProcess(proc.args, proc.returncode, " ".join(proc.stdout.split()),
-                                       " ".join(proc.stderr.split()))
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, " ".join(proc.stdout.split()), " ".join(proc.stderr.split())
+    )
 
 
 @pytest.fixture
@@ -125,13 +149,22 @@ def test_sign_in_once_then_every_run_reads_without_a_person(oauth_home: tuple[Pa
 
     def remember() -> None:
         data = json.loads(token_file.read_text())
-        secrets.update(v for v in (data["tokens"].get("access_token"), data["tokens"].get("refresh_token"),
-                                   data.get("client_info", {}).get("client_secret")) if v)
+        secrets.update(
+            v
+            for v in (
+                data["tokens"].get("access_token"),
+                data["tokens"].get("refresh_token"),
+                data.get("client_info", {}).get("client_secret"),
+            )
+            if v
+        )
 
     login = login_via_cli(home, outputs)
     assert login.returncode == 0, login.stderr
     assert "refused a callback: the state does not match" in login.stdout and "✓ bank: oauth, signed in" in login.stdout
-    assert oct(token_file.stat().st_mode & 0o777) == "0o600" and oct(token_file.parent.stat().st_mode & 0o777) == "0o700"
+    assert (
+        oct(token_file.stat().st_mode & 0o777) == "0o600" and oct(token_file.parent.stat().st_mode & 0o777) == "0o700"
+    )
     remember()
     assert counters(base)["authorize"] == 1
 
@@ -169,9 +202,12 @@ def test_sign_in_once_then_every_run_reads_without_a_person(oauth_home: tuple[Pa
 
     # no secret anywhere a person or another program can read
     assert len(secrets) >= 4  # two access tokens, two refresh tokens, the registered client's secret
-    places = [home / "warehouse.duckdb", home / "warehouse.read.duckdb",
-              *[p for p in (home / "dagster").rglob("*") if p.is_file()],
-              *[p for p in (home / "reports").rglob("*") if p.is_file()]]
+    places = [
+        home / "warehouse.duckdb",
+        home / "warehouse.read.duckdb",
+        *[p for p in (home / "dagster").rglob("*") if p.is_file()],
+        *[p for p in (home / "reports").rglob("*") if p.is_file()],
+    ]
     assert any(p.suffix == ".html" for p in places) and any("dagster" in p.parts for p in places)
     for secret in secrets:
         needle = secret.encode()

@@ -22,8 +22,14 @@ MIB = r"[\d,]+ MiB"
 
 
 def bench(script: str, *args: str, timeout: float) -> str:
-    proc = subprocess.run([sys.executable, str(REPO / "bench" / script), *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert proc.returncode == 0, f"bench/{script} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
     return proc.stdout
 
@@ -36,16 +42,22 @@ def test_ingest_bench_compares_per_run_and_measures_each_process(tmp_path: Path)
     assert re.search(rf"\(b\) closeboard ingestion : +{lines:,} rows", out), out
     assert len(re.findall(r"^  run \d: bare .* ratio \d+\.\d\d$", out, re.M)) == 2, out
     assert re.search(r"ratio \(b\)/\(a\) per run +: \d+\.\d\d, \d+\.\d\d; median \d+\.\d\d", out), out
-    assert re.search(rf"\(a\) client process {MIB}, its ERP server {MIB}; \(b\) closeboard process {MIB}, "
-                     rf"its ERP server {MIB}", out), out
+    assert re.search(
+        rf"\(a\) client process {MIB}, its ERP server {MIB}; \(b\) closeboard process {MIB}, "
+        rf"its ERP server {MIB}",
+        out,
+    ), out
 
 
 @pytest.mark.slow
 def test_refresh_bench_times_every_scenario_with_steps_and_memory() -> None:
     out = bench("refresh.py", "--scale", "1", "--repeat", "1", timeout=1800)
     for scenario in ("cold", "unchanged", "new entry", "backdated"):
-        line = re.search(rf"^{scenario} +[\d.]+ s +peak RSS closeboard {MIB}; servers (.*) MiB.*\n +steps \(s, peak RSS sampled\): (.*)$",
-                         out, re.M)
+        line = re.search(
+            rf"^{scenario} +[\d.]+ s +peak RSS closeboard {MIB}; servers (.*) MiB.*\n +steps \(s, peak RSS sampled\): (.*)$",
+            out,
+            re.M,
+        )
         assert line, f"{scenario} missing:\n{out}"
         servers, steps = line.groups()
         assert {"erp", "bank", "crm"} <= set(re.findall(r"(\w+) [\d,]+", servers)), out

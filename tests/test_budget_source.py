@@ -53,13 +53,20 @@ def warehouse(home: Home):
             yield con
         finally:
             con.close()
+
     return open_
 
 
 def ingest(home: Home, run_id: str):
     config = load_config(home.root / "closeboard.yaml")
-    return ingest_source(config, "budget", home=home, run_id=run_id, connect=warehouse(home),
-                         server=budget_server.build_server(home.root / "demo"))
+    return ingest_source(
+        config,
+        "budget",
+        home=home,
+        run_id=run_id,
+        connect=warehouse(home),
+        server=budget_server.build_server(home.root / "demo"),
+    )
 
 
 def test_bad_budget_rows_are_quarantined_with_their_reason_and_the_rest_loads(home: Home) -> None:
@@ -67,8 +74,12 @@ def test_bad_budget_rows_are_quarantined_with_their_reason_and_the_rest_loads(ho
     result = ingest(home, "run-1")
     assert result.published["budgets"].loaded == len(GOOD)
     with warehouse(home)() as con:
-        loaded = con.execute("select period, coalesce(account_id, kpi), amount::varchar from budgets order by all").fetchall()
-        quarantined = con.execute("select source, tool, record, reason from quarantine where run_id = 'run-1'").fetchall()
+        loaded = con.execute(
+            "select period, coalesce(account_id, kpi), amount::varchar from budgets order by all"
+        ).fetchall()
+        quarantined = con.execute(
+            "select source, tool, record, reason from quarantine where run_id = 'run-1'"
+        ).fetchall()
     assert loaded == sorted((g.split(",")[0], g.split(",")[1] or g.split(",")[2], g.split(",")[3]) for g in GOOD)
     assert len(quarantined) == len(BAD)
     for source, tool, record, reason in quarantined:
@@ -82,7 +93,7 @@ def test_a_broken_budget_file_fails_the_source_and_keeps_the_budget_loaded_befor
     path = home.root / "demo" / "budget.csv"
     path.write_text(HEADER + "\n".join(GOOD) + "\n", encoding="utf-8")
     ingest(home, "run-1")
-    path.write_bytes(b"period,account_id,kpi,amount,currency\n2026-06,4100,,\"1.00,USD\n")  # an unclosed quote
+    path.write_bytes(b'period,account_id,kpi,amount,currency\n2026-06,4100,,"1.00,USD\n')  # an unclosed quote
     with pytest.raises(ConnectorError) as failed:
         ingest(home, "run-2")
     assert "budget" in str(failed.value) and "list_budgets" in str(failed.value) and "budget.csv" in str(failed.value)

@@ -34,7 +34,8 @@ def runs(home: Path) -> list[tuple[str, dg.DagsterRunStatus]]:
 
 
 def test_closeboard_demo_as_a_process_leaves_the_home_the_suite_builds_in_process(
-        demo_data: Path, demo_home: Path, tmp_path: Path) -> None:
+    demo_data: Path, demo_home: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     copy_demo(demo_data, home)
     proc = closeboard("demo", "--as-of", AS_OF.isoformat(), home=home)

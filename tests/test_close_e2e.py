@@ -26,14 +26,23 @@ import pytest
 
 from connectors.config import load_config
 from pipelines.close import close_run_config
-from tests.conftest import AS_OF, FIRST_PERIOD, cli_in_process, close_in_process, copy_home, read, run_in_process, step_errors
+from tests.conftest import (
+    AS_OF,
+    FIRST_PERIOD,
+    cli_in_process,
+    close_in_process,
+    copy_home,
+    read,
+    run_in_process,
+    step_errors,
+)
 
 OPEN = AS_OF.strftime("%Y-%m")
 ENDED = [f"{y:04d}-{m:02d}" for y, m in ((2024 + (5 + i) // 12, (5 + i) % 12 + 1) for i in range(24))]
-RESTATED = "2026-04"      # closed, then a balanced backdated entry lands in it
-BROKEN = "2026-05"        # an unbalanced entry lands in it: R1 (ERROR) fails
+RESTATED = "2026-04"  # closed, then a balanced backdated entry lands in it
+BROKEN = "2026-05"  # an unbalanced entry lands in it: R1 (ERROR) fails
 AMOUNT = Decimal("1234.56")
-EXPENSE, ACCRUAL = "6600", "2200"   # Professional Fees (expense, no subtype), Accrued Liabilities
+EXPENSE, ACCRUAL = "6600", "2200"  # Professional Fees (expense, no subtype), Accrued Liabilities
 SIGNER, OVERRIDER = "Ada Lovelace", "Grace Hopper"
 REASON = "JE-TEST-2 is a known ERP import glitch; reversed in June"
 
@@ -44,7 +53,9 @@ def snapshot_rows(home: Path, period: str | None = None) -> list[tuple]:
 
 
 def versions(home: Path) -> list[tuple[str, int, str]]:
-    return [tuple(r) for r in read(home, "select period, version, status from close_snapshots order by period, version")]
+    return [
+        tuple(r) for r in read(home, "select period, version, status from close_snapshots order by period, version")
+    ]
 
 
 def append_journal(home: Path, entry_id: str, day: str, lines: list[tuple[str, Decimal, Decimal]]) -> None:
@@ -55,9 +66,18 @@ def append_journal(home: Path, entry_id: str, day: str, lines: list[tuple[str, D
     with path.open("a", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         for n, (account, debit, credit) in enumerate(lines, start=1):
-            writer.writerow({"entry_id": entry_id, "line_no": n, "posted_date": day, "account_id": account,
-                             "debit": f"{debit:.2f}", "credit": f"{credit:.2f}", "currency": "USD",
-                             "description": "closeboard test entry"})
+            writer.writerow(
+                {
+                    "entry_id": entry_id,
+                    "line_no": n,
+                    "posted_date": day,
+                    "account_id": account,
+                    "debit": f"{debit:.2f}",
+                    "credit": f"{credit:.2f}",
+                    "currency": "USD",
+                    "description": "closeboard test entry",
+                }
+            )
 
 
 def archived_data(page: Path) -> dict:
@@ -101,12 +121,17 @@ def flow(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
     result.closed_page = sha(reports / "history" / RESTATED / "v2.html")
     result.refused_open = cli_in_process("close", OPEN, "--by", SIGNER, home=home, check=False)
     append_journal(home, "JE-TEST-1", f"{RESTATED}-20", [(EXPENSE, AMOUNT, Decimal(0)), (ACCRUAL, Decimal(0), AMOUNT)])
-    append_journal(home, "JE-TEST-2", f"{BROKEN}-12", [(EXPENSE, Decimal("10.00"), Decimal(0)),
-                                                        (ACCRUAL, Decimal(0), Decimal("9.00"))])
+    append_journal(
+        home,
+        "JE-TEST-2",
+        f"{BROKEN}-12",
+        [(EXPENSE, Decimal("10.00"), Decimal(0)), (ACCRUAL, Decimal(0), Decimal("9.00"))],
+    )
     refreshed = run_in_process(home, home_instance=True)  # on the home's instance, as `closeboard refresh`
     assert refreshed.success, step_errors(refreshed)
-    refused = run_in_process(home, "close_period", run_config=close_run_config(BROKEN, OVERRIDER, None),
-                             home_instance=True)
+    refused = run_in_process(
+        home, "close_period", run_config=close_run_config(BROKEN, OVERRIDER, None), home_instance=True
+    )
     assert not refused.success
     result.refused_failing = step_errors(refused)
     result.overridden = cli_in_process("close", BROKEN, "--by", OVERRIDER, "--override", REASON, home=home, check=False)
@@ -123,8 +148,14 @@ def test_the_refresh_keeps_one_draft_per_ended_month_and_none_for_the_open_one(f
 
 def test_close_appends_a_signed_off_version_and_refuses_an_open_month(flow: Flow) -> None:
     period, version, _, taken_at, status, *_ = flow.closed_row
-    columns = [d for (d,) in read(flow.home, "select column_name from information_schema.columns "
-                                             "where table_name = 'close_snapshots' order by ordinal_position")]
+    columns = [
+        d
+        for (d,) in read(
+            flow.home,
+            "select column_name from information_schema.columns "
+            "where table_name = 'close_snapshots' order by ordinal_position",
+        )
+    ]
     row = dict(zip(columns, flow.closed_row, strict=True))
     assert (row["period"], row["version"], row["status"], row["closed_by"]) == (RESTATED, 2, "closed", SIGNER)
     assert row["override_reason"] is None and row["closed_at"] is not None
@@ -139,21 +170,30 @@ def test_a_backdated_entry_restates_the_closed_month_with_the_exact_difference(f
     rows = snapshot_rows(flow.home, RESTATED)
     assert [r[4] for r in rows] == ["draft", "closed", "restated"]
     assert rows[1] == flow.closed_row  # the original close stays on record, unchanged
-    columns = [d for (d,) in read(flow.home, "select column_name from information_schema.columns "
-                                             "where table_name = 'close_snapshots' order by ordinal_position")]
+    columns = [
+        d
+        for (d,) in read(
+            flow.home,
+            "select column_name from information_schema.columns "
+            "where table_name = 'close_snapshots' order by ordinal_position",
+        )
+    ]
     closed, restated = dict(zip(columns, rows[1], strict=True)), dict(zip(columns, rows[2], strict=True))
     kpis_closed = {k: Decimal(v) if v is not None else None for k, v in json.loads(closed["kpis"]).items()}
     # what the appended lines must change: opex and net income by the amount; DPO through its divisor
     opex = kpis_closed["opex"] + AMOUNT
     days = Decimal(30)
     dpo = (kpis_closed["ap"] / (kpis_closed["cogs"] + opex) * days).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    expected_kpis = {"opex": (kpis_closed["opex"], opex), "net_income": (kpis_closed["net_income"],
-                                                                          kpis_closed["net_income"] - AMOUNT)}
+    expected_kpis = {
+        "opex": (kpis_closed["opex"], opex),
+        "net_income": (kpis_closed["net_income"], kpis_closed["net_income"] - AMOUNT),
+    }
     if dpo != kpis_closed["dpo"]:
         expected_kpis["dpo"] = (kpis_closed["dpo"], dpo)
     differences = json.loads(restated["differences"])
     assert differences["kpis"] == {
-        k: {"closed": str(a), "now": str(b), "difference": str(b - a)} for k, (a, b) in expected_kpis.items()}
+        k: {"closed": str(a), "now": str(b), "difference": str(b - a)} for k, (a, b) in expected_kpis.items()
+    }
     account_changes = {k: Decimal(v["difference"]) for k, v in differences["accounts"].items()}
     assert account_changes == {EXPENSE: AMOUNT, ACCRUAL: AMOUNT, "_current_earnings": -AMOUNT}
     now = {r[0]: r[1] for r in read(flow.home, "select kpi, value from mart_kpis where period = ?", [RESTATED])}
@@ -178,8 +218,12 @@ def test_close_is_refused_while_an_error_check_fails_and_the_override_is_recorde
     ((step, message),) = flow.refused_failing
     assert step == "sign_off" and "R1_trial_balance" in message and "--override" in message
     assert flow.overridden.returncode == 0, flow.overridden.stderr
-    latest = read(flow.home, "select status, closed_by, override_reason, closed_at, checks from close_snapshots "
-                             "where period = ? order by version desc limit 1", [BROKEN])[0]
+    latest = read(
+        flow.home,
+        "select status, closed_by, override_reason, closed_at, checks from close_snapshots "
+        "where period = ? order by version desc limit 1",
+        [BROKEN],
+    )[0]
     assert latest[:3] == ("closed", OVERRIDER, REASON) and latest[3] is not None
     assert any(c["check_id"] == "R1_trial_balance" and c["status"] == "fail" for c in json.loads(latest[4]))
 
@@ -198,8 +242,7 @@ def test_history_page_and_command_show_sign_off_overrides_and_differences(flow: 
     assert f"Δ account {EXPENSE}" in text and f"(difference {AMOUNT})" in text
 
 
-def test_backfill_of_a_history_less_warehouse_takes_every_ended_month_once(
-        demo_home: Path, tmp_path: Path) -> None:
+def test_backfill_of_a_history_less_warehouse_takes_every_ended_month_once(demo_home: Path, tmp_path: Path) -> None:
     """A warehouse from before the close history existed: one backfill run takes the 24 drafts, a
     second identical run adds none. Runs the `backfill_history` job in this process."""
     from pipelines.runner import backfill_tags, definitions_for
@@ -215,7 +258,9 @@ def test_backfill_of_a_history_less_warehouse_takes_every_ended_month_once(
     defs = definitions_for(Home(home), config=home / "closeboard.yaml")  # no source is read
     tags = backfill_tags(config)
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
-        ENDED[0], ENDED[-1])
+        ENDED[0],
+        ENDED[-1],
+    )
     job = defs.resolve_job_def("backfill_history")
     with dg.DagsterInstance.ephemeral() as instance:
         first = job.execute_in_process(instance=instance, tags=tags)
@@ -242,7 +287,8 @@ def test_the_dagster_instance_shows_every_month_of_the_history_as_a_close_snapsh
         shown = {}
         for period in (RESTATED, BROKEN, ENDED[0]):
             records = dagster.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=HISTORY_KEY, asset_partitions=[period]), limit=1).records
+                dg.AssetRecordsFilter(asset_key=HISTORY_KEY, asset_partitions=[period]), limit=1
+            ).records
             event = records[0].asset_materialization
             shown[period] = (event.metadata["version"].value, event.metadata["status"].value)
             if period == RESTATED:

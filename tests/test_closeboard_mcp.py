@@ -75,8 +75,10 @@ def snapshot(home: Path, period: str, version: int) -> dict[str, Any]:
 
 
 def mart_kpis(home: Path, period: str) -> dict[str, str | None]:
-    return {r["kpi"]: r["value"] for r in rows(
-        home, "select kpi, value::varchar as value from mart_kpis where period = ?", [period])}
+    return {
+        r["kpi"]: r["value"]
+        for r in rows(home, "select kpi, value::varchar as value from mart_kpis where period = ?", [period])
+    }
 
 
 async def call(client: Client, tool: str, **args: Any) -> dict[str, Any]:
@@ -133,14 +135,21 @@ async def test_list_periods_gives_every_period_its_close_state_and_verdicts(home
     assert periods[DRAFT]["state"] == "draft" and periods[DRAFT]["status"] == "draft"
     assert periods[CLOSED]["state"] == "closed" and periods[CLOSED]["closed_by"] == SIGNER
     assert periods[RESTATED]["state"] == "restated since close" and periods[RESTATED]["status"] == "restated"
-    latest = {r["period"]: r for r in rows(home, "select period, max(version) as v, arg_max(source_fingerprint, "
-                                                 "version) as f from close_snapshots group by period")}
+    latest = {
+        r["period"]: r
+        for r in rows(
+            home,
+            "select period, max(version) as v, arg_max(source_fingerprint, "
+            "version) as f from close_snapshots group by period",
+        )
+    }
     for period, p in periods.items():
         if period != OPEN:
             assert (p["version"], p["fingerprint"]) == (latest[period]["v"], latest[period]["f"])
     verdicts = rows(home, "select period, check_id, status from recon_results")
     assert {(r["period"], r["check_id"]): r["status"] for r in verdicts} == {
-        (p, c): s for p, v in periods.items() for c, s in v["checks"].items()}
+        (p, c): s for p, v in periods.items() for c, s in v["checks"].items()
+    }
     assert answer["data_as_of"]["run_id"] == json.loads((home / "reports" / "status.json").read_text())["run_id"]
 
 
@@ -190,31 +199,40 @@ async def test_a_restated_month_says_so_and_keeps_answering_its_close(home: Path
     assert history["versions"][2]["differences"] == json.loads(latest["differences"])
     assert history["versions"][2]["differences"]["kpis"]["opex"]["difference"] == str(AMOUNT)
     assert [v["fingerprint"] for v in history["versions"]] == [
-        r["source_fingerprint"] for r in rows(home, "select source_fingerprint from close_snapshots "
-                                                    "where period = ? order by version", [RESTATED])]
+        r["source_fingerprint"]
+        for r in rows(
+            home, "select source_fingerprint from close_snapshots where period = ? order by version", [RESTATED]
+        )
+    ]
 
 
 @pytest.mark.anyio
 async def test_statements_are_mart_statements_or_what_a_superseded_version_kept(home: Path) -> None:
     async with Client(build_server(home)) as client:
-        answers = {kind: await call(client, "get_statement", kind=kind, period=DRAFT)
-                   for kind in ("income_statement", "balance_sheet", "cash_flow")}
+        answers = {
+            kind: await call(client, "get_statement", kind=kind, period=DRAFT)
+            for kind in ("income_statement", "balance_sheet", "cash_flow")
+        }
         subtype = await call(client, "get_statement", kind="income_statement", period=DRAFT, rollup="subtype")
         closed_bs = await call(client, "get_statement", kind="balance_sheet", period=CLOSED)
         superseded = await call(client, "get_statement", kind="income_statement", period=RESTATED)
         no_cash_flow = await refused(client, "get_statement", kind="cash_flow", period=RESTATED, version=2)
         current = await call(client, "get_statement", kind="cash_flow", period=RESTATED, version=3)
-    sql = ("select line_id, label, amount::varchar as amount, prior_month::varchar as prior_month, ytd::varchar as ytd "
-           "from mart_statements where period = ? and statement = ? and rollup = ? order by line_order")
+    sql = (
+        "select line_id, label, amount::varchar as amount, prior_month::varchar as prior_month, ytd::varchar as ytd "
+        "from mart_statements where period = ? and statement = ? and rollup = ? order by line_order"
+    )
     for kind, answer in answers.items():
         assert_envelope(answer, DRAFT)
         got = [{k: line[k] for k in ("line_id", "label", "amount", "prior_month", "ytd")} for line in answer["lines"]]
         assert got == rows(home, sql, [DRAFT, kind, "account"]), kind
     assert [line["line_id"] for line in subtype["lines"]] == [
-        r["line_id"] for r in rows(home, sql, [DRAFT, "income_statement", "subtype"])]
+        r["line_id"] for r in rows(home, sql, [DRAFT, "income_statement", "subtype"])
+    ]
     assert (closed_bs["version"], closed_bs["status"]) == (2, "closed")
     assert [line["amount"] for line in closed_bs["lines"]] == [
-        r["amount"] for r in rows(home, sql, [CLOSED, "balance_sheet", "account"])]
+        r["amount"] for r in rows(home, sql, [CLOSED, "balance_sheet", "account"])
+    ]
     # the restated month's closed version is no longer the warehouse's: its snapshot's own P&L
     pnl = json.loads(snapshot(home, RESTATED, 2)["statements"])["pnl"]
     assert (superseded["version"], superseded["figures_from"]) == (2, "snapshot")
@@ -249,26 +267,47 @@ async def test_explain_is_closeboard_explain_without_the_calls_arguments(home: P
 
 @pytest.mark.anyio
 async def test_checks_and_their_items_page_through_recon_items(home: Path) -> None:
-    period = next(r["period"] for r in rows(
-        home, "select period, count(*) as n from recon_items where check_id = 'R2_bank_vs_book' "
-              "group by period having count(*) > 2 order by period desc limit 1"))
+    period = next(
+        r["period"]
+        for r in rows(
+            home,
+            "select period, count(*) as n from recon_items where check_id = 'R2_bank_vs_book' "
+            "group by period having count(*) > 2 order by period desc limit 1",
+        )
+    )
     async with Client(build_server(home)) as client:
         checks = await call(client, "get_checks", period=period)
         pages, cursor = [], None
         while True:
-            page = await call(client, "get_check_items", period=period, check_id="R2", limit=2,
-                              **({"cursor": cursor} if cursor else {}))
+            page = await call(
+                client,
+                "get_check_items",
+                period=period,
+                check_id="R2",
+                limit=2,
+                **({"cursor": cursor} if cursor else {}),
+            )
             pages.append(page)
             cursor = page["next_cursor"]
             if cursor is None:
                 break
-        bad_cursor = await refused(client, "get_check_items", period=period, check_id="R3", cursor=pages[0]["next_cursor"])
-    verdicts = rows(home, "select check_id, status, expected::varchar as expected, difference::varchar as difference "
-                          "from recon_results where period = ? order by check_id", [period])
+        bad_cursor = await refused(
+            client, "get_check_items", period=period, check_id="R3", cursor=pages[0]["next_cursor"]
+        )
+    verdicts = rows(
+        home,
+        "select check_id, status, expected::varchar as expected, difference::varchar as difference "
+        "from recon_results where period = ? order by check_id",
+        [period],
+    )
     assert [{k: c[k] for k in ("check_id", "status", "expected", "difference")} for c in checks["checks"]] == verdicts
     assert_envelope(checks, period)
-    items = rows(home, "select source, record_id, record_date::varchar as record_date, amount::varchar as amount, reason "
-                       "from recon_items where period = ? and check_id = 'R2_bank_vs_book'", [period])
+    items = rows(
+        home,
+        "select source, record_id, record_date::varchar as record_date, amount::varchar as amount, reason "
+        "from recon_items where period = ? and check_id = 'R2_bank_vs_book'",
+        [period],
+    )
     served = [i for p in pages for i in p["items"]]
     assert len(pages) == -(-len(items) // 2) and all(p["total"] == len(items) for p in pages)
     key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
@@ -313,13 +352,15 @@ async def test_every_call_is_audited_outside_the_read_only_copy(home: Path) -> N
         await refused(client, "get_kpis", period="nope")
     con = duckdb.connect(str(audit), read_only=True)
     try:
-        calls = con.execute("select tool, arguments, status, error, transport from mcp_calls "
-                            "order by called_at offset ?", [seen]).fetchall()
+        calls = con.execute(
+            "select tool, arguments, status, error, transport from mcp_calls order by called_at offset ?", [seen]
+        ).fetchall()
     finally:
         con.close()
     assert [(c[0], json.loads(c[1]), c[2], c[4]) for c in calls] == [
         ("get_kpis", {"period": DRAFT, "version": None}, "ok", "memory"),
-        ("get_kpis", {"period": "nope", "version": None}, "error", "memory")]
+        ("get_kpis", {"period": "nope", "version": None}, "error", "memory"),
+    ]
     assert "period must be a month" in calls[1][3]
     assert hashlib.sha256(read_copy.read_bytes()).hexdigest() == before
     assert not rows(home, "select * from duckdb_tables() where table_name = 'mcp_calls'")
@@ -332,7 +373,10 @@ def start(home: Path, *args: str, env: dict[str, str] | None = None) -> tuple[su
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "--home", str(home), "mcp", "--http", str(port), *args],
-        cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         env={**os.environ, "CLOSEBOARD_HOME": str(home), **(env or {})},
     )
     wait_for_port(port, proc)
@@ -355,16 +399,23 @@ def http_url(home: Path) -> Iterator[str]:
     stop(proc)
 
 
-INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+}
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def test_over_http_a_foreign_host_is_refused(http_url: str) -> None:
     with httpx2.Client(timeout=10) as http:
         foreign = http.post(http_url, json=INITIALIZE, headers={**MCP_HEADERS, "Host": "evil.example"})
-        rebound = http.post(http_url, json=INITIALIZE,
-                            headers={**MCP_HEADERS, "Host": "evil.example:" + http_url.split(":")[2].split("/")[0]})
+        rebound = http.post(
+            http_url,
+            json=INITIALIZE,
+            headers={**MCP_HEADERS, "Host": "evil.example:" + http_url.split(":")[2].split("/")[0]},
+        )
         local = http.post(http_url, json=INITIALIZE, headers=MCP_HEADERS)
     assert foreign.status_code in (421, 403) and rebound.status_code in (421, 403)
     assert "revenue" not in foreign.text
@@ -373,26 +424,36 @@ def test_over_http_a_foreign_host_is_refused(http_url: str) -> None:
 
 @pytest.mark.anyio
 async def test_over_http_no_answer_holds_a_secret_a_call_argument_or_a_path_outside_the_home(
-        home: Path, http_url: str) -> None:
+    home: Path, http_url: str
+) -> None:
     texts = []
     async with httpx2.AsyncClient(timeout=60) as http:
-        async with Client(streamable_http_client(http_url, http_client=http, max_sse_event_size=None),
-                          read_timeout_seconds=60) as client:
-            asks = [("list_periods", {}), ("get_kpis", {"period": RESTATED}), ("get_history", {"period": RESTATED}),
-                    ("get_statement", {"kind": "balance_sheet", "period": CLOSED}),
-                    ("explain", {"figure": "cash", "period": DRAFT, "limit": 50}),
-                    ("explain", {"figure": "pipeline_open", "period": DRAFT}),
-                    ("get_checks", {"period": DRAFT}),
-                    ("get_check_items", {"period": DRAFT, "check_id": "R5", "limit": 500}),
-                    ("get_kpis", {"period": "../../etc/passwd"}), ("get_statement", {"kind": "/etc/passwd", "period": DRAFT})]
+        async with Client(
+            streamable_http_client(http_url, http_client=http, max_sse_event_size=None), read_timeout_seconds=60
+        ) as client:
+            asks = [
+                ("list_periods", {}),
+                ("get_kpis", {"period": RESTATED}),
+                ("get_history", {"period": RESTATED}),
+                ("get_statement", {"kind": "balance_sheet", "period": CLOSED}),
+                ("explain", {"figure": "cash", "period": DRAFT, "limit": 50}),
+                ("explain", {"figure": "pipeline_open", "period": DRAFT}),
+                ("get_checks", {"period": DRAFT}),
+                ("get_check_items", {"period": DRAFT, "check_id": "R5", "limit": 500}),
+                ("get_kpis", {"period": "../../etc/passwd"}),
+                ("get_statement", {"kind": "/etc/passwd", "period": DRAFT}),
+            ]
             for tool, args in asks:
                 result = await client.call_tool(tool, args)
                 texts.append(result.content[0].text)
     assert not any("Traceback" in t for t in texts)
     blob = "\n".join(texts)
     assert SECRET not in blob
-    cursors = {json.loads(a)["cursor"] for (a,) in read(home, "select arguments from connector_calls")
-               if a and "cursor" in json.loads(a)}
+    cursors = {
+        json.loads(a)["cursor"]
+        for (a,) in read(home, "select arguments from connector_calls")
+        if a and "cursor" in json.loads(a)
+    }
     assert cursors and not any(c in blob for c in cursors)
     assert '"arguments"' not in blob and "page_path" not in blob and "latest.html" not in blob
     echoed = blob.replace("../../etc/passwd", "").replace("/etc/passwd", "")  # refusals quote what was asked
@@ -420,7 +481,9 @@ def test_the_official_conformance_server_scenarios_pass(http_url: str) -> None:
     ensure()
     for scenario in ("server-initialize", "tools-list", "ping", "dns-rebinding-protection"):
         result = run_scenario("server", scenario, url=http_url)
-        assert result.ok, f"{scenario}: {[(c.get('id'), c.get('status')) for c in result.failed]}\n{result.output[-2000:]}"
+        assert result.ok, (
+            f"{scenario}: {[(c.get('id'), c.get('status')) for c in result.failed]}\n{result.output[-2000:]}"
+        )
 
 
 @pytest.mark.anyio
@@ -433,7 +496,13 @@ async def test_print_config_starts_the_server_a_desktop_client_would(home: Path)
     async with Client(params, read_timeout_seconds=60) as client:
         answer = await call(client, "get_kpis", period=CLOSED)
     assert (answer["version"], answer["status"]) == (2, "closed")
-    http = json.loads(CliRunner().invoke(main, ["--home", str(home), "mcp", "--print-config", "--http", "8766",
-                                                "--token-env", "CB_MCP_TOKEN"]).output)["mcpServers"]["closeboard"]
-    assert http == {"type": "http", "url": "http://127.0.0.1:8766/mcp",
-                    "headers": {"Authorization": "Bearer ${CB_MCP_TOKEN}"}}
+    http = json.loads(
+        CliRunner()
+        .invoke(main, ["--home", str(home), "mcp", "--print-config", "--http", "8766", "--token-env", "CB_MCP_TOKEN"])
+        .output
+    )["mcpServers"]["closeboard"]
+    assert http == {
+        "type": "http",
+        "url": "http://127.0.0.1:8766/mcp",
+        "headers": {"Authorization": "Bearer ${CB_MCP_TOKEN}"},
+    }

@@ -31,7 +31,7 @@ from tests.conftest import REPO, copy_home, read
 URI = "ui://closeboard/dashboard.html"
 MIME = "text/html;profile=mcp-app"  # the MCP Apps specification's literal
 FIRST, SECOND = "2026-05", "2026-03"  # the month a model asks for, the month the user switches to
-HOSTILE = '<img src=x onerror="document.title=\'pwned\'">Sales & <b>Marketing</b>'
+HOSTILE = "<img src=x onerror=\"document.title='pwned'\">Sales & <b>Marketing</b>"
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -167,9 +167,11 @@ def hostile_home(tmp_path_factory: pytest.TempPathFactory, demo_home: Path) -> P
     con = duckdb.connect(str(target / "warehouse.read.duckdb"))
     try:
         where = "period = ? and statement = 'income_statement' and rollup = 'account' and kind = 'account'"
-        changed = con.execute(f"update mart_statements set label = ? where {where} and line_id = "
-                              f"(select min(line_id) from mart_statements where {where})",
-                              [HOSTILE, SECOND, SECOND]).fetchone()[0]
+        changed = con.execute(
+            f"update mart_statements set label = ? where {where} and line_id = "
+            f"(select min(line_id) from mart_statements where {where})",
+            [HOSTILE, SECOND, SECOND],
+        ).fetchone()[0]
         assert changed == 1
     finally:
         con.close()
@@ -177,9 +179,12 @@ def hostile_home(tmp_path_factory: pytest.TempPathFactory, demo_home: Path) -> P
 
 
 def statement_rows(home: Path, period: str, kind: str) -> list[tuple]:
-    return read(home, "select line_id, label, amount, prior_month, prior_year, ytd from mart_statements "
-                      "where period = ? and statement = ? and rollup = 'account' order by line_order",
-                [period, kind])
+    return read(
+        home,
+        "select line_id, label, amount, prior_month, prior_year, ytd from mart_statements "
+        "where period = ? and statement = ? and rollup = 'account' order by line_order",
+        [period, kind],
+    )
 
 
 @pytest.mark.slow
@@ -210,8 +215,11 @@ async def test_a_host_shows_the_app_with_the_figures_of_the_tools(hostile_home: 
             return dump(await client.call_tool(name, arguments))
 
         async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            browser = await p.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
             try:
                 page = await browser.new_page(viewport={"width": 1280, "height": 1000})
                 errors: list[str] = []
@@ -221,10 +229,14 @@ async def test_a_host_shows_the_app_with_the_figures_of_the_tools(hostile_home: 
                 page.on("request", lambda r: requests.append(r.url))
                 await page.expose_function("proxyTool", proxy_tool)
                 await page.set_content(HOST_PAGE)
-                await page.evaluate("call => { window.toolCall = call }", {
-                    "arguments": asked, "result": dump(first),
-                    "info": {"id": 1, "tool": dump(tools["get_kpis"])},
-                })
+                await page.evaluate(
+                    "call => { window.toolCall = call }",
+                    {
+                        "arguments": asked,
+                        "result": dump(first),
+                        "info": {"id": 1, "tool": dump(tools["get_kpis"])},
+                    },
+                )
                 await page.evaluate("html => { document.getElementById('app').srcdoc = html }", html_text)
                 view = page.frame_locator("#app")
 
@@ -265,8 +277,11 @@ async def test_a_host_shows_the_app_with_the_figures_of_the_tools(hostile_home: 
                 before = len(calls)
                 await view.locator("#statement-select").select_option("balance_sheet")
                 await expect(view.locator("#statement tbody th.line").first).to_have_text(
-                    statement_rows(home, SECOND, "balance_sheet")[0][1], timeout=30_000)
-                assert calls[before:] == [("get_statement", {"kind": "balance_sheet", "period": SECOND, "rollup": "account"})]
+                    statement_rows(home, SECOND, "balance_sheet")[0][1], timeout=30_000
+                )
+                assert calls[before:] == [
+                    ("get_statement", {"kind": "balance_sheet", "period": SECOND, "rollup": "account"})
+                ]
                 await assert_statement(view, home, SECOND, "balance_sheet", symbol)
 
                 assert refused == []
@@ -279,21 +294,29 @@ async def test_a_host_shows_the_app_with_the_figures_of_the_tools(hostile_home: 
 async def assert_figures(view: Any, home: Path, period: str, symbol: str) -> None:
     """Every KPI get_kpis gives for the month, on a tile, exact; the reconciliation cards' verdicts."""
     formats = tile_formats()
-    shown = dict(await view.locator(".tile").evaluate_all(
-        "els => els.map(e => [e.dataset.kpi, e.querySelector('.tile-value').textContent])"))
-    expected = {kpi: expected_text(value, formats.get(kpi, "money"), symbol)
-                for kpi, value in mart_kpis(home, period).items()}
+    shown = dict(
+        await view.locator(".tile").evaluate_all(
+            "els => els.map(e => [e.dataset.kpi, e.querySelector('.tile-value').textContent])"
+        )
+    )
+    expected = {
+        kpi: expected_text(value, formats.get(kpi, "money"), symbol) for kpi, value in mart_kpis(home, period).items()
+    }
     assert shown == expected
     assert await view.locator("#focus-period").text_content() == period
-    cards = dict(await view.locator("#checks .check").evaluate_all(
-        "els => els.map(e => [e.dataset.check, e.dataset.status])"))
+    cards = dict(
+        await view.locator("#checks .check").evaluate_all("els => els.map(e => [e.dataset.check, e.dataset.status])")
+    )
     assert cards == dict(read(home, "select check_id, status from recon_results where period = ?", [period]))
 
 
 async def assert_statement(view: Any, home: Path, period: str, kind: str, symbol: str) -> None:
     rows = await view.locator("#statement tbody tr").evaluate_all(
         "trs => trs.map(tr => [tr.dataset.line, tr.querySelector('th').textContent,"
-        " ...Array.from(tr.querySelectorAll('td')).map(td => td.textContent)])")
-    expected = [[line_id or "", label, *(expected_text(v, "money_cents", symbol) for v in amounts)]
-                for line_id, label, *amounts in statement_rows(home, period, kind)]
+        " ...Array.from(tr.querySelectorAll('td')).map(td => td.textContent)])"
+    )
+    expected = [
+        [line_id or "", label, *(expected_text(v, "money_cents", symbol) for v in amounts)]
+        for line_id, label, *amounts in statement_rows(home, period, kind)
+    ]
     assert rows == expected

@@ -74,14 +74,21 @@ def test_the_example_configuration_loads_with_its_values_and_the_new_settings() 
     raw["schedules"]["refresh_cron"] = "30 5 * * 1-5"
     config = parse_config(raw)
     assert config.reconciliation.warn_after_days == 0
-    assert config.connectors["erp"].client == ClientSettings(time_budget_s=60.0, call_timeout_s=30.0, handshake="legacy")
+    assert config.connectors["erp"].client == ClientSettings(
+        time_budget_s=60.0, call_timeout_s=30.0, handshake="legacy"
+    )
     assert config.company.timezone == "Europe/Paris" and config.schedules.refresh_cron == "30 5 * * 1-5"
 
 
-@pytest.mark.parametrize(("schema", "dataclass"), [
-    (ClientSchema, ClientSettings), (ReconciliationSchema, ReconciliationConfig),
-    (SchedulesSchema, SchedulesConfig), (CompanySchema, CompanyConfig),
-])
+@pytest.mark.parametrize(
+    ("schema", "dataclass"),
+    [
+        (ClientSchema, ClientSettings),
+        (ReconciliationSchema, ReconciliationConfig),
+        (SchedulesSchema, SchedulesConfig),
+        (CompanySchema, CompanyConfig),
+    ],
+)
 def test_the_schema_knows_every_setting_and_the_same_defaults(schema: Any, dataclass: Any) -> None:
     """A field added to a dataclass and not to the schema would be refused as an unknown key."""
     fields = {f.name: f for f in dataclasses.fields(dataclass)}
@@ -104,18 +111,22 @@ def test_allowed_tools_is_one_problem_at_its_path_without_a_class_path() -> None
     raw = example()
     raw["connectors"]["erp"]["allowed_tools"] = raw["connectors"]["erp"].pop("allow_tools")
     assert problems(raw) == [
-        "closeboard.yaml: connectors.erp: unknown key 'allowed_tools' (did you mean 'allow_tools'?)"]
+        "closeboard.yaml: connectors.erp: unknown key 'allowed_tools' (did you mean 'allow_tools'?)"
+    ]
 
 
-@pytest.mark.parametrize(("section", "key", "meant"), [
-    (("company",), "fiscal_year_start", "fiscal_year_start_month"),
-    (("company",), "time_zone", "timezone"),
-    (("connectors", "bank", "server"), "comand", "command"),
-    (("connectors", "crm", "server"), "arg", "args"),
-    (("reconciliation",), "stale_after_day", "stale_after_days"),
-    (("reconciliation",), "warn_after", "warn_after_days"),
-    (("schedules",), "refresh", "refresh_cron"),
-])
+@pytest.mark.parametrize(
+    ("section", "key", "meant"),
+    [
+        (("company",), "fiscal_year_start", "fiscal_year_start_month"),
+        (("company",), "time_zone", "timezone"),
+        (("connectors", "bank", "server"), "comand", "command"),
+        (("connectors", "crm", "server"), "arg", "args"),
+        (("reconciliation",), "stale_after_day", "stale_after_days"),
+        (("reconciliation",), "warn_after", "warn_after_days"),
+        (("schedules",), "refresh", "refresh_cron"),
+    ],
+)
 def test_an_unknown_key_anywhere_names_the_key_meant(section: tuple[str, ...], key: str, meant: str) -> None:
     raw = example()
     target = raw
@@ -143,49 +154,132 @@ def test_a_misspelt_source_name_is_named_with_the_source_meant() -> None:
 def test_no_connectors_at_all_says_to_connect_the_erp() -> None:
     raw = example()
     del raw["connectors"]
-    assert problems(raw) == ["closeboard.yaml: connectors: no source is configured; connect the ERP (the source of "
-                             "truth) first: connectors.erp"]
+    assert problems(raw) == [
+        "closeboard.yaml: connectors: no source is configured; connect the ERP (the source of "
+        "truth) first: connectors.erp"
+    ]
 
 
 # --- types and ranges ------------------------------------------------------------------------------
 
 BAD = [
     # (where, value, expected message after "closeboard.yaml: ")
-    ("company.fiscal_year_start_month", 13, "company.fiscal_year_start_month: expected a month number from 1 to 12, got 13"),
-    ("company.fiscal_year_start_month", 0, "company.fiscal_year_start_month: expected a month number from 1 to 12, got 0"),
-    ("company.timezone", "Mars/Olympus",
-     "company.timezone: expected an IANA time zone such as UTC or Europe/Paris, got 'Mars/Olympus'"),
+    (
+        "company.fiscal_year_start_month",
+        13,
+        "company.fiscal_year_start_month: expected a month number from 1 to 12, got 13",
+    ),
+    (
+        "company.fiscal_year_start_month",
+        0,
+        "company.fiscal_year_start_month: expected a month number from 1 to 12, got 0",
+    ),
+    (
+        "company.timezone",
+        "Mars/Olympus",
+        "company.timezone: expected an IANA time zone such as UTC or Europe/Paris, got 'Mars/Olympus'",
+    ),
     ("company.first_period", "2024-13", "company.first_period: expected YYYY-MM, got '2024-13'"),
-    ("company.currency", "dollars", "company.currency: expected a three-letter currency code such as USD, got 'dollars'"),
+    (
+        "company.currency",
+        "dollars",
+        "company.currency: expected a three-letter currency code such as USD, got 'dollars'",
+    ),
     ("company.as_of", "yesterday", "company.as_of: expected a date as YYYY-MM-DD, got 'yesterday'"),
-    ("schedules.refresh_cron", "0 25 * * *", "schedules.refresh_cron: expected a cron expression of five fields "
-     "(minute hour day month weekday) such as '0 6 * * *', got '0 25 * * *'"),
+    (
+        "schedules.refresh_cron",
+        "0 25 * * *",
+        "schedules.refresh_cron: expected a cron expression of five fields "
+        "(minute hour day month weekday) such as '0 6 * * *', got '0 25 * * *'",
+    ),
     ("schedules.refresh_cron", "every morning", "schedules.refresh_cron: expected a cron expression"),
-    ("schedules.close_business_day", 0, "schedules.close_business_day: expected a business day of the month from 1 to 23, got 0"),
-    ("connectors.erp.client.call_timeout_s", "soon",
-     "connectors.erp.client.call_timeout_s: expected a number of seconds > 0, got 'soon'"),
-    ("connectors.erp.client.call_timeout_s", 0, "connectors.erp.client.call_timeout_s: expected a number of seconds > 0, got 0"),
-    ("connectors.erp.client.max_pages", -5, "connectors.erp.client.max_pages: expected a whole number of pages > 0, got -5"),
-    ("connectors.erp.client.page_limit", 2.5, "connectors.erp.client.page_limit: expected a whole number of items per page > 0, got 2.5"),
-    ("connectors.erp.client.retries", True, "connectors.erp.client.retries: expected a whole number of retries >= 0, got True"),
-    ("connectors.erp.client.time_budget_s", -1, "connectors.erp.client.time_budget_s: expected a number of seconds > 0, got -1"),
+    (
+        "schedules.close_business_day",
+        0,
+        "schedules.close_business_day: expected a business day of the month from 1 to 23, got 0",
+    ),
+    (
+        "connectors.erp.client.call_timeout_s",
+        "soon",
+        "connectors.erp.client.call_timeout_s: expected a number of seconds > 0, got 'soon'",
+    ),
+    (
+        "connectors.erp.client.call_timeout_s",
+        0,
+        "connectors.erp.client.call_timeout_s: expected a number of seconds > 0, got 0",
+    ),
+    (
+        "connectors.erp.client.max_pages",
+        -5,
+        "connectors.erp.client.max_pages: expected a whole number of pages > 0, got -5",
+    ),
+    (
+        "connectors.erp.client.page_limit",
+        2.5,
+        "connectors.erp.client.page_limit: expected a whole number of items per page > 0, got 2.5",
+    ),
+    (
+        "connectors.erp.client.retries",
+        True,
+        "connectors.erp.client.retries: expected a whole number of retries >= 0, got True",
+    ),
+    (
+        "connectors.erp.client.time_budget_s",
+        -1,
+        "connectors.erp.client.time_budget_s: expected a number of seconds > 0, got -1",
+    ),
     ("connectors.erp.client.backoff_s", ".nan", "connectors.erp.client.backoff_s: expected a number of seconds >= 0"),
     ("connectors.erp.client.handshake", "fast", "connectors.erp.client.handshake: expected auto or legacy, got 'fast'"),
-    ("connectors.erp.full_pull_every_days", "weekly",
-     "connectors.erp.full_pull_every_days: a number of days >= 0 or null, got 'weekly'"),
-    ("connectors.erp.allow_tools", [], "connectors.erp.allow_tools: expected a list of the tools closeboard may call, got a list"),
-    ("connectors.erp.server.url", "ftp://x", "connectors.erp.server.url: expected an http:// or https:// address, got 'ftp://x'"),
-    ("reconciliation.max_rejected_share", 1.5,
-     "reconciliation.max_rejected_share: expected a fraction from 0 to 1 (0.01 = 1%), got 1.5"),
-    ("reconciliation.bookings_tolerance", "-0.1",
-     "reconciliation.bookings_tolerance: expected a fraction from 0 to 1 (0.02 = 2%), got '-0.1'"),
-    ("reconciliation.warn_after_days", -1, "reconciliation.warn_after_days: expected a whole number of business days >= 0, got -1"),
-    ("reconciliation.match_window_days", "five", "reconciliation.match_window_days: expected a whole number of days >= 0, got 'five'"),
-    ("reconciliation.freshness_hours", 0, "reconciliation.freshness_hours: expected a whole number of hours > 0, got 0"),
-    ("reconciliation.severity", {"R1_trial_balance": "loud"},
-     "reconciliation.severity.R1_trial_balance: expected error or warn, got 'loud'"),
-    ("reconciliation.severity", {"R2_bank": "warn"},
-     "reconciliation.severity.R2_bank: unknown check (did you mean 'R2_bank_vs_book'?)"),
+    (
+        "connectors.erp.full_pull_every_days",
+        "weekly",
+        "connectors.erp.full_pull_every_days: a number of days >= 0 or null, got 'weekly'",
+    ),
+    (
+        "connectors.erp.allow_tools",
+        [],
+        "connectors.erp.allow_tools: expected a list of the tools closeboard may call, got a list",
+    ),
+    (
+        "connectors.erp.server.url",
+        "ftp://x",
+        "connectors.erp.server.url: expected an http:// or https:// address, got 'ftp://x'",
+    ),
+    (
+        "reconciliation.max_rejected_share",
+        1.5,
+        "reconciliation.max_rejected_share: expected a fraction from 0 to 1 (0.01 = 1%), got 1.5",
+    ),
+    (
+        "reconciliation.bookings_tolerance",
+        "-0.1",
+        "reconciliation.bookings_tolerance: expected a fraction from 0 to 1 (0.02 = 2%), got '-0.1'",
+    ),
+    (
+        "reconciliation.warn_after_days",
+        -1,
+        "reconciliation.warn_after_days: expected a whole number of business days >= 0, got -1",
+    ),
+    (
+        "reconciliation.match_window_days",
+        "five",
+        "reconciliation.match_window_days: expected a whole number of days >= 0, got 'five'",
+    ),
+    (
+        "reconciliation.freshness_hours",
+        0,
+        "reconciliation.freshness_hours: expected a whole number of hours > 0, got 0",
+    ),
+    (
+        "reconciliation.severity",
+        {"R1_trial_balance": "loud"},
+        "reconciliation.severity.R1_trial_balance: expected error or warn, got 'loud'",
+    ),
+    (
+        "reconciliation.severity",
+        {"R2_bank": "warn"},
+        "reconciliation.severity.R2_bank: unknown check (did you mean 'R2_bank_vs_book'?)",
+    ),
     ("company", "Demo Co", "company: expected a mapping, got 'Demo Co'"),
     ("connectors.crm.client", [1], "connectors.crm.client: expected a mapping, got a list"),
 ]
@@ -229,10 +323,16 @@ def test_every_problem_is_listed_together_in_file_order_of_sections() -> None:
     found = problems(raw)
     assert len(found) == 8, found
     assert all(p.startswith("closeboard.yaml: ") for p in found)
-    for path in ("top level: unknown key 'conectors'", "company.fiscal_year_start_month", "company.timezone",
-                 "connectors.erp.client.call_timeout_s", "connectors.erp.client.max_pages",
-                 "connectors.bank: unknown key 'allowed_tools'", "reconciliation.max_rejected_share",
-                 "schedules.refresh_cron"):
+    for path in (
+        "top level: unknown key 'conectors'",
+        "company.fiscal_year_start_month",
+        "company.timezone",
+        "connectors.erp.client.call_timeout_s",
+        "connectors.erp.client.max_pages",
+        "connectors.bank: unknown key 'allowed_tools'",
+        "reconciliation.max_rejected_share",
+        "schedules.refresh_cron",
+    ):
         assert sum(p.startswith(f"closeboard.yaml: {path}") for p in found) == 1, path
 
 
@@ -267,8 +367,11 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 
 def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
     started = time.perf_counter()
-    with pytest.raises(ConfigError, match=r"closeboard.yaml: line 1, column 4: YAML anchors and aliases \(&a\) "
-                                          r"are not accepted"):
+    with pytest.raises(
+        ConfigError,
+        match=r"closeboard.yaml: line 1, column 4: YAML anchors and aliases \(&a\) "
+        r"are not accepted",
+    ):
         load_config(write(tmp_path, BOMB))
     assert time.perf_counter() - started < 2
 
@@ -282,7 +385,9 @@ def test_a_single_alias_or_merge_key_is_refused_too(tmp_path: Path) -> None:
 
 def test_a_duplicate_key_is_refused_with_both_lines(tmp_path: Path) -> None:
     text = (REPO / "closeboard.yaml").read_text(encoding="utf-8") + "\nschedules:\n  close_business_day: 5\n"
-    with pytest.raises(ConfigError, match=r"closeboard.yaml: line \d+: duplicate key 'schedules' \(first on line \d+\)"):
+    with pytest.raises(
+        ConfigError, match=r"closeboard.yaml: line \d+: duplicate key 'schedules' \(first on line \d+\)"
+    ):
         load_config(write(tmp_path, text))
 
 
@@ -314,8 +419,9 @@ def test_a_missing_command_fails_at_load_with_its_name(tmp_path: Path) -> None:
     assert parse_config(raw).connectors["bank"].server.command == "closeboard-no-such-server"  # a mapping on request
 
 
-def test_python_means_this_interpreter_and_an_executable_on_path_is_found(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_python_means_this_interpreter_and_an_executable_on_path_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     raw = example()
     raw["connectors"]["erp"]["server"]["command"] = "python3"
     tool = tmp_path / "my-server"
@@ -332,8 +438,14 @@ def test_python_means_this_interpreter_and_an_executable_on_path_is_found(tmp_pa
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("CLOSEBOARD_CONFIG", "CLOSEBOARD_HOME")}
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_refresh_without_a_configuration_fails_at_once_and_creates_nothing(tmp_path: Path) -> None:
@@ -341,7 +453,8 @@ def test_refresh_without_a_configuration_fails_at_once_and_creates_nothing(tmp_p
     done = _cli(tmp_path, "refresh")
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().splitlines() == [
-        f"✗ no configuration at {tmp_path.resolve() / 'closeboard.yaml'} (pass --config or set CLOSEBOARD_CONFIG)"]
+        f"✗ no configuration at {tmp_path.resolve() / 'closeboard.yaml'} (pass --config or set CLOSEBOARD_CONFIG)"
+    ]
     assert list(tmp_path.iterdir()) == []  # no ./var
     assert time.perf_counter() - started < 60  # no run was started (it took two minutes)
 

@@ -67,29 +67,36 @@ async def _client(url: str, scenario: str, context: dict, home: Path) -> None:
 
     os.environ["CONFORMANCE_CLIENT_SECRET"] = context.get("client_secret") or ""
     if scenario == "auth/client-credentials-basic":
-        auth = AuthConfig(kind="client_credentials", client_id=context["client_id"],
-                          client_secret="${CONFORMANCE_CLIENT_SECRET}")
+        auth = AuthConfig(
+            kind="client_credentials", client_id=context["client_id"], client_secret="${CONFORMANCE_CLIENT_SECRET}"
+        )
     elif context.get("client_id"):
-        auth = AuthConfig(kind="oauth", client_id=context["client_id"],
-                          client_secret="${CONFORMANCE_CLIENT_SECRET}" if context.get("client_secret") else None)
+        auth = AuthConfig(
+            kind="oauth",
+            client_id=context["client_id"],
+            client_secret="${CONFORMANCE_CLIENT_SECRET}" if context.get("client_secret") else None,
+        )
     else:
         auth = AuthConfig(kind="oauth")
-    connector = ConnectorConfig(name="conformance", adapter="builtin.bank", server=ServerConfig(url=url),
-                                allow_tools=(), auth=auth)
+    connector = ConnectorConfig(
+        name="conformance", adapter="builtin.bank", server=ServerConfig(url=url), allow_tools=(), auth=auth
+    )
     got: dict[str, AuthorizationCodeResult] = {}
 
     async def redirect(authorization_url: str) -> None:  # the person consents: follow the redirect
         async with httpx2.AsyncClient() as http:
             response = await http.get(authorization_url)
         query = parse_qs(urlparse(response.headers["location"]).query)
-        got["result"] = AuthorizationCodeResult(code=query["code"][0], state=(query.get("state") or [None])[0],
-                                                iss=(query.get("iss") or [None])[0])
+        got["result"] = AuthorizationCodeResult(
+            code=query["code"][0], state=(query.get("state") or [None])[0], iss=(query.get("iss") or [None])[0]
+        )
 
     async def callback() -> AuthorizationCodeResult:
         return got["result"]
 
-    _, provider = connection_auth(connector, home, interactive=True, redirect_handler=redirect,
-                                  callback_handler=callback)
+    _, provider = connection_auth(
+        connector, home, interactive=True, redirect_handler=redirect, callback_handler=callback
+    )
     async with httpx2.AsyncClient(auth=provider, timeout=30) as http:
         async with Client(streamable_http_client(url, http_client=http), read_timeout_seconds=30) as client:
             tools = (await client.list_tools()).tools
@@ -122,8 +129,13 @@ def conformance_suite() -> Path:
 def test_closeboard_oauth_client_passes_the_auth_scenario(scenario: str, conformance_suite: Path) -> None:
     from tests.conformance import run_scenario
 
-    result = run_scenario("client", scenario, command=f"{sys.executable} -m tests.test_conformance_client",
-                          timeout=120, env={"PYTHONPATH": str(REPO)})
+    result = run_scenario(
+        "client",
+        scenario,
+        command=f"{sys.executable} -m tests.test_conformance_client",
+        timeout=120,
+        env={"PYTHONPATH": str(REPO)},
+    )
     assert result.ok, (
         f"scenario {scenario} failed (exit {result.returncode}): "
         f"{[(c.get('id'), c.get('status'), c.get('errorMessage')) for c in result.failed]}\n{result.output[-3000:]}"

@@ -21,8 +21,9 @@ def conformance_suite() -> Path:
 
 
 @pytest.mark.parametrize("server", ["erp", "bank", "crm"])
-def test_bundled_server_passes_the_server_scenarios(server: str, conformance_suite: Path, demo_data: Path,
-                                                    http_server) -> None:
+def test_bundled_server_passes_the_server_scenarios(
+    server: str, conformance_suite: Path, demo_data: Path, http_server
+) -> None:
     url = http_server(f"connectors.servers.{server}", demo_data)
     results = [run_scenario("server", scenario, url=url) for scenario in SCENARIOS]
     for result in results:

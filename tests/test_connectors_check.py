@@ -25,8 +25,12 @@ def test_check_lists_tools_and_counts_each_table(demo_home: Path) -> None:
     assert "  tool get_ledger_summary: allow-listed, read-only, used, approved" in out
     assert "not used by adapter" not in out
     demo = demo_home / "demo"
-    for table, path in [("erp_journal_lines", "erp/journal_lines.csv"), ("erp_accounts", "erp/accounts.csv"),
-                        ("bank_transactions", "bank/transactions.csv"), ("crm_opportunities", "crm/opportunities.csv")]:
+    for table, path in [
+        ("erp_journal_lines", "erp/journal_lines.csv"),
+        ("erp_accounts", "erp/accounts.csv"),
+        ("bank_transactions", "bank/transactions.csv"),
+        ("crm_opportunities", "crm/opportunities.csv"),
+    ]:
         assert f"  {table}: {csv_rows(demo / path):,} records" in out
 
 

@@ -28,8 +28,12 @@ def run_async(fn, *args):
 def test_log_of_the_last_run_lists_every_call(demo_home: Path) -> None:
     out = cli_in_process("connectors", "log", "--last", "--limit", "1000", home=demo_home).stdout
     last = read(demo_home, "select run_id from connector_calls order by rowid desc limit 1")[0][0]
-    calls = read(demo_home, "select source, tool, count(*), sum(items)::bigint from connector_calls "
-                            "where run_id = ? and status = 'ok' group by all order by all", [last])
+    calls = read(
+        demo_home,
+        "select source, tool, count(*), sum(items)::bigint from connector_calls "
+        "where run_id = ? and status = 'ok' group by all order by all",
+        [last],
+    )
     assert calls, "the demo's run made calls"
     for source, tool, n, _items in calls:
         rows = [line for line in out.splitlines() if f" {source} " in line and f" {tool} " in line]
@@ -53,19 +57,35 @@ def test_log_filters_by_source_and_limit(demo_home: Path) -> None:
 def test_secrets_in_arguments_and_errors_never_reach_the_log(demo_home: Path, demo_data: Path, tmp_path: Path) -> None:
     """Calls carrying secrets (by key name at any depth, and secret-looking values) are written to
     connector_calls redacted, and `connectors log` shows no secret."""
-    secrets = ["s3cr3t-api-key-value", "rt-0123456789abcdef", "hunter2-password", "abcdefghijklmnop0123",
-               "sk_live_4eC39HqLyjWDarjtT1zdp7dc"]
-    config = ConnectorConfig("crm", "builtin.crm", ServerConfig(command="python"), ("list_opportunities",),
-                             ClientSettings(call_timeout_s=20, retries=0))
+    secrets = [
+        "s3cr3t-api-key-value",
+        "rt-0123456789abcdef",
+        "hunter2-password",
+        "abcdefghijklmnop0123",
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    ]
+    config = ConnectorConfig(
+        "crm",
+        "builtin.crm",
+        ServerConfig(command="python"),
+        ("list_opportunities",),
+        ClientSettings(call_timeout_s=20, retries=0),
+    )
     log = CallLog()
 
     async def go() -> None:
         async with SourceSession(config, log=log, server=crm.build_server(demo_data)) as session:
             with pytest.raises(ConnectorError):  # the server refuses the arguments: a failed call, logged too
-                await session.call("list_opportunities", {
-                    "api_key": secrets[0], "options": {"refresh_token": secrets[1], "Password": secrets[2]},
-                    "note": f"Bearer {secrets[3]}", "filters": [secrets[4]], "limit": "not a number",
-                })
+                await session.call(
+                    "list_opportunities",
+                    {
+                        "api_key": secrets[0],
+                        "options": {"refresh_token": secrets[1], "Password": secrets[2]},
+                        "note": f"Bearer {secrets[3]}",
+                        "filters": [secrets[4]],
+                        "limit": "not a number",
+                    },
+                )
             await session.call("list_opportunities", {"limit": 1, "authorization": f"Bearer {secrets[3]}"})
 
     run_async(go)
@@ -76,8 +96,12 @@ def test_secrets_in_arguments_and_errors_never_reach_the_log(demo_home: Path, de
     con = connect(home / "warehouse.read.duckdb")
     try:
         write_calls(con, "secret-test-run", log)
-        stored = [a for (a,) in con.execute("select arguments from connector_calls where run_id = 'secret-test-run' "
-                                            "order by rowid").fetchall()]
+        stored = [
+            a
+            for (a,) in con.execute(
+                "select arguments from connector_calls where run_id = 'secret-test-run' order by rowid"
+            ).fetchall()
+        ]
     finally:
         con.close()
     first = json.loads(stored[0])

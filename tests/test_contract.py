@@ -20,9 +20,12 @@ def test_connector_records_match_the_warehouse_schema() -> None:
     con = duckdb.connect()
     ensure_schema(con)
     for table, columns in CANONICAL.items():
-        declared = [name for (name,) in con.execute(
-            "select column_name from duckdb_columns() where table_name = ? order by column_index", [table]
-        ).fetchall()]
+        declared = [
+            name
+            for (name,) in con.execute(
+                "select column_name from duckdb_columns() where table_name = ? order by column_index", [table]
+            ).fetchall()
+        ]
         assert tuple(declared) == columns, table
         block = SCHEMA.split(f"create table if not exists {table} (")[1].split(");")[0]
         composite = re.search(r"-- key: \(([^)]*)\)", block)
@@ -37,7 +40,11 @@ def _served_tables() -> dict[str, tuple[str, ...]]:
     served = {}
     for source, module in (("erp", erp), ("bank", bank), ("crm", crm), ("budget", budget)):
         for spec in module.TABLES:
-            name = spec.name if spec.name.startswith(f"{source}_") or spec.name == f"{source}s" else f"{source}_{spec.name}"
+            name = (
+                spec.name
+                if spec.name.startswith(f"{source}_") or spec.name == f"{source}s"
+                else f"{source}_{spec.name}"
+            )
             served[name] = spec.column_names
     return served
 
@@ -99,11 +106,17 @@ def test_imports_run_one_way() -> None:
         if path.removesuffix(".py").replace("/", ".") in NEUTRAL:
             wrong += [f"{path}: {n} (a neutral module imports nothing of ours)" for n in names]
     for path, names in _imports("warehouse").items():
-        wrong += [f"{path}: {n}" for n in names
-                  if n.split(".")[0] in ("pipelines", "reports") or (n.startswith("connectors") and n not in NEUTRAL)]
+        wrong += [
+            f"{path}: {n}"
+            for n in names
+            if n.split(".")[0] in ("pipelines", "reports") or (n.startswith("connectors") and n not in NEUTRAL)
+        ]
     for path, names in _imports("reports").items():
-        wrong += [f"{path}: {n}" for n in names
-                  if n.split(".")[0] == "pipelines" or n in ("connectors.audit", "connectors.client")]
+        wrong += [
+            f"{path}: {n}"
+            for n in names
+            if n.split(".")[0] == "pipelines" or n in ("connectors.audit", "connectors.client")
+        ]
     assert wrong == []
 
 

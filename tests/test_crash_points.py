@@ -40,8 +40,8 @@ from pipelines.publishing import CRASH_ENV
 from tests.conftest import AS_OF, closeboard, copy_demo
 from warehouse.home import Home
 
-CLOSED_THEN_RESTATED = "2026-04"   # closed, then a backdated entry restates it
-DRAFT = "2026-03"                  # never closed: the entries make v2, then v3, drafts
+CLOSED_THEN_RESTATED = "2026-04"  # closed, then a backdated entry restates it
+DRAFT = "2026-03"  # never closed: the entries make v2, then v3, drafts
 AMOUNT, AGAIN = Decimal("1234.56"), Decimal("10000.00")
 EXPENSE, ACCRUAL = "6600", "2200"  # Professional Fees (expense), Accrued Liabilities: changes opex, net income
 DATA = re.compile(r'<script type="application/json" id="cb-data">(.*?)</script>', re.S)
@@ -63,9 +63,14 @@ def live_rows(home: Path, query: str, params: list | None = None) -> list[tuple]
 def snapshots(home: Path) -> dict[tuple[str, int], dict]:
     """(period, version) -> {status, kpis (Decimal or None), page_path}."""
     rows = live_rows(home, "select period, version, status, kpis, page_path from close_snapshots")
-    return {(p, v): {"status": s, "page_path": path,
-                     "kpis": {k: None if x is None else Decimal(x) for k, x in json.loads(kpis).items()}}
-            for p, v, s, kpis, path in rows}
+    return {
+        (p, v): {
+            "status": s,
+            "page_path": path,
+            "kpis": {k: None if x is None else Decimal(x) for k, x in json.loads(kpis).items()},
+        }
+        for p, v, s, kpis, path in rows
+    }
 
 
 def _data(html: str) -> dict:
@@ -97,10 +102,15 @@ def assert_page_shows_its_version(home: Path, period: str, version: int, snap: d
     assert page.exists(), f"{period} v{version} has no archived page"
     meta, figures, tiles = shown(page)
     assert (meta["default_period"], meta["archived"]["period"], meta["archived"]["version"]) == (
-        period, period, version)
+        period,
+        period,
+        version,
+    )
     assert meta["history_href"] == "../../history.html"
     for kpi, value in snap["kpis"].items():
-        assert figures.get(kpi) == value, f"{period} v{version}: {kpi} shows {figures.get(kpi)}, the version has {value}"
+        assert figures.get(kpi) == value, (
+            f"{period} v{version}: {kpi} shows {figures.get(kpi)}, the version has {value}"
+        )
         if kpi in tiles:
             assert (Decimal(tiles[kpi]) if tiles[kpi] else None) == value, f"{period} v{version}: tile {kpi}"
     return meta
@@ -114,9 +124,18 @@ def append_journal(home: Path, entry_id: str, day: str, amount: Decimal) -> None
     with path.open("a", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         for n, (account, debit, credit) in enumerate([(EXPENSE, amount, Decimal(0)), (ACCRUAL, Decimal(0), amount)], 1):
-            writer.writerow({"entry_id": entry_id, "line_no": n, "posted_date": day, "account_id": account,
-                             "debit": f"{debit:.2f}", "credit": f"{credit:.2f}", "currency": "USD",
-                             "description": "closeboard crash test entry"})
+            writer.writerow(
+                {
+                    "entry_id": entry_id,
+                    "line_no": n,
+                    "posted_date": day,
+                    "account_id": account,
+                    "debit": f"{debit:.2f}",
+                    "credit": f"{credit:.2f}",
+                    "currency": "USD",
+                    "description": "closeboard crash test entry",
+                }
+            )
 
 
 def killed(*args: str, home: Path, at: str) -> None:
@@ -134,9 +153,15 @@ def busy_writers(home: Path) -> list[str]:
     """Runs counted against the `closeboard/warehouse` limit (what keeps queued runs QUEUED)."""
     key, value = next(iter(WAREHOUSE_TAG.items()))
     with instance(Home.resolve(str(home))) as dagster_instance:
-        return [r.run_id for r in dagster_instance.get_runs(filters=dg.RunsFilter(
-            statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING],
-            tags={key: value}))]
+        return [
+            r.run_id
+            for r in dagster_instance.get_runs(
+                filters=dg.RunsFilter(
+                    statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING],
+                    tags={key: value},
+                )
+            )
+        ]
 
 
 # --- the crash story, one home -----------------------------------------------------------------------
@@ -200,7 +225,9 @@ def test_kills_left_committed_versions_without_pages_and_runs_holding_the_queue(
     assert story.busy_after_first_kill == [story.first_killed_run.run_id]  # it held the writer queue
     second = story.after_second_kill
     assert (second[(CLOSED_THEN_RESTATED, 2)]["status"], second[(CLOSED_THEN_RESTATED, 3)]["status"]) == (
-        "closed", "restated")
+        "closed",
+        "restated",
+    )
     assert (DRAFT, 2) in second and (DRAFT, 3) not in second
     assert len(second) > len(story.after_first_kill) + 3
     assert story.pages_after_second_kill == set()  # both runs died before archiving anything
@@ -217,8 +244,11 @@ def test_the_next_run_marks_a_killed_in_process_run_failed(story: Story) -> None
     dead = final[story.first_killed_run.run_id]
     assert PROCESS_TAG in dead.tags
     with instance(Home.resolve(str(story.home))) as dagster_instance:
-        failures = [e.message for e in dagster_instance.all_logs(dead.run_id)
-                    if e.dagster_event is not None and e.dagster_event.is_run_failure]
+        failures = [
+            e.message
+            for e in dagster_instance.all_logs(dead.run_id)
+            if e.dagster_event is not None and e.dagster_event.is_run_failure
+        ]
     assert failures and "is gone" in failures[-1]
 
 
@@ -252,7 +282,9 @@ def test_each_draft_shows_its_own_figures_whether_archived_late_or_by_its_own_ru
     v1, v2, v3 = (snaps[(DRAFT, n)] for n in (1, 2, 3))
     assert [v["status"] for v in (v1, v2, v3)] == ["draft"] * 3
     assert (v2["kpis"]["opex"], v3["kpis"]["opex"]) == (
-        v1["kpis"]["opex"] + AMOUNT, v1["kpis"]["opex"] + AMOUNT + AGAIN)
+        v1["kpis"]["opex"] + AMOUNT,
+        v1["kpis"]["opex"] + AMOUNT + AGAIN,
+    )
     # v2 was left without a page by the killed run and repaired after the ledger moved on
     assert v2["page_path"] not in story.pages_after_second_kill
     assert assert_page_shows_its_version(story.home, DRAFT, 2, v2)["archived"]["warehouse_matches"] is False
@@ -273,8 +305,9 @@ def _started_run(dagster_instance: dg.DagsterInstance, tags: dict[str, str]) -> 
 
 def test_runs_of_dead_processes_are_marked_failed_and_live_ones_left_alone(tmp_path: Path) -> None:
     home = Home.resolve(str(tmp_path / "home"))
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, timeout=60, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60, check=True
+    )
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     zombie = subprocess.Popen([sys.executable, "-c", "pass"])
     os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: its pid still answers
@@ -291,12 +324,19 @@ def test_runs_of_dead_processes_are_marked_failed_and_live_ones_left_alone(tmp_p
             daemon_id = _started_run(dagster_instance, {})  # launched by the daemon: not ours to judge
             other_host_id = _started_run(dagster_instance, {PROCESS_TAG: f"elsewhere.example|{gone.stdout.strip()}|1"})
             assert sorted(fail_dead_runs(dagster_instance)) == sorted([dead_id, zombie_id, recycled_id])
-            status = {i: dagster_instance.get_run_by_id(i).status
-                      for i in (dead_id, zombie_id, recycled_id, live_id, mine_id, daemon_id, other_host_id)}
-        assert status == {dead_id: dg.DagsterRunStatus.FAILURE, recycled_id: dg.DagsterRunStatus.FAILURE,
-                          zombie_id: dg.DagsterRunStatus.FAILURE,
-                          live_id: dg.DagsterRunStatus.STARTED, mine_id: dg.DagsterRunStatus.STARTED,
-                          daemon_id: dg.DagsterRunStatus.STARTED, other_host_id: dg.DagsterRunStatus.STARTED}
+            status = {
+                i: dagster_instance.get_run_by_id(i).status
+                for i in (dead_id, zombie_id, recycled_id, live_id, mine_id, daemon_id, other_host_id)
+            }
+        assert status == {
+            dead_id: dg.DagsterRunStatus.FAILURE,
+            recycled_id: dg.DagsterRunStatus.FAILURE,
+            zombie_id: dg.DagsterRunStatus.FAILURE,
+            live_id: dg.DagsterRunStatus.STARTED,
+            mine_id: dg.DagsterRunStatus.STARTED,
+            daemon_id: dg.DagsterRunStatus.STARTED,
+            other_host_id: dg.DagsterRunStatus.STARTED,
+        }
     finally:
         alive.kill()
         alive.wait(timeout=30)
@@ -305,8 +345,9 @@ def test_runs_of_dead_processes_are_marked_failed_and_live_ones_left_alone(tmp_p
 
 def test_closeboard_ui_home_preparation_fails_the_dead_runs_first(tmp_path: Path) -> None:
     home = Home.resolve(str(tmp_path / "home"))
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, timeout=60, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60, check=True
+    )
     with instance(home) as dagster_instance:
         dead_id = _started_run(dagster_instance, process_tag(int(gone.stdout)))
     ensure_dagster_home(home)  # what `closeboard ui` calls before `dagster dev`
@@ -319,8 +360,9 @@ def test_the_dead_run_sensor_sweeps_while_the_daemon_runs(tmp_path: Path) -> Non
     from pipelines.schedules import dead_runs_sensor
 
     home = Home.resolve(str(tmp_path / "home"))
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, timeout=60, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60, check=True
+    )
     sensor = dead_runs_sensor
     with instance(home) as dagster_instance:
         dead_id = _started_run(dagster_instance, process_tag(int(gone.stdout)))

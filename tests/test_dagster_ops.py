@@ -69,7 +69,11 @@ def ui(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui
     log = (home / "ui.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "--home", str(home), "ui", "--port", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     ui = Ui(home, port)
     try:
@@ -81,7 +85,9 @@ def ui(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui
                 break
             except Exception as exc:
                 if time.monotonic() > deadline:
-                    raise AssertionError("the Dagster UI did not come up:\n" + (home / "ui.log").read_text()[-3000:]) from exc
+                    raise AssertionError(
+                        "the Dagster UI did not come up:\n" + (home / "ui.log").read_text()[-3000:]
+                    ) from exc
                 time.sleep(0.5)
         yield ui
     finally:
@@ -115,7 +121,8 @@ def test_refresh_launched_from_the_ui_api_renders_newer_data(ui: Ui) -> None:
     assert f'content="{run_id}"' in page
     with ui.instance() as instance:
         materialized = instance.get_latest_materialization_event(
-            __import__("dagster").AssetKey("erp_journal_lines")).asset_materialization
+            __import__("dagster").AssetKey("erp_journal_lines")
+        ).asset_materialization
     assert materialized.metadata["rows"].value == read(ui.home, "select count(*) from erp_journal_lines")[0][0]
     assert materialized.metadata["preview"].value.startswith("| entry_id | line_no |")
 
@@ -181,9 +188,23 @@ def test_served_reload_launches_the_refresh_job_on_the_running_dagster_webserver
     env.pop("CLOSEBOARD_DAGSTER_URL", None)
     log = (ui.home / "serve.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "--home", str(ui.home), "serve", "--port", str(port),
-         "--dagster-url", f"http://127.0.0.1:{ui.port}"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "--home",
+            str(ui.home),
+            "serve",
+            "--port",
+            str(port),
+            "--dagster-url",
+            f"http://127.0.0.1:{ui.port}",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         wait_for_port(port, proc)

@@ -15,7 +15,10 @@ from tests.conftest import REPO
 def test_workspace_validates() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Validation successful for code location closeboard" in proc.stderr + proc.stdout
@@ -27,13 +30,30 @@ def test_refresh_job_covers_one_asset_per_canonical_table_grouped_by_source() ->
     graph = defs.resolve_asset_graph()
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == {
-        "erp_accounts": "erp", "erp_journal_lines": "erp", "erp_invoices": "erp", "erp_bills": "erp",
-        "erp_payments": "erp", "erp_fx_rates": "erp", "erp_trial_balance": "erp", "bank_accounts": "bank", "bank_transactions": "bank", "bank_balances": "bank",
-        "crm_opportunities": "crm", "budgets": "budget", "periods": "warehouse", "mart_pnl_monthly": "warehouse",
-        "mart_balance_sheet": "warehouse", "mart_kpis": "warehouse", "mart_statements": "warehouse",
-        "mart_budget": "warehouse", "dashboard": "reports",
-        "recon_results": "reconciliation", "recon_items": "reconciliation",
-        "recon_bank_matches": "reconciliation", "close_snapshots": "close", "close_snapshot": "close_history",
+        "erp_accounts": "erp",
+        "erp_journal_lines": "erp",
+        "erp_invoices": "erp",
+        "erp_bills": "erp",
+        "erp_payments": "erp",
+        "erp_fx_rates": "erp",
+        "erp_trial_balance": "erp",
+        "bank_accounts": "bank",
+        "bank_transactions": "bank",
+        "bank_balances": "bank",
+        "crm_opportunities": "crm",
+        "budgets": "budget",
+        "periods": "warehouse",
+        "mart_pnl_monthly": "warehouse",
+        "mart_balance_sheet": "warehouse",
+        "mart_kpis": "warehouse",
+        "mart_statements": "warehouse",
+        "mart_budget": "warehouse",
+        "dashboard": "reports",
+        "recon_results": "reconciliation",
+        "recon_items": "reconciliation",
+        "recon_bank_matches": "reconciliation",
+        "close_snapshots": "close",
+        "close_snapshot": "close_history",
     }
     assert all(graph.get(dg.AssetKey(k)).description for k in groups)
 
@@ -85,8 +105,9 @@ def test_the_pipelines_modules_import_one_way() -> None:
     assert not cycles, f"import cycle: {' -> '.join(cycles[0])}"
     # the layers: the CLI's runner builds on the code location, which builds on jobs and schedules
     assert "pipelines.runner" not in set().union(*graph.values()) - graph["pipelines.cli"]
-    assert graph["pipelines.close"].isdisjoint({"pipelines.definitions", "pipelines.jobs", "pipelines.schedules",
-                                                "pipelines.runner"})
+    assert graph["pipelines.close"].isdisjoint(
+        {"pipelines.definitions", "pipelines.jobs", "pipelines.schedules", "pipelines.runner"}
+    )
 
 
 def test_source_step_retries_come_from_closeboard_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,9 +122,10 @@ def test_source_step_retries_come_from_closeboard_yaml(monkeypatch: pytest.Monke
         if refresh is not None:
             raw["refresh"] = refresh
         built = build_definitions(parse_config(raw))
-        return {source: built.resolve_assets_def(dg.AssetKey(table)).op.retry_policy
-                for source, table in (("erp", "erp_accounts"), ("bank", "bank_accounts"),
-                                      ("crm", "crm_opportunities"))}
+        return {
+            source: built.resolve_assets_def(dg.AssetKey(table)).op.retry_policy
+            for source, table in (("erp", "erp_accounts"), ("bank", "bank_accounts"), ("crm", "crm_opportunities"))
+        }
 
     default = policies(None)  # once (for what the client did not retry: step_may_retry), after 30 s
     assert [(default[s].max_retries, default[s].delay) for s in ("erp", "bank")] == [(1, 30.0), (1, 30.0)]
@@ -114,7 +136,8 @@ def test_source_step_retries_come_from_closeboard_yaml(monkeypatch: pytest.Monke
 
 
 def test_by_default_a_call_the_client_gave_up_on_is_not_pulled_again_as_a_step(
-        demo_data, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_data, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The attempts do not multiply: the ERP server dies mid-pagination at every try (a stdio server, as
     closeboard.yaml says); the client tries the call twice (client.retries 1) and the step is not tried
     again, while what the client cannot retry (the data changed between pages) still may be."""

@@ -36,8 +36,19 @@ from openpyxl import load_workbook
 from connectors.config import ConfigError, load_config, parse_config
 from connectors.demo.plant import plant
 from pipelines.cli import main
-from tests.conftest import (AS_OF, FIRST_PERIOD, close_in_process, copy_home, demo_config, demo_home_at, edit_config,
-                            free_port, read, refresh_in_process, run_in_process)
+from tests.conftest import (
+    AS_OF,
+    FIRST_PERIOD,
+    close_in_process,
+    copy_home,
+    demo_config,
+    demo_home_at,
+    edit_config,
+    free_port,
+    read,
+    refresh_in_process,
+    run_in_process,
+)
 from tests.reference import reference_kpis
 from tests.test_export import assert_pack_pdf, pdf_text, statement_lines
 
@@ -119,8 +130,11 @@ def definitions(home: Path) -> dg.Definitions:
     path = home / "closeboard.yaml"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
-        return build_definitions(load_config(path), closeboard=CloseboardResource(config_path=str(path), home=str(home)),
-                                 sources=SourcesResource(in_memory=True))
+        return build_definitions(
+            load_config(path),
+            closeboard=CloseboardResource(config_path=str(path), home=str(home)),
+            sources=SourcesResource(in_memory=True),
+        )
 
 
 def tick(home: Path, sensor: str, cursor: str | None = None) -> Any:
@@ -159,9 +173,15 @@ class Watch:
 
 
 def delivery_block(smtp_port: int, **extra: Any) -> dict[str, Any]:
-    return {"smtp": {"host": "127.0.0.1", "port": smtp_port, "starttls": False},
-            "from": "closeboard <close@demo.example>", "recipients": RECIPIENTS,
-            "webhook": "${" + HOOK_ENV + "}", "on": "close", "max_age": "2d", **extra}
+    return {
+        "smtp": {"host": "127.0.0.1", "port": smtp_port, "starttls": False},
+        "from": "closeboard <close@demo.example>",
+        "recipients": RECIPIENTS,
+        "webhook": "${" + HOOK_ENV + "}",
+        "on": "close",
+        "max_age": "2d",
+        **extra,
+    }
 
 
 @dataclass
@@ -230,12 +250,18 @@ def scenario(demo_data: Path, tmp_path_factory: pytest.TempPathFactory, smtp: An
         from pipelines.delivery import channels
         from reports.delivery import deliver_pack
 
-        s.outcomes["stale"] = deliver_pack(Home(clean), channels(load_config(clean / "closeboard.yaml")), PERIOD,
-                                           recipients=["new@demo.example"], max_age_s=3600,
-                                           now=datetime.now(timezone.utc) + timedelta(days=1))
+        s.outcomes["stale"] = deliver_pack(
+            Home(clean),
+            channels(load_config(clean / "closeboard.yaml")),
+            PERIOD,
+            recipients=["new@demo.example"],
+            max_age_s=3600,
+            now=datetime.now(timezone.utc) + timedelta(days=1),
+        )
         s.stages["stale"] = watch.take()
-        s.outcomes["by hand"] = CliRunner().invoke(main, ["--home", str(clean), "send", "--period", PERIOD,
-                                                          "--to", "auditor@demo.example"])
+        s.outcomes["by hand"] = CliRunner().invoke(
+            main, ["--home", str(clean), "send", "--period", PERIOD, "--to", "auditor@demo.example"]
+        )
         s.stages["by hand"] = watch.take()
 
         # the planted home: R1 and R2 fail from their months on, 2026-05 is restated
@@ -245,8 +271,9 @@ def scenario(demo_data: Path, tmp_path_factory: pytest.TempPathFactory, smtp: An
         s.outcomes["blocked"] = CliRunner().invoke(main, ["--home", str(s.planted), "send", "--period", OVERRIDDEN])
         s.stages["blocked"] = watch.take()
         s.ticks["planted alerts"] = tick(s.planted, "closeboard_alerts", s.ticks["alerts"].cursor)
-        s.outcomes["versions at alerts"] = dict(read(s.planted, "select period, max(version) from close_snapshots "
-                                                                "group by period"))
+        s.outcomes["versions at alerts"] = dict(
+            read(s.planted, "select period, max(version) from close_snapshots group by period")
+        )
         s.stages["planted alerts"] = watch.take()
         s.ticks["planted alerts again"] = tick(s.planted, "closeboard_alerts", s.ticks["planted alerts"].cursor)
         s.stages["planted alerts again"] = watch.take()
@@ -264,7 +291,9 @@ def attachments(message: EmailMessage) -> dict[str, bytes]:
 
 
 def version_of(home: Path, period: str, status: str) -> int:
-    return read(home, "select max(version) from close_snapshots where period = ? and status = ?", [period, status])[0][0]
+    return read(home, "select max(version) from close_snapshots where period = ? and status = ?", [period, status])[0][
+        0
+    ]
 
 
 # --- the pack ----------------------------------------------------------------------------------------
@@ -322,15 +351,21 @@ def test_the_send_is_recorded_without_secrets(scenario: Scenario) -> None:
 
     con = duckdb.connect(str(scenario.clean / "delivery.duckdb"), read_only=True)
     try:
-        rows = con.execute("select kind, period, version, channel, recipient, status, attachments from deliveries "
-                           "where kind = 'pack' order by channel, recipient").fetchall()
+        rows = con.execute(
+            "select kind, period, version, channel, recipient, status, attachments from deliveries "
+            "where kind = 'pack' order by channel, recipient"
+        ).fetchall()
         text = json.dumps(con.execute("select * from deliveries").fetchall(), default=str)
     finally:
         con.close()
     version = version_of(scenario.clean, PERIOD, "closed")
     sent = [(r[3], r[4]) for r in rows if r[5] == "sent"]
-    assert sent == [("email", "auditor@demo.example"), ("email", "board@demo.example"), ("email", "cfo@demo.example"),
-                    ("webhook", "webhook 127.0.0.1")]  # the auditor by hand (closeboard send --to), the rest by the sensor
+    assert sent == [
+        ("email", "auditor@demo.example"),
+        ("email", "board@demo.example"),
+        ("email", "cfo@demo.example"),
+        ("webhook", "webhook 127.0.0.1"),
+    ]  # the auditor by hand (closeboard send --to), the rest by the sensor
     assert [r[4] for r in rows if r[5] == "blocked"] == ["new@demo.example"]  # stale data
     assert all(r[1:3] == (PERIOD, version) for r in rows if r[5] == "sent")
     assert HOOK_TOKEN not in text and "/hook/" not in text
@@ -399,8 +434,9 @@ def test_an_override_at_sign_off_sends_and_says_so(scenario: Scenario) -> None:
 
 def alert_keys(stage: Stage) -> list[tuple[str, str]]:
     """(channel, subject line) of every alert in a stage."""
-    return [("email", m["Subject"]) for m in stage.emails] + [("webhook", p["text"].splitlines()[0])
-                                                              for _, p in stage.posts]
+    return [("email", m["Subject"]) for m in stage.emails] + [
+        ("webhook", p["text"].splitlines()[0]) for _, p in stage.posts
+    ]
 
 
 @slow
@@ -423,18 +459,26 @@ def test_each_alert_rule_fires_once_per_period_version(scenario: Scenario) -> No
     home = scenario.planted
     latest = scenario.outcomes["versions at alerts"]  # before 2025-04 was closed with an override
     failing = sorted({p for (p,) in read(home, "select period from recon_results where status = 'fail'")} & set(latest))
-    stale = sorted({p for (p,) in read(home, "select period from recon_items where check_id = 'R2_bank_vs_book' "
-                                             "and reason like '%stale (over%'")} & set(latest))
+    stale = sorted(
+        {
+            p
+            for (p,) in read(
+                home,
+                "select period from recon_items where check_id = 'R2_bank_vs_book' and reason like '%stale (over%'",
+            )
+        }
+        & set(latest)
+    )
     restated = version_of(home, PERIOD, "restated")
     assert OVERRIDDEN in failing and stale and restated == latest[PERIOD]
     stage = scenario.stages["planted alerts"]
     subjects = alert_keys(stage)
     expected = (
-        [("email", p, "fails") for p in failing]                           # check_fails
-        + [("webhook", p, "stale bank item(s)") for p in stale]             # stale_bank_item
-        + [("email", PERIOD, "is below")]                                   # cash_below, the restated version
-        + [("webhook", PERIOD, "is below")]                                 # runway_below, the restated version
-        + [("email", PERIOD, "a closed month was restated")]                # restated
+        [("email", p, "fails") for p in failing]  # check_fails
+        + [("webhook", p, "stale bank item(s)") for p in stale]  # stale_bank_item
+        + [("email", PERIOD, "is below")]  # cash_below, the restated version
+        + [("webhook", PERIOD, "is below")]  # runway_below, the restated version
+        + [("email", PERIOD, "a closed month was restated")]  # restated
     )
     assert len(subjects) == len(expected), subjects
     for channel, period, words in expected:
@@ -450,9 +494,13 @@ def test_each_alert_rule_fires_once_per_period_version(scenario: Scenario) -> No
 
 def test_the_delivery_block_is_checked_whole() -> None:
     raw = demo_config()
-    raw["delivery"] = {"smtp": {"host": "mail", "prot": 25, "user": "u", "password": "hunter2"},
-                       "recipients": ["not-an-address"], "webhook": "https://hooks.example/T/123",
-                       "max_age": "soon", True: "close"}
+    raw["delivery"] = {
+        "smtp": {"host": "mail", "prot": 25, "user": "u", "password": "hunter2"},
+        "recipients": ["not-an-address"],
+        "webhook": "https://hooks.example/T/123",
+        "max_age": "soon",
+        True: "close",
+    }
     raw["alerts"] = [{"rule": "cash_blow"}, {"rule": "runway_below"}, {"rule": "restated", "channel": "webhook"}]
     with pytest.raises(ConfigError) as caught:
         parse_config(raw)
@@ -493,12 +541,25 @@ def test_smtp_login_starttls_and_their_errors_never_show_the_password(tmp_path: 
         return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535 itself
 
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), auth_required=True,
-                            auth_require_tls=False, authenticator=authenticator)
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        auth_required=True,
+        auth_require_tls=False,
+        authenticator=authenticator,
+    )
     controller.start()
     try:
-        ok = Channels(sender="c@demo.example", smtp_host="127.0.0.1", smtp_port=controller.port, starttls=False,
-                      user="closeboard", password=password, timeout_s=5)
+        ok = Channels(
+            sender="c@demo.example",
+            smtp_host="127.0.0.1",
+            smtp_port=controller.port,
+            starttls=False,
+            user="closeboard",
+            password=password,
+            timeout_s=5,
+        )
         attachment = tmp_path / "note.txt"
         attachment.write_text("figures", encoding="utf-8")
         send_email(ok, ["cfo@demo.example"], "subject", "body", [attachment])

@@ -53,8 +53,12 @@ def test_demo_loads_every_record_exactly(demo_home: Path) -> None:
     demo_dir = demo_home / "demo"
     debit, credit = read(demo_home, "select sum(debit), sum(credit) from erp_journal_lines")[0]
     assert debit == credit and debit > 0
-    loads = {t: (total, loaded, bad) for t, total, loaded, bad in read(
-        demo_home, "select table_name, reported_total, rows_loaded, rows_quarantined from source_loads")}
+    loads = {
+        t: (total, loaded, bad)
+        for t, total, loaded, bad in read(
+            demo_home, "select table_name, reported_total, rows_loaded, rows_quarantined from source_loads"
+        )
+    }
     for table, file in TABLE_FILES.items():
         assert loads[table] == (csv_rows(demo_dir / file), csv_rows(demo_dir / file), 0), table
         assert read(demo_home, f"select count(*) from {table}")[0][0] == loads[table][1]
@@ -75,8 +79,11 @@ def test_demo_writes_page_status_and_audit_trail(demo_home: Path) -> None:
     status = json.loads((demo_home / "reports" / "status.json").read_text())
     assert set(status["sources_as_of"]) == {"erp", "bank", "crm", "budget"}
     calls = read(demo_home, "select source, tool, status, items from connector_calls")
-    assert {(s, t) for s, t, _, _ in calls} >= {("erp", "list_journal_lines"), ("bank", "get_balances"),
-                                                ("crm", "list_opportunities")}
+    assert {(s, t) for s, t, _, _ in calls} >= {
+        ("erp", "list_journal_lines"),
+        ("bank", "get_balances"),
+        ("crm", "list_opportunities"),
+    }
     assert all(status == "ok" for _, _, status, _ in calls)
     assert not (demo_home / "staging").exists() or not any((demo_home / "staging").iterdir())
 

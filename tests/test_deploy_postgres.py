@@ -64,8 +64,9 @@ def test_local_mode_writes_todays_instance_byte_for_byte(tmp_path: Path) -> None
     assert "storage" not in yaml.safe_load(written) and "run_monitoring" not in yaml.safe_load(written)
 
 
-def test_an_edited_local_instance_is_not_overwritten_by_the_postgres_one(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_edited_local_instance_is_not_overwritten_by_the_postgres_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(PG_URL_ENV, "postgresql+psycopg2://dagster@127.0.0.1:1/dagster")
     home = tmp_path / "home"
     home.mkdir()
@@ -78,8 +79,7 @@ def test_an_edited_local_instance_is_not_overwritten_by_the_postgres_one(tmp_pat
     assert (home / "dagster" / "dagster.yaml").read_text(encoding="utf-8") == edited
 
 
-def test_an_unset_url_variable_is_named_before_dagster_starts(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unset_url_variable_is_named_before_dagster_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     home.mkdir()
     write_config(home, {**demo_config(), "instance": INSTANCE})
@@ -106,48 +106,119 @@ def test_compose_file_is_valid_for_docker_compose() -> None:
     probe = subprocess.run([docker, "compose", "version"], capture_output=True, timeout=60) if docker else None
     if probe is None or probe.returncode != 0:
         pytest.skip("docker compose is not available here: `docker compose config` not run")
-    checked = subprocess.run([docker, "compose", "-f", str(DEPLOY / "compose.yaml"), "config", "--quiet"],
-                             capture_output=True, text=True, timeout=120, env={**os.environ, "DAGSTER_PG_PASSWORD": "x"})
+    checked = subprocess.run(
+        [docker, "compose", "-f", str(DEPLOY / "compose.yaml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DAGSTER_PG_PASSWORD": "x"},
+    )
     assert checked.returncode == 0, checked.stderr
 
 
 def test_helm_values_use_the_keys_the_dagster_chart_documents() -> None:
     values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text(encoding="utf-8"))
     # the top-level keys of the chart's values schema (helm/dagster/schema: DagsterHelmValues)
-    chart_keys = {"dagsterWebserver", "dagster-user-deployments", "postgresql", "generatePostgresqlPasswordSecret",
-                  "generateCeleryConfigSecret", "rabbitmq", "redis", "flower", "ingress", "imagePullSecrets",
-                  "computeLogManager", "scheduler", "runLauncher", "pythonLogs", "dagsterDaemon", "busybox",
-                  "migrate", "telemetry", "serviceAccount", "global", "retention", "additionalInstanceConfig",
-                  "concurrency"}
+    chart_keys = {
+        "dagsterWebserver",
+        "dagster-user-deployments",
+        "postgresql",
+        "generatePostgresqlPasswordSecret",
+        "generateCeleryConfigSecret",
+        "rabbitmq",
+        "redis",
+        "flower",
+        "ingress",
+        "imagePullSecrets",
+        "computeLogManager",
+        "scheduler",
+        "runLauncher",
+        "pythonLogs",
+        "dagsterDaemon",
+        "busybox",
+        "migrate",
+        "telemetry",
+        "serviceAccount",
+        "global",
+        "retention",
+        "additionalInstanceConfig",
+        "concurrency",
+    }
     assert set(values) <= chart_keys, set(values) - chart_keys
     (code,) = values["dagster-user-deployments"]["deployments"]
-    assert set(code) <= {"name", "image", "dagsterApiGrpcArgs", "codeServerArgs", "includeConfigInLaunchedRuns",
-                         "port", "env", "envConfigMaps", "envSecrets", "annotations", "nodeSelector", "affinity",
-                         "tolerations", "podSecurityContext", "securityContext", "resources", "livenessProbe",
-                         "readinessProbe", "startupProbe", "labels", "volumeMounts", "volumes", "schedulerName"}
+    assert set(code) <= {
+        "name",
+        "image",
+        "dagsterApiGrpcArgs",
+        "codeServerArgs",
+        "includeConfigInLaunchedRuns",
+        "port",
+        "env",
+        "envConfigMaps",
+        "envSecrets",
+        "annotations",
+        "nodeSelector",
+        "affinity",
+        "tolerations",
+        "podSecurityContext",
+        "securityContext",
+        "resources",
+        "livenessProbe",
+        "readinessProbe",
+        "startupProbe",
+        "labels",
+        "volumeMounts",
+        "volumes",
+        "schedulerName",
+    }
     assert code["dagsterApiGrpcArgs"][:2] == ["-m", "pipelines.definitions"]
     assert set(code["image"]) == {"repository", "tag", "pullPolicy"}
     assert code["envSecrets"] and all(set(s) == {"name"} for s in code["envSecrets"])
     launcher = values["runLauncher"]
     assert launcher["type"] == "K8sRunLauncher"
     assert set(launcher["config"]["k8sRunLauncher"]) <= {
-        "image", "imagePullPolicy", "jobNamespace", "loadInclusterConfig", "kubeconfigFile", "envConfigMaps",
-        "envSecrets", "envVars", "volumeMounts", "volumes", "labels", "failPodOnRunFailure", "resources",
-        "schedulerName", "securityContext", "runK8sConfig"}
+        "image",
+        "imagePullPolicy",
+        "jobNamespace",
+        "loadInclusterConfig",
+        "kubeconfigFile",
+        "envConfigMaps",
+        "envSecrets",
+        "envVars",
+        "volumeMounts",
+        "volumes",
+        "labels",
+        "failPodOnRunFailure",
+        "resources",
+        "schedulerName",
+        "securityContext",
+        "runK8sConfig",
+    }
     assert launcher["config"]["k8sRunLauncher"]["envSecrets"] == code["envSecrets"]
     assert values["global"]["postgresqlSecretName"] and values["generatePostgresqlPasswordSecret"] is False
-    assert set(values["postgresql"]) <= {"image", "enabled", "postgresqlHost", "postgresqlUsername",
-                                         "postgresqlPassword", "postgresqlDatabase", "postgresqlParams",
-                                         "postgresqlScheme", "service"}
+    assert set(values["postgresql"]) <= {
+        "image",
+        "enabled",
+        "postgresqlHost",
+        "postgresqlUsername",
+        "postgresqlPassword",
+        "postgresqlDatabase",
+        "postgresqlParams",
+        "postgresqlScheme",
+        "service",
+    }
     daemon = values["dagsterDaemon"]
     assert daemon["runCoordinator"]["type"] == "QueuedRunCoordinator" and daemon["runMonitoring"]["enabled"] is True
     concurrency = values["concurrency"]
     assert set(concurrency) <= {"enabled", "pools", "runs"}
     assert concurrency["runs"]["tagConcurrencyLimits"] == [
-        {"key": k, "limit": v} for k, v in ((c["key"], c["limit"])
-                                             for c in INSTANCE_CONFIG["concurrency"]["runs"]["tag_concurrency_limits"])]
-    assert concurrency["pools"] == {"defaultLimit": INSTANCE_CONFIG["concurrency"]["pools"]["default_limit"],
-                                    "granularity": INSTANCE_CONFIG["concurrency"]["pools"]["granularity"]}
+        {"key": k, "limit": v}
+        for k, v in ((c["key"], c["limit"]) for c in INSTANCE_CONFIG["concurrency"]["runs"]["tag_concurrency_limits"])
+    ]
+    assert concurrency["pools"] == {
+        "defaultLimit": INSTANCE_CONFIG["concurrency"]["pools"]["default_limit"],
+        "granularity": INSTANCE_CONFIG["concurrency"]["pools"]["granularity"],
+    }
 
 
 # --- a real PostgreSQL and the three Dagster processes ---------------------------------------------------
@@ -174,16 +245,40 @@ def postgres() -> Iterator[str]:
         os.chown(root, nobody.pw_uid, nobody.pw_gid)
     data, port = root / "data", free_port()
     try:
-        subprocess.run([*as_user, str(initdb), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                        "--no-sync"], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [*as_user, str(initdb), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=200"
-        started = subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"),
-                                  "-w", "-t", "60", "-o", options, "start"], capture_output=True, text=True, timeout=90)
+        started = subprocess.run(
+            [
+                *as_user,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(root / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         assert started.returncode == 0, started.stdout + started.stderr + (root / "server.log").read_text()
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -196,23 +291,47 @@ class Deployment(Ui):
         self.code_port = free_port()
         super().__init__(home, free_port())
         self.url = url
-        env = {**os.environ, "DAGSTER_HOME": str(home / "dagster"), PG_URL_ENV: url,
-               "CLOSEBOARD_HOME": str(home), "CLOSEBOARD_CONFIG": str(config),
-               "CLOSEBOARD_CODE_HOST": "127.0.0.1", "CLOSEBOARD_CODE_PORT": str(self.code_port)}
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(home / "dagster"),
+            PG_URL_ENV: url,
+            "CLOSEBOARD_HOME": str(home),
+            "CLOSEBOARD_CONFIG": str(config),
+            "CLOSEBOARD_CODE_HOST": "127.0.0.1",
+            "CLOSEBOARD_CODE_PORT": str(self.code_port),
+        }
         bindir, workspace = Path(sys.executable).parent, str(DEPLOY / "workspace.grpc.yaml")
         self.commands = {
-            "code": [sys.executable, "-m", "dagster", "api", "grpc", "-m", "pipelines.definitions",
-                     "--location-name", "closeboard", "-h", "127.0.0.1", "-p", str(self.code_port)],
-            "webserver": [str(bindir / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.port),
-                          "-w", workspace],
+            "code": [
+                sys.executable,
+                "-m",
+                "dagster",
+                "api",
+                "grpc",
+                "-m",
+                "pipelines.definitions",
+                "--location-name",
+                "closeboard",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.code_port),
+            ],
+            "webserver": [str(bindir / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.port), "-w", workspace],
             "daemon": [str(bindir / "dagster-daemon"), "run", "-w", workspace],
         }
         self.env, self.procs = env, {}
 
     def start(self, name: str) -> None:
         with (self.home / f"{name}.log").open("a") as log:
-            self.procs[name] = subprocess.Popen(self.commands[name], cwd=REPO, env=self.env, stdout=log,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+            self.procs[name] = subprocess.Popen(
+                self.commands[name],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         if name == "code":  # the gRPC server listens once the definitions are loaded
             wait_for_port(self.code_port, self.procs[name], timeout=START_TIMEOUT_S)
 
@@ -285,8 +404,14 @@ def test_instance_is_on_postgresql_with_run_monitoring(deployment: Deployment) -
     assert written["run_launcher"] == {"module": "pipelines.instance", "class": "MonitoredRunLauncher"}
     assert written["run_monitoring"]["poll_interval_seconds"] == INSTANCE["run_monitoring_interval_s"]
     with deployment.instance() as dagster_instance:
-        kinds = {type(s).__name__ for s in (dagster_instance.run_storage, dagster_instance.event_log_storage,
-                                            dagster_instance.schedule_storage)}
+        kinds = {
+            type(s).__name__
+            for s in (
+                dagster_instance.run_storage,
+                dagster_instance.event_log_storage,
+                dagster_instance.schedule_storage,
+            )
+        }
         assert kinds == {"PostgresRunStorage", "PostgresEventLogStorage", "PostgresScheduleStorage"}
         assert dagster_instance.run_monitoring_enabled
     assert not (deployment.home / "dagster" / "history").exists(), "runs stored in SQLite files"
@@ -318,9 +443,13 @@ def _run_pid(deployment: Deployment, run_id: str) -> int:
     while time.monotonic() < deadline:
         with deployment.instance() as dagster_instance:
             events = dagster_instance.all_logs(run_id)
-        pids = [e.dagster_event.engine_event_data.metadata["pid"].value for e in events
-                if e.dagster_event and e.dagster_event.event_type_value == "ENGINE_EVENT"
-                and "pid" in (e.dagster_event.engine_event_data.metadata or {})]
+        pids = [
+            e.dagster_event.engine_event_data.metadata["pid"].value
+            for e in events
+            if e.dagster_event
+            and e.dagster_event.event_type_value == "ENGINE_EVENT"
+            and "pid" in (e.dagster_event.engine_event_data.metadata or {})
+        ]
         started = any(e.dagster_event and e.dagster_event.event_type_value == "STEP_START" for e in events)
         if pids and started:
             return int(pids[0])

@@ -30,10 +30,14 @@ EVERY_LINE = 1_000_000
 # the journal lines behind each ledger KPI, selected independently of the mart (DESIGN "The read side")
 LINES = {
     "revenue": ("a.type = 'revenue' and jl.posted_date between $start and $end", "jl.credit - jl.debit"),
-    "opex": ("a.type = 'expense' and a.subtype is distinct from 'cogs' and jl.posted_date between $start and $end",
-             "jl.debit - jl.credit"),
-    "cogs": ("a.type = 'expense' and a.subtype = 'cogs' and jl.posted_date between $start and $end",
-             "jl.debit - jl.credit"),
+    "opex": (
+        "a.type = 'expense' and a.subtype is distinct from 'cogs' and jl.posted_date between $start and $end",
+        "jl.debit - jl.credit",
+    ),
+    "cogs": (
+        "a.type = 'expense' and a.subtype = 'cogs' and jl.posted_date between $start and $end",
+        "jl.debit - jl.credit",
+    ),
     "cash": ("a.subtype = 'cash' and jl.posted_date <= $end", "jl.debit - jl.credit"),
     "ar": ("a.subtype = 'ar' and jl.posted_date <= $end", "jl.debit - jl.credit"),
 }
@@ -124,7 +128,9 @@ def test_a_ledger_figure_is_its_journal_lines_largest_first_summing_to_it(con, k
 def test_the_definition_is_the_marts_expression(con) -> None:
     result = explain(con, "revenue", PERIOD, limit=1)
     steps = {step["cte"]: squashed(step["sql"]) for step in result["definition"]}
-    assert steps["period_figures"] == "sum(case when ab.type = 'revenue' then ab.credit - ab.debit else 0 end) as revenue"
+    assert (
+        steps["period_figures"] == "sum(case when ab.type = 'revenue' then ab.credit - ab.debit else 0 end) as revenue"
+    )
     assert steps["period_figures"] in squashed(MART_SQL)
     assert "revenue, cogs, opex" in result["doc"]
 
@@ -180,9 +186,13 @@ def test_the_pipeline_lists_its_opportunities(con) -> None:
     result = explain(con, "pipeline_open", PERIOD, limit=EVERY_LINE)
     assert result["kind"] == "records"
     ids = {r["opportunity_id"] for r in result["rows"]["shown"]}
-    open_ids = {r[0] for r in con.execute(
-        """select opportunity_id from crm_opportunities
-           where not is_closed and amount <> 0 and currency = (select currency from run_context)""").fetchall()}
+    open_ids = {
+        r[0]
+        for r in con.execute(
+            """select opportunity_id from crm_opportunities
+           where not is_closed and amount <> 0 and currency = (select currency from run_context)"""
+        ).fetchall()
+    }
     assert ids == open_ids
     assert sum(Decimal(r["amount"]) for r in result["rows"]["shown"]) == figure(con, "pipeline_open")
     assert_calls_are_real(con, result, {"crm_opportunities"})

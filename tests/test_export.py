@@ -25,8 +25,8 @@ from tests.conftest import closeboard, read
 
 pytestmark = pytest.mark.slow  # closes through the CLI, Chromium prints, pdftotext reads
 
-PERIOD = "2026-04"          # closed with Chromium: its PDF is archived
-NO_CHROMIUM = "2026-03"     # closed with $CLOSEBOARD_CHROMIUM naming nothing: no PDF, the close stands
+PERIOD = "2026-04"  # closed with Chromium: its PDF is archived
+NO_CHROMIUM = "2026-03"  # closed with $CLOSEBOARD_CHROMIUM naming nothing: no PDF, the close stands
 SIGNER = "Ada Lovelace"
 COMPANY = "Demo Co"
 CENT = Decimal("0.01")
@@ -48,21 +48,34 @@ def closed(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Closed:
     home = tmp_path_factory.mktemp("export") / "home"
     shutil.copytree(demo_home, home, ignore=shutil.ignore_patterns("*.lock", "*.owner"))
     out = closeboard("close", PERIOD, "--by", SIGNER, home=home)
-    no_chromium = closeboard("close", NO_CHROMIUM, "--by", SIGNER, home=home, check=False,
-                             env={"CLOSEBOARD_CHROMIUM": str(home / "no-such-chromium")})
-    (version, page_path), = read(home, "select version, page_path from close_snapshots "
-                                       "where period = ? and status = 'closed'", [PERIOD])
+    no_chromium = closeboard(
+        "close",
+        NO_CHROMIUM,
+        "--by",
+        SIGNER,
+        home=home,
+        check=False,
+        env={"CLOSEBOARD_CHROMIUM": str(home / "no-such-chromium")},
+    )
+    ((version, page_path),) = read(
+        home, "select version, page_path from close_snapshots where period = ? and status = 'closed'", [PERIOD]
+    )
     return Closed(home, out.stdout, no_chromium, version, page_path)
 
 
 def pdf_text(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True,
-                          timeout=60).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
 
 
 def statement_lines(home: Path, period: str) -> list[tuple]:
-    return read(home, "select statement, rollup, line_id, kind, amount, prior_month, prior_year, ytd "
-                      "from mart_statements where period = ? order by statement, rollup, line_order", [period])
+    return read(
+        home,
+        "select statement, rollup, line_id, kind, amount, prior_month, prior_year, ytd "
+        "from mart_statements where period = ? order by statement, rollup, line_order",
+        [period],
+    )
 
 
 def assert_pack_pdf(text: str, home: Path, period: str, version: int, status: str) -> None:
@@ -95,8 +108,9 @@ def test_a_close_without_chromium_stands_and_says_the_pdf_was_not_archived(close
     assert closed.no_chromium.returncode == 0, closed.no_chromium.stderr
     assert f"✓ {NO_CHROMIUM} closed by {SIGNER}" in closed.no_chromium.stdout
     assert "PDF not archived" in closed.no_chromium.stdout and "no Chromium at" in closed.no_chromium.stdout
-    (page_path,), = read(closed.home, "select page_path from close_snapshots where period = ? and status = 'closed'",
-                         [NO_CHROMIUM])
+    ((page_path,),) = read(
+        closed.home, "select page_path from close_snapshots where period = ? and status = 'closed'", [NO_CHROMIUM]
+    )
     assert (closed.home / "reports" / page_path).exists()
     assert not (closed.home / "reports" / page_path).with_suffix(".pdf").exists()
 
@@ -108,25 +122,45 @@ def test_export_writes_the_pdf_and_a_workbook_of_numbers_equal_to_the_warehouse(
     assert_pack_pdf(pdf_text(pdf), closed.home, PERIOD, closed.version, "closed")
 
     book = load_workbook(xlsx)
-    assert book.sheetnames == ["Cover", "Income statement", "Balance sheet", "Cash flow", "KPIs", "Open invoices",
-                               "Open bills"]
+    assert book.sheetnames == [
+        "Cover",
+        "Income statement",
+        "Balance sheet",
+        "Cash flow",
+        "KPIs",
+        "Open invoices",
+        "Open bills",
+    ]
     cover = {row[0].value: row[1].value for row in book["Cover"].iter_rows(max_row=12)}
-    (fingerprint, checks), = read(closed.home, "select source_fingerprint, checks from close_snapshots "
-                                               "where period = ? and version = ?", [PERIOD, closed.version])
+    ((fingerprint, checks),) = read(
+        closed.home,
+        "select source_fingerprint, checks from close_snapshots where period = ? and version = ?",
+        [PERIOD, closed.version],
+    )
     assert (cover["Company"], cover["Period"], cover["Snapshot version"], cover["Status"], cover["Fingerprint"]) == (
-        COMPANY, PERIOD, closed.version, "closed", fingerprint)
+        COMPANY,
+        PERIOD,
+        closed.version,
+        "closed",
+        fingerprint,
+    )
     assert cover["Signed off by"] == SIGNER and cover["Data as of"].startswith("bank ")
     verdicts = {(row[0].value, row[1].value) for row in book["Cover"].iter_rows(min_row=14) if row[1].value}
     assert ("R1 trial balance", "pass") in verdicts and ("R3 AR subledger vs control", "pass") in verdicts
 
-    for sheet, statement in (("Income statement", "income_statement"), ("Balance sheet", "balance_sheet"),
-                             ("Cash flow", "cash_flow")):
+    for sheet, statement in (
+        ("Income statement", "income_statement"),
+        ("Balance sheet", "balance_sheet"),
+        ("Cash flow", "cash_flow"),
+    ):
         expected = [row for row in statement_lines(closed.home, PERIOD) if row[0] == statement]
         rows, rollup = {}, None
         for row in book[sheet].iter_rows(min_row=4):
             title = row[0].value or ""
             if row[1].value is None:  # a rollup's title row: "Income statement by account"
-                rollup = "account" if title.endswith("by account") else "subtype" if title.endswith("subtype") else rollup
+                rollup = (
+                    "account" if title.endswith("by account") else "subtype" if title.endswith("subtype") else rollup
+                )
                 continue
             rows[(rollup, row[1].value)] = row
         assert len(rows) == len(expected), sheet
@@ -154,27 +188,39 @@ def test_export_writes_the_pdf_and_a_workbook_of_numbers_equal_to_the_warehouse(
         for row in rows:
             assert row[7].data_type == "n" and row[5].data_type == "n"
         total = sum(Decimal(str(row[7].value)) for row in rows).quantize(CENT)
-        balance = read(closed.home, f"select sum(balance) from mart_balance_sheet b join erp_accounts a "
-                                    f"using (account_id) where b.period = ? and a.subtype = '{kind}'", [PERIOD])[0][0]
+        balance = read(
+            closed.home,
+            f"select sum(balance) from mart_balance_sheet b join erp_accounts a "
+            f"using (account_id) where b.period = ? and a.subtype = '{kind}'",
+            [PERIOD],
+        )[0][0]
         assert total == balance, sheet  # R3/R4 pass: the open documents are the control balance, to the cent
 
 
 def test_an_earlier_version_exports_with_its_own_status(closed: Closed, tmp_path: Path) -> None:
     xlsx = tmp_path / "v1.xlsx"
-    result = CliRunner().invoke(main, ["--home", str(closed.home), "export", "--period", PERIOD, "--version", "1",
-                                       "--xlsx", str(xlsx)])
+    result = CliRunner().invoke(
+        main, ["--home", str(closed.home), "export", "--period", PERIOD, "--version", "1", "--xlsx", str(xlsx)]
+    )
     assert result.exit_code == 0, result.output
     cover = {row[0].value: row[1].value for row in load_workbook(xlsx)["Cover"].iter_rows(max_row=12)}
     assert (cover["Snapshot version"], cover["Status"], cover["Signed off by"]) == (1, "draft", None)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--period", "2031-01"], "2031-01: no close snapshot of this period (periods with snapshots: 2024-06 to 2026-05)"),
-    (["--period", PERIOD, "--version", "9"], f"{PERIOD} has no version 9 (versions: v1 draft, v2 closed)"),
-    (["--period", "2026-13"], "'2026-13' is not a period: YYYY-MM"),
-])
-def test_an_unknown_period_or_version_is_a_clear_error(closed: Closed, tmp_path: Path, args: list[str],
-                                                       message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--period", "2031-01"],
+            "2031-01: no close snapshot of this period (periods with snapshots: 2024-06 to 2026-05)",
+        ),
+        (["--period", PERIOD, "--version", "9"], f"{PERIOD} has no version 9 (versions: v1 draft, v2 closed)"),
+        (["--period", "2026-13"], "'2026-13' is not a period: YYYY-MM"),
+    ],
+)
+def test_an_unknown_period_or_version_is_a_clear_error(
+    closed: Closed, tmp_path: Path, args: list[str], message: str
+) -> None:
     target = tmp_path / "pack.xlsx"
     result = CliRunner().invoke(main, ["--home", str(closed.home), "export", *args, "--xlsx", str(target)])
     assert result.exit_code == 1

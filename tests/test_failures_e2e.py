@@ -69,13 +69,21 @@ def test_unparseable_records_are_quarantined_with_their_reason(demo_home: Path, 
         f.write("INV-BAD-2,C0001,Bad Customer,2026-02-30,2026-07-02,10.00,10.00,USD,open,invoice,\n")
     refresh_in_process(home)
     assert read(home, "select count(*) from erp_invoices")[0][0] == invoices_before
-    rejected = dict(read(home, """
+    rejected = dict(
+        read(
+            home,
+            """
         select json_extract_string(record, '$.invoice_id'), reason from quarantine
-        where source = 'erp' and tool = 'list_invoices' order by 1"""))
+        where source = 'erp' and tool = 'list_invoices' order by 1""",
+        )
+    )
     assert rejected == {
         "INV-BAD-1": "total: not a valid decimal(18,2): 12.3.4",
         "INV-BAD-2": "issue_date: not a valid date: 2026-02-30",
     }
-    loads = read(home, "select reported_total, rows_received, rows_loaded, rows_quarantined from source_loads "
-                       "where table_name = 'erp_invoices'")[0]
+    loads = read(
+        home,
+        "select reported_total, rows_received, rows_loaded, rows_quarantined from source_loads "
+        "where table_name = 'erp_invoices'",
+    )[0]
     assert loads == (invoices_before + 2, invoices_before + 2, invoices_before, 2)

@@ -81,4 +81,9 @@ def test_forged_and_expired_tokens_are_refused(home: Path, monkeypatch: pytest.M
 
 def test_host_names_are_read_without_port_case_or_trailing_dot() -> None:
     assert [host_name(h) for h in ("[::1]:8765", "LocalHost.:80", "127.0.0.1", "", "::1")] == [
-        "::1", "localhost", "127.0.0.1", "", "::1"]
+        "::1",
+        "localhost",
+        "127.0.0.1",
+        "",
+        "::1",
+    ]

@@ -36,11 +36,30 @@ from connectors.pull import pull_source
 
 SECRET = "hx-9f3c1e77d2a04b5e"  # no known secret shape (not Bearer, JWT or sk_): only its value can find it
 NASTY = "[/red] boom [bold]\x1b[2J\x1b]0;pwned\x07\x1b[31mred\r"
-TOOLS = ("reject", "structured_only", "embedded", "euro_text", "same_items", "endless", "repeat_cursor",
-         "infinite_total", "nan_amount", "leaky_reject", "ok_page", "leaky_page")
+TOOLS = (
+    "reject",
+    "structured_only",
+    "embedded",
+    "euro_text",
+    "same_items",
+    "endless",
+    "repeat_cursor",
+    "infinite_total",
+    "nan_amount",
+    "leaky_reject",
+    "ok_page",
+    "leaky_page",
+)
 PASSED = 'p@ss/w0rd+k3y="q"'  # handed to the server through `pass_env`; URL-encodes and JSON-escapes differently
-SETTINGS = ClientSettings(call_timeout_s=20, retries=0, backoff_s=0.01, backoff_max_s=0.02, page_limit=100,
-                          max_response_bytes=20_000, max_pages=50)
+SETTINGS = ClientSettings(
+    call_timeout_s=20,
+    retries=0,
+    backoff_s=0.01,
+    backoff_max_s=0.02,
+    page_limit=100,
+    max_response_bytes=20_000,
+    max_pages=50,
+)
 
 
 def run_async(fn):  # noqa: ANN001, ANN201
@@ -53,9 +72,19 @@ def run_async(fn):  # noqa: ANN001, ANN201
 
 
 def opportunity(n: int, amount: Any = "10.00") -> dict[str, Any]:
-    return {"opportunity_id": f"O{n}", "customer_id": "C1", "customer_name": "Acme", "stage": "won",
-            "amount": amount, "currency": "EUR", "close_date": "2026-05-01", "probability": "1",
-            "owner": "ann", "is_won": "true", "is_closed": "true"}
+    return {
+        "opportunity_id": f"O{n}",
+        "customer_id": "C1",
+        "customer_name": "Acme",
+        "stage": "won",
+        "amount": amount,
+        "currency": "EUR",
+        "close_date": "2026-05-01",
+        "probability": "1",
+        "owner": "ann",
+        "is_won": "true",
+        "is_closed": "true",
+    }
 
 
 def hostile_server() -> MCPServer:
@@ -68,15 +97,21 @@ def hostile_server() -> MCPServer:
 
     @server.tool()
     def structured_only() -> mcp_types.CallToolResult:  # structured content and no text at all
-        return mcp_types.CallToolResult(content=[], structured_content={
-            "items": [opportunity(n) for n in range(200)], "next_cursor": None, "total": 200})
+        return mcp_types.CallToolResult(
+            content=[],
+            structured_content={"items": [opportunity(n) for n in range(200)], "next_cursor": None, "total": 200},
+        )
 
     @server.tool()
     def embedded() -> mcp_types.CallToolResult:
         resource = mcp_types.TextResourceContents(uri="file:///dump.json", text="x" * 50_000)
         page = json.dumps({"items": [], "next_cursor": None})
-        return mcp_types.CallToolResult(content=[mcp_types.TextContent(type="text", text=page),
-                                                 mcp_types.EmbeddedResource(type="resource", resource=resource)])
+        return mcp_types.CallToolResult(
+            content=[
+                mcp_types.TextContent(type="text", text=page),
+                mcp_types.EmbeddedResource(type="resource", resource=resource),
+            ]
+        )
 
     @server.tool(structured_output=False)
     def euro_text() -> str:  # 12,000 characters, 36,000 bytes
@@ -102,8 +137,13 @@ def hostile_server() -> MCPServer:
 
     @server.tool(structured_output=False)
     def nan_amount(cursor: str | None = None, limit: int = 100) -> str:
-        items = ", ".join([json.dumps(opportunity(1)), json.dumps(opportunity(2)).replace('"10.00"', "NaN"),
-                           json.dumps(opportunity(3))])
+        items = ", ".join(
+            [
+                json.dumps(opportunity(1)),
+                json.dumps(opportunity(2)).replace('"10.00"', "NaN"),
+                json.dumps(opportunity(3)),
+            ]
+        )
         return f'{{"items": [{items}], "next_cursor": null, "total": 3}}'
 
     @server.tool(structured_output=False)
@@ -115,25 +155,39 @@ def hostile_server() -> MCPServer:
     @server.tool(structured_output=False)
     def leaky_page(cursor: str | None = None, limit: int = 100) -> str:  # loads fine, secrets in text fields
         b64 = base64.b64encode(SECRET.encode()).decode()
-        items = [{**opportunity(1), "customer_name": f"Acme (key {SECRET})"},  # raw
-                 {**opportunity(2), "owner": f"token={b64}"},  # base64
-                 {**opportunity(3), "customer_name": f"https://x.test/?k={quote(PASSED, safe='')}"},  # URL-encoded
-                 {**opportunity(4), "stage": PASSED},  # JSON-escaped in the page's text
-                 opportunity(5)]
+        items = [
+            {**opportunity(1), "customer_name": f"Acme (key {SECRET})"},  # raw
+            {**opportunity(2), "owner": f"token={b64}"},  # base64
+            {**opportunity(3), "customer_name": f"https://x.test/?k={quote(PASSED, safe='')}"},  # URL-encoded
+            {**opportunity(4), "stage": PASSED},  # JSON-escaped in the page's text
+            opportunity(5),
+        ]
         return json.dumps({"items": items, "next_cursor": None, "total": 5})
 
     @server.tool(structured_output=False)
     def ok_page(cursor: str | None = None, limit: int = 100) -> str:
-        return json.dumps({"items": [opportunity(1)], "next_cursor": None, "total": 1,
-                           "as_of": "2026-06-01T00:00:00Z\x1b]0;pwned\x07" + "z" * 500})
+        return json.dumps(
+            {
+                "items": [opportunity(1)],
+                "next_cursor": None,
+                "total": 1,
+                "as_of": "2026-06-01T00:00:00Z\x1b]0;pwned\x07" + "z" * 500,
+            }
+        )
 
     return server
 
 
-def config(settings: ClientSettings = SETTINGS, server: ServerConfig | None = None,
-           tools: tuple[str, ...] = TOOLS) -> ConnectorConfig:
-    return ConnectorConfig("crm", "test.hostile", server or ServerConfig(command="python", env={"API_KEY": "${CB_HOSTILE_KEY}"}),
-                           tools, settings)
+def config(
+    settings: ClientSettings = SETTINGS, server: ServerConfig | None = None, tools: tuple[str, ...] = TOOLS
+) -> ConnectorConfig:
+    return ConnectorConfig(
+        "crm",
+        "test.hostile",
+        server or ServerConfig(command="python", env={"API_KEY": "${CB_HOSTILE_KEY}"}),
+        tools,
+        settings,
+    )
 
 
 class HostileAdapter(Adapter):
@@ -179,7 +233,8 @@ def secret_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 # -- finding 4: a secret closeboard expanded is redacted wherever it is stored or printed ---------------
 def test_a_secret_echoed_by_the_server_is_not_in_the_error_the_call_log_or_the_cli(
-        secret_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    secret_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = CallLog()
     exc = failure("reject", log=log)
     assert "tool 'reject'" in str(exc) and "invalid API key ***" in str(exc)
@@ -192,10 +247,10 @@ def test_a_secret_echoed_by_the_server_is_not_in_the_error_the_call_log_or_the_c
     assert SECRET not in capsys.readouterr().err
 
 
-def test_a_secret_in_server_env_is_redacted_when_a_real_stdio_server_echoes_it(
-        secret_env: str, tmp_path: Path) -> None:
+def test_a_secret_in_server_env_is_redacted_when_a_real_stdio_server_echoes_it(secret_env: str, tmp_path: Path) -> None:
     script = tmp_path / "hostile_stdio.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import os, sys
         from mcp.server.mcpserver import MCPServer
         from mcp.server.mcpserver.exceptions import ToolError
@@ -208,9 +263,13 @@ def test_a_secret_in_server_env_is_redacted_when_a_real_stdio_server_echoes_it(
             raise ToolError("invalid API key " + os.environ["API_KEY"])
 
         server.run("stdio")
-    """), encoding="utf-8")
-    connector = config(server=ServerConfig(command="python", args=(str(script),),
-                                           env={"API_KEY": "${CB_HOSTILE_KEY}"}), tools=("reject",))
+    """),
+        encoding="utf-8",
+    )
+    connector = config(
+        server=ServerConfig(command="python", args=(str(script),), env={"API_KEY": "${CB_HOSTILE_KEY}"}),
+        tools=("reject",),
+    )
     log = CallLog()
 
     async def go() -> None:
@@ -225,16 +284,24 @@ def test_a_secret_in_server_env_is_redacted_when_a_real_stdio_server_echoes_it(
 
 
 def test_an_auth_token_and_a_header_value_are_redacted_and_short_values_are_not(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from connectors.config import AuthConfig
 
     monkeypatch.setenv("CB_HOSTILE_TOKEN", "tok-5e0d1a77b3")
     monkeypatch.setenv("CB_HOSTILE_TENANT", "tenant-4471")
     monkeypatch.setenv("CB_HOSTILE_SHORT", "abc")
-    server = ServerConfig(url="http://127.0.0.1:9/mcp", headers={"X-Tenant": "${CB_HOSTILE_TENANT}",
-                                                                  "X-Short": "${CB_HOSTILE_SHORT}"})
-    connector = ConnectorConfig("crm", "test.hostile", server, ("reject",), SETTINGS,
-                                auth=AuthConfig(kind="bearer", token="${CB_HOSTILE_TOKEN}"))
+    server = ServerConfig(
+        url="http://127.0.0.1:9/mcp", headers={"X-Tenant": "${CB_HOSTILE_TENANT}", "X-Short": "${CB_HOSTILE_SHORT}"}
+    )
+    connector = ConnectorConfig(
+        "crm",
+        "test.hostile",
+        server,
+        ("reject",),
+        SETTINGS,
+        auth=AuthConfig(kind="bearer", token="${CB_HOSTILE_TOKEN}"),
+    )
     session = SourceSession(connector)
     assert {"tok-5e0d1a77b3", "tenant-4471"} <= session.secrets and "abc" not in session.secrets
     error = ConnectorError("crm", "list", "echo tok-5e0d1a77b3 / tenant-4471 / abc")
@@ -247,6 +314,7 @@ def _refresh_output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
     from pipelines import cli
 
     monkeypatch.setattr(pipelines.runner, "execute", lambda job, home, **kwargs: outcome)
+
     class Env:  # only what _run_refresh asks of the CLI's environment; every other call is a no-op
         home = SimpleNamespace()
 
@@ -261,7 +329,8 @@ def _refresh_output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
 
 
 def test_markup_and_escape_codes_in_a_tool_error_neither_crash_nor_reach_the_terminal(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     exc = failure("reject")
     assert "\x1b" not in str(exc) and "\x07" not in str(exc) and "\r" not in str(exc)
     assert "[/red] boom [bold]" in str(exc)  # kept as text: escaping is the printer's job
@@ -293,8 +362,19 @@ def test_connectors_log_shows_a_stored_markup_error_as_text(tmp_path: Path, caps
     ddl = """create table connector_calls (run_id varchar, source varchar, tool varchar, arguments varchar,
              page integer, items integer, bytes bigint, duration_ms integer, status varchar, error varchar,
              called_at timestamptz)"""
-    stored = ("r1", "crm", "list_opportunities", '{"cursor":"[/red]"}', 1, None, None, 3, "error",
-              f"the server reported an error: {NASTY}", None)  # as an older closeboard stored it
+    stored = (
+        "r1",
+        "crm",
+        "list_opportunities",
+        '{"cursor":"[/red]"}',
+        1,
+        None,
+        None,
+        3,
+        "error",
+        f"the server reported an error: {NASTY}",
+        None,
+    )  # as an older closeboard stored it
     path = _read_copy(tmp_path, ddl, {"connector_calls": [stored]})
     assert print_log(path) == 0
     out = capsys.readouterr().out
@@ -310,10 +390,16 @@ def test_checks_print_record_ids_without_terminal_escapes(tmp_path: Path, capsys
              create table recon_items (run_id varchar, period varchar, check_id varchar, source varchar,
                  record_id varchar, record_date varchar, amount decimal(18,2), reason varchar)"""
     check = CHECK_IDS[0]
-    path = _read_copy(tmp_path, ddl, {
-        "recon_results": [("r1", "2026-05", check, "fail", "1", "2", "1", f"detail {NASTY}")],
-        "recon_items": [("r1", "2026-05", check, "bank", "T1\x1b[2J\x1b]0;pwned\x07", "2026-05-02", 5, f"why {NASTY}")],
-    })
+    path = _read_copy(
+        tmp_path,
+        ddl,
+        {
+            "recon_results": [("r1", "2026-05", check, "fail", "1", "2", "1", f"detail {NASTY}")],
+            "recon_items": [
+                ("r1", "2026-05", check, "bank", "T1\x1b[2J\x1b]0;pwned\x07", "2026-05-02", 5, f"why {NASTY}")
+            ],
+        },
+    )
     assert print_checks(path, None) == 1
     out = capsys.readouterr().out
     assert "T1" in out and "\x1b" not in out and "\x07" not in out and "\r" not in out
@@ -326,7 +412,9 @@ def test_the_markdown_preview_escapes_server_text() -> None:
 
     con = duckdb.connect()
     con.execute("create table t (record_id varchar, name varchar)")
-    con.execute("insert into t values (?, ?)", ["A|B\nC", "[click](javascript:alert(1)) <img src=x onerror=y> `x` \x1b[31m"])
+    con.execute(
+        "insert into t values (?, ?)", ["A|B\nC", "[click](javascript:alert(1)) <img src=x onerror=y> `x` \x1b[31m"]
+    )
     text = preview_markdown(con, "t")
     header, rule, row = text.split("\n")
     assert header == "| record_id | name |" and row.count(" | ") == 1  # still one row of two cells
@@ -335,9 +423,14 @@ def test_the_markdown_preview_escapes_server_text() -> None:
 
 
 # -- finding 7: bounds ----------------------------------------------------------------------------------
-@pytest.mark.parametrize(("tool", "kind"), [("structured_only", "structured content"),
-                                            ("embedded", "an embedded resource"),
-                                            ("euro_text", "multi-byte text under the cap in characters")])
+@pytest.mark.parametrize(
+    ("tool", "kind"),
+    [
+        ("structured_only", "structured content"),
+        ("embedded", "an embedded resource"),
+        ("euro_text", "multi-byte text under the cap in characters"),
+    ],
+)
 def test_an_oversized_answer_is_refused_whatever_it_is_made_of(tool: str, kind: str) -> None:
     log = CallLog()
 
@@ -434,8 +527,9 @@ def test_an_endless_stdio_line_is_cut_off_while_it_is_read_and_the_server_stoppe
     script, written = tmp_path / "flood.py", tmp_path / "written"
     script.write_text(FLOOD_SERVER, encoding="utf-8")
     settings = ClientSettings(**{**vars(SETTINGS), "max_response_bytes": 200_000})
-    connector = config(settings, server=ServerConfig(command="python", args=(str(script), str(written))),
-                       tools=("flood", "small"))
+    connector = config(
+        settings, server=ServerConfig(command="python", args=(str(script), str(written))), tools=("flood", "small")
+    )
     log = CallLog()
 
     async def go() -> None:
@@ -445,8 +539,10 @@ def test_an_endless_stdio_line_is_cut_off_while_it_is_read_and_the_server_stoppe
 
     with pytest.raises(ConnectorError) as info:
         run_async(go)
-    assert str(info.value).startswith("source 'crm', tool 'flood': response exceeded the cap of 200,000 bytes "
-                                      "(client.max_response_bytes) while it was read; the server was stopped")
+    assert str(info.value).startswith(
+        "source 'crm', tool 'flood': response exceeded the cap of 200,000 bytes "
+        "(client.max_response_bytes) while it was read; the server was stopped"
+    )
     assert not info.value.transient and [r.status for r in log.records] == ["ok", "error"]
     # the server was stopped, not drained: it wrote at most the cap and what the pipe holds beyond it
     # (the SDK's transport reads on until the line ends, which here is never)
@@ -505,18 +601,21 @@ def test_a_secret_in_a_rejected_record_is_blanked_in_the_quarantine(secret_env: 
 
 
 def test_a_secret_echoed_inside_records_that_load_is_blanked_and_reported(
-        secret_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CB_HOSTILE_PASS", PASSED)
-    connector = config(server=ServerConfig(command="python", env={"API_KEY": "${CB_HOSTILE_KEY}"},
-                                           pass_env=("CB_HOSTILE_PASS",)))
+    connector = config(
+        server=ServerConfig(command="python", env={"API_KEY": "${CB_HOSTILE_KEY}"}, pass_env=("CB_HOSTILE_PASS",))
+    )
     rows: list[dict] = []
     log = CallLog()
 
     async def go() -> Any:
         async with SourceSession(connector, log=log, server=hostile_server()) as session:
             assert PASSED in session.secrets  # a pass_env value is a secret like an env: one
-            return await pull_source(session, HostileAdapter("leaky_page"),
-                                     lambda table, batch: rows.extend(batch.to_pylist()))
+            return await pull_source(
+                session, HostileAdapter("leaky_page"), lambda table, batch: rows.extend(batch.to_pylist())
+            )
 
     result = run_async(go)
     by_id = {r["opportunity_id"]: r for r in rows}
@@ -525,7 +624,8 @@ def test_a_secret_echoed_inside_records_that_load_is_blanked_and_reported(
     assert by_id["O3"]["customer_name"] == "https://x.test/?k=***" and by_id["O4"]["stage"] == "***"
     assert by_id["O5"] == opportunity(5)  # untouched
     assert {k: v for k, v in by_id["O1"].items() if k != "customer_name"} == {
-        k: v for k, v in opportunity(1).items() if k != "customer_name"}
+        k: v for k, v in opportunity(1).items() if k != "customer_name"
+    }
     table = result.tables["crm_opportunities"]
     assert table.blanked == ["opportunity_id=O1", "opportunity_id=O2", "opportunity_id=O3", "opportunity_id=O4"]
     assert table.rejected == []
@@ -542,9 +642,14 @@ def test_a_page_holding_any_form_of_a_secret_is_screened(form: str, monkeypatch:
 
     monkeypatch.setenv("CB_HOSTILE_PASS", PASSED)
     SourceSession(config(server=ServerConfig(command="python", pass_env=("CB_HOSTILE_PASS",))))
-    shown = {"raw": PASSED, "json": json.dumps(PASSED)[1:-1], "url": quote(PASSED, safe=""),
-             "base64": base64.b64encode(PASSED.encode()).decode()}[form]
+    shown = {
+        "raw": PASSED,
+        "json": json.dumps(PASSED)[1:-1],
+        "url": quote(PASSED, safe=""),
+        "base64": base64.b64encode(PASSED.encode()).decode(),
+    }[form]
     assert shown == PASSED or PASSED not in shown  # each form on its own
+
     def result(text: str) -> mcp_types.CallToolResult:
         return mcp_types.CallToolResult(content=[mcp_types.TextContent(type="text", text=text)])
 

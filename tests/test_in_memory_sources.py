@@ -52,8 +52,9 @@ def test_in_memory_sources_go_through_the_mcp_client_and_its_audit(refreshed) ->
     home, _ = refreshed
     calls = dict(read(home, "select source, count(*) from connector_calls where status = 'ok' group by source"))
     assert set(calls) == {"erp", "bank", "crm", "budget"} and all(n > 0 for n in calls.values())
-    verdicts = dict(read(home, "select check_id, max(status) from recon_results where check_id = 'R7_erp_report' "
-                               "group by check_id"))
+    verdicts = dict(
+        read(home, "select check_id, max(status) from recon_results where check_id = 'R7_erp_report' group by check_id")
+    )
     assert verdicts == {"R7_erp_report": "pass"}  # the bundled ERP's own trial balance, read in memory too
 
 

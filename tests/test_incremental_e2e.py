@@ -15,10 +15,18 @@ CLOSED = ("2026-03", "2026-04")
 
 
 def journal_windows(home: Path) -> list[tuple[str | None, str | None]]:
-    last_run = read(home, "select run_id from connector_calls where tool = 'list_journal_lines' "
-                          "order by rowid desc limit 1")[0][0]
-    args = [json.loads(a) for (a,) in read(home, "select arguments from connector_calls where run_id = ? and "
-                                                 "tool = 'list_journal_lines' and page = 1 order by rowid", [last_run])]
+    last_run = read(
+        home, "select run_id from connector_calls where tool = 'list_journal_lines' order by rowid desc limit 1"
+    )[0][0]
+    args = [
+        json.loads(a)
+        for (a,) in read(
+            home,
+            "select arguments from connector_calls where run_id = ? and "
+            "tool = 'list_journal_lines' and page = 1 order by rowid",
+            [last_run],
+        )
+    ]
     return [(a.get("date_from"), a.get("date_to")) for a in args]
 
 
@@ -33,8 +41,9 @@ def test_refresh_after_a_close_pulls_only_open_and_changed_months(demo_home: Pat
     assert journal_windows(home) == [("2024-06-01", "2026-02-28"), ("2026-05-01", "2026-06-30")]
     assert read(home, "select count(*), sum(debit), sum(credit) from erp_journal_lines")[0] == lines_before
     assert read(home, "select * from mart_kpis order by all") == kpis_before
-    total, received = read(home, "select reported_total, rows_received from source_loads "
-                                 "where table_name = 'erp_journal_lines'")[0]
+    total, received = read(
+        home, "select reported_total, rows_received from source_loads where table_name = 'erp_journal_lines'"
+    )[0]
     assert total == received < lines_before[0]
 
     with (home / "demo" / "erp" / "journal_lines.csv").open("a", encoding="utf-8") as f:

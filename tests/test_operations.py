@@ -44,13 +44,21 @@ def _group_alive(pgid: int) -> bool:
 
 
 @pytest.mark.slow  # `closeboard ui` (the Dagster webserver and daemon) as a subprocess, stopped by a signal
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])  # SIGKILL: the watcher stops Dagster
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL]
+)  # SIGKILL: the watcher stops Dagster
 def test_closeboard_ui_stops_with_all_its_processes_within_ten_seconds(tmp_path: Path, signum: int) -> None:
     port = free_port()
     env = {**os.environ, "CLOSEBOARD_HOME": str(tmp_path / "home")}
     env.pop("CLOSEBOARD_CONFIG", None)
-    cli = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "ui", "--port", str(port)], cwd=REPO, env=env,
-                           start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "ui", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port, cli, timeout=120)
         children = subprocess.run(["pgrep", "-P", str(cli.pid)], capture_output=True, text=True).stdout.split()

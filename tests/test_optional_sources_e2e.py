@@ -21,8 +21,13 @@ from warehouse.home import Home
 
 LAST_ENDED = "2026-05"
 POINT_IN_TIME_CRM = {"pipeline_open", "bookings_won"}
-NEEDS = {"R2_bank_vs_book": {"bank", "erp"}, "R5_bookings_vs_billings": {"crm", "erp"},
-         "R1_trial_balance": {"erp"}, "R3_ar": {"erp"}, "R4_ap": {"erp"}}
+NEEDS = {
+    "R2_bank_vs_book": {"bank", "erp"},
+    "R5_bookings_vs_billings": {"crm", "erp"},
+    "R1_trial_balance": {"erp"},
+    "R3_ar": {"erp"},
+    "R4_ap": {"erp"},
+}
 
 
 @pytest.fixture(scope="module", params=[("erp",), ("bank",), ("erp", "bank")], ids="+".join)
@@ -59,8 +64,12 @@ def test_ledger_figures_are_exact_without_bank_or_crm(configured, demo_data: Pat
         return
     expected = reference_kpis(demo_data, FIRST_PERIOD, AS_OF)
     actual = {(p, k): v for p, k, v in read(home, "select period, kpi, value from mart_kpis")}
-    wrong = [(p, k, actual.get((p, k)), v) for p, kpis in expected.items() for k, v in kpis.items()
-             if k not in POINT_IN_TIME_CRM and actual.get((p, k)) != v]
+    wrong = [
+        (p, k, actual.get((p, k)), v)
+        for p, kpis in expected.items()
+        for k, v in kpis.items()
+        if k not in POINT_IN_TIME_CRM and actual.get((p, k)) != v
+    ]
     assert not wrong, wrong[:5]
     # cash comes from the GL's cash accounts, with or without a bank feed
     assert actual[(LAST_ENDED, "cash")] == expected[LAST_ENDED]["cash"] != 0
@@ -80,8 +89,11 @@ def test_page_leaves_out_what_it_cannot_show_and_says_why(configured) -> None:
 def test_a_month_closes(configured) -> None:
     home, sources, _ = configured
     close_in_process(home, LAST_ENDED, "controller")  # asserts the run succeeded (the CLI: tests/test_close_e2e.py)
-    status = read(home, "select status, closed_by from close_snapshots where period = ? order by version desc limit 1",
-                  [LAST_ENDED])
+    status = read(
+        home,
+        "select status, closed_by from close_snapshots where period = ? order by version desc limit 1",
+        [LAST_ENDED],
+    )
     assert status == [("closed", "controller")]
 
 

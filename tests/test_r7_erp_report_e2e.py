@@ -23,8 +23,9 @@ HIDDEN_MONTH = "2025-03"
 
 
 def test_r7_passes_on_the_demo(demo_home: Path) -> None:
-    statuses = read(demo_home, "select period, status from recon_results where check_id = 'R7_erp_report' "
-                               "order by period")
+    statuses = read(
+        demo_home, "select period, status from recon_results where check_id = 'R7_erp_report' order by period"
+    )
     assert len(statuses) == 25 and {s for _, s in statuses} == {"pass"}
     loaded = read(demo_home, "select count(distinct balance_date) from erp_trial_balance")[0][0]
     assert loaded == 25  # every month-end, the open month as at the report date
@@ -39,8 +40,9 @@ def hidden(demo_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     entry = lines[0]["entry_id"]
     amounts: dict[str, Decimal] = {}
     for line in (r for r in lines if r["entry_id"] == entry):
-        amounts[line["account_id"]] = amounts.get(line["account_id"], Decimal(0)) + Decimal(line["debit"]) \
-            - Decimal(line["credit"])
+        amounts[line["account_id"]] = (
+            amounts.get(line["account_id"], Decimal(0)) + Decimal(line["debit"]) - Decimal(line["credit"])
+        )
     (demo / "_switches.json").write_text(json.dumps({"hidden_entries": [entry]}), encoding="utf-8")
     write_config(home, sources=("erp",))  # the ERP alone is enough for R7
     refresh_in_process(home)
@@ -54,13 +56,18 @@ def test_an_entry_the_api_does_not_serve_fails_r7_naming_the_accounts(hidden) ->
     assert r1 == [("pass",)]  # closeboard's own books balance: only the ERP's report shows the gap
     statuses = dict(read(home, "select period, status from recon_results where check_id = 'R7_erp_report'"))
     assert {p for p, s in statuses.items() if s == "fail"} == {p for p in statuses if p >= HIDDEN_MONTH}
-    items = read(home, "select record_id, amount, reason from recon_items where check_id = 'R7_erp_report' "
-                       "and period = ? order by record_id", [HIDDEN_MONTH])
+    items = read(
+        home,
+        "select record_id, amount, reason from recon_items where check_id = 'R7_erp_report' "
+        "and period = ? order by record_id",
+        [HIDDEN_MONTH],
+    )
     expected = {a: -amount for a, amount in plant["amounts"].items() if amount}
     assert {r: a for r, a, _ in items} == expected  # closeboard - ERP: the hidden entry, per account
     assert all("closeboard balance" in why and "the ERP's trial balance" in why for *_, why in items)
-    detail = read(home, "select detail from recon_results where check_id = 'R7_erp_report' and period = ?",
-                  [HIDDEN_MONTH])[0][0]
+    detail = read(
+        home, "select detail from recon_results where check_id = 'R7_erp_report' and period = ?", [HIDDEN_MONTH]
+    )[0][0]
     assert all(account in detail for account in expected)
 
 

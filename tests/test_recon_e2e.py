@@ -20,8 +20,15 @@ from connectors.demo.plant import plant
 from tests.conftest import AS_OF, closeboard, read, refresh_in_process, write_config
 from warehouse.recon import CHECK_IDS, ReconParams, build_recon
 
-PLANTS = ("unbalanced_entry", "stale_bank_line", "dropped_bank_txn", "ar_drift", "ap_drift",
-          "total_mismatch", "orphan_won_deal")
+PLANTS = (
+    "unbalanced_entry",
+    "stale_bank_line",
+    "dropped_bank_txn",
+    "ar_drift",
+    "ap_drift",
+    "total_mismatch",
+    "orphan_won_deal",
+)
 
 
 def verdicts(home: Path) -> dict[tuple[str, str], str]:
@@ -49,14 +56,27 @@ def test_demo_passes_every_error_check_with_real_reconciling_items(demo_home: Pa
     assert not [r for r in rows if r[1] == "fail"], rows
     periods = read(demo_home, "select count(*) from periods")[0][0]
     assert read(demo_home, "select count(*) from recon_results")[0][0] == periods * len(CHECK_IDS)
-    reasons = {r[0] for r in read(
-        demo_home, "select split_part(reason, ' on BA-', 1) from recon_items where check_id = 'R2_bank_vs_book'")}
+    reasons = {
+        r[0]
+        for r in read(
+            demo_home, "select split_part(reason, ' on BA-', 1) from recon_items where check_id = 'R2_bank_vs_book'"
+        )
+    }
     assert {"deposit in transit", "outstanding payment", "bank charge not yet booked"} <= reasons
     # equation exact everywhere
-    assert read(demo_home, "select count(*) from recon_results where difference <> 0 and check_id <> 'R5_bookings_vs_billings'")[0][0] == 0
+    assert (
+        read(
+            demo_home,
+            "select count(*) from recon_results where difference <> 0 and check_id <> 'R5_bookings_vs_billings'",
+        )[0][0]
+        == 0
+    )
     # every bank line matched at the last ended month is matched exactly once
-    dup = read(demo_home, """select count(*) from (select period, txn_id from recon_bank_matches
-                             group by all having count(*) > 1)""")[0][0]
+    dup = read(
+        demo_home,
+        """select count(*) from (select period, txn_id from recon_bank_matches
+                             group by all having count(*) > 1)""",
+    )[0][0]
     assert dup == 0
 
 
@@ -65,8 +85,11 @@ def test_fresh_demo_shows_no_warning(demo_home: Path) -> None:
     # are listed, not warned about; the demo config allow-lists what the demo servers offer (R6)
     warns = read(demo_home, "select period, check_id, detail from recon_results where status = 'warn' order by all")
     assert warns == []
-    young_fees = read(demo_home, """select count(*) from recon_items where check_id = 'R2_bank_vs_book'
-                                    and reason like 'bank charge not yet booked%'""")[0][0]
+    young_fees = read(
+        demo_home,
+        """select count(*) from recon_items where check_id = 'R2_bank_vs_book'
+                                    and reason like 'bank charge not yet booked%'""",
+    )[0][0]
     assert young_fees > 0
 
 
@@ -79,13 +102,17 @@ def test_demo_with_month_end_balances_only_rolls_the_open_month_forward(demo_hom
         con.execute("delete from bank_balances where balance_date <> last_day(balance_date)")
         assert con.execute("select max(balance_date) from bank_balances").fetchall()[0][0] < AS_OF
         build_recon(con, "month-ends-only", ReconParams())
-        r2 = dict(con.execute("""select period, status from recon_results
-                                 where check_id = 'R2_bank_vs_book'""").fetchall())
+        r2 = dict(
+            con.execute("""select period, status from recon_results
+                                 where check_id = 'R2_bank_vs_book'""").fetchall()
+        )
         assert set(r2.values()) == {"pass"}, r2
         open_month = AS_OF.strftime("%Y-%m")
-        detail, difference = con.execute("""select detail, difference from recon_results
+        detail, difference = con.execute(
+            """select detail, difference from recon_results
                                             where check_id = 'R2_bank_vs_book' and period = ?""",
-                                         [open_month]).fetchall()[0]
+            [open_month],
+        ).fetchall()[0]
         last_end = con.execute("select max(balance_date) from bank_balances").fetchall()[0][0]
         assert f"statement {last_end} rolled forward by " in detail and difference == 0
     finally:
@@ -107,8 +134,12 @@ def _first_failing(home: Path, check_id: str, status: str = "fail") -> str | Non
 
 
 def _items(home: Path, check_id: str, record_id: str) -> list[tuple]:
-    return read(home, """select period, reason from recon_items where check_id = ? and record_id = ?
-                         order by period""", [check_id, record_id])
+    return read(
+        home,
+        """select period, reason from recon_items where check_id = ? and record_id = ?
+                         order by period""",
+        [check_id, record_id],
+    )
 
 
 def _unchanged_before(base: dict, planted: dict, check_id: str, period: str) -> None:
@@ -138,8 +169,11 @@ def test_unbalanced_entry_fails_r1(planted_home: Path, plants: dict) -> None:
     plant = plants["unbalanced_entry"]
     assert _first_failing(planted_home, "R1_trial_balance") == plant["period"]
     assert [p for p, _ in _items(planted_home, "R1_trial_balance", plant["record_id"])] == [plant["period"]]
-    diff = read(planted_home, "select difference from recon_results where check_id = 'R1_trial_balance' and period = ?",
-                [plant["period"]])[0][0]
+    diff = read(
+        planted_home,
+        "select difference from recon_results where check_id = 'R1_trial_balance' and period = ?",
+        [plant["period"]],
+    )[0][0]
     assert abs(diff) == abs(__import__("decimal").Decimal(plant["amount"]))
 
 
@@ -150,8 +184,11 @@ def test_stale_bank_line_warns_then_fails_r2(planted_home: Path, plants: dict) -
     stale = [p for p, reason in items if "stale" in reason]
     assert stale and stale[0] > plant["period"]
     assert _first_failing(planted_home, "R2_bank_vs_book") == stale[0]
-    status = read(planted_home, "select status from recon_results where check_id = 'R2_bank_vs_book' and period = ?",
-                  [plant["period"]])[0][0]
+    status = read(
+        planted_home,
+        "select status from recon_results where check_id = 'R2_bank_vs_book' and period = ?",
+        [plant["period"]],
+    )[0][0]
     assert status == "warn"
 
 
@@ -159,11 +196,21 @@ def test_dropped_bank_transaction_breaks_r2_equation(planted_home: Path, plants:
     plant = plants["dropped_bank_txn"]
     items = _items(planted_home, "R2_bank_vs_book", plant["record_id"])  # the book line left unmatched
     assert items[0][0] == plant["period"] and "outstanding payment" in items[0][1]
-    off = read(planted_home, """select min(period) from recon_items where check_id = 'R2_bank_vs_book'
-               and record_id = ? and reason like 'statement does not reconcile%'""", [plant["bank_account_id"]])[0][0]
+    off = read(
+        planted_home,
+        """select min(period) from recon_items where check_id = 'R2_bank_vs_book'
+               and record_id = ? and reason like 'statement does not reconcile%'""",
+        [plant["bank_account_id"]],
+    )[0][0]
     assert off == plant["period"]
-    assert read(planted_home, "select status from recon_results where check_id = 'R2_bank_vs_book' and period = ?",
-                [plant["period"]])[0][0] == "fail"
+    assert (
+        read(
+            planted_home,
+            "select status from recon_results where check_id = 'R2_bank_vs_book' and period = ?",
+            [plant["period"]],
+        )[0][0]
+        == "fail"
+    )
 
 
 @pytest.mark.parametrize("kind", ["ar_drift", "ap_drift"])
@@ -173,21 +220,36 @@ def test_subledger_drift_fails(planted_home: Path, plants: dict, kind: str) -> N
     assert _first_failing(planted_home, check_id) == plant["period"]
     items = _items(planted_home, check_id, plant["record_id"])
     assert items and items[0][0] == plant["period"]
-    diff = read(planted_home, "select difference from recon_results where check_id = ? and period = ?",
-                [check_id, plant["period"]])[0][0]
+    diff = read(
+        planted_home,
+        "select difference from recon_results where check_id = ? and period = ?",
+        [check_id, plant["period"]],
+    )[0][0]
     assert abs(diff) == __import__("decimal").Decimal("0.01")
 
 
 def test_total_mismatch_fails_r6(planted_home: Path, plants: dict) -> None:
     plant = plants["total_mismatch"]
-    assert read(planted_home, "select status from recon_results where check_id = 'R6_completeness' and period = ?",
-                [plant["period"]])[0][0] == "fail"
+    assert (
+        read(
+            planted_home,
+            "select status from recon_results where check_id = 'R6_completeness' and period = ?",
+            [plant["period"]],
+        )[0][0]
+        == "fail"
+    )
     assert _items(planted_home, "R6_completeness", "erp_invoices")
 
 
 def test_orphan_won_deal_warns_r5(planted_home: Path, plants: dict) -> None:
     plant = plants["orphan_won_deal"]
-    assert read(planted_home, "select status from recon_results where check_id = 'R5_bookings_vs_billings' and period = ?",
-                [plant["period"]])[0][0] == "warn"
+    assert (
+        read(
+            planted_home,
+            "select status from recon_results where check_id = 'R5_bookings_vs_billings' and period = ?",
+            [plant["period"]],
+        )[0][0]
+        == "warn"
+    )
     items = _items(planted_home, "R5_bookings_vs_billings", plant["record_id"])
     assert [p for p, _ in items] == [plant["period"]] and "no ERP customer" in items[0][1]

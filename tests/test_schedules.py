@@ -20,12 +20,18 @@ TZ = "America/New_York"
 
 
 def config(business_day: int = 3, cron: str = "30 6 * * *", tz: str = TZ):
-    return parse_config({
-        "company": {"name": "Test Co", "currency": "USD", "first_period": "2025-11", "timezone": tz},
-        "connectors": {"erp": {"server": {"command": "python", "args": ["-m", "connectors.servers.erp"]},
-                               "allow_tools": ["list_accounts", "list_journal_lines"]}},
-        "schedules": {"refresh_cron": cron, "close_business_day": business_day},
-    })
+    return parse_config(
+        {
+            "company": {"name": "Test Co", "currency": "USD", "first_period": "2025-11", "timezone": tz},
+            "connectors": {
+                "erp": {
+                    "server": {"command": "python", "args": ["-m", "connectors.servers.erp"]},
+                    "allow_tools": ["list_accounts", "list_journal_lines"],
+                }
+            },
+            "schedules": {"refresh_cron": cron, "close_business_day": business_day},
+        }
+    )
 
 
 def at(day: date, hour: int = 6, minute: int = 30, tz: str = TZ) -> datetime:
@@ -100,8 +106,16 @@ def test_daily_refresh_schedule_takes_cron_and_timezone_from_config() -> None:
     settings = config(cron="15 5 * * 1-5", tz="Europe/Berlin")
     repo = repository(settings)
     refresh, draft = schedule(repo, "daily_refresh"), schedule(repo)
-    assert (refresh.cron_schedule, refresh.execution_timezone, refresh.job_name) == ("15 5 * * 1-5", "Europe/Berlin", "refresh")
-    assert (draft.cron_schedule, draft.execution_timezone, draft.job_name) == ("15 5 * * 1-5", "Europe/Berlin", "close_draft")
+    assert (refresh.cron_schedule, refresh.execution_timezone, refresh.job_name) == (
+        "15 5 * * 1-5",
+        "Europe/Berlin",
+        "refresh",
+    )
+    assert (draft.cron_schedule, draft.execution_timezone, draft.job_name) == (
+        "15 5 * * 1-5",
+        "Europe/Berlin",
+        "close_draft",
+    )
     (request,) = evaluate(repo, refresh, at(date(2026, 8, 3), 5, 15, "Europe/Berlin")).run_requests
     assert request.partition_key is None  # refresh is unpartitioned
 
@@ -125,9 +139,12 @@ def test_the_code_location_wires_partitions_jobs_and_schedules_from_closeboard_y
     assert "close_snapshots" in selected and "close_snapshot" not in selected
     assert refresh.partitions_def is None
     assert {k.to_user_string() for k in defs.resolve_job_def("backfill_history").asset_layer.selected_asset_keys} == {
-        "close_snapshot"}
+        "close_snapshot"
+    }
     for name in ("close_period", "backfill_history", "close_draft"):
         assert defs.resolve_job_def(name).tags["closeboard/warehouse"] == "write"
     # the snapshot step runs after the marts and before the page
     assert dg.AssetKey("close_snapshots") in graph.get(dg.AssetKey("dashboard")).parent_keys
-    assert {dg.AssetKey("mart_kpis"), dg.AssetKey("recon_results")} <= graph.get(dg.AssetKey("close_snapshots")).parent_keys
+    assert {dg.AssetKey("mart_kpis"), dg.AssetKey("recon_results")} <= graph.get(
+        dg.AssetKey("close_snapshots")
+    ).parent_keys

@@ -135,8 +135,11 @@ def test_a_user_view_renders_in_chromium_with_exact_figures(refreshed) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page()
         errors, requests, dialogs = [], [], []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -191,17 +194,25 @@ CASES = {
     "two statements": (_sql("select 1 as a;\nselect 2 as b"), 4, "holds 2 statements"),
     "unknown table": (_sql("select 1 as a\nfrom erp_invoice"), 5, "unknown table"),
     "unknown column": (_sql("select customer_id,\n  totl\nfrom erp_invoices"), 5, "unknown column"),
-    "sum across currencies": (_sql("select customer_id,\n  sum(total) as t\nfrom erp_invoices\ngroup by 1"), 5,
-                              "without keeping currencies apart"),
+    "sum across currencies": (
+        _sql("select customer_id,\n  sum(total) as t\nfrom erp_invoices\ngroup by 1"),
+        5,
+        "without keeping currencies apart",
+    ),
     "positional parameter": (_sql("select total\nfrom erp_invoices\nwhere customer_id = ?"), 6, "page input"),
-    "template from page input": (_sql("select total\nfrom erp_invoices\nwhere customer_id = '{{ page.customer }}'"), 6,
-                                 "builds SQL from page input"),
-    "named parameter": (_sql("select total from erp_invoices where customer_id = $customer"), 4,
-                        "page input"),
+    "template from page input": (
+        _sql("select total\nfrom erp_invoices\nwhere customer_id = '{{ page.customer }}'"),
+        6,
+        "builds SQL from page input",
+    ),
+    "named parameter": (_sql("select total from erp_invoices where customer_id = $customer"), 4, "page input"),
     "missing query": (_sql("select 1 as a", "\n```tile\nvalue: a\nquery: other\n```\n"), 9, "no query named 'other'"),
     "missing column": (_sql("select 1 as a", "\n```table\nquery: q\ncolumns: [a, b]\n```\n"), 9, "has no column 'b'"),
-    "unknown format": (_sql("select 1 as a", "\n```tile\nquery: q\nvalue: a\nformat: dollars\n```\n"), 10,
-                       "unknown format"),
+    "unknown format": (
+        _sql("select 1 as a", "\n```tile\nquery: q\nvalue: a\nformat: dollars\n```\n"),
+        10,
+        "unknown format",
+    ),
 }
 
 
@@ -217,8 +228,10 @@ def test_each_validation_error_names_file_line_and_fix(case: str, demo_home: Pat
 
 
 def test_totals_over_two_currencies_are_refused_at_render(demo_home: Path, tmp_path: Path) -> None:
-    text = _sql("select * from (values ('a', 1.00::decimal(18,2), 'USD'), ('b', 2.00, 'EUR')) t(name, amount, currency)",
-                "\n```table\nquery: q\ntotals: [amount]\n```\n")
+    text = _sql(
+        "select * from (values ('a', 1.00::decimal(18,2), 'USD'), ('b', 2.00, 'EUR')) t(name, amount, currency)",
+        "\n```table\nquery: q\ntotals: [amount]\n```\n",
+    )
     (view,) = load_views(_view(tmp_path, text))
     with duckdb.connect(str(demo_home / "warehouse.read.duckdb"), read_only=True) as con:
         data = view_page_data(view, con)
@@ -226,8 +239,9 @@ def test_totals_over_two_currencies_are_refused_at_render(demo_home: Path, tmp_p
     assert data["problems"][0].startswith(f"{view.path}:9: ")
 
 
-def test_cli_view_new_scaffolds_a_view_that_checks_clean(demo_home: Path, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_view_new_scaffolds_a_view_that_checks_clean(
+    demo_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pipelines.cli import main
 
     home = copy_home(demo_home, tmp_path / "home", without=("dagster", "reports"))
@@ -259,7 +273,9 @@ def test_the_demo_copies_the_example_views_and_keeps_the_users(tmp_path: Path) -
 
     summary = {"first_period": "2024-06", "as_of": "2026-06-15"}
     _write_demo_config(Env(None, str(tmp_path)), summary)
-    shipped = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "connectors" / "demo" / "views").glob("*.md"))
+    shipped = sorted(
+        p.name for p in (Path(__file__).resolve().parents[1] / "connectors" / "demo" / "views").glob("*.md")
+    )
     assert sorted(p.name for p in (tmp_path / "views").glob("*.md")) == shipped
     (tmp_path / "views" / "cash_runway.md").write_text("# mine\n", encoding="utf-8")
     _write_demo_config(Env(None, str(tmp_path)), summary)
@@ -267,6 +283,7 @@ def test_the_demo_copies_the_example_views_and_keeps_the_users(tmp_path: Path) -
 
 
 def test_a_view_reads_the_warehouse_only(demo_home: Path, tmp_path: Path) -> None:
-    (view,) = check_views(_view(tmp_path, _sql("select *\nfrom read_csv('/etc/hostname')")),
-                          demo_home / "warehouse.read.duckdb")
+    (view,) = check_views(
+        _view(tmp_path, _sql("select *\nfrom read_csv('/etc/hostname')")), demo_home / "warehouse.read.duckdb"
+    )
     assert [p.line for p in view.problems] == [5] and "disabled" in view.problems[0].message

@@ -40,8 +40,13 @@ def sql_text(*parts: str) -> str:
 DEFAULT_MEMORY_LIMIT = "1GB"
 
 
-def connect(path: Path, *, read_only: bool = False, memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
-            temp_directory: Path | str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: Path,
+    *,
+    read_only: bool = False,
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+    temp_directory: Path | str | None = None,
+) -> duckdb.DuckDBPyConnection:
     """A connection to the DuckDB file at `path`, held to `memory_limit` (None: DuckDB's default),
     spilling to `temp_directory` (default: `tmp/duckdb` beside the file, i.e. under the data home;
     a relative path is taken from the file's folder)."""
@@ -65,7 +70,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def frame(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
     """A query's result as pandas with Arrow dtypes, so DECIMAL stays exact (never float64)."""
-    return con.sql(query, params=list(params) if params else None).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+    return (
+        con.sql(query, params=list(params) if params else None).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
+    )
 
 
 def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | None = None) -> Any:
@@ -89,8 +96,9 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 class WarehouseLock:
     """The one-writer guarantee across processes: an exclusive lock file held for a whole run."""
 
-    def __init__(self, home: Home, *, owner: str, timeout_s: float = 600.0,
-                 on_wait: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, home: Home, *, owner: str, timeout_s: float = 600.0, on_wait: Callable[[str], None] | None = None
+    ) -> None:
         self.home = home
         self.owner = owner
         self.timeout_s = timeout_s
@@ -104,8 +112,10 @@ class WarehouseLock:
             self._lock.acquire(timeout=0)
         except Timeout:
             if self.on_wait is not None:
-                self.on_wait(f"waiting for the warehouse: run {self._holder()} holds it "
-                             f"(up to {self.timeout_s:.0f} s, {self.home.lock})")
+                self.on_wait(
+                    f"waiting for the warehouse: run {self._holder()} holds it "
+                    f"(up to {self.timeout_s:.0f} s, {self.home.lock})"
+                )
             try:
                 self._lock.acquire(timeout=self.timeout_s)
             except Timeout:

@@ -19,8 +19,15 @@ from warehouse.db import sql_text, transaction
 # empty); the view configured_loads (sql/schema/ops.sql) leaves those loads out.
 NOT_CONFIGURED = "(not configured)"
 
-SUMMARY_SCHEMA = pa.schema([("period", pa.string()), ("account_id", pa.string()), ("lines", pa.int64()),
-                            ("debit", pa.decimal128(18, 2)), ("credit", pa.decimal128(18, 2))])
+SUMMARY_SCHEMA = pa.schema(
+    [
+        ("period", pa.string()),
+        ("account_id", pa.string()),
+        ("lines", pa.int64()),
+        ("debit", pa.decimal128(18, 2)),
+        ("credit", pa.decimal128(18, 2)),
+    ]
+)
 
 
 def run(con: duckdb.DuckDBPyConnection, name: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
@@ -32,7 +39,9 @@ def run(con: duckdb.DuckDBPyConnection, name: str, params: Sequence[Any] = ()) -
     return con
 
 
-def _with_rows(con: duckdb.DuckDBPyConnection, view: str, rows: pa.Table, name: str, params: Sequence[Any] = ()) -> None:
+def _with_rows(
+    con: duckdb.DuckDBPyConnection, view: str, rows: pa.Table, name: str, params: Sequence[Any] = ()
+) -> None:
     con.register(view, rows)
     try:
         run(con, name, params)
@@ -52,8 +61,9 @@ def closed_periods(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 def replace_summary(con: duckdb.DuckDBPyConnection, source: str, rows: Iterable[Sequence[Any]]) -> None:
     """Store `source`'s ledger summary rows (period, account, lines, debit, credit)."""
-    table = pa.Table.from_pylist([dict(zip(SUMMARY_SCHEMA.names, row, strict=True)) for row in rows],
-                                 schema=SUMMARY_SCHEMA)
+    table = pa.Table.from_pylist(
+        [dict(zip(SUMMARY_SCHEMA.names, row, strict=True)) for row in rows], schema=SUMMARY_SCHEMA
+    )
     _with_rows(con, "_summary", table, "ledger_summary_replace", [source])
 
 
@@ -78,8 +88,9 @@ def append_calls(con: duckdb.DuckDBPyConnection, rows: list[Mapping[str, Any]]) 
         _with_rows(con, "_calls", pa.Table.from_pylist(list(rows)), "connector_calls_append")
 
 
-def replace_run_context(con: duckdb.DuckDBPyConnection, first_period: str, report_date: Any,
-                        fiscal_year_start_month: int, currency: str) -> None:
+def replace_run_context(
+    con: duckdb.DuckDBPyConnection, first_period: str, report_date: Any, fiscal_year_start_month: int, currency: str
+) -> None:
     """The settings the marts are built for (one row)."""
     run(con, "run_context_replace", [first_period, report_date, fiscal_year_start_month, currency])
 
@@ -87,8 +98,9 @@ def replace_run_context(con: duckdb.DuckDBPyConnection, first_period: str, repor
 def replace_connector_sources(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str, str, str]]) -> None:
     """Per configured source: (source, adapter, transport, auth kind), never a secret."""
     names = ("source", "adapter", "transport", "auth_kind")
-    table = pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows],
-                                 schema=pa.schema([(n, pa.string()) for n in names]))
+    table = pa.Table.from_pylist(
+        [dict(zip(names, row, strict=True)) for row in rows], schema=pa.schema([(n, pa.string()) for n in names])
+    )
     with transaction(con):
         _with_rows(con, "_sources", table, "connector_sources_replace")
 

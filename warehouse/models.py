@@ -22,9 +22,7 @@ MART_DIR = Path(__file__).parent / "sql" / "marts"
 FUNCTIONS_FILE = MART_DIR / "00_functions.sql"
 
 _LINE_COMMENT = re.compile(r"--[^\n]*")
-_CREATE_TABLE = re.compile(
-    r"\bcreate\s+or\s+replace\s+table\s+([a-z_][a-z0-9_]*)", re.IGNORECASE
-)
+_CREATE_TABLE = re.compile(r"\bcreate\s+or\s+replace\s+table\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
 
 
 def build_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -42,9 +40,7 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
         for path in sorted(MART_DIR.glob("*.sql")):
             sql = path.read_text(encoding="utf-8")
             con.execute(sql)
-            built.extend(
-                name.lower() for name in _CREATE_TABLE.findall(_LINE_COMMENT.sub("", sql))
-            )
+            built.extend(name.lower() for name in _CREATE_TABLE.findall(_LINE_COMMENT.sub("", sql)))
     except BaseException:
         if owns_transaction:
             con.execute("rollback")
@@ -65,9 +61,7 @@ def _begin(con: duckdb.DuckDBPyConnection) -> bool:
     A failed BEGIN aborts the caller's transaction, so it is not tried blindly: in autocommit mode
     every statement runs in a new transaction, so two reads of the id differ; inside one they match.
     """
-    first, second = (
-        con.execute("select current_transaction_id()").fetchall()[0][0] for _ in range(2)
-    )
+    first, second = (con.execute("select current_transaction_id()").fetchall()[0][0] for _ in range(2))
     if first == second:
         return False
     con.execute("begin transaction")

@@ -186,15 +186,23 @@ def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: 
         "insert or replace into source_loads (run_id, source, tool, table_name, rows_received, rows_loaded, "
         "rows_quarantined, reported_total, source_as_of, loaded_at, rows_rejected) "
         "values (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
-        [run_id, staged.source, staged.tool, staged.table, received, loaded, bad,
-         staged.reported_total, staged.source_as_of, staged.rejected],
+        [
+            run_id,
+            staged.source,
+            staged.tool,
+            staged.table,
+            received,
+            loaded,
+            bad,
+            staged.reported_total,
+            staged.source_as_of,
+            staged.rejected,
+        ],
     )
     return Published(staged.table, received, loaded, bad, staged.rejected)
 
 
-def publish(
-    con: duckdb.DuckDBPyConnection, tables: list[StagedTable], *, run_id: str
-) -> dict[str, Published]:
+def publish(con: duckdb.DuckDBPyConnection, tables: list[StagedTable], *, run_id: str) -> dict[str, Published]:
     """Replace each table with its staged pages in one transaction; returns per-table counts."""
     keep_order = scalar(con, "select current_setting('preserve_insertion_order')")
     try:

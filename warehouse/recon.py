@@ -96,8 +96,14 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> 
         "create or replace temp table recon_params as select ?::integer as match_window_days, "
         "?::integer as stale_after_days, ?::decimal(9, 4) as bookings_tolerance, ?::integer as freshness_hours, "
         "?::decimal(9, 6) as max_rejected_share, ?::integer as warn_after_days",
-        [params.match_window_days, params.stale_after_days, str(params.bookings_tolerance), params.freshness_hours,
-         str(params.max_rejected_share), params.warn_after_days],
+        [
+            params.match_window_days,
+            params.stale_after_days,
+            str(params.bookings_tolerance),
+            params.freshness_hours,
+            str(params.max_rejected_share),
+            params.warn_after_days,
+        ],
     )
     con.execute("create or replace temp table recon_severity (check_id varchar, severity varchar)")
     for check_id, level in sorted(params.severity.items()):
@@ -126,8 +132,10 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> 
             con.execute(
                 """insert into _recon_results select period, ?, 'not_configured', null, null, null, ?
                    from _recon_cutoffs where not is_opening""",
-                [check_id, f"not configured: no {' or '.join(missing)} source in closeboard.yaml (connectors."
-                 f"{missing[0]})"],
+                [
+                    check_id,
+                    f"not configured: no {' or '.join(missing)} source in closeboard.yaml (connectors.{missing[0]})",
+                ],
             )
     con.execute("delete from recon_results")
     con.execute("delete from recon_items")

@@ -136,9 +136,7 @@ _COLUMNS = (
 def _rows(con: duckdb.DuckDBPyConnection, where: str = "", params: Sequence[Any] = ()) -> list[Snapshot]:
     if not _table_exists(con, "close_snapshots"):
         return []
-    cursor = con.execute(
-        f"select {_COLUMNS} from close_snapshots {where} order by period, version", list(params)
-    )
+    cursor = con.execute(f"select {_COLUMNS} from close_snapshots {where} order by period, version", list(params))
     names = [d[0] for d in cursor.description]
     return [_snapshot(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
@@ -209,8 +207,10 @@ def _figures(con: duckdb.DuckDBPyConnection, periods: Iterable[str]) -> dict[str
     finally:
         con.execute("drop view if exists _snapshot_recon")
         con.execute("drop table if exists _snapshot_periods")
-    return {row.period: _Figures(row.period, row.kpis, row.statements, row.checks, row.source_fingerprint)
-            for row in table.itertuples(index=False)}
+    return {
+        row.period: _Figures(row.period, row.kpis, row.statements, row.checks, row.source_fingerprint)
+        for row in table.itertuples(index=False)
+    }
 
 
 def current_fingerprints(con: duckdb.DuckDBPyConnection, periods: Iterable[str]) -> dict[str, str]:
@@ -238,8 +238,9 @@ def _account_figures(statements: dict[str, list[dict[str, Any]]]) -> dict[str, D
     return figures
 
 
-def differences(closed: Snapshot, kpis: dict[str, Decimal | None],
-                statements: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, dict[str, str | None]]]:
+def differences(
+    closed: Snapshot, kpis: dict[str, Decimal | None], statements: dict[str, list[dict[str, Any]]]
+) -> dict[str, dict[str, dict[str, str | None]]]:
     """Per KPI (ledger KPIs only) and per account: {"closed", "now", "difference"} as decimal
     strings, for every figure that differs from the closed version (an account missing on one side
     counts as absent: its difference is null)."""
@@ -281,8 +282,9 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def take_snapshots(con: duckdb.DuckDBPyConnection, periods: Iterable[str], run_id: str,
-                   *, now: datetime | None = None) -> SnapshotResult:
+def take_snapshots(
+    con: duckdb.DuckDBPyConnection, periods: Iterable[str], run_id: str, *, now: datetime | None = None
+) -> SnapshotResult:
     """Append a version for every period in `periods` whose fingerprint changed since its latest
     version (a period never snapshotted gets v1). One transaction; idempotent for unchanged data.
     Periods not in the `periods` mart (not reported yet, or before first_period) are skipped."""
@@ -304,11 +306,19 @@ def take_snapshots(con: duckdb.DuckDBPyConnection, periods: Iterable[str], run_i
             last_closed = closed.get(period)
             diff = differences(last_closed, kpis, statements) if last_closed else None
             row = {
-                "period": period, "version": version, "run_id": run_id, "taken_at": taken_at,
+                "period": period,
+                "version": version,
+                "run_id": run_id,
+                "taken_at": taken_at,
                 "status": "restated" if last_closed else "draft",
-                "kpis": fig.kpis, "statements": fig.statements, "checks": fig.checks,
-                "source_fingerprint": fig.source_fingerprint, "page_path": page_path(period, version),
-                "closed_by": None, "closed_at": None, "override_reason": None,
+                "kpis": fig.kpis,
+                "statements": fig.statements,
+                "checks": fig.checks,
+                "source_fingerprint": fig.source_fingerprint,
+                "page_path": page_path(period, version),
+                "closed_by": None,
+                "closed_at": None,
+                "override_reason": None,
                 "differences": json.dumps(diff, sort_keys=True) if diff is not None else None,
             }
             _append(con, row)
@@ -324,8 +334,15 @@ def ended_periods(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [p for (p,) in con.execute("select period from periods where not is_open order by period").fetchall()]
 
 
-def close(con: duckdb.DuckDBPyConnection, period: str, *, by: str, run_id: str,
-          override_reason: str | None = None, now: datetime | None = None) -> Snapshot:
+def close(
+    con: duckdb.DuckDBPyConnection,
+    period: str,
+    *,
+    by: str,
+    run_id: str,
+    override_reason: str | None = None,
+    now: datetime | None = None,
+) -> Snapshot:
     """Sign `period` off: append a `closed` version with the latest figures (a fresh version is
     taken first if the figures changed since the last snapshot)."""
     by = (by or "").strip()
@@ -362,12 +379,20 @@ def close(con: duckdb.DuckDBPyConnection, period: str, *, by: str, run_id: str,
             [period, latest.version],
         ).fetchall()[0]
         row = {
-            "period": period, "version": latest.version + 1, "run_id": run_id, "taken_at": at,
-            "status": "closed", "kpis": kpis, "statements": statements, "checks": checks,
+            "period": period,
+            "version": latest.version + 1,
+            "run_id": run_id,
+            "taken_at": at,
+            "status": "closed",
+            "kpis": kpis,
+            "statements": statements,
+            "checks": checks,
             "source_fingerprint": latest.source_fingerprint,
             "page_path": page_path(period, latest.version + 1),
-            "closed_by": by, "closed_at": at, "override_reason": override_reason, "differences": None,
+            "closed_by": by,
+            "closed_at": at,
+            "override_reason": override_reason,
+            "differences": None,
         }
         _append(con, row)
     return history(con, period)[-1]
-

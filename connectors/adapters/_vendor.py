@@ -110,8 +110,9 @@ class Balances(dict):  # type: ignore[type-arg]
         self.names: dict[str, str] = {}
 
 
-def month_movements(previous: Balances | None, current: Balances, *, fiscal_year_start: bool,
-                    retained_earnings: str | None) -> dict[str, Decimal]:
+def month_movements(
+    previous: Balances | None, current: Balances, *, fiscal_year_start: bool, retained_earnings: str | None
+) -> dict[str, Decimal]:
     """Each account's movement from ``previous`` to ``current`` (debits positive).
 
     Balance-sheet accounts carry their balance since inception: movement = current - previous.
@@ -140,27 +141,43 @@ def month_movements(previous: Balances | None, current: Balances, *, fiscal_year
             if retained_earnings is None:
                 raise Unmappable(
                     f"at the fiscal-year start {current.as_at} last year's P&L ({text(rolled)}) rolled into an "
-                    "account this adapter cannot name: set options.retained_earnings to its account code")
+                    "account this adapter cannot name: set options.retained_earnings to its account code"
+                )
             moves[retained_earnings] = moves.get(retained_earnings, Decimal(0)) - rolled
     return moves
 
 
-def synthetic_entry(entry_id: str, posted: date, moves: dict[str, Decimal], *, currency: str | None,
-                    description: str) -> list[dict[str, Any]]:
+def synthetic_entry(
+    entry_id: str, posted: date, moves: dict[str, Decimal], *, currency: str | None, description: str
+) -> list[dict[str, Any]]:
     """Journal lines for one month's movements (zero movements left out), or ``Unmappable`` when
     they do not sum to exactly zero."""
     net = sum(moves.values(), Decimal(0))
     if net != 0:
         debits = sum((m for m in moves.values() if m > 0), Decimal(0))
-        raise Unmappable(f"{entry_id}: the movements do not balance (debits {text(debits)}, credits "
-                         f"{text(debits - net)}, difference {text(net)})")
+        raise Unmappable(
+            f"{entry_id}: the movements do not balance (debits {text(debits)}, credits "
+            f"{text(debits - net)}, difference {text(net)})"
+        )
     rows = []
     for number, account in enumerate(sorted(a for a, m in moves.items() if m != 0), start=1):
         amount = moves[account]
-        rows.append({"entry_id": entry_id, "line_no": str(number), "posted_date": posted.isoformat(),
-                     "account_id": account, "debit": text(max(amount, Decimal(0))),
-                     "credit": text(max(-amount, Decimal(0))), "currency": currency, "amount_currency": None,
-                     "description": description, "customer_id": None, "vendor_id": None, "document_id": None})
+        rows.append(
+            {
+                "entry_id": entry_id,
+                "line_no": str(number),
+                "posted_date": posted.isoformat(),
+                "account_id": account,
+                "debit": text(max(amount, Decimal(0))),
+                "credit": text(max(-amount, Decimal(0))),
+                "currency": currency,
+                "amount_currency": None,
+                "description": description,
+                "customer_id": None,
+                "vendor_id": None,
+                "document_id": None,
+            }
+        )
     return rows
 
 
@@ -196,13 +213,17 @@ class TrialBalanceLedger:
     def configure_trial_balance(self, options: dict[str, Any]) -> None:
         period = options.get("from_period")
         if not isinstance(period, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
-            raise ValueError("options.from_period: the first month (YYYY-MM, the company's first_period) is "
-                             "required to read journal lines from trial balances")
+            raise ValueError(
+                "options.from_period: the first month (YYYY-MM, the company's first_period) is "
+                "required to read journal lines from trial balances"
+            )
         self.from_period = period
         month = options.get("fiscal_year_start_month")
         if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
-            raise ValueError(f"options.fiscal_year_start_month: the month (1-12) the {self.vendor} fiscal year "
-                             "starts is required to read journal lines from trial balances (P&L balances restart then)")
+            raise ValueError(
+                f"options.fiscal_year_start_month: the month (1-12) the {self.vendor} fiscal year "
+                "starts is required to read journal lines from trial balances (P&L balances restart then)"
+            )
         self.fiscal_year_start_month = month
         if self.currency is None:
             raise ValueError("options.currency: the company's home currency is required to read journal lines")
@@ -222,14 +243,19 @@ class TrialBalanceLedger:
         """Where last year's profit rolls: the configured account, else the balance-sheet account
         named "Retained Earnings"."""
         return self.retained_earnings or next(
-            (a for a, n in current.names.items() if n.lower() == "retained earnings" and not current[a][1]), None)
+            (a for a, n in current.names.items() if n.lower() == "retained earnings" and not current[a][1]), None
+        )
 
     def movements(self, previous: Balances | None, current: Balances) -> dict[str, Decimal]:
         """``month_movements`` from ``previous`` to ``current`` with this ledger's fiscal year and
         retained-earnings account: the one definition of a month's movement, for the synthetic entries
         and for re-basing the vendor's trial balance to the journal's since-inception basis (R7)."""
-        return month_movements(previous, current, fiscal_year_start=current.as_at.month == self.fiscal_year_start_month,
-                               retained_earnings=self.retained_earnings_account(current))
+        return month_movements(
+            previous,
+            current,
+            fiscal_year_start=current.as_at.month == self.fiscal_year_start_month,
+            retained_earnings=self.retained_earnings_account(current),
+        )
 
     def trial_balance_entry(self, entry: dict[str, Any]) -> list[dict[str, Any]]:
         """The month's entry from the trial balances at its end (``current``) and the month before."""
@@ -263,8 +289,9 @@ class TrialBalancePaging(Paging):
             env, nbytes = await self.fetch(session, adapter, stream, me.trial_balance_arguments(as_at), number)
             current = env.items[0]
             if current.as_at != as_at:
-                raise ConnectorError(session.name, stream.tool,
-                                     f"asked for the trial balance at {as_at}, got one at {current.as_at}")
+                raise ConnectorError(
+                    session.name, stream.tool, f"asked for the trial balance at {as_at}, got one at {current.as_at}"
+                )
             entry = {"entry_id": f"TB-{as_at:%Y-%m}", "posted_date": as_at, "previous": previous, "current": current}
             yield Page([entry], None, None, None, number, nbytes)
             previous = current

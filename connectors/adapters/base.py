@@ -113,7 +113,9 @@ def _is_scalar(value: Any) -> bool:
 
 def non_finite(value: Any) -> bool:
     """True for NaN or ±Infinity (JSON's NaN / Infinity literals arrive as floats or Decimals)."""
-    return (isinstance(value, float) and not math.isfinite(value)) or (isinstance(value, Decimal) and not value.is_finite())
+    return (isinstance(value, float) and not math.isfinite(value)) or (
+        isinstance(value, Decimal) and not value.is_finite()
+    )
 
 
 def non_finite_reason(item: Any) -> str | None:
@@ -183,7 +185,9 @@ class Adapter:
         if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
             raise ValueError("the answer is not {items: [...], next_cursor, total}")
         return Envelope(
-            payload["items"], payload.get("next_cursor") or None, parse_total(payload.get("total")),
+            payload["items"],
+            payload.get("next_cursor") or None,
+            parse_total(payload.get("total")),
             payload.get("as_of"),
         )
 

@@ -152,7 +152,11 @@ ROW_CUT = 200  # beancount_mcp/server.py query_bql: rows[:200]
 CENT = Decimal("0.01")
 RATE_PLACES = Decimal("0.00000001")  # erp_fx_rates.rate is DECIMAL(18,8)
 DEFAULT_ACCOUNT_TYPES = {
-    "Assets": "asset", "Liabilities": "liability", "Equity": "equity", "Income": "revenue", "Expenses": "expense",
+    "Assets": "asset",
+    "Liabilities": "liability",
+    "Equity": "equity",
+    "Income": "revenue",
+    "Expenses": "expense",
 }
 DEFAULT_SUBTYPES: dict[str, tuple[str, ...]] = {
     "cash": ("Assets:Bank*", "Assets:Cash*"),
@@ -166,8 +170,17 @@ _LINK = re.compile(r"'([^']*)'")
 _LINE = "int(entry_meta('lineno'))"
 # the postings of a window, by position: the transaction's file and line, the posting
 _POSTING_COLUMNS = (
-    "entry_meta('filename')", _LINE, "date", "account", "number", "currency", "weight",
-    "CONVERT(weight, '{ccy}', date)", "description", "links", "id",
+    "entry_meta('filename')",
+    _LINE,
+    "date",
+    "account",
+    "number",
+    "currency",
+    "weight",
+    "CONVERT(weight, '{ccy}', date)",
+    "description",
+    "links",
+    "id",
 )
 # count levels: BQL key expression, and the condition one key adds to its parent's
 _LEVELS = ("year", "month", "day", _LINE)
@@ -176,8 +189,10 @@ _LEVELS = ("year", "month", "day", _LINE)
 # docstring); beanquery's round() rounds half to even, so the value is first nudged away from zero
 # by one part in 10^20
 _MONEY = "(currency = {ccy} OR currency(CONVERT(weight, {ccy}, date)) = {ccy})"
-_VALUE = ("round((number * int(currency = {ccy}) + number(CONVERT(weight, {ccy}, date)) * (1 - int(currency = {ccy})))"
-          " * int(" + _MONEY + ") * 1.00000000000000000001, 2)")
+_VALUE = (
+    "round((number * int(currency = {ccy}) + number(CONVERT(weight, {ccy}, date)) * (1 - int(currency = {ccy})))"
+    " * int(" + _MONEY + ") * 1.00000000000000000001, 2)"
+)
 
 
 @dataclass(frozen=True)
@@ -210,8 +225,16 @@ def _money(value: Decimal) -> str:
 class BeancountAdapter(MonthEndReports, Adapter):
     name = "beancount"
     default_tools = (QUERY_TOOL,)
-    options = ("currency", "subtypes", "account_types", "rounding_account", "rounding_tolerance", "row_cut",
-               "trial_balance", *REPORT_OPTIONS)
+    options = (
+        "currency",
+        "subtypes",
+        "account_types",
+        "rounding_account",
+        "rounding_tolerance",
+        "row_cut",
+        "trial_balance",
+        *REPORT_OPTIONS,
+    )
     company_options = {"currency": ("currency", True), **REPORT_COMPANY_OPTIONS}
     # incremental refresh: the ledger summary is one BQL aggregate per month (ledger_summary), and the
     # journal is pulled again only for the months whose summary changed, plus the open month
@@ -281,8 +304,10 @@ class BeancountAdapter(MonthEndReports, Adapter):
             raise ValueError("options.row_cut: the server's row cut, at least 2 (beancount-mcp 0.1.1: 200)")
         trial_balance = options.get("trial_balance", True)
         if not isinstance(trial_balance, bool):
-            raise ValueError(f"options.trial_balance: true or false (read the ledger's own month-end balances "
-                             f"for R7; default true), got {trial_balance!r}")
+            raise ValueError(
+                f"options.trial_balance: true or false (read the ledger's own month-end balances "
+                f"for R7; default true), got {trial_balance!r}"
+            )
         self.trial_balance = trial_balance
         self.configure_report_dates(options)
 
@@ -293,11 +318,20 @@ class BeancountAdapter(MonthEndReports, Adapter):
     def streams(self, windows: list[tuple[str, str]] | None = None) -> list[Stream]:
         """The journal whole, or one stream per window of months (inclusive ISO dates) on an incremental pull."""
         self.left_out = Counter()
-        journal = ([Stream("erp_journal_lines", QUERY_TOOL, paged=False)] if windows is None else
-                   [Stream("erp_journal_lines", QUERY_TOOL, {"date_from": f, "date_to": t}, paged=False)
-                    for f, t in windows] or [Stream("erp_journal_lines", QUERY_TOOL, {"unchanged": True}, paged=False)])
-        return [Stream("erp_accounts", QUERY_TOOL, paged=False), *journal, Stream("erp_fx_rates", QUERY_TOOL, paged=False),
-                *([Stream(REPORT_TABLE, QUERY_TOOL, paged=False)] if self.trial_balance else [])]
+        journal = (
+            [Stream("erp_journal_lines", QUERY_TOOL, paged=False)]
+            if windows is None
+            else [
+                Stream("erp_journal_lines", QUERY_TOOL, {"date_from": f, "date_to": t}, paged=False) for f, t in windows
+            ]
+            or [Stream("erp_journal_lines", QUERY_TOOL, {"unchanged": True}, paged=False)]
+        )
+        return [
+            Stream("erp_accounts", QUERY_TOOL, paged=False),
+            *journal,
+            Stream("erp_fx_rates", QUERY_TOOL, paged=False),
+            *([Stream(REPORT_TABLE, QUERY_TOOL, paged=False)] if self.trial_balance else []),
+        ]
 
     # -- querying --------------------------------------------------------------------------------
     def decode(self, stream: Stream | None, result: Any, *, limit_bytes: int) -> tuple[Any, int]:
@@ -308,13 +342,20 @@ class BeancountAdapter(MonthEndReports, Adapter):
             raise ValueError(f"expected {{columns, rows}} from {QUERY_TOOL}, got {str(payload)[:120]!r}")
         return {"items": payload["rows"], "columns": payload.get("columns")}, nbytes  # items: counted in the call log
 
-    async def _query(self, session: SourceSession, query: str, *, page: int | None = None,
-                     width: int | None = None) -> list[list[str]]:
-        payload, self._nbytes = await session.call(QUERY_TOOL, {"query": query}, page=page, decode=lambda r, **kw: self.decode(None, r, **kw))
+    async def _query(
+        self, session: SourceSession, query: str, *, page: int | None = None, width: int | None = None
+    ) -> list[list[str]]:
+        payload, self._nbytes = await session.call(
+            QUERY_TOOL, {"query": query}, page=page, decode=lambda r, **kw: self.decode(None, r, **kw)
+        )
         rows = payload["items"]
         for row in rows:
             if not isinstance(row, list) or (width is not None and len(row) != width):
-                raise ConnectorError(session.name, QUERY_TOOL, f"a row of {width} cells was expected, got {str(row)[:120]!r} for {query!r}")
+                raise ConnectorError(
+                    session.name,
+                    QUERY_TOOL,
+                    f"a row of {width} cells was expected, got {str(row)[:120]!r} for {query!r}",
+                )
         return rows
 
     async def _count(self, session: SourceSession, query: str) -> int:
@@ -333,12 +374,16 @@ class BeancountAdapter(MonthEndReports, Adapter):
         while True:
             step += 1
             condition = " AND ".join(c for c in (where, f"{key} > {last}" if last is not None else "") if c)
-            query = f"SELECT {key} AS k, count(*) AS n{f' WHERE {condition}' if condition else ''} GROUP BY k ORDER BY k"
+            query = (
+                f"SELECT {key} AS k, count(*) AS n{f' WHERE {condition}' if condition else ''} GROUP BY k ORDER BY k"
+            )
             rows = await self._query(session, query, width=2)
             try:
                 page = [(int(k), int(n)) for k, n in rows]
             except ValueError:
-                raise ConnectorError(session.name, QUERY_TOOL, f"the count query {query!r} answered {rows[:3]!r}") from None
+                raise ConnectorError(
+                    session.name, QUERY_TOOL, f"the count query {query!r} answered {rows[:3]!r}"
+                ) from None
             counts.extend(page)
             if len(rows) < self.row_cut:
                 return counts
@@ -366,7 +411,8 @@ class BeancountAdapter(MonthEndReports, Adapter):
                     windows.extend(await self.windows(session, inner, level + 1))
                     continue
                 raise ConnectorError(
-                    session.name, QUERY_TOOL,
+                    session.name,
+                    QUERY_TOOL,
                     f"{n} postings of the transaction(s) at line {value} ({where}) exceed beancount-mcp's cut of "
                     f"{self.row_cut} rows per query: they cannot be read completely through this server",
                 )
@@ -387,8 +433,9 @@ class BeancountAdapter(MonthEndReports, Adapter):
         window = stream.arguments
         if window.get("unchanged"):  # no month changed: nothing to read, and the load says so (0 of 0)
             return _no_pages()
-        return self._line_pages(session, f"date >= {window['date_from']} AND date <= {window['date_to']}"
-                                if window else "")
+        return self._line_pages(
+            session, f"date >= {window['date_from']} AND date <= {window['date_to']}" if window else ""
+        )
 
     # -- incremental refresh ----------------------------------------------------------------------
     async def ledger_summary(self, session: SourceSession) -> list[dict[str, Any]]:
@@ -408,15 +455,32 @@ class BeancountAdapter(MonthEndReports, Adapter):
             step += 1
             after = f" WHERE year > {last[0]} OR (year = {last[0]} AND month > {last[1]})" if last else ""
             rows = await self._query(
-                session, f"SELECT year, month, count(*) AS n, sum(abs({value})) AS moved, sum({_LINE}) AS line, "
+                session,
+                f"SELECT year, month, count(*) AS n, sum(abs({value})) AS moved, sum({_LINE}) AS line, "
                 f"sum({value} * length(account)) AS placed, sum(round(number, 2) * length(account)) AS units"
-                f"{after} GROUP BY year, month ORDER BY year, month", width=7)
+                f"{after} GROUP BY year, month ORDER BY year, month",
+                width=7,
+            )
             for year, month, n, moved, line, placed, units in rows:
                 period = f"{int(year):04d}-{int(month):02d}"
-                items.append({"period": period, "account_id": "#postings", "lines": n,
-                              "debit": _summed(moved), "credit": _summed(line)})
-                items.append({"period": period, "account_id": "#accounts", "lines": n,
-                              "debit": _summed(placed), "credit": _summed(units)})
+                items.append(
+                    {
+                        "period": period,
+                        "account_id": "#postings",
+                        "lines": n,
+                        "debit": _summed(moved),
+                        "credit": _summed(line),
+                    }
+                )
+                items.append(
+                    {
+                        "period": period,
+                        "account_id": "#accounts",
+                        "lines": n,
+                        "debit": _summed(placed),
+                        "credit": _summed(units),
+                    }
+                )
             if len(rows) < self.row_cut:
                 return items
             last = (rows[-1][0], rows[-1][1])
@@ -442,8 +506,10 @@ class BeancountAdapter(MonthEndReports, Adapter):
             number += 1
             after = f" WHERE account > '{last}'" if last is not None else ""
             rows = await self._query(
-                session, f"SELECT account, open.currencies, close.date FROM #accounts{after} ORDER BY account",
-                page=number, width=3,
+                session,
+                f"SELECT account, open.currencies, close.date FROM #accounts{after} ORDER BY account",
+                page=number,
+                width=3,
             )
             items = []
             for account, currencies, _closed in rows:
@@ -452,7 +518,9 @@ class BeancountAdapter(MonthEndReports, Adapter):
             fetched += len(rows)
             last_page = len(rows) < self.row_cut
             if last_page and self.rounding_account and self.rounding_account not in self._opened:
-                items.append(self._account(self.rounding_account, "None", name=f"{self.rounding_account} (closeboard rounding)"))
+                items.append(
+                    self._account(self.rounding_account, "None", name=f"{self.rounding_account} (closeboard rounding)")
+                )
                 added = 1
             yield Page(items, None, total + added, None, number, self._nbytes)
             if last_page:
@@ -461,7 +529,8 @@ class BeancountAdapter(MonthEndReports, Adapter):
             guard.page(number, rows, last)
         if fetched != total:
             raise ConnectorError(
-                session.name, QUERY_TOOL,
+                session.name,
+                QUERY_TOOL,
                 f"erp_accounts: read {fetched} accounts but the count query said {total} (the ledger changed during the pull?)",
                 transient=True,
             )
@@ -472,11 +541,19 @@ class BeancountAdapter(MonthEndReports, Adapter):
         subtype = next((s for s, globs in self.subtypes.items() if any(fnmatchcase(account, g) for g in globs)), None)
         allowed = _python_list(currencies)
         parts = account.split(":")
-        parent = next((p for p in (":".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)) if p in self._opened), None)
+        parent = next(
+            (p for p in (":".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)) if p in self._opened), None
+        )
         return {
-            "account_id": account, "name": name or account, "type": kind, "subtype": subtype,
-            "currency": allowed[0] if len(allowed) == 1 else self.currency, "parent_id": parent,
-            "_error": None if kind else f"account root {root!r} is not one of {sorted(self.account_types)} (options.account_types)",
+            "account_id": account,
+            "name": name or account,
+            "type": kind,
+            "subtype": subtype,
+            "currency": allowed[0] if len(allowed) == 1 else self.currency,
+            "parent_id": parent,
+            "_error": None
+            if kind
+            else f"account root {root!r} is not one of {sorted(self.account_types)} (options.account_types)",
         }
 
     async def _line_pages(self, session: SourceSession, where: str) -> AsyncIterator[Page]:
@@ -486,10 +563,13 @@ class BeancountAdapter(MonthEndReports, Adapter):
         added = 0
         left_out: Counter[str] = Counter()
         for number, window in enumerate(windows, start=1):
-            rows = await self._query(session, f"SELECT {columns} WHERE {window.where}", page=number, width=len(_POSTING_COLUMNS))
+            rows = await self._query(
+                session, f"SELECT {columns} WHERE {window.where}", page=number, width=len(_POSTING_COLUMNS)
+            )
             if len(rows) != window.count:
                 raise ConnectorError(
-                    session.name, QUERY_TOOL,
+                    session.name,
+                    QUERY_TOOL,
                     f"erp_journal_lines: the window {window.where!r} returned {len(rows)} postings but its count "
                     f"query said {window.count} (the ledger changed during the pull?)",
                     transient=True,
@@ -521,11 +601,17 @@ class BeancountAdapter(MonthEndReports, Adapter):
         guard = ProgressGuard(session.name, QUERY_TOOL)
         while True:
             number += 1
-            after = (f" AND (date > {last[0]} OR (date = {last[0]} AND currency > {_bql_string(last[1])}))"
-                     if last is not None else "")
+            after = (
+                f" AND (date > {last[0]} OR (date = {last[0]} AND currency > {_bql_string(last[1])}))"
+                if last is not None
+                else ""
+            )
             rows = await self._query(
-                session, f"SELECT date, currency, last(amount.number) AS rate, count(*) AS n FROM #prices "
-                f"WHERE {quoted}{after} GROUP BY date, currency ORDER BY date, currency", page=number, width=4,
+                session,
+                f"SELECT date, currency, last(amount.number) AS rate, count(*) AS n FROM #prices "
+                f"WHERE {quoted}{after} GROUP BY date, currency ORDER BY date, currency",
+                page=number,
+                width=4,
             )
             items = []
             for rate_date, currency, rate, n in rows:
@@ -533,8 +619,12 @@ class BeancountAdapter(MonthEndReports, Adapter):
                     read += int(n)
                     value = Decimal(rate).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
                 except (ValueError, InvalidOperation):
-                    items.append({"_error": f"not a price: {rate!r}",
-                                  "_record": {"currency": currency, "rate_date": rate_date, "rate": rate}})
+                    items.append(
+                        {
+                            "_error": f"not a price: {rate!r}",
+                            "_record": {"currency": currency, "rate_date": rate_date, "rate": rate},
+                        }
+                    )
                     continue
                 items.append({"currency": currency, "rate_date": rate_date, "rate": _money(value)})
             rates += len(rows)
@@ -547,7 +637,8 @@ class BeancountAdapter(MonthEndReports, Adapter):
             guard.page(number, rows, last)
         if read != prices:
             raise ConnectorError(
-                session.name, QUERY_TOOL,
+                session.name,
+                QUERY_TOOL,
                 f"erp_fx_rates: read {read} prices but the count query said {prices} (the ledger changed during the pull?)",
                 transient=True,
             )
@@ -568,17 +659,22 @@ class BeancountAdapter(MonthEndReports, Adapter):
                 booked = -sum((r for d, r in residuals if d <= day), Decimal("0.00"))
                 if booked or self.rounding_account in balances:
                     balances[self.rounding_account] = balances.get(self.rounding_account, Decimal("0.00")) + booked
-            rows = [{"account_id": account,
-                     "debit": _money(balance if balance > 0 else Decimal("0.00")),
-                     "credit": _money(-balance if balance < 0 else Decimal("0.00"))}
-                    for account, balance in sorted(balances.items())]
+            rows = [
+                {
+                    "account_id": account,
+                    "debit": _money(balance if balance > 0 else Decimal("0.00")),
+                    "credit": _money(-balance if balance < 0 else Decimal("0.00")),
+                }
+                for account, balance in sorted(balances.items())
+            ]
             return rows, None, None, nbytes if number == 1 else 0
 
         async for page in dated_reports(session.name, QUERY_TOOL, dates, read):
             yield page
 
-    async def _movements(self, session: SourceSession, dates: list[date]
-                         ) -> tuple[dict[tuple[tuple[int, int], str], Decimal], int]:
+    async def _movements(
+        self, session: SourceSession, dates: list[date]
+    ) -> tuple[dict[tuple[tuple[int, int], str], Decimal], int]:
         """Per month and account, Σ of its money postings' cents (0.00 for an account with none: the
         report lists it): the balances at the first report date as that month's (one BQL aggregate per
         account), then each later month's movements up to the last report date (one BQL aggregate
@@ -590,18 +686,25 @@ class BeancountAdapter(MonthEndReports, Adapter):
         opening, nbytes = await self._sums(session, ["account"], value, f"date <= {first.isoformat()}")
         for (account,), balance in opening:
             moved[((first.year, first.month), account)] = self._decimal(
-                session, balance, f"the balance of {account} at {first}")
+                session, balance, f"the balance of {account} at {first}"
+            )
         if through > first:
-            later, more = await self._sums(session, ["year", "month", "account"], value,
-                                           f"date > {first.isoformat()} AND date <= {through.isoformat()}")
+            later, more = await self._sums(
+                session,
+                ["year", "month", "account"],
+                value,
+                f"date > {first.isoformat()} AND date <= {through.isoformat()}",
+            )
             nbytes += more
             for (year, month, account), balance in later:
                 moved[((int(year), int(month)), account)] = self._decimal(
-                    session, balance, f"the movement of {account} in {year}-{int(month):02d}")
+                    session, balance, f"the movement of {account} in {year}-{int(month):02d}"
+                )
         return moved, nbytes
 
-    async def _sums(self, session: SourceSession, keys: list[str], value: str, where: str
-                    ) -> tuple[list[tuple[list[str], str]], int]:
+    async def _sums(
+        self, session: SourceSession, keys: list[str], value: str, where: str
+    ) -> tuple[list[tuple[list[str], str]], int]:
         """(keys, Σ value) per group of ``keys`` (BQL columns; the last a string, the others integers)
         among the postings matching ``where``, every group even past the row cut (keyset on the keys)."""
         found: list[tuple[list[str], str]] = []
@@ -618,8 +721,12 @@ class BeancountAdapter(MonthEndReports, Adapter):
                 for key, seen in reversed(list(zip(keys[:-1], last[:-1], strict=True))):
                     after = f"{key} > {seen} OR ({key} = {seen} AND ({after}))"
                 after = f" AND ({after})"
-            rows = await self._query(session, f"SELECT {listed}, sum({value}) AS balance WHERE {where}{after} "
-                                     f"GROUP BY {listed} ORDER BY {listed}", page=step, width=len(keys) + 1)
+            rows = await self._query(
+                session,
+                f"SELECT {listed}, sum({value}) AS balance WHERE {where}{after} GROUP BY {listed} ORDER BY {listed}",
+                page=step,
+                width=len(keys) + 1,
+            )
             nbytes += self._nbytes
             found.extend((row[:-1], row[-1]) for row in rows)
             if len(rows) < self.row_cut:
@@ -639,16 +746,19 @@ class BeancountAdapter(MonthEndReports, Adapter):
         while True:
             step += 1
             after = f" AND id > {_bql_string(last)}" if last is not None else ""
-            query = (f"SELECT date, id, sum({value}) AS residual WHERE {money} AND date <= {through.isoformat()}"
-                     f"{after} GROUP BY date, id HAVING sum({value}) != 0 AND abs(sum({value})) <= "
-                     f"{_money(self.rounding_tolerance)} ORDER BY id")
+            query = (
+                f"SELECT date, id, sum({value}) AS residual WHERE {money} AND date <= {through.isoformat()}"
+                f"{after} GROUP BY date, id HAVING sum({value}) != 0 AND abs(sum({value})) <= "
+                f"{_money(self.rounding_tolerance)} ORDER BY id"
+            )
             rows = await self._query(session, query, width=3)
             for day, entry, residual in rows:
                 try:
                     posted = date.fromisoformat(day)
                 except ValueError:
-                    raise ConnectorError(session.name, QUERY_TOOL,
-                                         f"erp_trial_balance: transaction {entry} has no date ({day!r})") from None
+                    raise ConnectorError(
+                        session.name, QUERY_TOOL, f"erp_trial_balance: transaction {entry} has no date ({day!r})"
+                    ) from None
                 found.append((posted, self._decimal(session, residual, f"the cents residual of transaction {entry}")))
             if len(rows) < self.row_cut:
                 return found
@@ -680,9 +790,19 @@ class BeancountAdapter(MonthEndReports, Adapter):
             entry_id = f"{filename}:{lineno}" if lineno != "None" else digest
             lines, problems = [], []
             unpriced: dict[str, list[tuple[int, str, Decimal, str]]] = {}  # weight currency -> its legs
-            for line_no, (_f, _l, posted, account, number, units_ccy, weight, converted, description, links, _id) in (
-                enumerate(postings, start=1)
-            ):
+            for line_no, (
+                _f,
+                _l,
+                posted,
+                account,
+                number,
+                units_ccy,
+                weight,
+                converted,
+                description,
+                links,
+                _id,
+            ) in enumerate(postings, start=1):
                 w = _amount(weight)
                 c = _amount(converted)
                 if w is None:
@@ -701,16 +821,23 @@ class BeancountAdapter(MonthEndReports, Adapter):
                 amount = _cents(value)
                 foreign = units_ccy != self.currency and units is not None and units == _cents(units)
                 link = sorted(_LINK.findall(links))
-                lines.append({
-                    "entry_id": entry_id, "line_no": str(line_no), "posted_date": posted, "account_id": account,
-                    "debit": _money(amount if amount > 0 else Decimal("0.00")),
-                    "credit": _money(-amount if amount < 0 else Decimal("0.00")),
-                    "currency": units_ccy or self.currency,
-                    "amount_currency": _money(_cents(units)) if foreign and units is not None else None,
-                    "description": None if description == "None" else description,
-                    "customer_id": None, "vendor_id": None, "document_id": link[0] if link else None,
-                    "_amount": amount,
-                })
+                lines.append(
+                    {
+                        "entry_id": entry_id,
+                        "line_no": str(line_no),
+                        "posted_date": posted,
+                        "account_id": account,
+                        "debit": _money(amount if amount > 0 else Decimal("0.00")),
+                        "credit": _money(-amount if amount < 0 else Decimal("0.00")),
+                        "currency": units_ccy or self.currency,
+                        "amount_currency": _money(_cents(units)) if foreign and units is not None else None,
+                        "description": None if description == "None" else description,
+                        "customer_id": None,
+                        "vendor_id": None,
+                        "document_id": link[0] if link else None,
+                        "_amount": amount,
+                    }
+                )
             # legs in a commodity the ledger cannot price: not money when they balance within it
             unbalanced: set[int] = set()
             for commodity, legs in unpriced.items():
@@ -728,19 +855,28 @@ class BeancountAdapter(MonthEndReports, Adapter):
             if not problems:
                 residual = sum((line["_amount"] for line in lines), Decimal("0.00"))
                 if residual and self.rounding_account is not None and abs(residual) <= self.rounding_tolerance:
-                    lines.append({
-                        **lines[-1], "line_no": str(len(postings) + 1), "account_id": self.rounding_account,
-                        "debit": _money(-residual if residual < 0 else Decimal("0.00")),
-                        "credit": _money(residual if residual > 0 else Decimal("0.00")),
-                        "currency": self.currency, "amount_currency": None,
-                        "description": f"rounding of {entry_id} to cents ({self.currency})",
-                    })
+                    lines.append(
+                        {
+                            **lines[-1],
+                            "line_no": str(len(postings) + 1),
+                            "account_id": self.rounding_account,
+                            "debit": _money(-residual if residual < 0 else Decimal("0.00")),
+                            "credit": _money(residual if residual > 0 else Decimal("0.00")),
+                            "currency": self.currency,
+                            "amount_currency": None,
+                            "description": f"rounding of {entry_id} to cents ({self.currency})",
+                        }
+                    )
                     rounding += 1
                 elif residual:
-                    why = ("options.rounding_account is not set" if self.rounding_account is None
-                           else f"more than options.rounding_tolerance {self.rounding_tolerance}")
-                    problems.append(f"the postings in {self.currency}, rounded to cents, leave {residual} "
-                                    f"unbalanced ({why})")
+                    why = (
+                        "options.rounding_account is not set"
+                        if self.rounding_account is None
+                        else f"more than options.rounding_tolerance {self.rounding_tolerance}"
+                    )
+                    problems.append(
+                        f"the postings in {self.currency}, rounded to cents, leave {residual} unbalanced ({why})"
+                    )
             if not problems:
                 items.extend(lines)
                 continue
@@ -749,10 +885,20 @@ class BeancountAdapter(MonthEndReports, Adapter):
             money = {int(line["line_no"]) for line in lines} | unbalanced
             for line_no, p in enumerate(postings, start=1):
                 if line_no in money or _amount(p[6]) is None:
-                    items.append({"_error": reason, "_record": {
-                        "entry_id": entry_id, "line_no": line_no, "date": p[2], "account": p[3],
-                        "units": f"{p[4]} {p[5]}", "weight": p[6], "postings": len(postings),
-                    }})
+                    items.append(
+                        {
+                            "_error": reason,
+                            "_record": {
+                                "entry_id": entry_id,
+                                "line_no": line_no,
+                                "date": p[2],
+                                "account": p[3],
+                                "units": f"{p[4]} {p[5]}",
+                                "weight": p[6],
+                                "postings": len(postings),
+                            },
+                        }
+                    )
         return items, rounding, left_out
 
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:

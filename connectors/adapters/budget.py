@@ -64,8 +64,10 @@ class BudgetAdapter(Adapter):
         currency = _text(item.get("currency"))
         reporting = getattr(self, "_currency", None)
         if currency is not None and reporting is not None and currency.upper() != reporting.upper():
-            return (f"{label}: currency {currency} is not the reporting currency {reporting} "
-                    "(a budget is never converted; give it in the reporting currency)")
+            return (
+                f"{label}: currency {currency} is not the reporting currency {reporting} "
+                "(a budget is never converted; give it in the reporting currency)"
+            )
         key = (period, account or "", kpi or "")
         first = self._seen.setdefault(key, number)
         if first != number:

@@ -21,8 +21,15 @@ TRIAL_BALANCE_TOOL = "get_trial_balance"
 class ErpAdapter(MonthEndReports, Adapter):
     name = "builtin.erp"
     default_tools = (
-        "get_company", "list_accounts", "list_journal_lines", "list_invoices", "list_bills",
-        "list_payments", "get_ledger_summary", "list_fx_rates", TRIAL_BALANCE_TOOL,
+        "get_company",
+        "list_accounts",
+        "list_journal_lines",
+        "list_invoices",
+        "list_bills",
+        "list_payments",
+        "get_ledger_summary",
+        "list_fx_rates",
+        TRIAL_BALANCE_TOOL,
     )
     company_tool = "get_company"
     summary_tool = "get_ledger_summary"

@@ -77,18 +77,19 @@ def _pins(connector: ConnectorConfig, home: Path, offered: dict, result: SourceC
     hint = pinning.ACCEPT_HINT.format(source=connector.name)
     for change in result.changes:
         if change.kind == "new":
-            result.warnings.append(f"allow-listed tool {change.tool!r} is not approved: it is never called "
-                                   f"until `{hint}`")
+            result.warnings.append(
+                f"allow-listed tool {change.tool!r} is not approved: it is never called until `{hint}`"
+            )
         else:
-            result.errors.append(f"approved tool {change.tool!r} {change.kind}: a refresh fails until "
-                                 f"`{hint}`")
+            result.errors.append(f"approved tool {change.tool!r} {change.kind}: a refresh fails until `{hint}`")
     if approval is None:
         return set(connector.allow_tools)
     return {name for name in approval.tools if status.get(name) is None}
 
 
-async def check_source(connector: ConnectorConfig, home: Path | None = None, *, accept: bool = False,
-                       server: Any = None) -> SourceCheck:
+async def check_source(
+    connector: ConnectorConfig, home: Path | None = None, *, accept: bool = False, server: Any = None
+) -> SourceCheck:
     """`server`: an in-process server object instead of the configured transport (tests)."""
     adapter = adapter_for(connector)
     result = SourceCheck(connector.name, connector.adapter)
@@ -119,12 +120,15 @@ async def check_source(connector: ConnectorConfig, home: Path | None = None, *, 
                 result.errors.append(f"required tool {stream.tool!r} (for {stream.table}) is not offered by the server")
             elif stream.tool not in connector.allow_tools:
                 result.errors.append(f"required tool {stream.tool!r} (for {stream.table}) is not in allow_tools")
-        callable_tools = _pins(connector, home, offered, result, accept) if home is not None else set(connector.allow_tools)
+        callable_tools = (
+            _pins(connector, home, offered, result, accept) if home is not None else set(connector.allow_tools)
+        )
         if result.errors:
             return result
         # what an adapter calls inside its pages (HubSpot's company lookups) is held to the same set
         session.config = dataclasses.replace(
-            session.config, allow_tools=tuple(t for t in connector.allow_tools if t in callable_tools))
+            session.config, allow_tools=tuple(t for t in connector.allow_tools if t in callable_tools)
+        )
         for stream in streams:
             if stream.tool not in callable_tools:  # not approved: never called, not even to count
                 result.counts[stream.table] = None
@@ -138,7 +142,9 @@ async def check_source(connector: ConnectorConfig, home: Path | None = None, *, 
     return result
 
 
-async def check_all(config: Config, home: Path | None = None, accept: frozenset[str] = frozenset()) -> list[SourceCheck]:
+async def check_all(
+    config: Config, home: Path | None = None, accept: frozenset[str] = frozenset()
+) -> list[SourceCheck]:
     """Check every source; record the offered definitions as approved for the sources in `accept`."""
     results = []
     for connector in config.connectors.values():
@@ -165,7 +171,9 @@ def report_lines(results: list[SourceCheck]) -> list[str]:
             lines.append(f"  {'accepted' if r.accepted else 'pin'}: {c.line()}")
             lines += [f"    {d}" for d in c.diff]
         if r.accepted:
-            lines.append(f"  approved tools recorded in {pinning.APPROVED_DIR[0]}/{pinning.APPROVED_DIR[1]}/{r.source}.json")
+            lines.append(
+                f"  approved tools recorded in {pinning.APPROVED_DIR[0]}/{pinning.APPROVED_DIR[1]}/{r.source}.json"
+            )
         for table, total in r.counts.items():
             lines.append(f"  {table}: {'?' if total is None else f'{total:,}'} records")
         lines += [f"  warning: {w}" for w in r.warnings]

@@ -95,14 +95,29 @@ if TYPE_CHECKING:
 LIST_TOOL = "hubspot-list-objects"
 BATCH_READ_TOOL = "hubspot-batch-read-objects"
 DEAL_PROPERTIES = (
-    "dealname", "amount", "deal_currency_code", "closedate", "dealstage", "pipeline",
-    "hs_deal_stage_probability", "hubspot_owner_id", "hs_is_closed_won", "hs_is_closed_lost", "hs_is_closed",
+    "dealname",
+    "amount",
+    "deal_currency_code",
+    "closedate",
+    "dealstage",
+    "pipeline",
+    "hs_deal_stage_probability",
+    "hubspot_owner_id",
+    "hs_is_closed_won",
+    "hs_is_closed_lost",
+    "hs_is_closed",
 )
 DEFAULT_WON = frozenset({"closedwon"})
 DEFAULT_LOST = frozenset({"closedlost"})
-DEFAULT_OPEN = frozenset({
-    "appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent",
-})
+DEFAULT_OPEN = frozenset(
+    {
+        "appointmentscheduled",
+        "qualifiedtobuy",
+        "presentationscheduled",
+        "decisionmakerboughtin",
+        "contractsent",
+    }
+)
 BATCH_MAX = 100  # hubspot-batch-read-objects takes at most 100 inputs
 LIMIT_MAX = 500  # hubspot-list-objects: limit 1..500
 
@@ -151,7 +166,9 @@ class HubSpotAdapter(Adapter):
         if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= LIMIT_MAX:
             raise ValueError(f"options.page_size: an integer 1..{LIMIT_MAX} (hubspot-list-objects' limit)")
         self.page_size = page_size
-        self.won, self.lost, self.open = (_string_list(options, k) for k in ("won_stages", "lost_stages", "open_stages"))
+        self.won, self.lost, self.open = (
+            _string_list(options, k) for k in ("won_stages", "lost_stages", "open_stages")
+        )
         both = sorted((self.won & self.lost) | (self.won & self.open) | (self.lost & self.open))
         if both:
             raise ValueError(f"stages listed under more than one of won_stages/lost_stages/open_stages: {both}")
@@ -196,17 +213,17 @@ class HubSpotAdapter(Adapter):
         known yet are read (``hubspot-batch-read-objects``, 100 ids a call)."""
         self._companies = {}
         async for page in stream.pager.pages(session, self, stream):
-            wanted = sorted({cid for item in page.items if (cid := self._company_id(item)) and cid not in self._companies})
+            wanted = sorted(
+                {cid for item in page.items if (cid := self._company_id(item)) and cid not in self._companies}
+            )
             for start in range(0, len(wanted), BATCH_MAX):
-                await self._read_companies(session, wanted[start: start + BATCH_MAX])
+                await self._read_companies(session, wanted[start : start + BATCH_MAX])
             yield page
 
     async def _read_companies(self, session: SourceSession, ids: list[str]) -> None:
         properties = ["name", *([self.customer_id_property] if self.customer_id_property else [])]
         arguments = {"objectType": "companies", "inputs": [{"id": i} for i in ids], "properties": properties}
-        payload, _ = await session.call(
-            BATCH_READ_TOOL, arguments, decode=lambda r, **kw: self.decode(None, r, **kw)
-        )
+        payload, _ = await session.call(BATCH_READ_TOOL, arguments, decode=lambda r, **kw: self.decode(None, r, **kw))
         if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
             raise ConnectorError(session.name, BATCH_READ_TOOL, "the answer is not {status, results: [...]}")
         for company in payload["results"]:
@@ -331,7 +348,9 @@ class HubSpotAdapter(Adapter):
         for deal in items:
             row = self._row(deal)
             if isinstance(row, str):
-                rejected.append((item_json(deal), f"HubSpot deal {deal.get('id') if isinstance(deal, dict) else '?'}: {row}"))
+                rejected.append(
+                    (item_json(deal), f"HubSpot deal {deal.get('id') if isinstance(deal, dict) else '?'}: {row}")
+                )
             else:
                 rows.append(row)
         return Mapped(to_text_batch(stream.table, rows), rejected)

@@ -96,32 +96,101 @@ if TYPE_CHECKING:
 
 TOOL = "search_records"
 AGGREGATE_TOOL = "aggregate_records"  # the ledger's own balances per account (R7's erp_trial_balance)
-TB_ARGUMENTS = {"model": "account.move.line", "domain": [["parent_state", "=", "posted"]], "groupby": ["account_id"],
-                "aggregates": ["debit:sum", "credit:sum"], "order": "account_id"}
+TB_ARGUMENTS = {
+    "model": "account.move.line",
+    "domain": [["parent_state", "=", "posted"]],
+    "groupby": ["account_id"],
+    "aggregates": ["debit:sum", "credit:sum"],
+    "order": "account_id",
+}
 CENT = Decimal("0.01")
 ACCOUNT_TYPES: dict[str, tuple[str, str | None]] = {
-    "asset_cash": ("asset", "cash"), "asset_receivable": ("asset", "ar"), "asset_current": ("asset", None),
-    "asset_non_current": ("asset", None), "asset_prepayments": ("asset", None), "asset_fixed": ("asset", None),
-    "liability_payable": ("liability", "ap"), "liability_current": ("liability", None),
-    "liability_credit_card": ("liability", None), "liability_non_current": ("liability", "debt"),
-    "equity": ("equity", None), "equity_unaffected": ("equity", None),
-    "income": ("revenue", None), "income_other": ("revenue", None),
-    "expense": ("expense", None), "expense_depreciation": ("expense", None), "expense_direct_cost": ("expense", "cogs"),
+    "asset_cash": ("asset", "cash"),
+    "asset_receivable": ("asset", "ar"),
+    "asset_current": ("asset", None),
+    "asset_non_current": ("asset", None),
+    "asset_prepayments": ("asset", None),
+    "asset_fixed": ("asset", None),
+    "liability_payable": ("liability", "ap"),
+    "liability_current": ("liability", None),
+    "liability_credit_card": ("liability", None),
+    "liability_non_current": ("liability", "debt"),
+    "equity": ("equity", None),
+    "equity_unaffected": ("equity", None),
+    "income": ("revenue", None),
+    "income_other": ("revenue", None),
+    "expense": ("expense", None),
+    "expense_depreciation": ("expense", None),
+    "expense_direct_cost": ("expense", "cogs"),
 }
 MODELS = {
     "erp_accounts": ("account.account", [], ["id", "code", "name", "account_type", "currency_id"]),
-    "erp_journal_lines": ("account.move.line", [["parent_state", "=", "posted"]],
-                          ["id", "move_id", "date", "account_id", "debit", "credit", "currency_id", "amount_currency",
-                           "company_currency_id", "name", "partner_id", "move_type", "account_type"]),
-    "erp_invoices": ("account.move", [["move_type", "in", ["out_invoice", "out_refund"]], ["state", "in", ["posted", "cancel"]]],
-                     ["id", "name", "move_type", "partner_id", "invoice_date", "invoice_date_due", "amount_total",
-                      "amount_residual", "currency_id", "state"]),
-    "erp_bills": ("account.move", [["move_type", "in", ["in_invoice", "in_refund"]], ["state", "in", ["posted", "cancel"]]],
-                  ["id", "name", "move_type", "partner_id", "invoice_date", "invoice_date_due", "amount_total",
-                   "amount_residual", "currency_id", "state"]),
-    "erp_payments": ("account.payment", [["state", "not in", ["draft", "cancel", "canceled", "rejected"]]],
-                     ["id", "name", "date", "amount", "currency_id", "payment_type", "partner_type",
-                      "reconciled_invoice_ids", "reconciled_bill_ids"]),
+    "erp_journal_lines": (
+        "account.move.line",
+        [["parent_state", "=", "posted"]],
+        [
+            "id",
+            "move_id",
+            "date",
+            "account_id",
+            "debit",
+            "credit",
+            "currency_id",
+            "amount_currency",
+            "company_currency_id",
+            "name",
+            "partner_id",
+            "move_type",
+            "account_type",
+        ],
+    ),
+    "erp_invoices": (
+        "account.move",
+        [["move_type", "in", ["out_invoice", "out_refund"]], ["state", "in", ["posted", "cancel"]]],
+        [
+            "id",
+            "name",
+            "move_type",
+            "partner_id",
+            "invoice_date",
+            "invoice_date_due",
+            "amount_total",
+            "amount_residual",
+            "currency_id",
+            "state",
+        ],
+    ),
+    "erp_bills": (
+        "account.move",
+        [["move_type", "in", ["in_invoice", "in_refund"]], ["state", "in", ["posted", "cancel"]]],
+        [
+            "id",
+            "name",
+            "move_type",
+            "partner_id",
+            "invoice_date",
+            "invoice_date_due",
+            "amount_total",
+            "amount_residual",
+            "currency_id",
+            "state",
+        ],
+    ),
+    "erp_payments": (
+        "account.payment",
+        [["state", "not in", ["draft", "cancel", "canceled", "rejected"]]],
+        [
+            "id",
+            "name",
+            "date",
+            "amount",
+            "currency_id",
+            "payment_type",
+            "partner_type",
+            "reconciled_invoice_ids",
+            "reconciled_bill_ids",
+        ],
+    ),
 }
 
 
@@ -177,17 +246,23 @@ class OdooAdapter(MonthEndReports, Adapter):
         return frozenset({TOOL, AGGREGATE_TOOL, "get_record", "list_models"})
 
     def streams(self) -> list[Stream]:
-        return [*(Stream(table, TOOL, {"model": model, "domain": domain, "fields": fields, "order": "id asc"})
-                  for table, (model, domain, fields) in MODELS.items()),
-                *([Stream(REPORT_TABLE, AGGREGATE_TOOL, TB_ARGUMENTS)] if AGGREGATE_TOOL in self.allowed else [])]
+        return [
+            *(
+                Stream(table, TOOL, {"model": model, "domain": domain, "fields": fields, "order": "id asc"})
+                for table, (model, domain, fields) in MODELS.items()
+            ),
+            *([Stream(REPORT_TABLE, AGGREGATE_TOOL, TB_ARGUMENTS)] if AGGREGATE_TOOL in self.allowed else []),
+        ]
 
     def envelope(self, stream: Stream, payload: Any) -> Envelope:
         if not isinstance(payload, dict) or not isinstance(payload.get("records"), list) or "total" not in payload:
             raise ValueError("the answer is not {records: [...], total, limit, offset, model}")
         limit = payload.get("limit")
         if isinstance(limit, int) and limit < self.page_size and len(payload["records"]) == limit:
-            raise ValueError(f"the server capped the page at {limit} records (ODOO_MCP_MAX_LIMIT): "
-                             f"set options.page_size to {limit} or less")
+            raise ValueError(
+                f"the server capped the page at {limit} records (ODOO_MCP_MAX_LIMIT): "
+                f"set options.page_size to {limit} or less"
+            )
         return Envelope(payload["records"], total=int(payload["total"]))
 
     def pages(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
@@ -204,14 +279,16 @@ class OdooAdapter(MonthEndReports, Adapter):
             except ConnectorError as exc:
                 if type(exc) is not ConnectorError:  # ToolNotAllowed, AuthRequired: as they are
                     raise
-                raise ConnectorError(exc.source, exc.tool, f"the trial balance at {day}: {exc.cause}",
-                                     transient=exc.transient) from None
+                raise ConnectorError(
+                    exc.source, exc.tool, f"the trial balance at {day}: {exc.cause}", transient=exc.transient
+                ) from None
             return rows, None, None, nbytes
 
         return dated_reports(session.name, stream.tool, self.report_dates(), read)
 
-    async def _trial_balance(self, session: SourceSession, stream: Stream, day: date,
-                             calls: int) -> tuple[list[dict[str, Any]], int, int]:
+    async def _trial_balance(
+        self, session: SourceSession, stream: Stream, day: date, calls: int
+    ) -> tuple[list[dict[str, Any]], int, int]:
         """The ledger's balances at ``day``, one row per account: the groups page by page (offset),
         then, when it took more than one page, one ungrouped read that the pages must add up to.
         Returns the rows, the bytes read and the running number of calls (the caller, ``pages``,
@@ -228,10 +305,15 @@ class OdooAdapter(MonthEndReports, Adapter):
         while True:
             pages += 1
             if pages > session.config.client.max_pages:
-                raise ConnectorError(session.name, tool, f"more than {session.config.client.max_pages} pages "
-                                     f"of {self.page_size} accounts")
+                raise ConnectorError(
+                    session.name,
+                    tool,
+                    f"more than {session.config.client.max_pages} pages of {self.page_size} accounts",
+                )
             calls += 1
-            payload, size = await session.call(tool, {**arguments, "limit": self.page_size, "offset": offset}, page=calls)
+            payload, size = await session.call(
+                tool, {**arguments, "limit": self.page_size, "offset": offset}, page=calls
+            )
             nbytes += size
             groups, more = self._groups(payload)
             for group in groups:
@@ -259,14 +341,19 @@ class OdooAdapter(MonthEndReports, Adapter):
                 raise Unmappable(f"the ungrouped read answered {len(groups)} groups, not 1")
             _, n, d, c = self._group(groups[0], grouped=False)
             if (n, d, c) != (count, debit, credit):
-                raise changed(f"{pages} pages of groups add up to {count} items, debit {debit}, credit {credit}, "
-                              f"but the ledger's totals are {n} items, debit {d}, credit {c}")
+                raise changed(
+                    f"{pages} pages of groups add up to {count} items, debit {debit}, credit {credit}, "
+                    f"but the ledger's totals are {n} items, debit {d}, credit {c}"
+                )
         return list(rows.values()), nbytes, calls
 
     @staticmethod
     def _groups(payload: Any) -> tuple[list[Any], bool]:
-        if not isinstance(payload, dict) or not isinstance(payload.get("groups"), list) \
-                or not isinstance(payload.get("has_more", False), bool):
+        if (
+            not isinstance(payload, dict)
+            or not isinstance(payload.get("groups"), list)
+            or not isinstance(payload.get("has_more", False), bool)
+        ):
             raise Unmappable("the answer is not {groups: [...], model, groupby, aggregates, has_more}")
         return payload["groups"], payload.get("has_more", False)
 
@@ -282,11 +369,21 @@ class OdooAdapter(MonthEndReports, Adapter):
             m2o = _m2o(group["account_id"])
             account = m2o[0] if m2o else None
         count = group["__count"]
-        if isinstance(count, bool) or not isinstance(count, int | Decimal) \
-                or (isinstance(count, Decimal) and not count.is_finite()) or count < 0 or count != int(count):
+        if (
+            isinstance(count, bool)
+            or not isinstance(count, int | Decimal)
+            or (isinstance(count, Decimal) and not count.is_finite())
+            or count < 0
+            or count != int(count)
+        ):
             raise Unmappable(f"account {account}: __count {count!r} is not a number of journal items")
         what = f"account {account}: " if grouped else "the ledger's total "
-        return account, int(count), _cents(group["debit:sum"], f"{what}debit"), _cents(group["credit:sum"], f"{what}credit")
+        return (
+            account,
+            int(count),
+            _cents(group["debit:sum"], f"{what}debit"),
+            _cents(group["credit:sum"], f"{what}credit"),
+        )
 
     async def _records(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
         """Keyset pages by id (``id > last``, ``id asc``): no offset, so nothing shifts under the pull
@@ -295,24 +392,35 @@ class OdooAdapter(MonthEndReports, Adapter):
         last, fetched, total = 0, 0, None
 
         def changed(detail: str) -> ConnectorError:
-            return ConnectorError(session.name, TOOL, f"{model}: {detail} (the data changed during the pull)",
-                                  transient=True)
+            return ConnectorError(
+                session.name, TOOL, f"{model}: {detail} (the data changed during the pull)", transient=True
+            )
 
         for number in range(1, session.config.client.max_pages + 1):
             arguments = dict(stream.arguments, domain=[*domain, ["id", ">", last]], limit=self.page_size, offset=0)
             env, nbytes = await Paging.fetch(session, self, stream, arguments, number)
             ids = [r.get("id") if isinstance(r, dict) else None for r in env.items]
-            if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) or ids != sorted(set(ids)) \
-                    or (ids and ids[0] <= last) or len(ids) > self.page_size:
-                raise ConnectorError(session.name, TOOL, f"{model} page {number}: not at most {self.page_size} "
-                                     f"records in ascending id order after id {last}: ids {ids[:5]}...")
+            if (
+                not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+                or ids != sorted(set(ids))
+                or (ids and ids[0] <= last)
+                or len(ids) > self.page_size
+            ):
+                raise ConnectorError(
+                    session.name,
+                    TOOL,
+                    f"{model} page {number}: not at most {self.page_size} "
+                    f"records in ascending id order after id {last}: ids {ids[:5]}...",
+                )
             if env.total is None:
                 raise ConnectorError(session.name, TOOL, f"{model} page {number}: no total")
             if total is None:
                 total = env.total
             elif fetched + env.total != total:
-                raise changed(f"{fetched} records read and {env.total} left after id {last}, "
-                              f"but the first page reported a total of {total}")
+                raise changed(
+                    f"{fetched} records read and {env.total} left after id {last}, "
+                    f"but the first page reported a total of {total}"
+                )
             fetched += len(ids)
             last = ids[-1] if ids else last
             yield Page(env.items, None, total, env.as_of, number, nbytes)
@@ -325,8 +433,13 @@ class OdooAdapter(MonthEndReports, Adapter):
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
         if stream.table == REPORT_TABLE:  # read whole or failed in pages(): already canonical rows
             return Mapped(self.to_batch(stream, items))
-        one = {"erp_accounts": self._account, "erp_journal_lines": self._line, "erp_invoices": self._document,
-               "erp_bills": self._document, "erp_payments": self._payment}[stream.table]
+        one = {
+            "erp_accounts": self._account,
+            "erp_journal_lines": self._line,
+            "erp_invoices": self._document,
+            "erp_bills": self._document,
+            "erp_payments": self._payment,
+        }[stream.table]
         return map_each(stream.table, f"{TOOL} {stream.arguments['model']}", items, one)
 
     def _account(self, r: dict[str, Any]) -> dict[str, Any]:
@@ -338,8 +451,14 @@ class OdooAdapter(MonthEndReports, Adapter):
         if not ccy:
             raise Unmappable("no account currency and no options.currency (the company currency)")
         type_, subtype = ACCOUNT_TYPES[kind]
-        return {"account_id": str(r["id"]), "name": " ".join(x for x in (_str(r.get("code")), _str(r.get("name"))) if x),
-                "type": type_, "subtype": subtype, "currency": ccy, "parent_id": None}
+        return {
+            "account_id": str(r["id"]),
+            "name": " ".join(x for x in (_str(r.get("code")), _str(r.get("name"))) if x),
+            "type": type_,
+            "subtype": subtype,
+            "currency": ccy,
+            "parent_id": None,
+        }
 
     def _line(self, r: dict[str, Any]) -> dict[str, Any]:
         move, account = _m2o(r.get("move_id")), _m2o(r.get("account_id"))
@@ -356,13 +475,26 @@ class OdooAdapter(MonthEndReports, Adapter):
             raise Unmappable("a negative debit or credit")
         partner = _m2o(r.get("partner_id"))
         move_type, account_type = r.get("move_type") or "entry", r.get("account_type")
-        customer = partner[0] if partner and (move_type.startswith("out_") or account_type == "asset_receivable") else None
-        vendor = partner[0] if partner and (move_type.startswith("in_") or account_type == "liability_payable") else None
-        return {"entry_id": move[0], "line_no": str(r["id"]), "posted_date": iso_date(r.get("date"), "date"),
-                "account_id": account[0], "debit": text(debit), "credit": text(credit), "currency": currency,
-                "amount_currency": text(money(r.get("amount_currency"), "amount_currency")) if foreign else None,
-                "description": _str(r.get("name")), "customer_id": customer, "vendor_id": vendor,
-                "document_id": move[0] if move_type != "entry" else None}
+        customer = (
+            partner[0] if partner and (move_type.startswith("out_") or account_type == "asset_receivable") else None
+        )
+        vendor = (
+            partner[0] if partner and (move_type.startswith("in_") or account_type == "liability_payable") else None
+        )
+        return {
+            "entry_id": move[0],
+            "line_no": str(r["id"]),
+            "posted_date": iso_date(r.get("date"), "date"),
+            "account_id": account[0],
+            "debit": text(debit),
+            "credit": text(credit),
+            "currency": currency,
+            "amount_currency": text(money(r.get("amount_currency"), "amount_currency")) if foreign else None,
+            "description": _str(r.get("name")),
+            "customer_id": customer,
+            "vendor_id": vendor,
+            "document_id": move[0] if move_type != "entry" else None,
+        }
 
     def _document(self, r: dict[str, Any]) -> dict[str, Any]:
         move_type = r.get("move_type")
@@ -373,31 +505,53 @@ class OdooAdapter(MonthEndReports, Adapter):
             raise Unmappable("a document without a partner")
         if currency is None:
             raise Unmappable("a document without a currency")
-        total, residual = money(r.get("amount_total"), "amount_total"), money(r.get("amount_residual"), "amount_residual")
+        total, residual = (
+            money(r.get("amount_total"), "amount_total"),
+            money(r.get("amount_residual"), "amount_residual"),
+        )
         sign = Decimal(-1) if move_type.endswith("refund") else Decimal(1)
         status = "void" if r.get("state") == "cancel" else ("paid" if residual == 0 else "open")
         party = "customer" if move_type.startswith("out_") else "vendor"
         key = "invoice_id" if party == "customer" else "bill_id"
-        return {key: str(r["id"]), f"{party}_id": partner[0], f"{party}_name": partner[1],
-                "issue_date": iso_date(r.get("invoice_date"), "invoice_date"),
-                "due_date": optional_date(r.get("invoice_date_due"), "invoice_date_due"),
-                "total": text(sign * total), "balance": text(sign * residual), "currency": currency[1],
-                "status": status, "doc_type": "credit_note" if move_type.endswith("refund") else "invoice",
-                "voided_date": None}
+        return {
+            key: str(r["id"]),
+            f"{party}_id": partner[0],
+            f"{party}_name": partner[1],
+            "issue_date": iso_date(r.get("invoice_date"), "invoice_date"),
+            "due_date": optional_date(r.get("invoice_date_due"), "invoice_date_due"),
+            "total": text(sign * total),
+            "balance": text(sign * residual),
+            "currency": currency[1],
+            "status": status,
+            "doc_type": "credit_note" if move_type.endswith("refund") else "invoice",
+            "voided_date": None,
+        }
 
     def _payment(self, r: dict[str, Any]) -> dict[str, Any]:
         documents = [*(r.get("reconciled_invoice_ids") or []), *(r.get("reconciled_bill_ids") or [])]
         if len(documents) > 1:
-            raise Unmappable(f"reconciled with {len(documents)} documents: the split per document is in "
-                             "account.partial.reconcile, which this adapter does not read")
+            raise Unmappable(
+                f"reconciled with {len(documents)} documents: the split per document is in "
+                "account.partial.reconcile, which this adapter does not read"
+            )
         currency = _m2o(r.get("currency_id"))
         if currency is None:
             raise Unmappable("a payment without a currency")
         direction = (r.get("partner_type"), r.get("payment_type"))
-        kind = {("customer", "inbound"): "payment", ("supplier", "outbound"): "payment",
-                ("customer", "outbound"): "refund", ("supplier", "inbound"): "refund"}.get(direction)
+        kind = {
+            ("customer", "inbound"): "payment",
+            ("supplier", "outbound"): "payment",
+            ("customer", "outbound"): "refund",
+            ("supplier", "inbound"): "refund",
+        }.get(direction)
         if kind is None:
             raise Unmappable(f"partner_type/payment_type {direction} is not a customer or vendor payment")
-        return {"payment_id": str(r["id"]), "line_no": "1", "document_id": str(documents[0]) if documents else None,
-                "paid_date": iso_date(r.get("date"), "date"), "amount": text(money(r.get("amount"), "amount")),
-                "currency": currency[1], "kind": kind}
+        return {
+            "payment_id": str(r["id"]),
+            "line_no": "1",
+            "document_id": str(documents[0]) if documents else None,
+            "paid_date": iso_date(r.get("date"), "date"),
+            "amount": text(money(r.get("amount"), "amount")),
+            "currency": currency[1],
+            "kind": kind,
+        }

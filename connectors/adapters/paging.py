@@ -105,7 +105,8 @@ class PageNumberPaging(Paging):
             env, nbytes = await self.fetch(session, adapter, stream, args, number)
             if len(env.items) > self.page_size:
                 raise ConnectorError(
-                    session.name, stream.tool,
+                    session.name,
+                    stream.tool,
                     f"page {number} holds {len(env.items)} items, more than the page size {self.page_size}",
                 )
             fetched += len(env.items)
@@ -132,10 +133,14 @@ class OffsetPaging(Paging):
         offset = 0
         guard = ProgressGuard(session.name, stream.tool)
         for number in range(1, session.config.client.max_pages + 1):
-            env, nbytes = await self.fetch(session, adapter, stream, dict(arguments, **{self.offset_arg: offset}), number)
+            env, nbytes = await self.fetch(
+                session, adapter, stream, dict(arguments, **{self.offset_arg: offset}), number
+            )
             if len(env.items) > self.limit:
                 raise ConnectorError(
-                    session.name, stream.tool, f"page {number} holds {len(env.items)} items, more than limit {self.limit}"
+                    session.name,
+                    stream.tool,
+                    f"page {number} holds {len(env.items)} items, more than limit {self.limit}",
                 )
             offset += len(env.items)
             guard.page(number, env.items)  # a server ignoring the offset would repeat the first page

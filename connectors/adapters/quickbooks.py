@@ -106,21 +106,43 @@ if TYPE_CHECKING:
     from connectors.client import SourceSession
     from connectors.config import ConnectorConfig
 
-CLASSIFICATION = {"Asset": "asset", "Liability": "liability", "Equity": "equity", "Revenue": "revenue",
-                  "Expense": "expense"}
+CLASSIFICATION = {
+    "Asset": "asset",
+    "Liability": "liability",
+    "Equity": "equity",
+    "Revenue": "revenue",
+    "Expense": "expense",
+}
 ACCOUNT_TYPE = {  # AccountType -> (type, subtype)
-    "Bank": ("asset", "cash"), "Accounts Receivable": ("asset", "ar"), "Other Current Asset": ("asset", None),
-    "Fixed Asset": ("asset", None), "Other Asset": ("asset", None),
-    "Accounts Payable": ("liability", "ap"), "Credit Card": ("liability", None),
-    "Other Current Liability": ("liability", None), "Long Term Liability": ("liability", "debt"),
-    "Equity": ("equity", None), "Income": ("revenue", None), "Other Income": ("revenue", None),
-    "Cost of Goods Sold": ("expense", "cogs"), "Expense": ("expense", None), "Other Expense": ("expense", None),
+    "Bank": ("asset", "cash"),
+    "Accounts Receivable": ("asset", "ar"),
+    "Other Current Asset": ("asset", None),
+    "Fixed Asset": ("asset", None),
+    "Other Asset": ("asset", None),
+    "Accounts Payable": ("liability", "ap"),
+    "Credit Card": ("liability", None),
+    "Other Current Liability": ("liability", None),
+    "Long Term Liability": ("liability", "debt"),
+    "Equity": ("equity", None),
+    "Income": ("revenue", None),
+    "Other Income": ("revenue", None),
+    "Cost of Goods Sold": ("expense", "cogs"),
+    "Expense": ("expense", None),
+    "Other Expense": ("expense", None),
 }
 # tool -> where the paging criteria go: inside params.criteria, or beside it in params
-TOOLS = {"search_accounts": "criteria", "search_invoices": "criteria", "search_bills": "params",
-         "search_bill_payments": "params"}
-TABLES = {"search_accounts": "erp_accounts", "search_invoices": "erp_invoices", "search_bills": "erp_bills",
-          "search_bill_payments": "erp_payments"}
+TOOLS = {
+    "search_accounts": "criteria",
+    "search_invoices": "criteria",
+    "search_bills": "params",
+    "search_bill_payments": "params",
+}
+TABLES = {
+    "search_accounts": "erp_accounts",
+    "search_invoices": "erp_invoices",
+    "search_bills": "erp_bills",
+    "search_bill_payments": "erp_payments",
+}
 PAYMENTS = "search_payments"  # customer payments: one call, no paging upstream
 PAYMENTS_MAX = 1000  # QBO's MAXRESULTS
 OPTIONAL = {"search_bill_payments", PAYMENTS}  # read when allow-listed (configs older than them keep working)
@@ -129,8 +151,18 @@ GL = "get_general_ledger"
 REPORT_HEADS = {TB: "Trial Balance Report:", GL: "General Ledger Report:"}
 # TrialBalance row groups (Intuit's sample): which are P&L accounts
 PL_GROUPS = {"Income", "OtherIncome", "CostOfGoodsSold", "Expenses", "OtherExpenses"}
-BS_GROUPS = {"BankAccounts", "AccountsReceivable", "OtherCurrentAssets", "FixedAssets", "OtherAssets",
-             "AccountsPayable", "CreditCards", "OtherCurrentLiabilities", "LongTermLiabilities", "Equity"}
+BS_GROUPS = {
+    "BankAccounts",
+    "AccountsReceivable",
+    "OtherCurrentAssets",
+    "FixedAssets",
+    "OtherAssets",
+    "AccountsPayable",
+    "CreditCards",
+    "OtherCurrentLiabilities",
+    "LongTermLiabilities",
+    "Equity",
+}
 # General Ledger transaction types whose Name is a customer / a vendor, and which are documents themselves
 CUSTOMER_TXNS = {"Invoice", "Payment", "Sales Receipt", "Credit Memo", "Refund"}
 VENDOR_TXNS = {"Bill", "Bill Payment (Check)", "Bill Payment (Credit Card)", "Vendor Credit"}
@@ -157,14 +189,17 @@ class QuickBooksPaging(Paging):
         for number in range(1, session.config.client.max_pages + 1):
             env, nbytes = await self.fetch(session, adapter, stream, self._params(start), number)
             if len(env.items) > self.limit:
-                raise ConnectorError(session.name, stream.tool, f"page {number} holds {len(env.items)} records, more than {self.limit}")
+                raise ConnectorError(
+                    session.name, stream.tool, f"page {number} holds {len(env.items)} records, more than {self.limit}"
+                )
             if number == 1 and 0 < len(env.items) < self.limit:
                 # no total to check against: a short first page is either everything or the server's
                 # own page cap (a proxy's MAXRESULTS); one more call at the next offset tells which
                 probe, _ = await self.fetch(session, adapter, stream, self._params(start + len(env.items)), number + 1)
                 if probe.items:
                     raise ConnectorError(
-                        session.name, stream.tool,
+                        session.name,
+                        stream.tool,
                         f"the server caps pages at {len(env.items)} records: asked for {self.limit}, page 1 held "
                         f"{len(env.items)} and offset {start + len(env.items)} held {len(probe.items)} more; set "
                         f"options.page_size to {len(env.items)} (nothing is read by guessing where the pages end)",
@@ -226,10 +261,14 @@ def parse_trial_balance(report: Any, *, pl_accounts: dict[str, bool], currency: 
             if isinstance(row.get("Rows"), dict):
                 walk(row["Rows"])
             summary = (row.get("Summary") or {}).get("ColData")
-            if summary and (row.get("group") in ("GrandTotal", "Total")
-                            or str((summary[0] or {}).get("value", "")).strip().upper() == "TOTAL"):
-                totals = (_cell_amount(summary[dr], "TOTAL Debit", problems),
-                          _cell_amount(summary[cr], "TOTAL Credit", problems))
+            if summary and (
+                row.get("group") in ("GrandTotal", "Total")
+                or str((summary[0] or {}).get("value", "")).strip().upper() == "TOTAL"
+            ):
+                totals = (
+                    _cell_amount(summary[dr], "TOTAL Debit", problems),
+                    _cell_amount(summary[cr], "TOTAL Credit", problems),
+                )
             cells = row.get("ColData")
             if not isinstance(cells, list):
                 continue
@@ -249,8 +288,10 @@ def parse_trial_balance(report: Any, *, pl_accounts: dict[str, bool], currency: 
                 group = row.get("group")
                 pl = True if group in PL_GROUPS else False if group in BS_GROUPS else None
             if pl is None:
-                problems.append(f"the trial balance at {as_at}: account {account} ({name}) was not read by "
-                                f"search_accounts and its group {row.get('group')!r} is not known")
+                problems.append(
+                    f"the trial balance at {as_at}: account {account} ({name}) was not read by "
+                    f"search_accounts and its group {row.get('group')!r} is not known"
+                )
                 continue
             if account in balances:
                 problems.append(f"the trial balance at {as_at}: account {account} appears twice")
@@ -259,20 +300,33 @@ def parse_trial_balance(report: Any, *, pl_accounts: dict[str, bool], currency: 
             balances.names[account] = name
 
     walk(report.get("Rows"))
-    no_data = any(o.get("Name") == "NoReportData" and str(o.get("Value")).lower() == "true"
-                  for o in header.get("Option") or [] if isinstance(o, dict))
+    no_data = any(
+        o.get("Name") == "NoReportData" and str(o.get("Value")).lower() == "true"
+        for o in header.get("Option") or []
+        if isinstance(o, dict)
+    )
     if debits != credits:
-        problems.append(f"the trial balance at {as_at} does not balance: debits {text(debits)}, credits {text(credits)}")
+        problems.append(
+            f"the trial balance at {as_at} does not balance: debits {text(debits)}, credits {text(credits)}"
+        )
     if totals is not None and totals != (debits, credits):
-        problems.append(f"the trial balance at {as_at}: its rows sum to {text(debits)} / {text(credits)} but its "
-                        f"TOTAL row says {text(totals[0])} / {text(totals[1])}")
+        problems.append(
+            f"the trial balance at {as_at}: its rows sum to {text(debits)} / {text(credits)} but its "
+            f"TOTAL row says {text(totals[0])} / {text(totals[1])}"
+        )
     if totals is None and not (no_data and not balances):
         problems.append(f"the trial balance at {as_at} has no TOTAL row")
     return balances
 
 
-_GL_KEYS = {"tx_date": "Date", "txn_type": "Transaction Type", "doc_num": "Num", "name": "Name", "memo":
-            "Memo/Description", "subt_nat_amount": "Amount"}
+_GL_KEYS = {
+    "tx_date": "Date",
+    "txn_type": "Transaction Type",
+    "doc_num": "Num",
+    "name": "Name",
+    "memo": "Memo/Description",
+    "subt_nat_amount": "Amount",
+}
 
 
 def _gl_columns(report: dict[str, Any]) -> dict[str, int]:
@@ -281,7 +335,9 @@ def _gl_columns(report: dict[str, Any]) -> dict[str, int]:
     for index, column in enumerate((report.get("Columns") or {}).get("Column") or []):
         if not isinstance(column, dict):
             continue
-        keys = {m.get("Value") for m in column.get("MetaData") or [] if isinstance(m, dict) and m.get("Name") == "ColKey"}
+        keys = {
+            m.get("Value") for m in column.get("MetaData") or [] if isinstance(m, dict) and m.get("Name") == "ColKey"
+        }
         for key, title in _GL_KEYS.items():
             if key in keys or (not keys and column.get("ColTitle") == title):
                 found.setdefault(key, index)
@@ -291,8 +347,9 @@ def _gl_columns(report: dict[str, Any]) -> dict[str, int]:
     return found
 
 
-def parse_general_ledger(report: Any, *, start: date, end: date, natural_debit: dict[str, bool],
-                         names: dict[str, str]) -> list[dict[str, Any]]:
+def parse_general_ledger(
+    report: Any, *, start: date, end: date, natural_debit: dict[str, bool], names: dict[str, str]
+) -> list[dict[str, Any]]:
     """A GeneralLedger report (one Section per account, one Data row per posting) as transactions:
     ``{entry_id, posted_date, txn_type, txn_id, name, lines: [(account, debit-positive amount, memo)],
     problems}``. The report must be for the month asked; a row outside it, or one whose account, date
@@ -303,8 +360,10 @@ def parse_general_ledger(report: Any, *, start: date, end: date, natural_debit: 
     if header.get("ReportName") != "GeneralLedger":
         raise ValueError(f"asked for GeneralLedger, got the report {header.get('ReportName')!r}")
     if (header.get("StartPeriod"), header.get("EndPeriod")) != (start.isoformat(), end.isoformat()):
-        raise ValueError(f"asked for the General Ledger {start} to {end}, got {header.get('StartPeriod')} to "
-                         f"{header.get('EndPeriod')}")
+        raise ValueError(
+            f"asked for the General Ledger {start} to {end}, got {header.get('StartPeriod')} to "
+            f"{header.get('EndPeriod')}"
+        )
     cols = _gl_columns(report)
     width = max(cols.values()) + 1
     by_name = {n: a for a, n in names.items()}
@@ -339,9 +398,18 @@ def parse_general_ledger(report: Any, *, start: date, end: date, natural_debit: 
                 if raw_amount not in (None, "") and Decimal(str(raw_amount).replace(",", "") or 0) != 0:
                     orphans.append(f"{account_name}: a row of {raw_amount} names no transaction")
                 continue  # Beginning Balance
-            txn = txns.setdefault((txn_type, txn_id), {
-                "entry_id": f"{txn_type} {txn_id}", "txn_type": txn_type, "txn_id": txn_id, "posted_date": None,
-                "name": None, "lines": [], "problems": []})
+            txn = txns.setdefault(
+                (txn_type, txn_id),
+                {
+                    "entry_id": f"{txn_type} {txn_id}",
+                    "txn_type": txn_type,
+                    "txn_id": txn_id,
+                    "posted_date": None,
+                    "name": None,
+                    "lines": [],
+                    "problems": [],
+                },
+            )
             problems = txn["problems"]
             try:
                 posted = iso_date(cell(cells, "tx_date").get("value"), "Date")
@@ -386,10 +454,18 @@ class OpeningPaging(Paging):
         env, nbytes = await self.fetch(session, adapter, stream, me.trial_balance_arguments(day), 1)
         current = env.items[0]
         if current.as_at != day:
-            raise ConnectorError(session.name, stream.tool, f"asked for the trial balance at {day}, got one at {current.as_at}")
+            raise ConnectorError(
+                session.name, stream.tool, f"asked for the trial balance at {day}, got one at {current.as_at}"
+            )
         me._opening = current  # the tie-out (TieOutPaging) starts from the same report
-        yield Page([{"entry_id": "OPENING", "posted_date": day, "previous": None, "current": current}],
-                   None, None, None, 1, nbytes)
+        yield Page(
+            [{"entry_id": "OPENING", "posted_date": day, "previous": None, "current": current}],
+            None,
+            None,
+            None,
+            1,
+            nbytes,
+        )
 
 
 class TieOutPaging(Paging):
@@ -409,11 +485,15 @@ class TieOutPaging(Paging):
 
         def trusted(report: Balances, day: date) -> Balances:
             if report.as_at != day:
-                raise ConnectorError(session.name, stream.tool,
-                                     f"asked for the trial balance at {day}, got one at {report.as_at}")
+                raise ConnectorError(
+                    session.name, stream.tool, f"asked for the trial balance at {day}, got one at {report.as_at}"
+                )
             if report.problems:
-                raise ConnectorError(session.name, stream.tool, f"R7 cannot tie out to QuickBooks' trial balance at "
-                                     f"{day}: " + "; ".join(report.problems))
+                raise ConnectorError(
+                    session.name,
+                    stream.tool,
+                    f"R7 cannot tie out to QuickBooks' trial balance at {day}: " + "; ".join(report.problems),
+                )
             return report
 
         async def report(day: date, number: int) -> tuple[Balances, int]:
@@ -424,7 +504,9 @@ class TieOutPaging(Paging):
             try:
                 moves = me.movements(previous, current)
             except Unmappable as exc:
-                raise ConnectorError(session.name, stream.tool, f"the trial balance at {current.as_at}: {exc}") from None
+                raise ConnectorError(
+                    session.name, stream.tool, f"the trial balance at {current.as_at}: {exc}"
+                ) from None
             balances = state["balances"]
             for account, amount in moves.items():
                 balances[account] = balances.get(account, Decimal(0)) + amount
@@ -439,8 +521,11 @@ class TieOutPaging(Paging):
                 move(None, trusted(opening, opening_day))
             current, size = await report(day, number)
             move(state["previous"], current)
-            rows = [{"account_id": account, "debit": text(max(net, Decimal(0))), "credit": text(max(-net, Decimal(0)))}
-                    for account, net in sorted(state["balances"].items()) if net != 0]
+            rows = [
+                {"account_id": account, "debit": text(max(net, Decimal(0))), "credit": text(max(-net, Decimal(0)))}
+                for account, net in sorted(state["balances"].items())
+                if net != 0
+            ]
             return rows, None, None, nbytes + size
 
         return dated_reports(session.name, stream.tool, me.report_dates(), read)
@@ -450,10 +535,21 @@ class QuickBooksAdapter(TrialBalanceLedger, MonthEndReports, Adapter):
     name = "quickbooks"
     vendor = "QuickBooks"
     default_tools = (*TOOLS, PAYMENTS, TB, GL)
-    options = ("page_size", "journals", "currency", "from_period", "fiscal_year_start_month", "retained_earnings",
-               "as_of", "timezone")
-    company_options = {"currency": ("currency", True), "fiscal_year_start_month": ("fiscal_year_start_month", True),
-                       **REPORT_COMPANY_OPTIONS}
+    options = (
+        "page_size",
+        "journals",
+        "currency",
+        "from_period",
+        "fiscal_year_start_month",
+        "retained_earnings",
+        "as_of",
+        "timezone",
+    )
+    company_options = {
+        "currency": ("currency", True),
+        "fiscal_year_start_month": ("fiscal_year_start_month", True),
+        **REPORT_COMPANY_OPTIONS,
+    }
 
     def __init__(self) -> None:
         self.page_size = 1000
@@ -483,16 +579,20 @@ class QuickBooksAdapter(TrialBalanceLedger, MonthEndReports, Adapter):
         if currency not in (None, "") and not (isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency)):
             raise ValueError(f"options.currency: {currency!r} is not a currency code such as USD")
         self.currency = currency or None
-        default = ("general_ledger" if {GL, TB} <= self.allowed else "trial_balance" if TB in self.allowed else "none")
+        default = "general_ledger" if {GL, TB} <= self.allowed else "trial_balance" if TB in self.allowed else "none"
         journals = options.get("journals", default)
         if journals not in ("none", "trial_balance", "general_ledger"):
-            raise ValueError("options.journals: 'general_ledger' (the General Ledger report month by month, opened "
-                             "by the trial balance), 'trial_balance' (month-end trial balances as monthly "
-                             "movements) or 'none'")
+            raise ValueError(
+                "options.journals: 'general_ledger' (the General Ledger report month by month, opened "
+                "by the trial balance), 'trial_balance' (month-end trial balances as monthly "
+                "movements) or 'none'"
+            )
         need = {"general_ledger": (GL, TB), "trial_balance": (TB,), "none": ()}[journals]
         missing = [t for t in need if t not in self.allowed]
         if missing:
-            raise ValueError(f"options.journals {journals!r} reads {', '.join(need)}: add {', '.join(missing)} to allow_tools")
+            raise ValueError(
+                f"options.journals {journals!r} reads {', '.join(need)}: add {', '.join(missing)} to allow_tools"
+            )
         self.journals = journals
         self._opening = None
         self.configure_report_dates(options)  # the time zone "today" is in; from_period and as_of checked below
@@ -502,8 +602,9 @@ class QuickBooksAdapter(TrialBalanceLedger, MonthEndReports, Adapter):
     def trial_balance_arguments(self, as_at: date) -> dict[str, Any]:
         """TrialBalance from the start of the fiscal year: P&L accounts year to date."""
         start = fiscal_year_start(as_at, self.fiscal_year_start_month or 1)
-        return {"params": {"start_date": start.isoformat(), "end_date": as_at.isoformat(),
-                           "accounting_method": "Accrual"}}
+        return {
+            "params": {"start_date": start.isoformat(), "end_date": as_at.isoformat(), "accounting_method": "Accrual"}
+        }
 
     def opening_date(self) -> date:
         assert self.from_period is not None
@@ -515,18 +616,32 @@ class QuickBooksAdapter(TrialBalanceLedger, MonthEndReports, Adapter):
         return [(end.replace(day=1), end) for end in self.report_dates()]
 
     def streams(self) -> list[Stream]:
-        streams = [Stream(TABLES[tool], tool, paging=QuickBooksPaging(self.page_size, where))
-                   for tool, where in TOOLS.items() if tool not in OPTIONAL or tool in self.allowed]
+        streams = [
+            Stream(TABLES[tool], tool, paging=QuickBooksPaging(self.page_size, where))
+            for tool, where in TOOLS.items()
+            if tool not in OPTIONAL or tool in self.allowed
+        ]
         if PAYMENTS in self.allowed:
             streams.append(Stream("erp_payments", PAYMENTS, {"params": {"limit": PAYMENTS_MAX}}, paged=False))
         if self.journals == "trial_balance":
             streams.append(Stream("erp_journal_lines", TB, paging=TrialBalancePaging(self)))
         elif self.journals == "general_ledger":
             streams.append(Stream("erp_journal_lines", TB, paging=OpeningPaging(self)))
-            streams += [Stream("erp_journal_lines", GL, {"params": {"start_date": first.isoformat(),
-                                                                    "end_date": last.isoformat(),
-                                                                    "accounting_method": "Accrual"}}, paged=False)
-                        for first, last in self.ledger_months()]
+            streams += [
+                Stream(
+                    "erp_journal_lines",
+                    GL,
+                    {
+                        "params": {
+                            "start_date": first.isoformat(),
+                            "end_date": last.isoformat(),
+                            "accounting_method": "Accrual",
+                        }
+                    },
+                    paged=False,
+                )
+                for first, last in self.ledger_months()
+            ]
             # R7: QuickBooks' own trial balance at each month-end (in trial_balance mode the journal is it)
             streams.append(Stream(REPORT_TABLE, TB, paging=TieOutPaging(self)))
         return streams
@@ -538,29 +653,37 @@ class QuickBooksAdapter(TrialBalanceLedger, MonthEndReports, Adapter):
         tool = stream.tool if stream is not None else None
         if tool in REPORT_HEADS:
             if len(texts) != 2 or head != REPORT_HEADS[tool]:
-                raise ValueError(f"expected {REPORT_HEADS[tool]!r} and the report, got {len(texts)} text contents "
-                                 f"starting {head[:80]!r}")
+                raise ValueError(
+                    f"expected {REPORT_HEADS[tool]!r} and the report, got {len(texts)} text contents "
+                    f"starting {head[:80]!r}"
+                )
             report = self._json(texts[1], "the report")
             if tool == TB:
                 return parse_trial_balance(report, pl_accounts=self._pl, currency=self.currency), size
             assert stream is not None
             window = stream.arguments["params"]
-            return parse_general_ledger(report, start=date.fromisoformat(window["start_date"]),
-                                        end=date.fromisoformat(window["end_date"]), natural_debit=self._debit,
-                                        names=self._names), size
+            return parse_general_ledger(
+                report,
+                start=date.fromisoformat(window["start_date"]),
+                end=date.fromisoformat(window["end_date"]),
+                natural_debit=self._debit,
+                names=self._names,
+            ), size
         if _LIST_HEAD.match(head):  # "Bill payments found:" then node-quickbooks' raw answer
             if len(texts) != 2:
                 raise ValueError(f"expected {head!r} and one JSON object, got {len(texts)} text contents")
             answer = self._json(texts[1], "the answer")
             query = answer.get("QueryResponse") if isinstance(answer, dict) else None
             if not isinstance(query, dict):
-                raise ValueError(f"expected {{\"QueryResponse\": ...}}, got {texts[1][:120]!r}")
+                raise ValueError(f'expected {{"QueryResponse": ...}}, got {texts[1][:120]!r}')
             items = query.get("BillPayment", [])
             if not isinstance(items, list):
                 raise ValueError("QueryResponse.BillPayment is not a list")
             if items and query.get("maxResults") not in (None, len(items)):
-                raise ValueError(f"QueryResponse says maxResults {query.get('maxResults')} but holds {len(items)} "
-                                 "bill payments: the answer is incomplete")
+                raise ValueError(
+                    f"QueryResponse says maxResults {query.get('maxResults')} but holds {len(items)} "
+                    "bill payments: the answer is incomplete"
+                )
             self._learn_settlements("BillPayment", items, "Bill")
             return items, size
         found = _FOUND.match(head)
@@ -571,13 +694,16 @@ class QuickBooksAdapter(TrialBalanceLedger, MonthEndReports, Adapter):
                 raise ValueError(f"expected {head!r} and one JSON array, got {len(texts)} text contents")
             items = self._json(texts[1], "the payments")
             if not isinstance(items, list) or len(items) != int(found.group(1)):
-                raise ValueError(f"the server said {head!r} but sent {len(items) if isinstance(items, list) else 'no'} "
-                                 "payments: the answer is incomplete")
+                raise ValueError(
+                    f"the server said {head!r} but sent {len(items) if isinstance(items, list) else 'no'} "
+                    "payments: the answer is incomplete"
+                )
             if len(items) >= PAYMENTS_MAX:
                 raise ValueError(
                     f"{PAYMENTS} answered {len(items)} customer payments, its most: Intuit's server cannot page "
                     "them (the tool has no offset, and its date filter is broken), so the rest cannot be read. "
-                    f"Remove {PAYMENTS} from allow_tools to load the other tables without customer payments")
+                    f"Remove {PAYMENTS} from allow_tools to load the other tables without customer payments"
+                )
             self._learn_settlements("Payment", items, "Invoice")
             return items, size
         if int(found.group(1)) != len(texts) - 1:
@@ -612,8 +738,13 @@ class QuickBooksAdapter(TrialBalanceLedger, MonthEndReports, Adapter):
     def _learn_settlements(self, kind: str, items: list[Any], document: str) -> None:
         for r in items:
             if isinstance(r, dict) and r.get("Id"):
-                docs = [str(link.get("TxnId")) for line in r.get("Line") or [] if isinstance(line, dict)
-                        for link in line.get("LinkedTxn") or [] if isinstance(link, dict) and link.get("TxnType") == document]
+                docs = [
+                    str(link.get("TxnId"))
+                    for line in r.get("Line") or []
+                    if isinstance(line, dict)
+                    for link in line.get("LinkedTxn") or []
+                    if isinstance(link, dict) and link.get("TxnType") == document
+                ]
                 self._settles[(kind, str(r["Id"]))] = docs
 
     def envelope(self, stream: Stream, payload: Any) -> Envelope:
@@ -636,14 +767,21 @@ class QuickBooksAdapter(TrialBalanceLedger, MonthEndReports, Adapter):
         kind = ACCOUNT_TYPE.get(r.get("AccountType", ""))
         type_ = CLASSIFICATION.get(r.get("Classification", "")) or (kind[0] if kind else None)
         if type_ is None:
-            raise Unmappable(f"Classification {r.get('Classification')!r} / AccountType {r.get('AccountType')!r} not known")
+            raise Unmappable(
+                f"Classification {r.get('Classification')!r} / AccountType {r.get('AccountType')!r} not known"
+            )
         currency = _ref(r.get("CurrencyRef"))
         if not r.get("Id") or currency is None:
             raise Unmappable("an account without Id or CurrencyRef")
         parent = _ref(r.get("ParentRef"))
-        return {"account_id": str(r["Id"]), "name": r.get("Name"), "type": type_,
-                "subtype": kind[1] if kind and kind[0] == type_ else None, "currency": currency[0],
-                "parent_id": parent[0] if parent else None}
+        return {
+            "account_id": str(r["Id"]),
+            "name": r.get("Name"),
+            "type": type_,
+            "subtype": kind[1] if kind and kind[0] == type_ else None,
+            "currency": currency[0],
+            "parent_id": parent[0] if parent else None,
+        }
 
     def _document(self, r: dict[str, Any], table: str) -> dict[str, Any]:
         party = "customer" if table == "erp_invoices" else "vendor"
@@ -657,10 +795,19 @@ class QuickBooksAdapter(TrialBalanceLedger, MonthEndReports, Adapter):
         voided = total == 0 and str(r.get("PrivateNote", "")).startswith("Voided")
         status = "void" if voided else ("paid" if balance == 0 else "open")
         key = "invoice_id" if party == "customer" else "bill_id"
-        return {key: str(r["Id"]), f"{party}_id": ref[0], f"{party}_name": ref[1],
-                "issue_date": iso_date(r.get("TxnDate"), "TxnDate"), "due_date": optional_date(r.get("DueDate"), "DueDate"),
-                "total": text(total), "balance": text(balance), "currency": currency[0], "status": status,
-                "doc_type": "invoice", "voided_date": None}
+        return {
+            key: str(r["Id"]),
+            f"{party}_id": ref[0],
+            f"{party}_name": ref[1],
+            "issue_date": iso_date(r.get("TxnDate"), "TxnDate"),
+            "due_date": optional_date(r.get("DueDate"), "DueDate"),
+            "total": text(total),
+            "balance": text(balance),
+            "currency": currency[0],
+            "status": status,
+            "doc_type": "invoice",
+            "voided_date": None,
+        }
 
     def _payment(self, r: Any, document: str, party: str) -> list[dict[str, Any]]:
         what = "a bill payment" if document == "Bill" else "a customer payment"
@@ -704,12 +851,23 @@ class QuickBooksAdapter(TrialBalanceLedger, MonthEndReports, Adapter):
         else:
             settles = self._settles.get(("Payment" if kind == "Payment" else "BillPayment", txn["txn_id"]), [])
             document = settles[0] if kind in ("Payment", *VENDOR_TXNS) and len(settles) == 1 else None
-        return [{"entry_id": txn["entry_id"], "line_no": str(number), "posted_date": txn["posted_date"],
-                 "account_id": account, "debit": text(max(amount, Decimal(0))), "credit": text(max(-amount, Decimal(0))),
-                 "currency": self.currency, "amount_currency": None, "description": memo or kind,
-                 "customer_id": name if kind in CUSTOMER_TXNS else None,
-                 "vendor_id": name if kind in VENDOR_TXNS else None, "document_id": document}
-                for number, (account, amount, memo) in enumerate(lines, start=1)]
+        return [
+            {
+                "entry_id": txn["entry_id"],
+                "line_no": str(number),
+                "posted_date": txn["posted_date"],
+                "account_id": account,
+                "debit": text(max(amount, Decimal(0))),
+                "credit": text(max(-amount, Decimal(0))),
+                "currency": self.currency,
+                "amount_currency": None,
+                "description": memo or kind,
+                "customer_id": name if kind in CUSTOMER_TXNS else None,
+                "vendor_id": name if kind in VENDOR_TXNS else None,
+                "document_id": document,
+            }
+            for number, (account, amount, memo) in enumerate(lines, start=1)
+        ]
 
     def retained_earnings_account(self, current: Balances) -> str | None:
         """The configured account, else the one whose AccountSubType is RetainedEarnings, else by name."""

@@ -20,8 +20,11 @@ from connectors.client import ConnectorError, Page
 TABLE = "erp_trial_balance"
 # the options a month-end report reads; config load fills them from `company:` when left out
 REPORT_OPTIONS = ("from_period", "as_of", "timezone")
-REPORT_COMPANY_OPTIONS = {"from_period": ("first_period", False), "as_of": ("as_of", False),
-                          "timezone": ("timezone", False)}
+REPORT_COMPANY_OPTIONS = {
+    "from_period": ("first_period", False),
+    "as_of": ("as_of", False),
+    "timezone": ("timezone", False),
+}
 
 
 class MonthEndReports:
@@ -48,7 +51,9 @@ class MonthEndReports:
 
 
 async def dated_reports(
-    source: str, tool: str, dates: Sequence[date],
+    source: str,
+    tool: str,
+    dates: Sequence[date],
     read: Callable[[date, int], Awaitable[tuple[list[dict[str, Any]], int | None, str | None, int]]],
 ) -> AsyncIterator[Page]:
     """One report per date, read whole with ``read(day, page_number) -> (rows, total, as_of, bytes)``;
@@ -59,8 +64,9 @@ async def dated_reports(
     for number, day in enumerate(dates, start=1):
         rows, total, as_of, nbytes = await read(day, number)
         if total is not None and total != len(rows):
-            raise ConnectorError(source, tool, f"the trial balance at {day} lists {len(rows)} accounts "
-                                 f"but says total {total}")
+            raise ConnectorError(
+                source, tool, f"the trial balance at {day} lists {len(rows)} accounts but says total {total}"
+            )
         reports.append(([{**row, "balance_date": day.isoformat()} for row in rows], as_of, number, nbytes))
     grand = sum(len(rows) for rows, *_ in reports)
     for rows, as_of, number, nbytes in reports:

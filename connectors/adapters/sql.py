@@ -143,21 +143,31 @@ if TYPE_CHECKING:
 # Decimal places each money column holds in the warehouse (warehouse/sql/schema/canonical.sql):
 # a REAL whose printed digits go further is not an exact amount.
 MONEY_SCALE: dict[str, int] = {
-    "debit": 2, "credit": 2, "amount_currency": 2, "total": 2, "balance": 2, "amount": 2,
-    "closing_balance": 2, "rate": 8, "probability": 2,
+    "debit": 2,
+    "credit": 2,
+    "amount_currency": 2,
+    "total": 2,
+    "balance": 2,
+    "amount": 2,
+    "closing_balance": 2,
+    "rate": 8,
+    "probability": 2,
 }
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 PLACEHOLDER = ":balance_date"
 # a quoted string or name, or a comment (left as they are), or the placeholder (replaced)
 _PLACEHOLDER_OR_QUOTED = re.compile(
-    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|--[^\n]*|/\*.*?\*/|(:balance_date)\b""", re.DOTALL)
+    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|--[^\n]*|/\*.*?\*/|(:balance_date)\b""", re.DOTALL
+)
 # the trial balance's dates: the company's settings; `as_of` is this adapter's source freshness, so
 # the report date has its own option name
 REPORT_DATE_OPTIONS = ("from_period", "report_date", "timezone")
-REPORT_DATE_COMPANY_OPTIONS = {"from_period": REPORT_COMPANY_OPTIONS["from_period"],
-                               "report_date": REPORT_COMPANY_OPTIONS["as_of"],
-                               "timezone": REPORT_COMPANY_OPTIONS["timezone"]}
+REPORT_DATE_COMPANY_OPTIONS = {
+    "from_period": REPORT_COMPANY_OPTIONS["from_period"],
+    "report_date": REPORT_COMPANY_OPTIONS["as_of"],
+    "timezone": REPORT_COMPANY_OPTIONS["timezone"],
+}
 _STATEMENTS = {"SELECT", "VALUES", "INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE", "UPSERT"}
 
 
@@ -224,8 +234,9 @@ def check_query(query: Any, where: str) -> str:
     main = next((w for w in words[1:] if w in _STATEMENTS), "") if first == "WITH" else first
     if main != "SELECT":
         shown = " ".join(text.split())[:80]
-        raise ValueError(f"{where}: must be one SELECT or WITH ... SELECT statement (the server reads nothing "
-                         f"else), got {shown!r}")
+        raise ValueError(
+            f"{where}: must be one SELECT or WITH ... SELECT statement (the server reads nothing else), got {shown!r}"
+        )
     return text
 
 
@@ -306,7 +317,8 @@ class SqlAdapter(MonthEndReports, Adapter):
             raise ValueError(
                 f"options.queries.{REPORT_TABLE}: the query must use the placeholder {PLACEHOLDER} (each month-end "
                 f"as a quoted ISO date, e.g. WHERE m.date <= {PLACEHOLDER}), else every month-end reads the same "
-                "balances")
+                "balances"
+            )
         report_date = options.get("report_date")
         try:
             self.configure_report_dates({**options, "as_of": report_date})
@@ -345,8 +357,9 @@ class SqlAdapter(MonthEndReports, Adapter):
             raise ValueError(f"expected a list of rows, got {type(payload).__name__}")
         return Envelope(payload)
 
-    async def _rows(self, session: SourceSession, stream: Stream, query: str, number: int | None,
-                    what: str) -> tuple[list[Any], int]:
+    async def _rows(
+        self, session: SourceSession, stream: Stream, query: str, number: int | None, what: str
+    ) -> tuple[list[Any], int]:
         """The rows one query answers; a failure names ``what`` (the table's query or the as_of)."""
         try:
             payload, nbytes = await session.call(
@@ -365,11 +378,15 @@ class SqlAdapter(MonthEndReports, Adapter):
             return self.as_of_literal
         if self._as_of_read is not None and self._as_of_read[0] is session:
             return self._as_of_read[1]
-        rows, _ = await self._rows(session, stream, f"SELECT * FROM {_wrap(self.as_of_query)} LIMIT 2", None,
-                                   "the as_of query (options.as_of)")
+        rows, _ = await self._rows(
+            session, stream, f"SELECT * FROM {_wrap(self.as_of_query)} LIMIT 2", None, "the as_of query (options.as_of)"
+        )
         if len(rows) != 1 or not isinstance(rows[0], dict) or len(rows[0]) != 1:
-            raise ConnectorError(session.name, self.tool,
-                                 f"options.as_of: the query must answer one row with one value, got {rows!r:.200}")
+            raise ConnectorError(
+                session.name,
+                self.tool,
+                f"options.as_of: the query must answer one row with one value, got {rows!r:.200}",
+            )
         value = next(iter(rows[0].values()))
         try:
             as_of = None if value is None else iso_as_of(value, "options.as_of: the query answered")
@@ -398,26 +415,36 @@ class SqlAdapter(MonthEndReports, Adapter):
         async for page in dated_reports(session.name, self.tool, self.report_dates(), read):
             yield page
 
-    async def _pages(self, session: SourceSession, stream: Stream, query: str, key: Sequence[str], what: str,
-                     report: int | None = None) -> AsyncIterator[Page]:
+    async def _pages(
+        self,
+        session: SourceSession,
+        stream: Stream,
+        query: str,
+        key: Sequence[str],
+        what: str,
+        report: int | None = None,
+    ) -> AsyncIterator[Page]:
         """Every page of one query: counted, then read ``page_size`` rows at a time ordered by ``key``
         (the call log numbers a report's calls by the report)."""
         as_of = await self.source_as_of(session, stream)
-        counted, _ = await self._rows(session, stream, f"SELECT count(*) AS n FROM {_wrap(query)}",
-                                      0 if report is None else report, what)
+        counted, _ = await self._rows(
+            session, stream, f"SELECT count(*) AS n FROM {_wrap(query)}", 0 if report is None else report, what
+        )
         try:
             total = int(counted[0]["n"])
         except (IndexError, KeyError, TypeError, ValueError):
-            raise ConnectorError(session.name, self.tool,
-                                 f"{stream.table}: the count query answered {counted!r:.200}") from None
+            raise ConnectorError(
+                session.name, self.tool, f"{stream.table}: the count query answered {counted!r:.200}"
+            ) from None
         order = ", ".join(f'"{k}"' for k in key)
         fetched, number = 0, 0
         guard = ProgressGuard(session.name, self.tool)  # a server ignoring OFFSET repeats page 1: stop
         while number == 0 or fetched < total:
             number += 1
             if number > session.config.client.max_pages:
-                raise ConnectorError(session.name, self.tool,
-                                     f"{stream.table}: more than {session.config.client.max_pages} pages")
+                raise ConnectorError(
+                    session.name, self.tool, f"{stream.table}: more than {session.config.client.max_pages} pages"
+                )
             page_query = f"SELECT * FROM {_wrap(query)} ORDER BY {order} LIMIT {self.page_size} OFFSET {fetched}"
             items, nbytes = await self._rows(session, stream, page_query, number if report is None else report, what)
             fetched += len(items)
@@ -427,7 +454,8 @@ class SqlAdapter(MonthEndReports, Adapter):
                 break
         if fetched != total:
             raise ConnectorError(
-                session.name, self.tool,
+                session.name,
+                self.tool,
                 f"{stream.table}: read {fetched} rows but the count query said {total} "
                 "(the data changed during the pull?)",
                 transient=True,
@@ -440,8 +468,10 @@ class SqlAdapter(MonthEndReports, Adapter):
         for column in columns:
             value = item.get(column)
             if isinstance(value, bytes | bytearray):
-                found.append(f"column {column} arrived as binary ({_shown(value)}): "
-                             f"write CAST(<its expression> AS TEXT) AS {column} in the query")
+                found.append(
+                    f"column {column} arrived as binary ({_shown(value)}): "
+                    f"write CAST(<its expression> AS TEXT) AS {column} in the query"
+                )
             elif isinstance(value, Decimal) and column in MONEY_SCALE:  # a REAL, as the digits the server printed
                 scale = MONEY_SCALE[column]
                 exponent = value.normalize().as_tuple().exponent
@@ -449,7 +479,8 @@ class SqlAdapter(MonthEndReports, Adapter):
                     found.append(
                         f"column {column} arrived as a REAL (binary floating point) {value}, not exact at {scale} "
                         f"decimal places: store it as TEXT or integer minor units, or round it on purpose in the "
-                        f"query: printf('%.{scale}f', <its expression>) AS {column}")
+                        f"query: printf('%.{scale}f', <its expression>) AS {column}"
+                    )
         return found
 
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:

@@ -132,8 +132,10 @@ _READ_NAME = re.compile(r"(list|retrieve|get|search|fetch|read)_[a-z0-9_]+")
 def _read_tool(options: dict[str, Any], key: str, default: str) -> str:
     name = str(options.get(key, default))
     if not _READ_NAME.fullmatch(name):
-        raise ValueError(f"options.{key}: {name!r} is not named as a read tool (list_*, retrieve_*, get_*, "
-                         "search_*, fetch_*, read_*); closeboard never calls anything else")
+        raise ValueError(
+            f"options.{key}: {name!r} is not named as a read tool (list_*, retrieve_*, get_*, "
+            "search_*, fetch_*, read_*); closeboard never calls anything else"
+        )
     return name
 
 
@@ -141,8 +143,15 @@ class StripeAdapter(Adapter):
     name = "stripe"
     default_tools = (BALANCE_TOOL,)  # all that Stripe's own server has for a bank feed
     options = (
-        "gl_account_id", "gl_accounts", "fees", "timezone", "since", "transactions_tool", "balance_tool",
-        "paging", "page_size",
+        "gl_account_id",
+        "gl_accounts",
+        "fees",
+        "timezone",
+        "since",
+        "transactions_tool",
+        "balance_tool",
+        "paging",
+        "page_size",
     )
 
     def __init__(self) -> None:
@@ -163,9 +172,11 @@ class StripeAdapter(Adapter):
         default = o.get("gl_account_id")
         accounts = o.get("gl_accounts", {})
         if not isinstance(accounts, dict) or not all(isinstance(v, str | int) for v in accounts.values()):
-            raise ValueError("options.gl_accounts: a map of currency -> ERP account id, e.g. {usd: \"1030\"}")
+            raise ValueError('options.gl_accounts: a map of currency -> ERP account id, e.g. {usd: "1030"}')
         if default is None and not accounts:
-            raise ValueError("set options.gl_account_id (or gl_accounts per currency): the ERP account the Stripe balance is booked to")
+            raise ValueError(
+                "set options.gl_account_id (or gl_accounts per currency): the ERP account the Stripe balance is booked to"
+            )
         self.gl_default = str(default) if default is not None else None
         self.gl_accounts = {str(k).lower(): str(v) for k, v in accounts.items()}
         self.fees = str(o.get("fees", "split"))
@@ -233,7 +244,7 @@ class StripeAdapter(Adapter):
         if isinstance(payload, dict) and isinstance(payload.get("data"), list):
             more = payload.get("has_more")
             return payload["data"], bool(more) if isinstance(more, bool) else None
-        raise ValueError("the answer is neither a list of balance transactions nor {object: \"list\", data, has_more}")
+        raise ValueError('the answer is neither a list of balance transactions nor {object: "list", data, has_more}')
 
     def _balances(self, payload: Any) -> list[dict[str, Any]]:
         """Per currency: available + pending, in minor units."""
@@ -242,7 +253,11 @@ class StripeAdapter(Adapter):
         totals: dict[str, int] = {}
         for part in ("available", "pending"):
             for entry in payload.get(part) or []:
-                if not isinstance(entry, dict) or not isinstance(entry.get("currency"), str) or not _is_int(entry.get("amount")):
+                if (
+                    not isinstance(entry, dict)
+                    or not isinstance(entry.get("currency"), str)
+                    or not _is_int(entry.get("amount"))
+                ):
                     raise ValueError(f"balance {part} entry {entry!r:.120} has no integer amount and currency")
                 cur = entry["currency"].lower()
                 totals[cur] = totals.get(cur, 0) + entry["amount"]
@@ -269,7 +284,8 @@ class StripeAdapter(Adapter):
         tool = tools.get(self.transactions_tool)
         if tool is None:
             raise ConnectorError(
-                session.name, self.transactions_tool,
+                session.name,
+                self.transactions_tool,
                 "the server has no such tool (Stripe's own MCP server lists no balance transactions: "
                 "point options.transactions_tool at a server tool that does)",
             )
@@ -281,7 +297,9 @@ class StripeAdapter(Adapter):
             return "created"
         return "none"
 
-    async def _call(self, session: SourceSession, stream: Stream, arguments: dict[str, Any], number: int) -> tuple[list[Any], bool | None, int]:
+    async def _call(
+        self, session: SourceSession, stream: Stream, arguments: dict[str, Any], number: int
+    ) -> tuple[list[Any], bool | None, int]:
         payload, nbytes = await session.call(
             self.transactions_tool, arguments, page=number, decode=lambda r, **kw: self.decode(stream, r, **kw)
         )
@@ -291,7 +309,9 @@ class StripeAdapter(Adapter):
             raise ConnectorError(session.name, self.transactions_tool, f"page {number}: {exc}") from None
         if len(items) > self.page_size:
             raise ConnectorError(
-                session.name, self.transactions_tool, f"page {number} holds {len(items)} items, more than limit {self.page_size}"
+                session.name,
+                self.transactions_tool,
+                f"page {number} holds {len(items)} items, more than limit {self.page_size}",
             )
         return items, more, nbytes
 
@@ -306,7 +326,8 @@ class StripeAdapter(Adapter):
         items, more, nbytes = await self._call(session, stream, {"limit": self.page_size}, 1)
         if self._full(items, more):
             raise ConnectorError(
-                session.name, self.transactions_tool,
+                session.name,
+                self.transactions_tool,
                 f"returned {len(items)} balance transactions, the most one call returns, and the tool takes "
                 "neither starting_after nor created: the rest cannot be read (use a tool that pages)",
             )
@@ -330,7 +351,9 @@ class StripeAdapter(Adapter):
             if not items or not self._full(items, more):
                 return
             if not isinstance(last, str) or last in seen:
-                raise ConnectorError(session.name, self.transactions_tool, f"page {number}: cannot page on from its last item ({last!r})")
+                raise ConnectorError(
+                    session.name, self.transactions_tool, f"page {number}: cannot page on from its last item ({last!r})"
+                )
             seen.add(last)
             arguments = dict(arguments, starting_after=last)
         raise ConnectorError(session.name, self.transactions_tool, f"more than {session.config.client.max_pages} pages")
@@ -343,13 +366,16 @@ class StripeAdapter(Adapter):
             low, high = windows.pop()
             number += 1
             if number > session.config.client.max_pages:
-                raise ConnectorError(session.name, self.transactions_tool, f"more than {session.config.client.max_pages} calls")
+                raise ConnectorError(
+                    session.name, self.transactions_tool, f"more than {session.config.client.max_pages} calls"
+                )
             args = {"limit": self.page_size, "created": {"gte": low, "lt": high}}
             items, more, nbytes = await self._call(session, stream, args, number)
             if self._full(items, more):
                 if high - low <= 1:
                     raise ConnectorError(
-                        session.name, self.transactions_tool,
+                        session.name,
+                        self.transactions_tool,
                         f"{len(items)} balance transactions in the one second starting {low}: more than one call returns",
                     )
                 middle = (low + high) // 2
@@ -362,13 +388,15 @@ class StripeAdapter(Adapter):
 
     def _capped(self, session: SourceSession, count: int, evidence: str) -> ConnectorError:
         return ConnectorError(
-            session.name, self.transactions_tool,
+            session.name,
+            self.transactions_tool,
             f"the server caps pages at {count}: asked for {self.page_size} balance transactions, the first page "
             f"held {count}, yet {evidence}; set options.page_size to {count}",
         )
 
-    async def _check_window(self, session: SourceSession, stream: Stream, low: int, high: int, items: list[Any],
-                            number: int) -> int:
+    async def _check_window(
+        self, session: SourceSession, stream: Stream, low: int, high: int, items: list[Any], number: int
+    ) -> int:
         """A short first window is complete only if nothing lies past its last item in the order the
         server lists (Stripe's: newest first): read the part of the window beyond it, which must be
         empty (both sides when the order cannot be told). Returns the last call number used."""
@@ -386,9 +414,15 @@ class StripeAdapter(Adapter):
             if start >= end:
                 continue
             number += 1
-            rest, _, _ = await self._call(session, stream, {"limit": self.page_size, "created": {"gte": start, "lt": end}}, number)
+            rest, _, _ = await self._call(
+                session, stream, {"limit": self.page_size, "created": {"gte": start, "lt": end}}, number
+            )
             if rest:
-                raise self._capped(session, len(items), f"the rest of that window (created {start} to {end}) still lists {len(rest)} more")
+                raise self._capped(
+                    session,
+                    len(items),
+                    f"the rest of that window (created {start} to {end}) still lists {len(rest)} more",
+                )
         return number
 
     # -- mapping ------------------------------------------------------------------------------
@@ -418,15 +452,30 @@ class StripeAdapter(Adapter):
         reference = source.get("id") if isinstance(source, dict) else source
         kind = txn.get("type") or "transaction"
         description = f"{kind}: {txn['description']}" if txn.get("description") else kind
-        base = {"bank_account_id": account, "booked_date": booked, "reference": reference if isinstance(reference, str) else None}
+        base = {
+            "bank_account_id": account,
+            "booked_date": booked,
+            "reference": reference if isinstance(reference, str) else None,
+        }
         if self.fees == "net":
             return [dict(base, txn_id=txn["id"], amount=from_minor(amount - fee, currency), description=description)]
         rows = [dict(base, txn_id=txn["id"], amount=from_minor(amount, currency), description=description)]
         if fee:
             details = txn.get("fee_details")
-            names = [d.get("description") or d.get("type") for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+            names = (
+                [d.get("description") or d.get("type") for d in details if isinstance(d, dict)]
+                if isinstance(details, list)
+                else []
+            )
             label = ", ".join(n for n in names if isinstance(n, str)) or "fees"
-            rows.append(dict(base, txn_id=f"{txn['id']}:fee", amount=from_minor(-fee, currency), description=f"Stripe fee on {txn['id']}: {label}"))
+            rows.append(
+                dict(
+                    base,
+                    txn_id=f"{txn['id']}:fee",
+                    amount=from_minor(-fee, currency),
+                    description=f"Stripe fee on {txn['id']}: {label}",
+                )
+            )
         return rows
 
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
@@ -444,14 +493,30 @@ class StripeAdapter(Adapter):
             currency = item["currency"]
             account = f"stripe:{currency}"
             if stream.table == "bank_balances":
-                rows.append({"bank_account_id": account, "balance_date": self._today(),
-                             "closing_balance": from_minor(item["amount"], currency)})
+                rows.append(
+                    {
+                        "bank_account_id": account,
+                        "balance_date": self._today(),
+                        "closing_balance": from_minor(item["amount"], currency),
+                    }
+                )
                 continue
             gl = self._gl(currency)
             if gl is None:
-                rejected.append((item_json(item), f"Stripe balance in {currency}: no ERP account for it "
-                                 f"(add {currency} under options.gl_accounts, or set options.gl_account_id)"))
+                rejected.append(
+                    (
+                        item_json(item),
+                        f"Stripe balance in {currency}: no ERP account for it "
+                        f"(add {currency} under options.gl_accounts, or set options.gl_account_id)",
+                    )
+                )
                 continue
-            rows.append({"bank_account_id": account, "name": f"Stripe {currency.upper()}",
-                         "currency": currency.upper(), "gl_account_id": gl})
+            rows.append(
+                {
+                    "bank_account_id": account,
+                    "name": f"Stripe {currency.upper()}",
+                    "currency": currency.upper(),
+                    "gl_account_id": gl,
+                }
+            )
         return Mapped(to_text_batch(stream.table, rows), rejected)

@@ -46,7 +46,7 @@ def python_repr(text: str) -> Any:
 
 
 def key_value_blocks(text: str) -> list[dict[str, str]]:
-    """"Key: Value" lines, one block per record, blocks separated by blank lines. A line without a
+    """ "Key: Value" lines, one block per record, blocks separated by blank lines. A line without a
     colon continues the previous value."""
     records: list[dict[str, str]] = []
     current: dict[str, str] = {}

@@ -145,12 +145,24 @@ ACCOUNT_TYPES: dict[str, tuple[str, str | None]] = {
 }
 SYSTEM_NAMES = {("CURRENT", "accounts receivable"): "ar", ("CURRLIAB", "accounts payable"): "ap"}
 
-STATUS = {"DRAFT": "draft", "SUBMITTED": "draft", "AUTHORISED": "open", "PAID": "paid",
-          "VOIDED": "void", "DELETED": "void"}
-PAYMENT_KIND = {"ACCRECPAYMENT": "payment", "ACCPAYPAYMENT": "payment", "ARCREDITPAYMENT": "refund",
-                "APCREDITPAYMENT": "refund", "AROVERPAYMENTPAYMENT": "payment",
-                "ARPREPAYMENTPAYMENT": "payment", "APOVERPAYMENTPAYMENT": "payment",
-                "APPREPAYMENTPAYMENT": "payment"}
+STATUS = {
+    "DRAFT": "draft",
+    "SUBMITTED": "draft",
+    "AUTHORISED": "open",
+    "PAID": "paid",
+    "VOIDED": "void",
+    "DELETED": "void",
+}
+PAYMENT_KIND = {
+    "ACCRECPAYMENT": "payment",
+    "ACCPAYPAYMENT": "payment",
+    "ARCREDITPAYMENT": "refund",
+    "APCREDITPAYMENT": "refund",
+    "AROVERPAYMENTPAYMENT": "payment",
+    "ARPREPAYMENTPAYMENT": "payment",
+    "APOVERPAYMENTPAYMENT": "payment",
+    "APPREPAYMENTPAYMENT": "payment",
+}
 UNAPPLIED = {"AROVERPAYMENTPAYMENT", "ARPREPAYMENTPAYMENT", "APOVERPAYMENTPAYMENT", "APPREPAYMENTPAYMENT"}
 
 _JS_DATE = re.compile(
@@ -158,8 +170,10 @@ _JS_DATE = re.compile(
     r"(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2}) GMT(?P<sign>[+-])(?P<oh>\d{2})(?P<om>\d{2})"
     r"(?: \([^()]*\))?$"
 )
-_MONTHS = {m: n for n, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-                                       "Dec"), start=1)}
+_MONTHS = {
+    m: n
+    for n, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)
+}
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$")
 
 
@@ -183,8 +197,15 @@ def xero_date(value: Any, what: str) -> str:
             raise Unmappable(f"{what}: {value!r}: unknown month {js['month']!r}")
         offset = timedelta(hours=int(js["oh"]), minutes=int(js["om"])) * (1 if js["sign"] == "+" else -1)
         try:
-            moment = datetime(int(js["year"]), month, int(js["day"]), int(js["hour"]), int(js["minute"]),
-                              int(js["second"]), tzinfo=timezone(offset))
+            moment = datetime(
+                int(js["year"]),
+                month,
+                int(js["day"]),
+                int(js["hour"]),
+                int(js["minute"]),
+                int(js["second"]),
+                tzinfo=timezone(offset),
+            )
         except ValueError:
             raise Unmappable(f"{what}: {value!r} is not a date") from None
         return moment.astimezone(UTC).date().isoformat()
@@ -286,10 +307,11 @@ def parse_trial_balance(texts: Sequence[str]) -> Balances:
     [{id: "account", value: AccountID}]}]``, ``rows``). Balances come from the YTD Debit / YTD
     Credit columns: as-at balances for balance-sheet accounts, fiscal-year-to-date for P&L ones."""
     if len(texts) != 4 or not texts[0].startswith("Trial Balance Report:") or not texts[1].startswith("Date: "):
-        raise ValueError(f"expected 'Trial Balance Report:', 'Date:', 'Updated At:' and the rows, got "
-                         f"{[t[:40] for t in texts]!r}")
+        raise ValueError(
+            f"expected 'Trial Balance Report:', 'Date:', 'Updated At:' and the rows, got {[t[:40] for t in texts]!r}"
+        )
     try:
-        as_at = datetime.strptime(texts[1][len("Date: "):].strip(), "%d %B %Y").date()
+        as_at = datetime.strptime(texts[1][len("Date: ") :].strip(), "%d %B %Y").date()
     except ValueError:
         raise ValueError(f"the report date {texts[1]!r} is not 'D Month YYYY'") from None
     try:
@@ -323,8 +345,10 @@ def parse_trial_balance(texts: Sequence[str]) -> Balances:
             if row.get("rowType") != "Row":
                 continue
             if title not in PL_SECTIONS | BS_SECTIONS:
-                raise ValueError(f"section {title!r} is neither a P&L ({sorted(PL_SECTIONS)}) nor a balance-sheet "
-                                 f"({sorted(BS_SECTIONS)}) section")
+                raise ValueError(
+                    f"section {title!r} is neither a P&L ({sorted(PL_SECTIONS)}) nor a balance-sheet "
+                    f"({sorted(BS_SECTIONS)}) section"
+                )
             label = str(cells[0].get("value", "")).strip()
             code = _CODE.match(label)
             ids = [a.get("value") for a in cells[0].get("attributes") or [] if a.get("id") == "account"]
@@ -339,18 +363,25 @@ def parse_trial_balance(texts: Sequence[str]) -> Balances:
             balances[account] = (debit - credit, title in PL_SECTIONS)
             balances.names[account] = code["name"].strip() if code else label
     if debits != credits:
-        balances.problems.append(f"the trial balance at {as_at} does not balance: YTD debits {text(debits)}, "
-                                 f"YTD credits {text(credits)}")
+        balances.problems.append(
+            f"the trial balance at {as_at} does not balance: YTD debits {text(debits)}, YTD credits {text(credits)}"
+        )
     if totals is not None and totals != (debits, credits):
-        balances.problems.append(f"the trial balance at {as_at}: its rows sum to {text(debits)} / {text(credits)} "
-                                 f"but its Total row says {text(totals[0])} / {text(totals[1])}")
+        balances.problems.append(
+            f"the trial balance at {as_at}: its rows sum to {text(debits)} / {text(credits)} "
+            f"but its Total row says {text(totals[0])} / {text(totals[1])}"
+        )
     if totals is None:
         balances.problems.append(f"the trial balance at {as_at} has no Total row")
     return balances
 
 
-ID_FIELDS = {"list-invoices": "Invoice ID", "list-credit-notes": "Credit Note ID", "list-payments": "Payment ID",
-             "list-manual-journals": "Manual Journal ID"}
+ID_FIELDS = {
+    "list-invoices": "Invoice ID",
+    "list-credit-notes": "Credit Note ID",
+    "list-payments": "Payment ID",
+    "list-manual-journals": "Manual Journal ID",
+}
 NO_ID = {"", "Unknown", "undefined", "null"}  # what the server prints for a missing ID (mapped as unmappable)
 
 
@@ -362,15 +393,21 @@ NO_ID = {"", "Unknown", "undefined", "null"}  # what the server prints for a mis
 TRANSIENT_ERRORS = ("An unexpected error occurred while communicating with Xero", "Too many requests to Xero")
 
 
-async def _fetch(session: SourceSession, adapter: Adapter, stream: Stream, arguments: dict[str, Any],
-                 number: int) -> tuple[Envelope, int]:
+async def _fetch(
+    session: SourceSession, adapter: Adapter, stream: Stream, arguments: dict[str, Any], number: int
+) -> tuple[Envelope, int]:
     try:
         return await Paging.fetch(session, adapter, stream, arguments, number)
     except ConnectorError as exc:
         if exc.transient or not any(t in exc.cause for t in TRANSIENT_ERRORS):
             raise
-        raise ConnectorError(exc.source, exc.tool, f"{exc.cause} (the server reports every failed Xero API call "
-                             "this way, a rate limit or an outage among them; retry)", transient=True) from exc
+        raise ConnectorError(
+            exc.source,
+            exc.tool,
+            f"{exc.cause} (the server reports every failed Xero API call "
+            "this way, a rate limit or an outage among them; retry)",
+            transient=True,
+        ) from exc
 
 
 class XeroNoPaging(NoPaging):
@@ -404,7 +441,8 @@ class UpdatedOrderPaging(PageNumberPaging):
                     continue
                 if record_id in seen:
                     raise ConnectorError(
-                        session.name, stream.tool,
+                        session.name,
+                        stream.tool,
                         f"records moved between pages while reading; retry ({field_name} {record_id} came on page "
                         f"{seen[record_id]} and again on page {page.number}: the server orders by UpdatedDateUTC "
                         "newest first, so a record updated during the pull moved to page 1 and another was not read)",
@@ -425,10 +463,21 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
     name = "xero"
     vendor = "Xero"
     default_tools = ("list-accounts", "list-invoices", "list-credit-notes", "list-payments", "list-trial-balance")
-    options = ("currency", "subtypes", "journals", "from_period", "fiscal_year_start_month", "retained_earnings",
-               "as_of")
-    company_options = {"currency": ("currency", True), "fiscal_year_start_month": ("fiscal_year_start_month", True),
-                       "from_period": ("first_period", False), "as_of": ("as_of", False)}
+    options = (
+        "currency",
+        "subtypes",
+        "journals",
+        "from_period",
+        "fiscal_year_start_month",
+        "retained_earnings",
+        "as_of",
+    )
+    company_options = {
+        "currency": ("currency", True),
+        "fiscal_year_start_month": ("fiscal_year_start_month", True),
+        "from_period": ("first_period", False),
+        "as_of": ("as_of", False),
+    }
 
     def __init__(self) -> None:
         self.currency: str | None = None
@@ -445,8 +494,10 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
         options = config.options
         currency = options.get("currency")
         if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
-            raise ValueError("options.currency: the organisation's base currency (e.g. NZD) is required: "
-                             "Xero's MCP server prints no currency for accounts and payments")
+            raise ValueError(
+                "options.currency: the organisation's base currency (e.g. NZD) is required: "
+                "Xero's MCP server prints no currency for accounts and payments"
+            )
         self.currency = currency
         subtypes = options.get("subtypes", {})
         if not isinstance(subtypes, dict):
@@ -455,8 +506,10 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
         default = "trial_balance" if "list-trial-balance" in config.allow_tools else "none"
         journals = options.get("journals", default)
         if journals not in ("none", "manual", "trial_balance"):
-            raise ValueError("options.journals: 'trial_balance' (month-end trial balances as monthly movements), "
-                             "'manual' (manual journals only) or 'none'")
+            raise ValueError(
+                "options.journals: 'trial_balance' (month-end trial balances as monthly movements), "
+                "'manual' (manual journals only) or 'none'"
+            )
         self.journals = journals
         wanted = {"manual": "list-manual-journals", "trial_balance": "list-trial-balance"}.get(journals)
         if wanted and wanted not in config.allow_tools:
@@ -521,7 +574,9 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
     def _account(self, r: dict[str, Any]) -> dict[str, Any]:
         kind = r.get("Type", "")
         if kind not in ACCOUNT_TYPES:
-            raise Unmappable(f"account type {kind!r} is not one this adapter knows ({', '.join(sorted(ACCOUNT_TYPES))})")
+            raise Unmappable(
+                f"account type {kind!r} is not one this adapter knows ({', '.join(sorted(ACCOUNT_TYPES))})"
+            )
         code = r.get("Code")
         account_id = code if code and code != "No code" else r.get("ID")
         if not account_id or account_id == "No ID":
@@ -529,8 +584,14 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
         type_, subtype = ACCOUNT_TYPES[kind]
         subtype = SYSTEM_NAMES.get((kind, r.get("Account", "").strip().lower()), subtype)
         subtype = self.subtypes.get(account_id, subtype)
-        return {"account_id": account_id, "name": r.get("Account"), "type": type_, "subtype": subtype,
-                "currency": self.currency, "parent_id": None}
+        return {
+            "account_id": account_id,
+            "name": r.get("Account"),
+            "type": type_,
+            "subtype": subtype,
+            "currency": self.currency,
+            "parent_id": None,
+        }
 
     def _document(self, r: dict[str, Any], xero_type: str, doc_type: str) -> dict[str, Any] | None:
         if r.get("Type") != xero_type:
@@ -546,21 +607,31 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
         total = money(r.get("Total", "0"), "Total")
         if credit:
             if r.get("Status") == "AUTHORISED":
-                raise Unmappable("an AUTHORISED credit note: list-credit-notes does not print its remaining "
-                                 "credit, so its open balance is unknown")
+                raise Unmappable(
+                    "an AUTHORISED credit note: list-credit-notes does not print its remaining "
+                    "credit, so its open balance is unknown"
+                )
             balance = total if status == "draft" else Decimal(0)
             total, balance = -total, -balance
         else:
             balance = money(r.get("Amount Due", "0"), "Amount Due")
         currency = r.get("Currency") or self.currency
         self._doc_currency[doc_id] = currency
-        party = ("customer" if xero_type.startswith("ACCREC") else "vendor")
+        party = "customer" if xero_type.startswith("ACCREC") else "vendor"
         key = "invoice_id" if party == "customer" else "bill_id"
-        return {key: doc_id, f"{party}_id": party_id, f"{party}_name": party_name,
-                "issue_date": xero_date(r.get("Date"), "Date"),
-                "due_date": optional_xero_date(r.get("Due Date"), "Due Date"),
-                "total": text(total), "balance": text(balance), "currency": currency, "status": status,
-                "doc_type": doc_type, "voided_date": None}
+        return {
+            key: doc_id,
+            f"{party}_id": party_id,
+            f"{party}_name": party_name,
+            "issue_date": xero_date(r.get("Date"), "Date"),
+            "due_date": optional_xero_date(r.get("Due Date"), "Due Date"),
+            "total": text(total),
+            "balance": text(balance),
+            "currency": currency,
+            "status": status,
+            "doc_type": doc_type,
+            "voided_date": None,
+        }
 
     def _payment(self, r: dict[str, Any]) -> dict[str, Any] | None:
         if r.get("Status") == "DELETED":
@@ -578,9 +649,15 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
             raise Unmappable(f"a {kind_code} without the invoice it pays")
         amount = money(r.get("Amount", "0"), "Amount")
         currency = self._doc_currency.get(document or "", self.currency)
-        return {"payment_id": payment_id, "line_no": "1", "document_id": document,
-                "paid_date": xero_date(r.get("Date"), "Date"), "amount": text(amount), "currency": currency,
-                "kind": PAYMENT_KIND[kind_code]}
+        return {
+            "payment_id": payment_id,
+            "line_no": "1",
+            "document_id": document,
+            "paid_date": xero_date(r.get("Date"), "Date"),
+            "amount": text(amount),
+            "currency": currency,
+            "kind": PAYMENT_KIND[kind_code],
+        }
 
     def _journal(self, r: dict[str, Any]) -> list[dict[str, Any]] | None:
         status = r.get("Status")
@@ -603,12 +680,22 @@ class XeroAdapter(TrialBalanceLedger, Adapter):
             if not account:
                 raise Unmappable(f"line {number} has no account code")
             net += amount
-            rows.append({"entry_id": entry, "line_no": str(number), "posted_date": posted, "account_id": account,
-                         "debit": text(max(amount, Decimal(0))), "credit": text(max(-amount, Decimal(0))),
-                         "currency": self.currency, "amount_currency": None,
-                         "description": line.get("Description") or r.get("Description"),
-                         "customer_id": None, "vendor_id": None, "document_id": None})
+            rows.append(
+                {
+                    "entry_id": entry,
+                    "line_no": str(number),
+                    "posted_date": posted,
+                    "account_id": account,
+                    "debit": text(max(amount, Decimal(0))),
+                    "credit": text(max(-amount, Decimal(0))),
+                    "currency": self.currency,
+                    "amount_currency": None,
+                    "description": line.get("Description") or r.get("Description"),
+                    "customer_id": None,
+                    "vendor_id": None,
+                    "document_id": None,
+                }
+            )
         if net != 0:
             raise Unmappable(f"its lines sum to {text(net)}, not zero")
         return rows
-

@@ -26,8 +26,18 @@ from connectors.auth.provider import (
 from connectors.auth.store import TokenStore, auth_dir, env_name
 from connectors.config import ConnectorConfig, expand
 
-__all__ = ["RefreshUnavailable", "SignInRequired", "TokenStore", "auth_dir", "connection_auth", "env_name", "exception_chain", "resolve_home",
-           "sign_in_failure", "write_scopes"]
+__all__ = [
+    "RefreshUnavailable",
+    "SignInRequired",
+    "TokenStore",
+    "auth_dir",
+    "connection_auth",
+    "env_name",
+    "exception_chain",
+    "resolve_home",
+    "sign_in_failure",
+    "write_scopes",
+]
 
 
 def resolve_home(home: Path | None) -> Path:
@@ -65,8 +75,13 @@ def connection_auth(
         secret = _secret(connector, auth.client_secret)
         assert auth.client_id is not None and secret is not None
         return {}, CloseboardClientCredentialsProvider(
-            source=connector.name, server_url=server_url, store=store, client_id=auth.client_id,
-            client_secret=secret, scope=auth.scope, issuer=auth.issuer,
+            source=connector.name,
+            server_url=server_url,
+            store=store,
+            client_id=auth.client_id,
+            client_secret=secret,
+            scope=auth.scope,
+            issuer=auth.issuer,
         )
     return {}, CloseboardOAuthProvider(
         source=connector.name,

@@ -65,16 +65,23 @@ class AuthStatus:
             parts.append(f"access token {'expired' if self.expires_at < time.time() else 'expires'} {when}")
         text = "; ".join(parts)
         if self.write_scopes:
-            text += f"\n  warning: granted scopes include write access ({' '.join(self.write_scopes)}); closeboard " \
-                    "only reads: narrow `auth.scopes` in closeboard.yaml and sign in again"
+            text += (
+                f"\n  warning: granted scopes include write access ({' '.join(self.write_scopes)}); closeboard "
+                "only reads: narrow `auth.scopes` in closeboard.yaml and sign in again"
+            )
         return text
 
 
 def status(connector: ConnectorConfig, home: Path | None) -> AuthStatus:
     auth = connector.auth
     if auth is None:
-        kind = "stdio (server env)" if not connector.server.url else "none (static headers)" \
-            if connector.server.headers else "none"
+        kind = (
+            "stdio (server env)"
+            if not connector.server.url
+            else "none (static headers)"
+            if connector.server.headers
+            else "none"
+        )
         return AuthStatus(connector.name, kind, "no sign-in")
     if auth.kind == "bearer":
         return AuthStatus(connector.name, "bearer", f"static token from {auth.token}")
@@ -82,19 +89,33 @@ def status(connector: ConnectorConfig, home: Path | None) -> AuthStatus:
     tokens = data.get("tokens") or {}
     issuer = (data.get("oauth_metadata") or {}).get("issuer") or data.get("auth_server_url")
     client_id = auth.client_id or (data.get("client_info") or {}).get("client_id")
-    account = " ".join(p for p in (f"issuer {issuer}" if issuer else "", f"client {client_id}" if client_id else "") if p)
+    account = " ".join(
+        p for p in (f"issuer {issuer}" if issuer else "", f"client {client_id}" if client_id else "") if p
+    )
     expires_at = data.get("expires_at")
     if not tokens:
         state = "not signed in" + (f": run `closeboard auth login {connector.name}`" if auth.kind == "oauth" else "")
     elif expires_at is not None and expires_at < time.time():
-        state = "signed in, access token expired (a run refreshes it)" if tokens.get("refresh_token") \
-            else "access token expired" + (" (a run fetches a new one)" if auth.kind == "client_credentials"
-                                           else f": run `closeboard auth login {connector.name}`")
+        state = (
+            "signed in, access token expired (a run refreshes it)"
+            if tokens.get("refresh_token")
+            else "access token expired"
+            + (
+                " (a run fetches a new one)"
+                if auth.kind == "client_credentials"
+                else f": run `closeboard auth login {connector.name}`"
+            )
+        )
     else:
         state = "signed in"
-    return AuthStatus(connector.name, auth.kind + (" (pre-registered client)" if auth.client_id and auth.kind == "oauth"
-                                                   else ""),
-                      state, account or None, tuple(data.get("granted_scopes") or ()), expires_at)
+    return AuthStatus(
+        connector.name,
+        auth.kind + (" (pre-registered client)" if auth.client_id and auth.kind == "oauth" else ""),
+        state,
+        account or None,
+        tuple(data.get("granted_scopes") or ()),
+        expires_at,
+    )
 
 
 # -- login -----------------------------------------------------------------------------------------
@@ -169,8 +190,10 @@ def _printable(text: str, limit: int = 200) -> str:
 def _code_and_state(url: str, expected_state: str | None) -> tuple[str, str]:
     query = parse_qs(urlparse(url.strip()).query)
     if "error" in query:  # shown in the terminal and (escaped) on the page: printable text only
-        raise LoginError(f"the authorization server answered {_printable(query['error'][0])}"
-                         + (f": {_printable(query['error_description'][0])}" if "error_description" in query else ""))
+        raise LoginError(
+            f"the authorization server answered {_printable(query['error'][0])}"
+            + (f": {_printable(query['error_description'][0])}" if "error_description" in query else "")
+        )
     state = (query.get("state") or [""])[0]
     if expected_state is None or not hmac.compare_digest(state.encode(), expected_state.encode()):
         raise LoginError("the state does not match this sign-in (a stale or forged redirect)")
@@ -202,8 +225,10 @@ async def login(
     its status. Raises LoginError."""
     auth = connector.auth
     if auth is None or auth.kind == "bearer":
-        raise LoginError(f"source {connector.name!r} has no `auth: {{kind: oauth | client_credentials}}` block: "
-                         "nothing to sign in to")
+        raise LoginError(
+            f"source {connector.name!r} has no `auth: {{kind: oauth | client_credentials}}` block: "
+            "nothing to sign in to"
+        )
     results: queue.Queue[tuple[str, Any]] = queue.Queue()
     listener: _Listener | None = None
     if auth.kind == "oauth":
@@ -226,8 +251,10 @@ async def login(
             except webbrowser.Error:
                 opened = False
         if not opened:
-            out("Open that address in a browser; after consenting, paste the address you are sent to "
-                f"(it starts with {auth.redirect_uri}) here and press Enter:")
+            out(
+                "Open that address in a browser; after consenting, paste the address you are sent to "
+                f"(it starts with {auth.redirect_uri}) here and press Enter:"
+            )
         else:
             out("Waiting for the browser (or paste the address you are sent to here)...")
         threading.Thread(target=_read_pasted, args=(results,), daemon=True).start()
@@ -246,8 +273,9 @@ async def login(
             return AuthorizationCodeResult(code=code, state=state)
         raise LoginError(f"no sign-in within {int(timeout_s)} s")
 
-    _, provider = connection_auth(connector, home, interactive=True, redirect_handler=redirect,
-                                  callback_handler=callback)
+    _, provider = connection_auth(
+        connector, home, interactive=True, redirect_handler=redirect, callback_handler=callback
+    )
     url = expand(str(connector.server.url), source=connector.name)
     failure: BaseException | None = None
     sdk_log = logging.getLogger("mcp.client.auth.oauth2")
@@ -304,8 +332,9 @@ async def logout(connector: ConnectorConfig, home: Path | None) -> list[str]:
     endpoint = (data.get("oauth_metadata") or {}).get("revocation_endpoint")
     client = data.get("client_info") or {}
     if tokens and endpoint:
-        form: dict[str, str] = {"client_id": str(client.get("client_id") or (connector.auth and connector.auth.client_id)
-                                                 or "")}
+        form: dict[str, str] = {
+            "client_id": str(client.get("client_id") or (connector.auth and connector.auth.client_id) or "")
+        }
         secret = client.get("client_secret")
         if not secret and connector.auth is not None and connector.auth.client_secret:
             from connectors.auth import _secret
@@ -321,8 +350,9 @@ async def logout(connector: ConnectorConfig, home: Path | None) -> list[str]:
             for hint in ("refresh_token", "access_token"):
                 if tokens.get(hint):
                     try:
-                        response = await http.post(endpoint, data={**form, "token": tokens[hint],
-                                                                   "token_type_hint": hint})
+                        response = await http.post(
+                            endpoint, data={**form, "token": tokens[hint], "token_type_hint": hint}
+                        )
                         revoked += response.status_code == 200
                     except httpx2.HTTPError as exc:
                         notes.append(f"{connector.name}: revocation failed ({type(exc).__name__})")

@@ -56,8 +56,9 @@ class RefreshUnavailable(Exception):
     transient. The stored tokens are kept, so a later run refreshes without a new sign-in."""
 
     def __init__(self, source: str, why: str) -> None:
-        super().__init__(f"refreshing the access token failed ({why}); the stored sign-in is kept and a "
-                         "later run tries again")
+        super().__init__(
+            f"refreshing the access token failed ({why}); the stored sign-in is kept and a later run tries again"
+        )
         self.source = source
 
 
@@ -101,8 +102,9 @@ class _Restoring:
     _initialized: bool
     _fixed_info: OAuthClientInformationFull | None = None
 
-    def _setup(self, store: TokenStore, source: str, interactive: bool,
-               fixed_info: OAuthClientInformationFull | None) -> None:
+    def _setup(
+        self, store: TokenStore, source: str, interactive: bool, fixed_info: OAuthClientInformationFull | None
+    ) -> None:
         self.store, self.source, self.interactive = store, source, interactive
         self._fixed_info = fixed_info
         self.sign_in_required: SignInRequired | None = None
@@ -119,8 +121,11 @@ class _Restoring:
         self._started = True
         if self._fixed_info is not None:
             ctx.client_info = self._fixed_info
-        elif ctx.client_info is not None and ctx.client_metadata.redirect_uris and str(
-                ctx.client_metadata.redirect_uris[0]) not in [str(u) for u in ctx.client_info.redirect_uris or []]:
+        elif (
+            ctx.client_info is not None
+            and ctx.client_metadata.redirect_uris
+            and str(ctx.client_metadata.redirect_uris[0]) not in [str(u) for u in ctx.client_info.redirect_uris or []]
+        ):
             ctx.client_info = None  # registered for another redirect_uri: register again
         # python-sdk #3250: bring back what the SDK forgets across processes
         ctx.token_expiry_time = self.store.expires_at() if ctx.current_tokens else None
@@ -155,8 +160,9 @@ class _Restoring:
                 error = _oauth_error(response)
                 if response.status_code in (400, 401) and error in _SPENT:
                     # the authorization server refused the refresh token: it is spent or revoked
-                    logger.warning("source %r: the authorization server refused the refresh token (%s)",
-                                   self.source, error)
+                    logger.warning(
+                        "source %r: the authorization server refused the refresh token (%s)", self.source, error
+                    )
                     data = self.store.read()
                     data.pop("tokens", None)
                     data.pop("expires_at", None)
@@ -165,7 +171,8 @@ class _Restoring:
                     return
                 # an outage, a rate limit, anything else: the refresh token may still be good, keep it
                 self.refresh_unavailable = RefreshUnavailable(
-                    self.source, f"HTTP {response.status_code}" + (f" {error}" if error else ""))
+                    self.source, f"HTTP {response.status_code}" + (f" {error}" if error else "")
+                )
                 logger.warning("source %r: %s", self.source, self.refresh_unavailable)
                 raise self.refresh_unavailable
             if not await self._handle_refresh_response(response):  # type: ignore[attr-defined]
@@ -197,8 +204,7 @@ class _Restoring:
             outgoing = await flow.__anext__()
             while True:
                 response = yield outgoing
-                if (outgoing is request and response.status_code == 401 and not retried
-                        and ctx.can_refresh_token()):
+                if outgoing is request and response.status_code == 401 and not retried and ctx.can_refresh_token():
                     # refused before its expiry (revoked, server restarted, clock skew): a refresh
                     # token may still be good, so try it once before the SDK starts a whole new sign-in
                     retried = True
@@ -244,8 +250,7 @@ class CloseboardOAuthProvider(_Restoring, OAuthClientProvider):
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
             scope=scope,
-            **({"token_endpoint_auth_method": "client_secret_post" if client_secret else "none"}
-               if client_id else {}),
+            **({"token_endpoint_auth_method": "client_secret_post" if client_secret else "none"} if client_id else {}),
         )
         metadata._pinned = scope
         fixed = None
@@ -276,8 +281,11 @@ class CloseboardOAuthProvider(_Restoring, OAuthClientProvider):
             return
         metadata = self.context.oauth_metadata
         supported = (metadata.token_endpoint_auth_methods_supported if metadata is not None else None) or []
-        method = "client_secret_post" if supported and "client_secret_basic" not in supported \
-            and "client_secret_post" in supported else "client_secret_basic"
+        method = (
+            "client_secret_post"
+            if supported and "client_secret_basic" not in supported and "client_secret_post" in supported
+            else "client_secret_basic"
+        )
         info.token_endpoint_auth_method = method
 
     async def _initialize(self) -> None:
@@ -299,8 +307,17 @@ class CloseboardOAuthProvider(_Restoring, OAuthClientProvider):
 class CloseboardClientCredentialsProvider(_Restoring, ClientCredentialsOAuthProvider):
     """Client credentials (machine to machine): never needs a person."""
 
-    def __init__(self, *, source: str, server_url: str, store: TokenStore, client_id: str, client_secret: str,
-                 scope: str | None = None, issuer: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        source: str,
+        server_url: str,
+        store: TokenStore,
+        client_id: str,
+        client_secret: str,
+        scope: str | None = None,
+        issuer: str | None = None,
+    ) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an omitted issuer is deprecated, not wrong, in mcp 2.3
             super().__init__(server_url, store, client_id, client_secret, "client_secret_basic", scope, issuer)

@@ -52,8 +52,9 @@ class TokenStore:
 
     ``bind(context)`` lets the store save the provider's discovered metadata with each token write."""
 
-    def __init__(self, home: Path, source: str, *, persist_client_secret: bool = True,
-                 environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, home: Path, source: str, *, persist_client_secret: bool = True, environ: dict[str, str] | None = None
+    ) -> None:
         self.source = source
         self.dir = auth_dir(home)
         self.path = self.dir / f"{source}.json"

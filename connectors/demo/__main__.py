@@ -16,12 +16,18 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m connectors.demo", description="Write the deterministic demo company files."
     )
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--as-of", type=date.fromisoformat, default=None,
-                        help="the demo's today, YYYY-MM-DD (default: today in UTC)")
+    parser.add_argument(
+        "--as-of", type=date.fromisoformat, default=None, help="the demo's today, YYYY-MM-DD (default: today in UTC)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--scale", type=int, default=1, help="multiplies customers, vendors and volume")
-    parser.add_argument("--plant", action="append", default=[], metavar="KIND",
-                        help="plant a discrepancy (repeatable; `all` for every kind), see connectors/demo/plant.py")
+    parser.add_argument(
+        "--plant",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help="plant a discrepancy (repeatable; `all` for every kind), see connectors/demo/plant.py",
+    )
     args = parser.parse_args(argv)
     if args.scale < 1:
         parser.error("--scale must be >= 1")

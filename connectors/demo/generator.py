@@ -40,16 +40,44 @@ COMPANY_NAME = "Demo Co"
 # ----------------------------------------------------------------------------------------------------
 ACCOUNT_COLUMNS = ("account_id", "name", "type", "subtype", "currency", "parent_id")
 JOURNAL_COLUMNS = (
-    "entry_id", "line_no", "posted_date", "account_id", "debit", "credit", "currency",
-    "amount_currency", "description", "customer_id", "vendor_id", "document_id",
+    "entry_id",
+    "line_no",
+    "posted_date",
+    "account_id",
+    "debit",
+    "credit",
+    "currency",
+    "amount_currency",
+    "description",
+    "customer_id",
+    "vendor_id",
+    "document_id",
 )
 INVOICE_COLUMNS = (
-    "invoice_id", "customer_id", "customer_name", "issue_date", "due_date", "total", "balance",
-    "currency", "status", "doc_type", "voided_date",
+    "invoice_id",
+    "customer_id",
+    "customer_name",
+    "issue_date",
+    "due_date",
+    "total",
+    "balance",
+    "currency",
+    "status",
+    "doc_type",
+    "voided_date",
 )
 BILL_COLUMNS = (
-    "bill_id", "vendor_id", "vendor_name", "issue_date", "due_date", "total", "balance",
-    "currency", "status", "doc_type", "voided_date",
+    "bill_id",
+    "vendor_id",
+    "vendor_name",
+    "issue_date",
+    "due_date",
+    "total",
+    "balance",
+    "currency",
+    "status",
+    "doc_type",
+    "voided_date",
 )
 PAYMENT_COLUMNS = ("payment_id", "line_no", "document_id", "paid_date", "amount", "currency", "kind")
 BANK_ACCOUNT_COLUMNS = ("bank_account_id", "name", "currency", "gl_account_id")
@@ -60,8 +88,18 @@ BUDGET_COLUMNS = ("period", "account_id", "kpi", "amount", "currency")
 BUDGET_SEED_SALT = 0xB0D6E7
 NON_CASH_EXPENSES = ("6800", "6850")  # depreciation, bad debt: left out of the planned net burn
 OPPORTUNITY_COLUMNS = (
-    "opportunity_id", "customer_id", "customer_name", "stage", "amount", "currency", "close_date",
-    "probability", "owner", "is_won", "is_closed", "updated_at",
+    "opportunity_id",
+    "customer_id",
+    "customer_name",
+    "stage",
+    "amount",
+    "currency",
+    "close_date",
+    "probability",
+    "owner",
+    "is_won",
+    "is_closed",
+    "updated_at",
 )
 
 # ----------------------------------------------------------------------------------------------------
@@ -111,7 +149,12 @@ SHARE_CAPITAL, RETAINED = "3100", "3200"
 EQUIPMENT, ACCUM_DEP = "1510", "1590"
 REV_SUB, REV_SUPPORT, REV_SERVICES, REV_HARDWARE = "4100", "4150", "4200", "4300"
 SALARIES, PAYROLL_TAXES, BANK_FEES, DEPRECIATION, BAD_DEBT, INTEREST = (
-    "6100", "6110", "6700", "6800", "6850", "6900",
+    "6100",
+    "6110",
+    "6700",
+    "6800",
+    "6850",
+    "6900",
 )
 
 # bank account id, name, gl account
@@ -125,27 +168,103 @@ CASH_TO_BANK = {gl: i for i, (_, _, gl) in enumerate(BANK_ACCOUNTS)}
 # Names
 # ----------------------------------------------------------------------------------------------------
 NAME_FIRST = (
-    "Acme", "Blue Harbor", "Summit", "Northwind", "Redwood", "Silverline", "Ironbridge", "Brightpath",
-    "Cedar", "Pinnacle", "Granite", "Lakeside", "Horizon", "Evergreen", "Crescent", "Atlas", "Beacon",
-    "Keystone", "Riverbend", "Sterling", "Oakridge", "Clearwater", "Highland", "Meridian", "Polaris",
-    "Bluestone", "Fairview", "Westbrook", "Golden Gate", "Harborview", "Maple", "Sunrise", "Trident",
-    "Vanguard", "Willow", "Copperfield", "Falcon", "Orion", "Sequoia", "Tidewater", "Aspen", "Bayside",
-    "Cobalt", "Driftwood", "Emerald", "Frontier", "Glacier", "Hawthorne",
+    "Acme",
+    "Blue Harbor",
+    "Summit",
+    "Northwind",
+    "Redwood",
+    "Silverline",
+    "Ironbridge",
+    "Brightpath",
+    "Cedar",
+    "Pinnacle",
+    "Granite",
+    "Lakeside",
+    "Horizon",
+    "Evergreen",
+    "Crescent",
+    "Atlas",
+    "Beacon",
+    "Keystone",
+    "Riverbend",
+    "Sterling",
+    "Oakridge",
+    "Clearwater",
+    "Highland",
+    "Meridian",
+    "Polaris",
+    "Bluestone",
+    "Fairview",
+    "Westbrook",
+    "Golden Gate",
+    "Harborview",
+    "Maple",
+    "Sunrise",
+    "Trident",
+    "Vanguard",
+    "Willow",
+    "Copperfield",
+    "Falcon",
+    "Orion",
+    "Sequoia",
+    "Tidewater",
+    "Aspen",
+    "Bayside",
+    "Cobalt",
+    "Driftwood",
+    "Emerald",
+    "Frontier",
+    "Glacier",
+    "Hawthorne",
 )
 NAME_SECOND = (
-    "Analytics", "Logistics", "Health", "Foods", "Manufacturing", "Energy", "Retail", "Labs", "Robotics",
-    "Media", "Financial", "Software", "Systems", "Biotech", "Construction", "Hospitality", "Freight",
-    "Dental", "Insurance", "Capital", "Networks", "Solar", "Pharma", "Outdoor", "Apparel", "Marine",
-    "Aerospace", "Education", "Realty", "Consulting", "Brewing", "Diagnostics", "Packaging", "Telecom",
-    "Agritech", "Mobility",
+    "Analytics",
+    "Logistics",
+    "Health",
+    "Foods",
+    "Manufacturing",
+    "Energy",
+    "Retail",
+    "Labs",
+    "Robotics",
+    "Media",
+    "Financial",
+    "Software",
+    "Systems",
+    "Biotech",
+    "Construction",
+    "Hospitality",
+    "Freight",
+    "Dental",
+    "Insurance",
+    "Capital",
+    "Networks",
+    "Solar",
+    "Pharma",
+    "Outdoor",
+    "Apparel",
+    "Marine",
+    "Aerospace",
+    "Education",
+    "Realty",
+    "Consulting",
+    "Brewing",
+    "Diagnostics",
+    "Packaging",
+    "Telecom",
+    "Agritech",
+    "Mobility",
 )
 NAME_SUFFIX = ("Inc", "LLC", "Corp", "Co", "Group", "Ltd", "Holdings", "Partners")
 
 OWNERS = ("Alex Morgan", "Priya Shah", "Jordan Lee", "Maria Gonzalez", "Sam Carter", "Noah Kim")
-MODULES = ("Core Platform", "Analytics", "Integrations", "Automation", "Compliance", "Mobile Workforce",
-           "API Access")
-DEPARTMENTS = (("Engineering", 17_000_000), ("Sales and Marketing", 9_500_000),
-               ("Customer Success", 4_500_000), ("General and Administrative", 5_000_000))
+MODULES = ("Core Platform", "Analytics", "Integrations", "Automation", "Compliance", "Mobile Workforce", "API Access")
+DEPARTMENTS = (
+    ("Engineering", 17_000_000),
+    ("Sales and Marketing", 9_500_000),
+    ("Customer Success", 4_500_000),
+    ("General and Administrative", 5_000_000),
+)
 
 # segment: weight, module price range ($), modules (min, max), seats range, services range ($100s),
 # hardware units range
@@ -162,69 +281,182 @@ RECEIPT_METHODS = ("ACH CREDIT", "ACH CREDIT", "WIRE IN", "CHECK DEPOSIT")
 # payment terms (days), lines [(description, account, share %)]. cadence: "m" monthly, "2m" twice a
 # month (days d1, d2), ("p", x) monthly with probability x, "q" quarterly (Jan/Apr/Jul/Oct).
 VENDORS = (
-    ("Amazon Web Services", "Cloud Services", "m", (3,), 38_000, 30,
-     (("EC2 compute", "5100", 55), ("S3 and EBS storage", "5100", 20), ("Data transfer", "5100", 15),
-      ("Business support plan", "5100", 10))),
-    ("Google Cloud Platform", "Cloud", "m", (5,), 9_000, 30,
-     (("Compute Engine", "5100", 50), ("BigQuery", "5100", 30), ("Cloud Storage", "5100", 12),
-      ("Network egress", "5100", 8))),
-    ("Datadog", "Monitoring", "m", (7,), 6_500, 30,
-     (("Infrastructure monitoring", "5100", 70), ("APM seats - engineering", "6300", 30))),
-    ("Dell Technologies", "Hardware", ("p", 0.45), (12,), 24_000, 45,
-     (("Edge gateway units", "5200", 85), ("Freight and handling", "5200", 15))),
-    ("Arrow Electronics", "Components", ("p", 0.35), (20,), 11_000, 30,
-     (("Sensor modules", "5200", 100),)),
-    ("Toptal", "Talent", "2m", (1, 16), 9_500, 15,
-     (("Contract developers - customer delivery", "5300", 100),)),
-    ("Andela", "Engineering Services", "m", (25,), 12_000, 30,
-     (("Implementation contractors", "5300", 80), ("Contractor onboarding", "5300", 20))),
-    ("Harbor Point Properties LLC", "Properties", "m", (1,), 24_000, 5,
-     (("Office rent", "6200", 88), ("Common area maintenance", "6200", 12))),
+    (
+        "Amazon Web Services",
+        "Cloud Services",
+        "m",
+        (3,),
+        38_000,
+        30,
+        (
+            ("EC2 compute", "5100", 55),
+            ("S3 and EBS storage", "5100", 20),
+            ("Data transfer", "5100", 15),
+            ("Business support plan", "5100", 10),
+        ),
+    ),
+    (
+        "Google Cloud Platform",
+        "Cloud",
+        "m",
+        (5,),
+        9_000,
+        30,
+        (
+            ("Compute Engine", "5100", 50),
+            ("BigQuery", "5100", 30),
+            ("Cloud Storage", "5100", 12),
+            ("Network egress", "5100", 8),
+        ),
+    ),
+    (
+        "Datadog",
+        "Monitoring",
+        "m",
+        (7,),
+        6_500,
+        30,
+        (("Infrastructure monitoring", "5100", 70), ("APM seats - engineering", "6300", 30)),
+    ),
+    (
+        "Dell Technologies",
+        "Hardware",
+        ("p", 0.45),
+        (12,),
+        24_000,
+        45,
+        (("Edge gateway units", "5200", 85), ("Freight and handling", "5200", 15)),
+    ),
+    ("Arrow Electronics", "Components", ("p", 0.35), (20,), 11_000, 30, (("Sensor modules", "5200", 100),)),
+    ("Toptal", "Talent", "2m", (1, 16), 9_500, 15, (("Contract developers - customer delivery", "5300", 100),)),
+    (
+        "Andela",
+        "Engineering Services",
+        "m",
+        (25,),
+        12_000,
+        30,
+        (("Implementation contractors", "5300", 80), ("Contractor onboarding", "5300", 20)),
+    ),
+    (
+        "Harbor Point Properties LLC",
+        "Properties",
+        "m",
+        (1,),
+        24_000,
+        5,
+        (("Office rent", "6200", 88), ("Common area maintenance", "6200", 12)),
+    ),
     ("City Power & Light", "Utilities", "m", (9,), 1_900, 20, (("Electricity", "6200", 100),)),
-    ("Salesforce", "CRM Software", "m", (2,), 7_800, 30,
-     (("Sales Cloud licenses", "6300", 75), ("Service Cloud licenses", "6300", 25))),
+    (
+        "Salesforce",
+        "CRM Software",
+        "m",
+        (2,),
+        7_800,
+        30,
+        (("Sales Cloud licenses", "6300", 75), ("Service Cloud licenses", "6300", 25)),
+    ),
     ("Slack Technologies", "Collaboration", "m", (4,), 1_600, 30, (("Slack Business+", "6300", 100),)),
-    ("Atlassian", "Dev Tools", "m", (6,), 2_400, 30,
-     (("Jira Software", "6300", 60), ("Confluence", "6300", 40))),
+    ("Atlassian", "Dev Tools", "m", (6,), 2_400, 30, (("Jira Software", "6300", 60), ("Confluence", "6300", 40))),
     ("GitHub", "Code Hosting", "m", (8,), 1_300, 30, (("GitHub Enterprise seats", "6300", 100),)),
     ("Zoom Video Communications", "Video", "m", (10,), 700, 30, (("Zoom Business", "6300", 100),)),
-    ("Google Ads", "Advertising", "2m", (14, 28), 11_000, 15,
-     (("Search campaigns", "6400", 60), ("Display campaigns", "6400", 25), ("YouTube campaigns", "6400", 15))),
-    ("LinkedIn Marketing Solutions", "Media", "m", (18,), 7_500, 30,
-     (("Sponsored content", "6400", 100),)),
-    ("HubSpot", "Marketing Software", "m", (11,), 4_200, 30,
-     (("Marketing Hub Professional", "6400", 80), ("Sales Hub seats", "6300", 20))),
-    ("Brightline Events", "Events", ("p", 0.2), (22,), 18_000, 30,
-     (("Trade show booth", "6400", 70), ("Event sponsorship", "6400", 30))),
+    (
+        "Google Ads",
+        "Advertising",
+        "2m",
+        (14, 28),
+        11_000,
+        15,
+        (("Search campaigns", "6400", 60), ("Display campaigns", "6400", 25), ("YouTube campaigns", "6400", 15)),
+    ),
+    ("LinkedIn Marketing Solutions", "Media", "m", (18,), 7_500, 30, (("Sponsored content", "6400", 100),)),
+    (
+        "HubSpot",
+        "Marketing Software",
+        "m",
+        (11,),
+        4_200,
+        30,
+        (("Marketing Hub Professional", "6400", 80), ("Sales Hub seats", "6300", 20)),
+    ),
+    (
+        "Brightline Events",
+        "Events",
+        ("p", 0.2),
+        (22,),
+        18_000,
+        30,
+        (("Trade show booth", "6400", 70), ("Event sponsorship", "6400", 30)),
+    ),
     ("Delta Air Lines", "Travel", ("p", 0.6), (15,), 5_200, 15, (("Airfare", "6500", 100),)),
-    ("Marriott International", "Hotels", ("p", 0.5), (19,), 3_600, 15,
-     (("Lodging", "6500", 85), ("Meals", "6500", 15))),
-    ("Navan", "Travel Management", "m", (27,), 4_800, 30,
-     (("Travel bookings", "6500", 80), ("Booking fees", "6500", 20))),
-    ("Cooley LLP", "Legal LLP", ("p", 0.35), (21,), 14_000, 30,
-     (("Legal services - commercial contracts", "6600", 70), ("Legal services - employment", "6600", 30))),
-    ("KPMG LLP", "Advisory LLP", "q", (23,), 22_000, 30,
-     (("Audit services", "6600", 70), ("Tax advisory", "6600", 30))),
+    (
+        "Marriott International",
+        "Hotels",
+        ("p", 0.5),
+        (19,),
+        3_600,
+        15,
+        (("Lodging", "6500", 85), ("Meals", "6500", 15)),
+    ),
+    (
+        "Navan",
+        "Travel Management",
+        "m",
+        (27,),
+        4_800,
+        30,
+        (("Travel bookings", "6500", 80), ("Booking fees", "6500", 20)),
+    ),
+    (
+        "Cooley LLP",
+        "Legal LLP",
+        ("p", 0.35),
+        (21,),
+        14_000,
+        30,
+        (("Legal services - commercial contracts", "6600", 70), ("Legal services - employment", "6600", 30)),
+    ),
+    (
+        "KPMG LLP",
+        "Advisory LLP",
+        "q",
+        (23,),
+        22_000,
+        30,
+        (("Audit services", "6600", 70), ("Tax advisory", "6600", 30)),
+    ),
     ("Apple Inc.", "Computers", ("p", 0.3), (13,), 9_800, 30, (("MacBook Pro laptops", EQUIPMENT, 100),)),
-    ("Staples Business Advantage", "Office Supply", "m", (16,), 900, 30,
-     (("Office supplies", "6200", 100),)),
+    ("Staples Business Advantage", "Office Supply", "m", (16,), 900, 30, (("Office supplies", "6200", 100),)),
     ("American Express", "Card Services", "m", (24,), 0, 20, ()),  # statement: lines drawn from CARD_LINES
 )
 CARD_LINES = (
-    ("Uber - ground transport", "6500", 40, 900), ("United Airlines - airfare", "6500", 300, 2400),
-    ("Hilton - lodging", "6500", 200, 1800), ("DoorDash - team meals", "6500", 60, 700),
-    ("Figma - design seats", "6300", 150, 600), ("Notion - workspace", "6300", 80, 400),
-    ("1Password - business", "6300", 60, 250), ("Meta Ads", "6400", 500, 4000),
-    ("Canva Pro", "6400", 30, 120), ("FedEx - shipping", "6200", 40, 600),
-    ("Amazon Business - office supplies", "6200", 50, 900), ("WeWork On Demand - meeting rooms", "6200", 100, 800),
-    ("Coursera for Teams - training", "6600", 200, 1500), ("Twilio - SMS notifications", "5100", 300, 2500),
-    ("Cloudflare - CDN", "5100", 200, 900), ("Starbucks - client meetings", "6500", 20, 150),
+    ("Uber - ground transport", "6500", 40, 900),
+    ("United Airlines - airfare", "6500", 300, 2400),
+    ("Hilton - lodging", "6500", 200, 1800),
+    ("DoorDash - team meals", "6500", 60, 700),
+    ("Figma - design seats", "6300", 150, 600),
+    ("Notion - workspace", "6300", 80, 400),
+    ("1Password - business", "6300", 60, 250),
+    ("Meta Ads", "6400", 500, 4000),
+    ("Canva Pro", "6400", 30, 120),
+    ("FedEx - shipping", "6200", 40, 600),
+    ("Amazon Business - office supplies", "6200", 50, 900),
+    ("WeWork On Demand - meeting rooms", "6200", 100, 800),
+    ("Coursera for Teams - training", "6600", 200, 1500),
+    ("Twilio - SMS notifications", "5100", 300, 2500),
+    ("Cloudflare - CDN", "5100", 200, 900),
+    ("Starbucks - client meetings", "6500", 20, 150),
 )
 HOSTING_TEMPLATES = (0, 1)  # vendor credits come from cloud providers
 
 STAGE_PROBABILITY = {
-    "prospecting": 10, "qualification": 25, "proposal": 50, "negotiation": 75,
-    "closed_won": 100, "closed_lost": 0,
+    "prospecting": 10,
+    "qualification": 25,
+    "proposal": 50,
+    "negotiation": 75,
+    "closed_won": 100,
+    "closed_lost": 0,
 }
 OPEN_STAGES = ("prospecting", "qualification", "proposal", "negotiation")
 
@@ -273,8 +505,20 @@ def _id_width(base: int, per_scale: int, scale: int) -> int:
 
 class _Customer:
     __slots__ = (
-        "idx", "id", "name", "segment", "bday", "profile", "method", "batch", "dead_from",
-        "contracts", "held", "last_lines", "has_invoice", "_start",
+        "idx",
+        "id",
+        "name",
+        "segment",
+        "bday",
+        "profile",
+        "method",
+        "batch",
+        "dead_from",
+        "contracts",
+        "held",
+        "last_lines",
+        "has_invoice",
+        "_start",
     )
 
 
@@ -414,8 +658,10 @@ class _Generator:
             b = (total - first) * 80 // 100
             services = [
                 [(REV_SERVICES, a, "Implementation services - kickoff"), (REV_SERVICES, first - a, "Data migration")],
-                [(REV_SERVICES, b, "Implementation services - go-live"),
-                 (REV_SERVICES, total - first - b, "Administrator training")],
+                [
+                    (REV_SERVICES, b, "Implementation services - go-live"),
+                    (REV_SERVICES, total - first - b, "Administrator training"),
+                ],
             ]
         return regular, hardware, services
 
@@ -426,14 +672,26 @@ class _Generator:
         c.start = c.bills[0]
         c.end = _ord(*_add_months(y, m, 12), bday)
         c.regular, c.hardware, c.services = regular, hardware, services
-        c.amount = (12 * sum(x for _, x, _ in regular) + sum(x for _, x, _ in hardware)
-                    + sum(x for ms in services for _, x, _ in ms))
+        c.amount = (
+            12 * sum(x for _, x, _ in regular)
+            + sum(x for _, x, _ in hardware)
+            + sum(x for ms in services for _, x, _ in ms)
+        )
         c.close = close
         return c
 
     def _opp(self, close, cust, stage, amount, updated):
-        self.opps.append((close, cust.id if cust else None, cust.name if cust else None, stage, amount,
-                          self.rng.choice(OWNERS), min(updated, self.A)))
+        self.opps.append(
+            (
+                close,
+                cust.id if cust else None,
+                cust.name if cust else None,
+                stage,
+                amount,
+                self.rng.choice(OWNERS),
+                min(updated, self.A),
+            )
+        )
 
     def _plan_customers(self) -> None:
         rng, A = self.rng, self.A
@@ -538,26 +796,43 @@ class _Generator:
 
         def amount():
             seg = self._pick_segment()
-            return {"SMB": rng.randint(60, 300), "Mid-Market": rng.randint(300, 1200),
-                    "Enterprise": rng.randint(1200, 4000)}[seg[0]] * 10_000
+            return {
+                "SMB": rng.randint(60, 300),
+                "Mid-Market": rng.randint(300, 1200),
+                "Enterprise": rng.randint(1200, 4000),
+            }[seg[0]] * 10_000
 
         for _ in range(round(n * 0.35)):  # lost new business
             close = rng.randint(self.D0 - 60, A - 1)
-            self.opps.append((close, None, next(names), "closed_lost", amount(), rng.choice(OWNERS),
-                              min(A, close + rng.randint(0, 5))))
-        active = [c for c in self.custs
-                  if c.dead_from is None and c.contracts[-1].end > A and c.contracts[-1].start <= A]
+            self.opps.append(
+                (
+                    close,
+                    None,
+                    next(names),
+                    "closed_lost",
+                    amount(),
+                    rng.choice(OWNERS),
+                    min(A, close + rng.randint(0, 5)),
+                )
+            )
+        active = [
+            c for c in self.custs if c.dead_from is None and c.contracts[-1].end > A and c.contracts[-1].start <= A
+        ]
         expansions = rng.sample(active, min(len(active), round(n * 0.12)))
         for c in expansions:
             close = A + rng.randint(10, 150)
             stage = rng.choice(("qualification", "proposal", "negotiation"))
-            self._opp(close, c, stage, c.contracts[-1].amount * rng.randint(10, 40) // 100 // 100 * 100,
-                      A - rng.randint(0, 40))
+            self._opp(
+                close,
+                c,
+                stage,
+                c.contracts[-1].amount * rng.randint(10, 40) // 100 // 100 * 100,
+                A - rng.randint(0, 40),
+            )
         for _ in range(round(n * 0.45)):  # open new business
             close = A + rng.randint(5, 180)
             stage = rng.choice(OPEN_STAGES)
-            self.opps.append((close, None, next(names), stage, amount(), rng.choice(OWNERS),
-                              A - rng.randint(0, 45)))
+            self.opps.append((close, None, next(names), stage, amount(), rng.choice(OWNERS), A - rng.randint(0, 45)))
 
     def _plan_vendors(self) -> None:
         rng = self.rng
@@ -596,14 +871,18 @@ class _Generator:
         capital = 9_000_000_00 * s
         deficit = capital - cash_op - cash_pay - equip + accum
         self.equipment = equip
-        self.at(self.D0, self.ev_opening, [
-            (CASH_OPERATING, cash_op, "Opening balance - operating account", None, None, None),
-            (CASH_PAYROLL, cash_pay, "Opening balance - payroll account", None, None, None),
-            (EQUIPMENT, equip, "Opening balance - computer equipment", None, None, None),
-            (ACCUM_DEP, -accum, "Opening balance - accumulated depreciation", None, None, None),
-            (RETAINED, deficit, "Opening balance - accumulated deficit", None, None, None),
-            (SHARE_CAPITAL, -capital, "Opening balance - share capital (seed and Series A)", None, None, None),
-        ])
+        self.at(
+            self.D0,
+            self.ev_opening,
+            [
+                (CASH_OPERATING, cash_op, "Opening balance - operating account", None, None, None),
+                (CASH_PAYROLL, cash_pay, "Opening balance - payroll account", None, None, None),
+                (EQUIPMENT, equip, "Opening balance - computer equipment", None, None, None),
+                (ACCUM_DEP, -accum, "Opening balance - accumulated depreciation", None, None, None),
+                (RETAINED, deficit, "Opening balance - accumulated deficit", None, None, None),
+                (SHARE_CAPITAL, -capital, "Opening balance - share capital (seed and Series A)", None, None, None),
+            ],
+        )
 
         # payroll: semi-monthly (the 15th and the last business day; a 15th on a weekend is paid the
         # business day before), funded by a transfer from the operating account two business days
@@ -687,8 +966,7 @@ class _Generator:
         inv_id = f"INV-{self.n_inv:0{self.w_inv}d}"
         total = sum(x for _, x, _ in lines)
         idx = len(self.invoices)
-        self.invoices.append([inv_id, c.id, c.name, self.ds(o), self.ds(o + 30), total, 0, status,
-                              "invoice", None])
+        self.invoices.append([inv_id, c.id, c.name, self.ds(o), self.ds(o + 30), total, 0, status, "invoice", None])
         if status != "draft":
             entry = [(AR, total, f"Invoice {inv_id} - {c.name}", c.id, None, inv_id)]
             entry += [(a, -x, d, c.id, None, inv_id) for a, x, d in lines]
@@ -743,12 +1021,16 @@ class _Generator:
         self.n_cn += 1
         cn_id = f"CN-{self.n_cn:0{self.w_bill}d}"
         ref = self.invoices[idx][0]
-        self.invoices.append([cn_id, c.id, c.name, self.ds(o), self.ds(o + 30), -amount, 0, "open",
-                              "credit_note", None])
-        self.post(o, [
-            (REV_SUB, amount, f"Service credit on {ref}", c.id, None, cn_id),
-            (AR, -amount, f"Credit note {cn_id} - {c.name}", c.id, None, cn_id),
-        ])
+        self.invoices.append(
+            [cn_id, c.id, c.name, self.ds(o), self.ds(o + 30), -amount, 0, "open", "credit_note", None]
+        )
+        self.post(
+            o,
+            [
+                (REV_SUB, amount, f"Service credit on {ref}", c.id, None, cn_id),
+                (AR, -amount, f"Credit note {cn_id} - {c.name}", c.id, None, cn_id),
+            ],
+        )
 
     def ev_receipt(self, o, c: _Customer, ids: tuple[int, ...]):
         rng = self.rng
@@ -801,8 +1083,10 @@ class _Generator:
     def _bill_lines(self, tpl, mi: int):
         rng = self.rng
         if tpl[1] == "Card Services":
-            return [(acct, rng.randint(lo, hi) * 100 + rng.randint(0, 99), desc)
-                    for desc, acct, lo, hi in rng.sample(CARD_LINES, rng.randint(9, 15))]
+            return [
+                (acct, rng.randint(lo, hi) * 100 + rng.randint(0, 99), desc)
+                for desc, acct, lo, hi in rng.sample(CARD_LINES, rng.randint(9, 15))
+            ]
         base = tpl[4] * 100 * (1000 + 12 * mi) // 1000
         if tpl[1] == "Properties":  # rent: fixed, +3 % after a year
             total = tpl[4] * 100 * (103 if mi >= 12 else 100) // 100
@@ -847,10 +1131,15 @@ class _Generator:
         amount = doc[5] - doc[6]
         doc[6] += amount
         self.payments.append((pay_id, 1, doc[0], self.ds(o), _money(amount), CURRENCY, "payment"))
-        self.post(o, [
-            (AP, amount, f"Payment {pay_id} on {doc[0]}", None, doc[1], doc[0]),
-            (CASH_OPERATING, -amount, f"Payment {pay_id} - {doc[2]}", None, doc[1], doc[0]),
-        ], lag=self.rng.randint(1, 3), bdesc=f"ACH DEBIT {doc[2].upper()}")
+        self.post(
+            o,
+            [
+                (AP, amount, f"Payment {pay_id} on {doc[0]}", None, doc[1], doc[0]),
+                (CASH_OPERATING, -amount, f"Payment {pay_id} - {doc[2]}", None, doc[1], doc[0]),
+            ],
+            lag=self.rng.randint(1, 3),
+            bdesc=f"ACH DEBIT {doc[2].upper()}",
+        )
 
     def ev_vendor_credit(self, o):
         rng = self.rng
@@ -860,12 +1149,14 @@ class _Generator:
         amount = rng.randint(5, 40) * 10_000
         self.n_vcn += 1
         vcn_id = f"VCN-{self.n_vcn:0{self.w_bill}d}"
-        self.bills.append([vcn_id, vid, vname, self.ds(o), self.ds(o + 30), -amount, 0, "open",
-                           "credit_note", None])
-        self.post(o, [
-            (AP, amount, f"Vendor credit {vcn_id} - {vname}", None, vid, vcn_id),
-            ("5100", -amount, "Service level credit", None, vid, vcn_id),
-        ])
+        self.bills.append([vcn_id, vid, vname, self.ds(o), self.ds(o + 30), -amount, 0, "open", "credit_note", None])
+        self.post(
+            o,
+            [
+                (AP, amount, f"Vendor credit {vcn_id} - {vname}", None, vid, vcn_id),
+                ("5100", -amount, "Service level credit", None, vid, vcn_id),
+            ],
+        )
 
     def ev_duplicate_bill(self, o):
         if getattr(self, "last_bill", None) is None:
@@ -885,56 +1176,86 @@ class _Generator:
                 self.equipment -= x
 
     def ev_transfer(self, o, amount: int, run: str):
-        self.post(o, [
-            (CASH_PAYROLL, amount, f"Transfer from operating account - payroll {run}", None, None, None),
-            (CASH_OPERATING, -amount, f"Transfer to payroll account - payroll {run}", None, None, None),
-        ], bdesc="BOOK TRANSFER OPERATING ••4821 TO PAYROLL ••7730")
+        self.post(
+            o,
+            [
+                (CASH_PAYROLL, amount, f"Transfer from operating account - payroll {run}", None, None, None),
+                (CASH_OPERATING, -amount, f"Transfer to payroll account - payroll {run}", None, None, None),
+            ],
+            bdesc="BOOK TRANSFER OPERATING ••4821 TO PAYROLL ••7730",
+        )
 
     def ev_payroll(self, o, gross_lines, net: int, accrued: int, run: str):
         lines = [(SALARIES, g, f"Salaries {run} - {dept}", None, None, None) for dept, g, _ in gross_lines]
-        lines += [(PAYROLL_TAXES, e, f"Employer taxes and benefits {run} - {dept}", None, None, None)
-                  for dept, _, e in gross_lines]
+        lines += [
+            (PAYROLL_TAXES, e, f"Employer taxes and benefits {run} - {dept}", None, None, None)
+            for dept, _, e in gross_lines
+        ]
         lines.append((CASH_PAYROLL, -net, f"Net pay {run}", None, None, None))
         lines.append((ACCRUED, -accrued, f"Payroll withholdings and employer taxes {run}", None, None, None))
         self.post(o, lines, bdesc="PAYROLL DIRECT DEPOSIT")
 
     def ev_payroll_taxes(self, o, accrued: int, run: str):
-        self.post(o, [
-            (ACCRUED, accrued, f"Payroll tax remittance {run}", None, None, None),
-            (CASH_PAYROLL, -accrued, f"Payroll tax remittance {run}", None, None, None),
-        ], lag=self.rng.randint(0, 1), bdesc="IRS EFTPS TAX PAYMENT")
+        self.post(
+            o,
+            [
+                (ACCRUED, accrued, f"Payroll tax remittance {run}", None, None, None),
+                (CASH_PAYROLL, -accrued, f"Payroll tax remittance {run}", None, None, None),
+            ],
+            lag=self.rng.randint(0, 1),
+            bdesc="IRS EFTPS TAX PAYMENT",
+        )
 
     def ev_depreciation(self, o, period: str):
         amount = self.equipment // 36
-        self.post(o, [
-            (DEPRECIATION, amount, f"Depreciation {period}", None, None, None),
-            (ACCUM_DEP, -amount, f"Depreciation {period}", None, None, None),
-        ])
+        self.post(
+            o,
+            [
+                (DEPRECIATION, amount, f"Depreciation {period}", None, None, None),
+                (ACCUM_DEP, -amount, f"Depreciation {period}", None, None, None),
+            ],
+        )
 
     def ev_fee(self, o, gl: str, fee: int, ref: str, period: str):
-        self.post(o, [
-            (BANK_FEES, fee, f"Bank service fee {period}", None, None, ref),
-            (gl, -fee, f"Bank service fee {period}", None, None, ref),
-        ], bank=False)
+        self.post(
+            o,
+            [
+                (BANK_FEES, fee, f"Bank service fee {period}", None, None, ref),
+                (gl, -fee, f"Bank service fee {period}", None, None, ref),
+            ],
+            bank=False,
+        )
 
     def ev_loan_draw(self, o, amount: int):
-        self.post(o, [
-            (CASH_OPERATING, amount, "Term loan drawdown - Harborline Bank", None, None, None),
-            (LOAN, -amount, "Term loan drawdown - Harborline Bank", None, None, None),
-        ], bdesc="LOAN PROCEEDS HARBORLINE BANK")
+        self.post(
+            o,
+            [
+                (CASH_OPERATING, amount, "Term loan drawdown - Harborline Bank", None, None, None),
+                (LOAN, -amount, "Term loan drawdown - Harborline Bank", None, None, None),
+            ],
+            bdesc="LOAN PROCEEDS HARBORLINE BANK",
+        )
 
     def ev_loan_payment(self, o, principal: int, interest: int, period: str):
-        self.post(o, [
-            (LOAN, principal, f"Term loan principal {period}", None, None, None),
-            (INTEREST, interest, f"Term loan interest {period}", None, None, None),
-            (CASH_OPERATING, -(principal + interest), f"Term loan installment {period}", None, None, None),
-        ], bdesc="LOAN PAYMENT HARBORLINE BANK")
+        self.post(
+            o,
+            [
+                (LOAN, principal, f"Term loan principal {period}", None, None, None),
+                (INTEREST, interest, f"Term loan interest {period}", None, None, None),
+                (CASH_OPERATING, -(principal + interest), f"Term loan installment {period}", None, None, None),
+            ],
+            bdesc="LOAN PAYMENT HARBORLINE BANK",
+        )
 
     def ev_equity(self, o, amount: int):
-        self.post(o, [
-            (CASH_OPERATING, amount, "Series A extension - Foundry Ventures", None, None, None),
-            (SHARE_CAPITAL, -amount, "Series A extension - Foundry Ventures", None, None, None),
-        ], bdesc="INCOMING WIRE FOUNDRY VENTURES")
+        self.post(
+            o,
+            [
+                (CASH_OPERATING, amount, "Series A extension - Foundry Ventures", None, None, None),
+                (SHARE_CAPITAL, -amount, "Series A extension - Foundry Ventures", None, None, None),
+            ],
+            bdesc="INCOMING WIRE FOUNDRY VENTURES",
+        )
 
     # ------------------------------------------------------------------------------------------------
     # Run
@@ -954,8 +1275,10 @@ class _Generator:
         counts: dict[str, int] = {}
 
         bank_ids = [b[0] for b in BANK_ACCOUNTS]
-        with open(out / "erp" / "journal_lines.csv", "w", newline="", encoding="utf-8") as jf, \
-                open(out / "bank" / "transactions.csv", "w", newline="", encoding="utf-8") as bf:
+        with (
+            open(out / "erp" / "journal_lines.csv", "w", newline="", encoding="utf-8") as jf,
+            open(out / "bank" / "transactions.csv", "w", newline="", encoding="utf-8") as bf,
+        ):
             jw = csv.writer(jf, lineterminator="\n")
             bw = csv.writer(bf, lineterminator="\n")
             jw.writerow(JOURNAL_COLUMNS)
@@ -1002,8 +1325,11 @@ class _Generator:
         write("erp/invoices.csv", INVOICE_COLUMNS, self._document_rows(self.invoices))
         write("erp/bills.csv", BILL_COLUMNS, self._document_rows(self.bills))
         write("erp/payments.csv", PAYMENT_COLUMNS, self.payments)
-        write("bank/bank_accounts.csv", BANK_ACCOUNT_COLUMNS,
-              ((bid, name, CURRENCY, gl) for bid, name, gl in BANK_ACCOUNTS))
+        write(
+            "bank/bank_accounts.csv",
+            BANK_ACCOUNT_COLUMNS,
+            ((bid, name, CURRENCY, gl) for bid, name, gl in BANK_ACCOUNTS),
+        )
         write("bank/balances.csv", BANK_BALANCE_COLUMNS, (row for rows in self.balances for row in rows))
         write("crm/opportunities.csv", OPPORTUNITY_COLUMNS, self._opportunity_rows())
         write("budget.csv", BUDGET_COLUMNS, self._budget_rows())
@@ -1027,8 +1353,7 @@ class _Generator:
             balance = total - applied
             if status == "open" and balance == 0:
                 status = "paid"
-            yield (doc_id, party, name, issue, due, _money(total), _money(balance), CURRENCY, status,
-                   doc_type, voided)
+            yield (doc_id, party, name, issue, due, _money(total), _money(balance), CURRENCY, status, doc_type, voided)
 
     def _budget_rows(self):
         """The plan a finance team would have drawn up: per revenue and expense account and month (the
@@ -1043,8 +1368,9 @@ class _Generator:
             burn = 0
             for acct in accounts:
                 normal = -1 if self.pl_types[acct] == "revenue" else 1
-                history = [normal * self.pl.get((p, acct), 0) for p in periods[max(0, k - 3):k]] or \
-                    [normal * self.pl.get((period, acct), 0)]
+                history = [normal * self.pl.get((p, acct), 0) for p in periods[max(0, k - 3) : k]] or [
+                    normal * self.pl.get((period, acct), 0)
+                ]
                 base = sum(history) // len(history)
                 plan = 104 if normal < 0 else 98
                 cents = base * (plan * 100 + rng.randint(-800, 800)) // 10_000
@@ -1061,9 +1387,20 @@ class _Generator:
         for i, (close, cid, cname, stage, amount, owner, updated) in enumerate(opps, 1):
             won = stage == "closed_won"
             closed = stage in ("closed_won", "closed_lost")
-            yield (f"OPP-{i:0{width}d}", cid, cname, stage, _money(amount), CURRENCY, self.ds(close),
-                   f"{STAGE_PROBABILITY[stage]}.00", owner, "true" if won else "false",
-                   "true" if closed else "false", self.ds(updated))
+            yield (
+                f"OPP-{i:0{width}d}",
+                cid,
+                cname,
+                stage,
+                _money(amount),
+                CURRENCY,
+                self.ds(close),
+                f"{STAGE_PROBABILITY[stage]}.00",
+                owner,
+                "true" if won else "false",
+                "true" if closed else "false",
+                self.ds(updated),
+            )
 
 
 def generate(out_dir: Path, *, as_of: date, seed: int = 42, scale: int = 1) -> dict:

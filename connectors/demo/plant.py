@@ -26,12 +26,21 @@ from decimal import Decimal
 from pathlib import Path
 
 KINDS = (
-    "unbalanced_entry", "stale_bank_line", "dropped_bank_txn", "ar_drift", "ap_drift",
-    "total_mismatch", "orphan_won_deal",
+    "unbalanced_entry",
+    "stale_bank_line",
+    "dropped_bank_txn",
+    "ar_drift",
+    "ap_drift",
+    "total_mismatch",
+    "orphan_won_deal",
 )
 MONTH_OFFSET = {
-    "unbalanced_entry": -14, "stale_bank_line": -18, "dropped_bank_txn": -8, "ar_drift": -12,
-    "ap_drift": -10, "orphan_won_deal": -6,
+    "unbalanced_entry": -14,
+    "stale_bank_line": -18,
+    "dropped_bank_txn": -8,
+    "ar_drift": -12,
+    "ap_drift": -10,
+    "orphan_won_deal": -6,
 }
 
 
@@ -85,8 +94,13 @@ def _plant_unbalanced_entry(out: Path, as_of: date) -> dict:
         if row["description"] == f"Depreciation {period}" and Decimal(row["debit"]) > 0:
             row["debit"] = _money(Decimal(row["debit"]) + Decimal("0.01"))
             _write(path, header, rows)
-            return {"check": "R1_trial_balance", "period": row["posted_date"][:7], "record_id": row["entry_id"],
-                    "record_date": row["posted_date"], "amount": "0.01"}
+            return {
+                "check": "R1_trial_balance",
+                "period": row["posted_date"][:7],
+                "record_id": row["entry_id"],
+                "record_date": row["posted_date"],
+                "amount": "0.01",
+            }
     raise LookupError(f"no depreciation entry in {period}")
 
 
@@ -97,13 +111,27 @@ def _plant_stale_bank_line(out: Path, as_of: date) -> dict:
     path = out / "bank" / "transactions.csv"
     header, rows = _read(path)
     txn_id = "TXN-PLANTED-1"
-    rows.append({"txn_id": txn_id, "bank_account_id": "BA-002", "booked_date": day.isoformat(),
-                 "amount": _money(amount), "description": "UNIDENTIFIED DEBIT", "reference": ""})
+    rows.append(
+        {
+            "txn_id": txn_id,
+            "bank_account_id": "BA-002",
+            "booked_date": day.isoformat(),
+            "amount": _money(amount),
+            "description": "UNIDENTIFIED DEBIT",
+            "reference": "",
+        }
+    )
     rows.sort(key=lambda r: (r["booked_date"], r["txn_id"]))
     _write(path, header, rows)
     _shift_balances(out, "BA-002", day, amount)
-    return {"check": "R2_bank_vs_book", "period": period, "record_id": txn_id, "record_date": day.isoformat(),
-            "amount": _money(amount), "bank_account_id": "BA-002"}
+    return {
+        "check": "R2_bank_vs_book",
+        "period": period,
+        "record_id": txn_id,
+        "record_date": day.isoformat(),
+        "amount": _money(amount),
+        "bank_account_id": "BA-002",
+    }
 
 
 def _shift_balances(out: Path, bank_account_id: str, day: date, amount: Decimal) -> None:
@@ -120,9 +148,13 @@ def _plant_dropped_bank_txn(out: Path, as_of: date) -> dict:
     path = out / "bank" / "transactions.csv"
     header, rows = _read(path)
     for row in rows:
-        if (row["bank_account_id"] == "BA-001" and row["booked_date"][:7] == period
-                and row["booked_date"][8:] >= "05" and row["description"].startswith("ACH DEBIT")
-                and row["reference"].startswith("BILL-")):
+        if (
+            row["bank_account_id"] == "BA-001"
+            and row["booked_date"][:7] == period
+            and row["booked_date"][8:] >= "05"
+            and row["description"].startswith("ACH DEBIT")
+            and row["reference"].startswith("BILL-")
+        ):
             break
     else:
         raise LookupError(f"no vendor payment on BA-001 in {period}")
@@ -130,12 +162,23 @@ def _plant_dropped_bank_txn(out: Path, as_of: date) -> dict:
     dropped = row
     _write(path, header, rows)  # balances.csv keeps it: the statement still includes the payment
     _, lines = _read(out / "erp" / "journal_lines.csv")
-    book = [r for r in lines if r["document_id"] == dropped["reference"] and r["account_id"] == "1110"
-            and Decimal(r["credit"]) == -Decimal(dropped["amount"])]
+    book = [
+        r
+        for r in lines
+        if r["document_id"] == dropped["reference"]
+        and r["account_id"] == "1110"
+        and Decimal(r["credit"]) == -Decimal(dropped["amount"])
+    ]
     book_line = book[-1]
-    return {"check": "R2_bank_vs_book", "period": period, "txn_id": dropped["txn_id"],
-            "record_id": f"{book_line['entry_id']}:{book_line['line_no']}", "record_date": book_line["posted_date"],
-            "amount": dropped["amount"], "bank_account_id": "BA-001"}
+    return {
+        "check": "R2_bank_vs_book",
+        "period": period,
+        "txn_id": dropped["txn_id"],
+        "record_id": f"{book_line['entry_id']}:{book_line['line_no']}",
+        "record_date": book_line["posted_date"],
+        "amount": dropped["amount"],
+        "bank_account_id": "BA-001",
+    }
 
 
 def _plant_ar_drift(out: Path, as_of: date) -> dict:
@@ -145,8 +188,12 @@ def _plant_ar_drift(out: Path, as_of: date) -> dict:
     i_header, invoices = _read(inv_path)
     by_id = {r["invoice_id"]: r for r in invoices}
     for row in payments:
-        if (row["paid_date"][:7] == period and row["kind"] == "payment"
-                and row["document_id"].startswith("INV-") and by_id[row["document_id"]]["status"] == "paid"):
+        if (
+            row["paid_date"][:7] == period
+            and row["kind"] == "payment"
+            and row["document_id"].startswith("INV-")
+            and by_id[row["document_id"]]["status"] == "paid"
+        ):
             break
     else:
         raise LookupError(f"no invoice payment in {period}")
@@ -156,8 +203,14 @@ def _plant_ar_drift(out: Path, as_of: date) -> dict:
     invoice["status"] = "open"
     _write(pay_path, p_header, payments)
     _write(inv_path, i_header, invoices)
-    return {"check": "R3_ar", "period": period, "record_id": invoice["invoice_id"], "record_date": row["paid_date"],
-            "amount": "0.01", "payment_id": row["payment_id"]}
+    return {
+        "check": "R3_ar",
+        "period": period,
+        "record_id": invoice["invoice_id"],
+        "record_date": row["paid_date"],
+        "amount": "0.01",
+        "payment_id": row["payment_id"],
+    }
 
 
 def _plant_ap_drift(out: Path, as_of: date) -> dict:
@@ -173,8 +226,13 @@ def _plant_ap_drift(out: Path, as_of: date) -> dict:
     bill["balance"] = _money(Decimal(bill["balance"]) + Decimal("0.01"))
     bill["status"] = "open"
     _write(path, header, bills)
-    return {"check": "R4_ap", "period": period, "record_id": bill["bill_id"], "record_date": bill["issue_date"],
-            "amount": "0.01"}
+    return {
+        "check": "R4_ap",
+        "period": period,
+        "record_id": bill["bill_id"],
+        "record_date": bill["issue_date"],
+        "amount": "0.01",
+    }
 
 
 def _plant_total_mismatch(out: Path, as_of: date) -> dict:
@@ -182,8 +240,13 @@ def _plant_total_mismatch(out: Path, as_of: date) -> dict:
     switches = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     switches.setdefault("total_offset", {})["invoices"] = 1
     path.write_text(json.dumps(switches, indent=2) + "\n", encoding="utf-8")
-    return {"check": "R6_completeness", "period": as_of.strftime("%Y-%m"), "record_id": "erp_invoices",
-            "record_date": None, "amount": "-1.00"}
+    return {
+        "check": "R6_completeness",
+        "period": as_of.strftime("%Y-%m"),
+        "record_id": "erp_invoices",
+        "record_date": None,
+        "amount": "-1.00",
+    }
 
 
 def _plant_orphan_won_deal(out: Path, as_of: date) -> dict:
@@ -192,12 +255,27 @@ def _plant_orphan_won_deal(out: Path, as_of: date) -> dict:
     path = out / "crm" / "opportunities.csv"
     header, rows = _read(path)
     opp_id = "OPP-PLANTED-1"
-    rows.append({
-        "opportunity_id": opp_id, "customer_id": "C9999", "customer_name": "Phantom Widgets Inc",
-        "stage": "closed_won", "amount": "48000.00", "currency": "USD", "close_date": close.isoformat(),
-        "probability": "100.00", "owner": "Alex Morgan", "is_won": "true", "is_closed": "true",
-        "updated_at": (close + timedelta(days=1)).isoformat(),
-    })
+    rows.append(
+        {
+            "opportunity_id": opp_id,
+            "customer_id": "C9999",
+            "customer_name": "Phantom Widgets Inc",
+            "stage": "closed_won",
+            "amount": "48000.00",
+            "currency": "USD",
+            "close_date": close.isoformat(),
+            "probability": "100.00",
+            "owner": "Alex Morgan",
+            "is_won": "true",
+            "is_closed": "true",
+            "updated_at": (close + timedelta(days=1)).isoformat(),
+        }
+    )
     _write(path, header, rows)
-    return {"check": "R5_bookings_vs_billings", "period": period, "record_id": opp_id,
-            "record_date": close.isoformat(), "amount": "48000.00"}
+    return {
+        "check": "R5_bookings_vs_billings",
+        "period": period,
+        "record_id": opp_id,
+        "record_date": close.isoformat(),
+        "amount": "48000.00",
+    }

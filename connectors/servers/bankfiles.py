@@ -69,10 +69,16 @@ def money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01"))) if value.as_tuple().exponent >= -2 else format(value, "f")  # type: ignore[operator]
 
 
-def _txn(account: str, txn_id: str, booked: date, amount: Decimal, description: str | None, reference: str | None) -> dict[str, str | None]:
+def _txn(
+    account: str, txn_id: str, booked: date, amount: Decimal, description: str | None, reference: str | None
+) -> dict[str, str | None]:
     return {
-        "txn_id": f"{account}:{txn_id}", "bank_account_id": account, "booked_date": booked.isoformat(),
-        "amount": money(amount), "description": description or None, "reference": reference or None,
+        "txn_id": f"{account}:{txn_id}",
+        "bank_account_id": account,
+        "booked_date": booked.isoformat(),
+        "amount": money(amount),
+        "description": description or None,
+        "reference": reference or None,
     }
 
 
@@ -181,7 +187,9 @@ def read_camt053(data: bytes) -> list[Statement]:
             if ref is None:
                 ref = f"{booked.isoformat()}#{n_index}"
             details = _find(entry, "NtryDtls/TxDtls")
-            remittance = (_text(details, "RmtInf/Ustrd") if details is not None else None) or _text(entry, "AddtlNtryInf")
+            remittance = (_text(details, "RmtInf/Ustrd") if details is not None else None) or _text(
+                entry, "AddtlNtryInf"
+            )
             e2e = _text(details, "Refs/EndToEndId") if details is not None else None
             if e2e == "NOTPROVIDED":
                 e2e = None
@@ -235,8 +243,11 @@ def read_mt940(data: bytes) -> list[Statement]:
     return statements
 
 
-READERS = {**{s: read_ofx for s in OFX_SUFFIXES}, **{s: read_camt053 for s in CAMT_SUFFIXES},
-           **{s: read_mt940 for s in MT940_SUFFIXES}}
+READERS = {
+    **{s: read_ofx for s in OFX_SUFFIXES},
+    **{s: read_camt053 for s in CAMT_SUFFIXES},
+    **{s: read_mt940 for s in MT940_SUFFIXES},
+}
 
 
 # --------------------------------------------------------------------------------------------- source
@@ -251,8 +262,7 @@ class StatementSource(DataSource):
 
     def files(self) -> list[Path]:
         return sorted(
-            p for p in self.root.rglob("*")
-            if p.is_file() and (p.suffix.lower() in READERS or p.name == ACCOUNTS_FILE)
+            p for p in self.root.rglob("*") if p.is_file() and (p.suffix.lower() in READERS or p.name == ACCOUNTS_FILE)
         )
 
     def _signature(self, files: list[Path]) -> str:
@@ -302,20 +312,33 @@ class StatementSource(DataSource):
         balances: dict[tuple[str, str], str] = {}
         for stmt in statements:
             info = names.get(stmt.account, {})
-            accounts.setdefault(stmt.account, {
-                "bank_account_id": stmt.account, "name": info.get("name") or stmt.account,
-                "currency": stmt.currency, "gl_account_id": info.get("gl_account_id"),
-            })
+            accounts.setdefault(
+                stmt.account,
+                {
+                    "bank_account_id": stmt.account,
+                    "name": info.get("name") or stmt.account,
+                    "currency": stmt.currency,
+                    "gl_account_id": info.get("gl_account_id"),
+                },
+            )
             for t in stmt.transactions:
                 txns[t["txn_id"]] = t  # overlapping statements repeat lines: keep one
             for day, amount in stmt.balances:
                 balances[(stmt.account, day)] = money(amount)
         return {
-            "bank_accounts": _table(BANK_ACCOUNTS.column_names, sorted(accounts.values(), key=lambda r: r["bank_account_id"])),
-            "transactions": _table(TRANSACTIONS.column_names, sorted(txns.values(), key=lambda r: (r["booked_date"], r["txn_id"]))),
-            "balances": _table(BALANCES.column_names, [
-                {"bank_account_id": a, "balance_date": d, "closing_balance": v} for (a, d), v in sorted(balances.items())
-            ]),
+            "bank_accounts": _table(
+                BANK_ACCOUNTS.column_names, sorted(accounts.values(), key=lambda r: r["bank_account_id"])
+            ),
+            "transactions": _table(
+                TRANSACTIONS.column_names, sorted(txns.values(), key=lambda r: (r["booked_date"], r["txn_id"]))
+            ),
+            "balances": _table(
+                BALANCES.column_names,
+                [
+                    {"bank_account_id": a, "balance_date": d, "closing_balance": v}
+                    for (a, d), v in sorted(balances.items())
+                ],
+            ),
         }
 
 
@@ -323,8 +346,11 @@ def _read_accounts(data: bytes, rel: str) -> dict[str, dict[str, str | None]]:
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     if rows and "bank_account_id" not in rows[0]:
         raise SourceError(f"{rel}: needs the columns bank_account_id,name,gl_account_id")
-    return {r["bank_account_id"]: {"name": r.get("name") or None, "gl_account_id": r.get("gl_account_id") or None}
-            for r in rows if r.get("bank_account_id")}
+    return {
+        r["bank_account_id"]: {"name": r.get("name") or None, "gl_account_id": r.get("gl_account_id") or None}
+        for r in rows
+        if r.get("bank_account_id")
+    }
 
 
 def _table(columns: tuple[str, ...], rows: list[dict[str, str | None]]) -> pa.Table:

@@ -28,8 +28,11 @@ BUDGETS = TableSpec(
     (
         S("period", "month YYYY-MM", True),
         S("account_id", "the ERP account (revenue or expense) budgeted; null when kpi is given"),
-        S("kpi", "a KPI budgeted as a whole (revenue, cogs, gross_profit, opex, net_income, net_burn); "
-                 "null when account_id is given"),
+        S(
+            "kpi",
+            "a KPI budgeted as a whole (revenue, cogs, gross_profit, opex, net_income, net_burn); "
+            "null when account_id is given",
+        ),
         S("amount", MONEY + "; revenue and expenses positive, as on the income statement", True),
         S("currency", "ISO 4217 code (the company's reporting currency)", True),
     ),

@@ -80,8 +80,16 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "amount": ("amount", "deal amount", "opportunity amount"),
     "currency": ("currency", "deal currency code", "opportunity currency", "amount currency", "currency code"),
     "customer_id": ("company id", "account id", "associated company ids", "associated company id", "customer id"),
-    "customer_name": ("company", "company name", "associated company", "associated company (primary)",
-                      "account name", "account", "customer", "customer name"),
+    "customer_name": (
+        "company",
+        "company name",
+        "associated company",
+        "associated company (primary)",
+        "account name",
+        "account",
+        "customer",
+        "customer name",
+    ),
     "close_date": ("close date", "expected close date"),
     "probability": ("probability (%)", "probability", "deal probability", "deal stage probability"),
     "owner": ("deal owner", "opportunity owner", "owner"),
@@ -90,8 +98,17 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "updated_at": ("last modified date", "last modified", "last modified date/time"),
 }
 REQUIRED = ("opportunity_id", "stage", "amount")
-MAPPING_KEYS = ("columns", "currency", "date_format", "decimal_comma", "probability_scale", "won_stages",
-                "lost_stages", "empty_amount", "encoding")
+MAPPING_KEYS = (
+    "columns",
+    "currency",
+    "date_format",
+    "decimal_comma",
+    "probability_scale",
+    "won_stages",
+    "lost_stages",
+    "empty_amount",
+    "encoding",
+)
 MAPPING_NAMES = ("columns.yaml", "columns.yml", "columns.json")
 TRUE = {"true", "yes", "y", "1", "won"}
 FALSE = {"false", "no", "n", "0", "lost"}
@@ -179,9 +196,9 @@ _AMOUNT = {
 }
 _SHAPE = {
     False: "an amount like 1234.50, 1,234.50, -1234.50, (1,234.50), $1,234.50 or 1,234.50 USD "
-           "(set decimal_comma: true in the column mapping for 1.234,50)",
+    "(set decimal_comma: true in the column mapping for 1.234,50)",
     True: "an amount like 1234,50, 1.234,50, 1 234,50, -1234,50, (1.234,50) or 1.234,50 EUR "
-          "(decimal_comma is true in the column mapping)",
+    "(decimal_comma is true in the column mapping)",
 }
 
 
@@ -219,8 +236,10 @@ def parse_date(text: str, date_format: str | None, column: str) -> str:
     try:
         return date.fromisoformat(t[:10]).isoformat()
     except ValueError:
-        hint = f"does not match date_format {date_format!r}" if date_format else (
-            "is not YYYY-MM-DD: set date_format in the column mapping (e.g. \"%m/%d/%Y\")"
+        hint = (
+            f"does not match date_format {date_format!r}"
+            if date_format
+            else ('is not YYYY-MM-DD: set date_format in the column mapping (e.g. "%m/%d/%Y")')
         )
         raise RowError(f"{column} {text!r} {hint}") from None
 
@@ -239,7 +258,9 @@ def read_export(data: bytes, name: str, mapping: Mapping) -> list[dict[str, str 
     try:
         text = data.decode(mapping.encoding)
     except (UnicodeDecodeError, LookupError) as exc:
-        raise SourceError(f"CRM export {name}: cannot decode as {mapping.encoding} ({exc}); set encoding in the column mapping") from None
+        raise SourceError(
+            f"CRM export {name}: cannot decode as {mapping.encoding} ({exc}); set encoding in the column mapping"
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
@@ -255,8 +276,9 @@ def read_export(data: bytes, name: str, mapping: Mapping) -> list[dict[str, str 
         if column in mapping.columns:
             wanted = mapping.columns[column]
             if _key(wanted) not in positions:
-                raise SourceError(f"CRM export {name}: the column mapping reads {column} from {wanted!r}, "
-                                  "which is not in the header")
+                raise SourceError(
+                    f"CRM export {name}: the column mapping reads {column} from {wanted!r}, which is not in the header"
+                )
             where[column] = positions[_key(wanted)]
             continue
         found = next((positions[c] for c in candidates if c in positions), None)
@@ -265,8 +287,10 @@ def read_export(data: bytes, name: str, mapping: Mapping) -> list[dict[str, str 
     missing = [c for c in REQUIRED if c not in where]
     if missing:
         accepted = "; ".join(f"{c}: {' | '.join(DEFAULT_COLUMNS[c])}" for c in missing)
-        raise SourceError(f"CRM export {name}: no column for {missing} (accepted headers: {accepted}); "
-                          "name it in the column mapping (--columns)")
+        raise SourceError(
+            f"CRM export {name}: no column for {missing} (accepted headers: {accepted}); "
+            "name it in the column mapping (--columns)"
+        )
     if "currency" not in where and mapping.currency is None:
         raise SourceError(f"CRM export {name}: no currency column; set currency in the column mapping")
     title = {c: header[i].strip() for c, i in where.items()}
@@ -283,7 +307,9 @@ def read_export(data: bytes, name: str, mapping: Mapping) -> list[dict[str, str 
         if not record or not any(v.strip() for v in record):
             continue
         if len(record) != len(header):
-            raise SourceError(f"CRM export {name}, line {line}: {len(record)} fields where the header has {len(header)}")
+            raise SourceError(
+                f"CRM export {name}, line {line}: {len(record)} fields where the header has {len(header)}"
+            )
         try:
             row = _row(record, where, title, mapping)
         except RowError as exc:
@@ -293,7 +319,9 @@ def read_export(data: bytes, name: str, mapping: Mapping) -> list[dict[str, str 
         oid = row["opportunity_id"]
         assert oid is not None
         if oid in seen:
-            raise SourceError(f"CRM export {name}, line {line}: {title['opportunity_id']} {oid!r} repeats line {seen[oid]}")
+            raise SourceError(
+                f"CRM export {name}, line {line}: {title['opportunity_id']} {oid!r} repeats line {seen[oid]}"
+            )
         seen[oid] = line
         rows.append(row)
     return rows
@@ -313,7 +341,9 @@ def _row(record: list[str], where: dict[str, int], title: dict[str, str], m: Map
         if m.empty_amount == "skip":
             return None
         if m.empty_amount == "error":
-            raise RowError(f"{oid}: no {title['amount']} (set empty_amount: zero or skip in the column mapping to accept it)")
+            raise RowError(
+                f"{oid}: no {title['amount']} (set empty_amount: zero or skip in the column mapping to accept it)"
+            )
         amount = "0"
     else:
         try:
@@ -346,9 +376,17 @@ def _row(record: list[str], where: dict[str, int], title: dict[str, str], m: Map
     if customer_id and ";" in customer_id:  # HubSpot "Associated Company IDs": "123;456"
         customer_id = customer_id.split(";")[0].strip() or None
     return {
-        "opportunity_id": oid, "customer_id": customer_id, "customer_name": get("customer_name"), "stage": stage,
-        "amount": amount, "currency": currency, "close_date": close_date, "probability": probability,
-        "owner": get("owner"), "is_won": "true" if won else "false", "is_closed": "true" if closed or won else "false",
+        "opportunity_id": oid,
+        "customer_id": customer_id,
+        "customer_name": get("customer_name"),
+        "stage": stage,
+        "amount": amount,
+        "currency": currency,
+        "close_date": close_date,
+        "probability": probability,
+        "owner": get("owner"),
+        "is_won": "true" if won else "false",
+        "is_closed": "true" if closed or won else "false",
         "updated_at": get("updated_at"),
     }
 

@@ -204,9 +204,7 @@ def build_server(data_dir: Path) -> MCPServer:
         "ordered by period then account_id (period null for lines without a posted_date).",
     )
     def get_ledger_summary(date_from: DateFrom = None, date_to: DateTo = None) -> str:
-        return src.ledger_summary(
-            "journal_lines", parse_date(date_from, "date_from"), parse_date(date_to, "date_to")
-        )
+        return src.ledger_summary("journal_lines", parse_date(date_from, "date_from"), parse_date(date_to, "date_to"))
 
     @tool(
         "Trial balance",

@@ -33,7 +33,6 @@ def new_server(name: str, *, title: str, instructions: str) -> MCPServer:
     return server
 
 
-
 def default_data_dir() -> Path:
     """``CLOSEBOARD_DATA``, else ``$CLOSEBOARD_HOME/demo`` (home defaults to ./var)."""
     explicit = os.environ.get("CLOSEBOARD_DATA")

@@ -53,9 +53,14 @@ class _LoopbackClient(OAuthClientInformationFull):
     native app's loopback listener takes whatever port is free when the person signs in)."""
 
     def validate_redirect_uri(self, redirect_uri: AnyUrl | None) -> AnyUrl:
-        if redirect_uri is not None and redirect_uri.host in _LOOPBACK and any(
+        if (
+            redirect_uri is not None
+            and redirect_uri.host in _LOOPBACK
+            and any(
                 (r.scheme, r.host, r.path) == (redirect_uri.scheme, redirect_uri.host, redirect_uri.path)
-                for r in self.redirect_uris or []):
+                for r in self.redirect_uris or []
+            )
+        ):
             return redirect_uri
         return super().validate_redirect_uri(redirect_uri)
 
@@ -125,7 +130,9 @@ class MemoryAuthServer:
     async def load_authorization_code(self, client: OAuthClientInformationFull, code: str) -> AuthorizationCode | None:
         return self.codes.get(code)
 
-    async def exchange_authorization_code(self, client: OAuthClientInformationFull, code: AuthorizationCode) -> OAuthToken:
+    async def exchange_authorization_code(
+        self, client: OAuthClientInformationFull, code: AuthorizationCode
+    ) -> OAuthToken:
         self.counters["code_exchange"] += 1
         self.codes.pop(code.code, None)
         return self._issue(client.client_id, code.scopes, code.resource, refresh=True)
@@ -134,8 +141,9 @@ class MemoryAuthServer:
     async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> RefreshToken | None:
         return self.refresh.get(refresh_token)
 
-    async def exchange_refresh_token(self, client: OAuthClientInformationFull, refresh_token: RefreshToken,
-                                     scopes: list[str]) -> OAuthToken:
+    async def exchange_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
+    ) -> OAuthToken:
         if self.refresh.pop(refresh_token.token, None) is None:
             raise TokenError("invalid_grant", "refresh token already used")
         self.pairs.pop(refresh_token.token, None)
@@ -155,16 +163,28 @@ class MemoryAuthServer:
     def _issue(self, client_id: str, scopes: list[str], resource: str | None, *, refresh: bool) -> OAuthToken:
         access = "at_" + secrets.token_urlsafe(32)
         expires_at = int(time.time()) + self.access_ttl
-        self.access[access] = AccessToken(token=access, client_id=client_id, scopes=scopes, expires_at=expires_at,
-                                          resource=resource, subject="demo-user")
+        self.access[access] = AccessToken(
+            token=access,
+            client_id=client_id,
+            scopes=scopes,
+            expires_at=expires_at,
+            resource=resource,
+            subject="demo-user",
+        )
         refresh_token = None
         if refresh:
             refresh_token = "rt_" + secrets.token_urlsafe(32)
-            self.refresh[refresh_token] = RefreshToken(token=refresh_token, client_id=client_id, scopes=scopes,
-                                                       resource=resource, subject="demo-user")
+            self.refresh[refresh_token] = RefreshToken(
+                token=refresh_token, client_id=client_id, scopes=scopes, resource=resource, subject="demo-user"
+            )
             self.pairs[refresh_token] = access
-        return OAuthToken(access_token=access, token_type="Bearer", expires_in=self.access_ttl,
-                          scope=" ".join(scopes), refresh_token=refresh_token)
+        return OAuthToken(
+            access_token=access,
+            token_type="Bearer",
+            expires_in=self.access_ttl,
+            scope=" ".join(scopes),
+            refresh_token=refresh_token,
+        )
 
     async def load_access_token(self, token: str) -> AccessToken | None:
         found = self.access.get(token)
@@ -250,9 +270,13 @@ class _Extras:
             except (ValueError, UnicodeDecodeError):
                 client_id = secret = None
         client = self.provider.clients.get(client_id or "")
-        if (client is None or not client.client_secret or secret is None
-                or not hmac.compare_digest(client.client_secret.encode(), secret.encode())
-                or "client_credentials" not in (client.grant_types or [])):
+        if (
+            client is None
+            or not client.client_secret
+            or secret is None
+            or not hmac.compare_digest(client.client_secret.encode(), secret.encode())
+            or "client_credentials" not in (client.grant_types or [])
+        ):
             await _json(send, 401, {"error": "invalid_client"})
             return
         try:
@@ -264,8 +288,11 @@ class _Extras:
 
     async def _hook(self, path: str, method: str, scope: Any, send: Any) -> None:
         if path == "/_test/counters":
-            await _json(send, 200, {"counters": dict(self.provider.counters),
-                                    "requested_scopes": self.provider.requested_scopes})
+            await _json(
+                send,
+                200,
+                {"counters": dict(self.provider.counters), "requested_scopes": self.provider.requested_scopes},
+            )
         elif path == "/_test/expire" and method == "POST":
             self.provider.expire_access_tokens()
             await _json(send, 200, {"ok": True})
@@ -288,8 +315,13 @@ class _Extras:
 
 async def _json(send: Any, status: int, payload: dict[str, Any]) -> None:
     body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-store")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -300,16 +332,20 @@ def oauth_app(server: Any, host: str, port: int, environ: dict[str, str] | None 
     provider = MemoryAuthServer(scopes=scopes, access_ttl=_env_int("CLOSEBOARD_OAUTH_ACCESS_TTL", 3600))
     if env.get("CLOSEBOARD_OAUTH_CLIENT_ID"):
         redirects = (env.get("CLOSEBOARD_OAUTH_REDIRECT_URIS") or DEFAULT_REDIRECT_URI).split(",")
-        provider.preregister(env["CLOSEBOARD_OAUTH_CLIENT_ID"], env.get("CLOSEBOARD_OAUTH_CLIENT_SECRET") or "",
-                             [r.strip() for r in redirects if r.strip()])
+        provider.preregister(
+            env["CLOSEBOARD_OAUTH_CLIENT_ID"],
+            env.get("CLOSEBOARD_OAUTH_CLIENT_SECRET") or "",
+            [r.strip() for r in redirects if r.strip()],
+        )
     registration = (env.get("CLOSEBOARD_OAUTH_REGISTRATION") or "1") not in ("0", "false", "no")
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     settings = AuthSettings(
         issuer_url=base,
         resource_server_url=f"{base}/mcp",
         validate_token_resource=False,
-        client_registration_options=ClientRegistrationOptions(enabled=registration, valid_scopes=scopes,
-                                                              default_scopes=scopes[:1]),
+        client_registration_options=ClientRegistrationOptions(
+            enabled=registration, valid_scopes=scopes, default_scopes=scopes[:1]
+        ),
         revocation_options=RevocationOptions(enabled=True),
         required_scopes=None,
     )

@@ -34,14 +34,17 @@ Limit = Annotated[
         "the server may return fewer: follow next_cursor."
     ),
 ]
-DateFrom = Annotated[str | None, Field(description="First date included, YYYY-MM-DD (inclusive); omit for no lower bound.")]
-DateTo = Annotated[str | None, Field(description="Last date included, YYYY-MM-DD (inclusive); omit for no upper bound.")]
+DateFrom = Annotated[
+    str | None, Field(description="First date included, YYYY-MM-DD (inclusive); omit for no lower bound.")
+]
+DateTo = Annotated[
+    str | None, Field(description="Last date included, YYYY-MM-DD (inclusive); omit for no upper bound.")
+]
 ReportDate = Annotated[str, Field(description="The report date, YYYY-MM-DD (lines dated up to it, inclusive).")]
 
 
 class SourceError(ToolError):
     """An anticipated failure: the client gets ``is_error`` with this message."""
-
 
 
 # --------------------------------------------------------------------------------------------- specs
@@ -79,7 +82,7 @@ def S(name: str, doc: str = "string", required: bool = False) -> Column:  # noqa
     return Column(name, doc, required)
 
 
-MONEY = "decimal string, exact (e.g. \"1234.50\")"
+MONEY = 'decimal string, exact (e.g. "1234.50")'
 DATE = "date string YYYY-MM-DD"
 
 PAGE_SHAPE = (

@@ -188,7 +188,6 @@ def items_json(table: pa.Table) -> str:
     return ("[" + ",".join(rows.to_pylist()) + "]").replace(f'"{_NULL}"', "null")
 
 
-
 # --------------------------------------------------------------------------------------------- store
 
 
@@ -331,10 +330,7 @@ class DataSource:
             else:
                 dates, dated = pa.nulls(n, pa.string()), 0
         out = pa.table(
-            {
-                c: table[c] if c in table.column_names else pa.nulls(n, pa.string())
-                for c in spec.column_names
-            }
+            {c: table[c] if c in table.column_names else pa.nulls(n, pa.string()) for c in spec.column_names}
         )
         return Loaded(version=version, full=table, out=out, dates=dates, dated_rows=dated)
 
@@ -467,15 +463,17 @@ class DataSource:
                 return full[name] if name in full.column_names else pa.nulls(n, pa.string())
 
             assert spec.date_column is not None
-            grouped = pa.table(
-                {
-                    "period": pc.utf8_slice_codeunits(col(spec.date_column), 0, 7),
-                    "account_id": col("account_id"),
-                    "debit": to_decimal(col("debit"), f"{spec.path} column debit"),
-                    "credit": to_decimal(col("credit"), f"{spec.path} column credit"),
-                }
-            ).group_by(["period", "account_id"]).aggregate(
-                [([], "count_all"), ("debit", "sum"), ("credit", "sum")]
+            grouped = (
+                pa.table(
+                    {
+                        "period": pc.utf8_slice_codeunits(col(spec.date_column), 0, 7),
+                        "account_id": col("account_id"),
+                        "debit": to_decimal(col("debit"), f"{spec.path} column debit"),
+                        "credit": to_decimal(col("credit"), f"{spec.path} column credit"),
+                    }
+                )
+                .group_by(["period", "account_id"])
+                .aggregate([([], "count_all"), ("debit", "sum"), ("credit", "sum")])
             )
             grouped = grouped.sort_by([("period", "ascending"), ("account_id", "ascending")])
             return [
@@ -509,23 +507,30 @@ class DataSource:
         def compute() -> list[dict[str, Any]]:
             _, stop = self.date_window(loaded, None, day)
             full = loaded.full.slice(0, stop)
-            grouped = pa.table({
-                "account_id": full["account_id"],
-                "debit": to_decimal(full["debit"], f"{spec.path} column debit"),
-                "credit": to_decimal(full["credit"], f"{spec.path} column credit"),
-            }).group_by(["account_id"]).aggregate([("debit", "sum"), ("credit", "sum")])
+            grouped = (
+                pa.table(
+                    {
+                        "account_id": full["account_id"],
+                        "debit": to_decimal(full["debit"], f"{spec.path} column debit"),
+                        "credit": to_decimal(full["credit"], f"{spec.path} column credit"),
+                    }
+                )
+                .group_by(["account_id"])
+                .aggregate([("debit", "sum"), ("credit", "sum")])
+            )
             grouped = grouped.sort_by([("account_id", "ascending")])
             return [
                 {"account_id": account, "debit": format_decimal(debit), "credit": format_decimal(credit)}
                 for account, debit, credit in zip(
-                    grouped["account_id"].to_pylist(), grouped["debit_sum"].to_pylist(),
-                    grouped["credit_sum"].to_pylist(), strict=True,
+                    grouped["account_id"].to_pylist(),
+                    grouped["debit_sum"].to_pylist(),
+                    grouped["credit_sum"].to_pylist(),
+                    strict=True,
                 )
             ]
 
         items = self._cached(("trial_balance", table, day, loaded.version), compute)
         return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})
-
 
 
 def _is_sorted(column: pa.ChunkedArray) -> bool:

@@ -86,7 +86,6 @@ def after_paged_call() -> None:
         _pages_served += 1
 
 
-
 def hidden_entries(switches: dict[str, Any]) -> set[str]:
     value = switches.get("hidden_entries")
     return {str(v) for v in value} if isinstance(value, list) else set()

@@ -66,8 +66,10 @@ AS_OF = "2026-05-10"
 def _sale(day: str, n: int) -> tuple[str, int]:
     amount = Decimal(150 + n * 37 % 900) + Decimal(n % 100) / 100
     income = "Income:Services" if n % 3 == 0 else "Income:Sales"
-    return (f'{day} * "Customer {n % 17}" "Invoice S-{n}" ^S-{n}\n'
-            f"  Assets:Receivable:Customers  {amount:.2f} USD\n  {income}\n\n"), 2
+    return (
+        f'{day} * "Customer {n % 17}" "Invoice S-{n}" ^S-{n}\n'
+        f"  Assets:Receivable:Customers  {amount:.2f} USD\n  {income}\n\n"
+    ), 2
 
 
 def write_ledger(path: Path) -> Counter[str]:
@@ -79,30 +81,44 @@ def write_ledger(path: Path) -> Counter[str]:
     parts.append('2026-01-01 * "Opening balance"\n  Assets:Bank:Checking  50000.00 USD\n  Equity:Opening-Balances\n\n')
     postings["2026-01"] += 2
     n = 0
-    plan = {"2026-01": [f"2026-01-{d:02d}" for d in range(2, 29, 2)],   # 14 sales
-            "2026-02": [f"2026-02-{1 + i % 28:02d}" for i in range(130)],  # 260 postings: over the cut
-            "2026-03": ["2026-03-16"] * 105 + ["2026-03-20"] * 5,        # 210 on one day: over the cut
-            "2026-04": [f"2026-04-{d:02d}" for d in range(3, 28, 3)]}
+    plan = {
+        "2026-01": [f"2026-01-{d:02d}" for d in range(2, 29, 2)],  # 14 sales
+        "2026-02": [f"2026-02-{1 + i % 28:02d}" for i in range(130)],  # 260 postings: over the cut
+        "2026-03": ["2026-03-16"] * 105 + ["2026-03-20"] * 5,  # 210 on one day: over the cut
+        "2026-04": [f"2026-04-{d:02d}" for d in range(3, 28, 3)],
+    }
     for month, days in plan.items():
         for day in sorted(days):
             n += 1
             text, count = _sale(day, n)
             parts.append(text)
             postings[month] += count
-        parts.append(f'{month}-25 * "Landlord" "Rent {month}"\n  Expenses:Rent  3200.00 USD\n  Assets:Bank:Checking  -3200.00 USD\n\n')
-        parts.append(f'{month}-26 * "Metals Inc" "Materials {month}"\n  Expenses:COGS:Materials  {1000 + len(days) * 11}.40 USD\n'
-                     "  Liabilities:Payable:Suppliers\n\n")
-        parts.append(f'{month}-27 * "Customers" "Collections {month}"\n  Assets:Bank:Checking  {2000 + len(days)}.00 USD\n'
-                     "  Assets:Receivable:Customers\n\n")
+        parts.append(
+            f'{month}-25 * "Landlord" "Rent {month}"\n  Expenses:Rent  3200.00 USD\n  Assets:Bank:Checking  -3200.00 USD\n\n'
+        )
+        parts.append(
+            f'{month}-26 * "Metals Inc" "Materials {month}"\n  Expenses:COGS:Materials  {1000 + len(days) * 11}.40 USD\n'
+            "  Liabilities:Payable:Suppliers\n\n"
+        )
+        parts.append(
+            f'{month}-27 * "Customers" "Collections {month}"\n  Assets:Bank:Checking  {2000 + len(days)}.00 USD\n'
+            "  Assets:Receivable:Customers\n\n"
+        )
         postings[month] += 6
     # foreign-currency purchases: converted with the ledger's price, and at the posting's @ price
-    parts.append('2026-02-10 * "Berlin Software GmbH" "Licences, invoiced in EUR"\n'
-                 "  Expenses:Software  1234.56 EUR\n  Liabilities:Payable:Suppliers  -1234.56 EUR\n\n")
-    parts.append('2026-02-12 * "Lyon Outils" "Workbench paid in EUR"\n'
-                 "  Expenses:Equipment  800.00 EUR @ 1.1000 USD\n  Assets:Bank:Checking  -880.00 USD\n\n")
+    parts.append(
+        '2026-02-10 * "Berlin Software GmbH" "Licences, invoiced in EUR"\n'
+        "  Expenses:Software  1234.56 EUR\n  Liabilities:Payable:Suppliers  -1234.56 EUR\n\n"
+    )
+    parts.append(
+        '2026-02-12 * "Lyon Outils" "Workbench paid in EUR"\n'
+        "  Expenses:Equipment  800.00 EUR @ 1.1000 USD\n  Assets:Bank:Checking  -880.00 USD\n\n"
+    )
     # balances within beancount's tolerance only: 3 x 33.333 against 100.00
-    parts.append('2026-03-05 * "Tooling Ltd" "Three seats"\n  Expenses:Software  33.333 USD\n'
-                 "  Expenses:Software  33.333 USD\n  Expenses:Software  33.333 USD\n  Assets:Bank:Checking  -100.00 USD\n\n")
+    parts.append(
+        '2026-03-05 * "Tooling Ltd" "Three seats"\n  Expenses:Software  33.333 USD\n'
+        "  Expenses:Software  33.333 USD\n  Expenses:Software  33.333 USD\n  Assets:Bank:Checking  -100.00 USD\n\n"
+    )
     postings["2026-02"] += 4
     postings["2026-03"] += 4
     path.write_text("".join(parts), encoding="utf-8")
@@ -116,11 +132,15 @@ def server(uvx: str, ledger: Path) -> dict[str, Any]:
 def raw_config(uvx: str, ledger: Path, *, allow: list[str] | None = None, **options: Any) -> dict[str, Any]:
     return {
         "company": {"name": "Beancount Co", "currency": "USD", "first_period": "2026-01"},
-        "connectors": {"erp": {
-            "adapter": "beancount", "server": server(uvx, ledger), "allow_tools": allow or ["beancount_query"],
-            "client": {"call_timeout_s": 120, "retries": 1, "backoff_s": 0.01},
-            "options": {"currency": "USD", **options},
-        }},
+        "connectors": {
+            "erp": {
+                "adapter": "beancount",
+                "server": server(uvx, ledger),
+                "allow_tools": allow or ["beancount_query"],
+                "client": {"call_timeout_s": 120, "retries": 1, "backoff_s": 0.01},
+                "options": {"currency": "USD", **options},
+            }
+        },
     }
 
 
@@ -184,9 +204,9 @@ def loaded(uvx: str, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
 
 def test_accounts_load_from_the_open_directives(loaded: Loaded) -> None:
     got = loaded.con.execute("select account_id, name, type, subtype, currency, parent_id from erp_accounts").fetchall()
-    expected = {
-        (a, a, *EXPECTED_TYPES[a], OPEN[a] or "USD", None) for a in OPEN
-    } | {("Expenses:Rounding", "Expenses:Rounding (closeboard rounding)", "expense", None, "USD", None)}
+    expected = {(a, a, *EXPECTED_TYPES[a], OPEN[a] or "USD", None) for a in OPEN} | {
+        ("Expenses:Rounding", "Expenses:Rounding (closeboard rounding)", "expense", None, "USD", None)
+    }
     assert set(got) == expected and len(got) == len(expected)
 
 
@@ -194,18 +214,26 @@ def test_journal_lines_load_whole_balanced_and_windowed_under_the_cut(loaded: Lo
     con = loaded.con
     lines = loaded.erp.pull.tables["erp_journal_lines"]
     assert max(loaded.postings.values()) > CUT  # the ledger does need windows
-    per_month = dict(con.execute(
-        "select strftime(posted_date, '%Y-%m'), count(*) from erp_journal_lines "
-        "where account_id <> 'Expenses:Rounding' group by 1").fetchall())
+    per_month = dict(
+        con.execute(
+            "select strftime(posted_date, '%Y-%m'), count(*) from erp_journal_lines "
+            "where account_id <> 'Expenses:Rounding' group by 1"
+        ).fetchall()
+    )
     assert per_month == dict(loaded.postings)
-    rounding = con.execute("select entry_id, debit, credit from erp_journal_lines where account_id = 'Expenses:Rounding'").fetchall()
+    rounding = con.execute(
+        "select entry_id, debit, credit from erp_journal_lines where account_id = 'Expenses:Rounding'"
+    ).fetchall()
     assert [(d, c) for _, d, c in rounding] == [(Decimal("0.01"), Decimal("0.00"))]  # 3 x 33.33 vs 100.00
     assert lines.reported_total == sum(loaded.postings.values()) + 1 == lines.rows
     assert lines.rejected == []
     unbalanced = con.execute(
-        "select entry_id from erp_journal_lines group by entry_id having sum(debit) <> sum(credit)").fetchall()
+        "select entry_id from erp_journal_lines group by entry_id having sum(debit) <> sum(credit)"
+    ).fetchall()
     assert unbalanced == []
-    entries = con.execute("select count(distinct entry_id), count(distinct posted_date) from erp_journal_lines").fetchone()
+    entries = con.execute(
+        "select count(distinct entry_id), count(distinct posted_date) from erp_journal_lines"
+    ).fetchone()
     assert entries[0] == loaded.ledger.read_text().count(" * ")  # one entry_id per transaction
     # every query stayed under the cut; months, days and line ranges were windowed
     calls = con.execute("select arguments, items from connector_calls where tool = 'beancount_query'").fetchall()
@@ -214,7 +242,9 @@ def test_journal_lines_load_whole_balanced_and_windowed_under_the_cut(loaded: Lo
     assert len(windows) == lines.pages >= 4
     assert any("day >= " in a for a in windows) and any("int(entry_meta('lineno')) >= " in a for a in windows)
     # R6's figures: the rows received equal the total the count queries reported
-    loads = con.execute("select table_name, rows_received, reported_total, rows_quarantined from source_loads").fetchall()
+    loads = con.execute(
+        "select table_name, rows_received, reported_total, rows_quarantined from source_loads"
+    ).fetchall()
     assert {(t, r) for t, r, rep, _ in loads if rep is not None and r != rep} == set()
     assert {(t, q) for t, _, _, q in loads if q} == set()
 
@@ -222,7 +252,8 @@ def test_journal_lines_load_whole_balanced_and_windowed_under_the_cut(loaded: Lo
 def test_foreign_currency_purchases_are_converted_with_the_ledgers_prices(loaded: Loaded) -> None:
     rows = loaded.con.execute(
         "select account_id, debit, credit, currency, amount_currency from erp_journal_lines "
-        "where entry_id in (select entry_id from erp_journal_lines where currency = 'EUR') order by posted_date, line_no").fetchall()
+        "where entry_id in (select entry_id from erp_journal_lines where currency = 'EUR') order by posted_date, line_no"
+    ).fetchall()
     licences = _cents(Decimal("1234.56") * Decimal("1.0912"))  # the 2026-02-01 price
     assert rows == [
         ("Expenses:Software", licences, Decimal("0.00"), "EUR", Decimal("1234.56")),
@@ -250,8 +281,12 @@ def test_revenue_and_net_income_equal_what_bql_reports_per_month(uvx: str, loade
         queries.append(f"SELECT sum(convert(weight, 'USD', date)) WHERE account ~ '^Income:' AND {where}")
         queries.append(f"SELECT sum(convert(weight, 'USD', date)) WHERE account ~ '^(Income|Expenses):' AND {where}")
     answers = bql(uvx, loaded.ledger, queries)
-    kpis = {(p, k): v for p, k, v in loaded.con.execute(
-        "select period, kpi, value from mart_kpis where kpi in ('revenue', 'net_income')").fetchall()}
+    kpis = {
+        (p, k): v
+        for p, k, v in loaded.con.execute(
+            "select period, kpi, value from mart_kpis where kpi in ('revenue', 'net_income')"
+        ).fetchall()
+    }
     for i, month in enumerate(MONTHS):
         revenue = -_cents(inventory_usd(answers[2 * i][0][0]))
         net_income = -_cents(inventory_usd(answers[2 * i + 1][0][0]))
@@ -264,24 +299,30 @@ def test_the_ledgers_own_trial_balance_ties_to_the_journal_and_r7_passes(loaded:
     the report date), in the journal's cents, the rounding account carrying the residual its line books."""
     con = loaded.con
     days = ["2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30", AS_OF]
-    assert [d for (d,) in con.execute("select distinct balance_date::varchar from erp_trial_balance order by 1")
-            .fetchall()] == days
+    assert [
+        d for (d,) in con.execute("select distinct balance_date::varchar from erp_trial_balance order by 1").fetchall()
+    ] == days
     ours = con.execute(
         "select d, jl.account_id, sum(jl.debit - jl.credit) from (select unnest(?::date[]) as d) "
-        "join erp_journal_lines as jl on jl.posted_date <= d group by all order by all", [days]).fetchall()
-    theirs = con.execute("select balance_date, account_id, debit - credit from erp_trial_balance "
-                         "order by all").fetchall()
+        "join erp_journal_lines as jl on jl.posted_date <= d group by all order by all",
+        [days],
+    ).fetchall()
+    theirs = con.execute(
+        "select balance_date, account_id, debit - credit from erp_trial_balance order by all"
+    ).fetchall()
     assert theirs == ours
-    assert con.execute("select balance_date::varchar, debit, credit from erp_trial_balance "
-                       "where account_id = 'Expenses:Rounding' order by 1").fetchall() == [
-        (d, Decimal("0.01"), Decimal("0.00")) for d in days[2:]]  # 3 x 33.333 vs 100.00, from March
+    assert con.execute(
+        "select balance_date::varchar, debit, credit from erp_trial_balance "
+        "where account_id = 'Expenses:Rounding' order by 1"
+    ).fetchall() == [(d, Decimal("0.01"), Decimal("0.00")) for d in days[2:]]  # 3 x 33.333 vs 100.00, from March
     table = loaded.erp.pull.tables["erp_trial_balance"]
     assert table.reported_total == table.rows == len(theirs) and table.rejected == []
     from warehouse.recon import ReconParams, build_recon
 
     build_recon(con, "r7", ReconParams())
-    assert con.execute("select period, status from recon_results where check_id = 'R7_erp_report' "
-                       "order by period").fetchall() == [(m, "pass") for m in [*MONTHS, "2026-05"]]
+    assert con.execute(
+        "select period, status from recon_results where check_id = 'R7_erp_report' order by period"
+    ).fetchall() == [(m, "pass") for m in [*MONTHS, "2026-05"]]
 
 
 def pull_and_check(raw: dict[str, Any], home: Path) -> tuple[duckdb.DuckDBPyConnection, Ingested]:
@@ -291,8 +332,9 @@ def pull_and_check(raw: dict[str, Any], home: Path) -> tuple[duckdb.DuckDBPyConn
 
     con, connect = memory_warehouse()
     erp = ingest_source(parse_config(raw), "erp", home=Home(home), run_id="r1", connect=connect)
-    con.execute("insert into run_context values (?, ?, 1, 'USD')",
-                [raw["company"]["first_period"], raw["company"]["as_of"]])
+    con.execute(
+        "insert into run_context values (?, ?, 1, 'USD')", [raw["company"]["first_period"], raw["company"]["as_of"]]
+    )
     build_recon(con, "r1", ReconParams())
     return con, erp
 
@@ -309,45 +351,70 @@ def test_transactions_the_journal_does_not_carry_fail_r7_naming_their_accounts(
     shutil.copy(FIXTURES / "unconvertible.beancount", ledger)
     # the report from January (before the ledger's first posting): its opening balances are empty, and
     # February's movements are read in one aggregate grouped by month, past the cut
-    options: dict[str, Any] = {"row_cut": 4, "from_period": "2026-01", **({"rounding_account": rounding} if rounding else {})}
+    options: dict[str, Any] = {
+        "row_cut": 4,
+        "from_period": "2026-01",
+        **({"rounding_account": rounding} if rounding else {}),
+    }
     raw = raw_config(uvx, ledger, **options)
     raw["company"].update(first_period="2026-02", as_of="2026-03-15")
     con, erp = pull_and_check(raw, tmp_path / "home")
     assert erp.pull.tables["erp_journal_lines"].rejected  # set aside, so the journal lacks them
-    theirs = dict(con.execute("select account_id, debit - credit from erp_trial_balance "
-                              "where balance_date = '2026-02-28'").fetchall())
+    theirs = dict(
+        con.execute(
+            "select account_id, debit - credit from erp_trial_balance where balance_date = '2026-02-28'"
+        ).fetchall()
+    )
     assert theirs == {  # beanquery's own balances in USD; the GBP legs (no price) count 0
-        "Assets:Bank:Checking": Decimal("74.75"), "Assets:Bank:London": Decimal("0.00"),
-        "Expenses:Software": Decimal("99.99"), "Expenses:Travel": Decimal("271.25"),
-        "Income:Sales": Decimal("-500.00"), **({rounding: Decimal("0.01")} if rounding else {})}
-    reports = con.execute("select page, items, arguments like '%AND (year > 2026 OR (year = 2026 AND (month > 2 OR "
-                          "(month = 2 AND (account > ''Income:Sales'')))))%' from connector_calls "
-                          "where arguments like '%GROUP BY year, month, account%' order by all")
+        "Assets:Bank:Checking": Decimal("74.75"),
+        "Assets:Bank:London": Decimal("0.00"),
+        "Expenses:Software": Decimal("99.99"),
+        "Expenses:Travel": Decimal("271.25"),
+        "Income:Sales": Decimal("-500.00"),
+        **({rounding: Decimal("0.01")} if rounding else {}),
+    }
+    reports = con.execute(
+        "select page, items, arguments like '%AND (year > 2026 OR (year = 2026 AND (month > 2 OR "
+        "(month = 2 AND (account > ''Income:Sales'')))))%' from connector_calls "
+        "where arguments like '%GROUP BY year, month, account%' order by all"
+    )
     # the balances at the first report date (none: the ledger starts in February), then one aggregate grouped by
     # month for every later month-end; a full answer (at least the cut) is read on past its last (year, month, account)
     assert reports.fetchall() == [(1, 5, False), (2, 0, True)]
-    results = dict(con.execute("select period, status || ': ' || detail from recon_results "
-                               "where check_id = 'R7_erp_report'").fetchall())
+    results = dict(
+        con.execute(
+            "select period, status || ': ' || detail from recon_results where check_id = 'R7_erp_report'"
+        ).fetchall()
+    )
     assert sorted(results) == ["2026-02", "2026-03"]
-    items = con.execute("select period, record_id, amount, reason from recon_items where check_id = 'R7_erp_report' "
-                        "order by period, record_id").fetchall()
+    items = con.execute(
+        "select period, record_id, amount, reason from recon_items where check_id = 'R7_erp_report' "
+        "order by period, record_id"
+    ).fetchall()
     # closeboard - ledger: the return ticket's -54.00 USD, and without a rounding account the licences
-    missing = ({"Assets:Bank:Checking": Decimal("54.00")} if rounding else
-               {"Assets:Bank:Checking": Decimal("154.00"), "Expenses:Software": Decimal("-99.99")})
+    missing = (
+        {"Assets:Bank:Checking": Decimal("54.00")}
+        if rounding
+        else {"Assets:Bank:Checking": Decimal("154.00"), "Expenses:Software": Decimal("-99.99")}
+    )
     for period, cutoff in (("2026-02", "2026-02-28"), ("2026-03", "2026-03-15")):
         assert {r: a for p, r, a, _ in items if p == period} == missing
-        assert results[period].startswith(f"fail: {len(missing)} account(s) differ from the ERP's own trial "
-                                          f"balance at {cutoff}: Assets:Bank:Checking")
+        assert results[period].startswith(
+            f"fail: {len(missing)} account(s) differ from the ERP's own trial balance at {cutoff}: Assets:Bank:Checking"
+        )
     ours = "128.75" if rounding else "228.75"  # 500.00 - 271.25, less the licences' 100.00 when they load
-    assert (f"account Assets:Bank:Checking: closeboard balance {ours}, the ERP's trial balance 74.75 at 2026-02-28"
-            in [why for p, _, _, why in items if p == "2026-02"])
+    assert f"account Assets:Bank:Checking: closeboard balance {ours}, the ERP's trial balance 74.75 at 2026-02-28" in [
+        why for p, _, _, why in items if p == "2026-02"
+    ]
     r1 = con.execute("select distinct status from recon_results where check_id = 'R1_trial_balance'").fetchall()
     assert r1 == [("pass",)]  # closeboard's own books balance: only the ledger's report shows the gap
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
-    return {t: con.execute(f"select * from {t} order by all").fetchall()
-            for t in ("erp_accounts", "erp_journal_lines", "erp_fx_rates", "erp_trial_balance")}
+    return {
+        t: con.execute(f"select * from {t} order by all").fetchall()
+        for t in ("erp_accounts", "erp_journal_lines", "erp_fx_rates", "erp_trial_balance")
+    }
 
 
 def test_a_one_month_change_pulls_that_month_in_few_queries_and_equals_a_full_pull(uvx: str, tmp_path: Path) -> None:
@@ -368,30 +435,39 @@ def test_a_one_month_change_pulls_that_month_in_few_queries_and_equals_a_full_pu
     assert first.pull.replaced_periods is None  # the first load is whole
 
     with ledger.open("a", encoding="utf-8") as f:
-        f.write('\n2026-04-15 * "Customer 3" "Invoice S-late"\n  Assets:Receivable:Customers  412.37 USD\n'
-                "  Income:Services\n")
+        f.write(
+            '\n2026-04-15 * "Customer 3" "Invoice S-late"\n  Assets:Receivable:Customers  412.37 USD\n'
+            "  Income:Services\n"
+        )
     added = ingest_source(config, "erp", home=home, run_id="r2", connect=connect)
     assert added.pull.replaced_periods == ["2026-04"]
     queries = con.execute("select count(*) from connector_calls where run_id = 'r2' and tool = 'beancount_query'")
     assert queries.fetchone()[0] <= 10
-    assert added.pull.tables["erp_journal_lines"].rows == postings["2026-04"] + 2  # April's only, the new ones with them
+    assert (
+        added.pull.tables["erp_journal_lines"].rows == postings["2026-04"] + 2
+    )  # April's only, the new ones with them
 
     text = ledger.read_text(encoding="utf-8")
     rent = '2026-01-25 * "Landlord" "Rent 2026-01"\n  Expenses:Rent '
     assert text.count(rent) == 1
-    ledger.write_text(text.replace(rent, '2026-01-25 * "Landlord" "Rent 2026-01"\n  Expenses:Software '), encoding="utf-8")
+    ledger.write_text(
+        text.replace(rent, '2026-01-25 * "Landlord" "Rent 2026-01"\n  Expenses:Software '), encoding="utf-8"
+    )
     moved = ingest_source(config, "erp", home=home, run_id="r3", connect=connect)
     assert moved.pull.replaced_periods == ["2026-01"]
     same = ingest_source(config, "erp", home=home, run_id="r4", connect=connect)  # nothing changed: no posting read
     assert same.pull.replaced_periods == [] and same.pull.tables["erp_journal_lines"].rows == 0
-    assert not con.execute("select count(*) from connector_calls where run_id = 'r4' and arguments like '%entry_meta(''filename'')%'").fetchone()[0]
+    assert not con.execute(
+        "select count(*) from connector_calls where run_id = 'r4' and arguments like '%entry_meta(''filename'')%'"
+    ).fetchone()[0]
 
     whole, whole_connect = memory_warehouse()
     ingest_source(config, "erp", home=Home(tmp_path / "whole"), run_id="w1", connect=whole_connect)
     ours, theirs = _tables(con), _tables(whole)
     assert all(ours.values()) and ours == theirs
-    rent_moved = con.execute("select account_id, debit from erp_journal_lines where description = 'Landlord | Rent 2026-01' "
-                             "and debit > 0").fetchall()
+    rent_moved = con.execute(
+        "select account_id, debit from erp_journal_lines where description = 'Landlord | Rent 2026-01' and debit > 0"
+    ).fetchall()
     assert rent_moved == [("Expenses:Software", Decimal("3200.00"))]
 
 
@@ -403,10 +479,12 @@ def test_only_the_query_tool_was_called_and_the_ledger_is_unchanged(loaded: Load
 
 def test_the_write_tool_in_allow_tools_is_refused_at_config_load(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        parse_config(raw_config("uvx", tmp_path / "x.beancount",
-                                allow=["beancount_query", "beancount_submit_transaction"]))
-    assert ("connectors.erp.allow_tools: ['beancount_submit_transaction'] not declared as read tools by adapter "
-            "'beancount'") in str(info.value)
+        parse_config(
+            raw_config("uvx", tmp_path / "x.beancount", allow=["beancount_query", "beancount_submit_transaction"])
+        )
+    assert (
+        "connectors.erp.allow_tools: ['beancount_submit_transaction'] not declared as read tools by adapter 'beancount'"
+    ) in str(info.value)
 
 
 def test_options_are_checked_at_config_load(tmp_path: Path) -> None:
@@ -452,7 +530,9 @@ def test_unpriced_legs_are_left_out_or_set_aside_with_the_reason(uvx: str, tmp_p
 
     pull, notes = anyio.run(go)
     lines = pa.concat_tables(staged["erp_journal_lines"]).to_pylist()
-    got = {(r["posted_date"], r["account_id"], r["debit"], r["credit"], r["currency"], r["amount_currency"]) for r in lines}
+    got = {
+        (r["posted_date"], r["account_id"], r["debit"], r["credit"], r["currency"], r["amount_currency"]) for r in lines
+    }
     assert got == {
         ("2026-02-05", "Assets:Bank:Checking", "500.00", "0.00", "USD", None),
         ("2026-02-05", "Income:Sales", "0.00", "500.00", "USD", None),
@@ -462,20 +542,32 @@ def test_unpriced_legs_are_left_out_or_set_aside_with_the_reason(uvx: str, tmp_p
     }
     # the GBP transfer: both legs left out and counted, nothing quarantined for it
     assert adapter.left_out == Counter({"GBP": 2})
-    assert notes == ["erp_journal_lines: 2 of 12 postings left out, not money (commodities without a price that "
-                     "balance within themselves in their transaction): GBP 2"]
+    assert notes == [
+        "erp_journal_lines: 2 of 12 postings left out, not money (commodities without a price that "
+        "balance within themselves in their transaction): GBP 2"
+    ]
     rejected = [(json.loads(record), reason) for record, reason, _tool in pull.tables["erp_journal_lines"].rejected]
     reasons = Counter(reason for _, reason in rejected)
     gbp = next(r for r in reasons if "GBP" in r)
-    assert gbp == ("posting 1 (Expenses:Travel 42.50 GBP): no GBP->USD price in the ledger on or before 2026-02-03, "
-                   "and the transaction's GBP does not balance within GBP (42.50 GBP left), so its USD does not "
-                   "balance without it: the whole transaction is set aside so the journal stays balanced")
-    cents = ("the postings in USD, rounded to cents, leave -0.01 unbalanced (options.rounding_account is not set): "
-             "the whole transaction is set aside so the journal stays balanced")
+    assert gbp == (
+        "posting 1 (Expenses:Travel 42.50 GBP): no GBP->USD price in the ledger on or before 2026-02-03, "
+        "and the transaction's GBP does not balance within GBP (42.50 GBP left), so its USD does not "
+        "balance without it: the whole transaction is set aside so the journal stays balanced"
+    )
+    cents = (
+        "the postings in USD, rounded to cents, leave -0.01 unbalanced (options.rounding_account is not set): "
+        "the whole transaction is set aside so the journal stays balanced"
+    )
     assert reasons == Counter({gbp: 2, cents: 4})  # one rejected row per posting of each
     assert sorted((r["account"], r["units"], r["line_no"]) for r, why in rejected if why == gbp) == [
-        ("Assets:Bank:Checking", "-54.00 USD", 2), ("Expenses:Travel", "42.50 GBP", 1)]
-    assert all(r["entry_id"].endswith(".beancount:" + str(_line_of(ledger, "Return ticket"))) for r, why in rejected if why == gbp)
+        ("Assets:Bank:Checking", "-54.00 USD", 2),
+        ("Expenses:Travel", "42.50 GBP", 1),
+    ]
+    assert all(
+        r["entry_id"].endswith(".beancount:" + str(_line_of(ledger, "Return ticket")))
+        for r, why in rejected
+        if why == gbp
+    )
     assert sorted(r["units"] for r, why in rejected if why == cents) == ["-100.00 USD", *["33.333 USD"] * 3]
     # R6's figures: the source's postings less the legs left out = lines delivered + rows set aside
     table = pull.tables["erp_journal_lines"]
@@ -502,8 +594,10 @@ def test_a_transaction_larger_than_the_cut_fails_with_the_reason(uvx: str, tmp_p
 
     with pytest.raises(ConnectorError) as info:
         anyio.run(go)
-    assert (f"source 'erp', tool 'beancount_query': 4 postings of the transaction(s) at line {line} "
-            "(year = 2026 AND month = 2 AND day = 4) exceed beancount-mcp's cut of 3 rows per query") in str(info.value)
+    assert (
+        f"source 'erp', tool 'beancount_query': 4 postings of the transaction(s) at line {line} "
+        "(year = 2026 AND month = 2 AND day = 4) exceed beancount-mcp's cut of 3 rows per query"
+    ) in str(info.value)
 
 
 def deaf_server() -> Any:
@@ -542,4 +636,6 @@ def test_a_server_ignoring_the_keyset_is_stopped_naming_the_source(tmp_path: Pat
 
     with pytest.raises(ConnectorError) as info:
         anyio.run(go)
-    assert str(info.value).startswith("source 'erp', tool 'beancount_query': page 2 repeats the items of page 1"), keyset
+    assert str(info.value).startswith("source 'erp', tool 'beancount_query': page 2 repeats the items of page 1"), (
+        keyset
+    )

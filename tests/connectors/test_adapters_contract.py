@@ -25,14 +25,14 @@ def fake_server() -> Any:
 
     @server.tool(structured_output=False)
     def accounts_by_page(page: int = 1) -> str:  # Xero style: fixed pages of 10, "Key: Value" blocks
-        chunk = ACCOUNTS[(page - 1) * 10: page * 10]
+        chunk = ACCOUNTS[(page - 1) * 10 : page * 10]
         return "\n\n".join("\n".join(f"{k}: {v}" for k, v in a.items()) for a in chunk)
 
     @server.tool(structured_output=False)
     def accounts_by_offset(offset: int = 0, limit: int = 5) -> str:  # Odoo style: limit/offset and a total
         import json
 
-        return json.dumps({"records": ACCOUNTS[offset: offset + limit], "length": len(ACCOUNTS)})
+        return json.dumps({"records": ACCOUNTS[offset : offset + limit], "length": len(ACCOUNTS)})
 
     @server.tool(structured_output=False)
     def broken() -> str:
@@ -73,9 +73,12 @@ class KeyValueAdapter(Adapter):
         return super().to_batch(stream, rows)
 
 
-def pull(stream: Stream, allow: tuple[str, ...] = KeyValueAdapter.default_tools) -> tuple[list[dict[str, Any]], CallLog]:
-    config = ConnectorConfig("erp", "test.kv", ServerConfig(command="python"), allow,
-                             ClientSettings(call_timeout_s=20, retries=0))
+def pull(
+    stream: Stream, allow: tuple[str, ...] = KeyValueAdapter.default_tools
+) -> tuple[list[dict[str, Any]], CallLog]:
+    config = ConnectorConfig(
+        "erp", "test.kv", ServerConfig(command="python"), allow, ClientSettings(call_timeout_s=20, retries=0)
+    )
     log, rows = CallLog(), []
 
     async def go() -> None:

@@ -41,20 +41,32 @@ def hubspot_server(calls: list[tuple[str, dict[str, Any]]], *, fail: bool = Fals
         if properties:  # HubSpot answers the asked properties (null when unset) plus its defaults
             keep = set(properties) | {"createdate", "hs_lastmodifieddate", "hs_object_id"}
             props = {k: props.get(k) for k in sorted(keep)}
-        return {"id": obj["id"], "properties": props, "createdAt": obj["createdAt"], "updatedAt": obj["updatedAt"],
-                "archived": False}
+        return {
+            "id": obj["id"],
+            "properties": props,
+            "createdAt": obj["createdAt"],
+            "updatedAt": obj["updatedAt"],
+            "archived": False,
+        }
 
     @server.tool(name="hubspot-list-objects", structured_output=False)
-    def list_objects(objectType: str, limit: int = 100, after: str | None = None,  # noqa: N803 - HubSpot's names
-                     properties: list[str] | None = None, associations: list[str] | None = None,
-                     archived: bool = False) -> str:
+    def list_objects(
+        objectType: str,
+        limit: int = 100,
+        after: str | None = None,  # noqa: N803 - HubSpot's names
+        properties: list[str] | None = None,
+        associations: list[str] | None = None,
+        archived: bool = False,
+    ) -> str:
         calls.append(("hubspot-list-objects", {"objectType": objectType, "limit": limit, "after": after}))
         if fail:
-            return ("Error listing HubSpot deals: HubSpot API Error: 401 Unauthorized - "
-                    '{"status":"error","message":"Authentication credentials not found."}')
+            return (
+                "Error listing HubSpot deals: HubSpot API Error: 401 Unauthorized - "
+                '{"status":"error","message":"Authentication credentials not found."}'
+            )
         assert objectType == "deals" and 1 <= limit <= 500
         start = int(after or 0)
-        chunk = DEALS[start:start + limit]
+        chunk = DEALS[start : start + limit]
         results = []
         for deal in chunk:
             out = pick(deal, properties)
@@ -64,7 +76,9 @@ def hubspot_server(calls: list[tuple[str, dict[str, Any]]], *, fail: bool = Fals
         answer: dict[str, Any] = {"results": results}
         if start + limit < len(DEALS):
             nxt = str(start + limit)
-            answer["paging"] = {"next": {"after": nxt, "link": f"https://api.hubapi.com/crm/v3/objects/deals?after={nxt}"}}
+            answer["paging"] = {
+                "next": {"after": nxt, "link": f"https://api.hubapi.com/crm/v3/objects/deals?after={nxt}"}
+            }
         return json.dumps(answer, indent=2)
 
     @server.tool(name="hubspot-batch-read-objects", structured_output=False)
@@ -72,8 +86,16 @@ def hubspot_server(calls: list[tuple[str, dict[str, Any]]], *, fail: bool = Fals
         calls.append(("hubspot-batch-read-objects", {"objectType": objectType, "ids": [i["id"] for i in inputs]}))
         assert objectType == "companies" and 1 <= len(inputs) <= 100
         found = [pick(COMPANIES[i["id"]], properties) for i in inputs if i["id"] in COMPANIES]
-        return json.dumps({"status": "COMPLETE", "results": found, "requestedAt": None,
-                           "startedAt": "2026-06-15T10:00:00.000Z", "completedAt": "2026-06-15T10:00:00.100Z"}, indent=2)
+        return json.dumps(
+            {
+                "status": "COMPLETE",
+                "results": found,
+                "requestedAt": None,
+                "startedAt": "2026-06-15T10:00:00.000Z",
+                "completedAt": "2026-06-15T10:00:00.100Z",
+            },
+            indent=2,
+        )
 
     @server.tool(name="hubspot-batch-create-objects", structured_output=False)
     def batch_create(objectType: str, inputs: list[dict[str, Any]]) -> str:  # noqa: N803
@@ -84,11 +106,19 @@ def hubspot_server(calls: list[tuple[str, dict[str, Any]]], *, fail: bool = Fals
 
 
 def connector(allow: list[str] = ALLOW, **options: Any) -> ConnectorConfig:
-    return ConnectorConfig("crm", "hubspot", ServerConfig(command="npx"), tuple(allow),
-                           ClientSettings(call_timeout_s=20, retries=0), {**OPTIONS, **options})
+    return ConnectorConfig(
+        "crm",
+        "hubspot",
+        ServerConfig(command="npx"),
+        tuple(allow),
+        ClientSettings(call_timeout_s=20, retries=0),
+        {**OPTIONS, **options},
+    )
 
 
-def pull(config: ConnectorConfig, *, fail: bool = False) -> tuple[list[dict[str, Any]], list[tuple[str, str]], list[Any], CallLog]:
+def pull(
+    config: ConnectorConfig, *, fail: bool = False
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]], list[Any], CallLog]:
     calls: list[tuple[str, dict[str, Any]]] = []
     rows: list[dict[str, Any]] = []
     log = CallLog()
@@ -102,11 +132,31 @@ def pull(config: ConnectorConfig, *, fail: bool = False) -> tuple[list[dict[str,
     return rows, result["pull"].tables["crm_opportunities"].rejected, calls, log
 
 
-def row(oid: str, cid: str | None, name: str | None, stage: str, amount: str, ccy: str, close: str | None,
-        prob: str | None, won: bool, closed: bool) -> dict[str, Any]:
-    return {"opportunity_id": oid, "customer_id": cid, "customer_name": name, "stage": stage, "amount": amount,
-            "currency": ccy, "close_date": close, "probability": prob, "owner": "71001",
-            "is_won": "true" if won else "false", "is_closed": "true" if closed else "false"}
+def row(
+    oid: str,
+    cid: str | None,
+    name: str | None,
+    stage: str,
+    amount: str,
+    ccy: str,
+    close: str | None,
+    prob: str | None,
+    won: bool,
+    closed: bool,
+) -> dict[str, Any]:
+    return {
+        "opportunity_id": oid,
+        "customer_id": cid,
+        "customer_name": name,
+        "stage": stage,
+        "amount": amount,
+        "currency": ccy,
+        "close_date": close,
+        "probability": prob,
+        "owner": "71001",
+        "is_won": "true" if won else "false",
+        "is_closed": "true" if closed else "false",
+    }
 
 
 # Close dates are UTC timestamps read as dates in America/New_York (EDT -4 in summer, EST -5 in winter).
@@ -161,10 +211,18 @@ def test_error_text_without_is_error_fails_naming_source_and_tool() -> None:
 def test_a_write_tool_is_refused_at_config_load_and_never_called() -> None:
     raw = {
         "company": {"name": "Hub Co", "currency": "USD", "first_period": "2026-01"},
-        "connectors": {"crm": {"adapter": "hubspot", "server": {"command": "npx", "args": ["-y", "@hubspot/mcp-server"]},
-                               "allow_tools": [*ALLOW, "hubspot-batch-create-objects"], "options": OPTIONS}},
+        "connectors": {
+            "crm": {
+                "adapter": "hubspot",
+                "server": {"command": "npx", "args": ["-y", "@hubspot/mcp-server"]},
+                "allow_tools": [*ALLOW, "hubspot-batch-create-objects"],
+                "options": OPTIONS,
+            }
+        },
     }
-    with pytest.raises(ConfigError, match=r"\['hubspot-batch-create-objects'\] not declared as read tools by adapter 'hubspot'"):
+    with pytest.raises(
+        ConfigError, match=r"\['hubspot-batch-create-objects'\] not declared as read tools by adapter 'hubspot'"
+    ):
         parse_config(raw)
     # even handed a connector that allow-lists it, a pull calls only the declared reads
     _, _, calls, log = pull(connector([*ALLOW, "hubspot-batch-create-objects"]))
@@ -178,27 +236,45 @@ def test_the_hosted_servers_tools_are_not_declared_so_allow_listing_them_is_refu
     read, and a config naming one is refused instead of being mis-read."""
     raw = {
         "company": {"name": "Hub Co", "currency": "USD", "first_period": "2026-01"},
-        "connectors": {"crm": {"adapter": "hubspot", "server": {"url": "https://mcp.hubspot.com"},
-                               "allow_tools": [tool], "options": OPTIONS}},
+        "connectors": {
+            "crm": {
+                "adapter": "hubspot",
+                "server": {"url": "https://mcp.hubspot.com"},
+                "allow_tools": [tool],
+                "options": OPTIONS,
+            }
+        },
     }
     with pytest.raises(ConfigError, match=rf"\['{tool}'\] not declared as read tools by adapter 'hubspot'"):
         parse_config(raw)
 
 
 def test_options_are_checked() -> None:
-    for bad, message in [({"page_size": 501}, "options.page_size"), ({"timezone": "Mars/Base"}, "options.timezone"),
-                         ({"currency": "dollars"}, "options.currency"),
-                         ({"won_stages": ["x"], "lost_stages": ["x"]}, "more than one of")]:
+    for bad, message in [
+        ({"page_size": 501}, "options.page_size"),
+        ({"timezone": "Mars/Base"}, "options.timezone"),
+        ({"currency": "dollars"}, "options.currency"),
+        ({"won_stages": ["x"], "lost_stages": ["x"]}, "more than one of"),
+    ]:
         with pytest.raises(ValueError, match=message):
             adapter_for(connector(**bad))
 
 
 def test_loads_into_the_warehouse_with_types_and_quarantine(tmp_path: Path) -> None:
-    config = parse_config({
-        "company": {"name": "Hub Co", "currency": "USD", "first_period": "2026-01"},
-        "connectors": {"crm": {"adapter": "hubspot", "server": {"command": "npx"}, "allow_tools": ALLOW,
-                               "client": {"call_timeout_s": 20, "retries": 0}, "options": {**OPTIONS, "page_size": 4}}},
-    })
+    config = parse_config(
+        {
+            "company": {"name": "Hub Co", "currency": "USD", "first_period": "2026-01"},
+            "connectors": {
+                "crm": {
+                    "adapter": "hubspot",
+                    "server": {"command": "npx"},
+                    "allow_tools": ALLOW,
+                    "client": {"call_timeout_s": 20, "retries": 0},
+                    "options": {**OPTIONS, "page_size": 4},
+                }
+            },
+        }
+    )
     con = duckdb.connect()
     ensure_schema(con)
 
@@ -206,13 +282,22 @@ def test_loads_into_the_warehouse_with_types_and_quarantine(tmp_path: Path) -> N
     def connect():  # noqa: ANN202
         yield con
 
-    ingest_source(config, "crm", home=Home(tmp_path / "home"), run_id="r1", connect=connect,
-                  server=hubspot_server([]))
+    ingest_source(config, "crm", home=Home(tmp_path / "home"), run_id="r1", connect=connect, server=hubspot_server([]))
     got = con.execute("select * from crm_opportunities order by opportunity_id").fetchall()
     assert got == [
-        (r["opportunity_id"], r["customer_id"], r["customer_name"], r["stage"], Decimal(r["amount"]), r["currency"],
-         date.fromisoformat(r["close_date"]), None if r["probability"] is None else Decimal(r["probability"]),
-         r["owner"], r["is_won"] == "true", r["is_closed"] == "true")
+        (
+            r["opportunity_id"],
+            r["customer_id"],
+            r["customer_name"],
+            r["stage"],
+            Decimal(r["amount"]),
+            r["currency"],
+            date.fromisoformat(r["close_date"]),
+            None if r["probability"] is None else Decimal(r["probability"]),
+            r["owner"],
+            r["is_won"] == "true",
+            r["is_closed"] == "true",
+        )
         for r in EXPECTED
     ]
     quarantined = con.execute("select source, tool, reason from quarantine order by reason").fetchall()

@@ -47,23 +47,51 @@ def api() -> Iterator[HubSpotStandIn]:
 
 
 def config(server_js: Path, api: HubSpotStandIn, tz: str, *, token: str = TOKEN, **options: Any) -> Config:
-    return parse_config({
-        "company": {"name": "Hub Co", "currency": "USD", "first_period": "2026-01"},
-        "connectors": {"crm": {
-            "adapter": "hubspot",
-            "server": node_server(server_js, redirect={"api.hubspot.com": api.url},
-                                  env={"PRIVATE_APP_ACCESS_TOKEN": token, "TZ": tz}),
-            "allow_tools": ALLOW,
-            "client": {"call_timeout_s": 30, "retries": 0},
-            "options": {**OPTIONS, **options},
-        }},
-    })
+    return parse_config(
+        {
+            "company": {"name": "Hub Co", "currency": "USD", "first_period": "2026-01"},
+            "connectors": {
+                "crm": {
+                    "adapter": "hubspot",
+                    "server": node_server(
+                        server_js,
+                        redirect={"api.hubspot.com": api.url},
+                        env={"PRIVATE_APP_ACCESS_TOKEN": token, "TZ": tz},
+                    ),
+                    "allow_tools": ALLOW,
+                    "client": {"call_timeout_s": 30, "retries": 0},
+                    "options": {**OPTIONS, **options},
+                }
+            },
+        }
+    )
 
 
-def row(oid: str, cid: str | None, name: str | None, stage: str, amount: str, ccy: str, close: str,
-        prob: str | None, won: bool, closed: bool) -> tuple[Any, ...]:
-    return (oid, cid, name, stage, Decimal(amount), ccy, date.fromisoformat(close),
-            None if prob is None else Decimal(prob), "71001", won, closed)
+def row(
+    oid: str,
+    cid: str | None,
+    name: str | None,
+    stage: str,
+    amount: str,
+    ccy: str,
+    close: str,
+    prob: str | None,
+    won: bool,
+    closed: bool,
+) -> tuple[Any, ...]:
+    return (
+        oid,
+        cid,
+        name,
+        stage,
+        Decimal(amount),
+        ccy,
+        date.fromisoformat(close),
+        None if prob is None else Decimal(prob),
+        "71001",
+        won,
+        closed,
+    )
 
 
 # Worked by hand from fixtures/hubspot/deals.json + companies.json. Close dates are UTC instants read
@@ -89,7 +117,8 @@ QUARANTINED = [  # (deal id, reason), the deals the adapter sets aside
 
 @pytest.mark.parametrize("tz", ZONES)
 def test_the_real_server_pages_deals_and_reads_their_companies_into_the_warehouse(
-        server_js: Path, api: HubSpotStandIn, tmp_path: Path, tz: str) -> None:
+    server_js: Path, api: HubSpotStandIn, tmp_path: Path, tz: str
+) -> None:
     cfg = config(server_js, api, tz, page_size=3)
     con, connect = memory_warehouse()
     with con:
@@ -98,7 +127,10 @@ def test_the_real_server_pages_deals_and_reads_their_companies_into_the_warehous
         quarantined = con.execute("select source, tool, record, reason from quarantine order by reason").fetchall()
     assert got == EXPECTED
     assert [(s, t) for s, t, _, _ in quarantined] == [("crm", "hubspot-list-objects")] * 3
-    assert [(json.loads(r)["id"], reason[:len(want)]) for (_, _, r, reason), (_, want) in zip(quarantined, QUARANTINED, strict=True)] == QUARANTINED
+    assert [
+        (json.loads(r)["id"], reason[: len(want)])
+        for (_, _, r, reason), (_, want) in zip(quarantined, QUARANTINED, strict=True)
+    ] == QUARANTINED
 
     # what the server asked HubSpot: three pages of three deals by the opaque `after` it was handed
     # back, each with the deal properties and company links; then the new companies of each page
@@ -108,7 +140,12 @@ def test_the_real_server_pages_deals_and_reads_their_companies_into_the_warehous
     assert "after" not in lists[0]["query"]
     assert [r["query"]["after"] for r in lists[1:]] == [[t] for t in api.handed_after]
     assert all(r["query"]["associations"] == ["companies"] and r["query"]["archived"] == ["false"] for r in lists)
-    assert set(lists[0]["query"]["properties"][0].split(",")) >= {"amount", "dealstage", "closedate", "hs_is_closed_won"}
+    assert set(lists[0]["query"]["properties"][0].split(",")) >= {
+        "amount",
+        "dealstage",
+        "closedate",
+        "hs_is_closed_won",
+    }
     reads = [r for r in api.requests if r["method"] == "POST"]
     assert [(r["path"], [i["id"] for i in r["body"]["inputs"]], r["body"]["properties"]) for r in reads] == [
         ("/crm/v3/objects/companies/batch/read", ["9001", "9002"], ["name", "erp_customer_id"]),

@@ -42,28 +42,52 @@ ALLOW = ["search_records", "aggregate_records"]  # the adapter's default_tools: 
 AS_OF = "2026-02-20"
 JAN, FEB = date(2026, 1, 31), date(2026, 2, 20)
 # the ledger's own trial balance, hand-checked from tests/vendors/odoo/books.py: account -> (Σdebit, Σcredit)
-TB_JAN = {"1": ("11950.00", "500.25"), "9": ("0.00", "10000.00"), "2": ("3450.00", "2180.00"),
-          "3": ("500.25", "1700.35"), "4": ("30.00", "450.00"), "5": ("200.00", "3000.00"),
-          "7": ("1200.10", "0.00"), "6": ("500.25", "0.00")}
-TB_FEB = {**TB_JAN, "1": ("12555.00", "500.25"), "2": ("4765.00", "2785.00"), "4": ("30.00", "480.00"),
-          "5": ("200.00", "4285.00")}
+TB_JAN = {
+    "1": ("11950.00", "500.25"),
+    "9": ("0.00", "10000.00"),
+    "2": ("3450.00", "2180.00"),
+    "3": ("500.25", "1700.35"),
+    "4": ("30.00", "450.00"),
+    "5": ("200.00", "3000.00"),
+    "7": ("1200.10", "0.00"),
+    "6": ("500.25", "0.00"),
+}
+TB_FEB = {
+    **TB_JAN,
+    "1": ("12555.00", "500.25"),
+    "2": ("4765.00", "2785.00"),
+    "4": ("30.00", "480.00"),
+    "5": ("200.00", "4285.00"),
+}
 
 
 def server_env(url: str, *, module: bool, **extra: str) -> dict[str, str]:
     if module:  # standard mode: the Odoo MCP module checks the API key and which models are enabled
         return {"ODOO_URL": url, "ODOO_DB": books.DB, "ODOO_API_KEY": books.API_KEY, **extra}
-    return {"ODOO_URL": url, "ODOO_DB": books.DB, "ODOO_USER": books.LOGIN, "ODOO_API_KEY": books.API_KEY,
-            "ODOO_YOLO": "read", **extra}
+    return {
+        "ODOO_URL": url,
+        "ODOO_DB": books.DB,
+        "ODOO_USER": books.LOGIN,
+        "ODOO_API_KEY": books.API_KEY,
+        "ODOO_YOLO": "read",
+        **extra,
+    }
 
 
-def raw_config(uvx: str, env: dict[str, str], *, allow: list[str] | None = None, page_size: int = PAGE) -> dict[str, Any]:
+def raw_config(
+    uvx: str, env: dict[str, str], *, allow: list[str] | None = None, page_size: int = PAGE
+) -> dict[str, Any]:
     return {
         "company": {"name": "Odoo Co", "currency": "USD", "first_period": "2026-01", "as_of": AS_OF},
-        "connectors": {"erp": {
-            "adapter": "odoo", "server": {"command": uvx, "args": UVX_ARGS, "env": env},
-            "allow_tools": allow or ALLOW, "client": {"call_timeout_s": 60, "retries": 0},
-            "options": {"currency": "USD", "page_size": page_size},
-        }},
+        "connectors": {
+            "erp": {
+                "adapter": "odoo",
+                "server": {"command": uvx, "args": UVX_ARGS, "env": env},
+                "allow_tools": allow or ALLOW,
+                "client": {"call_timeout_s": 60, "retries": 0},
+                "options": {"currency": "USD", "page_size": page_size},
+            }
+        },
     }
 
 
@@ -72,8 +96,9 @@ def uvx() -> str:
     return require_uvx(UVX_ARGS, "mcp-server-odoo")
 
 
-def ingest(uvx: str, db: Database, root: Path, *, module: bool = False, allow: list[str] | None = None,
-           **extra: str) -> tuple[duckdb.DuckDBPyConnection, Ingested]:
+def ingest(
+    uvx: str, db: Database, root: Path, *, module: bool = False, allow: list[str] | None = None, **extra: str
+) -> tuple[duckdb.DuckDBPyConnection, Ingested]:
     con, connect = memory_warehouse()
     with OdooStandin(db, module=module) as odoo:
         config = parse_config(raw_config(uvx, server_env(odoo.url, module=module, **extra), allow=allow))
@@ -90,8 +115,9 @@ def recon(con: duckdb.DuckDBPyConnection) -> None:
 
 def trial_balance(con: duckdb.DuckDBPyConnection) -> dict[date, dict[str, tuple[str, str]]]:
     out: dict[date, dict[str, tuple[str, str]]] = {}
-    for day, account, debit, credit in con.execute("select balance_date, account_id, debit, credit "
-                                                   "from erp_trial_balance").fetchall():
+    for day, account, debit, credit in con.execute(
+        "select balance_date, account_id, debit, credit from erp_trial_balance"
+    ).fetchall():
         out.setdefault(day, {})[account] = (str(debit), str(credit))
     return out
 
@@ -112,7 +138,9 @@ def loaded(uvx: str, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
 
 
 def test_accounts_map_by_account_type_and_off_balance_is_quarantined(loaded: Loaded) -> None:
-    got = loaded.con.execute("select account_id, name, type, subtype, currency, parent_id from erp_accounts order by 1::int").fetchall()
+    got = loaded.con.execute(
+        "select account_id, name, type, subtype, currency, parent_id from erp_accounts order by 1::int"
+    ).fetchall()
     assert got == [
         ("1", "101401 Bank", "asset", "cash", "USD", None),
         ("2", "121000 Account Receivable", "asset", "ar", "USD", None),
@@ -124,16 +152,28 @@ def test_accounts_map_by_account_type_and_off_balance_is_quarantined(loaded: Loa
         ("8", "101402 Bank EUR", "asset", "cash", "EUR", None),
         ("9", "110000 Capital", "equity", None, "USD", None),
     ]
-    reasons = [r for (r,) in loaded.con.execute("select reason from quarantine where reason like 'erp_accounts%'").fetchall()]
-    assert reasons == ["erp_accounts from search_records account.account: account_type 'off_balance' is not a "
-                       "balance sheet or P&L type this adapter maps"]
+    reasons = [
+        r for (r,) in loaded.con.execute("select reason from quarantine where reason like 'erp_accounts%'").fetchall()
+    ]
+    assert reasons == [
+        "erp_accounts from search_records account.account: account_type 'off_balance' is not a "
+        "balance sheet or P&L type this adapter maps"
+    ]
 
 
 def test_only_posted_journal_items_load_and_the_rest_are_dropped_and_counted(loaded: Loaded) -> None:
     con, db = loaded.con, loaded.db
     lines = db.models["account.move.line"].rows.values()
     dropped = sorted((r["move_id"], r["parent_state"]) for r in lines if r["parent_state"] != "posted")
-    assert dropped == [(7, "draft"), (7, "draft"), (8, "cancel"), (8, "cancel"), (8, "cancel"), (12, "draft"), (12, "draft")]
+    assert dropped == [
+        (7, "draft"),
+        (7, "draft"),
+        (8, "cancel"),
+        (8, "cancel"),
+        (8, "cancel"),
+        (12, "draft"),
+        (12, "draft"),
+    ]
     posted = books.posted_lines(db)
     table = loaded.erp.pull.tables["erp_journal_lines"]
     assert table.reported_total == table.rows == len(posted) == len(lines) - len(dropped) == 30
@@ -141,39 +181,142 @@ def test_only_posted_journal_items_load_and_the_rest_are_dropped_and_counted(loa
     got = {r[1] for r in con.execute("select entry_id, line_no from erp_journal_lines").fetchall()}
     assert got == {r["id"] for r in posted}
     assert con.execute("select count(*) from erp_journal_lines where entry_id in ('7', '8', '12')").fetchone()[0] == 0
-    unbalanced = con.execute("select entry_id from erp_journal_lines group by 1 having sum(debit) <> sum(credit)").fetchall()
+    unbalanced = con.execute(
+        "select entry_id from erp_journal_lines group by 1 having sum(debit) <> sum(credit)"
+    ).fetchall()
     assert unbalanced == []
     # the EUR invoice: company-currency debit/credit, the EUR side in amount_currency
-    assert con.execute("select account_id, debit, credit, currency, amount_currency, customer_id, document_id "
-                       "from erp_journal_lines where entry_id = '13' order by line_no").fetchall() == [
+    assert con.execute(
+        "select account_id, debit, credit, currency, amount_currency, customer_id, document_id "
+        "from erp_journal_lines where entry_id = '13' order by line_no"
+    ).fetchall() == [
         ("5", D("0.00"), D("1085.00"), "USD", D("-1000.00"), "7", "13"),
         ("2", D("1085.00"), D("0.00"), "USD", D("1000.00"), "7", "13"),
     ]
     # a payment's entry: the receivable line names the customer (account_type), no document
-    assert con.execute("select account_id, debit, credit, customer_id, vendor_id, document_id, posted_date "
-                       "from erp_journal_lines where entry_id = '9' order by line_no").fetchall() == [
+    assert con.execute(
+        "select account_id, debit, credit, customer_id, vendor_id, document_id, posted_date "
+        "from erp_journal_lines where entry_id = '9' order by line_no"
+    ).fetchall() == [
         ("1", D("1150.00"), D("0.00"), None, None, None, date(2026, 1, 25)),
         ("2", D("0.00"), D("1150.00"), "7", None, None, date(2026, 1, 25)),
     ]
     # a bill's payable line without a label: vendor and document, description null
-    assert con.execute("select description, vendor_id, customer_id, document_id from erp_journal_lines "
-                       "where line_no = 1013").fetchone() == (None, "9", None, "5")
+    assert con.execute(
+        "select description, vendor_id, customer_id, document_id from erp_journal_lines where line_no = 1013"
+    ).fetchone() == (None, "9", None, "5")
 
 
 def test_invoices_and_bills_are_the_posted_and_cancelled_documents(loaded: Loaded) -> None:
     con = loaded.con
     d = date.fromisoformat
     assert con.execute("select * from erp_invoices order by invoice_id::int").fetchall() == [
-        ("2", "7", "Azure Interior", d("2026-01-10"), d("2026-02-09"), D("1150.00"), D("0.00"), "USD", "paid", "invoice", None),
-        ("3", "8", "Deco Addict", d("2026-01-20"), d("2026-02-19"), D("2300.00"), D("1200.00"), "USD", "open", "invoice", None),
-        ("4", "8", "Deco Addict", d("2026-01-25"), d("2026-01-25"), D("-230.00"), D("-230.00"), "USD", "open", "credit_note", None),
-        ("8", "7", "Azure Interior", d("2026-01-22"), d("2026-02-21"), D("345.00"), D("0.00"), "USD", "void", "invoice", None),
-        ("13", "7", "Azure Interior", d("2026-02-05"), d("2026-03-07"), D("1000.00"), D("1000.00"), "EUR", "open", "invoice", None),
-        ("16", "8", "Deco Addict", d("2026-02-10"), d("2026-03-12"), D("230.00"), D("0.00"), "USD", "paid", "invoice", None),
+        (
+            "2",
+            "7",
+            "Azure Interior",
+            d("2026-01-10"),
+            d("2026-02-09"),
+            D("1150.00"),
+            D("0.00"),
+            "USD",
+            "paid",
+            "invoice",
+            None,
+        ),
+        (
+            "3",
+            "8",
+            "Deco Addict",
+            d("2026-01-20"),
+            d("2026-02-19"),
+            D("2300.00"),
+            D("1200.00"),
+            "USD",
+            "open",
+            "invoice",
+            None,
+        ),
+        (
+            "4",
+            "8",
+            "Deco Addict",
+            d("2026-01-25"),
+            d("2026-01-25"),
+            D("-230.00"),
+            D("-230.00"),
+            "USD",
+            "open",
+            "credit_note",
+            None,
+        ),
+        (
+            "8",
+            "7",
+            "Azure Interior",
+            d("2026-01-22"),
+            d("2026-02-21"),
+            D("345.00"),
+            D("0.00"),
+            "USD",
+            "void",
+            "invoice",
+            None,
+        ),
+        (
+            "13",
+            "7",
+            "Azure Interior",
+            d("2026-02-05"),
+            d("2026-03-07"),
+            D("1000.00"),
+            D("1000.00"),
+            "EUR",
+            "open",
+            "invoice",
+            None,
+        ),
+        (
+            "16",
+            "8",
+            "Deco Addict",
+            d("2026-02-10"),
+            d("2026-03-12"),
+            D("230.00"),
+            D("0.00"),
+            "USD",
+            "paid",
+            "invoice",
+            None,
+        ),
     ]
     assert con.execute("select * from erp_bills order by bill_id::int").fetchall() == [
-        ("5", "9", "Wood Corner", d("2026-01-15"), d("2026-02-14"), D("500.25"), D("0.00"), "USD", "paid", "invoice", None),
-        ("6", "9", "Wood Corner", d("2026-01-28"), d("2026-02-27"), D("1200.10"), D("1200.10"), "USD", "open", "invoice", None),
+        (
+            "5",
+            "9",
+            "Wood Corner",
+            d("2026-01-15"),
+            d("2026-02-14"),
+            D("500.25"),
+            D("0.00"),
+            "USD",
+            "paid",
+            "invoice",
+            None,
+        ),
+        (
+            "6",
+            "9",
+            "Wood Corner",
+            d("2026-01-28"),
+            d("2026-02-27"),
+            D("1200.10"),
+            D("1200.10"),
+            "USD",
+            "open",
+            "invoice",
+            None,
+        ),
     ]
 
 
@@ -187,26 +330,45 @@ def test_payments_name_their_document_and_a_split_payment_is_quarantined(loaded:
         ("5", 1, None, d("2026-02-15"), D("75.00"), "USD", "payment"),  # unapplied cash; 4 is a draft
     ]
     reasons = [r for (r,) in con.execute("select reason from quarantine where reason like 'erp_payments%'").fetchall()]
-    assert len(reasons) == 1 and reasons[0].startswith("erp_payments from search_records account.payment: reconciled with 2 documents")
+    assert len(reasons) == 1 and reasons[0].startswith(
+        "erp_payments from search_records account.payment: reconciled with 2 documents"
+    )
 
 
 def test_revenue_ar_ap_and_cash_equal_the_hand_checked_books(loaded: Loaded) -> None:
-    kpis = {(p, k): v for p, k, v in loaded.con.execute(
-        "select period, kpi, value from mart_kpis where kpi in ('revenue', 'cogs', 'net_income', 'ar', 'ap', 'cash')").fetchall()}
+    kpis = {
+        (p, k): v
+        for p, k, v in loaded.con.execute(
+            "select period, kpi, value from mart_kpis where kpi in ('revenue', 'cogs', 'net_income', 'ar', 'ap', 'cash')"
+        ).fetchall()
+    }
     assert {k: kpis[("2026-01", k)] for k in ("revenue", "cogs", "net_income", "ar", "ap", "cash")} == {
-        "revenue": D("2800.00"), "cogs": D("1200.10"), "net_income": D("1099.65"),
-        "ar": D("1270.00"), "ap": D("1200.10"), "cash": D("11449.75")}
+        "revenue": D("2800.00"),
+        "cogs": D("1200.10"),
+        "net_income": D("1099.65"),
+        "ar": D("1270.00"),
+        "ap": D("1200.10"),
+        "cash": D("11449.75"),
+    }
     assert {k: kpis[("2026-02", k)] for k in ("revenue", "ar", "ap", "cash")} == {
-        "revenue": D("1285.00"), "ar": D("1980.00"), "ap": D("1200.10"), "cash": D("12054.75")}
+        "revenue": D("1285.00"),
+        "ar": D("1980.00"),
+        "ap": D("1200.10"),
+        "cash": D("12054.75"),
+    }
     # the open USD documents today agree with the receivable lines of USD documents and payments
-    open_usd = loaded.con.execute("select sum(balance) from erp_invoices where currency = 'USD' and status = 'open'").fetchone()[0]
+    open_usd = loaded.con.execute(
+        "select sum(balance) from erp_invoices where currency = 'USD' and status = 'open'"
+    ).fetchone()[0]
     assert open_usd == D("1200.00") - D("230.00")
 
 
 def test_pages_go_by_id_through_search_records_and_nothing_else_is_called(loaded: Loaded) -> None:
     con, db = loaded.con, loaded.db
     assert {t for (t,) in con.execute("select distinct tool from connector_calls").fetchall()} == set(ALLOW)
-    searches = [(args, kw) for path, model, method, args, kw in db.calls if model == "account.move.line" and method == "search"]
+    searches = [
+        (args, kw) for path, model, method, args, kw in db.calls if model == "account.move.line" and method == "search"
+    ]
     lasts = [args[0][-1] for args, _ in searches]
     posted = sorted(r["id"] for r in books.posted_lines(db))
     assert lasts == [["id", ">", 0]] + [["id", ">", posted[i]] for i in range(PAGE - 1, len(posted) - 1, PAGE)]
@@ -219,21 +381,34 @@ def test_pages_go_by_id_through_search_records_and_nothing_else_is_called(loaded
 
 def test_standard_mode_through_the_odoo_mcp_module(uvx: str, tmp_path: Path) -> None:
     read = {"read": True, "write": False, "create": False, "unlink": False}
-    db = books.database(mcp_models={m: read for m in ("account.account", "account.move", "account.move.line",
-                                                       "account.payment", "res.users")})
+    db = books.database(
+        mcp_models={
+            m: read for m in ("account.account", "account.move", "account.move.line", "account.payment", "res.users")
+        }
+    )
     con, erp = ingest(uvx, db, tmp_path, module=True)
     tables = ("erp_accounts", "erp_journal_lines", "erp_invoices", "erp_bills", "erp_payments")
     assert {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables} == {  # noqa: S608
-        "erp_accounts": 9, "erp_journal_lines": 30, "erp_invoices": 6, "erp_bills": 2, "erp_payments": 4}
+        "erp_accounts": 9,
+        "erp_journal_lines": 30,
+        "erp_invoices": 6,
+        "erp_bills": 2,
+        "erp_payments": 4,
+    }
     assert erp.pull.tables["erp_journal_lines"].reported_total == 30
     assert {path for path, *_ in db.calls} == {"/mcp/xmlrpc/object"}
-    assert con.execute("select sum(debit), sum(credit) from erp_journal_lines").fetchone() == (D("19750.60"), D("19750.60"))
+    assert con.execute("select sum(debit), sum(credit) from erp_journal_lines").fetchone() == (
+        D("19750.60"),
+        D("19750.60"),
+    )
 
 
 def test_a_model_the_module_does_not_enable_fails_the_source_naming_it(uvx: str, tmp_path: Path) -> None:
     read = {"read": True, "write": False, "create": False, "unlink": False}
     db = books.database(mcp_models={m: read for m in ("account.account", "account.move", "account.move.line")})
-    with pytest.raises(ConnectorError, match=r"tool 'search_records'.*Model 'account.payment' is not enabled for MCP access"):
+    with pytest.raises(
+        ConnectorError, match=r"tool 'search_records'.*Model 'account.payment' is not enabled for MCP access"
+    ):
         ingest(uvx, db, tmp_path, module=True)
 
 
@@ -260,15 +435,19 @@ def test_a_move_read_then_reset_to_draft_shifts_nothing(uvx: str, tmp_path: Path
     reset_to_draft(db, 2, before_search=2)
     con, erp = ingest(uvx, db, tmp_path)
     assert erp.pull.tables["erp_journal_lines"].rows == 30
-    assert [n for (n,) in con.execute("select line_no from erp_journal_lines where entry_id = '3' order by 1").fetchall()] == [
-        1006, 1007, 1008]
+    assert [
+        n for (n,) in con.execute("select line_no from erp_journal_lines where entry_id = '3' order by 1").fetchall()
+    ] == [1006, 1007, 1008]
 
 
 def test_a_move_reset_to_draft_before_its_items_are_read_fails_the_source(uvx: str, tmp_path: Path) -> None:
     db = books.database()
     reset_to_draft(db, 3, before_search=2)  # INV/2026/00002's items 1006-1008 are on page 2
-    with pytest.raises(ConnectorError, match=r"account.move.line: 5 records read and 22 left after id 1005, but the "
-                                             r"first page reported a total of 30 \(the data changed during the pull\)"):
+    with pytest.raises(
+        ConnectorError,
+        match=r"account.move.line: 5 records read and 22 left after id 1005, but the "
+        r"first page reported a total of 30 \(the data changed during the pull\)",
+    ):
         ingest(uvx, db, tmp_path)
 
 
@@ -285,8 +464,12 @@ def test_a_write_tool_in_allow_tools_is_refused_at_config_load(tool: str) -> Non
 
 # --- R7: the ledger's own trial balance through aggregate_records ---------------------------------
 def r7(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
-    return {p: (s, d) for p, s, d in con.execute(
-        "select period, status, detail from recon_results where check_id = 'R7_erp_report'").fetchall()}
+    return {
+        p: (s, d)
+        for p, s, d in con.execute(
+            "select period, status, detail from recon_results where check_id = 'R7_erp_report'"
+        ).fetchall()
+    }
 
 
 def test_the_trial_balance_is_the_ledgers_own_balances_at_each_month_end(loaded: Loaded) -> None:
@@ -296,8 +479,11 @@ def test_the_trial_balance_is_the_ledgers_own_balances_at_each_month_end(loaded:
     # each side of each report balances, and equals the posted items dated up to the day
     for day, report in ((JAN, TB_JAN), (FEB, TB_FEB)):
         posted = [r for r in books.posted_lines(loaded.db) if r["date"] <= day.isoformat()]
-        assert sum(D(d) for d, _ in report.values()) == sum(D(c) for _, c in report.values()) \
+        assert (
+            sum(D(d) for d, _ in report.values())
+            == sum(D(c) for _, c in report.values())
             == sum(D(repr(r["debit"])) for r in posted)
+        )
 
 
 def test_the_trial_balance_is_one_grouped_read_of_posted_items_per_month_end_paged_by_offset(loaded: Loaded) -> None:
@@ -306,20 +492,31 @@ def test_the_trial_balance_is_one_grouped_read_of_posted_items_per_month_end_pag
     expected = []
     for day in ("2026-01-31", "2026-02-20"):
         domain = [[["parent_state", "=", "posted"], ["date", "<=", day]]]
-        grouped = {"fields": ["debit:sum", "credit:sum"], "groupby": ["account_id"], "lazy": False, "orderby": "account_id"}
+        grouped = {
+            "fields": ["debit:sum", "credit:sum"],
+            "groupby": ["account_id"],
+            "lazy": False,
+            "orderby": "account_id",
+        }
         # 8 accounts at 5 a page (the server asks one more to know whether more follow), then the
         # ungrouped read the two pages must add up to
-        expected += [(domain, {**grouped, "limit": PAGE + 1, "offset": 0}), (domain, {**grouped, "limit": PAGE + 1, "offset": PAGE}),
-                     (domain, {"fields": ["debit:sum", "credit:sum"], "groupby": [], "lazy": False, "limit": 2, "offset": 0})]
+        expected += [
+            (domain, {**grouped, "limit": PAGE + 1, "offset": 0}),
+            (domain, {**grouped, "limit": PAGE + 1, "offset": PAGE}),
+            (domain, {"fields": ["debit:sum", "credit:sum"], "groupby": [], "lazy": False, "limit": 2, "offset": 0}),
+        ]
     assert groups == expected
-    calls = loaded.con.execute("select page from connector_calls where tool = 'aggregate_records' order by page").fetchall()
+    calls = loaded.con.execute(
+        "select page from connector_calls where tool = 'aggregate_records' order by page"
+    ).fetchall()
     assert [p for (p,) in calls] == [1, 2, 3, 4, 5, 6]
 
 
 def test_r7_passes_when_the_journal_read_serves_every_posted_item(loaded: Loaded) -> None:
     assert r7(loaded.con) == {
         "2026-01": ("pass", "every account's balance equals the ERP's own trial balance at 2026-01-31"),
-        "2026-02": ("pass", "every account's balance equals the ERP's own trial balance at 2026-02-20")}
+        "2026-02": ("pass", "every account's balance equals the ERP's own trial balance at 2026-02-20"),
+    }
 
 
 @pytest.mark.parametrize("tz", ["UTC", "America/New_York"])
@@ -336,14 +533,37 @@ def test_r7_fails_naming_the_accounts_when_the_journal_read_misses_a_journal(uvx
     assert r1 == [("pass",)]  # closeboard's own books balance: only the ERP's report shows the gap
     assert r7(con) == {
         "2026-01": ("fail", "2 account(s) differ from the ERP's own trial balance at 2026-01-31: 1, 9"),
-        "2026-02": ("fail", "2 account(s) differ from the ERP's own trial balance at 2026-02-20: 1, 9")}
-    items = con.execute("select period, record_id, amount, reason from recon_items where check_id = 'R7_erp_report' "
-                        "order by period, record_id").fetchall()
+        "2026-02": ("fail", "2 account(s) differ from the ERP's own trial balance at 2026-02-20: 1, 9"),
+    }
+    items = con.execute(
+        "select period, record_id, amount, reason from recon_items where check_id = 'R7_erp_report' "
+        "order by period, record_id"
+    ).fetchall()
     assert items == [
-        ("2026-01", "1", D("-10000.00"), "account 1: closeboard balance 1449.75, the ERP's trial balance 11449.75 at 2026-01-31"),
-        ("2026-01", "9", D("10000.00"), "account 9: closeboard balance 0.00, the ERP's trial balance -10000.00 at 2026-01-31"),
-        ("2026-02", "1", D("-10000.00"), "account 1: closeboard balance 2054.75, the ERP's trial balance 12054.75 at 2026-02-20"),
-        ("2026-02", "9", D("10000.00"), "account 9: closeboard balance 0.00, the ERP's trial balance -10000.00 at 2026-02-20"),
+        (
+            "2026-01",
+            "1",
+            D("-10000.00"),
+            "account 1: closeboard balance 1449.75, the ERP's trial balance 11449.75 at 2026-01-31",
+        ),
+        (
+            "2026-01",
+            "9",
+            D("10000.00"),
+            "account 9: closeboard balance 0.00, the ERP's trial balance -10000.00 at 2026-01-31",
+        ),
+        (
+            "2026-02",
+            "1",
+            D("-10000.00"),
+            "account 1: closeboard balance 2054.75, the ERP's trial balance 12054.75 at 2026-02-20",
+        ),
+        (
+            "2026-02",
+            "9",
+            D("10000.00"),
+            "account 9: closeboard balance 0.00, the ERP's trial balance -10000.00 at 2026-02-20",
+        ),
     ]
 
 
@@ -376,10 +596,13 @@ def test_groups_that_shift_between_pages_fail_the_pull_as_changed_data(uvx: str,
                         line["parent_state"] = "posted"
 
     db.before_call = post_draft
-    with pytest.raises(ConnectorError, match=r"source 'erp', tool 'aggregate_records': the trial balance at 2026-01-31: "
-                                             r"2 pages of groups add up to 22 items, debit 17830.60, credit 18829.60, but "
-                                             r"the ledger's totals are 23 items, debit 18829.60, credit 18829.60 \(the data "
-                                             r"changed during the pull\)") as info:
+    with pytest.raises(
+        ConnectorError,
+        match=r"source 'erp', tool 'aggregate_records': the trial balance at 2026-01-31: "
+        r"2 pages of groups add up to 22 items, debit 17830.60, credit 18829.60, but "
+        r"the ledger's totals are 23 items, debit 18829.60, credit 18829.60 \(the data "
+        r"changed during the pull\)",
+    ) as info:
         ingest(uvx, db, tmp_path)
     assert info.value.transient
 
@@ -392,6 +615,9 @@ def test_an_odoo_error_on_the_grouped_read_names_the_source_tool_day_and_cause(u
             raise AccessError("You are not allowed to access 'Journal Item' (account.move.line) records.")
 
     db.before_call = refuse
-    with pytest.raises(ConnectorError, match=r"source 'erp', tool 'aggregate_records': the trial balance at 2026-01-31: "
-                                             r".*You are not allowed to access 'Journal Item'"):
+    with pytest.raises(
+        ConnectorError,
+        match=r"source 'erp', tool 'aggregate_records': the trial balance at 2026-01-31: "
+        r".*You are not allowed to access 'Journal Item'",
+    ):
         ingest(uvx, db, tmp_path)

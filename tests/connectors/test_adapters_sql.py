@@ -41,7 +41,7 @@ def journal() -> list[tuple[Any, ...]]:
     for n in range(1, 14):
         amount = f"{n * 1037 % 9000 + 0.5 * (n % 2):.2f}"
         day = date(2026, 1 + n % 5, 1 + n).isoformat()
-        memo = f"Invoice {n} for O'Brien \"quoted\" \\ backslash" if n % 3 == 0 else None
+        memo = f'Invoice {n} for O\'Brien "quoted" \\ backslash' if n % 3 == 0 else None
         rows.append((f"JE{n:03d}", 1, day, "1100", amount, "0.00", "USD", memo, f"C{n % 4}", None, f"INV{n}", "posted"))
         rows.append((f"JE{n:03d}", 2, day, "4000", "0.00", amount, "USD", memo, f"C{n % 4}", None, f"INV{n}", "posted"))
     rows.append(("JE999", 1, "2026-03-01", "5000", "10.00", "0.00", "USD", "draft", None, "V1", None, "draft"))
@@ -109,10 +109,20 @@ def raw_config(uvx: str, db_file: Path, *, erp_allow: list[str] | None = None) -
     return {
         "company": {"name": "Sql Co", "currency": "USD", "first_period": "2026-01"},
         "connectors": {
-            "erp": {"adapter": "sql", "server": server, "allow_tools": erp_allow or ["read_query"],
-                    "client": client, "options": {"page_size": 7, "queries": dict(QUERIES), "as_of": ERP_AS_OF}},
-            "crm": {"adapter": "sql", "server": server, "allow_tools": ["read_query"], "client": client,
-                    "options": {"queries": {"crm_opportunities": CRM_QUERY}}},
+            "erp": {
+                "adapter": "sql",
+                "server": server,
+                "allow_tools": erp_allow or ["read_query"],
+                "client": client,
+                "options": {"page_size": 7, "queries": dict(QUERIES), "as_of": ERP_AS_OF},
+            },
+            "crm": {
+                "adapter": "sql",
+                "server": server,
+                "allow_tools": ["read_query"],
+                "client": client,
+                "options": {"queries": {"crm_opportunities": CRM_QUERY}},
+            },
         },
     }
 
@@ -125,8 +135,10 @@ def test_erp_and_crm_through_sql_load_into_the_canonical_tables_exactly(
 
     home = Home(tmp_path / "home")
     # left by an earlier adapter: a table the sql adapter is given no query for must not stay stale
-    con.execute("insert into erp_invoices (invoice_id, customer_id, issue_date, total, balance, currency, status) "
-                "values ('OLD-1', 'C0', date '2025-01-01', 10, 10, 'USD', 'open')")
+    con.execute(
+        "insert into erp_invoices (invoice_id, customer_id, issue_date, total, balance, currency, status) "
+        "values ('OLD-1', 'C0', date '2025-01-01', 10, 10, 'USD', 'open')"
+    )
     erp = ingest_source(config, "erp", home=home, run_id="r1", connect=connect)
     for table in ("erp_invoices", "erp_bills", "erp_payments", "erp_fx_rates"):
         assert con.execute(f"select count(*) from {table}").fetchall() == [(0,)]
@@ -148,51 +160,87 @@ def test_erp_and_crm_through_sql_load_into_the_canonical_tables_exactly(
     assert erp.pull.tables["erp_journal_lines"].reported_total == len(posted)
 
     expected_deals = sorted(
-        (f"D-{i}", cid, name, stage, Decimal(repr(amount)), ccy, date.fromisoformat(close) if close else None,
-         Decimal(prob), owner, bool(won), bool(closed))
+        (
+            f"D-{i}",
+            cid,
+            name,
+            stage,
+            Decimal(repr(amount)),
+            ccy,
+            date.fromisoformat(close) if close else None,
+            Decimal(prob),
+            owner,
+            bool(won),
+            bool(closed),
+        )
         for i, cid, name, stage, amount, ccy, close, prob, owner, won, closed in DEALS
     )
     assert con.execute("select * from crm_opportunities order by opportunity_id").fetchall() == expected_deals
     # the row with a binary value and the one whose REAL amount is not exact at cents were set aside
     # with the reason, not dropped silently and not read as 0
-    quarantined = con.execute("select source, tool, record, reason from quarantine "
-                              "order by json_extract_string(record, '$.opportunity_id')").fetchall()
+    quarantined = con.execute(
+        "select source, tool, record, reason from quarantine order by json_extract_string(record, '$.opportunity_id')"
+    ).fetchall()
     assert [(q[0], q[1]) for q in quarantined] == [("crm", "read_query")] * 2
     (_, _, blob_record, blob_reason), (_, _, real_record, real_reason) = quarantined
     assert json.loads(blob_record)["opportunity_id"] == "D-5" and json.loads(blob_record)["owner"] == "b'\\x00\\x01'"
-    assert blob_reason == ("crm_opportunities: column owner arrived as binary (b'\\x00\\x01'): "
-                           "write CAST(<its expression> AS TEXT) AS owner in the query")
+    assert blob_reason == (
+        "crm_opportunities: column owner arrived as binary (b'\\x00\\x01'): "
+        "write CAST(<its expression> AS TEXT) AS owner in the query"
+    )
     assert "D-6" in real_record
-    assert real_reason.startswith("crm_opportunities: column amount arrived as a REAL (binary floating point) "
-                                  "0.30000000000000004, not exact at 2 decimal places")
+    assert real_reason.startswith(
+        "crm_opportunities: column amount arrived as a REAL (binary floating point) "
+        "0.30000000000000004, not exact at 2 decimal places"
+    )
     assert "printf('%.2f', <its expression>) AS amount" in real_reason
     assert crm.pull.tables["crm_opportunities"].reported_total == len(DEALS) + 2
     assert len(crm.pull.tables["crm_opportunities"].rejected) == 2
     # the literal as_of reaches source_loads (R6's freshness check); the crm source configured none
     assert erp.pull.tables["erp_journal_lines"].as_of == ERP_AS_OF
-    assert dict(con.execute("select table_name, source_as_of from source_loads where table_name in "
-                            "('erp_accounts', 'erp_journal_lines', 'crm_opportunities')").fetchall()) == {
-        "erp_accounts": ERP_AS_OF, "erp_journal_lines": ERP_AS_OF, "crm_opportunities": None}
+    assert dict(
+        con.execute(
+            "select table_name, source_as_of from source_loads where table_name in "
+            "('erp_accounts', 'erp_journal_lines', 'crm_opportunities')"
+        ).fetchall()
+    ) == {"erp_accounts": ERP_AS_OF, "erp_journal_lines": ERP_AS_OF, "crm_opportunities": None}
 
     # only the declared read tool was ever called: never write_query or create_table
     assert {t for (t,) in con.execute("select distinct tool from connector_calls").fetchall()} == {"read_query"}
 
 
 BROKEN = [  # (queries, as_of, the message after "source 'erp', tool 'read_query': ")
-    ({"erp_accounts": "SELECT * FROM no_such_table"}, None,
-     "the query for erp_accounts (options.queries.erp_accounts) failed: the server reported an error: "
-     "Database error: no such table: no_such_table"),
-    ({"erp_accounts": QUERIES["erp_accounts"],
-      "erp_journal_lines": "WITH l AS (SELECT * FROM gl_lines) SELECT je AS entry_id, seq AS line_no, debt AS debit "
-                           "FROM l -- the typo is debt"}, None,
-     "the query for erp_journal_lines (options.queries.erp_journal_lines) failed: the server reported an error: "
-     "Database error: no such column: debt"),
-    ({"erp_accounts": QUERIES["erp_accounts"]}, "SELECT max(updated) FROM gl_accounts",
-     "the as_of query (options.as_of) failed: the server reported an error: Database error: no such column: updated"),
-    ({"erp_accounts": QUERIES["erp_accounts"]}, "SELECT '2026-03-31' AS a, 'x' AS b",
-     "options.as_of: the query must answer one row with one value, got [{'a': '2026-03-31', 'b': 'x'}]"),
-    ({"erp_accounts": QUERIES["erp_accounts"]}, "SELECT max(seq) FROM gl_lines",
-     "options.as_of: the query answered: 2 is not an ISO date or timestamp"),
+    (
+        {"erp_accounts": "SELECT * FROM no_such_table"},
+        None,
+        "the query for erp_accounts (options.queries.erp_accounts) failed: the server reported an error: "
+        "Database error: no such table: no_such_table",
+    ),
+    (
+        {
+            "erp_accounts": QUERIES["erp_accounts"],
+            "erp_journal_lines": "WITH l AS (SELECT * FROM gl_lines) SELECT je AS entry_id, seq AS line_no, debt AS debit "
+            "FROM l -- the typo is debt",
+        },
+        None,
+        "the query for erp_journal_lines (options.queries.erp_journal_lines) failed: the server reported an error: "
+        "Database error: no such column: debt",
+    ),
+    (
+        {"erp_accounts": QUERIES["erp_accounts"]},
+        "SELECT max(updated) FROM gl_accounts",
+        "the as_of query (options.as_of) failed: the server reported an error: Database error: no such column: updated",
+    ),
+    (
+        {"erp_accounts": QUERIES["erp_accounts"]},
+        "SELECT '2026-03-31' AS a, 'x' AS b",
+        "options.as_of: the query must answer one row with one value, got [{'a': '2026-03-31', 'b': 'x'}]",
+    ),
+    (
+        {"erp_accounts": QUERIES["erp_accounts"]},
+        "SELECT max(seq) FROM gl_lines",
+        "options.as_of: the query answered: 2 is not an ISO date or timestamp",
+    ),
 ]
 
 
@@ -231,13 +279,16 @@ def test_a_write_tool_in_allow_tools_is_refused_at_config_load(tmp_path: Path, t
     assert f"connectors.erp.allow_tools: ['{tool}'] not declared as read tools by adapter 'sql'" in message
 
 
-@pytest.mark.parametrize(("query", "why"), [
-    ("DELETE FROM gl_accounts", "the server reads nothing else), got 'DELETE FROM gl_accounts'"),
-    ("WITH x AS (SELECT 1) DELETE FROM gl_accounts", "got 'WITH x AS (SELECT 1) DELETE FROM gl_accounts'"),
-    ("SELECT 1 AS account_id; DROP TABLE gl_accounts", "more than one statement (a ';' before the end)"),
-    ("SELECT 1 AS account_id) UNION SELECT (2", "a ')' without its '('"),
-    ("SELECT 'unclosed AS account_id", "an unclosed ' quote"),
-])
+@pytest.mark.parametrize(
+    ("query", "why"),
+    [
+        ("DELETE FROM gl_accounts", "the server reads nothing else), got 'DELETE FROM gl_accounts'"),
+        ("WITH x AS (SELECT 1) DELETE FROM gl_accounts", "got 'WITH x AS (SELECT 1) DELETE FROM gl_accounts'"),
+        ("SELECT 1 AS account_id; DROP TABLE gl_accounts", "more than one statement (a ';' before the end)"),
+        ("SELECT 1 AS account_id) UNION SELECT (2", "a ')' without its '('"),
+        ("SELECT 'unclosed AS account_id", "an unclosed ' quote"),
+    ],
+)
 def test_sql_queries_are_one_select_or_with_statement(tmp_path: Path, query: str, why: str) -> None:
     raw = raw_config("uvx", tmp_path / "x.sqlite")
     raw["connectors"]["erp"]["options"]["queries"] = {"erp_accounts": query}
@@ -261,26 +312,34 @@ def test_sql_options_are_checked_at_config_load(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="options.as_of: must be one SELECT or WITH ... SELECT statement"):
         parse_config(raw)
     # a literal is kept as given; a timestamp without an offset is UTC; YAML's own dates are taken too
-    for given, kept in [("2026-03-31", "2026-03-31"), ("2026-03-31 18:00:00", "2026-03-31T18:00:00+00:00"),
-                        (date(2026, 3, 31), "2026-03-31"), ("2026-03-31T18:00:00+02:00", "2026-03-31T18:00:00+02:00")]:
+    for given, kept in [
+        ("2026-03-31", "2026-03-31"),
+        ("2026-03-31 18:00:00", "2026-03-31T18:00:00+00:00"),
+        (date(2026, 3, 31), "2026-03-31"),
+        ("2026-03-31T18:00:00+02:00", "2026-03-31T18:00:00+02:00"),
+    ]:
         raw["connectors"]["erp"]["options"]["as_of"] = given
         assert adapter_for(parse_config(raw).connectors["erp"]).as_of_literal == kept
 
 
 def test_the_trial_balance_query_needs_its_date_placeholder_and_the_report_dates_follow_the_company(
-    tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     raw = raw_config("uvx", tmp_path / "x.sqlite")
     queries = raw["connectors"]["erp"]["options"]["queries"]
-    for query in (TRIAL_BALANCE.replace(":balance_date", "'2026-01-31'"),  # one date for every month-end
-                  TRIAL_BALANCE.replace(":balance_date", "':balance_date'"),  # a string, not the placeholder
-                  TRIAL_BALANCE.replace(":balance_date", "date('now') -- :balance_date")):  # a comment
+    for query in (
+        TRIAL_BALANCE.replace(":balance_date", "'2026-01-31'"),  # one date for every month-end
+        TRIAL_BALANCE.replace(":balance_date", "':balance_date'"),  # a string, not the placeholder
+        TRIAL_BALANCE.replace(":balance_date", "date('now') -- :balance_date"),
+    ):  # a comment
         queries["erp_trial_balance"] = query
         with pytest.raises(ConfigError) as info:
             parse_config(raw)
-        assert ("connectors.erp.adapter 'sql': options.queries.erp_trial_balance: the query must use the placeholder "
-                ":balance_date (each month-end as a quoted ISO date, e.g. WHERE m.date <= :balance_date), else every "
-                "month-end reads the same balances") in str(info.value)
+        assert (
+            "connectors.erp.adapter 'sql': options.queries.erp_trial_balance: the query must use the placeholder "
+            ":balance_date (each month-end as a quoted ISO date, e.g. WHERE m.date <= :balance_date), else every "
+            "month-end reads the same balances"
+        ) in str(info.value)
     queries["erp_trial_balance"] = TRIAL_BALANCE
     adapter = adapter_for(parse_config(raw).connectors["erp"])
     assert "erp_trial_balance" in adapter.tables
@@ -288,7 +347,11 @@ def test_the_trial_balance_query_needs_its_date_placeholder_and_the_report_dates
     raw["company"].update(as_of="2026-03-15", timezone="Europe/Paris")
     connector = parse_config(raw).connectors["erp"]
     assert {k: connector.options[k] for k in ("from_period", "report_date", "timezone", "as_of")} == {
-        "from_period": "2026-01", "report_date": date(2026, 3, 15), "timezone": "Europe/Paris", "as_of": ERP_AS_OF}
+        "from_period": "2026-01",
+        "report_date": date(2026, 3, 15),
+        "timezone": "Europe/Paris",
+        "as_of": ERP_AS_OF,
+    }
     adapter = adapter_for(connector)
     assert adapter.report_dates() == [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 15)]
     assert adapter.as_of_literal == ERP_AS_OF
@@ -319,13 +382,19 @@ def test_a_trial_balance_ties_to_complete_books_and_fails_r7_when_the_journal_qu
     dropped = "JE003"  # dated 2026-04-04: 1100 debit, 4000 credit
     amount = next(Decimal(dr) for je, _, _, acct, dr, *_ in posted if je == dropped and acct == "1100")
     runs = {}
-    for name, journal_query in [("complete", QUERIES["erp_journal_lines"]),
-                                ("filtered", QUERIES["erp_journal_lines"] + f" AND je <> '{dropped}'")]:
+    for name, journal_query in [
+        ("complete", QUERIES["erp_journal_lines"]),
+        ("filtered", QUERIES["erp_journal_lines"] + f" AND je <> '{dropped}'"),
+    ]:
         raw["connectors"]["erp"]["options"]["queries"]["erp_journal_lines"] = journal_query
         con, connect = memory_warehouse()
         erp = ingest_source(parse_config(raw), "erp", home=Home(tmp_path / name), run_id=name, connect=connect)
-        got = {(d, a): (dr, cr) for d, a, dr, cr in con.execute(
-            "select balance_date, account_id, debit, credit from erp_trial_balance").fetchall()}
+        got = {
+            (d, a): (dr, cr)
+            for d, a, dr, cr in con.execute(
+                "select balance_date, account_id, debit, credit from erp_trial_balance"
+            ).fetchall()
+        }
         assert got == expected
         table = erp.pull.tables["erp_trial_balance"]
         assert table.reported_total == table.rows == len(expected) and table.as_of == ERP_AS_OF
@@ -333,23 +402,40 @@ def test_a_trial_balance_ties_to_complete_books_and_fails_r7_when_the_journal_qu
         build_recon(con, name, ReconParams())
         runs[name] = (
             dict(con.execute("select period, status from recon_results where check_id = 'R7_erp_report'").fetchall()),
-            con.execute("select period, record_id, amount, reason from recon_items where check_id = 'R7_erp_report' "
-                        "order by all").fetchall(),
-            {s for (s,) in con.execute("select status from recon_results where check_id = 'R1_trial_balance'")
-             .fetchall()},
+            con.execute(
+                "select period, record_id, amount, reason from recon_items where check_id = 'R7_erp_report' "
+                "order by all"
+            ).fetchall(),
+            {
+                s
+                for (s,) in con.execute(
+                    "select status from recon_results where check_id = 'R1_trial_balance'"
+                ).fetchall()
+            },
         )
-    assert runs["complete"] == ({p: "pass" for p in ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05")}, [],
-                                {"pass"})
+    assert runs["complete"] == (
+        {p: "pass" for p in ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05")},
+        [],
+        {"pass"},
+    )
     statuses, items, r1 = runs["filtered"]
     assert r1 == {"pass"}  # closeboard's books balance without the entry: only the ERP's report shows it
     assert statuses == {"2026-01": "pass", "2026-02": "pass", "2026-03": "pass", "2026-04": "fail", "2026-05": "fail"}
     assert [(p, r, a) for p, r, a, _ in items] == [
-        ("2026-04", "1100", -amount), ("2026-04", "4000", amount), ("2026-05", "1100", -amount),
-        ("2026-05", "4000", amount)]
+        ("2026-04", "1100", -amount),
+        ("2026-04", "4000", amount),
+        ("2026-05", "1100", -amount),
+        ("2026-05", "4000", amount),
+    ]
     assert items[0][3].startswith("account 1100: closeboard balance ") and "at 2026-04-30" in items[0][3]
     # every report's query carried its own date, as a quoted literal
-    sent = [a for (a,) in con.execute("select arguments from connector_calls where arguments like '%GROUP BY acct%' "
-                                      "and arguments like '%count(*)%' order by page").fetchall()]
+    sent = [
+        a
+        for (a,) in con.execute(
+            "select arguments from connector_calls where arguments like '%GROUP BY acct%' "
+            "and arguments like '%count(*)%' order by page"
+        ).fetchall()
+    ]
     assert [re.search(r"dt <= '([0-9-]+)'", a).group(1) for a in sent] == [d.isoformat() for d in days]
 
 
@@ -455,35 +541,48 @@ def tryton_db(tmp_path: Path) -> Path:
             "insert into account_move_line values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(i, m, a, num(dr), num(cr), num(sc), *rest) for i, m, a, dr, cr, sc, *rest in TRYTON_LINES],
         )
-        con.executemany("insert into account_invoice values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            (1, "out", "INV1", 1, "2026-01-15", "posted", 1, num("1234.56"), 2, 3),
-            (2, "in", "BILL1", 2, "2026-01-20", "paid", 1, num("800.10"), 3, 4),
-            (3, "out", "INV2", 4, "2026-02-10", "posted", 1, num("-100.00"), 6, 3),
-            (4, "out", None, 1, None, "draft", 1, None, None, 3),
-        ])
-        con.executemany("insert into account_statement values (?, ?, ?, ?, ?, ?)", [
-            (1, 1, "2026-01-31", num("10000.00"), "validated", "2026-02-01 08:00:00"),
-            (2, 1, "2026-02-28", num("10308.60"), "posted", "2026-03-01 08:00:00"),
-            (3, 1, "2026-03-05", num("10313.60"), "draft", "2026-03-06 10:00:00"),
-        ])
-        con.executemany("insert into account_statement_line values (?, ?, ?, ?, ?, ?, ?)", [
-            (1, 1, "S1-1", "2026-01-10", num("10000.00"), None, "Capital"),
-            (2, 2, "S2-1", "2026-02-01", num("1000.00"), 1, "Acme partial payment"),
-            (3, 2, "S2-2", "2026-02-05", num("-800.10"), 2, "Paper & Co"),
-            (4, 2, "S2-3", "2026-02-20", num("108.70"), None, "EUR receipt"),
-            (5, 3, "S3-1", "2026-03-05", num("5.00"), None, "not validated yet"),
-        ])
-        con.executemany("insert into sale_opportunity values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            (1, "OPP1", 1, num("5000.00"), 1, "won", 100, 1, "2026-01-05", "2026-01-06 10:00:00"),
-            (2, "OPP2", 4, num("12000.50"), 2, "opportunity", 40, 1, "2026-06-30", "2026-03-03 11:30:00"),
-            (3, "OPP3", None, num("750.00"), 1, "lead", 10, None, None, "2026-02-01 09:00:00"),
-            (4, "OPP4", 1, num("300.00"), 1, "lost", 0, 1, "2026-02-15", "2026-02-16 09:00:00"),
-        ])
+        con.executemany(
+            "insert into account_invoice values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (1, "out", "INV1", 1, "2026-01-15", "posted", 1, num("1234.56"), 2, 3),
+                (2, "in", "BILL1", 2, "2026-01-20", "paid", 1, num("800.10"), 3, 4),
+                (3, "out", "INV2", 4, "2026-02-10", "posted", 1, num("-100.00"), 6, 3),
+                (4, "out", None, 1, None, "draft", 1, None, None, 3),
+            ],
+        )
+        con.executemany(
+            "insert into account_statement values (?, ?, ?, ?, ?, ?)",
+            [
+                (1, 1, "2026-01-31", num("10000.00"), "validated", "2026-02-01 08:00:00"),
+                (2, 1, "2026-02-28", num("10308.60"), "posted", "2026-03-01 08:00:00"),
+                (3, 1, "2026-03-05", num("10313.60"), "draft", "2026-03-06 10:00:00"),
+            ],
+        )
+        con.executemany(
+            "insert into account_statement_line values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (1, 1, "S1-1", "2026-01-10", num("10000.00"), None, "Capital"),
+                (2, 2, "S2-1", "2026-02-01", num("1000.00"), 1, "Acme partial payment"),
+                (3, 2, "S2-2", "2026-02-05", num("-800.10"), 2, "Paper & Co"),
+                (4, 2, "S2-3", "2026-02-20", num("108.70"), None, "EUR receipt"),
+                (5, 3, "S3-1", "2026-03-05", num("5.00"), None, "not validated yet"),
+            ],
+        )
+        con.executemany(
+            "insert into sale_opportunity values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (1, "OPP1", 1, num("5000.00"), 1, "won", 100, 1, "2026-01-05", "2026-01-06 10:00:00"),
+                (2, "OPP2", 4, num("12000.50"), 2, "opportunity", 40, 1, "2026-06-30", "2026-03-03 11:30:00"),
+                (3, "OPP3", None, num("750.00"), 1, "lead", 10, None, None, "2026-02-01 09:00:00"),
+                (4, "OPP4", 1, num("300.00"), 1, "lost", 0, 1, "2026-02-15", "2026-02-16 09:00:00"),
+            ],
+        )
     return path
 
 
-def tryton_config(uvx: str, db: Path, monkeypatch: pytest.MonkeyPatch, *, as_of: str | None = None,
-                  **queries: str) -> Any:
+def tryton_config(
+    uvx: str, db: Path, monkeypatch: pytest.MonkeyPatch, *, as_of: str | None = None, **queries: str
+) -> Any:
     """The worked example as written (the uvx on PATH and the database through ${TRYTON_DB}); ``as_of``
     pins the company's report date."""
     monkeypatch.setenv("TRYTON_DB", str(db))
@@ -492,8 +591,12 @@ def tryton_config(uvx: str, db: Path, monkeypatch: pytest.MonkeyPatch, *, as_of:
         connector["server"]["command"] = uvx
         connector["client"] = {"call_timeout_s": 120, "retries": 1, "backoff_s": 0.01}
     raw["connectors"]["erp"]["options"]["queries"].update(queries)
-    raw["company"] = {"name": "Tryton Co", "currency": "USD", "first_period": "2026-01",
-                      **({"as_of": as_of} if as_of else {})}
+    raw["company"] = {
+        "name": "Tryton Co",
+        "currency": "USD",
+        "first_period": "2026-01",
+        **({"as_of": as_of} if as_of else {}),
+    }
     return parse_config(raw)
 
 
@@ -515,15 +618,17 @@ def test_tryton_binary_money_is_rejected_with_the_cast_to_write_and_loads_exactl
     lines = erp.pull.tables["erp_journal_lines"]
     assert (lines.rows, lines.reported_total, len(lines.rejected)) == (len(posted), len(posted), len(posted))
     assert con.execute("select count(*) from erp_journal_lines").fetchall() == [(0,)]
-    assert con.execute("select reported_total, rows_loaded, rows_rejected from source_loads "
-                       "where table_name = 'erp_journal_lines'").fetchall() == [(len(posted), 0, len(posted))]
+    assert con.execute(
+        "select reported_total, rows_loaded, rows_rejected from source_loads where table_name = 'erp_journal_lines'"
+    ).fetchall() == [(len(posted), 0, len(posted))]
     reasons = dict(con.execute("select record, reason from quarantine where run_id = 'raw'").fetchall())
     assert len(reasons) == len(posted)
     capital = next(r for rec, r in reasons.items() if '"entry_id": "M1"' in rec and '"line_no": 1,' in rec)
     assert capital == (
         "erp_journal_lines: column debit arrived as binary (b'10000.00'): write CAST(<its expression> AS TEXT) AS "
         "debit in the query; column credit arrived as binary (b'0'): write CAST(<its expression> AS TEXT) AS credit "
-        "in the query")
+        "in the query"
+    )
     fx = next(r for rec, r in reasons.items() if '"line_no": 15,' in rec)
     assert "column amount_currency arrived as binary (b'100.00')" in fx
     # ... and R6 fails as an ERROR naming the count and the first reason: never a quiet month
@@ -531,11 +636,14 @@ def test_tryton_binary_money_is_rejected_with_the_cast_to_write_and_loads_exactl
 
     con.execute("insert into run_context values ('2026-01', current_date, 1, 'USD')")
     build_recon(con, "raw")
-    status, detail = con.execute("select status, detail from recon_results where check_id = 'R6_completeness' "
-                                 "order by period desc limit 1").fetchall()[0]
+    status, detail = con.execute(
+        "select status, detail from recon_results where check_id = 'R6_completeness' order by period desc limit 1"
+    ).fetchall()[0]
     assert status == "fail" and f"{len(posted)} rejected by the adapter" in detail
-    finding = con.execute("select reason from recon_items where check_id = 'R6_completeness' "
-                          "and record_id = 'erp_journal_lines' and reason like '%rows rejected%'").fetchall()
+    finding = con.execute(
+        "select reason from recon_items where check_id = 'R6_completeness' "
+        "and record_id = 'erp_journal_lines' and reason like '%rows rejected%'"
+    ).fetchall()
     assert finding and f"{len(posted)} of {len(posted)} rows rejected" in finding[0][0] and "CAST(" in finding[0][0]
     con.execute("delete from run_context")
 
@@ -544,71 +652,169 @@ def test_tryton_binary_money_is_rejected_with_the_cast_to_write_and_loads_exactl
     results = {s: ingest_source(config, s, home=home, run_id="r1", connect=connect) for s in ("erp", "bank", "crm")}
     assert con.execute("select count(*) from quarantine where run_id = 'r1'").fetchall() == [(0,)]
     assert con.execute("select * from erp_accounts order by account_id").fetchall() == [
-        ("1000", "Bank", "asset", "cash", "USD", None), ("1100", "Accounts receivable", "asset", "ar", "USD", None),
-        ("2000", "Accounts payable", "liability", "ap", "USD", None), ("3000", "Capital", "equity", None, "USD", None),
-        ("4000", "Sales", "revenue", None, "USD", None), ("6000", "Operating expenses", "expense", None, "USD", None),
-        ("6100", "Rent", "expense", None, "USD", "6000")]
+        ("1000", "Bank", "asset", "cash", "USD", None),
+        ("1100", "Accounts receivable", "asset", "ar", "USD", None),
+        ("2000", "Accounts payable", "liability", "ap", "USD", None),
+        ("3000", "Capital", "equity", None, "USD", None),
+        ("4000", "Sales", "revenue", None, "USD", None),
+        ("6000", "Operating expenses", "expense", None, "USD", None),
+        ("6100", "Rent", "expense", None, "USD", "6000"),
+    ]
     codes = {2: "1000", 3: "1100", 4: "2000", 5: "3000", 6: "4000", 8: "6100"}
     parties = {1: "C001", 2: "V001", 4: "C002"}
     documents = {2: "INV1", 3: "BILL1", 6: "INV2"}
     expected_lines = sorted(
-        (TRYTON_MOVES[move - 1][1], i, date.fromisoformat(TRYTON_MOVES[move - 1][2]), codes[account], Decimal(dr),
-         Decimal(cr), "USD", Decimal(sc) if sc else None, text,
-         parties.get(party) if account == 3 else None, parties.get(party) if account == 4 else None,
-         documents.get(move))
+        (
+            TRYTON_MOVES[move - 1][1],
+            i,
+            date.fromisoformat(TRYTON_MOVES[move - 1][2]),
+            codes[account],
+            Decimal(dr),
+            Decimal(cr),
+            "USD",
+            Decimal(sc) if sc else None,
+            text,
+            parties.get(party) if account == 3 else None,
+            parties.get(party) if account == 4 else None,
+            documents.get(move),
+        )
         for i, move, account, dr, cr, sc, _, party, text, _, _ in posted
     )
     got_lines = con.execute(
         "select entry_id, line_no, posted_date, account_id, debit, credit, currency, amount_currency, description, "
-        "customer_id, vendor_id, document_id from erp_journal_lines order by entry_id, line_no").fetchall()
+        "customer_id, vendor_id, document_id from erp_journal_lines order by entry_id, line_no"
+    ).fetchall()
     assert got_lines == expected_lines
     assert con.execute("select sum(debit), sum(credit) from erp_journal_lines").fetchall() == [
-        (Decimal("14043.46"), Decimal("14043.46"))]
+        (Decimal("14043.46"), Decimal("14043.46"))
+    ]
     assert con.execute(
         "select invoice_id, customer_id, customer_name, issue_date, due_date, total, balance, currency, status, "
-        "doc_type from erp_invoices order by invoice_id").fetchall() == [
-        ("INV1", "C001", "Acme Corp", date(2026, 1, 15), date(2026, 2, 14), Decimal("1234.56"), Decimal("234.56"),
-         "USD", "open", "invoice"),
-        ("INV2", "C002", "Bolt GmbH", date(2026, 2, 10), date(2026, 3, 12), Decimal("-100.00"), Decimal("-100.00"),
-         "USD", "open", "credit_note")]
+        "doc_type from erp_invoices order by invoice_id"
+    ).fetchall() == [
+        (
+            "INV1",
+            "C001",
+            "Acme Corp",
+            date(2026, 1, 15),
+            date(2026, 2, 14),
+            Decimal("1234.56"),
+            Decimal("234.56"),
+            "USD",
+            "open",
+            "invoice",
+        ),
+        (
+            "INV2",
+            "C002",
+            "Bolt GmbH",
+            date(2026, 2, 10),
+            date(2026, 3, 12),
+            Decimal("-100.00"),
+            Decimal("-100.00"),
+            "USD",
+            "open",
+            "credit_note",
+        ),
+    ]
     assert con.execute(
         "select bill_id, vendor_id, vendor_name, issue_date, due_date, total, balance, currency, status, doc_type "
-        "from erp_bills").fetchall() == [
-        ("BILL1", "V001", "Paper & Co", date(2026, 1, 20), date(2026, 2, 19), Decimal("800.10"), Decimal("0.00"),
-         "USD", "paid", "invoice")]
-    assert con.execute("select payment_id, line_no, document_id, paid_date, amount, currency, kind from erp_payments "
-                       "order by payment_id").fetchall() == [
+        "from erp_bills"
+    ).fetchall() == [
+        (
+            "BILL1",
+            "V001",
+            "Paper & Co",
+            date(2026, 1, 20),
+            date(2026, 2, 19),
+            Decimal("800.10"),
+            Decimal("0.00"),
+            "USD",
+            "paid",
+            "invoice",
+        )
+    ]
+    assert con.execute(
+        "select payment_id, line_no, document_id, paid_date, amount, currency, kind from erp_payments "
+        "order by payment_id"
+    ).fetchall() == [
         ("ML8", 1, "INV1", date(2026, 2, 1), Decimal("1000.00"), "USD", "payment"),
-        ("ML9", 1, "BILL1", date(2026, 2, 5), Decimal("800.10"), "USD", "payment")]
+        ("ML9", 1, "BILL1", date(2026, 2, 5), Decimal("800.10"), "USD", "payment"),
+    ]
     assert con.execute("select * from bank_accounts").fetchall() == [("SJ1", "Main bank", "USD", "1000")]
-    assert con.execute("select txn_id, bank_account_id, booked_date, amount, description, reference "
-                       "from bank_transactions order by txn_id").fetchall() == [
+    assert con.execute(
+        "select txn_id, bank_account_id, booked_date, amount, description, reference "
+        "from bank_transactions order by txn_id"
+    ).fetchall() == [
         ("SL1", "SJ1", date(2026, 1, 10), Decimal("10000.00"), "Capital", "S1-1"),
         ("SL2", "SJ1", date(2026, 2, 1), Decimal("1000.00"), "Acme partial payment", "S2-1"),
         ("SL3", "SJ1", date(2026, 2, 5), Decimal("-800.10"), "Paper & Co", "S2-2"),
-        ("SL4", "SJ1", date(2026, 2, 20), Decimal("108.70"), "EUR receipt", "S2-3")]
+        ("SL4", "SJ1", date(2026, 2, 20), Decimal("108.70"), "EUR receipt", "S2-3"),
+    ]
     assert con.execute("select * from bank_balances order by balance_date").fetchall() == [
-        ("SJ1", date(2026, 1, 31), Decimal("10000.00")), ("SJ1", date(2026, 2, 28), Decimal("10308.60"))]
+        ("SJ1", date(2026, 1, 31), Decimal("10000.00")),
+        ("SJ1", date(2026, 2, 28), Decimal("10308.60")),
+    ]
     assert con.execute("select * from crm_opportunities order by opportunity_id").fetchall() == [
-        ("OPP1", "C001", "Acme Corp", "won", Decimal("5000.00"), "USD", date(2026, 1, 5), Decimal("100.00"),
-         "Ana Ruiz", True, True),
-        ("OPP2", "C002", "Bolt GmbH", "opportunity", Decimal("12000.50"), "EUR", date(2026, 6, 30), Decimal("40.00"),
-         "Ana Ruiz", False, False),
+        (
+            "OPP1",
+            "C001",
+            "Acme Corp",
+            "won",
+            Decimal("5000.00"),
+            "USD",
+            date(2026, 1, 5),
+            Decimal("100.00"),
+            "Ana Ruiz",
+            True,
+            True,
+        ),
+        (
+            "OPP2",
+            "C002",
+            "Bolt GmbH",
+            "opportunity",
+            Decimal("12000.50"),
+            "EUR",
+            date(2026, 6, 30),
+            Decimal("40.00"),
+            "Ana Ruiz",
+            False,
+            False,
+        ),
         ("OPP3", None, None, "lead", Decimal("750.00"), "USD", None, Decimal("10.00"), None, False, False),
-        ("OPP4", "C001", "Acme Corp", "lost", Decimal("300.00"), "USD", date(2026, 2, 15), Decimal("0.00"),
-         "Ana Ruiz", False, True)]
+        (
+            "OPP4",
+            "C001",
+            "Acme Corp",
+            "lost",
+            Decimal("300.00"),
+            "USD",
+            date(2026, 2, 15),
+            Decimal("0.00"),
+            "Ana Ruiz",
+            False,
+            True,
+        ),
+    ]
 
     # 3. the as_of queries: each source's latest write_date, read once per pull, naive = UTC
     as_of = dict(con.execute("select table_name, source_as_of from source_loads").fetchall())
-    erp_as_of, bank_as_of, crm_as_of = ("2026-03-02T17:45:12.500000+00:00", "2026-03-06T10:00:00+00:00",
-                                        "2026-03-03T11:30:00+00:00")
+    erp_as_of, bank_as_of, crm_as_of = (
+        "2026-03-02T17:45:12.500000+00:00",
+        "2026-03-06T10:00:00+00:00",
+        "2026-03-03T11:30:00+00:00",
+    )
     assert as_of == {
         **dict.fromkeys(["erp_accounts", "erp_journal_lines", "erp_invoices", "erp_bills", "erp_payments"], erp_as_of),
-        "erp_trial_balance": erp_as_of, "erp_fx_rates": None,  # fed by no query: emptied
+        "erp_trial_balance": erp_as_of,
+        "erp_fx_rates": None,  # fed by no query: emptied
         **dict.fromkeys(["bank_accounts", "bank_transactions", "bank_balances"], bank_as_of),
-        "crm_opportunities": crm_as_of}
-    calls = con.execute("select arguments from connector_calls where run_id = 'r1' and source = 'erp' "
-                        "and arguments like '%write_date%'").fetchall()
+        "crm_opportunities": crm_as_of,
+    }
+    calls = con.execute(
+        "select arguments from connector_calls where run_id = 'r1' and source = 'erp' and arguments like '%write_date%'"
+    ).fetchall()
     assert len(calls) == 1  # the as_of query ran once for the five tables
     assert results["erp"].pull.tables["erp_journal_lines"].reported_total == len(posted)
     assert {t for (t,) in con.execute("select distinct tool from connector_calls").fetchall()} == {"read_query"}
@@ -628,20 +834,29 @@ def test_tryton_trial_balance_ties_to_the_worked_example_and_r7_names_what_a_lat
     late = journal_query.replace("WHERE state = 'posted'", "WHERE state = 'posted' AND date >= '2026-01-15'")
     assert late != journal_query
     checked = {}
-    for name, config in [("worked", worked),
-                         ("late", tryton_config(uvx, tryton_db, monkeypatch, as_of="2026-03-31", erp_journal_lines=late))]:
+    for name, config in [
+        ("worked", worked),
+        ("late", tryton_config(uvx, tryton_db, monkeypatch, as_of="2026-03-31", erp_journal_lines=late)),
+    ]:
         con, connect = memory_warehouse()
         ingest_source(config, "erp", home=Home(tmp_path / name), run_id=name, connect=connect)
         con.execute("insert into run_context values ('2026-01', '2026-03-31', 1, 'USD')")
         build_recon(con, name, ReconParams())
         checked[name] = (
-            con.execute("select balance_date::varchar, account_id, debit, credit from erp_trial_balance "
-                        "where balance_date = '2026-01-31' order by account_id").fetchall(),
+            con.execute(
+                "select balance_date::varchar, account_id, debit, credit from erp_trial_balance "
+                "where balance_date = '2026-01-31' order by account_id"
+            ).fetchall(),
             dict(con.execute("select period, status from recon_results where check_id = 'R7_erp_report'").fetchall()),
-            con.execute("select period, record_id, amount from recon_items where check_id = 'R7_erp_report' "
-                        "order by all").fetchall(),
-            {s for (s,) in con.execute("select status from recon_results where check_id = 'R1_trial_balance'")
-             .fetchall()},
+            con.execute(
+                "select period, record_id, amount from recon_items where check_id = 'R7_erp_report' order by all"
+            ).fetchall(),
+            {
+                s
+                for (s,) in con.execute(
+                    "select status from recon_results where check_id = 'R1_trial_balance'"
+                ).fetchall()
+            },
         )
     january = [  # M1-M3 (posted, dated in January), summed per account: Tryton's own figures
         ("2026-01-31", "1000", Decimal("10000.00"), Decimal("0.00")),
@@ -649,13 +864,16 @@ def test_tryton_trial_balance_ties_to_the_worked_example_and_r7_names_what_a_lat
         ("2026-01-31", "2000", Decimal("0.00"), Decimal("800.10")),
         ("2026-01-31", "3000", Decimal("0.00"), Decimal("10000.00")),
         ("2026-01-31", "4000", Decimal("0.00"), Decimal("1234.56")),
-        ("2026-01-31", "6100", Decimal("800.10"), Decimal("0.00"))]
+        ("2026-01-31", "6100", Decimal("800.10"), Decimal("0.00")),
+    ]
     months = ("2026-01", "2026-02", "2026-03")
     assert checked["worked"] == (january, dict.fromkeys(months, "pass"), [], {"pass"})
     tb, statuses, items, r1 = checked["late"]
     assert tb == january and r1 == {"pass"}
     assert statuses == dict.fromkeys(months, "fail")
-    assert items == [(m, a, d) for m in months for a, d in (("1000", Decimal("-10000.00")), ("3000", Decimal("10000.00")))]
+    assert items == [
+        (m, a, d) for m in months for a, d in (("1000", Decimal("-10000.00")), ("3000", Decimal("10000.00")))
+    ]
 
 
 def test_a_server_ignoring_offset_is_stopped_naming_the_source() -> None:
@@ -672,8 +890,19 @@ def test_a_server_ignoring_offset_is_stopped_naming_the_source() -> None:
     def read_query(query: str) -> str:  # mcp-server-sqlite answers a Python repr of the rows
         if query.startswith("SELECT count(*)"):
             return str([{"n": 10**9}])
-        return str([{"account_id": str(n), "name": f"A{n}", "type": "asset", "subtype": None, "currency": "USD",
-                     "parent_id": None} for n in range(7)])
+        return str(
+            [
+                {
+                    "account_id": str(n),
+                    "name": f"A{n}",
+                    "type": "asset",
+                    "subtype": None,
+                    "currency": "USD",
+                    "parent_id": None,
+                }
+                for n in range(7)
+            ]
+        )
 
     raw = raw_config("uvx", Path("exports.sqlite"))
     connector = parse_config(raw).connectors["erp"]
@@ -683,8 +912,9 @@ def test_a_server_ignoring_offset_is_stopped_naming_the_source() -> None:
 
     async def go() -> None:
         async with SourceSession(connector, log=log, server=server) as session:
-            async for _ in adapter.pages(session, Stream("erp_accounts", "read_query", {"query": QUERIES["erp_accounts"]},
-                                                         paged=False)):
+            async for _ in adapter.pages(
+                session, Stream("erp_accounts", "read_query", {"query": QUERIES["erp_accounts"]}, paged=False)
+            ):
                 pass
 
     with pytest.raises(ConnectorError) as info:

@@ -37,14 +37,29 @@ START = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 def synthetic(n: int) -> list[dict[str, Any]]:
     """n charges, several per second in places, newest first (as Stripe lists them)."""
-    out = [{"id": f"txn_s{i:04d}", "object": "balance_transaction", "amount": 1000 + i, "fee": 59, "net": 941 + i,
-            "currency": "usd", "created": START + (i // 3) * 3600, "type": "charge", "description": None,
-            "source": f"ch_s{i:04d}", "fee_details": [], "status": "available"} for i in range(n)]
+    out = [
+        {
+            "id": f"txn_s{i:04d}",
+            "object": "balance_transaction",
+            "amount": 1000 + i,
+            "fee": 59,
+            "net": 941 + i,
+            "currency": "usd",
+            "created": START + (i // 3) * 3600,
+            "type": "charge",
+            "description": None,
+            "source": f"ch_s{i:04d}",
+            "fee_details": [],
+            "status": "available",
+        }
+        for i in range(n)
+    ]
     return sorted(out, key=lambda t: (t["created"], t["id"]), reverse=True)
 
 
-def stripe_server(txns: list[dict[str, Any]], calls: list[tuple[str, dict[str, Any]]], *, paging: str,
-                  balance_fails: bool = False) -> Any:
+def stripe_server(
+    txns: list[dict[str, Any]], calls: list[tuple[str, dict[str, Any]]], *, paging: str, balance_fails: bool = False
+) -> Any:
     server = new_server("stripe-fake", title="Stripe (fake)", instructions="test")
 
     @server.tool(name="retrieve_balance", structured_output=False)
@@ -57,22 +72,33 @@ def stripe_server(txns: list[dict[str, Any]], calls: list[tuple[str, dict[str, A
         return [t for t in txns if created.get("gte", 0) <= t["created"] < created.get("lt", 2**62)]
 
     if paging == "starting_after":  # Stripe's REST list: {object: list, data, has_more}
+
         @server.tool(name="list_balance_transactions", structured_output=False)
-        def list_cursor(limit: int = 10, starting_after: str | None = None, created: dict[str, int] | None = None) -> str:
+        def list_cursor(
+            limit: int = 10, starting_after: str | None = None, created: dict[str, int] | None = None
+        ) -> str:
             calls.append(("list_balance_transactions", {"limit": limit, "starting_after": starting_after}))
             assert 1 <= limit <= 100
             rows = window(created)
             start = next(i for i, t in enumerate(rows) if t["id"] == starting_after) + 1 if starting_after else 0
-            data = rows[start:start + limit]
-            return json.dumps({"object": "list", "data": data, "has_more": start + limit < len(rows),
-                               "url": "/v1/balance_transactions"})
+            data = rows[start : start + limit]
+            return json.dumps(
+                {
+                    "object": "list",
+                    "data": data,
+                    "has_more": start + limit < len(rows),
+                    "url": "/v1/balance_transactions",
+                }
+            )
     elif paging == "created":  # the toolkit's list-tool shape: the bare .data array, at most `limit`
+
         @server.tool(name="list_balance_transactions", structured_output=False)
         def list_windows(limit: int = 10, created: dict[str, int] | None = None) -> str:
             calls.append(("list_balance_transactions", {"limit": limit, "created": created}))
             assert 1 <= limit <= 100
             return json.dumps(window(created)[:limit])
     else:  # like list_payment_intents: limit only, no cursor
+
         @server.tool(name="list_balance_transactions", structured_output=False)
         def list_plain(limit: int = 10) -> str:
             calls.append(("list_balance_transactions", {"limit": limit}))
@@ -88,12 +114,23 @@ def stripe_server(txns: list[dict[str, Any]], calls: list[tuple[str, dict[str, A
 
 
 def connector(allow: list[str] = ALLOW, **options: Any) -> ConnectorConfig:
-    return ConnectorConfig("bank", "stripe", ServerConfig(url="https://mcp.stripe.com"), tuple(allow),
-                           ClientSettings(call_timeout_s=20, retries=0), {**OPTIONS, **options})
+    return ConnectorConfig(
+        "bank",
+        "stripe",
+        ServerConfig(url="https://mcp.stripe.com"),
+        tuple(allow),
+        ClientSettings(call_timeout_s=20, retries=0),
+        {**OPTIONS, **options},
+    )
 
 
-def pull(config: ConnectorConfig, txns: list[dict[str, Any]] = TXNS, *, paging: str = "starting_after",
-         balance_fails: bool = False) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+def pull(
+    config: ConnectorConfig,
+    txns: list[dict[str, Any]] = TXNS,
+    *,
+    paging: str = "starting_after",
+    balance_fails: bool = False,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     calls: list[tuple[str, dict[str, Any]]] = []
     rows: dict[str, list[dict[str, Any]]] = {}
     result: dict[str, Any] = {}
@@ -101,16 +138,26 @@ def pull(config: ConnectorConfig, txns: list[dict[str, Any]] = TXNS, *, paging: 
     async def go() -> None:
         server = stripe_server(txns, calls, paging=paging, balance_fails=balance_fails)
         async with SourceSession(config, log=CallLog(), server=server) as session:
-            pulled = await pull_source(session, adapter_for(config), lambda t, b: rows.setdefault(t, []).extend(b.to_pylist()))
+            pulled = await pull_source(
+                session, adapter_for(config), lambda t, b: rows.setdefault(t, []).extend(b.to_pylist())
+            )
             result.update(pulled.tables)
 
     anyio.run(go)
     return rows, result, calls
 
 
-def txn(txn_id: str, day: str, amount: str, description: str, reference: str | None, ccy: str = "usd") -> dict[str, Any]:
-    return {"txn_id": txn_id, "bank_account_id": f"stripe:{ccy}", "booked_date": day, "amount": amount,
-            "description": description, "reference": reference}
+def txn(
+    txn_id: str, day: str, amount: str, description: str, reference: str | None, ccy: str = "usd"
+) -> dict[str, Any]:
+    return {
+        "txn_id": txn_id,
+        "bank_account_id": f"stripe:{ccy}",
+        "booked_date": day,
+        "amount": amount,
+        "description": description,
+        "reference": reference,
+    }
 
 
 EXPECTED_SPLIT = [  # from balance_transactions.json: cents -> exact decimals, JPY has no minor unit
@@ -119,7 +166,9 @@ EXPECTED_SPLIT = [  # from balance_transactions.json: cents -> exact decimals, J
     txn("txn_1B", "2026-05-03", "-25.00", "refund: REFUND FOR CHARGE (Invoice INV-0990)", "re_1B"),
     txn("txn_1C", "2026-05-05", "-500.00", "payout: STRIPE PAYOUT", "po_1C"),
     txn("txn_1D", "2026-05-06", "5000", "charge", "ch_1D", "jpy"),
-    txn("txn_1D:fee", "2026-05-06", "-180", "Stripe fee on txn_1D: Stripe processing fees, Tax on fees", "ch_1D", "jpy"),
+    txn(
+        "txn_1D:fee", "2026-05-06", "-180", "Stripe fee on txn_1D: Stripe processing fees, Tax on fees", "ch_1D", "jpy"
+    ),
     txn("txn_1E", "2026-05-10", "-15.00", "stripe_fee: Radar (2026-05-01 - 2026-05-31)", None),
     txn("txn_1F", "2026-05-31", "250.75", "charge: Invoice INV-1002", "ch_1F"),
     txn("txn_1F:fee", "2026-05-31", "-7.57", "Stripe fee on txn_1F: Stripe processing fees", "ch_1F"),
@@ -197,8 +246,14 @@ def test_failed_to_text_fails_naming_the_tool() -> None:
 def test_create_refund_is_refused_at_config_load_and_never_called() -> None:
     raw = {
         "company": {"name": "Stripe Co", "currency": "USD", "first_period": "2026-01"},
-        "connectors": {"bank": {"adapter": "stripe", "server": {"url": "https://mcp.stripe.com"},
-                                "allow_tools": [*ALLOW, "create_refund"], "options": OPTIONS}},
+        "connectors": {
+            "bank": {
+                "adapter": "stripe",
+                "server": {"url": "https://mcp.stripe.com"},
+                "allow_tools": [*ALLOW, "create_refund"],
+                "options": OPTIONS,
+            }
+        },
     }
     with pytest.raises(ConfigError, match=r"\['create_refund'\] not declared as read tools by adapter 'stripe'"):
         parse_config(raw)
@@ -209,8 +264,12 @@ def test_create_refund_is_refused_at_config_load_and_never_called() -> None:
 def test_options_are_checked() -> None:
     with pytest.raises(ValueError, match="set options.gl_account_id"):
         adapter_for(ConnectorConfig("bank", "stripe", ServerConfig(url="https://x"), tuple(ALLOW)))
-    for bad, message in [({"fees": "gross"}, "options.fees"), ({"page_size": 101}, "options.page_size"),
-                         ({"paging": "pages"}, "options.paging"), ({"since": "May"}, "options.since")]:
+    for bad, message in [
+        ({"fees": "gross"}, "options.fees"),
+        ({"page_size": 101}, "options.page_size"),
+        ({"paging": "pages"}, "options.paging"),
+        ({"since": "May"}, "options.since"),
+    ]:
         with pytest.raises(ValueError, match=message):
             adapter_for(connector(**bad))
     assert (from_minor(12345, "kwd"), from_minor(-7, "usd"), from_minor(500, "JPY")) == ("12.345", "-0.07", "500")
@@ -220,19 +279,34 @@ def test_options_are_checked() -> None:
 def test_options_cannot_make_a_write_tool_a_read(key: str) -> None:
     raw = {
         "company": {"name": "Stripe Co", "currency": "USD", "first_period": "2026-01"},
-        "connectors": {"bank": {"adapter": "stripe", "server": {"url": "https://mcp.stripe.com"},
-                                "allow_tools": ["create_refund", *ALLOW], "options": {**OPTIONS, key: "create_refund"}}},
+        "connectors": {
+            "bank": {
+                "adapter": "stripe",
+                "server": {"url": "https://mcp.stripe.com"},
+                "allow_tools": ["create_refund", *ALLOW],
+                "options": {**OPTIONS, key: "create_refund"},
+            }
+        },
     }
     with pytest.raises(ConfigError, match=rf"options.{key}: 'create_refund' is not named as a read tool"):
         parse_config(raw)
 
 
 def test_loads_into_the_warehouse(tmp_path: Path) -> None:
-    config = parse_config({
-        "company": {"name": "Stripe Co", "currency": "USD", "first_period": "2026-01"},
-        "connectors": {"bank": {"adapter": "stripe", "server": {"url": "https://mcp.stripe.com"}, "allow_tools": ALLOW,
-                                "client": {"call_timeout_s": 20, "retries": 0}, "options": OPTIONS}},
-    })
+    config = parse_config(
+        {
+            "company": {"name": "Stripe Co", "currency": "USD", "first_period": "2026-01"},
+            "connectors": {
+                "bank": {
+                    "adapter": "stripe",
+                    "server": {"url": "https://mcp.stripe.com"},
+                    "allow_tools": ALLOW,
+                    "client": {"call_timeout_s": 20, "retries": 0},
+                    "options": OPTIONS,
+                }
+            },
+        }
+    )
     con = duckdb.connect()
     ensure_schema(con)
 
@@ -240,13 +314,25 @@ def test_loads_into_the_warehouse(tmp_path: Path) -> None:
     def connect():  # noqa: ANN202
         yield con
 
-    ingest_source(config, "bank", home=Home(tmp_path / "home"), run_id="r1", connect=connect,
-                  server=stripe_server(TXNS, [], paging="starting_after"))
-    got = con.execute("select txn_id, bank_account_id, booked_date, amount from bank_transactions order by txn_id").fetchall()
-    assert got == [(r["txn_id"], r["bank_account_id"], date.fromisoformat(r["booked_date"]), Decimal(r["amount"]))
-                   for r in EXPECTED_SPLIT]
+    ingest_source(
+        config,
+        "bank",
+        home=Home(tmp_path / "home"),
+        run_id="r1",
+        connect=connect,
+        server=stripe_server(TXNS, [], paging="starting_after"),
+    )
+    got = con.execute(
+        "select txn_id, bank_account_id, booked_date, amount from bank_transactions order by txn_id"
+    ).fetchall()
+    assert got == [
+        (r["txn_id"], r["bank_account_id"], date.fromisoformat(r["booked_date"]), Decimal(r["amount"]))
+        for r in EXPECTED_SPLIT
+    ]
     assert con.execute("select bank_account_id, gl_account_id from bank_accounts order by 1").fetchall() == [
-        ("stripe:jpy", "1031"), ("stripe:usd", "1030")]
+        ("stripe:jpy", "1031"),
+        ("stripe:usd", "1030"),
+    ]
     assert con.execute("select count(*) from quarantine where source = 'bank'").fetchall() == [(3,)]
 
 
@@ -263,29 +349,40 @@ def capped_server(txns: list[dict[str, Any]], calls: list[dict[str, Any]], *, ca
         return [t for t in txns if created.get("gte", 0) <= t["created"] < created.get("lt", 2**62)]
 
     if paging == "starting_after":
+
         @server.tool(name="list_balance_transactions", structured_output=False)
-        def list_cursor(limit: int = 10, starting_after: str | None = None, created: dict[str, int] | None = None) -> str:
+        def list_cursor(
+            limit: int = 10, starting_after: str | None = None, created: dict[str, int] | None = None
+        ) -> str:
             calls.append({"limit": limit, "starting_after": starting_after})
             rows = window(created)
             start = next(i for i, t in enumerate(rows) if t["id"] == starting_after) + 1 if starting_after else 0
-            return json.dumps(rows[start:start + min(limit, cap)])
+            return json.dumps(rows[start : start + min(limit, cap)])
     else:
+
         @server.tool(name="list_balance_transactions", structured_output=False)
         def list_windows(limit: int = 10, created: dict[str, int] | None = None) -> str:
             calls.append({"limit": limit, "created": created})
-            return json.dumps(window(created)[:min(limit, cap)])
+            return json.dumps(window(created)[: min(limit, cap)])
 
     return server
 
 
-def pull_capped(config: ConnectorConfig, txns: list[dict[str, Any]], *, cap: int, paging: str) -> tuple[list[str], list[dict[str, Any]]]:
+def pull_capped(
+    config: ConnectorConfig, txns: list[dict[str, Any]], *, cap: int, paging: str
+) -> tuple[list[str], list[dict[str, Any]]]:
     calls: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
 
     async def go() -> None:
-        async with SourceSession(config, log=CallLog(), server=capped_server(txns, calls, cap=cap, paging=paging)) as session:
-            await pull_source(session, adapter_for(config),
-                              lambda t, b: rows.extend(b.to_pylist()) if t == "bank_transactions" else None)
+        async with SourceSession(
+            config, log=CallLog(), server=capped_server(txns, calls, cap=cap, paging=paging)
+        ) as session:
+            await pull_source(
+                session,
+                adapter_for(config),
+                lambda t, b: rows.extend(b.to_pylist()) if t == "bank_transactions" else None,
+            )
 
     anyio.run(go)
     return sorted(r["txn_id"] for r in rows if ":" not in r["txn_id"]), calls

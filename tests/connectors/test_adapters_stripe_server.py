@@ -51,13 +51,26 @@ CALL_TIMEOUT_S = 3  # also what the server/discover probe costs each session (se
 
 
 def payment_intent(pid: str, amount: int, currency: str, created: int, customer: str | None) -> dict[str, Any]:
-    return {"id": pid, "object": "payment_intent", "amount": amount, "amount_received": amount, "currency": currency,
-            "created": created, "customer": customer, "status": "succeeded", "livemode": False,
-            "latest_charge": f"ch_{pid[3:]}", "description": None, "metadata": {}}
+    return {
+        "id": pid,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_received": amount,
+        "currency": currency,
+        "created": created,
+        "customer": customer,
+        "status": "succeeded",
+        "livemode": False,
+        "latest_charge": f"ch_{pid[3:]}",
+        "description": None,
+        "metadata": {},
+    }
 
 
-PAYMENT_INTENTS = [payment_intent(f"pi_3Test{i:04d}", 1000 + i, "usd", 1_777_600_000 + 3600 * i,
-                                  "cus_A" if i % 2 else "cus_B") for i in range(12)]
+PAYMENT_INTENTS = [
+    payment_intent(f"pi_3Test{i:04d}", 1000 + i, "usd", 1_777_600_000 + 3600 * i, "cus_A" if i % 2 else "cus_B")
+    for i in range(12)
+]
 
 
 @pytest.fixture(scope="module")
@@ -67,25 +80,42 @@ def server_js() -> Path:
 
 @contextmanager
 def hosted(**api: Any) -> Iterator[StripeMCPStandIn]:
-    account = StripeAPI(KEY, account=ACCOUNT, balance=json.loads((FIXTURES / "balance.json").read_text()),
-                        payment_intents=PAYMENT_INTENTS, **api)
+    account = StripeAPI(
+        KEY,
+        account=ACCOUNT,
+        balance=json.loads((FIXTURES / "balance.json").read_text()),
+        payment_intents=PAYMENT_INTENTS,
+        **api,
+    )
     with StripeMCPStandIn(account) as standin:
         yield standin
 
 
-def config(server_js: Path, standin: StripeMCPStandIn, tz: str, *, key: str = KEY,
-           allow: tuple[str, ...] = ("retrieve_balance",), extra: tuple[str, ...] = ()) -> Config:
-    return parse_config({
-        "company": {"name": "Stripe Co", "currency": "USD", "first_period": "2026-01"},
-        "connectors": {"bank": {
-            "adapter": "stripe",
-            "server": node_server(server_js, f"--api-key={key}", *extra, redirect={"mcp.stripe.com": standin.url},
-                                  env={"TZ": tz}),
-            "allow_tools": list(allow),
-            "client": {"call_timeout_s": CALL_TIMEOUT_S, "retries": 0, "handshake": "legacy"},
-            "options": OPTIONS,
-        }},
-    })
+def config(
+    server_js: Path,
+    standin: StripeMCPStandIn,
+    tz: str,
+    *,
+    key: str = KEY,
+    allow: tuple[str, ...] = ("retrieve_balance",),
+    extra: tuple[str, ...] = (),
+) -> Config:
+    return parse_config(
+        {
+            "company": {"name": "Stripe Co", "currency": "USD", "first_period": "2026-01"},
+            "connectors": {
+                "bank": {
+                    "adapter": "stripe",
+                    "server": node_server(
+                        server_js, f"--api-key={key}", *extra, redirect={"mcp.stripe.com": standin.url}, env={"TZ": tz}
+                    ),
+                    "allow_tools": list(allow),
+                    "client": {"call_timeout_s": CALL_TIMEOUT_S, "retries": 0, "handshake": "legacy"},
+                    "options": OPTIONS,
+                }
+            },
+        }
+    )
 
 
 def today() -> str:
@@ -94,33 +124,48 @@ def today() -> str:
 
 @pytest.mark.parametrize("tz", ZONES)
 def test_the_balance_through_stripes_own_server_lands_as_accounts_and_balances(
-        server_js: Path, tmp_path: Path, tz: str) -> None:
+    server_js: Path, tmp_path: Path, tz: str
+) -> None:
     con, connect = memory_warehouse()
     with hosted() as standin:
         before = today()
-        ingest_source(config(server_js, standin, tz, extra=(f"--stripe-account={ACCOUNT}",)), "bank",
-                      home=Home(tmp_path / "home"), run_id="r1", connect=connect)
+        ingest_source(
+            config(server_js, standin, tz, extra=(f"--stripe-account={ACCOUNT}",)),
+            "bank",
+            home=Home(tmp_path / "home"),
+            run_id="r1",
+            connect=connect,
+        )
         after = today()
     # balance.json by hand: available + pending per currency, minor units -> decimals
     # usd 120000 + 9680 = 129680 cents = 1296.80; jpy 4820 + 0 = 4820 (no minor unit); eur 0 + 500 = 5.00
-    balances = con.execute("select bank_account_id, balance_date, closing_balance from bank_balances order by 1").fetchall()
+    balances = con.execute(
+        "select bank_account_id, balance_date, closing_balance from bank_balances order by 1"
+    ).fetchall()
     assert [(a, b) for a, _, b in balances] == [
-        ("stripe:eur", Decimal("5.00")), ("stripe:jpy", Decimal("4820")), ("stripe:usd", Decimal("1296.80"))]
+        ("stripe:eur", Decimal("5.00")),
+        ("stripe:jpy", Decimal("4820")),
+        ("stripe:usd", Decimal("1296.80")),
+    ]
     assert {d.isoformat() for _, d, _ in balances} <= {before, after} and len({d for _, d, _ in balances}) == 1
     assert con.execute("select * from bank_accounts order by 1").fetchall() == [
-        ("stripe:jpy", "Stripe JPY", "JPY", "1031"), ("stripe:usd", "Stripe USD", "USD", "1030")]
+        ("stripe:jpy", "Stripe JPY", "JPY", "1031"),
+        ("stripe:usd", "Stripe USD", "USD", "1030"),
+    ]
     [(record, reason)] = con.execute("select record, reason from quarantine where source = 'bank'").fetchall()
     assert json.loads(record)["currency"] == "eur" and "no ERP account for it" in reason
     # no bank lines: Stripe's own server lists none, and the load says the adapter did not read them
     assert con.execute("select count(*) from bank_transactions").fetchall() == [(0,)]
     assert con.execute("select tool from source_loads where table_name = 'bank_transactions'").fetchall() == [
-        ("(none: adapter 'stripe' does not read it)",)]
+        ("(none: adapter 'stripe' does not read it)",)
+    ]
     con.close()
     # what the proxy did: only retrieve_balance was called, with the key as bearer, the connected
     # account as Stripe-Account, and the proxy's own User-Agent, all to mcp.stripe.com
     assert standin.calls == [("retrieve_balance", {}), ("retrieve_balance", {})]
     assert {(h["authorization"], h["stripe-account"], h["x-forwarded-host"]) for h in standin.http} == {
-        (f"Bearer {KEY}", ACCOUNT, "mcp.stripe.com")}
+        (f"Bearer {KEY}", ACCOUNT, "mcp.stripe.com")
+    }
     assert all(h["user-agent"].startswith("stripe-mcp-local/") for h in standin.http)
     assert standin.http[0].get("rpc") == "initialize"  # handshake: legacy, no unanswered discover probe
     assert "server/discover" not in [h.get("rpc") for h in standin.http]
@@ -128,8 +173,9 @@ def test_the_balance_through_stripes_own_server_lands_as_accounts_and_balances(
 
 def test_the_server_has_no_balance_transactions_and_its_lists_take_no_cursor(server_js: Path) -> None:
     with hosted() as standin:
-        cfg = config(server_js, standin, "America/New_York",
-                     allow=("retrieve_balance", "list_balance_transactions")).connectors["bank"]
+        cfg = config(
+            server_js, standin, "America/New_York", allow=("retrieve_balance", "list_balance_transactions")
+        ).connectors["bank"]
         seen: dict[str, Any] = {}
 
         async def go() -> None:
@@ -144,8 +190,9 @@ def test_the_server_has_no_balance_transactions_and_its_lists_take_no_cursor(ser
             anyio.run(go)
     tools = seen["tools"]
     assert "list_balance_transactions" not in tools and "retrieve_balance" in tools
-    assert not any("balance_transaction" in name or name in ("list_charges", "list_payouts", "list_refunds")
-                   for name in tools)
+    assert not any(
+        "balance_transaction" in name or name in ("list_charges", "list_payouts", "list_refunds") for name in tools
+    )
     listing = tools["list_payment_intents"].input_schema["properties"]
     assert set(listing) == {"customer", "limit"}  # no starting_after, no created: the newest 100 at most
     assert tools["retrieve_balance"].annotations.read_only_hint

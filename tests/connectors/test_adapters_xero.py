@@ -57,8 +57,14 @@ ACCOUNTS = [
     {"name": "Business Bank Account", "code": "090", "accountID": "a-090", "type": "BANK", "status": "ACTIVE"},
     {"name": "Accounts Receivable", "code": "610", "accountID": "a-610", "type": "CURRENT", "status": "ACTIVE"},
     {"name": "Accounts Payable", "code": "800", "accountID": "a-800", "type": "CURRLIAB", "status": "ACTIVE"},
-    {"name": "Loan", "code": "900", "accountID": "a-900", "type": "TERMLIAB", "status": "ACTIVE",
-     "description": "Bank loan: 5 years"},
+    {
+        "name": "Loan",
+        "code": "900",
+        "accountID": "a-900",
+        "type": "TERMLIAB",
+        "status": "ACTIVE",
+        "description": "Bank loan: 5 years",
+    },
     {"name": "Owner A Funds Introduced", "code": "970", "accountID": "a-970", "type": "EQUITY", "status": "ACTIVE"},
     {"name": "Retained Earnings", "code": "960", "accountID": "a-960", "type": "EQUITY", "status": "ACTIVE"},
     {"name": "Sales", "code": "200", "accountID": "a-200", "type": "REVENUE", "status": "ACTIVE", "taxType": "OUTPUT"},
@@ -68,8 +74,15 @@ ACCOUNTS = [
     {"name": "Mystery", "code": "999", "accountID": "a-999", "type": "HISTORICAL", "status": "ACTIVE"},
 ]
 EXPECTED_ACCOUNT_TYPES = {  # code -> (type, subtype): the documented mapping
-    "090": ("asset", "cash"), "610": ("asset", "ar"), "800": ("liability", "ap"), "900": ("liability", "debt"),
-    "970": ("equity", None), "960": ("equity", None), "200": ("revenue", None), "310": ("expense", "cogs"), "469": ("expense", None),
+    "090": ("asset", "cash"),
+    "610": ("asset", "ar"),
+    "800": ("liability", "ap"),
+    "900": ("liability", "debt"),
+    "970": ("equity", None),
+    "960": ("equity", None),
+    "200": ("revenue", None),
+    "310": ("expense", "cogs"),
+    "469": ("expense", None),
     "a-sav": ("asset", "cash"),
 }
 STATUSES = ["AUTHORISED", "PAID", "DRAFT", "VOIDED", "SUBMITTED"]
@@ -82,28 +95,61 @@ def _invoices() -> list[dict[str, Any]]:
         total = D(n * 137) + D("0.5") * (n % 2)
         status = STATUSES[n % len(STATUSES)]
         due = D(0) if status in ("PAID", "VOIDED") else (total if n % 4 else total - D(50))
-        rows.append({
-            "invoiceID": f"inv-{n:03d}", "invoiceNumber": f"INV-{n:04d}", "type": kind, "status": status,
-            "contact": {"name": f"Contact {n % 5}", "contactID": f"c-{n % 5}"},
-            "date": f"2026-0{1 + n % 5}-{1 + n:02d}", "dueDate": f"2026-0{2 + n % 5}-{n:02d}" if n % 6 else None,
-            "lineAmountTypes": "Exclusive", "subTotal": total, "totalTax": D(0), "total": total,
-            "currencyCode": "EUR" if n == 6 else "NZD", "amountDue": due, "amountPaid": total - due,
-            "updatedDateUTC": f"2026-06-{n:02d}T10:00:00", "reference": "Ref: with colon" if n == 4 else None,
-        })
+        rows.append(
+            {
+                "invoiceID": f"inv-{n:03d}",
+                "invoiceNumber": f"INV-{n:04d}",
+                "type": kind,
+                "status": status,
+                "contact": {"name": f"Contact {n % 5}", "contactID": f"c-{n % 5}"},
+                "date": f"2026-0{1 + n % 5}-{1 + n:02d}",
+                "dueDate": f"2026-0{2 + n % 5}-{n:02d}" if n % 6 else None,
+                "lineAmountTypes": "Exclusive",
+                "subTotal": total,
+                "totalTax": D(0),
+                "total": total,
+                "currencyCode": "EUR" if n == 6 else "NZD",
+                "amountDue": due,
+                "amountPaid": total - due,
+                "updatedDateUTC": f"2026-06-{n:02d}T10:00:00",
+                "reference": "Ref: with colon" if n == 4 else None,
+            }
+        )
     return list(reversed(rows))  # UpdatedDateUTC DESC
 
 
 INVOICES = _invoices()
 CREDIT_NOTES = [
-    {"creditNoteID": "cn-1", "creditNoteNumber": "CN-1", "type": "ACCRECCREDIT", "status": "PAID",
-     "contact": {"name": "Contact 1", "contactID": "c-1"}, "date": "2026-03-02", "total": D("120.25"),
-     "currencyCode": "NZD"},
-    {"creditNoteID": "cn-2", "creditNoteNumber": "CN-2", "type": "ACCPAYCREDIT", "status": "DRAFT",
-     "contact": {"name": "Contact 3", "contactID": "c-3"}, "date": "2026-04-11", "total": D("80"),
-     "currencyCode": "NZD"},
-    {"creditNoteID": "cn-3", "creditNoteNumber": "CN-3", "type": "ACCRECCREDIT", "status": "AUTHORISED",
-     "contact": {"name": "Contact 2", "contactID": "c-2"}, "date": "2026-05-20", "total": D("40"),
-     "currencyCode": "NZD"},
+    {
+        "creditNoteID": "cn-1",
+        "creditNoteNumber": "CN-1",
+        "type": "ACCRECCREDIT",
+        "status": "PAID",
+        "contact": {"name": "Contact 1", "contactID": "c-1"},
+        "date": "2026-03-02",
+        "total": D("120.25"),
+        "currencyCode": "NZD",
+    },
+    {
+        "creditNoteID": "cn-2",
+        "creditNoteNumber": "CN-2",
+        "type": "ACCPAYCREDIT",
+        "status": "DRAFT",
+        "contact": {"name": "Contact 3", "contactID": "c-3"},
+        "date": "2026-04-11",
+        "total": D("80"),
+        "currencyCode": "NZD",
+    },
+    {
+        "creditNoteID": "cn-3",
+        "creditNoteNumber": "CN-3",
+        "type": "ACCRECCREDIT",
+        "status": "AUTHORISED",
+        "contact": {"name": "Contact 2", "contactID": "c-2"},
+        "date": "2026-05-20",
+        "total": D("40"),
+        "currencyCode": "NZD",
+    },
 ]
 
 
@@ -113,13 +159,24 @@ def _payments() -> list[dict[str, Any]]:
     for n in range(20):  # exactly 2 full pages: the third page is empty
         inv = paid[n % len(paid)]
         kind = "ACCRECPAYMENT" if inv["type"] == "ACCREC" else "ACCPAYPAYMENT"
-        rows.append({
-            "paymentID": f"pay-{n:02d}", "date": f"2026-05-{1 + n:02d}", "amount": D(10 + n) + D("0.05"),
-            "status": "DELETED" if n == 5 else "AUTHORISED", "paymentType": kind,
-            "account": {"name": "Business Bank Account", "accountID": "a-090"},
-            "invoice": {"invoiceNumber": inv["invoiceNumber"], "invoiceID": inv["invoiceID"],
-                        "contact": inv["contact"], "type": inv["type"], "total": inv["total"], "amountDue": inv["amountDue"]},
-        })
+        rows.append(
+            {
+                "paymentID": f"pay-{n:02d}",
+                "date": f"2026-05-{1 + n:02d}",
+                "amount": D(10 + n) + D("0.05"),
+                "status": "DELETED" if n == 5 else "AUTHORISED",
+                "paymentType": kind,
+                "account": {"name": "Business Bank Account", "accountID": "a-090"},
+                "invoice": {
+                    "invoiceNumber": inv["invoiceNumber"],
+                    "invoiceID": inv["invoiceID"],
+                    "contact": inv["contact"],
+                    "type": inv["type"],
+                    "total": inv["total"],
+                    "amountDue": inv["amountDue"],
+                },
+            }
+        )
     rows[7]["paymentType"] = "AROVERPAYMENTPAYMENT"
     rows[7]["invoice"] = None
     return rows
@@ -127,42 +184,76 @@ def _payments() -> list[dict[str, Any]]:
 
 PAYMENTS = _payments()
 MANUAL_JOURNALS = [
-    {"manualJournalID": "mj-1", "narration": "Accrue rent", "date": "2026-03-31", "status": "POSTED",
-     "lineAmountTypes": "NoTax", "journalLines": [
-         {"lineAmount": D("1500"), "accountCode": "469", "description": "March rent", "taxAmount": D(0)},
-         {"lineAmount": D("-1500"), "accountCode": "800", "taxAmount": D(0)}]},
-    {"manualJournalID": "mj-2", "narration": None, "date": "2026-04-30", "status": "POSTED",
-     "lineAmountTypes": "NoTax", "journalLines": [
-         {"lineAmount": D("250.75"), "accountCode": "310", "description": "Stock adj", "taxAmount": D(0)},
-         {"lineAmount": D("-200"), "accountCode": "090", "taxAmount": D(0)},
-         {"lineAmount": D("-50.75"), "accountCode": "900", "description": "Loan part", "taxAmount": D(0)}]},
-    {"manualJournalID": "mj-3", "narration": "Draft", "date": "2026-04-30", "status": "DRAFT",
-     "lineAmountTypes": "NoTax", "journalLines": [
-         {"lineAmount": D("1"), "accountCode": "469", "taxAmount": D(0)},
-         {"lineAmount": D("-1"), "accountCode": "090", "taxAmount": D(0)}]},
-    {"manualJournalID": "mj-4", "narration": "With GST", "date": "2026-05-31", "status": "POSTED",
-     "lineAmountTypes": "Exclusive", "journalLines": [
-         {"lineAmount": D("100"), "accountCode": "469", "taxType": "INPUT2", "taxAmount": D("15")},
-         {"lineAmount": D("-115"), "accountCode": "090", "taxAmount": D(0)}]},
+    {
+        "manualJournalID": "mj-1",
+        "narration": "Accrue rent",
+        "date": "2026-03-31",
+        "status": "POSTED",
+        "lineAmountTypes": "NoTax",
+        "journalLines": [
+            {"lineAmount": D("1500"), "accountCode": "469", "description": "March rent", "taxAmount": D(0)},
+            {"lineAmount": D("-1500"), "accountCode": "800", "taxAmount": D(0)},
+        ],
+    },
+    {
+        "manualJournalID": "mj-2",
+        "narration": None,
+        "date": "2026-04-30",
+        "status": "POSTED",
+        "lineAmountTypes": "NoTax",
+        "journalLines": [
+            {"lineAmount": D("250.75"), "accountCode": "310", "description": "Stock adj", "taxAmount": D(0)},
+            {"lineAmount": D("-200"), "accountCode": "090", "taxAmount": D(0)},
+            {"lineAmount": D("-50.75"), "accountCode": "900", "description": "Loan part", "taxAmount": D(0)},
+        ],
+    },
+    {
+        "manualJournalID": "mj-3",
+        "narration": "Draft",
+        "date": "2026-04-30",
+        "status": "DRAFT",
+        "lineAmountTypes": "NoTax",
+        "journalLines": [
+            {"lineAmount": D("1"), "accountCode": "469", "taxAmount": D(0)},
+            {"lineAmount": D("-1"), "accountCode": "090", "taxAmount": D(0)},
+        ],
+    },
+    {
+        "manualJournalID": "mj-4",
+        "narration": "With GST",
+        "date": "2026-05-31",
+        "status": "POSTED",
+        "lineAmountTypes": "Exclusive",
+        "journalLines": [
+            {"lineAmount": D("100"), "accountCode": "469", "taxType": "INPUT2", "taxAmount": D("15")},
+            {"lineAmount": D("-115"), "accountCode": "090", "taxAmount": D(0)},
+        ],
+    },
 ]
 
 
 # --- the server's formatting (ported line by line from src/tools/list/*.tool.ts) ----------------
 def fmt_account(a: dict[str, Any]) -> str:
-    lines = [f"Account: {a.get('name') or 'Unnamed'}", f"Code: {a.get('code') or 'No code'}",
-             f"ID: {a.get('accountID') or 'No ID'}", f"Type: {a.get('type') or 'Unknown type'}",
-             f"Status: {a.get('status') or 'Unknown status'}",
-             f"Description: {a['description']}" if a.get("description") else None,
-             f"Tax Type: {a['taxType']}" if a.get("taxType") else None]
+    lines = [
+        f"Account: {a.get('name') or 'Unnamed'}",
+        f"Code: {a.get('code') or 'No code'}",
+        f"ID: {a.get('accountID') or 'No ID'}",
+        f"Type: {a.get('type') or 'Unknown type'}",
+        f"Status: {a.get('status') or 'Unknown status'}",
+        f"Description: {a['description']}" if a.get("description") else None,
+        f"Tax Type: {a['taxType']}" if a.get("taxType") else None,
+    ]
     return "\n".join(x for x in lines if x)
 
 
 def fmt_invoice(i: dict[str, Any]) -> str:
     c = i.get("contact")
     lines = [
-        f"Invoice ID: {i['invoiceID']}", f"Invoice: {i['invoiceNumber']}",
+        f"Invoice ID: {i['invoiceID']}",
+        f"Invoice: {i['invoiceNumber']}",
         f"Reference: {i['reference']}" if i.get("reference") else None,
-        f"Type: {i.get('type') or 'Unknown'}", f"Status: {i.get('status') or 'Unknown'}",
+        f"Type: {i.get('type') or 'Unknown'}",
+        f"Status: {i.get('status') or 'Unknown'}",
         f"Contact: {c['name']} ({c['contactID']})" if c else None,
         f"Date: {js_date(i['date'])}" if i.get("date") else None,
         f"Due Date: {js_date(i['dueDate'])}" if i.get("dueDate") else None,
@@ -181,8 +272,10 @@ def fmt_invoice(i: dict[str, Any]) -> str:
 def fmt_credit_note(n: dict[str, Any]) -> str:
     c = n.get("contact")
     lines = [
-        f"Credit Note ID: {n['creditNoteID']}", f"Credit Note Number: {n['creditNoteNumber']}",
-        f"Type: {n.get('type') or 'Unknown'}", f"Status: {n.get('status') or 'Unknown'}",
+        f"Credit Note ID: {n['creditNoteID']}",
+        f"Credit Note Number: {n['creditNoteNumber']}",
+        f"Type: {n.get('type') or 'Unknown'}",
+        f"Status: {n.get('status') or 'Unknown'}",
         f"Contact: {c['name']} ({c['contactID']})" if c else None,
         f"Date: {js_date(n['date'])}" if n.get("date") else None,
         f"Total: {js(n.get('total') or 0)}",
@@ -195,17 +288,24 @@ def fmt_payment(p: dict[str, Any]) -> str:
     inv = p.get("invoice")
     invoice = None
     if inv:
-        invoice = "\n".join(x for x in [
-            "Invoice:", f"  Invoice Number: {inv.get('invoiceNumber') or 'Unknown'}",
-            f"  Invoice ID: {inv.get('invoiceID') or 'Unknown'}",
-            f"  Contact: {inv['contact']['name']} ({inv['contact']['contactID']})" if inv.get("contact") else None,
-            f"  Type: {inv['type']}" if inv.get("type") else None,
-            f"  Total: {js(inv['total'])}" if inv.get("total") is not None else None,
-            f"  Amount Due: {js(inv['amountDue'])}" if inv.get("amountDue") is not None else None,
-        ] if x)
+        invoice = "\n".join(
+            x
+            for x in [
+                "Invoice:",
+                f"  Invoice Number: {inv.get('invoiceNumber') or 'Unknown'}",
+                f"  Invoice ID: {inv.get('invoiceID') or 'Unknown'}",
+                f"  Contact: {inv['contact']['name']} ({inv['contact']['contactID']})" if inv.get("contact") else None,
+                f"  Type: {inv['type']}" if inv.get("type") else None,
+                f"  Total: {js(inv['total'])}" if inv.get("total") is not None else None,
+                f"  Amount Due: {js(inv['amountDue'])}" if inv.get("amountDue") is not None else None,
+            ]
+            if x
+        )
     lines = [
-        f"Payment ID: {p.get('paymentID') or 'Unknown'}", f"Date: {js_date(p.get('date')) or 'Unknown date'}",
-        f"Amount: {js(p.get('amount') or 0)}", f"Status: {p['status']}" if p.get("status") else None,
+        f"Payment ID: {p.get('paymentID') or 'Unknown'}",
+        f"Date: {js_date(p.get('date')) or 'Unknown date'}",
+        f"Amount: {js(p.get('amount') or 0)}",
+        f"Status: {p['status']}" if p.get("status") else None,
         f"Payment Type: {p['paymentType']}" if p.get("paymentType") else None,
         f"Account: {p['account']['name']} ({p['account']['accountID']})" if p.get("account") else None,
         invoice,
@@ -215,18 +315,31 @@ def fmt_payment(p: dict[str, Any]) -> str:
 
 def fmt_manual_journal(j: dict[str, Any]) -> str:
     lines = "\n\n".join(
-        "\n".join([f"Line Amount: {js(x['lineAmount'])}",
-                   f"Account Code: {x['accountCode']}" if x.get("accountCode") else "No account code",
-                   f"Description: {x['description']}" if x.get("description") else "No description",
-                   f"Tax Type: {x['taxType']}" if x.get("taxType") else "No tax type",
-                   f"Tax Amount: {js(x['taxAmount'])}"])
-        for x in j["journalLines"])
-    return "\n".join([
-        f"Manual Journal ID: {j['manualJournalID']}",
-        f"Description: {j['narration']}" if j.get("narration") else "No description",
-        f"Date: {js_date(j['date'])}", lines, f"Line Amount Types: {j['lineAmountTypes']}", f"Status: {j['status']}",
-        "No URL", "Show on Cash Basis Reports: true", "Has Attachments: false", "Last Updated: 6/1/2026",
-    ])
+        "\n".join(
+            [
+                f"Line Amount: {js(x['lineAmount'])}",
+                f"Account Code: {x['accountCode']}" if x.get("accountCode") else "No account code",
+                f"Description: {x['description']}" if x.get("description") else "No description",
+                f"Tax Type: {x['taxType']}" if x.get("taxType") else "No tax type",
+                f"Tax Amount: {js(x['taxAmount'])}",
+            ]
+        )
+        for x in j["journalLines"]
+    )
+    return "\n".join(
+        [
+            f"Manual Journal ID: {j['manualJournalID']}",
+            f"Description: {j['narration']}" if j.get("narration") else "No description",
+            f"Date: {js_date(j['date'])}",
+            lines,
+            f"Line Amount Types: {j['lineAmountTypes']}",
+            f"Status: {j['status']}",
+            "No URL",
+            "Show on Cash Basis Reports: true",
+            "Has Attachments: false",
+            "Last Updated: 6/1/2026",
+        ]
+    )
 
 
 class FakeXero:
@@ -248,7 +361,7 @@ class FakeXero:
         def answer(noun: str, records: list[dict[str, Any]], fmt: Any, page: int | None) -> list[TextContent]:
             if self.fail_with:
                 return [TextContent(type="text", text=f"Error listing {noun}: {self.fail_with}")]
-            chunk = records if page is None else records[(page - 1) * 10: page * 10]
+            chunk = records if page is None else records[(page - 1) * 10 : page * 10]
             blocks = [fmt(r) for r in chunk]
             head = f"Found {len(blocks)} {noun}:"
             if page is not None and page == self.drop_one_on_page:
@@ -261,8 +374,11 @@ class FakeXero:
             return answer("accounts", ACCOUNTS, fmt_account, None)
 
         @srv.tool(name="list-invoices", structured_output=False)
-        def list_invoices(page: int, contactIds: list[str] | None = None,  # noqa: N803
-                          invoiceNumbers: list[str] | None = None) -> list[TextContent]:  # noqa: N803
+        def list_invoices(
+            page: int,
+            contactIds: list[str] | None = None,  # noqa: N803
+            invoiceNumbers: list[str] | None = None,
+        ) -> list[TextContent]:  # noqa: N803
             self.calls.append(("list-invoices", {"page": page}))
             answered = answer("invoices", self.invoices, fmt_invoice, page)
             if self.update_after_page and self.update_after_page[0] == page:
@@ -277,14 +393,22 @@ class FakeXero:
             return answer("credit notes", CREDIT_NOTES, fmt_credit_note, page)
 
         @srv.tool(name="list-payments", structured_output=False)
-        def list_payments(page: int = 1, invoiceNumber: str | None = None, invoiceId: str | None = None,  # noqa: N803
-                          paymentId: str | None = None, reference: str | None = None) -> list[TextContent]:  # noqa: N803
+        def list_payments(
+            page: int = 1,
+            invoiceNumber: str | None = None,
+            invoiceId: str | None = None,  # noqa: N803
+            paymentId: str | None = None,
+            reference: str | None = None,
+        ) -> list[TextContent]:  # noqa: N803
             self.calls.append(("list-payments", {"page": page}))
             return answer("payments", PAYMENTS, fmt_payment, page)
 
         @srv.tool(name="list-manual-journals", structured_output=False)
-        def list_manual_journals(manualJournalId: str | None = None, modifiedAfter: str | None = None,  # noqa: N803
-                                 page: int | None = None) -> list[TextContent]:
+        def list_manual_journals(
+            manualJournalId: str | None = None,
+            modifiedAfter: str | None = None,  # noqa: N803
+            page: int | None = None,
+        ) -> list[TextContent]:
             self.calls.append(("list-manual-journals", {"page": page}))
             return answer("manual journals", MANUAL_JOURNALS, fmt_manual_journal, page or 1)
 
@@ -303,13 +427,21 @@ class FakeXero:
 
 def raw_config(allow: list[str] | None = None, **options: Any) -> dict[str, Any]:
     return {
-        "company": {"name": "Xero Co", "currency": "NZD", "first_period": "2026-01", "fiscal_year_start_month": FY_START},
-        "connectors": {"erp": {
-            "adapter": "xero", "server": {"command": "npx", "args": ["-y", "@xeroapi/xero-mcp-server@latest"]},
-            "allow_tools": allow or ["list-accounts", "list-invoices", "list-credit-notes", "list-payments"],
-            "client": {"call_timeout_s": 20, "retries": 0},
-            "options": {"currency": "NZD", **options},
-        }},
+        "company": {
+            "name": "Xero Co",
+            "currency": "NZD",
+            "first_period": "2026-01",
+            "fiscal_year_start_month": FY_START,
+        },
+        "connectors": {
+            "erp": {
+                "adapter": "xero",
+                "server": {"command": "npx", "args": ["-y", "@xeroapi/xero-mcp-server@latest"]},
+                "allow_tools": allow or ["list-accounts", "list-invoices", "list-credit-notes", "list-payments"],
+                "client": {"call_timeout_s": 20, "retries": 0},
+                "options": {"currency": "NZD", **options},
+            }
+        },
     }
 
 
@@ -322,8 +454,9 @@ def ingest(fake: FakeXero, tmp_path: Path, raw: dict[str, Any] | None = None) ->
     def connect():  # noqa: ANN202
         yield con
 
-    result = ingest_source(config, "erp", home=Home(tmp_path / "home"), run_id="r1", connect=connect,
-                           server=fake.server)
+    result = ingest_source(
+        config, "erp", home=Home(tmp_path / "home"), run_id="r1", connect=connect, server=fake.server
+    )
     return con, result
 
 
@@ -336,15 +469,38 @@ STATUS = {"DRAFT": "draft", "SUBMITTED": "draft", "AUTHORISED": "open", "PAID": 
 
 def expected_documents(kind: str, credit_kind: str) -> list[tuple[Any, ...]]:
     rows = [
-        (i["invoiceID"], i["contact"]["contactID"], i["contact"]["name"], _date(i["date"]), _date(i["dueDate"]),
-         i["total"], i["amountDue"], i["currencyCode"], STATUS[i["status"]], "invoice", None)
-        for i in INVOICES if i["type"] == kind
+        (
+            i["invoiceID"],
+            i["contact"]["contactID"],
+            i["contact"]["name"],
+            _date(i["date"]),
+            _date(i["dueDate"]),
+            i["total"],
+            i["amountDue"],
+            i["currencyCode"],
+            STATUS[i["status"]],
+            "invoice",
+            None,
+        )
+        for i in INVOICES
+        if i["type"] == kind
     ]
     rows += [
-        (n["creditNoteID"], n["contact"]["contactID"], n["contact"]["name"], _date(n["date"]), None, -n["total"],
-         -n["total"] if n["status"] in ("DRAFT", "SUBMITTED") else D(0), n["currencyCode"], STATUS[n["status"]],
-         "credit_note", None)
-        for n in CREDIT_NOTES if n["type"] == credit_kind and n["status"] != "AUTHORISED"
+        (
+            n["creditNoteID"],
+            n["contact"]["contactID"],
+            n["contact"]["name"],
+            _date(n["date"]),
+            None,
+            -n["total"],
+            -n["total"] if n["status"] in ("DRAFT", "SUBMITTED") else D(0),
+            n["currencyCode"],
+            STATUS[n["status"]],
+            "credit_note",
+            None,
+        )
+        for n in CREDIT_NOTES
+        if n["type"] == credit_kind and n["status"] != "AUTHORISED"
     ]
     return sorted(rows)
 
@@ -353,8 +509,9 @@ def test_xero_tables_load_exactly_paging_pages_of_ten(tmp_path: Path) -> None:
     fake = FakeXero()
     con, result = ingest(fake, tmp_path)
 
-    accounts = con.execute("select account_id, name, type, subtype, currency, parent_id from erp_accounts "
-                           "order by account_id").fetchall()
+    accounts = con.execute(
+        "select account_id, name, type, subtype, currency, parent_id from erp_accounts order by account_id"
+    ).fetchall()
     by_id = {(a.get("code") or a["accountID"]): a for a in ACCOUNTS}
     assert accounts == sorted((k, by_id[k]["name"], t, s, "NZD", None) for k, (t, s) in EXPECTED_ACCOUNT_TYPES.items())
 
@@ -364,9 +521,17 @@ def test_xero_tables_load_exactly_paging_pages_of_ten(tmp_path: Path) -> None:
 
     currency = {i["invoiceID"]: i["currencyCode"] for i in INVOICES}
     expected_payments = sorted(
-        (p["paymentID"], 1, p["invoice"]["invoiceID"] if p["invoice"] else None, _date(p["date"]), p["amount"],
-         currency[p["invoice"]["invoiceID"]] if p["invoice"] else "NZD", "payment")
-        for p in PAYMENTS if p["status"] != "DELETED"
+        (
+            p["paymentID"],
+            1,
+            p["invoice"]["invoiceID"] if p["invoice"] else None,
+            _date(p["date"]),
+            p["amount"],
+            currency[p["invoice"]["invoiceID"]] if p["invoice"] else "NZD",
+            "payment",
+        )
+        for p in PAYMENTS
+        if p["status"] != "DELETED"
     )
     assert con.execute(cols.format("erp_payments")).fetchall() == expected_payments
 
@@ -390,13 +555,28 @@ def test_xero_tables_load_exactly_paging_pages_of_ten(tmp_path: Path) -> None:
 
 def test_manual_journals_as_signed_lines_when_asked(tmp_path: Path) -> None:
     fake = FakeXero()
-    raw = raw_config(["list-accounts", "list-invoices", "list-credit-notes", "list-payments", "list-manual-journals"],
-                     journals="manual")
+    raw = raw_config(
+        ["list-accounts", "list-invoices", "list-credit-notes", "list-payments", "list-manual-journals"],
+        journals="manual",
+    )
     con, _ = ingest(fake, tmp_path, raw)
     expected = sorted(
-        (j["manualJournalID"], n, _date(j["date"]), x["accountCode"], max(x["lineAmount"], D(0)),
-         max(-x["lineAmount"], D(0)), "NZD", None, x.get("description") or j["narration"], None, None, None)
-        for j in MANUAL_JOURNALS if j["status"] == "POSTED" and all(x["taxAmount"] == 0 for x in j["journalLines"])
+        (
+            j["manualJournalID"],
+            n,
+            _date(j["date"]),
+            x["accountCode"],
+            max(x["lineAmount"], D(0)),
+            max(-x["lineAmount"], D(0)),
+            "NZD",
+            None,
+            x.get("description") or j["narration"],
+            None,
+            None,
+            None,
+        )
+        for j in MANUAL_JOURNALS
+        if j["status"] == "POSTED" and all(x["taxAmount"] == 0 for x in j["journalLines"])
         for n, x in enumerate(j["journalLines"], start=1)
     )
     assert con.execute("select * from erp_journal_lines order by 1, 2").fetchall() == expected
@@ -434,8 +614,16 @@ def test_the_base_currency_follows_the_company_and_must_equal_it() -> None:
 # financial year starts in April (Xero NZ default), so 2026-04 crosses the fiscal-year end.
 FY_START = 4
 AS_OF = date(2026, 6, 15)
-TB_SECTIONS = {"200": "Revenue", "310": "Expenses", "469": "Expenses", "090": "Assets", "610": "Assets",
-               "800": "Liabilities", "970": "Equity", "960": "Equity"}
+TB_SECTIONS = {
+    "200": "Revenue",
+    "310": "Expenses",
+    "469": "Expenses",
+    "090": "Assets",
+    "610": "Assets",
+    "800": "Liabilities",
+    "970": "Equity",
+    "960": "Equity",
+}
 TB_NAMES = {a["code"]: a["name"] for a in ACCOUNTS if a.get("code")}
 POSTINGS: list[tuple[date, dict[str, Decimal]]] = [
     (date(2024, 5, 3), {"090": D("5000"), "970": D("-5000")}),
@@ -502,28 +690,52 @@ def trial_balance_answer(as_at: date, unbalanced_at: date | None = None) -> list
         for code in sorted(c for c, t in TB_SECTIONS.items() if t == title and c in ytd):
             net, move = ytd[code], month[code] - before.get(code, D(0))
             total_dr, total_cr = total_dr + max(net, D(0)), total_cr + max(-net, D(0))
-            rows.append({"rowType": "Row", "cells": [
-                _cell(f"{TB_NAMES[code]} ({code})", code), _cell(_money(max(move, D(0))), code),
-                _cell(_money(max(-move, D(0))), code), _cell(_money(max(net, D(0))), code),
-                _cell(_money(max(-net, D(0))), code)]})
+            rows.append(
+                {
+                    "rowType": "Row",
+                    "cells": [
+                        _cell(f"{TB_NAMES[code]} ({code})", code),
+                        _cell(_money(max(move, D(0))), code),
+                        _cell(_money(max(-move, D(0))), code),
+                        _cell(_money(max(net, D(0))), code),
+                        _cell(_money(max(-net, D(0))), code),
+                    ],
+                }
+            )
         sections.append({"rowType": "Section", "title": title, "rows": rows})
     if unbalanced_at == as_at:
         total_dr -= D("0.01")  # the Total row says it balances; the rows do not
-    sections.append({"rowType": "Section", "title": "", "rows": [{"rowType": "SummaryRow", "cells": [
-        _cell("Total"), _cell(""), _cell(""), _cell(f"{total_dr:.2f}"), _cell(f"{total_cr:.2f}")]}]})
-    header = {"rowType": "Header", "cells": [_cell(v) for v in ("Account", "Debit", "Credit", "YTD Debit", "YTD Credit")]}
-    return [TextContent(type="text", text="Trial Balance Report: Trial Balance"),
-            TextContent(type="text", text=f"Date: {as_at.day} {as_at:%B %Y}"),
-            TextContent(type="text", text="Updated At: 2026-06-15T08:00:00.000Z"),
-            TextContent(type="text", text=json.dumps([header, *sections], indent=2))]
+    sections.append(
+        {
+            "rowType": "Section",
+            "title": "",
+            "rows": [
+                {
+                    "rowType": "SummaryRow",
+                    "cells": [_cell("Total"), _cell(""), _cell(""), _cell(f"{total_dr:.2f}"), _cell(f"{total_cr:.2f}")],
+                }
+            ],
+        }
+    )
+    header = {
+        "rowType": "Header",
+        "cells": [_cell(v) for v in ("Account", "Debit", "Credit", "YTD Debit", "YTD Credit")],
+    }
+    return [
+        TextContent(type="text", text="Trial Balance Report: Trial Balance"),
+        TextContent(type="text", text=f"Date: {as_at.day} {as_at:%B %Y}"),
+        TextContent(type="text", text="Updated At: 2026-06-15T08:00:00.000Z"),
+        TextContent(type="text", text=json.dumps([header, *sections], indent=2)),
+    ]
 
 
 TB_ALLOW = ["list-accounts", "list-invoices", "list-credit-notes", "list-payments", "list-trial-balance"]
 
 
 def tb_config(**extra: Any) -> dict[str, Any]:
-    return raw_config(TB_ALLOW, from_period="2026-02", fiscal_year_start_month=FY_START, as_of=AS_OF.isoformat(),
-                      **extra)
+    return raw_config(
+        TB_ALLOW, from_period="2026-02", fiscal_year_start_month=FY_START, as_of=AS_OF.isoformat(), **extra
+    )
 
 
 MONTH_ENDS = [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30), date(2026, 5, 31), AS_OF]
@@ -535,13 +747,19 @@ def test_an_unbalanced_trial_balance_quarantines_the_months_it_feeds(tmp_path: P
     con, _ = ingest(fake, tmp_path, tb_config())
     entries = {e for (e,) in con.execute("select distinct entry_id from erp_journal_lines").fetchall()}
     assert entries == {"TB-2026-01", "TB-2026-02", "TB-2026-06"}  # March and April depend on March's report
-    reasons = [r for (r,) in con.execute("select reason from quarantine where tool = 'list-trial-balance' "
-                                         "order by reason").fetchall()]
+    reasons = [
+        r
+        for (r,) in con.execute(
+            "select reason from quarantine where tool = 'list-trial-balance' order by reason"
+        ).fetchall()
+    ]
     assert len(reasons) == 2
-    assert reasons[0].startswith("erp_journal_lines from list-trial-balance: TB-2026-03: the trial balance at "
-                                 "2026-03-31 does not balance")
-    assert reasons[1].startswith("erp_journal_lines from list-trial-balance: TB-2026-04: the trial balance at "
-                                 "2026-03-31 does not balance")
+    assert reasons[0].startswith(
+        "erp_journal_lines from list-trial-balance: TB-2026-03: the trial balance at 2026-03-31 does not balance"
+    )
+    assert reasons[1].startswith(
+        "erp_journal_lines from list-trial-balance: TB-2026-04: the trial balance at 2026-03-31 does not balance"
+    )
 
 
 def test_trial_balance_mode_is_the_default_and_needs_its_months() -> None:

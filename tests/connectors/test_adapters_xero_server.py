@@ -47,20 +47,24 @@ def standin(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield xero
 
 
-def raw_config(server: Path, xero: XeroStandIn, tz: str, allow: list[str] | None = None,
-               **options: Any) -> dict[str, Any]:
+def raw_config(
+    server: Path, xero: XeroStandIn, tz: str, allow: list[str] | None = None, **options: Any
+) -> dict[str, Any]:
     return {
-        "company": {"name": books.ORG_NAME, "currency": "NZD", "first_period": "2025-12",
-                    "fiscal_year_start_month": 1},
-        "connectors": {"erp": {
-            "adapter": "xero",
-            "server": node_server(server, redirect=xero.redirect,
-                                  env={"XERO_CLIENT_ID": CLIENT_ID, "XERO_CLIENT_SECRET": "${XERO_CLIENT_SECRET}",
-                                       "TZ": tz}),
-            "allow_tools": allow or ALL_TOOLS,
-            "client": {"call_timeout_s": 30, "retries": 0},
-            "options": {"currency": "NZD", "as_of": books.AS_OF.isoformat(), **options},
-        }},
+        "company": {"name": books.ORG_NAME, "currency": "NZD", "first_period": "2025-12", "fiscal_year_start_month": 1},
+        "connectors": {
+            "erp": {
+                "adapter": "xero",
+                "server": node_server(
+                    server,
+                    redirect=xero.redirect,
+                    env={"XERO_CLIENT_ID": CLIENT_ID, "XERO_CLIENT_SECRET": "${XERO_CLIENT_SECRET}", "TZ": tz},
+                ),
+                "allow_tools": allow or ALL_TOOLS,
+                "client": {"call_timeout_s": 30, "retries": 0},
+                "options": {"currency": "NZD", "as_of": books.AS_OF.isoformat(), **options},
+            }
+        },
     }
 
 
@@ -101,24 +105,52 @@ BILLS = {
 }
 # payment: (document, date, amount); P-06 was deleted in Xero and is left out
 PAYMENTS = {
-    "P-01": ("INV-0001", "2025-11-28", "1150.00"), "P-02": ("INV-0002", "2025-12-10", "1300.00"),
-    "P-03": ("INV-0002", "2025-12-19", "1000.00"), "P-04": ("INV-0003", "2026-01-01", "575.00"),
-    "P-05": ("INV-0004", "2026-01-15", "380.00"), "P-07": ("INV-0007", "2026-01-25", "725.00"),
-    "P-08": ("INV-0007", "2026-02-01", "1000.00"), "P-09": ("B-101", "2025-11-05", "1200.00"),
-    "P-10": ("B-102", "2026-01-05", "1200.00"), "P-11": ("B-103", "2026-02-11", "1000.00"),
+    "P-01": ("INV-0001", "2025-11-28", "1150.00"),
+    "P-02": ("INV-0002", "2025-12-10", "1300.00"),
+    "P-03": ("INV-0002", "2025-12-19", "1000.00"),
+    "P-04": ("INV-0003", "2026-01-01", "575.00"),
+    "P-05": ("INV-0004", "2026-01-15", "380.00"),
+    "P-07": ("INV-0007", "2026-01-25", "725.00"),
+    "P-08": ("INV-0007", "2026-02-01", "1000.00"),
+    "P-09": ("B-101", "2025-11-05", "1200.00"),
+    "P-10": ("B-102", "2026-01-05", "1200.00"),
+    "P-11": ("B-103", "2026-02-11", "1000.00"),
 }
 # TB-YYYY-MM: {account: movement, debit positive}: the month's postings (the opening entry: the balances
 # at 2025-11-30, sales year to date). January starts the financial year: sales restart from zero and
 # the 3100 of 2025 profit Xero rolls into Retained Earnings (960) is not a movement.
 JOURNAL = {
-    ("TB-2025-11", "2025-11-30"): {"090": "9950.00", "200": "-3000.00", "469": "1200.00", "610": "2300.00",
-                                   "820": "-450.00", "970": "-10000.00"},
-    ("TB-2025-12", "2025-12-31"): {"090": "2300.00", "200": "-2500.00", "469": "1200.00", "610": "575.00",
-                                   "800": "-1200.00", "820": "-375.00"},
-    ("TB-2026-01", "2026-01-31"): {"090": "480.00", "200": "-2450.50", "310": "3000.00", "610": "1138.08",
-                                   "800": "-1800.00", "820": "-367.58"},
-    ("TB-2026-02", "2026-02-20"): {"200": "-849.99", "310": "440.25", "610": "-22.51", "800": "559.75",
-                                   "820": "-127.50"},
+    ("TB-2025-11", "2025-11-30"): {
+        "090": "9950.00",
+        "200": "-3000.00",
+        "469": "1200.00",
+        "610": "2300.00",
+        "820": "-450.00",
+        "970": "-10000.00",
+    },
+    ("TB-2025-12", "2025-12-31"): {
+        "090": "2300.00",
+        "200": "-2500.00",
+        "469": "1200.00",
+        "610": "575.00",
+        "800": "-1200.00",
+        "820": "-375.00",
+    },
+    ("TB-2026-01", "2026-01-31"): {
+        "090": "480.00",
+        "200": "-2450.50",
+        "310": "3000.00",
+        "610": "1138.08",
+        "800": "-1800.00",
+        "820": "-367.58",
+    },
+    ("TB-2026-02", "2026-02-20"): {
+        "200": "-849.99",
+        "310": "440.25",
+        "610": "-22.51",
+        "800": "559.75",
+        "820": "-127.50",
+    },
 }
 KPIS = {  # period: revenue, cogs, opex, net_income, cash, ar, ap
     "2025-12": ("2500.00", "0.00", "1200.00", "1300.00", "12250.00", "2875.00", "1200.00"),
@@ -130,8 +162,19 @@ KPI_NAMES = ("revenue", "cogs", "opex", "net_income", "cash", "ar", "ap")
 
 def expected_documents(docs: dict[str, tuple[Any, ...]], party: str) -> list[tuple[Any, ...]]:
     return sorted(
-        (ID[n], CONTACT[c], books.CONTACTS[c], _d(issue), _d(due), D(total), D(balance), "NZD", status,
-         "credit_note" if n.startswith("CN") else "invoice", None)
+        (
+            ID[n],
+            CONTACT[c],
+            books.CONTACTS[c],
+            _d(issue),
+            _d(due),
+            D(total),
+            D(balance),
+            "NZD",
+            status,
+            "credit_note" if n.startswith("CN") else "invoice",
+            None,
+        )
         for n, (c, issue, due, total, balance, status) in docs.items()
     )
 
@@ -160,20 +203,25 @@ def test_the_official_server_loads_the_books_exactly_in_any_server_time_zone(
     assert con.execute("select * from erp_payments order by 1").fetchall() == sorted(
         (ID[p], 1, ID[doc], _d(day), D(amount), "NZD", "payment") for p, (doc, day, amount) in PAYMENTS.items()
     )
-    lines = con.execute("select entry_id, posted_date, account_id, debit - credit, currency, description "
-                        "from erp_journal_lines order by entry_id, line_no").fetchall()
+    lines = con.execute(
+        "select entry_id, posted_date, account_id, debit - credit, currency, description "
+        "from erp_journal_lines order by entry_id, line_no"
+    ).fetchall()
     assert [(e, p, a, m) for e, p, a, m, _, _ in lines] == [
-        (entry, _d(day), account, D(move)) for (entry, day), moves in JOURNAL.items()
+        (entry, _d(day), account, D(move))
+        for (entry, day), moves in JOURNAL.items()
         for account, move in sorted(moves.items())
     ]
     assert {c for *_, c, _ in lines} == {"NZD"}
     assert lines[-1][-1] == "Xero trial balance movement 2026-01-31 to 2026-02-20"
 
     # the one record that cannot be mapped is set aside with the reason
-    reason = ("erp_bills from list-credit-notes: an AUTHORISED credit note: list-credit-notes does not print its "
-              "remaining credit, so its open balance is unknown")
+    reason = (
+        "erp_bills from list-credit-notes: an AUTHORISED credit note: list-credit-notes does not print its "
+        "remaining credit, so its open balance is unknown"
+    )
     assert con.execute("select tool, reason from quarantine").fetchall() == [("list-credit-notes", reason)]
-    assert f"Credit Note ID\": \"{ID['SCN-1']}" in con.execute("select record from quarantine").fetchone()[0]
+    assert f'Credit Note ID": "{ID["SCN-1"]}' in con.execute("select record from quarantine").fetchone()[0]
 
     # the marts: KPIs and balances from the trial-balance ledger
     from warehouse.models import build_marts
@@ -181,17 +229,24 @@ def test_the_official_server_loads_the_books_exactly_in_any_server_time_zone(
     con.execute(f"insert into run_context values ('2025-12', date '{books.AS_OF}', 1, 'NZD')")
     build_marts(con)
     for period, values in KPIS.items():
-        kpis = dict(con.execute("select kpi, value from mart_kpis where period = ? and kpi in "
-                                f"({', '.join('?' * len(KPI_NAMES))})", [period, *KPI_NAMES]).fetchall())
+        kpis = dict(
+            con.execute(
+                f"select kpi, value from mart_kpis where period = ? and kpi in ({', '.join('?' * len(KPI_NAMES))})",
+                [period, *KPI_NAMES],
+            ).fetchall()
+        )
         assert kpis == {k: D(v) for k, v in zip(KPI_NAMES, values, strict=True)}, period
-    sides = con.execute("select period, sum(case when type = 'asset' then balance else -balance end) "
-                        "from mart_balance_sheet group by 1 order by 1").fetchall()
+    sides = con.execute(
+        "select period, sum(case when type = 'asset' then balance else -balance end) "
+        "from mart_balance_sheet group by 1 order by 1"
+    ).fetchall()
     assert [p for p, _ in sides] == ["2025-12", "2026-01", "2026-02"] and all(d == 0 for _, d in sides)
     # AR and AP from the documents tie to the ledger: open invoices = AR; open bills less the
     # quarantined, unallocated supplier credit (200) = AP
     ar_docs, ap_docs = con.execute(
         "select (select sum(balance) from erp_invoices where status = 'open'), "
-        "(select sum(balance) from erp_bills where status = 'open')").fetchone()
+        "(select sum(balance) from erp_bills where status = 'open')"
+    ).fetchone()
     assert (ar_docs, ap_docs) == (D("3990.57"), D("2640.25"))
     assert ap_docs - D("200.00") == D(KPIS["2026-02"][6])
 
@@ -204,7 +259,11 @@ def test_the_official_server_loads_the_books_exactly_in_any_server_time_zone(
     assert [q["page"] for q in standin.api_calls("Payments")] == [["1"], ["2"]]
     assert [q["page"] for q in standin.api_calls("CreditNotes")] == [["1"], ["1"]]
     assert [q["date"] for q in standin.api_calls("Reports/TrialBalance")] == [
-        ["2025-11-30"], ["2025-12-31"], ["2026-01-31"], ["2026-02-20"]]
+        ["2025-11-30"],
+        ["2025-12-31"],
+        ["2026-01-31"],
+        ["2026-02-20"],
+    ]
     tool_calls = 1 + 4 + 2 + 2 + 4  # accounts, invoices, credit notes, payments, trial balances
     tokens = [r for r in standin.requests if r[2] == "/connect/token"]
     assert len(tokens) == len([r for r in standin.requests if r[2] == "/connections"]) == tool_calls
@@ -220,19 +279,24 @@ def test_a_failed_api_call_fails_the_source_as_transient_and_a_bad_secret_perman
 ) -> None:
     # Xero's rate limit: 429 with Retry-After. The server answers "Error listing invoices: ..." as
     # ordinary text (isError false), and with the same words for every failed API call
-    standin.faults.append(Fault("/Invoices", 429, b"", {"Retry-After": "30", "X-Rate-Limit-Problem": "minute"},
-                                times=1))
+    standin.faults.append(
+        Fault("/Invoices", 429, b"", {"Retry-After": "30", "X-Rate-Limit-Problem": "minute"}, times=1)
+    )
     with pytest.raises(ConnectorError) as info:
         pull(tmp_path, raw_config(xero_server, standin, "UTC"))
-    assert str(info.value).startswith("source 'erp', tool 'list-invoices': the server reported an error: Error "
-                                      "listing invoices: An unexpected error occurred while communicating with Xero.")
+    assert str(info.value).startswith(
+        "source 'erp', tool 'list-invoices': the server reported an error: Error "
+        "listing invoices: An unexpected error occurred while communicating with Xero."
+    )
     assert info.value.transient  # the step's retry reads again
 
     monkeypatch.setenv("XERO_CLIENT_SECRET", "not-the-secret")
     with pytest.raises(ConnectorError) as info:
         pull(tmp_path, raw_config(xero_server, standin, "UTC"))
-    assert str(info.value) == ("source 'erp', tool 'list-accounts': the server reported an error: Error listing "
-                               'accounts: Failed to get Xero token with V1 scopes: {"error":"invalid_client"}')
+    assert str(info.value) == (
+        "source 'erp', tool 'list-accounts': the server reported an error: Error listing "
+        'accounts: Failed to get Xero token with V1 scopes: {"error":"invalid_client"}'
+    )
     assert not info.value.transient
 
 
@@ -245,6 +309,7 @@ def test_an_invoice_updated_during_the_pull_fails_it_transiently_and_the_retry_r
     # a new Xero app has granular scopes only: the server's first token request (legacy scopes) is
     # refused with invalid_scope and it asks again with the granular ones
     with XeroStandIn(app_scopes=V2_SCOPES) as standin:
+
         def edit_after_first_page(name: str, query: dict[str, list[str]]) -> None:
             if name == "Invoices" and query.get("page") == ["1"] and not standin.updated_override:
                 # someone edits B-101 (on page 2) while page 1 is read: newest first, it jumps to page 1
@@ -258,7 +323,9 @@ def test_an_invoice_updated_during_the_pull_fails_it_transiently_and_the_retry_r
         assert "came on page 1 and again on page 2" in str(info.value)
 
         con, _ = pull(tmp_path, raw_config(xero_server, standin, "America/New_York"))  # the retry
-        assert con.execute("select * from erp_invoices order by 1").fetchall() == expected_documents(INVOICES, "customer")
+        assert con.execute("select * from erp_invoices order by 1").fetchall() == expected_documents(
+            INVOICES, "customer"
+        )
         assert con.execute("select * from erp_bills order by 1").fetchall() == expected_documents(BILLS, "vendor")
         # every sign-in: refused with the legacy scopes, then granted with the granular ones
         scopes = [set(form["scope"][0].split()) for _, _, path, form in standin.requests if path == "/connect/token"]

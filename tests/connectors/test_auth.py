@@ -49,7 +49,11 @@ def start_server(data: Path, **env: str) -> tuple[subprocess.Popen, str]:
         port = free_port()  # picked right before the server binds it; another port if it was taken meanwhile
         proc = subprocess.Popen(
             [sys.executable, "-m", "connectors.servers.bank", "--data", str(data), "--http", str(port), "--oauth"],
-            cwd=REPO, env=full, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=REPO,
+            env=full,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             wait_for_port(port, proc)
@@ -82,9 +86,12 @@ def redirect_uri() -> str:
 @pytest.fixture(scope="module")
 def server(demo_data: Path) -> Iterator[str]:
     """Dynamic registration on, plus one pre-registered client (authorization code and client credentials)."""
-    proc, base = start_server(demo_data, CLOSEBOARD_OAUTH_CLIENT_ID=CLIENT_ID,
-                              CLOSEBOARD_OAUTH_CLIENT_SECRET=CLIENT_SECRET,
-                              CLOSEBOARD_OAUTH_REDIRECT_URIS=REGISTERED_REDIRECT)
+    proc, base = start_server(
+        demo_data,
+        CLOSEBOARD_OAUTH_CLIENT_ID=CLIENT_ID,
+        CLOSEBOARD_OAUTH_CLIENT_SECRET=CLIENT_SECRET,
+        CLOSEBOARD_OAUTH_REDIRECT_URIS=REGISTERED_REDIRECT,
+    )
     yield base
     stop(proc)
 
@@ -92,9 +99,13 @@ def server(demo_data: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def closed_server(demo_data: Path) -> Iterator[str]:
     """No registration endpoint: only the pre-registered client can sign in."""
-    proc, base = start_server(demo_data, CLOSEBOARD_OAUTH_REGISTRATION="0", CLOSEBOARD_OAUTH_CLIENT_ID=CLIENT_ID,
-                              CLOSEBOARD_OAUTH_CLIENT_SECRET=CLIENT_SECRET,
-                              CLOSEBOARD_OAUTH_REDIRECT_URIS=REGISTERED_REDIRECT)
+    proc, base = start_server(
+        demo_data,
+        CLOSEBOARD_OAUTH_REGISTRATION="0",
+        CLOSEBOARD_OAUTH_CLIENT_ID=CLIENT_ID,
+        CLOSEBOARD_OAUTH_CLIENT_SECRET=CLIENT_SECRET,
+        CLOSEBOARD_OAUTH_REDIRECT_URIS=REGISTERED_REDIRECT,
+    )
     yield base
     stop(proc)
 
@@ -104,11 +115,18 @@ def counters(base: str) -> dict[str, Any]:
 
 
 def connector(base: str, auth: dict[str, Any] | None, name: str = "bank"):  # noqa: ANN201
-    raw = {"company": {"name": "T", "currency": "USD", "first_period": "2024-06"},
-           "connectors": {name: {"adapter": "builtin.bank", "server": {"url": f"{base}/mcp"},
-                                 "allow_tools": ["list_bank_accounts"],
-                                 "client": {"call_timeout_s": 30, "retries": 1, "backoff_s": 0.05},
-                                 **({"auth": auth} if auth is not None else {})}}}
+    raw = {
+        "company": {"name": "T", "currency": "USD", "first_period": "2024-06"},
+        "connectors": {
+            name: {
+                "adapter": "builtin.bank",
+                "server": {"url": f"{base}/mcp"},
+                "allow_tools": ["list_bank_accounts"],
+                "client": {"call_timeout_s": 30, "retries": 1, "backoff_s": 0.05},
+                **({"auth": auth} if auth is not None else {}),
+            }
+        },
+    }
     return parse_config(raw).connectors[name]
 
 
@@ -200,10 +218,17 @@ def expire(base: str, home: Path, source: str = "bank") -> None:
 def test_auth_block_is_checked_at_load() -> None:
     base = "http://127.0.0.1:1"
     assert connector(base, oauth(scopes=["bank:read"])).auth.scope == "bank:read"
-    stdio = {"company": {"name": "T", "currency": "USD", "first_period": "2024-06"},
-             "connectors": {"bank": {"adapter": "builtin.bank", "server": {"command": "python"},
-                                     "allow_tools": ["list_bank_accounts"], "auth": {"kind": "bearer",
-                                                                                     "token": "${X}"}}}}
+    stdio = {
+        "company": {"name": "T", "currency": "USD", "first_period": "2024-06"},
+        "connectors": {
+            "bank": {
+                "adapter": "builtin.bank",
+                "server": {"command": "python"},
+                "allow_tools": ["list_bank_accounts"],
+                "auth": {"kind": "bearer", "token": "${X}"},
+            }
+        },
+    }
     with pytest.raises(ConfigError, match=r"connectors.bank.auth: only a streamable-HTTP connector"):
         parse_config(stdio)
     for bad, message in [
@@ -241,8 +266,13 @@ def test_sdk_alone_forgets_expiry_and_metadata_after_a_restart(tmp_path: Path) -
 
     store = TokenStore(tmp_path, "bank")
     anyio.run(store.set_tokens, OAuthToken(access_token="a", refresh_token="r", expires_in=60))
-    store.update(oauth_metadata=OAuthMetadata(issuer="http://127.0.0.1:1", authorization_endpoint="http://127.0.0.1:1/a",
-                                              token_endpoint="http://127.0.0.1:1/t").model_dump(mode="json"))
+    store.update(
+        oauth_metadata=OAuthMetadata(
+            issuer="http://127.0.0.1:1",
+            authorization_endpoint="http://127.0.0.1:1/a",
+            token_endpoint="http://127.0.0.1:1/t",
+        ).model_dump(mode="json")
+    )
     plain = OAuthClientProvider("http://127.0.0.1:1/mcp", OAuthClientMetadata(redirect_uris=None), store)
     anyio.run(plain._initialize)
     assert plain.context.current_tokens is not None
@@ -304,13 +334,22 @@ def test_sign_in_then_reuse_refresh_rotation_and_lock(server: str, tmp_path: Pat
 
     # two runs at once after expiry: one refreshes under the lock, the other takes its token
     expire(server, home)
-    script = ("import sys; from pathlib import Path; from tests.connectors.test_auth import connector, oauth, pull; "
-              "print(pull(connector(sys.argv[1], oauth(scopes=['bank:read'], redirect_uri=sys.argv[3])), "
-              "Path(sys.argv[2])))")
-    procs = [subprocess.Popen([sys.executable, "-c", script, server, str(home), conn.auth.redirect_uri],
-                              cwd=REPO,
-                              stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    script = (
+        "import sys; from pathlib import Path; from tests.connectors.test_auth import connector, oauth, pull; "
+        "print(pull(connector(sys.argv[1], oauth(scopes=['bank:read'], redirect_uri=sys.argv[3])), "
+        "Path(sys.argv[2])))"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, server, str(home), conn.auth.redirect_uri],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert counters(server)["counters"]["refresh"] == now["refresh"] + 2
@@ -380,14 +419,23 @@ def test_the_refresh_lock_is_released_when_the_refresh_request_fails(tmp_path: P
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     conn = connector(dead, oauth())
     store = TokenStore(tmp_path, "bank")
-    store.write({
-        "tokens": {"access_token": "at_old", "refresh_token": "rt_old", "token_type": "Bearer"},
-        "expires_at": time.time() - 60,
-        "client_info": {"client_id": "c1", "redirect_uris": [conn.auth.redirect_uri], "grant_types":
-                        ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"},
-        "oauth_metadata": {"issuer": dead, "authorization_endpoint": f"{dead}/authorize",
-                           "token_endpoint": f"{dead}/token"},
-    })
+    store.write(
+        {
+            "tokens": {"access_token": "at_old", "refresh_token": "rt_old", "token_type": "Bearer"},
+            "expires_at": time.time() - 60,
+            "client_info": {
+                "client_id": "c1",
+                "redirect_uris": [conn.auth.redirect_uri],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "token_endpoint_auth_method": "none",
+            },
+            "oauth_metadata": {
+                "issuer": dead,
+                "authorization_endpoint": f"{dead}/authorize",
+                "token_endpoint": f"{dead}/token",
+            },
+        }
+    )
     before = store.path.read_bytes()
     _, provider = connection_auth(conn, tmp_path)
 
@@ -413,7 +461,8 @@ def _listen(redirect: str, state: str = "s-123"):  # noqa: ANN202
 
 
 def test_listener_is_not_held_up_by_an_idle_connection_and_escapes_what_it_echoes(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(login_module, "CONNECTION_TIMEOUT_S", 0.5)
     redirect = redirect_uri()
     listener, results, lines = _listen(redirect)
@@ -428,8 +477,11 @@ def test_listener_is_not_held_up_by_an_idle_connection_and_escapes_what_it_echoe
             assert idle.recv(1024) == b""  # the idle connection is dropped after the per-connection timeout
         finally:
             idle.close()
-        error = httpx2.get(redirect, params={"error": "access_denied",
-                                             "error_description": "<script>alert('x')</script>\x1b[2J"}, timeout=5)
+        error = httpx2.get(
+            redirect,
+            params={"error": "access_denied", "error_description": "<script>alert('x')</script>\x1b[2J"},
+            timeout=5,
+        )
         assert error.status_code == 400
         assert "<script>" not in error.text and "&lt;script&gt;" in error.text
         assert "\x1b" not in "".join(lines) and "access_denied" in "".join(lines)
@@ -467,8 +519,9 @@ def test_logout_revokes_and_deletes(server: str, tmp_path: Path) -> None:
         pull(conn, tmp_path)
 
 
-def test_environment_refresh_token_signs_a_ci_run_in(server: str, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_refresh_token_signs_a_ci_run_in(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     conn = sign_in(connector(server, oauth(scopes=["bank:read"])), tmp_path / "laptop").conn
     refresh_token = json.loads((tmp_path / "laptop/secrets/auth/bank.json").read_text())["tokens"]["refresh_token"]
     client = json.loads((tmp_path / "laptop/secrets/auth/bank.json").read_text())["client_info"]
@@ -481,14 +534,16 @@ def test_environment_refresh_token_signs_a_ci_run_in(server: str, tmp_path: Path
 # -- pre-registered clients, client credentials -----------------------------------------------------
 
 
-def test_pre_registered_client_without_registration_endpoint(closed_server: str, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pre_registered_client_without_registration_endpoint(
+    closed_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BANK_CLIENT_SECRET_T", CLIENT_SECRET)
     dynamic = connector(closed_server, oauth())
     with pytest.raises(LoginError):
         sign_in(dynamic, tmp_path / "dynamic")  # nothing to register with
-    conn = connector(closed_server, oauth(client_id=CLIENT_ID, client_secret="${BANK_CLIENT_SECRET_T}",
-                                          scopes=["bank:read"]))
+    conn = connector(
+        closed_server, oauth(client_id=CLIENT_ID, client_secret="${BANK_CLIENT_SECRET_T}", scopes=["bank:read"])
+    )
     signed = sign_in(conn, tmp_path)
     result, conn = signed.result, signed.conn
     assert result.state == "signed in" and CLIENT_ID in (result.account or "")
@@ -498,11 +553,19 @@ def test_pre_registered_client_without_registration_endpoint(closed_server: str,
     assert counters(closed_server)["counters"].get("register", 0) == 0
 
 
-def test_client_credentials_source_loads_without_a_person(server: str, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_client_credentials_source_loads_without_a_person(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BANK_CLIENT_SECRET_T", CLIENT_SECRET)
-    conn = connector(server, {"kind": "client_credentials", "client_id": CLIENT_ID,
-                              "client_secret": "${BANK_CLIENT_SECRET_T}", "scopes": ["bank:read"]})
+    conn = connector(
+        server,
+        {
+            "kind": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": "${BANK_CLIENT_SECRET_T}",
+            "scopes": ["bank:read"],
+        },
+    )
     before = counters(server)["counters"].get("client_credentials", 0)
     assert pull(conn, tmp_path) > 0
     assert pull(conn, tmp_path) > 0  # the stored token is reused
@@ -511,8 +574,6 @@ def test_client_credentials_source_loads_without_a_person(server: str, tmp_path:
     monkeypatch.setenv("BANK_CLIENT_SECRET_T", "wrong")
     with pytest.raises(Exception, match="bank"):
         pull(conn, tmp_path / "other")
-
-
 
 
 # -- a failure inside an open session ---------------------------------------------------------------
@@ -525,18 +586,25 @@ TRANSACTIONS = Stream("bank_transactions", "list_transactions")  # paged the way
 
 
 def paged_connector(base: str, redirect: str):  # noqa: ANN201
-    raw = {"company": {"name": "T", "currency": "USD", "first_period": "2024-06"},
-           "connectors": {"bank": {"adapter": "builtin.bank", "server": {"url": f"{base}/mcp"},
-                                   "allow_tools": ["list_transactions"],
-                                   "auth": {"kind": "oauth", "redirect_uri": redirect, "scopes": ["bank:read"]},
-                                   "client": {"call_timeout_s": 30, "retries": 1, "backoff_s": 0.05,
-                                              "page_limit": 500}}}}
+    raw = {
+        "company": {"name": "T", "currency": "USD", "first_period": "2024-06"},
+        "connectors": {
+            "bank": {
+                "adapter": "builtin.bank",
+                "server": {"url": f"{base}/mcp"},
+                "allow_tools": ["list_transactions"],
+                "auth": {"kind": "oauth", "redirect_uri": redirect, "scopes": ["bank:read"]},
+                "client": {"call_timeout_s": 30, "retries": 1, "backoff_s": 0.05, "page_limit": 500},
+            }
+        },
+    }
     return parse_config(raw).connectors["bank"]
 
 
 def pull_pages(conn, home: Path, between: Any = None, log: CallLog | None = None) -> list[dict[str, Any]]:  # noqa: ANN001
     """Every transaction through one session; `between(number)` runs (in a thread) after each page,
     before the next one is asked for."""
+
     async def go() -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         async with SourceSession(conn, home=home, log=log, pinning=False) as session:
@@ -563,11 +631,13 @@ def signed_in(server: str, tmp_path: Path):  # noqa: ANN201
 def expire_after_first_page(base: str, *hooks: tuple[str, dict[str, Any]]) -> Any:
     """After page 1: the server stops accepting the access token (the client's clock still trusts it,
     as when it runs out during a long pull) and the given test hooks run."""
+
     def between(number: int) -> None:
         if number == 1:
             httpx2.post(f"{base}/_test/expire")
             for path, params in hooks:
                 httpx2.post(f"{base}/_test/{path}", params=params)
+
     return between
 
 
@@ -592,8 +662,11 @@ def test_a_refresh_outage_in_the_middle_of_a_session_is_transient(server: str, s
 
 def test_a_refresh_rejected_in_the_middle_of_a_session_asks_for_a_sign_in(server: str, signed_in: Any) -> None:
     conn, home, _ = signed_in
-    with pytest.raises(AuthRequired, match=r"source 'bank', tool 'list_transactions': .*"
-                                           r"run `closeboard auth login bank`") as caught:
+    with pytest.raises(
+        AuthRequired,
+        match=r"source 'bank', tool 'list_transactions': .*"
+        r"run `closeboard auth login bank`",
+    ) as caught:
         pull_pages(conn, home, expire_after_first_page(server, ("revoke_refresh", {})))
     assert not caught.value.transient
     assert "not signed in" in status(conn, home).state  # the spent refresh token was dropped
@@ -630,7 +703,7 @@ def test_a_pull_cancelled_from_outside_stays_cancelled(signed_in: Any) -> None:
             return scope.cancelled_caught
 
         assert anyio.run(go) is True, where
-        assert seen == rows[:len(seen)] and 0 < len(seen) < len(rows), where
+        assert seen == rows[: len(seen)] and 0 < len(seen) < len(rows), where
         assert len(log.records) == (3 if where == "in a call" else 2), where
 
 
@@ -638,6 +711,7 @@ def _sdk_task_group(session: SourceSession, fail: BaseException, *, on_cancel: b
     """Stand in for the SDK's transport in an open session: a task group, held in the session's exit stack
     as `open()` holds the SDK's, whose task fails with `fail` (at once, or only when it is cancelled, as a
     transport failing its own shutdown)."""
+
     async def enter() -> None:
         stack = AsyncExitStack()
         group = await stack.enter_async_context(anyio.create_task_group())
@@ -658,18 +732,32 @@ def _sdk_task_group(session: SourceSession, fail: BaseException, *, on_cancel: b
     return enter
 
 
-@pytest.mark.parametrize("fail, expected, message", [
-    (RefreshUnavailable("bank", "HTTP 503"), ConnectorError, r"source 'bank', tool '\(session\)': the session failed: "
-                                                             r".*refreshing the access token failed \(HTTP 503\)"),
-    (SignInRequired("bank"), AuthRequired, r"source 'bank', tool '\(session\)': .*run `closeboard auth login bank`"),
-])
-def test_a_session_failure_between_calls_surfaces_when_the_session_closes(tmp_path: Path, fail: Exception,
-                                                                          expected: type, message: str) -> None:
+@pytest.mark.parametrize(
+    "fail, expected, message",
+    [
+        (
+            RefreshUnavailable("bank", "HTTP 503"),
+            ConnectorError,
+            r"source 'bank', tool '\(session\)': the session failed: "
+            r".*refreshing the access token failed \(HTTP 503\)",
+        ),
+        (
+            SignInRequired("bank"),
+            AuthRequired,
+            r"source 'bank', tool '\(session\)': .*run `closeboard auth login bank`",
+        ),
+    ],
+)
+def test_a_session_failure_between_calls_surfaces_when_the_session_closes(
+    tmp_path: Path, fail: Exception, expected: type, message: str
+) -> None:
     """The session's task group fails while the pull does its own work between two calls: leaving the
     session turns the cancellation it sent into the connector error, not a bare CancelledError."""
+
     async def go() -> None:
-        async with SourceSession(paged_connector("http://127.0.0.1:1", redirect_uri()), home=tmp_path,
-                                 pinning=False) as session:
+        async with SourceSession(
+            paged_connector("http://127.0.0.1:1", redirect_uri()), home=tmp_path, pinning=False
+        ) as session:
             await _sdk_task_group(session, fail)()
             await anyio.sleep_forever()  # cancelled by the failing task
 

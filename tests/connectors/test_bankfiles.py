@@ -102,7 +102,13 @@ EXPECTED_TXNS = {  # txn_id: (account, booked_date, amount, description, referen
     "000123:F1": ("000123", "2026-01-05", "-12.50", "Bank fee — Monthly", None),
     "000123:F2": ("000123", "2026-01-10", "250.00", "Acme", "INV-7"),
     "000123:F3": ("000123", "2026-01-20", "-0.01", "Rounding", "1001"),
-    "DE89370400440532013000:ASR-1": ("DE89370400440532013000", "2026-01-15", "1234.50", "Invoice 2026-001 & thanks", "INV-2026-001"),
+    "DE89370400440532013000:ASR-1": (
+        "DE89370400440532013000",
+        "2026-01-15",
+        "1234.50",
+        "Invoice 2026-001 & thanks",
+        "INV-2026-001",
+    ),
     "DE89370400440532013000:ASR-2": ("DE89370400440532013000", "2026-01-20", "-34.75", "Card fee", None),
     "10020030/1234567:B1": ("10020030/1234567", "2026-01-02", "-12.50", "Rent January", None),
     "10020030/1234567:2026-01-03#2": ("10020030/1234567", "2026-01-03", "100.00", "Payment from Acme", "INV-42"),
@@ -122,8 +128,13 @@ def statements(tmp_path: Path) -> Path:
 
 
 def pull(root: Path, server: Any = None) -> dict[str, list[dict[str, Any]]]:
-    config = ConnectorConfig("bank", "builtin.bank", ServerConfig(command="python", args=(
-        "-m", "connectors.servers.bankfiles", "--data", str(root))), ALLOW, FAST)
+    config = ConnectorConfig(
+        "bank",
+        "builtin.bank",
+        ServerConfig(command="python", args=("-m", "connectors.servers.bankfiles", "--data", str(root))),
+        ALLOW,
+        FAST,
+    )
     batches: dict[str, list[pa.Table]] = {}
 
     async def go() -> None:
@@ -136,14 +147,21 @@ def pull(root: Path, server: Any = None) -> dict[str, list[dict[str, Any]]]:
 
 def test_ofx_camt053_and_mt940_become_canonical_bank_records(statements: Path) -> None:
     tables = pull(statements, bankfiles.build_server(statements))
-    txns = {r["txn_id"]: (r["bank_account_id"], r["booked_date"], r["amount"], r["description"], r["reference"])
-            for r in tables["bank_transactions"]}
+    txns = {
+        r["txn_id"]: (r["bank_account_id"], r["booked_date"], r["amount"], r["description"], r["reference"])
+        for r in tables["bank_transactions"]
+    }
     assert txns == EXPECTED_TXNS  # the pending camt entry is not a booked line
     assert len(tables["bank_transactions"]) == len(EXPECTED_TXNS)
     assert sorted(tables["bank_accounts"], key=lambda r: r["bank_account_id"]) == [
         {"bank_account_id": "000123", "name": "US operating", "currency": "USD", "gl_account_id": "1010"},
         {"bank_account_id": "10020030/1234567", "name": "10020030/1234567", "currency": "GBP", "gl_account_id": None},
-        {"bank_account_id": "DE89370400440532013000", "name": "EUR account", "currency": "EUR", "gl_account_id": "1020"},
+        {
+            "bank_account_id": "DE89370400440532013000",
+            "name": "EUR account",
+            "currency": "EUR",
+            "gl_account_id": "1020",
+        },
     ]
     balances = {(r["bank_account_id"], r["balance_date"]): r["closing_balance"] for r in tables["bank_balances"]}
     assert balances == {
@@ -164,8 +182,16 @@ def test_ofx_camt053_and_mt940_become_canonical_bank_records(statements: Path) -
     [
         ("bad.ofx", OFX.replace("<TRNAMT>250.00", "<TRNAMT>two hundred"), "not a readable OFX statement"),
         ("bad.xml", CAMT.replace("</Stmt>", "</Stmnt>"), "not well-formed XML"),
-        ("bad.xml", CAMT.replace("<CdtDbtInd>DBIT</CdtDbtInd><Sts>", "<Sts>"), "Stmt 1 Ntry 2: needs Amt and CdtDbtInd"),
-        ("bad.sta", MT940.replace(":62F:C260103GBP1087,50\n", ""), "statement 1: needs :25: account and :62F: closing balance"),
+        (
+            "bad.xml",
+            CAMT.replace("<CdtDbtInd>DBIT</CdtDbtInd><Sts>", "<Sts>"),
+            "Stmt 1 Ntry 2: needs Amt and CdtDbtInd",
+        ),
+        (
+            "bad.sta",
+            MT940.replace(":62F:C260103GBP1087,50\n", ""),
+            "statement 1: needs :25: account and :62F: closing balance",
+        ),
         ("bad.sta", "hello, this is not a statement\n", "not an MT940 statement"),
     ],
 )

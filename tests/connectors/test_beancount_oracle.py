@@ -132,8 +132,12 @@ def load(uvx: str, ledger: Path, root: Path, subtypes: dict[str, list[str]]) -> 
 
 def bean_example(seed: int, begin: str, end: str, path: Path) -> Path:
     script = Path(sys.executable).parent / "bean-example"
-    subprocess.run([str(script), "--seed", str(seed), "--date-begin", begin, "--date-end", end, "-o", str(path)],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [str(script), "--seed", str(seed), "--date-begin", begin, "--date-end", end, "-o", str(path)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return path
 
 
@@ -170,14 +174,22 @@ class Oracle:
 
     def monthly_usd(self, root: str) -> dict[str, Decimal]:
         """Per month, the USD of Σ weight (converted at each posting's date) on the accounts under root."""
-        return {f"{y:04d}-{m:02d}": _usd(inv) for y, m, inv in self.rows(
-            f"SELECT year, month, sum(convert(weight, 'USD', date)) WHERE account ~ '^{root}:' GROUP BY year, month")}
+        return {
+            f"{y:04d}-{m:02d}": _usd(inv)
+            for y, m, inv in self.rows(
+                f"SELECT year, month, sum(convert(weight, 'USD', date)) WHERE account ~ '^{root}:' GROUP BY year, month"
+            )
+        }
 
     def balances_usd(self, accounts: list[str], periods: list[str]) -> dict[str, Decimal]:
         """Each period's closing balance of the accounts: the USD of BQL's monthly sums, accumulated."""
         pattern = "|".join(accounts)
-        sums = {f"{y:04d}-{m:02d}": _usd(inv) for y, m, inv in self.rows(
-            f"SELECT year, month, sum(convert(weight, 'USD', date)) WHERE account ~ '^({pattern})$' GROUP BY year, month")}
+        sums = {
+            f"{y:04d}-{m:02d}": _usd(inv)
+            for y, m, inv in self.rows(
+                f"SELECT year, month, sum(convert(weight, 'USD', date)) WHERE account ~ '^({pattern})$' GROUP BY year, month"
+            )
+        }
         assert set(sums) <= set(periods)  # nothing before the first period or after the last
         out, running = {}, Decimal(0)
         for period in periods:
@@ -210,7 +222,8 @@ class Oracle:
         the rounding account. A posting that cannot be valued in USD counts 0 (its account is listed)."""
         cents: list[tuple[date, str, str, Decimal]] = []
         for day, tx, account, number, currency, converted in self.rows(
-                "SELECT date, id, account, number, currency, convert(weight, 'USD', date)"):
+            "SELECT date, id, account, number, currency, convert(weight, 'USD', date)"
+        ):
             if currency == "USD":
                 cents.append((day, tx, account, _cents(number)))
             elif converted.currency == "USD":
@@ -230,8 +243,11 @@ class Oracle:
 
     def rates(self) -> dict[tuple[str, str], Decimal]:
         """USD-quoted prices, the last of a day winning (beancount's price map)."""
-        return {(c, d.isoformat()): a.number for d, c, a in self.rows("SELECT date, currency, amount FROM #prices")
-                if a.currency == "USD"}
+        return {
+            (c, d.isoformat()): a.number
+            for d, c, a in self.rows("SELECT date, currency, amount FROM #prices")
+            if a.currency == "USD"
+        }
 
 
 def months(first: date, last: date) -> list[tuple[str, date]]:
@@ -245,17 +261,21 @@ def months(first: date, last: date) -> list[tuple[str, date]]:
 
 
 def _kpis(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], Decimal]:
-    return {(p, k): v for p, k, v in con.execute(
-        "select period, kpi, value from mart_kpis where kpi in ('revenue', 'cogs', 'opex', 'net_income', 'cash', 'ar', 'ap')"
-    ).fetchall()}
+    return {
+        (p, k): v
+        for p, k, v in con.execute(
+            "select period, kpi, value from mart_kpis where kpi in ('revenue', 'cogs', 'opex', 'net_income', 'cash', 'ar', 'ap')"
+        ).fetchall()
+    }
 
 
 def test_monthly_pnl_equals_bql(loaded: Loaded) -> None:
     oracle = loaded.oracle
     income, expenses = oracle.monthly_usd("Income"), oracle.monthly_usd("Expenses")
     kpis = _kpis(loaded.con)
-    rounding = dict(loaded.con.execute(
-        "select period, amount from mart_pnl_monthly where account_id = ?", [ROUNDING]).fetchall())
+    rounding = dict(
+        loaded.con.execute("select period, amount from mart_pnl_monthly where account_id = ?", [ROUNDING]).fetchall()
+    )
     residuals = oracle.residuals()
     checked = 0
     for month, _end in months(loaded.first, loaded.last):
@@ -265,8 +285,11 @@ def test_monthly_pnl_equals_bql(loaded: Loaded) -> None:
         # the rounding lines closeboard added (BQL has none) undo exactly the month's cent residuals
         booked = rounding.get(month, Decimal("0.00"))
         assert booked == -residuals.get(month, Decimal(0)), month
-        got = (kpis[(month, "revenue")], kpis[(month, "cogs")] + kpis[(month, "opex")] - booked,
-               kpis[(month, "net_income")] + booked)
+        got = (
+            kpis[(month, "revenue")],
+            kpis[(month, "cogs")] + kpis[(month, "opex")] - booked,
+            kpis[(month, "net_income")] + booked,
+        )
         assert (month, *got) == (month, revenue, spent, net)
         checked += 1
     assert checked >= 4 and any(kpis[(m, "revenue")] > 0 for m, _ in months(loaded.first, loaded.last))
@@ -277,8 +300,12 @@ def test_month_end_balances_of_cash_ar_ap_equal_bql(loaded: Loaded) -> None:
     accounts = oracle.accounts()
     chosen: dict[str, list[str]] = {}
     for subtype in ("cash", "ar", "ap"):  # the first matching glob wins, in the order configured
-        chosen[subtype] = [a for a in accounts if next(
-            (s for s, globs in loaded.subtypes.items() if any(fnmatchcase(a, g) for g in globs)), None) == subtype]
+        chosen[subtype] = [
+            a
+            for a in accounts
+            if next((s for s, globs in loaded.subtypes.items() if any(fnmatchcase(a, g) for g in globs)), None)
+            == subtype
+        ]
         assert chosen[subtype], subtype
     kpis = _kpis(loaded.con)
     periods = [m for m, _ in months(loaded.first, loaded.last)]
@@ -301,7 +328,8 @@ def test_non_money_legs_are_left_out_counted_and_nothing_is_set_aside(loaded: Lo
     ((postings,),) = oracle.rows("SELECT count(*)")
     lines = loaded.con.execute(
         f"select count(*) filter (where account_id <> '{ROUNDING}'), count(*) filter (where account_id = '{ROUNDING}') "
-        "from erp_journal_lines").fetchone()
+        "from erp_journal_lines"
+    ).fetchone()
     assert lines[0] == postings - not_money.total()
     assert loaded.con.execute(
         "select count(*) from erp_journal_lines where currency in (select unnest(?::varchar[]))", [list(not_money)]
@@ -310,7 +338,9 @@ def test_non_money_legs_are_left_out_counted_and_nothing_is_set_aside(loaded: Lo
     table = loaded.erp.pull.tables["erp_journal_lines"]
     assert table.reported_total == postings - not_money.total() + lines[1] == table.rows
     assert table.rejected == []
-    loads = loaded.con.execute("select table_name, rows_received, reported_total, rows_quarantined from source_loads").fetchall()
+    loads = loaded.con.execute(
+        "select table_name, rows_received, reported_total, rows_quarantined from source_loads"
+    ).fetchall()
     assert [(t, r, rep, q) for t, r, rep, q in loads if rep is not None and (r != rep or q)] == []
     assert loaded.con.execute("select count(*) from quarantine").fetchone() == (0,)
     assert loaded.con.execute(
@@ -320,8 +350,10 @@ def test_non_money_legs_are_left_out_counted_and_nothing_is_set_aside(loaded: Lo
 
 def test_exchange_rates_are_the_usd_quoted_prices(loaded: Loaded) -> None:
     expected = {k: v.quantize(Decimal("0.00000001"), rounding=ROUND_HALF_UP) for k, v in loaded.oracle.rates().items()}
-    got = {(c, d): r for c, d, r in loaded.con.execute(
-        "select currency, rate_date::varchar, rate from erp_fx_rates").fetchall()}
+    got = {
+        (c, d): r
+        for c, d, r in loaded.con.execute("select currency, rate_date::varchar, rate from erp_fx_rates").fetchall()
+    }
     assert got == expected and len(got) == loaded.con.execute("select count(*) from erp_fx_rates").fetchone()[0]
     assert loaded.erp.pull.tables["erp_fx_rates"].reported_total == len(expected)
 
@@ -331,8 +363,9 @@ def test_transactions_with_non_money_legs_keep_their_money(loaded: Loaded) -> No
     and cash. Per such transaction, the lines loaded are its USD postings, with their cents."""
     per_entry: dict[str, list[Decimal]] = defaultdict(list)
     mixed: set[str] = set()
-    for filename, lineno, w in loaded.oracle.rows("SELECT entry_meta('filename'), entry_meta('lineno'), "
-                                                  "convert(weight, 'USD', date)"):
+    for filename, lineno, w in loaded.oracle.rows(
+        "SELECT entry_meta('filename'), entry_meta('lineno'), convert(weight, 'USD', date)"
+    ):
         entry = f"{filename}:{lineno}"
         if w.currency == "USD":
             per_entry[entry].append(_cents(w.number))
@@ -340,9 +373,14 @@ def test_transactions_with_non_money_legs_keep_their_money(loaded: Loaded) -> No
             mixed.add(entry)
     assert mixed
     expected = {e: (len(per_entry[e]), sum((v for v in per_entry[e] if v > 0), Decimal("0.00"))) for e in mixed}
-    got = {e: (n, d) for e, n, d in loaded.con.execute(
-        f"select entry_id, count(*), sum(debit) from erp_journal_lines where account_id <> '{ROUNDING}' "
-        "group by entry_id").fetchall() if e in mixed}
+    got = {
+        e: (n, d)
+        for e, n, d in loaded.con.execute(
+            f"select entry_id, count(*), sum(debit) from erp_journal_lines where account_id <> '{ROUNDING}' "
+            "group by entry_id"
+        ).fetchall()
+        if e in mixed
+    }
     assert got == {e: v for e, v in expected.items() if v[0]}  # an entry with no money at all has no line
     if "Income:US:BayBook:Salary" in loaded.oracle.accounts():
         ((salary,),) = loaded.oracle.rows("SELECT sum(number) WHERE account = 'Income:US:BayBook:Salary'")
@@ -356,8 +394,12 @@ def test_the_ledgers_own_trial_balance_equals_bql_at_every_month_end_and_r7_pass
     month-end), in the journal's cents: it equals the oracle's, and closeboard's books tie to it."""
     days = [end for _, end in months(loaded.first, loaded.last)]
     expected = loaded.oracle.trial_balances(days)
-    got = {(d, a): b for d, a, b in loaded.con.execute(
-        "select balance_date, account_id, debit - credit from erp_trial_balance").fetchall()}
+    got = {
+        (d, a): b
+        for d, a, b in loaded.con.execute(
+            "select balance_date, account_id, debit - credit from erp_trial_balance"
+        ).fetchall()
+    }
     assert sorted({d for d, _ in got}) == days  # every month-end, the open month as at the report date
     assert got == expected
     rounding_lines = loaded.con.execute("select count(*) from erp_journal_lines where account_id = ?", [ROUNDING])
@@ -369,7 +411,8 @@ def test_the_ledgers_own_trial_balance_equals_bql_at_every_month_end_and_r7_pass
     from warehouse.recon import ReconParams, build_recon
 
     build_recon(loaded.con, "r7", ReconParams())
-    results = loaded.con.execute("select period, status, detail from recon_results where check_id = 'R7_erp_report' "
-                                 "order by period").fetchall()
+    results = loaded.con.execute(
+        "select period, status, detail from recon_results where check_id = 'R7_erp_report' order by period"
+    ).fetchall()
     assert [p for p, _, _ in results] == [m for m, _ in months(loaded.first, loaded.last)]
     assert {s for _, s, _ in results} == {"pass"}, [r for r in results if r[1] != "pass"][:3]

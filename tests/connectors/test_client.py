@@ -23,8 +23,11 @@ from tests.conftest import REPO, free_port
 FAST = ClientSettings(call_timeout_s=20, retries=1, backoff_s=0.01, backoff_max_s=0.05, page_limit=1000)
 
 
-def erp_config(allow: tuple[str, ...] = ("get_company", "list_accounts", "list_journal_lines"),
-               server: ServerConfig | None = None, settings: ClientSettings = FAST) -> ConnectorConfig:
+def erp_config(
+    allow: tuple[str, ...] = ("get_company", "list_accounts", "list_journal_lines"),
+    server: ServerConfig | None = None,
+    settings: ClientSettings = FAST,
+) -> ConnectorConfig:
     return ConnectorConfig("erp", "builtin.erp", server or ServerConfig(command="python"), allow, settings)
 
 
@@ -156,10 +159,20 @@ def test_full_pull_every_days_must_be_a_number_of_days(tmp_path: Path, value: ob
 
 
 def test_a_uvx_server_gets_what_installing_needs_and_no_unrelated_secret() -> None:
-    environ = {"PATH": "/bin", "SSL_CERT_FILE": "/etc/ca.pem", "UV_CACHE_DIR": "/cache", "HTTPS_PROXY": "http://p:3128",
-               "UV_PUBLISH_TOKEN": "pypi-secret", "AWS_SECRET_ACCESS_KEY": "aws-secret", "ERP_API_KEY": "k"}
+    environ = {
+        "PATH": "/bin",
+        "SSL_CERT_FILE": "/etc/ca.pem",
+        "UV_CACHE_DIR": "/cache",
+        "HTTPS_PROXY": "http://p:3128",
+        "UV_PUBLISH_TOKEN": "pypi-secret",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret",
+        "ERP_API_KEY": "k",
+    }
     assert launcher_env("/usr/bin/uvx", environ) == {
-        "SSL_CERT_FILE": "/etc/ca.pem", "UV_CACHE_DIR": "/cache", "HTTPS_PROXY": "http://p:3128"}
+        "SSL_CERT_FILE": "/etc/ca.pem",
+        "UV_CACHE_DIR": "/cache",
+        "HTTPS_PROXY": "http://p:3128",
+    }
     assert launcher_env("node", environ) == {"SSL_CERT_FILE": "/etc/ca.pem"}
 
 
@@ -173,7 +186,8 @@ def test_the_erp_exchange_rates_are_read_only_when_allow_listed(tmp_path: Path, 
     shutil.copytree(demo_data, data)
     rates = [("EUR", "2026-05-29", "1.0842"), ("GBP", "2026-05-29", "1.2710"), ("EUR", "2026-05-31", "1.0851")]
     (data / "erp" / "fx_rates.csv").write_text(
-        "currency,rate_date,rate\n" + "".join(f"{c},{d},{r}\n" for c, d, r in rates), encoding="utf-8")
+        "currency,rate_date,rate\n" + "".join(f"{c},{d},{r}\n" for c, d, r in rates), encoding="utf-8"
+    )
     everything = (*ErpAdapter.default_tools,)
     without = tuple(t for t in everything if t != "list_fx_rates")
 

@@ -81,8 +81,11 @@ class Demo:
     def gl_balance(self, account_id: str, until: str) -> Decimal:
         """debit − credit of the account's lines posted up to ``until`` (inclusive)."""
         return sum(
-            (Decimal(r["debit"]) - Decimal(r["credit"]) for r in self.lines
-             if r["account_id"] == account_id and r["posted_date"] <= until),
+            (
+                Decimal(r["debit"]) - Decimal(r["credit"])
+                for r in self.lines
+                if r["account_id"] == account_id and r["posted_date"] <= until
+            ),
             Decimal(0),
         )
 
@@ -116,14 +119,21 @@ def test_same_arguments_give_identical_bytes(demo, tmp_path):
     other = generate(tmp_path / "other", as_of=AS_OF, seed=7, scale=1)
     assert other["first_period"] == FIRST_PERIOD
     assert (tmp_path / "other" / "erp/journal_lines.csv").read_bytes() != (
-        demo.root / "erp/journal_lines.csv").read_bytes()
+        demo.root / "erp/journal_lines.csv"
+    ).read_bytes()
 
 
 def test_company_and_counts(demo):
     company = json.loads((demo.root / "company.json").read_text())
     assert company == {
-        "name": "Demo Co", "currency": "USD", "fiscal_year_start_month": 1, "timezone": "UTC",
-        "first_period": FIRST_PERIOD, "as_of": AS_OF.isoformat(), "seed": 42, "scale": 1,
+        "name": "Demo Co",
+        "currency": "USD",
+        "fiscal_year_start_month": 1,
+        "timezone": "UTC",
+        "first_period": FIRST_PERIOD,
+        "as_of": AS_OF.isoformat(),
+        "seed": 42,
+        "scale": 1,
     }
     assert FIRST_PERIOD == "2024-11" or AS_OF != date(2026, 11, 24)
     assert demo.summary["first_period"] == FIRST_PERIOD and demo.summary["as_of"] == AS_OF.isoformat()
@@ -145,8 +155,17 @@ def test_headers_and_value_formats(demo):
         with open(demo.root / rel, newline="", encoding="utf-8") as f:
             assert tuple(next(csv.reader(f))) == columns, rel
     money_cols = {"debit", "credit", "total", "balance", "amount", "closing_balance"}
-    date_cols = {"posted_date", "issue_date", "due_date", "voided_date", "paid_date", "booked_date",
-                 "balance_date", "close_date", "updated_at"}
+    date_cols = {
+        "posted_date",
+        "issue_date",
+        "due_date",
+        "voided_date",
+        "paid_date",
+        "booked_date",
+        "balance_date",
+        "close_date",
+        "updated_at",
+    }
     for rel in FILES:
         for row in _read(demo.root, rel):
             for col, value in row.items():
@@ -218,22 +237,30 @@ def test_subledger_equals_control_account(demo, table, key, subtype):
             if d["status"] == "void" and d["voided_date"] <= day:
                 continue
             open_items += Decimal(d["total"]) - sum(
-                (a for paid, a in applications.get(d[key], ()) if paid <= day), Decimal(0))
+                (a for paid, a in applications.get(d[key], ()) if paid <= day), Decimal(0)
+            )
         assert open_items == sign * demo.gl_balance(control, day), (table, day)
 
 
 def test_document_variety(demo):
     statuses = {(i["status"], i["doc_type"]) for i in demo.invoices}
-    assert {("paid", "invoice"), ("open", "invoice"), ("void", "invoice"), ("draft", "invoice"),
-            ("open", "credit_note")} <= statuses
+    assert {
+        ("paid", "invoice"),
+        ("open", "invoice"),
+        ("void", "invoice"),
+        ("draft", "invoice"),
+        ("open", "credit_note"),
+    } <= statuses
     assert {("paid", "invoice"), ("open", "invoice"), ("void", "invoice"), ("open", "credit_note")} <= {
-        (b["status"], b["doc_type"]) for b in demo.bills}
+        (b["status"], b["doc_type"]) for b in demo.bills
+    }
     assert any(p["kind"] == "write_off" for p in demo.payments)
     assert any(p["line_no"] == "2" and p["kind"] == "payment" for p in demo.payments)  # one payment, two invoices
     # long-overdue open invoices exist
     old = AS_OF - timedelta(days=90)
-    assert any(i["status"] == "open" and i["doc_type"] == "invoice" and i["due_date"] < old.isoformat()
-               for i in demo.invoices)
+    assert any(
+        i["status"] == "open" and i["doc_type"] == "invoice" and i["due_date"] < old.isoformat() for i in demo.invoices
+    )
     # every non-draft invoice is posted on its issue date
     issued = {(r["document_id"], r["posted_date"]) for r in demo.lines if r["account_id"] == demo.account_of("ar")}
     for i in demo.invoices:
@@ -247,13 +274,18 @@ def test_bank_statement_and_book(demo):
     keys = [(t["booked_date"], t["txn_id"]) for t in demo.txns]
     assert keys == sorted(keys) and len({t["txn_id"] for t in demo.txns}) == len(demo.txns)
     assert [(b["bank_account_id"], b["balance_date"]) for b in demo.balances] == sorted(
-        (b["bank_account_id"], b["balance_date"]) for b in demo.balances)
+        (b["bank_account_id"], b["balance_date"]) for b in demo.balances
+    )
     # the statement is the transactions: each closing balance is their running sum
     for b in demo.balances:
         assert Decimal(b["closing_balance"]) == sum(
-            (Decimal(t["amount"]) for t in demo.txns
-             if t["bank_account_id"] == b["bank_account_id"] and t["booked_date"] <= b["balance_date"]),
-            Decimal(0))
+            (
+                Decimal(t["amount"])
+                for t in demo.txns
+                if t["bank_account_id"] == b["bank_account_id"] and t["booked_date"] <= b["balance_date"]
+            ),
+            Decimal(0),
+        )
     assert {b["balance_date"] for b in demo.balances} == set(_month_ends())
 
     # pair every cash book line with its bank line: same account, reference, amount
@@ -285,8 +317,13 @@ def test_bank_statement_and_book(demo):
     # at each month-end: GL − statement = book lines not yet on the statement − fees not yet booked
     for day in _month_ends():
         for bank, gl in gl_of.items():
-            statement = Decimal(next(b["closing_balance"] for b in demo.balances
-                                     if b["bank_account_id"] == bank and b["balance_date"] == day))
+            statement = Decimal(
+                next(
+                    b["closing_balance"]
+                    for b in demo.balances
+                    if b["bank_account_id"] == bank and b["balance_date"] == day
+                )
+            )
             in_transit = sum((a for b, p, k, a in pairs if b == bank and p <= day < k), Decimal(0))
             in_transit += sum((a for b, p, a in book_only if b == bank and p <= day), Decimal(0))
             unbooked = sum((a for b, p, k, a in pairs if b == bank and k <= day < p), Decimal(0))
@@ -318,8 +355,10 @@ def test_crm_opportunities(demo):
             assert names[o["customer_id"]] == o["customer_name"]
             close = date.fromisoformat(o["close_date"])
             if OPENING < close <= AS_OF - timedelta(days=45):  # invoiced within 45 days of the close
-                assert any(o["close_date"] <= d <= (close + timedelta(days=45)).isoformat()
-                           for d in first_invoice[o["customer_id"]]), o
+                assert any(
+                    o["close_date"] <= d <= (close + timedelta(days=45)).isoformat()
+                    for d in first_invoice[o["customer_id"]]
+                ), o
     assert {o["stage"] for o in demo.opps} == stages
     # bookings vs billings (R5): per customer, cumulative invoiced (net of credit notes) never exceeds won
     for day in _month_ends():
@@ -344,19 +383,27 @@ def test_reference_kpis(demo):
     pipeline = sum((Decimal(o["amount"]) for o in demo.opps if o["is_closed"] == "false"), Decimal(0))
     for period, k in table.items():
         assert set(k) == set(KPIS)
-        expected = sum((Decimal(i["total"]) for i in demo.invoices
-                        if i["status"] != "draft" and i["issue_date"][:7] == period), Decimal(0))
-        expected -= sum((Decimal(i["total"]) for i in demo.invoices
-                         if i["status"] == "void" and i["voided_date"][:7] == period), Decimal(0))
+        expected = sum(
+            (Decimal(i["total"]) for i in demo.invoices if i["status"] != "draft" and i["issue_date"][:7] == period),
+            Decimal(0),
+        )
+        expected -= sum(
+            (Decimal(i["total"]) for i in demo.invoices if i["status"] == "void" and i["voided_date"][:7] == period),
+            Decimal(0),
+        )
         assert k["revenue"] == expected, period
         assert k["gross_profit"] == k["revenue"] - k["cogs"]
         assert k["net_income"] == k["revenue"] - k["cogs"] - k["opex"]
         assert k["pipeline_open"] == pipeline
-        assert k["bookings_won"] == sum((Decimal(o["amount"]) for o in demo.opps
-                                         if o["is_won"] == "true" and o["close_date"][:7] == period), Decimal(0))
+        assert k["bookings_won"] == sum(
+            (Decimal(o["amount"]) for o in demo.opps if o["is_won"] == "true" and o["close_date"][:7] == period),
+            Decimal(0),
+        )
         end = min(date(int(period[:4]), int(period[5:]), monthrange(int(period[:4]), int(period[5:]))[1]), AS_OF)
-        assert k["cash"] == sum((demo.gl_balance(a["account_id"], end.isoformat())
-                                 for a in demo.accounts if a["subtype"] == "cash"), Decimal(0))
+        assert k["cash"] == sum(
+            (demo.gl_balance(a["account_id"], end.isoformat()) for a in demo.accounts if a["subtype"] == "cash"),
+            Decimal(0),
+        )
         assert k["ap"] == -demo.gl_balance(demo.account_of("ap"), end.isoformat())
         for ratio in ("gross_margin_pct", "dso", "dpo", "runway_months"):
             assert k[ratio] is None or k[ratio] == k[ratio].quantize(Decimal("0.01"))

@@ -29,7 +29,9 @@ def plain(text: str) -> object:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
     | st.decimals(allow_nan=False, allow_infinity=False, places=None).map(lambda d: d.normalize())
     | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
@@ -63,8 +65,11 @@ def test_money_sent_as_a_json_number_keeps_every_digit_and_json_reads_what_msgsp
     text = '{"items":[{"debit":0.285,"credit":1234567890123456.78,"big":123456789012345678901234567890}]}'
     payload, _ = parse_payload(text_result(text), limit_bytes=10**6)
     item = payload["items"][0]
-    assert item == {"debit": Decimal("0.285"), "credit": Decimal("1234567890123456.78"),
-                    "big": 123456789012345678901234567890}
+    assert item == {
+        "debit": Decimal("0.285"),
+        "credit": Decimal("1234567890123456.78"),
+        "big": 123456789012345678901234567890,
+    }
     assert all(not isinstance(v, float) for v in item.values())
     for odd in ['{"a": NaN}', '{"a": "\\ud800"}']:  # json reads these; msgspec does not
         assert repr(parse_payload(text_result(odd), limit_bytes=100)[0]) == repr(plain(odd))
@@ -72,8 +77,10 @@ def test_money_sent_as_a_json_number_keeps_every_digit_and_json_reads_what_msgsp
 
 def test_the_struct_array_batch_equals_the_value_by_value_batch() -> None:
     columns = CANONICAL["erp_journal_lines"]
-    items = [{c: (f"{c}-{i}" if (i + n) % 3 else None) for n, c in enumerate(columns) if (i + n) % 5}
-             | {"extra": "dropped"} for i in range(40)]
+    items = [
+        {c: (f"{c}-{i}" if (i + n) % 3 else None) for n, c in enumerate(columns) if (i + n) % 5} | {"extra": "dropped"}
+        for i in range(40)
+    ]
     batch = to_text_batch("erp_journal_lines", items)
     assert batch.schema == text_schema("erp_journal_lines")
     assert batch.to_pylist() == [{c: item.get(c) for c in columns} for item in items]

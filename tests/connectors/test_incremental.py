@@ -15,9 +15,12 @@ def summary(*rows: tuple[str, str, int, str, str]) -> frozenset:
 
 
 LEDGER = summary(
-    ("2026-01", "1000", 2, "10.00", "0.00"), ("2026-01", "4000", 2, "0.00", "10.00"),
-    ("2026-02", "1000", 1, "5.00", "0.00"), ("2026-02", "4000", 1, "0.00", "5.00"),
-    ("2026-03", "1000", 1, "7.00", "0.00"), ("2026-03", "4000", 1, "0.00", "7.00"),
+    ("2026-01", "1000", 2, "10.00", "0.00"),
+    ("2026-01", "4000", 2, "0.00", "10.00"),
+    ("2026-02", "1000", 1, "5.00", "0.00"),
+    ("2026-02", "4000", 1, "0.00", "5.00"),
+    ("2026-03", "1000", 1, "7.00", "0.00"),
+    ("2026-03", "4000", 1, "0.00", "7.00"),
 )
 
 
@@ -32,11 +35,13 @@ def test_only_unsettled_and_changed_months_are_pulled() -> None:
     assert periods_to_pull(LEDGER, Baseline(LEDGER, settled)) == ["2026-03"]
     # a reclassification inside settled January keeps its totals per month but not per account
     moved = (LEDGER - summary(("2026-01", "4000", 2, "0.00", "10.00"))) | summary(
-        ("2026-01", "4100", 2, "0.00", "10.00"))
+        ("2026-01", "4100", 2, "0.00", "10.00")
+    )
     assert periods_to_pull(moved, Baseline(LEDGER, settled)) == ["2026-01", "2026-03"]
     # a backdated line in settled February changes its line count
     backdated = (LEDGER - summary(("2026-02", "1000", 1, "5.00", "0.00"))) | summary(
-        ("2026-02", "1000", 2, "5.00", "0.00"))
+        ("2026-02", "1000", 2, "5.00", "0.00")
+    )
     assert periods_to_pull(backdated, Baseline(LEDGER, settled)) == ["2026-02", "2026-03"]
 
 
@@ -47,7 +52,10 @@ def test_a_month_that_vanished_forces_a_whole_pull() -> None:
 
 def test_windows_are_contiguous_runs_of_months() -> None:
     assert windows(["2026-03", "2025-12", "2026-01", "2026-05"]) == [
-        ("2025-12-01", "2026-01-31"), ("2026-03-01", "2026-03-31"), ("2026-05-01", "2026-05-31")]
+        ("2025-12-01", "2026-01-31"),
+        ("2026-03-01", "2026-03-31"),
+        ("2026-05-01", "2026-05-31"),
+    ]
     assert windows(["2024-02"]) == [("2024-02-01", "2024-02-29")]
     assert next(iter(summary(("2026-01", "1", 1, "0.1", "0")))) == ("2026-01", "1", 1, Decimal("0.1"), Decimal("0"))
 
@@ -60,7 +68,8 @@ def test_a_ledger_file_pulls_its_changed_months_and_the_open_month_whatever_is_s
     assert adapter.periods_to_pull(LEDGER, None) is None
     assert adapter.periods_to_pull(LEDGER, Baseline(LEDGER)) == ["2026-03"]
     backdated = (LEDGER - summary(("2026-01", "1000", 2, "10.00", "0.00"))) | summary(
-        ("2026-01", "1000", 3, "10.00", "0.00"))
+        ("2026-01", "1000", 3, "10.00", "0.00")
+    )
     assert adapter.periods_to_pull(backdated, Baseline(LEDGER)) == ["2026-01", "2026-03"]
     adapter.as_of = date(2026, 5, 2)  # the open month has no postings yet
     assert adapter.periods_to_pull(LEDGER, Baseline(LEDGER)) == []

@@ -49,6 +49,7 @@ def make_server(calls: Counter, *, description: str = DESCRIPTION, with_accounts
     server = new_server("pinned", title="pinned", instructions="test")
 
     if with_accounts:
+
         @server.tool(description=description, structured_output=False)
         def list_accounts() -> str:
             calls["list_accounts"] += 1
@@ -63,17 +64,22 @@ def make_server(calls: Counter, *, description: str = DESCRIPTION, with_accounts
 
 
 def config(allow: tuple[str, ...] = ("list_accounts",)) -> ConnectorConfig:
-    return ConnectorConfig("erp", ADAPTER, ServerConfig(command="python"), allow, ClientSettings(call_timeout_s=20, retries=0))
+    return ConnectorConfig(
+        "erp", ADAPTER, ServerConfig(command="python"), allow, ClientSettings(call_timeout_s=20, retries=0)
+    )
 
 
-def pull(home: Path | None, server: Any, allow: tuple[str, ...] = ("list_accounts",),
-         adapter: Adapter | None = None) -> tuple[int, CallLog]:
+def pull(
+    home: Path | None, server: Any, allow: tuple[str, ...] = ("list_accounts",), adapter: Adapter | None = None
+) -> tuple[int, CallLog]:
     log = CallLog()
     rows: list[int] = []
 
     async def go() -> None:
         async with SourceSession(config(allow), home=home, log=log, server=server) as session:
-            result = await pull_source(session, adapter or PinAdapter(), lambda table, batch: rows.append(batch.num_rows))
+            result = await pull_source(
+                session, adapter or PinAdapter(), lambda table, batch: rows.append(batch.num_rows)
+            )
             assert result.tables["erp_accounts"].rows == len(ACCOUNTS)
 
     run_async(go)
@@ -96,8 +102,12 @@ def test_first_connection_records_the_allow_listed_tools_with_their_digest(tmp_p
 
     tool = run_async(offered)["list_accounts"]
     wire = tool.model_dump(by_alias=True, mode="json")
-    expected = json.dumps({k: wire.get(k) for k in ("name", "description", "inputSchema", "outputSchema")},
-                          sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    expected = json.dumps(
+        {k: wire.get(k) for k in ("name", "description", "inputSchema", "outputSchema")},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     assert stored["tools"]["list_accounts"]["sha256"] == hashlib.sha256(expected.encode()).hexdigest()
     assert stored["tools"]["list_accounts"]["definition"]["description"] == DESCRIPTION
 
@@ -156,8 +166,9 @@ def test_a_tool_outside_the_approved_set_is_never_sent(tmp_path: Path) -> None:
         pull(tmp_path, make_server(calls), allow=("list_accounts", "list_more"), adapter=ReadsMore())
 
     async def direct() -> None:  # and refused after the session verified the server's tools too
-        async with SourceSession(config(("list_accounts", "list_more")), home=tmp_path,
-                                 server=make_server(calls)) as session:
+        async with SourceSession(
+            config(("list_accounts", "list_more")), home=tmp_path, server=make_server(calls)
+        ) as session:
             await session.call("list_accounts")
             with pytest.raises(ToolNotAllowed, match="--accept erp"):
                 await session.call("list_more")
@@ -166,8 +177,7 @@ def test_a_tool_outside_the_approved_set_is_never_sent(tmp_path: Path) -> None:
     assert calls["list_more"] == 0
     assert calls["list_accounts"] == 2
 
-    check = run_async(lambda: check_source(config(("list_accounts", "list_more")), tmp_path,
-                                           server=make_server(calls)))
+    check = run_async(lambda: check_source(config(("list_accounts", "list_more")), tmp_path, server=make_server(calls)))
     pins = {t.name: t.pin for t in check.tools}
     assert pins == {"list_accounts": "approved", "list_more": "new"}
     assert calls["list_more"] == 0
@@ -188,8 +198,13 @@ class LooksUpMore(PinAdapter):
 def test_the_check_never_calls_an_unapproved_tool_from_inside_an_adapter(tmp_path: Path) -> None:
     calls: Counter = Counter()
     pull(tmp_path, make_server(calls))  # approves list_accounts only
-    lookup = ConnectorConfig("erp", f"{__name__}:LooksUpMore", ServerConfig(command="python"),
-                             ("list_accounts", "list_more"), ClientSettings(call_timeout_s=20, retries=0))
+    lookup = ConnectorConfig(
+        "erp",
+        f"{__name__}:LooksUpMore",
+        ServerConfig(command="python"),
+        ("list_accounts", "list_more"),
+        ClientSettings(call_timeout_s=20, retries=0),
+    )
     check = run_async(lambda: check_source(lookup, tmp_path, server=make_server(calls)))
     assert calls["list_more"] == 0
     assert any("list_more" in error and "nothing was sent" in error for error in check.errors), check.errors
@@ -211,7 +226,9 @@ def test_cli_check_reports_pins_and_accept_records_the_offered_definitions(demo_
     from tests.conftest import closeboard
 
     home = tmp_path / "home"
-    shutil.copytree(demo_home, home, ignore=shutil.ignore_patterns("*.lock", "*.owner", "*.duckdb", "reports", "dagster"))
+    shutil.copytree(
+        demo_home, home, ignore=shutil.ignore_patterns("*.lock", "*.owner", "*.duckdb", "reports", "dagster")
+    )
     path = pinning.approved_path(home, "crm")
     stored = json.loads(path.read_text(encoding="utf-8"))
     assert stored["how"] == "first use" and set(stored["tools"]) == {"list_opportunities"}
@@ -221,7 +238,12 @@ def test_cli_check_reports_pins_and_accept_records_the_offered_definitions(demo_
     entry["sha256"] = hashlib.sha256(pinning.canonical(entry["definition"]).encode()).hexdigest()
     path.write_text(json.dumps(stored), encoding="utf-8")
 
-    assert {p.name for p in path.parent.iterdir()} == {"erp.json", "bank.json", "crm.json", "budget.json"}  # one per source of the demo
+    assert {p.name for p in path.parent.iterdir()} == {
+        "erp.json",
+        "bank.json",
+        "crm.json",
+        "budget.json",
+    }  # one per source of the demo
     raw = yaml.safe_load((home / "closeboard.yaml").read_text(encoding="utf-8"))
     raw["connectors"] = {"crm": raw["connectors"]["crm"]}  # only the source under test: a faster check
     config_file = tmp_path / "closeboard.yaml"
@@ -232,8 +254,10 @@ def test_cli_check_reports_pins_and_accept_records_the_offered_definitions(demo_
     assert "  tool list_opportunities: allow-listed, read-only, used, changed" in proc.stdout
     assert f"pin: tool list_opportunities: changed ({entry['sha256'][:12]} -> " in proc.stdout
     assert "    -description: An older description." in proc.stdout
-    assert "error: approved tool 'list_opportunities' changed: a refresh fails until " \
-           "`closeboard connectors check --accept crm`" in proc.stdout
+    assert (
+        "error: approved tool 'list_opportunities' changed: a refresh fails until "
+        "`closeboard connectors check --accept crm`" in proc.stdout
+    )
     assert "crm_opportunities:" not in proc.stdout  # a changed tool is not called, not even to count
 
     # a refresh fails the crm source naming the tool, and leaves the page as it was
@@ -255,4 +279,5 @@ def test_cli_check_reports_pins_and_accept_records_the_offered_definitions(demo_
     assert accepted["how"] == "accepted"
     assert accepted["tools"]["list_opportunities"]["definition"]["description"] != "An older description."
     assert accepted["tools"]["list_opportunities"]["sha256"] == pinning.digest(
-        accepted["tools"]["list_opportunities"]["definition"])
+        accepted["tools"]["list_opportunities"]["definition"]
+    )

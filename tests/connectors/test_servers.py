@@ -29,13 +29,30 @@ from mcp.shared.exceptions import MCPError
 from connectors.servers import bank, crm, erp, hosting, specs, store
 
 ERP_DESIGN_TOOLS = {
-    "get_company", "list_accounts", "list_journal_lines", "list_invoices", "list_bills", "list_payments",
+    "get_company",
+    "list_accounts",
+    "list_journal_lines",
+    "list_invoices",
+    "list_bills",
+    "list_payments",
     "get_ledger_summary",
     "get_trial_balance",
 }
 
-JOURNAL_HEADER = ["entry_id", "line_no", "posted_date", "account_id", "debit", "credit", "currency",
-                  "description", "customer_id", "vendor_id", "document_id", "internal_note"]
+JOURNAL_HEADER = [
+    "entry_id",
+    "line_no",
+    "posted_date",
+    "account_id",
+    "debit",
+    "credit",
+    "currency",
+    "description",
+    "customer_id",
+    "vendor_id",
+    "document_id",
+    "internal_note",
+]
 
 # (module, tool, file, key columns): every paged tool and the file it serves.
 PAGED = [
@@ -50,9 +67,14 @@ PAGED = [
     (crm, "list_opportunities", "crm/opportunities.csv", ("opportunity_id",)),
 ]
 SPEC_OF = {
-    "list_accounts": erp.ACCOUNTS, "list_journal_lines": erp.JOURNAL_LINES, "list_invoices": erp.INVOICES,
-    "list_bills": erp.BILLS, "list_payments": erp.PAYMENTS, "list_bank_accounts": bank.BANK_ACCOUNTS,
-    "list_transactions": bank.TRANSACTIONS, "get_balances": bank.BALANCES,
+    "list_accounts": erp.ACCOUNTS,
+    "list_journal_lines": erp.JOURNAL_LINES,
+    "list_invoices": erp.INVOICES,
+    "list_bills": erp.BILLS,
+    "list_payments": erp.PAYMENTS,
+    "list_bank_accounts": bank.BANK_ACCOUNTS,
+    "list_transactions": bank.TRANSACTIONS,
+    "get_balances": bank.BALANCES,
     "list_opportunities": crm.OPPORTUNITIES,
 }
 
@@ -86,8 +108,19 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def journal_rows() -> list[list[str]]:
     """Two-line entries over Jan-Mar 2026, several entries on some days (boundaries get ties)."""
     rows = []
-    days = ["2026-01-05", "2026-01-05", "2026-01-31", "2026-02-01", "2026-02-01", "2026-02-14",
-            "2026-02-28", "2026-03-01", "2026-03-15", "2026-03-15", "2026-03-31"]
+    days = [
+        "2026-01-05",
+        "2026-01-05",
+        "2026-01-31",
+        "2026-02-01",
+        "2026-02-01",
+        "2026-02-14",
+        "2026-02-28",
+        "2026-03-01",
+        "2026-03-15",
+        "2026-03-15",
+        "2026-03-31",
+    ]
     for n, day in enumerate(days):
         amount = f"{100 + n * 17}.{n:02d}"
         text = ['Invoice "INV-1", net', "multi\nline", "café €", ""][n % 4]
@@ -101,56 +134,177 @@ def data(tmp_path: Path) -> Path:
     """A small hand-written company in the bundled servers' file format."""
     root = tmp_path / "data"
     root.mkdir()
-    (root / "company.json").write_text(json.dumps({
-        "name": "Hand Co", "currency": "USD", "fiscal_year_start_month": 4, "timezone": "Europe/Paris",
-        "first_period": "2025-12", "as_of": "2026-03-31",
-    }))
-    write_csv(root / "erp/accounts.csv", ["account_id", "name", "type", "subtype", "currency", "parent_id"], [
-        ["1000", "Cash", "asset", "cash", "USD", ""], ["1200", "Receivables", "asset", "ar", "USD", ""],
-        ["2000", "Payables", "liability", "ap", "USD", ""], ["4000", "Sales", "revenue", "", "USD", ""],
-        ["6000", "Rent, office", "expense", "", "USD", ""],
-    ])
+    (root / "company.json").write_text(
+        json.dumps(
+            {
+                "name": "Hand Co",
+                "currency": "USD",
+                "fiscal_year_start_month": 4,
+                "timezone": "Europe/Paris",
+                "first_period": "2025-12",
+                "as_of": "2026-03-31",
+            }
+        )
+    )
+    write_csv(
+        root / "erp/accounts.csv",
+        ["account_id", "name", "type", "subtype", "currency", "parent_id"],
+        [
+            ["1000", "Cash", "asset", "cash", "USD", ""],
+            ["1200", "Receivables", "asset", "ar", "USD", ""],
+            ["2000", "Payables", "liability", "ap", "USD", ""],
+            ["4000", "Sales", "revenue", "", "USD", ""],
+            ["6000", "Rent, office", "expense", "", "USD", ""],
+        ],
+    )
     # no amount_currency column at all, one extra column: items must still have exactly the canonical keys
     write_csv(root / "erp/journal_lines.csv", JOURNAL_HEADER, journal_rows())
-    inv_header = ["invoice_id", "customer_id", "customer_name", "issue_date", "due_date", "total", "balance",
-                  "currency", "status", "doc_type", "voided_date"]
-    write_csv(root / "erp/invoices.csv", inv_header, [
-        [f"INV-{n}", f"C{n % 3}", "Acme, Inc.", f"2026-0{1 + n % 3}-1{n % 9}", "", f"{n}0.00", "0.00", "USD",
-         "paid", "invoice", ""] for n in range(7)
-    ])
-    write_csv(root / "erp/bills.csv", ["bill_id", *inv_header[1:]], [
-        ["B-1", "V1", "Landlord", "2026-01-01", "2026-01-31", "1000.00", "0.00", "USD", "paid", "invoice", ""],
-        ["B-2", "V1", "Landlord", "2026-02-01", "2026-02-28", "1000.00", "1000.00", "USD", "open", "invoice", ""],
-    ])
-    write_csv(root / "erp/payments.csv", ["payment_id", "line_no", "document_id", "paid_date", "amount", "currency",
-                                          "kind"], [
-        ["P-1", "1", "INV-1", "2026-02-03", "10.00", "USD", "payment"],
-        ["P-1", "2", "INV-2", "2026-02-03", "20.00", "USD", "payment"],
-        ["P-2", "1", "", "2026-02-04", "5.00", "USD", "payment"],
-    ])
-    write_csv(root / "bank/bank_accounts.csv", ["bank_account_id", "name", "currency", "gl_account_id"], [
-        ["BA1", "Operating", "USD", "1000"], ["BA2", "Savings", "USD", "1010"],
-    ])
+    inv_header = [
+        "invoice_id",
+        "customer_id",
+        "customer_name",
+        "issue_date",
+        "due_date",
+        "total",
+        "balance",
+        "currency",
+        "status",
+        "doc_type",
+        "voided_date",
+    ]
+    write_csv(
+        root / "erp/invoices.csv",
+        inv_header,
+        [
+            [
+                f"INV-{n}",
+                f"C{n % 3}",
+                "Acme, Inc.",
+                f"2026-0{1 + n % 3}-1{n % 9}",
+                "",
+                f"{n}0.00",
+                "0.00",
+                "USD",
+                "paid",
+                "invoice",
+                "",
+            ]
+            for n in range(7)
+        ],
+    )
+    write_csv(
+        root / "erp/bills.csv",
+        ["bill_id", *inv_header[1:]],
+        [
+            ["B-1", "V1", "Landlord", "2026-01-01", "2026-01-31", "1000.00", "0.00", "USD", "paid", "invoice", ""],
+            ["B-2", "V1", "Landlord", "2026-02-01", "2026-02-28", "1000.00", "1000.00", "USD", "open", "invoice", ""],
+        ],
+    )
+    write_csv(
+        root / "erp/payments.csv",
+        ["payment_id", "line_no", "document_id", "paid_date", "amount", "currency", "kind"],
+        [
+            ["P-1", "1", "INV-1", "2026-02-03", "10.00", "USD", "payment"],
+            ["P-1", "2", "INV-2", "2026-02-03", "20.00", "USD", "payment"],
+            ["P-2", "1", "", "2026-02-04", "5.00", "USD", "payment"],
+        ],
+    )
+    write_csv(
+        root / "bank/bank_accounts.csv",
+        ["bank_account_id", "name", "currency", "gl_account_id"],
+        [
+            ["BA1", "Operating", "USD", "1000"],
+            ["BA2", "Savings", "USD", "1010"],
+        ],
+    )
     txns = []
     for n in range(14):
         day = f"2026-0{1 + n // 5}-{10 + n % 5}"
-        txns.append([f"T{n:03d}", "BA1" if n % 3 else "BA2", day, f"{'-' if n % 2 else ''}{n}.50", f"line {n}",
-                     f"INV-{n}" if n % 2 == 0 else ""])
-    write_csv(root / "bank/transactions.csv", ["txn_id", "bank_account_id", "booked_date", "amount", "description",
-                                               "reference"], txns)
-    write_csv(root / "bank/balances.csv", ["bank_account_id", "balance_date", "closing_balance"], [
-        [acct, day, f"{i}00.00"] for i, day in enumerate(["2026-01-31", "2026-02-28", "2026-03-31"])
-        for acct in ("BA1", "BA2")
-    ])
-    write_csv(root / "crm/opportunities.csv", ["opportunity_id", "customer_id", "customer_name", "stage", "amount",
-                                               "currency", "close_date", "probability", "owner", "is_won",
-                                               "is_closed", "updated_at"], [
-        ["O-1", "C0", "Acme", "closed_won", "1200.00", "USD", "2026-01-20", "100", "ann", "true", "true",
-         "2026-01-20T09:00:00Z"],
-        ["O-2", "", "Newco", "proposal", "800.00", "USD", "2026-04-30", "40", "bob", "false", "false",
-         "2026-02-15T23:30:00-02:00"],  # = 2026-02-16T01:30Z
-        ["O-3", "C1", "Beta", "closed_lost", "50.00", "USD", "2026-02-01", "0", "ann", "false", "true", "2026-02-16"],
-    ])
+        txns.append(
+            [
+                f"T{n:03d}",
+                "BA1" if n % 3 else "BA2",
+                day,
+                f"{'-' if n % 2 else ''}{n}.50",
+                f"line {n}",
+                f"INV-{n}" if n % 2 == 0 else "",
+            ]
+        )
+    write_csv(
+        root / "bank/transactions.csv",
+        ["txn_id", "bank_account_id", "booked_date", "amount", "description", "reference"],
+        txns,
+    )
+    write_csv(
+        root / "bank/balances.csv",
+        ["bank_account_id", "balance_date", "closing_balance"],
+        [
+            [acct, day, f"{i}00.00"]
+            for i, day in enumerate(["2026-01-31", "2026-02-28", "2026-03-31"])
+            for acct in ("BA1", "BA2")
+        ],
+    )
+    write_csv(
+        root / "crm/opportunities.csv",
+        [
+            "opportunity_id",
+            "customer_id",
+            "customer_name",
+            "stage",
+            "amount",
+            "currency",
+            "close_date",
+            "probability",
+            "owner",
+            "is_won",
+            "is_closed",
+            "updated_at",
+        ],
+        [
+            [
+                "O-1",
+                "C0",
+                "Acme",
+                "closed_won",
+                "1200.00",
+                "USD",
+                "2026-01-20",
+                "100",
+                "ann",
+                "true",
+                "true",
+                "2026-01-20T09:00:00Z",
+            ],
+            [
+                "O-2",
+                "",
+                "Newco",
+                "proposal",
+                "800.00",
+                "USD",
+                "2026-04-30",
+                "40",
+                "bob",
+                "false",
+                "false",
+                "2026-02-15T23:30:00-02:00",
+            ],  # = 2026-02-16T01:30Z
+            [
+                "O-3",
+                "C1",
+                "Beta",
+                "closed_lost",
+                "50.00",
+                "USD",
+                "2026-02-01",
+                "0",
+                "ann",
+                "false",
+                "true",
+                "2026-02-16",
+            ],
+        ],
+    )
     return root
 
 
@@ -227,8 +381,14 @@ async def test_every_tool_is_read_only_titled_and_documents_its_items(data: Path
 async def test_get_company_answers_the_company_file(data: Path) -> None:
     async with Client(erp.build_server(data)) as client:
         company = await call(client, "get_company")
-    assert company == {"name": "Hand Co", "currency": "USD", "fiscal_year_start_month": 4,
-                       "timezone": "Europe/Paris", "as_of": "2026-03-31", "first_period": "2025-12"}
+    assert company == {
+        "name": "Hand Co",
+        "currency": "USD",
+        "fiscal_year_start_month": 4,
+        "timezone": "Europe/Paris",
+        "as_of": "2026-03-31",
+        "first_period": "2025-12",
+    }
 
 
 # --------------------------------------------------------------------------------------------- paging
@@ -273,23 +433,38 @@ async def test_date_filters_are_inclusive(data: Path) -> None:
     txns = read_csv(data / "bank/transactions.csv")
     set_switches(data, max_page_size=4)
     async with Client(erp.build_server(data)) as e, Client(bank.build_server(data)) as b:
-        for date_from, date_to in [("2026-02-01", "2026-03-01"), ("2026-01-05", None), (None, "2026-01-31"),
-                                   ("2026-03-15", "2026-03-15"), ("2026-02-02", "2026-02-13"),
-                                   ("2026-03-02", "2026-02-01")]:
+        for date_from, date_to in [
+            ("2026-02-01", "2026-03-01"),
+            ("2026-01-05", None),
+            (None, "2026-01-31"),
+            ("2026-03-15", "2026-03-15"),
+            ("2026-02-02", "2026-02-13"),
+            ("2026-03-02", "2026-02-01"),
+        ]:
             args = {k: v for k, v in {"date_from": date_from, "date_to": date_to}.items() if v}
-            expected = [f"{r['entry_id']}/{r['line_no']}" for r in journal
-                        if (date_from or "") <= r["posted_date"] <= (date_to or "9999")]
+            expected = [
+                f"{r['entry_id']}/{r['line_no']}"
+                for r in journal
+                if (date_from or "") <= r["posted_date"] <= (date_to or "9999")
+            ]
             pages = await pull(e, "list_journal_lines", args)
             assert [f"{i['entry_id']}/{i['line_no']}" for i in items(pages)] == expected, args
             assert pages[0]["total"] == len(expected)
-        got = items(await pull(b, "list_transactions",
-                               {"bank_account_id": "BA1", "date_from": "2026-01-11", "date_to": "2026-02-12"}))
+        got = items(
+            await pull(
+                b, "list_transactions", {"bank_account_id": "BA1", "date_from": "2026-01-11", "date_to": "2026-02-12"}
+            )
+        )
         assert [i["txn_id"] for i in got] == [
-            r["txn_id"] for r in txns if r["bank_account_id"] == "BA1" and "2026-01-11" <= r["booked_date"] <= "2026-02-12"
+            r["txn_id"]
+            for r in txns
+            if r["bank_account_id"] == "BA1" and "2026-01-11" <= r["booked_date"] <= "2026-02-12"
         ]
         balances = items(await pull(b, "get_balances", {"bank_account_id": "BA2", "date_from": "2026-02-28"}))
         assert [(i["balance_date"], i["closing_balance"]) for i in balances] == [
-            ("2026-02-28", "100.00"), ("2026-03-31", "200.00")]
+            ("2026-02-28", "100.00"),
+            ("2026-03-31", "200.00"),
+        ]
         nobody = await call(b, "list_transactions", {"bank_account_id": "NOPE"})
         assert nobody == {**nobody, "items": [], "total": 0, "next_cursor": None}
 
@@ -297,6 +472,7 @@ async def test_date_filters_are_inclusive(data: Path) -> None:
 @pytest.mark.anyio
 async def test_updated_since_is_inclusive_in_utc_and_updated_at_is_not_served(data: Path) -> None:
     async with Client(crm.build_server(data)) as client:
+
         async def ids(since: str) -> list[str]:
             page = await call(client, "list_opportunities", {"updated_since": since})
             assert all("updated_at" not in i for i in page["items"])
@@ -325,8 +501,23 @@ async def test_an_appended_line_is_served_on_the_next_call(data: Path) -> None:
         after = await call(e, "list_journal_lines", {"date_from": "2026-02-01", "date_to": "2026-02-28"})
         summary_after = await call(e, "get_ledger_summary")
 
-        append_csv(data / "crm/opportunities.csv", ["O-4", "C2", "Gamma", "qualify", "10.00", "USD", "", "10", "bob",
-                                                    "false", "false", "2026-03-01T00:00:00Z"])
+        append_csv(
+            data / "crm/opportunities.csv",
+            [
+                "O-4",
+                "C2",
+                "Gamma",
+                "qualify",
+                "10.00",
+                "USD",
+                "",
+                "10",
+                "bob",
+                "false",
+                "false",
+                "2026-03-01T00:00:00Z",
+            ],
+        )
         fresh = await call(c, "list_opportunities", {"updated_since": "2026-02-20"})
 
     assert after["total"] == before["total"] + 2
@@ -334,7 +525,8 @@ async def test_an_appended_line_is_served_on_the_next_call(data: Path) -> None:
     assert [i["posted_date"] for i in new] == ["2026-02-10", "2026-02-10"]
     assert [i["posted_date"] for i in after["items"]] == sorted(i["posted_date"] for i in after["items"])
     changed = {(r["period"], r["account_id"]) for r in summary_after["items"]} - {
-        (r["period"], r["account_id"]) for r in summary_before["items"]}
+        (r["period"], r["account_id"]) for r in summary_before["items"]
+    }
     assert changed == {("2026-02", "6000"), ("2026-02", "1000")}
     assert [i["opportunity_id"] for i in fresh["items"]] == ["O-4"]
 
@@ -391,7 +583,8 @@ async def test_ledger_summary_equals_the_journal_exactly(data: Path) -> None:
     assert [(i["period"], i["account_id"]) for i in whole["items"]] == sorted(expected)
     for item in whole["items"]:
         assert (item["lines"], item["debit"], item["credit"]) == tuple(
-            v if isinstance(v, int) else f"{v:.2f}" for v in expected[(item["period"], item["account_id"])])
+            v if isinstance(v, int) else f"{v:.2f}" for v in expected[(item["period"], item["account_id"])]
+        )
     assert {i["period"] for i in feb["items"]} == {"2026-02"}
     assert feb["items"] == [i for i in whole["items"] if i["period"] == "2026-02"]
 
@@ -414,7 +607,8 @@ async def test_trial_balance_is_the_erps_own_cumulative_report_even_of_lines_the
         summary = await call(client, "get_ledger_summary")
     assert report["next_cursor"] is None and report["total"] == len(report["items"]) == len(expected)
     assert {i["account_id"]: (i["debit"], i["credit"]) for i in report["items"]} == {
-        a: (f"{d:.2f}", f"{c:.2f}") for a, (d, c) in expected.items()}
+        a: (f"{d:.2f}", f"{c:.2f}") for a, (d, c) in expected.items()
+    }
     # the switch hides the entry from the list and the summary, never from the ERP's own report
     assert hidden not in {i["entry_id"] for i in served["items"]}
     assert sum(i["lines"] for i in summary["items"]) == len(rows) - sum(r["entry_id"] == hidden for r in rows)
@@ -422,11 +616,15 @@ async def test_trial_balance_is_the_erps_own_cumulative_report_even_of_lines_the
 
 @pytest.mark.anyio
 async def test_ledger_summary_keeps_sub_cent_values_exact(data: Path) -> None:
-    write_csv(data / "erp/journal_lines.csv", JOURNAL_HEADER, [
-        ["E1", "1", "2026-01-02", "1000", "0.105", "", "USD", "", "", "", "", ""],
-        ["E1", "2", "2026-01-02", "1000", "0.1", "0", "USD", "", "", "", "", ""],
-        ["E1", "3", "2026-01-02", "4000", "0", "0.205", "USD", "", "", "", "", ""],
-    ])
+    write_csv(
+        data / "erp/journal_lines.csv",
+        JOURNAL_HEADER,
+        [
+            ["E1", "1", "2026-01-02", "1000", "0.105", "", "USD", "", "", "", "", ""],
+            ["E1", "2", "2026-01-02", "1000", "0.1", "0", "USD", "", "", "", "", ""],
+            ["E1", "3", "2026-01-02", "4000", "0", "0.205", "USD", "", "", "", "", ""],
+        ],
+    )
     async with Client(erp.build_server(data)) as client:
         summary = await call(client, "get_ledger_summary")
     assert summary["items"] == [
@@ -464,8 +662,11 @@ async def test_bad_arguments_are_tool_errors_with_a_reason(data: Path) -> None:
 async def test_generated_demo_pages_every_record_once_and_summary_matches(tmp_path: Path, demo_data: Path) -> None:
     root = tmp_path / "demo"
     shutil.copytree(demo_data, root)
-    async with (Client(erp.build_server(root)) as e, Client(bank.build_server(root)) as b,
-                Client(crm.build_server(root)) as c):
+    async with (
+        Client(erp.build_server(root)) as e,
+        Client(bank.build_server(root)) as b,
+        Client(crm.build_server(root)) as c,
+    ):
         servers = {erp: e, bank: b, crm: c}
         for module, tool, file, keys in PAGED:
             rows = read_csv(root / file)
@@ -475,8 +676,10 @@ async def test_generated_demo_pages_every_record_once_and_summary_matches(tmp_pa
             assert Counter(key_of(i, keys) for i in items(pages)) == Counter(key_of(r, keys) for r in rows), tool
         summary = await call(e, "get_ledger_summary")
     expected = ledger_from_csv(read_csv(root / "erp/journal_lines.csv"))
-    assert {(i["period"], i["account_id"]): (i["lines"], Decimal(i["debit"]), Decimal(i["credit"]))
-            for i in summary["items"]} == expected
+    assert {
+        (i["period"], i["account_id"]): (i["lines"], Decimal(i["debit"]), Decimal(i["credit"]))
+        for i in summary["items"]
+    } == expected
 
 
 # --------------------------------------------------------------------------------------------- transports
@@ -513,9 +716,12 @@ async def test_stdio_server_dies_hard_when_told_and_a_new_process_resumes_its_cu
 async def test_streamable_http_server_answers_plain_json(data: Path, http_server: Any) -> None:
     url = http_server("connectors.servers.bank", data)
     with anyio.fail_after(60):
-        async with httpx2.AsyncClient() as http, Client(
-            streamable_http_client(url, http_client=http, max_sse_event_size=None), read_timeout_seconds=30
-        ) as client:
+        async with (
+            httpx2.AsyncClient() as http,
+            Client(
+                streamable_http_client(url, http_client=http, max_sse_event_size=None), read_timeout_seconds=30
+            ) as client,
+        ):
             tools = (await client.list_tools()).tools
             assert [t.name for t in tools] == list(bank.TOOL_NAMES)
             assert all(t.annotations and t.annotations.read_only_hint for t in tools)
@@ -572,7 +778,12 @@ def test_items_json_is_json_dumps_of_the_rows() -> None:
 
 def test_format_decimal_is_exact() -> None:
     assert [store.format_decimal(Decimal(v)) for v in ["0", "12.3", "-5.00", "0.125", "7.1000000000"]] == [
-        "0.00", "12.30", "-5.00", "0.125", "7.10"]
+        "0.00",
+        "12.30",
+        "-5.00",
+        "0.125",
+        "7.10",
+    ]
     assert store.format_decimal(None) == "0.00"
 
 

@@ -39,9 +39,16 @@ def open_month(home: Path) -> str:
 def journal(home: Path, period: str, where: str, sign: str) -> list[Decimal]:
     """The amounts of the journal lines posted in `period` on the accounts `where` picks, signed by
     `sign` (an expression over debit and credit), zeros left out."""
-    return [a for (a,) in read(home, f"""
+    return [
+        a
+        for (a,) in read(
+            home,
+            f"""
         select ({sign})::decimal(18, 2) from erp_journal_lines jl join erp_accounts a using (account_id)
-        where strftime(jl.posted_date, '%Y-%m') = ? and ({where}) and jl.debit <> jl.credit""", [period])]
+        where strftime(jl.posted_date, '%Y-%m') = ? and ({where}) and jl.debit <> jl.credit""",
+            [period],
+        )
+    ]
 
 
 def largest(amounts: list[Decimal], n: int) -> list[Decimal]:
@@ -49,7 +56,9 @@ def largest(amounts: list[Decimal], n: int) -> list[Decimal]:
 
 
 def panel_rows(p) -> list[Decimal]:
-    return [Decimal(x) for x in p.locator("#explain .explain-rows td.num").evaluate_all("c => c.map(x => x.dataset.raw)")]
+    return [
+        Decimal(x) for x in p.locator("#explain .explain-rows td.num").evaluate_all("c => c.map(x => x.dataset.raw)")
+    ]
 
 
 def open_explanation(p, locator: str) -> None:
@@ -67,8 +76,8 @@ def test_budget_columns_on_the_income_statement_and_vs_budget_on_the_tiles(demo_
     table = p.locator("#statement-income_statement")
     table.scroll_into_view_if_needed()
     assert p.locator("#statement-income_statement thead th.budget-col").evaluate_all(
-        "ths => ths.map(t => [t.textContent, !t.hidden && t.offsetParent !== null])") == [
-        ["Budget", True], ["Variance", True], ["Variance %", True]]
+        "ths => ths.map(t => [t.textContent, !t.hidden && t.offsetParent !== null])"
+    ) == [["Budget", True], ["Variance", True], ["Variance %", True]]
     cells = table.locator("tbody tr").evaluate_all("""rows => rows.map(r => [r.dataset.line,
         ...['budget', 'variance', 'variance_pct'].map(c => { const td = r.querySelector(`td[data-budget='${c}']`);
             return [td.dataset.raw, td.className]; })])""")
@@ -93,7 +102,8 @@ def test_budget_columns_on_the_income_statement_and_vs_budget_on_the_tiles(demo_
     assert ("over budget" if ref["variance"] > 0 else "under budget") in note.inner_text()
     opex = expected[(period, "total_opex")]
     assert p.locator(".tile[data-kpi='opex'] .tile-budget").get_attribute("data-favourable") == (
-        "true" if opex["variance"] <= 0 else "false")  # costs above budget are unfavourable
+        "true" if opex["variance"] <= 0 else "false"
+    )  # costs above budget are unfavourable
     assert p.locator(".tile[data-kpi='cash'] .tile-budget").is_hidden()  # no budget for cash
     # the open month: the budget is shown, but month to date has no variance to colour
     p.select_option("#period-select", open_month(demo_home))
@@ -115,10 +125,11 @@ def test_a_month_without_a_budget_shows_no_budget_columns(demo_home: Path, tmp_p
         con.close()
     watched = open_page(page_path.as_uri())
     p = watched.page
-    assert p.locator("#statement-income_statement thead th.budget-col").evaluate_all(
-        "ths => ths.every(t => t.hidden)")
+    assert p.locator("#statement-income_statement thead th.budget-col").evaluate_all("ths => ths.every(t => t.hidden)")
     assert p.locator(".tile .tile-budget:visible").count() == 0
-    p.select_option("#period-select", read(demo_home, "select max(period) from periods where period < ?", [period])[0][0])
+    p.select_option(
+        "#period-select", read(demo_home, "select max(period) from periods where period < ?", [period])[0][0]
+    )
     assert p.locator("#statement-income_statement thead th.budget-col:visible").count() == 3
     assert watched.errors == []
 
@@ -157,20 +168,30 @@ def test_a_tile_click_opens_its_explanation_and_the_lines_tie(demo_home: Path, d
 def test_a_statement_line_click_opens_the_journal_lines_behind_it(demo_home: Path, demo_page) -> None:
     p, period = demo_page.page, last_ended(demo_home)
     # "Operating Expenses" (6000): every expense account under it, by parent_id, debit - credit
-    subtree = "a.type = 'expense' and coalesce(a.subtype, '') <> 'cogs' and (a.account_id = '6000' or a.parent_id = '6000')"
+    subtree = (
+        "a.type = 'expense' and coalesce(a.subtype, '') <> 'cogs' and (a.account_id = '6000' or a.parent_id = '6000')"
+    )
     amounts = journal(demo_home, period, subtree, "jl.debit - jl.credit")
-    line = read(demo_home, "select amount from mart_statements where period = ? and statement = 'income_statement' "
-                           "and rollup = 'account' and line_id = '6000'", [period])[0][0]
+    line = read(
+        demo_home,
+        "select amount from mart_statements where period = ? and statement = 'income_statement' "
+        "and rollup = 'account' and line_id = '6000'",
+        [period],
+    )[0][0]
     assert sum(amounts) == line
     p.locator("#sec-statements").scroll_into_view_if_needed()
     open_explanation(p, "#statement-income_statement tr[data-line='6000'] button.line-explain")
     summary = p.locator("#explain .explain-sum")
-    assert int(summary.get_attribute("data-count")) == len(amounts) and Decimal(summary.get_attribute("data-total")) == line
+    assert (
+        int(summary.get_attribute("data-count")) == len(amounts)
+        and Decimal(summary.get_attribute("data-total")) == line
+    )
     assert panel_rows(p) == largest(amounts, LINES)
     p.keyboard.press("Escape")
     # net income: revenue lines positive, expense lines negative
-    signed = (journal(demo_home, period, "a.type = 'revenue'", "jl.credit - jl.debit")
-              + journal(demo_home, period, "a.type = 'expense'", "jl.credit - jl.debit"))
+    signed = journal(demo_home, period, "a.type = 'revenue'", "jl.credit - jl.debit") + journal(
+        demo_home, period, "a.type = 'expense'", "jl.credit - jl.debit"
+    )
     open_explanation(p, "#statement-income_statement tr[data-line='net_income']")
     assert Decimal(p.locator("#explain .explain-sum").get_attribute("data-total")) == sum(signed)
     assert panel_rows(p) == largest(signed, LINES)
@@ -179,24 +200,37 @@ def test_a_statement_line_click_opens_the_journal_lines_behind_it(demo_home: Pat
 def balances_before(home: Path, period: str, where: str) -> list[tuple[str, Decimal]]:
     """(account, debit - credit of every line dated before `period`) for the accounts `where` picks,
     by account id, zeros left out: the opening rows of a balance-sheet line."""
-    return [(a, b) for a, b in read(home, f"""
+    return [
+        (a, b)
+        for a, b in read(
+            home,
+            f"""
         select a.account_id, coalesce(sum(jl.debit - jl.credit), 0)::decimal(18, 2)
         from erp_accounts a left join erp_journal_lines jl
             on jl.account_id = a.account_id and strftime(jl.posted_date, '%Y-%m') < ?
-        where ({where}) group by a.account_id order by a.account_id""", [period]) if b]
+        where ({where}) group by a.account_id order by a.account_id""",
+            [period],
+        )
+        if b
+    ]
 
 
 def statement_amount(home: Path, period: str, statement: str, line_id: str) -> Decimal:
-    return read(home, "select amount from mart_statements where period = ? and statement = ? and rollup = 'account' "
-                      "and line_id = ?", [period, statement, line_id])[0][0]
+    return read(
+        home,
+        "select amount from mart_statements where period = ? and statement = ? and rollup = 'account' and line_id = ?",
+        [period, statement, line_id],
+    )[0][0]
 
 
 # the balance sheet's "Assets" (1000): every asset account under it, debit - credit
 ASSETS = "a.type = 'asset' and (a.account_id = '1000' or a.parent_id = '1000' or a.parent_id in (select account_id from erp_accounts where parent_id = '1000'))"
 # the cash flow's operating activities: net income (revenue and expense lines, credit - debit) and
 # minus the change in every balance-sheet account that is not cash, investing or financing
-OPERATING_BS = ("a.type in ('asset', 'liability') and coalesce(a.subtype, '') <> 'cash' and coalesce(a.subtype, '') not in "
-                f"{INVESTING_SUBTYPES} and not (a.type = 'liability' and coalesce(a.subtype, '') = 'debt')")
+OPERATING_BS = (
+    "a.type in ('asset', 'liability') and coalesce(a.subtype, '') <> 'cash' and coalesce(a.subtype, '') not in "
+    f"{INVESTING_SUBTYPES} and not (a.type = 'liability' and coalesce(a.subtype, '') = 'debt')"
+)
 
 
 def test_balance_sheet_and_cash_flow_line_clicks_open_lines_that_tie(demo_home: Path, demo_page) -> None:
@@ -219,20 +253,29 @@ def test_balance_sheet_and_cash_flow_line_clicks_open_lines_that_tie(demo_home: 
     # the computed current-year earnings: its formula over the income statement, by account
     fy = read(demo_home, "select fiscal_year_start_month from run_context")[0][0]
     year = int(period[:4]) - (1 if int(period[5:]) < fy else 0)
-    earnings = [b for (b,) in read(demo_home, """
+    earnings = [
+        b
+        for (b,) in read(
+            demo_home,
+            """
         select sum(jl.credit - jl.debit)::decimal(18, 2) from erp_journal_lines jl join erp_accounts a using (account_id)
         where a.type in ('revenue', 'expense') and jl.posted_date >= ? and strftime(jl.posted_date, '%Y-%m') <= ?
-        group by a.account_id having sum(jl.credit - jl.debit) <> 0 order by a.account_id""", [f"{year:04d}-{fy:02d}-01", period])]
+        group by a.account_id having sum(jl.credit - jl.debit) <> 0 order by a.account_id""",
+            [f"{year:04d}-{fy:02d}-01", period],
+        )
+    ]
     p.locator("#statement-balance_sheet tr[data-line='_current_earnings'] button.line-explain").focus()
     p.keyboard.press("Enter")  # the keyboard opens it as a click does
     p.wait_for_selector("#explain[data-ready='1']")
     assert panel_rows(p) == earnings
     assert Decimal(p.locator("#explain .explain-sum").get_attribute("data-total")) == statement_amount(
-        demo_home, period, "balance_sheet", "_current_earnings")
+        demo_home, period, "balance_sheet", "_current_earnings"
+    )
     p.keyboard.press("Escape")
     # a cash-flow total: net income's lines and minus the month's lines on the working-capital accounts
-    signed = (journal(demo_home, period, "a.type in ('revenue', 'expense')", "jl.credit - jl.debit")
-              + journal(demo_home, period, OPERATING_BS, "jl.credit - jl.debit"))
+    signed = journal(demo_home, period, "a.type in ('revenue', 'expense')", "jl.credit - jl.debit") + journal(
+        demo_home, period, OPERATING_BS, "jl.credit - jl.debit"
+    )
     figure = statement_amount(demo_home, period, "cash_flow", "net_cash_operating")
     assert sum(signed) == figure
     p.locator("#statement-cash_flow").scroll_into_view_if_needed()
@@ -284,10 +327,13 @@ def test_the_served_page_fetches_every_line(demo_home: Path, served: str, open_p
     p.keyboard.press("Escape")
     # a balance-sheet line: every opening balance and every line of the month, from the server
     open_explanation(p, "#statement-balance_sheet tr[data-line='1000'] button.line-explain")
-    expected = [b for _, b in balances_before(demo_home, period, ASSETS)] + journal(demo_home, period, ASSETS, "jl.debit - jl.credit")
+    expected = [b for _, b in balances_before(demo_home, period, ASSETS)] + journal(
+        demo_home, period, ASSETS, "jl.debit - jl.credit"
+    )
     assert sorted(panel_rows(p)) == sorted(expected) and len(expected) > LINES
     assert Decimal(p.locator("#explain .explain-sum").get_attribute("data-total")) == statement_amount(
-        demo_home, period, "balance_sheet", "1000")
+        demo_home, period, "balance_sheet", "1000"
+    )
     assert [u for u in watched.requests if "/api/explain" in u]
     assert watched.errors == []
 
@@ -306,7 +352,10 @@ def test_the_explain_endpoint_keeps_the_servers_checks(demo_home: Path, tmp_path
     unknown = client.get("/api/explain?figure=revenu&period=" + period, headers={"X-Closeboard-Token": token})
     assert unknown.status_code == 400 and "did you mean revenue" in unknown.json()["error"]
     foreign = TestClient(create_app(home), base_url="http://evil.example:8765")
-    assert foreign.get(f"/api/explain?figure=revenue&period={period}", headers={"X-Closeboard-Token": token}).status_code == 421
+    assert (
+        foreign.get(f"/api/explain?figure=revenue&period={period}", headers={"X-Closeboard-Token": token}).status_code
+        == 421
+    )
 
 
 def test_the_xlsx_income_statement_and_explain_carry_the_budget(demo_home: Path, tmp_path: Path) -> None:
@@ -332,7 +381,9 @@ def test_the_xlsx_income_statement_and_explain_carry_the_budget(demo_home: Path,
         if ref:
             seen += 1
             assert (Decimal(str(row[7])).quantize(Decimal("0.01")), Decimal(str(row[8])).quantize(Decimal("0.01"))) == (
-                ref["budget"], ref["variance"]), row[1]
+                ref["budget"],
+                ref["variance"],
+            ), row[1]
         elif rollup == "account":
             assert row[7] is None and row[8] is None, row[1]  # no budget: blank, never 0
     assert seen == len(expected)
@@ -343,5 +394,8 @@ def test_the_xlsx_income_statement_and_explain_carry_the_budget(demo_home: Path,
     finally:
         con.close()
     ref = expected[(period, "total_revenue")]
-    assert (Decimal(result["budget"]["budget"]), Decimal(result["budget"]["variance"])) == (ref["budget"], ref["variance"])
+    assert (Decimal(result["budget"]["budget"]), Decimal(result["budget"]["variance"])) == (
+        ref["budget"],
+        ref["variance"],
+    )
     assert any(line.startswith("budget: ") for line in text_lines(result))

@@ -49,7 +49,8 @@ def assert_tiles_equal_marts(page, home: Path, period: str) -> None:
 
 def column(page, table: str, name: str) -> list[str]:
     return page.locator(f"#table-{table} tbody td[data-column='{name}']").evaluate_all(
-        "cells => cells.map(c => c.getAttribute('data-raw'))")
+        "cells => cells.map(c => c.getAttribute('data-raw'))"
+    )
 
 
 def total(page, table: str, name: str) -> Decimal:
@@ -64,8 +65,9 @@ def page(demo_home: Path, open_page):
     assert watched.foreign_requests() == []
 
 
-def test_page_is_one_offline_file_within_budget_with_no_console_error(demo_home: Path, page, tmp_path: Path,
-                                                                     open_page) -> None:
+def test_page_is_one_offline_file_within_budget_with_no_console_error(
+    demo_home: Path, page, tmp_path: Path, open_page
+) -> None:
     html = (demo_home / "reports" / "latest.html").read_text(encoding="utf-8")
     assert len(html.encode()) < PAGE_BUDGET
     assert "http://" not in html.split("<script")[0] and "https://" not in html.split("<script")[0]
@@ -98,7 +100,10 @@ def test_sorting_a_table_by_amount_orders_its_rows(page) -> None:
     values = [Decimal(v) for v in column(page.page, "open_invoices", "open_balance")]
     assert len(values) > 5
     assert values == sorted(values, reverse=True)
-    assert page.page.locator("#table-open_invoices th[data-column='open_balance']").get_attribute("aria-sort") == "descending"
+    assert (
+        page.page.locator("#table-open_invoices th[data-column='open_balance']").get_attribute("aria-sort")
+        == "descending"
+    )
     header.press("Enter")  # the same from the keyboard
     values = [Decimal(v) for v in column(page.page, "open_invoices", "open_balance")]
     assert values == sorted(values)
@@ -119,8 +124,9 @@ def test_a_text_filter_reduces_rows_and_the_total_follows(page) -> None:
     assert set(column(p, "open_invoices", "customer")) == {customer}
     total_after = total(p, "open_invoices", "open_balance")
     assert total_after == sum(Decimal(v) for v in after) != total_before
-    assert p.locator("#table-open_invoices tfoot td[data-column='open_balance']").first.inner_text() == \
-        formatting.money(total_after, "USD", cents=True)
+    assert p.locator(
+        "#table-open_invoices tfoot td[data-column='open_balance']"
+    ).first.inner_text() == formatting.money(total_after, "USD", cents=True)
     p.locator("#filter-open_invoices").fill("")
     assert len(column(p, "open_invoices", "open_balance")) == len(before)
 
@@ -135,11 +141,15 @@ def test_the_period_selector_redraws_every_figure_for_that_period(demo_home: Pat
     ar = kpis_of(demo_home, earlier)["ar"]
     assert Decimal(page.page.locator("[data-section='ar_aging'] .chart-total").get_attribute("data-total")) == ar
     assert total(page.page, "open_invoices", "open_balance") == ar
-    expected_bills = read(demo_home, """
+    expected_bills = read(
+        demo_home,
+        """
         select count(*) from erp_bills b, periods p where p.period = ? and b.issue_date <= p.period_end
           and b.status <> 'draft' and (b.status <> 'void' or b.voided_date > p.period_end)
           and b.total <> coalesce((select sum(amount) from erp_payments where document_id = b.bill_id
-                                   and paid_date <= p.period_end), 0)""", [earlier])[0][0]
+                                   and paid_date <= p.period_end), 0)""",
+        [earlier],
+    )[0][0]
     assert page.page.locator("[data-section='bills_due'] .count").get_attribute("data-rows") == str(expected_bills)
 
 
@@ -156,8 +166,19 @@ def test_runway_what_if_recomputes_runway_in_the_page(demo_home: Path, page) -> 
 
 
 def test_page_formatting_matches_the_python_formatting(page) -> None:
-    cases = [("1234.5", "money"), ("-1234.5", "money"), ("-0.40", "money"), ("0.5", "money"), ("-0.5", "money"),
-             ("987654321.99", "money_cents"), ("-12.345", "money_cents"), ("45.25", "percent"), ("-3.05", "number"),
-             ("-7", "integer"), (None, "money"), ("12.05", "number")]
+    cases = [
+        ("1234.5", "money"),
+        ("-1234.5", "money"),
+        ("-0.40", "money"),
+        ("0.5", "money"),
+        ("-0.5", "money"),
+        ("987654321.99", "money_cents"),
+        ("-12.345", "money_cents"),
+        ("45.25", "percent"),
+        ("-3.05", "number"),
+        ("-7", "integer"),
+        (None, "money"),
+        ("12.05", "number"),
+    ]
     shown = page.page.evaluate("cases => cases.map(c => window.closeboard.display(c[0], c[1], 'EUR'))", cases)
     assert shown == [formatting.display(None if v is None else Decimal(v), f, "EUR") for v, f in cases]

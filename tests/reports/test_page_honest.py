@@ -45,8 +45,7 @@ def tile(page, kpi: str):
     return page.locator(f".tile[data-kpi='{kpi}']")
 
 
-def test_the_open_month_is_month_to_date_against_the_same_days_of_the_month_before(demo_home: Path,
-                                                                                     demo_page) -> None:
+def test_the_open_month_is_month_to_date_against_the_same_days_of_the_month_before(demo_home: Path, demo_page) -> None:
     p = demo_page.page
     assert p.locator(f"#period-select option[value='{OPEN}']").inner_text().endswith("month to date")
     p.select_option("#period-select", OPEN)
@@ -55,9 +54,12 @@ def test_the_open_month_is_month_to_date_against_the_same_days_of_the_month_befo
     assert revenue.locator(".tile-basis").inner_text() == f"month to date, through {AS_OF.isoformat()}"
     # the base: May 1-15 from the journal, computed here independently of the page's query
     now = read(demo_home, "select value from mart_kpis where period = ? and kpi = 'revenue'", [OPEN])[0][0]
-    base = read(demo_home, """
+    base = read(
+        demo_home,
+        """
         select sum(jl.credit - jl.debit) from erp_journal_lines jl join erp_accounts a using (account_id)
-        where a.type = 'revenue' and jl.posted_date between date '2026-05-01' and date '2026-05-15'""")[0][0]
+        where a.type = 'revenue' and jl.posted_date between date '2026-05-01' and date '2026-05-15'""",
+    )[0][0]
     pct = (abs(now - base) * 100 / abs(base)).quantize(Decimal("0.1"), ROUND_HALF_UP)
     mom = revenue.locator(".mom")
     assert mom.inner_text() == f"{'▲' if now > base else '▼'} {pct:,}% MoM"
@@ -116,8 +118,10 @@ def small_page(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         con.execute("delete from erp_journal_lines where strftime(posted_date, '%Y-%m') = ?", [EMPTY])
         cash = con.execute("select min(account_id) from erp_accounts where subtype = 'cash'").fetchone()[0]
         revenue = con.execute("select min(account_id) from erp_accounts where type = 'revenue'").fetchone()[0]
-        line = ("insert into erp_journal_lines (entry_id, line_no, posted_date, account_id, debit, credit, currency,"
-                " description) values (?, ?, ?::date, ?, ?, ?, 'USD', ?)")
+        line = (
+            "insert into erp_journal_lines (entry_id, line_no, posted_date, account_id, debit, credit, currency,"
+            " description) values (?, ?, ?::date, ?, ?, ?, 'USD', ?)"
+        )
         con.execute(line, ["JE-PLANTED-SALE", 1, f"{SALE}-20", cash, "2000000.00", "0", "planted sale"])
         con.execute(line, ["JE-PLANTED-SALE", 2, f"{SALE}-20", revenue, "0", "2000000.00", "planted sale"])
         con.execute(line, [PLANTED_ENTRY, 1, f"{PLANT}-12", cash, "500.25", "0", "planted: one side only"])
@@ -126,12 +130,19 @@ def small_page(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         # a WARN with no difference in total: its card must say what to look at
         con.execute("delete from recon_results where period = ? and check_id = 'R5_bookings_vs_billings'", [WARN_AT])
         con.execute("delete from recon_items where period = ? and check_id = 'R5_bookings_vs_billings'", [WARN_AT])
-        con.execute("insert into recon_results values ('honest-test', ?, 'R5_bookings_vs_billings', 'warn', 1000.00,"
-                    " 1000.00, 0.00, 'won to date 1000.00, invoiced to date 1000.00')", [WARN_AT])
-        for record, day, amount, reason in (("OPP-LATE", 3, "250.00", "won deal not invoiced in 30 days"),
-                                            ("OPP-NEW", 20, "-250.00", "invoiced before the deal was won")):
-            con.execute("insert into recon_items values ('honest-test', ?, 'R5_bookings_vs_billings', 'crm', ?, ?::date,"
-                        " ?, ?)", [WARN_AT, record, f"{WARN_AT}-{day:02d}", amount, reason])
+        con.execute(
+            "insert into recon_results values ('honest-test', ?, 'R5_bookings_vs_billings', 'warn', 1000.00,"
+            " 1000.00, 0.00, 'won to date 1000.00, invoiced to date 1000.00')",
+            [WARN_AT],
+        )
+        for record, day, amount, reason in (
+            ("OPP-LATE", 3, "250.00", "won deal not invoiced in 30 days"),
+            ("OPP-NEW", 20, "-250.00", "invoiced before the deal was won"),
+        ):
+            con.execute(
+                "insert into recon_items values ('honest-test', ?, 'R5_bookings_vs_billings', 'crm', ?, ?::date, ?, ?)",
+                [WARN_AT, record, f"{WARN_AT}-{day:02d}", amount, reason],
+            )
         render_dashboard(con, PageContext("Honest Co", "USD", "honest-test", {}), home / "reports")
     finally:
         con.close()
@@ -154,11 +165,13 @@ def small_read(home: Path, sql: str, params: list | None = None) -> list[tuple]:
         con.close()
 
 
-def test_an_empty_month_shows_no_data_on_tiles_charts_and_statements(small_page: Path, small, tmp_path: Path,
-                                                                      open_page) -> None:
+def test_an_empty_month_shows_no_data_on_tiles_charts_and_statements(
+    small_page: Path, small, tmp_path: Path, open_page
+) -> None:
     # the marts say 0.00 for it: the page must not
-    assert small_read(small_page, "select value from mart_kpis where period = ? and kpi = 'revenue'",
-                      [EMPTY])[0][0] == 0
+    assert (
+        small_read(small_page, "select value from mart_kpis where period = ? and kpi = 'revenue'", [EMPTY])[0][0] == 0
+    )
     p = small.page
     assert p.locator(f"#period-select option[value='{EMPTY}']").inner_text().endswith("(no ledger lines)")
     p.select_option("#period-select", EMPTY)
@@ -182,7 +195,8 @@ def test_an_empty_month_shows_no_data_on_tiles_charts_and_statements(small_page:
     prior = p.locator("#statement-income_statement tr[data-line='total_revenue'] td[data-column='prior_month']")
     assert prior.inner_text() == "no data"
     assert p.locator("[data-section='runway'] .runway-out[data-out='1']").inner_text() == (
-        f"no ledger lines in {EMPTY} (no data, not zero)")
+        f"no ledger lines in {EMPTY} (no data, not zero)"
+    )
     for viewport, name in ((None, "honest-desktop.png"), (PHONE, "honest-phone.png")):
         shot = open_page((small_page / "reports" / "latest.html").as_uri(), viewport) if viewport else small
         shot.page.select_option("#period-select", after)
@@ -193,8 +207,10 @@ def test_an_empty_month_shows_no_data_on_tiles_charts_and_statements(small_page:
 
 
 def test_a_percent_change_across_a_sign_change_is_not_meaningful(small_page: Path, small) -> None:
-    before, after = (small_read(small_page, "select value from mart_kpis where period = ? and kpi = 'net_income'",
-                                [q])[0][0] for q in ("2025-06", SALE))
+    before, after = (
+        small_read(small_page, "select value from mart_kpis where period = ? and kpi = 'net_income'", [q])[0][0]
+        for q in ("2025-06", SALE)
+    )
     assert before < 0 < after
     p = small.page
     p.select_option("#period-select", SALE)
@@ -208,10 +224,18 @@ def test_a_percent_change_across_a_sign_change_is_not_meaningful(small_page: Pat
 def test_a_failing_card_names_the_first_failing_month_and_the_entry(small_page: Path, small) -> None:
     p = small.page
     later = "2026-02"
-    assert small_read(small_page, "select status from recon_results where period = ? and check_id = 'R1_trial_balance'",
-                      [later])[0][0] == "fail"
-    assert small_read(small_page, "select count(*) from recon_items where period = ? and check_id = 'R1_trial_balance'",
-                      [later])[0][0] == 0  # carried forward: nothing listed in the later month itself
+    assert (
+        small_read(
+            small_page, "select status from recon_results where period = ? and check_id = 'R1_trial_balance'", [later]
+        )[0][0]
+        == "fail"
+    )
+    assert (
+        small_read(
+            small_page, "select count(*) from recon_items where period = ? and check_id = 'R1_trial_balance'", [later]
+        )[0][0]
+        == 0
+    )  # carried forward: nothing listed in the later month itself
     p.select_option("#period-select", later)
     card = p.locator("[data-section='recon'] .check[data-check='R1_trial_balance']")
     lead = card.locator(".lead").inner_text()
@@ -236,6 +260,8 @@ def test_a_warning_with_no_difference_says_what_to_look_at(small) -> None:
     card = p.locator("[data-section='recon'] .check[data-check='R5_bookings_vs_billings']")
     assert card.get_attribute("data-status") == "warn"
     lead = card.locator(".lead").inner_text()
-    assert lead == ("Bookings vs billings has no difference in total ($0.00), but lists 2 items, the oldest "
-                    f"OPP-LATE of {WARN_AT}-03, $250.00 to look at."), lead
+    assert lead == (
+        "Bookings vs billings has no difference in total ($0.00), but lists 2 items, the oldest "
+        f"OPP-LATE of {WARN_AT}-03, $250.00 to look at."
+    ), lead
     assert card.locator("button[data-drill]").inner_text() == "Show 2 items"

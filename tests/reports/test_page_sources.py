@@ -16,7 +16,8 @@ def test_sources_panel_shows_each_source_from_the_warehouse_and_config(demo_home
     page = watched.page
     shown = page.locator("#table-sources tbody tr").evaluate_all(
         """rows => rows.map(r => Object.fromEntries([...r.querySelectorAll('td')].map(
-               td => [td.getAttribute('data-column'), td.getAttribute('data-raw')])))""")
+               td => [td.getAttribute('data-column'), td.getAttribute('data-raw')])))"""
+    )
     configured = yaml.safe_load((demo_home / "closeboard.yaml").read_text(encoding="utf-8"))["connectors"]
     assert sorted(r["source"] for r in shown) == sorted(configured)
     for row in shown:
@@ -27,17 +28,33 @@ def test_sources_panel_shows_each_source_from_the_warehouse_and_config(demo_home
         else:
             assert row["auth_kind"] in ("none", "bearer", "oauth", "client_credentials")
         assert row["transport"] == ("stdio" if "command" in server else "http")
-        (run_id,) = read(demo_home, "select run_id from connector_calls where source = ? order by rowid desc limit 1",
-                         [source])[0]
-        calls, failed = read(demo_home, "select count(*), count(*) filter (where status <> 'ok') from connector_calls "
-                                        "where source = ? and run_id = ?", [source, run_id])[0]
-        rows, last = read(demo_home, "select sum(rows_loaded)::bigint, strftime(max(loaded_at) at time zone 'UTC', "
-                                     "'%Y-%m-%d %H:%M UTC') from source_loads where source = ?", [source])[0]
+        (run_id,) = read(
+            demo_home, "select run_id from connector_calls where source = ? order by rowid desc limit 1", [source]
+        )[0]
+        calls, failed = read(
+            demo_home,
+            "select count(*), count(*) filter (where status <> 'ok') from connector_calls "
+            "where source = ? and run_id = ?",
+            [source, run_id],
+        )[0]
+        rows, last = read(
+            demo_home,
+            "select sum(rows_loaded)::bigint, strftime(max(loaded_at) at time zone 'UTC', "
+            "'%Y-%m-%d %H:%M UTC') from source_loads where source = ?",
+            [source],
+        )[0]
         assert (int(row["calls"]), int(row["rows"]), int(row["errors"])) == (calls, rows, failed)
         assert row["last_read"] == last and row["last_run"] == "ok"
-    assert Decimal(page.locator("#table-sources tfoot td[data-column='calls']").first.get_attribute("data-raw")) == (
-        read(demo_home, "select count(*) from connector_calls where run_id in (select arg_max(run_id, rowid) from "
-                        "connector_calls group by source)")[0][0])
+    assert (
+        Decimal(page.locator("#table-sources tfoot td[data-column='calls']").first.get_attribute("data-raw"))
+        == (
+            read(
+                demo_home,
+                "select count(*) from connector_calls where run_id in (select arg_max(run_id, rowid) from "
+                "connector_calls group by source)",
+            )[0][0]
+        )
+    )
     assert watched.errors == [] and watched.foreign_requests() == []
 
 
@@ -48,9 +65,14 @@ def test_auth_kind_names_how_a_source_signs_in_without_its_secret() -> None:
     raw = {
         "company": {"name": "X", "currency": "USD", "first_period": "2026-01"},
         "connectors": {
-            "erp": {"server": {"command": "python", "env": {"ERP_KEY": "${ERP_KEY}"}}, "allow_tools": ["list_accounts"]},
-            "bank": {"server": {"url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}},
-                     "allow_tools": ["list_transactions"]},
+            "erp": {
+                "server": {"command": "python", "env": {"ERP_KEY": "${ERP_KEY}"}},
+                "allow_tools": ["list_accounts"],
+            },
+            "bank": {
+                "server": {"url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}},
+                "allow_tools": ["list_transactions"],
+            },
             "crm": {"server": {"url": "http://127.0.0.1:9/mcp"}, "allow_tools": ["list_opportunities"]},
         },
     }

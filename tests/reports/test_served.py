@@ -22,7 +22,9 @@ from tests.reports.test_page_file import ended_periods, kpis_of
 
 
 def post(url: str, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json", **headers})
+    request = urllib.request.Request(
+        url, data=b"{}", method="POST", headers={"Content-Type": "application/json", **headers}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
@@ -42,7 +44,11 @@ def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_pa
     env.pop("CLOSEBOARD_CONFIG", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "--home", str(home), "serve", "--port", str(port)],
-        cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         wait_for_port(port, proc)
@@ -54,8 +60,11 @@ def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_pa
         assert post(f"{base}/api/refresh", {"X-Closeboard-Token": token}) == 403
         assert post(f"{base}/api/refresh", {"Origin": base, "X-Closeboard-Token": "forged"}) == 403
         assert json.loads(get(f"{base}/api/status"))["refresh"]["state"] == "idle"
-        assert urllib.request.urlopen(f"{base}/history.html", timeout=10).status == 200 if (
-            home / "reports" / "history.html").exists() else True
+        assert (
+            urllib.request.urlopen(f"{base}/history.html", timeout=10).status == 200
+            if (home / "reports" / "history.html").exists()
+            else True
+        )
 
         # a page older than the published run offers the newer data on open
         status_file = home / "reports" / "status.json"
@@ -79,13 +88,20 @@ def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_pa
         added = Decimal("1234.56")
         with (home / "demo" / "erp" / "journal_lines.csv").open("a", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(["JE-PAGE-1", 1, f"{period}-20", "1200", added, "0.00", "USD", "", "Page test sale", "", "", ""])
-            writer.writerow(["JE-PAGE-1", 2, f"{period}-20", "4100", "0.00", added, "USD", "", "Page test sale", "", "", ""])
+            writer.writerow(
+                ["JE-PAGE-1", 1, f"{period}-20", "1200", added, "0.00", "USD", "", "Page test sale", "", "", ""]
+            )
+            writer.writerow(
+                ["JE-PAGE-1", 2, f"{period}-20", "4100", "0.00", added, "USD", "", "Page test sale", "", "", ""]
+            )
 
         page.locator("#reload").press("Enter")  # keyboard reachable
         page.wait_for_function(
             "run => document.querySelector(\"meta[name='closeboard-run-id']\").content !== run "
-            "&& document.documentElement.dataset.ready === '1'", arg=run_before, timeout=120_000)
+            "&& document.documentElement.dataset.ready === '1'",
+            arg=run_before,
+            timeout=120_000,
+        )
         tile = page.locator(".tile[data-kpi='revenue']")
         assert Decimal(tile.get_attribute("data-value")) == revenue + added
         assert page.locator("li[data-source='erp'] time").inner_text() != as_of_before

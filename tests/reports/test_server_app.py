@@ -43,12 +43,18 @@ def test_pages_are_served_with_a_fresh_token_and_nothing_else(served_home: Path)
         assert client.get(path).status_code == 404, path
     origin = {"Origin": "http://127.0.0.1:8765"}
     assert client.post("/api/refresh", headers=origin).status_code == 403
-    assert client.post("/api/refresh", headers={"Origin": "http://127.0.0.1:9999",
-                                                "X-Closeboard-Token": token_of(first.text)}).status_code == 403
+    assert (
+        client.post(
+            "/api/refresh", headers={"Origin": "http://127.0.0.1:9999", "X-Closeboard-Token": token_of(first.text)}
+        ).status_code
+        == 403
+    )
     assert client.get("/api/status").json()["refresh"]["state"] == "idle"
     accepted = client.post("/api/refresh", headers={**origin, "X-Closeboard-Token": token_of(first.text)})
     assert accepted.status_code == 202
-    assert client.post("/api/refresh", headers={**origin, "X-Closeboard-Token": token_of(second.text)}).status_code == 409
+    assert (
+        client.post("/api/refresh", headers={**origin, "X-Closeboard-Token": token_of(second.text)}).status_code == 409
+    )
     deadline = time.monotonic() + 20
     while client.get("/api/status").json()["refresh"]["state"] == "running" and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -74,16 +80,18 @@ def live_server(served_home: Path) -> Iterator[tuple[str, object]]:
 def test_a_page_older_than_max_age_refreshes_on_open(live_server, open_page) -> None:
     base, app = live_server
     watched = open_page(f"{base}/latest.html")
-    watched.page.wait_for_function("document.getElementById('served-status').textContent.includes('Refresh')",
-                                   timeout=10_000)
+    watched.page.wait_for_function(
+        "document.getElementById('served-status').textContent.includes('Refresh')", timeout=10_000
+    )
     assert app.state.job.state in ("running", "succeeded")
     assert watched.errors == []
 
 
 def test_an_unreachable_dagster_webserver_falls_back_to_the_refresh_command(served_home: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    client = TestClient(create_app(served_home, refresh_command=FAKE_REFRESH, dagster_url=dead),
-                        base_url="http://127.0.0.1:8765")
+    client = TestClient(
+        create_app(served_home, refresh_command=FAKE_REFRESH, dagster_url=dead), base_url="http://127.0.0.1:8765"
+    )
     token = token_of(client.get("/latest.html").text)
     accepted = client.post("/api/refresh", headers={"Origin": "http://127.0.0.1:8765", "X-Closeboard-Token": token})
     assert accepted.status_code == 202

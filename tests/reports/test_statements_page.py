@@ -102,8 +102,13 @@ def test_statements_show_every_line_exact_to_the_cent(demo_home: Path, page, tmp
     assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
     section.screenshot(path=str(tmp_path / "statements-print.png"))
     p.pdf(path=str(tmp_path / "statements.pdf"), format="A4", landscape=True)
-    for name in ("statements-desktop.png", "statements-phone.png", "statements-print.png", "dashboard-desktop.png",
-                 "statements.pdf"):
+    for name in (
+        "statements-desktop.png",
+        "statements-phone.png",
+        "statements-print.png",
+        "dashboard-desktop.png",
+        "statements.pdf",
+    ):
         assert (tmp_path / name).stat().st_size > 10_000, name
     print(f"screenshots: {tmp_path}")
 
@@ -143,4 +148,5 @@ def test_a_rounded_money_tile_shows_its_exact_figure_on_hover_and_focus(demo_hom
     page.page.locator(".tile[data-kpi='cash']").focus()
     cash = read(demo_home, "select value from mart_kpis where period = ? and kpi = 'cash'", [period])[0][0]
     assert page.page.locator(".tile[data-kpi='cash'] .tile-exact").inner_text() == (
-        "exactly " + formatting.display(cash, "money_cents", "USD"))
+        "exactly " + formatting.display(cash, "money_cents", "USD")
+    )

@@ -51,12 +51,16 @@ def npm_entry(package: str, version: str | None = None) -> Path:
 def node_server(entry: Path, *args: str, redirect: Mapping[str, str], env: Mapping[str, str]) -> dict[str, Any]:
     """The ``server`` config running the npm server ``entry`` (with ``args``) on the suite's Node, with
     ``redirect.cjs`` sending its requests for each host in ``redirect`` to that stand-in URL."""
-    return {"command": str(bin_dir() / "node"), "args": ["--require", str(REDIRECT), str(entry), *args],
-            "env": {**env, "CLOSEBOARD_REDIRECT": json.dumps(dict(redirect))}}
+    return {
+        "command": str(bin_dir() / "node"),
+        "args": ["--require", str(REDIRECT), str(entry), *args],
+        "env": {**env, "CLOSEBOARD_REDIRECT": json.dumps(dict(redirect))},
+    }
 
 
-def memory_warehouse() -> tuple[duckdb.DuckDBPyConnection,
-                                Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]]:
+def memory_warehouse() -> tuple[
+    duckdb.DuckDBPyConnection, Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+]:
     """An in-memory warehouse with the schema, and the ``connect`` that ``ingest_source`` opens it by
     (the same connection every time, left open: the caller reads it and closes it, e.g. ``with con:``)."""
     con = duckdb.connect()
@@ -89,8 +93,9 @@ class LocalServer:
 
     def __init__(self, server: TCPServer, name: str) -> None:
         self._http = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name,
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -185,8 +185,7 @@ def test_column_types(con):
         return {
             name: type_
             for name, type_ in con.sql(
-                f"select column_name, data_type from information_schema.columns"
-                f" where table_name = '{table}'"
+                f"select column_name, data_type from information_schema.columns where table_name = '{table}'"
             ).fetchall()
         }
 
@@ -202,8 +201,7 @@ def test_column_types(con):
 
 def test_pnl_signs_and_dense_grid(con):
     rows = con.sql(
-        "select period, account_id, type, subtype, amount from mart_pnl_monthly"
-        " order by period, account_id"
+        "select period, account_id, type, subtype, amount from mart_pnl_monthly order by period, account_id"
     ).fetchall()
     expected = {
         "2024-11": ["12000.00", "3000.00", "9000.00", "0.00", "0.00"],
@@ -218,9 +216,7 @@ def test_pnl_signs_and_dense_grid(con):
 
 
 def test_balance_sheet_by_month(con):
-    rows = con.sql(
-        "select period, account_id, type, balance from mart_balance_sheet"
-    ).fetchall()
+    rows = con.sql("select period, account_id, type, balance from mart_balance_sheet").fetchall()
     balances = {(period, account_id): balance for period, account_id, _, balance in rows}
     expected = {
         # account: (2024-11, 2024-12, 2025-01)
@@ -239,9 +235,7 @@ def test_balance_sheet_by_month(con):
         for account_id, values in expected.items()
         for period, value in zip(PERIODS, values, strict=True)
     }
-    earnings_types = {
-        (account_id, type_) for _, account_id, type_, _ in rows if account_id.startswith("_")
-    }
+    earnings_types = {(account_id, type_) for _, account_id, type_, _ in rows if account_id.startswith("_")}
     assert earnings_types == {("_retained_earnings", "equity"), ("_current_earnings", "equity")}
 
 
@@ -316,9 +310,7 @@ EXPECTED_KPIS = {
 
 @pytest.mark.parametrize("period", PERIODS)
 def test_kpis(con, period):
-    expected = {
-        kpi: (None if value is None else D(value)) for kpi, value in EXPECTED_KPIS[period].items()
-    }
+    expected = {kpi: (None if value is None else D(value)) for kpi, value in EXPECTED_KPIS[period].items()}
     assert _kpis(con, period) == expected
 
 
@@ -407,9 +399,7 @@ def test_failed_build_leaves_previous_marts():
     _load(connection, entries=ENTRIES[:4], opportunities=[])
     build_marts(connection)
     before = connection.sql("select * from mart_pnl_monthly").fetchall()
-    connection.execute(
-        "insert into erp_accounts values ('4100', 'Services', 'revenue', null, 'USD', null)"
-    )
+    connection.execute("insert into erp_accounts values ('4100', 'Services', 'revenue', null, 'USD', null)")
     connection.execute("drop table crm_opportunities")  # mart_kpis needs it
     with pytest.raises(duckdb.CatalogException):
         build_marts(connection)

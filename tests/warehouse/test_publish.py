@@ -23,8 +23,15 @@ def stage(tmp_path: Path, table: str, rows: list[dict]) -> StagedTable:
 
 
 def payment(pid: str, **values: str | None) -> dict:
-    row = dict(payment_id=pid, line_no="1", document_id="INV1", paid_date="2024-01-02", amount="10.50",
-               currency="USD", kind="payment")
+    row = dict(
+        payment_id=pid,
+        line_no="1",
+        document_id="INV1",
+        paid_date="2024-01-02",
+        amount="10.50",
+        currency="USD",
+        kind="payment",
+    )
     row.update(values)
     return row
 
@@ -59,8 +66,9 @@ def test_rows_are_typed_deduplicated_and_rejected_with_reasons(con, tmp_path: Pa
         ("P4", "duplicate key (payment_id, line_no) with different values in other rows"),
         ("P4", "duplicate key (payment_id, line_no) with different values in other rows"),
     ]
-    assert con.execute("select rows_received, rows_loaded, rows_quarantined, reported_total from source_loads"
-                       ).fetchall() == [(6, 1, 4, 6)]
+    assert con.execute(
+        "select rows_received, rows_loaded, rows_quarantined, reported_total from source_loads"
+    ).fetchall() == [(6, 1, 4, 6)]
 
 
 def test_a_failed_publish_leaves_every_table_as_it_was(con, tmp_path: Path) -> None:

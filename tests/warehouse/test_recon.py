@@ -39,21 +39,26 @@ def _books(con: duckdb.DuckDBPyConnection) -> None:
         ("T1", "2026-01-31", "1000.00", "JE-1"),
         ("T2", "2026-02-11", "500.00", "INV-1"),
         ("T3", "2026-02-27", "-15.00", "FEE-FEB"),  # a fee not yet booked at 02-28
-        ("T4", "2026-03-02", "300.00", None),       # JE-3 clears in March (within the window)
-        ("T5", "2026-03-03", "-200.00", None),      # JE-4 clears in March
+        ("T4", "2026-03-02", "300.00", None),  # JE-3 clears in March (within the window)
+        ("T5", "2026-03-03", "-200.00", None),  # JE-4 clears in March
     ]
     con.executemany("insert into bank_transactions values (?, 'BA-1', ?, ?, 'x', ?)", txns)
-    con.executemany("insert into bank_balances values ('BA-1', ?, ?)",
-                    [("2026-01-31", "1000.00"), ("2026-02-28", "1485.00"), ("2026-03-10", "1585.00")])
+    con.executemany(
+        "insert into bank_balances values ('BA-1', ?, ?)",
+        [("2026-01-31", "1000.00"), ("2026-02-28", "1485.00"), ("2026-03-10", "1585.00")],
+    )
 
 
 def test_r2_equation_by_hand() -> None:
     con = duckdb.connect()
     _books(con)
     build_recon(con, "run-1", ReconParams(match_window_days=5, stale_after_days=45))
-    rows = {p: (s, e, a, d) for p, s, e, a, d in con.execute(
-        "select period, status, expected, actual, difference from recon_results where check_id = 'R2_bank_vs_book'"
-    ).fetchall()}
+    rows = {
+        p: (s, e, a, d)
+        for p, s, e, a, d in con.execute(
+            "select period, status, expected, actual, difference from recon_results where check_id = 'R2_bank_vs_book'"
+        ).fetchall()
+    }
     # Feb: statement 1485 + in transit 300 - outstanding 200 = 1585
     #      ledger 1600 + bank-only receipts 0 - bank-only charges 15 + opening 0 = 1585
     # the fee (Fri 02-27) is 0 business days old at Sat 02-28: listed, no warning
@@ -68,22 +73,30 @@ def test_r2_equation_by_hand() -> None:
     assert rows["2026-03"] == ("warn", D("1585.00"), D("1585.00"), D("0.00"))
     matches = con.execute("""select txn_id, entry_id, rule from recon_bank_matches where period = '2026-03'
                              order by txn_id""").fetchall()
-    assert matches == [("T1", "JE-1", "reference"), ("T2", "JE-2", "reference"),
-                       ("T4", "JE-3", "date"), ("T5", "JE-4", "date")]
+    assert matches == [
+        ("T1", "JE-1", "reference"),
+        ("T2", "JE-2", "reference"),
+        ("T4", "JE-3", "date"),
+        ("T5", "JE-4", "date"),
+    ]
 
 
 def test_r2_stale_item_fails_and_one_cent_is_caught() -> None:
     con = duckdb.connect()
     _books(con)
     build_recon(con, "run-1", ReconParams(match_window_days=5, stale_after_days=10))
-    status = con.execute("select status from recon_results where check_id = 'R2_bank_vs_book' and period = '2026-03'").fetchall()
+    status = con.execute(
+        "select status from recon_results where check_id = 'R2_bank_vs_book' and period = '2026-03'"
+    ).fetchall()
     assert status == [("fail",)]  # the fee is 11 days old: stale at 10
     con2 = duckdb.connect()
     _books(con2)
     con2.execute("update bank_balances set closing_balance = closing_balance + 0.01 where balance_date = '2026-02-28'")
     build_recon(con2, "run-1", ReconParams())
     assert con2.execute("""select status, difference from recon_results
-                           where check_id = 'R2_bank_vs_book' and period = '2026-02'""").fetchall() == [("fail", D("0.01"))]
+                           where check_id = 'R2_bank_vs_book' and period = '2026-02'""").fetchall() == [
+        ("fail", D("0.01"))
+    ]
 
 
 def test_severity_overrides_turn_warnings_into_failures_and_back() -> None:
@@ -95,7 +108,6 @@ def test_severity_overrides_turn_warnings_into_failures_and_back() -> None:
     build_recon(con, "run-2", ReconParams(stale_after_days=10, severity={"R2_bank_vs_book": "warn"}))
     assert con.execute(r2).fetchall() == [("2026-02", "pass"), ("2026-03", "warn")]  # stale, yet only a warning
     assert con.execute("select distinct run_id from recon_results").fetchall() == [("run-2",)]
-
 
 
 R2 = "select period, status, expected, actual, difference, detail from recon_results where check_id = 'R2_bank_vs_book'"
@@ -111,8 +123,7 @@ def _clean_books(con: duckdb.DuckDBPyConnection, balance_dates: tuple[str, ...])
     con.execute("""insert into erp_journal_lines values
         ('JE-5', 1, '2026-02-27', '6700', 15.00, 0.00, 'USD', null, 'bank fee', null, null, null),
         ('JE-5', 2, '2026-02-27', '1110', 0.00, 15.00, 'USD', null, 'bank fee', null, null, null)""")
-    con.execute("delete from bank_balances where balance_date not in (select unnest(?::date[]))",
-                [list(balance_dates)])
+    con.execute("delete from bank_balances where balance_date not in (select unnest(?::date[]))", [list(balance_dates)])
 
 
 def test_r2_rolls_a_month_end_statement_forward_on_clean_books() -> None:
@@ -151,10 +162,15 @@ def test_r2_a_planted_gap_still_fails_when_rolled_forward() -> None:
     con.execute("update bank_balances set closing_balance = closing_balance - 0.01 where balance_date = '2026-02-28'")
     build_recon(con, "run-1", ReconParams())
     rows = _r2(con)
-    assert [(p, r[0], r[3]) for p, r in rows.items()] == [("2026-02", "fail", D("-0.01")),
-                                                          ("2026-03", "fail", D("-0.01"))]
-    reasons = [r for (r,) in con.execute("""select reason from recon_items where check_id = 'R2_bank_vs_book'
-                                            and period = '2026-03' and record_id = 'BA-1'""").fetchall()]
+    assert [(p, r[0], r[3]) for p, r in rows.items()] == [
+        ("2026-02", "fail", D("-0.01")),
+        ("2026-03", "fail", D("-0.01")),
+    ]
+    reasons = [
+        r
+        for (r,) in con.execute("""select reason from recon_items where check_id = 'R2_bank_vs_book'
+                                            and period = '2026-03' and record_id = 'BA-1'""").fetchall()
+    ]
     assert len(reasons) == 1 and reasons[0].startswith("statement does not reconcile")
     assert "statement 2026-02-28 rolled forward by 2 transactions" in reasons[0]
     # a feed that drops a line the statement balance holds (the fee before 02-28): caught after the roll-forward
@@ -162,8 +178,10 @@ def test_r2_a_planted_gap_still_fails_when_rolled_forward() -> None:
     _clean_books(con, ("2026-01-31", "2026-02-28"))
     con.execute("delete from bank_transactions where txn_id = 'T3'")
     build_recon(con, "run-1", ReconParams())
-    assert [(p, r[0], r[3]) for p, r in _r2(con).items()] == [("2026-02", "fail", D("-15.00")),
-                                                              ("2026-03", "fail", D("-15.00"))]
+    assert [(p, r[0], r[3]) for p, r in _r2(con).items()] == [
+        ("2026-02", "fail", D("-15.00")),
+        ("2026-03", "fail", D("-15.00")),
+    ]
     # a ledger line a cent off its bank line, in the open month after the last balance: as with a statement
     # balance of that day, it is the two unmatched lines (no equation gap), listed until they warn or go stale
     con = duckdb.connect()
@@ -218,15 +236,18 @@ def test_r2_young_items_are_listed_and_bank_only_items_warn_after_business_days(
 
 
 def _r6(con: duckdb.DuckDBPyConnection) -> tuple[str, list[tuple[str, str]]]:
-    status = con.execute("select status from recon_results where check_id = 'R6_completeness' and period = '2026-03'"
-                         ).fetchall()[0][0]
-    items = con.execute("select record_id, reason from recon_items where check_id = 'R6_completeness' order by all"
-                        ).fetchall()
+    status = con.execute(
+        "select status from recon_results where check_id = 'R6_completeness' and period = '2026-03'"
+    ).fetchall()[0][0]
+    items = con.execute(
+        "select record_id, reason from recon_items where check_id = 'R6_completeness' order by all"
+    ).fetchall()
     return status, items
 
 
-def _load(con: duckdb.DuckDBPyConnection, table: str, received: int, loaded: int, rejected: int,
-          quarantined: int, total: int) -> None:
+def _load(
+    con: duckdb.DuckDBPyConnection, table: str, received: int, loaded: int, rejected: int, quarantined: int, total: int
+) -> None:
     con.execute(
         "insert or replace into source_loads (run_id, source, tool, table_name, rows_received, rows_loaded, "
         "rows_quarantined, reported_total, source_as_of, loaded_at, rows_rejected) "
@@ -240,16 +261,19 @@ def test_r6_counts_adapter_rejections_and_fails_when_every_row_is_rejected() -> 
     _books(con)
     # the adapter rejected all 14 lines (money as binary): 0 staged, 14 rejected, the total says 14
     _load(con, "erp_journal_lines", received=0, loaded=0, rejected=14, quarantined=0, total=14)
-    con.executemany("insert into quarantine values ('run-1', 'erp', 'query', ?, ?)",
-                    [(f'{{"id": {i}}}', "column debit arrived as binary: CAST it") for i in range(14)])
+    con.executemany(
+        "insert into quarantine values ('run-1', 'erp', 'query', ?, ?)",
+        [(f'{{"id": {i}}}', "column debit arrived as binary: CAST it") for i in range(14)],
+    )
     build_recon(con, "run-1", ReconParams())
     status, items = _r6(con)
     assert status == "fail"
     table_finding = [reason for record, reason in items if record == "erp_journal_lines"]
     assert table_finding and "14 of 14 rows rejected (14 by the adapter, 0 at publish), every row" in table_finding[0]
     assert "CAST it" in table_finding[0]  # the first reasons
-    detail = con.execute("select detail, expected, actual from recon_results where check_id = 'R6_completeness' "
-                         "and period = '2026-03'").fetchall()[0]
+    detail = con.execute(
+        "select detail, expected, actual from recon_results where check_id = 'R6_completeness' and period = '2026-03'"
+    ).fetchall()[0]
     assert "14 rejected by the adapter" in detail[0] and detail[1:] == (D("14.00"), D("14.00"))
 
 
@@ -279,9 +303,13 @@ def test_checks_whose_sources_are_not_configured_say_so() -> None:
     con = duckdb.connect()
     _books(con)
     build_recon(con, "run-1", ReconParams(sources=("erp",)))
-    rows = con.execute("select check_id, status, detail from recon_results where check_id in "
-                       "('R2_bank_vs_book', 'R5_bookings_vs_billings') order by all").fetchall()
-    assert {(c, s) for c, s, _ in rows} == {("R2_bank_vs_book", "not_configured"),
-                                           ("R5_bookings_vs_billings", "not_configured")}
+    rows = con.execute(
+        "select check_id, status, detail from recon_results where check_id in "
+        "('R2_bank_vs_book', 'R5_bookings_vs_billings') order by all"
+    ).fetchall()
+    assert {(c, s) for c, s, _ in rows} == {
+        ("R2_bank_vs_book", "not_configured"),
+        ("R5_bookings_vs_billings", "not_configured"),
+    }
     assert len(rows) == 4 and all("closeboard.yaml" in d for *_, d in rows)
     assert not con.execute("select count(*) from recon_items where check_id = 'R2_bank_vs_book'").fetchall()[0][0]

@@ -38,9 +38,12 @@ from warehouse.recon import ReconParams, build_recon
 
 CASH, AR, AP, EQUITY, REVENUE, EXPENSE = "1110", "1200", "2100", "3100", "4100", "6100"
 ACCOUNTS = [
-    (CASH, "Operating bank", "asset", "cash"), (AR, "Accounts receivable", "asset", "ar"),
-    (AP, "Accounts payable", "liability", "ap"), (EQUITY, "Share capital", "equity", None),
-    (REVENUE, "Revenue", "revenue", None), (EXPENSE, "Operating expenses", "expense", None),
+    (CASH, "Operating bank", "asset", "cash"),
+    (AR, "Accounts receivable", "asset", "ar"),
+    (AP, "Accounts payable", "liability", "ap"),
+    (EQUITY, "Share capital", "equity", None),
+    (REVENUE, "Revenue", "revenue", None),
+    (EXPENSE, "Operating expenses", "expense", None),
 ]
 BANK = "BA-1"
 PARAMS = ReconParams(match_window_days=5, stale_after_days=45)
@@ -107,13 +110,31 @@ class Book:
     txns: list[Txn] = field(default_factory=list)
     balance_on: set[date] | None = None  # the days the bank sends a closing balance (None: every cut-off)
 
-    def entry(self, entry_id: str, posted: date, legs: list[tuple[str, int, int]], doc: str | None = None,
-              customer: str | None = None, vendor: str | None = None) -> None:
+    def entry(
+        self,
+        entry_id: str,
+        posted: date,
+        legs: list[tuple[str, int, int]],
+        doc: str | None = None,
+        customer: str | None = None,
+        vendor: str | None = None,
+    ) -> None:
         """A balanced entry; every line carries the document, the control-account line its party."""
         assert sum(d for _, d, _ in legs) == sum(c for _, _, c in legs)
         for n, (account, debit, credit) in enumerate(legs, start=1):
-            self.lines.append(Line(entry_id, n, posted, account, debit, credit, customer if account == AR else None,
-                                   vendor if account == AP else None, doc))
+            self.lines.append(
+                Line(
+                    entry_id,
+                    n,
+                    posted,
+                    account,
+                    debit,
+                    credit,
+                    customer if account == AR else None,
+                    vendor if account == AP else None,
+                    doc,
+                )
+            )
 
     def month_ends(self) -> list[tuple[str, date]]:
         """(period, cut-off) of every month from the first posting to the run date (the open month's: as_of)."""
@@ -199,16 +220,39 @@ def load(book: Book) -> duckdb.DuckDBPyConnection:
     con.executemany("insert into erp_accounts values (?, ?, ?, ?, 'USD', null)", ACCOUNTS)
     con.executemany(
         "insert into erp_journal_lines values (?, ?, ?, ?, ?, ?, 'USD', null, 'generated', ?, ?, ?)",
-        [(ln.entry_id, ln.line_no, ln.posted, ln.account, money(ln.debit), money(ln.credit),
-          ln.customer, ln.vendor, ln.doc) for ln in book.lines],
+        [
+            (
+                ln.entry_id,
+                ln.line_no,
+                ln.posted,
+                ln.account,
+                money(ln.debit),
+                money(ln.credit),
+                ln.customer,
+                ln.vendor,
+                ln.doc,
+            )
+            for ln in book.lines
+        ],
     )
     for table in ("erp_invoices", "erp_bills"):
         docs = book.invoices if table == "erp_invoices" else book.bills
         if docs:
             con.executemany(
                 f"insert into {table} values (?, ?, ?, ?, ?, ?, ?, 'USD', ?, 'invoice', null)",
-                [(d.doc_id, d.party, f"Party {d.party}", d.issued, d.issued + timedelta(days=30), money(d.total),
-                  money(d.balance), "paid" if d.balance == 0 else "open") for d in docs],
+                [
+                    (
+                        d.doc_id,
+                        d.party,
+                        f"Party {d.party}",
+                        d.issued,
+                        d.issued + timedelta(days=30),
+                        money(d.total),
+                        money(d.balance),
+                        "paid" if d.balance == 0 else "open",
+                    )
+                    for d in docs
+                ],
             )
     if book.payments:
         con.executemany(
@@ -223,8 +267,11 @@ def load(book: Book) -> duckdb.DuckDBPyConnection:
         )
     con.executemany(
         "insert into bank_balances values (?, ?, ?)",
-        [(BANK, cutoff, money(book.statement(cutoff))) for _, cutoff in book.month_ends()
-         if book.balance_on is None or cutoff in book.balance_on],
+        [
+            (BANK, cutoff, money(book.statement(cutoff)))
+            for _, cutoff in book.month_ends()
+            if book.balance_on is None or cutoff in book.balance_on
+        ],
     )
     build_recon(con, "run-1", PARAMS)
     return con
@@ -261,12 +308,14 @@ def test_consistent_books_pass_r1_to_r4_in_every_period(book: Book) -> None:
             assert items(con, check, period) == {}
         # R2 lists exactly the book lines on the bank's ledger account not yet on the statement
         cleared = {t.book_line for t in book.txns if t.booked <= cutoff}
-        in_transit = {ln.key: money(ln.debit - ln.credit) for ln in book.lines
-                      if ln.account == CASH and ln.posted <= cutoff and ln.key not in cleared}
+        in_transit = {
+            ln.key: money(ln.debit - ln.credit)
+            for ln in book.lines
+            if ln.account == CASH and ln.posted <= cutoff and ln.key not in cleared
+        }
         listed = items(con, "R2_bank_vs_book", period)
         assert {r: a for r, (_, a, _) in listed.items()} == in_transit
         assert all(s == "erp" and "stale" not in why for s, _, why in listed.values())
-
 
 
 @settings(deadline=None, max_examples=25, derandomize=True, database=None)
@@ -283,8 +332,9 @@ def test_statement_balances_at_some_month_ends_only_are_rolled_forward(book: Boo
         assert got[(period, "R2_bank_vs_book")] == want[(period, "R2_bank_vs_book")], period
         assert got[(period, "R2_bank_vs_book")][0] == "pass", period
         assert items(con, "R2_bank_vs_book", period) == items(full, "R2_bank_vs_book", period)
-        detail = con.execute("select detail from recon_results where check_id = 'R2_bank_vs_book' and period = ?",
-                             [period]).fetchall()[0][0]
+        detail = con.execute(
+            "select detail from recon_results where check_id = 'R2_bank_vs_book' and period = ?", [period]
+        ).fetchall()[0][0]
         latest = max(d for d in kept if d <= cutoff)
         rolled = sum(1 for t in book.txns if latest < t.booked <= cutoff)
         if latest < cutoff:

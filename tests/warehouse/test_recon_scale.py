@@ -36,6 +36,8 @@ def test_r2_matches_every_line_past_one_row_group_inside_a_transaction() -> None
     assert summary.matches == 2 * LINES
     unmatched = con.execute("select count(*) from recon_items where check_id = 'R2_bank_vs_book'").fetchall()
     assert unmatched == [(0,)]
-    statuses = con.execute("select distinct status from recon_results where check_id = 'R2_bank_vs_book' "
-                           "and period in ('2026-02', '2026-03')").fetchall()
+    statuses = con.execute(
+        "select distinct status from recon_results where check_id = 'R2_bank_vs_book' "
+        "and period in ('2026-02', '2026-03')"
+    ).fetchall()
     assert statuses == [("pass",)]

@@ -43,12 +43,18 @@ def expected_calendar(first_period: str, as_of: date, fy_start: int) -> list[dic
         end = date(year, month, months.monthrange(year, month)[1])
         is_open = (year, month) == (as_of.year, as_of.month)
         previous = (as_of.replace(day=1) - timedelta(days=1)).replace(day=1)
-        out.append({
-            "period": f"{year:04d}-{month:02d}", "period_start": start, "period_end": end,
-            "days": as_of.day if is_open else end.day, "cutoff": as_of if is_open else end,
-            "is_open": is_open, "is_latest_ended": start == previous,
-            "fiscal_year_start": date(year - (month < fy_start), fy_start, 1),
-        })
+        out.append(
+            {
+                "period": f"{year:04d}-{month:02d}",
+                "period_start": start,
+                "period_end": end,
+                "days": as_of.day if is_open else end.day,
+                "cutoff": as_of if is_open else end,
+                "is_open": is_open,
+                "is_latest_ended": start == previous,
+                "fiscal_year_start": date(year - (month < fy_start), fy_start, 1),
+            }
+        )
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return out
 
@@ -66,12 +72,17 @@ def expected_open_documents(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, s
     """(period, kind, document) -> open balance at the cutoff, walked in Python."""
     applied = defaultdict(list)
     for doc, paid, amount in con.execute(
-            "select document_id, paid_date, amount from erp_payments where document_id is not null").fetchall():
+        "select document_id, paid_date, amount from erp_payments where document_id is not null"
+    ).fetchall():
         applied[doc].append((paid, amount))
-    documents = [("ar", *r) for r in con.execute(
-        "select invoice_id, issue_date, total, status, voided_date from erp_invoices").fetchall()]
-    documents += [("ap", *r) for r in con.execute(
-        "select bill_id, issue_date, total, status, voided_date from erp_bills").fetchall()]
+    documents = [
+        ("ar", *r)
+        for r in con.execute("select invoice_id, issue_date, total, status, voided_date from erp_invoices").fetchall()
+    ]
+    documents += [
+        ("ap", *r)
+        for r in con.execute("select bill_id, issue_date, total, status, voided_date from erp_bills").fetchall()
+    ]
     out = {}
     for period, cutoff in con.execute("select period, cutoff from calendar()").fetchall():
         for kind, doc, issued, total, status, voided in documents:
@@ -86,8 +97,10 @@ def expected_open_documents(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, s
 
 
 def test_open_documents_are_the_documents_open_at_each_cutoff_and_what_r3_r4_reconcile(con) -> None:
-    got = {(r["period"], r["kind"], r["document_id"]): r["open_balance"]
-           for r in rows(con, "select * from open_documents()")}
+    got = {
+        (r["period"], r["kind"], r["document_id"]): r["open_balance"]
+        for r in rows(con, "select * from open_documents()")
+    }
     expected = expected_open_documents(con)
     assert got == expected
     assert {kind for _, kind, _ in got} == {"ar", "ap"}  # the demo has both, in every sense
@@ -97,8 +110,9 @@ def test_open_documents_are_the_documents_open_at_each_cutoff_and_what_r3_r4_rec
     unapplied = con.execute("select paid_date, amount from erp_payments where document_id is null").fetchall()
     for period, cutoff in con.execute("select period, cutoff from calendar()").fetchall():
         for check_id, kind in (("R3_ar", "ar"), ("R4_ap", "ap")):
-            actual, = con.execute("select actual from recon_results where period = ? and check_id = ?",
-                                  [period, check_id]).fetchone()
+            (actual,) = con.execute(
+                "select actual from recon_results where period = ? and check_id = ?", [period, check_id]
+            ).fetchone()
             subledger = sum((v for (p, k, _), v in expected.items() if p == period and k == kind), Decimal("0"))
             if kind == "ar":
                 subledger -= sum((a for d, a in unapplied if d <= cutoff), Decimal("0"))

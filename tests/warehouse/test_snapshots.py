@@ -25,9 +25,12 @@ FIRST_PERIOD, AS_OF = "2025-12", date(2026, 3, 10)
 ENDED = ["2025-12", "2026-01", "2026-02"]
 
 ACCOUNTS = [
-    ("1000", "Cash", "asset", "cash"), ("1100", "Accounts receivable", "asset", "ar"),
-    ("2000", "Accounts payable", "liability", "ap"), ("3000", "Share capital", "equity", None),
-    ("4000", "Revenue", "revenue", None), ("5000", "Hosting", "expense", "cogs"),
+    ("1000", "Cash", "asset", "cash"),
+    ("1100", "Accounts receivable", "asset", "ar"),
+    ("2000", "Accounts payable", "liability", "ap"),
+    ("3000", "Share capital", "equity", None),
+    ("4000", "Revenue", "revenue", None),
+    ("5000", "Hosting", "expense", "cogs"),
     ("6000", "Salaries", "expense", None),
 ]
 ENTRIES = [
@@ -46,7 +49,9 @@ def post(con: duckdb.DuckDBPyConnection, entry_id: str, day: str, lines: list[tu
     for n, (account, debit, credit) in enumerate(lines, start=1):
         con.execute(
             "insert into erp_journal_lines (entry_id, line_no, posted_date, account_id, debit, credit, currency) "
-            "values (?, ?, ?, ?, ?, ?, 'USD')", [entry_id, n, day, account, debit, credit])
+            "values (?, ?, ?, ?, ?, ?, 'USD')",
+            [entry_id, n, day, account, debit, credit],
+        )
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
@@ -76,8 +81,9 @@ def raw_rows(con, period: str) -> list[tuple]:
 
 
 def add_recon(con, period: str, check_id: str, status: str, detail: str = "") -> None:
-    con.execute("insert into recon_results values ('r', ?, ?, ?, null, null, null, ?)",
-                [period, check_id, status, detail])
+    con.execute(
+        "insert into recon_results values ('r', ?, ?, ?, null, null, null, ?)", [period, check_id, status, detail]
+    )
 
 
 def test_every_ended_month_gets_one_draft_and_an_unchanged_rerun_adds_none(con) -> None:
@@ -98,10 +104,14 @@ def test_every_ended_month_gets_one_draft_and_an_unchanged_rerun_adds_none(con) 
 
 def test_point_in_time_figures_and_warnings_never_make_a_version(con) -> None:
     take_snapshots(con, ENDED, "run-1")
-    con.execute("insert into crm_opportunities values ('O1', 'C1', 'Acme', 'proposal', 5000.00, 'USD', "
-                "'2026-01-20', 0.5, 'ann', false, false)")
-    con.execute("insert into crm_opportunities values ('O2', 'C1', 'Acme', 'won', 700.00, 'USD', "
-                "'2026-01-21', 1, 'ann', true, true)")
+    con.execute(
+        "insert into crm_opportunities values ('O1', 'C1', 'Acme', 'proposal', 5000.00, 'USD', "
+        "'2026-01-20', 0.5, 'ann', false, false)"
+    )
+    con.execute(
+        "insert into crm_opportunities values ('O2', 'C1', 'Acme', 'won', 700.00, 'USD', "
+        "'2026-01-21', 1, 'ann', true, true)"
+    )
     rebuild(con)
     assert mart_kpi(con, "2026-01", "pipeline_open") == D("5000.00")
     assert mart_kpi(con, "2026-01", "bookings_won") == D("700.00")
@@ -132,7 +142,11 @@ def test_close_refusals_and_the_recorded_override(con) -> None:
     assert [s.status for s in history(con, "2026-01")] == ["draft"]  # a refusal appends nothing
     closed = close(con, "2026-01", by="Ada", override_reason="auditor accepted the difference", run_id="c2")
     assert (closed.version, closed.status, closed.closed_by, closed.override_reason) == (
-        3, "closed", "Ada", "auditor accepted the difference")  # v2: the figures with the failing verdict
+        3,
+        "closed",
+        "Ada",
+        "auditor accepted the difference",
+    )  # v2: the figures with the failing verdict
     assert closed.closed_at is not None and closed.failing_checks == ["R1_trial_balance"]
     with pytest.raises(CloseRefused, match="already closed"):
         close(con, "2026-01", by="Bob", run_id="c3")
@@ -155,13 +169,19 @@ def test_a_backdated_entry_restates_a_closed_month_with_exact_differences(con) -
     restated = by_period["2026-01"]
     assert (restated.version, restated.status) == (closed.version + 1, "restated")
     d = restated.differences
-    assert d["kpis"]["opex"] == {"closed": str(closed.kpis["opex"]), "now": str(closed.kpis["opex"] + amount),
-                                 "difference": str(amount)}
+    assert d["kpis"]["opex"] == {
+        "closed": str(closed.kpis["opex"]),
+        "now": str(closed.kpis["opex"] + amount),
+        "difference": str(amount),
+    }
     assert D(d["kpis"]["net_income"]["difference"]) == -amount
     assert D(d["kpis"]["ap"]["difference"]) == amount
     assert "revenue" not in d["kpis"] and "cash" not in d["kpis"]
     assert {k: D(v["difference"]) for k, v in d["accounts"].items()} == {
-        "6000": amount, "2000": amount, "_current_earnings": -amount}
+        "6000": amount,
+        "2000": amount,
+        "_current_earnings": -amount,
+    }
     assert raw_rows(con, "2026-01")[closed.version - 1] == closed_row  # the close stays on record
     again = close(con, "2026-01", by="Bob", run_id="c2")  # a restated month can be closed again
     assert again.status == "closed" and again.kpis["opex"] == closed.kpis["opex"] + amount
@@ -175,6 +195,7 @@ def reported(con, period: str) -> dict[str, tuple[D | None, str, int | None]]:
 def test_reported_kpis_is_the_closed_snapshot_for_a_closed_month_and_the_mart_otherwise(con) -> None:
     """The closed-month rule, defined once as a view: a closed month reports its last closed
     version's KPIs (also after a restatement changes the mart), every other month the mart's."""
+
     def mart(period: str) -> dict[str, D | None]:
         return dict(con.execute("select kpi, value from mart_kpis where period = ?", [period]).fetchall())
 
@@ -222,33 +243,56 @@ def test_the_warehouse_layer_only_appends(con) -> None:
         snapshots.update_snapshot(con, "2026-01", 1, status="closed")
     with pytest.raises(SnapshotImmutable):
         snapshots.delete_snapshot(con, "2026-01", 1)
-    row = dict(zip([d[0] for d in con.execute("select * from close_snapshots limit 0").description],
-                   raw_rows(con, "2026-01")[0], strict=True))
+    row = dict(
+        zip(
+            [d[0] for d in con.execute("select * from close_snapshots limit 0").description],
+            raw_rows(con, "2026-01")[0],
+            strict=True,
+        )
+    )
     row.pop("row_digest")
     with pytest.raises(SnapshotImmutable, match="next is v2"):  # writing v1 again is refused
         snapshots._append(con, {**row, "status": "closed", "closed_by": "M", "closed_at": row["taken_at"]})
     # a row that does not carry the digest of its own content is refused by the CHECK constraint
     with pytest.raises(duckdb.ConstraintException, match="CHECK"):
-        con.execute("insert into close_snapshots select * replace (2 as version, md5('forged') as row_digest) "
-                    "from close_snapshots where period = '2026-01'")
+        con.execute(
+            "insert into close_snapshots select * replace (2 as version, md5('forged') as row_digest) "
+            "from close_snapshots where period = '2026-01'"
+        )
     assert len(raw_rows(con, "2026-01")) == 1
-    assert scalar(con, "select count(*) from close_snapshot_seals") == scalar(con, "select count(*) from close_snapshots")
+    assert scalar(con, "select count(*) from close_snapshot_seals") == scalar(
+        con, "select count(*) from close_snapshots"
+    )
 
 
 money = st.decimals(min_value=D("-99999999.99"), max_value=D("99999999.99"), places=2)
 
 
 @settings(deadline=None, max_examples=50, derandomize=True, database=None)
-@given(closed=st.dictionaries(st.sampled_from(["revenue", "opex", "cash", "pipeline_open"]), money | st.none()),
-       now=st.dictionaries(st.sampled_from(["revenue", "opex", "cash", "pipeline_open"]), money | st.none()),
-       accounts=st.dictionaries(st.sampled_from(["1000", "4000", "6000"]), st.tuples(money, money)))
+@given(
+    closed=st.dictionaries(st.sampled_from(["revenue", "opex", "cash", "pipeline_open"]), money | st.none()),
+    now=st.dictionaries(st.sampled_from(["revenue", "opex", "cash", "pipeline_open"]), money | st.none()),
+    accounts=st.dictionaries(st.sampled_from(["1000", "4000", "6000"]), st.tuples(money, money)),
+)
 def test_differences_are_exact_and_list_only_what_changed(closed, now, accounts) -> None:
     def snap(kpis, side):
         return snapshots.Snapshot(
-            "2026-01", 1, "r", None, "closed", kpis,
-            {"pnl": [{"account_id": a, "amount": str(v[side])} for a, v in accounts.items() if a != "1000"],
-             "balance_sheet": [{"account_id": a, "balance": str(v[side])} for a, v in accounts.items() if a == "1000"]},
-            [], "f")
+            "2026-01",
+            1,
+            "r",
+            None,
+            "closed",
+            kpis,
+            {
+                "pnl": [{"account_id": a, "amount": str(v[side])} for a, v in accounts.items() if a != "1000"],
+                "balance_sheet": [
+                    {"account_id": a, "balance": str(v[side])} for a, v in accounts.items() if a == "1000"
+                ],
+            },
+            [],
+            "f",
+        )
+
     diff = snapshots.differences(snap(closed, 0), now, snap(now, 1).statements)
     assert "pipeline_open" not in diff["kpis"]
     for kpi in set(closed) | set(now) - {"pipeline_open"}:

@@ -67,8 +67,7 @@ def _periods(con) -> list[str]:
 def _line(con, statement: str, line_id: str) -> dict[str, tuple]:
     """period -> (amount, prior_month, prior_year, ytd) of one line (rollup account)."""
     rows = con.execute(
-        f"select period, {COLUMNS} from mart_statements"
-        " where statement = ? and rollup = 'account' and line_id = ?",
+        f"select period, {COLUMNS} from mart_statements where statement = ? and rollup = 'account' and line_id = ?",
         [statement, line_id],
     ).fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
@@ -167,29 +166,35 @@ def test_subtotals_add_up_and_both_rollups_agree(con):
     assert rows == []
     totals = con.execute(
         f"select statement, period, line_id, {COLUMNS} from mart_statements where kind = 'total'"
-        " and rollup = ? order by all", ["account"]
+        " and rollup = ? order by all",
+        ["account"],
     ).fetchall()
-    assert totals == con.execute(
-        f"select statement, period, line_id, {COLUMNS} from mart_statements where kind = 'total'"
-        " and rollup = ? order by all", ["subtype"]
-    ).fetchall()
+    assert (
+        totals
+        == con.execute(
+            f"select statement, period, line_id, {COLUMNS} from mart_statements where kind = 'total'"
+            " and rollup = ? order by all",
+            ["subtype"],
+        ).fetchall()
+    )
 
 
 def test_balance_sheet_columns_match_mart_balance_sheet(con):
     """The statement's month-end balances are mart_balance_sheet's, and the prior-month column is
     the previous month's."""
     mart = {
-        (p, a): v
-        for p, a, v in con.execute("select period, account_id, balance from mart_balance_sheet").fetchall()
+        (p, a): v for p, a, v in con.execute("select period, account_id, balance from mart_balance_sheet").fetchall()
     }
     rows = con.execute(
         "select period, line_id, amount, prior_month from mart_statements"
         " where statement = 'balance_sheet' and rollup = 'account' and kind = 'account'"
     ).fetchall()
     periods = _periods(con)
-    groups = set(con.execute(
-        "select period, line_id from mart_statements where statement = 'balance_sheet' and kind = 'group'"
-    ).fetchall())
+    groups = set(
+        con.execute(
+            "select period, line_id from mart_statements where statement = 'balance_sheet' and kind = 'group'"
+        ).fetchall()
+    )
     assert {(p, a) for p, a, *_ in rows} | groups == set(mart)  # a parent with no postings: a group line
     for period, line_id, amount, prior_month in rows:
         assert amount == mart[(period, line_id)], (period, line_id)
@@ -208,15 +213,19 @@ def test_parents_roll_up_their_children(con):
         " and rollup = 'account' and period = '2026-05' and line_id = 'total_revenue'"
     ).fetchone()
     assert revenue == total
-    kinds = dict(con.execute(
-        "select line_id, kind from mart_statements where statement = 'balance_sheet'"
-        " and rollup = 'account' and period = '2026-05'"
-    ).fetchall())
+    kinds = dict(
+        con.execute(
+            "select line_id, kind from mart_statements where statement = 'balance_sheet'"
+            " and rollup = 'account' and period = '2026-05'"
+        ).fetchall()
+    )
     assert kinds["1000"] == "group" and kinds["1500"] == "group" and kinds["1510"] == "account"
-    depths = dict(con.execute(
-        "select line_id, depth from mart_statements where statement = 'balance_sheet'"
-        " and rollup = 'account' and period = '2026-05'"
-    ).fetchall())
+    depths = dict(
+        con.execute(
+            "select line_id, depth from mart_statements where statement = 'balance_sheet'"
+            " and rollup = 'account' and period = '2026-05'"
+        ).fetchall()
+    )
     assert (depths["1000"], depths["1500"], depths["1510"]) == (0, 1, 2)
 
 
@@ -279,33 +288,48 @@ def test_a_parent_posted_to_directly_has_a_line_of_its_own_apart_from_its_subtre
     con = duckdb.connect(":memory:")
     for name in ("canonical.sql", "ops.sql"):
         con.execute((SCHEMA_DIR / name).read_text(encoding="utf-8"))
-    con.executemany("insert into erp_accounts values (?, ?, ?, ?, 'USD', ?)", [
-        ("1000", "Cash", "asset", "cash", None), ("1100", "Receivables", "asset", "ar", None),
-        ("1110", "Receivables abroad", "asset", "ar", "1100"),
-        ("4000", "Revenue", "revenue", None, None), ("4100", "Services", "revenue", None, "4000"),
-    ])
+    con.executemany(
+        "insert into erp_accounts values (?, ?, ?, ?, 'USD', ?)",
+        [
+            ("1000", "Cash", "asset", "cash", None),
+            ("1100", "Receivables", "asset", "ar", None),
+            ("1110", "Receivables abroad", "asset", "ar", "1100"),
+            ("4000", "Revenue", "revenue", None, None),
+            ("4100", "Services", "revenue", None, "4000"),
+        ],
+    )
     # (entry, date, account, debit, credit): each entry balances
     postings = [
-        ("E1", "2026-04-03", "1100", "120.10", "0"), ("E1", "2026-04-03", "4000", "0", "120.10"),
-        ("E2", "2026-04-09", "1110", "80.05", "0"), ("E2", "2026-04-09", "4100", "0", "80.05"),
-        ("E3", "2026-04-20", "1000", "50.00", "0"), ("E3", "2026-04-20", "1100", "0", "50.00"),
-        ("E4", "2026-04-25", "1100", "7.33", "0"), ("E4", "2026-04-25", "4100", "0", "7.33"),
+        ("E1", "2026-04-03", "1100", "120.10", "0"),
+        ("E1", "2026-04-03", "4000", "0", "120.10"),
+        ("E2", "2026-04-09", "1110", "80.05", "0"),
+        ("E2", "2026-04-09", "4100", "0", "80.05"),
+        ("E3", "2026-04-20", "1000", "50.00", "0"),
+        ("E3", "2026-04-20", "1100", "0", "50.00"),
+        ("E4", "2026-04-25", "1100", "7.33", "0"),
+        ("E4", "2026-04-25", "4100", "0", "7.33"),
     ]
     con.executemany(
         "insert into erp_journal_lines (entry_id, line_no, posted_date, account_id, debit, credit, currency)"
         " values (?, ?, ?::date, ?, ?::decimal(18, 2), ?::decimal(18, 2), 'USD')",
-        [(e, i + 1, d, a, dr, cr) for i, (e, d, a, dr, cr) in enumerate(postings)])
+        [(e, i + 1, d, a, dr, cr) for i, (e, d, a, dr, cr) in enumerate(postings)],
+    )
     con.execute("insert into run_context values ('2026-04', '2026-05-15'::date, 1, 'USD')")
     build_marts(con)
 
     def own(account: str, sign: int) -> D:  # the account's own postings in April, as the statement signs it
         return sign * sum((D(dr) - D(cr) for _, d, a, dr, cr in postings if a == account and d < "2026-05"), D(0))
 
-    lines = {(s, line): (kind, amount) for s, line, kind, amount in con.execute(
-        "select statement, line_id, kind, amount from mart_statements"
-        " where rollup = 'account' and period = '2026-04' and statement <> 'cash_flow'").fetchall()}
-    ids = con.execute("select statement, rollup, period, line_id, count(*) from mart_statements"
-                      " group by all having count(*) > 1").fetchall()
+    lines = {
+        (s, line): (kind, amount)
+        for s, line, kind, amount in con.execute(
+            "select statement, line_id, kind, amount from mart_statements"
+            " where rollup = 'account' and period = '2026-04' and statement <> 'cash_flow'"
+        ).fetchall()
+    }
+    ids = con.execute(
+        "select statement, rollup, period, line_id, count(*) from mart_statements group by all having count(*) > 1"
+    ).fetchall()
     assert ids == []
     assert lines[("income_statement", "4000")] == ("group", own("4000", -1) + own("4100", -1))
     assert lines[("income_statement", "4000/direct")] == ("account", own("4000", -1))

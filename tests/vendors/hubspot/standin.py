@@ -43,9 +43,19 @@ FIXTURES = Path(__file__).resolve().parents[2] / "connectors" / "fixtures" / "hu
 PAGE_MAX = 100
 DEFAULT_LIMIT = 10
 ALWAYS = ("createdate", "hs_lastmodifieddate", "hs_object_id")
-DEFAULTS = {"deals": ("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate",
-                      "hs_object_id", "pipeline"),
-            "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name")}
+DEFAULTS = {
+    "deals": (
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ),
+    "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
+}
 
 
 def load(name: str) -> list[dict[str, Any]]:
@@ -71,12 +81,15 @@ class HubSpotStandIn(HTTPStandIn):
 
     content_type = "application/json;charset=utf-8"
 
-    def __init__(self, token: str, *, deals: list[dict[str, Any]] | None = None,
-                 companies: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, token: str, *, deals: list[dict[str, Any]] | None = None, companies: list[dict[str, Any]] | None = None
+    ) -> None:
         self.token = token
         self.objects: dict[str, list[dict[str, Any]]] = {
             "deals": sorted(deals if deals is not None else load("deals.json"), key=lambda o: int(o["id"])),
-            "companies": sorted(companies if companies is not None else load("companies.json"), key=lambda o: int(o["id"])),
+            "companies": sorted(
+                companies if companies is not None else load("companies.json"), key=lambda o: int(o["id"])
+            ),
         }
         self.requests: list[dict[str, Any]] = []
         self.handed_after: list[str] = []  # the paging tokens given out, in order
@@ -91,8 +104,13 @@ class HubSpotStandIn(HTTPStandIn):
     def _shape(self, kind: str, obj: dict[str, Any], properties: list[str] | None) -> dict[str, Any]:
         stored = obj["properties"]
         names = sorted(set(properties) | set(ALWAYS)) if properties else DEFAULTS[kind]
-        return {"id": obj["id"], "properties": {n: stored.get(n) for n in names}, "createdAt": obj["createdAt"],
-                "updatedAt": obj["updatedAt"], "archived": False}
+        return {
+            "id": obj["id"],
+            "properties": {n: stored.get(n) for n in names},
+            "createdAt": obj["createdAt"],
+            "updatedAt": obj["updatedAt"],
+            "archived": False,
+        }
 
     def list_objects(self, kind: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         if kind not in self.objects:
@@ -116,7 +134,7 @@ class HubSpotStandIn(HTTPStandIn):
             return 200, {"results": []}  # nothing archived here
         rows = self.objects[kind]
         results = []
-        for obj in rows[start:start + limit]:
+        for obj in rows[start : start + limit]:
             out = self._shape(kind, obj, properties)
             links = {a: obj["associations"][a] for a in associations if a in (obj.get("associations") or {})}
             if links:
@@ -126,8 +144,9 @@ class HubSpotStandIn(HTTPStandIn):
         if start + limit < len(rows):
             after = _token(start + limit)
             self.handed_after.append(after)
-            answer["paging"] = {"next": {"after": after,
-                                         "link": f"https://api.hubapi.com/crm/v3/objects/{kind}?after={after}"}}
+            answer["paging"] = {
+                "next": {"after": after, "link": f"https://api.hubapi.com/crm/v3/objects/{kind}?after={after}"}
+            }
         return 200, answer
 
     def batch_read(self, kind: str, body: Any) -> tuple[int, dict[str, Any]]:
@@ -141,15 +160,27 @@ class HubSpotStandIn(HTTPStandIn):
         ids = [str(i.get("id")) for i in body["inputs"] if isinstance(i, dict)]
         found = [self._shape(kind, by_id[i], body.get("properties")) for i in dict.fromkeys(ids) if i in by_id]
         missing = [i for i in dict.fromkeys(ids) if i not in by_id]
-        answer: dict[str, Any] = {"status": "COMPLETE", "results": found,
-                                  "startedAt": "2026-06-15T10:00:00.000Z", "completedAt": "2026-06-15T10:00:00.042Z"}
+        answer: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": found,
+            "startedAt": "2026-06-15T10:00:00.000Z",
+            "completedAt": "2026-06-15T10:00:00.042Z",
+        }
         if not missing:
             return 200, answer
-        answer.update(numErrors=1, errors=[{
-            "status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "crm.objects.OBJECT_NOT_FOUND",
-            "message": f"Could not get some {kind[:-1].upper()} objects, they may be deleted or not exist. "
-                       "Check that ids are valid.",
-            "context": {"ids": missing}}])
+        answer.update(
+            numErrors=1,
+            errors=[
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "subCategory": "crm.objects.OBJECT_NOT_FOUND",
+                    "message": f"Could not get some {kind[:-1].upper()} objects, they may be deleted or not exist. "
+                    "Check that ids are valid.",
+                    "context": {"ids": missing},
+                }
+            ],
+        )
         return 207, answer
 
     def answer(self, method: str, target: str, headers: Any, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -162,16 +193,35 @@ class HubSpotStandIn(HTTPStandIn):
             except json.JSONDecodeError:
                 return self._error(400, "VALIDATION_ERROR", "Invalid input JSON on line 1")
         with self._lock:
-            self.requests.append({"method": method, "path": parts.path, "query": query, "body": payload,
-                                  "host": headers.get("x-forwarded-host")})
+            self.requests.append(
+                {
+                    "method": method,
+                    "path": parts.path,
+                    "query": query,
+                    "body": payload,
+                    "host": headers.get("x-forwarded-host"),
+                }
+            )
         if headers.get("Authorization") != f"Bearer {self.token}":
-            return self._error(401, "INVALID_AUTHENTICATION",
-                               "Authentication credentials not found. This API supports OAuth 2.0 authentication and "
-                               "you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview")
+            return self._error(
+                401,
+                "INVALID_AUTHENTICATION",
+                "Authentication credentials not found. This API supports OAuth 2.0 authentication and "
+                "you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+            )
         segments = parts.path.strip("/").split("/")
         if method == "GET" and len(segments) == 4 and segments[:3] == ["crm", "v3", "objects"]:
             return self.list_objects(segments[3], query)
-        if method == "POST" and len(segments) == 6 and segments[:3] == ["crm", "v3", "objects"] and segments[4:] == ["batch", "read"]:
+        if (
+            method == "POST"
+            and len(segments) == 6
+            and segments[:3] == ["crm", "v3", "objects"]
+            and segments[4:] == ["batch", "read"]
+        ):
             return self.batch_read(segments[3], payload)
-        return 404, {"status": "error", "message": f"Unable to route {method} {parts.path}",
-                     "correlationId": str(uuid.uuid4()), "category": "OBJECT_NOT_FOUND"}
+        return 404, {
+            "status": "error",
+            "message": f"Unable to route {method} {parts.path}",
+            "correlationId": str(uuid.uuid4()),
+            "category": "OBJECT_NOT_FOUND",
+        }

@@ -63,8 +63,12 @@ from xmlrpc.server import MultiPathXMLRPCServer, SimpleXMLRPCDispatcher, SimpleX
 
 from tests.vendors import LocalServer, send
 
-VERSION = {"server_version": "17.0", "server_version_info": [17, 0, 0, "final", 0, ""],
-           "server_serie": "17.0", "protocol_version": 1}
+VERSION = {
+    "server_version": "17.0",
+    "server_version_info": [17, 0, 0, "final", 0, ""],
+    "server_serie": "17.0",
+    "protocol_version": 1,
+}
 READ_METHODS = {"search", "search_read", "search_count", "read", "fields_get", "name_search", "read_group"}
 FIELD_AGG = re.compile(r"(\w+)(?::(\w+)(?:\((\w+)\))?)?")  # odoo.models.regex_field_agg
 AGGREGATES = ("sum", "min", "max", "avg", "count", "count_distinct", "bool_and", "bool_or", "array_agg")
@@ -103,8 +107,11 @@ class Model:
     rec_name: Callable[[dict[str, Any]], str] = lambda r: str(r.get("name") or "")  # noqa: E731
 
     def __post_init__(self) -> None:
-        self.fields = {"id": Field("integer", "ID"), "display_name": Field("char", "Display Name", store=False),
-                       **self.fields}
+        self.fields = {
+            "id": Field("integer", "ID"),
+            "display_name": Field("char", "Display Name", store=False),
+            **self.fields,
+        }
 
 
 @dataclass
@@ -118,8 +125,9 @@ class User:
 class Database:
     """One Odoo database: its models, users and (optionally) the MCP module's settings."""
 
-    def __init__(self, name: str, models: list[Model], users: list[User], *,
-                 mcp_models: dict[str, dict[str, bool]] | None = None) -> None:
+    def __init__(
+        self, name: str, models: list[Model], users: list[User], *, mcp_models: dict[str, dict[str, bool]] | None = None
+    ) -> None:
         self.name = name
         self.models = {m.name: m for m in models}
         self.users = {u.uid: u for u in users}
@@ -151,8 +159,16 @@ class Database:
         return next((u for u in self.users.values() if key and key in u.api_keys), None)
 
     # -- the ORM ------------------------------------------------------------------------------
-    def execute_kw(self, db: str, uid: int, password: str, model: str, method: str,
-                   args: list[Any] | None = None, kwargs: dict[str, Any] | None = None) -> Any:
+    def execute_kw(
+        self,
+        db: str,
+        uid: int,
+        password: str,
+        model: str,
+        method: str,
+        args: list[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         self.check(db, uid, password)
         args, kwargs = list(args or []), dict(kwargs or {})
         with self.lock:
@@ -168,17 +184,20 @@ class Database:
             kwargs.pop("context", None)
             return impl(self.models[model], *args, **kwargs)
 
-    def _m_search(self, m: Model, domain: list[Any], offset: int = 0, limit: int | None = None,
-                  order: str | None = None) -> list[int]:
+    def _m_search(
+        self, m: Model, domain: list[Any], offset: int = 0, limit: int | None = None, order: str | None = None
+    ) -> list[int]:
         ids = self._search(m, domain, order, scoped=True)
-        ids = ids[offset or 0:]
+        ids = ids[offset or 0 :]
         return ids[:limit] if limit else ids
 
     def _m_search_count(self, m: Model, domain: list[Any], limit: int | None = None) -> int:
         n = len(self._search(m, domain, None, scoped=True))
         return min(n, limit) if limit else n
 
-    def _m_read(self, m: Model, ids: list[int], fields: list[str] | None = None, load: str = "_classic_read") -> list[dict[str, Any]]:
+    def _m_read(
+        self, m: Model, ids: list[int], fields: list[str] | None = None, load: str = "_classic_read"
+    ) -> list[dict[str, Any]]:
         names = list(fields) if fields else [f for f in m.fields if f != "id"]
         for name in names:
             if name not in m.fields:
@@ -188,17 +207,33 @@ class Database:
             raise UserError(f"Record does not exist or has been deleted.\n(Record: {m.name}({missing[0]},), User: 2)")
         return [{"id": i, **{n: self._render(m, m.rows[i], n) for n in names if n != "id"}} for i in ids]
 
-    def _m_search_read(self, m: Model, domain: list[Any] | None = None, fields: list[str] | None = None,
-                       offset: int = 0, limit: int | None = None, order: str | None = None) -> list[dict[str, Any]]:
+    def _m_search_read(
+        self,
+        m: Model,
+        domain: list[Any] | None = None,
+        fields: list[str] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        order: str | None = None,
+    ) -> list[dict[str, Any]]:
         return self._m_read(m, self._m_search(m, domain or [], offset, limit, order), fields)
 
-    def _m_fields_get(self, m: Model, allfields: list[str] | None = None, attributes: list[str] | None = None) -> dict[str, Any]:
+    def _m_fields_get(
+        self, m: Model, allfields: list[str] | None = None, attributes: list[str] | None = None
+    ) -> dict[str, Any]:
         out = {}
         for name, f in m.fields.items():
             if allfields and name not in allfields:
                 continue
-            info: dict[str, Any] = {"type": f.type, "string": f.string, "store": f.store, "readonly": True,
-                                    "required": name == "id", "searchable": True, "sortable": f.store}
+            info: dict[str, Any] = {
+                "type": f.type,
+                "string": f.string,
+                "store": f.store,
+                "readonly": True,
+                "required": name == "id",
+                "searchable": True,
+                "sortable": f.store,
+            }
             if f.relation:
                 info["relation"] = f.relation
             if f.selection:
@@ -207,9 +242,17 @@ class Database:
         return out
 
     # -- read_group: Odoo 17's models.read_group over _read_group ---------------------------------
-    def _m_read_group(self, m: Model, domain: list[Any], fields: list[str], groupby: list[str] | str,
-                      offset: int = 0, limit: int | None = None, orderby: str | bool = False,
-                      lazy: bool = True) -> list[dict[str, Any]]:
+    def _m_read_group(
+        self,
+        m: Model,
+        domain: list[Any],
+        fields: list[str],
+        groupby: list[str] | str,
+        offset: int = 0,
+        limit: int | None = None,
+        orderby: str | bool = False,
+        lazy: bool = True,
+    ) -> list[dict[str, Any]]:
         groupby = [groupby] if isinstance(groupby, str) else list(groupby or [])
         lazy_groupby = groupby[:1] if lazy else groupby
         keys: dict[str, tuple[str, str | None]] = {}  # result key -> (field, date granularity)
@@ -219,8 +262,10 @@ class Database:
                 raise ValueError(f"Invalid field {name!r} on model {m.name!r}")
             f = m.fields[name]
             if not f.store or f.type in ("one2many", "many2many"):
-                raise ValueError(f"Field {m.name}.{name} is not a stored field, only stored fields (regular or "
-                                 "many2many) are valid for the 'groupby' parameter")
+                raise ValueError(
+                    f"Field {m.name}.{name} is not a stored field, only stored fields (regular or "
+                    "many2many) are valid for the 'groupby' parameter"
+                )
             if f.type in ("date", "datetime"):
                 granularity = granularity or "month"
                 if granularity not in GRANULARITIES:
@@ -255,7 +300,7 @@ class Database:
             if not m.fields[fname].store:
                 raise ValueError(f"Cannot aggregate field {fname!r}: it is not stored")
         order: list[tuple[str, bool]] = []
-        for term in (str(orderby).split(",") if orderby else list(keys)):
+        for term in str(orderby).split(",") if orderby else list(keys):
             words = term.split()
             if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
                 raise ValueError(f"Invalid order {orderby!r} for read_group()")
@@ -270,12 +315,18 @@ class Database:
         for i in self._search(m, domain, None):  # the ledger whole: search_scope is the search path's
             row = m.rows[i]
             buckets.setdefault(tuple(self._group_value(m, row, *key) for key in keys.values()), []).append(row)
-        groups = [({**dict(zip(keys, values, strict=True)),
-                    **{k: self._aggregate(m, rows, fname, func) for k, (fname, func) in aggregates.items()}})
-                  for values, rows in buckets.items()]
+        groups = [
+            (
+                {
+                    **dict(zip(keys, values, strict=True)),
+                    **{k: self._aggregate(m, rows, fname, func) for k, (fname, func) in aggregates.items()},
+                }
+            )
+            for values, rows in buckets.items()
+        ]
         for key, desc in reversed(order):
             groups.sort(key=lambda g, k=key: self._group_sort_key(m, keys.get(k), g[k]), reverse=desc)
-        groups = groups[offset or 0:][:limit] if limit else groups[offset or 0:]
+        groups = groups[offset or 0 :][:limit] if limit else groups[offset or 0 :]
 
         out = []
         for g in groups:
@@ -303,7 +354,7 @@ class Database:
                 row["__range"] = ranges
             row["__domain"] = _and(conditions)
             if len(lazy_groupby) < len(groupby):
-                row["__context"] = {"group_by": groupby[len(lazy_groupby):]}
+                row["__context"] = {"group_by": groupby[len(lazy_groupby) :]}
             out.append(row)
         return out
 
@@ -351,8 +402,13 @@ class Database:
             if f.type == "many2one":
                 target = self.models[f.relation]  # type: ignore[index]
                 row = target.rows[value]
-                return (0, tuple(_Desc(self._sort_key(target, row, n)) if desc else self._sort_key(target, row, n)
-                                 for n, desc in self._order(target, target.order)))
+                return (
+                    0,
+                    tuple(
+                        _Desc(self._sort_key(target, row, n)) if desc else self._sort_key(target, row, n)
+                        for n, desc in self._order(target, target.order)
+                    ),
+                )
         return (0, value)
 
     @staticmethod
@@ -417,9 +473,9 @@ class Database:
         for part in order.split(","):
             words = part.split()
             if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
-                raise ValueError(f"Invalid \"order\" specified ({order}).")
+                raise ValueError(f'Invalid "order" specified ({order}).')
             if words[0] not in m.fields or not m.fields[words[0]].store:
-                raise ValueError(f"Invalid \"order\" specified ({order}): {words[0]} is not a stored field of {m.name}")
+                raise ValueError(f'Invalid "order" specified ({order}): {words[0]} is not a stored field of {m.name}')
             out.append((words[0], len(words) == 2 and words[1].lower() == "desc"))
         return out
 
@@ -447,8 +503,23 @@ class Database:
         path, op, _ = leaf
         if list(leaf) in ([1, "=", 1], [0, "=", 1]):
             return m, Field("integer", "constant"), []
-        if op not in ("=", "!=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "ilike", "not like",
-                      "not ilike", "=like", "=ilike"):
+        if op not in (
+            "=",
+            "!=",
+            "<>",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "in",
+            "not in",
+            "like",
+            "ilike",
+            "not like",
+            "not ilike",
+            "=like",
+            "=ilike",
+        ):
             raise ValueError(f"Invalid leaf {tuple(leaf)!r}")
         names = str(path).split(".")
         model = m
@@ -502,8 +573,11 @@ class Database:
             if op in ("!=", "not in"):
                 return bool(members) if value is False else not any(x in members for x in wanted)
             raise ValueError(f"Invalid leaf {tuple(leaf)!r} on a {f.type}")
-        if f.type == "many2one" and raw and (isinstance(value, str) or
-                                           (isinstance(value, list) and any(isinstance(v, str) for v in value))):
+        if (
+            f.type == "many2one"
+            and raw
+            and (isinstance(value, str) or (isinstance(value, list) and any(isinstance(v, str) for v in value)))
+        ):
             target = self.models[f.relation]  # type: ignore[index]
             raw = target.rec_name(target.rows[raw])
         empty = raw in (None, False, "")
@@ -524,15 +598,18 @@ class Database:
             hit = (str(value).lower() in text.lower()) if "ilike" in op else (str(value) in text)
             return (not empty and hit) if not op.startswith("not") else (empty or not hit)
         pattern = str(value).replace("%", "*").replace("_", "?")
-        return not empty and (fnmatch.fnmatch(text.lower(), pattern.lower()) if op == "=ilike"
-                              else fnmatch.fnmatchcase(text, pattern))
+        return not empty and (
+            fnmatch.fnmatch(text.lower(), pattern.lower()) if op == "=ilike" else fnmatch.fnmatchcase(text, pattern)
+        )
 
     # -- the MCP module -------------------------------------------------------------------------
     def module_allows(self, model: str, method: str) -> bool:
         ops = self.mcp_models.get(model)
         if ops is None:
             return False
-        op = "read" if method in READ_METHODS else {"write": "write", "create": "create", "unlink": "unlink"}.get(method)
+        op = (
+            "read" if method in READ_METHODS else {"write": "write", "create": "create", "unlink": "unlink"}.get(method)
+        )
         return bool(op and ops.get(op))
 
 
@@ -592,7 +669,9 @@ def _fault(exc: BaseException) -> xmlrpc.client.Fault:
 class _Dispatcher(SimpleXMLRPCDispatcher):
     """Odoo's dispatch: every exception becomes a fault with Odoo's codes."""
 
-    def __init__(self, functions: dict[str, Callable[..., Any]], wrap: Callable[[BaseException], xmlrpc.client.Fault]) -> None:
+    def __init__(
+        self, functions: dict[str, Callable[..., Any]], wrap: Callable[[BaseException], xmlrpc.client.Fault]
+    ) -> None:
         super().__init__(allow_none=False, encoding="utf-8", use_builtin_types=False)
         self.functions = dict(functions)
         self.wrap = wrap
@@ -607,8 +686,15 @@ class _Dispatcher(SimpleXMLRPCDispatcher):
 
 
 class _Handler(SimpleXMLRPCRequestHandler):
-    rpc_paths = ("/xmlrpc/2/common", "/xmlrpc/2/object", "/xmlrpc/db", "/xmlrpc/2/db",
-                 "/mcp/xmlrpc/common", "/mcp/xmlrpc/object", "/mcp/xmlrpc/db")
+    rpc_paths = (
+        "/xmlrpc/2/common",
+        "/xmlrpc/2/object",
+        "/xmlrpc/db",
+        "/xmlrpc/2/db",
+        "/mcp/xmlrpc/common",
+        "/mcp/xmlrpc/object",
+        "/mcp/xmlrpc/db",
+    )
 
     def is_rpc_path_valid(self) -> bool:
         return self.path in self.server.dispatchers  # type: ignore[attr-defined]
@@ -634,25 +720,43 @@ class OdooStandin(LocalServer):
         self.module = module
         server = _Server(("127.0.0.1", 0), requestHandler=_Handler, logRequests=False, allow_none=False)
         server.standin = self  # type: ignore[attr-defined]
-        common = {"version": lambda: VERSION, "authenticate": db.authenticate,
-                  "login": lambda d, login, pw: db.authenticate(d, login, pw)}
+        common = {
+            "version": lambda: VERSION,
+            "authenticate": db.authenticate,
+            "login": lambda d, login, pw: db.authenticate(d, login, pw),
+        }
         dbs = {"list": lambda: [db.name], "server_version": lambda: VERSION["server_version"]}
         server.add_dispatcher("/xmlrpc/2/common", _Dispatcher(common, _fault))
         server.add_dispatcher("/xmlrpc/2/object", _Dispatcher({"execute_kw": self._object("/xmlrpc/2/object")}, _fault))
         server.add_dispatcher("/xmlrpc/db", _Dispatcher(dbs, _fault))
         server.add_dispatcher("/xmlrpc/2/db", _Dispatcher(dbs, _fault))
         if module:
-            server.add_dispatcher("/mcp/xmlrpc/common", _Dispatcher(common, self._module_fault("MCPCommonController Error")))
+            server.add_dispatcher(
+                "/mcp/xmlrpc/common", _Dispatcher(common, self._module_fault("MCPCommonController Error"))
+            )
             server.add_dispatcher("/mcp/xmlrpc/db", _Dispatcher(dbs, self._module_fault("MCPDatabaseController Error")))
-            server.add_dispatcher("/mcp/xmlrpc/object", _Dispatcher(
-                {"execute_kw": self._module_object}, self._module_fault("Internal Server Error in MCPObjectController")))
+            server.add_dispatcher(
+                "/mcp/xmlrpc/object",
+                _Dispatcher(
+                    {"execute_kw": self._module_object},
+                    self._module_fault("Internal Server Error in MCPObjectController"),
+                ),
+            )
         super().__init__(server, "odoo-standin")
 
     def _object(self, path: str) -> Callable[..., Any]:
-        def execute_kw(db: str, uid: int, password: str, model: str, method: str,
-                       args: list[Any] | None = None, kwargs: dict[str, Any] | None = None) -> Any:
+        def execute_kw(
+            db: str,
+            uid: int,
+            password: str,
+            model: str,
+            method: str,
+            args: list[Any] | None = None,
+            kwargs: dict[str, Any] | None = None,
+        ) -> Any:
             self.db.calls.append((path, model, method, list(args or []), dict(kwargs or {})))
             return self.db.execute_kw(db, uid, password, model, method, args, kwargs)
+
         return execute_kw
 
     def _module_object(self, db: str, uid: int, password: str, model: str, method: str, *rest: Any) -> Any:
@@ -666,6 +770,7 @@ class OdooStandin(LocalServer):
             if isinstance(exc, xmlrpc.client.Fault):
                 return exc
             return xmlrpc.client.Fault(500, f"{prefix}: {exc}")
+
         return wrap
 
     # -- the module's REST routes ---------------------------------------------------------------
@@ -683,8 +788,10 @@ class OdooStandin(LocalServer):
         if path == "/mcp/auth/validate":
             return 200, {"success": True, "data": {"valid": True, "user_id": user.uid}}
         if path == "/mcp/models":
-            models = [{"model": name, "name": self.db.models[name].description if name in self.db.models else name}
-                      for name in sorted(self.db.mcp_models)]
+            models = [
+                {"model": name, "name": self.db.models[name].description if name in self.db.models else name}
+                for name in sorted(self.db.mcp_models)
+            ]
             return 200, {"success": True, "data": {"models": models}}
         parts = path.split("/")
         if len(parts) == 5 and parts[2] == "models" and parts[4] == "access":

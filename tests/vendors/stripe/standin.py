@@ -88,9 +88,11 @@ class StripeAPI:
             return self._error(401, f"Invalid API Key provided: {key[:8]}{'*' * max(len(key) - 12, 4)}{key[-4:]}")
         if key.startswith("rk_") and permission not in self.permissions:
             return self._error(
-                403, f"The provided key '{key[:8]}***{key[-4:]}' does not have the required permissions for this "
-                     f"endpoint on account '{self.account}'. Having the '{permission}' permission would allow this "
-                     "request to continue.")
+                403,
+                f"The provided key '{key[:8]}***{key[-4:]}' does not have the required permissions for this "
+                f"endpoint on account '{self.account}'. Having the '{permission}' permission would allow this "
+                "request to continue.",
+            )
         return None
 
     def get(self, path: str, params: dict[str, Any], key: str) -> tuple[int, dict[str, Any]]:
@@ -102,13 +104,20 @@ class StripeAPI:
                 return denied
             limit = params.get("limit", 10)
             if not isinstance(limit, int) or not 1 <= limit <= 100:
-                return self._error(400, "This value must be greater than or equal to 1 and less than or equal "
-                                   "to 100.", "parameter_invalid_integer")
+                return self._error(
+                    400,
+                    "This value must be greater than or equal to 1 and less than or equal to 100.",
+                    "parameter_invalid_integer",
+                )
             rows = sorted(self.payment_intents, key=lambda p: (p["created"], p["id"]), reverse=True)
             if params.get("customer"):
                 rows = [p for p in rows if p.get("customer") == params["customer"]]
-            return 200, {"object": "list", "data": rows[:limit], "has_more": len(rows) > limit,
-                         "url": "/v1/payment_intents"}
+            return 200, {
+                "object": "list",
+                "data": rows[:limit],
+                "has_more": len(rows) > limit,
+                "url": "/v1/payment_intents",
+            }
         return self._error(404, f"Unrecognized request URL (GET: {path}).")
 
 
@@ -151,24 +160,58 @@ class StripeMCPStandIn:
     def build(self) -> MCPServer:
         server = MCPServer("Stripe", instructions="Stripe MCP server (closeboard test stand-in of mcp.stripe.com)")
 
-        @server.tool(name="retrieve_balance", description=RETRIEVE_BALANCE_PROMPT, annotations=ToolAnnotations(
-            title="Retrieve balance", **READ.model_dump(exclude_none=True, exclude={"title"})), structured_output=False)
+        @server.tool(
+            name="retrieve_balance",
+            description=RETRIEVE_BALANCE_PROMPT,
+            annotations=ToolAnnotations(
+                title="Retrieve balance", **READ.model_dump(exclude_none=True, exclude={"title"})
+            ),
+            structured_output=False,
+        )
         def retrieve_balance() -> str:
             return self._run("retrieve_balance", {}, "/v1/balance", "Failed to retrieve balance", lambda b: b)
 
-        @server.tool(name="list_payment_intents", description=LIST_PAYMENT_INTENTS_PROMPT, annotations=ToolAnnotations(
-            title="List payment intents", **READ.model_dump(exclude_none=True, exclude={"title"})), structured_output=False)
+        @server.tool(
+            name="list_payment_intents",
+            description=LIST_PAYMENT_INTENTS_PROMPT,
+            annotations=ToolAnnotations(
+                title="List payment intents", **READ.model_dump(exclude_none=True, exclude={"title"})
+            ),
+            structured_output=False,
+        )
         def list_payment_intents(
-            customer: Annotated[str | None, Field(description="The ID of the customer to list payment intents for.")] = None,
-            limit: Annotated[int | None, Field(ge=1, le=100, description="A limit on the number of objects to be returned. "
-                                               "Limit can range between 1 and 100.")] = None,
+            customer: Annotated[
+                str | None, Field(description="The ID of the customer to list payment intents for.")
+            ] = None,
+            limit: Annotated[
+                int | None,
+                Field(
+                    ge=1,
+                    le=100,
+                    description="A limit on the number of objects to be returned. Limit can range between 1 and 100.",
+                ),
+            ] = None,
         ) -> str:
-            return self._run("list_payment_intents", {"customer": customer, "limit": limit}, "/v1/payment_intents",
-                             "Failed to list payment intents", lambda b: b["data"])
+            return self._run(
+                "list_payment_intents",
+                {"customer": customer, "limit": limit},
+                "/v1/payment_intents",
+                "Failed to list payment intents",
+                lambda b: b["data"],
+            )
 
-        @server.tool(name="create_refund", description=CREATE_REFUND_PROMPT, annotations=ToolAnnotations(
-            title="Create refund", destructive_hint=False, idempotent_hint=False, open_world_hint=True,
-            read_only_hint=False), structured_output=False)
+        @server.tool(
+            name="create_refund",
+            description=CREATE_REFUND_PROMPT,
+            annotations=ToolAnnotations(
+                title="Create refund",
+                destructive_hint=False,
+                idempotent_hint=False,
+                open_world_hint=True,
+                read_only_hint=False,
+            ),
+            structured_output=False,
+        )
         def create_refund(
             payment_intent: Annotated[str, Field(description="The ID of the PaymentIntent to refund.")],
             amount: Annotated[int | None, Field(description="The amount to refund in cents.")] = None,
@@ -182,9 +225,11 @@ class StripeMCPStandIn:
     # -- serving ------------------------------------------------------------------------------
     def _app(self) -> Any:
         inner = self.build().streamable_http_app(
-            streamable_http_path="/", host="127.0.0.1",
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=True,
-                                                         allowed_hosts=["127.0.0.1:*"], allowed_origins=[]),
+            streamable_http_path="/",
+            host="127.0.0.1",
+            transport_security=TransportSecuritySettings(
+                enable_dns_rebinding_protection=True, allowed_hosts=["127.0.0.1:*"], allowed_origins=[]
+            ),
         )
         standin = self
 
@@ -193,17 +238,35 @@ class StripeMCPStandIn:
                 await inner(scope, receive, send)
                 return
             headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-            standin.http.append({"method": scope["method"], "path": scope["path"],
-                                 **{k: headers.get(k) for k in ("authorization", "user-agent", "stripe-account",
-                                                                "x-forwarded-host")}})
+            standin.http.append(
+                {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    **{
+                        k: headers.get(k) for k in ("authorization", "user-agent", "stripe-account", "x-forwarded-host")
+                    },
+                }
+            )
             auth = headers.get("authorization", "")
-            key = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
+            key = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
             if key != standin.api.key:
                 standin.http[-1]["status"] = 401
-                body = json.dumps({"error": "invalid_token", "error_description": "The access token is invalid"}).encode()
-                await send({"type": "http.response.start", "status": 401, "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"www-authenticate", b'Bearer error="invalid_token", error_description="The access token is invalid"')]})
+                body = json.dumps(
+                    {"error": "invalid_token", "error_description": "The access token is invalid"}
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (
+                                b"www-authenticate",
+                                b'Bearer error="invalid_token", error_description="The access token is invalid"',
+                            ),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
             standin._current_key = key
@@ -225,11 +288,25 @@ class StripeMCPStandIn:
                 record["rpc"] = method
                 if method != "initialize":
                     record["status"] = 400
-                    await send({"type": "http.response.start", "status": 400,
-                                "headers": [(b"content-type", b"application/json")]})
-                    await send({"type": "http.response.body", "body": json.dumps(
-                        {"jsonrpc": "2.0", "error": {"code": -32000, "message": "Bad Request: Server not initialized"},
-                         "id": None}).encode()})
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 400,
+                            "headers": [(b"content-type", b"application/json")],
+                        }
+                    )
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "body": json.dumps(
+                                {
+                                    "jsonrpc": "2.0",
+                                    "error": {"code": -32000, "message": "Bad Request: Server not initialized"},
+                                    "id": None,
+                                }
+                            ).encode(),
+                        }
+                    )
                     return
                 receive = _replay(raw, receive)
 
@@ -247,8 +324,9 @@ class StripeMCPStandIn:
     def __enter__(self) -> StripeMCPStandIn:
         config = uvicorn.Config(self._app(), log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        name="stripe-mcp-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name="stripe-mcp-standin", daemon=True
+        )
         self._thread.start()
         for _ in range(500):  # until uvicorn has started (lifespan done), at most ~5 s
             if self._server.started:

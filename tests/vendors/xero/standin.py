@@ -41,12 +41,30 @@ from tests.vendors.xero import books
 CLIENT_ID = "CLOSEBOARDTESTCLIENTID0000000000"
 CLIENT_SECRET = "stand-in-secret-3f9a0c7e"  # noqa: S105 - a test value, asserted never to leak
 HOSTS = ("identity.xero.com", "api.xero.com")
-V1_SCOPES = {"accounting.transactions", "accounting.contacts", "accounting.settings", "accounting.reports.read",
-             "payroll.settings", "payroll.employees", "payroll.timesheets"}
-V2_SCOPES = {"accounting.invoices", "accounting.payments", "accounting.banktransactions", "accounting.manualjournals",
-             "accounting.reports.aged.read", "accounting.reports.balancesheet.read",
-             "accounting.reports.profitandloss.read", "accounting.reports.trialbalance.read", "accounting.contacts",
-             "accounting.settings", "payroll.settings", "payroll.employees", "payroll.timesheets"}
+V1_SCOPES = {
+    "accounting.transactions",
+    "accounting.contacts",
+    "accounting.settings",
+    "accounting.reports.read",
+    "payroll.settings",
+    "payroll.employees",
+    "payroll.timesheets",
+}
+V2_SCOPES = {
+    "accounting.invoices",
+    "accounting.payments",
+    "accounting.banktransactions",
+    "accounting.manualjournals",
+    "accounting.reports.aged.read",
+    "accounting.reports.balancesheet.read",
+    "accounting.reports.profitandloss.read",
+    "accounting.reports.trialbalance.read",
+    "accounting.contacts",
+    "accounting.settings",
+    "payroll.settings",
+    "payroll.employees",
+    "payroll.timesheets",
+}
 
 
 def ms_date(day: date | datetime) -> str:
@@ -81,13 +99,28 @@ class _Raw:
 
 # --- the organisation as Xero's API shows it ----------------------------------------------------
 def account_json(code: str, name: str, kind: str, system: str | None, tax: str, section: str) -> dict[str, Any]:
-    cls = {"Assets": "ASSET", "Liabilities": "LIABILITY", "Equity": "EQUITY", "Revenue": "REVENUE",
-           "Expenses": "EXPENSE"}[section]
+    cls = {
+        "Assets": "ASSET",
+        "Liabilities": "LIABILITY",
+        "Equity": "EQUITY",
+        "Revenue": "REVENUE",
+        "Expenses": "EXPENSE",
+    }[section]
     out: dict[str, Any] = {
-        "AccountID": books.guid(f"account-{code}"), "Code": code, "Name": name, "Status": "ACTIVE", "Type": kind,
-        "TaxType": tax, "Class": cls, "EnablePaymentsToAccount": False, "ShowInExpenseClaims": False,
-        "ReportingCode": cls[:3], "ReportingCodeName": section, "HasAttachments": False,
-        "UpdatedDateUTC": ms_date(datetime(2025, 11, 1, 8, 0)), "AddToWatchlist": False,
+        "AccountID": books.guid(f"account-{code}"),
+        "Code": code,
+        "Name": name,
+        "Status": "ACTIVE",
+        "Type": kind,
+        "TaxType": tax,
+        "Class": cls,
+        "EnablePaymentsToAccount": False,
+        "ShowInExpenseClaims": False,
+        "ReportingCode": cls[:3],
+        "ReportingCodeName": section,
+        "HasAttachments": False,
+        "UpdatedDateUTC": ms_date(datetime(2025, 11, 1, 8, 0)),
+        "AddToWatchlist": False,
     }
     if system:
         out["SystemAccount"] = system
@@ -97,30 +130,70 @@ def account_json(code: str, name: str, kind: str, system: str | None, tax: str, 
 
 
 def contact_json(key: str) -> dict[str, Any]:
-    return {"ContactID": books.guid(f"contact-{key}"), "Name": books.CONTACTS[key], "Addresses": [], "Phones": [],
-            "ContactGroups": [], "ContactPersons": [], "HasValidationErrors": False}
+    return {
+        "ContactID": books.guid(f"contact-{key}"),
+        "Name": books.CONTACTS[key],
+        "Addresses": [],
+        "Phones": [],
+        "ContactGroups": [],
+        "ContactPersons": [],
+        "HasValidationErrors": False,
+    }
 
 
 def invoice_json(doc: books.Doc, *, summary: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "Type": doc.type, "InvoiceID": doc.id, "InvoiceNumber": doc.number, "Reference": "",
-        "Payments": [], "CreditNotes": [], "Prepayments": [], "Overpayments": [],
-        "AmountDue": doc.due_amount, "AmountPaid": doc.paid, "AmountCredited": doc.credited,
-        "CurrencyRate": Decimal(1), "IsDiscounted": False, "HasAttachments": False, "HasErrors": False,
+        "Type": doc.type,
+        "InvoiceID": doc.id,
+        "InvoiceNumber": doc.number,
+        "Reference": "",
+        "Payments": [],
+        "CreditNotes": [],
+        "Prepayments": [],
+        "Overpayments": [],
+        "AmountDue": doc.due_amount,
+        "AmountPaid": doc.paid,
+        "AmountCredited": doc.credited,
+        "CurrencyRate": Decimal(1),
+        "IsDiscounted": False,
+        "HasAttachments": False,
+        "HasErrors": False,
         "Contact": contact_json(doc.contact),
-        "DateString": f"{doc.day:%Y-%m-%d}T00:00:00", "Date": ms_date(doc.day),
-        "Status": doc.status, "LineAmountTypes": "Exclusive" if doc.tax else "NoTax", "LineItems": [],
-        "SubTotal": doc.subtotal, "TotalTax": doc.tax, "Total": doc.total,
-        "UpdatedDateUTC": ms_date(doc.updated), "CurrencyCode": books.BASE_CURRENCY,
+        "DateString": f"{doc.day:%Y-%m-%d}T00:00:00",
+        "Date": ms_date(doc.day),
+        "Status": doc.status,
+        "LineAmountTypes": "Exclusive" if doc.tax else "NoTax",
+        "LineItems": [],
+        "SubTotal": doc.subtotal,
+        "TotalTax": doc.tax,
+        "Total": doc.total,
+        "UpdatedDateUTC": ms_date(doc.updated),
+        "CurrencyCode": books.BASE_CURRENCY,
     }
     if doc.due:
         out.update({"DueDateString": f"{doc.due:%Y-%m-%d}T00:00:00", "DueDate": ms_date(doc.due)})
     if doc.fully_paid_on:
         out["FullyPaidOnDate"] = ms_date(doc.fully_paid_on)
     if summary:  # as a payment's Invoice: no amounts
-        for key in ("AmountDue", "AmountPaid", "AmountCredited", "SubTotal", "TotalTax", "Total", "CurrencyRate",
-                    "DateString", "Date", "DueDateString", "DueDate", "Status", "LineAmountTypes",
-                    "UpdatedDateUTC", "FullyPaidOnDate", "Reference", "HasAttachments"):
+        for key in (
+            "AmountDue",
+            "AmountPaid",
+            "AmountCredited",
+            "SubTotal",
+            "TotalTax",
+            "Total",
+            "CurrencyRate",
+            "DateString",
+            "Date",
+            "DueDateString",
+            "DueDate",
+            "Status",
+            "LineAmountTypes",
+            "UpdatedDateUTC",
+            "FullyPaidOnDate",
+            "Reference",
+            "HasAttachments",
+        ):
             out.pop(key, None)
     return out
 
@@ -129,14 +202,31 @@ def credit_note_json(doc: books.Doc) -> dict[str, Any]:
     allocated = [a for a in books.ALLOCATIONS if a[0] == doc.number]
     remaining = doc.total - sum((a[2] for a in allocated), Decimal(0)) if doc.status in ("AUTHORISED", "PAID") else 0
     out = {
-        "CreditNoteID": doc.id, "CreditNoteNumber": doc.number, "Type": doc.type, "Reference": "",
-        "Contact": contact_json(doc.contact), "DateString": f"{doc.day:%Y-%m-%d}T00:00:00", "Date": ms_date(doc.day),
-        "Status": doc.status, "LineAmountTypes": "Exclusive" if doc.tax else "NoTax", "LineItems": [],
-        "SubTotal": doc.subtotal, "TotalTax": doc.tax, "Total": doc.total, "CISDeduction": Decimal(0),
-        "UpdatedDateUTC": ms_date(doc.updated), "CurrencyCode": books.BASE_CURRENCY, "CurrencyRate": Decimal(1),
-        "RemainingCredit": remaining, "Payments": [], "HasAttachments": False, "HasErrors": False,
-        "Allocations": [{"Amount": a, "Date": ms_date(d), "Invoice": invoice_json(books.DOCS[i], summary=True)}
-                        for _, i, a, d in allocated],
+        "CreditNoteID": doc.id,
+        "CreditNoteNumber": doc.number,
+        "Type": doc.type,
+        "Reference": "",
+        "Contact": contact_json(doc.contact),
+        "DateString": f"{doc.day:%Y-%m-%d}T00:00:00",
+        "Date": ms_date(doc.day),
+        "Status": doc.status,
+        "LineAmountTypes": "Exclusive" if doc.tax else "NoTax",
+        "LineItems": [],
+        "SubTotal": doc.subtotal,
+        "TotalTax": doc.tax,
+        "Total": doc.total,
+        "CISDeduction": Decimal(0),
+        "UpdatedDateUTC": ms_date(doc.updated),
+        "CurrencyCode": books.BASE_CURRENCY,
+        "CurrencyRate": Decimal(1),
+        "RemainingCredit": remaining,
+        "Payments": [],
+        "HasAttachments": False,
+        "HasErrors": False,
+        "Allocations": [
+            {"Amount": a, "Date": ms_date(d), "Invoice": invoice_json(books.DOCS[i], summary=True)}
+            for _, i, a, d in allocated
+        ],
     }
     if doc.status == "PAID":
         out["FullyPaidOnDate"] = ms_date(max(a[3] for a in allocated))
@@ -150,20 +240,40 @@ def payment_json(p: books.Pay) -> dict[str, Any]:
     if p.status == "DELETED":
         stamp = stamp.replace(hour=17)
     return {
-        "PaymentID": p.id, "Date": ms_date(p.day), "BankAmount": p.amount, "Amount": p.amount, "Reference": "",
-        "CurrencyRate": Decimal(1), "PaymentType": kind, "Status": p.status, "UpdatedDateUTC": ms_date(stamp),
-        "HasAccount": True, "IsReconciled": False,
+        "PaymentID": p.id,
+        "Date": ms_date(p.day),
+        "BankAmount": p.amount,
+        "Amount": p.amount,
+        "Reference": "",
+        "CurrencyRate": Decimal(1),
+        "PaymentType": kind,
+        "Status": p.status,
+        "UpdatedDateUTC": ms_date(stamp),
+        "HasAccount": True,
+        "IsReconciled": False,
         "Account": {"AccountID": books.guid("account-090"), "Code": "090"},
-        "Invoice": invoice_json(doc, summary=True), "HasValidationErrors": False,
+        "Invoice": invoice_json(doc, summary=True),
+        "HasValidationErrors": False,
     }
 
 
 def organisation_json() -> dict[str, Any]:
-    return {"OrganisationID": books.TENANT_ID, "Name": books.ORG_NAME, "LegalName": books.ORG_NAME,
-            "ShortCode": "!cbT3s", "BaseCurrency": books.BASE_CURRENCY, "CountryCode": "NZ",
-            "FinancialYearEndDay": 31, "FinancialYearEndMonth": books.FY_END_MONTH, "OrganisationType": "COMPANY",
-            "Version": "NZ", "IsDemoCompany": False, "OrganisationStatus": "ACTIVE",
-            "CreatedDateUTC": ms_date(datetime(2025, 11, 1, 8, 0)), "Timezone": "NEWZEALANDSTANDARDTIME"}
+    return {
+        "OrganisationID": books.TENANT_ID,
+        "Name": books.ORG_NAME,
+        "LegalName": books.ORG_NAME,
+        "ShortCode": "!cbT3s",
+        "BaseCurrency": books.BASE_CURRENCY,
+        "CountryCode": "NZ",
+        "FinancialYearEndDay": 31,
+        "FinancialYearEndMonth": books.FY_END_MONTH,
+        "OrganisationType": "COMPANY",
+        "Version": "NZ",
+        "IsDemoCompany": False,
+        "OrganisationStatus": "ACTIVE",
+        "CreatedDateUTC": ms_date(datetime(2025, 11, 1, 8, 0)),
+        "Timezone": "NEWZEALANDSTANDARDTIME",
+    }
 
 
 def _cell(value: str, code: str | None) -> dict[str, Any]:
@@ -185,8 +295,12 @@ def trial_balance_json(as_at: date, payments_only: bool = False) -> dict[str, An
     neither is left out, as Xero does; the Total row sums each column."""
     ytd = books.balances(as_at)
     month = books.balances(as_at, since=as_at.replace(day=1))
-    rows: list[dict[str, Any]] = [{"RowType": "Header", "Cells": [{"Value": v} for v in
-                                                                ("Account", "Debit", "Credit", "YTD Debit", "YTD Credit")]}]
+    rows: list[dict[str, Any]] = [
+        {
+            "RowType": "Header",
+            "Cells": [{"Value": v} for v in ("Account", "Debit", "Credit", "YTD Debit", "YTD Credit")],
+        }
+    ]
     totals = [Decimal(0)] * 4
     for title in ("Revenue", "Expenses", "Assets", "Liabilities", "Equity"):
         section: list[dict[str, Any]] = []
@@ -198,16 +312,38 @@ def trial_balance_json(as_at: date, payments_only: bool = False) -> dict[str, An
                 continue
             values = [max(move, Decimal(0)), max(-move, Decimal(0)), max(net, Decimal(0)), max(-net, Decimal(0))]
             totals = [t + v for t, v in zip(totals, values, strict=True)]
-            section.append({"RowType": "Row", "Cells": [
-                _cell(f"{name} ({code})", code), _cell(_side(move, True), code), _cell(_side(move, False), code),
-                _cell(_side(net, True), code), _cell(_side(net, False), code)]})
+            section.append(
+                {
+                    "RowType": "Row",
+                    "Cells": [
+                        _cell(f"{name} ({code})", code),
+                        _cell(_side(move, True), code),
+                        _cell(_side(move, False), code),
+                        _cell(_side(net, True), code),
+                        _cell(_side(net, False), code),
+                    ],
+                }
+            )
         rows.append({"RowType": "Section", "Title": title, "Rows": section})
-    rows.append({"RowType": "Section", "Title": "", "Rows": [{"RowType": "SummaryRow", "Cells": [
-        {"Value": "Total"}, *({"Value": f"{t:.2f}"} for t in totals)]}]})
-    return {"ReportID": "TrialBalance", "ReportName": "Trial Balance", "ReportType": "TrialBalance",
-            "ReportTitles": ["Trial Balance", books.ORG_NAME, f"As at {as_at.day} {as_at:%B %Y}"],
-            "ReportDate": f"{as_at.day} {as_at:%B %Y}", "UpdatedDateUTC": ms_date(datetime(2026, 2, 20, 8, 0)),
-            "Fields": [], "Rows": rows}
+    rows.append(
+        {
+            "RowType": "Section",
+            "Title": "",
+            "Rows": [
+                {"RowType": "SummaryRow", "Cells": [{"Value": "Total"}, *({"Value": f"{t:.2f}"} for t in totals)]}
+            ],
+        }
+    )
+    return {
+        "ReportID": "TrialBalance",
+        "ReportName": "Trial Balance",
+        "ReportType": "TrialBalance",
+        "ReportTitles": ["Trial Balance", books.ORG_NAME, f"As at {as_at.day} {as_at:%B %Y}"],
+        "ReportDate": f"{as_at.day} {as_at:%B %Y}",
+        "UpdatedDateUTC": ms_date(datetime(2026, 2, 20, 8, 0)),
+        "Fields": [],
+        "Rows": rows,
+    }
 
 
 def _order(records: list[dict[str, Any]], order: str | None) -> list[dict[str, Any]]:
@@ -278,8 +414,9 @@ class XeroStandIn(HTTPStandIn):
             return "Organisations", [organisation_json()]
         return None
 
-    def route(self, method: str, host: str, path: str, query: dict[str, list[str]], headers: Any,
-              body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def route(
+        self, method: str, host: str, path: str, query: dict[str, list[str]], headers: Any, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         with self._lock:  # a token request is logged with its form (grant_type, scope) as the query
             self.requests.append((method, host, path, parse_qs(body.decode()) if path == "/connect/token" else query))
             for fault in self.faults:
@@ -296,13 +433,26 @@ class XeroStandIn(HTTPStandIn):
         if status is not None:
             return status
         if path == "/connections":
-            return 200, _JSON, _dumps([{
-                "id": books.guid("connection"), "authEventId": books.guid("auth-event"), "tenantId": books.TENANT_ID,
-                "tenantType": "ORGANISATION", "tenantName": books.ORG_NAME,
-                "createdDateUtc": "2025-11-01T08:00:00.0000000", "updatedDateUtc": "2025-11-01T08:00:00.0000000"}])
+            return (
+                200,
+                _JSON,
+                _dumps(
+                    [
+                        {
+                            "id": books.guid("connection"),
+                            "authEventId": books.guid("auth-event"),
+                            "tenantId": books.TENANT_ID,
+                            "tenantType": "ORGANISATION",
+                            "tenantName": books.ORG_NAME,
+                            "createdDateUtc": "2025-11-01T08:00:00.0000000",
+                            "updatedDateUtc": "2025-11-01T08:00:00.0000000",
+                        }
+                    ]
+                ),
+            )
         if not path.startswith("/api.xro/2.0/") or method != "GET":
             return _not_found()
-        name = path[len("/api.xro/2.0/"):]
+        name = path[len("/api.xro/2.0/") :]
         if name == "Reports/TrialBalance":
             raw = (query.get("date") or [""])[0]
             try:
@@ -326,9 +476,13 @@ class XeroStandIn(HTTPStandIn):
             number = int(page)
             size = min(int((query.get("pageSize") or ["100"])[0]), 1000)
             count = len(records)
-            records = records[(number - 1) * size: number * size]
-            envelope["pagination"] = {"page": number, "pageSize": size, "pageCount": -(-count // size),
-                                      "itemCount": count}
+            records = records[(number - 1) * size : number * size]
+            envelope["pagination"] = {
+                "page": number,
+                "pageSize": size,
+                "pageCount": -(-count // size),
+                "itemCount": count,
+            }
         answer = _dumps({**envelope, key: records})
         if self.after is not None:
             self.after(name, query)
@@ -347,19 +501,46 @@ class XeroStandIn(HTTPStandIn):
         token = uuid.uuid4().hex
         with self._lock:
             self.tokens.add(token)
-        return 200, _JSON, _dumps({"access_token": token, "expires_in": 1800, "token_type": "Bearer",
-                                   "scope": " ".join(sorted(scopes))})
+        return (
+            200,
+            _JSON,
+            _dumps(
+                {"access_token": token, "expires_in": 1800, "token_type": "Bearer", "scope": " ".join(sorted(scopes))}
+            ),
+        )
 
     def _authorise(self, headers: Any, *, tenant: bool) -> tuple[int, dict[str, str], bytes] | None:
         auth = headers.get("Authorization") or ""
-        if not auth.startswith("Bearer ") or auth[len("Bearer "):] not in self.tokens:
-            return 401, {**_JSON, "WWW-Authenticate": 'Bearer error="invalid_token"'}, _dumps({
-                "Type": None, "Title": "Unauthorized", "Status": 401, "Detail": "AuthenticationUnsuccessful",
-                "Instance": str(uuid.uuid4()), "Extensions": {}})
+        if not auth.startswith("Bearer ") or auth[len("Bearer ") :] not in self.tokens:
+            return (
+                401,
+                {**_JSON, "WWW-Authenticate": 'Bearer error="invalid_token"'},
+                _dumps(
+                    {
+                        "Type": None,
+                        "Title": "Unauthorized",
+                        "Status": 401,
+                        "Detail": "AuthenticationUnsuccessful",
+                        "Instance": str(uuid.uuid4()),
+                        "Extensions": {},
+                    }
+                ),
+            )
         if tenant and headers.get("xero-tenant-id") != books.TENANT_ID:
-            return 403, _JSON, _dumps({"Type": None, "Title": "Forbidden", "Status": 403,
-                                       "Detail": "AuthorizationUnsuccessful", "Instance": str(uuid.uuid4()),
-                                       "Extensions": {}})
+            return (
+                403,
+                _JSON,
+                _dumps(
+                    {
+                        "Type": None,
+                        "Title": "Forbidden",
+                        "Status": 403,
+                        "Detail": "AuthorizationUnsuccessful",
+                        "Instance": str(uuid.uuid4()),
+                        "Extensions": {},
+                    }
+                ),
+            )
         return None
 
 
@@ -367,13 +548,21 @@ _JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
 def _envelope() -> dict[str, Any]:
-    return {"Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": "closeboard tests",
-            "DateTimeUTC": ms_date(datetime(2026, 2, 20, 8, 0))}
+    return {
+        "Id": str(uuid.uuid4()),
+        "Status": "OK",
+        "ProviderName": "closeboard tests",
+        "DateTimeUTC": ms_date(datetime(2026, 2, 20, 8, 0)),
+    }
 
 
 def _validation(message: str) -> dict[str, Any]:
-    return {"ErrorNumber": 10, "Type": "ValidationException", "Message": "A validation exception occurred",
-            "Elements": [{"ValidationErrors": [{"Message": message}]}]}
+    return {
+        "ErrorNumber": 10,
+        "Type": "ValidationException",
+        "Message": "A validation exception occurred",
+        "Elements": [{"ValidationErrors": [{"Message": message}]}],
+    }
 
 
 def _not_found() -> tuple[int, dict[str, str], bytes]:

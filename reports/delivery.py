@@ -366,10 +366,14 @@ def deliver_pack(
         if not emails and not hook:
             return PackOutcome(period, version, "already sent", [], "every recipient has this version")
         problems = blockers(home, snap, max_age_s, now)
+
+        def log_pack(channel: str, to: Sequence[str], status: str, **fields: Any) -> None:
+            record(log, "pack", period, version, "", channel, to, status, trigger=trigger, **fields)
+
         if problems and not snap.override_reason:
             detail = "; ".join(problems)
-            record(log, "pack", period, version, "", "email", emails, "blocked", detail=detail, trigger=trigger)
-            record(log, "pack", period, version, "", "webhook", hook, "blocked", detail=detail, trigger=trigger)
+            log_pack("email", emails, "blocked", detail=detail)
+            log_pack("webhook", hook, "blocked", detail=detail)
             return PackOutcome(period, version, "blocked", [], detail)
         link = page_link(home, channels, snap.page_path)
         subject, body = pack_message(pack, link, problems)
@@ -388,68 +392,18 @@ def deliver_pack(
                 try:
                     send_email(channels, emails, subject, body, [pdf, xlsx])
                 except DeliveryError as exc:
-                    record(
-                        log,
-                        "pack",
-                        period,
-                        version,
-                        "",
-                        "email",
-                        emails,
-                        "failed",
-                        subject=subject,
-                        attachments=files,
-                        detail=str(exc),
-                        trigger=trigger,
-                    )
+                    log_pack("email", emails, "failed", subject=subject, attachments=files, detail=str(exc))
                     raise
-            record(
-                log,
-                "pack",
-                period,
-                version,
-                "",
-                "email",
-                emails,
-                "sent",
-                subject=subject,
-                attachments=files,
-                detail=note or None,
-                trigger=trigger,
-            )
+            log_pack("email", emails, "sent", subject=subject, attachments=files, detail=note or None)
             sent += emails
         if hook:
             text = f"*{subject}*\n" + body.split("\n\nAttached:")[0] + f"\n\nThe page: {link}"
             try:
                 post_webhook(channels, text)
             except DeliveryError as exc:
-                record(
-                    log,
-                    "pack",
-                    period,
-                    version,
-                    "",
-                    "webhook",
-                    hook,
-                    "failed",
-                    subject=subject,
-                    detail=str(exc),
-                    trigger=trigger,
-                )
+                log_pack("webhook", hook, "failed", subject=subject, detail=str(exc))
                 raise
-            record(
-                log,
-                "pack",
-                period,
-                version,
-                "",
-                "webhook",
-                hook,
-                "sent",
-                subject=subject,
-                detail=note or None,
-                trigger=trigger,
-            )
+            log_pack("webhook", hook, "sent", subject=subject, detail=note or None)
             sent += hook
     return PackOutcome(period, version, "sent", sent, note)
 

@@ -11,6 +11,7 @@ real MCP client: for what is about the pipeline's result, in seconds instead of 
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,16 +59,21 @@ def copy_demo(demo_data: Path, home: Path) -> Path:
     return target
 
 
+def cli_env(home: Path, env: dict[str, str | None] | None = None) -> dict[str, str]:
+    """The environment of a `closeboard` subprocess on `home`: this one's, CLOSEBOARD_HOME set,
+    CLOSEBOARD_CONFIG removed (the home's closeboard.yaml is read), then `env` (None removes a name)."""
+    full = {**os.environ, "CLOSEBOARD_HOME": str(home), "CLOSEBOARD_CONFIG": None, **(env or {})}
+    return {name: value for name, value in full.items() if value is not None}
+
+
 def closeboard(
     *args: str, home: Path, timeout: float = 300, env: dict[str, str] | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed `closeboard` CLI as a subprocess against `home`."""
-    full_env = {**os.environ, "CLOSEBOARD_HOME": str(home), **(env or {})}
-    full_env.pop("CLOSEBOARD_CONFIG", None)
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],
         cwd=REPO,
-        env=full_env,
+        env=cli_env(home, env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -74,6 +81,20 @@ def closeboard(
     if check and proc.returncode != 0:
         raise AssertionError(f"closeboard {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def bench(script: str, *args: str, timeout: float) -> str:
+    """Run bench/SCRIPT ARGS in a process of its own; its output, or an AssertionError with it."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, f"bench/{script} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
+    return proc.stdout
 
 
 def cli_in_process(
@@ -139,6 +160,39 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> Non
     raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
+def stop_process(proc: subprocess.Popen, sig: signal.Signals = signal.SIGTERM, timeout: float = 10) -> None:
+    """Stop a process started in a session of its own (`start_new_session=True`) with its whole group:
+    `sig`, then SIGKILL when it is still there after `timeout` seconds. One already gone is fine."""
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+def spawn_closeboard(
+    *args: str,
+    home: Path,
+    env: dict[str, str | None] | None = None,
+    stdout: Any = subprocess.DEVNULL,
+    stderr: Any = None,
+) -> subprocess.Popen:
+    """`closeboard ARGS` against `home` started in the background (serve, ui, mcp --http ...) in a
+    process group of its own (environment: `cli_env`): stop it with `stop_process`. `stderr`
+    defaults to `stdout`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],
+        cwd=REPO,
+        env=cli_env(home, env),
+        start_new_session=True,
+        stdout=stdout,
+        stderr=subprocess.STDOUT if stderr is None else stderr,
+    )
+
+
 @pytest.fixture
 def http_server() -> Iterator:
     """Start a bundled server over streamable HTTP: `start(module, data_dir) -> url`."""
@@ -159,11 +213,7 @@ def http_server() -> Iterator:
 
     yield start
     for proc in procs:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process(proc)
 
 
 # --- shared helpers: data homes, configurations, the pipeline in this process -----------------------
@@ -202,6 +252,35 @@ def edit_config(home: Path, change: Callable[[dict[str, Any]], None]) -> Path:
     change(raw)
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path
+
+
+def append_journal(
+    home: Path,
+    entry_id: str,
+    day: str,
+    lines: list[tuple[str, Decimal, Decimal]],
+    description: str = "closeboard test entry",
+) -> None:
+    """Post an entry at `home`'s demo ERP server: a line of its CSV file per (account, debit, credit),
+    in the company currency (the server reads the file again on its next call)."""
+    path = home / "demo" / "erp" / "journal_lines.csv"
+    with path.open(newline="", encoding="utf-8") as f:
+        columns = next(csv.reader(f))
+    with path.open("a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        for n, (account, debit, credit) in enumerate(lines, start=1):
+            writer.writerow(
+                {
+                    "entry_id": entry_id,
+                    "line_no": n,
+                    "posted_date": day,
+                    "account_id": account,
+                    "debit": f"{debit:.2f}",
+                    "credit": f"{credit:.2f}",
+                    "currency": "USD",
+                    "description": description,
+                }
+            )
 
 
 def demo_home_at(demo_data: Path, home: Path, *, sources: tuple[str, ...] | None = None) -> Path:

@@ -1,9 +1,10 @@
 """Sign in once, end to end: the demo home's bank connector pointed at the bundled bank server with
 `--oauth` (its built-in authorization server, on loopback), driven through the `closeboard` CLI.
 
-`closeboard auth login bank --no-browser` refuses a forged redirect and accepts the pasted one; later
-runs (new processes, stdin closed) reuse the token, refresh it once after it expired, and fail with the
-`auth login` instruction, keeping the previous page, when the refresh is rejected. Afterwards no access
+`closeboard auth login bank --no-browser` refuses a forged redirect and accepts the pasted one; a run
+in a new process (stdin closed) reuses the token; later runs (in this process, with no input, reading
+the token file as any run does) refresh it once after it expired, and fail with the `auth login`
+instruction, keeping the previous page, when the refresh is rejected. Afterwards no access
 token, refresh token, client secret or Authorization value appears in DuckDB, the Dagster storage,
 connector_calls, the page or the CLI output. (Sign-in before any token, pre-registered clients and
 client credentials: tests/connectors/test_auth.py.)"""
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -23,8 +23,8 @@ import httpx2
 import pytest
 import yaml
 
-from tests.conftest import FAST_RETRIES, REPO, copy_home, free_port, read
-from tests.connectors.test_auth import start_server, stop
+from tests.conftest import FAST_RETRIES, REPO, cli_env, cli_in_process, copy_home, free_port, read, stop_process
+from tests.connectors.test_auth import start_server
 
 pytestmark = pytest.mark.slow  # the CLI as subprocesses against the bank server over HTTP with OAuth
 
@@ -56,8 +56,6 @@ def login_once(home: Path, outputs: list[str]) -> subprocess.CompletedProcess[st
     """`closeboard auth login bank --no-browser`, the person simulated: the printed address is opened
     (the server consents at once), a forged redirect hits the listener, the real one is pasted.
     None when the listener could not bind the redirect URI's port (taken since it was picked)."""
-    env = {**os.environ, "CLOSEBOARD_HOME": str(home), **FAST_RETRIES}
-    env.pop("CLOSEBOARD_CONFIG", None)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -73,7 +71,7 @@ def login_once(home: Path, outputs: list[str]) -> subprocess.CompletedProcess[st
             "60",
         ],
         cwd=REPO,
-        env=env,
+        env=cli_env(home, FAST_RETRIES),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -105,19 +103,21 @@ def login_once(home: Path, outputs: list[str]) -> subprocess.CompletedProcess[st
     return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(seen) + out, err)
 
 
-def run(home: Path, outputs: list[str], *args: str, env: dict[str, str] | None = None):  # noqa: ANN201
-    """A CLI run with stdin closed (nothing may wait for input); its output with lines unwrapped."""
-    full_env = {**os.environ, "CLOSEBOARD_HOME": str(home), **FAST_RETRIES, **(env or {})}
-    full_env.pop("CLOSEBOARD_CONFIG", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],
-        cwd=REPO,
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+def run(home: Path, outputs: list[str], *args: str, in_process: bool = False):  # noqa: ANN201
+    """A CLI run with stdin closed (nothing may wait for input), in a new process or, `in_process`,
+    in this one (click's runner: its input is empty); its output with lines unwrapped."""
+    if in_process:
+        proc = cli_in_process(*args, home=home, env=FAST_RETRIES, check=False)
+    else:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],
+            cwd=REPO,
+            env=cli_env(home, FAST_RETRIES),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
     outputs.extend([proc.stdout, proc.stderr])
     return subprocess.CompletedProcess(
         proc.args, proc.returncode, " ".join(proc.stdout.split()), " ".join(proc.stderr.split())
@@ -134,14 +134,16 @@ def oauth_home(demo_home: Path, tmp_path: Path):  # noqa: ANN201
     config["connectors"]["bank"]["client"] = {"retries": 1, "backoff_s": 0.05}
     (home / "closeboard.yaml").write_text(yaml.safe_dump(config))
     yield home, base
-    stop(proc)
+    stop_process(proc)
 
 
 def counters(base: str) -> dict[str, int]:
     return httpx2.get(f"{base}/_test/counters").json()["counters"]
 
 
-def test_sign_in_once_then_every_run_reads_without_a_person(oauth_home: tuple[Path, str]) -> None:
+def test_sign_in_once_then_every_run_reads_without_a_person(
+    oauth_home: tuple[Path, str], capfd: pytest.CaptureFixture[str]
+) -> None:
     home, base = oauth_home
     outputs: list[str] = []
     secrets: set[str] = set()
@@ -175,11 +177,12 @@ def test_sign_in_once_then_every_run_reads_without_a_person(oauth_home: tuple[Pa
     with (home / "demo" / "bank" / "transactions.csv").open("a", encoding="utf-8") as f:
         f.write("TXN-OAUTH-1,BA-001,2026-06-14,-12.34,OAuth probe,\n")
 
-    # after the access token expired: one refresh, no new sign-in
+    # after the access token expired: one refresh, no new sign-in (the later runs in this process: the
+    # token comes from the file all the same; what they write to the terminal is collected below)
     httpx2.post(f"{base}/_test/expire")
     data = json.loads(token_file.read_text())
     token_file.write_text(json.dumps(dict(data, expires_at=time.time() - 1)))
-    assert run(home, outputs, "refresh").returncode == 0
+    assert run(home, outputs, "refresh", in_process=True).returncode == 0
     assert counters(base)["authorize"] == 1 and counters(base)["refresh"] == 1
     assert read(home, "select count(*) from bank_transactions where txn_id = 'TXN-OAUTH-1'") == [(1,)]
     remember()
@@ -189,18 +192,20 @@ def test_sign_in_once_then_every_run_reads_without_a_person(oauth_home: tuple[Pa
     httpx2.post(f"{base}/_test/revoke_refresh")
     httpx2.post(f"{base}/_test/expire")
     token_file.write_text(json.dumps(dict(json.loads(token_file.read_text()), expires_at=time.time() - 1)))
-    proc = run(home, outputs, "refresh")
+    proc = run(home, outputs, "refresh", in_process=True)
     assert proc.returncode == 1 and "source 'bank'" in proc.stderr
     assert "run `closeboard auth login bank`" in proc.stderr
     assert bank_state(home) == good
     assert counters(base)["authorize"] == 1
 
-    status = run(home, outputs, "auth", "status")
+    status = run(home, outputs, "auth", "status", in_process=True)
     assert "bank: oauth, not signed in: run `closeboard auth login bank`" in status.stdout
 
     assert read(home, "select count(*) from connector_calls where source = 'bank' and status = 'ok'")[0][0] > 0
 
-    # no secret anywhere a person or another program can read
+    # no secret anywhere a person or another program can read (nor in what the in-process runs'
+    # loggers wrote to this process's terminal)
+    outputs.extend(capfd.readouterr())
     assert len(secrets) >= 4  # two access tokens, two refresh tokens, the registered client's secret
     places = [
         home / "warehouse.duckdb",

@@ -7,31 +7,18 @@ Slow: each starts the bundled servers over stdio and runs closeboard in processe
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from connectors.demo import generate
+from tests.conftest import bench
 
-REPO = Path(__file__).resolve().parent.parent
+__all__ = ["bench"]  # tests/test_bench_entities.py reads it from here too
+
 BENCH_AS_OF = date(2026, 11, 24)  # the as-of both benchmarks generate their demo company at
 MIB = r"[\d,]+ MiB"
-
-
-def bench(script: str, *args: str, timeout: float) -> str:
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / script), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert proc.returncode == 0, f"bench/{script} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
-    return proc.stdout
 
 
 @pytest.mark.slow

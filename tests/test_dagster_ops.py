@@ -5,98 +5,45 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from dagster import DagsterInstance, DagsterRunStatus
-from dagster_graphql import DagsterGraphQLClient
+from dagster import DagsterRunStatus
 
-from tests.conftest import REPO, STEP_RETRY, free_port, wait_for_port
-from tests.conftest import read
+from tests.conftest import (
+    STEP_RETRY,
+    copy_home,
+    edit_config,
+    free_port,
+    read,
+    spawn_closeboard,
+    stop_process,
+    wait_for_port,
+)
+from tests.dagster_ui import RUN_TIMEOUT_S, Ui
 from warehouse.db import connect
 
-UI_START_TIMEOUT_S = 120
-RUN_TIMEOUT_S = 240
-
-
-class Ui:
-    def __init__(self, home: Path, port: int) -> None:
-        self.home, self.port = home, port
-        self.client = DagsterGraphQLClient("127.0.0.1", port_number=port, timeout=30)
-
-    def instance(self) -> DagsterInstance:
-        return DagsterInstance.from_config(str(self.home / "dagster"))
-
-    def launch_refresh(self) -> str:
-        return self.client.submit_job_execution("refresh", repository_location_name="closeboard")
-
-    def wait(self, run_id: str) -> DagsterRunStatus:
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        while time.monotonic() < deadline:
-            status = self.client.get_run_status(run_id)
-            if status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
-                return status
-            time.sleep(0.5)
-        raise AssertionError(f"run {run_id} did not finish in {RUN_TIMEOUT_S} s")
-
-    def messages(self, run_id: str) -> list[str]:
-        with self.instance() as instance:
-            return [e.message or "" for e in instance.all_logs(run_id)]
+pytestmark = pytest.mark.slow  # `closeboard ui` (webserver and daemon) as a subprocess, runs launched through it
 
 
 @pytest.fixture(scope="module")
 def ui(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
-    home = tmp_path_factory.mktemp("ui") / "home"
-    shutil.copytree(demo_home, home, ignore=shutil.ignore_patterns("*.lock", "*.owner", "dagster"))
+    home = copy_home(demo_home, tmp_path_factory.mktemp("ui") / "home", without=("dagster",))
     # the schedules are RUNNING by default: keep the daemon from queueing a run of its own mid-test
-    config = home / "closeboard.yaml"
-    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
-    raw.setdefault("schedules", {})["refresh_cron"] = "0 6 1 1 *"
-    config.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    edit_config(home, lambda raw: raw.setdefault("schedules", {}).update(refresh_cron="0 6 1 1 *"))
     port = free_port()
-    env = dict(os.environ)
-    env.pop("CLOSEBOARD_CONFIG", None)
-    env.pop("DAGSTER_HOME", None)
-    log = (home / "ui.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "--home", str(home), "ui", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with (home / "ui.log").open("w") as log:
+        proc = spawn_closeboard("ui", "--port", str(port), home=home, env={"DAGSTER_HOME": None}, stdout=log)
     ui = Ui(home, port)
     try:
-        deadline = time.monotonic() + UI_START_TIMEOUT_S
-        while True:
-            assert proc.poll() is None, (home / "ui.log").read_text()[-3000:]
-            try:
-                ui.client._execute("{ version }")  # noqa: SLF001 - the documented client has no ping
-                break
-            except Exception as exc:
-                if time.monotonic() > deadline:
-                    raise AssertionError(
-                        "the Dagster UI did not come up:\n" + (home / "ui.log").read_text()[-3000:]
-                    ) from exc
-                time.sleep(0.5)
+        ui.wait_for_webserver([proc], lambda: (home / "ui.log").read_text()[-3000:])
         yield ui
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+        stop_process(proc, timeout=30)
 
 
 def status(home: Path) -> dict:
@@ -147,6 +94,8 @@ def test_a_source_that_dies_mid_pagination_fails_named_retried_and_changes_nothi
     original = config_path.read_text()
     config = yaml.safe_load(original)
     config["connectors"]["erp"]["client"] = {"retries": 1, "backoff_s": 0.05}
+    # a whole pull of the ledger (not only the months that changed) pages past the failing offset
+    config["connectors"]["erp"]["full_pull_every_days"] = 0
     config_path.write_text(yaml.safe_dump(config))
     switches = ui.home / "demo" / "_switches.json"
     switches.write_text(json.dumps({"max_page_size": 1000, "fail_at_offset": 3000}))
@@ -183,29 +132,13 @@ def test_served_reload_launches_the_refresh_job_on_the_running_dagster_webserver
     with ui.instance() as instance:
         runs_before = {run.run_id for run in instance.get_runs()}
     port = free_port()
-    env = {**os.environ, "CLOSEBOARD_HOME": str(ui.home)}
-    env.pop("CLOSEBOARD_CONFIG", None)
-    env.pop("CLOSEBOARD_DAGSTER_URL", None)
-    log = (ui.home / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.cli",
-            "--home",
-            str(ui.home),
-            "serve",
-            "--port",
-            str(port),
-            "--dagster-url",
-            f"http://127.0.0.1:{ui.port}",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with (ui.home / "serve.log").open("w") as log:
+        proc = spawn_closeboard(
+            *("serve", "--port", str(port), "--dagster-url", f"http://127.0.0.1:{ui.port}"),
+            home=ui.home,
+            env={"CLOSEBOARD_DAGSTER_URL": None},
+            stdout=log,
+        )
     try:
         wait_for_port(port, proc)
         base = f"http://127.0.0.1:{port}"
@@ -216,9 +149,7 @@ def test_served_reload_launches_the_refresh_job_on_the_running_dagster_webserver
             assert time.monotonic() < deadline, served
             time.sleep(0.5)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()
+        stop_process(proc, timeout=30)
     job = served["refresh"]
     assert job["state"] == "succeeded", (job, (ui.home / "serve.log").read_text()[-3000:])
     assert job["launcher"] == "dagster" and "fallback" not in job

@@ -24,8 +24,17 @@ from dagster import DagsterInstance, DagsterRunStatus
 
 from connectors.config import ConfigError, parse_config
 from pipelines.instance import INSTANCE_CONFIG, ensure_dagster_home, instance, instance_config
-from tests.conftest import REPO, copy_home, demo_config, edit_config, free_port, wait_for_port, write_config
-from tests.test_dagster_ops import RUN_TIMEOUT_S, Ui
+from tests.conftest import (
+    REPO,
+    copy_home,
+    demo_config,
+    edit_config,
+    free_port,
+    stop_process,
+    wait_for_port,
+    write_config,
+)
+from tests.dagster_ui import RUN_TIMEOUT_S, Ui
 from warehouse.home import Home
 
 DEPLOY = REPO / "deploy"
@@ -337,30 +346,13 @@ class Deployment(Ui):
 
     def stop(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
         """Stop one process and its process group (a code server's run processes with it)."""
-        proc = self.procs.pop(name)
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        stop_process(self.procs.pop(name), sig, timeout=20)
 
     def log_tail(self) -> str:
         return "\n".join(f"--- {n}\n" + (self.home / f"{n}.log").read_text()[-2000:] for n in self.commands)
 
     def wait_until_up(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert all(p.poll() is None for p in self.procs.values()), self.log_tail()
-            try:
-                self.client._execute("{ version }")  # noqa: SLF001 - the documented client has no ping
-                return
-            except Exception as exc:
-                if time.monotonic() > deadline:
-                    raise AssertionError("the webserver did not come up:\n" + self.log_tail()) from exc
-                time.sleep(0.5)
+        self.wait_for_webserver(self.procs.values(), self.log_tail, timeout=START_TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,10 @@ from connectors.adapters.base import Mapped, item_json, to_text_batch
 from connectors.adapters.paging import Paging
 from connectors.client import ConnectorError, Page
 
+# the month calendar (connectors/periods.py), named here too for the vendor adapters that read it from here
+from connectors.periods import fiscal_year_start as fiscal_year_start
+from connectors.periods import month_ends as month_ends
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
@@ -179,24 +183,6 @@ def synthetic_entry(
             }
         )
     return rows
-
-
-def month_ends(from_period: str, through: date) -> list[date]:
-    """Month-end dates from the month before ``from_period`` (the opening balances) to the month of
-    ``through``, whose date is ``through`` itself (the open month is read as at that day)."""
-    year, month = (int(p) for p in from_period.split("-"))
-    year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    dates = []
-    while (year, month) <= (through.year, through.month):
-        nxt = date(year + (month == 12), month % 12 + 1, 1)
-        dates.append(min(date.fromordinal(nxt.toordinal() - 1), through))
-        year, month = nxt.year, nxt.month
-    return dates
-
-
-def fiscal_year_start(day: date, start_month: int) -> date:
-    """The first day of the fiscal year (starting in ``start_month``) that holds ``day``."""
-    return date(day.year if day.month >= start_month else day.year - 1, start_month, 1)
 
 
 class TrialBalanceLedger:

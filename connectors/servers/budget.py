@@ -19,23 +19,22 @@ from pathlib import Path
 from mcp.server.mcpserver import MCPServer
 
 from connectors.servers.hosting import new_server, serve
-from connectors.servers.specs import MONEY, READ_ONLY, Cursor, Limit, S, TableSpec, page_description
+from connectors.servers.specs import MONEY, READ_ONLY, Cursor, Limit, TableSpec, page_description
 from connectors.servers.store import DataSource, Query
 
 BUDGETS = TableSpec(
     "budgets",
     "budget.csv",
-    (
-        S("period", "month YYYY-MM", True),
-        S("account_id", "the ERP account (revenue or expense) budgeted; null when kpi is given"),
-        S(
-            "kpi",
-            "a KPI budgeted as a whole (revenue, cogs, gross_profit, opex, net_income, net_burn); "
-            "null when account_id is given",
-        ),
-        S("amount", MONEY + "; revenue and expenses positive, as on the income statement", True),
-        S("currency", "ISO 4217 code (the company's reporting currency)", True),
-    ),
+    "budgets",
+    # columns, order and required ones from canonical.sql (connectors/records.py); here their docs
+    {
+        "period": "month YYYY-MM",
+        "account_id": "the ERP account (revenue or expense) budgeted; null when kpi is given",
+        "kpi": "a KPI budgeted as a whole (revenue, cogs, gross_profit, opex, net_income, net_burn); "
+        "null when account_id is given",
+        "amount": MONEY + "; revenue and expenses positive, as on the income statement",
+        "currency": "ISO 4217 code (the company's reporting currency)",
+    },
 )
 TABLES = (BUDGETS,)
 TOOL_NAMES = ("list_budgets",)

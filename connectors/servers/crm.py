@@ -15,25 +15,27 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from connectors.servers.hosting import new_server, serve
-from connectors.servers.specs import DATE, MONEY, READ_ONLY, Cursor, Limit, S, TableSpec, page_description
+from connectors.servers.specs import DATE, MONEY, READ_ONLY, Cursor, Limit, TableSpec, page_description
 from connectors.servers.store import DataSource, Query, parse_timestamp
 
 OPPORTUNITIES = TableSpec(
     "opportunities",
     "crm/opportunities.csv",
-    (
-        S("opportunity_id", "string, key", True),
-        S("customer_id", "the ERP customer_id when known"),
-        S("customer_name"),
-        S("stage", "pipeline stage name", True),
-        S("amount", MONEY, True),
-        S("currency", "ISO 4217 code", True),
-        S("close_date", DATE + " (expected, or actual when closed)"),
-        S("probability", "decimal string, percent 0-100"),
-        S("owner"),
-        S("is_won", '"true" | "false"', True),
-        S("is_closed", '"true" | "false"', True),
-    ),
+    "crm_opportunities",
+    # columns, order and required ones from canonical.sql (connectors/records.py); here their docs
+    {
+        "opportunity_id": "string, key",
+        "customer_id": "the ERP customer_id when known",
+        "customer_name": "string",
+        "stage": "pipeline stage name",
+        "amount": MONEY,
+        "currency": "ISO 4217 code",
+        "close_date": DATE + " (expected, or actual when closed)",
+        "probability": "decimal string, percent 0-100",
+        "owner": "string",
+        "is_won": '"true" | "false"',
+        "is_closed": '"true" | "false"',
+    },
     timestamp_columns=("updated_at",),
 )
 TABLES = (OPPORTUNITIES,)

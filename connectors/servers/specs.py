@@ -1,15 +1,18 @@
-"""What a bundled server serves: its tables (``TableSpec``: a CSV file and its canonical columns, each
-documented), page limits, the tools' argument types and read-only annotations, and ``SourceError``
+"""What a bundled server serves: its tables (``TableSpec``: a CSV file and the canonical table it serves,
+each column documented), page limits, the tools' argument types and read-only annotations, and ``SourceError``
 (an anticipated failure the client gets as ``is_error``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import Field
+
+from connectors.records import TABLES
 
 MAX_LIMIT = 5000
 """Largest page a server returns (DESIGN: stdio pages stay under ~5k rows)."""
@@ -59,27 +62,42 @@ class Column:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One CSV file under the data root and the canonical columns served from it.
+    """One CSV file under the data root and the canonical table served from it.
 
-    Items carry exactly ``columns`` (missing ones as null, extra file columns dropped). ``date_column``
-    orders the table and is the column ``date_from``/``date_to`` filter on. ``timestamp_columns`` are
-    normalised to UTC for ``*_since`` filters. A missing ``optional`` file is an empty table.
+    Items carry exactly the canonical table's columns (connectors/records.py, from canonical.sql), in
+    its order (missing ones as null, extra file columns dropped); ``docs`` says what the tool
+    description tells of each column, keyed by name: every column has one, and no other key (a
+    ValueError at import otherwise). A column is required (no "may be null") when canonical.sql
+    declares it NOT NULL. ``date_column`` orders the table and is the column ``date_from``/``date_to``
+    filter on. ``timestamp_columns`` are normalised to UTC for ``*_since`` filters. A missing
+    ``optional`` file is an empty table.
     """
 
     name: str
     path: str
-    columns: tuple[Column, ...]
+    table: str
+    docs: Mapping[str, str] = field(hash=False)
     date_column: str | None = None
     timestamp_columns: tuple[str, ...] = ()
     optional: bool = False
+    columns: tuple[Column, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.table not in TABLES:
+            raise ValueError(f"{self.path}: {self.table!r} is not a canonical table (known: {sorted(TABLES)})")
+        canonical = TABLES[self.table]
+        names = [c.name for c in canonical]
+        missing, extra = [n for n in names if n not in self.docs], [n for n in self.docs if n not in names]
+        if missing or extra:
+            raise ValueError(
+                f"{self.path}: the column docs of {self.table} must name exactly its columns "
+                f"(missing: {missing}, not columns: {extra})"
+            )
+        object.__setattr__(self, "columns", tuple(Column(c.name, self.docs[c.name], c.required) for c in canonical))
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
-
-
-def S(name: str, doc: str = "string", required: bool = False) -> Column:  # noqa: N802 - terse spec helper
-    return Column(name, doc, required)
 
 
 MONEY = 'decimal string, exact (e.g. "1234.50")'

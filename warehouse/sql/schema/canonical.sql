@@ -1,4 +1,7 @@
 -- Canonical records: the typed, deduplicated tables every adapter feeds (DESIGN "Canonical records").
+-- The one declaration of them: connectors/records.py reads this file (tables, columns in order, types,
+-- NOT NULL, defaults, keys) for the adapters, the bundled servers and the demo generator, so keep to
+-- its shape: one column a line, `);` alone to close a table (tests/test_contract.py).
 -- Raw pages land first as raw_<table> (every column VARCHAR, as received, plus _source, _run_id,
 -- _loaded_at); publishing casts them into these shapes and sends rows that fail to `quarantine`.
 -- Money is DECIMAL(18,2), never a float. A column marked NOT NULL is required: a row without it is

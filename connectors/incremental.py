@@ -1,29 +1,40 @@
-"""Which months of the ledger a refresh pulls again (DESIGN "Incremental refresh").
+"""Which months of a table a refresh pulls again (DESIGN "Incremental refresh").
 
-The ERP's ledger summary (one row per month and account: lines, Σdebit, Σcredit, in one call) is
-compared with the summary stored at the last successful load. A month is pulled again when it is
-not settled (not signed off: it may still change) or when its summary changed (a backdated entry or
-a reclassification in a closed month: that is how restatements are seen). Everything is pulled when
-there is no earlier summary, or when the months to pull would be all of them anyway.
+A source's summary (one call: for the ledger one row per month and account with lines, Σdebit,
+Σcredit; for documents or bank lines one row per month with a count, sums and a digest of the rows)
+is compared with the summary stored at the last successful load. A month is pulled again when its
+summary changed (a backdated entry or a reclassification in a closed month: that is how restatements
+are seen) or when it is not settled: for journal and bank lines the open month (the report date's),
+whose lines may change in ways a count and sums do not show. Sign-off does not decide what is pulled;
+the periodic full pull is the safety net. Everything is pulled when there is no earlier summary, or
+when the months to pull would be all of them anyway.
 """
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from connectors.periods import month_end, shift
 
 SummaryRow = tuple[str, str, int, Decimal, Decimal]  # period, account_id, lines, debit, credit
 
 
 @dataclass(frozen=True)
 class Baseline:
-    """What the warehouse held after its last load: the ledger summary and the settled months."""
+    """What the warehouse held after its last load: the summary, and the months pulled again only
+    when their summary changes (`settled`)."""
 
     summary: frozenset[SummaryRow]
     settled: frozenset[str] = field(default_factory=frozenset)
+
+
+def stored_baseline(summary: frozenset[SummaryRow], open_month: str | None) -> Baseline:
+    """The baseline of a stored summary: every month settled but `open_month` (None: every month,
+    for a summary that sees any change to a row, such as a digest of the rows)."""
+    return Baseline(summary, frozenset(row[0] for row in summary) - {open_month})
 
 
 def summary_rows(items: Iterable[Mapping[str, Any]]) -> frozenset[SummaryRow]:
@@ -58,18 +69,47 @@ def windows(periods: Iterable[str]) -> list[tuple[str, str]]:
     """Contiguous runs of months as inclusive (date_from, date_to) ISO windows."""
     runs: list[list[str]] = []
     for period in sorted(periods):
-        if runs and _next(runs[-1][-1]) == period:
+        if runs and shift(runs[-1][-1], 1) == period:
             runs[-1].append(period)
         else:
             runs.append([period])
-    return [(f"{run[0]}-01", _month_end(run[-1])) for run in runs]
+    return [(f"{run[0]}-01", month_end(run[-1]).isoformat()) for run in runs]
 
 
-def _next(period: str) -> str:
-    year, month = int(period[:4]), int(period[5:7])
-    return f"{year + month // 12}-{month % 12 + 1:02d}"
+@dataclass(frozen=True)
+class MonthSummary:
+    """A table pulled by months of `period_column`: `tool` (with `arguments`) answers one row per
+    month in one call, with `count`, the sums named in `amounts` (at most two) and a `digest` of the
+    rows, split by the field `by` when given (a bank account). Only the months whose row changed
+    (and the open month when `open_month`) are pulled again, through the table's list tool with
+    `date_from` / `date_to` on `period_column`."""
+
+    table: str
+    tool: str
+    period_column: str
+    amounts: tuple[str, ...]
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    by: str | None = None
+    open_month: bool = False
+
+    def rows(self, items: Iterable[Mapping[str, Any]]) -> frozenset[SummaryRow]:
+        """The tool's items as summary rows: (period, by:digest, count, first sum, second sum). The
+        sums are kept to the cent as the warehouse stores them: the digest sees every exact value."""
+        first, second = (*self.amounts, None, None)[:2]
+        return frozenset(
+            (
+                str(i["period"]) if i.get("period") else "",
+                f"{i[self.by] if self.by else ''}:{i['digest']}",
+                int(i["count"]),
+                _cents(i[first]) if first else CENT * 0,
+                _cents(i[second]) if second else CENT * 0,
+            )
+            for i in items
+        )
 
 
-def _month_end(period: str) -> str:
-    year, month = int(period[:4]), int(period[5:7])
-    return f"{period}-{calendar.monthrange(year, month)[1]:02d}"
+CENT = Decimal("0.01")
+
+
+def _cents(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(CENT)

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
 import pyarrow as pa
 
 from connectors.adapters import Adapter, MalformedItem, Stream
-from connectors.adapters.base import item_json, non_finite_reason
+from connectors.adapters.base import item_json, non_finite_reason, to_text_batch
 from connectors.audit import blank_secrets, scrub
 from connectors.client import ConnectorError, SourceSession, ToolNotAllowed
-from connectors.incremental import Baseline, SummaryRow, summary_rows, windows
+from connectors.incremental import Baseline, MonthSummary, SummaryRow, periods_to_pull, summary_rows, windows
 from connectors.records import KEYS
 
 Sink = Callable[[str, pa.Table], None]
@@ -43,19 +43,38 @@ class TablePull:
 
 
 @dataclass
+class MonthsPulled:
+    """A table pulled by months (`MonthSummary`): its summary as read before the rows (by `tool`, as
+    of `as_of`), the months pulled (None: all of it) and the column whose month a row belongs to."""
+
+    summary: frozenset[SummaryRow]
+    periods: list[str] | None
+    period_column: str
+    tool: str
+    as_of: str | None = None
+
+
+@dataclass
 class SourcePull:
     source: str
     tables: dict[str, TablePull]
     company: dict[str, Any] | None = None
     summary: frozenset[SummaryRow] | None = None  # the ledger summary read before the lines
     replaced_periods: list[str] | None = None  # months of `windowed_table` pulled; None = all
+    by_month: dict[str, MonthsPulled] = field(default_factory=dict)  # the other tables pulled by months
 
 
 async def pull_source(
-    session: SourceSession, adapter: Adapter, sink: Sink, baseline: Baseline | None = None
+    session: SourceSession,
+    adapter: Adapter,
+    sink: Sink,
+    baseline: Baseline | None = None,
+    month_baselines: Mapping[str, Baseline] | None = None,
 ) -> SourcePull:
     """Pull every stream of the adapter into `sink`. With a `baseline` and an allow-listed summary
-    tool, the windowed table is pulled only for the months `periods_to_pull` names."""
+    tool, the windowed table is pulled only for the months `periods_to_pull` names; likewise each
+    table of `adapter.month_summaries` whose summary tool is allow-listed, against its baseline in
+    `month_baselines` (none: the table is pulled whole, and its summary kept for the next refresh)."""
     try:
         adapter.configure(session.config)
     except ValueError as exc:
@@ -70,6 +89,16 @@ async def pull_source(
             raise ConnectorError(session.name, adapter.summary_tool, f"unreadable ledger summary: {exc!r}") from None
         replaced = adapter.periods_to_pull(summary, baseline)
     streams = adapter.streams(windows(replaced)) if replaced is not None else adapter.streams()
+    by_month: dict[str, MonthsPulled] = {}
+    for months in adapter.month_summaries:
+        if months.tool in session.config.allow_tools and any(s.table == months.table for s in streams):
+            baseline_of = (month_baselines or {}).get(months.table)
+            by_month[months.table] = await _month_summary(session, adapter, months, baseline_of)
+    streams = [
+        windowed
+        for stream in streams
+        for windowed in (_by_month(stream, by_month[stream.table].periods) if stream.table in by_month else [stream])
+    ]
     reads = adapter.read_tools()
     for stream in streams:  # refuse before sending anything
         if stream.tool not in reads:
@@ -87,6 +116,10 @@ async def pull_source(
                 "company record; it was blanked (***)"
             )
     results: dict[str, TablePull] = {}
+    for table, months in by_month.items():
+        if months.periods == []:  # no month changed: nothing is pulled, nothing replaced
+            results[table] = TablePull(table, months.tool, reported_total=0, as_of=months.as_of)
+            sink(table, to_text_batch(table, []))
 
     def stage(stream: Stream, number: int, items: list[Any], screen: bool) -> None:
         if screen:  # the page's text held a secret closeboard expanded: blank it in the records
@@ -159,7 +192,30 @@ async def pull_source(
                 f"{pull.table}: the server ({pull.tool}) echoed a secret closeboard holds in {len(pull.blanked):,} "
                 f"record(s); it was blanked (***) before loading: {shown}"
             )
-    return SourcePull(session.name, results, company, summary, replaced)
+    return SourcePull(session.name, results, company, summary, replaced, by_month)
+
+
+async def _month_summary(
+    session: SourceSession, adapter: Adapter, months: MonthSummary, baseline: Baseline | None
+) -> MonthsPulled:
+    """Read one table's month summary and decide which of its months to pull (its as-of is the
+    table's freshness when no month is pulled)."""
+    session.check_allowed(months.tool)
+    payload, _ = await session.call(months.tool, dict(months.arguments))
+    try:
+        envelope = adapter.envelope(Stream(months.table, months.tool), payload)
+        summary = months.rows(envelope.items)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise ConnectorError(session.name, months.tool, f"unreadable summary of {months.table}: {exc!r}") from None
+    periods = periods_to_pull(summary, baseline)
+    return MonthsPulled(summary, periods, months.period_column, months.tool, envelope.as_of)
+
+
+def _by_month(stream: Stream, periods: list[str] | None) -> list[Stream]:
+    """The stream whole (periods None), or one stream per run of consecutive months."""
+    if periods is None:
+        return [stream]
+    return [replace(stream, arguments={**stream.arguments, "date_from": f, "date_to": t}) for f, t in windows(periods)]
 
 
 def blank_page(pull: TablePull, stream: Stream, number: int, items: list[Any]) -> list[Any]:

@@ -18,10 +18,11 @@ import pandas as pd
 from connectors.adapters import Adapter, get_adapter
 from connectors.adapters.base import to_text_batch
 from connectors.audit import scrub
+from connectors.periods import period_of
 from connectors.plain import printable
 from connectors.client import CallLog, SourceSession
 from connectors.config import Config
-from connectors.incremental import Baseline, summary_rows
+from connectors.incremental import Baseline, stored_baseline, summary_rows
 from connectors.pull import SourcePull, TablePull, pull_source
 from connectors.records import KEYS, source_tables
 from pipelines import progress
@@ -75,24 +76,29 @@ async def _pull(
     log: CallLog,
     server: Any,
     baseline: Baseline | None,
+    month_baselines: dict[str, Baseline],
 ) -> SourcePull:
     connector = config.connectors[source]
     async with SourceSession(connector, home=home.root, log=log, server=server) as session:
-        return await pull_source(session, adapter, stager.write, baseline)
+        return await pull_source(session, adapter, stager.write, baseline, month_baselines)
 
 
-def read_baseline(con: duckdb.DuckDBPyConnection, source: str, table: str, first_period: str) -> Baseline | None:
-    """The stored ledger summary of `source` and the months that are settled: signed off (the latest
-    snapshot version is `closed`) or before the first reported period. None when `table` is empty,
-    so a first load is whole."""
+def summary_scope(source: str, table: str | None = None) -> str:
+    """Under which name a summary is stored in `ledger_summary`: the source for its ledger summary,
+    `source/table` for a table pulled by months (documents, bank lines)."""
+    return source if table is None else f"{source}/{table}"
+
+
+def read_baseline(con: duckdb.DuckDBPyConnection, scope: str, table: str, open_month: str | None) -> Baseline | None:
+    """The summary stored under `scope` at the last load, every month settled but `open_month`
+    (sign-off does not decide what is pulled). None when `table` is empty, so a first load is whole."""
     if not scalar(con, f'select count(*) from "{table}"'):
         return None
     summary = summary_rows(
         {"period": p, "account_id": a, "lines": n, "debit": d, "credit": c}
-        for p, a, n, d, c in loads.stored_summary(con, source)
+        for p, a, n, d, c in loads.stored_summary(con, scope)
     )
-    earlier = {p for p, *_ in summary if p < first_period}
-    return Baseline(summary, frozenset(loads.closed_periods(con) | earlier))
+    return stored_baseline(summary, open_month)
 
 
 def full_pull_due(con: duckdb.DuckDBPyConnection, source: str, every_days: float | None) -> bool:
@@ -139,14 +145,24 @@ def ingest_source(
         return _publish_not_configured(source, home=home, run_id=run_id, connect=connect, stager=stager)
     adapter = get_adapter(config.connectors[source].adapter)
     baseline = None
-    if adapter.windowed_table:  # a brief read before any MCP I/O; closed again at once
+    month_baselines: dict[str, Baseline] = {}
+    by_month = [m.table for m in adapter.month_summaries]
+    if adapter.windowed_table or by_month:  # a brief read before any MCP I/O; closed again at once
+        open_month = period_of(config.company.report_date())
         with connect() as con:
-            baseline = read_baseline(con, source, adapter.windowed_table, config.company.first_period)
-            if baseline is not None and full_pull_due(con, source, config.connectors[source].full_pull_every_days):
-                progress.emit(f"{source}: pulling {adapter.windowed_table} whole (the periodic full pull)")
-                baseline = None
+            if adapter.windowed_table:
+                baseline = read_baseline(con, source, adapter.windowed_table, open_month)
+            for months in adapter.month_summaries:
+                scope, month = summary_scope(source, months.table), open_month if months.open_month else None
+                if (stored := read_baseline(con, scope, months.table, month)) is not None:
+                    month_baselines[months.table] = stored
+            due = full_pull_due(con, source, config.connectors[source].full_pull_every_days)
+            if (baseline is not None or month_baselines) and due:
+                whole = ", ".join(t for t in (adapter.windowed_table, *by_month) if t)
+                progress.emit(f"{source}: pulling {whole} whole (the periodic full pull)")
+                baseline, month_baselines = None, {}
     try:
-        pull = anyio.run(_pull, config, source, adapter, home, stager, log, server, baseline)
+        pull = anyio.run(_pull, config, source, adapter, home, stager, log, server, baseline, month_baselines)
         for note in log.notes:  # e.g. the tools approved on trust at the first connection
             progress.emit(f"{source}: {note}")
         for table in source_tables(source):  # a table the adapter does not feed is emptied, not left stale
@@ -154,7 +170,6 @@ def ingest_source(
                 pull.tables[table] = TablePull(table, f"(none: adapter {adapter.name!r} does not read it)")
                 stager.write(table, to_text_batch(table, []))
         staged = stager.close()
-        replaced = tuple(pull.replaced_periods) if pull.replaced_periods is not None else None
         tables = [
             StagedTable(
                 t.table,
@@ -164,18 +179,24 @@ def ingest_source(
                 KEYS[t.table],
                 t.reported_total,
                 t.as_of,
-                replace_periods=replaced if t.table == adapter.windowed_table else None,
-                period_column=PERIOD_COLUMNS.get(t.table),
+                replace_periods=_replaced(pull, t.table, adapter.windowed_table),
+                period_column=pull.by_month[t.table].period_column
+                if t.table in pull.by_month
+                else PERIOD_COLUMNS.get(t.table),
                 rejected=len(t.rejected),
             )
             for t in pull.tables.values()
         ]
         with connect() as con:
             published = publish(con, tables, run_id=run_id)
-            if pull.summary is not None:  # after the publish: a failure here only makes the next pull wider
-                loads.replace_summary(con, source, pull.summary)
-            if adapter.windowed_table and pull.replaced_periods is None:
-                loads.record_full_pull(con, source, adapter.windowed_table)
+            # after the publish: a failure here only makes the next pull wider
+            if pull.summary is not None:
+                loads.replace_summary(con, summary_scope(source), pull.summary)
+            for table, months in pull.by_month.items():
+                loads.replace_summary(con, summary_scope(source, table), months.summary)
+            windowed = [t for t in (adapter.windowed_table, *(m.table for m in adapter.month_summaries)) if t]
+            if windowed and all(_replaced(pull, t, adapter.windowed_table) is None for t in windowed):
+                loads.record_full_pull(con, source, ", ".join(windowed))
             write_rejected(con, run_id, source, pull)
             write_calls(con, run_id, log)
             previews = {t.table: preview_markdown(con, t.table) for t in tables}
@@ -192,6 +213,15 @@ def ingest_source(
         shutil.rmtree(stage_dir, ignore_errors=True)
         if stage_dir.parent.exists() and not any(stage_dir.parent.iterdir()):
             stage_dir.parent.rmdir()
+
+
+def _replaced(pull: SourcePull, table: str, windowed_table: str | None) -> tuple[str, ...] | None:
+    """The months of `table` this pull replaces (None: the whole table)."""
+    if table == windowed_table:
+        periods = pull.replaced_periods
+    else:
+        periods = pull.by_month[table].periods if table in pull.by_month else None
+    return tuple(periods) if periods is not None else None
 
 
 def _publish_not_configured(source: str, *, home: Home, run_id: str, connect: Any, stager: Stager) -> Ingested:

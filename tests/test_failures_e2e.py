@@ -55,7 +55,8 @@ def test_unreachable_source_fails_the_refresh_and_keeps_the_previous_state(demo_
     (home / "closeboard.yaml").write_text(yaml.safe_dump(config))
     proc = closeboard("--config", str(home / "closeboard.yaml"), "refresh", home=home, check=False)
     assert proc.returncode == 1
-    assert "source 'bank', tool 'list_bank_accounts'" in proc.stderr
+    # the transaction summary is the first tool a bank refresh calls (it decides which months to pull)
+    assert "source 'bank', tool 'get_transaction_summary'" in proc.stderr
     assert fingerprint(home) == before
     failed = read(home, "select count(*) from connector_calls where source = 'bank' and status = 'error'")[0][0]
     assert failed == 0  # the readers' copy is the last good run's: the failed run published nothing

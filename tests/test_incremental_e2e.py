@@ -1,65 +1,185 @@
-"""Incremental refresh end to end: once months are signed off, a refresh pulls journal lines only for
-the months that may have changed, and still sees a backdated entry in a closed month.
+"""Incremental refresh end to end: a refresh pulls journal and bank lines only for the open month and
+the months whose summary changed (sign-off does not decide), documents and payments only for the
+months whose document summary changed, still sees a backdated entry in a closed month, and leaves
+the warehouse equal to what a whole pull gives.
 
-A copy of `demo_home` (refreshed through the CLI and stdio servers); its closes and refreshes run in
-this process with the bundled servers in memory, through the same MCP client and its audit trail."""
+A copy of `demo_home` (refreshed in process with the bundled servers in memory); its closes and
+refreshes run in this process through the same MCP client and its audit trail (`connector_calls`)."""
 
 from __future__ import annotations
 
+import csv
 import json
+from collections import defaultdict
 from pathlib import Path
 
-from tests.conftest import close_in_process, copy_home, edit_config, read, refresh_in_process
+from connectors.incremental import windows
+from tests.conftest import AS_OF, close_in_process, copy_home, edit_config, read, refresh_in_process
 
 CLOSED = ("2026-03", "2026-04")
+OPEN = AS_OF.strftime("%Y-%m")
+OPEN_WINDOW = windows([OPEN])[0]
+LISTS = ("list_journal_lines", "list_invoices", "list_bills", "list_payments", "list_transactions")
+SUMMARIES = ("get_ledger_summary", "get_document_summary", "get_transaction_summary")
+# the tables a whole pull and an incremental one must leave equal, with the order that compares them
+TABLES = {
+    "erp_journal_lines": "entry_id, line_no",
+    "erp_invoices": "invoice_id",
+    "erp_bills": "bill_id",
+    "erp_payments": "payment_id, line_no",
+    "bank_transactions": "txn_id",
+}
 
 
-def journal_windows(home: Path) -> list[tuple[str | None, str | None]]:
-    last_run = read(
-        home, "select run_id from connector_calls where tool = 'list_journal_lines' order by rowid desc limit 1"
-    )[0][0]
-    args = [
-        json.loads(a)
-        for (a,) in read(
-            home,
-            "select arguments from connector_calls where run_id = ? and "
-            "tool = 'list_journal_lines' and page = 1 order by rowid",
-            [last_run],
-        )
-    ]
-    return [(a.get("date_from"), a.get("date_to")) for a in args]
+def last_calls(home: Path) -> dict[str, list[tuple[str | None, str | None]]]:
+    """Per tool, the (date_from, date_to) of each call of the last run that started a pull (page 1)."""
+    run = read(home, "select run_id from connector_calls order by rowid desc limit 1")[0][0]
+    calls: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
+    for tool, arguments in read(
+        home,
+        "select tool, arguments from connector_calls where run_id = ? and coalesce(page, 1) = 1 order by rowid",
+        [run],
+    ):
+        args = json.loads(arguments) if arguments else {}
+        calls[tool].append((args.get("date_from"), args.get("date_to")))
+    return calls
 
 
-def test_refresh_after_a_close_pulls_only_open_and_changed_months(demo_home: Path, tmp_path: Path) -> None:
+def contents(home: Path) -> dict[str, list[tuple]]:
+    """The canonical tables and the figures built from them (without run ids; R6 counts what this
+    load received, so it is checked on its own)."""
+    tables = {t: read(home, f"select * from {t} order by {order}") for t, order in TABLES.items()}
+    tables["mart_kpis"] = read(home, "select * from mart_kpis order by all")
+    tables["recon_results"] = read(
+        home,
+        "select * exclude (run_id) from recon_results where check_id <> 'R6_completeness' "
+        "order by period, check_id, status, detail",
+    )
+    return tables
+
+
+def rewrite(path: Path, change) -> None:  # noqa: ANN001
+    """Rewrite a demo CSV file with `change(rows)` applied to its rows (dicts)."""
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    change(rows)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def append(path: Path, *lines: str) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.writelines(line + "\n" for line in lines)
+
+
+def test_an_unchanged_source_is_read_by_its_summaries_whatever_is_signed_off(demo_home: Path, tmp_path: Path) -> None:
+    """Nothing changed: the summaries are read, journal and bank lines are pulled for the open month
+    only (a signed-off month and an ended month not signed off alike are left alone), documents and
+    payments not at all, and every table and figure stays as it was."""
     home = copy_home(demo_home, tmp_path / "home")
     for period in CLOSED:
         close_in_process(home, period, "Controller")
-    kpis_before = read(home, "select * from mart_kpis order by all")
-    lines_before = read(home, "select count(*), sum(debit), sum(credit) from erp_journal_lines")[0]
+    before = contents(home)
 
     refresh_in_process(home)
-    assert journal_windows(home) == [("2024-06-01", "2026-02-28"), ("2026-05-01", "2026-06-30")]
-    assert read(home, "select count(*), sum(debit), sum(credit) from erp_journal_lines")[0] == lines_before
-    assert read(home, "select * from mart_kpis order by all") == kpis_before
-    total, received = read(
-        home, "select reported_total, rows_received from source_loads where table_name = 'erp_journal_lines'"
-    )[0]
-    assert total == received < lines_before[0]
+    calls = last_calls(home)
+    assert calls["list_journal_lines"] == [OPEN_WINDOW]
+    assert calls["list_transactions"] == [OPEN_WINDOW]
+    for tool in ("list_invoices", "list_bills", "list_payments"):
+        assert tool not in calls
+    assert len(calls["get_document_summary"]) == 3 and calls["get_ledger_summary"] == [(None, None)]
+    assert contents(home) == before
+    loads = read(
+        home,
+        "select table_name, reported_total, rows_received, source_as_of is not null from source_loads "
+        "where table_name in ('erp_invoices', 'erp_bills', 'erp_payments') order by table_name",
+    )
+    assert loads == [(t, 0, 0, True) for t in ("erp_bills", "erp_invoices", "erp_payments")]
+    r6 = read(home, "select status from recon_results where check_id = 'R6_completeness' and period = ?", [OPEN])
+    assert r6 == [("pass",)]  # each table's rows received equal the total its windows reported
 
-    with (home / "demo" / "erp" / "journal_lines.csv").open("a", encoding="utf-8") as f:
-        f.write("JE-LATE-1,1,2026-03-20,6100,250.00,0.00,USD,,late invoice,,,\n")
-        f.write("JE-LATE-1,2,2026-03-20,2200,0.00,250.00,USD,,late invoice,,,\n")
+
+def test_an_old_invoice_paid_today_pulls_its_month_and_today_and_equals_a_whole_pull(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    """An invoice issued months ago is paid today: its issue month's document summary changes (its
+    balance and status) and so does the open month's payments; only those months are pulled again,
+    and the warehouse, the marts and the checks equal a whole pull of the same data."""
+    home = copy_home(demo_home, tmp_path / "home")
+    erp = home / "demo" / "erp"
+    with (erp / "invoices.csv").open(encoding="utf-8", newline="") as f:
+        invoice = min(
+            (
+                r
+                for r in csv.DictReader(f)
+                if r["status"] == "open" and r["doc_type"] == "invoice" and r["issue_date"] < "2026-03"
+            ),
+            key=lambda r: r["issue_date"],
+        )
+    number, month, open_balance = invoice["invoice_id"], invoice["issue_date"][:7], invoice["balance"]
+
+    def settle(rows: list[dict[str, str]]) -> None:
+        for row in rows:
+            if row["invoice_id"] == number:
+                row.update(balance="0.00", status="paid")
+
+    rewrite(erp / "invoices.csv", settle)
+    day = AS_OF.isoformat()
+    append(erp / "payments.csv", f"PAY-LATE-1,1,{number},{day},{open_balance},USD,payment")
+    append(
+        erp / "journal_lines.csv",
+        f"JE-LATE-PAY,1,{day},1110,{open_balance},0.00,USD,,Payment PAY-LATE-1 on {number},{invoice['customer_id']},,{number}",
+        f"JE-LATE-PAY,2,{day},1200,0.00,{open_balance},USD,,Payment PAY-LATE-1 on {number},{invoice['customer_id']},,{number}",
+    )
+    append(home / "demo" / "bank" / "transactions.csv", f"TXN-LATE-1,BA-001,{day},{open_balance},LATE PAYMENT,{number}")
+
     refresh_in_process(home)
-    assert journal_windows(home) == [("2024-06-01", "2026-03-31"), ("2026-05-01", "2026-06-30")]
-    assert read(home, "select count(*) from erp_journal_lines")[0][0] == lines_before[0] + 2
+    calls = last_calls(home)
+    assert calls["list_invoices"] == windows([month])
+    assert calls["list_payments"] == [OPEN_WINDOW]
+    assert "list_bills" not in calls
+    assert calls["list_journal_lines"] == [OPEN_WINDOW] and calls["list_transactions"] == [OPEN_WINDOW]
+    assert read(home, "select balance, status from erp_invoices where invoice_id = ?", [number]) == [(0, "paid")]
+    incremental = contents(home)
+    r6 = read(home, "select status from recon_results where check_id = 'R6_completeness' and period = ?", [OPEN])
+    assert r6 == [("pass",)]
+
+    edit_config(home, lambda raw: [c.update(full_pull_every_days=0) for c in raw["connectors"].values()])
+    refresh_in_process(home)
+    calls = last_calls(home)
+    for tool in LISTS:
+        assert calls[tool] == [(None, None)], tool
+    assert contents(home) == incremental
+
+
+def test_a_backdated_entry_in_a_closed_month_is_pulled_and_restates_it(demo_home: Path, tmp_path: Path) -> None:
+    home = copy_home(demo_home, tmp_path / "home")
+    for period in CLOSED:
+        close_in_process(home, period, "Controller")
+    lines_before = read(home, "select count(*) from erp_journal_lines")[0][0]
+
+    append(
+        home / "demo" / "erp" / "journal_lines.csv",
+        "JE-LATE-1,1,2026-03-20,6100,250.00,0.00,USD,,late invoice,,,",
+        "JE-LATE-1,2,2026-03-20,2200,0.00,250.00,USD,,late invoice,,,",
+    )
+    refresh_in_process(home)
+    assert last_calls(home)["list_journal_lines"] == [("2026-03-01", "2026-03-31"), OPEN_WINDOW]
+    assert read(home, "select count(*) from erp_journal_lines")[0][0] == lines_before + 2
     statuses = read(home, "select status from close_snapshots where period = '2026-03' order by version")
     assert [s for (s,) in statuses][-2:] == ["closed", "restated"]
 
-    # the safety net: once the last whole pull is older than `full_pull_every_days`, the lines are
-    # pulled whole again even though the summary says nothing changed
+    # the safety net: once the last whole pull is older than `full_pull_every_days`, the lines and
+    # documents are pulled whole again even though the summaries say nothing changed
     kpis_incremental = read(home, "select * from mart_kpis order by all")
     edit_config(home, lambda raw: raw["connectors"]["erp"].update(full_pull_every_days=0))
     refresh_in_process(home)
-    assert journal_windows(home) == [(None, None)]
-    assert read(home, "select count(*) from erp_journal_lines")[0][0] == lines_before[0] + 2
+    calls = last_calls(home)
+    for tool in ("list_journal_lines", "list_invoices", "list_bills", "list_payments"):
+        assert calls[tool] == [(None, None)], tool
+    assert calls["list_transactions"] == [OPEN_WINDOW]  # the bank's own last whole pull is recent
+    assert read(home, "select count(*) from erp_journal_lines")[0][0] == lines_before + 2
     assert read(home, "select * from mart_kpis order by all") == kpis_incremental

@@ -50,17 +50,14 @@ def _with_rows(
 
 
 def stored_summary(con: duckdb.DuckDBPyConnection, source: str) -> list[tuple[str, str, int, Any, Any]]:
-    """The ledger summary stored at `source`'s last load: (period, account, lines, debit, credit)."""
+    """The summary stored at the last load under `source` (a source's ledger summary, or
+    `source/table` for a table pulled by months): (period, account or key, lines, debit, credit)."""
     return run(con, "baseline_summary", [source]).fetchall()
 
 
-def closed_periods(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The periods signed off: their latest close snapshot is `closed`."""
-    return {period for (period,) in run(con, "closed_periods").fetchall()}
-
-
 def replace_summary(con: duckdb.DuckDBPyConnection, source: str, rows: Iterable[Sequence[Any]]) -> None:
-    """Store `source`'s ledger summary rows (period, account, lines, debit, credit)."""
+    """Store the summary rows (period, account or key, lines, debit, credit) under `source` (see
+    `stored_summary`)."""
     table = pa.Table.from_pylist(
         [dict(zip(SUMMARY_SCHEMA.names, row, strict=True)) for row in rows], schema=SUMMARY_SCHEMA
     )
@@ -68,7 +65,7 @@ def replace_summary(con: duckdb.DuckDBPyConnection, source: str, rows: Iterable[
 
 
 def pulled_whole_within(con: duckdb.DuckDBPyConnection, source: str, days: float) -> bool:
-    """True when `source`'s windowed table was pulled whole within the last `days`."""
+    """True when `source`'s tables pulled by months were last pulled whole within the last `days`."""
     return bool(run(con, "full_pull_recent", [source, int(days * 86_400_000)]).fetchone()[0])  # type: ignore[index]
 
 

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from connectors.adapters.paging import CursorPaging, Envelope, NoPaging, Paging
 from connectors.client import Page
-from connectors.incremental import Baseline, SummaryRow, periods_to_pull
+from connectors.incremental import Baseline, MonthSummary, SummaryRow, periods_to_pull
 from connectors.payloads import parse_payload, parse_total
 from connectors.records import CANONICAL, KEYS, text_schema
 
@@ -141,6 +141,8 @@ class Adapter:
     # pulls by windows of months instead of whole (see connectors.incremental)
     summary_tool: str | None = None
     windowed_table: str | None = None
+    # other tables pulled by months when their summary tool is allow-listed (documents, bank lines)
+    month_summaries: tuple[MonthSummary, ...] = ()
 
     async def ledger_summary(self, session: SourceSession) -> Any:
         """The ledger summary (rows of period, account_id, lines, debit, credit): the summary tool's answer."""
@@ -164,7 +166,8 @@ class Adapter:
     def used_tools(self) -> frozenset[str]:
         """The tools a pull actually calls (its streams, the company and the ledger summary tool)."""
         used = {s.tool for s in self.streams()}
-        return frozenset(used | {t for t in (self.company_tool, self.summary_tool) if t})
+        summaries = {s.tool for s in self.month_summaries}
+        return frozenset(used | summaries | {t for t in (self.company_tool, self.summary_tool) if t})
 
     def streams(self) -> list[Stream]:
         raise NotImplementedError

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.adapters.base import Adapter, Stream
 from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, REPORT_OPTIONS, MonthEndReports, dated_reports
 from connectors.adapters.reports import TABLE as REPORT_TABLE
+from connectors.incremental import MonthSummary
 
 if TYPE_CHECKING:
     from connectors.client import Page, SourceSession
@@ -30,10 +31,20 @@ class ErpAdapter(MonthEndReports, Adapter):
         "get_ledger_summary",
         "list_fx_rates",
         TRIAL_BALANCE_TOOL,
+        "get_document_summary",
     )
     company_tool = "get_company"
     summary_tool = "get_ledger_summary"
     windowed_table = "erp_journal_lines"
+    # documents by the month they were issued (payments: paid), re-pulled where the month's digest changed
+    month_summaries = tuple(
+        MonthSummary(f"erp_{kind}", "get_document_summary", column, amounts, {"kind": kind})
+        for kind, column, amounts in (
+            ("invoices", "issue_date", ("total", "balance")),
+            ("bills", "issue_date", ("total", "balance")),
+            ("payments", "paid_date", ("amount",)),
+        )
+    )
     # the ERP's own trial balance (R7) is read at every month-end the report covers
     options = REPORT_OPTIONS
     company_options = REPORT_COMPANY_OPTIONS
@@ -46,8 +57,8 @@ class ErpAdapter(MonthEndReports, Adapter):
         self.configure_report_dates(config.options)
 
     def streams(self, windows: list[tuple[str, str]] | None = None) -> list[Stream]:
-        """Journal lines whole, or one stream per window of months when a refresh is incremental;
-        documents are always pulled whole (old documents change balance)."""
+        """Journal lines whole, or one stream per window of months when a refresh is incremental
+        (documents are windowed by connectors.pull from their summaries, `month_summaries`)."""
         journal = (
             [Stream("erp_journal_lines", "list_journal_lines")]
             if windows is None
@@ -77,7 +88,17 @@ class ErpAdapter(MonthEndReports, Adapter):
 
 class BankAdapter(Adapter):
     name = "builtin.bank"
-    default_tools = ("list_bank_accounts", "list_transactions", "get_balances")
+    default_tools = ("list_bank_accounts", "list_transactions", "get_balances", "get_transaction_summary")
+    month_summaries = (
+        MonthSummary(
+            "bank_transactions",
+            "get_transaction_summary",
+            "booked_date",
+            ("amount",),
+            by="bank_account_id",
+            open_month=True,
+        ),
+    )
 
     def streams(self) -> list[Stream]:
         return [

@@ -24,55 +24,59 @@ from connectors.servers.specs import (
     DateFrom,
     DateTo,
     Limit,
-    S,
     TableSpec,
     page_description,
 )
 from connectors.servers.store import DataSource, Query, parse_date
 
+# columns, order and required ones from canonical.sql (connectors/records.py); here their docs
 BANK_ACCOUNTS = TableSpec(
     "bank_accounts",
     "bank/bank_accounts.csv",
-    (
-        S("bank_account_id", "string, key", True),
-        S("name"),
-        S("currency", "ISO 4217 code", True),
-        S("gl_account_id", "the ERP account_id this bank account is booked to", True),
-    ),
+    "bank_accounts",
+    {
+        "bank_account_id": "string, key",
+        "name": "string",
+        "currency": "ISO 4217 code",
+        "gl_account_id": "the ERP account_id this bank account is booked to",
+    },
 )
 TRANSACTIONS = TableSpec(
     "transactions",
     "bank/transactions.csv",
-    (
-        S("txn_id", "string, key", True),
-        S("bank_account_id", "string", True),
-        S("booked_date", DATE, True),
-        S("amount", MONEY + ", signed: receipts positive, payments negative", True),
-        S("description"),
-        S("reference", "payer/payee reference, often an invoice, bill or entry id"),
-    ),
+    "bank_transactions",
+    {
+        "txn_id": "string, key",
+        "bank_account_id": "string",
+        "booked_date": DATE,
+        "amount": MONEY + ", signed: receipts positive, payments negative",
+        "description": "string",
+        "reference": "payer/payee reference, often an invoice, bill or entry id",
+    },
     date_column="booked_date",
 )
 BALANCES = TableSpec(
     "balances",
     "bank/balances.csv",
-    (
-        S("bank_account_id", "string; key with balance_date", True),
-        S("balance_date", DATE, True),
-        S("closing_balance", MONEY + " at the end of balance_date", True),
-    ),
+    "bank_balances",
+    {
+        "bank_account_id": "string; key with balance_date",
+        "balance_date": DATE,
+        "closing_balance": MONEY + " at the end of balance_date",
+    },
     date_column="balance_date",
 )
 TABLES = (BANK_ACCOUNTS, TRANSACTIONS, BALANCES)
-TOOL_NAMES = ("list_bank_accounts", "list_transactions", "get_balances")
+TOOL_NAMES = ("list_bank_accounts", "list_transactions", "get_balances", "get_transaction_summary")
 
 BankAccountId = Annotated[str | None, Field(description="Only this bank account; omit for every account.")]
 
 _FILTERS = "Filters: bank_account_id (omit for all accounts); date_from / date_to on {col}, both inclusive."
 
 
-def _equals(bank_account_id: str | None) -> tuple[tuple[str, str], ...]:
-    return (("bank_account_id", bank_account_id),) if bank_account_id else ()
+def _query(table: str, bank_account_id: str | None, date_from: str | None, date_to: str | None) -> Query:
+    equals = (("bank_account_id", bank_account_id),) if bank_account_id else ()
+    return Query(table, parse_date(date_from, "date_from"), parse_date(date_to, "date_to"), equals=equals)
 
 
 def add_bank_tools(server: MCPServer, src: DataSource, accounts_doc: str) -> MCPServer:
@@ -99,12 +103,7 @@ def add_bank_tools(server: MCPServer, src: DataSource, accounts_doc: str) -> MCP
         cursor: Cursor = None,
         limit: Limit = 1000,
     ) -> str:
-        query = Query(
-            "transactions",
-            parse_date(date_from, "date_from"),
-            parse_date(date_to, "date_to"),
-            equals=_equals(bank_account_id),
-        )
+        query = _query("transactions", bank_account_id, date_from, date_to)
         return src.page(query, cursor, limit)
 
     @tool(
@@ -122,13 +121,25 @@ def add_bank_tools(server: MCPServer, src: DataSource, accounts_doc: str) -> MCP
         cursor: Cursor = None,
         limit: Limit = 1000,
     ) -> str:
-        query = Query(
-            "balances",
-            parse_date(date_from, "date_from"),
-            parse_date(date_to, "date_to"),
-            equals=_equals(bank_account_id),
-        )
+        query = _query("balances", bank_account_id, date_from, date_to)
         return src.page(query, cursor, limit)
+
+    @tool(
+        "Transaction summary",
+        "One row per bank account and month of booked_date over the statement lines, in a single call, "
+        "so a client can tell which months changed without pulling them and then pull only those months "
+        "(list_transactions with date_from / date_to). " + _FILTERS.format(col="booked_date") + " Returns "
+        'compact JSON text {"items": [...], "next_cursor": null, "total": int (number of items), '
+        '"as_of": ISO-8601 UTC time}. Each item: {"period": "YYYY-MM" (null for lines without a date), '
+        '"bank_account_id": string, "count": int (lines), "amount": exact decimal string (signed sum), '
+        '"digest": 16 hex digits, a hash of every field of every line of the month (independent of '
+        "their order; it changes when any of them changes)}, ordered by period then bank_account_id.",
+    )
+    def get_transaction_summary(
+        bank_account_id: BankAccountId = None, date_from: DateFrom = None, date_to: DateTo = None
+    ) -> str:
+        query = _query("transactions", bank_account_id, date_from, date_to)
+        return src.month_summary(query, ("amount",), by="bank_account_id")
 
     return server
 

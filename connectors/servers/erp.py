@@ -9,8 +9,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
+from pydantic import Field
 
 from connectors.servers.hosting import new_server, serve
 from connectors.servers.specs import (
@@ -22,104 +24,96 @@ from connectors.servers.specs import (
     DateTo,
     Limit,
     ReportDate,
-    S,
     SourceError,
     TableSpec,
     page_description,
 )
 from connectors.servers.store import DataSource, Query, dumps, parse_date
 
-_DOC_COLUMNS = (
-    S("status", "draft | open | paid | void", True),
-    S("doc_type", "invoice | credit_note (credit notes carry negative amounts)", True),
-    S("voided_date", DATE),
-)
+# Each table's columns, their order and which are required come from canonical.sql
+# (connectors/records.py); here only what the tool descriptions say of each column.
+_DOCUMENT_DOCS = {
+    "issue_date": DATE,
+    "due_date": DATE,
+    "total": MONEY,
+    "balance": MONEY + " still open",
+    "currency": "ISO 4217 code",
+    "status": "draft | open | paid | void",
+    "doc_type": "invoice | credit_note (credit notes carry negative amounts)",
+    "voided_date": DATE,
+}
 
 ACCOUNTS = TableSpec(
     "accounts",
     "erp/accounts.csv",
-    (
-        S("account_id", "string, key", True),
-        S("name", "string", True),
-        S("type", "asset | liability | equity | revenue | expense", True),
-        S("subtype", "cash | ar | ap | cogs | debt | ... "),
-        S("currency", "ISO 4217 code", True),
-        S("parent_id", "account_id of the parent account"),
-    ),
+    "erp_accounts",
+    {
+        "account_id": "string, key",
+        "name": "string",
+        "type": "asset | liability | equity | revenue | expense",
+        "subtype": "cash | ar | ap | cogs | debt | ... ",
+        "currency": "ISO 4217 code",
+        "parent_id": "account_id of the parent account",
+    },
 )
 JOURNAL_LINES = TableSpec(
     "journal_lines",
     "erp/journal_lines.csv",
-    (
-        S("entry_id", "string; key with line_no", True),
-        S("line_no", "integer as string", True),
-        S("posted_date", DATE + " (GL date, shared by all lines of an entry)", True),
-        S("account_id", "string", True),
-        S("debit", MONEY + " in the company currency, >= 0", True),
-        S("credit", MONEY + " in the company currency, >= 0", True),
-        S("currency", "ISO 4217 code of the transaction", True),
-        S("amount_currency", MONEY + ", signed debit-positive, in the transaction currency"),
-        S("description"),
-        S("customer_id"),
-        S("vendor_id"),
-        S("document_id", "invoice_id or bill_id the line belongs to"),
-    ),
+    "erp_journal_lines",
+    {
+        "entry_id": "string; key with line_no",
+        "line_no": "integer as string",
+        "posted_date": DATE + " (GL date, shared by all lines of an entry)",
+        "account_id": "string",
+        "debit": MONEY + " in the company currency, >= 0",
+        "credit": MONEY + " in the company currency, >= 0",
+        "currency": "ISO 4217 code of the transaction",
+        "amount_currency": MONEY + ", signed debit-positive, in the transaction currency",
+        "description": "string",
+        "customer_id": "string",
+        "vendor_id": "string",
+        "document_id": "invoice_id or bill_id the line belongs to",
+    },
     date_column="posted_date",
 )
 INVOICES = TableSpec(
     "invoices",
     "erp/invoices.csv",
-    (
-        S("invoice_id", "string, key", True),
-        S("customer_id", "string", True),
-        S("customer_name"),
-        S("issue_date", DATE, True),
-        S("due_date", DATE),
-        S("total", MONEY, True),
-        S("balance", MONEY + " still open", True),
-        S("currency", "ISO 4217 code", True),
-        *_DOC_COLUMNS,
-    ),
+    "erp_invoices",
+    {"invoice_id": "string, key", "customer_id": "string", "customer_name": "string", **_DOCUMENT_DOCS},
     date_column="issue_date",
 )
 BILLS = TableSpec(
     "bills",
     "erp/bills.csv",
-    (
-        S("bill_id", "string, key", True),
-        S("vendor_id", "string", True),
-        S("vendor_name"),
-        S("issue_date", DATE, True),
-        S("due_date", DATE),
-        S("total", MONEY, True),
-        S("balance", MONEY + " still open", True),
-        S("currency", "ISO 4217 code", True),
-        *_DOC_COLUMNS,
-    ),
+    "erp_bills",
+    {"bill_id": "string, key", "vendor_id": "string", "vendor_name": "string", **_DOCUMENT_DOCS},
     date_column="issue_date",
 )
 PAYMENTS = TableSpec(
     "payments",
     "erp/payments.csv",
-    (
-        S("payment_id", "string; key with line_no", True),
-        S("line_no", "integer as string (one payment settling several documents is several lines)", True),
-        S("document_id", "invoice_id or bill_id; null = unapplied cash"),
-        S("paid_date", DATE, True),
-        S("amount", MONEY, True),
-        S("currency", "ISO 4217 code", True),
-        S("kind", "payment | refund | credit_applied | write_off", True),
-    ),
+    "erp_payments",
+    {
+        "payment_id": "string; key with line_no",
+        "line_no": "integer as string (one payment settling several documents is several lines)",
+        "document_id": "invoice_id or bill_id; null = unapplied cash",
+        "paid_date": DATE,
+        "amount": MONEY,
+        "currency": "ISO 4217 code",
+        "kind": "payment | refund | credit_applied | write_off",
+    },
     date_column="paid_date",
 )
 FX_RATES = TableSpec(
     "fx_rates",
     "erp/fx_rates.csv",
-    (
-        S("currency", "ISO 4217 code; key with rate_date", True),
-        S("rate_date", DATE, True),
-        S("rate", "decimal string: units of the reporting currency for one unit of currency", True),
-    ),
+    "erp_fx_rates",
+    {
+        "currency": "ISO 4217 code; key with rate_date",
+        "rate_date": DATE,
+        "rate": "decimal string: units of the reporting currency for one unit of currency",
+    },
     date_column="rate_date",
     optional=True,
 )
@@ -135,7 +129,20 @@ TOOL_NAMES = (
     "get_ledger_summary",
     "get_trial_balance",
     "list_fx_rates",
+    "get_document_summary",
 )
+
+_DOC_FILTERS = "Filters: date_from / date_to on {col}, both inclusive (omit both for every document)."
+# get_document_summary: per kind (the table list_<kind> serves, by its date column), the amounts summed
+DOCUMENT_KINDS = {"invoices": ("total", "balance"), "bills": ("total", "balance"), "payments": ("amount",)}
+DocumentKind = Annotated[
+    Literal["invoices", "bills", "payments"],
+    Field(description="Which documents: invoices, bills or payments (what list_<kind> serves)."),
+]
+
+
+def _dated(table: str, date_from: str | None, date_to: str | None) -> Query:
+    return Query(table, parse_date(date_from, "date_from"), parse_date(date_to, "date_to"))
 
 
 def build_server(data_dir: Path) -> MCPServer:
@@ -180,17 +187,32 @@ def build_server(data_dir: Path) -> MCPServer:
         query = Query("journal_lines", parse_date(date_from, "date_from"), parse_date(date_to, "date_to"))
         return src.page(query, cursor, limit)
 
-    @tool("Invoices", page_description("Customer invoices and credit notes (all of them, any status).", INVOICES))
-    def list_invoices(cursor: Cursor = None, limit: Limit = 1000) -> str:
-        return src.page(Query("invoices"), cursor, limit)
+    def dated_list(name: str, title: str, intro: str, spec: TableSpec) -> None:
+        """A list tool over one document table, filtered by date_from / date_to on its date column."""
 
-    @tool("Bills", page_description("Vendor bills and vendor credit notes (all of them, any status).", BILLS))
-    def list_bills(cursor: Cursor = None, limit: Limit = 1000) -> str:
-        return src.page(Query("bills"), cursor, limit)
+        def list_rows(
+            date_from: DateFrom = None, date_to: DateTo = None, cursor: Cursor = None, limit: Limit = 1000
+        ) -> str:
+            return src.page(_dated(spec.name, date_from, date_to), cursor, limit)
 
-    @tool("Payments", page_description("Payment lines applied to invoices and bills.", PAYMENTS))
-    def list_payments(cursor: Cursor = None, limit: Limit = 1000) -> str:
-        return src.page(Query("payments"), cursor, limit)
+        list_rows.__name__ = name  # the input schema's title: <name>Arguments
+        tool(title, page_description(intro, spec, _DOC_FILTERS.format(col=spec.date_column)))(list_rows)
+
+    dated_list(
+        "list_invoices",
+        "Invoices",
+        "Customer invoices and credit notes (all of them, any status), in issue_date order.",
+        INVOICES,
+    )
+    dated_list(
+        "list_bills",
+        "Bills",
+        "Vendor bills and vendor credit notes (all of them, any status), in issue_date order.",
+        BILLS,
+    )
+    dated_list(
+        "list_payments", "Payments", "Payment lines applied to invoices and bills, in paid_date order.", PAYMENTS
+    )
 
     @tool(
         "Ledger summary",
@@ -234,6 +256,23 @@ def build_server(data_dir: Path) -> MCPServer:
     ) -> str:
         query = Query("fx_rates", parse_date(date_from, "date_from"), parse_date(date_to, "date_to"))
         return src.page(query, cursor, limit)
+
+    @tool(
+        "Document summary",
+        "One row per month for invoices, bills or payments, in a single call, so a client can tell "
+        "which months of documents changed without pulling them and then pull only those months "
+        "(list_<kind> with date_from / date_to). The month is the issue_date's (invoices, bills) or "
+        "the paid_date's (payments): a document is counted in the month it was issued, however late "
+        "it is paid, and its balance, status or any other field changing changes that month's row. "
+        "Filters: date_from / date_to on that date, both inclusive. Returns compact JSON text "
+        '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time}. '
+        'Each item: {"period": "YYYY-MM" (null for documents without a date), "count": int (documents '
+        'or payment lines), "total" and "balance" (invoices, bills) or "amount" (payments): exact decimal '
+        'strings (sums), "digest": 16 hex digits, a hash of every field of every document of the month '
+        "(independent of their order; it changes when any of them changes)}, ordered by period.",
+    )
+    def get_document_summary(kind: DocumentKind, date_from: DateFrom = None, date_to: DateTo = None) -> str:
+        return src.month_summary(_dated(kind, date_from, date_to), DOCUMENT_KINDS[kind])
 
     return server
 

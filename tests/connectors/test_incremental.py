@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from connectors.adapters.beancount import BeancountAdapter
 
-from connectors.incremental import Baseline, periods_to_pull, summary_rows, windows
+from connectors.incremental import Baseline, MonthSummary, periods_to_pull, stored_baseline, summary_rows, windows
 
 
 def summary(*rows: tuple[str, str, int, str, str]) -> frozenset:
@@ -74,3 +74,25 @@ def test_a_ledger_file_pulls_its_changed_months_and_the_open_month_whatever_is_s
     adapter.as_of = date(2026, 5, 2)  # the open month has no postings yet
     assert adapter.periods_to_pull(LEDGER, Baseline(LEDGER)) == []
     assert adapter.periods_to_pull(backdated, Baseline(LEDGER)) == ["2026-01"]
+
+
+def test_a_stored_summary_settles_every_month_but_the_open_one() -> None:
+    """Sign-off does not decide: with the open month March, an unchanged January or February is not
+    pulled again whether signed off or not; a changed one is, and so is March."""
+    assert periods_to_pull(LEDGER, stored_baseline(LEDGER, "2026-03")) == ["2026-03"]
+    assert periods_to_pull(LEDGER, stored_baseline(LEDGER, "2026-04")) == []
+    backdated = (LEDGER - summary(("2026-01", "1000", 2, "10.00", "0.00"))) | summary(
+        ("2026-01", "1000", 3, "10.00", "0.00")
+    )
+    assert periods_to_pull(backdated, stored_baseline(LEDGER, "2026-03")) == ["2026-01", "2026-03"]
+    assert periods_to_pull(backdated, stored_baseline(LEDGER, None)) == ["2026-01"]
+
+
+def test_a_month_summary_row_carries_its_digest_count_and_sums_to_the_cent() -> None:
+    invoices = MonthSummary("erp_invoices", "get_document_summary", "issue_date", ("total", "balance"))
+    item = {"period": "2026-01", "count": 3, "total": "10.005", "balance": "-1", "digest": "00ff"}
+    assert invoices.rows([item]) == {("2026-01", ":00ff", 3, Decimal("10.00"), Decimal("-1.00"))}
+    bank = MonthSummary("bank_transactions", "t", "booked_date", ("amount",), by="bank_account_id")
+    assert bank.rows([{"period": None, "bank_account_id": "BA-1", "count": 1, "amount": "5", "digest": "1"}]) == {
+        ("", "BA-1:1", 1, Decimal("5.00"), Decimal("0.00"))
+    }

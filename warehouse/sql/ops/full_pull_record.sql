@@ -1,2 +1,2 @@
--- A whole pull of one source's windowed table, now. $1: the source, $2: the table.
+-- A whole pull of one source's tables pulled by months, now. $1: the source, $2: the tables.
 insert or replace into full_pulls values ($1, $2, now())

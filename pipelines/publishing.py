@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipelines import progress
 from pipelines.resources import CloseboardResource
-from reports.history import write_history
+from reports.history import archive_views, write_history
 from reports.render import PageContext, render_dashboard
 from reports.views import publish_views, views_folder
 from warehouse import loads
@@ -89,6 +89,8 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
     views = publish_views(
         views_folder(config), home.read_copy, home.reports / "views", company=config.company.name, run_id=run_id
     )
+    # each version archived in this run (or left without its views by a run that died) keeps them as they were
+    archive_views(home.reports, sorted(views))
     failed_views = {name: problems for name, problems in views.items() if problems}
     for name, problems in failed_views.items():
         logging.getLogger(__name__).warning("view %s failed: %s", name, "; ".join(problems))

@@ -128,7 +128,8 @@ class Pack:
 
 
 def page_data(page: Path) -> dict[str, Any] | None:
-    """The data a rendered page embeds (its `cb-data` script), or None without the page."""
+    """The data a rendered page embeds (its `cb-data` script; an archived version's own part: its meta
+    and key figures, the rest being shared under history/_assets), or None without the page."""
     if not page.exists():
         return None
     found = re.search(r'<script[^>]*\bid="cb-data"[^>]*>(.*?)</script>', page.read_text(encoding="utf-8"), re.S)

@@ -2,7 +2,15 @@
 form (`closeboard history`).
 
 - `archive_pages(con, reports_dir, ctx)` renders the archived page (reports/history/<P>/v<N>.html)
-  of every version that has none yet; an archived page is never rewritten.
+  of every version that has none yet; an archived page is never rewritten. What versions share is
+  kept once, content-addressed, under reports/history/_assets/: the chart library, the page's script
+  and style, and the data that is the same for every version a run archives (sections, tables,
+  statements, explanations). A version's own page carries its meta and key figures inline and loads
+  the rest from disk (its CSP allows 'self' scripts; Chromium allows them from file:// too), so the
+  archive grows with the runs that append versions, not with the months.
+- `archive_views(reports_dir, names)` keeps the user's views (reports/views.py) with each version
+  archived with a link to them: each view once per run under _assets, opened on the version's month
+  from its index reports/history/<P>/v<N>.views.html.
 - `write_history(con, reports_dir, ctx)` archives, then renders reports/history.html: periods with
   their status, sign-off, override reason, KPI trend and the differences between versions, each
   version linking its archived page.
@@ -30,6 +38,9 @@ page under a newer version.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -41,12 +52,22 @@ import duckdb
 
 from reports import formatting
 from connectors.plain import write_atomic
-from reports.render import PageContext, environment, page_data, render_html
+from reports.render import (
+    CHART_LIBRARY,
+    PageContext,
+    SharedParts,
+    _inline_script,
+    environment,
+    page_data,
+    render_html,
+    static_text,
+)
 from warehouse.db import connect, scalar
 from warehouse.home import Home
 from warehouse.snapshots import Snapshot, current_fingerprints, history
 
 HISTORY_PAGE = "history.html"
+ASSETS_DIR = "history/_assets"  # what archived pages share, and the archived views: content-addressed
 # the figures shown for each version, in this order
 KPIS = (
     ("revenue", "Revenue"),
@@ -109,8 +130,9 @@ def _version_page(base: dict[str, Any], snap: Snapshot, warehouse_matches: bool)
             "periods": periods,
             "archived": archived,
             "history_href": f"../../{HISTORY_PAGE}" if meta.get("history_href") else None,
-            "views_href": None,
-        },  # the views are today's pages, not archived with a version
+            # the views as they were, archived beside the page by `archive_views`
+            "views_href": views_index(snap.version) if meta.get("views_href") else None,
+        },
         "datasets": {**base["datasets"], name: {**kpis, "rows": rows}},
     }
 
@@ -129,10 +151,120 @@ def archive_pages(con: duckdb.DuckDBPyConnection, reports_dir: Path, ctx: PageCo
     return [
         write_atomic(
             reports_dir / snap.page_path,
-            render_html(_version_page(base, snap, now.get(snap.period) == snap.source_fingerprint)),
+            render_html(
+                _version_page(base, snap, now.get(snap.period) == snap.source_fingerprint),
+                shared=shared_parts(reports_dir, (reports_dir / snap.page_path).parent),
+            ),
         )
         for snap in missing
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# what archived pages share, written once
+
+
+def shared_parts(reports_dir: Path, page_dir: Path) -> SharedParts:
+    """put(stem, extension, text) -> the address, relative to `page_dir`, of `text` under
+    reports/history/_assets/STEM-<its SHA-256>.EXT, written there unless it already is: a part the same
+    for many archived pages (the chart library, the page's script and style, a run's data) is kept once."""
+    folder = Path(reports_dir) / ASSETS_DIR
+
+    def put(stem: str, extension: str, text: str) -> str:
+        raw = str(text).encode("utf-8")
+        path = folder / f"{stem}-{hashlib.sha256(raw).hexdigest()[:32]}.{extension}"
+        if not path.exists():
+            write_atomic(path, raw)
+        return os.path.relpath(path, page_dir).replace(os.sep, "/")
+
+    return put
+
+
+def views_index(version: int) -> str:
+    """A version's views index, beside its archived page: history/<P>/v<N>.views.html."""
+    return f"v{version}.views.html"
+
+
+_VIEWS_META = re.compile(r'<meta name="closeboard-views" content="([^"]+)">')
+_ARCHIVED_PAGE = re.compile(r"v\d+\.html")
+
+
+def _views_linked(page: Path) -> Path | None:
+    """The views index an archived page links (its head says so), if any."""
+    try:
+        with page.open("rb") as f:
+            head = f.read(4096).decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    found = _VIEWS_META.search(head)
+    return page.parent / found.group(1) if found else None
+
+
+def _views_wanted(page: Path) -> Path | None:
+    """The views index an archived page links when it is not written yet."""
+    index = _views_linked(page)
+    return None if index is None or index.exists() else index
+
+
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)  # a script element without attributes
+_INLINE_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+
+
+def _archived_view(html: str, put: SharedParts) -> str:
+    """A view page (reports/views.py) as an archived view: its scripts (the chart library, view.js...)
+    and style as shared files (its CSP then allows 'self' scripts and styles), a small script that
+    opens it on the month in its address (#period=YYYY-MM), and its links to the close history. Its
+    data (a JSON script element) and markup stay in the page. A page whose policy is not found as
+    expected stays whole (self-contained, only bigger)."""
+    policy = ("script-src ", "style-src 'unsafe-inline'")
+    if not all(part in html for part in (*policy, "</body>")):
+        return html
+    known = {str(_inline_script(static_text(f"vendor/{CHART_LIBRARY}"))): "chart", static_text("view.js"): "view"}
+    html = html.replace(policy[0], "script-src 'self' ", 1).replace(policy[1], "style-src 'self' 'unsafe-inline'", 1)
+    html = _INLINE_SCRIPT.sub(
+        lambda m: f'<script src="{put(known.get(m.group(1), "view-script"), "js", m.group(1))}"></script>', html
+    )
+    html = _INLINE_STYLE.sub(lambda m: f'<link rel="stylesheet" href="{put("view", "css", m.group(1))}">', html)
+    opener = put("archived_view", "js", static_text("archived_view.js"))
+    html = html.replace("</body>", f'<script src="{opener}"></script>\n</body>', 1)
+    return html.replace('href="../latest.html"', f'href="../../{HISTORY_PAGE}"').replace(
+        'href="index.html"', f'href="../../{HISTORY_PAGE}"'
+    )
+
+
+def archive_views(reports_dir: Path, names: Sequence[str]) -> list[Path]:
+    """Archive the views with every archived version that links them and has none yet (the versions
+    this run archived, and any a run that died left without them): the views as this run rendered
+    them (reports/views/NAME.html), each kept once under reports/history/_assets/NAME-<SHA-256>.html
+    and opened on the version's month from the version's index (history/<P>/v<N>.views.html). An
+    archived view is never rewritten, so a view changed later leaves the archived ones as they were."""
+    pending = [
+        index
+        for page in sorted(Path(reports_dir).glob("history/*/v*.html"))
+        if _ARCHIVED_PAGE.fullmatch(page.name) and (index := _views_wanted(page)) is not None
+    ]
+    if not pending:
+        return []
+    views_dir = Path(reports_dir) / ASSETS_DIR
+    put = shared_parts(reports_dir, views_dir)
+    archived: list[tuple[str, str]] = []
+    for name in names:
+        source = Path(reports_dir) / "views" / f"{name}.html"
+        if source.exists():
+            html = _archived_view(source.read_text(encoding="utf-8"), put)
+            archived.append((name, put(name, "html", html)))
+    written = []
+    template = environment().get_template("archived_views.html")
+    for index in pending:
+        period, page = index.parent.name, index.name.split(".")[0] + ".html"
+        links = [
+            (name, os.path.relpath(views_dir / href, index.parent).replace(os.sep, "/")) for name, href in archived
+        ]
+        html = template.render(
+            period=period, version=page[:-5], page=page, views=links, history=f"../../{HISTORY_PAGE}"
+        )
+        written.append(write_atomic(index, html))
+    return written
 
 
 @dataclass(frozen=True)
@@ -203,8 +335,16 @@ def _account_names(snap: Snapshot) -> dict[str, str]:
     return {row["account_id"]: row["account_name"] for part in snap.statements.values() for row in part}
 
 
-def render_history(con: duckdb.DuckDBPyConnection, company: str, currency: str) -> str:
+def render_history(con: duckdb.DuckDBPyConnection, company: str, currency: str, reports_dir: Path | None = None) -> str:
     periods = periods_history(con)
+
+    def views_of(snap: Snapshot) -> str | None:
+        """The version's archived views index, when its page links one (`archive_views` writes it)."""
+        if not snap.page_path or reports_dir is None:
+            return None
+        index = _views_linked(reports_dir / snap.page_path)
+        return index.relative_to(reports_dir).as_posix() if index is not None else None
+
     trend = {kpi: _sparkline([p.latest.kpis.get(kpi) for p in periods]) for kpi in TREND_KPIS}
     return (
         environment()
@@ -221,6 +361,7 @@ def render_history(con: duckdb.DuckDBPyConnection, company: str, currency: str) 
             last=periods[-1].period if periods else None,
             when=_when,
             differences=lambda snap: _differences(snap, _account_names(snap)),
+            views_of=views_of,
         )
     )
 
@@ -230,7 +371,7 @@ def write_history(con: duckdb.DuckDBPyConnection, reports_dir: Path, ctx: PageCo
     archive_pages(con, reports_dir, ctx)
     company = ctx.company or "closeboard"
     currency = ctx.currency or scalar(con, "select any_value(currency) from run_context") or "USD"
-    return write_atomic(reports_dir / HISTORY_PAGE, render_history(con, company, currency))
+    return write_atomic(reports_dir / HISTORY_PAGE, render_history(con, company, currency, reports_dir))
 
 
 def _text(value: Decimal | None, kpi: str, currency: str) -> str:

@@ -3,7 +3,9 @@
 The page is assembled from declared sections (reports/sections.yaml): each names one query under
 reports/queries/ and a component. The renderer runs each query once, embeds its result as JSON
 (money as decimal strings, never floats) and walks the sections; the page's own script draws them
-with the vendored chart library, all inlined, so the file opens from disk with no network.
+with the vendored chart library, all inlined, so the file opens from disk with no network. A table
+embeds the first rows of each period in its sort order, with the count and totals of every row
+computed in SQL (`table_top`); served mode fetches every row (`full_table`, GET /api/table).
 
 Pages are written to a temporary name and moved into place, so a reader never sees half a page
 and a failed render leaves the previous page where it was.
@@ -16,7 +18,7 @@ import hashlib
 import json
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -121,9 +123,9 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
+def run_query(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> dict[str, Any]:
     """{columns, rows} with exact values: Decimal as strings, dates ISO."""
-    cursor = con.execute(sql)
+    cursor = con.execute(sql, params or [])
     columns = [d[0] for d in cursor.description]
     rows = [[_json_value(v) for v in row] for row in cursor.fetchall()]
     return {"columns": columns, "rows": rows}
@@ -217,6 +219,7 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
 
     configured = _configured_sources(con, tables)
     sections = []
+    tables_data: dict[str, dict[str, Any]] = {}
     for section in spec["sections"]:
         missing = [t for t in section.get("requires", []) if t not in tables]
         unconfigured = [s for s in section.get("sources", []) if s not in configured]
@@ -241,8 +244,14 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
             entry["missing"] = section.get("missing", f"No data yet (missing {', '.join(missing)}).")
         else:
             entry["available"] = True
-            for name in (section["query"], *section.get("more_queries", [])):
-                dataset(name)
+            if section["component"] == "table":  # the top rows and the summary of all rows, not every row
+                entry["rows_query"] = f"table:{section['id']}"
+                datasets[entry["rows_query"]], tables_data[section["id"]] = table_top(con, section, spec)
+                for name in section.get("more_queries", []):
+                    dataset(name)
+            else:
+                for name in (section["query"], *section.get("more_queries", [])):
+                    dataset(name)
         sections.append(entry)
 
     sources = _sources(con, tables, ctx.sources)
@@ -278,8 +287,98 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
         },
         "sections": sections,
         "datasets": datasets,
+        "tables": tables_data,
         "explain": explanations,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# tables: the top rows of each period on the page, every row from the server
+
+
+DEFAULT_TABLE_ROWS = 50
+
+
+def _ident(name: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name or ""):
+        raise ValueError(f"sections.yaml: {name!r} is not a column name")
+    return f'"{name}"'
+
+
+def _groups(section: Mapping[str, Any]) -> list[str]:
+    """The columns a table's top rows are chosen within: its period and its facet (each check's items)."""
+    return [c for c in (section.get("period_column"), (section.get("facet") or {}).get("column")) if c]
+
+
+def _top_order(section: Mapping[str, Any]) -> str:
+    """The order the top rows are chosen by: the table's own sort (`top` when it differs; `abs`: by
+    size), blanks last, then its first column, so the same rows are chosen every time."""
+    order = section.get("top") or section.get("sort") or {"column": section["columns"][0]["name"]}
+    first = section["columns"][0]["name"]
+    column = f"abs({_ident(order['column'])})" if order.get("abs") else _ident(order["column"])
+    terms = [f"{column} {'desc' if order.get('descending') else 'asc'} nulls last"]
+    if order["column"] != first:
+        terms.append(f"{_ident(first)} asc")
+    return ", ".join(terms)
+
+
+def table_rows(section: Mapping[str, Any], spec: Mapping[str, Any]) -> int:
+    return int(section.get("rows", spec.get("table_rows", DEFAULT_TABLE_ROWS)))
+
+
+def table_top(
+    con: duckdb.DuckDBPyConnection, section: Mapping[str, Any], spec: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A table section's rows for the page and what it says about the rest: the first `rows` of each
+    period (and facet) in the table's sort order, and per period, facet and currency the count of ALL
+    rows and the sums of the `total` columns (in SQL, so the totals under a table are those of every
+    row, not of the rows embedded)."""
+    body = query_text(section["query"]).strip().rstrip(";")
+    groups = [_ident(c) for c in _groups(section)]
+    partition = f"partition by {', '.join(groups)} " if groups else ""
+    limit = table_rows(section, spec)
+    con.execute(f"create or replace temp table _cb_table as {body}")  # the query runs once for both
+    try:
+        top = run_query(
+            con,
+            f"select * exclude (_cb_rank) from (select *, row_number() over ({partition}order by "
+            f"{_top_order(section)}) as _cb_rank from _cb_table) where _cb_rank <= {limit} "
+            f"order by {', '.join([*groups, '_cb_rank'])}",
+        )
+        currency = section.get("currency_column")
+        keys = [*groups, _ident(currency) if currency else "null::varchar"]
+        sums = [f"sum({_ident(c['name'])}) as {_ident(c['name'])}" for c in section["columns"] if c.get("total")]
+        summary = run_query(
+            con,
+            f"select {', '.join(f'{k} as {n}' for k, n in zip(keys, [*groups, '_currency'], strict=True))}, "
+            f"count(*)::bigint as _rows{''.join(', ' + s for s in sums)} from _cb_table group by all",
+        )
+    finally:
+        con.execute("drop table if exists _cb_table")
+    described = section.get("top") or section.get("sort") or {}
+    return top, {"limit": limit, "order": described.get("label"), "summary": summary}
+
+
+def full_table(con: duckdb.DuckDBPyConnection, section_id: str, period: str | None) -> dict[str, Any]:
+    """Every row of a table section (of `period`, for a table by period): what the served page shows
+    in place of the top rows. ValueError for an unknown section or a missing period."""
+    spec = layout()
+    tables = {s["id"]: s for s in spec["sections"] if s["component"] == "table"}
+    if section_id not in tables:
+        raise ValueError(f"no table {section_id!r} on the page (tables: {', '.join(tables)})")
+    section = tables[section_id]
+    missing = [t for t in section.get("requires", []) if t not in existing_tables(con)]
+    if missing:
+        raise ValueError(f"table {section_id!r} has no data yet (missing {', '.join(missing)})")
+    load_functions(con)
+    con.execute(query_text("_kpis_through.sql"))
+    body = query_text(section["query"]).strip().rstrip(";")
+    column = section.get("period_column")
+    if not column:
+        return run_query(con, body)
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period or ""):
+        raise ValueError(f"table {section_id!r} needs period=YYYY-MM")
+    return run_query(con, f"select * from ({body}) as q where {_ident(column)} = ?", [period])
 
 
 EXPLAIN_NEEDS = {"mart_kpis", "mart_statements", "statement_line_accounts", "periods", "erp_journal_lines"}
@@ -390,7 +489,16 @@ def _kpi_tile(
     return tiles
 
 
-def render_html(data: dict[str, Any]) -> str:
+# An archived page's parts shared with the other archived pages: put(stem, extension, text) writes the
+# text once, content-addressed, and returns its address relative to the page (reports/history.py)
+SharedParts = Callable[[str, str, str], str]
+
+
+def render_html(data: dict[str, Any], shared: SharedParts | None = None) -> str:
+    """The page: one self-contained file; or, with `shared` (an archived version), the page's own
+    figures inline and the parts it shares with other versions (the chart library, its script and
+    style, the data that is the same for every version archived by a run) as files beside it, which
+    the page loads from disk (its CSP allows 'self' scripts)."""
     meta = data["meta"]
     kpi_rows = data["datasets"][meta["kpi_query"]]
     cols = kpi_rows["columns"]
@@ -404,19 +512,34 @@ def render_html(data: dict[str, Any]) -> str:
         if s["component"] == "tiles"
     }
     scripts = [_inline_script(static_text(f"vendor/{CHART_LIBRARY}")), _inline_script(static_text("dashboard.js"))]
+    css = Markup(static_text("dashboard.css"))
+    sections, hrefs = data["sections"], None
+    if shared is not None:
+        name = meta["kpi_query"]
+        own = {"meta": meta, "datasets": {name: data["datasets"][name]}}
+        common = {**data, "datasets": {k: v for k, v in data["datasets"].items() if k != name}}
+        del common["meta"]
+        hrefs = {
+            "data": shared("data", "js", f"window.CLOSEBOARD_SHARED = {json_for_script(common)};\n"),
+            "chart": shared("chart", "js", scripts[0]),
+            "page": shared("dashboard", "js", scripts[1]),
+            "css": shared("dashboard", "css", css),
+        }
+        data = {**own, "shared": hrefs["data"]}
     return (
         environment()
         .get_template("dashboard.html")
         .render(
-            script_hashes=" ".join(_script_hash(s) for s in scripts),
+            script_hashes="'self'" if hrefs else " ".join(_script_hash(s) for s in scripts),
             meta=meta,
-            sections=data["sections"],
+            sections=sections,
             tiles=prerendered,
             served_marker=Markup(SERVED_MARKER),
             data_json=json_for_script(data),
-            css=Markup(static_text("dashboard.css")),
+            css=css,
             chart_js=scripts[0],
             page_js=scripts[1],
+            shared=hrefs,
         )
     )
 

@@ -1,7 +1,8 @@
 """Served mode: the dashboard over HTTP on this machine, with a reload control that refreshes.
 
 `closeboard serve` runs `serve(home)`: starlette + uvicorn on 127.0.0.1 by default.
-- GET /, /latest.html, /history.html and archived pages (any .html under <home>/reports): the file
+- GET /, /latest.html, /history.html and archived pages (any .html under <home>/reports, and the .js
+  and .css archived pages share): the file
   as rendered, with a served-mode block injected into pages that carry the marker: a fresh token
   for this page view, the API paths and the max age.
 - POST /api/refresh: launches the Dagster `refresh` job. With a Dagster webserver URL (`dagster_url`,
@@ -15,6 +16,8 @@
   what `closeboard explain` gives for a tile, or the journal lines (and balances) behind a statement line, with
   every row (up to EXPLAIN_ROWS), read from the readers' copy; the page's click-to-explain fetches it.
   Refused (403) without a page token this server issued.
+- GET /api/table?section=ID&period=P: every row of one of the page's tables (the file embeds the first
+  rows of each period only), from the readers' copy; page token and Host checks as /api/explain.
 - GET /api/status: the published run (reports/status.json) and the refresh job's state
   (running / succeeded / failed, whichever way it was launched) and last progress line, so a page
   can tell that newer data exists and follow a refresh it started.
@@ -324,6 +327,8 @@ def host_name(header: str | None) -> str:
     return value.rsplit(":", 1)[0].rstrip(".") if value.count(":") <= 1 else value
 
 
+# what else a page may load from the reports folder: an archived page's shared parts (reports/history.py)
+ASSET_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 EXPLAIN_ROWS = 100_000  # the rows one explanation may carry to the served page ("all of them")
 
 
@@ -357,6 +362,32 @@ def explanation(home: Home, query: Mapping[str, str]) -> tuple[dict[str, Any], i
         con.close()
 
 
+TABLE_ROWS = 200_000  # the rows one table may carry to the served page ("all of them")
+
+
+def table(home: Home, query: Mapping[str, str]) -> tuple[dict[str, Any], int]:
+    """The answer of GET /api/table and its HTTP status: every row of a table section of the page (of
+    one period), read from the readers' copy, or {error} (400 for an unknown table or period, 404
+    without a warehouse)."""
+    from reports.render import full_table
+    from warehouse.db import connect
+
+    if not home.read_copy.exists():
+        return {"error": "no warehouse yet: run a refresh"}, 404
+    con = connect(home.read_copy, read_only=True)
+    try:
+        rows = full_table(con, query.get("section") or "", query.get("period") or None)
+    except ValueError as exc:
+        return {"error": str(exc)}, 400
+    finally:
+        con.close()
+    if len(rows["rows"]) > TABLE_ROWS:
+        return {
+            "error": f"{len(rows['rows'])} rows: more than the {TABLE_ROWS} one page shows; use closeboard export"
+        }, 400
+    return rows, 200
+
+
 def create_app(
     home: Home | str | Path,
     *,
@@ -379,7 +410,7 @@ def create_app(
             return {}
 
     def page_file(name: str) -> Path | None:
-        if not name.endswith(".html"):
+        if not name.endswith((".html", *ASSET_TYPES)):
             return None
         root = reports_dir.resolve()
         try:
@@ -395,6 +426,12 @@ def create_app(
         path = page_file(name)
         if path is None:
             return Response("not found", status_code=404, media_type="text/plain")
+        if path.suffix in ASSET_TYPES:  # an archived page's shared script, style or data
+            return Response(
+                path.read_bytes(),
+                media_type=ASSET_TYPES[path.suffix],
+                headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+            )
         html = path.read_text(encoding="utf-8")
         if SERVED_MARKER in html:
             served = {
@@ -402,6 +439,7 @@ def create_app(
                 "refresh_url": "/api/refresh",
                 "status_url": "/api/status",
                 "explain_url": "/api/explain",
+                "table_url": "/api/table",
                 "max_age_s": max_age_s,
             }
             block = f'<script type="application/json" id="cb-served">{json_for_script(served)}</script>'
@@ -437,9 +475,16 @@ def create_app(
         return JSONResponse(body, status_code=202 if started else 409)
 
     async def explain(request: Request) -> Response:
+        return await read_api(request, explanation)
+
+    async def rows(request: Request) -> Response:
+        return await read_api(request, table)
+
+    async def read_api(request: Request, answer: Any) -> Response:
+        """A read-only API call of a served page: refused (403) without a page token this server issued."""
         if not tokens.valid(request.headers.get("x-closeboard-token")):
             return JSONResponse({"error": "missing or unknown page token: reload the page"}, status_code=403)
-        body, code = await run_in_threadpool(explanation, home, dict(request.query_params))
+        body, code = await run_in_threadpool(answer, home, dict(request.query_params))
         return Response(
             json.dumps(body, ensure_ascii=False, default=str),
             status_code=code,
@@ -471,6 +516,7 @@ def create_app(
             Route("/api/refresh", refresh, methods=["POST"]),
             Route("/api/status", status, methods=["GET"]),
             Route("/api/explain", explain, methods=["GET"]),
+            Route("/api/table", rows, methods=["GET"]),
             Route("/{path:path}", page, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -8,6 +8,7 @@
   "use strict";
 
   var DATA = JSON.parse(document.getElementById("cb-data").textContent);
+  if (DATA.shared) DATA = withShared(DATA);
   var servedEl = document.getElementById("cb-served");
   var SERVED = servedEl ? JSON.parse(servedEl.textContent) : null;
   var META = DATA.meta;
@@ -19,6 +20,24 @@
   var state = { period: META.default_period };
   var charts = {};
   var redrawers = [];
+
+  // An archived version (reports/history.py) carries its own figures and meta inline and loads what it
+  // shares with the other versions of its run (sections, datasets, explanations) from a file beside it.
+  function withShared(own) {
+    var common = window.CLOSEBOARD_SHARED;
+    if (!common) {
+      var note = document.createElement("p");
+      note.className = "missing";
+      note.textContent = "This archived page's data file (" + own.shared + ") is missing: keep the reports folder whole.";
+      document.getElementById("main").prepend(note);
+      throw new Error("missing " + own.shared);
+    }
+    var out = {};
+    Object.keys(common).forEach(function (k) { out[k] = common[k]; });
+    out.meta = own.meta;
+    out.datasets = Object.assign({}, common.datasets, own.datasets);
+    return out;
+  }
 
   // ------------------------------------------------------------------ exact decimals
 
@@ -462,6 +481,7 @@
   // ------------------------------------------------------------------ tables
 
   var tables = {};
+  var CURRENCY_KEY = "\u0000currency";  // a summary row's currency, beside the table's own columns
 
   function compare(a, b, format) {
     if (a === null || a === undefined) return b === null || b === undefined ? 0 : 1;  // blanks last
@@ -518,17 +538,72 @@
     table.appendChild(t.tfoot);
     wrap.appendChild(table);
     body.appendChild(wrap);
+    t.table = table;
+    t.more = el("p", { class: "note table-more", hidden: "" });
+    body.appendChild(t.more);
     tables[section.id] = t;
     return t;
   }
 
+  // A table embeds the first rows of each period in its sort order (sections.yaml `rows`), and
+  // DATA.tables[id].summary the count of every row and the sums of its total columns per period, facet
+  // and currency (from SQL): offline, the totals are those of every row and the page says how many
+  // rows are left out; served, every row of the period comes from the server (GET /api/table).
+  var fullRows = {};  // section id -> period -> records | "loading" | {error}
+
+  function tableInfo(section) { return (DATA.tables || {})[section.id] || null; }
+
+  function asRecords(body) {
+    return body.rows.map(function (row) { var r = {}; body.columns.forEach(function (c, i) { r[c] = row[i]; }); return r; });
+  }
+
+  // the summary rows of the selected period (and facet)
+  function summaryOf(section, facet) {
+    var info = tableInfo(section);
+    if (!info) return null;
+    return asRecords(info.summary).filter(function (r) {
+      if (section.period_column && r[section.period_column] !== state.period) return false;
+      return !(facet && section.facet && r[section.facet.column] !== facet);
+    });
+  }
+
+  function rowCount(summary) { return summary.reduce(function (n, r) { return n + Number(r._rows); }, 0); }
+
+  function fetchTable(t, key) {
+    var section = t.section, cache = fullRows[section.id] = fullRows[section.id] || {};
+    cache[key] = "loading";
+    var q = "section=" + encodeURIComponent(section.id) + (section.period_column ? "&period=" + encodeURIComponent(key) : "");
+    fetch(SERVED.table_url + "?" + q, { headers: { "Accept": "application/json", "X-Closeboard-Token": SERVED.token }, cache: "no-store" })
+      .then(function (r) { return r.json().then(function (body) { if (!r.ok) throw new Error(body.error || ("HTTP " + r.status)); return body; }); })
+      .then(function (body) { cache[key] = asRecords(body); })
+      .catch(function (err) { cache[key] = { error: err.message }; })
+      .then(function () { if (!section.period_column || key === state.period) drawTable(t); });
+  }
+
+  // every row of the selected period from the server when the embedded ones are not all of them
+  // (served mode), else null; `t.fetchNote` says what happens meanwhile
+  function serverRows(t, embedded) {
+    var section = t.section, summary = summaryOf(section, "");
+    t.fetchNote = "";
+    // an archived version keeps the rows it was archived with (the server's are today's)
+    if (!SERVED || !SERVED.table_url || META.archived || !summary || rowCount(summary) <= embedded) return null;
+    var key = section.period_column ? state.period : "*";
+    var got = (fullRows[section.id] || {})[key];
+    if (got === undefined) { fetchTable(t, key); got = "loading"; }
+    if (Array.isArray(got)) return got;
+    t.fetchNote = got === "loading" ? "Loading every row from the server…" : "Could not fetch every row (" + got.error + "): the first rows are shown.";
+    return null;
+  }
+
   function drawTable(t) {
     var section = t.section;
-    var all = records(section.query);
+    var all = records(section.rows_query || section.query);
     if (section.period_column) all = all.filter(function (r) { return r[section.period_column] === state.period; });
+    var full = serverRows(t, all.length);
+    if (full) all = full;
     if (t.facetSelect) {
       var values = [];
-      all.forEach(function (r) { var v = r[section.facet.column]; if (values.indexOf(v) < 0) values.push(v); });
+      all.concat(!full && summaryOf(section, "") || []).forEach(function (r) { var v = r[section.facet.column]; if (values.indexOf(v) < 0) values.push(v); });
       values.sort();
       if (t.facet && values.indexOf(t.facet) < 0) values.push(t.facet);
       t.facetSelect.textContent = "";
@@ -573,21 +648,29 @@
     });
     t.tbody.textContent = "";
     t.tbody.appendChild(frag);
-    // totals over the rows the filter keeps, one line per currency
+    // totals, one line per currency: over the rows the filter keeps; while rows are left out of the
+    // file and no filter is set, those of every row (the summary computed in SQL)
+    var facetRows = t.facet ? all.filter(function (r) { return r[section.facet.column] === t.facet; }) : all;
+    var summary = full ? null : summaryOf(section, t.facet);
+    var inAll = summary ? Math.max(rowCount(summary), facetRows.length) : facetRows.length;
+    var partial = inAll > facetRows.length;
+    var fromSummary = partial && !needle;
+    var totalRows = fromSummary ? summary.map(function (r) { var o = {}; o[CURRENCY_KEY] = r._currency || CURRENCY; section.columns.forEach(function (c) { o[c.name] = r[c.name]; }); return o; }) : rows;
+    var currencyOfTotal = fromSummary ? function (r) { return r[CURRENCY_KEY]; } : currencyOf;
     t.tfoot.textContent = "";
     var totalCols = section.columns.filter(function (c) { return c.total; });
     var currencies = [];
-    rows.forEach(function (r) { var c = currencyOf(r); if (currencies.indexOf(c) < 0) currencies.push(c); });
+    totalRows.forEach(function (r) { var c = currencyOfTotal(r); if (currencies.indexOf(c) < 0) currencies.push(c); });
     if (!currencies.length) currencies.push(CURRENCY);
     if (totalCols.length) {
       currencies.forEach(function (cur, i) {
-        var tr = el("tr", { class: "total", "data-currency": cur });
+        var tr = el("tr", { class: "total", "data-currency": cur, "data-of": fromSummary ? "all" : "rows" });
         section.columns.forEach(function (col, j) {
           var td = el("td", { class: isNumeric(col.format) ? "num" : "", "data-column": col.name });
           if (col.total) {
             var sum = 0n, moneyCol = col.format === "money" || col.format === "money_cents";
-            rows.forEach(function (r) {
-              if (moneyCol && currencyOf(r) !== cur) return;
+            totalRows.forEach(function (r) {
+              if (moneyCol && currencyOfTotal(r) !== cur) return;
               var v = hundredths(r[col.name]);
               if (v !== null) sum += v;
             });
@@ -597,15 +680,30 @@
               td.setAttribute("data-raw", raw);
             }
           } else if (j === 0) {
-            td.textContent = currencies.length > 1 ? "Total " + cur : "Total";
+            td.textContent = (currencies.length > 1 ? "Total " + cur : "Total") +
+              (fromSummary ? " (all " + inAll.toLocaleString("en-US") + " rows)" : partial ? " of the matching rows shown" : "");
           }
           tr.appendChild(td);
         });
         t.tfoot.appendChild(tr);
       });
     }
-    t.count.textContent = rows.length + " of " + all.length + " rows";
+    var info = tableInfo(section) || {};
+    t.count.textContent = !partial ? rows.length + " of " + facetRows.length + " rows"
+      : needle ? rows.length + " of the " + facetRows.length + " rows shown match (" + inAll.toLocaleString("en-US") + " in all)"
+      : facetRows.length + " of " + inAll.toLocaleString("en-US") + " rows shown" + (info.order ? " (" + info.order + ")" : "");
     t.count.setAttribute("data-rows", String(rows.length));
+    t.count.setAttribute("data-all-rows", String(inAll));
+    t.table.setAttribute("data-complete", partial ? "false" : "true");
+    t.table.setAttribute("data-from", full ? "server" : "file");
+    var more = inAll - facetRows.length;
+    var exported = section.export ? "`closeboard export --period " + state.period + (META.archived ? " --version " + META.archived.version : "") +
+      " --xlsx FILE` (" + section.export + ")" : "";
+    t.more.textContent = t.fetchNote || (!partial ? "" : more.toLocaleString("en-US") + " more row" + (more === 1 ? " is" : "s are") +
+      (META.archived ? " left out of this archived page" + (exported ? ": " + exported : "")
+        : " left out of this file: open the page with `closeboard serve` to see every row" + (exported ? ", or " + exported : "")) + ".");
+    t.more.hidden = !t.more.textContent;
+    t.more.setAttribute("data-more", String(partial ? more : 0));
   }
 
   // ------------------------------------------------------------------ reconciliation
@@ -717,7 +815,10 @@
           t.input.focus({ preventScroll: true });
         });
         card.appendChild(btn);
-        if (r.items > 200) card.appendChild(el("div", { class: "note" }, "the 200 largest are listed"));
+        // recon_items.sql lists the 200 largest of each check; the file embeds the first `rows` of them
+        var listed = SERVED && SERVED.table_url ? 200 : Math.min(200, (tableInfo({ id: section.items_section }) || {}).limit || 200);
+        if (r.items > listed) card.appendChild(el("div", { class: "note" }, "the " + listed + " largest are listed" +
+          (listed < 200 ? " in this file (`closeboard serve` lists 200)" : "")));
       }
       list.appendChild(card);
     });

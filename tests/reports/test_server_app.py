@@ -25,6 +25,7 @@ FAKE_REFRESH = [sys.executable, "-c", "import time; print('step one', flush=True
 def served_home(demo_home: Path, tmp_path: Path) -> Path:
     home = tmp_path / "home"
     shutil.copytree(demo_home / "reports", home / "reports")
+    shutil.copy(demo_home / "warehouse.read.duckdb", home / "warehouse.read.duckdb")  # the page's tables read it
     (home / "secret.txt").write_text("not served")
     return home
 

@@ -172,7 +172,7 @@ def marts(context: dg.AssetExecutionContext, closeboard: CloseboardResource):
     group_name=REPORTS_GROUP,
     deps=[
         *MART_KEYS,
-        dg.AssetKey("close_snapshots"),  # after the snapshot step
+        dg.AssetKey("refresh_snapshots"),  # after the refresh's snapshot step (pipelines.close)
         *(dg.AssetKey(name) for name in ("recon_results", "recon_items", "recon_bank_matches")),
     ],
     description="The dashboard page (var/reports/latest.html) the finance team opens.",

@@ -1,12 +1,18 @@
 """The monthly close in Dagster: the snapshot assets and the sign-off op.
 
 DESIGN "Snapshot history and the monthly close" and "Operations":
-- `close_snapshots` (unpartitioned, group `close`, part of `refresh`): after reconciliation, appends
-  a version for every ended month whose fingerprint changed (a plain refresh is how a restatement
-  appears).
+- `refresh_snapshots` (unpartitioned, group `close`, part of `refresh`): the refresh's step that
+  appends a version for every ended month whose fingerprint changed (a plain refresh is how a
+  restatement appears), reporting each one as a materialization of its month's `close_snapshot`.
 - `close_snapshot` (group `close_history`, partitioned by month from company.first_period, the open
-  month being the extra partition; `BackfillPolicy.single_run()`): the same warehouse function over
-  `context.partition_keys`, so a backfill of the whole history is one run from the UI.
+  month being the extra partition; `BackfillPolicy.single_run()`): the history. Its partitions carry
+  every version, whichever step appended it; a backfill runs the same warehouse function over
+  `context.partition_keys`, so the whole history is one run from the UI.
+
+One asset name speaks of the history (issue 15, item 7): the refresh's step was called
+`close_snapshots` until it was renamed, so a Dagster home from before keeps old materializations of
+that key; nothing reads them (the close state is in the warehouse table `close_snapshots`, which
+keeps its name), and `dagster asset wipe close_snapshots` removes them from the catalog.
 - `sign_off`: the op of the `close_period` job (run config period, by, override): sign-off is an
   action, not a materialization.
 
@@ -35,9 +41,10 @@ from warehouse.snapshots import CloseRefused, Snapshot, close, ended_periods, ta
 # single-run backfills are what DESIGN asks for; Dagster marks the parameter beta
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`")
 
-CLOSE_GROUP = "close"  # close_snapshots: the refresh's unpartitioned snapshot step
+CLOSE_GROUP = "close"  # refresh_snapshots: the refresh's unpartitioned snapshot step
 HISTORY_GROUP = "close_history"  # close_snapshot: one partition per month, for backfills
 HISTORY_KEY = dg.AssetKey("close_snapshot")  # the history: one partition per month
+REFRESH_STEP_KEY = dg.AssetKey("refresh_snapshots")  # the refresh's step that appends versions
 HISTORY_KPIS = ("revenue", "net_income", "cash", "ar", "ap")  # the key figures each version shows in Dagster
 SIGN_OFF = "sign_off"
 
@@ -115,20 +122,21 @@ def month_partitions(config: Config) -> dg.MonthlyPartitionsDefinition:
 
 
 def close_assets(config: Config, *, upstream: Sequence[dg.AssetKey] = ()) -> list[dg.AssetsDefinition]:
-    """`close_snapshots` and `close_snapshot` for `config` (the partitions start at its first
+    """`refresh_snapshots` and `close_snapshot` for `config` (the partitions start at its first
     period); `upstream` is what the snapshot waits for (the marts and the reconciliation assets)."""
     deps = list(dict.fromkeys([*MART_KEYS, *upstream]))
 
     @dg.asset(
-        name="close_snapshots",
+        name=REFRESH_STEP_KEY.path[-1],
         group_name=CLOSE_GROUP,
         deps=deps,
-        description="Close history: appends a snapshot version for every ended month whose ledger "
-        "figures or ERROR verdicts changed (a restatement, after a month was closed).",
+        description="The refresh's snapshot step: appends a version for each ended month whose figures "
+        "changed (its ledger figures or ERROR verdicts: a restatement, after a month was closed); the "
+        "history is the partitions of close_snapshot, where each appended version is reported.",
         pool="warehouse",
         kinds={"duckdb"},
     )
-    def close_snapshots(context: dg.AssetExecutionContext, closeboard: CloseboardResource) -> dg.MaterializeResult:
+    def refresh_snapshots(context: dg.AssetExecutionContext, closeboard: CloseboardResource) -> dg.MaterializeResult:
         appended = snapshot_periods(closeboard, context.run_id, None, publish=False)
         for snap in appended:  # the month's partition of the history shows the new version
             context.log_event(history_materialization(snap))
@@ -141,7 +149,7 @@ def close_assets(config: Config, *, upstream: Sequence[dg.AssetKey] = ()) -> lis
     @dg.asset(
         name="close_snapshot",
         group_name=HISTORY_GROUP,
-        deps=[*deps, dg.AssetKey("close_snapshots")],
+        deps=[*deps, REFRESH_STEP_KEY],
         partitions_def=month_partitions(config),
         backfill_policy=dg.BackfillPolicy.single_run(),
         description="The close snapshot of one month (a partition): a new draft/restated version when "
@@ -157,7 +165,7 @@ def close_assets(config: Config, *, upstream: Sequence[dg.AssetKey] = ()) -> lis
         progress.emit(f"history: {len(appended)} snapshot version(s) appended")
         context.add_output_metadata(_snapshot_metadata(appended))
 
-    return [close_snapshots, close_snapshot]
+    return [refresh_snapshots, close_snapshot]
 
 
 # --- the sign-off (an op: an action, not a materialization) --------------------------------------

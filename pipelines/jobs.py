@@ -1,6 +1,7 @@
 """The jobs, named for what people do (DESIGN "Operations"), each selecting asset groups:
 
-- `refresh`: every source, the marts, the reconciliation, the close snapshots step and the page
+- `refresh`: every source, the marts, the reconciliation, the snapshot step (`refresh_snapshots`,
+  which appends versions to the `close_snapshot` history) and the page
   (unpartitioned: which periods to pull is decided inside the run from the ledger summary);
 - `backfill_history`: the partitioned close snapshot alone (no source is read);
 - `close_draft`: a whole refresh plus one month's draft close snapshot (the close-draft schedule);

@@ -22,6 +22,7 @@ import difflib
 import json
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -33,6 +34,7 @@ from typing import Any
 import click
 import duckdb
 
+from connectors.periods import shift as _shift
 from warehouse.db import connect, sql_text
 from warehouse.models import load_functions
 
@@ -374,12 +376,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _shift(period: str, months: int) -> str:
-    year, month = map(int, period.split("-"))
-    index = year * 12 + month - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
 @dataclass
 class _Context:
     con: duckdb.DuckDBPyConnection
@@ -515,6 +511,20 @@ def _sources(ctx: _Context) -> list[dict[str, Any]]:
     return out
 
 
+def reported_period(con: duckdb.DuckDBPyConnection, period: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """(`period`, or the last ended month when None; the reported periods with their open flag and
+    currency). Raises ExplainError naming the reported periods when `period` is not one of them."""
+    context = _run(con, _query("explain_context.sql"), {})
+    periods = [r["period"] for r in context]
+    if period is None:
+        ended = [r["period"] for r in context if not r["is_open"]]
+        period = ended[-1] if ended else (periods[-1] if periods else "")
+    if period not in periods:
+        span = f"{periods[0]} to {periods[-1]}" if periods else "none (run `closeboard refresh` first)"
+        raise ExplainError(f"unknown period {period!r}; the reported periods are {span}")
+    return period, context
+
+
 def explain(con: duckdb.DuckDBPyConnection, kpi: str, period: str | None = None, *, limit: int = 20) -> dict[str, Any]:
     """Everything behind one figure of `mart_kpis` (see the module docstring), for `period` (default:
     the last ended month), with at most `limit` rows listed per figure. Raises ExplainError naming
@@ -525,14 +535,7 @@ def explain(con: duckdb.DuckDBPyConnection, kpi: str, period: str | None = None,
         close = difflib.get_close_matches(kpi, known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise ExplainError(f"unknown KPI {kpi!r}{hint}; the KPIs are: {', '.join(known)}")
-    context = _run(con, _query("explain_context.sql"), {})
-    periods = [r["period"] for r in context]
-    if period is None:
-        ended = [r["period"] for r in context if not r["is_open"]]
-        period = ended[-1] if ended else (periods[-1] if periods else "")
-    if period not in periods:
-        span = f"{periods[0]} to {periods[-1]}" if periods else "none (run `closeboard refresh` first)"
-        raise ExplainError(f"unknown period {period!r}; the reported periods are {span}")
+    period, context = reported_period(con, period)
     load_functions(con)  # temp macros the mart's expressions use (this connection only)
     figure = _run(
         con, f"select value from {MART} where kpi = $kpi and period = $period", {"kpi": kpi, "period": period}
@@ -703,6 +706,26 @@ CASH_FLOW_MODEL = "warehouse/sql/marts/80_cash_flow.sql"
 STATEMENT_ROW_COLUMNS = ("posted_date", "entry_id", "line_no", "account_id", "description", "document_id", "amount")
 
 
+def _no_line(con: duckdb.DuckDBPyConnection, statement: str, rollup: str, line_id: str, period: str) -> ExplainError:
+    """The error for a line `mart_statements` does not have: the lines it has (with a figure) that
+    month, the closest first when one is near."""
+    known = [
+        r["line_id"]
+        for r in _run(
+            con,
+            "select line_id from mart_statements where statement = $statement and rollup = $rollup "
+            "and period = $period and amount is not null order by line_order",
+            {"statement": statement, "rollup": rollup, "period": period},
+        )
+    ]
+    close = difflib.get_close_matches(line_id, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    listed = f"; its lines are: {', '.join(known)}" if known else " (the rollups are account and subtype)"
+    return ExplainError(
+        f"no {statement.replace('_', ' ')} line {line_id!r} (rollup {rollup!r}) in period {period!r}{hint}{listed}"
+    )
+
+
 def income_line_accounts(con: duckdb.DuckDBPyConnection) -> dict[str, list[list[Any]]]:
     """Per income-statement line ("rollup|line_id"): the accounts it adds up, each with its sign."""
     out: dict[str, list[list[Any]]] = {}
@@ -751,7 +774,7 @@ def explain_statement_line(
         {"rollup": rollup, "line": line_id, "period": period},
     )
     if not figure:
-        raise ExplainError(f"no income statement line {line_id!r} (rollup {rollup!r}) in period {period!r}")
+        raise _no_line(con, "income_statement", rollup, line_id, period)
     parts = income_line_accounts(con).get(f"{rollup}|{line_id}", [])
     rows = assemble_line(
         [[a, s, "pnl"] for a, s in parts], {}, income_lines(con, period, limit=limit), {}, "", limit=limit
@@ -955,9 +978,7 @@ def explain_balance_line(
         {"statement": statement, "rollup": rollup, "line": line_id, "period": period},
     )
     if not figure:
-        raise ExplainError(
-            f"no {statement.replace('_', ' ')} line {line_id!r} (rollup {rollup!r}) in period {period!r}"
-        )
+        raise _no_line(con, statement, rollup, line_id, period)
     parts = line_parts(con).get(f"{statement}|{rollup}|{line_id}")
     if not parts:
         raise ExplainError(f"{statement.replace('_', ' ')} line {line_id!r} is a check, not a sum of balances")
@@ -1109,19 +1130,114 @@ def to_json(result: dict[str, Any]) -> str:
     return json.dumps(result, indent=2, ensure_ascii=False)
 
 
-def print_explain(read_copy: Path, kpi: str, period: str | None, *, limit: int = 20, as_json: bool = False) -> int:
-    """`closeboard explain`: print the explanation (or its JSON); the exit status: 0, or 1 for an
-    unknown KPI or period (the message lists what exists), 2 when there is no warehouse yet."""
+def _print(
+    read_copy: Path,
+    compute: Callable[[duckdb.DuckDBPyConnection], dict[str, Any]],
+    lines: Callable[[dict[str, Any]], list[str]],
+    as_json: bool,
+) -> int:
+    """Print what `compute` explains on the read copy (its `lines`, or its JSON); the exit status: 0,
+    or 1 for an ExplainError (the message lists what exists), 2 when there is no warehouse yet."""
     if not read_copy.exists():
         click.echo(f"no warehouse yet at {read_copy}: run `closeboard refresh` (or `closeboard demo`) first", err=True)
         return 2
     con = connect(read_copy, read_only=True)
     try:
-        result = explain(con, kpi, period, limit=limit)
+        result = compute(con)
     except ExplainError as exc:
         click.echo(f"✗ {exc}", err=True)
         return 1
     finally:
         con.close()
-    click.echo(to_json(result) if as_json else "\n".join(text_lines(result)))
+    click.echo(to_json(result) if as_json else "\n".join(lines(result)))
     return 0
+
+
+def print_explain(read_copy: Path, kpi: str, period: str | None, *, limit: int = 20, as_json: bool = False) -> int:
+    """`closeboard explain KPI`: print the explanation (or its JSON); the exit status as `_print`."""
+    return _print(read_copy, lambda con: explain(con, kpi, period, limit=limit), text_lines, as_json)
+
+
+# the statements by the names `closeboard explain --statement` takes (short or as mart_statements has them)
+STATEMENT_NAMES = {
+    "income": "income_statement",
+    "balance": "balance_sheet",
+    "cash": "cash_flow",
+    **{name: name for name in ("income_statement", *BALANCE_STATEMENTS)},
+}
+
+
+def explain_line(
+    con: duckdb.DuckDBPyConnection, statement: str, rollup: str, line_id: str, period: str | None, *, limit: int | None
+) -> dict[str, Any]:
+    """`explain_statement_line` for the CLI: `period` defaults to the last ended month (as for a KPI),
+    and the answer carries the currency and whether the month is open."""
+    period, context = reported_period(con, period)
+    result = explain_statement_line(con, rollup, line_id, period, limit=limit, statement=STATEMENT_NAMES[statement])
+    is_open = next(r["is_open"] for r in context if r["period"] == period)
+    return {**result, "open_month": bool(is_open), "currency": context[0]["currency"]}
+
+
+INCOME_LINE_DOC = (
+    "Income-statement line: the month's journal lines on the accounts below (revenue credit − debit, "
+    "expenses debit − credit), each signed as the line counts it."
+)
+
+
+def statement_text_lines(result: dict[str, Any]) -> list[str]:
+    """A statement line's explanation as the terminal shows it: the figure, what the line adds up
+    (accounts with their sign, earnings rows), then its rows largest first and their sum."""
+    from connectors.plain import printable
+
+    mtd = " (month to date)" if result["open_month"] else ""
+    statement = result["statement"].replace("_", " ")
+    out = [
+        f"{statement} {result['period']}{mtd}, line {result['line_id']} {result['label']} "
+        f"(rollup {result['rollup']}): {_fmt(result['value'])} {result['currency']}",
+        "",
+        f"definition ({result['model']}):",
+    ]
+    out += ["  " + line for line in textwrap.wrap(result.get("doc") or INCOME_LINE_DOC, 96)]
+    out.append("  the sum of:")
+    for a in result["accounts"]:
+        sign = "+" if a["sign"] > 0 else "−"
+        how = f" ({a['mode']})" if a.get("mode") else ""
+        out.append(f"    {sign} {a['account_id']:<20} {a.get('account_name') or ''}{how}".rstrip())
+    rows, columns = result["rows"], result["columns"]
+    noun = result.get("noun", "journal lines")
+    tie = "=" if result["ties"] else "does not tie to"
+    out += [
+        "",
+        f"{rows['count']:,} {noun}, sum {_fmt(rows['total'])} {tie} the line {_fmt(result['value'])}"
+        + (", largest first:" if rows["shown"] else ""),
+    ]
+    for shown in rows["shown"]:
+        row = dict(zip(columns, shown, strict=True))
+        entry = f"{row['entry_id']}/{row['line_no']}" if row.get("entry_id") else ""
+        detail = " ".join(str(row[k]) for k in ("description", "document_id") if row.get(k))
+        out.append(
+            f"  {row.get('posted_date') or '':<10}  {entry:<14} {str(row.get('account_id') or ''):<20} "
+            f"{_fmt(row['amount']):>16}  {detail}".rstrip()
+        )
+    if rows["more"]["count"]:
+        out.append(f"  and {rows['more']['count']:,} more totalling {_fmt(rows['more']['total'])}")
+    return [printable(line) for line in out]
+
+
+def print_statement_line(
+    read_copy: Path,
+    statement: str,
+    line_id: str,
+    period: str | None,
+    *,
+    rollup: str = "account",
+    limit: int = 20,
+    as_json: bool = False,
+) -> int:
+    """`closeboard explain --statement S --line ID`: print the line's explanation (or its JSON)."""
+    return _print(
+        read_copy,
+        lambda con: explain_line(con, statement, rollup, line_id, period, limit=limit),
+        statement_text_lines,
+        as_json,
+    )

@@ -6,6 +6,8 @@ are read as data instead of text (the grammar, with examples, is docs/views.md):
 
     ```sql revenue_by_customer        a named query: exactly one SELECT, run read-only on the read copy
     ```tile / ```chart / ```table     a component: a YAML mapping naming a query and its columns
+    ```statement / ```check           a statement (mart_statements) or one reconciliation check's card
+                                      (recon_results) for the page's period, as the dashboard shows them
 
 Every view is validated when loaded and again before each render (`check_view`): each problem is a
 ViewProblem naming the file, the line and the fix. A view with a problem is rendered as an error box,
@@ -16,6 +18,7 @@ same CSS and vendored chart library inlined, every text autoescaped, money forma
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -29,18 +32,25 @@ import yaml
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from connectors.periods import shift
 from connectors.plain import write_atomic
 from reports import formatting
+from reports.explain import STATEMENT_NAMES
+from reports.explain import kpis as kpi_names
 from reports.render import (
     CHART_LIBRARY,
     _inline_script,
     _script_hash,
     environment,
+    existing_tables,
     json_for_script,
+    layout,
+    query_text,
     static_text,
 )
+from warehouse.checks import CHECKS
 
-COMPONENTS = ("tile", "chart", "table")
+COMPONENTS = ("tile", "chart", "table", "statement", "check")
 FORMATS = {
     "usd": "money in US dollars, to the cent",
     "eur": "money in euros, to the cent",
@@ -52,11 +62,22 @@ FORMATS = {
     "text": "as the query returns it",
 }
 FIELDS = {
-    "tile": {"query": True, "value": True, "label": False, "format": False, "comparison": False, "period": False},
+    "tile": {
+        "query": True,
+        "value": True,
+        "label": False,
+        "format": False,
+        "comparison": False,
+        "period": False,
+        "budget": False,
+    },
     "chart": {"query": True, "x": True, "y": True, "type": False, "series": False, "title": False, "format": False},
     "table": {"query": True, "columns": False, "formats": False, "sort": False, "totals": False, "title": False},
+    "statement": {"statement": True, "rollup": False, "title": False},
+    "check": {"check": True, "title": False},
 }
-CHART_TYPES = ("line", "bar")
+CHART_TYPES = ("line", "bar", "area")  # area: a line chart filled to the axis
+ROLLUPS = ("account", "subtype")  # a statement's lines by account (nested by parent) or by type and subtype
 COMPARISONS = {"mom": 1, "yoy": 12}
 # canonical tables whose money is in each record's own currency: a sum over them must keep the
 # currency apart (group by it, or filter on it)
@@ -222,8 +243,33 @@ def _read_component(block: Block, where: str) -> list[ViewProblem]:
             problem(f"unknown comparison {spec['comparison']!r}", "use mom or yoy", _key_line(block, "comparison"))
         )
     if block.kind == "chart" and spec.get("type", "line") not in CHART_TYPES:
-        out.append(problem(f"unknown chart type {spec['type']!r}", "use line or bar", _key_line(block, "type")))
+        out.append(
+            problem(f"unknown chart type {spec['type']!r}", f"use {', '.join(CHART_TYPES)}", _key_line(block, "type"))
+        )
+    if block.kind == "statement":
+        out += _check_choice(block, problem, "statement", STATEMENT_NAMES, "a statement")
+        out += _check_choice(block, problem, "rollup", {r: r for r in ROLLUPS}, "a rollup")
+    if block.kind == "check":
+        out += _check_choice(block, problem, "check", {c.id: c.id for c in CHECKS}, "a check")
+    if block.kind == "tile" and spec.get("budget") is not None:
+        out += _check_choice(block, problem, "budget", {k: k for k in kpi_names()}, "a KPI (mart_kpis)")
     return out
+
+
+def _check_choice(block: Block, problem: Any, key: str, choices: dict[str, str], what: str) -> list[ViewProblem]:
+    """A problem when the spec's `key` is given and not one of `choices` (the names a user may write)."""
+    value = block.spec.get(key)
+    if value is None or (isinstance(value, str) and value in choices):
+        return []
+    close = difflib.get_close_matches(str(value), list(choices), n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return [
+        problem(
+            f"{key} {value!r} is not {what}",
+            f"{hint}use one of {', '.join(dict.fromkeys(choices))}",
+            _key_line(block, key),
+        )
+    ]
 
 
 def _key_line(block: Block, key: str) -> int:
@@ -504,14 +550,19 @@ def _records(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[
 
 
 def _shift(period: str, months: int) -> str:
-    year, month = int(period[:4]), int(period[5:7])
-    n = year * 12 + month - 1 - months
-    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+    """The period `months` months before `period` (a comparison's base)."""
+    return shift(period, -months)
 
 
-def _tile(spec: dict[str, Any], rows: list[dict[str, Any]], focus: str | None) -> dict[str, Any]:
+def _tile(
+    spec: dict[str, Any],
+    rows: list[dict[str, Any]],
+    focus: str | None,
+    budgets: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The tile in the last ended month (`focus`, as the dashboard opens on), else the query's latest;
-    with `by_period` the tile in each month of the query, for the page's period selector."""
+    with `by_period` the tile in each month of the query, for the page's period selector; with
+    `budgets` (period -> the `budget:` KPI's view_budget.sql row) its "vs budget" in each month."""
     key = spec.get("period", "period")
     by_period = {str(r[key])[:7]: r for r in rows if key in r and r[key] is not None}
     ended = [p for p in by_period if focus is None or p <= focus]
@@ -526,13 +577,21 @@ def _tile(spec: dict[str, Any], rows: list[dict[str, Any]], focus: str | None) -
             "change": None,
             "by_period": {},
         }
-    every = {p: _tile_in(spec, by_period, p) for p in sorted(by_period)}
+    every = {p: _tile_in(spec, by_period, p, (budgets or {}).get(p)) for p in sorted(by_period)}
     return {"label": spec.get("label", spec["value"]), **every[max(ended or by_period)], "by_period": every}
 
 
-def _tile_in(spec: dict[str, Any], by_period: dict[str, dict[str, Any]], period: str) -> dict[str, Any]:
+def _tile_in(
+    spec: dict[str, Any], by_period: dict[str, dict[str, Any]], period: str, budget: dict[str, Any] | None = None
+) -> dict[str, Any]:
     fmt, value = spec.get("format"), by_period[period][spec["value"]]
-    tile = {"value": _plain(value), "text": _fmt(value, fmt), "period": period, "change": None}
+    tile = {
+        "value": _plain(value),
+        "text": _fmt(value, fmt),
+        "period": period,
+        "change": None,
+        "budget": _tile_budget(fmt, value, budget),
+    }
     comparison = str(spec.get("comparison") or "").lower()
     if comparison and value is not None:
         prior = by_period.get(_shift(period, COMPARISONS[comparison]), {}).get(spec["value"])
@@ -546,6 +605,31 @@ def _tile_in(spec: dict[str, Any], by_period: dict[str, dict[str, Any]], period:
                 text += f" ({formatting.number(abs(delta) / abs(Decimal(str(prior))) * 100, 1, '%')})"
             tile["change"] = f"{comparison.upper()} {sign}{text}"
     return tile
+
+
+def _tile_budget(fmt: str | None, value: Any, row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A tile's "vs budget" in one month, as the dashboard's tiles say it: the variance (the tile's
+    value − the budget, exact) over or under the budget, coloured by whether it is favourable
+    (mart_budget's higher_is_better; on budget is favourable); the open month, month to date against
+    a whole month, only the budget. No budget that month, or no value: None (never 0)."""
+    if row is None or value is None or row["budget"] is None:
+        return None
+    budget = row["budget"]
+    shown = _fmt(budget, fmt)
+    if row["is_open"]:
+        return {"text": f"budget {shown} (whole month)", "favourable": None, "variance": None}
+    actual = Decimal(str(value))
+    variance = actual - budget
+    if not variance:
+        return {"text": f"■ on budget {shown}", "favourable": True, "variance": _plain(variance)}
+    over = variance > 0
+    meaningful = budget != 0 and (actual == 0 or (actual < 0) == (budget < 0))  # else no "1,835%"
+    pct = formatting.number(abs(variance) / abs(budget) * 100, 1, "%") if meaningful else "n/m"
+    return {
+        "text": f"{'▲' if over else '▼'} {_fmt(abs(variance), fmt)} ({pct}) {'over' if over else 'under'} budget {shown}",
+        "favourable": over == bool(row["higher_is_better"]),
+        "variance": _plain(variance),
+    }
 
 
 def _table(
@@ -598,13 +682,201 @@ def _chart(spec: dict[str, Any], rows: list[dict[str, Any]], index: int) -> dict
         for y in ys:
             by_x = {_plain(r[spec["x"]]): _plain(r[y]) for r in rows}
             datasets.append({"label": y, "data": [by_x.get(x) for x in labels]})
+    kind = spec.get("type", "line")
     return {
         "id": f"chart-{index}",
-        "type": spec.get("type", "line"),
+        "type": "line" if kind == "area" else kind,
+        "fill": kind == "area",
         "title": spec.get("title"),
         "labels": labels,
         "datasets": datasets,
     }
+
+
+class _Dashboard:
+    """The dashboard's own queries (reports/queries) that a view's statement, check and budget
+    components read, each run at most once per render; a query whose tables the read copy lacks
+    (no reconciliation yet) gives no rows."""
+
+    NEEDS = {
+        "statements.sql": {"mart_statements"},
+        "statement_lines.sql": {"mart_statements"},
+        "statement_budget.sql": {"mart_statements"},
+        "periods.sql": {"periods", "ledger_monthly", "erp_accounts"},
+        "recon_results.sql": {"recon_results", "recon_items"},
+        "view_budget.sql": {"mart_budget", "periods"},
+        "explain_context.sql": {"periods", "run_context"},
+    }
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.tables = existing_tables(con)
+        self.found: dict[str, list[dict[str, Any]]] = {}
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        if name not in self.found:
+            if not self.NEEDS[name] <= self.tables:
+                self.found[name] = []
+            else:
+                cursor = self.con.execute(query_text(name))
+                columns = [d[0] for d in cursor.description]
+                self.found[name] = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        return self.found[name]
+
+    def currency(self) -> str:
+        rows = self.rows("explain_context.sql")
+        return rows[0]["currency"] if rows else "USD"
+
+    @staticmethod
+    def section(component: str) -> dict[str, Any]:
+        """The dashboard's section of `component` in sections.yaml (its columns, labels, counts)."""
+        return next(s for s in layout()["sections"] if s["component"] == component)
+
+
+def _statement(spec: dict[str, Any], dash: _Dashboard) -> dict[str, Any]:
+    """A statement of mart_statements in every reported month, as the dashboard's statements section
+    shows it (sections.yaml: its columns and headings, the budget columns for a month with a budget,
+    money to the cent, "no data" for a month without journal lines): per month its headings and rows."""
+    section = dash.section("statements")
+    statement, rollup = STATEMENT_NAMES[spec["statement"]], spec.get("rollup") or "account"
+    declared = next(s for s in section["statements"] if s["id"] == statement)
+    lines = {
+        r["line"]: r for r in dash.rows("statement_lines.sql") if r["statement"] == statement and r["rollup"] == rollup
+    }
+    budgets = {(r["period"], r["line"]): r for r in dash.rows("statement_budget.sql")} if declared.get("budget") else {}
+    ledger = {r["period"]: r["ledger_lines"] for r in dash.rows("periods.sql")}
+    by_period: dict[str, list[dict[str, Any]]] = {}
+    for row in dash.rows("statements.sql"):
+        if row["line"] in lines:
+            by_period.setdefault(row["period"], []).append(row)
+    currency = dash.currency()
+    every = {
+        period: _statement_in(section, declared, lines, rows, budgets, ledger, period, currency)
+        for period, rows in sorted(by_period.items())
+    }
+    return {
+        "title": spec.get("title") or declared["label"],
+        "statement": statement,
+        "rollup": rollup,
+        "by_period": every,
+    }
+
+
+def _statement_in(
+    section: dict[str, Any],
+    declared: dict[str, Any],
+    lines: dict[int, dict[str, Any]],
+    rows: list[dict[str, Any]],
+    budgets: dict[tuple[str, int], dict[str, Any]],
+    ledger: dict[str, int],
+    period: str,
+    currency: str,
+) -> dict[str, Any]:
+    rows = sorted(rows, key=lambda r: lines[r["line"]]["line_order"])
+    budgeted = any((period, r["line"]) in budgets for r in rows)
+    extra = section.get("budget_columns", []) if budgeted else []
+    headings, months = [], []
+    for col in section["columns"]:
+        month = None if col.get("window") else shift(period, col.get("shift", 0))
+        months.append(month)
+        if col["name"] == "ytd" and declared.get("ytd_label"):
+            headings.append(declared["ytd_label"])
+        elif col.get("shift"):
+            headings.append(f"{col['label']} ({month})")
+        else:
+            headings.append(period if col["name"] == "amount" else col["label"])
+    out = []
+    for row in rows:
+        line = lines[row["line"]]
+        heading = line["kind"] == "heading"
+        cells = []
+        for col, month in zip(section["columns"], months, strict=True):
+            raw = row[col["name"]]
+            if month in ledger and not ledger[month]:
+                raw = None  # a month without journal lines: unknown, not zero
+            text = "" if heading else "no data" if raw is None else formatting.money(raw, currency, cents=True)
+            cells.append([text, _plain(raw), " nodata" if raw is None and not heading else ""])
+        budget = budgets.get((period, row["line"]))
+        for col in extra:
+            value = None if budget is None else budget[col["name"]]
+            text = (
+                ""
+                if heading or value is None
+                else formatting.number(value, 2, "%")
+                if col.get("format") == "percent"
+                else formatting.money(value, currency, cents=True)
+            )
+            judged = col["name"] != "budget" and value is not None and budget["favourable"] is not None
+            tone = (" fav" if budget["favourable"] else " unfav") if judged else ""
+            cells.append([text, _plain(value), " budget-col" + tone])
+        # [line_id, label, kind, depth, cells], each cell [text, exact value, css classes]: lists, not
+        # objects, since every month of the statement is embedded
+        out.append([line["line_id"], line["label"], line["kind"], min(line["depth"] or 0, 4), cells])
+    return {"headings": headings + [c["label"] for c in extra], "rows": out}
+
+
+def _check(spec: dict[str, Any], dash: _Dashboard) -> dict[str, Any]:
+    """One reconciliation check's verdict per month (recon_results.sql, the rows the dashboard's cards
+    read): the page's script leads each card with the dashboard's own sentence (reconSentence)."""
+    check = spec["check"]
+    label = next(c.label for c in CHECKS if c.id == check)
+    counts = check in (dash.section("recon").get("counts") or [])
+    by_period = {
+        r["period"]: {k: _plain(v) for k, v in r.items()}
+        for r in dash.rows("recon_results.sql")
+        if r["check_id"] == check
+    }
+    return {"title": spec.get("title"), "check_id": check, "label": label, "counts": counts, "by_period": by_period}
+
+
+# the dashboard's functions a check card needs, taken from dashboard.js as written there (one
+# definition of a card's sentence), inlined into a view's page that has a check card
+RECON_FUNCTIONS = (
+    "hundredths",
+    "abs",
+    "digits",
+    "negative",
+    "symbolOf",
+    "money",
+    "number",
+    "moneyIn",
+    "plural",
+    "itemRef",
+    "reconSentence",
+)
+
+
+def dashboard_functions(names: tuple[str, ...]) -> str:
+    """The top-level function declarations `names` of reports/static/dashboard.js, verbatim."""
+    lines = static_text("dashboard.js").splitlines()
+    out = []
+    for name in names:
+        start = next((i for i, text in enumerate(lines) if text.startswith(f"  function {name}(")), None)
+        if start is None:
+            raise ValueError(f"reports/static/dashboard.js has no function {name}(): a check card needs it")
+        first = lines[start]
+        if first.count("{") == first.count("}"):
+            end = start
+        else:
+            end = next(i for i in range(start + 1, len(lines)) if lines[i] == "  }")
+        out.extend(lines[start : end + 1])
+    return "\n".join(out)
+
+
+def recon_script() -> str:
+    """The check cards' script: the dashboard's sentence and money functions over the view's data."""
+    return (
+        "// the dashboard's check-card sentence and money formatting (reports/static/dashboard.js, taken\n"
+        "// verbatim at render by reports/views.py), for this view's check cards\n"
+        "(function () {\n"
+        '  "use strict";\n'
+        '  var DATA = JSON.parse(document.getElementById("view-data").textContent);\n'
+        "  var CURRENCY = DATA.currency;\n"
+        "  var SYMBOLS = DATA.symbols || {};\n"
+        + dashboard_functions(RECON_FUNCTIONS)
+        + "\n  window.closeboardRecon = { sentence: reconSentence, money: money, number: number, moneyIn: moneyIn };\n"
+        "})();\n"
+    )
 
 
 class _RenderProblem(Exception):
@@ -630,6 +902,7 @@ def view_page_data(view: View, con: duckdb.DuckDBPyConnection) -> dict[str, Any]
     parts: list[dict[str, Any]] = []
     charts: list[dict[str, Any]] = []
     focus = _last_ended_period(con)
+    dash = _Dashboard(con)
     try:
         for part in view.parts:
             if isinstance(part, str):
@@ -637,12 +910,22 @@ def view_page_data(view: View, con: duckdb.DuckDBPyConnection) -> dict[str, Any]
                 continue
             if part.kind == "sql":
                 continue
+            if part.kind == "statement":
+                parts.append({"kind": "statement", **_statement(part.spec, dash)})
+                continue
+            if part.kind == "check":
+                parts.append({"kind": "check", **_check(part.spec, dash)})
+                continue
             query = part.spec["query"]
             if query not in results:
                 results[query] = _records(con, view.queries[query].body.strip().rstrip(";"))
             columns, rows = results[query]
             if part.kind == "tile":
-                parts.append({"kind": "tile", **_tile(part.spec, rows, focus)})
+                budget = part.spec.get("budget")
+                budgets = (
+                    {r["period"]: r for r in dash.rows("view_budget.sql") if r["kpi"] == budget} if budget else None
+                )
+                parts.append({"kind": "tile", **_tile(part.spec, rows, focus, budgets)})
             elif part.kind == "table":
                 parts.append({"kind": "table", **_table(part.spec, columns, rows, where, part)})
             else:
@@ -656,8 +939,18 @@ def view_page_data(view: View, con: duckdb.DuckDBPyConnection) -> dict[str, Any]
     tiles = [p["by_period"] for p in parts if p["kind"] == "tile"]
     for index, part in enumerate(p for p in parts if p["kind"] == "tile"):
         part["index"] = index
-    periods = sorted({period for t in tiles for period in t})
+    months = [p["by_period"] for p in parts if p["kind"] in ("tile", "statement", "check")]
+    periods = sorted({period for m in months for period in m})
     selected = next((p["period"] for p in parts if p["kind"] == "tile" and p["period"]), None)
+    if selected is None and periods:  # no tile: the month the dashboard opens on, else the latest
+        selected = focus if focus in periods else periods[-1]
+    statements = [p["by_period"] for p in parts if p["kind"] == "statement"]
+    checks = [{k: v for k, v in p.items() if k != "kind"} for p in parts if p["kind"] == "check"]
+    for kind in ("statement", "check"):
+        for index, part in enumerate(p for p in parts if p["kind"] == kind):
+            part["index"] = index
+            if kind == "statement":  # the selected month in the HTML; the script switches months
+                part.update(part["by_period"].get(selected) or {"headings": [], "rows": []})
     # consecutive tiles share a row
     grouped: list[dict[str, Any]] = []
     for part in parts:
@@ -671,6 +964,9 @@ def view_page_data(view: View, con: duckdb.DuckDBPyConnection) -> dict[str, Any]
         "parts": grouped,
         "charts": charts,
         "tiles": tiles,
+        "statements": statements,
+        "checks": checks,
+        "currency": dash.currency(),
         "periods": periods,
         "selected": selected,
         "problems": [],
@@ -681,6 +977,16 @@ def render_view_html(view: View, con: duckdb.DuckDBPyConnection, *, company: str
     """The view's self-contained page and its problems (an error box when there are any)."""
     data = view_page_data(view, con)
     scripts = [_inline_script(static_text(f"vendor/{CHART_LIBRARY}")), _inline_script(static_text("view.js"))]
+    if data.get("checks"):  # the check cards' sentences: the dashboard's function, before view.js uses it
+        scripts.insert(1, _inline_script(recon_script()))
+    payload = {
+        "charts": data["charts"],
+        "tiles": data.get("tiles", []),
+        "statements": data.get("statements", []),
+        "checks": data.get("checks", []),
+        "currency": data.get("currency"),
+        "symbols": dict(formatting._SYMBOLS),  # the currency prefixes, as the dashboard has them
+    }
     html = (
         environment()
         .get_template("view.html")
@@ -695,10 +1001,11 @@ def render_view_html(view: View, con: duckdb.DuckDBPyConnection, *, company: str
             problems=data["problems"],
             periods=data.get("periods", []),
             selected=data.get("selected"),
-            data_json=json_for_script({"charts": data["charts"], "tiles": data.get("tiles", [])}),
+            data_json=json_for_script(payload),
             css=Markup(static_text("dashboard.css")),
             chart_js=scripts[0],
-            page_js=scripts[1],
+            recon_js=scripts[1] if len(scripts) == 3 else None,
+            page_js=scripts[-1],
         )
     )
     return html, data["problems"]
@@ -747,6 +1054,7 @@ value: revenue
 label: Revenue
 format: usd
 comparison: mom
+budget: revenue
 ```
 
 ```chart
@@ -762,6 +1070,17 @@ columns: [period, revenue, net_income]
 formats: {{revenue: usd, net_income: usd}}
 sort: -period
 totals: [revenue, net_income]
+```
+
+The income statement of the month the period selector shows, and the trial balance's check card:
+
+```statement
+statement: income_statement
+rollup: account
+```
+
+```check
+check: R1_trial_balance
 ```
 """
 

@@ -96,6 +96,19 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+OLD_STEP_KEY = dg.AssetKey("close_snapshots")  # the refresh's snapshot step before issue 15, item 7
+
+
+def record_pre_rename_step(home: Path) -> None:
+    """A materialization of the refresh's snapshot step under its old asset key (`close_snapshots`, the
+    warehouse table's name), as a Dagster home made before the rename has in its instance."""
+    from pipelines.instance import instance
+    from warehouse.home import Home
+
+    with instance(Home(home)) as dagster:
+        dagster.report_runless_asset_event(dg.AssetMaterialization(OLD_STEP_KEY, description="before the rename"))
+
+
 @dataclass
 class Flow:
     home: Path
@@ -114,6 +127,7 @@ def flow(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
     """One copied home through the whole month-end: close, backdated entries, refresh, refusals."""
     home = copy_home(demo_home, tmp_path_factory.mktemp("close") / "home")
     result = Flow(home, before=versions(home))
+    record_pre_rename_step(home)  # a home from before the refresh's step was renamed: nothing reads it
     close_in_process(home, RESTATED, SIGNER)
     result.closed_row = snapshot_rows(home, RESTATED)[-1]
     reports = home / "reports"
@@ -276,8 +290,11 @@ def test_backfill_of_a_history_less_warehouse_takes_every_ended_month_once(demo_
 
 def test_the_dagster_instance_shows_every_month_of_the_history_as_a_close_snapshot_partition(flow: Flow) -> None:
     """The refresh's and the sign-off's versions are materializations of the month's `close_snapshot`
-    partition: the partitions view shows every ended month, the latest event each month's state."""
-    from pipelines.close import HISTORY_KEY
+    partition: the partitions view shows every ended month, the latest event each month's state. The
+    home's instance still holds a materialization of the step's old key (`close_snapshots`): the
+    refresh, the sign-offs and `closeboard history` above ran beside it; the step reports under its
+    new key what it appended."""
+    from pipelines.close import HISTORY_KEY, REFRESH_STEP_KEY
     from pipelines.instance import instance
     from warehouse.home import Home
 
@@ -297,3 +314,7 @@ def test_the_dagster_instance_shows_every_month_of_the_history_as_a_close_snapsh
             if period == BROKEN:
                 assert event.metadata["override_reason"].value == REASON
         assert shown == {p: latest[p] for p in shown}
+        step = dagster.fetch_materializations(REFRESH_STEP_KEY, limit=1).records[0].asset_materialization
+        assert f"- {RESTATED} v3 restated" in step.metadata["appended"].value.splitlines()
+        old = dagster.fetch_materializations(OLD_STEP_KEY, limit=5).records
+        assert [r.asset_materialization.description for r in old] == ["before the rename"]

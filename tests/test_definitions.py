@@ -52,7 +52,7 @@ def test_refresh_job_covers_one_asset_per_canonical_table_grouped_by_source() ->
         "recon_results": "reconciliation",
         "recon_items": "reconciliation",
         "recon_bank_matches": "reconciliation",
-        "close_snapshots": "close",
+        "refresh_snapshots": "close",
         "close_snapshot": "close_history",
     }
     assert all(graph.get(dg.AssetKey(k)).description for k in groups)
@@ -71,6 +71,23 @@ def test_jobs_select_by_group_refresh_every_unpartitioned_asset_and_backfill_the
     assert selected("backfill_history") == partitioned
     assert selected("close_draft") == keys
     assert defs.resolve_job_def("refresh").partitions_def is None
+
+
+def test_one_asset_name_speaks_of_the_close_history() -> None:
+    """Issue 15, item 7: the history is the partitions of `close_snapshot`; the refresh's step that
+    appends versions has a name of its own, and `close_snapshots` (the warehouse table) is no asset."""
+    from pipelines.close import HISTORY_GROUP, HISTORY_KEY, REFRESH_STEP_KEY
+
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string(): graph.get(k) for k in graph.get_all_asset_keys()}
+    assert "close_snapshots" not in keys
+    assert [k for k in keys if "close_snapshot" in k] == [HISTORY_KEY.to_user_string()]
+    history = [k for k, node in keys.items() if node.group_name == HISTORY_GROUP]
+    assert history == [HISTORY_KEY.to_user_string()] and keys[history[0]].partitions_def is not None
+    step = keys[REFRESH_STEP_KEY.to_user_string()]
+    assert step.partitions_def is None and step.group_name != HISTORY_GROUP
+    assert "the history is the partitions of close_snapshot" in step.description
+    assert REFRESH_STEP_KEY in graph.get(HISTORY_KEY).parent_keys  # a backfill after the refresh's step
 
 
 def _local_imports(path) -> set[str]:

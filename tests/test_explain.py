@@ -221,3 +221,50 @@ def test_the_cli_prints_the_tie_and_fails_on_an_unknown_kpi(demo_home: Path, con
     bad = cli_in_process("explain", "revenu", home=demo_home, check=False)
     assert bad.returncode == 1
     assert "unknown KPI 'revenu'" in bad.stderr and "gross_margin_pct" in bad.stderr
+
+
+# a demo line of each statement: (the CLI's --statement, mart_statements' statement, line_id, the
+# independent rule for its journal lines: accounts, the amount as the line counts it, the dates)
+STATEMENT_LINES = {
+    "income": ("income_statement", "4100", "jl.credit - jl.debit", "jl.posted_date between $start and $end"),
+    "balance": ("balance_sheet", "1200", "jl.debit - jl.credit", "jl.posted_date <= $end"),
+}
+
+
+def statement_figure(con: duckdb.DuckDBPyConnection, statement: str, line: str) -> Decimal:
+    return con.execute(
+        "select amount from mart_statements where statement = ? and rollup = 'account' and line_id = ? and period = ?",
+        [statement, line, PERIOD],
+    ).fetchall()[0][0]
+
+
+@pytest.mark.parametrize("short", sorted(STATEMENT_LINES))
+def test_the_cli_explains_a_statement_line_whose_rows_sum_to_it(demo_home: Path, con, short: str) -> None:
+    statement, line, amount, when = STATEMENT_LINES[short]
+    args = ("explain", "--statement", short, "--line", line, "--period", PERIOD)
+    result = json.loads(cli_in_process(*args, "--limit", str(EVERY_LINE), "--json", home=demo_home).stdout)
+    value = statement_figure(con, statement, line)
+    assert (result["statement"], result["line_id"], Decimal(result["value"])) == (statement, line, value)
+    rows = result["rows"]
+    amounts = [Decimal(dict(zip(result["columns"], r, strict=True))["amount"]) for r in rows["shown"]]
+    assert rows["more"]["count"] == 0 and len(amounts) == rows["count"] > 0
+    assert sum(amounts) == value == Decimal(rows["total"]) and result["ties"] is True
+    # the same figure a second way: the account's journal lines straight from the canonical tables
+    (independent,) = con.execute(
+        f"select sum({amount}) from erp_journal_lines as jl where jl.account_id = $line and {when}",
+        {"line": line, "end": END, **({"start": date.fromisoformat(f"{PERIOD}-01")} if "$start" in when else {})},
+    ).fetchone()
+    assert independent == value
+    text = cli_in_process(*args, "--limit", "3", home=demo_home).stdout
+    noun = "journal lines" if short == "income" else "rows (opening balances, computed rows and journal lines)"
+    assert f"{rows['count']:,} {noun}, sum {value:,.2f} = the line {value:,.2f}" in text
+    assert f"and {rows['count'] - 3 - (short == 'balance'):,} more totalling" in text  # the opening row is shown too
+
+
+def test_the_cli_names_the_lines_of_a_statement_for_an_unknown_line(demo_home: Path) -> None:
+    bad = cli_in_process("explain", "--statement", "cash", "--line", "net_cash_operatin", home=demo_home, check=False)
+    assert bad.returncode == 1
+    assert "no cash flow line 'net_cash_operatin'" in bad.stderr and "did you mean net_cash_operating?" in bad.stderr
+    assert "net_change_in_cash" in bad.stderr
+    both = cli_in_process("explain", "revenue", "--statement", "income", "--line", "4100", home=demo_home, check=False)
+    assert both.returncode == 2 and "give a KPI, or --statement with --line" in both.stderr

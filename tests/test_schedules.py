@@ -136,7 +136,7 @@ def test_the_code_location_wires_partitions_jobs_and_schedules_from_closeboard_y
     assert partitioned.backfill_policy == dg.BackfillPolicy.single_run()
     refresh = defs.resolve_job_def("refresh")
     selected = {k.to_user_string() for k in refresh.asset_layer.selected_asset_keys}
-    assert "close_snapshots" in selected and "close_snapshot" not in selected
+    assert "refresh_snapshots" in selected and "close_snapshot" not in selected
     assert refresh.partitions_def is None
     assert {k.to_user_string() for k in defs.resolve_job_def("backfill_history").asset_layer.selected_asset_keys} == {
         "close_snapshot"
@@ -144,7 +144,7 @@ def test_the_code_location_wires_partitions_jobs_and_schedules_from_closeboard_y
     for name in ("close_period", "backfill_history", "close_draft"):
         assert defs.resolve_job_def(name).tags["closeboard/warehouse"] == "write"
     # the snapshot step runs after the marts and before the page
-    assert dg.AssetKey("close_snapshots") in graph.get(dg.AssetKey("dashboard")).parent_keys
+    assert dg.AssetKey("refresh_snapshots") in graph.get(dg.AssetKey("dashboard")).parent_keys
     assert {dg.AssetKey("mart_kpis"), dg.AssetKey("recon_results")} <= graph.get(
-        dg.AssetKey("close_snapshots")
+        dg.AssetKey("refresh_snapshots")
     ).parent_keys

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -65,6 +68,48 @@ totals: [documents, invoiced]
 ```
 """
 
+# the statement and check components, an area chart and a tile with its budget (issue 19's components)
+CLOSE_VIEW = """# Close pack
+
+```statement
+statement: income
+title: Income statement
+```
+
+```statement
+statement: balance_sheet
+rollup: subtype
+```
+
+```check
+check: R2_bank_vs_book
+```
+
+```sql kpis
+select period,
+       max(value) filter (where kpi = 'revenue') as revenue,
+       max(value) filter (where kpi = 'cash') as cash
+from mart_kpis
+group by period
+order by period
+```
+
+```tile
+query: kpis
+label: Revenue
+value: revenue
+format: usd
+budget: revenue
+```
+
+```chart
+query: kpis
+type: area
+x: period
+y: cash
+```
+"""
+
 BROKEN_VIEW = """# Broken
 
 ```sql nope
@@ -84,6 +129,31 @@ def usd(value: Decimal) -> str:
     return f"({text})" if value < 0 else text
 
 
+@contextmanager
+def opened(page_path: Path, ready: str = "html[data-view-ready='true']") -> Iterator[tuple[Any, list, list, list]]:
+    """`page_path` in headless Chromium: (the page, its script errors, its requests, its dialogs)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page()
+            errors, requests, dialogs = [], [], []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(page_path.as_uri())
+            page.wait_for_selector(ready, timeout=15_000)
+            yield page, errors, requests, dialogs
+        finally:
+            browser.close()
+
+
 def invoice_rows(read_copy: Path) -> list[tuple]:
     with duckdb.connect(str(read_copy), read_only=True) as con:
         return con.execute("select issue_date, customer_id, total, currency, status from erp_invoices").fetchall()
@@ -96,6 +166,7 @@ def refreshed(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     (home / "views").mkdir(exist_ok=True)
     (home / "views" / "invoicing.md").write_text(GOOD_VIEW, encoding="utf-8")
     (home / "views" / "broken.md").write_text(BROKEN_VIEW, encoding="utf-8")
+    (home / "views" / "close_pack.md").write_text(CLOSE_VIEW, encoding="utf-8")
     refresh_in_process(home)
     status = json.loads((home / "reports" / "status.json").read_text(encoding="utf-8"))
     return home, status
@@ -103,7 +174,7 @@ def refreshed(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
 
 def test_a_broken_view_leaves_the_refresh_and_the_other_pages_intact(refreshed) -> None:
     home, status = refreshed
-    assert status["views"] == ["broken", "invoicing"]
+    assert status["views"] == ["broken", "close_pack", "invoicing"]
     assert list(status["failed_views"]) == ["broken"]
     assert "broken.md:4" in status["failed_views"]["broken"][0]
     assert (home / "reports" / "latest.html").stat().st_size > 0
@@ -132,22 +203,7 @@ def test_a_user_view_renders_in_chromium_with_exact_figures(refreshed) -> None:
     delta = monthly[last] - monthly[before]
     ranked = sorted(customers.items(), key=lambda kv: kv[1][1], reverse=True)
 
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page()
-        errors, requests, dialogs = [], [], []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("request", lambda r: requests.append(r.url))
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.goto((home / "reports" / "views" / "invoicing.html").as_uri())
-        page.wait_for_selector("html[data-view-ready='true']", timeout=15_000)
+    with opened(home / "reports" / "views" / "invoicing.html") as (page, errors, requests, dialogs):
         tile = page.locator(".view-tile")
         assert tile.locator(".tile-label").text_content() == f"Invoiced · {last}"
         assert tile.locator(".tile-value").inner_text() == usd(monthly[last])
@@ -174,7 +230,105 @@ def test_a_user_view_renders_in_chromium_with_exact_figures(refreshed) -> None:
         assert page.locator("b").count() == 0 and page.locator("strong", has_text="prose").count() == 1
         assert not errors and not dialogs
         assert [u for u in requests if not u.startswith("file:")] == []
-        browser.close()
+
+
+def pct(value: Decimal) -> str:
+    text = f"{abs(value):,.2f}%"
+    return f"({text})" if value < 0 else text
+
+
+def statement_texts(read_copy: Path, statement: str, rollup: str, period: str) -> list[list[str]]:
+    """Each line of a statement in `period` as the page must show it, from mart_statements: the
+    label, the four columns to the cent ("no data" for null), then the budget columns where the month
+    has a budget."""
+    with duckdb.connect(str(read_copy), read_only=True) as con:
+        rows = con.execute(
+            "select label, kind, amount, prior_month, prior_year, ytd, budget, variance, variance_pct "
+            "from mart_statements where statement = ? and rollup = ? and period = ? order by line_order",
+            [statement, rollup, period],
+        ).fetchall()
+    budgeted = any(r[6] is not None for r in rows)
+    out = []
+    for label, kind, *values in rows:
+        money = ["" if kind == "heading" else "no data" if v is None else usd(v) for v in values[:4]]
+        budget = ["" if v is None else usd(v) for v in values[4:6]] + ["" if values[6] is None else pct(values[6])]
+        out.append([label, *money, *(budget if budgeted else [])])
+    return out
+
+
+def shown_rows(page: Any, index: int) -> list[list[str]]:
+    return [
+        [cell.strip() for cell in row.locator("th, td").all_inner_texts()]
+        for row in page.locator(".view-statement-table").nth(index).locator("tbody tr").all()
+    ]
+
+
+def test_a_view_with_statements_a_check_card_an_area_chart_and_a_budget_renders_exactly(refreshed) -> None:
+    """Issue 19's statement and check components, the area chart and a tile's budget, in Chromium:
+    every statement figure equals mart_statements (to the cent, in every column, after switching
+    months too); the check card's verdict and figures equal recon_results and its sentence is the
+    dashboard's own for that month; the budget equals mart_budget's."""
+    home, status = refreshed
+    assert "close_pack" not in status["failed_views"]
+    read_copy = home / "warehouse.read.duckdb"
+    last = f"{AS_OF.replace(day=1) - timedelta(days=1):%Y-%m}"
+    before = f"{AS_OF.replace(day=1) - timedelta(days=32):%Y-%m}"
+    year_before = f"{AS_OF.replace(day=1) - timedelta(days=366):%Y-%m}"
+    with duckdb.connect(str(read_copy), read_only=True) as con:
+        verdict = dict(
+            zip(
+                ("status", "expected", "actual", "difference"),
+                con.execute(
+                    "select status, expected, actual, difference from recon_results "
+                    "where check_id = 'R2_bank_vs_book' and period = ?",
+                    [last],
+                ).fetchone(),
+                strict=True,
+            )
+        )
+        budget, variance, favourable = con.execute(
+            "select budget, variance, favourable from mart_budget where kpi = 'revenue' and period = ?", [last]
+        ).fetchone()
+        cash = dict(con.execute("select period, value from mart_kpis where kpi = 'cash' order by period").fetchall())
+    with opened(home / "reports" / "views" / "close_pack.html") as (page, errors, requests, _):
+        assert page.locator("#period-select").input_value() == last
+        assert page.locator(".view-statement h2").all_inner_texts() == ["Income statement", "Balance sheet"]
+        for period in (last, year_before):
+            page.select_option("#period-select", period)
+            assert shown_rows(page, 0) == statement_texts(read_copy, "income_statement", "account", period)
+            assert shown_rows(page, 1) == statement_texts(read_copy, "balance_sheet", "subtype", period)
+        page.select_option("#period-select", last)
+        heads = page.locator(".view-statement-table").nth(0).locator("thead th").all_inner_texts()
+        assert heads[:3] == ["Line", last, f"Prior month ({before})"]
+        card = page.locator(".view-check .check")
+        assert card.get_attribute("data-status") == verdict["status"]
+        assert card.locator(".badge").inner_text().lower() == verdict["status"]
+        assert card.locator(".figures").inner_text() == (
+            f"expected {usd(verdict['expected'])} · actual {usd(verdict['actual'])} · "
+            f"difference {usd(verdict['difference'])}"
+        )
+        lead = card.locator(".lead").inner_text()
+        assert lead.startswith("Bank vs book ")
+        tile_budget = page.locator(".view-tile .tile-budget")
+        word = "over" if variance > 0 else "under"
+        assert f"{usd(abs(variance))} (" in tile_budget.inner_text() and f"{word} budget {usd(budget)}" in (
+            tile_budget.inner_text()
+        )
+        assert ("fav" if favourable else "unfav") in tile_budget.get_attribute("class").split()
+        chart = page.evaluate("""() => { const c = Chart.getChart(document.querySelector('canvas'));
+                                 return {type: c.config.type, fill: c.data.datasets[0].fill,
+                                         labels: c.data.labels, raw: c.data.datasets[0].raw}; }""")
+        assert (chart["type"], chart["fill"]) == ("line", "origin")  # an area chart
+        assert (
+            dict(zip(chart["labels"], [None if v is None else Decimal(v) for v in chart["raw"]], strict=True)) == cash
+        )
+        assert not errors and [u for u in requests if not u.startswith("file:")] == []
+    # the sentence is the dashboard's: its card for the same check and month says the same
+    with opened(home / "reports" / "latest.html", "html[data-ready='1']") as (dashboard, errors, _, _):
+        if dashboard.locator("#period-select").input_value() != last:
+            dashboard.select_option("#period-select", last)
+        assert dashboard.locator("article.check[data-check='R2_bank_vs_book'] .lead").inner_text() == lead
+        assert not errors
 
 
 def _view(tmp_path: Path, text: str) -> Path:
@@ -213,6 +367,36 @@ CASES = {
         10,
         "unknown format",
     ),
+    "unknown statement": (
+        _sql("select 1 as a", "\n```statement\ntitle: P&L\nstatement: income_statment\n```\n"),
+        9,
+        "statement 'income_statment' is not a statement",
+    ),
+    "unknown rollup": (
+        _sql("select 1 as a", "\n```statement\nstatement: cash\nrollup: type\n```\n"),
+        9,
+        "rollup 'type' is not a rollup",
+    ),
+    "statement without its name": (
+        _sql("select 1 as a", "\n```statement\nrollup: account\n```\n"),
+        7,
+        "no 'statement'",
+    ),
+    "unknown check id": (
+        _sql("select 1 as a", "\n```check\ncheck: R2_bank\n```\n"),
+        8,
+        "check 'R2_bank' is not a check",
+    ),
+    "unknown budget KPI": (
+        _sql("select 1 as a", "\n```tile\nquery: q\nvalue: a\nbudget: revenu\n```\n"),
+        10,
+        "budget 'revenu' is not a KPI",
+    ),
+}
+FIXES = {  # what the fix of a new component's error says: the names to use instead
+    "unknown statement": "did you mean income_statement? use one of income, balance, cash, income_statement",
+    "unknown check id": "did you mean R2_bank_vs_book?",
+    "unknown budget KPI": "did you mean revenue?",
 }
 
 
@@ -224,6 +408,7 @@ def test_each_validation_error_names_file_line_and_fix(case: str, demo_home: Pat
     assert [p.line for p in view.problems] == [line], [str(p) for p in view.problems]
     problem = view.problems[0]
     assert message in problem.message and problem.fix
+    assert FIXES.get(case, "") in problem.fix
     assert str(problem).startswith(f"{folder / 'v.md'}:{line}: ")
 
 

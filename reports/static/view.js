@@ -15,7 +15,9 @@
           return {
             label: d.label, raw: d.data,
             data: d.data.map(function (v) { return v === null ? null : Number(v); }),
-            borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length],
+            borderColor: colors[i % colors.length],
+            backgroundColor: chart.fill ? colors[i % colors.length] + "33" : colors[i % colors.length],
+            fill: chart.fill ? "origin" : false,  // an area chart: the line filled to the axis
             borderWidth: 2, tension: 0.2,
           };
         }),
@@ -41,9 +43,65 @@
         span.textContent = shown.change;
         change.appendChild(span);
       }
+      var budget = node.querySelector(".tile-budget"), b = shown && shown.budget;
+      budget.hidden = !b;
+      budget.textContent = b ? b.text : "";
+      budget.className = "tile-budget" + (b && b.favourable !== null ? (b.favourable ? " fav" : " unfav") : "");
     });
+    document.querySelectorAll(".view-statement-table").forEach(function (table) {
+      drawStatement(table, data.statements[Number(table.getAttribute("data-statement-index"))] || {}, period);
+    });
+    document.querySelectorAll(".view-check .check").forEach(function (card) {
+      drawCheck(card, data.checks[Number(card.getAttribute("data-check-index"))] || {}, period);
+    });
+  }
+
+  function cell(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    node.textContent = text;
+    return node;
+  }
+
+  // a statement in one month: the renderer formatted every figure exactly (as the dashboard shows it)
+  function drawStatement(table, byPeriod, period) {
+    var shown = byPeriod[period];
+    var head = table.querySelector("thead tr"), body = table.querySelector("tbody");
+    head.textContent = "";
+    head.appendChild(cell("th", { scope: "col", class: "line" }, "Line"));
+    ((shown && shown.headings) || []).forEach(function (h) { head.appendChild(cell("th", { scope: "col", class: "num" }, h)); });
+    body.textContent = "";
+    if (!shown || !shown.rows.length) {
+      body.appendChild(document.createElement("tr")).appendChild(
+        cell("td", { class: "missing", colspan: String(head.children.length) }, "No statement for " + period + "."));
+      return;
+    }
+    shown.rows.forEach(function (r) {  // [line_id, label, kind, depth, cells]; a cell [text, exact value, classes]
+      var tr = cell("tr", { class: "kind-" + r[2], "data-line": r[0] }, "");
+      tr.appendChild(cell("th", { scope: "row", class: "line depth-" + r[3] }, r[1]));
+      r[4].forEach(function (c) {
+        tr.appendChild(cell("td", { class: "num" + c[2], "data-raw": c[1] === null ? "" : c[1] }, c[0]));
+      });
+      body.appendChild(tr);
+    });
+  }
+
+  // one check's card in one month: its verdict and the dashboard's own first sentence
+  function drawCheck(card, check, period) {
+    var r = (check.by_period || {})[period];
+    var recon = window.closeboardRecon;
+    var badge = card.querySelector(".badge"), lead = card.querySelector(".lead"), figures = card.querySelector(".figures");
+    card.setAttribute("data-status", r ? r.status : "");
+    card.setAttribute("data-period", period);
+    badge.className = "badge" + (r ? " " + r.status : "");
+    badge.textContent = !r ? "" : r.status === "not_configured" ? "not configured" : r.status;
+    lead.textContent = r ? recon.sentence(r, check.label, check.counts) : "Not reconciled for " + period + " yet.";
+    var f = function (v) { return check.counts ? recon.number(v, 0) : recon.money(v, undefined, true); };
+    figures.textContent = r && (r.expected !== null || r.actual !== null)
+      ? "expected " + f(r.expected) + " · actual " + f(r.actual) + " · difference " + f(r.difference) : "";
   }
   var select = document.getElementById("period-select");
   if (select) select.addEventListener("change", function () { showPeriod(select.value); });
+  if (select && data.checks.length) showPeriod(select.value);  // the check cards' sentences
   document.documentElement.setAttribute("data-view-ready", "true");
 })();

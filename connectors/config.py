@@ -912,6 +912,12 @@ def parse_config(raw: dict[str, Any], path: Path | None = None, *, check_command
     if not isinstance(raw, dict):
         problems.append(f"expected a mapping (company, connectors, ...) at the top level, got {_shown(raw)}")
         raw = {}
+    if "entities" in raw:  # a group's file (issue 22): each entity is loaded on its own (`load_group`)
+        ids = [str(e.get("id")) for e in raw["entities"] or [] if isinstance(e, dict)]
+        raise ConfigError(
+            f"{path or 'closeboard.yaml'}: declares entities ({', '.join(ids) or 'none'}): name one with "
+            "`closeboard --entity ID ...` (its own company, connectors, warehouse and reports)"
+        )
     unknown = [k for k in raw if k not in SECTIONS]
     for key in unknown:
         problems.append(
@@ -982,6 +988,129 @@ def parse_config(raw: dict[str, Any], path: Path | None = None, *, check_command
         instance=instance,
         views=views if isinstance(views, str) else None,
     )
+
+
+# --- a group of entities (issue 22): `entities:` instead of one company ---------------------------------
+
+ENTITY_ID = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+GROUP_KEYS = ("entities", "instance", "schedules")  # a group's file holds these; the rest is per entity
+
+
+@dataclass(frozen=True)
+class EntityConfig:
+    """One entity of a group: its own closeboard.yaml (`path`) or the sections written inline (`inline`)."""
+
+    id: str
+    path: Path | None = None
+    inline: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """A closeboard.yaml with `entities:`: each entity a company of its own (data home
+    `<home>/entities/<id>/`); `instance` and `schedules` (the refresh of every entity) are the group's."""
+
+    path: Path
+    entities: tuple[EntityConfig, ...]
+    instance: InstanceConfig | None = None
+    schedules: SchedulesConfig = SchedulesConfig()
+
+    @property
+    def ids(self) -> list[str]:
+        return [e.id for e in self.entities]
+
+    def entity(self, entity_id: str) -> EntityConfig:
+        """The entity `entity_id`, or a ConfigError listing the known ones."""
+        for entity in self.entities:
+            if entity.id == entity_id:
+                return entity
+        raise ConfigError(f"{self.path}: no entity {entity_id!r}; the entities are: {', '.join(self.ids)}")
+
+
+class EntitySchema(_Schema):
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, hide_input_in_errors=False)
+    id: str = Field(
+        pattern=ENTITY_ID,
+        description="an id of lowercase letters, digits, - and _ (at most 40, starting with a letter or digit; "
+        "it names the entity's folder)",
+    )
+    path: str | None = Field(None, min_length=1, description="the path of the entity's own closeboard.yaml")
+
+
+def parse_group(raw: dict[str, Any], path: Path) -> GroupConfig:
+    """A group's closeboard.yaml (`raw` has `entities:`) checked whole: each entity's id (unique, a folder
+    name), its `path:` (exists, relative to this file) or its inline sections (checked as a closeboard.yaml
+    of its own); every problem listed together, prefixed with `path` and the entity."""
+    problems: list[str] = []
+    for key in (k for k in raw if k not in GROUP_KEYS):
+        where = "belongs to each entity" if key in SECTIONS else "is not a group setting"
+        problems.append(
+            f"top level: {key!r} {where}: a file with `entities:` holds only {', '.join(GROUP_KEYS)}; "
+            "give each entity its company, connectors and settings inline or in its own file (`path:`)"
+        )
+    listed = raw.get("entities")
+    if not isinstance(listed, list) or not listed:
+        problems.append(
+            f"entities: expected a list of entities (each `id` and `path` or company/connectors), got {_shown(listed)}"
+        )
+        listed = []
+    entities: list[EntityConfig] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(listed):
+        schema = _validate(EntitySchema, entry, f"entities[{index}]", problems)
+        if schema is None:
+            continue
+        where = f"entities[{index}] ({schema.id})"
+        if schema.id in seen:
+            problems.append(f"{where}: duplicate id {schema.id!r} (each entity has its own data home)")
+            continue
+        seen.add(schema.id)
+        inline = dict(schema.model_extra or {})
+        if schema.path is not None and inline:
+            problems.append(f"{where}: give `path:` or the sections inline, not both (found {', '.join(inline)})")
+            continue
+        if schema.path is not None:
+            file = (path.parent / Path(schema.path).expanduser()).resolve()
+            if not file.is_file():
+                problems.append(f"{where}.path: {file} does not exist (the entity's own closeboard.yaml)")
+                continue
+            try:
+                load_config(file)
+            except ConfigError as exc:
+                problems.extend(f"{where}: {p}" for p in exc.problems)
+                continue
+            entities.append(EntityConfig(schema.id, path=file))
+            continue
+        nested = [k for k in ("instance", "entities") if k in inline]
+        if nested:
+            problems.append(f"{where}: {', '.join(nested)} belong(s) to the group, not to an entity")
+            continue
+        try:
+            parse_config(inline, None, check_commands=True)
+        except ConfigError as exc:
+            problems.extend(f"{where}: {p}" for p in exc.problems)
+            continue
+        entities.append(EntityConfig(schema.id, inline=inline))
+    instance = None
+    if raw.get("instance") is not None:
+        checked = _validate(InstanceSchema, raw["instance"], "instance", problems)
+        instance = InstanceConfig(**checked.model_dump()) if checked is not None else None
+    schedules = _validate(SchedulesSchema, raw.get("schedules"), "schedules", problems)
+    if problems or schedules is None:
+        raise ConfigError(*(f"{path}: {p}" for p in problems))
+    return GroupConfig(path, tuple(entities), instance, SchedulesConfig(**schedules.model_dump()))
+
+
+def load_group(path: Path) -> GroupConfig | None:
+    """The group at `path` when that closeboard.yaml declares `entities:`, checked whole; None for a
+    single company's file (or none at all: `load_config` reports that)."""
+    try:
+        raw = read_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None  # load_config names the problem
+    if not isinstance(raw, dict) or "entities" not in raw:
+        return None
+    return parse_group(raw, path)
 
 
 def _company_as_given(raw: Any) -> CompanyConfig | None:

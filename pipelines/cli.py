@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from warehouse.home import Home
 
@@ -22,6 +21,38 @@ class Env:
     def __init__(self, config: str | None, home: str | None) -> None:
         self.home = Home.resolve(home)
         self.config_arg = config
+        self.entity: str | None = None  # `--entity ID`: one entity of a group (issue 22)
+        self.group_home: Home | None = None  # that group's home (its portfolio page) and closeboard.yaml
+        self.group_config: Path | None = None
+
+    def select_entity(self, entity_id: str) -> None:
+        """Point this command at one entity of the group's closeboard.yaml: its data home
+        (<home>/entities/ID) and its configuration, resolved once; exit 1 naming the known entities."""
+        from connectors.config import ConfigError
+        from pipelines.entities import resolve_entity
+
+        try:
+            home, config = resolve_entity(self.home, self.config_path(), entity_id)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"✗ {problem}", err=True)
+            sys.exit(1)
+        self.group_config = self.config_path()
+        self.group_home, self.home, self.config_arg, self.entity = self.home, home, str(config), entity_id
+
+    def group(self) -> Any:
+        """The group (`entities:`) this command's closeboard.yaml declares, None for a single company or
+        with `--entity`; exit 1 listing its problems."""
+        from connectors.config import ConfigError, load_group
+
+        if self.entity is not None:
+            return None
+        try:
+            return load_group(self.config_path())
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"✗ {problem}", err=True)
+            sys.exit(1)
 
     def config_path(self) -> Path:
         from pipelines.resources import config_path
@@ -61,10 +92,31 @@ def example(*commands: str) -> str:
     help="closeboard.yaml (default: $CLOSEBOARD_CONFIG, else the data home's closeboard.yaml, else ./closeboard.yaml)",
 )
 @click.option("--home", type=click.Path(file_okay=False), help="data home (default: $CLOSEBOARD_HOME or ./var)")
+@click.option(
+    "--entity",
+    metavar="ID",
+    default=None,
+    help="one entity of a group (a closeboard.yaml with `entities:`): its own configuration and data home "
+    "<home>/entities/ID",
+)
 @click.pass_context
-def main(ctx: click.Context, config: str | None, home: str | None) -> None:
+def main(ctx: click.Context, config: str | None, home: str | None, entity: str | None) -> None:
     """closeboard: the monthly close as a living dashboard."""
     ctx.obj = Env(config, home)
+    if entity is not None:
+        ctx.obj.select_entity(entity)
+    elif ctx.invoked_subcommand not in GROUP_COMMANDS and not ctx.resilient_parsing:
+        group = ctx.obj.group()  # a group's file: the other commands read one entity
+        if group is not None:
+            click.echo(
+                f"✗ {group.path} declares entities ({', '.join(group.ids)}): name one with "
+                f"`closeboard --entity ID {ctx.invoked_subcommand} ...`",
+                err=True,
+            )
+            sys.exit(1)
+
+
+GROUP_COMMANDS = ("refresh", "demo", "ui")  # what a group's file runs without --entity (every entity, the UI)
 
 
 @main.group()
@@ -141,21 +193,9 @@ def auth_logout(env: Env, source: str) -> None:
 
 
 def _write_demo_config(env: Env, summary: dict) -> Path:
-    raw = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    raw["company"]["first_period"] = summary["first_period"]
-    raw["company"]["as_of"] = summary["as_of"]
-    target = env.home.root / "closeboard.yaml"
-    target.write_text(
-        "# Written by `closeboard demo` from closeboard.yaml; first_period and as_of follow the demo data.\n"
-        + yaml.safe_dump(raw, sort_keys=False),
-        encoding="utf-8",
-    )
-    views = env.home.root / "views"  # the three example views of docs/views.md; the user's own are kept
-    if not views.exists():
-        import shutil
+    from pipelines.entities import write_demo_config
 
-        shutil.copytree(REPO_ROOT / "connectors" / "demo" / "views", views)
-    return target
+    return write_demo_config(env.home, summary)
 
 
 def _run_refresh(env: Env, config: Path) -> str:
@@ -214,8 +254,18 @@ def _print_summary(env: Env) -> None:
     "implies --regenerate): unbalanced_entry, stale_bank_line, dropped_bank_txn, ar_drift, "
     "ap_drift, total_mismatch, orphan_won_deal",
 )
+@click.option(
+    "--entities",
+    "entities",
+    type=click.IntRange(1, 60),
+    default=None,
+    help="a group of N demo companies (own names, currencies and seeds) under <home>/entities/, and the "
+    "portfolio page over them",
+)
 @click.pass_obj
-def demo(env: Env, as_of, seed: int, scale: int, regenerate: bool, plants: tuple[str, ...]) -> None:
+def demo(
+    env: Env, as_of, seed: int, scale: int, regenerate: bool, plants: tuple[str, ...], entities: int | None
+) -> None:
     """Generate the demo company (if absent), refresh everything, print the dashboard path."""
     import json
 
@@ -223,6 +273,9 @@ def demo(env: Env, as_of, seed: int, scale: int, regenerate: bool, plants: tuple
 
     env.home.ensure()
     day = as_of.date() if as_of else date.today()
+    if entities is not None:
+        _demo_group(env, entities, day, seed, scale)
+        return
     company_file = env.home.demo / "company.json"
     existing = json.loads(company_file.read_text()) if company_file.exists() else None
     wanted = {"as_of": day.isoformat(), "seed": seed, "scale": scale}
@@ -242,12 +295,59 @@ def demo(env: Env, as_of, seed: int, scale: int, regenerate: bool, plants: tuple
     _print_summary(env)
 
 
+def _demo_group(env: Env, count: int, day: date, seed: int, scale: int) -> None:
+    """`closeboard demo --entities N`: N demo companies, each refreshed in turn, and the portfolio."""
+    from pipelines.entities import demo_entities, write_demo_entity, write_group_config
+
+    made = demo_entities(count, seed)
+    for entity in made:
+        click.echo(f"generating {entity.id} ({entity.name}, {entity.currency}) in {env.home.entity(entity.id).demo}")
+        write_demo_entity(env.home, entity, as_of=day, scale=scale)
+    group_config = (
+        Path(env.config_arg).resolve() if env.config_arg else write_group_config(env.home, [e.id for e in made])
+    )
+    _refresh_group(env, group_config)
+
+
+def _refresh_group(env: Env, group_config: Path) -> None:
+    """Refresh every entity of the group in turn (in this process), then write the portfolio page; exit 1
+    after the portfolio when an entity failed (the others are refreshed all the same)."""
+    from connectors.config import load_group
+
+    group, failed = load_group(group_config), []
+    for entity_id in group.ids:
+        click.echo(f"— entity {entity_id}", err=True)
+        entity = Env(str(group_config), str(env.home.root))
+        entity.select_entity(entity_id)
+        try:
+            _run_refresh(entity, Path(entity.config_arg))
+        except SystemExit:
+            failed.append(entity_id)
+    _write_portfolio(env.home, group_config)
+    if failed:
+        click.echo(f"✗ refresh failed for {', '.join(failed)}", err=True)
+        sys.exit(1)
+
+
+def _write_portfolio(group_home: Home, group_config: Path) -> None:
+    from connectors.config import load_group
+    from pipelines.entities import write_group_portfolio
+
+    click.echo(f"portfolio: {write_group_portfolio(load_group(group_config), group_home)}")
+
+
 @main.command(epilog=example("closeboard refresh", "closeboard --config /srv/books/closeboard.yaml refresh"))
 @click.pass_obj
 def refresh(env: Env) -> None:
-    """Pull fresh data from every configured source and re-render the dashboard."""
+    """Pull fresh data from every configured source and re-render the dashboard (a group's file without
+    --entity: every entity in turn, then the portfolio page)."""
+    if env.group() is not None:
+        _refresh_group(env, env.config_path())
+        return
     _run_refresh(env, env.config_path())
     _print_summary(env)
+    if env.group_home is not None and env.group_config is not None:
+        _write_portfolio(env.group_home, env.group_config)
 
 
 @main.command(epilog=example("closeboard ui  # then open http://127.0.0.1:3000"))
@@ -499,21 +599,62 @@ def checks(env: Env, period: str | None, limit: int) -> None:
         "closeboard explain revenue --period 2026-05",
         "closeboard explain gross_margin_pct --period 2026-05 --limit 5",
         "closeboard explain cash --period 2026-05 --json  # for scripts and the page",
+        "closeboard explain --statement income --line 4100 --period 2026-05  # an income-statement line",
+        "closeboard explain --statement balance --line total_assets --period 2026-05",
+        "closeboard explain --statement cash --line net_cash_operating",
+        "closeboard explain --statement income --rollup subtype --line opex:payroll",
     )
+    + "\n\n\b\nA statement line is named by --statement (income, balance or cash: the income statement,"
+    "\nbalance sheet or cash flow) and --line, its line_id in mart_statements (an account id, a total"
+    "\nsuch as total_revenue or net_income; with --rollup subtype, SECTION:SUBTYPE); an unknown line"
+    "\nlists the lines of that statement."
 )
-@click.argument("kpi")
+@click.argument("kpi", required=False)
+@click.option(
+    "--statement",
+    type=click.Choice(["income", "balance", "cash", "income_statement", "balance_sheet", "cash_flow"]),
+    default=None,
+    help="explain a line of this statement instead of a KPI (with --line)",
+)
+@click.option("--line", "line_id", default=None, help="the statement line's id (with --statement)")
+@click.option(
+    "--rollup",
+    type=click.Choice(["account", "subtype"]),
+    default="account",
+    show_default=True,
+    help="the statement's lines by account or by subtype (with --statement)",
+)
 @click.option("--period", default=None, help="the month (YYYY-MM; default: the last ended month)")
 @click.option("--limit", default=20, show_default=True, help="journal lines or records listed per figure")
 @click.option("--json", "as_json", is_flag=True, help="print the explanation as JSON")
 @click.pass_obj
-def explain(env: Env, kpi: str, period: str | None, limit: int, as_json: bool) -> None:
+def explain(
+    env: Env,
+    kpi: str | None,
+    statement: str | None,
+    line_id: str | None,
+    rollup: str,
+    period: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """Explain one figure: its definition in the mart, the sources and MCP calls that fed it, and the
     journal lines (or records) behind it, largest first, summing to it (reads the read copy only).
 
     A ratio or derived figure is explained as its formula over its components, each with its lines.
-    Exits 1 for an unknown KPI or period, naming those that exist."""
-    from reports.explain import print_explain
+    A statement line (--statement, --line) is explained as the accounts it adds up, each with its sign,
+    and the rows behind it (opening balances and journal lines on the balance sheet and cash flow).
+    Exits 1 for an unknown KPI, line or period, naming those that exist."""
+    from reports.explain import print_explain, print_statement_line
 
+    if (kpi is None) == (statement is None) or (statement is None) != (line_id is None):
+        raise click.UsageError("give a KPI, or --statement with --line (e.g. --statement income --line 4100)")
+    if statement is not None:
+        sys.exit(
+            print_statement_line(
+                env.home.read_copy, statement, line_id, period, rollup=rollup, limit=limit, as_json=as_json
+            )
+        )
     sys.exit(print_explain(env.home.read_copy, kpi, period, limit=limit, as_json=as_json))
 
 
@@ -569,7 +710,13 @@ def mcp(env: Env, http_port: int | None, host: str, token_env: str | None, print
         raise click.UsageError(f"--token-env {token_env}: the environment variable is not set")
     if token_env and http_port is None:
         raise click.UsageError("--token-env applies to --http only (a stdio server is the client's own child)")
-    run(env.home, http_port=http_port, host=host, token=token)
+    entities = None
+    if env.group_home is not None and env.group_config is not None:  # --entity: list_entities names the others
+        from connectors.config import load_group
+        from pipelines.entities import portfolio_entities
+
+        entities = portfolio_entities(load_group(env.group_config), env.group_home)
+    run(env.home, http_port=http_port, host=host, token=token, entities=entities)
 
 
 @main.command(
@@ -685,7 +832,7 @@ def view() -> None:
 @click.argument("name")
 @click.pass_obj
 def view_new(env: Env, name: str) -> None:
-    """Write views/NAME.md with one tile, one chart and one table to edit (rendered at each refresh)."""
+    """Write views/NAME.md with one tile, chart, table, statement and check card to edit (rendered at each refresh)."""
     from reports.views import scaffold, views_folder
 
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from connectors.config import Config, load_config
+from connectors.config import Config, load_config, load_group
 from pipelines.assets import dashboard, marts, source_assets
 from pipelines.close import close_assets
 from pipelines.delivery import build as build_delivery
@@ -70,5 +70,17 @@ def build_definitions(
     )
 
 
+def location_definitions(home: Home | None = None) -> dg.Definitions:
+    """The code location for the closeboard.yaml it reads: a single company's, or a group's (`entities:`,
+    issue 22: the refresh partitioned by entity, pipelines/entities.py)."""
+    home = home or Home.resolve()
+    group = load_group(location_config_path(home))
+    if group is None:
+        return build_definitions(import_config(home))
+    from pipelines.entities import build_group_definitions
+
+    return build_group_definitions(group, home)
+
+
 # closeboard.yaml read at import, without DuckDB; a broken one fails the code location loudly
-defs = build_definitions(import_config())
+defs = location_definitions()

@@ -26,7 +26,7 @@ import yaml
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, DefaultRunLauncher, RunsFilter
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 
-from connectors.config import ConfigError, InstanceConfig, load_config, read_yaml
+from connectors.config import ConfigError, InstanceConfig, load_config, load_group, read_yaml
 from pipelines.resources import config_path
 from warehouse.home import Home
 
@@ -47,10 +47,28 @@ def _env_name(reference: str) -> str:
     return reference.strip()[2:-1]  # "${NAME}" (the config schema takes nothing else)
 
 
-def instance_config(settings: InstanceConfig | None = None) -> dict:
+# a group of entities (issue 22): one writer per entity, not one in all: the tag's limit applies per value
+# (`closeboard/warehouse: <entity>`), and the warehouse pool is not limited (each entity has its own file)
+ENTITY_CONCURRENCY = {
+    "runs": {
+        "tag_concurrency_limits": [
+            {"key": "closeboard/warehouse", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+        ]
+    },
+    "pools": {"granularity": "run"},
+}
+
+
+def instance_config(settings: InstanceConfig | None = None, *, entities: bool = False) -> dict:
     """The dagster.yaml for `instance:` (None: the local SQLite instance, INSTANCE_CONFIG itself): the
     same queue and writer limits, storage on PostgreSQL and run monitoring on. The deployments in
-    deploy/ carry the same settings (tests/test_deploy_postgres.py compares them)."""
+    deploy/ carry the same settings (tests/test_deploy_postgres.py compares them). With `entities`
+    (a group's closeboard.yaml), the writer limit is per entity (ENTITY_CONCURRENCY)."""
+    if entities:
+        return {
+            key: (ENTITY_CONCURRENCY if key == "concurrency" else value)
+            for key, value in instance_config(settings).items()
+        }
     if settings is None:
         return INSTANCE_CONFIG
     return {
@@ -105,37 +123,49 @@ class MonitoredRunLauncher(DefaultRunLauncher):
 RUN_LAUNCHER = {"module": __name__, "class": MonitoredRunLauncher.__name__}
 
 
-def instance_settings(home: Home, config: Path | None = None) -> InstanceConfig | None:
-    """The `instance:` block of the closeboard.yaml the code location reads (`config`, else as
-    `pipelines.resources.config_path`), None without one. Only a file with an `instance:` block is
-    checked whole here; a broken one without it is reported by the run that loads it."""
+def _read_settings(home: Home, config: Path | None = None) -> tuple[InstanceConfig | None, bool]:
+    """(the `instance:` block, whether the file declares `entities:`) of the closeboard.yaml the code
+    location reads (`config`, else as `pipelines.resources.config_path`). Only a file with an `instance:`
+    block or `entities:` is checked whole here; a broken one without them is reported by the run that loads it."""
     path = config_path(config, home)
     try:
         raw = read_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    if not isinstance(raw, dict) or raw.get("instance") is None:
-        return None
-    return load_config(path).instance
+        return None, False
+    if not isinstance(raw, dict):
+        return None, False
+    if "entities" in raw:
+        group = load_group(path)
+        return (group.instance if group is not None else None), True
+    if raw.get("instance") is None:
+        return None, False
+    return load_config(path).instance, False
+
+
+def instance_settings(home: Home, config: Path | None = None) -> InstanceConfig | None:
+    """The `instance:` block of the closeboard.yaml the code location reads, None without one."""
+    return _read_settings(home, config)[0]
 
 
 def _dagster_dir(home: Home, config: Path | None = None) -> Path:
     path = home.dagster
     path.mkdir(parents=True, exist_ok=True)
     target = path / "dagster.yaml"
-    settings = instance_settings(home, config)
+    settings, entities = _read_settings(home, config)
     if settings is not None and _env_name(settings.postgres_url) not in os.environ:
         raise ConfigError(
             f"closeboard.yaml instance.postgres_url: environment variable "
             f"{_env_name(settings.postgres_url)} is not set (the Dagster instance's PostgreSQL URL)"
         )
+    wanted = yaml.safe_dump(instance_config(settings, entities=entities), sort_keys=False)
+    untouched = {yaml.safe_dump(instance_config(None, entities=e), sort_keys=False) for e in (False, True)}
     if not target.exists():
-        target.write_text(yaml.safe_dump(instance_config(settings), sort_keys=False), encoding="utf-8")
+        target.write_text(wanted, encoding="utf-8")
+    elif target.read_text(encoding="utf-8") in untouched - {wanted}:  # a local one closeboard wrote, never edited
+        target.write_text(wanted, encoding="utf-8")
     elif settings is not None:
         text = target.read_text(encoding="utf-8")
-        if text == yaml.safe_dump(INSTANCE_CONFIG, sort_keys=False):  # the local one, never edited: replaced
-            target.write_text(yaml.safe_dump(instance_config(settings), sort_keys=False), encoding="utf-8")
-        elif "postgres" not in ((yaml.safe_load(text) or {}).get("storage") or {}):
+        if "postgres" not in ((yaml.safe_load(text) or {}).get("storage") or {}):
             raise ConfigError(
                 f"{target}: closeboard.yaml's `instance:` puts the Dagster instance on PostgreSQL, but this "
                 "dagster.yaml (edited by hand) keeps another storage; add `storage: {postgres: {postgres_url: "

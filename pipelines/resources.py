@@ -84,6 +84,76 @@ class CloseboardResource(dg.ConfigurableResource):
             con.close()
 
 
+class GroupResource(CloseboardResource):
+    """The resource of a group's code location (issue 22, pipelines/entities.py): `config_path` and `home`
+    are the group's; each run works on the entity its partition key names (else its
+    `closeboard/warehouse` tag): that entity's closeboard.yaml, its data home `<home>/entities/<id>/` and
+    its own writer lock. ``${CLOSEBOARD_HOME}`` in the entity's server arguments is its own home."""
+
+    _entity: str | None = PrivateAttr(default=None)
+    _entity_config: Path | None = PrivateAttr(default=None)
+    _saved_home: str | None = PrivateAttr(default=None)
+    _group_home: Home | None = PrivateAttr(default=None)
+
+    @property
+    def group_home(self) -> Home:
+        """The group's home (fixed at the run's start: the run points $CLOSEBOARD_HOME at its entity)."""
+        return self._group_home or Home.resolve(self.home or None)
+
+    @property
+    def data_home(self) -> Home:
+        return self.group_home.entity(self._entity) if self._entity else self.group_home
+
+    def group(self) -> Any:
+        from connectors.config import ConfigError, load_group
+
+        path = config_path(self.config_path or None, self.group_home)
+        group = load_group(path)
+        if group is None:
+            raise ConfigError(f"{path} declares no `entities:`; the group's code location needs them")
+        return group
+
+    def settings(self) -> Config:
+        if self._config is not None:
+            return self._config
+        if self._entity_config is None:
+            raise dg.Failure("no entity chosen: a run of a group names its entity by its partition key")
+        return load_config(self._entity_config)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        from pipelines.entities import WAREHOUSE_TAG_KEY, entity_config_file
+
+        tags = context.dagster_run.tags if context.dagster_run is not None else {}
+        entity = tags.get("dagster/partition") or tags.get(WAREHOUSE_TAG_KEY)
+        group = self.group()
+        if entity not in group.ids:
+            raise dg.Failure(
+                f"run {context.run_id}: entity {entity!r} is not one of {', '.join(group.ids)} ({group.path}): "
+                "launch the refresh for one of them (its partition)"
+            )
+        if tags.get(WAREHOUSE_TAG_KEY) != entity:  # outside the per-entity run queue: the lock still guards
+            context.log.warning(f"run without the tag {WAREHOUSE_TAG_KEY}: {entity}; the writer lock still guards it")
+        self._group_home = self.group_home
+        self._entity, self._entity_config = entity, entity_config_file(group, entity, self.group_home)
+        self._saved_home = os.environ.get("CLOSEBOARD_HOME")
+        os.environ["CLOSEBOARD_HOME"] = str(self.data_home.root)  # the entity's servers read its own demo/ files
+        super().setup_for_execution(context)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        super().teardown_after_execution(context)
+        if self._saved_home is None:
+            os.environ.pop("CLOSEBOARD_HOME", None)
+        else:
+            os.environ["CLOSEBOARD_HOME"] = self._saved_home
+        self._entity = self._entity_config = self._saved_home = self._group_home = None
+
+    def portfolio(self) -> Path:
+        """Rewrite the group's portfolio page (after this entity's dashboard)."""
+        from pipelines.entities import write_group_portfolio
+
+        return write_group_portfolio(self.group(), self.group_home)
+
+
 # closeboard's bundled servers: `python -m <module> --data DIR` builds the same server in this process
 BUNDLED_SERVERS = (
     "connectors.servers.erp",

@@ -615,8 +615,11 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(home: Home | Path | str, *, transport: str = "memory", audit_path: Path | None = None) -> MCPServer:
-    """The read-only MCP server over `home`'s published figures (see the module docstring)."""
+def build_server(
+    home: Home | Path | str, *, transport: str = "memory", audit_path: Path | None = None, entities: list | None = None
+) -> MCPServer:
+    """The read-only MCP server over `home`'s published figures (see the module docstring); serving one
+    entity of a group (`entities`: reports.portfolio.PortfolioEntity), also `list_entities`."""
     home = home if isinstance(home, Home) else Home.resolve(home)
     reader = CloseReader(home)
     audit = Audit(audit_path or home.root / AUDIT_FILE, transport)
@@ -817,6 +820,26 @@ def build_server(home: Home | Path | str, *, transport: str = "memory", audit_pa
     def dashboard_app() -> str:
         return mcp_app.app_html()
 
+    if entities is not None:  # one entity of a group (issue 22): the others, as the portfolio page shows them
+
+        @server.tool(
+            name="list_entities",
+            title="The group's entities",
+            description="Every entity of the group this server's entity belongs to, with its last ended month's "
+            "revenue, net income, cash, AR and AP in its own currency (never converted or added across "
+            "currencies), its checks, its last sign-off and its data as-of; `serving` is this server's entity "
+            "(another entity's figures: `closeboard --entity ID mcp`). Returns JSON text {serving, entities}.",
+            annotations=READ_ONLY,
+            structured_output=False,
+        )
+        def list_entities_tool() -> str:
+            from reports.portfolio import entity_row
+
+            now = datetime.now(timezone.utc)
+            serving = next((e.id for e in entities if e.home.root == home.root), None)
+            rows = [{k: v for k, v in entity_row(e, now).items() if k != "href"} for e in entities]  # no paths
+            return call("list_entities", {}, lambda _con: {"serving": serving, "entities": rows})
+
     return server
 
 
@@ -846,10 +869,17 @@ def client_config(
     }
 
 
-def run(home: Home, *, http_port: int | None = None, host: str = "127.0.0.1", token: str | None = None) -> None:
+def run(
+    home: Home,
+    *,
+    http_port: int | None = None,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    entities: list | None = None,
+) -> None:
     """Serve until stopped: stdio, or streamable HTTP at http://HOST:PORT/mcp (the bundled servers' hosting:
     on a loopback host only loopback Host headers are answered; with `token`, a bearer token is required)."""
-    server = build_server(home, transport="stdio" if http_port is None else "http")
+    server = build_server(home, transport="stdio" if http_port is None else "http", entities=entities)
     if http_port is None:
         server.run("stdio")
         return

@@ -45,6 +45,15 @@ class Home:
     def demo(self) -> Path:
         return self.root / "demo"
 
+    @property
+    def entities(self) -> Path:
+        return self.root / "entities"
+
+    def entity(self, entity_id: str) -> Home:
+        """The data home of one entity of a group (issue 22): `<home>/entities/<id>/`, laid out as any
+        home (its own warehouse, lock, reports, snapshots and demo data)."""
+        return Home(self.entities / entity_id)
+
     def ensure(self) -> Home:
         for path in (self.root, self.reports, self.staging):
             path.mkdir(parents=True, exist_ok=True)

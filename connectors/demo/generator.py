@@ -32,75 +32,30 @@ from calendar import monthrange
 from datetime import date
 from pathlib import Path
 
+from connectors.periods import add_months
+from connectors.records import CANONICAL
+
 CURRENCY = "USD"
 COMPANY_NAME = "Demo Co"
 
 # ----------------------------------------------------------------------------------------------------
-# Column orders (canonical.sql)
+# Column orders: the canonical tables' (canonical.sql, read by connectors/records.py); each writer
+# below yields its row values in this order
 # ----------------------------------------------------------------------------------------------------
-ACCOUNT_COLUMNS = ("account_id", "name", "type", "subtype", "currency", "parent_id")
-JOURNAL_COLUMNS = (
-    "entry_id",
-    "line_no",
-    "posted_date",
-    "account_id",
-    "debit",
-    "credit",
-    "currency",
-    "amount_currency",
-    "description",
-    "customer_id",
-    "vendor_id",
-    "document_id",
-)
-INVOICE_COLUMNS = (
-    "invoice_id",
-    "customer_id",
-    "customer_name",
-    "issue_date",
-    "due_date",
-    "total",
-    "balance",
-    "currency",
-    "status",
-    "doc_type",
-    "voided_date",
-)
-BILL_COLUMNS = (
-    "bill_id",
-    "vendor_id",
-    "vendor_name",
-    "issue_date",
-    "due_date",
-    "total",
-    "balance",
-    "currency",
-    "status",
-    "doc_type",
-    "voided_date",
-)
-PAYMENT_COLUMNS = ("payment_id", "line_no", "document_id", "paid_date", "amount", "currency", "kind")
-BANK_ACCOUNT_COLUMNS = ("bank_account_id", "name", "currency", "gl_account_id")
-BANK_TRANSACTION_COLUMNS = ("txn_id", "bank_account_id", "booked_date", "amount", "description", "reference")
-BANK_BALANCE_COLUMNS = ("bank_account_id", "balance_date", "closing_balance")
-BUDGET_COLUMNS = ("period", "account_id", "kpi", "amount", "currency")
+ACCOUNT_COLUMNS = CANONICAL["erp_accounts"]
+JOURNAL_COLUMNS = CANONICAL["erp_journal_lines"]
+INVOICE_COLUMNS = CANONICAL["erp_invoices"]
+BILL_COLUMNS = CANONICAL["erp_bills"]
+PAYMENT_COLUMNS = CANONICAL["erp_payments"]
+BANK_ACCOUNT_COLUMNS = CANONICAL["bank_accounts"]
+BANK_TRANSACTION_COLUMNS = CANONICAL["bank_transactions"]
+BANK_BALANCE_COLUMNS = CANONICAL["bank_balances"]
+BUDGET_COLUMNS = CANONICAL["budgets"]
+# the CRM file carries one more, internal column (the server's updated_since filter reads it)
+OPPORTUNITY_COLUMNS = (*CANONICAL["crm_opportunities"], "updated_at")
 # the budget is drawn from its own generator (seed-derived), so the other files stay as they were
 BUDGET_SEED_SALT = 0xB0D6E7
 NON_CASH_EXPENSES = ("6800", "6850")  # depreciation, bad debt: left out of the planned net burn
-OPPORTUNITY_COLUMNS = (
-    "opportunity_id",
-    "customer_id",
-    "customer_name",
-    "stage",
-    "amount",
-    "currency",
-    "close_date",
-    "probability",
-    "owner",
-    "is_won",
-    "is_closed",
-    "updated_at",
-)
 
 # ----------------------------------------------------------------------------------------------------
 # Chart of accounts
@@ -471,11 +426,6 @@ def _money(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def _add_months(y: int, m: int, k: int) -> tuple[int, int]:
-    t = y * 12 + (m - 1) + k
-    return t // 12, t % 12 + 1
-
-
 def _ord(y: int, m: int, d: int) -> int:
     return date(y, m, min(d, monthrange(y, m)[1])).toordinal()
 
@@ -527,7 +477,10 @@ class _Contract:
 
 
 class _Generator:
-    def __init__(self, out_dir: Path, as_of: date, seed: int, scale: int) -> None:
+    def __init__(
+        self, out_dir: Path, as_of: date, seed: int, scale: int, currency: str = CURRENCY, name: str = COMPANY_NAME
+    ) -> None:
+        self.currency, self.name = currency, name  # a group's demo entities differ (issue 22)
         if scale < 1:
             raise ValueError("scale must be >= 1")
         self.out = Path(out_dir)
@@ -536,12 +489,12 @@ class _Generator:
         self.seed = seed
         self.scale = scale
         self.rng = random.Random(seed)
-        y, m = _add_months(as_of.year, as_of.month, -24)
+        y, m = add_months(as_of.year, as_of.month, -24)
         self.p0 = (y, m)
         self.first_period = f"{y:04d}-{m:02d}"
         self.D0 = date(y, m, 1).toordinal() - 1  # opening entry date: the day before first_period
         # months of the data: index 0 = first_period ... 24 = the open (as_of) month
-        self.months = [_add_months(y, m, k) for k in range(25)]
+        self.months = [add_months(y, m, k) for k in range(25)]
         self.month_ends = {_ord(yy, mm, 31) for yy, mm in self.months} | {self.D0}
 
         self.sched: dict[int, list] = {}
@@ -600,9 +553,9 @@ class _Generator:
                 key = (d[:7], acct)
                 self.pl[key] = self.pl.get(key, 0) + c
             if c > 0:
-                rows.append((eid, line_no, d, acct, _money(c), "0.00", CURRENCY, "", desc, cust, vend, doc))
+                rows.append((eid, line_no, d, acct, _money(c), "0.00", self.currency, "", desc, cust, vend, doc))
             else:
-                rows.append((eid, line_no, d, acct, "0.00", _money(-c), CURRENCY, "", desc, cust, vend, doc))
+                rows.append((eid, line_no, d, acct, "0.00", _money(-c), self.currency, "", desc, cust, vend, doc))
             if bank:
                 b = CASH_TO_BANK.get(acct)
                 if b is not None:
@@ -668,9 +621,9 @@ class _Generator:
     def _make_contract(self, start_ym, bday, regular, hardware, services, close) -> _Contract:
         c = _Contract()
         y, m = start_ym
-        c.bills = [_ord(*_add_months(y, m, k), bday) for k in range(12)]
+        c.bills = [_ord(*add_months(y, m, k), bday) for k in range(12)]
         c.start = c.bills[0]
-        c.end = _ord(*_add_months(y, m, 12), bday)
+        c.end = _ord(*add_months(y, m, 12), bday)
         c.regular, c.hardware, c.services = regular, hardware, services
         c.amount = (
             12 * sum(x for _, x, _ in regular)
@@ -742,7 +695,7 @@ class _Generator:
         # contracts and the CRM deals behind them
         for c in custs:
             mi, bday = c._start
-            ym = _add_months(*self.p0, mi)
+            ym = add_months(*self.p0, mi)
             regular, hardware, services = self._contract_lines(c.segment)
             start = _ord(*ym, bday)
             close = start - rng.randint(3, 28)
@@ -911,7 +864,7 @@ class _Generator:
                 while _weekday(remit) >= 5:
                     remit += 1
                 self.at(remit, self.ev_payroll_taxes, accrued, run)
-            ny, nm = _add_months(y, m, 1)
+            ny, nm = add_months(y, m, 1)
             payday = _last_business_day(y, m)
             # month-end depreciation (runs after the month's equipment bills)
             self.at(_ord(y, m, 31), self.ev_depreciation, f"{y:04d}-{m:02d}")
@@ -1052,10 +1005,10 @@ class _Generator:
             lines.append((AR, -open_amount, f"Payment {pay_id} on {doc[0]}", c.id, None, doc[0]))
             paid = open_amount - short
             line_no += 1
-            self.payments.append((pay_id, line_no, doc[0], d, _money(paid), CURRENCY, "payment"))
+            self.payments.append((pay_id, line_no, doc[0], d, _money(paid), self.currency, "payment"))
             if short:
                 line_no += 1
-                self.payments.append((pay_id, line_no, doc[0], d, _money(short), CURRENCY, "write_off"))
+                self.payments.append((pay_id, line_no, doc[0], d, _money(short), self.currency, "write_off"))
             doc[6] += open_amount
         self.post(o, lines, lag=rng.randint(0, 2), bdesc=f"{c.method} {c.name.upper()}")
 
@@ -1130,7 +1083,7 @@ class _Generator:
         pay_id = f"PAY-{self.n_pay:0{self.w_pay}d}"
         amount = doc[5] - doc[6]
         doc[6] += amount
-        self.payments.append((pay_id, 1, doc[0], self.ds(o), _money(amount), CURRENCY, "payment"))
+        self.payments.append((pay_id, 1, doc[0], self.ds(o), _money(amount), self.currency, "payment"))
         self.post(
             o,
             [
@@ -1321,22 +1274,22 @@ class _Generator:
                     n += 1
             counts[rel] = n
 
-        write("erp/accounts.csv", ACCOUNT_COLUMNS, ((a, n, t, st, CURRENCY, p) for a, n, t, st, p in ACCOUNTS))
+        write("erp/accounts.csv", ACCOUNT_COLUMNS, ((a, n, t, st, self.currency, p) for a, n, t, st, p in ACCOUNTS))
         write("erp/invoices.csv", INVOICE_COLUMNS, self._document_rows(self.invoices))
         write("erp/bills.csv", BILL_COLUMNS, self._document_rows(self.bills))
         write("erp/payments.csv", PAYMENT_COLUMNS, self.payments)
         write(
             "bank/bank_accounts.csv",
             BANK_ACCOUNT_COLUMNS,
-            ((bid, name, CURRENCY, gl) for bid, name, gl in BANK_ACCOUNTS),
+            ((bid, name, self.currency, gl) for bid, name, gl in BANK_ACCOUNTS),
         )
         write("bank/balances.csv", BANK_BALANCE_COLUMNS, (row for rows in self.balances for row in rows))
         write("crm/opportunities.csv", OPPORTUNITY_COLUMNS, self._opportunity_rows())
         write("budget.csv", BUDGET_COLUMNS, self._budget_rows())
 
         company = {
-            "name": COMPANY_NAME,
-            "currency": CURRENCY,
+            "name": self.name,
+            "currency": self.currency,
             "fiscal_year_start_month": 1,
             "timezone": "UTC",
             "first_period": self.first_period,
@@ -1347,13 +1300,24 @@ class _Generator:
         (out / "company.json").write_text(json.dumps(company, indent=2) + "\n", encoding="utf-8")
         return {**company, "counts": counts}
 
-    @staticmethod
-    def _document_rows(docs):
+    def _document_rows(self, docs):
         for doc_id, party, name, issue, due, total, applied, status, doc_type, voided in docs:
             balance = total - applied
             if status == "open" and balance == 0:
                 status = "paid"
-            yield (doc_id, party, name, issue, due, _money(total), _money(balance), CURRENCY, status, doc_type, voided)
+            yield (
+                doc_id,
+                party,
+                name,
+                issue,
+                due,
+                _money(total),
+                _money(balance),
+                self.currency,
+                status,
+                doc_type,
+                voided,
+            )
 
     def _budget_rows(self):
         """The plan a finance team would have drawn up: per revenue and expense account and month (the
@@ -1378,8 +1342,8 @@ class _Generator:
                 if cents <= 0:
                     continue
                 burn += -cents if normal < 0 else (0 if acct in NON_CASH_EXPENSES else cents)
-                yield (period, acct, "", _money(cents), CURRENCY)
-            yield (period, "", "net_burn", _money(burn), CURRENCY)
+                yield (period, acct, "", _money(cents), self.currency)
+            yield (period, "", "net_burn", _money(burn), self.currency)
 
     def _opportunity_rows(self):
         width = _id_width(5, 200, self.scale)
@@ -1393,7 +1357,7 @@ class _Generator:
                 cname,
                 stage,
                 _money(amount),
-                CURRENCY,
+                self.currency,
                 self.ds(close),
                 f"{STAGE_PROBABILITY[stage]}.00",
                 owner,
@@ -1403,7 +1367,15 @@ class _Generator:
             )
 
 
-def generate(out_dir: Path, *, as_of: date, seed: int = 42, scale: int = 1) -> dict:
+def generate(
+    out_dir: Path,
+    *,
+    as_of: date,
+    seed: int = 42,
+    scale: int = 1,
+    currency: str = CURRENCY,
+    name: str = COMPANY_NAME,
+) -> dict:
     """Write the demo company under ``out_dir`` and return a summary.
 
     The data covers ``first_period`` (as_of's month - 24) to ``as_of``: 24 ended months and the open
@@ -1413,6 +1385,7 @@ def generate(out_dir: Path, *, as_of: date, seed: int = 42, scale: int = 1) -> d
 
     Returns the content of ``company.json`` (name, currency, fiscal_year_start_month, timezone,
     first_period, as_of as ISO text, seed, scale) plus ``counts``: data rows written per file
-    (relative path -> rows, header excluded).
+    (relative path -> rows, header excluded). ``currency`` and ``name``: the company's (every record is in
+    that currency), so a group's demo entities differ.
     """
-    return _Generator(Path(out_dir), as_of, seed, scale).run()
+    return _Generator(Path(out_dir), as_of, seed, scale, currency, name).run()

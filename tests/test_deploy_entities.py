@@ -1,0 +1,134 @@
+"""Entities on the production deployment (issue 22): a group's closeboard.yaml (`entities:`, the instance on
+a real PostgreSQL), the code location as its own gRPC server, the webserver and the daemon as separate
+processes (tests/test_deploy_postgres.py's fixtures). Runs are launched through the webserver's GraphQL API
+with the partition's tags the code location gives (what the UI's launchpad does): three entities run side
+by side and all succeed; two launches for one entity run one after the other."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import DagsterRunStatus
+
+from pipelines.instance import ENTITY_CONCURRENCY, ensure_dagster_home
+from tests.test_deploy_postgres import INSTANCE, PG_URL_ENV, Deployment, _window, postgres  # noqa: F401 (fixture)
+from tests.test_entities import make_group
+from pipelines.entities import DemoEntity
+from warehouse.home import Home
+
+ENTITIES = (
+    DemoEntity("alpha", "Alpha Inc.", "USD", 42),
+    DemoEntity("beta", "Beta GmbH", "EUR", 7),
+    DemoEntity("gamma", "Gamma Ltd", "GBP", 1051),
+)
+PARTITIONS_TIMEOUT_S = 120
+
+PARTITION_TAGS = """
+query PartitionTags($selector: RepositorySelector!, $partition: String!) {
+  partitionSetOrError(repositorySelector: $selector, partitionSetName: "refresh_partition_set") {
+    __typename
+    ... on PartitionSet {
+      partition(partitionName: $partition) {
+        tagsOrError { __typename ... on PartitionTags { results { key value } } ... on PythonError { message } }
+      }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+class GroupDeployment(Deployment):
+    def partition_tags(self, entity: str) -> dict[str, str]:
+        """The tags the code location gives the refresh of `entity` (as the UI's launchpad asks for them)."""
+        answer = self.client._execute(  # noqa: SLF001 - the documented client has no partition query
+            PARTITION_TAGS,
+            {
+                "selector": {"repositoryLocationName": "closeboard", "repositoryName": "__repository__"},
+                "partition": entity,
+            },
+        )
+        tags = answer["partitionSetOrError"]["partition"]["tagsOrError"]
+        assert "results" in tags, answer
+        return {t["key"]: t["value"] for t in tags["results"]}
+
+    def launch_entity(self, entity: str) -> str:
+        return self.client.submit_job_execution(
+            "refresh", repository_location_name="closeboard", tags=self.partition_tags(entity)
+        )
+
+    def wait_for_partitions(self, ids: list[str]) -> None:
+        """The daemon's `entity_partitions` sensor adds the group's entities as partitions."""
+        deadline = time.monotonic() + PARTITIONS_TIMEOUT_S
+        while True:
+            with self.instance() as dagster_instance:
+                if sorted(dagster_instance.get_dynamic_partitions("entity")) == sorted(ids):
+                    return
+            assert time.monotonic() < deadline, "the entity partitions were not added:\n" + self.log_tail()
+            time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def group_deployment(postgres: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GroupDeployment]:  # noqa: F811
+    home = tmp_path_factory.mktemp("deploy-entities") / "home"
+    # no scheduled refresh of every entity mid-test; the ERP alone (one server per run: the runs stay short)
+    extra = {"instance": dict(INSTANCE), "schedules": {"refresh_cron": "0 6 1 1 *"}}
+    config = make_group(home, ENTITIES, extra, sources=("erp",))
+    with pytest.MonkeyPatch.context() as environ:
+        environ.setenv(PG_URL_ENV, postgres)
+        ensure_dagster_home(Home(home), config)
+        deployment = GroupDeployment(home, postgres, config)
+        try:
+            for name in ("code", "webserver", "daemon"):
+                deployment.start(name)
+            deployment.wait_until_up()
+            deployment.wait_for_partitions([e.id for e in ENTITIES])
+            yield deployment
+        finally:
+            for name in list(deployment.procs):
+                deployment.stop(name)
+
+
+def _entity_home(deployment: Deployment, entity: str) -> Path:
+    return deployment.home / "entities" / entity
+
+
+@pytest.mark.slow
+def test_three_entities_run_side_by_side_and_one_entity_never_has_two_writers(
+    group_deployment: GroupDeployment,
+) -> None:
+    deployment = group_deployment
+    written = yaml.safe_load((deployment.home / "dagster" / "dagster.yaml").read_text(encoding="utf-8"))
+    assert written["concurrency"] == ENTITY_CONCURRENCY and "postgres" in written["storage"]
+    runs = {e.id: deployment.launch_entity(e.id) for e in ENTITIES}
+    for run_id in runs.values():
+        assert deployment.wait(run_id) == DagsterRunStatus.SUCCESS, "\n".join(deployment.messages(run_id)[-20:])
+    with deployment.instance() as dagster_instance:
+        windows = {e: _window(dagster_instance, r) for e, r in runs.items()}
+        stored = {r.run_id: r for r in dagster_instance.get_runs()}
+    assert max(start for start, _ in windows.values()) < min(end for _, end in windows.values()), (
+        f"the three entities did not run side by side: {windows}"
+    )
+    for entity, run_id in runs.items():
+        assert stored[run_id].tags["closeboard/warehouse"] == entity
+        assert stored[run_id].tags["dagster/partition"] == entity
+        status = yaml.safe_load((_entity_home(deployment, entity) / "reports" / "status.json").read_text())
+        assert status["run_id"] == run_id  # each run wrote its own entity's home, nobody else's
+    assert (deployment.home / "reports" / "portfolio.html").exists()
+
+    # the same entity twice: queued behind each other by the per-entity limit
+    first, second = deployment.launch_entity("beta"), deployment.launch_entity("beta")
+    assert deployment.wait(first) == DagsterRunStatus.SUCCESS, "\n".join(deployment.messages(first)[-20:])
+    assert deployment.wait(second) == DagsterRunStatus.SUCCESS, "\n".join(deployment.messages(second)[-20:])
+    with deployment.instance() as dagster_instance:
+        (a_start, a_end), (b_start, b_end) = (_window(dagster_instance, r) for r in (first, second))
+    assert a_end <= b_start or b_end <= a_start, "two writers of one entity overlapped"
+    for run_id in (first, second):
+        text = "\n".join(deployment.messages(run_id)).lower()
+        assert (
+            "warehouse busy" not in text and "waiting for the warehouse" not in text
+        )  # the queue held it, not the lock

@@ -1,0 +1,340 @@
+"""Many companies (issue 22): a closeboard.yaml with `entities:`, each entity with its own data home under
+<home>/entities/<id>/, refreshed by the group's Dagster code location (the refresh partitioned by entity,
+in this process with the bundled servers in memory), the CLI's `--entity`, the group's dagster.yaml and
+the portfolio page in Chromium. Three demo entities, two of them in USD and one in EUR: the portfolio adds
+figures up per currency only."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from connectors.config import ConfigError, load_config, load_group
+from pipelines.entities import (
+    ENTITY_PARTITIONS,
+    DemoEntity,
+    build_group_definitions,
+    demo_entities,
+    entity_config_file,
+    generate_demo_entity,
+    write_group_config,
+)
+from pipelines.instance import ENTITY_CONCURRENCY, INSTANCE_CONFIG, ensure_dagster_home
+from pipelines.resources import GroupResource, SourcesResource
+from pipelines.runner import QUIET
+from tests.conftest import AS_OF, FIRST_PERIOD, cli_in_process, demo_config, read, step_errors
+from tests.reference import reference_kpis
+from tests.reports.conftest import CHROMIUM
+from warehouse.home import Home
+
+# two entities share a currency, so the portfolio has a total to add up, and one does not
+ENTITIES = (
+    DemoEntity("north", "North Inc.", "USD", 42),
+    DemoEntity("south", "South LLC", "USD", 7),
+    DemoEntity("rhein", "Rhein GmbH", "EUR", 1051),
+)
+LAST_ENDED = f"{AS_OF.year}-{AS_OF.month - 1:02d}" if AS_OF.month > 1 else f"{AS_OF.year - 1}-12"
+PORTFOLIO_KPIS = ("revenue", "net_income", "cash", "ar", "ap")
+
+
+def make_group(
+    root: Path,
+    entities: tuple[DemoEntity, ...] = ENTITIES,
+    extra: dict | None = None,
+    *,
+    sources: tuple[str, ...] | None = None,
+) -> Path:
+    """A group's data home at `root`: each entity's demo data and closeboard.yaml (the demo's, with its
+    own name and currency, only `sources` when given) under entities/<id>/, and the group's closeboard.yaml
+    naming them; not refreshed."""
+    home = Home(root)
+    for entity in entities:
+        generate_demo_entity(home, entity, as_of=AS_OF)
+        raw = demo_config(sources)
+        raw["company"].update(name=entity.name, currency=entity.currency)
+        (home.entity(entity.id).root / "closeboard.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return write_group_config(home, [e.id for e in entities], extra)
+
+
+def group_definitions(root: Path) -> dg.Definitions:
+    group = load_group(root / "closeboard.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return build_group_definitions(
+            group,
+            Home(root),
+            closeboard=GroupResource(config_path=str(group.path), home=str(root)),
+            sources=SourcesResource(in_memory=True),
+        )
+
+
+@pytest.fixture(scope="module")
+def group_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The three entities refreshed one after the other by the group's partitioned `refresh` job, on the
+    group's own Dagster instance (its dagster.yaml as closeboard writes it)."""
+    root = tmp_path_factory.mktemp("group") / "home"
+    make_group(root)
+    defs = group_definitions(root)
+    ensure_dagster_home(Home(root), root / "closeboard.yaml")
+    with dg.DagsterInstance.from_config(str(root / "dagster")) as instance:
+        instance.add_dynamic_partitions(ENTITY_PARTITIONS.name, [e.id for e in ENTITIES])
+        for entity in ENTITIES:
+            result = defs.resolve_job_def("refresh").execute_in_process(
+                instance=instance, partition_key=entity.id, run_config=QUIET, raise_on_error=False
+            )
+            assert result.success, f"{entity.id}: {step_errors(result)}"
+    yield root
+
+
+# --- configuration ------------------------------------------------------------------------------------
+
+
+def test_group_file_problems_are_listed_together(tmp_path: Path) -> None:
+    (tmp_path / "own").mkdir()
+    inline = demo_config(sources=("erp",))
+    (tmp_path / "closeboard.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "company": demo_config()["company"],
+                "entities": [
+                    {"id": "a", "path": "missing/closeboard.yaml"},
+                    {"id": "Bad Id"},
+                    {"id": "c", **inline},
+                    {"id": "c", **demo_config(sources=("erp",))},
+                    {"id": "d", "path": "own/closeboard.yaml", "company": demo_config()["company"]},
+                ],
+            }
+        )
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_group(tmp_path / "closeboard.yaml")
+    text = "\n".join(caught.value.problems)
+    assert "top level: 'company' belongs to each entity" in text
+    assert f"entities[0] (a).path: {tmp_path / 'missing' / 'closeboard.yaml'} does not exist" in text
+    assert "entities[1].id: expected an id of lowercase letters" in text and "'Bad Id'" in text
+    assert "entities[3] (c): duplicate id 'c'" in text
+    assert "entities[4] (d): give `path:` or the sections inline, not both" in text
+    assert "entities[2]" not in text  # the first inline `c` is a valid closeboard.yaml of its own
+    # an inline entity's own problems carry its place in the file
+    (tmp_path / "closeboard.yaml").write_text(yaml.safe_dump({"entities": [{"id": "x", "company": {"name": "X"}}]}))
+    with pytest.raises(ConfigError, match=r"entities\[0\] \(x\): company.currency: missing"):
+        load_group(tmp_path / "closeboard.yaml")
+
+
+def test_a_group_file_is_not_a_company_and_an_unknown_entity_names_the_known_ones(tmp_path: Path) -> None:
+    path = make_group(tmp_path, ENTITIES[:1])
+    with pytest.raises(ConfigError, match=r"declares entities \(north\): name one with `closeboard --entity ID"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"no entity 'west'; the entities are: north"):
+        load_group(path).entity("west")
+    assert load_group(tmp_path / "entities" / "north" / "closeboard.yaml") is None  # a single company's file
+
+
+def test_an_inline_entity_reads_as_its_own_closeboard_yaml_in_its_home(tmp_path: Path) -> None:
+    inline = demo_config(sources=("erp",))
+    inline["views"] = "shared-views"
+    (tmp_path / "closeboard.yaml").write_text(yaml.safe_dump({"entities": [{"id": "solo", **inline}]}))
+    group = load_group(tmp_path / "closeboard.yaml")
+    written = entity_config_file(group, "solo", Home(tmp_path))
+    assert written == tmp_path / "entities" / "solo" / "closeboard.yaml"
+    config = load_config(written)
+    assert config.company.name == inline["company"]["name"] and list(config.connectors) == ["erp"]
+    assert config.views == str(tmp_path / "shared-views")  # still relative to the group's file
+
+
+def test_demo_entities_differ_in_currency_and_seed() -> None:
+    made = demo_entities(8)
+    assert len({e.id for e in made}) == 8 and len({e.seed for e in made}) == 8
+    assert {e.currency for e in made[:3]} == {"USD", "EUR", "GBP"}
+
+
+def test_the_group_instance_limits_one_writer_per_entity_and_a_company_keeps_its_own(tmp_path: Path) -> None:
+    group = tmp_path / "group"
+    make_group(group, ENTITIES[:1])
+    written = yaml.safe_load((ensure_dagster_home(Home(group)) / "dagster.yaml").read_text())
+    assert written["concurrency"] == ENTITY_CONCURRENCY
+    assert written["concurrency"]["runs"]["tag_concurrency_limits"] == [
+        {"key": "closeboard/warehouse", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+    ]
+    assert {k: v for k, v in written.items() if k != "concurrency"} == {
+        k: v for k, v in INSTANCE_CONFIG.items() if k != "concurrency"
+    }
+    # each entity's own home (the CLI's in-process runs) keeps the single company's instance
+    entity = Home(group).entity("north")
+    assert yaml.safe_load((ensure_dagster_home(entity) / "dagster.yaml").read_text()) == INSTANCE_CONFIG
+
+
+# --- Dagster ---------------------------------------------------------------------------------------------
+
+
+def test_the_group_refresh_is_partitioned_by_entity_and_tags_each_run_with_its_entity(tmp_path: Path) -> None:
+    make_group(tmp_path, ENTITIES[:2], {"schedules": {"refresh_cron": "15 5 * * *"}})
+    defs = group_definitions(tmp_path)
+    job = defs.resolve_job_def("refresh")
+    assert job.partitions_def == ENTITY_PARTITIONS
+    assert job.get_tags_for_partition_key("south", None)["closeboard/warehouse"] == "south"
+    partitioned = {spec.key.to_user_string() for a in defs.assets for spec in a.specs if a.partitions_def}
+    assert {"erp_journal_lines", "mart_kpis", "recon_results", "dashboard", "portfolio"} <= partitioned
+    with dg.instance_for_test() as instance:  # a schedule's context needs a persistent instance
+        sensor = defs.resolve_sensor_def("entity_partitions")
+        result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        added = [r for r in result.dynamic_partitions_requests if isinstance(r, dg.AddDynamicPartitionsRequest)]
+        assert [r.partition_keys for r in added] == [["north", "south"]]
+        instance.add_dynamic_partitions("entity", ["north", "south", "gone"])
+        again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert [(type(r).__name__, list(r.partition_keys)) for r in again.dynamic_partitions_requests] == [
+            ("DeleteDynamicPartitionsRequest", ["gone"])
+        ]
+        schedule = defs.resolve_schedule_def("refresh_all_entities")
+        assert schedule.cron_schedule == "15 5 * * *"
+        tick = datetime(2026, 6, 15, 5, 15, tzinfo=timezone.utc)
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+        )
+        requests = schedule.evaluate_tick(context).run_requests
+        assert [(r.partition_key, r.tags["closeboard/warehouse"], r.run_key) for r in requests] == [
+            ("north", "north", "refresh-north-2026-06-15T05:15"),
+            ("south", "south", "refresh-south-2026-06-15T05:15"),
+        ]
+
+
+def test_each_entity_has_its_own_warehouse_figures_and_currency(group_home: Path) -> None:
+    assert not (group_home / "warehouse.duckdb").exists()  # the group itself holds no warehouse
+    for entity in ENTITIES:
+        home = group_home / "entities" / entity.id
+        assert read(home, "select currency from run_context") == [(entity.currency,)]
+        expected = reference_kpis(home / "demo", FIRST_PERIOD, AS_OF)[LAST_ENDED]
+        got = dict(read(home, "select kpi, value from reported_kpis where period = ?", [LAST_ENDED]))
+        assert {k: got[k] for k in PORTFOLIO_KPIS} == {k: expected[k] for k in PORTFOLIO_KPIS}
+    lines = {read(group_home / "entities" / e.id, "select count(*) from erp_journal_lines")[0] for e in ENTITIES}
+    assert len(lines) == len(ENTITIES)  # three companies, not one copied
+    with dg.DagsterInstance.from_config(str(group_home / "dagster")) as instance:
+        runs = instance.get_runs()
+    assert sorted(r.tags["closeboard/warehouse"] for r in runs) == sorted(e.id for e in ENTITIES)
+    assert all(r.tags["dagster/partition"] == r.tags["closeboard/warehouse"] for r in runs)
+
+
+# --- the CLI -------------------------------------------------------------------------------------------------
+
+
+def test_entity_option_reads_that_entity_and_an_unknown_one_is_refused_with_the_known(group_home: Path) -> None:
+    unknown = cli_in_process("--entity", "west", "history", home=group_home, check=False)
+    assert unknown.returncode == 1 and "no entity 'west'; the entities are: north, south, rhein" in unknown.stderr
+    without = cli_in_process("history", home=group_home, check=False)
+    assert without.returncode == 1 and "declares entities (north, south, rhein)" in without.stderr
+    assert "--entity ID history" in without.stderr
+    for entity in ENTITIES:
+        shown = cli_in_process("--entity", entity.id, "history", "--period", LAST_ENDED, home=group_home)
+        value = read(
+            group_home / "entities" / entity.id,
+            "select value from reported_kpis where period = ? and kpi = 'revenue'",
+            [LAST_ENDED],
+        )[0][0]
+        assert f"{value:,}" in shown.stdout.replace("(", "").replace(")", "")
+
+
+# --- the portfolio page ---------------------------------------------------------------------------------------
+
+
+def test_portfolio_shows_each_entity_in_its_own_currency_and_never_sums_across(group_home: Path) -> None:
+    page_path = group_home / "reports" / "portfolio.html"
+    assert page_path.exists()
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    figures = {
+        e.id: dict(
+            read(
+                group_home / "entities" / e.id,
+                "select kpi, value from reported_kpis where period = ?",
+                [LAST_ENDED],
+            )
+        )
+        for e in ENTITIES
+    }
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page()
+        requests, errors = [], []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(page_path.as_uri())
+        rows = page.locator("#entities tbody tr")
+        assert rows.count() == len(ENTITIES)
+        for entity in ENTITIES:
+            row = page.locator(f"#entities tr[data-entity='{entity.id}']")
+            assert row.get_attribute("data-currency") == entity.currency
+            assert row.locator("td.currency").inner_text() == entity.currency
+            for kpi in PORTFOLIO_KPIS:
+                cell = row.locator(f"td[data-kpi='{kpi}']")
+                assert Decimal(cell.get_attribute("data-value")) == figures[entity.id][kpi]
+            href = row.locator("a").get_attribute("href")
+            assert (
+                page_path.parent / href
+            ).resolve() == group_home / "entities" / entity.id / "reports" / "latest.html"
+            assert (page_path.parent / href).resolve().exists()
+            assert row.locator("[data-checks]").get_attribute("data-checks") in ("pass", "warn", "fail")
+            assert row.locator("[data-as-of]").get_attribute("data-as-of")
+        totals = page.locator("#totals tbody tr")
+        assert sorted(totals.nth(i).get_attribute("data-currency") for i in range(totals.count())) == ["EUR", "USD"]
+        for currency in ("USD", "EUR"):
+            members = [e.id for e in ENTITIES if e.currency == currency]
+            row = page.locator(f"#totals tr[data-currency='{currency}']")
+            for kpi in PORTFOLIO_KPIS:
+                shown = Decimal(row.locator(f"td[data-kpi='{kpi}']").get_attribute("data-value"))
+                assert shown == sum((figures[m][kpi] for m in members), Decimal(0))
+                everything = sum((figures[e.id][kpi] for e in ENTITIES), Decimal(0))
+                assert shown != everything  # the EUR entity is never in the USD total, nor the reverse
+        text = page.locator("body").inner_text()
+        browser.close()
+    assert not errors
+    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+    assert "€" in text and "$" in text
+
+
+def test_closeboard_mcp_of_an_entity_lists_the_group_s_entities(group_home: Path) -> None:
+    import json
+
+    import anyio
+    from mcp.client import Client
+
+    from pipelines.entities import portfolio_entities
+    from reports.mcp_server import build_server
+
+    group = load_group(group_home / "closeboard.yaml")
+    home = Home(group_home).entity("rhein")
+
+    async def ask() -> tuple[list[str], dict]:
+        async with Client(build_server(home, entities=portfolio_entities(group, Home(group_home)))) as client:
+            tools = [t.name for t in (await client.list_tools()).tools]
+            result = await client.call_tool("list_entities", {})
+            assert not result.is_error, result.content[0].text
+            return tools, json.loads(result.content[0].text)
+
+    tools, answer = anyio.run(ask)
+    assert "list_entities" in tools
+    assert answer["serving"] == "rhein"
+    assert [e["id"] for e in answer["entities"]] == [e.id for e in ENTITIES]
+    for row in answer["entities"]:
+        expected = dict(
+            read(
+                group_home / "entities" / row["id"],
+                "select kpi, value from reported_kpis where period = ?",
+                [LAST_ENDED],
+            )
+        )
+        assert row["currency"] == next(e.currency for e in ENTITIES if e.id == row["id"])
+        assert {k: Decimal(row["figures"][k]) for k in PORTFOLIO_KPIS} == {k: expected[k] for k in PORTFOLIO_KPIS}
+        assert "href" not in row and str(group_home) not in json.dumps(row)  # no paths to the client

@@ -9,7 +9,6 @@ Every expected figure is derived from the warehouse or from the journal lines th
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
@@ -29,6 +28,7 @@ from pipelines.close import close_run_config
 from tests.conftest import (
     AS_OF,
     FIRST_PERIOD,
+    append_journal,
     cli_in_process,
     close_in_process,
     copy_home,
@@ -56,28 +56,6 @@ def versions(home: Path) -> list[tuple[str, int, str]]:
     return [
         tuple(r) for r in read(home, "select period, version, status from close_snapshots order by period, version")
     ]
-
-
-def append_journal(home: Path, entry_id: str, day: str, lines: list[tuple[str, Decimal, Decimal]]) -> None:
-    """Add a journal entry at the demo ERP server: a line of its CSV file per posting."""
-    path = home / "demo" / "erp" / "journal_lines.csv"
-    with path.open(newline="", encoding="utf-8") as f:
-        columns = next(csv.reader(f))
-    with path.open("a", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        for n, (account, debit, credit) in enumerate(lines, start=1):
-            writer.writerow(
-                {
-                    "entry_id": entry_id,
-                    "line_no": n,
-                    "posted_date": day,
-                    "account_id": account,
-                    "debit": f"{debit:.2f}",
-                    "credit": f"{credit:.2f}",
-                    "currency": "USD",
-                    "description": "closeboard test entry",
-                }
-            )
 
 
 def archived_data(page: Path) -> dict:

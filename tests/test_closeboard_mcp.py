@@ -33,7 +33,7 @@ from mcp.client.streamable_http import streamable_http_client
 from pipelines.cli import main
 from reports.mcp_server import AUDIT_FILE, TOOL_NAMES, build_server
 from tests.conftest import AS_OF, REPO, close_in_process, copy_home, free_port, read, refresh_in_process, wait_for_port
-from tests.test_close_e2e import append_journal
+from tests.conftest import append_journal
 from warehouse.checks import CHECK_IDS
 
 OPEN = AS_OF.strftime("%Y-%m")

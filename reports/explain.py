@@ -22,7 +22,7 @@ import difflib
 import json
 import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -411,7 +411,7 @@ def _rows_sql(ctx: _Context, node: Node, *, lines: bool) -> tuple[str, bool]:
 
 def _rows_parts(ctx: _Context, node: Node, *, lines: bool) -> tuple[list[str], str, bool]:
     """(the CTEs it needs, the select of one row per summed row with its _period, _amount and
-    _keep, whether it has a period): what `_rows_sql` and `_rows_by_period` order and cut."""
+    _keep, whether it has a period): what `_rows_sql` and `_figure_rows` order and cut."""
     cte = ctx.model.ctes[node.where]
     rest = cte.rest
     cut = _find_top(rest, r"\bgroup\s+by\b")
@@ -588,31 +588,6 @@ PAGE_ROW_COLUMNS = (
 )
 
 
-def _rows_by_period(ctx: _Context, node: Node, periods: list[str], *, lines: bool, limit: int) -> dict[str, Any]:
-    """`_rows` for every period of `periods` in one query: per period its count, total and largest
-    `limit` rows (the same rows, in the same order, that `explain` lists first). A figure without a
-    period (the CRM's open pipeline) has the same rows in every period: under the key "*"."""
-    withs, inner, per_period = _rows_parts(ctx, node, lines=lines)
-    withs = [w.replace("= $period", "in (select unnest($periods::varchar[]))") for w in withs]
-    sql = (("with\n" + ",\n".join(withs) + "\n") if withs else "") + (
-        "select * exclude (_keep), count(*) over (partition by _period) as _count,"
-        " sum(_amount) over (partition by _period) as _total\n"
-        f"from (\n{inner}\n) as r\nwhere r._keep and r._amount <> 0"
-        + (" and r._period in (select unnest($periods::varchar[]))" if per_period else "")
-        + "\nqualify row_number() over (partition by r._period order by abs(r._amount) desc, r._amount desc,"
-        " r::varchar) <= $limit\norder by r._period, abs(r._amount) desc, r._amount desc, r::varchar"
-    )
-    found = _run(ctx.con, sql, {"periods": periods, "limit": max(limit, 1)})
-    out: dict[str, Any] = {}
-    for row in found:
-        key = row["_period"] if per_period else "*"
-        entry = out.setdefault(key, {"count": int(row["_count"]), "total": str(row["_total"]), "shown": []})
-        if len(entry["shown"]) < limit:
-            row["amount"] = row.pop("_amount")
-            entry["shown"].append([_plain(row.get(c)) for c in PAGE_ROW_COLUMNS])
-    return out
-
-
 def _node_values(ctx: _Context, node: Node, periods: list[str]) -> dict[str, str | None]:
     """The node's figure per period, as the mart computes it (`_value` for many periods)."""
     if node.kind == "column":
@@ -631,19 +606,201 @@ def _node_values(ctx: _Context, node: Node, periods: list[str]) -> dict[str, str
         return {}
 
 
-def _page_node(ctx: _Context, node: Node, periods: list[str], figures: dict[str, Any], limit: int) -> dict[str, Any]:
-    """A node as the page needs it: its shape (as `_explain_node` gives it, without figures) and, in
-    `figures` under its key, its values and rows per period."""
+def _nodes(roots: Iterable[Node]) -> list[Node]:
+    """Every node under `roots` once (by CTE and name), in the order the page walks them."""
+    out: dict[str, Node] = {}
+    todo = list(roots)[::-1]
+    while todo:
+        node = todo.pop()
+        out.setdefault(f"{node.where}.{node.name}", node)
+        todo += node.components[::-1]
+    return list(out.values())
+
+
+def _figure_values(ctx: _Context, nodes: list[Node], periods: list[str]) -> dict[str, dict[str, Any]]:
+    """`_node_values` of many nodes in one query: per node key, its figure per period. Nodes of the
+    same CTE (or table) share one subquery; a CTE without a period column has no values. When the
+    joint query fails, each node is asked on its own (and one that fails has no values)."""
+    groups: dict[str, list[Node]] = {}
+    for node in nodes:
+        if node.kind == "column" or "period" in ctx.model.ctes[node.where].items:
+            groups.setdefault(node.where, []).append(node)
+    out: dict[str, dict[str, Any]] = {f"{n.where}.{n.name}": {} for n in nodes}
+    if not groups:
+        return out
+    closure = {c for where in groups if where in ctx.model.ctes for c in ctx.model.closure(where)}
+    withs = [f"{c} as (\n{ctx.model.ctes[c].body}\n)" for c in ctx.model.ctes if c in closure]
+    selects, joins = ["s.period as period"], []
+    for i, (where, members) in enumerate(groups.items()):
+        names = {n.name for n in members}
+        columns = ", ".join(f"{name} as v_{name}" for name in sorted(names))
+        joins.append(
+            f"left join (select period, true as has, {columns} from {where} "
+            f"where period in (select unnest($periods::varchar[]))) as g{i} on g{i}.period = s.period"
+        )
+        selects += [f"g{i}.has as g{i}_has"] + [f"g{i}.v_{name} as g{i}_{name}" for name in sorted(names)]
+    sql = (
+        (("with\n" + ",\n".join(withs) + "\n") if withs else "")
+        + f"select {', '.join(selects)}\nfrom (select unnest($periods::varchar[]) as period) as s\n"
+        + "\n".join(joins)
+    )
+    try:
+        found = _run(ctx.con, sql, {"periods": periods})
+    except duckdb.Error:
+        return {f"{n.where}.{n.name}": _node_values(ctx, n, periods) for n in nodes}
+    for i, (where, members) in enumerate(groups.items()):
+        for row in found:
+            if row[f"g{i}_has"]:
+                for node in members:
+                    out[f"{where}.{node.name}"][row["period"]] = _plain(row[f"g{i}_{node.name}"])
+    return out
+
+
+# an aggregated model -> the line-grain query for many periods at once, each line at most twice
+LINE_BUCKETS = {"account_balances": "explain_line_buckets"}
+
+
+def _figure_rows(
+    ctx: _Context, nodes: list[Node], periods: list[str], *, lines: bool, limit: int
+) -> dict[str, dict[str, Any]]:
+    """`_rows` for several sums of one CTE and every period of `periods` in one query: per node key,
+    per period its count, total and largest `limit` rows, the same rows in the same order as
+    `explain` lists first (ties by the whole row as text, `r::varchar` in `_rows_sql`). A figure
+    without a period (the CRM's open pipeline) has the same rows in every period: under the key "*".
+
+    Read at the grain of journal lines, a balance has every line dated up to each month-end: listing
+    them once per period would read each line once per period. So the lines are read from
+    `explain_line_buckets` instead: each line as it counts in its own month ("at" that month) and,
+    once, as it counts in every later month (debit, credit and net_dc 0, "from" the next month on).
+    Per figure the counts and totals of both are added up over the periods they reach, and only
+    the `limit` largest of each month (ties included) can be among a period's largest: those are
+    put into every period they reach and cut there with the ordering of `_rows_sql`. This
+    holds while the summed expressions do not read the period, which is checked; otherwise each
+    line is read once per period, as `explain_line_balances` gives it."""
+    cte = ctx.model.ctes[nodes[0].where]
+    withs, inner, per_period = _rows_parts(ctx, nodes[0], lines=lines)
+    source = cte.source
+    alias = source[1] if source else ""
+    rest = cte.rest
+    cut = _find_top(rest, r"\bgroup\s+by\b")
+    rest = (rest[: cut.start()] if cut else rest).strip()
+    reads_period = any(re.search(r"\bperiod\b", f"{n.summand} {n.condition}", re.I) for n in nodes)
+    relation = re.fullmatch(rf"from\s+(\w+)\s+as\s+{alias}", rest, re.I)
+    buckets = (
+        lines
+        and per_period
+        and not reads_period
+        and cte.items.get("period", "").strip() == f"{alias}.period"
+        and relation is not None
+        and relation[1] in LINE_BUCKETS
+    )
+    withs = [w.replace("= $period", "in (select unnest($periods::varchar[]))") for w in withs]
+    if buckets:
+        assert relation is not None
+        withs = [w for w in withs if not w.startswith(f"{LINE_GRAIN[relation[1]]} as")]
+        # read twice (the sums, then the candidates' whole rows), never held whole in memory
+        withs.append(f"{alias}_lines as not materialized (\n{_query(LINE_BUCKETS[relation[1]] + '.sql')}\n)")
+        source_sql = f"from {alias}_lines as {alias}"
+        marks = f"{alias}._at as _at, {alias}._bucket as _bucket"
+    else:
+        source_sql = inner[inner.index("\n") + 1 :]
+        marks = f"true as _at, {cte.items.get('period') or 'null'} as _bucket"
+    # the columns of one row, as `_rows_sql` orders its ties by them (`r::varchar`)
+    probe = f"{('with ' + ','.join(withs) + ' ') if withs else ''}select {alias}.* {source_sql} limit 0"
+    columns = [d[0] for d in ctx.con.execute(probe, {"periods": periods} if "$periods" in probe else None).description]
+    columns = [c for c in columns if c not in ("_at", "_bucket")]
+    sums = ", ".join(f"({n.summand}) as _a{i}, ({n.condition or 'true'}) as _k{i}" for i, n in enumerate(nodes))
+    keep = " or ".join(f"(_k{i} and _a{i} <> 0)" for i in range(len(nodes)))
+    # _base: the summed rows, each figure's amount and condition as columns. Journal lines (keyed by
+    # entry and line) keep only their key there and are read again whole for the candidates; other
+    # rows are kept whole and numbered.
+    narrow = "entry_id, line_no, _at, _bucket, _period, " + ", ".join(f"_a{i}, _k{i}" for i in range(len(nodes)))
+    keys = ["entry_id", "line_no", "_at"] if buckets else ["_rid"]
+    base = (
+        "_base as materialized (\nselect "
+        + (narrow if buckets else "*, row_number() over () as _rid")
+        + f" from (select {alias}.*, {cte.items.get('period') or 'null'} as _period, {marks}, {sums}\n"
+        f"{source_sql}) where ({keep})"
+        + (" and (_period in (select unnest($periods::varchar[])) or not _at)" if per_period else "")
+        + "\n)"
+    )
+    whole = f"{alias}_lines" if buckets else "_base"
+    # one narrow row per figure and summed row; the whole row is read back only for the candidates
+    tagged = "\nunion all\n".join(
+        f"select {i} as _figure, {', '.join('b.' + k for k in keys)}, b._bucket"
+        + ("" if buckets else ", b._at")
+        + f", b._a{i} as _amount, b._k{i} as _keep\nfrom _base as b where b._k{i} and b._a{i} <> 0"
+        for i in range(len(nodes))
+    )
+    # in a later month, a row reaches that month as the row of that month's explain_line_balances
+    moved = {"period": "period", "_period": "period"} if buckets else {}
+    row = (
+        "{"
+        + ", ".join(
+            f"'{c}': " + (f'case when t._at then b."{moved[c]}" else m._p end' if c in moved else f'b."{c}"')
+            for c in columns + ["_period"]
+        )
+        + ", '_amount': t._amount, '_keep': t._keep}"
+    )
+    if buckets:  # a row reaches its own month (_at) or every chosen month from its bucket on
+        reach = (
+            "_map as (select distinct t._at, t._bucket, p.period as _p from (select distinct _at, _bucket from _tagged)"
+            " as t inner join periods as p on p.period in (select unnest($periods::varchar[]))"
+            " and ((t._at and p.period = t._bucket) or (not t._at and p.period >= t._bucket)))"
+        )
+    else:
+        reach = "_map as (select distinct _at, _bucket, _bucket as _p from _tagged)"
+    on = "m._at = {0}._at and m._bucket is not distinct from {0}._bucket"
+    sql = (
+        "with\n"
+        + ",\n".join([*withs, base, f"_tagged as (\n{tagged}\n)", reach])
+        # per figure and bucket: count, total and the smallest size among its `limit` largest, so the
+        # rows that can be among any period's largest are those of at least that size (ties kept)
+        + ",\n_stats as (select _figure, _at, _bucket, count(*) as _n, sum(_amount) as _sum,"
+        " list_min(max(abs(_amount), $limit)) as _least from _tagged group by all),\n"
+        "_totals as (select st._figure, m._p, sum(st._n) as _count, sum(st._sum) as _total\n"
+        f"    from _stats as st inner join _map as m on {on.format('st')} group by all),\n"
+        "_top as (select t.* from _tagged as t inner join _stats as st\n"
+        "    on st._figure = t._figure and st._at = t._at and st._bucket is not distinct from t._bucket\n"
+        "    where abs(t._amount) >= st._least),\n"
+        f"_cand as (select t._figure, m._p, t._amount, {row} as _row\n"
+        f"    from _top as t inner join _map as m on {on.format('t')}\n"
+        f"    inner join {whole} as b on {' and '.join(f'b.{k} = t.{k}' for k in keys)})\n"
+        "select c._figure, c._p, t._count, t._total, c._amount, c._row\n"
+        "from _cand as c inner join _totals as t on t._figure = c._figure and t._p is not distinct from c._p\n"
+        "qualify row_number() over (partition by c._figure, c._p order by abs(c._amount) desc, c._amount desc,"
+        " c._row::varchar) <= $limit\n"
+        "order by c._figure, c._p, abs(c._amount) desc, c._amount desc, c._row::varchar"
+    )
+    found = _run(ctx.con, sql, {"periods": periods, "limit": max(limit, 1)})
+    out: dict[str, dict[str, Any]] = {f"{n.where}.{n.name}": {} for n in nodes}
+    for r in found:
+        node = nodes[r["_figure"]]
+        key = r["_p"] if per_period else "*"
+        entry = out[f"{node.where}.{node.name}"].setdefault(
+            key, {"count": int(r["_count"]), "total": str(r["_total"]), "shown": []}
+        )
+        if len(entry["shown"]) < limit:
+            row = {**r["_row"], "amount": r["_amount"]}
+            entry["shown"].append([_plain(row.get(c)) for c in PAGE_ROW_COLUMNS])
+    return out
+
+
+def _page_node(
+    ctx: _Context, node: Node, figures: dict[str, Any], sums: dict[str, tuple[Node, bool]]
+) -> dict[str, Any]:
+    """A node as the page needs it: its shape (as `_explain_node` gives it, without figures), with
+    a place in `figures` under its key for its values and, for a sum, in `sums` (with whether it is
+    read at the grain of journal lines) for its rows per period: `page_explanations` fills them."""
     key = f"{node.where}.{node.name}"
     out = _shape(node, key=key)
-    if key not in figures:
-        figures[key] = {"values": _node_values(ctx, node, periods)}
+    figures.setdefault(key, {"values": {}})
     if node.kind == "column":
         return out
     if node.kind in ("formula", "window"):
         if node.kind == "window":
             out["preceding"] = node.preceding
-        out["components"] = [_page_node(ctx, c, periods, figures, limit) for c in node.components]
+        out["components"] = [_page_node(ctx, c, figures, sums) for c in node.components]
         return out
     cte = ctx.model.ctes[node.where]
     read = {r for c in ctx.model.closure(node.where) for r in ctx.model.ctes[c].relations.values()}
@@ -651,10 +808,7 @@ def _page_node(ctx: _Context, node: Node, periods: list[str], figures: dict[str,
     line_grain = any(re.search(rf"\b{relation}\b", cte.rest) for relation in LINE_GRAIN)
     out["reads"] = cte.source[0] if cte.source else ""
     out["kind"] = "lines" if line_grain or out["reads"] == "erp_journal_lines" else "records"
-    if "rows" not in figures[key]:
-        figures[key]["columns"], figures[key]["rows"] = _compact(
-            _rows_by_period(ctx, node, periods, lines=line_grain, limit=limit)
-        )
+    sums.setdefault(key, (node, line_grain))
     return out
 
 
@@ -677,15 +831,27 @@ def page_explanations(con: duckdb.DuckDBPyConnection, periods: list[str], *, lim
     once (definition, formula, components, as `explain` gives them), per figure and period its value
     and its `limit` largest rows with their count and total (so the page says how many are left out
     and still shows that all of them tie to the figure), the sources with their calls, and the
-    account names. `explain` gives the same explanation with every row."""
+    account names. `explain` gives the same explanation with every row. Set-based: one query for
+    every figure's values and one per CTE for the rows of the sums it computes (`_figure_rows`),
+    not one per figure, so the page's cost grows with the ledger once, not once per figure."""
     model = mart()
     load_functions(con)
     ctx = _Context(con, model, max(limit, 0))
     figures: dict[str, Any] = {}
-    shapes = {
-        kpi: {**_page_node(ctx, trace(model, _wide(model).name, kpi), periods, figures, limit), "doc": model.doc(kpi)}
-        for kpi in kpis(model)
-    }
+    sums: dict[str, tuple[Node, bool]] = {}
+    nodes = {kpi: trace(model, _wide(model).name, kpi) for kpi in kpis(model)}
+    shapes = {kpi: {**_page_node(ctx, node, figures, sums), "doc": model.doc(kpi)} for kpi, node in nodes.items()}
+    # one query for every figure's values, one per CTE for the rows of the sums it computes
+    for key, values in _figure_values(ctx, _nodes(nodes.values()), periods).items():
+        figures[key]["values"] = values
+    groups: dict[tuple[str, bool], list[Node]] = {}
+    for node, line_grain in sums.values():
+        groups.setdefault((node.where, line_grain), []).append(node)
+    rows = {}
+    for (_, line_grain), members in groups.items():
+        rows.update(_figure_rows(ctx, members, periods, lines=line_grain, limit=limit))
+    for key in sums:
+        figures[key]["columns"], figures[key]["rows"] = _compact(rows[key])
     accounts = {r["account_id"]: r["account_name"] for r in _run(con, _query("explain_accounts.sql"), {})}
     return {
         "limit": limit,

@@ -101,7 +101,12 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
         ("recon_items", summary.items),
         ("recon_bank_matches", summary.matches),
     ):
-        yield dg.MaterializeResult(asset_key=name, metadata={"rows": dg.MetadataValue.int(rows)})
+        metadata = {
+            "rows": dg.MetadataValue.int(rows),
+            # R2-R4 (and R2's matches) recomputed from this period on, the other checks for every period
+            "recomputed_from": dg.MetadataValue.text(summary.from_period or "every period"),
+        }
+        yield dg.MaterializeResult(asset_key=name, metadata=metadata)
 
     from pipelines.expectations import validate_checks
 

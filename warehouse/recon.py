@@ -3,6 +3,16 @@
 ``build_recon(con, run_id, params)`` evaluates every check at every period's month-end (the open
 month: the run date) from `run_context`, and replaces `recon_results`, `recon_items` and
 `recon_bank_matches` with this run's rows in one transaction (the caller's, when one is open).
+
+Incremental: R2, R3 and R4 (the costly ones: R2's matching at every month-end, the open documents at
+every month-end) are recomputed only from the earliest month whose inputs changed since the last run
+(`sql/recon/incremental/inputs.sql` fingerprints what they read, per input and month), and never
+later than the latest ended month or the last run's open month; their rows for earlier periods are
+kept (a check at a month-end reads only rows dated up to it). Every other check is recomputed whole
+each run, because its earlier periods can change with no data change in them: R1 lists an unbalanced
+entry under its first line's month, which a later line of the same entry changes; R5 measures backlog
+against the run date and reads the CRM, pulled whole; R6 counts this load and its freshness; R7 reads
+the ERP's trial balance reports, pulled whole. All are cheap beside R2-R4.
 The rules are the `.sql` files in `sql/recon/`, run in file-name order; `11_match_step.sql` (one
 round of R2's one-to-one matching) is repeated until every candidate pair is taken or ruled out.
 
@@ -30,6 +40,9 @@ CHECK_TITLES = {c.id: c.title for c in CHECKS}
 # the sources each check reads; without one of them configured the check is `not_configured`
 CHECK_SOURCES = {c.id: c.sources for c in CHECKS if c.sources}
 MAX_MATCH_ROUNDS = 100_000
+INPUTS_SQL = RECON_DIR / "incremental" / "inputs.sql"
+# recomputed only from the earliest changed month on (see the module's docstring)
+INCREMENTAL_CHECKS = ("R2_bank_vs_book", "R3_ar", "R4_ap")
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,8 @@ class ReconSummary:
     matches: int
     match_rounds: int
     worst: dict[str, str]  # check_id -> worst status over all periods
+    # R2-R4 were recomputed from this period on (None: every period)
+    from_period: str | None = None
 
 
 def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
@@ -71,8 +86,11 @@ def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
     return first == second
 
 
-def build_recon(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams | None = None) -> ReconSummary:
-    """Compute R1-R7 for every period and replace the recon_* tables with this run's rows."""
+def build_recon(
+    con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams | None = None, *, full: bool = False
+) -> ReconSummary:
+    """Compute R1-R7 for every period and replace the recon_* tables with this run's rows (R2-R4 only
+    from the earliest month whose inputs changed, unless `full`)."""
     params = params or ReconParams()
     contexts = scalar(con, "select count(*) from run_context")
     if contexts != 1:
@@ -81,7 +99,7 @@ def build_recon(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams
     if owns:
         con.execute("begin transaction")
     try:
-        summary = _build(con, run_id, params)
+        summary = _build(con, run_id, params, full)
     except BaseException:
         if owns:
             con.execute("rollback")
@@ -91,11 +109,30 @@ def build_recon(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams
     return summary
 
 
-def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> ReconSummary:
+def _from_period(con: duckdb.DuckDBPyConnection, full: bool) -> str | None:
+    """The first period R2-R4 are recomputed for (None: all): the earliest month whose inputs
+    changed, at the latest the latest ended month (R3/R4 check today's document balances there), the
+    open month (its cut-off is the run date) and the last run's open month (its cut-off was that run's
+    date). Every period when an input that is not by month changed, or nothing is stored yet."""
+    con.execute(INPUTS_SQL.read_text(encoding="utf-8"))
+    stored_open = con.execute("select max(period) from recon_inputs where part = 'open_month'").fetchone()[0]
+    if full or stored_open is None or not scalar(con, "select count(*) from recon_results"):
+        return None
+    changed = [period for (period,) in con.execute("select distinct period from _recon_changed").fetchall()]
+    if "" in changed:
+        return None
+    bounds = con.execute(
+        "select max(period) filter (where is_latest_ended), max(period) filter (where is_open) from calendar()"
+    ).fetchone()
+    return min(p for p in (*changed, *bounds, stored_open) if p)
+
+
+def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, full: bool) -> ReconSummary:
     con.execute(
         "create or replace temp table recon_params as select ?::integer as match_window_days, "
         "?::integer as stale_after_days, ?::decimal(9, 4) as bookings_tolerance, ?::integer as freshness_hours, "
-        "?::decimal(9, 6) as max_rejected_share, ?::integer as warn_after_days",
+        "?::decimal(9, 6) as max_rejected_share, ?::integer as warn_after_days, ?::varchar as sources, "
+        "null::varchar as from_period",
         [
             params.match_window_days,
             params.stale_after_days,
@@ -103,6 +140,7 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> 
             params.freshness_hours,
             str(params.max_rejected_share),
             params.warn_after_days,
+            ",".join(sorted(params.sources)),
         ],
     )
     con.execute("create or replace temp table recon_severity (check_id varchar, severity varchar)")
@@ -110,6 +148,8 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> 
         con.execute("insert into recon_severity values (?, ?)", [check_id, level])
 
     load_functions(con)  # calendar() and open_documents(): the cut-offs and open items the marts use
+    from_period = _from_period(con, full)
+    con.execute("update recon_params set from_period = ?", [from_period])
     rounds = 0
     for path in sorted(RECON_DIR.glob("*.sql")):
         if path.name == MATCH_STEP:
@@ -137,30 +177,7 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> 
                     f"not configured: no {' or '.join(missing)} source in closeboard.yaml (connectors.{missing[0]})",
                 ],
             )
-    con.execute("delete from recon_results")
-    con.execute("delete from recon_items")
-    con.execute("delete from recon_bank_matches")
-    con.execute(
-        """insert into recon_results
-        select ?, period, check_id, status, expected, actual, difference, detail
-        from _recon_results order by period, check_id""",
-        [run_id],
-    )
-    con.execute(
-        """insert into recon_items
-        select ?, period, check_id, source, record_id, record_date, amount, reason
-        from _recon_items order by period, check_id, record_date, record_id""",
-        [run_id],
-    )
-    con.execute(
-        """insert into recon_bank_matches
-        select ?, m.period, m.bank_account_id, m.txn_id, m.booked_date, m.entry_id, m.line_no,
-               m.posted_date, m.amount, m.rule
-        from _recon_matched as m
-        semi join _recon_cutoffs as co on co.period = m.period and not co.is_opening
-        order by m.period, m.bank_account_id, m.booked_date, m.txn_id""",
-        [run_id],
-    )
+    _replace_rows(con, run_id, from_period)
     worst = dict(
         con.execute(
             """select check_id,
@@ -177,7 +194,47 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams) -> 
         matches=scalar(con, "select count(*) from recon_bank_matches"),
         match_rounds=rounds,
         worst=worst,
+        from_period=from_period,
     )
     for table in ("_recon_pairs", "_recon_candidates", "_recon_matched", "_recon_new"):
         con.execute(f"drop table if exists {table}")
     return summary
+
+
+def _replace_rows(con: duckdb.DuckDBPyConnection, run_id: str, from_period: str | None) -> None:
+    """Replace the recon_* rows this run computed: every row (`from_period` None), or the rows of
+    the checks recomputed whole and R2-R4's from `from_period` on. R2-R4's earlier verdicts stay, under
+    this run's id (they hold for this run's data); their items and bank matches stay as they are, with
+    the id of the run that found them (readers order them, never by insertion). Then store this run's
+    input fingerprints and open month for the next run."""
+    fresh = "(check_id not in (select unnest($checks)) or period >= $from)"  # rows this run recomputed
+    scope = {"checks": list(INCREMENTAL_CHECKS), "from": from_period or ""}
+    con.execute(f"delete from recon_results where {fresh}", scope)
+    con.execute("update recon_results set run_id = $run where run_id <> $run", {"run": run_id})
+    con.execute(f"delete from recon_items where {fresh}", scope)
+    con.execute("delete from recon_bank_matches where period >= $from", {"from": scope["from"]})
+    con.execute(
+        f"""insert into recon_results
+        select $run, period, check_id, status, expected, actual, difference, detail
+        from _recon_results where {fresh} order by period, check_id""",
+        {"run": run_id, **scope},
+    )
+    con.execute(
+        f"""insert into recon_items
+        select $run, period, check_id, source, record_id, record_date, amount, reason
+        from _recon_items where {fresh} order by period, check_id, record_date, record_id""",
+        {"run": run_id, **scope},
+    )
+    con.execute(
+        """insert into recon_bank_matches
+        select $run, m.period, m.bank_account_id, m.txn_id, m.booked_date, m.entry_id, m.line_no,
+               m.posted_date, m.amount, m.rule
+        from _recon_matched as m
+        semi join _recon_cutoffs as co on co.period = m.period and not co.is_opening
+        where m.period >= $from
+        order by m.period, m.bank_account_id, m.booked_date, m.txn_id""",
+        {"run": run_id, "from": scope["from"]},
+    )
+    con.execute("delete from recon_inputs")
+    con.execute("insert into recon_inputs select * from _recon_inputs_now")
+    con.execute("insert into recon_inputs select 'open_month', max(period), 0, 0 from calendar() where is_open")

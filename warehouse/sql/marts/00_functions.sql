@@ -92,8 +92,10 @@ from months as m;
 -- voided_date never counts), at total - its applications (payment lines naming it: payments,
 -- credits applied, write-offs, refunds) dated up to the cutoff; credit notes carry negative amounts.
 -- Rows with nothing left open are left out. days_overdue = cutoff - due_date (negative: not yet due).
+-- open_documents(from_period := 'YYYY-MM'): only the cutoffs of that period and later (the
+-- reconciliation's incremental run: warehouse.recon).
 
-create or replace temp macro open_documents() as table
+create or replace temp macro open_documents(from_period := null) as table
 with
 
 applications as (
@@ -155,7 +157,7 @@ at_cutoff as (
         d.currency as currency,
         d.doc_type as doc_type,
         (d.total - coalesce(sum(a.amount), 0))::decimal(18, 2) as open_balance,
-    from calendar() as c
+    from (select * from calendar() where from_period is null or period >= from_period) as c
     inner join issued as d
         on d.issue_date <= c.cutoff
         and (d.voided_date is null or d.voided_date > c.cutoff)

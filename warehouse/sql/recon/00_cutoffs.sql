@@ -29,6 +29,16 @@ select
     false as is_latest_ended,
 from _recon_bounds as b;
 
+-- The cut-offs R2, R3 and R4 are computed at in this run: every one, or (an incremental run,
+-- recon_params.from_period set by warehouse.recon from the inputs that changed) the periods from
+-- from_period on, plus the opening cut-off R2 measures its opening difference at. The other checks
+-- read _recon_cutoffs whole (see warehouse.recon.INCREMENTAL_CHECKS for why).
+create or replace temp table _recon_scope as
+select co.*
+from _recon_cutoffs as co
+cross join recon_params as p
+where p.from_period is null or co.is_opening or co.period >= p.from_period;
+
 -- where a dated finding is reported: its own month, clamped to the reported range
 create or replace temp macro _recon_period(d) as
     strftime(

@@ -82,7 +82,7 @@ where pr.by_reference or pr.dist <= pr.window_days;
 create or replace temp table _recon_pairs as
 select co.period as period, c.*
 from _recon_candidates as c
-inner join _recon_cutoffs as co
+inner join _recon_scope as co
     on greatest(c.booked_date, c.posted_date) <= co.cutoff;
 
 -- the pairs taken, as _recon_pairs' columns. Declared, not `create ... as select ... limit 0`: in DuckDB

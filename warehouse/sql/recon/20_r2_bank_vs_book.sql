@@ -29,7 +29,7 @@ select
     b.amount as amount,
     date_diff('day', b.d, co.cutoff) as age,
     _recon_weekdays_through(co.cutoff) - _recon_weekdays_through(b.d) as business_age,
-from _recon_cutoffs as co
+from _recon_scope as co
 inner join _recon_bank as b
     on b.d <= co.cutoff
 anti join _recon_matched as m
@@ -46,7 +46,7 @@ select
     k.amount,
     date_diff('day', k.d, co.cutoff),
     _recon_weekdays_through(co.cutoff) - _recon_weekdays_through(k.d),
-from _recon_cutoffs as co
+from _recon_scope as co
 inner join _recon_book as k
     on k.d <= co.cutoff
 anti join _recon_matched as m
@@ -62,7 +62,7 @@ latest_balance as (
         bb.bank_account_id as bank_account_id,
         arg_max(bb.closing_balance, bb.balance_date) as closing_balance,
         max(bb.balance_date) as balance_date,
-    from _recon_cutoffs as co
+    from _recon_scope as co
     inner join bank_balances as bb
         on bb.balance_date <= co.cutoff
     group by all
@@ -93,7 +93,7 @@ ledger_by_day as (
 
 ledger as (
     select co.period as period, l.bank_account_id as bank_account_id, sum(l.amount) as gl_balance
-    from _recon_cutoffs as co
+    from _recon_scope as co
     inner join ledger_by_day as l
         on l.d <= co.cutoff
     group by all
@@ -138,7 +138,7 @@ grid as (
         coalesce(u.old_bank_items, 0) as old_bank_items,
         coalesce(u.book_items, 0) as book_items,
         coalesce(u.items, 0) as items,
-    from _recon_cutoffs as co
+    from _recon_scope as co
     cross join bank_accounts as a
     left join statement as s
         on s.period = co.period and s.bank_account_id = a.bank_account_id

@@ -73,13 +73,13 @@ subledger as (
         od.issue_date as issue_date,
         od.currency as currency,
         od.open_balance as open_amount,
-    from open_documents() as od
+    from open_documents(from_period := (select from_period from recon_params)) as od
 ),
 
 control as (
     select co.period as period, co.cutoff as cutoff, c.check_id as check_id, c.doc_id as doc_id,
         min(c.currency) as currency, min(c.posted_date) as first_posted, sum(c.amount) as gl_amount,
-    from _recon_cutoffs as co
+    from _recon_scope as co
     inner join _recon_control as c
         on c.posted_date <= co.cutoff
     where not co.is_opening and c.doc_id is not null
@@ -181,7 +181,7 @@ select
     (m.balance - m.computed)::decimal(18, 2),
     'reported balance ' || m.balance || ' but total - applications = ' || m.computed,
 from _recon_balance_mismatch as m
-cross join _recon_cutoffs as co
+cross join _recon_scope as co
 where co.is_open or co.is_latest_ended;
 
 insert into _recon_results
@@ -208,7 +208,7 @@ subledger as (
 
 unapplied as (
     select co.period as period, u.currency as currency, sum(u.amount) as amount
-    from _recon_cutoffs as co
+    from _recon_scope as co
     inner join _recon_unapplied as u
         on u.paid_date <= co.cutoff
     group by all
@@ -216,7 +216,7 @@ unapplied as (
 
 control as (
     select co.period as period, c.check_id as check_id, c.currency as currency, sum(c.amount) as amount
-    from _recon_cutoffs as co
+    from _recon_scope as co
     inner join _recon_control as c
         on c.posted_date <= co.cutoff
     group by all
@@ -230,7 +230,7 @@ per_currency as (
         coalesce(c.amount, 0)::decimal(18, 2) as control_balance,
         (coalesce(s.amount, 0)
             - case when cu.check_id = 'R3_ar' then coalesce(u.amount, 0) else 0 end)::decimal(18, 2) as subledger,
-    from _recon_cutoffs as co
+    from _recon_scope as co
     cross join currencies as cu
     left join subledger as s
         on s.period = co.period and s.check_id = cu.check_id and s.currency = cu.currency
@@ -244,14 +244,14 @@ per_currency as (
 mismatches as (
     select co.period as period, m.check_id as check_id, count(*) as n
     from _recon_balance_mismatch as m
-    cross join _recon_cutoffs as co
+    cross join _recon_scope as co
     where co.is_open or co.is_latest_ended
     group by all
 ),
 
 grid as (
     select co.period as period, s.check_id as check_id
-    from _recon_cutoffs as co
+    from _recon_scope as co
     cross join sides as s
     where not co.is_opening
 )

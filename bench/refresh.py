@@ -34,6 +34,8 @@ from pathlib import Path
 import yaml
 from proc_stats import ChildPeaks, peak_rss_mib, waited_children_peak_mib
 
+from connectors.periods import month_start, period_of, shift
+
 REPO = Path(__file__).resolve().parent.parent
 SHOWN_STEPS = 8  # slowest steps printed per refresh
 
@@ -146,10 +148,8 @@ def main() -> None:
     try:
         prepare(home, args.scale, args.as_of)
         report("cold", refresh(home))
-        closed = date(args.as_of.year, args.as_of.month, 1)
-        for _ in range(3):
-            closed = date(closed.year - (closed.month == 1), (closed.month - 2) % 12 + 1, 1)
-        period = closed.strftime("%Y-%m")
+        period = shift(period_of(args.as_of), -3)
+        closed = month_start(period)
         subprocess.run(
             [
                 sys.executable,

@@ -32,8 +32,9 @@ from pipelines.assets import MART_KEYS
 from pipelines.publishing import crash_point, render_and_publish
 from pipelines.resources import CloseboardResource
 from reports.export import archive_pdf
-from reports.history import write_history
+from reports.history import archive_views, write_history
 from reports.render import PageContext
+from reports.views import publish_views, views_folder
 from warehouse import loads
 from warehouse.db import publish_read_copy
 from warehouse.snapshots import CloseRefused, Snapshot, close, ended_periods, take_snapshots
@@ -57,10 +58,11 @@ def snapshot_periods(
 ) -> list[Snapshot]:
     """Append versions for `periods` (None: every ended month) whose figures changed. With
     `publish` (a run without the dashboard step: the backfill), also archive the page of every
-    version without one, rewrite the history page and publish the readers' copy; without it the
-    run's dashboard step does that after rendering the page (`render_and_publish`). Archived pages
-    are rendered with each version's own figures (reports.history), never copied from latest.html,
-    so nothing here may archive before the render. Returns the appended versions."""
+    version without one, rewrite the history page, publish the readers' copy, render the user's
+    views from it and archive them with each version archived (as `render_and_publish` does after
+    its publish); without it the run's dashboard step does all that after rendering the page.
+    Archived pages are rendered with each version's own figures (reports.history), never copied
+    from latest.html, so nothing here may archive before the render. Returns the appended versions."""
     config = closeboard.settings()
     home = closeboard.data_home
     with closeboard.warehouse() as con:
@@ -68,11 +70,25 @@ def snapshot_periods(
         result = take_snapshots(con, wanted, run_id)
         crash_point("snapshot_committed")
         if publish:
-            ctx = PageContext(config.company.name, config.company.currency, run_id, loads.source_freshness(con))
+            has_views = any(views_folder(config).glob("*.md"))  # each archived page links its views
+            ctx = PageContext(
+                config.company.name,
+                config.company.currency,
+                run_id,
+                loads.source_freshness(con),
+                extra={"views_href": "views/index.html"} if has_views else {},
+            )
             write_history(con, home.reports, ctx)
             con.execute("checkpoint")
     if publish:
         publish_read_copy(home)
+        views = publish_views(
+            views_folder(config), home.read_copy, home.reports / "views", company=config.company.name, run_id=run_id
+        )
+        archive_views(home.reports, sorted(views))
+        for name, problems in views.items():
+            if problems:
+                progress.emit(f"reports: view {name} failed (its page shows why): {problems[0]}")
     return result.appended
 
 
@@ -87,11 +103,11 @@ def _snapshot_metadata(appended: list[Snapshot]) -> dict[str, dg.MetadataValue]:
     }
 
 
-def history_materialization(snap: Snapshot) -> dg.AssetMaterialization:
+def history_materialization(snap: Snapshot, partition: str | None = None) -> dg.AssetMaterialization:
     """A snapshot version as a materialization of its month's `close_snapshot` partition, whichever
     step appended it (the refresh, the sign-off), so Dagster's partitions view shows every month's
     state: status, version, sign-off, override, the key figures (exact, as text) and a restatement's
-    differences."""
+    differences. `partition`: the resource's key for the month (a group's names the entity too)."""
     metadata: dict[str, Any] = {
         "status": dg.MetadataValue.text(snap.status),
         "version": dg.MetadataValue.int(snap.version),
@@ -106,7 +122,10 @@ def history_materialization(snap: Snapshot) -> dg.AssetMaterialization:
     if snap.differences:
         metadata["differences"] = dg.MetadataValue.json(snap.differences)
     return dg.AssetMaterialization(
-        asset_key=HISTORY_KEY, partition=snap.period, metadata=metadata, description=f"close snapshot {_label(snap)}"
+        asset_key=HISTORY_KEY,
+        partition=partition or snap.period,
+        metadata=metadata,
+        description=f"close snapshot {_label(snap)}",
     )
 
 
@@ -139,7 +158,7 @@ def close_assets(config: Config, *, upstream: Sequence[dg.AssetKey] = ()) -> lis
     def refresh_snapshots(context: dg.AssetExecutionContext, closeboard: CloseboardResource) -> dg.MaterializeResult:
         appended = snapshot_periods(closeboard, context.run_id, None, publish=False)
         for snap in appended:  # the month's partition of the history shows the new version
-            context.log_event(history_materialization(snap))
+            context.log_event(history_materialization(snap, closeboard.history_partition(snap.period)))
         progress.emit(
             f"history: {len(appended)} snapshot version(s) appended"
             + (f" ({', '.join(map(_label, appended))})" if appended else "")
@@ -158,7 +177,8 @@ def close_assets(config: Config, *, upstream: Sequence[dg.AssetKey] = ()) -> lis
         kinds={"duckdb"},
     )
     def close_snapshot(context: dg.AssetExecutionContext, closeboard: CloseboardResource) -> None:
-        appended = snapshot_periods(closeboard, context.run_id, context.partition_keys, publish=True)
+        months = closeboard.history_periods(context.partition_keys)  # a group's keys are entity|month
+        appended = snapshot_periods(closeboard, context.run_id, months, publish=True)
         context.log.info(f"{len(context.partition_keys)} period(s): {len(appended)} version(s) appended")
         for snap in appended:
             context.log.info(_label(snap))
@@ -197,7 +217,7 @@ def sign_off(context: dg.OpExecutionContext, closeboard: CloseboardResource) -> 
     pdf, note = archive_pdf(closeboard.data_home, snap, company=closeboard.settings().company.name)
     (context.log.info if pdf else context.log.warning)(note)  # no Chromium: the close stands, without a PDF
     progress.emit(note)
-    context.log_event(history_materialization(snap))
+    context.log_event(history_materialization(snap, closeboard.history_partition(snap.period)))
     message = f"{snap.period} closed as v{snap.version} by {snap.closed_by}" + (
         f" (override: {snap.override_reason})" if snap.override_reason else ""
     )

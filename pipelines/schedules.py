@@ -10,12 +10,13 @@
 All are on by default and can be switched off in the UI.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from connectors.config import Config
+from connectors.periods import period_of, shift
 from pipelines.jobs import WAREHOUSE_TAG, close_draft, refresh
 
 # --- business days -------------------------------------------------------------------------------
@@ -29,7 +30,8 @@ def business_day_of_month(day: date) -> int | None:
 
 
 def previous_period(day: date) -> str:
-    return (day.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    """The month before the one holding `day`."""
+    return shift(period_of(day), -1)
 
 
 # --- schedules -----------------------------------------------------------------------------------

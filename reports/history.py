@@ -3,11 +3,12 @@ form (`closeboard history`).
 
 - `archive_pages(con, reports_dir, ctx)` renders the archived page (reports/history/<P>/v<N>.html)
   of every version that has none yet; an archived page is never rewritten. What versions share is
-  kept once, content-addressed, under reports/history/_assets/: the chart library, the page's script
-  and style, and the data that is the same for every version a run archives (sections, tables,
-  statements, explanations). A version's own page carries its meta and key figures inline and loads
-  the rest from disk (its CSP allows 'self' scripts; Chromium allows them from file:// too), so the
-  archive grows with the runs that append versions, not with the months.
+  kept once, content-addressed, under reports/history/_assets/: the chart library, the page's scripts
+  (format.js, which the archived views load too, and dashboard.js) and style, and the data that is
+  the same for every version a run archives (sections, tables, statements, explanations). A
+  version's own page carries its meta and key figures inline and loads the rest from disk (its CSP
+  allows 'self' scripts; Chromium allows them from file:// too), so the archive grows with the runs
+  that append versions, not with the months.
 - `archive_views(reports_dir, names)` keeps the user's views (reports/views.py) with each version
   archived with a link to them: each view once per run under _assets, opened on the version's month
   from its index reports/history/<P>/v<N>.views.html.
@@ -53,12 +54,11 @@ import duckdb
 from reports import formatting
 from connectors.plain import write_atomic
 from reports.render import (
-    CHART_LIBRARY,
     PageContext,
     SharedParts,
-    _inline_script,
     environment,
     page_data,
+    page_scripts,
     render_html,
     static_text,
 )
@@ -211,7 +211,7 @@ _INLINE_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 
 
 def _archived_view(html: str, put: SharedParts) -> str:
-    """A view page (reports/views.py) as an archived view: its scripts (the chart library, view.js...)
+    """A view page (reports/views.py) as an archived view: its scripts (the chart library, format.js, view.js)
     and style as shared files (its CSP then allows 'self' scripts and styles), a small script that
     opens it on the month in its address (#period=YYYY-MM), and its links to the close history. Its
     data (a JSON script element) and markup stay in the page. A page whose policy is not found as
@@ -219,7 +219,8 @@ def _archived_view(html: str, put: SharedParts) -> str:
     policy = ("script-src ", "style-src 'unsafe-inline'")
     if not all(part in html for part in (*policy, "</body>")):
         return html
-    known = {str(_inline_script(static_text(f"vendor/{CHART_LIBRARY}"))): "chart", static_text("view.js"): "view"}
+    # the scripts archived dashboards share keep their names (one chart library, one format.js for both)
+    known = dict(zip(map(str, page_scripts("view.js")), ("chart", "format", "view"), strict=True))
     html = html.replace(policy[0], "script-src 'self' ", 1).replace(policy[1], "style-src 'self' 'unsafe-inline'", 1)
     html = _INLINE_SCRIPT.sub(
         lambda m: f'<script src="{put(known.get(m.group(1), "view-script"), "js", m.group(1))}"></script>', html

@@ -468,6 +468,12 @@ def _script_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
+def page_scripts(page: str) -> list[Markup]:
+    """A page's scripts in their order, each inlined whole (a page's CSP lists their hashes): the
+    chart library, the formatting the dashboard and the views share (static/format.js), then `page`."""
+    return [_inline_script(static_text(name)) for name in (f"vendor/{CHART_LIBRARY}", "format.js", page)]
+
+
 def _kpi_tile(
     section: Mapping[str, Any],
     kpis: Mapping[str, Mapping[str, Any]],
@@ -511,7 +517,7 @@ def render_html(data: dict[str, Any], shared: SharedParts | None = None) -> str:
         for s in data["sections"]
         if s["component"] == "tiles"
     }
-    scripts = [_inline_script(static_text(f"vendor/{CHART_LIBRARY}")), _inline_script(static_text("dashboard.js"))]
+    scripts = page_scripts("dashboard.js")
     css = Markup(static_text("dashboard.css"))
     sections, hrefs = data["sections"], None
     if shared is not None:
@@ -522,7 +528,8 @@ def render_html(data: dict[str, Any], shared: SharedParts | None = None) -> str:
         hrefs = {
             "data": shared("data", "js", f"window.CLOSEBOARD_SHARED = {json_for_script(common)};\n"),
             "chart": shared("chart", "js", scripts[0]),
-            "page": shared("dashboard", "js", scripts[1]),
+            "format": shared("format", "js", scripts[1]),
+            "page": shared("dashboard", "js", scripts[2]),
             "css": shared("dashboard", "css", css),
         }
         data = {**own, "shared": hrefs["data"]}
@@ -538,7 +545,8 @@ def render_html(data: dict[str, Any], shared: SharedParts | None = None) -> str:
             data_json=json_for_script(data),
             css=css,
             chart_js=scripts[0],
-            page_js=scripts[1],
+            format_js=scripts[1],
+            page_js=scripts[2],
             shared=hrefs,
         )
     )

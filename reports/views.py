@@ -13,7 +13,8 @@ Every view is validated when loaded and again before each render (`check_view`):
 ViewProblem naming the file, the line and the fix. A view with a problem is rendered as an error box,
 never an exception: the refresh and the other pages carry on, and the refresh says which view failed.
 Pages are self-contained like the dashboard (reports/render.py): the same CSP with script hashes, the
-same CSS and vendored chart library inlined, every text autoescaped, money formatted from Decimal.
+same CSS, vendored chart library and formatting script (reports/static/format.js, which the dashboard
+shares) inlined, every text autoescaped, money formatted from Decimal.
 """
 
 from __future__ import annotations
@@ -38,13 +39,12 @@ from reports import formatting
 from reports.explain import STATEMENT_NAMES
 from reports.explain import kpis as kpi_names
 from reports.render import (
-    CHART_LIBRARY,
-    _inline_script,
     _script_hash,
     environment,
     existing_tables,
     json_for_script,
     layout,
+    page_scripts,
     query_text,
     static_text,
 )
@@ -817,7 +817,7 @@ def _statement_in(
 
 def _check(spec: dict[str, Any], dash: _Dashboard) -> dict[str, Any]:
     """One reconciliation check's verdict per month (recon_results.sql, the rows the dashboard's cards
-    read): the page's script leads each card with the dashboard's own sentence (reconSentence)."""
+    read): the page's script leads each card with the dashboard's own sentence (format.js reconSentence)."""
     check = spec["check"]
     label = next(c.label for c in CHECKS if c.id == check)
     counts = check in (dash.section("recon").get("counts") or [])
@@ -827,56 +827,6 @@ def _check(spec: dict[str, Any], dash: _Dashboard) -> dict[str, Any]:
         if r["check_id"] == check
     }
     return {"title": spec.get("title"), "check_id": check, "label": label, "counts": counts, "by_period": by_period}
-
-
-# the dashboard's functions a check card needs, taken from dashboard.js as written there (one
-# definition of a card's sentence), inlined into a view's page that has a check card
-RECON_FUNCTIONS = (
-    "hundredths",
-    "abs",
-    "digits",
-    "negative",
-    "symbolOf",
-    "money",
-    "number",
-    "moneyIn",
-    "plural",
-    "itemRef",
-    "reconSentence",
-)
-
-
-def dashboard_functions(names: tuple[str, ...]) -> str:
-    """The top-level function declarations `names` of reports/static/dashboard.js, verbatim."""
-    lines = static_text("dashboard.js").splitlines()
-    out = []
-    for name in names:
-        start = next((i for i, text in enumerate(lines) if text.startswith(f"  function {name}(")), None)
-        if start is None:
-            raise ValueError(f"reports/static/dashboard.js has no function {name}(): a check card needs it")
-        first = lines[start]
-        if first.count("{") == first.count("}"):
-            end = start
-        else:
-            end = next(i for i in range(start + 1, len(lines)) if lines[i] == "  }")
-        out.extend(lines[start : end + 1])
-    return "\n".join(out)
-
-
-def recon_script() -> str:
-    """The check cards' script: the dashboard's sentence and money functions over the view's data."""
-    return (
-        "// the dashboard's check-card sentence and money formatting (reports/static/dashboard.js, taken\n"
-        "// verbatim at render by reports/views.py), for this view's check cards\n"
-        "(function () {\n"
-        '  "use strict";\n'
-        '  var DATA = JSON.parse(document.getElementById("view-data").textContent);\n'
-        "  var CURRENCY = DATA.currency;\n"
-        "  var SYMBOLS = DATA.symbols || {};\n"
-        + dashboard_functions(RECON_FUNCTIONS)
-        + "\n  window.closeboardRecon = { sentence: reconSentence, money: money, number: number, moneyIn: moneyIn };\n"
-        "})();\n"
-    )
 
 
 class _RenderProblem(Exception):
@@ -976,9 +926,7 @@ def view_page_data(view: View, con: duckdb.DuckDBPyConnection) -> dict[str, Any]
 def render_view_html(view: View, con: duckdb.DuckDBPyConnection, *, company: str, run_id: str) -> tuple[str, list[str]]:
     """The view's self-contained page and its problems (an error box when there are any)."""
     data = view_page_data(view, con)
-    scripts = [_inline_script(static_text(f"vendor/{CHART_LIBRARY}")), _inline_script(static_text("view.js"))]
-    if data.get("checks"):  # the check cards' sentences: the dashboard's function, before view.js uses it
-        scripts.insert(1, _inline_script(recon_script()))
+    scripts = page_scripts("view.js")  # the chart library, the dashboard's formatting (format.js), view.js
     payload = {
         "charts": data["charts"],
         "tiles": data.get("tiles", []),
@@ -1004,8 +952,8 @@ def render_view_html(view: View, con: duckdb.DuckDBPyConnection, *, company: str
             data_json=json_for_script(payload),
             css=Markup(static_text("dashboard.css")),
             chart_js=scripts[0],
-            recon_js=scripts[1] if len(scripts) == 3 else None,
-            page_js=scripts[-1],
+            format_js=scripts[1],
+            page_js=scripts[2],
         )
     )
     return html, data["problems"]

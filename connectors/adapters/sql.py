@@ -134,24 +134,19 @@ from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, MonthEndReports,
 from connectors.adapters.reports import TABLE as REPORT_TABLE
 from connectors.adapters.text import python_repr, result_text
 from connectors.client import ConnectorError, Page, ProgressGuard
-from connectors.records import CANONICAL, KEYS
+from connectors.records import CANONICAL, KEYS, TABLES
 
 if TYPE_CHECKING:
     from connectors.client import SourceSession
     from connectors.config import ConnectorConfig
 
-# Decimal places each money column holds in the warehouse (warehouse/sql/schema/canonical.sql):
-# a REAL whose printed digits go further is not an exact amount.
-MONEY_SCALE: dict[str, int] = {
-    "debit": 2,
-    "credit": 2,
-    "amount_currency": 2,
-    "total": 2,
-    "balance": 2,
-    "amount": 2,
-    "closing_balance": 2,
-    "rate": 8,
-    "probability": 2,
+_DECIMAL = re.compile(r"DECIMAL\(\d+,(\d+)\)")
+# Decimal places each exact column holds in the warehouse, per table, as canonical.sql declares them
+# (connectors.records.TABLES: DECIMAL(18,2) money, DECIMAL(18,8) rates): a REAL whose printed digits
+# go further is not an exact amount.
+MONEY_SCALE: dict[str, dict[str, int]] = {
+    table: {c.name: int(m.group(1)) for c in columns if (m := _DECIMAL.fullmatch(c.type))}
+    for table, columns in TABLES.items()
 }
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
@@ -462,18 +457,19 @@ class SqlAdapter(MonthEndReports, Adapter):
             )
 
     @staticmethod
-    def problems(item: dict[str, Any], columns: Sequence[str]) -> list[str]:
-        """Why a row's values cannot be read exactly (empty when they can)."""
+    def problems(item: dict[str, Any], table: str) -> list[str]:
+        """Why a row of `table`'s values cannot be read exactly (empty when they can)."""
         found = []
-        for column in columns:
+        scales = MONEY_SCALE[table]
+        for column in CANONICAL[table]:
             value = item.get(column)
             if isinstance(value, bytes | bytearray):
                 found.append(
                     f"column {column} arrived as binary ({_shown(value)}): "
                     f"write CAST(<its expression> AS TEXT) AS {column} in the query"
                 )
-            elif isinstance(value, Decimal) and column in MONEY_SCALE:  # a REAL, as the digits the server printed
-                scale = MONEY_SCALE[column]
+            elif isinstance(value, Decimal) and column in scales:  # a REAL, as the digits the server printed
+                scale = scales[column]
                 exponent = value.normalize().as_tuple().exponent
                 if isinstance(exponent, int) and exponent < -scale:
                     found.append(
@@ -490,13 +486,12 @@ class SqlAdapter(MonthEndReports, Adapter):
                 f"the query for {stream.table} must return its key columns {list(keys)} "
                 f"(alias them with AS); it returned {sorted(items[0])[:12]}"
             )
-        columns = CANONICAL[stream.table]
         good: list[dict[str, Any]] = []
         rejected: list[tuple[str, str]] = []
         for item in items:
             if not isinstance(item, dict):
                 raise MalformedItem(f"a row that is not a mapping: {item!r:.80}")
-            found = self.problems(item, columns)
+            found = self.problems(item, stream.table)
             if found:
                 shown = {k: (_shown(v) if isinstance(v, bytes | bytearray) else v) for k, v in item.items()}
                 rejected.append((item_json(shown), f"{stream.table}: " + "; ".join(found)))

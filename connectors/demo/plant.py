@@ -25,6 +25,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from connectors.periods import period_of, shift
+
 KINDS = (
     "unbalanced_entry",
     "stale_bank_line",
@@ -60,8 +62,7 @@ def _write(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
 
 
 def _month(as_of: date, offset: int) -> str:
-    t = as_of.year * 12 + as_of.month - 1 + offset
-    return f"{t // 12:04d}-{t % 12 + 1:02d}"
+    return shift(period_of(as_of), offset)
 
 
 def _money(d: Decimal) -> str:
@@ -242,7 +243,7 @@ def _plant_total_mismatch(out: Path, as_of: date) -> dict:
     path.write_text(json.dumps(switches, indent=2) + "\n", encoding="utf-8")
     return {
         "check": "R6_completeness",
-        "period": as_of.strftime("%Y-%m"),
+        "period": period_of(as_of),
         "record_id": "erp_invoices",
         "record_date": None,
         "amount": "-1.00",

@@ -1,8 +1,10 @@
 // A user view's charts (reports/views.py): the figures arrive as exact decimal strings in
 // #view-data; the chart library draws them as numbers. Everything else is in the HTML already.
+// Check cards are worded and their money formatted as on the dashboard: format.js, inlined before this.
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("view-data").textContent);
+  var format = window.closeboardFormat(data.currency, data.symbols);
   var colors = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#64748b"];
   data.charts.forEach(function (chart) {
     var canvas = document.getElementById(chart.id);
@@ -89,14 +91,13 @@
   // one check's card in one month: its verdict and the dashboard's own first sentence
   function drawCheck(card, check, period) {
     var r = (check.by_period || {})[period];
-    var recon = window.closeboardRecon;
     var badge = card.querySelector(".badge"), lead = card.querySelector(".lead"), figures = card.querySelector(".figures");
     card.setAttribute("data-status", r ? r.status : "");
     card.setAttribute("data-period", period);
     badge.className = "badge" + (r ? " " + r.status : "");
     badge.textContent = !r ? "" : r.status === "not_configured" ? "not configured" : r.status;
-    lead.textContent = r ? recon.sentence(r, check.label, check.counts) : "Not reconciled for " + period + " yet.";
-    var f = function (v) { return check.counts ? recon.number(v, 0) : recon.money(v, undefined, true); };
+    lead.textContent = r ? format.reconSentence(r, check.label, check.counts) : "Not reconciled for " + period + " yet.";
+    var f = function (v) { return check.counts ? format.number(v, 0) : format.money(v, undefined, true); };
     figures.textContent = r && (r.expected !== null || r.actual !== null)
       ? "expected " + f(r.expected) + " · actual " + f(r.actual) + " · difference " + f(r.difference) : "";
   }

@@ -488,6 +488,7 @@ def serve(
     env: Env, host: str, port: int, max_age: float | None, dagster_url: str | None, allow_hosts: tuple[str, ...]
 ) -> None:
     """Serve the dashboard, history and archived pages; the page's reload button refreshes."""
+    from pipelines.entities import entity_run_tags
     from reports.server import serve as serve_pages
 
     config = env.config_path()
@@ -504,6 +505,7 @@ def serve(
         max_age_s=max_age,
         dagster_url=dagster_url,
         allow_hosts=allow_hosts,
+        dagster_tags=entity_run_tags(env.entity) if env.entity else None,  # the group's refresh is per entity
     )
 
 

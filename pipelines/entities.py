@@ -14,21 +14,30 @@
   (pipelines/instance.py), so entities run side by side and one entity never has two writers. The schedule
   `refresh_all_entities` asks for one run per entity; the `portfolio` step rewrites the group's portfolio
   page (reports/portfolio.py) after each entity's dashboard.
+- The close history `close_snapshot` is partitioned by entity x month (`history_partitions`: the union of
+  the entities' months, Dagster's multi-partitions being a cross product); each refresh and sign-off
+  reports its entity's months there (the resource's `history_partition`). `backfill_history` takes them,
+  `close_period` (partitioned by entity) signs a month off, `close_draft_all_entities` refreshes each
+  entity on its close business day.
 """
 
 import os
 import shutil
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import yaml
 
 from connectors.config import Config, ConfigError, GroupConfig, load_config, load_group
+from connectors.periods import period_of, shift
 from pipelines import progress
 from pipelines.assets import dashboard, marts, source_assets
+from pipelines.close import HISTORY_GROUP, close_run_config, sign_off
 from pipelines.jobs import REFRESH_GROUPS
 from pipelines.recon import reconciliation
 from pipelines.resources import CloseboardResource, SourcesResource
@@ -37,11 +46,44 @@ from warehouse.home import Home
 ENTITY_PARTITIONS = dg.DynamicPartitionsDefinition(name="entity")
 WAREHOUSE_TAG_KEY = "closeboard/warehouse"  # its value names the entity: the run queue's limit is per value
 PORTFOLIO_GROUP = "portfolio"
+PARTITION_TAG = "dagster/partition"
+# a run of a backfill range names its two ends; a multi-partitioned run one tag per dimension
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+ENTITY_DIMENSION_TAG = "dagster/partition/entity"
+EASTERNMOST = "Etc/GMT-14"  # UTC+14: a month has begun here first, so every entity's open month exists
 
 
 def entity_tags(entity_id: str) -> dict[str, str]:
     """The tags of a run on `entity_id` (besides Dagster's own `dagster/partition`)."""
     return {WAREHOUSE_TAG_KEY: entity_id}
+
+
+def entity_run_tags(entity_id: str) -> dict[str, str]:
+    """Every tag a launch of `entity_id`'s refresh names, its partition included (what the UI's launchpad
+    sends for the partition; the served page's reload sends the same)."""
+    return {PARTITION_TAG: entity_id, **entity_tags(entity_id)}
+
+
+def history_partition_key(entity_id: str, period: str) -> str:
+    """The close history's partition of `entity_id`'s month `period` (dimensions in name order)."""
+    return str(dg.MultiPartitionKey({"entity": entity_id, "month": period}))
+
+
+def run_entity(tags: Mapping[str, str]) -> str | None:
+    """The entity a run of the group works on: its partition (a close-history partition is `entity|month`,
+    a backfill range must keep to one entity), else its `closeboard/warehouse` tag."""
+    if tags.get(ENTITY_DIMENSION_TAG):
+        return tags[ENTITY_DIMENSION_TAG]
+    if tags.get(PARTITION_TAG):
+        return tags[PARTITION_TAG].split("|", 1)[0]
+    ends = {tags[t].split("|", 1)[0] for t in RANGE_TAGS if tags.get(t)}
+    if len(ends) > 1:
+        raise dg.Failure(
+            f"the partition range {tags[RANGE_TAGS[0]]} to {tags[RANGE_TAGS[1]]} spans entities "
+            f"({', '.join(sorted(ends))}): a run works on one entity; backfill each entity's months on their own",
+            allow_retries=False,
+        )
+    return ends.pop() if ends else tags.get(WAREHOUSE_TAG_KEY)
 
 
 # --- an entity's configuration and data home ---------------------------------------------------------
@@ -231,16 +273,34 @@ def _partitioned(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]
     return [a.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=ENTITY_PARTITIONS)) for a in assets]
 
 
+def history_partitions(configs: list[Config]) -> dg.MultiPartitionsDefinition:
+    """The close history's partitions: entity x month. Dagster's multi-partitions are a cross product (one
+    month list for every entity), so the months are the union of the entities': from the earliest
+    first_period to the open month (in the entities' time zone; where they differ, the easternmost, so the
+    open month is there as soon as it began for anyone). A month before an entity's first period is no
+    reported period: taking its snapshot appends nothing."""
+    zones = {c.company.timezone for c in configs}
+    months = dg.MonthlyPartitionsDefinition(
+        start_date=min(c.company.first_period for c in configs),
+        fmt="%Y-%m",
+        end_offset=1,
+        timezone=zones.pop() if len(zones) == 1 else EASTERNMOST,
+    )
+    return dg.MultiPartitionsDefinition({"entity": ENTITY_PARTITIONS, "month": months})
+
+
 def group_assets(configs: list[Config]) -> list[dg.AssetsDefinition]:
     """The refresh's assets (every source, the marts, the reconciliation and its checks, the snapshot step
-    and the page), partitioned by entity, and the portfolio. The month partitions of the close history are a
-    single company's (each entity's first period differs): `closeboard --entity ID backfill` takes them."""
+    and the page), partitioned by entity, the portfolio, and the close history `close_snapshot` partitioned
+    by entity x month (each refresh and sign-off reports its entity's months there)."""
     from pipelines.close import close_assets
 
     first = configs[0]  # the source steps' retry policy and the snapshot step: the first entity's settings
     sources = source_assets(first)
-    refresh_step = [a for a in close_assets(first, upstream=sorted(reconciliation.keys)) if a.partitions_def is None]
-    return [*_partitioned([*sources, marts, reconciliation, dashboard, *refresh_step]), portfolio]
+    refresh_step, history = close_assets(first, upstream=sorted(reconciliation.keys))
+    months = history_partitions(configs)
+    history = history.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=months))
+    return [*_partitioned([*sources, marts, reconciliation, dashboard, refresh_step]), portfolio, history]
 
 
 refresh_entities = dg.define_asset_job(
@@ -254,6 +314,77 @@ refresh_entities = dg.define_asset_job(
         tags_for_partition_key_fn=entity_tags,
     ),
 )
+
+
+def group_jobs(group: GroupConfig, configs: Mapping[str, Config], history: dg.PartitionsDefinition) -> list:
+    """The group's jobs besides `refresh`: `backfill_history` over the close history's entity x month
+    partitions and `close_period`, the sign-off of one entity's month (partition: the entity; run config
+    `ops.sign_off.config: {period, by, override}`, the partition's own config proposing its last ended
+    month). Every run carries the tag `closeboard/warehouse: <entity>`, so the queue keeps one writer per
+    entity."""
+
+    backfill = dg.define_asset_job(
+        "backfill_history",
+        selection=dg.AssetSelection.groups(HISTORY_GROUP),
+        description="Take the close snapshots of one entity's months (no source is read); a backfill over "
+        "several entities runs each entity's range on its own. A single-run backfill takes no per-partition "
+        "tags (Dagster refuses a PartitionedConfig there): the entity's writer lock orders it.",
+        partitions_def=history,
+    )
+
+    def proposed_close(entity_id: str) -> dict:
+        company = configs[entity_id].company
+        return close_run_config(shift(period_of(company.report_date()), -1), "", None)
+
+    @dg.job(
+        name="close_period",
+        description=f"Sign off one entity's month (the partition is the entity, one of {', '.join(group.ids)}; "
+        "run config: ops.sign_off.config: period, by, override).",
+        config=dg.PartitionedConfig(
+            partitions_def=ENTITY_PARTITIONS,
+            run_config_for_partition_key_fn=proposed_close,
+            tags_for_partition_key_fn=entity_tags,
+        ),
+    )
+    def close_period() -> None:
+        sign_off()
+
+    return [backfill, close_period]
+
+
+def close_draft_schedule(group: GroupConfig, configs: Mapping[str, Config]) -> dg.ScheduleDefinition:
+    """`close_draft_all_entities`: on the group's refresh cron, one refresh per entity for which today (in its
+    own time zone) is its `schedules.close_business_day`, tagged with the month it drafts. An entity's refresh
+    appends the draft of every ended month whose figures changed, so this is the group's close draft (one
+    asset job cannot hold the refresh's entity partitions and the history's entity x month ones)."""
+    from pipelines.schedules import business_day_of_month, previous_period
+
+    @dg.schedule(
+        name="close_draft_all_entities",
+        job=refresh_entities,
+        cron_schedule=group.schedules.refresh_cron,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="On each entity's close business day (its own time zone), refresh it so the previous month's "
+        "draft close snapshot is there for sign-off; skips the other entities and days.",
+    )
+    def close_draft_all_entities(context: dg.ScheduleEvaluationContext):
+        known = set(context.instance.get_dynamic_partitions(ENTITY_PARTITIONS.name))
+        when = context.scheduled_execution_time or datetime.now(timezone.utc)
+        requests, waiting = [], []
+        for entity_id in group.ids:
+            config = configs[entity_id]
+            today = when.astimezone(ZoneInfo(config.company.timezone)).date()
+            if entity_id not in known or business_day_of_month(today) != config.schedules.close_business_day:
+                waiting.append(entity_id)
+                continue
+            period = previous_period(today)
+            tags = {**entity_tags(entity_id), "closeboard/close_draft": period}
+            requests.append(
+                dg.RunRequest(run_key=f"close-draft-{entity_id}-{period}", partition_key=entity_id, tags=tags)
+            )
+        return requests or dg.SkipReason(f"no entity's close business day today ({', '.join(waiting)})")
+
+    return close_draft_all_entities
 
 
 def build_group_sensors_and_schedules(group: GroupConfig) -> tuple[list, list]:
@@ -308,18 +439,21 @@ def build_group_definitions(
     closeboard: CloseboardResource | None = None,
     sources: SourcesResource | None = None,
 ) -> dg.Definitions:
-    """The code location of a group: the partitioned refresh, the portfolio, the sensors (entity
-    partitions, runs whose CLI process died) and the refresh of every entity."""
+    """The code location of a group: the partitioned refresh, the portfolio, the close history (entity x
+    month), `backfill_history` and `close_period`, the sensors (entity partitions, runs whose CLI process
+    died) and the refresh of every entity."""
     from pipelines.resources import GroupResource
     from pipelines.schedules import SENSORS
 
-    configs = list(entity_configs(group, home).values())
+    configs = entity_configs(group, home)
     sensors, schedules = build_group_sensors_and_schedules(group)
+    schedules.append(close_draft_schedule(group, configs))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
+        assets = group_assets(list(configs.values()))
         return dg.Definitions(
-            assets=group_assets(configs),
-            jobs=[refresh_entities],
+            assets=assets,
+            jobs=[refresh_entities, *group_jobs(group, configs, assets[-1].partitions_def)],
             schedules=schedules,
             sensors=[*SENSORS, *sensors],
             resources={

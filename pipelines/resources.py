@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,14 @@ class CloseboardResource(dg.ConfigurableResource):
         if self._lock is not None:
             self._lock.release()
 
+    def history_partition(self, period: str) -> str:
+        """The `close_snapshot` partition of `period` (a group's names the run's entity too)."""
+        return period
+
+    def history_periods(self, partition_keys: Sequence[str]) -> list[str]:
+        """The months of `close_snapshot` partitions a run was given."""
+        return list(partition_keys)
+
     @contextmanager
     def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The live warehouse, for the short publish of one step; closed when the step is done; held
@@ -121,10 +129,10 @@ class GroupResource(CloseboardResource):
         return load_config(self._entity_config)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        from pipelines.entities import WAREHOUSE_TAG_KEY, entity_config_file
+        from pipelines.entities import WAREHOUSE_TAG_KEY, entity_config_file, run_entity
 
         tags = context.dagster_run.tags if context.dagster_run is not None else {}
-        entity = tags.get("dagster/partition") or tags.get(WAREHOUSE_TAG_KEY)
+        entity = run_entity(tags)
         group = self.group()
         if entity not in group.ids:
             raise dg.Failure(
@@ -146,6 +154,23 @@ class GroupResource(CloseboardResource):
         else:
             os.environ["CLOSEBOARD_HOME"] = self._saved_home
         self._entity = self._entity_config = self._saved_home = self._group_home = None
+
+    def history_partition(self, period: str) -> str:
+        from pipelines.entities import history_partition_key
+
+        return history_partition_key(self._entity or "", period)
+
+    def history_periods(self, partition_keys: Sequence[str]) -> list[str]:
+        """The months of the run's `entity|month` partitions; every one must be this run's entity."""
+        pairs = [key.split("|", 1) for key in partition_keys]
+        others = sorted({entity for entity, _ in pairs if entity != self._entity})
+        if others:
+            raise dg.Failure(
+                f"a run of the close history works on one entity ({self._entity}); it was also given "
+                f"{', '.join(others)}: backfill each entity's months on their own",
+                allow_retries=False,
+            )
+        return [month for _, month in pairs]
 
     def portfolio(self) -> Path:
         """Rewrite the group's portfolio page (after this entity's dashboard)."""

@@ -76,8 +76,9 @@ class DagsterWebserver:
     """The `refresh` job on a running Dagster webserver, through dagster_graphql's client (blocking calls:
     run them in a thread)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tags: Mapping[str, str] | None = None) -> None:
         parts = urlsplit(url if "://" in url else f"http://{url}")
+        self.tags = dict(tags or {})  # an entity of a group: its partition and writer tags (issue 22)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not a Dagster webserver URL: {url!r}")
         self.url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
@@ -107,7 +108,9 @@ class DagsterWebserver:
             raise
 
     def launch(self) -> str:
-        return self._call("submit_job_execution", DAGSTER_JOB, repository_location_name=DAGSTER_LOCATION)
+        return self._call(
+            "submit_job_execution", DAGSTER_JOB, repository_location_name=DAGSTER_LOCATION, tags=self.tags or None
+        )
 
     def status(self, run_id: str) -> str:
         """The run's DagsterRunStatus value: QUEUED, STARTING, STARTED, SUCCESS, FAILURE, CANCELED..."""
@@ -123,12 +126,17 @@ class RefreshJob:
     Blocking (network, process start): call from a worker thread."""
 
     def __init__(
-        self, home: Home, config: Path | None, command: list[str] | None = None, dagster_url: str | None = None
+        self,
+        home: Home,
+        config: Path | None,
+        command: list[str] | None = None,
+        dagster_url: str | None = None,
+        dagster_tags: Mapping[str, str] | None = None,
     ) -> None:
         self.home = home
         self.config = config
         self.command = command
-        self.dagster = DagsterWebserver(dagster_url) if dagster_url else None
+        self.dagster = DagsterWebserver(dagster_url, dagster_tags) if dagster_url else None
         self._lock = threading.Lock()  # the state below; held briefly, never across a network call
         self._start_lock = threading.Lock()
         self._poll_lock = threading.Lock()
@@ -396,12 +404,19 @@ def create_app(
     refresh_command: list[str] | None = None,
     dagster_url: str | None = None,
     allow_hosts: tuple[str, ...] = (),
+    dagster_tags: Mapping[str, str] | None = None,
 ) -> "_HostCheck":
     home = home if isinstance(home, Home) else Home.resolve(home)
     allowed_hosts = {*LOOPBACK_HOSTS, *(host_name(h) for h in allow_hosts)}
     reports_dir = home.reports
     tokens = Tokens()
-    job = RefreshJob(home, Path(config) if config else None, refresh_command, dagster_url=dagster_url or None)
+    job = RefreshJob(
+        home,
+        Path(config) if config else None,
+        refresh_command,
+        dagster_url=dagster_url or None,
+        dagster_tags=dagster_tags,
+    )
 
     def status_file() -> dict[str, Any]:
         try:
@@ -556,13 +571,20 @@ def serve(
     max_age_s: float | None = None,
     dagster_url: str | None = None,
     allow_hosts: tuple[str, ...] = (),
+    dagster_tags: Mapping[str, str] | None = None,
 ) -> None:
     """Serve <home>/reports until interrupted. With `dagster_url` (a running Dagster webserver, e.g.
-    `closeboard ui` on the same data home), reloads launch the `refresh` job there."""
+    `closeboard ui` on the same data home), reloads launch the `refresh` job there, with `dagster_tags`
+    (an entity of a group: its partition, so the group's partitioned refresh runs for it)."""
     import uvicorn
 
     listening = () if host in ("0.0.0.0", "::") else (host,)  # a named interface answers to its own name
     app = create_app(
-        home, config=config, max_age_s=max_age_s, dagster_url=dagster_url, allow_hosts=(*listening, *allow_hosts)
+        home,
+        config=config,
+        max_age_s=max_age_s,
+        dagster_url=dagster_url,
+        allow_hosts=(*listening, *allow_hosts),
+        dagster_tags=dagster_tags,
     )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -6,18 +6,22 @@ by side and all succeed; two launches for one entity run one after the other."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from starlette.testclient import TestClient
 from dagster import DagsterRunStatus
 
 from pipelines.instance import ENTITY_CONCURRENCY, ensure_dagster_home
 from tests.test_deploy_postgres import INSTANCE, PG_URL_ENV, Deployment, _window, postgres  # noqa: F401 (fixture)
+from reports.server import create_app
+from tests.reports.test_server_app import token_of
 from tests.test_entities import make_group
-from pipelines.entities import DemoEntity
+from pipelines.entities import DemoEntity, entity_run_tags
 from warehouse.home import Home
 
 ENTITIES = (
@@ -132,3 +136,35 @@ def test_three_entities_run_side_by_side_and_one_entity_never_has_two_writers(
         assert (
             "warehouse busy" not in text and "waiting for the warehouse" not in text
         )  # the queue held it, not the lock
+
+
+@pytest.mark.slow
+def test_an_entity_s_served_page_reloads_through_its_partitioned_refresh(group_deployment: GroupDeployment) -> None:
+    """`closeboard --entity gamma serve --dagster-url URL`: the reload launches the group's refresh for
+    gamma's partition (what the CLI passes: entity_run_tags), never the unpartitioned launch the group's
+    partitioned job refuses, and no fallback to a local refresh."""
+    deployment, home = group_deployment, _entity_home(group_deployment, "gamma")
+    if not (home / "reports" / "latest.html").exists():  # a page to open: gamma's first refresh
+        first = deployment.launch_entity("gamma")
+        assert deployment.wait(first) == DagsterRunStatus.SUCCESS, "\n".join(deployment.messages(first)[-20:])
+    never = [sys.executable, "-c", "raise SystemExit('the reload fell back to a local refresh')"]
+    app = create_app(
+        home,
+        config=home / "closeboard.yaml",
+        refresh_command=never,
+        dagster_url=f"http://127.0.0.1:{deployment.port}",
+        dagster_tags=entity_run_tags("gamma"),
+    )
+    client = TestClient(app, base_url="http://127.0.0.1:8765")
+    token = token_of(client.get("/latest.html").text)
+    origin = {"Origin": "http://127.0.0.1:8765", "X-Closeboard-Token": token}
+    assert client.post("/api/refresh", headers=origin).status_code == 202
+    job = client.get("/api/status").json()["refresh"]
+    assert job["launcher"] == "dagster" and "fallback" not in job, job
+    run_id = job["dagster_run_id"]
+    assert deployment.wait(run_id) == DagsterRunStatus.SUCCESS, "\n".join(deployment.messages(run_id)[-20:])
+    with deployment.instance() as dagster_instance:
+        tags = dagster_instance.get_run_by_id(run_id).tags
+    assert (tags["dagster/partition"], tags["closeboard/warehouse"]) == ("gamma", "gamma")
+    status = yaml.safe_load((home / "reports" / "status.json").read_text(encoding="utf-8"))
+    assert status["run_id"] == run_id  # gamma's own home was refreshed by the launched run

@@ -29,13 +29,10 @@ import dagster as dg
 from connectors.config import Config
 from pipelines import progress
 from pipelines.assets import MART_KEYS
-from pipelines.publishing import crash_point, render_and_publish
+from pipelines.publishing import crash_point, page_context, publish_and_archive_views, render_and_publish
 from pipelines.resources import CloseboardResource
 from reports.export import archive_pdf
-from reports.history import archive_views, write_history
-from reports.render import PageContext
-from reports.views import publish_views, views_folder
-from warehouse import loads
+from reports.history import write_history
 from warehouse.db import publish_read_copy
 from warehouse.snapshots import CloseRefused, Snapshot, close, ended_periods, take_snapshots
 
@@ -70,25 +67,11 @@ def snapshot_periods(
         result = take_snapshots(con, wanted, run_id)
         crash_point("snapshot_committed")
         if publish:
-            has_views = any(views_folder(config).glob("*.md"))  # each archived page links its views
-            ctx = PageContext(
-                config.company.name,
-                config.company.currency,
-                run_id,
-                loads.source_freshness(con),
-                extra={"views_href": "views/index.html"} if has_views else {},
-            )
-            write_history(con, home.reports, ctx)
+            write_history(con, home.reports, page_context(con, config, run_id))
             con.execute("checkpoint")
     if publish:
         publish_read_copy(home)
-        views = publish_views(
-            views_folder(config), home.read_copy, home.reports / "views", company=config.company.name, run_id=run_id
-        )
-        archive_views(home.reports, sorted(views))
-        for name, problems in views.items():
-            if problems:
-                progress.emit(f"reports: view {name} failed (its page shows why): {problems[0]}")
+        publish_and_archive_views(config, home, run_id)
     return result.appended
 
 

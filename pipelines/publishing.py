@@ -62,20 +62,41 @@ def write_connector_sources(con, config) -> None:
     )
 
 
+def page_context(con, config, run_id: str) -> PageContext:
+    """The page's context: company, run, each source's freshness, and the views link when the home has views
+    (the latest page and every archived version link them)."""
+    has_views = any(views_folder(config).glob("*.md"))
+    return PageContext(
+        config.company.name,
+        config.company.currency,
+        run_id,
+        loads.source_freshness(con),
+        extra={"views_href": "views/index.html"} if has_views else {},
+    )
+
+
+def publish_and_archive_views(config, home, run_id: str) -> dict[str, list[str]]:
+    """Render the user's views (issue 19) from the read copy just published and archive them with each version
+    archived in this run (or left without its views by a run that died). A broken view gets its error box and
+    is named here; it never fails the run or another page. Returns every view with its problems (none: it rendered)."""
+    views = publish_views(
+        views_folder(config), home.read_copy, home.reports / "views", company=config.company.name, run_id=run_id
+    )
+    archive_views(home.reports, sorted(views))
+    for name, problems in views.items():
+        if not problems:
+            continue
+        logging.getLogger(__name__).warning("view %s failed: %s", name, "; ".join(problems))
+        progress.emit(f"reports: view {name} failed (its page shows why): {problems[0]}")
+    return views
+
+
 def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
     config = closeboard.settings()
     home = closeboard.data_home
     with closeboard.warehouse() as con:
         write_connector_sources(con, config)  # the page's sources panel shows each source's auth kind
-        sources = loads.source_freshness(con)
-        has_views = any(views_folder(config).glob("*.md"))  # the page links the views' index
-        ctx = PageContext(
-            config.company.name,
-            config.company.currency,
-            run_id,
-            sources,
-            extra={"views_href": "views/index.html"} if has_views else {},
-        )
+        ctx = page_context(con, config, run_id)
         page = render_dashboard(con, ctx, home.reports)
         crash_point("page_rendered")
         # the close history: render the archived page of every version without one (this run's, and
@@ -84,27 +105,17 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
         snapshot_versions = version_summary(con)
         con.execute("checkpoint")
     publish_read_copy(home)
-    # the user's views (issue 19), from the read copy just published: a broken view gets its error box
-    # and is named here and in status.json, and never fails the refresh or another page
-    views = publish_views(
-        views_folder(config), home.read_copy, home.reports / "views", company=config.company.name, run_id=run_id
-    )
-    # each version archived in this run (or left without its views by a run that died) keeps them as they were
-    archive_views(home.reports, sorted(views))
-    failed_views = {name: problems for name, problems in views.items() if problems}
-    for name, problems in failed_views.items():
-        logging.getLogger(__name__).warning("view %s failed: %s", name, "; ".join(problems))
-        progress.emit(f"reports: view {name} failed (its page shows why): {problems[0]}")
+    views = publish_and_archive_views(config, home, run_id)
     write_json_atomic(
         home.reports / STATUS_FILE,
         {
             "run_id": run_id,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "sources_as_of": sources,
+            "sources_as_of": ctx.sources,
             "page": str(page),
             "snapshot_versions": snapshot_versions,
             "views": sorted(views),
-            "failed_views": failed_views,
+            "failed_views": {name: problems for name, problems in views.items() if problems},
         },
     )
     return page

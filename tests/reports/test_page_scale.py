@@ -10,6 +10,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+from playwright.sync_api import expect
 from starlette.testclient import TestClient
 
 from reports import export
@@ -114,10 +115,7 @@ def test_the_served_page_shows_every_row_of_a_table(demo_home: Path, served: str
     # another month: its rows are fetched in turn
     earlier = ended_periods(demo_home)[-7]
     p.select_option("#period-select", earlier)
-    p.wait_for_function(
-        "n => document.querySelectorAll('#table-open_invoices tbody tr').length === n",
-        arg=len(open_invoices_at(demo_home, earlier)),
-    )
+    expect(p.locator("#table-open_invoices tbody tr")).to_have_count(len(open_invoices_at(demo_home, earlier)))
     # an archived version, served: its shared parts come from the server too
     (page_path,) = read(demo_home, "select page_path from close_snapshots where period = ?", [earlier])[0]
     p.goto(f"{served}/{page_path}")

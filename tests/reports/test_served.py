@@ -96,12 +96,8 @@ def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_pa
             )
 
         page.locator("#reload").press("Enter")  # keyboard reachable
-        page.wait_for_function(
-            "run => document.querySelector(\"meta[name='closeboard-run-id']\").content !== run "
-            "&& document.documentElement.dataset.ready === '1'",
-            arg=run_before,
-            timeout=120_000,
-        )
+        newer = f"html[data-ready='1'] meta[name='closeboard-run-id']:not([content='{run_before}'])"
+        page.wait_for_selector(newer, state="attached", timeout=120_000)
         tile = page.locator(".tile[data-kpi='revenue']")
         assert Decimal(tile.get_attribute("data-value")) == revenue + added
         assert page.locator("li[data-source='erp'] time").inner_text() != as_of_before

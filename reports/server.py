@@ -377,7 +377,7 @@ def table(home: Home, query: Mapping[str, str]) -> tuple[dict[str, Any], int]:
     """The answer of GET /api/table and its HTTP status: every row of a table section of the page (of
     one period), read from the readers' copy, or {error} (400 for an unknown table or period, 404
     without a warehouse)."""
-    from reports.render import full_table
+    from reports.tables import full_table
     from warehouse.db import connect
 
     if not home.read_copy.exists():

@@ -6,7 +6,9 @@ copy of the warehouse file).
 
 One copy of `demo_home`, refreshed in process four times in a row (each change on top of the last):
 nothing changed, a new entry in the open month, a backdated entry in a closed month, a changed old
-invoice."""
+invoice. The marts are rebuilt whole each refresh (cheaper than finding the changed months:
+warehouse/sql/marts/40_mart_pnl_monthly.sql says why); they are compared all the same, as is R2-R4's
+open_documents(), which the reconciliation reads from the earliest changed month only."""
 
 from __future__ import annotations
 

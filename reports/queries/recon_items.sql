@@ -1,5 +1,7 @@
 -- The items behind each period's checks (unmatched bank and book lines, open-item differences,
--- backlog), the largest 200 per period and check; the panel says when more exist.
+-- backlog), every one: the page embeds the largest of each period and check (the section's `rows`,
+-- reports/tables.py) and says how many more there are from this query's count, which a cap here would
+-- make a lie ("20 of 200" for 5,934 items); `closeboard serve` fetches a month's every item.
 select
     i.period as period,
     i.check_id as check_id,
@@ -9,8 +11,4 @@ select
     i.amount as amount,
     i.reason as reason,
 from recon_items as i
-qualify row_number() over (
-    partition by i.period, i.check_id
-    order by abs(coalesce(i.amount, 0)) desc, i.record_id
-) <= 200
 order by i.period, i.check_id, i.record_date, i.record_id

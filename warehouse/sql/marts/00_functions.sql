@@ -94,18 +94,15 @@ from months as m;
 -- Rows with nothing left open are left out. days_overdue = cutoff - due_date (negative: not yet due).
 -- open_documents(from_period := 'YYYY-MM'): only the cutoffs of that period and later (the
 -- reconciliation's incremental run: warehouse.recon).
+-- Computed set-based (issue 21: 4x faster at scale 100 than joining every document to every cut-off
+-- and its applications dated up to it): a document's open balance only changes on its issue date and
+-- the days it gets applications, so each such day starts a segment with its balance, lasting until
+-- the next such day or the voiding; a cut-off takes the open segment it falls in, so no row is made
+-- for a document at a cut-off where nothing is open (tests/warehouse/test_shared_definitions.py
+-- holds it to a walk in Python).
 
 create or replace temp macro open_documents(from_period := null) as table
 with
-
-applications as (
-    select
-        pay.document_id as document_id,
-        pay.paid_date as paid_date,
-        pay.amount as amount,
-    from erp_payments as pay
-    where pay.document_id is not null
-),
 
 documents as (
     select
@@ -141,6 +138,53 @@ issued as (
     select * from documents as d
     where d.status <> 'draft'
         and not (d.status = 'void' and d.voided_date is null)
+        and d.issue_date is not null
+),
+
+applied as (
+    select pay.document_id as document_id, pay.paid_date as paid_date, sum(pay.amount) as amount,
+    from erp_payments as pay
+    where pay.document_id is not null and pay.paid_date is not null
+    group by all
+),
+
+steps as (
+    select d.kind as kind, d.document_id as document_id, d.issue_date as day, 0 as amount,
+    from issued as d
+    union all
+    select d.kind, d.document_id, greatest(a.paid_date, d.issue_date), a.amount,
+    from issued as d
+    inner join applied as a
+        on a.document_id = d.document_id
+),
+
+by_day as (
+    select s.kind as kind, s.document_id as document_id, s.day as day, sum(s.amount) as amount,
+    from steps as s
+    group by all
+),
+
+-- a document's open balance is a step function of the cut-off: each segment holds from `day` (its
+-- issue, or a day with applications) until the next such day or its voiding, whichever comes first
+segments as (
+    select
+        d.kind as kind,
+        d.document_id as document_id,
+        b.day as day,
+        least(
+            coalesce(lead(b.day) over (partition by b.kind, b.document_id order by b.day), 'infinity'::date),
+            coalesce(d.voided_date, 'infinity'::date)
+        ) as until,
+        (d.total - coalesce(sum(b.amount) over (
+            partition by b.kind, b.document_id order by b.day rows between unbounded preceding and current row
+        ), 0))::decimal(18, 2) as open_balance,
+    from by_day as b
+    inner join issued as d
+        on d.kind = b.kind and d.document_id = b.document_id
+),
+
+open_segments as materialized (
+    select * from segments as s where s.open_balance <> 0 and s.day < s.until
 ),
 
 at_cutoff as (
@@ -156,21 +200,16 @@ at_cutoff as (
         d.total as total,
         d.currency as currency,
         d.doc_type as doc_type,
-        (d.total - coalesce(sum(a.amount), 0))::decimal(18, 2) as open_balance,
-    from (select * from calendar() where from_period is null or period >= from_period) as c
+        s.open_balance as open_balance,
+    from open_segments as s
+    inner join (select * from calendar() where from_period is null or period >= from_period) as c
+        on c.cutoff >= s.day
+        and c.cutoff < s.until
     inner join issued as d
-        on d.issue_date <= c.cutoff
-        and (d.voided_date is null or d.voided_date > c.cutoff)
-    left join applications as a
-        on a.document_id = d.document_id
-        and a.paid_date <= c.cutoff
-    group by
-        c.period, c.cutoff, d.kind, d.document_id, d.party_id, d.party_name, d.issue_date,
-        d.due_date, d.total, d.currency, d.doc_type
+        on d.kind = s.kind and d.document_id = s.document_id
 )
 
 select
     ac.*,
     (ac.cutoff - coalesce(ac.due_date, ac.cutoff))::integer as days_overdue,
-from at_cutoff as ac
-where ac.open_balance <> 0;
+from at_cutoff as ac;

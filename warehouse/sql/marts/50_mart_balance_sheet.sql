@@ -5,6 +5,7 @@
 --   _current_earnings   profit from the fiscal-year start to the month-end
 -- so sum(asset) = sum(liability) + sum(equity) at every month-end when the ledger balances. Closing
 -- entries that move profit into a retained-earnings account leave that sum unchanged.
+-- Rebuilt whole at every refresh, like mart_pnl_monthly (40_mart_pnl_monthly.sql says why).
 
 create or replace table mart_balance_sheet as
 with

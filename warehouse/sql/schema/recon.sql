@@ -1,12 +1,18 @@
--- Reconciliation evidence (DESIGN "Reconciliation"). Every refresh rewrites all three tables for every
--- period with its run_id in one transaction, so the current rows are always the latest run's verdicts.
+-- Reconciliation evidence (DESIGN "Reconciliation"), replaced by each refresh in one transaction
+-- (warehouse/recon.py). R1 and R5-R7 are recomputed for every period; R2-R4 only from the earliest
+-- month whose inputs changed (`recon_inputs`, sql/recon/incremental/inputs.sql), their earlier rows
+-- kept because a check at a month-end reads only rows dated up to it. So every recon_results row
+-- carries the latest run's id (a kept verdict holds for that run's data too), while a kept
+-- recon_items or recon_bank_matches row keeps the id of the run that found it: read them by
+-- period and check, never by run_id.
 
 create table if not exists recon_results (
     run_id          varchar not null,
     period          varchar not null,      -- 'YYYY-MM'
     check_id        varchar not null,      -- R1_trial_balance, R2_bank_vs_book, R3_ar, R4_ap,
-                                           -- R5_bookings_vs_billings, R6_completeness
+                                           -- R5_bookings_vs_billings, R6_completeness, R7_erp_report
     status          varchar not null,      -- pass | warn (a WARN finding) | fail (an ERROR finding)
+                                           -- | not_configured (a source it reads is not configured, or R7: not available)
     expected        decimal(18, 2),
     actual          decimal(18, 2),
     difference      decimal(18, 2),        -- actual - expected

@@ -1,20 +1,28 @@
 """beancount benchmark: closeboard against Fava on the same bean-example ledgers, after a one-month change.
 
     uv run --frozen python bench/beancount.py [--scales 1,10] [--seed 1] [--repeat 1] [--keep DIR]
+                                              [--servers beanfile,beancount-mcp]
     uv run --frozen python bench/beancount.py --profile [--seed 1] [--begin 2013-01-01] [--end 2024-01-01]
 
 Compare (the default): for each scale, a ledger written by beancount's own `bean-example` (x1:
 2013-2023, 12.9k postings; x10: the same generator over 110 years, ~10x the postings; kept in --keep
-DIR when given), a data home whose closeboard.yaml has the ledger as its only source (beancount-mcp
-through uvx, two years reported, as a finance team would), and:
-  - closeboard: a cold `closeboard refresh` (not compared), then, after one transaction is appended to
-    the file dated three months before its end (a backdated change: that month and the open month are
-    pulled again), `closeboard refresh` in a fresh process as a user runs it (wall time), with the
-    queries it sent (connector_calls) and their time;
+DIR when given), and for each server a data home whose closeboard.yaml has the ledger as its only
+source (two years reported, as a finance team would): `beanfile` (closeboard's bundled server,
+connectors/servers/beanfile.py, read by the builtin ERP adapter) and `beancount-mcp` (through uvx, BQL
+queries). Then:
+  - closeboard: a cold `closeboard refresh` per server, then, after one transaction is appended to the
+    file dated three months before its end (a backdated change: that month and the open month are
+    pulled again), `closeboard refresh` in a fresh process as a user runs it (wall time: Python start,
+    Dagster, the stdio server's start and its load of the ledger, marts, checks, page), with the calls
+    it made (connector_calls) and their time;
+  - beanfile kept running (as `--http` serves it): closeboard's ERP step in this process (pull, stage,
+    publish into DuckDB) through one long-lived server: the ledger's first load, a full pull, and after
+    each change the refresh of the ERP (the server reloads the changed file, the summary names the
+    months, only those are pulled);
   - Fava (fava.core.FavaLedger, the dev dependency): the ledger opened once, then, after the same
     change, its reload (`load_file()`, what Fava does when the file changes).
-The ratio closeboard / Fava after each change is printed (and the median with --repeat N).
---profile: the earlier whole-pull profile (where a pull's time goes, query by query).
+The ratios closeboard / Fava after each change are printed (and their median with --repeat N).
+--profile: the beancount-mcp whole-pull profile (where a pull's time goes, query by query).
 Figures only: nothing here asserts. The machine is shared: repeat and compare.
 """
 
@@ -41,6 +49,7 @@ from beancount import loader  # noqa: E402
 from beanquery import parser as bql_parser  # noqa: E402
 from beanquery.query import run_query  # noqa: E402
 
+from connectors.adapters import get_adapter  # noqa: E402
 from connectors.adapters.base import Stream  # noqa: E402
 from connectors.adapters.beancount import BeancountAdapter  # noqa: E402
 from connectors.client import CallLog, SourceSession  # noqa: E402
@@ -117,6 +126,9 @@ def main() -> None:
     parser.add_argument("--end", default="2024-01-01")
     parser.add_argument("--scales", default="1,10", help="compare: ledger sizes, x1 = 11 years of bean-example")
     parser.add_argument("--repeat", type=int, default=1, help="compare: one-month changes per scale")
+    parser.add_argument(
+        "--servers", default=",".join(SERVERS), help=f"compare: closeboard through which servers ({', '.join(SERVERS)})"
+    )
     parser.add_argument("--keep", type=Path, help="profile: the ledger file; compare: a folder for the ledgers")
     args = parser.parse_args()
     if not args.profile:
@@ -151,18 +163,105 @@ def last_run_calls(home: Path) -> tuple[int, float, int]:
     with duckdb.connect(str(home / "warehouse.read.duckdb"), read_only=True) as con:
         return con.execute(
             "select count(*), coalesce(sum(duration_ms), 0) / 1000, coalesce(sum(items) filter "
-            "(where arguments like '%entry_meta(''filename'')%'), 0) from connector_calls "
+            "(where arguments like '%entry_meta(''filename'')%' or tool = 'list_journal_lines'), 0) from connector_calls "
             "where run_id = (select run_id from connector_calls order by called_at desc limit 1)"
         ).fetchone()
 
 
 def append_change(ledger: Path, day: str, n: int) -> None:
-    """One transaction dated `day`, appended at the end of the file (nothing above it moves)."""
+    """One transaction dated `day`, appended at the end of the file (nothing above it moves; booked
+    against an account bean-example asserts no balance on, so the ledger still loads cleanly)."""
     with ledger.open("a", encoding="utf-8") as f:
         f.write(
             f'\n{day} * "Bench" "one-month change {n}"\n  Expenses:Food:Restaurant  {12 + n}.34 USD\n'
-            "  Assets:US:BofA:Checking\n"
+            "  Liabilities:AccountsPayable\n"
         )
+
+
+SERVERS = ("beanfile", "beancount-mcp")
+SUBTYPES = {"cash": ["Assets:US:BofA:Checking", "Assets:US:*:Cash"], "ap": ["Liabilities:US:Chase:*"]}
+
+
+def connector(server: str, ledger: Path, uvx: str | None) -> dict[str, Any]:
+    """closeboard.yaml's erp connector reading `ledger` through `server`."""
+    if server == "beancount-mcp":
+        return {
+            "adapter": "beancount",
+            "server": {"command": uvx, "args": [*UVX_ARGS, "--transport", "stdio", str(ledger)]},
+            "allow_tools": ["beancount_query"],
+            "client": {"call_timeout_s": 600},
+            "options": {"currency": "USD", "rounding_account": "Expenses:Rounding", "subtypes": SUBTYPES},
+        }
+    subtypes = [a for name, globs in SUBTYPES.items() for a in ("--subtype", f"{name}={','.join(globs)}")]
+    return {
+        "adapter": "builtin.erp",
+        "server": {
+            "command": "python",
+            "args": [
+                "-m",
+                "connectors.servers.beanfile",
+                "--allow-errors",  # bean-example over 110 years (x10) has ~31k: served as Fava and beancount-mcp do
+                "--ledger",
+                str(ledger),
+                "--rounding-account",
+                "Expenses:Rounding",
+                *subtypes,
+            ],
+        },
+        "allow_tools": list(get_adapter("builtin.erp").default_tools),
+        "client": {"call_timeout_s": 600},
+    }
+
+
+class InProcess:
+    """closeboard's ERP step (pull, stage, publish into DuckDB) through one long-lived beanfile server
+    in this process, as a server kept running (``--http``) serves it: each refresh reloads the ledger
+    only when the file changed."""
+
+    def __init__(self, raw: dict[str, Any], home: Path) -> None:
+        import duckdb
+
+        from connectors.servers.beanfile import server_from_args
+        from warehouse.db import ensure_schema
+
+        self.config = parse_config(raw)
+        args = list(self.config.connectors["erp"].server.args)
+        self.server = server_from_args(args[args.index("connectors.servers.beanfile") + 1 :])[0]
+        self.home = home
+        self.con = duckdb.connect(str(home / "inprocess.duckdb"))
+        ensure_schema(self.con)
+        self.runs = 0
+
+    def load(self) -> float:
+        """The server's load of the ledger if it changed (beancount's loader and the mapping): its seconds."""
+        started = time.perf_counter()
+        self.server.ledger_source.current()
+        return time.perf_counter() - started
+
+    def refresh(self) -> tuple[float, int, str]:
+        """(seconds, journal lines read, months pulled) of one ingest of the ERP."""
+        from contextlib import contextmanager
+
+        from pipelines.ingest import ingest_source
+        from warehouse.home import Home
+
+        @contextmanager
+        def connect():  # noqa: ANN202
+            yield self.con
+
+        self.runs += 1
+        started = time.perf_counter()
+        done = ingest_source(
+            self.config,
+            "erp",
+            home=Home(self.home / "inprocess"),
+            run_id=f"b{self.runs}",
+            connect=connect,
+            server=self.server,
+        )
+        seconds = time.perf_counter() - started
+        months = done.pull.replaced_periods
+        return seconds, done.pull.tables["erp_journal_lines"].rows, "all" if months is None else ", ".join(months)
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -172,8 +271,12 @@ def compare(args: argparse.Namespace) -> None:
     import yaml
     from fava.core import FavaLedger
 
+    servers = [s for s in args.servers.split(",") if s]
+    unknown = set(servers) - set(SERVERS)
+    if unknown:
+        sys.exit(f"--servers: unknown {sorted(unknown)} (known: {', '.join(SERVERS)})")
     uvx = shutil.which("uvx")
-    if uvx is None:
+    if "beancount-mcp" in servers and uvx is None:
         sys.exit("uvx is not on PATH")
     work = Path(tempfile.mkdtemp(prefix="closeboard-bench-beancount-"))
     keep = args.keep or work
@@ -192,54 +295,76 @@ def compare(args: argparse.Namespace) -> None:
                 )
             ledger = Path(shutil.copy(ledger, work / f"x{scale}.beancount"))  # changed below: never the kept one
             last = date(end.year - 1, 12, 31)
-            home = work / f"home-x{scale}"
-            home.mkdir()
-            raw = {
-                "company": {
-                    "name": f"Bench x{scale}",
-                    "currency": "USD",
-                    "first_period": f"{last.year - 2}-{last.month:02d}",
-                    "as_of": last.isoformat(),
-                },
-                "connectors": {
-                    "erp": {
-                        "adapter": "beancount",
-                        "server": {"command": uvx, "args": [*UVX_ARGS, "--transport", "stdio", str(ledger)]},
-                        "allow_tools": ["beancount_query"],
-                        "client": {"call_timeout_s": 600},
-                        "options": {"currency": "USD", "rounding_account": "Expenses:Rounding"},
-                    }
-                },
+            company = {
+                "name": f"Bench x{scale}",
+                "currency": "USD",
+                "first_period": f"{last.year - 2}-{last.month:02d}",
+                "as_of": last.isoformat(),
             }
-            (home / "closeboard.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-            cold = refresh(home)
-            queries, query_s, read = last_run_calls(home)
-            print(
-                f"\nx{scale}: {ledger.stat().st_size / 1e6:.1f} MB; closeboard cold refresh {cold:.1f} s "
-                f"({queries} queries, {query_s:.1f} s; {read:,} postings read)",
-                flush=True,
-            )
+            print(f"\nx{scale}: {ledger.stat().st_size / 1e6:.1f} MB", flush=True)
+            homes = {}
+            for server in servers:
+                home = homes[server] = work / f"home-x{scale}-{server}"
+                home.mkdir()
+                raw = {"company": company, "connectors": {"erp": connector(server, ledger, uvx)}}
+                (home / "closeboard.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+                cold = refresh(home)
+                queries, query_s, read = last_run_calls(home)
+                print(
+                    f"  {server:<14} cold `closeboard refresh` {cold:7.2f} s ({queries} calls, {query_s:.2f} s in "
+                    f"them; {read:,} postings read)",
+                    flush=True,
+                )
+            inproc = None
+            if "beanfile" in servers:
+                home = work / f"inprocess-x{scale}"
+                home.mkdir()
+                inproc = InProcess(
+                    {"company": company, "connectors": {"erp": connector("beanfile", ledger, uvx)}}, home
+                )
+                loaded = inproc.load()
+                seconds, lines, _ = inproc.refresh()
+                print(
+                    f"  beanfile kept running: ledger loaded and mapped in {loaded:.2f} s (beancount's loader, its "
+                    f"pickle cache included); full pull {seconds:.2f} s ({lines:,} journal lines pulled, staged "
+                    "and published)",
+                    flush=True,
+                )
             started = time.perf_counter()
             fava = FavaLedger(str(ledger))
             print(f"  Fava opens the ledger: {time.perf_counter() - started:.2f} s", flush=True)
-            ratios = []
+            ratios: dict[str, list[float]] = defaultdict(list)
             for n in range(1, args.repeat + 1):
                 append_change(ledger, f"{last.year}-{last.month - 3:02d}-15", n)
-                ours = refresh(home)
-                queries, query_s, read = last_run_calls(home)
                 started = time.perf_counter()
                 fava.load_file()
                 theirs = time.perf_counter() - started
-                ratios.append(ours / theirs)
-                print(
-                    f"  change {n}: closeboard refresh {ours:6.2f} s ({queries} queries, {query_s:.2f} s; "
-                    f"{read:,} postings read), Fava reload {theirs:5.2f} s: ratio {ours / theirs:5.1f}x",
-                    flush=True,
-                )
-            summary.append((scale, statistics.median(ratios)))
-        print("\ncloseboard refresh / Fava reload after a one-month change (median):")
-        for scale, ratio in summary:
-            print(f"  x{scale}: {ratio:.1f}x")
+                print(f"  change {n}: Fava reload {theirs:5.2f} s", flush=True)
+                if inproc is not None:
+                    reload = inproc.load()  # what the refresh's first call waits for
+                    rest, lines, months = inproc.refresh()
+                    ours = reload + rest
+                    ratios["beanfile kept running: reload"].append(reload / theirs)
+                    ratios["beanfile kept running: reload + ERP step"].append(ours / theirs)
+                    print(
+                        f"    beanfile kept running: reload {reload:5.2f} s ({reload / theirs:4.2f}x Fava) + the ERP "
+                        f"step {rest:5.2f} s ({lines:,} lines of {months} pulled, staged, published) = {ours:5.2f} s: "
+                        f"{ours / theirs:4.2f}x Fava",
+                        flush=True,
+                    )
+                for server in servers:
+                    ours = refresh(homes[server])
+                    queries, query_s, read = last_run_calls(homes[server])
+                    ratios[f"{server} `closeboard refresh`"].append(ours / theirs)
+                    print(
+                        f"    {server:<14} `closeboard refresh` {ours:6.2f} s ({queries} calls, {query_s:.2f} s; "
+                        f"{read:,} postings read): {ours / theirs:5.1f}x Fava",
+                        flush=True,
+                    )
+            summary += [(scale, name, statistics.median(r)) for name, r in ratios.items()]
+        print("\ncloseboard / Fava's reload after a one-month change (median):")
+        for scale, name, ratio in summary:
+            print(f"  x{scale} {name:<40} {ratio:6.2f}x")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

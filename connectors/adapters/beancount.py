@@ -21,7 +21,8 @@ beanquery 0.2 and mcp 1.x):
 - BQL (beanquery) has LIMIT but no OFFSET, and the ledger's options (``operating_currency``) are
   not readable through any tool — hence the required ``currency`` option below.
 
-How this adapter reads it
+How this adapter reads it (the mapping rules themselves, shared with the bundled beanfile server that
+reads a ledger file with beancount's loader, are in ``connectors/beancount_map.py``)
 - ``erp_accounts`` from the ``open`` directives (``SELECT ... FROM #accounts``), read by keyset on
   the account name (``WHERE account > 'last' ORDER BY account``, 200 at a time) and checked against
   ``SELECT count(*) FROM #accounts``. type from the root (``account_types``); subtype from the
@@ -129,19 +130,29 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from fnmatch import fnmatchcase
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from connectors.adapters.base import Adapter, MalformedItem, Mapped, Stream, item_json, to_text_batch
 from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, REPORT_OPTIONS, MonthEndReports, dated_reports
 from connectors.adapters.reports import TABLE as REPORT_TABLE
+from connectors.beancount_map import (
+    DEFAULT_ACCOUNT_TYPES,
+    DEFAULT_SUBTYPES,
+    Posting,
+    Rules,
+    map_entry,
+    rate,
+)
+from connectors.beancount_map import cents as _cents
+from connectors.beancount_map import money as _money
 from connectors.client import ConnectorError, Page, ProgressGuard
 from connectors.incremental import Baseline, SummaryRow, periods_to_pull
+from connectors.periods import period_of
 
 if TYPE_CHECKING:
     from connectors.client import SourceSession
@@ -149,22 +160,6 @@ if TYPE_CHECKING:
 
 QUERY_TOOL = "beancount_query"
 ROW_CUT = 200  # beancount_mcp/server.py query_bql: rows[:200]
-CENT = Decimal("0.01")
-RATE_PLACES = Decimal("0.00000001")  # erp_fx_rates.rate is DECIMAL(18,8)
-DEFAULT_ACCOUNT_TYPES = {
-    "Assets": "asset",
-    "Liabilities": "liability",
-    "Equity": "equity",
-    "Income": "revenue",
-    "Expenses": "expense",
-}
-DEFAULT_SUBTYPES: dict[str, tuple[str, ...]] = {
-    "cash": ("Assets:Bank*", "Assets:Cash*"),
-    "ar": ("Assets:Receivable*", "Assets:AccountsReceivable*"),
-    "ap": ("Liabilities:Payable*", "Liabilities:AccountsPayable*"),
-    "cogs": ("Expenses:COGS*", "Expenses:CostOfGoodsSold*", "Expenses:CostOfSales*"),
-    "debt": ("Liabilities:Loan*", "Liabilities:Debt*"),
-}
 _CURRENCY = re.compile(r"^[A-Z][A-Z0-9'._-]{0,22}[A-Z0-9]$|^[A-Z]$")
 _LINK = re.compile(r"'([^']*)'")
 _LINE = "int(entry_meta('lineno'))"
@@ -212,14 +207,6 @@ def _amount(text: str) -> tuple[Decimal, str] | None:
         return Decimal(number), currency.strip()
     except InvalidOperation:
         raise ValueError(f"not an amount: {text!r}") from None
-
-
-def _cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _money(value: Decimal) -> str:
-    return format(value, "f")
 
 
 class BeancountAdapter(MonthEndReports, Adapter):
@@ -491,7 +478,7 @@ class BeancountAdapter(MonthEndReports, Adapter):
         no sign-off, and its summary sees every change to a posting's money, account or line."""
         if baseline is None:
             return None
-        open_month = (self.as_of or datetime.now(ZoneInfo(self.timezone)).date()).strftime("%Y-%m")
+        open_month = period_of(self.as_of or datetime.now(ZoneInfo(self.timezone)).date())
         settled = frozenset(row[0] for row in summary | baseline.summary) - {open_month}
         return periods_to_pull(summary, Baseline(baseline.summary, settled))
 
@@ -536,25 +523,10 @@ class BeancountAdapter(MonthEndReports, Adapter):
             )
 
     def _account(self, account: str, currencies: str, *, name: str | None = None) -> dict[str, Any]:
-        root = account.partition(":")[0]
-        kind = self.account_types.get(root)
-        subtype = next((s for s, globs in self.subtypes.items() if any(fnmatchcase(account, g) for g in globs)), None)
-        allowed = _python_list(currencies)
-        parts = account.split(":")
-        parent = next(
-            (p for p in (":".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)) if p in self._opened), None
-        )
-        return {
-            "account_id": account,
-            "name": name or account,
-            "type": kind,
-            "subtype": subtype,
-            "currency": allowed[0] if len(allowed) == 1 else self.currency,
-            "parent_id": parent,
-            "_error": None
-            if kind
-            else f"account root {root!r} is not one of {sorted(self.account_types)} (options.account_types)",
-        }
+        return self.rules().account(account, _python_list(currencies), self._opened, name=name)
+
+    def rules(self) -> Rules:
+        return Rules(self.currency, self.account_types, self.subtypes, self.rounding_account, self.rounding_tolerance)
 
     async def _line_pages(self, session: SourceSession, where: str) -> AsyncIterator[Page]:
         windows = await self.windows(session, where)
@@ -614,15 +586,15 @@ class BeancountAdapter(MonthEndReports, Adapter):
                 width=4,
             )
             items = []
-            for rate_date, currency, rate, n in rows:
+            for rate_date, currency, price, n in rows:
                 try:
                     read += int(n)
-                    value = Decimal(rate).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+                    value = rate(Decimal(price))
                 except (ValueError, InvalidOperation):
                     items.append(
                         {
-                            "_error": f"not a price: {rate!r}",
-                            "_record": {"currency": currency, "rate_date": rate_date, "rate": rate},
+                            "_error": f"not a price: {price!r}",
+                            "_record": {"currency": currency, "rate_date": rate_date, "rate": price},
                         }
                     )
                     continue
@@ -785,120 +757,44 @@ class BeancountAdapter(MonthEndReports, Adapter):
         items: list[dict[str, Any]] = []
         rounding = 0
         left_out: Counter[str] = Counter()
-        for (filename, lineno, digest), postings in entries.items():
+        rules = self.rules()
+        for (filename, lineno, digest), rows_of in entries.items():
             # a transaction a plugin made without a location: beanquery's hash of it
             entry_id = f"{filename}:{lineno}" if lineno != "None" else digest
-            lines, problems = [], []
-            unpriced: dict[str, list[tuple[int, str, Decimal, str]]] = {}  # weight currency -> its legs
-            for line_no, (
-                _f,
-                _l,
-                posted,
-                account,
-                number,
-                units_ccy,
-                weight,
-                converted,
-                description,
-                links,
-                _id,
-            ) in enumerate(postings, start=1):
-                w = _amount(weight)
-                c = _amount(converted)
-                if w is None:
-                    problems.append(f"posting {line_no} ({account}) has no weight")
-                    continue
-                units = Decimal(number) if number not in ("None", "") else None
-                if units is not None and units_ccy == self.currency:
-                    value = units  # booked in the reporting currency: exactly that
-                elif w[1] == self.currency:
-                    value = w[0]  # at its @ price or {cost} in the reporting currency
-                elif c is not None and c[1] == self.currency:
-                    value = c[0]  # converted with the ledger's latest price on or before the date
-                else:
-                    unpriced.setdefault(w[1], []).append((line_no, account, w[0], weight))
-                    continue
-                amount = _cents(value)
-                foreign = units_ccy != self.currency and units is not None and units == _cents(units)
-                link = sorted(_LINK.findall(links))
-                lines.append(
-                    {
-                        "entry_id": entry_id,
-                        "line_no": str(line_no),
-                        "posted_date": posted,
-                        "account_id": account,
-                        "debit": _money(amount if amount > 0 else Decimal("0.00")),
-                        "credit": _money(-amount if amount < 0 else Decimal("0.00")),
-                        "currency": units_ccy or self.currency,
-                        "amount_currency": _money(_cents(units)) if foreign and units is not None else None,
-                        "description": None if description == "None" else description,
-                        "customer_id": None,
-                        "vendor_id": None,
-                        "document_id": link[0] if link else None,
-                        "_amount": amount,
-                    }
-                )
-            # legs in a commodity the ledger cannot price: not money when they balance within it
-            unbalanced: set[int] = set()
-            for commodity, legs in unpriced.items():
-                rest = sum((n for _, _, n, _ in legs), Decimal(0))
-                if abs(rest) <= _tolerance(n for _, _, n, _ in legs):
-                    left_out[commodity] += len(legs)
-                    continue
-                unbalanced.update(line_no for line_no, *_ in legs)
-                problems.append(
-                    f"{_postings(legs)}: no {commodity}->{self.currency} price in the ledger on or before "
-                    f"{postings[0][2]}, and the transaction's {commodity} does not balance within {commodity} "
-                    f"({_money(rest)} {commodity} left), so its {self.currency} does not balance without "
-                    f"{'them' if len(legs) > 1 else 'it'}"
-                )
-            if not problems:
-                residual = sum((line["_amount"] for line in lines), Decimal("0.00"))
-                if residual and self.rounding_account is not None and abs(residual) <= self.rounding_tolerance:
-                    lines.append(
-                        {
-                            **lines[-1],
-                            "line_no": str(len(postings) + 1),
-                            "account_id": self.rounding_account,
-                            "debit": _money(-residual if residual < 0 else Decimal("0.00")),
-                            "credit": _money(residual if residual > 0 else Decimal("0.00")),
-                            "currency": self.currency,
-                            "amount_currency": None,
-                            "description": f"rounding of {entry_id} to cents ({self.currency})",
-                        }
-                    )
-                    rounding += 1
-                elif residual:
-                    why = (
-                        "options.rounding_account is not set"
-                        if self.rounding_account is None
-                        else f"more than options.rounding_tolerance {self.rounding_tolerance}"
-                    )
-                    problems.append(
-                        f"the postings in {self.currency}, rounded to cents, leave {residual} unbalanced ({why})"
-                    )
-            if not problems:
-                items.extend(lines)
+            postings = [_posting(row) for row in rows_of]
+            first = rows_of[0]
+            link = sorted(_LINK.findall(first[9]))
+            entry = map_entry(
+                rules,
+                entry_id,
+                first[2],
+                None if first[8] == "None" else first[8],
+                link[0] if link else None,
+                postings,
+            )
+            left_out.update(entry.left_out)
+            if not entry.set_aside:
+                items.extend(entry.lines)
+                rounding += entry.rounding
                 continue
             # set aside whole: every posting that is money (or should have been) is one rejected row
-            reason = "; ".join(problems) + ": the whole transaction is set aside so the journal stays balanced"
-            money = {int(line["line_no"]) for line in lines} | unbalanced
-            for line_no, p in enumerate(postings, start=1):
-                if line_no in money or _amount(p[6]) is None:
-                    items.append(
-                        {
-                            "_error": reason,
-                            "_record": {
-                                "entry_id": entry_id,
-                                "line_no": line_no,
-                                "date": p[2],
-                                "account": p[3],
-                                "units": f"{p[4]} {p[5]}",
-                                "weight": p[6],
-                                "postings": len(postings),
-                            },
-                        }
-                    )
+            reason = entry.reason()
+            for line_no in entry.set_aside_postings(postings):
+                p = rows_of[line_no - 1]
+                items.append(
+                    {
+                        "_error": reason,
+                        "_record": {
+                            "entry_id": entry_id,
+                            "line_no": line_no,
+                            "date": p[2],
+                            "account": p[3],
+                            "units": f"{p[4]} {p[5]}",
+                            "weight": p[6],
+                            "postings": len(postings),
+                        },
+                    }
+                )
         return items, rounding, left_out
 
     def map_items(self, stream: Stream, items: Sequence[Any]) -> Mapped:
@@ -928,16 +824,16 @@ def _bql_string(text: str) -> str:
     return f"'{text}'" if "'" not in text else f'"{text}"'
 
 
-def _tolerance(numbers: Iterable[Decimal]) -> Decimal:
-    """beancount's inferred tolerance for numbers of one commodity: half a unit of the last decimal
-    place of the least precise non-integer among them; 0 (exact) when all are integers."""
-    exponents = [n.as_tuple().exponent for n in numbers]
-    places = [e for e in exponents if isinstance(e, int) and e < 0]
-    return Decimal(5).scaleb(max(places) - 1) if places else Decimal(0)
-
-
-def _postings(legs: Sequence[tuple[int, str, Decimal, str]]) -> str:
-    return ", ".join(f"posting {line_no} ({account} {weight})" for line_no, account, _n, weight in legs)
+def _posting(row: list[str]) -> Posting:
+    """A BQL row of the posting columns (``_POSTING_COLUMNS``) as a Posting."""
+    number, units_ccy = row[4], row[5]
+    return Posting(
+        row[3],
+        Decimal(number) if number not in ("None", "") else None,
+        units_ccy,
+        _amount(row[6]),
+        _amount(row[7]),
+    )
 
 
 def _python_list(text: str) -> list[str]:

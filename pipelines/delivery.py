@@ -15,6 +15,11 @@ after each refresh. Thin: the work is in reports.delivery and reports.alerts.
 Each reads closeboard.yaml when it is evaluated (a changed `delivery:` needs no reload) and skips,
 saying why, while `delivery:` is not configured. The log (`<home>/delivery.duckdb`) keeps every
 version from going to the same recipient twice, whatever the cursors say.
+
+`build` makes these for one company (a configuration and a data home); a group's code location
+(pipelines/entities.py) calls it once per entity, with the entity's id as `entity`: the names then end
+in `_<id>` (`deliver_pack_acme_us`, `deliver_on_close_acme_us`, ...) and each entity's sign-offs are
+sent from its own home to its own recipients.
 """
 
 import json
@@ -86,25 +91,38 @@ class DeliveryDefinitions:
     sensors: list
 
 
-def _pack_request(period: str, version: int) -> dg.RunRequest:
-    return dg.RunRequest(
-        run_key=f"deliver-{period}-v{version}",
-        run_config={"ops": {"send_pack": {"config": {"period": period, "version": version}}}},
-        tags={"closeboard/delivery": f"{period} v{version}"},
-    )
+DELIVERY_TAG = "closeboard/delivery"
+ENTITY_TAG = "closeboard/entity"  # a group's delivery runs: whose pack (they write no warehouse)
+
+
+def definition_name(base: str, entity: str | None = None) -> str:
+    """`base`, or for one entity of a group `base_<id>` (Dagster names take letters, digits and _)."""
+    return base if entity is None else f"{base}_{entity.replace('-', '_')}"
 
 
 def build(
     config: Config,
     closeboard: CloseboardResource,
     default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.RUNNING,
+    *,
+    entity: str | None = None,
 ) -> DeliveryDefinitions:
     """The delivery job, schedule and sensors; `closeboard` names the configuration and the data home
-    (read when evaluated, never held: delivery reads the readers' copy, not the warehouse)."""
+    (read when evaluated, never held: delivery reads the readers' copy, not the warehouse). With
+    `entity` (one entity of a group), every name ends in `_<entity>` and its runs carry its id."""
     sensor_status = dg.DefaultSensorStatus(default_status.value)
+    entity_tags = {} if entity is None else {ENTITY_TAG: entity}
+    op_name = definition_name("send_pack", entity)
+
+    def pack_request(period: str, version: int) -> dg.RunRequest:
+        return dg.RunRequest(
+            run_key=f"deliver-{period}-v{version}",
+            run_config={"ops": {op_name: {"config": {"period": period, "version": version}}}},
+            tags={DELIVERY_TAG: f"{period} v{version}", **entity_tags},
+        )
 
     @dg.op(
-        name="send_pack",
+        name=op_name,
         config_schema={
             "period": dg.Field(str, description="the month, YYYY-MM"),
             "version": dg.Field(int, default_value=0, description="the snapshot version (0: the last closed one)"),
@@ -131,14 +149,16 @@ def build(
         context.log.info(outcome.line())
 
     @dg.job(
-        name="deliver_pack",
-        description="Send a month's close pack (run config: ops.send_pack.config: period, version).",
+        name=definition_name("deliver_pack", entity),
+        description=f"Send {config.company.name}'s close pack for a month (run config: "
+        f"ops.{op_name}.config: period, version).",
+        tags=entity_tags,
     )
     def deliver_pack_job() -> None:
         send_pack_op()
 
     @dg.sensor(
-        name="deliver_on_close",
+        name=definition_name("deliver_on_close", entity),
         job=deliver_pack_job,
         minimum_interval_seconds=60,
         default_status=sensor_status,
@@ -160,10 +180,10 @@ def build(
         if not closed:
             return dg.SkipReason("no version signed off since the last look")
         context.update_cursor(max(s.closed_at for s in closed).isoformat())
-        return [_pack_request(s.period, s.version) for s in closed]
+        return [pack_request(s.period, s.version) for s in closed]
 
     @dg.schedule(
-        name="deliver_on_business_day",
+        name=definition_name("deliver_on_business_day", entity),
         job=deliver_pack_job,
         cron_schedule=DELIVERY_CRON,
         execution_timezone=config.company.timezone,
@@ -184,10 +204,10 @@ def build(
             version = pick_version(closeboard.data_home, period)
         except DeliveryError as exc:
             return dg.SkipReason(str(exc))
-        return _pack_request(period, version)
+        return pack_request(period, version)
 
     @dg.sensor(
-        name="closeboard_alerts",
+        name=definition_name("closeboard_alerts", entity),
         minimum_interval_seconds=60,
         default_status=sensor_status,
         description="After each refresh: the alerts: rules, one message per rule and period version.",

@@ -19,6 +19,9 @@
   reports its entity's months there (the resource's `history_partition`). `backfill_history` takes them,
   `close_period` (partitioned by entity) signs a month off, `close_draft_all_entities` refreshes each
   entity on its close business day.
+- Delivery (pipelines/delivery.py's `build`, once per entity: `deliver_pack_<id>`, `deliver_on_close_<id>`,
+  `deliver_on_business_day_<id>`, `closeboard_alerts_<id>`): each entity's sign-offs go out from its own
+  home to the recipients of its own closeboard.yaml (`EntityResource` reads it at each evaluation).
 """
 
 import os
@@ -39,17 +42,20 @@ from pipelines import progress
 from pipelines.assets import dashboard, marts, source_assets
 from pipelines.close import HISTORY_GROUP, close_run_config, sign_off
 from pipelines.jobs import REFRESH_GROUPS
+from pipelines.instance import (  # noqa: F401 (the tags' names, re-exported)
+    ENTITY_DIMENSION_TAG,
+    PARTITION_TAG,
+    RANGE_TAGS,
+    WAREHOUSE_TAG_KEY,
+    partition_entities,
+)
 from pipelines.recon import reconciliation
-from pipelines.resources import CloseboardResource, SourcesResource
+from pipelines.resources import CloseboardResource, GroupResource, SourcesResource
+from reports.views import PAGE_VIEW, shipped_page_view
 from warehouse.home import Home
 
 ENTITY_PARTITIONS = dg.DynamicPartitionsDefinition(name="entity")
-WAREHOUSE_TAG_KEY = "closeboard/warehouse"  # its value names the entity: the run queue's limit is per value
 PORTFOLIO_GROUP = "portfolio"
-PARTITION_TAG = "dagster/partition"
-# a run of a backfill range names its two ends; a multi-partitioned run one tag per dimension
-RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
-ENTITY_DIMENSION_TAG = "dagster/partition/entity"
 EASTERNMOST = "Etc/GMT-14"  # UTC+14: a month has begun here first, so every entity's open month exists
 
 
@@ -72,18 +78,14 @@ def history_partition_key(entity_id: str, period: str) -> str:
 def run_entity(tags: Mapping[str, str]) -> str | None:
     """The entity a run of the group works on: its partition (a close-history partition is `entity|month`,
     a backfill range must keep to one entity), else its `closeboard/warehouse` tag."""
-    if tags.get(ENTITY_DIMENSION_TAG):
-        return tags[ENTITY_DIMENSION_TAG]
-    if tags.get(PARTITION_TAG):
-        return tags[PARTITION_TAG].split("|", 1)[0]
-    ends = {tags[t].split("|", 1)[0] for t in RANGE_TAGS if tags.get(t)}
-    if len(ends) > 1:
+    named = partition_entities(tags)
+    if len(named) > 1:
         raise dg.Failure(
             f"the partition range {tags[RANGE_TAGS[0]]} to {tags[RANGE_TAGS[1]]} spans entities "
-            f"({', '.join(sorted(ends))}): a run works on one entity; backfill each entity's months on their own",
+            f"({', '.join(sorted(named))}): a run works on one entity; backfill each entity's months on their own",
             allow_retries=False,
         )
-    return ends.pop() if ends else tags.get(WAREHOUSE_TAG_KEY)
+    return named.pop() if named else tags.get(WAREHOUSE_TAG_KEY)
 
 
 # --- an entity's configuration and data home ---------------------------------------------------------
@@ -206,6 +208,8 @@ def write_demo_config(home: Home, summary: dict) -> Path:
     views = home.root / "views"  # the three example views of docs/views.md; the user's own are kept
     if not views.exists():
         shutil.copytree(DEMO_VIEWS, views)
+    if not (views / PAGE_VIEW).exists():  # the CFO page's own view, the user's to edit (reports/views/cfo.md)
+        shutil.copyfile(shipped_page_view(), views / PAGE_VIEW)
     return target
 
 
@@ -328,7 +332,9 @@ def group_jobs(group: GroupConfig, configs: Mapping[str, Config], history: dg.Pa
         selection=dg.AssetSelection.groups(HISTORY_GROUP),
         description="Take the close snapshots of one entity's months (no source is read); a backfill over "
         "several entities runs each entity's range on its own. A single-run backfill takes no per-partition "
-        "tags (Dagster refuses a PartitionedConfig there): the entity's writer lock orders it.",
+        "tags (Dagster refuses a PartitionedConfig there): the group's run queue gives each run its entity's "
+        "closeboard/warehouse tag (pipelines.instance.WriterRunCoordinator), so it waits for that entity's "
+        "other writers.",
         partitions_def=history,
     )
 
@@ -432,6 +438,49 @@ def build_group_sensors_and_schedules(group: GroupConfig) -> tuple[list, list]:
     return [entity_partitions], [refresh_all_entities]
 
 
+class EntityResource(GroupResource):
+    """One entity of a group, named outside any run: what its delivery job, sensors and schedule read (its
+    closeboard.yaml, again at each evaluation, and its data home). Never a run's resource: delivery writes
+    no warehouse and takes no writer lock."""
+
+    entity: str
+
+    @property
+    def data_home(self) -> Home:
+        return self.group_home.entity(self.entity)
+
+    def settings(self) -> Config:
+        return load_config(entity_config_file(self.group(), self.entity, self.group_home))
+
+
+def entity_delivery(group: GroupConfig, home: Home, configs: Mapping[str, Config], closeboard: CloseboardResource):
+    """Each entity's delivery job, schedule and sensors (pipelines/delivery.py), as (jobs, schedules, sensors);
+    `closeboard` names the group's configuration and home. Two ids that would give one Dagster name (`a-b`
+    and `a_b`) are refused, naming both."""
+    from pipelines.delivery import build, definition_name
+
+    names: dict[str, str] = {}
+    for entity_id in group.ids:
+        other = names.setdefault(definition_name("", entity_id), entity_id)
+        if other != entity_id:
+            raise ConfigError(
+                f"{group.path}: entities {other!r} and {entity_id!r} would share the Dagster names of their "
+                "delivery jobs and sensors (- and _ are alike there); rename one"
+            )
+    jobs, schedules, sensors = [], [], []
+    for entity_id in group.ids:
+        resource = EntityResource(
+            config_path=closeboard.config_path or str(group.path),
+            home=closeboard.home or str(home.root),
+            entity=entity_id,
+        )
+        made = build(configs[entity_id], resource, entity=entity_id)
+        jobs += made.jobs
+        schedules += made.schedules
+        sensors += made.sensors
+    return jobs, schedules, sensors
+
+
 def build_group_definitions(
     group: GroupConfig,
     home: Home,
@@ -441,24 +490,22 @@ def build_group_definitions(
 ) -> dg.Definitions:
     """The code location of a group: the partitioned refresh, the portfolio, the close history (entity x
     month), `backfill_history` and `close_period`, the sensors (entity partitions, runs whose CLI process
-    died) and the refresh of every entity."""
-    from pipelines.resources import GroupResource
+    died), the refresh of every entity and each entity's delivery."""
     from pipelines.schedules import SENSORS
 
     configs = entity_configs(group, home)
+    closeboard = closeboard or GroupResource(config_path=str(group.path), home=str(home.root))
     sensors, schedules = build_group_sensors_and_schedules(group)
     schedules.append(close_draft_schedule(group, configs))
+    delivery_jobs, delivery_schedules, delivery_sensors = entity_delivery(group, home, configs, closeboard)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
         assets = group_assets(list(configs.values()))
         return dg.Definitions(
             assets=assets,
-            jobs=[refresh_entities, *group_jobs(group, configs, assets[-1].partitions_def)],
-            schedules=schedules,
-            sensors=[*SENSORS, *sensors],
-            resources={
-                "closeboard": closeboard or GroupResource(config_path=str(group.path), home=str(home.root)),
-                "sources": sources or SourcesResource(),
-            },
+            jobs=[refresh_entities, *group_jobs(group, configs, assets[-1].partitions_def), *delivery_jobs],
+            schedules=[*schedules, *delivery_schedules],
+            sensors=[*SENSORS, *sensors, *delivery_sensors],
+            resources={"closeboard": closeboard, "sources": sources or SourcesResource()},
             executor=dg.in_process_executor,
         )

@@ -8,6 +8,12 @@ time, so a recycled pid is not taken for the dead process), and `fail_dead_runs`
 every in-process run and when `closeboard ui` starts -- reports every STARTING/STARTED run of a
 process of this host that is gone as failed, through the instance API, with a message saying why.
 
+A group's instance (issue 22, `entities:`) limits writers per entity: the tag `closeboard/warehouse:
+<entity>` at most once per value. The jobs' own runs carry it, but runs Dagster makes by itself carry only
+their partition's tags (a backfill of the close history `close_snapshot`, entity x month, launched from
+the UI; a materialization from the asset graph): `WriterRunCoordinator`, Dagster's QueuedRunCoordinator
+that first gives such a run its entity's tag, so the queue holds it behind that entity's other writers.
+
 Production (issue 22, docs/deploy.md): `instance: {postgres_url: "${DAGSTER_PG_URL}"}` in closeboard.yaml
 puts the run, event-log and schedule storage on PostgreSQL (`dagster-postgres`; the URL stays an
 environment variable Dagster reads itself) and turns Dagster's run monitoring on, so a run whose
@@ -20,11 +26,13 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, DefaultRunLauncher, RunsFilter
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, DefaultRunLauncher, QueuedRunCoordinator, RunsFilter
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
+from dagster._core.run_coordinator import SubmitRunContext
 
 from connectors.config import ConfigError, InstanceConfig, load_config, load_group, read_yaml
 from pipelines.resources import config_path
@@ -47,6 +55,43 @@ def _env_name(reference: str) -> str:
     return reference.strip()[2:-1]  # "${NAME}" (the config schema takes nothing else)
 
 
+# --- a group's writers: one per entity ------------------------------------------------------------------
+
+WAREHOUSE_TAG_KEY = "closeboard/warehouse"  # in a group its value names the entity: the limit is per value
+PARTITION_TAG = "dagster/partition"
+# a run of a backfill range names its two ends; a multi-partitioned run one tag per dimension
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+ENTITY_DIMENSION_TAG = "dagster/partition/entity"
+
+
+def partition_entities(tags: Mapping[str, str]) -> set[str]:
+    """The entities a run of a group's code location works on, as its tags name them: both ends of its
+    partition range (a close-history key is `entity|month`), else its partition's `entity` dimension, else
+    its partition (the refresh's partitions are the entities); none when the tags name no partition."""
+    ends = {tags[t].split("|", 1)[0] for t in RANGE_TAGS if tags.get(t)}
+    if ends:
+        return ends
+    if tags.get(ENTITY_DIMENSION_TAG):
+        return {tags[ENTITY_DIMENSION_TAG]}
+    return {tags[PARTITION_TAG].split("|", 1)[0]} if tags.get(PARTITION_TAG) else set()
+
+
+class WriterRunCoordinator(QueuedRunCoordinator):
+    """Dagster's QueuedRunCoordinator (same settings, same queue) for a group's instance: a submitted run
+    of one entity's partitions that lacks the tag `closeboard/warehouse` gets `closeboard/warehouse:
+    <entity>` before it is queued, so the per-value limit holds it behind that entity's other writers (a
+    backfill of `close_snapshot` launched from the UI, whose runs Dagster tags with their partition range
+    only). A run over several entities is left as it is: its run refuses to start, naming them."""
+
+    def submit_run(self, context: SubmitRunContext) -> DagsterRun:
+        run = context.dagster_run
+        entities = partition_entities(run.tags)
+        if WAREHOUSE_TAG_KEY not in run.tags and len(entities) == 1:
+            self._instance.add_run_tags(run.run_id, {WAREHOUSE_TAG_KEY: entities.pop()})
+            context = SubmitRunContext(self._instance.get_run_by_id(run.run_id), context.workspace)
+        return super().submit_run(context)
+
+
 # a group of entities (issue 22): one writer per entity, not one in all: the tag's limit applies per value
 # (`closeboard/warehouse: <entity>`), and the warehouse pool is not limited (each entity has its own file)
 ENTITY_CONCURRENCY = {
@@ -57,18 +102,18 @@ ENTITY_CONCURRENCY = {
     },
     "pools": {"granularity": "run"},
 }
+ENTITY_RUN_COORDINATOR = {"module": __name__, "class": WriterRunCoordinator.__name__}
 
 
 def instance_config(settings: InstanceConfig | None = None, *, entities: bool = False) -> dict:
     """The dagster.yaml for `instance:` (None: the local SQLite instance, INSTANCE_CONFIG itself): the
     same queue and writer limits, storage on PostgreSQL and run monitoring on. The deployments in
     deploy/ carry the same settings (tests/test_deploy_postgres.py compares them). With `entities`
-    (a group's closeboard.yaml), the writer limit is per entity (ENTITY_CONCURRENCY)."""
+    (a group's closeboard.yaml), the writer limit is per entity (ENTITY_CONCURRENCY) and every run of one
+    entity's partitions carries its writer tag (WriterRunCoordinator)."""
     if entities:
-        return {
-            key: (ENTITY_CONCURRENCY if key == "concurrency" else value)
-            for key, value in instance_config(settings).items()
-        }
+        group = {"concurrency": ENTITY_CONCURRENCY, "run_coordinator": ENTITY_RUN_COORDINATOR}
+        return {key: group.get(key, value) for key, value in instance_config(settings).items()}
     if settings is None:
         return INSTANCE_CONFIG
     return {
@@ -159,6 +204,7 @@ def _dagster_dir(home: Home, config: Path | None = None) -> Path:
         )
     wanted = yaml.safe_dump(instance_config(settings, entities=entities), sort_keys=False)
     untouched = {yaml.safe_dump(instance_config(None, entities=e), sort_keys=False) for e in (False, True)}
+    untouched.add(yaml.safe_dump({**INSTANCE_CONFIG, "concurrency": ENTITY_CONCURRENCY}, sort_keys=False))  # 0966214
     if not target.exists():
         target.write_text(wanted, encoding="utf-8")
     elif target.read_text(encoding="utf-8") in untouched - {wanted}:  # a local one closeboard wrote, never edited

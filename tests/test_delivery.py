@@ -14,16 +14,12 @@ is restated), where a send is blocked and 2025-04 is closed with an override.
 
 from __future__ import annotations
 
-import email
 import json
-import threading
 import warnings
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from email.message import EmailMessage
-from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -48,75 +44,18 @@ from tests.conftest import (
     refresh_in_process,
     run_in_process,
 )
+from tests.mail import HOOK_TOKEN, Inbox, Stage, Watch
 from tests.reference import reference_kpis
-from tests.test_export import assert_pack_pdf, pdf_text, statement_lines
+from tests.pdf import assert_pack_pdf, pdf_text, statement_lines
 
 PERIOD = "2026-05"  # the last ended month at AS_OF
 OVERRIDDEN = "2025-04"  # the unbalanced entry's month: closed with an override in the planted home
 SIGNER = "Ada Lovelace"
 RECIPIENTS = ["cfo@demo.example", "board@demo.example"]
 HOOK_ENV = "CLOSEBOARD_TEST_WEBHOOK"
-HOOK_TOKEN = "T0KEN-s3cret"
 CENT = Decimal("0.01")
 # Chromium prints each sign-off's PDF (the pack attaches it); the configuration checks alone are quick
 slow = pytest.mark.slow
-
-
-# --- a local SMTP server and webhook receiver -------------------------------------------------------
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 OK"
-
-
-class Hooks:
-    def __init__(self) -> None:
-        self.posts: list[tuple[str, dict]] = []
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Any:
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture(scope="module")
-def hooks() -> Any:
-    received = Hooks()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            received.posts.append((self.path, json.loads(body)))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield received, f"http://127.0.0.1:{server.server_address[1]}/hook/{HOOK_TOKEN}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --- Dagster: the home's code location, instance, sensors and schedule -------------------------------
@@ -148,27 +87,6 @@ def tick(home: Path, sensor: str, cursor: str | None = None) -> Any:
 
 def run_requested(home: Path, requests: list[dg.RunRequest]) -> list[dg.ExecuteInProcessResult]:
     return [run_in_process(home, "deliver_pack", run_config=r.run_config, home_instance=True) for r in requests]
-
-
-@dataclass
-class Stage:
-    """What the SMTP server and the webhook received during one step."""
-
-    emails: list[EmailMessage] = field(default_factory=list)
-    envelopes: list[list[str]] = field(default_factory=list)
-    posts: list[tuple[str, dict]] = field(default_factory=list)
-
-
-class Watch:
-    def __init__(self, inbox: Inbox, hooks: Hooks) -> None:
-        self.inbox, self.hooks = inbox, hooks
-        self.mark = (0, 0)
-
-    def take(self) -> Stage:
-        emails, posts = self.mark
-        stage = Stage(self.inbox.messages[emails:], self.inbox.recipients[emails:], self.hooks.posts[posts:])
-        self.mark = (len(self.inbox.messages), len(self.hooks.posts))
-        return stage
 
 
 def delivery_block(smtp_port: int, **extra: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from typing import Any
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -30,10 +31,20 @@ from pipelines.entities import (
     history_partition_key,
     write_group_config,
 )
-from pipelines.instance import ENTITY_CONCURRENCY, INSTANCE_CONFIG, ensure_dagster_home
+from pipelines.instance import ENTITY_CONCURRENCY, INSTANCE_CONFIG, ensure_dagster_home, instance_config
 from pipelines.resources import GroupResource, SourcesResource
 from pipelines.runner import QUIET
-from tests.conftest import AS_OF, FIRST_PERIOD, cli_in_process, demo_config, edit_config, read, step_errors
+from tests.conftest import (
+    AS_OF,
+    FIRST_PERIOD,
+    cli_in_process,
+    copy_home,
+    demo_config,
+    edit_config,
+    read,
+    step_errors,
+)
+from tests.mail import Hooks, Watch
 from tests.reference import reference_kpis
 from tests.reports.conftest import CHROMIUM
 from warehouse.home import Home
@@ -167,12 +178,54 @@ def test_the_group_instance_limits_one_writer_per_entity_and_a_company_keeps_its
     assert written["concurrency"]["runs"]["tag_concurrency_limits"] == [
         {"key": "closeboard/warehouse", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
     ]
-    assert {k: v for k, v in written.items() if k != "concurrency"} == {
-        k: v for k, v in INSTANCE_CONFIG.items() if k != "concurrency"
+    assert written["run_coordinator"] == {"module": "pipelines.instance", "class": "WriterRunCoordinator"}
+    assert {k: v for k, v in written.items() if k not in ("concurrency", "run_coordinator")} == {
+        k: v for k, v in INSTANCE_CONFIG.items() if k not in ("concurrency", "run_coordinator")
     }
     # each entity's own home (the CLI's in-process runs) keeps the single company's instance
     entity = Home(group).entity("north")
     assert yaml.safe_load((ensure_dagster_home(entity) / "dagster.yaml").read_text()) == INSTANCE_CONFIG
+
+
+def test_the_group_queue_gives_a_run_of_one_entity_s_partitions_its_writer_tag(tmp_path: Path) -> None:
+    """Runs Dagster makes itself (a UI backfill of the close history: a partition range, no job tags) are
+    queued with `closeboard/warehouse: <entity>`; a run that has the tag, names no partition or spans
+    entities is queued as it came."""
+    from dagster._core.remote_origin import GrpcServerCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+    from dagster._core.run_coordinator import SubmitRunContext
+
+    from pipelines.instance import WriterRunCoordinator
+
+    location = GrpcServerCodeLocationOrigin(host="127.0.0.1", port=1, location_name="closeboard")
+    origin = RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), "backfill_history")
+
+    (tmp_path / "dagster").mkdir()  # the group's instance as closeboard writes it (the test above)
+    (tmp_path / "dagster" / "dagster.yaml").write_text(yaml.safe_dump(instance_config(None, entities=True)))
+    north, south = (history_partition_key(e, FIRST_PERIOD) for e in ("north", "south"))
+    submitted = {
+        "range": dict(zip(RANGE_TAGS, (north, history_partition_key("north", LAST_ENDED)), strict=True)),
+        "one partition": {"dagster/partition": south, "dagster/partition/entity": "south"},
+        "refresh partition": {"dagster/partition": "rhein"},
+        "tagged": {"dagster/partition": "north", "closeboard/warehouse": "north"},
+        "no partition": {"closeboard/entity": "north"},
+        "across": dict(zip(RANGE_TAGS, (north, south), strict=True)),
+    }
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        assert isinstance(instance.run_coordinator, WriterRunCoordinator)
+        queued = {}
+        for name, tags in submitted.items():
+            run = instance.add_run(dg.DagsterRun(job_name="backfill_history", tags=tags, remote_job_origin=origin))
+            queued[name] = instance.run_coordinator.submit_run(SubmitRunContext(run, None))
+    assert all(run.status == dg.DagsterRunStatus.QUEUED for run in queued.values())
+    writers = {name: run.tags.get("closeboard/warehouse") for name, run in queued.items()}
+    assert writers == {
+        "range": "north",
+        "one partition": "south",
+        "refresh partition": "rhein",
+        "tagged": "north",
+        "no partition": None,
+        "across": None,
+    }
 
 
 # --- Dagster ---------------------------------------------------------------------------------------------
@@ -412,17 +465,25 @@ def test_each_entity_refresh_reports_its_own_months_of_the_close_history(group_h
     assert history_partition_key("north", LAST_ENDED) == f"north|{LAST_ENDED}"
 
 
+def close_entity(
+    defs: dg.Definitions, instance: dg.DagsterInstance, entity: str, period: str
+) -> dg.ExecuteInProcessResult:
+    """`close_period` for `entity`'s `period`, signed by Ana (the controller); asserts that it succeeded."""
+    result = defs.resolve_job_def("close_period").execute_in_process(
+        instance=instance,
+        partition_key=entity,
+        run_config={**QUIET, **close_run_config(period, "Ana (controller)", None)},
+        raise_on_error=False,
+    )
+    assert result.success, step_errors(result)
+    return result
+
+
 def test_a_close_run_signs_off_one_entity_s_month_and_no_other(group_home: Path) -> None:
     period = shift(LAST_ENDED, -1)
     defs = group_definitions(group_home)
     with dg.DagsterInstance.from_config(str(group_home / "dagster")) as instance:
-        result = defs.resolve_job_def("close_period").execute_in_process(
-            instance=instance,
-            partition_key="rhein",
-            run_config={**QUIET, **close_run_config(period, "Ana (controller)", None)},
-            raise_on_error=False,
-        )
-        assert result.success, step_errors(result)
+        result = close_entity(defs, instance, "rhein", period)
         assert instance.get_run_by_id(result.run_id).tags["closeboard/warehouse"] == "rhein"
         closed = [m for m in _history_events(instance) if m.metadata["status"].value == "closed"]
     assert [(m.partition, m.metadata["closed_by"].value) for m in closed] == [
@@ -456,3 +517,83 @@ def test_a_history_run_keeps_to_one_entity(group_home: Path) -> None:
         e.event_specific_data.error.message for e in across.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE"
     ]
     assert len(refused) == 1 and "spans entities (north, south)" in refused[0]
+
+
+# --- each entity's delivery in the group's location ------------------------------------------------------
+
+
+def _tick(defs: dg.Definitions, instance: dg.DagsterInstance, sensor: str, cursor: str | None = None) -> Any:
+    """One evaluation of `sensor` (what the daemon does each minute)."""
+    return defs.resolve_sensor_def(sensor).evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+
+@pytest.mark.slow  # Chromium prints the pack's PDF
+def test_each_entity_s_close_is_delivered_from_its_own_home_to_its_own_recipients(
+    group_home: Path, tmp_path: Path, smtp: Any
+) -> None:
+    (inbox, port), root = smtp, copy_home(group_home, tmp_path / "home")
+    watch = Watch(inbox, Hooks())
+    recipients = {"north": ["cfo@north.example", "board@north.example"], "south": ["controller@south.example"]}
+    cash = reference_kpis(root / "entities" / "south" / "demo", FIRST_PERIOD, AS_OF)[LAST_ENDED]["cash"]
+    for entity, to in recipients.items():  # rhein has no `delivery:`: its sensors say so and send nothing
+
+        def deliver(raw: dict, to: list[str] = to, entity: str = entity) -> None:
+            smtp_block = {"host": "127.0.0.1", "port": port, "starttls": False}
+            raw["delivery"] = {"smtp": smtp_block, "from": f"{entity} <close@{entity}.example>", "recipients": to}
+            raw["delivery"].update(on="close", max_age=None)
+            if entity == "south":  # fires: south's cash is a cent below the threshold
+                raw["alerts"] = [{"rule": "cash_below", "threshold": str(cash + Decimal("0.01"))}]
+
+        edit_config(root / "entities" / entity, deliver)
+    defs = group_definitions(root)
+    names = {"north": "North Inc.", "south": "South LLC"}
+    with dg.DagsterInstance.from_config(str(root / "dagster")) as instance:
+        first = {e.id: _tick(defs, instance, f"deliver_on_close_{e.id}") for e in ENTITIES}
+        close_entity(defs, instance, "north", LAST_ENDED)
+        after = {e.id: _tick(defs, instance, f"deliver_on_close_{e.id}", first[e.id].cursor) for e in ENTITIES}
+        (request,) = after["north"].run_requests
+        sent = defs.resolve_job_def("deliver_pack_north").execute_in_process(
+            instance=instance, run_config={**QUIET, **request.run_config}, tags=request.tags, raise_on_error=False
+        )
+        assert sent.success, step_errors(sent)
+        pack = watch.take()
+        alerts = {e.id: _tick(defs, instance, f"closeboard_alerts_{e.id}") for e in ENTITIES}
+        alerted = watch.take()
+
+    assert all(not t.run_requests for t in first.values())  # what was closed before is history, not news
+    assert after["south"].run_requests == [] and "no version signed off" in after["south"].skip_message
+    assert after["rhein"].run_requests == [] and "no `delivery:` block" in after["rhein"].skip_message
+    north = root / "entities" / "north"
+    version = read(
+        north, "select max(version) from close_snapshots where period = ? and status = 'closed'", [LAST_ENDED]
+    )
+    assert request.run_key == f"deliver-{LAST_ENDED}-v{version[0][0]}"
+    assert request.tags["closeboard/entity"] == "north" and "closeboard/warehouse" not in request.tags
+    (message,) = pack.emails
+    assert sorted(pack.envelopes[0]) == sorted(recipients["north"])
+    assert message["Subject"].startswith(f"North Inc. — {LAST_ENDED} monthly close, version {version[0][0]} (closed)")
+    assert sorted(p.get_filename() for p in message.iter_attachments()) == [
+        f"north-inc-{LAST_ENDED}-v{version[0][0]}.{kind}" for kind in ("pdf", "xlsx")
+    ]
+    body = message.get_body(("plain",)).get_content()
+    revenue = read(north, "select value from mart_kpis where period = ? and kpi = 'revenue'", [LAST_ENDED])[0][0]
+    assert f"${revenue:,.2f}" in body  # north's own figures, from north's warehouse
+    logged = "select recipient from deliveries where kind = 'pack' and status = 'sent' order by recipient"
+    assert [r for (r,) in _delivery_log(north, logged)] == sorted(recipients["north"])
+    assert not (root / "delivery.duckdb").exists() and not (root / "entities" / "rhein" / "delivery.duckdb").exists()
+    south = "select kind, recipient, status from deliveries order by kind, recipient"
+    assert _delivery_log(root / "entities" / "south", south) == [("alert", recipients["south"][0], "sent")]
+    # the alerts: south's rule, to south's recipients, naming south; the others have no rules
+    (alert,) = alerted.emails
+    assert alerted.envelopes == [recipients["south"]] and names["south"] in alert["Subject"]
+    assert "cash" in alert["Subject"] and all("no `alerts:`" in alerts[e].skip_message for e in ("north", "rhein"))
+
+
+def _delivery_log(home: Path, query: str) -> list[tuple]:
+    import duckdb
+
+    con = duckdb.connect(str(home / "delivery.duckdb"), read_only=True)
+    try:
+        return con.execute(query).fetchall()
+    finally:
+        con.close()

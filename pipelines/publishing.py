@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
 from datetime import datetime, timezone
 from pathlib import Path
 
+import duckdb
+
 from pipelines import progress
 from pipelines.resources import CloseboardResource
 from reports.history import archive_views, write_history
-from reports.render import PageContext, render_dashboard
-from reports.views import publish_views, views_folder
+from reports.render import PageContext, page_layout, render_dashboard
+from reports.views import PAGE_VIEW, publish_views, views_folder
 from warehouse import loads
 from warehouse.db import publish_read_copy, scalar, transaction, write_json_atomic
 from warehouse.models import build_marts
@@ -65,13 +68,15 @@ def write_connector_sources(con, config) -> None:
 def page_context(con, config, run_id: str) -> PageContext:
     """The page's context: company, run, each source's freshness, and the views link when the home has views
     (the latest page and every archived version link them)."""
-    has_views = any(views_folder(config).glob("*.md"))
+    folder = views_folder(config)
+    has_views = any(p.name != PAGE_VIEW for p in folder.glob("*.md"))  # views/cfo.md lays out this page
     return PageContext(
         config.company.name,
         config.company.currency,
         run_id,
         loads.source_freshness(con),
         extra={"views_href": "views/index.html"} if has_views else {},
+        view=str(folder / PAGE_VIEW),
     )
 
 
@@ -97,7 +102,23 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
     with closeboard.warehouse() as con:
         write_connector_sources(con, config)  # the page's sources panel shows each source's auth kind
         ctx = page_context(con, config, run_id)
-        page = render_dashboard(con, ctx, home.reports)
+        asked = ctx.view
+        note = page_layout(ctx.view)[1]  # the user's CFO view missing or broken: the shipped one lays the page out
+        if note:
+            broken = Path(ctx.view).is_file()
+            logging.getLogger(__name__).log(logging.WARNING if broken else logging.INFO, "%s", note)
+            progress.emit(f"reports: {note}")
+        try:
+            page = render_dashboard(con, ctx, home.reports)
+        except (ValueError, KeyError, TypeError, duckdb.Error) as exc:
+            if note or not Path(ctx.view).is_file():
+                raise  # the shipped CFO view laid it out: not the user's file
+            # the user's CFO view passed its checks but does not fit the data: the shipped one lays it out
+            note = f"{ctx.view} could not lay out the page ({exc}), so the page uses the shipped CFO view"
+            logging.getLogger(__name__).warning("%s", note)
+            progress.emit(f"reports: {note}")
+            ctx = dataclasses.replace(ctx, view=None)
+            page = render_dashboard(con, ctx, home.reports)
         crash_point("page_rendered")
         # the close history: render the archived page of every version without one (this run's, and
         # any a killed run left), each with its own figures; then rewrite history.html
@@ -116,6 +137,7 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
             "snapshot_versions": snapshot_versions,
             "views": sorted(views),
             "failed_views": {name: problems for name, problems in views.items() if problems},
+            "page_view": {"path": asked, "note": note},  # the CFO view: the user's, or why the shipped one
         },
     )
     return page

@@ -5,7 +5,7 @@ reports/queries/ and a component. The renderer runs each query once, embeds its 
 (money as decimal strings, never floats) and walks the sections; the page's own script draws them
 with the vendored chart library, all inlined, so the file opens from disk with no network. A table
 embeds the first rows of each period in its sort order, with the count and totals of every row
-computed in SQL (`table_top`); served mode fetches every row (`full_table`, GET /api/table).
+computed in SQL (reports/tables.py); served mode fetches every row (`full_table`, GET /api/table).
 
 Pages are written to a temporary name and moved into place, so a reader never sees half a page
 and a failed render leaves the previous page where it was.
@@ -34,6 +34,7 @@ from markupsafe import Markup
 
 from connectors.plain import write_atomic
 from reports import formatting
+from reports.tables import table_top
 from warehouse.checks import CHECKS
 from warehouse.models import load_functions
 
@@ -50,6 +51,7 @@ class PageContext:
     home: str | None = None  # the data home, for the refresh command shown in file mode
     config: str | None = None  # the config file the refresh should use, when not the default
     extra: dict[str, Any] = field(default_factory=dict)
+    view: str | None = None  # the user's CFO view (views/cfo.md) laying the page out; else the shipped one
 
 
 def environment() -> Environment:
@@ -77,9 +79,33 @@ def _resource_text(*parts: str) -> str:
     return files("reports").joinpath(*parts).read_text(encoding="utf-8")
 
 
-def layout() -> dict[str, Any]:
-    """reports/sections.yaml, checked enough that a typo fails the render with a clear message."""
+def page_layout(view: str | Path | None = None) -> tuple[dict[str, Any], str | None]:
+    """The page's layout: reports/sections.yaml (the rules and the named queries) with its `sections`
+    from the CFO view (reports/views/cfo.md's grammar, reports/views.py `page_sections`): the user's
+    copy at `view` when it is there and has no problem, else the shipped one, with a note saying why
+    (None when the user's copy was used, or none was asked for)."""
+    from reports import views  # views.py renders with this module: imported here, not at the top
+
     spec = yaml.safe_load(_resource_text("sections.yaml"))
+    note = None
+    sections, problems = ([], [])
+    if view is not None:
+        if Path(view).is_file():
+            sections, problems = views.page_sections(Path(view), spec)
+            if problems:
+                note = (
+                    f"{view} has {len(problems)} problem(s), so the page uses the shipped CFO view: {problems[0]}"
+                    + (" (`closeboard views check` lists them all)" if len(problems) > 1 else "")
+                )
+        else:
+            note = (
+                f"no {view}: the page uses the shipped CFO view ({views.shipped_page_view()}; copy it there to edit it)"
+            )
+    if view is None or problems or not Path(view).is_file():
+        sections, problems = views.page_sections(views.shipped_page_view(), spec)
+        if problems:
+            raise ValueError(f"the shipped CFO view has problems: {'; '.join(map(str, problems))}")
+    spec["sections"] = sections
     seen: set[str] = set()
     for section in spec["sections"]:
         for key in ("id", "component", "query"):
@@ -92,7 +118,12 @@ def layout() -> dict[str, Any]:
             query_text(name)  # exists
         if section["component"] == "recon":  # the cards' labels: the check registry's
             section["checks"] = {c.id: c.label for c in CHECKS}
-    return spec
+    return spec, note
+
+
+def layout(view: str | Path | None = None) -> dict[str, Any]:
+    """The page's layout (`page_layout`), checked enough that a typo fails the render with a clear message."""
+    return page_layout(view)[0]
 
 
 def query_text(name: str) -> str:
@@ -182,8 +213,29 @@ def _configured_sources(con: duckdb.DuckDBPyConnection, tables: set[str]) -> set
     return configured or {"erp", "bank", "crm"}
 
 
+def _check_columns(con: duckdb.DuckDBPyConnection, section: Mapping[str, Any]) -> None:
+    """A table's or bar chart's columns are its query's (a CFO view may name any): else a ValueError
+    naming the section, the column and the query's columns, before anything is drawn."""
+    if section["component"] == "table":
+        named = [c["name"] for c in section["columns"]]
+        named += [(section.get(k) or {}).get("column") for k in ("sort", "top", "facet")]
+    elif section["component"] == "bar_chart":
+        named = [section["category"], *(v["column"] for v in section["values"])]
+    else:
+        return
+    named += [section.get("period_column"), section.get("currency_column")]
+    body = query_text(section["query"]).strip().rstrip(";")
+    have = [row[0] for row in con.execute(f"describe {body}").fetchall()]
+    for name in named:
+        if name is not None and name not in have:
+            raise ValueError(
+                f"section {section['id']!r}: its query {section['query']} has no column {name!r} "
+                f"(it has {', '.join(have)})"
+            )
+
+
 def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any]:
-    spec = layout()
+    spec = layout(ctx.view)
     tables = existing_tables(con)
     load_functions(con)  # the warehouse's calendar(), open_documents() and div_round2
     con.execute(query_text("_kpis_through.sql"))
@@ -244,6 +296,7 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
             entry["missing"] = section.get("missing", f"No data yet (missing {', '.join(missing)}).")
         else:
             entry["available"] = True
+            _check_columns(con, section)
             if section["component"] == "table":  # the top rows and the summary of all rows, not every row
                 entry["rows_query"] = f"table:{section['id']}"
                 datasets[entry["rows_query"]], tables_data[section["id"]] = table_top(con, section, spec)
@@ -290,95 +343,6 @@ def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any
         "tables": tables_data,
         "explain": explanations,
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# tables: the top rows of each period on the page, every row from the server
-
-
-DEFAULT_TABLE_ROWS = 50
-
-
-def _ident(name: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name or ""):
-        raise ValueError(f"sections.yaml: {name!r} is not a column name")
-    return f'"{name}"'
-
-
-def _groups(section: Mapping[str, Any]) -> list[str]:
-    """The columns a table's top rows are chosen within: its period and its facet (each check's items)."""
-    return [c for c in (section.get("period_column"), (section.get("facet") or {}).get("column")) if c]
-
-
-def _top_order(section: Mapping[str, Any]) -> str:
-    """The order the top rows are chosen by: the table's own sort (`top` when it differs; `abs`: by
-    size), blanks last, then its first column, so the same rows are chosen every time."""
-    order = section.get("top") or section.get("sort") or {"column": section["columns"][0]["name"]}
-    first = section["columns"][0]["name"]
-    column = f"abs({_ident(order['column'])})" if order.get("abs") else _ident(order["column"])
-    terms = [f"{column} {'desc' if order.get('descending') else 'asc'} nulls last"]
-    if order["column"] != first:
-        terms.append(f"{_ident(first)} asc")
-    return ", ".join(terms)
-
-
-def table_rows(section: Mapping[str, Any], spec: Mapping[str, Any]) -> int:
-    return int(section.get("rows", spec.get("table_rows", DEFAULT_TABLE_ROWS)))
-
-
-def table_top(
-    con: duckdb.DuckDBPyConnection, section: Mapping[str, Any], spec: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A table section's rows for the page and what it says about the rest: the first `rows` of each
-    period (and facet) in the table's sort order, and per period, facet and currency the count of ALL
-    rows and the sums of the `total` columns (in SQL, so the totals under a table are those of every
-    row, not of the rows embedded)."""
-    body = query_text(section["query"]).strip().rstrip(";")
-    groups = [_ident(c) for c in _groups(section)]
-    partition = f"partition by {', '.join(groups)} " if groups else ""
-    limit = table_rows(section, spec)
-    con.execute(f"create or replace temp table _cb_table as {body}")  # the query runs once for both
-    try:
-        top = run_query(
-            con,
-            f"select * exclude (_cb_rank) from (select *, row_number() over ({partition}order by "
-            f"{_top_order(section)}) as _cb_rank from _cb_table) where _cb_rank <= {limit} "
-            f"order by {', '.join([*groups, '_cb_rank'])}",
-        )
-        currency = section.get("currency_column")
-        keys = [*groups, _ident(currency) if currency else "null::varchar"]
-        sums = [f"sum({_ident(c['name'])}) as {_ident(c['name'])}" for c in section["columns"] if c.get("total")]
-        summary = run_query(
-            con,
-            f"select {', '.join(f'{k} as {n}' for k, n in zip(keys, [*groups, '_currency'], strict=True))}, "
-            f"count(*)::bigint as _rows{''.join(', ' + s for s in sums)} from _cb_table group by all",
-        )
-    finally:
-        con.execute("drop table if exists _cb_table")
-    described = section.get("top") or section.get("sort") or {}
-    return top, {"limit": limit, "order": described.get("label"), "summary": summary}
-
-
-def full_table(con: duckdb.DuckDBPyConnection, section_id: str, period: str | None) -> dict[str, Any]:
-    """Every row of a table section (of `period`, for a table by period): what the served page shows
-    in place of the top rows. ValueError for an unknown section or a missing period."""
-    spec = layout()
-    tables = {s["id"]: s for s in spec["sections"] if s["component"] == "table"}
-    if section_id not in tables:
-        raise ValueError(f"no table {section_id!r} on the page (tables: {', '.join(tables)})")
-    section = tables[section_id]
-    missing = [t for t in section.get("requires", []) if t not in existing_tables(con)]
-    if missing:
-        raise ValueError(f"table {section_id!r} has no data yet (missing {', '.join(missing)})")
-    load_functions(con)
-    con.execute(query_text("_kpis_through.sql"))
-    body = query_text(section["query"]).strip().rstrip(";")
-    column = section.get("period_column")
-    if not column:
-        return run_query(con, body)
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period or ""):
-        raise ValueError(f"table {section_id!r} needs period=YYYY-MM")
-    return run_query(con, f"select * from ({body}) as q where {_ident(column)} = ?", [period])
 
 
 EXPLAIN_NEEDS = {"mart_kpis", "mart_statements", "statement_line_accounts", "periods", "erp_journal_lines"}
@@ -565,6 +529,7 @@ def render_dashboard(
             home=str(Path(out_dir).resolve().parent),
             config=ctx.config,
             extra=ctx.extra,
+            view=ctx.view,
         )
     html = render_html(page_data(con, ctx))
     return write_atomic(Path(out_dir) / name, html)

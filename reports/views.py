@@ -19,12 +19,14 @@ shares) inlined, every text autoescaped, money formatted from Decimal.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from reports import formatting
 from reports.explain import STATEMENT_NAMES
 from reports.explain import kpis as kpi_names
 from reports.render import (
+    _resource_text,
     _script_hash,
     environment,
     existing_tables,
@@ -132,8 +135,10 @@ def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
-def parse_view(path: Path) -> View:
-    """A view file as blocks and markdown, with the problems found without the warehouse."""
+def parse_view(path: Path, *, page: bool = False) -> View:
+    """A view file as blocks and markdown, with the problems found without the warehouse; with `page`,
+    the CFO page's view (its components are the page's sections: `page_sections`)."""
+    kinds, read = (PAGE_KINDS, _read_page_component) if page else (COMPONENTS, _read_component)
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     name = path.stem
@@ -166,12 +171,23 @@ def parse_view(path: Path) -> View:
             title = token.content
         info = token.info.split() if token.type == "fence" else []
         kind = info[0].lower() if info else ""
-        if token.type != "fence" or (kind not in COMPONENTS and kind != "sql"):
+        if token.type != "fence" or (kind not in kinds and kind != "sql"):
             pending.append(token)
             continue
         flush()
         line = token.map[0] + 1 if token.map else 1
         block = Block(kind, None, line, token.content)
+        if kind == "sql" and page:
+            problems.append(
+                ViewProblem(
+                    where,
+                    line,
+                    "the CFO page reads the page's own queries, not ```sql blocks",
+                    "name one of reports/sections.yaml's `queries:` in a component (`query: NAME`), "
+                    "or put this query in a view of its own",
+                )
+            )
+            continue
         if kind == "sql":
             qname = info[1] if len(info) > 1 else None
             if qname is None or not _NAME.fullmatch(qname):
@@ -197,14 +213,17 @@ def parse_view(path: Path) -> View:
             block.name = qname
             queries[qname] = block
         else:
-            problems.extend(_read_component(block, where))
+            problems.extend(read(block, where))
             components.append(block)
         parts.append(block)
     flush()
     return View(path, name, parts, queries, components, problems, title)
 
 
-def _read_component(block: Block, where: str) -> list[ViewProblem]:
+def _read_yaml(block: Block, where: str, known: dict[str, bool]) -> list[ViewProblem]:
+    """A component block's YAML mapping into block.spec, with its unknown and missing keys (the same
+    for a view's components and the CFO page's)."""
+
     def problem(message: str, fix: str, offset: int = 0) -> ViewProblem:
         return ViewProblem(where, block.line + offset, f"{block.kind}: {message}", fix)
 
@@ -223,13 +242,23 @@ def _read_component(block: Block, where: str) -> list[ViewProblem]:
         return [problem("expected `key: value` lines", "write e.g. `query: NAME` on its own line")]
     block.spec = spec
     out = []
-    known = FIELDS[block.kind]
     for key in spec:
         if key not in known:
             out.append(problem(f"unknown key {key!r}", f"use only {', '.join(known)}", _key_line(block, key)))
     for key, required in known.items():
         if required and key not in spec:
             out.append(problem(f"no {key!r}", f"add `{key}: ...` (see docs/views.md)"))
+    return out
+
+
+def _read_component(block: Block, where: str) -> list[ViewProblem]:
+    def problem(message: str, fix: str, offset: int = 0) -> ViewProblem:
+        return ViewProblem(where, block.line + offset, f"{block.kind}: {message}", fix)
+
+    out = _read_yaml(block, where, FIELDS[block.kind])
+    if not block.spec:
+        return out
+    spec = block.spec
     fmts = [spec.get("format")] + list(
         (spec.get("formats") or {}).values() if isinstance(spec.get("formats"), dict) else []
     )
@@ -278,6 +307,221 @@ def _key_line(block: Block, key: str) -> int:
         if re.match(rf"\s*{re.escape(key)}\s*:", text):
             return n
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# the CFO page: the main page's layout is a view file too (reports/views/cfo.md, copied by the demo)
+
+PAGE_VIEW = "cfo.md"  # in the views folder: the user's copy of the main page's layout
+PAGE_KINDS = (*COMPONENTS, "whatif")  # whatif: the runway what-if, which only the page has
+_SECTION = {"id": True, "title": True, "query": True, "note": False}
+PAGE_FIELDS = {
+    "tile": {**_SECTION, "kpis": True, "spark_periods": False},
+    "check": {**_SECTION, "check": True, "items": False},
+    "statement": {**_SECTION, "statement": True, "rollup": True},
+    "chart": {**_SECTION, "type": True, "x": True, "y": True, "window": False, "format": False, "period": False},
+    "whatif": dict(_SECTION),
+    "table": {
+        **_SECTION,
+        "columns": True,
+        "period": False,
+        "currency": False,
+        "sort": False,
+        "top": False,
+        "rows": False,
+        "facet": False,
+        "export": False,
+        "totals": False,
+    },
+}
+
+
+def shipped_page_view() -> Path:
+    """The CFO page's view as closeboard ships it (reports/views/cfo.md)."""
+    return Path(str(files("reports").joinpath("views", PAGE_VIEW)))
+
+
+def _read_page_component(block: Block, where: str) -> list[ViewProblem]:
+    return _read_yaml(block, where, PAGE_FIELDS[block.kind])
+
+
+def page_sections(path: Path, spec: dict[str, Any]) -> tuple[list[dict[str, Any]], list[ViewProblem]]:
+    """The main page's sections, in order, from the CFO view at `path`: each component block made a
+    section of reports/render.py's page (its query's file and `requires`/`missing`/`sources` from
+    sections.yaml `queries:`, the component's fixed parts from `components:`), and the problems, each
+    naming the file, the line and the fix."""
+    try:
+        view = parse_view(path, page=True)
+    except (OSError, UnicodeDecodeError) as exc:  # unreadable: the shipped view lays the page out
+        return [], [ViewProblem(str(path), 1, f"cannot be read ({exc})", "save it as UTF-8 text")]
+    problems = list(view.problems)
+    sections: list[dict[str, Any]] = []
+    ids: dict[str, int] = {}
+    placed: list[tuple[dict[str, Any], Block]] = []
+    for block in view.components:
+        if not block.spec or any(req and key not in block.spec for key, req in PAGE_FIELDS[block.kind].items()):
+            continue  # its problems are listed already
+        found: list[ViewProblem] = []
+
+        def problem(message: str, fix: str, key: str = "", block: Block = block, found: list = found) -> None:
+            found.append(ViewProblem(str(path), block.line + _key_line(block, key), f"{block.kind}: {message}", fix))
+
+        section = _page_section(block, spec, problem)
+        if section["id"] in ids:
+            problem(
+                f"a second section {section['id']!r} (first at line {ids[section['id']]})", "give it its own id", "id"
+            )
+        ids.setdefault(section["id"], block.line)
+        problems += found
+        if not found:
+            sections.append(section)
+            placed.append((section, block))
+    tables = {s["id"] for s in sections if s["component"] == "table"}
+    for section, block in placed:
+        if section.get("items_section") not in (None, *tables):
+            problems.append(
+                ViewProblem(
+                    str(path),
+                    block.line + _key_line(block, "items"),
+                    f"check: items {section['items_section']!r} is not a table of the page",
+                    f"name one of {', '.join(sorted(tables))}",
+                )
+            )
+    if not view.components and not problems:
+        problems.append(ViewProblem(str(path), 1, "no section", f"add component blocks as in {shipped_page_view()}"))
+    return sections, problems
+
+
+def _page_section(block: Block, spec: dict[str, Any], problem: Any) -> dict[str, Any]:
+    """One CFO-view block as the page's section (see sections.yaml for what each component draws)."""
+    b = block.spec
+    formats = {*spec["formats"], "date", "text"}
+    query = spec["queries"].get(b["query"]) if isinstance(b["query"], str) else None
+    if query is None:
+        close = difflib.get_close_matches(str(b["query"]), list(spec["queries"]), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        problem(f"no page query named {b['query']!r}", f"{hint}use one of {', '.join(spec['queries'])}", "query")
+        query = {"file": ""}
+    component = {"tile": "tiles", "check": "recon", "statement": "statements", "whatif": "runway_whatif"}.get(
+        block.kind, block.kind
+    )
+    if block.kind == "chart":
+        component = "bar_chart" if b["type"] == "bar" else "line_chart"
+        if b["type"] not in CHART_TYPES:
+            problem(f"unknown chart type {b['type']!r}", f"use {', '.join(CHART_TYPES)}", "type")
+    section: dict[str, Any] = {
+        "id": str(b["id"]),
+        "component": component,
+        "title": b["title"],
+        "query": query["file"],
+        **{k: v for k, v in query.items() if k in ("requires", "missing", "sources")},
+        **copy.deepcopy(spec.get("components", {}).get(component, {})),
+        **({"note": b["note"]} if "note" in b else {}),
+    }
+    if not _NAME.fullmatch(section["id"]):
+        problem(f"id {section['id']!r} is not a plain name", "use lower case letters, digits and _", "id")
+
+    for key in ("rows", "window", "spark_periods"):  # counts of rows or months
+        if key in b and not (isinstance(b[key], int) and not isinstance(b[key], bool) and b[key] > 0):
+            problem(f"{key} {b[key]!r} is not a whole number above 0", f"write e.g. `{key}: 13`", key)
+    for key in ("facet", "top"):
+        if key in b and not (isinstance(b[key], dict) and isinstance(b[key].get("column"), str)):
+            problem(f"{key} must be a mapping with a column", f"write e.g. `{key}: {{column: NAME, label: ...}}`", key)
+
+    def fmt_ok(value: Any, key: str) -> None:
+        if value is not None and (not isinstance(value, str) or value not in formats):
+            problem(f"unknown format {value!r}", f"use one of {', '.join(sorted(formats))}", key)
+
+    def mappings(key: str, need: tuple[str, ...]) -> list[dict[str, Any]]:
+        items = b.get(key)
+        if not isinstance(items, list) or not all(isinstance(i, dict) and set(need) & set(i) for i in items):
+            problem(f"{key} must be a list of mappings with {' or '.join(need)}", "see reports/views/cfo.md", key)
+            return []
+        return items
+
+    if block.kind == "tile":
+        section["tiles"] = mappings("kpis", ("kpi",))
+        known = set(kpi_names())
+        for tile in section["tiles"]:
+            if not isinstance(tile.get("kpi"), str) or tile["kpi"] not in known:
+                problem(f"kpi {tile.get('kpi')!r} is not a KPI", f"use one of {', '.join(sorted(known))}", "kpis")
+            fmt_ok(tile.get("format"), "kpis")
+        if "spark_periods" in b:
+            section["spark_periods"] = b["spark_periods"]
+    elif block.kind == "check":
+        if b["check"] != "all":
+            problem(f"check {b['check']!r}: the page shows every check", "write `check: all`", "check")
+        if "items" in b:
+            section["items_section"] = b["items"]
+    elif block.kind == "statement":
+        section["statements"] = mappings("statement", ("id",))
+        section["rollups"] = mappings("rollup", ("id",))
+        for s in section["statements"]:
+            if s["id"] not in STATEMENT_NAMES.values():
+                problem(
+                    f"statement {s['id']!r} is not a statement",
+                    "use income_statement, balance_sheet, cash_flow",
+                    "statement",
+                )
+        for r in section["rollups"]:
+            if r["id"] not in ROLLUPS:
+                problem(f"rollup {r['id']!r} is not a rollup", f"use {', '.join(ROLLUPS)}", "rollup")
+    elif block.kind == "chart":
+        fmt_ok(b.get("format"), "format")
+        section.update({k: b[k] for k in ("format",) if k in b})
+        if component == "line_chart":
+            if b["x"] != "period":
+                problem("a line or area chart of KPIs runs over x: period", "write `x: period`", "x")
+            section["series"] = mappings("y", ("kpi", "sum_of"))
+            section.update({k: b[k] for k in ("window",) if k in b})
+            if b["type"] == "area":
+                section["fill"] = True
+        else:
+            section["category"] = b["x"]
+            section["values"] = mappings("y", ("column",))
+            if "period" in b:
+                section["period_column"] = b["period"]
+    elif block.kind == "table":
+        columns = (
+            [dict(c) if isinstance(c, dict) else {"name": c, "label": c} for c in b["columns"]]
+            if isinstance(b["columns"], list)
+            else []
+        )
+        if not columns or not all(isinstance(c.get("name"), str) for c in columns):
+            problem("columns must list column names or {name, label, format}", "see reports/views/cfo.md", "columns")
+        names = [c.get("name") for c in columns]
+        totals = [b["totals"]] if isinstance(b.get("totals"), str) else list(b.get("totals") or [])
+        for c in columns:
+            fmt_ok(c.get("format"), "columns")
+            if c.get("name") in totals:
+                c["total"] = True
+        for name in totals:
+            if name not in names:
+                problem(
+                    f"totals names {name!r}, not one of its columns",
+                    f"use one of {', '.join(map(str, names))}",
+                    "totals",
+                )
+        section["columns"] = columns
+        renames = {"period": "period_column", "currency": "currency_column"}
+        section.update(
+            {renames.get(k, k): b[k] for k in ("period", "currency", "top", "rows", "facet", "export") if k in b}
+        )
+        if "sort" in b:
+            sort = b["sort"]
+            if isinstance(sort, str) and sort.strip():
+                text = sort.strip()
+                sort = {"column": (text.lstrip("-").split() or [""])[0]}
+                if text.startswith("-") or text.lower().endswith(" desc"):
+                    sort["descending"] = True
+            if not isinstance(sort, dict) or sort.get("column") not in names:
+                problem(
+                    f"sort {b['sort']!r} names no column of the table",
+                    f"use one of {', '.join(map(str, names))}",
+                    "sort",
+                )
+            section["sort"] = sort
+    return section
 
 
 # ---------------------------------------------------------------------------------------------
@@ -474,6 +718,8 @@ def load_views(folder: Path) -> list[View]:
         return []
     views = []
     for path in sorted(folder.glob("*.md")):
+        if path.name == PAGE_VIEW:  # the CFO page's layout (`page_sections`): rendered as the main page
+            continue
         try:
             views.append(parse_view(path))
         except (OSError, UnicodeDecodeError) as exc:  # unreadable: its own error page, not a failed refresh
@@ -508,6 +754,10 @@ def check_views(folder: Path, read_copy: Path) -> list[View]:
     with connect_read_copy(read_copy) as con:
         for view in views:
             check_view(view, con)
+    page = Path(folder) / PAGE_VIEW
+    if page.is_file():  # the CFO page's view, checked by the page's own rules
+        problems = page_sections(page, yaml.safe_load(_resource_text("sections.yaml")))[1]
+        views.insert(0, View(page, page.stem, [], {}, [], problems, "The CFO page"))
     return views
 
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import duckdb
 import pytest
-import yaml
 from mcp.client import Client
 
 from reports.mcp_server import build_server
+from reports.render import layout
 from tests.conftest import REPO, copy_home, read
 
 URI = "ui://closeboard/dashboard.html"
@@ -45,8 +45,7 @@ def dump(model: Any) -> dict[str, Any]:
 
 
 def tile_formats() -> dict[str, str]:
-    spec = yaml.safe_load((REPO / "reports" / "sections.yaml").read_text(encoding="utf-8"))
-    kpis = next(s for s in spec["sections"] if s["id"] == "kpis")
+    kpis = next(s for s in layout()["sections"] if s["id"] == "kpis")
     return {t["kpi"]: t.get("format", "money") for t in kpis["tiles"]}
 
 

@@ -7,6 +7,8 @@ not with the view's own SQL."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,8 +21,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from reports.views import check_views, load_views, view_page_data
-from tests.conftest import AS_OF, copy_home, refresh_in_process
+from reports.render import layout
+from reports.views import check_views, load_views, shipped_page_view, view_page_data
+from tests.conftest import AS_OF, cli_in_process, copy_home, refresh_in_process
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -167,6 +170,9 @@ def refreshed(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     (home / "views" / "invoicing.md").write_text(GOOD_VIEW, encoding="utf-8")
     (home / "views" / "broken.md").write_text(BROKEN_VIEW, encoding="utf-8")
     (home / "views" / "close_pack.md").write_text(CLOSE_VIEW, encoding="utf-8")
+    # the CFO page's view with a column its query does not have: the shipped one lays the page out
+    cfo = shipped_page_view().read_text(encoding="utf-8").replace("{name: customer, label", "{name: customr, label")
+    (home / "views" / "cfo.md").write_text(cfo, encoding="utf-8")
     refresh_in_process(home)
     status = json.loads((home / "reports" / "status.json").read_text(encoding="utf-8"))
     return home, status
@@ -185,6 +191,13 @@ def test_a_broken_view_leaves_the_refresh_and_the_other_pages_intact(refreshed) 
     index = (home / "reports" / "views" / "index.html").read_text(encoding="utf-8")
     assert 'href="invoicing.html"' in index and "failed" in index
     assert 'href="views/index.html"' in (home / "reports" / "latest.html").read_text(encoding="utf-8")  # linked
+    # a broken CFO view: the refresh says so (status.json and its output) and the page is the shipped layout
+    note = status["page_view"]["note"]
+    assert status["page_view"]["path"] == str(home / "views" / "cfo.md")
+    assert "section 'open_invoices': its query open_invoices.sql has no column 'customr'" in note, note
+    assert "shipped CFO view" in note and "customer" in note.split("(it has")[1]
+    html = (home / "reports" / "latest.html").read_text(encoding="utf-8")
+    assert re.findall(r'data-section="([a-z_]+)"', html) == [s["id"] for s in layout()["sections"]]
 
 
 def test_a_user_view_renders_in_chromium_with_exact_figures(refreshed) -> None:
@@ -303,6 +316,7 @@ def test_a_view_with_statements_a_check_card_an_area_chart_and_a_budget_renders_
         card = page.locator(".view-check .check")
         assert card.get_attribute("data-status") == verdict["status"]
         assert card.locator(".badge").inner_text().lower() == verdict["status"]
+        card.locator("summary").click()  # the figures on demand, as on the dashboard (one card: format.js checkCard)
         assert card.locator(".figures").inner_text() == (
             f"expected {usd(verdict['expected'])} · actual {usd(verdict['actual'])} · "
             f"difference {usd(verdict['difference'])}"
@@ -315,6 +329,22 @@ def test_a_view_with_statements_a_check_card_an_area_chart_and_a_budget_renders_
             tile_budget.inner_text()
         )
         assert ("fav" if favourable else "unfav") in tile_budget.get_attribute("class").split()
+        # a click on a statement line: the view carries no journal lines, so it says how to see them
+        commands = []
+        for index in (0, 1):
+            button = page.locator(".view-statement-table").nth(index).locator(".line-explain").first
+            line_id = button.evaluate("b => b.closest('tr').dataset.line")
+            button.click()
+            panel = page.locator("#explain")
+            assert panel.is_visible() and panel.get_attribute("data-line") == line_id
+            commands.append((panel.locator(".explain-command").inner_text(), button.inner_text()))
+            page.keyboard.press("Escape")
+            assert panel.is_hidden()
+        assert commands[0][0].startswith("closeboard explain --statement income --line ")
+        assert commands[1][0].startswith("closeboard explain --statement balance --line ")
+        assert commands[0][0].endswith(f" --period {last}") and commands[1][0].endswith(
+            f" --rollup subtype --period {last}"
+        )
         chart = page.evaluate("""() => { const c = Chart.getChart(document.querySelector('canvas'));
                                  return {type: c.config.type, fill: c.data.datasets[0].fill,
                                          labels: c.data.labels, raw: c.data.datasets[0].raw}; }""")
@@ -323,6 +353,9 @@ def test_a_view_with_statements_a_check_card_an_area_chart_and_a_budget_renders_
             dict(zip(chart["labels"], [None if v is None else Decimal(v) for v in chart["raw"]], strict=True)) == cash
         )
         assert not errors and [u for u in requests if not u.startswith("file:")] == []
+    for command, label in commands:  # what the panel says to run explains that line
+        explained = cli_in_process(*command.split()[1:], home=home)
+        assert label in explained.stdout and "journal line" in explained.stdout.lower(), explained.stdout
     # the sentence is the dashboard's: its card for the same check and month says the same
     with opened(home / "reports" / "latest.html", "html[data-ready='1']") as (dashboard, errors, _, _):
         if dashboard.locator("#period-select").input_value() != last:
@@ -438,9 +471,17 @@ def test_cli_view_new_scaffolds_a_view_that_checks_clean(
     assert (home / "views" / "my_page.md").exists()
     again = runner.invoke(main, ["--home", str(home), "view", "new", "my_page"])
     assert again.exit_code == 1 and "exists already" in again.output
+    shutil.copyfile(shipped_page_view(), home / "views" / "cfo.md")  # the CFO page's view, as the demo copies it
     checked = runner.invoke(main, ["--home", str(home), "views", "check"])
     assert checked.exit_code == 0, checked.output
     assert "✓" in checked.output and "my_page.md" in checked.output
+    assert f"✓ {home / 'views' / 'cfo.md'}" in checked.output
+    text = shipped_page_view().read_text(encoding="utf-8")
+    (home / "views" / "cfo.md").write_text(text.replace("{kpi: cash, label", "{kpi: cashh, label"), encoding="utf-8")
+    checked = runner.invoke(main, ["--home", str(home), "views", "check"])
+    line = text.splitlines().index("kpis:") + 1
+    assert checked.exit_code == 1 and f"cfo.md:{line}: tile: kpi 'cashh' is not a KPI" in checked.output
+    shutil.copyfile(shipped_page_view(), home / "views" / "cfo.md")
     (home / "views" / "bad.md").write_text(_sql("select nothing_here from erp_invoices"), encoding="utf-8")
     checked = runner.invoke(main, ["--home", str(home), "views", "check"])
     assert checked.exit_code == 1 and "bad.md:4:" in checked.output
@@ -461,7 +502,7 @@ def test_the_demo_copies_the_example_views_and_keeps_the_users(tmp_path: Path) -
     shipped = sorted(
         p.name for p in (Path(__file__).resolve().parents[1] / "connectors" / "demo" / "views").glob("*.md")
     )
-    assert sorted(p.name for p in (tmp_path / "views").glob("*.md")) == shipped
+    assert sorted(p.name for p in (tmp_path / "views").glob("*.md")) == sorted([*shipped, "cfo.md"])
     (tmp_path / "views" / "cash_runway.md").write_text("# mine\n", encoding="utf-8")
     _write_demo_config(Env(None, str(tmp_path)), summary)
     assert (tmp_path / "views" / "cash_runway.md").read_text(encoding="utf-8") == "# mine\n"

@@ -684,32 +684,8 @@
       + (counts.not_configured ? " (" + counts.not_configured + " not configured)" : "");
     var list = el("div", { class: "recon-list" });
     rows.forEach(function (r) {
-      var card = el("article", { class: "check", "data-check": r.check_id, "data-status": r.status });
-      var head = el("header");
-      head.appendChild(el("strong", null, (section.checks && section.checks[r.check_id]) || r.check_id));
-      head.appendChild(el("span", { class: "badge " + r.status }, r.status === "not_configured" ? "not configured" : r.status));
-      card.appendChild(head);
       var label = (section.checks && section.checks[r.check_id]) || r.check_id;
-      var counts = (section.counts || []).indexOf(r.check_id) >= 0;
-      card.appendChild(el("p", { class: "lead" }, reconSentence(r, label, counts)));
-      var more = el("details", { class: "more" });
-      more.appendChild(el("summary", null, "Detail"));
-      if (r.expected !== null || r.actual !== null) {
-        var f = function (v) { return counts ? number(v, 0) : money(v, CURRENCY, true); };
-        more.appendChild(el("div", { class: "figures" },
-          "expected " + f(r.expected) + " · actual " + f(r.actual) + " · difference " + f(r.difference)));
-      }
-      if (r.detail) {
-        var parts = String(r.detail).split(" | ");
-        var detail = el(parts.length > 1 ? "ul" : "p", { class: "detail" }, parts.length > 1 ? null : moneyIn(parts[0]));
-        if (parts.length > 1) parts.forEach(function (part) { detail.appendChild(el("li", null, moneyIn(part))); });
-        more.appendChild(detail);
-      }
-      if (r.items) {
-        more.appendChild(el("p", { class: "detail" }, plural(r.items, "item") + " totalling " + money(r.items_total, CURRENCY, true)
-          + "; the oldest " + itemRef(r.oldest_record, r.oldest_date, r.oldest_amount, r.oldest_reason)));
-      }
-      if (more.children.length > 1) card.appendChild(more);
+      var card = FORMAT.checkCard(r, label, (section.counts || []).indexOf(r.check_id) >= 0);  // as a view's check card
       if (r.items > 0 && tables[section.items_section]) {
         var btn = el("button", { type: "button", "data-drill": r.check_id }, "Show " + r.items + " item" + (r.items > 1 ? "s" : ""));
         btn.addEventListener("click", function () {

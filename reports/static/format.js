@@ -1,4 +1,4 @@
-/* closeboard's exact number formatting and a reconciliation check's sentence: the one copy that the
+/* closeboard's exact number formatting and a reconciliation check's sentence and card: the one copy that the
  * dashboard (dashboard.js) and the views (view.js) both use. Each page inlines this file before its
  * own script (an archived page loads it from history/_assets) and calls
  * closeboardFormat(currency, symbols): currency is the reporting currency, symbols the prefixes per
@@ -108,8 +108,48 @@ window.closeboardFormat = function (CURRENCY, SYMBOLS) {
     return head + (cause ? "; " + cause : "") + (/[.!?]$/.test(cause || head) ? "" : ".");
   }
 
+  function node(tag, attrs, text) {
+    var n = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { n.setAttribute(k, attrs[k]); });
+    if (text !== undefined && text !== null) n.textContent = text;
+    return n;
+  }
+
+  // One reconciliation check's card, the one copy the dashboard's Reconciliation section and a view's
+  // ```check component draw: its label and verdict, the first sentence, then on demand the figures
+  // (row counts with `counts`, else money), the detail and the items. `r` is the check's
+  // recon_results.sql row for the month; without one the card says the month is not reconciled yet.
+  function checkCard(r, label, counts, period, checkId) {
+    var card = node("article", { class: "check", "data-check": r ? r.check_id : checkId, "data-status": r ? r.status : "" });
+    var head = card.appendChild(node("header"));
+    head.appendChild(node("strong", null, label));
+    head.appendChild(node("span", { class: "badge" + (r ? " " + r.status : "") },
+      !r ? "" : r.status === "not_configured" ? "not configured" : r.status));
+    card.appendChild(node("p", { class: "lead" }, r ? reconSentence(r, label, counts) : "Not reconciled for " + period + " yet."));
+    if (!r) return card;
+    var more = node("details", { class: "more" });
+    more.appendChild(node("summary", null, "Detail"));
+    if (r.expected !== null || r.actual !== null) {
+      var f = function (v) { return counts ? number(v, 0) : money(v, CURRENCY, true); };
+      more.appendChild(node("div", { class: "figures" },
+        "expected " + f(r.expected) + " · actual " + f(r.actual) + " · difference " + f(r.difference)));
+    }
+    if (r.detail) {
+      var parts = String(r.detail).split(" | ");
+      var detail = more.appendChild(node(parts.length > 1 ? "ul" : "p", { class: "detail" }, parts.length > 1 ? null : moneyIn(parts[0])));
+      if (parts.length > 1) parts.forEach(function (part) { detail.appendChild(node("li", null, moneyIn(part))); });
+    }
+    if (r.items) {
+      more.appendChild(node("p", { class: "detail" }, plural(r.items, "item") + " totalling " + money(r.items_total, CURRENCY, true)
+        + "; the oldest " + itemRef(r.oldest_record, r.oldest_date, r.oldest_amount, r.oldest_reason)));
+    }
+    if (more.children.length > 1) card.appendChild(more);
+    return card;
+  }
+
   return {
     hundredths: hundredths, abs: abs, digits: digits, negative: negative, symbolOf: symbolOf, money: money,
     number: number, moneyIn: moneyIn, plural: plural, itemRef: itemRef, reconSentence: reconSentence,
+    checkCard: checkCard,
   };
 };

@@ -80,7 +80,10 @@
     }
     shown.rows.forEach(function (r) {  // [line_id, label, kind, depth, cells]; a cell [text, exact value, classes]
       var tr = cell("tr", { class: "kind-" + r[2], "data-line": r[0] }, "");
-      tr.appendChild(cell("th", { scope: "row", class: "line depth-" + r[3] }, r[1]));
+      var th = tr.appendChild(cell("th", { scope: "row", class: "line depth-" + r[3] }, r[2] === "heading" ? r[1] : ""));
+      if (r[2] !== "heading") {  // a click (or Enter) explains the line, as on the dashboard
+        th.appendChild(cell("button", { type: "button", class: "line-explain", "aria-haspopup": "dialog", title: "explain this line" }, r[1]));
+      }
       r[4].forEach(function (c) {
         tr.appendChild(cell("td", { class: "num" + c[2], "data-raw": c[1] === null ? "" : c[1] }, c[0]));
       });
@@ -88,19 +91,53 @@
     });
   }
 
-  // one check's card in one month: its verdict and the dashboard's own first sentence
+  // one check's card in one month, drawn by the dashboard's own code (format.js checkCard)
   function drawCheck(card, check, period) {
-    var r = (check.by_period || {})[period];
-    var badge = card.querySelector(".badge"), lead = card.querySelector(".lead"), figures = card.querySelector(".figures");
-    card.setAttribute("data-status", r ? r.status : "");
-    card.setAttribute("data-period", period);
-    badge.className = "badge" + (r ? " " + r.status : "");
-    badge.textContent = !r ? "" : r.status === "not_configured" ? "not configured" : r.status;
-    lead.textContent = r ? format.reconSentence(r, check.label, check.counts) : "Not reconciled for " + period + " yet.";
-    var f = function (v) { return check.counts ? format.number(v, 0) : format.money(v, undefined, true); };
-    figures.textContent = r && (r.expected !== null || r.actual !== null)
-      ? "expected " + f(r.expected) + " · actual " + f(r.actual) + " · difference " + f(r.difference) : "";
+    var drawn = format.checkCard((check.by_period || {})[period], check.label, check.counts, period, check.check_id);
+    drawn.setAttribute("data-check-index", card.getAttribute("data-check-index"));
+    drawn.setAttribute("data-period", period);
+    card.replaceWith(drawn);
   }
+
+  // a click on a statement line: the dashboard opens the journal lines behind it from its embedded
+  // explanations; a view carries none, so the panel says where to see them for that line and month
+  var STATEMENT_ARG = { income_statement: "income", balance_sheet: "balance", cash_flow: "cash" };
+  function explainLine(button) {
+    var row = button.closest("tr"), section = button.closest(".view-statement");
+    var select = document.getElementById("period-select");
+    var period = select ? select.value : "";
+    var statement = section.getAttribute("data-statement"), rollup = section.getAttribute("data-rollup");
+    var command = "closeboard explain --statement " + (STATEMENT_ARG[statement] || statement) +
+      " --line " + row.getAttribute("data-line") + (rollup === "subtype" ? " --rollup subtype" : "") +
+      (period ? " --period " + period : "");
+    var panel = document.getElementById("explain");
+    if (!panel) {
+      panel = cell("div", { id: "explain", class: "explain-panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "explain-title" }, "");
+      var inner = panel.appendChild(cell("div", { class: "explain-inner" }, ""));
+      var close = inner.appendChild(cell("button", { type: "button", class: "explain-close", "aria-label": "Close the explanation" }, "Close"));
+      inner.appendChild(cell("h2", { id: "explain-title" }, ""));
+      inner.appendChild(cell("div", { class: "explain-body" }, ""));
+      close.addEventListener("click", function () { panel.hidden = true; if (panel.opener) panel.opener.focus(); });
+      panel.addEventListener("keydown", function (e) { if (e.key === "Escape") close.click(); });
+      document.body.appendChild(panel);
+    }
+    panel.opener = button;
+    panel.setAttribute("data-line", row.getAttribute("data-line"));
+    panel.querySelector("h2").textContent = button.textContent + " — " + section.querySelector("h2").textContent + (period ? ", " + period : "");
+    var body = panel.querySelector(".explain-body");
+    body.textContent = "";
+    body.appendChild(cell("p", { class: "explain-doc" }, "This page does not carry the journal lines behind its statements. " +
+      "To see what this line adds up (its accounts, then the journal lines summing to the figure), click it on the main page " +
+      "(reports/latest.html, or `closeboard serve`) or run:"));
+    body.appendChild(cell("pre", { class: "explain-sql explain-command" }, command));
+    panel.hidden = false;
+    panel.querySelector(".explain-close").focus();
+  }
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest(".view-statement-table .line-explain");
+    if (button) explainLine(button);
+  });
+
   var select = document.getElementById("period-select");
   if (select) select.addEventListener("change", function () { showPeriod(select.value); });
   if (select && data.checks.length) showPeriod(select.value);  // the check cards' sentences

@@ -26,6 +26,16 @@ def peak_rss_mib(pid: int | str = "self") -> float | None:
     return None
 
 
+def reset_peak_rss() -> None:
+    """Set this process's VmHWM back to its current RSS (Linux >= 4.0: "5" to /proc/self/clear_refs),
+    so that `peak_rss_mib()` is the peak of what runs next; where the kernel refuses, it stays the
+    process's lifetime peak."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
 def current_rss_mib(pid: int | str = "self") -> float | None:
     """VmRSS of a live process in MiB."""
     try:

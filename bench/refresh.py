@@ -1,6 +1,7 @@
 """Refresh benchmark: a whole `refresh` at scale, cold and incremental, with time per step and peak memory.
 
     uv run --frozen python bench/refresh.py [--scale 100] [--repeat 1] [--keep DIR] [--as-of 2026-11-24]
+                                            [--one-process]
 
 Generates the demo company at the given scale (default 100: 1.14M journal lines; `--scale 1` for a
 quick run) into a fresh data home with the demo's closeboard.yaml, then times, each as the refresh job
@@ -9,11 +10,21 @@ run by `closeboard refresh` (the bundled servers over stdio) in a fresh process 
   2. unchanged: a refresh with nothing changed at the sources;
   3. new entry: a refresh after one new journal entry dated today (the open month);
   4. backdated: a refresh after one entry dated in a closed month (three months back, signed off
-     with `closeboard close` before it, not timed), which restates it.
+     with the close job, as `closeboard close` runs it, before it, not timed), which restates it.
 For each: the wall time of the job, its steps' times (the Dagster run's step stats, slowest first)
 with closeboard's largest RSS sampled (every 0.1 s) while each step ran, and peak RSS read in each
 process (/proc/<pid>/status VmHWM): closeboard's process and each MCP server it started. With --repeat N, steps 2-4 are repeated N times (each time with another new entry)
 and medians printed too. Targets (issue 21): unchanged and new entry <= 5 s, cold <= 30 s, 1 GiB.
+
+--one-process runs every scenario (and the sign-off) one after another in a single benchmark process
+instead of one each (what the test suite does, at scale 1): each scenario's time, steps and servers
+are measured the same way (every refresh starts its own stdio servers), and closeboard's peak RSS is
+reset before each (/proc/self/clear_refs), so it is that scenario's. What differs from fresh
+processes: what a process pays once (importing Dagster's run machinery, great-expectations, warm
+caches) is paid by the first scenario only, so the later ones are faster than a `closeboard refresh`
+would be; the allocator keeps what earlier scenarios freed, so a scenario's peak RSS starts from a
+larger base; and the "largest waited child" is the largest of all scenarios so far, the sign-off's
+included (Chromium printing the closed version's PDF).
 Figures only: nothing here asserts. The machine is shared: repeat and compare.
 """
 
@@ -32,7 +43,7 @@ from datetime import date
 from pathlib import Path
 
 import yaml
-from proc_stats import ChildPeaks, peak_rss_mib, waited_children_peak_mib
+from proc_stats import ChildPeaks, peak_rss_mib, reset_peak_rss, waited_children_peak_mib
 
 from connectors.periods import month_start, period_of, shift
 
@@ -65,14 +76,16 @@ def add_entry(home: Path, entry_id: str, day: date) -> None:
         f.write(f"{entry_id},2,{day.isoformat()},2200,0.00,250.00,USD,,bench entry,,,\n")
 
 
-def child(home: Path) -> None:
-    """One refresh in this (fresh) process, as `closeboard refresh` runs it; prints one JSON line."""
-    os.environ["CLOSEBOARD_HOME"] = str(home)
-    os.environ["CLOSEBOARD_CONFIG"] = str(home / "closeboard.yaml")
+ANSWER = "@bench "  # the start of the benchmark process's answer lines (anything else it prints is not one)
+
+
+def measure(home: Path) -> dict:
+    """One refresh in this process, as `closeboard refresh` runs it: its time, steps and peaks."""
     from pipelines.instance import instance
     from pipelines.runner import execute
     from warehouse.home import Home
 
+    reset_peak_rss()  # this refresh's peak, not an earlier scenario's (in a fresh process: the imports')
     with ChildPeaks() as sampler:
         started = time.perf_counter()
         outcome = execute("refresh", Home(home), config=home / "closeboard.yaml")
@@ -85,31 +98,95 @@ def child(home: Path) -> None:
         for s in stats
         if s.start_time
     }
-    print(
-        json.dumps(
-            {
-                "success": outcome.success,
-                "errors": outcome.errors,
-                "seconds": seconds,
-                "steps": steps,
-                "rss_mib": peak_rss_mib(),
-                "servers_mib": sampler.peaks,
-                "waited_children_mib": waited_children_peak_mib(),
-            }
+    return {
+        "success": outcome.success,
+        "errors": outcome.errors,
+        "seconds": seconds,
+        "steps": steps,
+        "rss_mib": peak_rss_mib(),
+        "servers_mib": sampler.peaks,
+        "waited_children_mib": waited_children_peak_mib(),
+    }
+
+
+def sign_off(home: Path, period: str) -> dict:
+    """`closeboard close PERIOD --by bench --override ...` in this process (the CLI's own runner)."""
+    from pipelines.close import close_run_config
+    from pipelines.runner import execute
+    from warehouse.home import Home
+
+    run_config = close_run_config(period, "bench", "benchmark sign-off")
+    outcome = execute("close_period", Home(home), run_config=run_config, config=home / "closeboard.yaml")
+    return {"success": outcome.success, "errors": outcome.errors}
+
+
+def child(home: Path) -> None:
+    """The benchmark process: runs each command read from stdin (`refresh`, `close PERIOD`) in turn,
+    as the CLI runs it, and prints one answer line (ANSWER + JSON) for each."""
+    os.environ["CLOSEBOARD_HOME"] = str(home)
+    os.environ["CLOSEBOARD_CONFIG"] = str(home / "closeboard.yaml")
+    for line in sys.stdin:
+        command, *args = line.split()
+        result = measure(home) if command == "refresh" else sign_off(home, *args)
+        print(ANSWER + json.dumps(result), flush=True)
+
+
+class Process:
+    """A benchmark process of its own (`--child HOME`), asked one command at a time."""
+
+    def __init__(self, home: Path) -> None:
+        self.stderr = tempfile.TemporaryFile("w+", encoding="utf-8")  # read back when it fails
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--child", str(home)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            cwd=REPO,
         )
-    )
+
+    def ask(self, *command: str) -> dict:
+        """Run `command` in the process; its answer, or SystemExit with the process's error output."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(" ".join(command) + "\n")
+        self.proc.stdin.flush()
+        for line in self.proc.stdout:
+            if line.startswith(ANSWER):
+                result = json.loads(line[len(ANSWER) :])
+                break
+        else:
+            self.stderr.seek(0)
+            raise SystemExit(f"the benchmark process failed ({self.proc.wait()}):\n{self.stderr.read()[-4000:]}")
+        if not result["success"]:
+            raise SystemExit(f"{' '.join(command)} failed: {result['errors']}")
+        return result
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()  # the end of its commands: it exits
+        self.proc.wait(timeout=600)
+        self.stderr.close()
 
 
-def refresh(home: Path) -> dict:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", str(home)], capture_output=True, text=True, check=False, cwd=REPO
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"the refresh process failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    if not result["success"]:
-        raise SystemExit(f"the refresh failed: {result['errors']}")
-    return result
+class Runner:
+    """Asks each command of a fresh process of its own, or, `one_process`, all of the same process."""
+
+    def __init__(self, home: Path, one_process: bool) -> None:
+        self.home = home
+        self.shared = Process(home) if one_process else None
+
+    def ask(self, *command: str) -> dict:
+        if self.shared is not None:
+            return self.shared.ask(*command)
+        fresh = Process(self.home)
+        try:
+            return fresh.ask(*command)
+        finally:
+            fresh.close()
+
+    def close(self) -> None:
+        if self.shared is not None:
+            self.shared.close()
 
 
 def report(name: str, result: dict) -> None:
@@ -135,6 +212,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="repeat the incremental refreshes; print medians")
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 24))
     parser.add_argument("--keep", type=Path, help="build the data home here and keep it (default: a temporary one)")
+    parser.add_argument(
+        "--one-process", action="store_true", help="every scenario in one process (see above: what differs)"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -145,49 +225,33 @@ def main() -> None:
     if args.keep and (home / "warehouse.duckdb").exists():
         raise SystemExit(f"{home} already holds a warehouse: --keep takes a new folder (the first refresh is cold)")
     home.mkdir(parents=True, exist_ok=True)
+    runner: Runner | None = None
     try:
         prepare(home, args.scale, args.as_of)
-        report("cold", refresh(home))
+        runner = Runner(home, args.one_process)
+        report("cold", runner.ask("refresh"))
         period = shift(period_of(args.as_of), -3)
         closed = month_start(period)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pipelines.cli",
-                "--home",
-                str(home),
-                "--config",
-                str(home / "closeboard.yaml"),
-                "close",
-                period,
-                "--by",
-                "bench",
-                "--override",
-                "benchmark sign-off",
-            ],
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-            timeout=3600,
-        )
+        runner.ask("close", period)
         print(f"(signed off {period}, not timed)")
         timings: dict[str, list[float]] = {"unchanged": [], "new entry": [], "backdated": []}
         for rep in range(args.repeat):
-            result = refresh(home)
+            result = runner.ask("refresh")
             report("unchanged", result)
             timings["unchanged"].append(result["seconds"])
             add_entry(home, f"JE-BENCH-NEW-{rep + 1}", args.as_of)
-            result = refresh(home)
+            result = runner.ask("refresh")
             report("new entry", result)
             timings["new entry"].append(result["seconds"])
             add_entry(home, f"JE-BENCH-OLD-{rep + 1}", closed.replace(day=20))
-            result = refresh(home)
+            result = runner.ask("refresh")
             report("backdated", result)
             timings["backdated"].append(result["seconds"])
         if args.repeat > 1:
             print("medians: " + ", ".join(f"{name} {statistics.median(s):.2f} s" for name, s in timings.items()))
     finally:
+        if runner is not None:
+            runner.close()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
 

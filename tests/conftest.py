@@ -120,12 +120,29 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Path
     """A data home as `closeboard demo --as-of AS_OF` leaves it (the demo data and its closeboard.yaml,
     the warehouse and its read copy, the page, every ended month's snapshot version, the refresh run
     in the home's Dagster instance), built in this process by the CLI's own runner with the bundled
-    servers in memory (test_cli_smoke compares it with the CLI's). Read-only: copy it to change it."""
+    servers in memory (test_cli_smoke compares it with the CLI's). Read-only: copy it to change it.
+    Under pytest-xdist the workers share one: the first to need it builds it, under a file lock, in
+    the run's temporary folder (each run has its own), and the others wait for it."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return _build_demo_home(demo_data, tmp_path_factory.mktemp("demo-home"))
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, above each worker's own
+    home, ready = shared / "demo-home", shared / "demo-home.ready"
+    with FileLock(shared / "demo-home.lock"):
+        if not ready.exists():
+            shutil.rmtree(home, ignore_errors=True)  # what a worker whose build failed left
+            _build_demo_home(demo_data, home)
+            ready.touch()
+    return home
+
+
+def _build_demo_home(demo_data: Path, home: Path) -> Path:
     from pipelines.resources import SourcesResource
     from pipelines.runner import execute
     from warehouse.home import Home
 
-    home = demo_home_at(demo_data, tmp_path_factory.mktemp("demo-home"))
+    demo_home_at(demo_data, home)
     outcome = execute("refresh", Home(home), config=home / "closeboard.yaml", sources=SourcesResource(in_memory=True))
     assert outcome.success, f"the demo refresh failed in process: {outcome.errors}"
     return home
@@ -140,6 +157,25 @@ def read(home: Path, query: str, params: list | None = None) -> list[tuple]:
         return con.execute(query, params or []).fetchall()
     finally:
         con.close()
+
+
+def assert_kpis_match_reference(home: Path, demo_dir: Path) -> None:
+    """mart_kpis of `home` equals, every period and KPI to the cent, the independent computation
+    (tests/reference.py) from the demo data files under `demo_dir`."""
+    from tests.reference import reference_kpis
+
+    expected = reference_kpis(demo_dir, FIRST_PERIOD, AS_OF)
+    actual: dict[str, dict[str, Decimal | None]] = {}
+    for period, kpi, value in read(home, "select period, kpi, value from mart_kpis"):
+        actual.setdefault(period, {})[kpi] = value
+    assert sorted(actual) == sorted(expected)
+    mismatches = [
+        (period, kpi, actual[period].get(kpi), value)
+        for period, kpis in expected.items()
+        for kpi, value in kpis.items()
+        if actual[period].get(kpi) != value
+    ]
+    assert not mismatches, f"mart_kpis differs from the reference: {mismatches[:10]}"
 
 
 def free_port() -> int:
@@ -193,23 +229,33 @@ def spawn_closeboard(
     )
 
 
+@pytest.fixture(scope="module")
+def smtp() -> Iterator:
+    """(the inbox, the port) of an SMTP server (aiosmtpd) on 127.0.0.1 for the module (tests/mail.py)."""
+    from tests.mail import smtp_server
+
+    yield from smtp_server()
+
+
+@pytest.fixture(scope="module")
+def hooks() -> Iterator:
+    """(what was posted, the URL) of a webhook receiver on 127.0.0.1 for the module (tests/mail.py)."""
+    from tests.mail import webhook_receiver
+
+    yield from webhook_receiver()
+
+
 @pytest.fixture
 def http_server() -> Iterator:
     """Start a bundled server over streamable HTTP: `start(module, data_dir) -> url`."""
+    from tests.servers import start_http_server  # it imports this module's process helpers
+
     procs: list[subprocess.Popen] = []
 
     def start(module: str, data_dir: Path) -> str:
-        port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module, "--data", str(data_dir), "--http", str(port)],
-            cwd=REPO,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        proc, base = start_http_server(module, data_dir)
         procs.append(proc)
-        wait_for_port(port, proc)
-        return f"http://127.0.0.1:{port}/mcp"
+        return f"{base}/mcp"
 
     yield start
     for proc in procs:

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from tests.conftest import FAST_RETRIES, REPO, cli_env, cli_in_process, copy_home, free_port, read, stop_process
-from tests.connectors.test_auth import start_server
+from tests.servers import start_oauth_bank
 
 pytestmark = pytest.mark.slow  # the CLI as subprocesses against the bank server over HTTP with OAuth
 
@@ -127,7 +127,7 @@ def run(home: Path, outputs: list[str], *args: str, in_process: bool = False):  
 @pytest.fixture
 def oauth_home(demo_home: Path, tmp_path: Path):  # noqa: ANN201
     home = copy_home(demo_home, tmp_path / "home")
-    proc, base = start_server(home / "demo")
+    proc, base = start_oauth_bank(home / "demo")
     config = yaml.safe_load((home / "closeboard.yaml").read_text())
     config["connectors"]["bank"]["server"] = {"url": f"{base}/mcp"}
     config["connectors"]["bank"]["auth"] = {"kind": "oauth", "scopes": ["bank:read"]}  # redirect: at login

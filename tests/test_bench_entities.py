@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 
 from pipelines.entities import demo_entities
-from tests.test_bench_smoke import bench
+from tests.conftest import bench
 
 AS_OF = date(2026, 11, 24)
 

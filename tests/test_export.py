@@ -1,14 +1,14 @@
 """Exports (issue 20): `closeboard export --period P [--version N] --pdf FILE --xlsx FILE` and the closed
 version's PDF archived beside its page after a sign-off.
 
-One copy of the session's demo home: a month is closed (its PDF archived by Debian's Chromium), a second
-is closed with no Chromium (the close stands and says the PDF was not archived); the PDF's text
+One copy of the session's demo home, the CLI's commands run in this process (click's runner): a month
+is closed (its PDF archived by Debian's Chromium), a second is closed with no Chromium (the close
+stands and says the PDF was not archived); the PDF's text
 (pdftotext, Debian's poppler-utils) and the workbook read back with openpyxl are held to the
 warehouse's figures, to the cent."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -20,15 +20,14 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from pipelines.cli import main
-from reports.formatting import money
-from tests.conftest import closeboard, read
+from tests.conftest import cli_in_process, copy_home, read
+from tests.pdf import COMPANY, assert_pack_pdf, pdf_text, statement_lines
 
-pytestmark = pytest.mark.slow  # closes through the CLI, Chromium prints, pdftotext reads
+pytestmark = pytest.mark.slow  # Chromium prints, pdftotext reads
 
 PERIOD = "2026-04"  # closed with Chromium: its PDF is archived
 NO_CHROMIUM = "2026-03"  # closed with $CLOSEBOARD_CHROMIUM naming nothing: no PDF, the close stands
 SIGNER = "Ada Lovelace"
-COMPANY = "Demo Co"
 CENT = Decimal("0.01")
 
 
@@ -46,9 +45,9 @@ def closed(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Closed:
     if shutil.which("pdftotext") is None:
         pytest.fail("pdftotext is missing: apt-get install -y poppler-utils (.ci/run does it)")
     home = tmp_path_factory.mktemp("export") / "home"
-    shutil.copytree(demo_home, home, ignore=shutil.ignore_patterns("*.lock", "*.owner"))
-    out = closeboard("close", PERIOD, "--by", SIGNER, home=home)
-    no_chromium = closeboard(
+    copy_home(demo_home, home)
+    out = cli_in_process("close", PERIOD, "--by", SIGNER, home=home)
+    no_chromium = cli_in_process(
         "close",
         NO_CHROMIUM,
         "--by",
@@ -61,39 +60,6 @@ def closed(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Closed:
         home, "select version, page_path from close_snapshots where period = ? and status = 'closed'", [PERIOD]
     )
     return Closed(home, out.stdout, no_chromium, version, page_path)
-
-
-def pdf_text(path: Path) -> str:
-    return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-
-
-def statement_lines(home: Path, period: str) -> list[tuple]:
-    return read(
-        home,
-        "select statement, rollup, line_id, kind, amount, prior_month, prior_year, ytd "
-        "from mart_statements where period = ? order by statement, rollup, line_order",
-        [period],
-    )
-
-
-def assert_pack_pdf(text: str, home: Path, period: str, version: int, status: str) -> None:
-    pages = [p for p in text.split("\f") if p.strip()]
-    assert len(pages) > 1
-    for number, page in enumerate(pages, start=1):  # every page names the pack and is numbered
-        assert f"{COMPANY} · {period} · snapshot v{version} {status}" in page, f"page {number}:\n{page[:400]}"
-        assert re.search(r"data as of .*erp \d{4}-\d{2}-\d{2}", page), f"page {number}"
-        assert f"page {number} of {len(pages)}" in page, f"page {number}"
-    for hidden in ("Reload data", f"{period} — ", "To refresh these figures"):  # no controls on paper
-        assert hidden not in text
-    # the statements' figures, exactly as the page formats them (by account, the page's default rollup)
-    shown = [row for row in statement_lines(home, period) if row[1] == "account" and row[3] != "heading"]
-    assert shown
-    for statement, _, line_id, _, *figures in shown:
-        for value in figures:
-            if value is not None:
-                assert money(value, "USD", cents=True) in text, (statement, line_id, value)
 
 
 def test_a_close_archives_the_closed_versions_pdf_beside_its_page(closed: Closed) -> None:
@@ -117,7 +83,7 @@ def test_a_close_without_chromium_stands_and_says_the_pdf_was_not_archived(close
 
 def test_export_writes_the_pdf_and_a_workbook_of_numbers_equal_to_the_warehouse(closed: Closed, tmp_path: Path) -> None:
     pdf, xlsx = tmp_path / "pack.pdf", tmp_path / "pack.xlsx"
-    out = closeboard("export", "--period", PERIOD, "--pdf", str(pdf), "--xlsx", str(xlsx), home=closed.home)
+    out = cli_in_process("export", "--period", PERIOD, "--pdf", str(pdf), "--xlsx", str(xlsx), home=closed.home)
     assert f"{PERIOD} v{closed.version} closed" in out.stdout
     assert_pack_pdf(pdf_text(pdf), closed.home, PERIOD, closed.version, "closed")
 

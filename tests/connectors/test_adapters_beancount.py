@@ -26,13 +26,12 @@ from connectors.client import ConnectorError, SourceSession
 from connectors.config import ConfigError, parse_config
 from connectors.pull import SourcePull, pull_source
 from pipelines.ingest import Ingested, ingest_source
+from tests.connectors.beancount_mcp import FIXTURES, UVX_ARGS, raw_config
 from tests.connectors.uvx import require_uvx
 from warehouse.db import ensure_schema
 from warehouse.home import Home
 from warehouse.models import build_marts
 
-UVX_ARGS = ["--with", "mcp<2", "--from", "beancount-mcp", "beancount-mcp"]
-FIXTURES = Path(__file__).parent / "fixtures" / "beancount"
 CUT = 200  # beancount-mcp 0.1.1 keeps rows[:200]
 CENT = Decimal("0.01")
 OPEN = {  # account -> currencies of its open directive
@@ -123,25 +122,6 @@ def write_ledger(path: Path) -> Counter[str]:
     postings["2026-03"] += 4
     path.write_text("".join(parts), encoding="utf-8")
     return postings
-
-
-def server(uvx: str, ledger: Path) -> dict[str, Any]:
-    return {"command": uvx, "args": [*UVX_ARGS, "--transport", "stdio", str(ledger)]}
-
-
-def raw_config(uvx: str, ledger: Path, *, allow: list[str] | None = None, **options: Any) -> dict[str, Any]:
-    return {
-        "company": {"name": "Beancount Co", "currency": "USD", "first_period": "2026-01"},
-        "connectors": {
-            "erp": {
-                "adapter": "beancount",
-                "server": server(uvx, ledger),
-                "allow_tools": allow or ["beancount_query"],
-                "client": {"call_timeout_s": 120, "retries": 1, "backoff_s": 0.01},
-                "options": {"currency": "USD", **options},
-            }
-        },
-    }
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import queue
-import signal
 import socket
 import stat
 import subprocess
@@ -38,40 +37,10 @@ from connectors.auth import login as login_module
 from connectors.auth.login import LoginError, login, logout, status
 from connectors.client import AuthRequired, CallLog, ConnectorError, SourceSession
 from connectors.config import ConfigError, parse_config
-from tests.conftest import REPO, free_port, wait_for_port
+from tests.conftest import REPO, free_port, stop_process
+from tests.servers import start_oauth_bank
 
 CLIENT_ID, CLIENT_SECRET = "closeboard-test-client", "pre-registered-secret-9f1c2ab7"
-
-
-def start_server(data: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    full = {**os.environ, "CLOSEBOARD_OAUTH_TEST_HOOKS": "1", **env}
-    for attempt in range(3):
-        port = free_port()  # picked right before the server binds it; another port if it was taken meanwhile
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "connectors.servers.bank", "--data", str(data), "--http", str(port), "--oauth"],
-            cwd=REPO,
-            env=full,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for_port(port, proc)
-        except AssertionError:
-            stop(proc)
-            if proc.returncode is None or attempt == 2:
-                raise
-            continue
-        return proc, f"http://127.0.0.1:{port}"
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 # the pre-registered client's redirect URI: the server accepts it on any loopback port (RFC 8252 7.3), so
@@ -86,20 +55,20 @@ def redirect_uri() -> str:
 @pytest.fixture(scope="module")
 def server(demo_data: Path) -> Iterator[str]:
     """Dynamic registration on, plus one pre-registered client (authorization code and client credentials)."""
-    proc, base = start_server(
+    proc, base = start_oauth_bank(
         demo_data,
         CLOSEBOARD_OAUTH_CLIENT_ID=CLIENT_ID,
         CLOSEBOARD_OAUTH_CLIENT_SECRET=CLIENT_SECRET,
         CLOSEBOARD_OAUTH_REDIRECT_URIS=REGISTERED_REDIRECT,
     )
     yield base
-    stop(proc)
+    stop_process(proc)
 
 
 @pytest.fixture(scope="module")
 def closed_server(demo_data: Path) -> Iterator[str]:
     """No registration endpoint: only the pre-registered client can sign in."""
-    proc, base = start_server(
+    proc, base = start_oauth_bank(
         demo_data,
         CLOSEBOARD_OAUTH_REGISTRATION="0",
         CLOSEBOARD_OAUTH_CLIENT_ID=CLIENT_ID,
@@ -107,7 +76,7 @@ def closed_server(demo_data: Path) -> Iterator[str]:
         CLOSEBOARD_OAUTH_REDIRECT_URIS=REGISTERED_REDIRECT,
     )
     yield base
-    stop(proc)
+    stop_process(proc)
 
 
 def counters(base: str) -> dict[str, Any]:

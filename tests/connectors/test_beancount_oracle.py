@@ -53,7 +53,7 @@ from beanquery.query import run_query
 from connectors.config import parse_config
 from pipelines import progress
 from pipelines.ingest import Ingested, ingest_source
-from tests.connectors.test_adapters_beancount import FIXTURES, UVX_ARGS, raw_config
+from tests.connectors.beancount_mcp import FIXTURES, UVX_ARGS, raw_config
 from tests.connectors.uvx import require_uvx
 from warehouse.db import ensure_schema
 from warehouse.home import Home

@@ -220,10 +220,11 @@ def test_without_a_home_nothing_is_pinned(tmp_path: Path) -> None:
 
 def test_cli_check_reports_pins_and_accept_records_the_offered_definitions(demo_home: Path, tmp_path: Path) -> None:
     """On a copy of the demo home: the demo's first run approved every allow-listed tool; an approval
-    that no longer matches the server fails `connectors check` until `--accept`."""
+    that no longer matches the server fails `connectors check` until `--accept` (the CLI's commands
+    in this process, the servers over stdio)."""
     import shutil
 
-    from tests.conftest import closeboard
+    from tests.conftest import cli_in_process
 
     home = tmp_path / "home"
     shutil.copytree(
@@ -249,7 +250,7 @@ def test_cli_check_reports_pins_and_accept_records_the_offered_definitions(demo_
     config_file = tmp_path / "closeboard.yaml"
     config_file.write_text(yaml.safe_dump(raw), encoding="utf-8")
 
-    proc = closeboard("--config", str(config_file), "connectors", "check", home=home, check=False)
+    proc = cli_in_process("--config", str(config_file), "connectors", "check", home=home, check=False)
     assert proc.returncode == 1, proc.stdout
     assert "  tool list_opportunities: allow-listed, read-only, used, changed" in proc.stdout
     assert f"pin: tool list_opportunities: changed ({entry['sha256'][:12]} -> " in proc.stdout
@@ -265,14 +266,14 @@ def test_cli_check_reports_pins_and_accept_records_the_offered_definitions(demo_
     for name in ("warehouse.duckdb", "warehouse.read.duckdb"):
         shutil.copy2(demo_home / name, home / name)
     page_before = (home / "reports" / "latest.html").read_bytes()
-    proc = closeboard("refresh", home=home, check=False)
+    proc = cli_in_process("refresh", home=home, check=False)
     assert proc.returncode == 1
     said = " ".join(proc.stderr.split())  # the progress console wraps long lines
     assert "crm" in said and "'list_opportunities' changed its definition" in said
     assert "closeboard connectors check --accept crm" in said
     assert (home / "reports" / "latest.html").read_bytes() == page_before
 
-    proc = closeboard("--config", str(config_file), "connectors", "check", "--accept", "crm", home=home)
+    proc = cli_in_process("--config", str(config_file), "connectors", "check", "--accept", "crm", home=home)
     assert "  tool list_opportunities: allow-listed, read-only, used, approved (changed accepted)" in proc.stdout
     assert "crm (builtin.crm): ok" in proc.stdout
     accepted = json.loads(path.read_text(encoding="utf-8"))

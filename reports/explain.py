@@ -500,13 +500,24 @@ def _explain_node(ctx: _Context, node: Node, period: str, value: Decimal | None 
     return out
 
 
-def _sources(ctx: _Context) -> list[dict[str, Any]]:
+# what the offline page says of each MCP call (the first few are named, all are counted): a table
+# pulled whole makes a call per page, so its calls' times, sizes and cursors would grow the page with
+# the ledger; `closeboard explain` and the served page give them whole
+PAGE_CALL_FIELDS = ("tool", "page", "items", "status")
+
+
+def _sources(ctx: _Context, fields: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """The loads of the tables the explained figures read, each with its MCP calls (only `fields` of
+    each call when given)."""
     loads = _run(ctx.con, _query("explain_sources.sql"), {"tables": sorted(ctx.tables)})
     out = []
     for load in loads:
         calls = _run(ctx.con, _query("explain_calls.sql"), {"table": load["table_name"]})
         out.append(
-            {**{k: _plain(v) for k, v in load.items()}, "calls": [{k: _plain(v) for k, v in c.items()} for c in calls]}
+            {
+                **{k: _plain(v) for k, v in load.items()},
+                "calls": [{k: _plain(v) for k, v in c.items() if fields is None or k in fields} for c in calls],
+            }
         )
     return out
 
@@ -859,7 +870,7 @@ def page_explanations(con: duckdb.DuckDBPyConnection, periods: list[str], *, lim
         "model": model.path,
         "kpis": shapes,
         "figures": figures,
-        "sources": _sources(ctx),
+        "sources": _sources(ctx, PAGE_CALL_FIELDS),
         "accounts": accounts,
     }
 

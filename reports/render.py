@@ -34,7 +34,7 @@ from markupsafe import Markup
 
 from connectors.plain import write_atomic
 from reports import formatting
-from reports.tables import table_top
+from reports.tables import open_documents_once, table_top
 from warehouse.checks import CHECKS
 from warehouse.models import load_functions
 
@@ -235,10 +235,15 @@ def _check_columns(con: duckdb.DuckDBPyConnection, section: Mapping[str, Any]) -
 
 
 def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any]:
-    spec = layout(ctx.view)
     tables = existing_tables(con)
     load_functions(con)  # the warehouse's calendar(), open_documents() and div_round2
     con.execute(query_text("_kpis_through.sql"))
+    with open_documents_once(con, tables):  # computed once for the tables and charts that read them
+        return _page_data(con, ctx, tables)
+
+
+def _page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext, tables: set[str]) -> dict[str, Any]:
+    spec = layout(ctx.view)
     datasets: dict[str, dict[str, Any]] = {}
 
     def dataset(name: str) -> dict[str, Any]:

@@ -10,18 +10,47 @@ one result (`union all by name`, told apart by `_cb_part`) and are split here.
 
 `full_table` is every row of one table (of one period): what the served page shows in place of the
 top rows.
+
+`open_documents_once` computes the warehouse's open_documents() once for a whole render, where the
+page's tables and charts would each compute it again.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
 
 DEFAULT_TABLE_ROWS = 50
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+# what open_documents() reads: without them the macro fails, and so would every query over it
+OPEN_DOCUMENTS_READS = {"erp_invoices", "erp_bills", "erp_payments", "run_context"}
+
+
+@contextmanager
+def open_documents_once(con: duckdb.DuckDBPyConnection, tables: set[str]) -> Iterator[None]:
+    """Inside the block, open_documents() on `con` reads one copy computed on entry (a temp table:
+    reports/queries/_open_documents_once.sql) instead of computing the open documents again for each
+    query; on exit the warehouse's macro is back and the copy dropped, so later readers on the same
+    connection (a run's next step) compute them from the tables as they are then. Expects
+    load_functions(con) done; does nothing when the warehouse has no documents yet."""
+    from reports.render import query_text
+    from warehouse.models import load_functions
+
+    if not OPEN_DOCUMENTS_READS <= tables:
+        yield
+        return
+    con.execute(query_text("_open_documents_once.sql"))
+    try:
+        yield
+    finally:
+        load_functions(con)
+        con.execute("drop table if exists temp.page_open_documents")
 
 
 def _ident(name: str) -> str:
@@ -46,6 +75,44 @@ def _top_order(section: Mapping[str, Any]) -> str:
     return ", ".join(terms)
 
 
+def _drawn(section: Mapping[str, Any]) -> set[str]:
+    """The columns a table section's rows need on the page: its columns, period, currency, facet and
+    the columns it is sorted and cut by."""
+    named = {c["name"] for c in section["columns"]} | set(_groups(section))
+    named |= {(section.get(k) or {}).get("column") for k in ("sort", "top")} | {section.get("currency_column")}
+    return named - {None}
+
+
+# `max(x, n)` takes n below a million; a cut that large is no cut
+_MAX_CUT = 100_000
+
+
+def _cut(section: Mapping[str, Any], groups: list[str], limit: int) -> str:
+    """The CTE `_cb_candidates`: the rows that can be among the first `limit` of their period (and
+    facet), so that only those are ordered whole (ordering every row by every column cost each large
+    table most of its time at scale 100). A row comes after at least `limit` others when its first
+    order key is beyond the `limit`-th value of that key in its group (`max(key, limit)` gives the
+    largest values; ascending, `min`); blanks, ordered last, stay candidates. Ties stay: the whole
+    order then chooses among them, as it did among all the rows."""
+    if limit >= _MAX_CUT:
+        return "_cb_candidates as (select * from _cb_base),"
+    order = section.get("top") or section.get("sort") or {"column": section["columns"][0]["name"]}
+    column = _ident(order["column"])
+    key, of_b = (f"abs({column})", f"abs(b.{column})") if order.get("abs") else (column, f"b.{column}")
+    top, edge, beyond = ("max", "list_min", ">=") if order.get("descending") else ("min", "list_max", "<=")
+    on = " and ".join(f"c.{g} is not distinct from b.{g}" for g in groups) or "true"
+    return f"""_cb_cut as (
+            select {"".join(g + ", " for g in groups)}{edge}({top}({key}, {limit})) as _cb_edge
+            from _cb_base
+            {"group by all" if groups else ""}
+        ),
+        _cb_candidates as (
+            select b.* from _cb_base as b
+            inner join _cb_cut as c on {on}
+            where {of_b} is null or {of_b} {beyond} c._cb_edge
+        ),"""
+
+
 def table_rows(section: Mapping[str, Any], spec: Mapping[str, Any]) -> int:
     return int(section.get("rows", spec.get("table_rows", DEFAULT_TABLE_ROWS)))
 
@@ -54,6 +121,23 @@ def _body(section: Mapping[str, Any]) -> str:
     from reports.render import query_text  # render imports this module: imported here, not at the top
 
     return query_text(section["query"]).strip().rstrip(";")
+
+
+# a query's closing ORDER BY: nothing after it but its terms (no parenthesis, literal, comment, LIMIT)
+_CLOSING_ORDER = re.compile(r"\border\s+by\s[^()'\"]*$", re.IGNORECASE)
+
+
+def _unordered(body: str) -> str:
+    """The query without its closing ORDER BY, which `table_top` does not need (it ranks the rows
+    itself): sorting every row of a materialized query first cost open invoices a third of its time
+    at scale 100. A query whose end is anything else, or whose rows the order picks (DISTINCT ON), is
+    left as it is."""
+    found = _CLOSING_ORDER.search(body)
+    if found is None or re.search(r"--|/\*|\b(limit|offset|fetch)\b", found.group(0), re.IGNORECASE):
+        return body
+    if re.search(r"\bdistinct\s+on\b", body, re.IGNORECASE):
+        return body
+    return body[: found.start()]
 
 
 def table_top(
@@ -77,11 +161,12 @@ def table_top(
     result = run_query(
         con,
         f"""
-        with _cb_base as materialized ({_body(section)}),
+        with _cb_base as materialized ({_unordered(_body(section))}),
+        {_cut(section, groups, limit)}
         _cb_top as (
             select *, 0 as _cb_part,
                 row_number() over ({partition}order by {_top_order(section)}) as _cb_rank
-            from _cb_base
+            from _cb_candidates
             qualify _cb_rank <= {limit}
         ),
         _cb_summary as (
@@ -99,7 +184,10 @@ def table_top(
     columns = result["columns"]
     at = {name: i for i, name in enumerate(columns)}
     part = at["_cb_part"]
-    own = columns[:part]  # the query's own columns come first (`union all by name` keeps the first part's order)
+    # the query's own columns come first (`union all by name` keeps the first part's order); the page
+    # embeds those it draws, sorts, filters or picks by (the served page's every row has them all)
+    drawn = _drawn(section)
+    own = [c for c in columns[:part] if c in drawn]
     summary_columns = [*_groups(section), "_currency", "_rows", *totals]
     summary_at = [at[c] for c in [*_groups(section), "_currency", "_cb_rows", *(f"_cb_sum_{t}" for t in totals)]]
     top_rows, summary_rows = [], []

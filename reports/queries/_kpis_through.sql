@@ -12,46 +12,70 @@
 create or replace temp macro kpis_through(m_start, m_through) as table
 with
 
-lines as (
+accounts as (
+    select a.account_id as account_id, a.type as type, a.subtype as subtype,
+    from erp_accounts as a
+),
+
+-- every account's debit and credit up to m_through, and within the month's days: balances need every
+-- posting, the P&L only the month's (one aggregate per account, not every line carried through)
+per_account as (
     select
-        jl.entry_id as entry_id,
-        jl.posted_date as posted_date,
-        jl.debit as debit,
-        jl.credit as credit,
-        a.type as type,
-        a.subtype as subtype,
+        jl.account_id as account_id,
+        sum(jl.debit - jl.credit) as balance_dc,
+        sum(jl.debit - jl.credit) filter (where jl.posted_date >= m_start) as month_dc,
     from erp_journal_lines as jl
-    inner join erp_accounts as a
-        on a.account_id = jl.account_id
     where jl.posted_date <= m_through
+    group by jl.account_id
+),
+
+-- the cash lines the burn counts (from two months before m_start), and of their entries those that
+-- also post to equity or debt (funding and loans, not burn)
+cash_lines as (
+    select jl.entry_id as entry_id, jl.posted_date as posted_date, jl.debit as debit, jl.credit as credit,
+    from erp_journal_lines as jl
+    inner join accounts as a
+        on a.account_id = jl.account_id
+    where a.subtype = 'cash'
+        and jl.posted_date >= (m_start::date - interval 2 month)
+        and jl.posted_date <= m_through
 ),
 
 financing_entries as (
-    select distinct l.entry_id as entry_id
-    from lines as l
-    where l.type = 'equity'
-        or (l.type = 'liability' and l.subtype = 'debt')
+    select distinct jl.entry_id as entry_id
+    from erp_journal_lines as jl
+    inner join accounts as a
+        on a.account_id = jl.account_id
+    semi join cash_lines as cl
+        on cl.entry_id = jl.entry_id
+    where jl.posted_date <= m_through
+        and (a.type = 'equity' or (a.type = 'liability' and a.subtype = 'debt'))
+),
+
+burn as (
+    select
+        sum(cl.credit - cl.debit) filter (where cl.posted_date >= m_start) as net_burn,
+        sum(cl.credit - cl.debit) as net_burn_3m,
+    from cash_lines as cl
+    anti join financing_entries as fe
+        on fe.entry_id = cl.entry_id
 ),
 
 figures as (
     select
-        coalesce(sum(l.credit - l.debit) filter (
-            where l.posted_date >= m_start and l.type = 'revenue'), 0) as revenue,
-        coalesce(sum(l.debit - l.credit) filter (
-            where l.posted_date >= m_start and l.type = 'expense' and l.subtype = 'cogs'), 0) as cogs,
-        coalesce(sum(l.debit - l.credit) filter (
-            where l.posted_date >= m_start and l.type = 'expense'
-                and l.subtype is distinct from 'cogs'), 0) as opex,
-        coalesce(sum(l.debit - l.credit) filter (where l.subtype = 'cash'), 0) as cash,
-        coalesce(sum(l.debit - l.credit) filter (where l.subtype = 'ar'), 0) as ar,
-        coalesce(sum(l.credit - l.debit) filter (where l.subtype = 'ap'), 0) as ap,
-        coalesce(sum(l.credit - l.debit) filter (
-            where l.posted_date >= m_start and l.subtype = 'cash'
-                and l.entry_id not in (select fe.entry_id from financing_entries as fe)), 0) as net_burn,
-        coalesce(sum(l.credit - l.debit) filter (
-            where l.posted_date >= (m_start::date - interval 2 month) and l.subtype = 'cash'
-                and l.entry_id not in (select fe.entry_id from financing_entries as fe)), 0) as net_burn_3m,
-    from lines as l
+        coalesce(sum(-pa.month_dc) filter (where a.type = 'revenue'), 0) as revenue,
+        coalesce(sum(pa.month_dc) filter (where a.type = 'expense' and a.subtype = 'cogs'), 0) as cogs,
+        coalesce(sum(pa.month_dc) filter (
+            where a.type = 'expense' and a.subtype is distinct from 'cogs'), 0) as opex,
+        coalesce(sum(pa.balance_dc) filter (where a.subtype = 'cash'), 0) as cash,
+        coalesce(sum(pa.balance_dc) filter (where a.subtype = 'ar'), 0) as ar,
+        coalesce(sum(-pa.balance_dc) filter (where a.subtype = 'ap'), 0) as ap,
+        coalesce(any_value(b.net_burn), 0) as net_burn,
+        coalesce(any_value(b.net_burn_3m), 0) as net_burn_3m,
+    from per_account as pa
+    inner join accounts as a
+        on a.account_id = pa.account_id
+    cross join burn as b
 ),
 
 wide as (

@@ -2,7 +2,8 @@
 -- and account of a type in $types, the lines posted in the month, debit - credit, with the account's
 -- count and total of them, largest first, at most $limit per account (zeros left out); and its
 -- opening balance (debit - credit of every line dated before the month, the opening postings
--- before first_period included) as a row with line_no 0 and no entry.
+-- before first_period included) as a row with line_no 0 and no entry. The largest lines are chosen as
+-- explain_statement_lines.sql chooses them: only those at least as large as the $limit-th are ordered.
 with
 
 moves as (
@@ -23,13 +24,40 @@ moves as (
         on jl.posted_date between p.period_start and p.period_end
     where p.period in (select unnest($periods::varchar[]))
         and jl.debit <> jl.credit
+),
+
+-- each account's debit - credit per posting day: what the opening balances add up (a few rows per
+-- account and day instead of every line once per period)
+daily as (
+    select
+        jl.account_id as account_id,
+        jl.posted_date as posted_date,
+        sum(jl.debit) as debit,
+        sum(jl.credit) as credit,
+    from erp_journal_lines as jl
+    group by all
+),
+
+per_account as (
+    select
+        m.period as period,
+        m.account_id as account_id,
+        count(*) as _count,
+        sum(m.amount)::decimal(18, 2) as _total,
+        list_min(max(abs(m.amount), least($limit, 1000))) as least_shown,
+    from moves as m
+    group by all
 )
 
 select
     m.*,
-    count(*) over (partition by m.period, m.account_id) as _count,
-    sum(m.amount) over (partition by m.period, m.account_id)::decimal(18, 2) as _total,
+    pa._count as _count,
+    pa._total as _total,
 from moves as m
+inner join per_account as pa
+    on pa.period = m.period
+    and pa.account_id = m.account_id
+    and ($limit > 1000 or abs(m.amount) >= pa.least_shown)
 qualify row_number() over (
     partition by m.period, m.account_id
     order by abs(m.amount) desc, m.amount desc, m.entry_id, m.line_no
@@ -48,7 +76,7 @@ select
     0::decimal(18, 2),
 from erp_accounts as a
 cross join periods as p
-left join erp_journal_lines as jl
+left join daily as jl
     on jl.account_id = a.account_id
     and jl.posted_date < p.period_start
 where p.period in (select unnest($periods::varchar[]))

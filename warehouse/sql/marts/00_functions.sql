@@ -134,8 +134,11 @@ documents as (
     from erp_bills as b
 ),
 
-issued as (
-    select * from documents as d
+-- doc_no: a number per document (materialized, so every reader sees the same numbering), which the
+-- windows below partition and sort by instead of (kind, document_id) strings
+issued as materialized (
+    select d.*, row_number() over () as doc_no,
+    from documents as d
     where d.status <> 'draft'
         and not (d.status = 'void' and d.voided_date is null)
         and d.issue_date is not null
@@ -149,17 +152,17 @@ applied as (
 ),
 
 steps as (
-    select d.kind as kind, d.document_id as document_id, d.issue_date as day, 0 as amount,
+    select d.doc_no as doc_no, d.issue_date as day, 0 as amount,
     from issued as d
     union all
-    select d.kind, d.document_id, greatest(a.paid_date, d.issue_date), a.amount,
+    select d.doc_no, greatest(a.paid_date, d.issue_date), a.amount,
     from issued as d
     inner join applied as a
         on a.document_id = d.document_id
 ),
 
 by_day as (
-    select s.kind as kind, s.document_id as document_id, s.day as day, sum(s.amount) as amount,
+    select s.doc_no as doc_no, s.day as day, sum(s.amount) as amount,
     from steps as s
     group by all
 ),
@@ -168,19 +171,18 @@ by_day as (
 -- issue, or a day with applications) until the next such day or its voiding, whichever comes first
 segments as (
     select
-        d.kind as kind,
-        d.document_id as document_id,
+        d.doc_no as doc_no,
         b.day as day,
         least(
-            coalesce(lead(b.day) over (partition by b.kind, b.document_id order by b.day), 'infinity'::date),
+            coalesce(lead(b.day) over (partition by b.doc_no order by b.day), 'infinity'::date),
             coalesce(d.voided_date, 'infinity'::date)
         ) as until,
         (d.total - coalesce(sum(b.amount) over (
-            partition by b.kind, b.document_id order by b.day rows between unbounded preceding and current row
+            partition by b.doc_no order by b.day rows between unbounded preceding and current row
         ), 0))::decimal(18, 2) as open_balance,
     from by_day as b
     inner join issued as d
-        on d.kind = b.kind and d.document_id = b.document_id
+        on d.doc_no = b.doc_no
 ),
 
 open_segments as materialized (
@@ -206,7 +208,7 @@ at_cutoff as (
         on c.cutoff >= s.day
         and c.cutoff < s.until
     inner join issued as d
-        on d.kind = s.kind and d.document_id = s.document_id
+        on d.doc_no = s.doc_no
 )
 
 select

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import duckdb
 
+from connectors.plain import write_atomic
 from pipelines import progress
 from pipelines.resources import CloseboardResource
 from reports.history import archive_views, write_history
 from reports.render import PageContext, page_layout, render_dashboard
-from reports.views import PAGE_VIEW, publish_views, views_folder
+from reports.views import PAGE_LAYOUT_COPY, PAGE_VIEW, publish_views, shipped_page_view, views_folder
 from warehouse import loads
 from warehouse.db import publish_read_copy, scalar, transaction, write_json_atomic
 from warehouse.models import build_marts
@@ -76,7 +77,8 @@ def page_context(con, config, run_id: str) -> PageContext:
         run_id,
         loads.source_freshness(con),
         extra={"views_href": "views/index.html"} if has_views else {},
-        view=str(folder / PAGE_VIEW),
+        # no views folder at all: the shipped CFO view is the expected layout, nothing to say about it
+        view=str(folder / PAGE_VIEW) if folder.is_dir() else None,
     )
 
 
@@ -102,16 +104,16 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
     with closeboard.warehouse() as con:
         write_connector_sources(con, config)  # the page's sources panel shows each source's auth kind
         ctx = page_context(con, config, run_id)
-        asked = ctx.view
+        asked = ctx.view or str(views_folder(config) / PAGE_VIEW)
         note = page_layout(ctx.view)[1]  # the user's CFO view missing or broken: the shipped one lays the page out
-        if note:
+        if note and ctx.view:
             broken = Path(ctx.view).is_file()
             logging.getLogger(__name__).log(logging.WARNING if broken else logging.INFO, "%s", note)
             progress.emit(f"reports: {note}")
         try:
             page = render_dashboard(con, ctx, home.reports)
         except (ValueError, KeyError, TypeError, duckdb.Error) as exc:
-            if note or not Path(ctx.view).is_file():
+            if note or not ctx.view or not Path(ctx.view).is_file():
                 raise  # the shipped CFO view laid it out: not the user's file
             # the user's CFO view passed its checks but does not fit the data: the shipped one lays it out
             note = f"{ctx.view} could not lay out the page ({exc}), so the page uses the shipped CFO view"
@@ -119,6 +121,9 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
             progress.emit(f"reports: {note}")
             ctx = dataclasses.replace(ctx, view=None)
             page = render_dashboard(con, ctx, home.reports)
+        used = ctx.view if ctx.view and not note else str(shipped_page_view())
+        # the layout the page was rendered from, kept beside it: GET /api/table lays out its tables by it
+        write_atomic(home.reports / PAGE_LAYOUT_COPY, Path(used).read_text(encoding="utf-8"))
         crash_point("page_rendered")
         # the close history: render the archived page of every version without one (this run's, and
         # any a killed run left), each with its own figures; then rewrite history.html
@@ -137,7 +142,12 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
             "snapshot_versions": snapshot_versions,
             "views": sorted(views),
             "failed_views": {name: problems for name, problems in views.items() if problems},
-            "page_view": {"path": asked, "note": note},  # the CFO view: the user's, or why the shipped one
+            # the CFO view: the user's, or why the shipped one; `used`: the one that laid the page out
+            "page_view": {
+                "path": asked,
+                "used": used,
+                "note": note,
+            },
         },
     )
     return page

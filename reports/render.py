@@ -439,8 +439,11 @@ def _script_hash(text: str) -> str:
 
 def page_scripts(page: str) -> list[Markup]:
     """A page's scripts in their order, each inlined whole (a page's CSP lists their hashes): the
-    chart library, the formatting the dashboard and the views share (static/format.js), then `page`."""
-    return [_inline_script(static_text(name)) for name in (f"vendor/{CHART_LIBRARY}", "format.js", page)]
+    chart library, what the dashboard and the views share (static/format.js, the formatting and the check
+    card, then static/components.js, the tile, chart, table, statement and explanation panel: one script),
+    then `page`."""
+    shared = static_text("format.js") + "\n" + static_text("components.js")
+    return [_inline_script(text) for text in (static_text(f"vendor/{CHART_LIBRARY}"), shared, static_text(page))]
 
 
 def _kpi_tile(

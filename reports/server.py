@@ -373,6 +373,16 @@ def explanation(home: Home, query: Mapping[str, str]) -> tuple[dict[str, Any], i
 TABLE_ROWS = 200_000  # the rows one table may carry to the served page ("all of them")
 
 
+def page_layout_file(home: Home) -> str | None:
+    """The CFO view the latest page was laid out by (the copy the refresh keeps beside it: the user's
+    views/cfo.md when it was valid, else the shipped one), so a table's rows come from the section the
+    page shows even after views/cfo.md is edited; None (the shipped layout) for a page rendered without it."""
+    from reports.views import PAGE_LAYOUT_COPY
+
+    copy = home.reports / PAGE_LAYOUT_COPY
+    return str(copy) if copy.is_file() else None
+
+
 def table(home: Home, query: Mapping[str, str]) -> tuple[dict[str, Any], int]:
     """The answer of GET /api/table and its HTTP status: every row of a table section of the page (of
     one period), read from the readers' copy, or {error} (400 for an unknown table or period, 404
@@ -384,7 +394,7 @@ def table(home: Home, query: Mapping[str, str]) -> tuple[dict[str, Any], int]:
         return {"error": "no warehouse yet: run a refresh"}, 404
     con = connect(home.read_copy, read_only=True)
     try:
-        rows = full_table(con, query.get("section") or "", query.get("period") or None)
+        rows = full_table(con, query.get("section") or "", query.get("period") or None, view=page_layout_file(home))
     except ValueError as exc:
         return {"error": str(exc)}, 400
     finally:

@@ -13,8 +13,10 @@ Every view is validated when loaded and again before each render (`check_view`):
 ViewProblem naming the file, the line and the fix. A view with a problem is rendered as an error box,
 never an exception: the refresh and the other pages carry on, and the refresh says which view failed.
 Pages are self-contained like the dashboard (reports/render.py): the same CSP with script hashes, the
-same CSS, vendored chart library and formatting script (reports/static/format.js, which the dashboard
-shares) inlined, every text autoescaped, money formatted from Decimal.
+same CSS, vendored chart library and the dashboard's own formatting and components (reports/static/
+format.js and components.js: tiles, charts, tables, statements with their journal lines, check cards)
+inlined, every text autoescaped, money exact (Decimal here, exact decimal strings on the page), the
+format tokens sent to the page as data (FORMAT_TOKENS).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from reports import formatting
 from reports.explain import STATEMENT_NAMES
 from reports.explain import kpis as kpi_names
 from reports.render import (
+    _explanations,
     _resource_text,
     _script_hash,
     environment,
@@ -52,18 +55,42 @@ from reports.render import (
     static_text,
 )
 from warehouse.checks import CHECKS
+from warehouse.models import load_functions
 
 COMPONENTS = ("tile", "chart", "table", "statement", "check")
-FORMATS = {
-    "usd": "money in US dollars, to the cent",
-    "eur": "money in euros, to the cent",
-    "gbp": "money in pounds, to the cent",
-    "pct": "a percentage, one decimal",
-    "days": "a number of days",
-    "months": "a number of months, one decimal",
-    "int": "a whole number",
-    "text": "as the query returns it",
+# The format tokens, defined once: how each shows a value (money and in which currency, the places, a
+# suffix, how a tile compares two figures). Python formats with this table (`_fmt`) and the pages receive
+# it as data (`format_table`): their script (static/components.js `display`) repeats no format.
+FORMAT_TOKENS: dict[str, dict[str, Any]] = {
+    "usd": {
+        "money": True,
+        "currency": "USD",
+        "places": 2,
+        "change": "percent",
+        "doc": "money in US dollars, to the cent",
+    },
+    "eur": {"money": True, "currency": "EUR", "places": 2, "change": "percent", "doc": "money in euros, to the cent"},
+    "gbp": {"money": True, "currency": "GBP", "places": 2, "change": "percent", "doc": "money in pounds, to the cent"},
+    "pct": {"places": 1, "suffix": "%", "change": "points", "doc": "a percentage, one decimal"},
+    "days": {"places": 0, "suffix": " days", "change": "difference", "doc": "a number of days"},
+    "months": {"places": 1, "suffix": " months", "change": "difference", "doc": "a number of months, one decimal"},
+    "int": {"places": 0, "change": "difference", "doc": "a whole number"},
+    "money": {
+        "money": True,
+        "places": 2,
+        "change": "percent",
+        "doc": "money in the row's currency, else the company's",
+    },
+    "text": {"doc": "as the query returns it"},
 }
+FORMATS = {token: spec["doc"] for token, spec in FORMAT_TOKENS.items()}
+
+
+def format_table() -> dict[str, dict[str, Any]]:
+    """The format tokens as the pages receive them (without their descriptions)."""
+    return {token: {k: v for k, v in spec.items() if k != "doc"} for token, spec in FORMAT_TOKENS.items()}
+
+
 FIELDS = {
     "tile": {
         "query": True,
@@ -313,6 +340,7 @@ def _key_line(block: Block, key: str) -> int:
 # the CFO page: the main page's layout is a view file too (reports/views/cfo.md, copied by the demo)
 
 PAGE_VIEW = "cfo.md"  # in the views folder: the user's copy of the main page's layout
+PAGE_LAYOUT_COPY = "latest_layout.md"  # in reports/: the CFO view latest.html was laid out by (GET /api/table)
 PAGE_KINDS = (*COMPONENTS, "whatif")  # whatif: the runway what-if, which only the page has
 _SECTION = {"id": True, "title": True, "query": True, "note": False}
 PAGE_FIELDS = {
@@ -392,10 +420,31 @@ def page_sections(path: Path, spec: dict[str, Any]) -> tuple[list[dict[str, Any]
     return sections, problems
 
 
+# The CFO view writes formats as the views' tokens (FORMAT_TOKENS); the main page shows each with one of
+# its display formats (sections.yaml `formats`, which the page receives as data): money (the company's
+# currency, a table's rows in their own) rounded to the unit on a tile (the exact figure on hover) and a
+# chart's axis, to the cent in a table; `days` and `months` with one decimal, the label naming the unit.
+PAGE_FORMATS: dict[str, str | dict[str, str]] = {
+    "money": {"tile": "money", "chart": "money", "table": "money_cents"},
+    "pct": "percent",
+    "days": "number",
+    "months": "number",
+    "int": "integer",
+    "date": "date",
+    "text": "text",
+}
+
+
+def page_format(token: str, component: str) -> str:
+    """The main page's display format of a CFO view's format token in a tile, chart or table."""
+    shown = PAGE_FORMATS[token]
+    return shown if isinstance(shown, str) else shown[component]
+
+
 def _page_section(block: Block, spec: dict[str, Any], problem: Any) -> dict[str, Any]:
     """One CFO-view block as the page's section (see sections.yaml for what each component draws)."""
     b = block.spec
-    formats = {*spec["formats"], "date", "text"}
+    formats = set(PAGE_FORMATS)
     query = spec["queries"].get(b["query"]) if isinstance(b["query"], str) else None
     if query is None:
         close = difflib.get_close_matches(str(b["query"]), list(spec["queries"]), n=1)
@@ -428,9 +477,16 @@ def _page_section(block: Block, spec: dict[str, Any], problem: Any) -> dict[str,
         if key in b and not (isinstance(b[key], dict) and isinstance(b[key].get("column"), str)):
             problem(f"{key} must be a mapping with a column", f"write e.g. `{key}: {{column: NAME, label: ...}}`", key)
 
-    def fmt_ok(value: Any, key: str) -> None:
+    def fmt_ok(value: Any, key: str) -> bool:
         if value is not None and (not isinstance(value, str) or value not in formats):
             problem(f"unknown format {value!r}", f"use one of {', '.join(sorted(formats))}", key)
+            return False
+        return value is not None
+
+    def shown_as(item: dict[str, Any], key: str, component: str) -> None:
+        """`item`'s format token checked and made the page's display format."""
+        if fmt_ok(item.get("format"), key):
+            item["format"] = page_format(item["format"], component)
 
     def mappings(key: str, need: tuple[str, ...]) -> list[dict[str, Any]]:
         items = b.get(key)
@@ -445,7 +501,7 @@ def _page_section(block: Block, spec: dict[str, Any], problem: Any) -> dict[str,
         for tile in section["tiles"]:
             if not isinstance(tile.get("kpi"), str) or tile["kpi"] not in known:
                 problem(f"kpi {tile.get('kpi')!r} is not a KPI", f"use one of {', '.join(sorted(known))}", "kpis")
-            fmt_ok(tile.get("format"), "kpis")
+            shown_as(tile, "kpis", "tile")
         if "spark_periods" in b:
             section["spark_periods"] = b["spark_periods"]
     elif block.kind == "check":
@@ -467,8 +523,8 @@ def _page_section(block: Block, spec: dict[str, Any], problem: Any) -> dict[str,
             if r["id"] not in ROLLUPS:
                 problem(f"rollup {r['id']!r} is not a rollup", f"use {', '.join(ROLLUPS)}", "rollup")
     elif block.kind == "chart":
-        fmt_ok(b.get("format"), "format")
-        section.update({k: b[k] for k in ("format",) if k in b})
+        if fmt_ok(b.get("format"), "format"):
+            section["format"] = page_format(b["format"], "chart")
         if component == "line_chart":
             if b["x"] != "period":
                 problem("a line or area chart of KPIs runs over x: period", "write `x: period`", "x")
@@ -492,7 +548,7 @@ def _page_section(block: Block, spec: dict[str, Any], problem: Any) -> dict[str,
         names = [c.get("name") for c in columns]
         totals = [b["totals"]] if isinstance(b.get("totals"), str) else list(b.get("totals") or [])
         for c in columns:
-            fmt_ok(c.get("format"), "columns")
+            shown_as(c, "columns", "table")
             if c.get("name") in totals:
                 c["total"] = True
         for name in totals:
@@ -765,22 +821,18 @@ def check_views(folder: Path, read_copy: Path) -> list[View]:
 # rendering
 
 
-def _fmt(value: Any, token: str | None) -> str:
+def _fmt(value: Any, token: str | None, currency: str = "USD") -> str:
+    """`value` shown in a format token (FORMAT_TOKENS); `money` in `currency` (the company's)."""
     if value is None:
         return "—"
     token = token or (
         "text" if not isinstance(value, (int, Decimal, float)) else "int" if isinstance(value, int) else "text"
     )
-    if token in ("usd", "eur", "gbp"):
-        return formatting.money(value, token.upper(), cents=True)
-    if token == "pct":
-        return formatting.number(value, 1, "%")
-    if token == "days":
-        return formatting.number(value, 0, " days")
-    if token == "months":
-        return formatting.number(value, 1, " months")
-    if token == "int":
-        return formatting.number(value, 0)
+    spec = FORMAT_TOKENS.get(token, {})
+    if spec.get("money"):
+        return formatting.money(value, spec.get("currency") or currency, cents=True)
+    if "places" in spec:
+        return formatting.number(value, spec["places"], spec.get("suffix", ""))
     return str(value)
 
 
@@ -809,6 +861,7 @@ def _tile(
     rows: list[dict[str, Any]],
     focus: str | None,
     budgets: dict[str, dict[str, Any]] | None = None,
+    currency: str = "USD",
 ) -> dict[str, Any]:
     """The tile in the last ended month (`focus`, as the dashboard opens on), else the query's latest;
     with `by_period` the tile in each month of the query, for the page's period selector; with
@@ -822,25 +875,30 @@ def _tile(
         return {
             "label": spec.get("label", spec["value"]),
             "value": value,
-            "text": _fmt(value, spec.get("format")),
+            "text": _fmt(value, spec.get("format"), currency),
             "period": None,
             "change": None,
+            "budget": None,  # a budget is per month: none without a period column
             "by_period": {},
         }
-    every = {p: _tile_in(spec, by_period, p, (budgets or {}).get(p)) for p in sorted(by_period)}
+    every = {p: _tile_in(spec, by_period, p, (budgets or {}).get(p), currency) for p in sorted(by_period)}
     return {"label": spec.get("label", spec["value"]), **every[max(ended or by_period)], "by_period": every}
 
 
 def _tile_in(
-    spec: dict[str, Any], by_period: dict[str, dict[str, Any]], period: str, budget: dict[str, Any] | None = None
+    spec: dict[str, Any],
+    by_period: dict[str, dict[str, Any]],
+    period: str,
+    budget: dict[str, Any] | None = None,
+    currency: str = "USD",
 ) -> dict[str, Any]:
     fmt, value = spec.get("format"), by_period[period][spec["value"]]
     tile = {
         "value": _plain(value),
-        "text": _fmt(value, fmt),
+        "text": _fmt(value, fmt, currency),
         "period": period,
         "change": None,
-        "budget": _tile_budget(fmt, value, budget),
+        "budget": _tile_budget(fmt, value, budget, currency),
     }
     comparison = str(spec.get("comparison") or "").lower()
     if comparison and value is not None:
@@ -850,14 +908,16 @@ def _tile_in(
         else:
             delta = Decimal(str(value)) - Decimal(str(prior))
             sign = "+" if delta > 0 else "−" if delta < 0 else "±"
-            text = _fmt(abs(delta), fmt)
+            text = _fmt(abs(delta), fmt, currency)
             if prior:
                 text += f" ({formatting.number(abs(delta) / abs(Decimal(str(prior))) * 100, 1, '%')})"
             tile["change"] = f"{comparison.upper()} {sign}{text}"
     return tile
 
 
-def _tile_budget(fmt: str | None, value: Any, row: dict[str, Any] | None) -> dict[str, Any] | None:
+def _tile_budget(
+    fmt: str | None, value: Any, row: dict[str, Any] | None, currency: str = "USD"
+) -> dict[str, Any] | None:
     """A tile's "vs budget" in one month, as the dashboard's tiles say it: the variance (the tile's
     value − the budget, exact) over or under the budget, coloured by whether it is favourable
     (mart_budget's higher_is_better; on budget is favourable); the open month, month to date against
@@ -865,7 +925,7 @@ def _tile_budget(fmt: str | None, value: Any, row: dict[str, Any] | None) -> dic
     if row is None or value is None or row["budget"] is None:
         return None
     budget = row["budget"]
-    shown = _fmt(budget, fmt)
+    shown = _fmt(budget, fmt, currency)
     if row["is_open"]:
         return {"text": f"budget {shown} (whole month)", "favourable": None, "variance": None}
     actual = Decimal(str(value))
@@ -876,7 +936,7 @@ def _tile_budget(fmt: str | None, value: Any, row: dict[str, Any] | None) -> dic
     meaningful = budget != 0 and (actual == 0 or (actual < 0) == (budget < 0))  # else no "1,835%"
     pct = formatting.number(abs(variance) / abs(budget) * 100, 1, "%") if meaningful else "n/m"
     return {
-        "text": f"{'▲' if over else '▼'} {_fmt(abs(variance), fmt)} ({pct}) {'over' if over else 'under'} budget {shown}",
+        "text": f"{'▲' if over else '▼'} {_fmt(abs(variance), fmt, currency)} ({pct}) {'over' if over else 'under'} budget {shown}",
         "favourable": over == bool(row["higher_is_better"]),
         "variance": _plain(variance),
     }
@@ -885,14 +945,12 @@ def _tile_budget(fmt: str | None, value: Any, row: dict[str, Any] | None) -> dic
 def _table(
     spec: dict[str, Any], columns: list[str], rows: list[dict[str, Any]], where: str, block: Block
 ) -> dict[str, Any]:
+    """A table's columns (each with its format token and whether it is totalled), its sort and its rows
+    as exact JSON values: the page draws it with the main page's table component (static/components.js:
+    sortable, filterable, totals exact to the cent). A column without a format shows a whole number
+    grouped, anything else as the query returns it."""
     shown = list(spec.get("columns") or columns)
     formats = spec.get("formats") or {}
-    sort = spec.get("sort")
-    if sort:
-        text = str(sort).strip()
-        desc = text.startswith("-") or text.lower().endswith(" desc")
-        column = text.lstrip("-").split()[0]
-        rows = sorted(rows, key=lambda r: (r[column] is None, r[column]), reverse=desc)
     totals_of = [spec["totals"]] if isinstance(spec.get("totals"), str) else list(spec.get("totals") or [])
     if totals_of and "currency" in columns and len({r["currency"] for r in rows}) > 1:
         raise _RenderProblem(
@@ -904,18 +962,27 @@ def _table(
                 "filter the query to one currency, or drop `totals`",
             )
         )
-    totals = None
-    if totals_of:
-        totals = {
-            c: _fmt(sum((Decimal(str(r[c])) for r in rows if r[c] is not None), Decimal(0)), formats.get(c))
-            for c in totals_of
+
+    def token(column: str) -> str | None:
+        if column in formats:
+            return formats[column]
+        values = [r[column] for r in rows if r[column] is not None]
+        whole = values and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+        return "int" if whole else None
+
+    sort = None
+    if spec.get("sort"):
+        text = str(spec["sort"]).strip()
+        sort = {
+            "column": text.lstrip("-").split()[0],
+            "descending": text.startswith("-") or text.lower().endswith(" desc"),
         }
     return {
         "title": spec.get("title"),
-        "columns": shown,
-        "numeric": [c in formats and formats[c] != "text" for c in shown],
-        "rows": [[_fmt(r[c], formats.get(c)) for c in shown] for r in rows],
-        "totals": None if totals is None else [totals.get(c, "Total" if i == 0 else "") for i, c in enumerate(shown)],
+        "columns": [{"name": c, "label": c, "format": token(c), "total": c in totals_of} for c in shown],
+        "sort": sort,
+        "currency_column": "currency" if "currency" in columns else None,
+        "rows": [{c: _plain(r[c]) for c in {*shown, *(["currency"] if "currency" in columns else [])}} for r in rows],
     }
 
 
@@ -938,6 +1005,7 @@ def _chart(spec: dict[str, Any], rows: list[dict[str, Any]], index: int) -> dict
         "type": "line" if kind == "area" else kind,
         "fill": kind == "area",
         "title": spec.get("title"),
+        "format": spec.get("format"),
         "labels": labels,
         "datasets": datasets,
     }
@@ -1079,6 +1147,16 @@ def _check(spec: dict[str, Any], dash: _Dashboard) -> dict[str, Any]:
     return {"title": spec.get("title"), "check_id": check, "label": label, "counts": counts, "by_period": by_period}
 
 
+def _statement_explanations(con: duckdb.DuckDBPyConnection, dash: _Dashboard) -> dict[str, Any]:
+    """The journal lines behind the statements' lines, as the main page embeds them (render.py
+    `_explanations`, sections.yaml `explain`: the largest lines per account and month for its last months,
+    the balance sheet's and cash flow's for fewer), without the KPIs' parts a view does not show."""
+    load_functions(con)
+    periods = [r["period"] for r in dash.rows("periods.sql")]
+    every = _explanations(con, dash.tables, periods, layout().get("explain", {}))
+    return {k: v for k, v in every.items() if k in ("error", "limit", "periods", "accounts", "statement")}
+
+
 class _RenderProblem(Exception):
     def __init__(self, problem: ViewProblem) -> None:
         super().__init__(str(problem))
@@ -1125,7 +1203,7 @@ def view_page_data(view: View, con: duckdb.DuckDBPyConnection) -> dict[str, Any]
                 budgets = (
                     {r["period"]: r for r in dash.rows("view_budget.sql") if r["kpi"] == budget} if budget else None
                 )
-                parts.append({"kind": "tile", **_tile(part.spec, rows, focus, budgets)})
+                parts.append({"kind": "tile", **_tile(part.spec, rows, focus, budgets, dash.currency())})
             elif part.kind == "table":
                 parts.append({"kind": "table", **_table(part.spec, columns, rows, where, part)})
             else:
@@ -1145,8 +1223,10 @@ def view_page_data(view: View, con: duckdb.DuckDBPyConnection) -> dict[str, Any]
     if selected is None and periods:  # no tile: the month the dashboard opens on, else the latest
         selected = focus if focus in periods else periods[-1]
     statements = [p["by_period"] for p in parts if p["kind"] == "statement"]
+    explain = _statement_explanations(con, dash) if statements else {}
     checks = [{k: v for k, v in p.items() if k != "kind"} for p in parts if p["kind"] == "check"]
-    for kind in ("statement", "check"):
+    tables = [{k: v for k, v in p.items() if k != "kind"} for p in parts if p["kind"] == "table"]
+    for kind in ("statement", "check", "table"):
         for index, part in enumerate(p for p in parts if p["kind"] == kind):
             part["index"] = index
             if kind == "statement":  # the selected month in the HTML; the script switches months
@@ -1166,6 +1246,8 @@ def view_page_data(view: View, con: duckdb.DuckDBPyConnection) -> dict[str, Any]
         "tiles": tiles,
         "statements": statements,
         "checks": checks,
+        "tables": tables,
+        "explain": explain,
         "currency": dash.currency(),
         "periods": periods,
         "selected": selected,
@@ -1182,7 +1264,10 @@ def render_view_html(view: View, con: duckdb.DuckDBPyConnection, *, company: str
         "tiles": data.get("tiles", []),
         "statements": data.get("statements", []),
         "checks": data.get("checks", []),
+        "tables": data.get("tables", []),
+        "explain": data.get("explain", {}),
         "currency": data.get("currency"),
+        "formats": format_table(),  # the format tokens, as data: the page's script has no table of its own
         "symbols": dict(formatting._SYMBOLS),  # the currency prefixes, as the dashboard has them
     }
     html = (

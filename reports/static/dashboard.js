@@ -18,7 +18,6 @@
   var RULES = META.kpi_rules || {};  // sections.yaml `kpi_rules`: non_ledger, point_in_time, change
   var PERIODS = META.periods.map(function (p) { return p.period; });
   var state = { period: META.default_period };
-  var charts = {};
   var redrawers = [];
 
   // An archived version (reports/history.py) carries its own figures and meta inline and loads what it
@@ -44,19 +43,10 @@
   // money, numbers and a check card's sentence: reports/static/format.js, inlined before this script
   var FORMAT = window.closeboardFormat(CURRENCY, SYMBOLS);
   var hundredths = FORMAT.hundredths, abs = FORMAT.abs, digits = FORMAT.digits, money = FORMAT.money, number = FORMAT.number;
-  var moneyIn = FORMAT.moneyIn, plural = FORMAT.plural, itemRef = FORMAT.itemRef, reconSentence = FORMAT.reconSentence;
-
-  function formatOf(format) {
-    return Object.prototype.hasOwnProperty.call(FORMATS, format || "") ? FORMATS[format] : null;
-  }
-
-  function display(value, format, currency) {
-    var f = formatOf(format);
-    if (!f) return value === null || value === undefined ? "—" : String(value);
-    return f.money ? money(value, currency, f.places) : number(value, f.places, f.suffix);
-  }
-
-  function isNumeric(format) { return formatOf(format) !== null; }
+  // tiles, charts, tables, statements and the explanation panel: reports/static/components.js, the one
+  // implementation the views draw with too, inlined after format.js
+  var C = window.closeboardComponents(FORMAT, FORMATS, CURRENCY);
+  var formatOf = C.formatOf, display = C.display, el = C.el, fromHundredths = C.fromHundredths, shiftPeriod = C.shiftPeriod;
 
   // ------------------------------------------------------------------ data helpers
 
@@ -116,18 +106,6 @@
     return value === undefined ? null : value;
   }
 
-  function fromHundredths(v) {
-    var a = abs(v);
-    var s = (a / 100n).toString() + "." + (a % 100n).toString().padStart(2, "0");
-    return v < 0n ? "-" + s : s;
-  }
-
-  function shiftPeriod(period, months) {
-    var y = parseInt(period.slice(0, 4), 10), m = parseInt(period.slice(5, 7), 10) - 1 + months;
-    y += Math.floor(m / 12); m = ((m % 12) + 12) % 12;
-    return y + "-" + String(m + 1).padStart(2, "0");
-  }
-
   function windowEnding(period, n) {
     var i = PERIODS.indexOf(period);
     return PERIODS.slice(Math.max(0, i - n + 1), i + 1);
@@ -136,16 +114,6 @@
   function periodInfo(period) {
     for (var i = 0; i < META.periods.length; i++) if (META.periods[i].period === period) return META.periods[i];
     return {};
-  }
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    if (attrs) Object.keys(attrs).forEach(function (k) {
-      if (k === "class") node.className = attrs[k];
-      else node.setAttribute(k, attrs[k]);
-    });
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
   }
 
   function sectionNode(id) { return document.querySelector('[data-section="' + id + '"]'); }
@@ -223,35 +191,27 @@
       var value = kpiValue(p, tile);
       var empty = noData(p, tile);
       var fmt = formatOf(tile.format) || {};
-      card.setAttribute("data-value", value === null ? "" : value);
       card.classList.toggle("nodata", empty);
-      var valueNode = card.querySelector(".tile-value");
-      valueNode.textContent = empty ? "no data" : display(value, tile.format, CURRENCY);
-      valueNode.title = empty ? "no ledger lines in " + p : value === null ? "not defined for " + p : "";
+      var shown = {
+        value: value,
+        text: empty ? "no data" : display(value, tile.format, CURRENCY),
+        title: empty ? "no ledger lines in " + p : value === null ? "not defined for " + p : "",
+        // what the figure covers: month to date in the open month; today's figure for a point-in-time KPI
+        basis: pointInTime(tile.kpi) ? (info.is_open ? "" : "today's figure, not at " + (info.period_end || p))
+          : info.is_open && !empty ? "month to date, through " + info.through : "",
+        changes: [["mom", "MoM"], ["yoy", "YoY"]].map(function (spec) {
+          var base = empty ? { none: spec[1] + " —", title: p + ": no data" } : comparisonBase(section, tile, p, spec[0]);
+          var ch = base.none === undefined ? change(fmt.change, value, base.value, tile.better) : null;
+          return { name: spec[0], cls: ch && ch.cls, text: ch ? ch.text + " " + spec[1] : base.none !== undefined ? base.none : spec[1] + " —",
+                   title: base.title + (ch && ch.title ? "; " + ch.title : "") };
+        }),
+        budget: tileBudget(section, tile, p, empty, fmt),
+      };
       if (fmt.money) {  // the tile rounds to the unit; the exact figure on hover and focus
-        var exact = card.querySelector(".tile-exact");
-        if (!exact) {
-          exact = el("div", { class: "tile-exact" });
-          valueNode.after(exact);
-          card.tabIndex = 0;
-        }
-        exact.textContent = value === null ? "" : "exactly " + money(value, CURRENCY, true);
-        if (value !== null) valueNode.title = money(value, CURRENCY, true);
+        shown.exact = value === null ? "" : money(value, CURRENCY, true);
+        if (value !== null) shown.title = money(value, CURRENCY, true);
       }
-      // what the figure covers: month to date in the open month; today's figure for a point-in-time KPI
-      var basis = card.querySelector(".tile-basis");
-      if (!basis) { basis = el("div", { class: "tile-basis" }); card.querySelector(".tile-change").before(basis); }
-      basis.textContent = pointInTime(tile.kpi) ? (info.is_open ? "" : "today's figure, not at " + (info.period_end || p))
-        : info.is_open && !empty ? "month to date, through " + info.through : "";
-      [["mom", "MoM"], ["yoy", "YoY"]].forEach(function (spec) {
-        var span = card.querySelector("." + spec[0]);
-        var base = empty ? { none: spec[1] + " —", title: p + ": no data" } : comparisonBase(section, tile, p, spec[0]);
-        var ch = base.none === undefined ? change(fmt.change, value, base.value, tile.better) : null;
-        span.className = spec[0] + (ch && ch.cls ? " " + ch.cls : "");
-        span.textContent = ch ? ch.text + " " + spec[1] : base.none !== undefined ? base.none : spec[1] + " —";
-        span.title = base.title + (ch && ch.title ? "; " + ch.title : "");
-      });
-      drawTileBudget(section, tile, card, p, empty, fmt);
+      C.drawTile(card, shown);
       if (!card.getAttribute("data-explain")) {  // click (or Enter / Space on focus) opens the explanation
         card.setAttribute("data-explain", "kpi");
         card.tabIndex = 0;
@@ -262,27 +222,10 @@
         card.addEventListener("click", open);
         card.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } });
       }
-      var periods = windowEnding(p, section.spark_periods || 13);
-      var values = periods.map(function (q) { var v = kpiValue(q, tile); return v === null ? null : Number(v); });
-      var key = section.id + ":" + tile.kpi;
-      var canvas = card.querySelector(".spark canvas");
       if (pointInTime(tile.kpi)) { card.querySelector(".spark").hidden = true; return; }  // no history to draw
-      if (!window.Chart || !canvas) return;
-      if (charts[key]) {
-        charts[key].data.labels = periods;
-        charts[key].data.datasets[0].data = values;
-        charts[key].update("none");
-      } else {
-        charts[key] = new Chart(canvas, {
-          type: "line",
-          data: { labels: periods, datasets: [{ data: values, borderColor: "#64748b", borderWidth: 1.5, pointRadius: 0, tension: 0.25, spanGaps: false }] },
-          options: {
-            animation: false, responsive: true, maintainAspectRatio: false, events: [],
-            plugins: { legend: { display: false }, tooltip: { enabled: false } },
-            scales: { x: { display: false }, y: { display: false } },
-          },
-        });
-      }
+      var periods = windowEnding(p, section.spark_periods || 13);
+      C.spark(section.id + ":" + tile.kpi, card.querySelector(".spark canvas"), periods,
+        periods.map(function (q) { var v = kpiValue(q, tile); return v === null ? null : Number(v); }));
     });
   }
 
@@ -300,19 +243,12 @@
 
   function unsigned(text) { return text.replace(/^\((.*)\)$/, "$1"); }
 
-  function drawTileBudget(section, tile, card, period, empty, fmt) {
-    var node = card.querySelector(".tile-budget");
-    if (!node) { node = el("div", { class: "tile-budget" }); card.querySelector(".tile-change").after(node); }
+  function tileBudget(section, tile, period, empty, fmt) {
     var row = section.budget_query ? budgetRows(section.budget_query)[period + "|" + tile.kpi] : null;
-    node.hidden = !row || empty;
-    node.className = "tile-budget";
-    node.removeAttribute("data-favourable");
-    if (node.hidden) { node.textContent = ""; node.title = ""; return; }
+    if (!row || empty) return null;
     var budgetText = display(row.budget, tile.format, CURRENCY);
     if (row.variance === null) {
-      node.textContent = "budget " + budgetText + " (whole month)";
-      node.title = "month to date against the whole month's budget: no variance until the month ends";
-      return;
+      return { text: "budget " + budgetText + " (whole month)", title: "month to date against the whole month's budget: no variance until the month ends" };
     }
     var v = hundredths(row.variance);
     var over = v > 0n, word = v === 0n ? "on budget" : over ? "over budget" : "under budget";
@@ -323,46 +259,16 @@
     var meaningful = row.variance_pct !== null && actual !== null && base !== 0n && (actual === 0n || (actual < 0n) === (base < 0n)) &&
       abs(base) >= hundredths(rule.min_base || "0") && abs(base) * 100n >= abs(actual) * BigInt(rule.min_base_share_pct || 0);
     var pct = row.variance_pct === null ? "" : meaningful ? " (" + unsigned(number(row.variance_pct, 1, "%")) + ")" : " (n/m)";
-    node.textContent = (v === 0n ? "■ " : over ? "▲ " : "▼ ") + (v === 0n ? "" : size + pct + " ") + word + " " + budgetText;
-    node.className = "tile-budget " + (row.favourable ? "fav" : "unfav");
-    node.setAttribute("data-favourable", row.favourable ? "true" : "false");
-    node.setAttribute("data-variance", row.variance);
-    node.title = "budget " + (fmt.money ? money(row.budget, CURRENCY, true) : row.budget) + ", variance " +
-      (fmt.money ? money(row.variance, CURRENCY, true) : row.variance) + " (actual - budget): " + (row.favourable ? "favourable" : "unfavourable");
-  }
-
-  // ------------------------------------------------------------------ charts
-
-  function chartOptions(format, currency) {
     return {
-      animation: false, responsive: true, maintainAspectRatio: false,
-      interaction: { mode: "index", intersect: false },
-      plugins: {
-        legend: { position: "bottom", labels: { boxWidth: 12 } },
-        tooltip: {
-          callbacks: {
-            label: function (ctx) {
-              var raw = ctx.dataset.raw ? ctx.dataset.raw[ctx.dataIndex] : ctx.parsed.y;
-              return ctx.dataset.label + ": " + display(raw, format === "money" ? "money_cents" : format, currency);
-            },
-          },
-        },
-      },
-      scales: {
-        y: { ticks: { callback: function (v) { return display(String(Math.round(v)), format === "money" ? "money" : format, currency); } } },
-      },
+      text: (v === 0n ? "■ " : over ? "▲ " : "▼ ") + (v === 0n ? "" : size + pct + " ") + word + " " + budgetText,
+      cls: row.favourable ? "fav" : "unfav",
+      attrs: { "data-favourable": row.favourable ? "true" : "false", "data-variance": row.variance },
+      title: "budget " + (fmt.money ? money(row.budget, CURRENCY, true) : row.budget) + ", variance " +
+        (fmt.money ? money(row.variance, CURRENCY, true) : row.variance) + " (actual - budget): " + (row.favourable ? "favourable" : "unfavourable"),
     };
   }
 
-  function upsertChart(key, canvas, config) {
-    if (charts[key]) {
-      charts[key].data = config.data;
-      charts[key].update("none");
-    } else {
-      charts[key] = new Chart(canvas, config);
-    }
-    return charts[key];
-  }
+  // ------------------------------------------------------------------ charts
 
   function chartShell(section) {
     var body = sectionNode(section.id).querySelector(".body");
@@ -375,23 +281,23 @@
     return body;
   }
 
+  // a money chart's tooltips to the cent, its axis in whole units
+  function chartFormats(format) {
+    return { format: format === "money" ? "money_cents" : format, tick: format };
+  }
+
   function drawLineChart(section) {
     var body = chartShell(section);
     var periods = windowEnding(state.period, section.window || 13);
     var datasets = section.series.map(function (s) {
-      var raw = periods.map(function (p) { return kpiValue(p, s); });
       return {
-        label: s.label, raw: raw,
-        data: raw.map(function (v) { return v === null ? null : Number(v); }),
-        borderColor: s.color, backgroundColor: section.fill ? s.color + "22" : s.color,
-        fill: !!section.fill, tension: 0.2, borderWidth: 2,
+        label: s.label, color: s.color, raw: periods.map(function (p) { return kpiValue(p, s); }),
         pointRadius: periods.map(function (p) { return p === state.period ? 5 : 2; }),
       };
     });
     var labels = periods.map(function (q) { return periodInfo(q).is_open ? q + " (month to date)" : q; });
-    upsertChart(section.id, body.querySelector("canvas"), {
-      type: "line", data: { labels: labels, datasets: datasets }, options: chartOptions(section.format, CURRENCY),
-    });
+    var f = chartFormats(section.format);
+    C.chart(section.id, body.querySelector("canvas"), { type: "line", fill: !!section.fill, labels: labels, datasets: datasets, format: f.format, tick: f.tick });
     var info = periodInfo(state.period);
     var last = datasets.map(function (d) {
       var v = d.raw[d.raw.length - 1];
@@ -413,97 +319,30 @@
     }
     var labels = rows.map(function (r) { return String(r[section.category]); });
     var datasets = section.values.map(function (v) {
-      var raw = rows.map(function (r) { return r[v.column]; });
-      return { label: v.label, raw: raw, data: raw.map(function (x) { return x === null ? null : Number(x); }), backgroundColor: v.color };
+      return { label: v.label, color: v.color, raw: rows.map(function (r) { return r[v.column]; }) };
     });
-    upsertChart(section.id, body.querySelector("canvas"), {
-      type: "bar", data: { labels: labels, datasets: datasets }, options: chartOptions(section.format, CURRENCY),
-    });
-    var totals = section.values.map(function (v) {
-      var t = 0n;
-      rows.forEach(function (r) { var x = hundredths(r[v.column]); if (x !== null) t += x; });
-      return v.label + " total " + display(fromHundredths(t), section.format, CURRENCY);
-    });
-    var totalNode = body.querySelector(".chart-total");
-    totalNode.textContent = (section.period_column ? state.period + ": " : "") + totals.join(" · ");
-    totalNode.setAttribute("data-total", section.values.map(function (v) {
+    var f = chartFormats(section.format);
+    C.chart(section.id, body.querySelector("canvas"), { type: "bar", labels: labels, datasets: datasets, format: f.format, tick: f.tick });
+    var sums = section.values.map(function (v) {
       var t = 0n;
       rows.forEach(function (r) { var x = hundredths(r[v.column]); if (x !== null) t += x; });
       return fromHundredths(t);
-    }).join(" "));
+    });
+    var totalNode = body.querySelector(".chart-total");
+    totalNode.textContent = (section.period_column ? state.period + ": " : "") + section.values.map(function (v, i) {
+      return v.label + " total " + display(sums[i], section.format, CURRENCY);
+    }).join(" · ");
+    totalNode.setAttribute("data-total", sums.join(" "));
   }
 
   // ------------------------------------------------------------------ tables
-
-  var tables = {};
-  var CURRENCY_KEY = "\u0000currency";  // a summary row's currency, beside the table's own columns
-
-  function compare(a, b, format) {
-    if (a === null || a === undefined) return b === null || b === undefined ? 0 : 1;  // blanks last
-    if (b === null || b === undefined) return -1;
-    if (isNumeric(format)) {
-      var x = hundredths(a), y = hundredths(b);
-      return x < y ? -1 : x > y ? 1 : 0;
-    }
-    return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: "base" });
-  }
-
-  function buildTable(section) {
-    var body = sectionNode(section.id).querySelector(".body");
-    var t = {
-      section: section, filter: "", facet: "",
-      sort: section.sort ? section.sort.column : null, desc: !!(section.sort && section.sort.descending),
-    };
-    var tools = el("div", { class: "table-tools" });
-    var filterId = "filter-" + section.id;
-    tools.appendChild(el("label", { for: filterId, class: "visually" }, "Filter"));
-    t.input = el("input", { type: "search", id: filterId, placeholder: "Filter rows…", "aria-controls": "table-" + section.id });
-    t.input.addEventListener("input", function () { t.filter = t.input.value; drawTable(t); });
-    tools.appendChild(t.input);
-    if (section.facet) {
-      var facetId = "facet-" + section.id;
-      tools.appendChild(el("label", { for: facetId }, section.facet.label));
-      t.facetSelect = el("select", { id: facetId });
-      t.facetSelect.addEventListener("change", function () { t.facet = t.facetSelect.value; drawTable(t); });
-      tools.appendChild(t.facetSelect);
-    }
-    t.count = el("span", { class: "count", "aria-live": "polite" });
-    tools.appendChild(t.count);
-    body.appendChild(tools);
-    var wrap = el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": section.title });
-    var table = el("table", { id: "table-" + section.id });
-    var thead = el("thead"), tr = el("tr");
-    t.headers = section.columns.map(function (col) {
-      var th = el("th", { scope: "col", class: isNumeric(col.format) ? "num" : "", "data-column": col.name });
-      var button = el("button", { type: "button", title: "Sort by " + col.label }, col.label);
-      button.addEventListener("click", function () {
-        if (t.sort === col.name) t.desc = !t.desc;
-        else { t.sort = col.name; t.desc = isNumeric(col.format); }
-        drawTable(t);
-      });
-      th.appendChild(button);
-      tr.appendChild(th);
-      return th;
-    });
-    thead.appendChild(tr);
-    table.appendChild(thead);
-    t.tbody = el("tbody");
-    table.appendChild(t.tbody);
-    t.tfoot = el("tfoot");
-    table.appendChild(t.tfoot);
-    wrap.appendChild(table);
-    body.appendChild(wrap);
-    t.table = table;
-    t.more = el("p", { class: "note table-more", hidden: "" });
-    body.appendChild(t.more);
-    tables[section.id] = t;
-    return t;
-  }
 
   // A table embeds the first rows of each period in its sort order (sections.yaml `rows`), and
   // DATA.tables[id].summary the count of every row and the sums of its total columns per period, facet
   // and currency (from SQL): offline, the totals are those of every row and the page says how many
   // rows are left out; served, every row of the period comes from the server (GET /api/table).
+  // Drawn by the shared table component (components.js buildTable / drawTable).
+  var tables = {};
   var fullRows = {};  // section id -> period -> records | "loading" | {error}
 
   function tableInfo(section) { return (DATA.tables || {})[section.id] || null; }
@@ -532,7 +371,7 @@
       .then(function (r) { return r.json().then(function (body) { if (!r.ok) throw new Error(body.error || ("HTTP " + r.status)); return body; }); })
       .then(function (body) { cache[key] = asRecords(body); })
       .catch(function (err) { cache[key] = { error: err.message }; })
-      .then(function () { if (!section.period_column || key === state.period) drawTable(t); });
+      .then(function () { if (!section.period_column || key === state.period) C.drawTable(t); });
   }
 
   // every row of the selected period from the server when the embedded ones are not all of them
@@ -550,116 +389,28 @@
     return null;
   }
 
-  function drawTable(t) {
-    var section = t.section;
-    var all = records(section.rows_query || section.query);
-    if (section.period_column) all = all.filter(function (r) { return r[section.period_column] === state.period; });
-    var full = serverRows(t, all.length);
-    if (full) all = full;
-    if (t.facetSelect) {
-      var values = [];
-      all.concat(!full && summaryOf(section, "") || []).forEach(function (r) { var v = r[section.facet.column]; if (values.indexOf(v) < 0) values.push(v); });
-      values.sort();
-      if (t.facet && values.indexOf(t.facet) < 0) values.push(t.facet);
-      t.facetSelect.textContent = "";
-      t.facetSelect.appendChild(el("option", { value: "" }, "All"));
-      values.forEach(function (v) { var o = el("option", { value: v }, v); if (v === t.facet) o.selected = true; t.facetSelect.appendChild(o); });
-    }
-    var currencyOf = function (r) { return section.currency_column ? r[section.currency_column] : CURRENCY; };
-    var needle = t.filter.trim().toLowerCase();
-    var rows = all.filter(function (r) {
-      if (t.facet && r[section.facet.column] !== t.facet) return false;
-      if (!needle) return true;
-      return section.columns.some(function (col) {
-        var raw = r[col.name];
-        if (raw === null || raw === undefined) return false;
-        return String(raw).toLowerCase().indexOf(needle) >= 0
-          || display(raw, col.format, currencyOf(r)).toLowerCase().indexOf(needle) >= 0;
-      });
+  function buildTable(section) {
+    var t = C.buildTable(sectionNode(section.id).querySelector(".body"), section, {
+      rows: function () {
+        var all = records(section.rows_query || section.query);
+        return section.period_column ? all.filter(function (r) { return r[section.period_column] === state.period; }) : all;
+      },
+      server: serverRows,
+      summary: function (facet) { return summaryOf(section, facet); },
+      order: (tableInfo(section) || {}).order,
+      more: function (tt, more) {
+        var exported = section.export ? "`closeboard export --period " + state.period + (META.archived ? " --version " + META.archived.version : "") +
+          " --xlsx FILE` (" + section.export + ")" : "";
+        return more.toLocaleString("en-US") + " more row" + (more === 1 ? " is" : "s are") +
+          (META.archived ? " left out of this archived page" + (exported ? ": " + exported : "")
+            : " left out of this file: open the page with `closeboard serve` to see every row" + (exported ? ", or " + exported : "")) + ".";
+      },
     });
-    if (t.sort) {
-      var col = section.columns.filter(function (c) { return c.name === t.sort; })[0] || {};
-      rows = rows.slice().sort(function (a, b) {
-        var c = compare(a[t.sort], b[t.sort], col.format);
-        if (a[t.sort] === null || b[t.sort] === null) return c;  // blanks stay last either way
-        return t.desc ? -c : c;
-      });
-    }
-    t.headers.forEach(function (th) {
-      var name = th.getAttribute("data-column");
-      th.setAttribute("aria-sort", name === t.sort ? (t.desc ? "descending" : "ascending") : "none");
-    });
-    var frag = document.createDocumentFragment();
-    rows.forEach(function (r) {
-      var tr = el("tr");
-      section.columns.forEach(function (col) {
-        var raw = r[col.name];
-        var td = el("td", { class: (isNumeric(col.format) ? "num" : "") + (col.name === "reason" || col.name === "detail" ? " wrap" : ""), "data-column": col.name },
-          display(raw, col.format, currencyOf(r)));
-        td.setAttribute("data-raw", raw === null || raw === undefined ? "" : String(raw));
-        tr.appendChild(td);
-      });
-      frag.appendChild(tr);
-    });
-    t.tbody.textContent = "";
-    t.tbody.appendChild(frag);
-    // totals, one line per currency: over the rows the filter keeps; while rows are left out of the
-    // file and no filter is set, those of every row (the summary computed in SQL)
-    var facetRows = t.facet ? all.filter(function (r) { return r[section.facet.column] === t.facet; }) : all;
-    var summary = full ? null : summaryOf(section, t.facet);
-    var inAll = summary ? Math.max(rowCount(summary), facetRows.length) : facetRows.length;
-    var partial = inAll > facetRows.length;
-    var fromSummary = partial && !needle;
-    var totalRows = fromSummary ? summary.map(function (r) { var o = {}; o[CURRENCY_KEY] = r._currency || CURRENCY; section.columns.forEach(function (c) { o[c.name] = r[c.name]; }); return o; }) : rows;
-    var currencyOfTotal = fromSummary ? function (r) { return r[CURRENCY_KEY]; } : currencyOf;
-    t.tfoot.textContent = "";
-    var totalCols = section.columns.filter(function (c) { return c.total; });
-    var currencies = [];
-    totalRows.forEach(function (r) { var c = currencyOfTotal(r); if (currencies.indexOf(c) < 0) currencies.push(c); });
-    if (!currencies.length) currencies.push(CURRENCY);
-    if (totalCols.length) {
-      currencies.forEach(function (cur, i) {
-        var tr = el("tr", { class: "total", "data-currency": cur, "data-of": fromSummary ? "all" : "rows" });
-        section.columns.forEach(function (col, j) {
-          var td = el("td", { class: isNumeric(col.format) ? "num" : "", "data-column": col.name });
-          if (col.total) {
-            var sum = 0n, moneyCol = col.format === "money" || col.format === "money_cents";
-            totalRows.forEach(function (r) {
-              if (moneyCol && currencyOfTotal(r) !== cur) return;
-              var v = hundredths(r[col.name]);
-              if (v !== null) sum += v;
-            });
-            if (moneyCol || i === 0) {
-              var raw = fromHundredths(sum);
-              td.textContent = display(raw, col.format, cur);
-              td.setAttribute("data-raw", raw);
-            }
-          } else if (j === 0) {
-            td.textContent = (currencies.length > 1 ? "Total " + cur : "Total") +
-              (fromSummary ? " (all " + inAll.toLocaleString("en-US") + " rows)" : partial ? " of the matching rows shown" : "");
-          }
-          tr.appendChild(td);
-        });
-        t.tfoot.appendChild(tr);
-      });
-    }
-    var info = tableInfo(section) || {};
-    t.count.textContent = !partial ? rows.length + " of " + facetRows.length + " rows"
-      : needle ? rows.length + " of the " + facetRows.length + " rows shown match (" + inAll.toLocaleString("en-US") + " in all)"
-      : facetRows.length + " of " + inAll.toLocaleString("en-US") + " rows shown" + (info.order ? " (" + info.order + ")" : "");
-    t.count.setAttribute("data-rows", String(rows.length));
-    t.count.setAttribute("data-all-rows", String(inAll));
-    t.table.setAttribute("data-complete", partial ? "false" : "true");
-    t.table.setAttribute("data-from", full ? "server" : "file");
-    var more = inAll - facetRows.length;
-    var exported = section.export ? "`closeboard export --period " + state.period + (META.archived ? " --version " + META.archived.version : "") +
-      " --xlsx FILE` (" + section.export + ")" : "";
-    t.more.textContent = t.fetchNote || (!partial ? "" : more.toLocaleString("en-US") + " more row" + (more === 1 ? " is" : "s are") +
-      (META.archived ? " left out of this archived page" + (exported ? ": " + exported : "")
-        : " left out of this file: open the page with `closeboard serve` to see every row" + (exported ? ", or " + exported : "")) + ".");
-    t.more.hidden = !t.more.textContent;
-    t.more.setAttribute("data-more", String(partial ? more : 0));
+    tables[section.id] = t;
+    return t;
   }
+
+  function drawTable(t) { C.drawTable(t); }
 
   // ------------------------------------------------------------------ reconciliation
 
@@ -861,51 +612,33 @@
       b.table.querySelectorAll("thead th.budget-col").forEach(function (th) { th.hidden = !budgeted; });
       b.table.classList.toggle("with-budget", budgeted);
       var stParts = (EXPLAIN.statement || {}).parts || {};
-      var tbody = b.table.querySelector("tbody");
-      var frag = document.createDocumentFragment();
-      rows.forEach(function (r) {
-        var tr = el("tr", { class: "kind-" + r.kind, "data-line": r.line_id });
+      // each line's cells, drawn by the shared statement component (components.js statementBody)
+      C.statementBody(b.table.querySelector("tbody"), rows.map(function (r) {
         // income-statement lines, and balance-sheet and cash-flow lines made of balances (not headings or checks)
         var explainable = b.spec.id === "income_statement" || !!stParts[b.spec.id + "|" + st.rollup + "|" + r.line_id];
-        var th = el("th", { scope: "row", class: "line depth-" + Math.min(r.depth || 0, 4) }, explainable ? null : r.label);
-        if (explainable) {  // a click on the line (or Enter on its button) opens the journal lines behind it
-          var button = el("button", { type: "button", class: "line-explain", "aria-haspopup": "dialog", title: "explain this line" }, r.label);
-          var request = { statement: b.spec.id, rollup: st.rollup, line_id: r.line_id, label: r.label, period: state.period, value: r.amount };
-          button.addEventListener("click", function (e) { e.stopPropagation(); openExplain(request, button); });
-          tr.addEventListener("click", function () { openExplain(request, button); });
-          tr.classList.add("explainable");
-          th.appendChild(button);
-        }
-        tr.appendChild(th);
-        section.columns.forEach(function (col) {
+        var request = { statement: b.spec.id, rollup: st.rollup, line_id: r.line_id, label: r.label, period: state.period, value: r.amount };
+        var cells = section.columns.map(function (col) {
           var raw = r[col.name];
           var month = columnMonth[col.name];
           if (month && periodInfo(month).period && !hasLedger(month)) raw = null;  // unknown, not zero
           var text = r.kind === "heading" ? "" : raw === null || raw === undefined ? "no data" : money(raw, CURRENCY, true);
-          var td = el("td", { class: "num" + (raw === null && r.kind !== "heading" ? " nodata" : ""), "data-column": col.name }, text);
-          td.setAttribute("data-raw", raw === null || raw === undefined ? "" : String(raw));
-          tr.appendChild(td);
+          return { text: text, raw: raw, cls: raw === null && r.kind !== "heading" ? " nodata" : "", attrs: { "data-column": col.name } };
         });
         if (budgeted) (section.budget_columns || []).forEach(function (col) {
           var value = r[col.name];
           var known = value !== undefined && value !== null;
-          var text = r.kind === "heading" || !known ? "" : col.format === "percent" ? number(value, 2, "%") : money(value, CURRENCY, true);
-          var cls = "num budget-col" + (col.name !== "budget" && known && r.favourable !== null && r.favourable !== undefined ? (r.favourable ? " fav" : " unfav") : "");
-          var td = el("td", { class: cls, "data-budget": col.name }, text);
-          td.setAttribute("data-raw", known ? String(value) : "");
-          if (col.name === "variance" && known) td.title = r.favourable ? "favourable" : "unfavourable";
-          if (col.name === "variance" && !known && r.budget !== undefined && r.budget !== null) td.title = "month to date: no variance until the month ends";
-          tr.appendChild(td);
+          cells.push({
+            text: r.kind === "heading" || !known ? "" : col.format === "percent" ? number(value, 2, "%") : money(value, CURRENCY, true),
+            raw: known ? value : null, attrs: { "data-budget": col.name },
+            cls: " budget-col" + (col.name !== "budget" && known && r.favourable !== null && r.favourable !== undefined ? (r.favourable ? " fav" : " unfav") : ""),
+            title: col.name !== "variance" ? "" : known ? (r.favourable ? "favourable" : "unfavourable")
+              : r.budget !== undefined && r.budget !== null ? "month to date: no variance until the month ends" : "",
+          });
         });
-        frag.appendChild(tr);
-      });
-      tbody.textContent = "";
-      tbody.appendChild(frag);
-      if (!rows.length) {
-        var empty = el("tr"), cell = el("td", { colspan: String(section.columns.length + 1 + (budgeted ? (section.budget_columns || []).length : 0)), class: "missing" }, "No statement for " + state.period + ".");
-        empty.appendChild(cell);
-        tbody.appendChild(empty);
-      }
+        // a click on the line (or Enter on its button) opens the journal lines behind it
+        return { line_id: r.line_id, label: r.label, kind: r.kind, depth: r.depth, cells: cells,
+                 explain: explainable ? function (button) { openExplain(request, button); } : null };
+      }), section.columns.length + (budgeted ? (section.budget_columns || []).length : 0), state.period);
       var check = b.block.querySelector(".statement-check");
       if (b.spec.balances) {  // two lines that must be equal: assets = liabilities + equity
         var pair = b.spec.balances.map(function (id) {
@@ -931,323 +664,10 @@
 
   // ------------------------------------------------------------------ click to explain
 
-  // The explanation `closeboard explain` gives, for a tile (a KPI) or an income-statement line: the
-  // definition, the sources and their MCP calls, and the rows behind it largest first, whose sum ties
-  // to the figure. Offline, from the page's embedded explanations (DATA.explain: the largest rows per
-  // figure, with the count and total of all of them); served, every row from the server.
+  // The explanation `closeboard explain` gives, for a tile (a KPI) or a statement line: components.js
+  // explainer, from the page's embedded explanations (DATA.explain) or, served, from the server.
   var EXPLAIN = DATA.explain || {};
-  var COLUMN_LABELS = { posted_date: "Date", entry_id: "Entry", line_no: "Line", account_id: "Account", description: "Description",
-    document_id: "Document", opportunity_id: "Opportunity", customer_name: "Customer", stage: "Stage", close_date: "Close date", amount: "Amount" };
-  var panel = null, lastOpener = null;
-
-  function explainPanel() {
-    if (panel) return panel;
-    panel = el("div", { id: "explain", class: "explain-panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "explain-title", hidden: "" });
-    var inner = el("div", { class: "explain-inner" });
-    var close = el("button", { type: "button", class: "explain-close", "aria-label": "Close the explanation" }, "Close");
-    close.addEventListener("click", closeExplain);
-    inner.appendChild(close);
-    inner.appendChild(el("h2", { id: "explain-title" }));
-    inner.appendChild(el("div", { class: "explain-body" }));
-    panel.appendChild(inner);
-    panel.addEventListener("click", function (e) { if (e.target === panel) closeExplain(); });
-    panel.addEventListener("keydown", function (e) { if (e.key === "Escape") closeExplain(); });
-    document.body.appendChild(panel);
-    return panel;
-  }
-
-  function closeExplain() {
-    if (!panel || panel.hidden) return;
-    panel.hidden = true;
-    document.documentElement.removeAttribute("data-explain");
-    if (lastOpener) lastOpener.focus();
-  }
-
-  // rows as arrays of `columns`, whatever their origin (embedded arrays or the server's objects)
-  function tableRows(rows, columns) {
-    var wanted = Object.keys(COLUMN_LABELS);
-    if (!rows.length || Array.isArray(rows[0])) return { columns: columns, rows: rows };
-    var cols = wanted.filter(function (c) { return rows.some(function (r) { return r[c] !== undefined && r[c] !== null; }); });
-    return { columns: cols, rows: rows.map(function (r) { return cols.map(function (c) { return r[c] === undefined ? null : r[c]; }); }) };
-  }
-
-  function sumOf(rows, columns) {
-    var i = columns.indexOf("amount"), t = 0n;
-    rows.forEach(function (r) { t += hundredths(r[i]) || 0n; });
-    return t;
-  }
-
-  // a node of the embedded explanations (reports/explain.py page_explanations) for one period, in the
-  // shape `closeboard explain --json` gives
-  function embeddedNode(shape, period) {
-    var fig = (EXPLAIN.figures || {})[shape.key] || {};
-    var values = fig.values || {};
-    var out = { name: shape.name, kind: shape.kind, definition: shape.definition, period: period,
-                value: values[period] !== undefined ? values[period] : null, table: shape.table, formula: shape.formula, reads: shape.reads };
-    if (shape.kind === "formula" || shape.kind === "window") {
-      var periods = [period];
-      if (shape.kind === "window") { periods = []; for (var k = shape.preceding; k >= 0; k--) periods.push(shiftPeriod(period, -k)); }
-      out.over = shape.kind === "window" ? periods : undefined;
-      out.components = shape.kind === "window"
-        ? periods.map(function (q) { return embeddedNode(shape.components[0], q); })
-        : shape.components.map(function (c) { return embeddedNode(c, period); });
-    } else if (shape.kind === "lines" || shape.kind === "records") {
-      var rows = (fig.rows || {})[period] || (fig.rows || {})["*"] || { count: 0, total: "0.00", shown: [] };
-      var shown = rows.shown;
-      var rest = hundredths(rows.total) - sumOf(shown, fig.columns || []);
-      out.columns = fig.columns || [];
-      out.rows = { count: rows.count, total: rows.total, shown: shown, more: { count: rows.count - shown.length, total: fromHundredths(rest) } };
-      out.ties = hundredths(rows.total) === (hundredths(out.value) || 0n);
-    }
-    return out;
-  }
-
-  function embeddedKpi(req) {
-    if (EXPLAIN.error) return { error: EXPLAIN.error };
-    var shape = (EXPLAIN.kpis || {})[req.kpi];
-    if (!shape) return { error: "no explanation for " + req.kpi + " in this page" };
-    if ((EXPLAIN.periods || []).indexOf(req.period) < 0) return { error: notEmbedded(req) };
-    var node = embeddedNode(shape, req.period);
-    node.kpi = req.kpi; node.doc = shape.doc; node.model = EXPLAIN.model; node.sources = EXPLAIN.sources || [];
-    return node;
-  }
-
-  function notEmbedded(req) {
-    var ps = EXPLAIN.periods || [];
-    return "This file carries the explanations of " + (ps.length ? ps[0] + " to " + ps[ps.length - 1] : "no month") + " only. Run `" +
-      (req.kpi ? "closeboard explain " + req.kpi + " --period " + req.period : "closeboard serve") + "`, or open the page with `closeboard serve`, which fetches any month.";
-  }
-
-  // an income-statement line: the journal lines of the accounts it adds up, each signed as the line counts it
-  function embeddedLine(req) {
-    if (EXPLAIN.error) return { error: EXPLAIN.error };
-    var st = EXPLAIN.statement || {};
-    var parts = (st.accounts || {})[req.rollup + "|" + req.line_id];
-    if (!parts) return { error: "no journal lines make up this line" };
-    var byAccount = (st.lines || {})[req.period];
-    if (!byAccount) return { error: notEmbedded(req) };
-    var columns = st.columns || [], at = columns.indexOf("amount");
-    var count = 0, total = 0n, rows = [];
-    parts.forEach(function (p) {
-      var e = byAccount[p[0]];
-      if (!e) return;
-      count += e.count;
-      total += BigInt(p[1]) * hundredths(e.total);
-      e.shown.forEach(function (r) { var c = r.slice(); c[at] = fromHundredths(BigInt(p[1]) * hundredths(r[at])); rows.push(c); });
-    });
-    rows.sort(function (a, b) {
-      var x = hundredths(a[at]), y = hundredths(b[at]);
-      return abs(y) > abs(x) ? 1 : abs(y) < abs(x) ? -1 : y > x ? 1 : y < x ? -1 : String(a[1]).localeCompare(String(b[1])) || (a[2] - b[2]);
-    });
-    var shown = rows.slice(0, EXPLAIN.limit || 10);
-    return lineResult(req, columns, { count: count, total: fromHundredths(total), shown: shown,
-      more: { count: count - shown.length, total: fromHundredths(total - sumOf(shown, columns)) } }, parts, st.model);
-  }
-
-  // a balance-sheet or cash-flow line (reports/explain.py assemble_line, on the embedded data): one row
-  // per opening balance, computed earnings row or account's earnings, then the month's journal lines
-  // largest first, each signed as the line counts it
-  function embeddedBalanceLine(req) {
-    if (EXPLAIN.error) return { error: EXPLAIN.error };
-    var st = EXPLAIN.statement || {};
-    var parts = (st.parts || {})[req.statement + "|" + req.rollup + "|" + req.line_id];
-    if (!parts) return { error: "no balances make up this line" };
-    if ((st.balance_periods || []).indexOf(req.period) < 0) {
-      var bp = st.balance_periods || [];
-      return { error: "This file carries the balance-sheet and cash-flow explanations of " + (bp.length ? bp[0] + " to " + bp[bp.length - 1] : "no month") +
-        " only (to keep it small). Open the page with `closeboard serve`, which fetches any month." };
-    }
-    var moves = (st.moves || {})[req.period] || {}, pnl = (st.lines || {})[req.period] || {};
-    var earnings = (st.earnings || {})[req.period] || {};
-    var columns = st.columns || [], at = columns.indexOf("amount");
-    var isColumns = (EXPLAIN.statement || {}).columns || [];
-    var fixed = [], lines = [], count = 0, total = 0n;
-    function row(date, account, text, amount) { var r = columns.map(function () { return null; }); r[0] = date; r[3] = account; r[4] = text; r[at] = fromHundredths(amount); return r; }
-    parts.forEach(function (p) {
-      var part = p[0], sign = BigInt(p[1]), mode = p[2], m = moves[part] || {};
-      if ((mode === "balance" || mode === "opening") && hundredths(m.opening || "0")) fixed.push(row(m.opening_date, part, "Opening balance (the month-end before)", sign * hundredths(m.opening)));
-      if (mode === "computed") { var v = (earnings.computed || {})[part]; if (v !== undefined && v !== null && hundredths(v)) fixed.push(row((st.period_ends || {})[req.period], part, "Computed from the income statement (open its own line)", sign * hundredths(v))); }
-      if (mode === "current" || mode === "retained") {
-        var pair = (earnings.accounts || {})[part] || ["0", "0"], e = hundredths(pair[mode === "current" ? 0 : 1]);
-        if (e) fixed.push(row((st.period_ends || {})[req.period], part, mode === "current" ? "Credit − debit, fiscal year to date" : "Credit − debit, before the fiscal year", sign * e));
-      }
-      var entry = mode === "pnl" ? pnl[part] : (mode === "balance" || mode === "move") ? moves[part] : null;
-      if (!entry) return;
-      count += entry.count;
-      total += sign * hundredths(entry.total);
-      var from = mode === "pnl" ? isColumns : columns, fromAt = from.indexOf("amount");
-      entry.shown.forEach(function (r) {
-        var c = columns.map(function (name) { var i = from.indexOf(name); return i < 0 ? null : r[i]; });
-        c[at] = fromHundredths(sign * hundredths(r[fromAt]));
-        lines.push(c);
-      });
-    });
-    count += fixed.length;
-    total += sumOf(fixed, columns);
-    lines.sort(function (a, b) {
-      var x = hundredths(a[at]), y = hundredths(b[at]);
-      return abs(y) > abs(x) ? 1 : abs(y) < abs(x) ? -1 : y > x ? 1 : y < x ? -1 : String(a[1]).localeCompare(String(b[1])) || (a[2] - b[2]);
-    });
-    var shown = fixed.concat(lines.slice(0, EXPLAIN.limit || 10));
-    var result = lineResult(req, columns, { count: count, total: fromHundredths(total), shown: shown,
-      more: { count: count - shown.length, total: fromHundredths(total - sumOf(shown, columns)) } }, parts, (st.models || {})[req.statement]);
-    var earningsLine = parts.some(function (p) { return p[2] === "current" || p[2] === "retained"; });
-    result.doc = (st.docs || {})[earningsLine ? "earnings" : req.statement];
-    result.noun = st.noun;
-    return result;
-  }
-
-  function lineResult(req, columns, rows, parts, model) {
-    var names = EXPLAIN.accounts || {};
-    return { label: req.label, period: req.period, value: req.value === undefined ? null : req.value, kind: "lines", statement: true, columns: columns,
-      rows: rows, ties: req.value !== null && req.value !== undefined && hundredths(rows.total) === hundredths(req.value), model: model,
-      accounts: (parts || []).map(function (p) { return Array.isArray(p) ? { account_id: p[0], account_name: names[p[0]], sign: p[1] } : p; }) };
-  }
-
-  function fetchExplanation(req) {
-    var q = req.kpi ? "figure=" + encodeURIComponent(req.kpi) : "statement=" + encodeURIComponent(req.statement) +
-      "&rollup=" + encodeURIComponent(req.rollup) + "&line=" + encodeURIComponent(req.line_id);
-    return fetch(SERVED.explain_url + "?" + q + "&period=" + encodeURIComponent(req.period),
-      { headers: { "Accept": "application/json", "X-Closeboard-Token": SERVED.token }, cache: "no-store" })
-      .then(function (r) { return r.json().then(function (body) { if (!r.ok) throw new Error(body.error || ("HTTP " + r.status)); return body; }); })
-      .then(function (body) {
-        if (req.kpi) return body;
-        var result = lineResult(req, body.columns, body.rows, body.accounts, body.model);
-        result.doc = body.doc;
-        result.noun = body.noun;
-        return result;
-      });
-  }
-
-  function formatAmount(value, req) {
-    var fmt = formatOf(req.format || "money_cents") || {};
-    return fmt.money ? money(value, CURRENCY, true) : number(value, 2, fmt.suffix);
-  }
-
-  function definitionNode(steps) {
-    var pre = el("pre", { class: "explain-sql" });
-    pre.textContent = (steps || []).slice().reverse().map(function (s) {
-      return s.cte + ": " + s.sql.replace(/\s+/g, " ") + (s.from ? "\n    " + s.from.replace(/\s+/g, " ") : "");
-    }).join("\n");
-    return pre;
-  }
-
-  function rowsTable(node, from) {
-    var t = tableRows(node.rows.shown, node.columns || []);
-    var names = EXPLAIN.accounts || {};
-    var table = el("table", { class: "explain-rows" }), head = el("tr");
-    t.columns.forEach(function (c) { head.appendChild(el("th", { scope: "col", class: c === "amount" ? "num" : "" }, COLUMN_LABELS[c] || c)); });
-    var thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
-    var body = el("tbody");
-    t.rows.forEach(function (r) {
-      var tr = el("tr");
-      t.columns.forEach(function (c, i) {
-        var v = r[i];
-        var text = v === null || v === undefined ? "" : c === "amount" ? money(v, CURRENCY, true) : c === "account_id" && names[v] ? v + " " + names[v] : String(v);
-        var td = el("td", { class: c === "amount" ? "num" : c === "description" ? "wrap" : "" }, text);
-        if (c === "amount") td.setAttribute("data-raw", String(v));
-        tr.appendChild(td);
-      });
-      body.appendChild(tr);
-    });
-    table.appendChild(body);
-    var wrap = el("div", { class: "explain-table-wrap" });
-    wrap.appendChild(table);
-    from.appendChild(wrap);
-  }
-
-  function nodeView(node, req, depth) {
-    var box = el("div", { class: "explain-node", "data-node": node.name || "" });
-    if (depth) box.appendChild(el("h3", null, (node.name || "") + " " + (node.period || "") + ": " + (node.value === null ? "no data" : formatAmount(node.value, depth ? { format: "money_cents" } : req))));
-    if (node.definition && node.definition.length) box.appendChild(definitionNode(node.definition));
-    if (node.kind === "value") {
-      box.appendChild(el("p", null, "= " + (node.value === null ? "null" : node.value) + " (" + node.table + "." + node.name + ")"));
-    } else if (node.kind === "formula" || node.kind === "window") {
-      box.appendChild(el("p", { class: "explain-formula" }, "= " + (node.formula || "").replace(/\s+/g, " ")));
-      (node.components || []).forEach(function (c) { if (depth < 3) box.appendChild(nodeView(c, req, depth + 1)); });
-    } else if (node.rows) {
-      var noun = node.noun || (node.kind === "lines" ? "journal lines" : "records of " + (node.reads || "the source"));
-      var summary = el("p", { class: "explain-sum " + (node.ties ? "ties" : "no-tie"), "data-count": String(node.rows.count), "data-total": node.rows.total });
-      summary.textContent = node.rows.count.toLocaleString("en-US") + " " + noun + ", sum " + money(node.rows.total, CURRENCY, true) +
-        (node.ties ? " = the figure " : " does not tie to the figure ") + (node.value === null ? "(no data)" : money(node.value, CURRENCY, true)) +
-        (node.rows.shown.length ? "; largest first:" : ".");
-      box.appendChild(summary);
-      if (node.rows.shown.length) rowsTable(node, box);
-      if (node.rows.more.count > 0) {
-        box.appendChild(el("p", { class: "explain-more", "data-count": String(node.rows.more.count), "data-total": node.rows.more.total },
-          "and " + node.rows.more.count.toLocaleString("en-US") + " more totalling " + money(node.rows.more.total, CURRENCY, true) +
-          (SERVED ? "" : " — left out of this file; `closeboard serve` shows them all" + (req.kpi ? ", as does `closeboard explain " + req.kpi + " --period " + req.period + "`" : "")) + "."));
-      }
-    }
-    return box;
-  }
-
-  function sourcesView(sources) {
-    var box = el("div", { class: "explain-sources" });
-    box.appendChild(el("h3", null, "Sources (the run that loaded each table, and its MCP calls)"));
-    var list = el("ul");
-    (sources || []).forEach(function (s) {
-      var calls = s.calls || [];
-      var text = s.table_name + ": " + s.source + " " + s.tool + (s.run_id ? ", run " + s.run_id : "") +
-        (s.loaded_at ? ", loaded " + String(s.loaded_at).slice(0, 19).replace("T", " ") : "") +
-        (s.rows_loaded !== undefined && s.rows_loaded !== null ? ", " + Number(s.rows_loaded).toLocaleString("en-US") + " rows" : "") +
-        ", " + calls.length + " call(s)" + (calls.length ? ": " + calls.slice(0, 3).map(function (c) {
-          return c.tool + " page " + c.page + " (" + (c.items === null ? "-" : c.items) + " items, " + c.status + ")";
-        }).join(", ") + (calls.length > 3 ? ", …" : "") : "");
-      list.appendChild(el("li", null, text));
-    });
-    box.appendChild(list);
-    return box;
-  }
-
-  function showExplanation(req, result) {
-    var p = explainPanel();
-    var body = p.querySelector(".explain-body");
-    body.textContent = "";
-    if (result.error) { body.appendChild(el("p", { class: "explain-error" }, result.error)); return; }
-    var info = periodInfo(req.period);
-    if (info.is_open) body.appendChild(el("p", { class: "note" }, "Month to date, through " + info.through + "."));
-    if (!req.kpi && result.doc) {
-      body.appendChild(el("p", { class: "explain-doc" }, result.doc + " Parts: " + result.accounts.map(function (a) {
-        return a.account_id + (a.account_name ? " " + a.account_name : "");
-      }).join(", ") + " (" + (result.model || "") + ")."));
-    } else if (!req.kpi) {
-      body.appendChild(el("p", { class: "explain-doc" }, "Income statement line, the month's journal lines posted on " +
-        result.accounts.map(function (a) { return (a.sign < 0 ? "minus " : "") + a.account_id + (a.account_name ? " " + a.account_name : ""); }).join(", ") +
-        " (revenue credit − debit, expenses debit − credit; " + (result.model || "") + ")."));
-    } else if (result.doc) {
-      body.appendChild(el("p", { class: "explain-doc" }, result.doc.replace(/\s+/g, " ")));
-    }
-    var kpiValueShown = req.kpi ? kpiValue(req.period, { kpi: req.kpi }) : null;
-    if (req.kpi && kpiValueShown !== null && result.value !== null && hundredths(kpiValueShown) !== hundredths(result.value)) {
-      body.appendChild(el("p", { class: "note" }, "The tile shows the closed version's figure; this explains the ledger as it is now."));
-    }
-    if (req.kpi && result.model) body.appendChild(el("p", { class: "note" }, "Definition (" + result.model + "):"));
-    body.appendChild(nodeView(result, req, 0));
-    if (req.kpi) body.appendChild(sourcesView(result.sources));
-    p.querySelector("h2").textContent = (req.label || req.kpi) + " — " + req.period + ": " +
-      (result.value === null || result.value === undefined ? "no data" : formatAmount(result.value, req));
-  }
-
-  function openExplain(req, opener) {
-    lastOpener = opener || null;
-    var p = explainPanel();
-    p.hidden = false;
-    document.documentElement.setAttribute("data-explain", req.kpi || req.line_id);
-    p.setAttribute("data-request", req.kpi ? "kpi:" + req.kpi : "line:" + req.rollup + ":" + req.line_id);
-    p.setAttribute("data-mode", SERVED && SERVED.explain_url ? "served" : "embedded");
-    p.removeAttribute("data-ready");
-    p.querySelector("h2").textContent = (req.label || req.kpi) + " — " + req.period;
-    var body = p.querySelector(".explain-body");
-    body.textContent = SERVED && SERVED.explain_url ? "Loading every line from the server…" : "";
-    p.querySelector(".explain-close").focus();
-    var done = function (result) { showExplanation(req, result); p.setAttribute("data-ready", "1"); };
-    if (SERVED && SERVED.explain_url) {
-      fetchExplanation(req).then(done).catch(function (err) { done({ error: "Could not fetch the explanation: " + err.message }); });
-    } else {
-      done(req.kpi ? embeddedKpi(req) : req.statement && req.statement !== "income_statement" ? embeddedBalanceLine(req) : embeddedLine(req));
-    }
-  }
+  var openExplain = C.explainer(EXPLAIN, { periodInfo: periodInfo, kpiValue: kpiValue, served: SERVED }).open;
 
   // ------------------------------------------------------------------ header: period, freshness, reload
 

@@ -1,54 +1,44 @@
-// A user view's charts (reports/views.py): the figures arrive as exact decimal strings in
-// #view-data; the chart library draws them as numbers. Everything else is in the HTML already.
-// Check cards are worded and their money formatted as on the dashboard: format.js, inlined before this.
+// A user view (reports/views.py): its figures arrive as exact decimal strings in #view-data, and its
+// tiles, charts, tables, statements (with their explanations) and check cards are drawn by the main page's own components
+// (components.js and format.js, inlined before this script), with the format tokens the page received
+// as data. The period selector switches every tile, statement and check card to that month.
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("view-data").textContent);
   var format = window.closeboardFormat(data.currency, data.symbols);
+  var C = window.closeboardComponents(format, data.formats, data.currency);
   var colors = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#64748b"];
+
   data.charts.forEach(function (chart) {
-    var canvas = document.getElementById(chart.id);
-    if (!canvas || typeof Chart === "undefined") return;
-    new Chart(canvas, {
-      type: chart.type,
-      data: {
-        labels: chart.labels,
-        datasets: chart.datasets.map(function (d, i) {
-          return {
-            label: d.label, raw: d.data,
-            data: d.data.map(function (v) { return v === null ? null : Number(v); }),
-            borderColor: colors[i % colors.length],
-            backgroundColor: chart.fill ? colors[i % colors.length] + "33" : colors[i % colors.length],
-            fill: chart.fill ? "origin" : false,  // an area chart: the line filled to the axis
-            borderWidth: 2, tension: 0.2,
-          };
-        }),
-      },
-      options: { animation: false, responsive: true, maintainAspectRatio: false },
+    C.chart(chart.id, document.getElementById(chart.id), {
+      type: chart.type, fill: chart.fill, labels: chart.labels, format: chart.format,
+      datasets: chart.datasets.map(function (d, i) { return { label: d.label, raw: d.data, color: colors[i % colors.length] }; }),
     });
-    canvas.setAttribute("data-drawn", "true");
   });
+
+  // every row of the query (at most 2,000), sortable and filterable, totals exact: the main page's table
+  (data.tables || []).forEach(function (spec, i) {
+    var body = document.querySelector('.view-table-body[data-table-index="' + i + '"]');
+    if (!body) return;
+    var section = { id: "view-" + i, title: spec.title, columns: spec.columns, sort: spec.sort, currency_column: spec.currency_column, class: "view-table" };
+    C.drawTable(C.buildTable(body, section, { rows: function () { return spec.rows; } }));
+  });
+
   // the period selector: each tile's figures per month were computed exactly by the renderer; a
   // month the tile's query has no row for shows "no data", never 0
   function showPeriod(period) {
     document.querySelectorAll(".view-tile").forEach(function (node) {
       var tile = data.tiles[Number(node.getAttribute("data-tile"))] || {};
       var shown = tile[period];
-      node.setAttribute("data-value", shown && shown.value !== null ? shown.value : "");
-      node.querySelector(".tile-value").textContent = shown ? shown.text : "no data";
       var label = node.querySelector(".tile-period");
       if (label) label.textContent = period;
-      var change = node.querySelector(".tile-change");
-      change.textContent = "";
-      if (shown && shown.change) {
-        var span = document.createElement("span");
-        span.textContent = shown.change;
-        change.appendChild(span);
-      }
-      var budget = node.querySelector(".tile-budget"), b = shown && shown.budget;
-      budget.hidden = !b;
-      budget.textContent = b ? b.text : "";
-      budget.className = "tile-budget" + (b && b.favourable !== null ? (b.favourable ? " fav" : " unfav") : "");
+      var b = shown && shown.budget;
+      C.drawTile(node, {
+        value: shown ? shown.value : null,
+        text: shown ? shown.text : "no data",
+        changes: [{ name: "change", text: shown && shown.change ? shown.change : "" }],
+        budget: b ? { text: b.text, cls: b.favourable === null ? "" : b.favourable ? "fav" : "unfav" } : null,
+      });
     });
     document.querySelectorAll(".view-statement-table").forEach(function (table) {
       drawStatement(table, data.statements[Number(table.getAttribute("data-statement-index"))] || {}, period);
@@ -58,37 +48,23 @@
     });
   }
 
-  function cell(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    node.textContent = text;
-    return node;
-  }
-
-  // a statement in one month: the renderer formatted every figure exactly (as the dashboard shows it)
+  // a statement in one month: the renderer formatted every figure exactly (as the dashboard shows it);
+  // its lines are drawn by the main page's statement component
   function drawStatement(table, byPeriod, period) {
     var shown = byPeriod[period];
-    var head = table.querySelector("thead tr"), body = table.querySelector("tbody");
+    var head = table.querySelector("thead tr");
     head.textContent = "";
-    head.appendChild(cell("th", { scope: "col", class: "line" }, "Line"));
-    ((shown && shown.headings) || []).forEach(function (h) { head.appendChild(cell("th", { scope: "col", class: "num" }, h)); });
-    body.textContent = "";
-    if (!shown || !shown.rows.length) {
-      body.appendChild(document.createElement("tr")).appendChild(
-        cell("td", { class: "missing", colspan: String(head.children.length) }, "No statement for " + period + "."));
-      return;
-    }
-    shown.rows.forEach(function (r) {  // [line_id, label, kind, depth, cells]; a cell [text, exact value, classes]
-      var tr = cell("tr", { class: "kind-" + r[2], "data-line": r[0] }, "");
-      var th = tr.appendChild(cell("th", { scope: "row", class: "line depth-" + r[3] }, r[2] === "heading" ? r[1] : ""));
-      if (r[2] !== "heading") {  // a click (or Enter) explains the line, as on the dashboard
-        th.appendChild(cell("button", { type: "button", class: "line-explain", "aria-haspopup": "dialog", title: "explain this line" }, r[1]));
-      }
-      r[4].forEach(function (c) {
-        tr.appendChild(cell("td", { class: "num" + c[2], "data-raw": c[1] === null ? "" : c[1] }, c[0]));
-      });
-      body.appendChild(tr);
-    });
+    head.appendChild(C.el("th", { scope: "col", class: "line" }, "Line"));
+    ((shown && shown.headings) || []).forEach(function (h) { head.appendChild(C.el("th", { scope: "col", class: "num" }, h)); });
+    var section = table.closest(".view-statement");
+    C.statementBody(table.querySelector("tbody"), ((shown && shown.rows) || []).map(function (r) {
+      // [line_id, label, kind, depth, cells]; a cell [text, exact value, classes]
+      return {
+        line_id: r[0], label: r[1], kind: r[2], depth: r[3],
+        cells: r[4].map(function (c) { return { text: c[0], raw: c[1], cls: c[2] }; }),
+        explain: r[2] === "heading" ? null : function (button) { explainLine(button, section, r, period); },
+      };
+    }), head.children.length - 1, period);
   }
 
   // one check's card in one month, drawn by the dashboard's own code (format.js checkCard)
@@ -99,47 +75,27 @@
     card.replaceWith(drawn);
   }
 
-  // a click on a statement line: the dashboard opens the journal lines behind it from its embedded
-  // explanations; a view carries none, so the panel says where to see them for that line and month
+  // a click on a statement line opens the main page's explanation (components.js explainer): the
+  // accounts the line adds up and the journal lines behind it, largest first, summing to the figure,
+  // from the lines this page embeds (render.py `_explanations`, as the main page does), then the
+  // command that lists every one of them
+  var explainer = C.explainer(data.explain || {}, {});
   var STATEMENT_ARG = { income_statement: "income", balance_sheet: "balance", cash_flow: "cash" };
-  function explainLine(button) {
-    var row = button.closest("tr"), section = button.closest(".view-statement");
-    var select = document.getElementById("period-select");
-    var period = select ? select.value : "";
+  function explainLine(button, section, row, period) {
     var statement = section.getAttribute("data-statement"), rollup = section.getAttribute("data-rollup");
+    var amount = row[4].length ? row[4][0][1] : null;  // the month's column, exact
+    explainer.open({ statement: statement, rollup: rollup, line_id: row[0], label: row[1], period: period, value: amount }, button);
+    var panel = C.explainPanel();
+    panel.setAttribute("data-line", row[0]);
     var command = "closeboard explain --statement " + (STATEMENT_ARG[statement] || statement) +
-      " --line " + row.getAttribute("data-line") + (rollup === "subtype" ? " --rollup subtype" : "") +
-      (period ? " --period " + period : "");
-    var panel = document.getElementById("explain");
-    if (!panel) {
-      panel = cell("div", { id: "explain", class: "explain-panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "explain-title" }, "");
-      var inner = panel.appendChild(cell("div", { class: "explain-inner" }, ""));
-      var close = inner.appendChild(cell("button", { type: "button", class: "explain-close", "aria-label": "Close the explanation" }, "Close"));
-      inner.appendChild(cell("h2", { id: "explain-title" }, ""));
-      inner.appendChild(cell("div", { class: "explain-body" }, ""));
-      close.addEventListener("click", function () { panel.hidden = true; if (panel.opener) panel.opener.focus(); });
-      panel.addEventListener("keydown", function (e) { if (e.key === "Escape") close.click(); });
-      document.body.appendChild(panel);
-    }
-    panel.opener = button;
-    panel.setAttribute("data-line", row.getAttribute("data-line"));
-    panel.querySelector("h2").textContent = button.textContent + " — " + section.querySelector("h2").textContent + (period ? ", " + period : "");
+      " --line " + row[0] + (rollup === "subtype" ? " --rollup subtype" : "") + (period ? " --period " + period : "");
     var body = panel.querySelector(".explain-body");
-    body.textContent = "";
-    body.appendChild(cell("p", { class: "explain-doc" }, "This page does not carry the journal lines behind its statements. " +
-      "To see what this line adds up (its accounts, then the journal lines summing to the figure), click it on the main page " +
-      "(reports/latest.html, or `closeboard serve`) or run:"));
-    body.appendChild(cell("pre", { class: "explain-sql explain-command" }, command));
-    panel.hidden = false;
-    panel.querySelector(".explain-close").focus();
+    body.appendChild(C.el("p", { class: "explain-doc" }, "Every line behind it (this page embeds the largest of recent months), from the command line:"));
+    body.appendChild(C.el("pre", { class: "explain-sql explain-command" }, command));
   }
-  document.addEventListener("click", function (e) {
-    var button = e.target.closest && e.target.closest(".view-statement-table .line-explain");
-    if (button) explainLine(button);
-  });
 
   var select = document.getElementById("period-select");
   if (select) select.addEventListener("change", function () { showPeriod(select.value); });
-  if (select && data.checks.length) showPeriod(select.value);  // the check cards' sentences
+  if (select) showPeriod(select.value);
   document.documentElement.setAttribute("data-view-ready", "true");
 })();

@@ -25,7 +25,8 @@ caches) is paid by the first scenario only, so the later ones are faster than a 
 would be; the allocator keeps what earlier scenarios freed, so a scenario's peak RSS starts from a
 larger base; and the "largest waited child" is the largest of all scenarios so far, the sign-off's
 included (Chromium printing the closed version's PDF).
-Figures only: nothing here asserts. The machine is shared: repeat and compare.
+Figures only: nothing here asserts. The machine is shared: repeat and compare. `bench/recon.py HOME`
+replays the reconciliation step alone on a copy of a home's warehouse (its time, peak RSS, heaviest files).
 """
 
 from __future__ import annotations

@@ -13,8 +13,11 @@ each run, because its earlier periods can change with no data change in them: R1
 entry under its first line's month, which a later line of the same entry changes; R5 measures backlog
 against the run date and reads the CRM, pulled whole; R6 counts this load and its freshness; R7 reads
 the ERP's trial balance reports, pulled whole. All are cheap beside R2-R4.
-The rules are the `.sql` files in `sql/recon/`, run in file-name order; `11_match_step.sql` (one
-round of R2's one-to-one matching) is repeated until every candidate pair is taken or ruled out.
+The rules are the `.sql` files in `sql/recon/`, run in file-name order. R2's one-to-one matching runs
+after `10_bank_candidates.sql`, one cut-off at a time (`sql/recon/r2_cutoff/`: that cut-off's pairs,
+`11_match_step.sql` repeated until every pair is taken or ruled out, then its unmatched lines and its
+matches), so its working set is one month-end's pairs, never every pair at every cut-off (issue 21:
+1 GiB at scale 100).
 
 Statuses: 'fail' is an ERROR finding (blocks sign-off), 'warn' a WARN finding, 'pass' neither;
 'not_configured' when a source the check reads is not in closeboard.yaml (neither pass nor fail).
@@ -33,7 +36,12 @@ from warehouse.db import scalar
 from warehouse.models import load_functions
 
 RECON_DIR = Path(__file__).parent / "sql" / "recon"
+CUTOFF_DIR = RECON_DIR / "r2_cutoff"  # R2's matching at each cut-off, run after CANDIDATES
+CANDIDATES = "10_bank_candidates.sql"
 MATCH_STEP = "11_match_step.sql"
+# R2's private matching database: the candidate pairs, the bank and book lines and one cut-off's pairs
+# (about a quarter of it at scale 100); past it, it spills where the warehouse does
+WORK_MEMORY_LIMIT = "256MB"
 
 DEFAULT_SEVERITY = {c.id: c.severity for c in CHECKS}
 CHECK_TITLES = {c.id: c.title for c in CHECKS}
@@ -43,6 +51,9 @@ MAX_MATCH_ROUNDS = 100_000
 INPUTS_SQL = RECON_DIR / "incremental" / "inputs.sql"
 # recomputed only from the earliest changed month on (see the module's docstring)
 INCREMENTAL_CHECKS = ("R2_bank_vs_book", "R3_ar", "R4_ap")
+# the largest of the run's own tables, dropped once its rows are in place (freed at the commit)
+_WORK_TABLES = ("_recon_candidates", "_recon_bank", "_recon_book", "_recon_r2_unmatched", "_recon_control")
+_WORK_TABLES += ("_recon_doc_positions", "_recon_apps", "_recon_docs")
 
 
 @dataclass(frozen=True)
@@ -152,17 +163,9 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, ful
     con.execute("update recon_params set from_period = ?", [from_period])
     rounds = 0
     for path in sorted(RECON_DIR.glob("*.sql")):
-        if path.name == MATCH_STEP:
-            while scalar(con, "select count(*) from _recon_pairs"):
-                rounds += 1
-                if rounds > MAX_MATCH_ROUNDS:
-                    raise RuntimeError("R2 matching did not converge")
-                con.execute(path.read_text(encoding="utf-8"))
-            continue
-        try:
-            con.execute(path.read_text(encoding="utf-8"))
-        except duckdb.Error as exc:
-            raise type(exc)(f"{path.name}: {exc}") from exc
+        _run_file(con, path)
+        if path.name == CANDIDATES:
+            rounds = _match_by_cutoff(con, run_id, from_period)
 
     for check_id, needed in CHECK_SOURCES.items():  # bank and CRM are optional: not configured, not pass or fail
         missing = [source for source in needed if source not in params.sources]
@@ -196,23 +199,70 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, ful
         worst=worst,
         from_period=from_period,
     )
-    for table in ("_recon_pairs", "_recon_candidates", "_recon_matched", "_recon_new"):
+    for table in _WORK_TABLES:
         con.execute(f"drop table if exists {table}")
     return summary
+
+
+def _run_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    try:
+        con.execute(path.read_text(encoding="utf-8"))
+    except duckdb.Error as exc:
+        raise type(exc)(f"{path.name}: {exc}") from exc
+
+
+def _match_by_cutoff(con: duckdb.DuckDBPyConnection, run_id: str, from_period: str | None) -> int:
+    """R2's matching at each cut-off of `_recon_scope` in turn (`sql/recon/r2_cutoff/`), in a private
+    in-memory database outside the run's transaction (see `00_work.sql`: why): each cut-off's
+    unmatched lines go to `_recon_r2_unmatched` and its matches to `recon_bank_matches` (this run's
+    rows replace those from `from_period` on), one cut-off's rows at a time. The match rounds taken,
+    over all cut-offs."""
+    con.execute("delete from recon_bank_matches where period >= ?", [from_period or ""])
+    cutoffs = con.execute("select period, cutoff, is_opening from _recon_scope order by cutoff").fetchall()
+    spill = scalar(con, "select current_setting('temp_directory')")
+    work = duckdb.connect(config={"memory_limit": WORK_MEMORY_LIMIT, **({"temp_directory": spill} if spill else {})})
+    try:
+        for name in ("candidates", "bank", "book"):
+            work.register(f"_in_{name}", con.sql(f"select * from _recon_{name}").to_arrow_table())
+        _run_file(work, CUTOFF_DIR / "00_work.sql")
+        for name in ("candidates", "bank", "book"):
+            work.unregister(f"_in_{name}")
+        sql = {path.name: path.read_text(encoding="utf-8") for path in CUTOFF_DIR.glob("*.sql")}
+        rounds = 0
+        for period, cutoff, is_opening in cutoffs:
+            work.execute(
+                "create or replace table _recon_cut as select ?::varchar as period, ?::date as cutoff, "
+                "?::boolean as is_opening",
+                [period, cutoff, is_opening],
+            )
+            work.execute(sql["10_pairs.sql"])
+            while scalar(work, "select count(*) from _recon_pairs"):
+                rounds += 1
+                if rounds > MAX_MATCH_ROUNDS:
+                    raise RuntimeError("R2 matching did not converge")
+                work.execute(sql[MATCH_STEP])
+            # one cut-off's rows cross over as Arrow, inserted through a relation (no view to keep)
+            con.from_arrow(work.sql(sql["20_unmatched.sql"]).to_arrow_table()).insert_into("_recon_r2_unmatched")
+            if not is_opening:
+                matches = work.sql(sql["30_matches.sql"], params=[run_id]).to_arrow_table()
+                con.from_arrow(matches).insert_into("recon_bank_matches")
+    finally:
+        work.close()
+    return rounds
 
 
 def _replace_rows(con: duckdb.DuckDBPyConnection, run_id: str, from_period: str | None) -> None:
     """Replace the recon_* rows this run computed: every row (`from_period` None), or the rows of
     the checks recomputed whole and R2-R4's from `from_period` on. R2-R4's earlier verdicts stay, under
     this run's id (they hold for this run's data); their items and bank matches stay as they are, with
-    the id of the run that found them (readers order them, never by insertion). Then store this run's
-    input fingerprints and open month for the next run."""
+    the id of the run that found them (readers order them, never by insertion; `_match_by_cutoff` has
+    replaced the bank matches already). Then store this run's input fingerprints and open month for
+    the next run."""
     fresh = "(check_id not in (select unnest($checks)) or period >= $from)"  # rows this run recomputed
     scope = {"checks": list(INCREMENTAL_CHECKS), "from": from_period or ""}
     con.execute(f"delete from recon_results where {fresh}", scope)
     con.execute("update recon_results set run_id = $run where run_id <> $run", {"run": run_id})
     con.execute(f"delete from recon_items where {fresh}", scope)
-    con.execute("delete from recon_bank_matches where period >= $from", {"from": scope["from"]})
     con.execute(
         f"""insert into recon_results
         select $run, period, check_id, status, expected, actual, difference, detail
@@ -224,16 +274,6 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, run_id: str, from_period: str 
         select $run, period, check_id, source, record_id, record_date, amount, reason
         from _recon_items where {fresh} order by period, check_id, record_date, record_id""",
         {"run": run_id, **scope},
-    )
-    con.execute(
-        """insert into recon_bank_matches
-        select $run, m.period, m.bank_account_id, m.txn_id, m.booked_date, m.entry_id, m.line_no,
-               m.posted_date, m.amount, m.rule
-        from _recon_matched as m
-        semi join _recon_cutoffs as co on co.period = m.period and not co.is_opening
-        where m.period >= $from
-        order by m.period, m.bank_account_id, m.booked_date, m.txn_id""",
-        {"run": run_id, "from": scope["from"]},
     )
     con.execute("delete from recon_inputs")
     con.execute("insert into recon_inputs select * from _recon_inputs_now")

@@ -78,18 +78,14 @@ select
 from pairs as pr
 where pr.by_reference or pr.dist <= pr.window_days;
 
--- every pair at every cut-off where both of its lines exist
-create or replace temp table _recon_pairs as
-select co.period as period, c.*
-from _recon_candidates as c
-inner join _recon_scope as co
-    on greatest(c.booked_date, c.posted_date) <= co.cutoff;
-
--- the pairs taken, as _recon_pairs' columns. Declared, not `create ... as select ... limit 0`: in DuckDB
--- 2.0.0 a table created empty by a query inside a transaction keeps "empty" column statistics, and once
--- more than one row group (122,880 rows) is appended in that transaction, scans that use the statistics
--- (joins, filters, sums) see none of its rows (at scale 100: every bank line "unmatched").
-create or replace temp table _recon_matched (
-    period varchar, bank_account_id varchar, txn_id varchar, booked_date date, entry_id varchar,
-    line_no integer, posted_date date, amount decimal(18, 2), dist bigint, rule varchar, k bigint
+-- The matching itself runs one cut-off at a time, apart (warehouse.recon, sql/recon/r2_cutoff/), so no
+-- table holds every pair at every cut-off. What it leaves, per cut-off, are the lines matched by none
+-- (deposits in transit, outstanding payments, bank-only items) below, and the matches, written
+-- straight to recon_bank_matches. Declared, not created by a query: in DuckDB 2.0.0 a table created
+-- empty by a query inside a transaction keeps "empty" column statistics, and once more than one row
+-- group (122,880 rows) is appended in that transaction, scans that use the statistics (joins, filters,
+-- sums) see none of its rows (at scale 100: every bank line "unmatched"; commit 2fddc38).
+create or replace temp table _recon_r2_unmatched (
+    period varchar, cutoff date, is_opening boolean, source varchar, bank_account_id varchar,
+    record_id varchar, record_date date, amount decimal(18, 2), age bigint, business_age bigint
 );

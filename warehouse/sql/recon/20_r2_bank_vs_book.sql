@@ -13,44 +13,8 @@
 -- yet booked) older than warn_after_days business days (Mon-Fri) warns; younger bank-only items and
 -- deposits in transit / outstanding payments are listed only.
 
--- weekdays (Mon-Fri) from 0001-01-01 (a Monday) through d; business days in (a, b] = f(b) - f(a)
-create or replace temp macro _recon_weekdays_through(d) as
-    (date_diff('day', DATE '0001-01-01', d) // 7) * 5 + least(date_diff('day', DATE '0001-01-01', d) % 7 + 1, 5);
-
-create or replace temp table _recon_r2_unmatched as
-select
-    co.period as period,
-    co.cutoff as cutoff,
-    co.is_opening as is_opening,
-    'bank' as source,
-    b.bank_account_id as bank_account_id,
-    b.txn_id as record_id,
-    b.d as record_date,
-    b.amount as amount,
-    date_diff('day', b.d, co.cutoff) as age,
-    _recon_weekdays_through(co.cutoff) - _recon_weekdays_through(b.d) as business_age,
-from _recon_scope as co
-inner join _recon_bank as b
-    on b.d <= co.cutoff
-anti join _recon_matched as m
-    on m.period = co.period and m.txn_id = b.txn_id
-union all
-select
-    co.period,
-    co.cutoff,
-    co.is_opening,
-    'erp',
-    k.bank_account_id,
-    k.book_id,
-    k.d,
-    k.amount,
-    date_diff('day', k.d, co.cutoff),
-    _recon_weekdays_through(co.cutoff) - _recon_weekdays_through(k.d),
-from _recon_scope as co
-inner join _recon_book as k
-    on k.d <= co.cutoff
-anti join _recon_matched as m
-    on m.period = co.period and m.entry_id = k.entry_id and m.line_no = k.line_no;
+-- _recon_r2_unmatched (every cut-off's unmatched lines) is filled by R2's matching, one cut-off at a
+-- time (10_bank_candidates.sql, sql/recon/r2_cutoff/).
 
 create or replace temp table _recon_r2_accounts as
 with

@@ -383,70 +383,56 @@ def ui(env: Env, host: str, port: int) -> None:
     )
 
 
-UI_STOP_GRACE_S = 7.0  # SIGTERM to the whole process group, then SIGKILL: the UI is gone within 10 s
+UI_STOP_GRACE_S = 7.0  # the leader asked to stop (about 2 s), then SIGKILL to the group: gone within 10 s
+
+
+class _Signalled(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _run_until_signalled(command: list[str]) -> int:
-    """Run `dagster dev` in a process group of its own and take SIGTERM / SIGINT for it: the group (the
-    webserver, the daemon, the code servers) is asked to stop, and killed if it has not within the grace
-    period. `dagster dev` on its own ignored SIGTERM and left its seven processes running."""
+    """Run `dagster dev` in a process group of its own and take SIGTERM / SIGINT for it: its own process is
+    asked to stop (it stops the webserver and the daemon, then the code servers) and the group is killed if
+    anything of it is left after the grace period (pipelines/process_group.py). A watcher does the same
+    when this process dies without a word (SIGKILL)."""
     import signal
     import subprocess
 
-    child = subprocess.Popen(command, start_new_session=True)
-    _stop_group_when_this_process_dies(child.pid)
+    from pipelines.process_group import stop_group
 
-    def stop(signum: int, _frame: Any) -> None:
-        try:
-            os.killpg(child.pid, signal.SIGTERM)
-            child.wait(timeout=UI_STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            pass
-        except ProcessLookupError:
-            return
-        try:
-            os.killpg(child.pid, signal.SIGKILL)  # whatever of the group is left
-        except ProcessLookupError:
-            pass
-        sys.exit(128 + signum)
+    def signalled(signum: int, _frame: Any) -> None:
+        raise _Signalled(signum)  # the stop runs outside the handler, with the wait below unwound
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    return child.wait()
-
-
-# A watcher of its own (not in the group it stops): it holds the read end of a pipe whose write end
-# only this process holds, so the read returns when this process is gone however it ended (kill -9
-# included), and then stops the group as a signal would: SIGTERM, the grace period, SIGKILL.
-_GROUP_WATCHER = """
-import os, signal, sys, time
-group, grace = int(sys.argv[1]), float(sys.argv[2])
-os.read(0, 1)
-for sig in (signal.SIGTERM, signal.SIGKILL):
+    child: subprocess.Popen[bytes] | None = None
+    signal.signal(signal.SIGTERM, signalled)
+    signal.signal(signal.SIGINT, signalled)
     try:
-        os.killpg(group, sig)
-    except ProcessLookupError:
-        break
-    end = time.monotonic() + grace
-    while time.monotonic() < end:
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            sys.exit(0)
-        time.sleep(0.1)
-"""
+        child = subprocess.Popen(command, start_new_session=True)
+        _stop_group_when_this_process_dies(child.pid)
+        return child.wait()
+    except _Signalled as stopped:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C does not cut the stop short
+        if child is not None:
+            stop_group(child.pid, UI_STOP_GRACE_S)
+        return 128 + stopped.signum
 
 
 def _stop_group_when_this_process_dies(group: int) -> None:
+    """Start the watcher (in a session of its own, not in the group it stops) with the read end of a pipe
+    whose write end only this process holds."""
     import subprocess
 
     read_end, write_end = os.pipe()
     subprocess.Popen(
-        [sys.executable, "-c", _GROUP_WATCHER, str(group), str(UI_STOP_GRACE_S)],
+        [sys.executable, "-m", "pipelines.process_group", str(group), str(UI_STOP_GRACE_S)],
         stdin=read_end,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        cwd=REPO_ROOT,
     )
     os.close(read_end)
     os.set_inheritable(write_end, False)  # kept open by this process alone, for as long as it lives

@@ -150,9 +150,19 @@ def _build_demo_home(demo_data: Path, home: Path) -> Path:
 
 def read(home: Path, query: str, params: list | None = None) -> list[tuple]:
     """Rows from the readers' copy of a home's warehouse (what the page, CLI reads and users see)."""
+    return _rows(home / "warehouse.read.duckdb", query, params)
+
+
+def live_rows(home: Path, query: str, params: list | None = None) -> list[tuple]:
+    """Rows from the live warehouse, the writers' file (only while no run is going: a killed run never
+    published the readers' copy)."""
+    return _rows(home / "warehouse.duckdb", query, params)
+
+
+def _rows(path: Path, query: str, params: list | None) -> list[tuple]:
     from warehouse.db import connect
 
-    con = connect(home / "warehouse.read.duckdb", read_only=True)
+    con = connect(path, read_only=True)
     try:
         return con.execute(query, params or []).fetchall()
     finally:
@@ -392,3 +402,30 @@ def step_errors(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
     from pipelines.runner import step_errors as errors
 
     return errors(result)
+
+
+# The files that take longest (seconds of wall time in CI's `--durations`, setup included), about in that
+# order. pytest-xdist's `--dist loadfile` hands whole files to the workers in collection order (pyproject.toml
+# turns its own reordering, most tests first, off) and gives a worker its next file once two of its tests
+# are left: started first, the long files run side by side while the short ones fill the workers in between,
+# instead of one worker left alone with a long file at the end. A file of two tests takes the next file at
+# once: test_operations.py (short) follows test_deploy_entities.py so that the other deployment file of
+# entities goes to another worker.
+LONGEST_FIRST = (
+    "tests/test_deploy_postgres.py",
+    "tests/test_deploy_entities.py",
+    "tests/test_dagster_ops.py",
+    "tests/test_operations.py",
+    "tests/test_deploy_entities_one_writer.py",
+    "tests/test_bench_smoke.py",
+    "tests/test_crash_points.py",
+    "tests/test_delivery.py",
+    "tests/test_bench_entities.py",
+    "tests/reports/test_served.py",
+    "tests/test_auth_e2e.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    first = {path: rank for rank, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: first.get(item.nodeid.split("::", 1)[0], len(first)))  # stable: the rest as collected

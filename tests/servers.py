@@ -1,12 +1,15 @@
 """The bundled MCP servers as processes of their own, over streamable HTTP on a free loopback port:
 `start_http_server` (what conftest's `http_server` fixture starts) and the bank server with its
-built-in OAuth authorization server (`start_oauth_bank`). Stop each with `stop_process`."""
+built-in OAuth authorization server (`start_oauth_bank`). Stop each with `stop_process`. `get` and
+`post` talk to a served page's server (`closeboard serve`) as its page does."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from tests.conftest import REPO, free_port, stop_process, wait_for_port
@@ -46,3 +49,20 @@ def start_oauth_bank(data: Path, **env: str) -> tuple[subprocess.Popen, str]:
     return start_http_server(
         "connectors.servers.bank", data, "--oauth", env={"CLOSEBOARD_OAUTH_TEST_HOOKS": "1", **env}
     )
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode("utf-8")
+
+
+def post(url: str, headers: dict[str, str]) -> int:
+    """POST `{}` as JSON with `headers`; the response's status (an error status included)."""
+    request = urllib.request.Request(
+        url, data=b"{}", method="POST", headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code

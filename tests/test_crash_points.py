@@ -38,7 +38,7 @@ from pipelines.instance import PROCESS_TAG, ensure_dagster_home, fail_dead_runs,
 from pipelines.publishing import CRASH_ENV
 from pipelines.resources import SourcesResource
 from pipelines.runner import execute
-from tests.conftest import AS_OF, append_journal, closeboard, copy_demo
+from tests.conftest import AS_OF, append_journal, closeboard, copy_demo, live_rows
 from warehouse.home import Home
 
 CLOSED_THEN_RESTATED = "2026-04"  # closed, then a backdated entry restates it
@@ -50,16 +50,6 @@ slow = pytest.mark.slow  # the crash story: CLI runs killed with SIGKILL (the de
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def live_rows(home: Path, query: str, params: list | None = None) -> list[tuple]:
-    """Rows from the live warehouse (only while no run is going: a killed run never published the
-    readers' copy)."""
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(query, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def snapshots(home: Path) -> dict[tuple[str, int], dict]:

@@ -28,6 +28,7 @@ from tests.conftest import (
     wait_for_port,
 )
 from tests.dagster_ui import RUN_TIMEOUT_S, Ui
+from tests.servers import get, post
 from warehouse.db import connect
 
 pytestmark = pytest.mark.slow  # `closeboard ui` (webserver and daemon) as a subprocess, runs launched through it
@@ -143,8 +144,6 @@ def test_a_source_that_dies_mid_pagination_fails_named_retried_and_changes_nothi
 
 def test_served_reload_launches_the_refresh_job_on_the_running_dagster_webserver(ui: Ui) -> None:
     from dagster import DagsterEventType
-
-    from tests.reports.test_served import get, post
 
     with ui.instance() as instance:
         runs_before = {run.run_id for run in instance.get_runs()}

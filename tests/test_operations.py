@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.process_group import stop_group
 from tests.conftest import REPO, free_port, wait_for_port
 from warehouse.db import WarehouseBusy, WarehouseLock
 from warehouse.home import Home
@@ -76,3 +77,40 @@ def test_closeboard_ui_stops_with_all_its_processes_within_ten_seconds(tmp_path:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+# A leader that stops its child and exits on SIGINT (as `dagster dev` does), and one that ignores every
+# stop but SIGKILL, its child too (SIG_IGN is inherited across exec): each with a child in its group.
+ORDERLY = """
+import signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+def stop(*_):
+    child.terminate(); child.wait(); sys.exit(0)
+signal.signal(signal.SIGINT, stop)
+print("ready", flush=True)
+time.sleep(600)
+"""
+STUBBORN = """
+import signal, subprocess, sys, time
+for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, signal.SIG_IGN)
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize(("script", "returncode"), [(ORDERLY, 0), (STUBBORN, -signal.SIGKILL)])
+def test_the_ui_s_group_is_stopped_through_its_leader_and_killed_if_it_will_not_stop(
+    script: str, returncode: int
+) -> None:
+    leader = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, stdout=subprocess.PIPE)
+    try:
+        assert leader.stdout.readline() == b"ready\n"
+        assert subprocess.run(["pgrep", "-P", str(leader.pid)], capture_output=True).stdout, "the child started"
+        stop_group(leader.pid, grace_s=3 if returncode else 60)
+        assert not _group_alive(leader.pid), "a process of the group outlived stop_group"
+        assert leader.wait(timeout=10) == returncode  # the orderly leader exited on its own, never killed
+    finally:
+        if leader.poll() is None:
+            os.killpg(leader.pid, signal.SIGKILL)

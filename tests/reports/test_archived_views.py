@@ -16,7 +16,7 @@ from reports import formatting
 from reports.views import scaffold
 from tests.conftest import AS_OF, FIRST_PERIOD, close_in_process, copy_home, read, refresh_in_process
 from tests.reference import reference_kpis
-from tests.reports.test_page_file import ended_periods
+from tests.reports.pages import ended_periods
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,11 @@ import pytest
 
 from reports import formatting
 from reports.render import layout
-from tests.reports.conftest import PHONE
 from tests.conftest import read
+from tests.reports.conftest import PHONE
+from tests.reports.pages import column, ended_periods, kpis_of, total
 
 PAGE_BUDGET = 1_500_000
-
-
-def kpis_of(home: Path, period: str) -> dict[str, Decimal | None]:
-    return dict(read(home, "select kpi, value from mart_kpis where period = ?", [period]))
-
-
-def ended_periods(home: Path) -> list[str]:
-    return [r[0] for r in read(home, "select period from periods where not is_open order by period")]
 
 
 def tiles_spec() -> list[dict]:
@@ -45,16 +38,6 @@ def assert_tiles_equal_marts(page, home: Path, period: str) -> None:
         raw, text = shown[tile["kpi"]]
         assert (Decimal(raw) if raw else None) == value, (period, tile["kpi"])
         assert text == formatting.display(value, tile["format"], "USD"), (period, tile["kpi"])
-
-
-def column(page, table: str, name: str) -> list[str]:
-    return page.locator(f"#table-{table} tbody td[data-column='{name}']").evaluate_all(
-        "cells => cells.map(c => c.getAttribute('data-raw'))"
-    )
-
-
-def total(page, table: str, name: str) -> Decimal:
-    return Decimal(page.locator(f"#table-{table} tfoot td[data-column='{name}']").first.get_attribute("data-raw"))
 
 
 @pytest.fixture

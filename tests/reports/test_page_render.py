@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from reports.render import PageContext, render_dashboard
-from tests.reports.test_page_file import column, ended_periods, kpis_of, total
+from tests.reports.pages import column, ended_periods, kpis_of, total
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 CLOSING = "</script><script>alert(2)</script><!--"

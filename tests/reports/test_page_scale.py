@@ -19,7 +19,7 @@ from reports.server import create_app
 from tests.conftest import AS_OF, FIRST_PERIOD, read
 from tests.reference import reference_kpis
 from tests.reports.test_month_pack_page import served  # noqa: F401 - the served-page fixture
-from tests.reports.test_page_file import column, ended_periods
+from tests.reports.pages import column, ended_periods
 
 TABLES = {s["id"]: s for s in layout()["sections"] if s["component"] == "table"}
 KPIS = ("revenue", "cash", "ar")

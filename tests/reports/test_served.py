@@ -18,23 +18,8 @@ from pathlib import Path
 
 from tests.conftest import FAST_RETRIES, REPO, free_port, wait_for_port
 from tests.reports.conftest import copy_home
-from tests.reports.test_page_file import ended_periods, kpis_of
-
-
-def post(url: str, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(
-        url, data=b"{}", method="POST", headers={"Content-Type": "application/json", **headers}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read().decode("utf-8")
+from tests.reports.pages import ended_periods, kpis_of
+from tests.servers import get, post
 
 
 def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_path: Path, open_page) -> None:

@@ -58,30 +58,10 @@ import pyarrow.compute as pc
 from mcp.server.mcpserver import MCPServer
 
 from connectors.beancount_map import DEFAULT_ACCOUNT_TYPES, ZERO, Posting, Rules, books_rounding, map_entry, money, rate
-from connectors.servers.erp import ACCOUNTS, BILLS, DOCUMENT_KINDS, FX_RATES, INVOICES, JOURNAL_LINES, PAYMENTS
-from connectors.servers.erp import DocumentKind
-from connectors.servers.hosting import new_server, serve_http
-from connectors.servers.specs import (
-    READ_ONLY,
-    Cursor,
-    DateFrom,
-    DateTo,
-    Limit,
-    ReportDate,
-    SourceError,
-    TableSpec,
-    page_description,
-)
-from connectors.servers.store import (
-    DataSource,
-    Loaded,
-    Query,
-    dumps,
-    format_decimal,
-    now_utc,
-    parse_date,
-    to_decimal,
-)
+from connectors.servers.erp import ACCOUNTS, BILLS, FX_RATES, INVOICES, JOURNAL_LINES, PAYMENTS, add_erp_tools
+from connectors.servers.hosting import add_http_args, new_server, serve_http, token_from_env
+from connectors.servers.specs import SourceError, TableSpec, page_description
+from connectors.servers.store import DataSource, Loaded, dumps, format_decimal, now_utc, to_decimal
 
 # the ledger's own balances (get_trial_balance): one row per posting, in the journal's columns
 BALANCES = TableSpec("ledger_balances", "ledger", "erp_journal_lines", JOURNAL_LINES.docs, date_column="posted_date")
@@ -98,6 +78,11 @@ ROOT_OPTIONS = {
     "name_expenses": "expense",
 }
 MAX_ERRORS_SHOWN = 5
+BEANCOUNT_MISSING = (
+    "the beanfile server reads ledgers with beancount, which is not installed in the Python environment it "
+    f"runs in ({sys.executable}): install closeboard's `beancount` extra there, `uv sync --extra beancount` "
+    "in a checkout (plain `uv sync` also installs it, with the dev group) or `pip install 'closeboard[beancount]'`"
+)
 
 
 def _stat(path: Path) -> str:
@@ -196,10 +181,7 @@ class LedgerSource(DataSource):
         try:
             from beancount import loader
         except ImportError:
-            raise SourceError(
-                "the beanfile server reads ledgers with beancount, which is not installed in its environment "
-                "(`uv sync` installs it with the dev group; else `pip install beancount`)"
-            ) from None
+            raise SourceError(BEANCOUNT_MISSING) from None
 
         reload = getattr(loader, "_load", None)
         if self._seen is None or reload is None:  # the first load: through beancount's pickle cache
@@ -493,8 +475,51 @@ class Summary:
 # --------------------------------------------------------------------------------------------- server
 
 
+DESCRIPTIONS = {
+    "get_company": 'The ledger. Returns compact JSON text {"name": the ledger\'s title, "currency": its reporting '
+    'currency, "fiscal_year_start_month": 1, "timezone": null, "as_of": null, "first_period": null, '
+    '"ledger_errors": int (errors beancount reported and the server was started to serve anyway)}.',
+    "list_accounts": page_description("The accounts the ledger opens.", ACCOUNTS),
+    "list_journal_lines": page_description(
+        "The ledger's postings that are money, one line each, in posted_date order (legs in a commodity "
+        "without a price that balance within it are left out). A transaction whose money does not "
+        "balance carries the reason, as text, in debit and credit of each of its lines.",
+        JOURNAL_LINES,
+        "Filters: date_from / date_to on posted_date, both inclusive.",
+    ),
+    **{
+        name: page_description("Always empty: a ledger keeps no documents.", spec)
+        for name, spec in (("list_invoices", INVOICES), ("list_bills", BILLS), ("list_payments", PAYMENTS))
+    },
+    "get_ledger_summary": "One row per month and account over the journal lines, in a single call, so a client "
+    "can tell which months changed without pulling them. Filters: date_from / date_to on posted_date, both "
+    "inclusive. Returns compact JSON text "
+    '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time, '
+    '"left_out": {commodity: postings left out as not money}}. Each item: '
+    '{"period": "YYYY-MM", "account_id": string, "lines": int, "debit": exact decimal string (sum), '
+    '"credit": exact decimal string (sum)}, ordered by period then account_id; one more row per month '
+    f'with account_id "{SUMMARY_ACCOUNT}": its lines and, as debit, a digest of every field of every '
+    "line of the month (a whole number; it changes when any line changes, its entry_id included).",
+    "get_trial_balance": "The ledger's own trial balance at a date, in a single call: per account, the cumulative "
+    "sums of debit and credit of every posting that is money, in cents, dated up to `date` (inclusive), "
+    "transactions set aside from the journal included, with the rounding account's share of the "
+    "cent residuals. Returns compact JSON text "
+    '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time}. '
+    'Each item: {"account_id": string, "debit": exact decimal string, "credit": exact decimal string}, '
+    "ordered by account_id.",
+    "list_fx_rates": page_description(
+        "The ledger's price directives quoted in the reporting currency, the last of a day.",
+        FX_RATES,
+        "Filters: date_from / date_to on rate_date, both inclusive.",
+    ),
+    "get_document_summary": "Always empty (a ledger keeps no documents): "
+    '{"items": [], "next_cursor": null, "total": 0, "as_of": ISO-8601 UTC time}.',
+}
+
+
 def build_server(ledger: Path, rules: Rules | None = None, *, allow_errors: bool = False) -> MCPServer:
-    """The server over one ledger file; ``rules`` with currency "" takes the ledger's operating_currency."""
+    """The server over one ledger file: the bundled ERP's tools (connectors.servers.erp.add_erp_tools) with
+    this server's descriptions; ``rules`` with currency "" takes the ledger's operating_currency."""
     src = LedgerSource(ledger, rules or Rules(""), allow_errors=allow_errors)
     server = new_server(
         "closeboard-beanfile",
@@ -502,109 +527,9 @@ def build_server(ledger: Path, rules: Rules | None = None, *, allow_errors: bool
         instructions="Read-only ERP built from one beancount ledger file: chart of accounts, journal lines "
         "(postings), prices. List tools page with cursor/limit and answer compact JSON text.",
     )
-
-    def tool(title: str, description: str):  # noqa: ANN202
-        return server.tool(title=title, description=description, annotations=READ_ONLY, structured_output=False)
-
-    @tool(
-        "Company",
-        'The ledger. Returns compact JSON text {"name": the ledger\'s title, "currency": its reporting currency, '
-        '"fiscal_year_start_month": 1, "timezone": null, "as_of": null, "first_period": null, '
-        '"ledger_errors": int (errors beancount reported and the server was started to serve anyway)}.',
-    )
-    def get_company() -> str:
-        return dumps(src.company())
-
-    @tool("Chart of accounts", page_description("The accounts the ledger opens.", ACCOUNTS))
-    def list_accounts(cursor: Cursor = None, limit: Limit = 1000) -> str:
-        return src.page(Query("accounts"), cursor, limit)
-
-    @tool(
-        "Journal lines",
-        page_description(
-            "The ledger's postings that are money, one line each, in posted_date order (legs in a commodity "
-            "without a price that balance within it are left out). A transaction whose money does not "
-            "balance carries the reason, as text, in debit and credit of each of its lines.",
-            JOURNAL_LINES,
-            "Filters: date_from / date_to on posted_date, both inclusive.",
-        ),
-    )
-    def list_journal_lines(
-        date_from: DateFrom = None, date_to: DateTo = None, cursor: Cursor = None, limit: Limit = 1000
-    ) -> str:
-        return src.page(_dated("journal_lines", date_from, date_to), cursor, limit)
-
-    def empty_list(name: str, title: str, spec: TableSpec) -> None:
-        def list_rows(
-            date_from: DateFrom = None, date_to: DateTo = None, cursor: Cursor = None, limit: Limit = 1000
-        ) -> str:
-            return src.page(_dated(spec.name, date_from, date_to), cursor, limit)
-
-        list_rows.__name__ = name
-        tool(title, page_description("Always empty: a ledger keeps no documents.", spec))(list_rows)
-
-    empty_list("list_invoices", "Invoices", INVOICES)
-    empty_list("list_bills", "Bills", BILLS)
-    empty_list("list_payments", "Payments", PAYMENTS)
-
-    @tool(
-        "Ledger summary",
-        "One row per month and account over the journal lines, in a single call, so a client can tell "
-        "which months changed without pulling them. Filters: date_from / date_to on posted_date, both "
-        "inclusive. Returns compact JSON text "
-        '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time, '
-        '"left_out": {commodity: postings left out as not money}}. Each item: '
-        '{"period": "YYYY-MM", "account_id": string, "lines": int, "debit": exact decimal string (sum), '
-        '"credit": exact decimal string (sum)}, ordered by period then account_id; one more row per month '
-        f'with account_id "{SUMMARY_ACCOUNT}": its lines and, as debit, a digest of every field of every '
-        "line of the month (a whole number; it changes when any line changes, its entry_id included).",
-    )
-    def get_ledger_summary(date_from: DateFrom = None, date_to: DateTo = None) -> str:
-        return src.ledger_summary("journal_lines", parse_date(date_from, "date_from"), parse_date(date_to, "date_to"))
-
-    @tool(
-        "Trial balance",
-        "The ledger's own trial balance at a date, in a single call: per account, the cumulative sums of "
-        "debit and credit of every posting that is money, in cents, dated up to `date` (inclusive), "
-        "transactions set aside from the journal included, with the rounding account's share of the "
-        "cent residuals. Returns compact JSON text "
-        '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time}. '
-        'Each item: {"account_id": string, "debit": exact decimal string, "credit": exact decimal string}, '
-        "ordered by account_id.",
-    )
-    def get_trial_balance(date: ReportDate) -> str:
-        day = parse_date(date, "date")
-        if day is None:
-            raise SourceError("date is required: the report date, YYYY-MM-DD")
-        return src.trial_balance(BALANCES.name, day)
-
-    @tool(
-        "FX rates",
-        page_description(
-            "The ledger's price directives quoted in the reporting currency, the last of a day.",
-            FX_RATES,
-            "Filters: date_from / date_to on rate_date, both inclusive.",
-        ),
-    )
-    def list_fx_rates(
-        date_from: DateFrom = None, date_to: DateTo = None, cursor: Cursor = None, limit: Limit = 1000
-    ) -> str:
-        return src.page(_dated("fx_rates", date_from, date_to), cursor, limit)
-
-    @tool(
-        "Document summary",
-        "Always empty (a ledger keeps no documents): "
-        '{"items": [], "next_cursor": null, "total": 0, "as_of": ISO-8601 UTC time}.',
-    )
-    def get_document_summary(kind: DocumentKind, date_from: DateFrom = None, date_to: DateTo = None) -> str:
-        return src.month_summary(_dated(kind, date_from, date_to), DOCUMENT_KINDS[kind])
-
+    add_erp_tools(server, src, DESCRIPTIONS, company_fields=None, balances=BALANCES.name)
     server.ledger_source = src  # type: ignore[attr-defined]  # for main(): load before the first call
     return server
-
-
-def _dated(table: str, date_from: str | None, date_to: str | None) -> Query:
-    return Query(table, parse_date(date_from, "date_from"), parse_date(date_to, "date_to"))
 
 
 # --------------------------------------------------------------------------------------------- command line
@@ -674,11 +599,7 @@ def arguments() -> argparse.ArgumentParser:
         help="serve a ledger beancount reports errors for, as Fava and beancount-mcp do (default: every tool "
         "fails naming them); get_company counts them",
     )
-    parser.add_argument("--http", type=int, default=None, metavar="PORT", help="serve streamable HTTP on PORT at /mcp")
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    parser.add_argument(
-        "--token-env", metavar="NAME", help="over HTTP, require 'Authorization: Bearer <token>' from env var NAME"
-    )
+    add_http_args(parser)
     return parser
 
 
@@ -698,9 +619,7 @@ def server_from_args(argv: Sequence[str]) -> tuple[MCPServer, argparse.Namespace
 
 def main(argv: Sequence[str] | None = None) -> None:
     server, args = server_from_args(sys.argv[1:] if argv is None else argv)
-    token = os.environ.get(args.token_env) if args.token_env else None
-    if args.token_env and not token:
-        arguments().error(f"--token-env {args.token_env}: the environment variable is not set")
+    token = token_from_env(arguments(), args)
     # load while the client connects (stdio); kept running (HTTP), load again as soon as the file changes,
     # so a refresh finds it loaded. A ledger that does not load fails each tool call with the reason.
     every = None if args.http is None else WATCH_EVERY_S

@@ -7,7 +7,7 @@ Data root: ``company.json`` and ``erp/{accounts,journal_lines,invoices,bills,pay
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -119,19 +119,6 @@ FX_RATES = TableSpec(
 )
 TABLES = (ACCOUNTS, JOURNAL_LINES, INVOICES, BILLS, PAYMENTS, FX_RATES)
 
-TOOL_NAMES = (
-    "get_company",
-    "list_accounts",
-    "list_journal_lines",
-    "list_invoices",
-    "list_bills",
-    "list_payments",
-    "get_ledger_summary",
-    "get_trial_balance",
-    "list_fx_rates",
-    "get_document_summary",
-)
-
 _DOC_FILTERS = "Filters: date_from / date_to on {col}, both inclusive (omit both for every document)."
 # get_document_summary: per kind (the table list_<kind> serves, by its date column), the amounts summed
 DOCUMENT_KINDS = {"invoices": ("total", "balance"), "bills": ("total", "balance"), "payments": ("amount",)}
@@ -140,140 +127,162 @@ DocumentKind = Annotated[
     Field(description="Which documents: invoices, bills or payments (what list_<kind> serves)."),
 ]
 
+# the ERP's read tools, in the order they are listed, with their titles (the same on every server that
+# offers them: this one, and beanfile over a beancount ledger); each server gives its own descriptions
+TOOL_TITLES = {
+    "get_company": "Company",
+    "list_accounts": "Chart of accounts",
+    "list_journal_lines": "Journal lines",
+    "list_invoices": "Invoices",
+    "list_bills": "Bills",
+    "list_payments": "Payments",
+    "get_ledger_summary": "Ledger summary",
+    "get_trial_balance": "Trial balance",
+    "list_fx_rates": "FX rates",
+    "get_document_summary": "Document summary",
+}
+TOOL_NAMES = tuple(TOOL_TITLES)
+# the dated list tools (date_from, date_to, cursor, limit) and the table each one pages
+DATED_LISTS = {
+    "list_journal_lines": JOURNAL_LINES.name,
+    "list_invoices": INVOICES.name,
+    "list_bills": BILLS.name,
+    "list_payments": PAYMENTS.name,
+    "list_fx_rates": FX_RATES.name,
+}
+COMPANY_FIELDS = ("name", "currency", "fiscal_year_start_month", "timezone", "as_of", "first_period")
+_PAGE_REPORT = '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time}'
+
+DESCRIPTIONS = {
+    "get_company": "The company the ledger belongs to. Returns compact JSON text "
+    '{"name": string, "currency": ISO 4217 reporting currency, "fiscal_year_start_month": int 1-12, '
+    '"timezone": IANA name, "as_of": date YYYY-MM-DD the data runs to (or null), '
+    '"first_period": YYYY-MM first reported period (or null)}.',
+    "list_accounts": page_description("The chart of accounts.", ACCOUNTS),
+    "list_journal_lines": page_description(
+        "Posted general-ledger lines in posted_date order.",
+        JOURNAL_LINES,
+        "Filters: date_from / date_to on posted_date, both inclusive.",
+    ),
+    **{
+        name: page_description(intro, spec, _DOC_FILTERS.format(col=spec.date_column))
+        for name, intro, spec in (
+            (
+                "list_invoices",
+                "Customer invoices and credit notes (all of them, any status), in issue_date order.",
+                INVOICES,
+            ),
+            (
+                "list_bills",
+                "Vendor bills and vendor credit notes (all of them, any status), in issue_date order.",
+                BILLS,
+            ),
+            ("list_payments", "Payment lines applied to invoices and bills, in paid_date order.", PAYMENTS),
+        )
+    },
+    "get_ledger_summary": "One row per month and account over the journal lines, in a single call, so a client "
+    "can tell which months changed without pulling them. Filters: date_from / date_to on posted_date, both "
+    f"inclusive. Returns compact JSON text {_PAGE_REPORT}. Each item: "
+    '{"period": "YYYY-MM", "account_id": string, "lines": int (number of journal lines), '
+    '"debit": exact decimal string (sum), "credit": exact decimal string (sum)}, '
+    "ordered by period then account_id (period null for lines without a posted_date).",
+    "get_trial_balance": "The ERP's own trial balance report at a date, in a single call: per account, the "
+    "cumulative sums of debit and credit of every posted journal line dated up to `date` (inclusive), since "
+    f"inception. Returns compact JSON text {_PAGE_REPORT}. "
+    'Each item: {"account_id": string, "debit": exact decimal string, "credit": exact decimal string}, '
+    "ordered by account_id.",
+    "list_fx_rates": page_description(
+        "Exchange rates into the reporting currency (empty when the ERP keeps none).",
+        FX_RATES,
+        "Filters: date_from / date_to on rate_date, both inclusive.",
+    ),
+    "get_document_summary": "One row per month for invoices, bills or payments, in a single call, so a client "
+    "can tell which months of documents changed without pulling them and then pull only those months "
+    "(list_<kind> with date_from / date_to). The month is the issue_date's (invoices, bills) or "
+    "the paid_date's (payments): a document is counted in the month it was issued, however late "
+    "it is paid, and its balance, status or any other field changing changes that month's row. "
+    f"Filters: date_from / date_to on that date, both inclusive. Returns compact JSON text {_PAGE_REPORT}. "
+    'Each item: {"period": "YYYY-MM" (null for documents without a date), "count": int (documents '
+    'or payment lines), "total" and "balance" (invoices, bills) or "amount" (payments): exact decimal '
+    'strings (sums), "digest": 16 hex digits, a hash of every field of every document of the month '
+    "(independent of their order; it changes when any of them changes)}, ordered by period.",
+}
+
 
 def _dated(table: str, date_from: str | None, date_to: str | None) -> Query:
     return Query(table, parse_date(date_from, "date_from"), parse_date(date_to, "date_to"))
 
 
+def add_erp_tools(
+    server: MCPServer,
+    src: DataSource,
+    descriptions: Mapping[str, str],
+    *,
+    company_fields: Sequence[str] | None = COMPANY_FIELDS,
+    balances: str = JOURNAL_LINES.name,
+) -> None:
+    """The ERP's read tools (TOOL_TITLES, in that order) on `server`, answering from `src`: the same names,
+    titles, arguments, cursor paging and compact JSON text on every server that offers them, each with its
+    own `descriptions` (one per tool name). `get_company` answers `company_fields` of `src.company()`
+    (None: all of them); `get_trial_balance` sums the table `balances`."""
+
+    def tool(name: str):  # noqa: ANN202
+        return server.tool(
+            title=TOOL_TITLES[name], description=descriptions[name], annotations=READ_ONLY, structured_output=False
+        )
+
+    def dated_list(name: str) -> None:
+        """A list tool over one table, filtered by date_from / date_to on its date column."""
+        table = DATED_LISTS[name]
+
+        def list_rows(
+            date_from: DateFrom = None, date_to: DateTo = None, cursor: Cursor = None, limit: Limit = 1000
+        ) -> str:
+            return src.page(_dated(table, date_from, date_to), cursor, limit)
+
+        list_rows.__name__ = name  # the tool's name and its input schema's title: <name>Arguments
+        tool(name)(list_rows)
+
+    @tool("get_company")
+    def get_company() -> str:
+        company = src.company()
+        return dumps(company if company_fields is None else {key: company.get(key) for key in company_fields})
+
+    @tool("list_accounts")
+    def list_accounts(cursor: Cursor = None, limit: Limit = 1000) -> str:
+        return src.page(Query(ACCOUNTS.name), cursor, limit)
+
+    for name in ("list_journal_lines", "list_invoices", "list_bills", "list_payments"):
+        dated_list(name)
+
+    @tool("get_ledger_summary")
+    def get_ledger_summary(date_from: DateFrom = None, date_to: DateTo = None) -> str:
+        return src.ledger_summary(
+            JOURNAL_LINES.name, parse_date(date_from, "date_from"), parse_date(date_to, "date_to")
+        )
+
+    @tool("get_trial_balance")
+    def get_trial_balance(date: ReportDate) -> str:
+        day = parse_date(date, "date")
+        if day is None:
+            raise SourceError("date is required: the report date, YYYY-MM-DD")
+        return src.trial_balance(balances, day)
+
+    dated_list("list_fx_rates")
+
+    @tool("get_document_summary")
+    def get_document_summary(kind: DocumentKind, date_from: DateFrom = None, date_to: DateTo = None) -> str:
+        return src.month_summary(_dated(kind, date_from, date_to), DOCUMENT_KINDS[kind])
+
+
 def build_server(data_dir: Path) -> MCPServer:
-    src = DataSource(data_dir, TABLES)
     server = new_server(
         "closeboard-erp",
         title="closeboard ERP (read-only)",
         instructions="Read-only ERP: chart of accounts, journal lines, invoices, bills, payments. "
         "List tools page with cursor/limit and answer compact JSON text.",
     )
-
-    def tool(title: str, description: str):  # noqa: ANN202
-        return server.tool(title=title, description=description, annotations=READ_ONLY, structured_output=False)
-
-    @tool(
-        "Company",
-        "The company the ledger belongs to. Returns compact JSON text "
-        '{"name": string, "currency": ISO 4217 reporting currency, "fiscal_year_start_month": int 1-12, '
-        '"timezone": IANA name, "as_of": date YYYY-MM-DD the data runs to (or null), '
-        '"first_period": YYYY-MM first reported period (or null)}.',
-    )
-    def get_company() -> str:
-        company = src.company()
-        fields = ("name", "currency", "fiscal_year_start_month", "timezone", "as_of", "first_period")
-        return dumps({key: company.get(key) for key in fields})
-
-    @tool("Chart of accounts", page_description("The chart of accounts.", ACCOUNTS))
-    def list_accounts(cursor: Cursor = None, limit: Limit = 1000) -> str:
-        return src.page(Query("accounts"), cursor, limit)
-
-    @tool(
-        "Journal lines",
-        page_description(
-            "Posted general-ledger lines in posted_date order.",
-            JOURNAL_LINES,
-            "Filters: date_from / date_to on posted_date, both inclusive.",
-        ),
-    )
-    def list_journal_lines(
-        date_from: DateFrom = None, date_to: DateTo = None, cursor: Cursor = None, limit: Limit = 1000
-    ) -> str:
-        query = Query("journal_lines", parse_date(date_from, "date_from"), parse_date(date_to, "date_to"))
-        return src.page(query, cursor, limit)
-
-    def dated_list(name: str, title: str, intro: str, spec: TableSpec) -> None:
-        """A list tool over one document table, filtered by date_from / date_to on its date column."""
-
-        def list_rows(
-            date_from: DateFrom = None, date_to: DateTo = None, cursor: Cursor = None, limit: Limit = 1000
-        ) -> str:
-            return src.page(_dated(spec.name, date_from, date_to), cursor, limit)
-
-        list_rows.__name__ = name  # the input schema's title: <name>Arguments
-        tool(title, page_description(intro, spec, _DOC_FILTERS.format(col=spec.date_column)))(list_rows)
-
-    dated_list(
-        "list_invoices",
-        "Invoices",
-        "Customer invoices and credit notes (all of them, any status), in issue_date order.",
-        INVOICES,
-    )
-    dated_list(
-        "list_bills",
-        "Bills",
-        "Vendor bills and vendor credit notes (all of them, any status), in issue_date order.",
-        BILLS,
-    )
-    dated_list(
-        "list_payments", "Payments", "Payment lines applied to invoices and bills, in paid_date order.", PAYMENTS
-    )
-
-    @tool(
-        "Ledger summary",
-        "One row per month and account over the journal lines, in a single call, so a client can tell "
-        "which months changed without pulling them. Filters: date_from / date_to on posted_date, both "
-        "inclusive. Returns compact JSON text "
-        '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time}. '
-        "Each item: "
-        '{"period": "YYYY-MM", "account_id": string, "lines": int (number of journal lines), '
-        '"debit": exact decimal string (sum), "credit": exact decimal string (sum)}, '
-        "ordered by period then account_id (period null for lines without a posted_date).",
-    )
-    def get_ledger_summary(date_from: DateFrom = None, date_to: DateTo = None) -> str:
-        return src.ledger_summary("journal_lines", parse_date(date_from, "date_from"), parse_date(date_to, "date_to"))
-
-    @tool(
-        "Trial balance",
-        "The ERP's own trial balance report at a date, in a single call: per account, the cumulative "
-        "sums of debit and credit of every posted journal line dated up to `date` (inclusive), since "
-        "inception. Returns compact JSON text "
-        '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time}. '
-        'Each item: {"account_id": string, "debit": exact decimal string, "credit": exact decimal string}, '
-        "ordered by account_id.",
-    )
-    def get_trial_balance(date: ReportDate) -> str:
-        day = parse_date(date, "date")
-        if day is None:
-            raise SourceError("date is required: the report date, YYYY-MM-DD")
-        return src.trial_balance("journal_lines", day)
-
-    @tool(
-        "FX rates",
-        page_description(
-            "Exchange rates into the reporting currency (empty when the ERP keeps none).",
-            FX_RATES,
-            "Filters: date_from / date_to on rate_date, both inclusive.",
-        ),
-    )
-    def list_fx_rates(
-        date_from: DateFrom = None, date_to: DateTo = None, cursor: Cursor = None, limit: Limit = 1000
-    ) -> str:
-        query = Query("fx_rates", parse_date(date_from, "date_from"), parse_date(date_to, "date_to"))
-        return src.page(query, cursor, limit)
-
-    @tool(
-        "Document summary",
-        "One row per month for invoices, bills or payments, in a single call, so a client can tell "
-        "which months of documents changed without pulling them and then pull only those months "
-        "(list_<kind> with date_from / date_to). The month is the issue_date's (invoices, bills) or "
-        "the paid_date's (payments): a document is counted in the month it was issued, however late "
-        "it is paid, and its balance, status or any other field changing changes that month's row. "
-        "Filters: date_from / date_to on that date, both inclusive. Returns compact JSON text "
-        '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time}. '
-        'Each item: {"period": "YYYY-MM" (null for documents without a date), "count": int (documents '
-        'or payment lines), "total" and "balance" (invoices, bills) or "amount" (payments): exact decimal '
-        'strings (sums), "digest": 16 hex digits, a hash of every field of every document of the month '
-        "(independent of their order; it changes when any of them changes)}, ordered by period.",
-    )
-    def get_document_summary(kind: DocumentKind, date_from: DateFrom = None, date_to: DateTo = None) -> str:
-        return src.month_summary(_dated(kind, date_from, date_to), DOCUMENT_KINDS[kind])
-
+    add_erp_tools(server, DataSource(data_dir, TABLES), DESCRIPTIONS)
     return server
 
 

@@ -1,6 +1,6 @@
 """Serving a bundled server: ``new_server``, the data root default, the bearer-token guard and
-``serve(build, argv)``: ``--data DIR``, ``--http PORT``, ``--host``, ``--token-env NAME``; stdio by
-default, else streamable HTTP answering plain JSON (``json_response=True``) at ``/mcp``."""
+``serve(build, argv)``: ``--data DIR``, ``--http PORT``, ``--host``, ``--token-env NAME`` (the last three
+``add_http_args``, shared with servers that parse their own command line); stdio by default, else streamable HTTP answering plain JSON (``json_response=True``) at ``/mcp``."""
 
 from __future__ import annotations
 
@@ -79,6 +79,30 @@ async def serve_http(server: MCPServer, host: str, port: int, token: str | None 
     await uvicorn.Server(config).serve()
 
 
+def add_http_args(parser: argparse.ArgumentParser) -> None:
+    """The options every bundled server's command line takes for streamable HTTP: ``--http PORT``,
+    ``--host`` and ``--token-env NAME`` (read back with ``token_from_env``)."""
+    parser.add_argument("--http", type=int, default=None, metavar="PORT", help="serve streamable HTTP on PORT at /mcp")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument(
+        "--token-env",
+        default=None,
+        metavar="NAME",
+        help="over HTTP, require 'Authorization: Bearer <token>' with the token read from env var NAME",
+    )
+
+
+def token_from_env(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """The bearer token ``--token-env NAME`` names (None without the option); a usage error when NAME is
+    not set, so the server never starts unguarded by mistake."""
+    if not args.token_env:
+        return None
+    token = os.environ.get(args.token_env)
+    if not token:
+        parser.error(f"--token-env {args.token_env}: the environment variable is not set")
+    return token
+
+
 def serve(build: Callable[[Path], MCPServer], argv: Sequence[str] | None = None, *, prog: str) -> None:
     """Command line of a bundled server: stdio by default, streamable HTTP with ``--http PORT``."""
     parser = argparse.ArgumentParser(
@@ -94,14 +118,7 @@ def serve(build: Callable[[Path], MCPServer], argv: Sequence[str] | None = None,
         help="data root holding company.json and the CSV files "
         "(default: $CLOSEBOARD_DATA, else $CLOSEBOARD_HOME/demo, else ./var/demo)",
     )
-    parser.add_argument("--http", type=int, default=None, metavar="PORT", help="serve streamable HTTP on PORT at /mcp")
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    parser.add_argument(
-        "--token-env",
-        default=None,
-        metavar="NAME",
-        help="over HTTP, require 'Authorization: Bearer <token>' with the token read from env var NAME",
-    )
+    add_http_args(parser)
     parser.add_argument(
         "--oauth",
         action="store_true",
@@ -112,11 +129,7 @@ def serve(build: Callable[[Path], MCPServer], argv: Sequence[str] | None = None,
     data_dir = (args.data or default_data_dir()).expanduser().resolve()
     if not data_dir.is_dir():
         parser.error(f"data directory not found: {data_dir}")
-    token = None
-    if args.token_env:
-        token = os.environ.get(args.token_env)
-        if not token:
-            parser.error(f"--token-env {args.token_env}: the environment variable is not set")
+    token = token_from_env(parser, args)
     server = build(data_dir)
     if args.http is None:
         server.run("stdio")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from connectors.config import parse_config
 from connectors.periods import month_end, period_of, shift
 from connectors.servers.beanfile import server_from_args
 from pipelines.ingest import Ingested, ingest_source
+from tests.conftest import REPO
 from tests.connectors.test_adapters_beancount import _tables
 from tests.connectors.test_beancount_oracle import BEAN_EXAMPLE_SUBTYPES, BEAN_EXAMPLES, ROUNDING, Oracle, bean_example
 from tests.connectors.test_beancount_oracle import Loaded as OracleLoaded
@@ -335,6 +338,42 @@ def test_a_transaction_whose_cents_do_not_balance_is_quarantined_whole_with_its_
     for account, debit, credit in con.execute("select account_id, debit, credit from erp_trial_balance").fetchall():
         by_account[account] = debit - credit  # one report date (the month-end is the as-of day)
     assert by_account["Assets:Fund"] == Decimal("240.05") and by_account["Assets:Bank:Checking"] == Decimal("459.96")
+
+
+def test_without_beancount_every_tool_says_how_to_install_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """beancount is closeboard's optional extra `beancount` (pyproject.toml): where it is not installed the
+    server still starts, and every tool names the extra and how to install it."""
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    assert any(r.startswith("beancount") for r in extras["beancount"])
+    ledger = tmp_path / "books.beancount"
+    ledger.write_text('option "operating_currency" "USD"\n2024-01-01 open Assets:Bank:Checking USD\n', encoding="utf-8")
+    server = server_from_args(["--ledger", str(ledger)])[0]
+    monkeypatch.setitem(sys.modules, "beancount", None)  # as in an environment without it: the import fails
+    for tool, arguments in (("get_company", {}), ("list_accounts", {}), ("get_trial_balance", {"date": "2024-01-31"})):
+        error = call(server, tool, arguments)
+        assert isinstance(error, str), tool
+        assert "beancount, which is not installed" in error and sys.executable in error, error
+        assert "closeboard[beancount]" in error and "uv sync --extra beancount" in error, error
+    monkeypatch.delitem(sys.modules, "beancount")  # installed, and the ledger is read again once it changes
+    ledger.write_text(ledger.read_text(encoding="utf-8") + "; installed\n", encoding="utf-8")
+    assert call(server, "list_accounts", {})["items"][0]["account_id"] == "Assets:Bank:Checking"
+
+
+def test_http_options_are_the_bundled_servers_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--http, --host and --token-env come from connectors.servers.hosting, as for every bundled server: an
+    unset --token-env variable stops the server before it serves anything."""
+    from connectors.servers import beanfile, hosting
+
+    parser = beanfile.arguments()
+    args = parser.parse_args(["--ledger", "x.beancount", "--http", "9104", "--token-env", "BEANFILE_TEST_TOKEN"])
+    assert (args.http, args.host, args.token_env) == (9104, "127.0.0.1", "BEANFILE_TEST_TOKEN")
+    monkeypatch.delenv("BEANFILE_TEST_TOKEN", raising=False)
+    with pytest.raises(SystemExit):
+        hosting.token_from_env(parser, args)
+    monkeypatch.setenv("BEANFILE_TEST_TOKEN", "s3cret")
+    assert hosting.token_from_env(parser, args) == "s3cret"
 
 
 @pytest.mark.slow

@@ -1030,6 +1030,7 @@ def account_moves(
 ) -> dict[str, Any]:
     """Per period and account of `types`: its opening balance and its month's journal lines
     (debit - credit) with their count and total, the `limit` largest (all with None) as rows."""
+    load_functions(con)  # account_days(): the opening balances' daily sums (idempotent, this connection only)
     rows = _run(
         con,
         _query("explain_account_moves.sql"),
@@ -1052,6 +1053,7 @@ def earnings_lines(con: duckdb.DuckDBPyConnection, periods: list[str]) -> dict[s
     """Per period: the computed earnings rows' figures ("computed") and, per revenue or expense
     account, [current-year, retained] credit - debit ("accounts")."""
     out: dict[str, Any] = {p: {"computed": {}, "accounts": {}} for p in periods}
+    load_functions(con)  # account_days(): the daily sums the rows add up
     for r in _run(con, _query("explain_earnings.sql"), {"periods": periods}):
         out[r["period"]]["accounts"][r["account_id"]] = [str(r["current"]), str(r["retained"])]
     for r in _run(

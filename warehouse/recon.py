@@ -39,9 +39,12 @@ RECON_DIR = Path(__file__).parent / "sql" / "recon"
 CUTOFF_DIR = RECON_DIR / "r2_cutoff"  # R2's matching at each cut-off, run after CANDIDATES
 CANDIDATES = "10_bank_candidates.sql"
 MATCH_STEP = "11_match_step.sql"
-# R2's private matching database: the candidate pairs, the bank and book lines and one cut-off's pairs
-# (about a quarter of it at scale 100); past it, it spills where the warehouse does
-WORK_MEMORY_LIMIT = "256MB"
+# R2's private matching database (the candidate pairs, the bank and book lines and one cut-off's pairs)
+# is held to a quarter of the warehouse connection's own memory_limit (closeboard.yaml's
+# warehouse.memory_limit), within these bytes; past it, it spills where the warehouse does
+WORK_MEMORY_MIN = 64 * 10**6
+WORK_MEMORY_MAX = 256 * 10**6
+_MEMORY_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
 
 DEFAULT_SEVERITY = {c.id: c.severity for c in CHECKS}
 CHECK_TITLES = {c.id: c.title for c in CHECKS}
@@ -211,6 +214,17 @@ def _run_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise type(exc)(f"{path.name}: {exc}") from exc
 
 
+def work_memory_limit(con: duckdb.DuckDBPyConnection) -> str:
+    """The memory_limit of R2's private matching database: a quarter of `con`'s own (as DuckDB shows
+    it, e.g. '953.6 MiB'), at least WORK_MEMORY_MIN and at most WORK_MEMORY_MAX bytes."""
+    shown = scalar(con, "select current_setting('memory_limit')")
+    amount, _, unit = str(shown).strip().partition(" ")
+    if unit not in _MEMORY_UNITS:
+        raise ValueError(f"warehouse connection: unexpected memory_limit {shown!r} (expected e.g. '953.6 MiB')")
+    quarter = int(Decimal(amount) * _MEMORY_UNITS[unit]) // 4
+    return f"{min(max(quarter, WORK_MEMORY_MIN), WORK_MEMORY_MAX)}B"
+
+
 def _match_by_cutoff(con: duckdb.DuckDBPyConnection, run_id: str, from_period: str | None) -> int:
     """R2's matching at each cut-off of `_recon_scope` in turn (`sql/recon/r2_cutoff/`), in a private
     in-memory database outside the run's transaction (see `00_work.sql`: why): each cut-off's
@@ -220,7 +234,9 @@ def _match_by_cutoff(con: duckdb.DuckDBPyConnection, run_id: str, from_period: s
     con.execute("delete from recon_bank_matches where period >= ?", [from_period or ""])
     cutoffs = con.execute("select period, cutoff, is_opening from _recon_scope order by cutoff").fetchall()
     spill = scalar(con, "select current_setting('temp_directory')")
-    work = duckdb.connect(config={"memory_limit": WORK_MEMORY_LIMIT, **({"temp_directory": spill} if spill else {})})
+    work = duckdb.connect(
+        config={"memory_limit": work_memory_limit(con), **({"temp_directory": spill} if spill else {})}
+    )
     try:
         for name in ("candidates", "bank", "book"):
             work.register(f"_in_{name}", con.sql(f"select * from _recon_{name}").to_arrow_table())

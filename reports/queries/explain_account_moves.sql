@@ -2,7 +2,8 @@
 -- and account of a type in $types, the lines posted in the month, debit - credit, with the account's
 -- count and total of them, largest first, at most $limit per account (zeros left out); and its
 -- opening balance (debit - credit of every line dated before the month, the opening postings
--- before first_period included) as a row with line_no 0 and no entry. The largest lines are chosen as
+-- before first_period included, added up from account_days(): warehouse.models.load_functions must
+-- have run on the connection) as a row with line_no 0 and no entry. The largest lines are chosen as
 -- explain_statement_lines.sql chooses them: only those at least as large as the $limit-th are ordered.
 with
 
@@ -24,18 +25,6 @@ moves as (
         on jl.posted_date between p.period_start and p.period_end
     where p.period in (select unnest($periods::varchar[]))
         and jl.debit <> jl.credit
-),
-
--- each account's debit - credit per posting day: what the opening balances add up (a few rows per
--- account and day instead of every line once per period)
-daily as (
-    select
-        jl.account_id as account_id,
-        jl.posted_date as posted_date,
-        sum(jl.debit) as debit,
-        sum(jl.credit) as credit,
-    from erp_journal_lines as jl
-    group by all
 ),
 
 per_account as (
@@ -76,7 +65,7 @@ select
     0::decimal(18, 2),
 from erp_accounts as a
 cross join periods as p
-left join daily as jl
+left join account_days() as jl
     on jl.account_id = a.account_id
     and jl.posted_date < p.period_start
 where p.period in (select unnest($periods::varchar[]))

@@ -1,21 +1,8 @@
 -- The computed earnings rows of the balance sheet (mart_balance_sheet), per period in $periods and
 -- revenue or expense account, credit - debit: `current` from the fiscal year's first day through the
 -- month-end (current-year earnings), `retained` before the fiscal year (retained earnings); with
--- the figures the balance sheet shows for both rows.
-with
-
--- each account's debit and credit per posting day: what the rows add up (a few rows per account and
--- day instead of every line once per period)
-daily as (
-    select
-        jl.account_id as account_id,
-        jl.posted_date as posted_date,
-        sum(jl.debit) as debit,
-        sum(jl.credit) as credit,
-    from erp_journal_lines as jl
-    group by all
-)
-
+-- the figures the balance sheet shows for both rows. Added up from account_days() (each account's
+-- debit and credit per posting day): warehouse.models.load_functions must have run on the connection.
 select
     p.period as period,
     a.account_id as account_id,
@@ -30,7 +17,7 @@ cross join lateral (
     ) as start
 ) as fy
 cross join erp_accounts as a
-left join daily as jl
+left join account_days() as jl
     on jl.account_id = a.account_id
     and jl.posted_date <= p.period_end
 where p.period in (select unnest($periods::varchar[]))

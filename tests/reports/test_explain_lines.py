@@ -17,6 +17,7 @@ import pytest
 
 from reports import explain
 from warehouse.db import connect
+from warehouse.models import load_functions
 
 STATEMENT_LINES = """
 select
@@ -149,6 +150,7 @@ def reference(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> lis
 
 
 def current(con: duckdb.DuckDBPyConnection, name: str, **params: object) -> list[tuple]:
+    load_functions(con)  # the shared macros the queries use (account_days()), as reports/explain.py loads them
     return reference(con, explain._query(name), **params)
 
 

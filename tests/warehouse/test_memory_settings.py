@@ -64,3 +64,18 @@ def test_the_pipelines_warehouse_connection_uses_the_block(tmp_path: Path) -> No
     config = write_config(home, {**demo_config(), "warehouse": {"memory_limit": "300MB", "temp_directory": "spill"}})
     with CloseboardResource(config_path=str(config), home=str(home)).warehouse() as con:
         assert settings(con) == (limit_of("300MB"), str((home / "spill").resolve()))
+
+
+@pytest.mark.parametrize(
+    ("warehouse", "work"),
+    [("2GB", "256MB"), ("1GiB", "256MB"), ("400MB", "100MB"), ("600MiB", "150MiB"), ("100MB", "64MB"), ("5MB", "64MB")],
+)
+def test_the_reconciliations_matching_database_follows_the_warehouse_limit(warehouse: str, work: str) -> None:
+    """R2's private database (warehouse.recon) takes a quarter of the warehouse connection's
+    memory_limit, at most 256 MB and at least 64 MB, so a small warehouse.memory_limit holds it too."""
+    import duckdb
+
+    from warehouse.recon import work_memory_limit
+
+    con = duckdb.connect(config={"memory_limit": warehouse})
+    assert limit_of(work_memory_limit(con)) == limit_of(work)

@@ -86,6 +86,20 @@ select
     ) as fiscal_year_start,
 from months as m;
 
+-- account_days(): each account's debit and credit summed per posting day (account_id, posted_date,
+-- debit, credit), from erp_journal_lines: what the explanations' opening balances and earnings rows add
+-- up (a few rows per account and day instead of every line once per period;
+-- reports/queries/explain_account_moves.sql, explain_earnings.sql).
+
+create or replace temp macro account_days() as table
+select
+    jl.account_id as account_id,
+    jl.posted_date as posted_date,
+    sum(jl.debit) as debit,
+    sum(jl.credit) as credit,
+from erp_journal_lines as jl
+group by all;
+
 -- open_documents(): "a document open at a cutoff", the one definition R3/R4 (sql/recon), the page's
 -- AR/AP tables and aging, and the export read. Every invoice (kind 'ar') and bill (kind 'ap') open at
 -- each calendar() cutoff: issued by then, not a draft, not void by then (a void document without a

@@ -104,6 +104,13 @@ ENTITY_CONCURRENCY = {
 }
 ENTITY_RUN_COORDINATOR = {"module": __name__, "class": WriterRunCoordinator.__name__}
 
+# A code server restarting (a deploy, a lost machine) must not fail the runs queued meanwhile: the daemon
+# refreshes its view of the code locations only every 60 s (dagster._daemon.controller), and until then a
+# dequeue meets the old server's error and, without retries, fails the run as "unrecoverable". Re-queued
+# every 15 s, six times, a run outlasts one such refresh with margin (DagsterUserCodeUnreachableError and
+# DagsterCodeLocationLoadError only; any other launch error still fails the run at once).
+RUN_QUEUE_RETRIES = {"max_user_code_failure_retries": 6, "user_code_failure_retry_delay": 15}
+
 
 def instance_config(settings: InstanceConfig | None = None, *, entities: bool = False) -> dict:
     """The dagster.yaml for `instance:` (None: the local SQLite instance, INSTANCE_CONFIG itself): the
@@ -111,14 +118,17 @@ def instance_config(settings: InstanceConfig | None = None, *, entities: bool = 
     deploy/ carry the same settings (tests/test_deploy_postgres.py compares them). With `entities`
     (a group's closeboard.yaml), the writer limit is per entity (ENTITY_CONCURRENCY) and every run of one
     entity's partitions carries its writer tag (WriterRunCoordinator)."""
+    coordinator = ENTITY_RUN_COORDINATOR if entities else INSTANCE_CONFIG["run_coordinator"]
+    if settings is not None:  # code servers of their own, which restart
+        coordinator = {**coordinator, "config": RUN_QUEUE_RETRIES}
     if entities:
-        group = {"concurrency": ENTITY_CONCURRENCY, "run_coordinator": ENTITY_RUN_COORDINATOR}
+        group = {"concurrency": ENTITY_CONCURRENCY, "run_coordinator": coordinator}
         return {key: group.get(key, value) for key, value in instance_config(settings).items()}
     if settings is None:
         return INSTANCE_CONFIG
     return {
         "storage": {"postgres": {"postgres_url": {"env": _env_name(settings.postgres_url)}}},
-        "run_coordinator": INSTANCE_CONFIG["run_coordinator"],
+        "run_coordinator": coordinator,
         "run_launcher": RUN_LAUNCHER,
         "run_monitoring": {
             "enabled": True,

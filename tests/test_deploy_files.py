@@ -68,7 +68,11 @@ def test_compose_instance_is_the_groups_instance_closeboard_writes() -> None:
     compose = compose_instance()
     for key in SHARED_KEYS:
         assert compose[key] == ours[key], key
-    assert compose["run_coordinator"] == {"module": "pipelines.instance", "class": "WriterRunCoordinator"}
+    assert compose["run_coordinator"] == {
+        "module": "pipelines.instance",
+        "class": "WriterRunCoordinator",
+        "config": {"max_user_code_failure_retries": 6, "user_code_failure_retry_delay": 15},
+    }
     assert compose["run_launcher"]["class"] == "DockerRunLauncher"
     assert set(compose["run_launcher"]["config"]["env_vars"]) >= {PG_URL_ENV, "CLOSEBOARD_HOME"}
 
@@ -284,7 +288,7 @@ def test_helm_values_run_the_groups_queue_through_the_charts_custom_run_coordina
     assert set(custom) == CUSTOM_RUN_COORDINATOR_KEYS and isinstance(custom["config"], dict)
     ours = instance_config(settings(), entities=True)
     rendered = chart_instance(values)
-    assert {k: rendered["run_coordinator"][k] for k in ("module", "class")} == ours["run_coordinator"]
+    assert rendered["run_coordinator"] == ours["run_coordinator"]
     # the chart refuses limits in both places only for its QueuedRunCoordinator: the custom one takes none
     assert not {"tag_concurrency_limits", "max_concurrent_runs"} & set(custom["config"])
     assert (

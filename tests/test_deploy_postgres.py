@@ -149,6 +149,9 @@ def test_instance_is_on_postgresql_with_run_monitoring(deployment: Deployment) -
         }
         assert kinds == {"PostgresRunStorage", "PostgresEventLogStorage", "PostgresScheduleStorage"}
         assert dagster_instance.run_monitoring_enabled
+        # a run dequeued while the code server restarts is re-queued, not failed (pipelines.instance)
+        queue = dagster_instance.get_concurrency_config().run_queue_config
+        assert (queue.max_user_code_failure_retries, queue.user_code_failure_retry_delay) == (6, 15)
     assert not (deployment.home / "dagster" / "history").exists(), "runs stored in SQLite files"
 
 
@@ -195,7 +198,9 @@ def test_a_run_killed_with_sigkill_is_marked_failed_and_the_next_launch_succeeds
 def test_a_lost_code_server_fails_its_run_through_run_monitoring(deployment: Deployment) -> None:
     """The code server killed with its run process (a lost machine): nothing is left to report the run,
     so the daemon's run monitoring asks the code server (MonitoredRunLauncher), marks the run failed, and
-    once the code server is back the next launch runs."""
+    once the code server is back the next launch runs. The daemon may still hold the code location's error
+    from while it was down (it refreshes it once a minute): the queue then re-submits the run
+    (pipelines.instance.RUN_QUEUE_RETRIES) instead of failing it."""
     lost = deployment.launch_refresh()
     run_pid(deployment, lost)
     deployment.stop("code", signal.SIGKILL)

@@ -5,7 +5,9 @@ time, peak RSS and the heaviest statements (issue 21 item 3: 1 GiB at scale 100)
 
 Copies HOME/warehouse.duckdb to a temporary folder (HOME is only read), opens it as the refresh does
 (warehouse.db.connect: memory_limit, spilling under the copy's folder) and runs build_recon in one
-transaction, by default `full` (every period recomputed, what a cold refresh does). Prints the wall
+transaction with the reconciliation settings and sources of HOME/closeboard.yaml (so `--incremental`
+finds the fingerprints the home's last refresh stored, and recomputes only what changed since), by
+default `full` (every period recomputed, what a cold refresh does). Prints the wall
 time, this process's peak RSS (VmHWM) over the replay and the statements with the largest peak RSS
 and time (the peak is reset before each statement, /proc/self/clear_refs). Figures only.
 """
@@ -21,8 +23,10 @@ from typing import Any
 
 from proc_stats import peak_rss_mib, reset_peak_rss
 
+from connectors.config import load_config
+from pipelines.recon import params_of
 from warehouse.db import DEFAULT_MEMORY_LIMIT, connect, transaction
-from warehouse.recon import RECON_DIR, ReconParams, build_recon
+from warehouse.recon import RECON_DIR, build_recon
 
 SHOWN = 8
 FILES = {path.read_text(encoding="utf-8"): path.name for path in RECON_DIR.rglob("*.sql")}
@@ -54,6 +58,7 @@ def main() -> None:
     parser.add_argument("--memory-limit", default=DEFAULT_MEMORY_LIMIT)
     parser.add_argument("--keep", type=Path, help="copy the warehouse here and keep it (default: a temporary one)")
     args = parser.parse_args()
+    params = params_of(load_config(args.home / "closeboard.yaml"))
     root = args.keep or Path(tempfile.mkdtemp(prefix="closeboard-bench-recon-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
@@ -65,14 +70,14 @@ def main() -> None:
         reset_peak_rss()
         started = time.perf_counter()
         with transaction(con):
-            summary = build_recon(timed, "bench-replay", ReconParams(), full=not args.incremental)  # type: ignore[arg-type]
+            summary = build_recon(timed, "bench-replay", params, full=not args.incremental)  # type: ignore[arg-type]
         seconds = time.perf_counter() - started
         peak = max((mib for mib, _s, _label in timed.statements), default=0.0)
         con.close()
         print(
             f"recon replay {seconds:.2f} s, peak RSS {peak:,.0f} MiB (before it {base:,.0f} MiB); "
             f"{summary.results} results, {summary.items} items, {summary.matches} matches, "
-            f"{summary.match_rounds} match rounds"
+            f"{summary.match_rounds} match rounds; R2-R4 from {summary.from_period or 'every period'}"
         )
         for title, key in (("by peak RSS", 0), ("by time", 1)):
             heavy = sorted(timed.statements, key=lambda s: -s[key])[:SHOWN]

@@ -21,13 +21,24 @@ in warehouse/sql/recon computes the figures; these suites state what must hold o
 
 An expectation about an ERROR finding is `critical` (a WARN-severity check's are `warning`), one about
 a WARN finding `warning`; the Dagster check's verdict is the worst failed expectation.
-great_expectations is imported inside the functions only: it costs seconds to import.
+great_expectations is imported inside the functions only: it costs seconds to import, and only when
+some check's rows differ from those its stored verdict validated. A verdict is a function of exactly what
+its suite reads (the check's period, status and difference per period and the number of periods
+expected), the suite as written here and the library's version: `digest` fingerprints these, and a
+refresh whose digest for a check equals the stored one (warehouse.recon.stored_verdicts) takes that
+verdict as it stands, saying which run validated it. A refresh with nothing changed, or whose changes
+leave every verdict as it was, never imports great-expectations.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -41,6 +52,8 @@ class Verdict:
     outcome: str  # pass | warn | fail
     failed: list[str]  # descriptions of the expectations that did not hold, worst first
     evaluated: int
+    digest: str = ""  # what was validated (`digest`)
+    validated_in: str = ""  # the run whose validation this is
 
 
 def _suite(gx: Any, check_id: str, severity: str, periods: int) -> Any:
@@ -96,8 +109,58 @@ def _context(gx: Any) -> Any:
     return context
 
 
-def validate_checks(results: pd.DataFrame, severity: dict[str, str], periods: int) -> dict[str, Verdict]:
-    """Validate each check's suite over its rows of `results` (columns of recon_results)."""
+# the suites as written here and the library that runs them: an edit to either validates every check again
+_SUITES = hashlib.sha256(Path(__file__).read_bytes() + version("great-expectations").encode()).hexdigest()
+
+
+def _rows(results: pd.DataFrame, check_id: str, periods: int) -> tuple[pd.DataFrame, int]:
+    """The check's rows as its suite reads them (period, status, exact difference) and the number of
+    periods expected. A period the check could not be evaluated for (its input not configured or not
+    available) is no verdict: neither a row to validate nor one that is expected."""
+    mine = results[results["check_id"] == check_id]
+    unevaluated = mine["status"].astype(str) == "not_configured"
+    rows = mine[~unevaluated]
+    frame = pd.DataFrame(
+        {
+            "period": rows["period"].astype(str).to_list(),
+            "status": rows["status"].astype(str).to_list(),
+            # exact: Decimal objects, never floats; a missing figure is left to the status expectation
+            "difference": [
+                Decimal(str(v)) if v is not None and not pd.isna(v) else None
+                for v in rows["difference"].astype(object).to_list()
+            ],
+        },
+        dtype=object,
+    )
+    return frame, periods - int(unevaluated.sum())
+
+
+def digest(check_id: str, severity: str, frame: pd.DataFrame, expected: int) -> str:
+    """The fingerprint of one validation: the suites and library (`_SUITES`), the check, its severity and
+    what its suite states (`exact`), the periods expected and each row as the suite reads it."""
+    rows = [[p, s, None if d is None else str(d)] for p, s, d in frame.itertuples(index=False)]
+    text = json.dumps([_SUITES, check_id, severity, BY_ID[check_id].exact, expected, rows])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def validate_checks(
+    results: pd.DataFrame,
+    severity: dict[str, str],
+    periods: int,
+    *,
+    run_id: str,
+    known: Mapping[str, Verdict] | None = None,
+) -> dict[str, Verdict]:
+    """Each check's verdict over its rows of `results` (columns of recon_results): its suite validated
+    in this run (`run_id`), or the verdict in `known` (the stored ones) when that validated the same
+    (`digest`)."""
+    frames = {check_id: _rows(results, check_id, periods) for check_id in sorted(severity)}
+    digests = {c: digest(c, severity[c], frame, expected) for c, (frame, expected) in frames.items()}
+    known = known or {}
+    verdicts = {c: known[c] for c, d in digests.items() if c in known and known[c].digest == d}
+    todo = [c for c in frames if c not in verdicts]
+    if not todo:
+        return verdicts
     import great_expectations as gx
 
     context = _context(gx)
@@ -106,26 +169,9 @@ def validate_checks(results: pd.DataFrame, severity: dict[str, str], periods: in
         .add_dataframe_asset("recon_results")
         .add_batch_definition_whole_dataframe("per_check")
     )
-    verdicts: dict[str, Verdict] = {}
-    for check_id in sorted(severity):
-        mine = results[results["check_id"] == check_id]
-        # a period the check could not be evaluated for (its input not configured or not available) is
-        # no verdict: neither a row to validate nor one that is expected
-        unevaluated = mine["status"].astype(str) == "not_configured"
-        rows = mine[~unevaluated]
-        frame = pd.DataFrame(
-            {
-                "period": rows["period"].astype(str).to_list(),
-                "status": rows["status"].astype(str).to_list(),
-                # exact: Decimal objects, never floats; a missing figure is left to the status expectation
-                "difference": [
-                    Decimal(str(v)) if v is not None and not pd.isna(v) else None
-                    for v in rows["difference"].astype(object).to_list()
-                ],
-            },
-            dtype=object,
-        )
-        suite = context.suites.add(_suite(gx, check_id, severity[check_id], periods - int(unevaluated.sum())))
+    for check_id in todo:
+        frame, expected = frames[check_id]
+        suite = context.suites.add(_suite(gx, check_id, severity[check_id], expected))
         result = batch_def.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
         failed = [r for r in result.results if not r.success]
         critical = [
@@ -140,5 +186,7 @@ def validate_checks(results: pd.DataFrame, severity: dict[str, str], periods: in
             outcome,
             [r.expectation_config.description or r.expectation_config.type for r in ordered],
             len(result.results),
+            digests[check_id],
+            run_id,
         )
     return verdicts

@@ -2,18 +2,31 @@
 
 The asset runs warehouse.recon.build_recon after the marts (all figures in SQL); each check's verdict
 comes from the great-expectations suite in pipelines.expectations over that check's per-period rows,
-with the figures as metadata. Checks are not blocking: the page must still render to show why.
+with the figures as metadata (validated again only where those rows changed since the stored verdict,
+`recon_verdicts`). Checks are not blocking: the page must still render to show why.
 """
+
+from dataclasses import asdict
 
 import dagster as dg
 import pandas as pd
 
+from connectors.config import Config
 from pipelines import progress
+from pipelines.expectations import Verdict, validate_checks
 from pipelines.assets import MART_KEYS
 from pipelines.resources import CloseboardResource
 from warehouse.checks import BY_ID
 from warehouse.db import frame
-from warehouse.recon import CHECK_IDS, CHECK_TITLES, DEFAULT_SEVERITY, ReconParams, build_recon
+from warehouse.recon import (
+    CHECK_IDS,
+    CHECK_TITLES,
+    DEFAULT_SEVERITY,
+    ReconParams,
+    build_recon,
+    replace_verdicts,
+    stored_verdicts,
+)
 
 RECON_TABLES = ("recon_results", "recon_items", "recon_bank_matches")
 GUARDED = dg.AssetKey("recon_results")
@@ -21,7 +34,12 @@ RECON_GROUP = "reconciliation"
 
 
 def recon_params(closeboard: CloseboardResource) -> ReconParams:
-    recon = closeboard.settings().reconciliation
+    return params_of(closeboard.settings())
+
+
+def params_of(settings: Config) -> ReconParams:
+    """The reconciliation's settings and configured sources, as closeboard.yaml gives them."""
+    recon = settings.reconciliation
     return ReconParams(
         match_window_days=recon.match_window_days,
         stale_after_days=recon.stale_after_days,
@@ -29,7 +47,7 @@ def recon_params(closeboard: CloseboardResource) -> ReconParams:
         bookings_tolerance=recon.bookings_tolerance,
         freshness_hours=recon.freshness_hours,
         max_rejected_share=recon.max_rejected_share,
-        sources=tuple(closeboard.settings().connectors),
+        sources=tuple(settings.connectors),
         severity=dict(recon.severity),
     )
 
@@ -92,6 +110,7 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
             ).fetchall()
         )
         items = dict(con.execute("select check_id, count(*) from recon_items group by 1 order by 1").fetchall())
+        known = {row["check_id"]: Verdict(**row) for row in stored_verdicts(con)}
     progress.emit(
         "reconciliation: "
         + ", ".join(f"{c.split('_')[0]} {summary.worst.get(c, 'n/a').replace('_', ' ')}" for c in CHECK_IDS)
@@ -108,15 +127,17 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
         }
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)
 
-    from pipelines.expectations import validate_checks
-
     severity = {c: params.severity.get(c, DEFAULT_SEVERITY[c]) for c in CHECK_IDS}
     unconfigured = {c for c in CHECK_IDS if summary.worst.get(c) == "not_configured"}
     verdicts = validate_checks(
         results[~results["check_id"].isin(unconfigured)],
         {c: s for c, s in severity.items() if c not in unconfigured},
         summary.periods,
+        run_id=context.run_id,
+        known=known,
     )
+    with closeboard.warehouse() as con:
+        replace_verdicts(con, [asdict(v) for v in verdicts.values()])
     for check_id in CHECK_IDS:
         rows = results[results["check_id"] == check_id]
         if check_id in unconfigured:  # neither pass nor fail: Dagster has no third state, so say it
@@ -149,6 +170,10 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
                 "latest_actual": dg.MetadataValue.text(str(rows["actual"].iloc[-1]) if len(rows) else ""),
                 "latest_difference": dg.MetadataValue.text(str(rows["difference"].iloc[-1]) if len(rows) else ""),
                 "expectations_evaluated": dg.MetadataValue.int(verdict.evaluated),
+                # great-expectations ran in this run, or in the run whose verdict holds for these same rows
+                "validated_in": dg.MetadataValue.text(
+                    "this run" if verdict.validated_in == context.run_id else f"run {verdict.validated_in} (same rows)"
+                ),
                 "per_period": dg.MetadataValue.md(_table_md(rows)),
                 "status_counts": dg.MetadataValue.json({k: v for k, v in counts.items() if k.startswith(check_id)}),
             },

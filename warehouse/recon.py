@@ -25,14 +25,17 @@ Statuses: 'fail' is an ERROR finding (blocks sign-off), 'warn' a WARN finding, '
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from warehouse.checks import CHECK_IDS, CHECKS
-from warehouse.db import scalar
+from warehouse.db import scalar, transaction
 from warehouse.models import load_functions
 
 RECON_DIR = Path(__file__).parent / "sql" / "recon"
@@ -52,6 +55,17 @@ CHECK_TITLES = {c.id: c.title for c in CHECKS}
 CHECK_SOURCES = {c.id: c.sources for c in CHECKS if c.sources}
 MAX_MATCH_ROUNDS = 100_000
 INPUTS_SQL = RECON_DIR / "incremental" / "inputs.sql"
+VERDICTS_DIR = RECON_DIR / "verdicts"  # the stored great-expectations verdicts (schema/recon.sql)
+VERDICT_SCHEMA = pa.schema(
+    [
+        ("check_id", pa.string()),
+        ("digest", pa.string()),
+        ("outcome", pa.string()),
+        ("failed", pa.list_(pa.string())),
+        ("evaluated", pa.int32()),
+        ("validated_in", pa.string()),
+    ]
+)
 # recomputed only from the earliest changed month on (see the module's docstring)
 INCREMENTAL_CHECKS = ("R2_bank_vs_book", "R3_ar", "R4_ap")
 # the largest of the run's own tables, dropped once its rows are in place (freed at the commit)
@@ -294,3 +308,21 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, run_id: str, from_period: str 
     con.execute("delete from recon_inputs")
     con.execute("insert into recon_inputs select * from _recon_inputs_now")
     con.execute("insert into recon_inputs select 'open_month', max(period), 0, 0 from calendar() where is_open")
+
+
+def stored_verdicts(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Each check's last great-expectations verdict with the digest of what it validated (recon_verdicts:
+    check_id, digest, outcome, failed, evaluated, validated_in)."""
+    found = con.execute((VERDICTS_DIR / "stored.sql").read_text(encoding="utf-8"))
+    names = [d[0] for d in found.description]
+    return [dict(zip(names, row, strict=True)) for row in found.fetchall()]
+
+
+def replace_verdicts(con: duckdb.DuckDBPyConnection, verdicts: Sequence[dict[str, Any]]) -> None:
+    """Store this run's verdicts (the fields of `stored_verdicts`) in place of the stored ones, at once."""
+    con.register("_verdicts", pa.Table.from_pylist(list(verdicts), schema=VERDICT_SCHEMA))
+    try:
+        with transaction(con):
+            _run_file(con, VERDICTS_DIR / "replace.sql")
+    finally:
+        con.unregister("_verdicts")

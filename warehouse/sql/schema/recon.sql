@@ -45,3 +45,18 @@ create table if not exists recon_bank_matches (
     amount          decimal(18, 2) not null,
     rule            varchar not null       -- reference | date
 );
+
+-- The last great-expectations verdict of each check (pipelines/expectations.py), with the digest of what
+-- it validated: the check's rows as its suite reads them (period, status, difference), the number of
+-- periods expected, the suite as written and the library's version. A refresh whose digest for a check
+-- is the same takes the verdict as it stands (the validation is a function of exactly these) instead of
+-- importing great-expectations again (seconds per process; issue 21), and its asset check says in which
+-- run the verdict was validated. Replaced by each refresh, one row per check.
+create table if not exists recon_verdicts (
+    check_id        varchar not null,
+    digest          varchar not null,      -- sha256 hex of what the suite validated
+    outcome         varchar not null,      -- pass | warn | fail
+    failed          varchar[] not null,    -- the expectations that did not hold, worst first
+    evaluated       integer not null,      -- expectations evaluated
+    validated_in    varchar not null       -- the run that validated it
+);

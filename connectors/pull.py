@@ -62,6 +62,8 @@ class SourcePull:
     summary: frozenset[SummaryRow] | None = None  # the ledger summary read before the lines
     replaced_periods: list[str] | None = None  # months of `windowed_table` pulled; None = all
     by_month: dict[str, MonthsPulled] = field(default_factory=dict)  # the other tables pulled by months
+    # tables read only from a month on (`Stream.months_from`): the months they replace
+    months_read: dict[str, list[str]] = field(default_factory=dict)
 
 
 async def pull_source(
@@ -99,6 +101,7 @@ async def pull_source(
         for stream in streams
         for windowed in (_by_month(stream, by_month[stream.table].periods) if stream.table in by_month else [stream])
     ]
+    months_read = {s.table: p for s in streams if (p := adapter.stream_periods(s)) is not None}
     reads = adapter.read_tools()
     for stream in streams:  # refuse before sending anything
         if stream.tool not in reads:
@@ -192,7 +195,7 @@ async def pull_source(
                 f"{pull.table}: the server ({pull.tool}) echoed a secret closeboard holds in {len(pull.blanked):,} "
                 f"record(s); it was blanked (***) before loading: {shown}"
             )
-    return SourcePull(session.name, results, company, summary, replaced, by_month)
+    return SourcePull(session.name, results, company, summary, replaced, by_month, months_read)
 
 
 async def _month_summary(

@@ -33,7 +33,7 @@ from warehouse.loads import NOT_CONFIGURED
 from warehouse.publish import Published, StagedTable, publish
 from warehouse.staging import Stager
 
-PERIOD_COLUMNS = {"erp_journal_lines": "posted_date"}
+PERIOD_COLUMNS = {"erp_journal_lines": "posted_date", "erp_trial_balance": "balance_date"}
 
 
 @dataclass
@@ -219,6 +219,8 @@ def _replaced(pull: SourcePull, table: str, windowed_table: str | None) -> tuple
     """The months of `table` this pull replaces (None: the whole table)."""
     if table == windowed_table:
         periods = pull.replaced_periods
+    elif table in pull.months_read:
+        periods = pull.months_read[table]
     else:
         periods = pull.by_month[table].periods if table in pull.by_month else None
     return tuple(periods) if periods is not None else None

@@ -17,9 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import closeboard, copy_demo, read, refresh_in_process, write_config
+from tests.conftest import (
+    append_journal,
+    closeboard,
+    copy_demo,
+    copy_home,
+    edit_config,
+    read,
+    refresh_in_process,
+    write_config,
+)
 
 HIDDEN_MONTH = "2025-03"
+EXPENSE, ACCRUAL = "6600", "2200"  # Professional Fees (expense, no subtype), Accrued Liabilities
 
 
 def test_r7_passes_on_the_demo(demo_home: Path) -> None:
@@ -92,3 +102,54 @@ def test_a_source_without_a_trial_balance_says_r7_is_not_available(tmp_path: Pat
     rows = con.execute("select period, status, detail from recon_results where check_id = 'R7_erp_report'").fetchall()
     assert [(p, s) for p, s, _ in rows] == [("2026-01", "not_configured"), ("2026-02", "not_configured")]
     assert all(d.startswith("not available: the ERP source gives no trial balance") for *_, d in rows)
+
+
+def report_dates_read(home: Path, run_id: str) -> list[str]:
+    """The dates the run read the ERP's trial balance at (its calls of get_trial_balance)."""
+    calls = read(
+        home,
+        "select arguments from connector_calls where run_id = ? and tool = 'get_trial_balance' order by called_at",
+        [run_id],
+    )
+    return [json.loads(arguments)["date"] for (arguments,) in calls]
+
+
+def test_an_incremental_refresh_reads_the_trial_balance_only_at_the_month_ends_a_change_reaches(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    """A month-end report holds every line dated up to it: a refresh reads it again from the month before
+    the earliest month whose journal it pulls again (the open month, or a backdated entry's) through the
+    report date, and keeps the others; at a new month the month that was open is read at its month-end."""
+    home = copy_home(demo_home, tmp_path / "home")
+    everything = read(home, "select balance_date, account_id, debit, credit from erp_trial_balance order by all")
+
+    unchanged = refresh_in_process(home)
+    assert report_dates_read(home, unchanged.run_id) == ["2026-05-31", "2026-06-15"]
+    assert (
+        read(home, "select balance_date, account_id, debit, credit from erp_trial_balance order by all") == everything
+    )
+
+    append_journal(
+        home,
+        "JE-R7-1",
+        "2025-09-10",
+        [(EXPENSE, Decimal("250.00"), Decimal(0)), (ACCRUAL, Decimal(0), Decimal("250.00"))],
+    )
+    backdated = refresh_in_process(home)
+    read_at = report_dates_read(home, backdated.run_id)
+    assert read_at[0] == "2025-08-31" and read_at[-1] == "2026-06-15" and len(read_at) == 11
+    after = dict(
+        read(home, "select balance_date::varchar, debit from erp_trial_balance where account_id = ?", [EXPENSE])
+    )
+    before = {str(d): debit for d, a, debit, _ in everything if a == EXPENSE}
+    assert {d for d in after if after[d] != before[d]} == {d for d in after if d >= "2025-09-30"}
+    statuses = read(home, "select distinct status from recon_results where check_id = 'R7_erp_report'")
+    assert statuses == [("pass",)]
+
+    edit_config(home, lambda raw: raw["company"].update(as_of="2026-07-02"))
+    next_month = refresh_in_process(home)
+    assert report_dates_read(home, next_month.run_id) == ["2026-06-30", "2026-07-02"]
+    dates = [str(d) for (d,) in read(home, "select distinct balance_date from erp_trial_balance order by 1")]
+    assert len(dates) == 26 and dates[-2:] == ["2026-06-30", "2026-07-02"] and "2026-06-15" not in dates
+    r7 = read(home, "select period, status from recon_results where check_id = 'R7_erp_report' order by period")
+    assert len(r7) == 26 and {s for _, s in r7} == {"pass"}

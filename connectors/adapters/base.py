@@ -48,6 +48,9 @@ class Stream:
     arguments: Mapping[str, Any] = field(default_factory=dict)
     paged: bool = True
     paging: Paging | None = None  # None: closeboard's cursor paging when `paged`, else one call
+    # read only for the months from this one on ('YYYY-MM'), the table's earlier months kept as loaded
+    # (an incremental pull of a report dated by month-end: `Adapter.stream_periods` names the months)
+    months_from: str | None = None
 
     @property
     def pager(self) -> Paging:
@@ -152,6 +155,11 @@ class Adapter:
     def periods_to_pull(self, summary: frozenset[SummaryRow], baseline: Baseline | None) -> list[str] | None:
         """The months of `windowed_table` to pull again (None: all of it)."""
         return periods_to_pull(summary, baseline)
+
+    def stream_periods(self, stream: Stream) -> list[str] | None:
+        """The months a stream read only from `months_from` on replaces ('YYYY-MM'; None: the whole
+        table), for a table that is neither `windowed_table` nor among `month_summaries`."""
+        return None
 
     def configure(self, config: ConnectorConfig) -> None:
         """Take the connector's `options`; raise ValueError naming what is wrong with them."""

@@ -58,7 +58,8 @@ class ErpAdapter(MonthEndReports, Adapter):
 
     def streams(self, windows: list[tuple[str, str]] | None = None) -> list[Stream]:
         """Journal lines whole, or one stream per window of months when a refresh is incremental
-        (documents are windowed by connectors.pull from their summaries, `month_summaries`)."""
+        (documents are windowed by connectors.pull from their summaries, `month_summaries`); the ERP's
+        trial balance then only at the month-ends the windows can reach (`reports_since`)."""
         journal = (
             [Stream("erp_journal_lines", "list_journal_lines")]
             if windows is None
@@ -71,7 +72,11 @@ class ErpAdapter(MonthEndReports, Adapter):
             Stream("erp_bills", "list_bills"),
             Stream("erp_payments", "list_payments"),
             *([Stream("erp_fx_rates", "list_fx_rates")] if "list_fx_rates" in self.allowed else []),
-            *([Stream(REPORT_TABLE, TRIAL_BALANCE_TOOL)] if TRIAL_BALANCE_TOOL in self.allowed else []),
+            *(
+                [Stream(REPORT_TABLE, TRIAL_BALANCE_TOOL, months_from=self.reports_since(windows))]
+                if TRIAL_BALANCE_TOOL in self.allowed
+                else []
+            ),
         ]
 
     def pages(self, session: SourceSession, stream: Stream) -> AsyncIterator[Page]:
@@ -83,7 +88,7 @@ class ErpAdapter(MonthEndReports, Adapter):
             envelope = self.envelope(stream, payload)
             return envelope.items, envelope.total, envelope.as_of, nbytes
 
-        return dated_reports(session.name, stream.tool, self.report_dates(), read)
+        return dated_reports(session.name, stream.tool, self.report_dates(stream.months_from), read)
 
 
 class BankAdapter(Adapter):

@@ -15,7 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.adapters._vendor import month_ends
+from connectors.adapters.base import Stream
 from connectors.client import ConnectorError, Page
+from connectors.periods import period_of, shift
 
 TABLE = "erp_trial_balance"
 # the options a month-end report reads; config load fills them from `company:` when left out
@@ -44,10 +46,30 @@ class MonthEndReports:
         self.timezone = str(options.get("timezone") or "UTC")
         ZoneInfo(self.timezone)  # an unknown zone fails at config load
 
-    def report_dates(self) -> list[date]:
-        """The month-ends of the reported periods and the report date (the open month's cut-off)."""
+    def report_dates(self, since: str | None = None) -> list[date]:
+        """The month-ends of the reported periods and the report date (the open month's cut-off); with
+        `since` ('YYYY-MM'), only those of that month and later."""
         through = self.as_of or datetime.now(ZoneInfo(self.timezone)).date()
-        return month_ends(self.from_period, through)[1:] if self.from_period else [through]
+        dates = month_ends(self.from_period, through)[1:] if self.from_period else [through]
+        return [d for d in dates if since is None or period_of(d) >= since]
+
+    def reports_since(self, windows: Sequence[tuple[str, str]] | None) -> str | None:
+        """The first month whose report a refresh reads again when the journal is pulled only for
+        `windows` (None: every month, a whole pull). A month-end report holds every line dated up to it,
+        so a changed month changes the reports of its month-end and every later one; and the month
+        before the earliest one pulled is read again too: it may be the month that was open at the last
+        refresh, whose report was read then at that run's date, not at its month-end (and the months a
+        refresh missed are new in the summary, hence pulled, right after it)."""
+        if windows is None:
+            return None
+        first = min(w[0] for w in windows)[:7] if windows else period_of(self.report_dates()[-1])
+        return shift(first, -1)
+
+    def stream_periods(self, stream: Stream) -> list[str] | None:
+        """The months of the reports a stream with `months_from` reads (those it replaces)."""
+        if stream.table != TABLE or stream.months_from is None:
+            return None
+        return sorted({period_of(d) for d in self.report_dates(stream.months_from)})
 
 
 async def dated_reports(

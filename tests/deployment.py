@@ -29,7 +29,7 @@ from pipelines.entities import DemoEntity
 from pipelines.instance import ensure_dagster_home
 from tests.conftest import REPO, free_port, stop_process, wait_for_port
 from tests.dagster_ui import RUN_TIMEOUT_S, Ui
-from tests.test_entities import make_group
+from tests.groups import make_group
 from warehouse.home import Home
 
 DEPLOY = REPO / "deploy"

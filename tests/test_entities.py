@@ -27,9 +27,7 @@ from pipelines.entities import (
     build_group_definitions,
     demo_entities,
     entity_config_file,
-    generate_demo_entity,
     history_partition_key,
-    write_group_config,
 )
 from pipelines.instance import ENTITY_CONCURRENCY, INSTANCE_CONFIG, ensure_dagster_home, instance_config
 from pipelines.resources import GroupResource, SourcesResource
@@ -44,6 +42,7 @@ from tests.conftest import (
     read,
     step_errors,
 )
+from tests import groups
 from tests.mail import Hooks, Watch
 from tests.reference import reference_kpis
 from tests.reports.conftest import CHROMIUM
@@ -59,23 +58,9 @@ LAST_ENDED = f"{AS_OF.year}-{AS_OF.month - 1:02d}" if AS_OF.month > 1 else f"{AS
 PORTFOLIO_KPIS = ("revenue", "net_income", "cash", "ar", "ap")
 
 
-def make_group(
-    root: Path,
-    entities: tuple[DemoEntity, ...] = ENTITIES,
-    extra: dict | None = None,
-    *,
-    sources: tuple[str, ...] | None = None,
-) -> Path:
-    """A group's data home at `root`: each entity's demo data and closeboard.yaml (the demo's, with its
-    own name and currency, only `sources` when given) under entities/<id>/, and the group's closeboard.yaml
-    naming them; not refreshed."""
-    home = Home(root)
-    for entity in entities:
-        generate_demo_entity(home, entity, as_of=AS_OF)
-        raw = demo_config(sources)
-        raw["company"].update(name=entity.name, currency=entity.currency)
-        (home.entity(entity.id).root / "closeboard.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    return write_group_config(home, [e.id for e in entities], extra)
+def make_group(root: Path, entities: tuple[DemoEntity, ...] = ENTITIES, extra: dict | None = None) -> Path:
+    """`tests.groups.make_group` with this file's three companies by default."""
+    return groups.make_group(root, entities, extra)
 
 
 def group_definitions(root: Path) -> dg.Definitions:

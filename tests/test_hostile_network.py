@@ -5,7 +5,6 @@ In-process (starlette's TestClient over the real app); a tiny reports folder sta
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from starlette.testclient import TestClient
 
 from reports.render import SERVED_MARKER
 from reports.server import TOKEN_TTL_S, Tokens, create_app, host_name
+from tests.reports.pages import token_of
 
 NO_REFRESH = [sys.executable, "-c", "pass"]
 
@@ -29,10 +29,6 @@ def home(tmp_path: Path) -> Path:
 
 def client(home: Path, host: str, **kwargs) -> TestClient:
     return TestClient(create_app(home, refresh_command=NO_REFRESH, **kwargs), base_url=f"http://{host}")
-
-
-def token_of(html: str) -> str:
-    return re.search(r'"token":"([^"]+)"', html).group(1)
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "127.0.0.1.evil.example", "10.0.0.5:8765"])

@@ -3,10 +3,18 @@ table's cells and totals on an open page (Playwright)."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import read
+
+
+def token_of(html: str) -> str:
+    """The served page's refresh token (the served app writes it into the page's data)."""
+    found = re.search(r'"token":"([^"]+)"', html)
+    assert found, "the page carries no refresh token"
+    return found.group(1)
 
 
 def kpis_of(home: Path, period: str) -> dict[str, Decimal | None]:

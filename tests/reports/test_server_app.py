@@ -3,7 +3,6 @@ data is older than --max-age starting a refresh by itself on open."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 import threading
@@ -18,6 +17,7 @@ from starlette.testclient import TestClient
 
 from reports.server import create_app
 from tests.conftest import free_port
+from tests.reports.pages import token_of
 
 FAKE_REFRESH = [sys.executable, "-c", "import time; print('step one', flush=True); time.sleep(1.5)"]
 
@@ -29,10 +29,6 @@ def served_home(demo_home: Path, tmp_path: Path) -> Path:
     shutil.copy(demo_home / "warehouse.read.duckdb", home / "warehouse.read.duckdb")  # the page's tables read it
     (home / "secret.txt").write_text("not served")
     return home
-
-
-def token_of(html: str) -> str:
-    return re.search(r'"token":"([^"]+)"', html).group(1)
 
 
 def test_pages_are_served_with_a_fresh_token_and_nothing_else(served_home: Path) -> None:

@@ -580,7 +580,16 @@ class DataSource:
 
 def month_of(dates: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """Each date's month 'YYYY-MM'; null for a value that is not a valid ISO date (2026-02-30), which
-    no date_from / date_to window serves: a client summing by month then pulls the table whole."""
+    no date_from / date_to window serves: a client summing by month then pulls the table whole. Each
+    distinct value is read once (a ledger has a few hundred posting days for a million lines: parsing
+    every line's date took 1.4 s of the ledger summary at scale 100)."""
+    values = dates.combine_chunks() if isinstance(dates, pa.ChunkedArray) else dates
+    encoded = pc.dictionary_encode(values)
+    return pc.take(_months_of_values(encoded.dictionary), encoded.indices)
+
+
+def _months_of_values(dates: pa.Array) -> pa.Array:
+    """`month_of` for each value of `dates`, one by one."""
     day = pc.utf8_slice_codeunits(dates, 0, 10)  # a time after the date is served by its day's window
     parsed = pc.strptime(day, format="%Y-%m-%d", unit="s", error_is_null=True)  # 02-30 reads as 03-02
     valid = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), day), False)

@@ -33,7 +33,9 @@ leave every verdict as it was, never imports great-expectations.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -54,6 +56,24 @@ class Verdict:
     evaluated: int
     digest: str = ""  # what was validated (`digest`)
     validated_in: str = ""  # the run whose validation this is
+
+
+def import_meanwhile() -> threading.Thread:
+    """Start importing great-expectations on a thread of its own, for a run that will validate (no
+    verdict stored yet: a first refresh), so its seconds of import overlap the reconciliation's SQL,
+    which DuckDB runs without holding the GIL. Join the thread before anything else may import: the
+    caller's own thread imports nothing while DuckDB works. A failed import is left to
+    `validate_checks`, which imports the library again and reports it."""
+
+    def load() -> None:
+        try:
+            importlib.import_module("great_expectations")
+        except Exception:  # reported by validate_checks, which imports it again
+            pass
+
+    thread = threading.Thread(target=load, name="import-great-expectations", daemon=True)
+    thread.start()
+    return thread
 
 
 def _suite(gx: Any, check_id: str, severity: str, periods: int) -> Any:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from connectors.config import Config
 from pipelines import progress
-from pipelines.expectations import Verdict, validate_checks
+from pipelines.expectations import Verdict, import_meanwhile, validate_checks
 from pipelines.assets import MART_KEYS
 from pipelines.resources import CloseboardResource
 from warehouse.checks import BY_ID
@@ -102,7 +102,14 @@ def _table_md(rows) -> str:
 def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardResource):
     params = recon_params(closeboard)
     with closeboard.warehouse() as con:
-        summary = build_recon(con, context.run_id, params)
+        known = {row["check_id"]: Verdict(**row) for row in stored_verdicts(con)}
+        # a first refresh validates every check: the library's import runs alongside the SQL
+        importing = import_meanwhile() if not known else None
+        try:
+            summary = build_recon(con, context.run_id, params)
+        finally:
+            if importing is not None:
+                importing.join()
         results = frame(con, "select * from recon_results order by check_id, period")
         counts = dict(
             con.execute(
@@ -110,7 +117,6 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
             ).fetchall()
         )
         items = dict(con.execute("select check_id, count(*) from recon_items group by 1 order by 1").fetchall())
-        known = {row["check_id"]: Verdict(**row) for row in stored_verdicts(con)}
     progress.emit(
         "reconciliation: "
         + ", ".join(f"{c.split('_')[0]} {summary.worst.get(c, 'n/a').replace('_', ' ')}" for c in CHECK_IDS)

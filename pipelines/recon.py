@@ -129,7 +129,7 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
         metadata = {
             "rows": dg.MetadataValue.int(rows),
             # R2-R4 (and R2's matches) recomputed from this period on, the other checks for every period
-            "recomputed_from": dg.MetadataValue.text(summary.from_period or "every period"),
+            "recomputed_from": dg.MetadataValue.text(summary.recomputed),
         }
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)
 

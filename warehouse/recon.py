@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from connectors.periods import shift
 from warehouse.checks import CHECK_IDS, CHECKS
 from warehouse.db import scalar, transaction
 from warehouse.models import load_functions
@@ -68,6 +69,8 @@ VERDICT_SCHEMA = pa.schema(
 )
 # recomputed only from the earliest changed month on (see the module's docstring)
 INCREMENTAL_CHECKS = ("R2_bank_vs_book", "R3_ar", "R4_ap")
+# recon_inputs' rows about the last run rather than an input: its open month and that month's cut-off
+RUN_PARTS = ("open_month", "open_cutoff")
 # the largest of the run's own tables, dropped once its rows are in place (freed at the commit)
 _WORK_TABLES = ("_recon_candidates", "_recon_bank", "_recon_book", "_recon_r2_unmatched", "_recon_control")
 _WORK_TABLES += ("_recon_doc_positions", "_recon_apps", "_recon_docs")
@@ -104,8 +107,16 @@ class ReconSummary:
     matches: int
     match_rounds: int
     worst: dict[str, str]  # check_id -> worst status over all periods
-    # R2-R4 were recomputed from this period on (None: every period)
+    # R2-R4 were recomputed from this period on (None: every period; after the open month: none)
     from_period: str | None = None
+    kept_all: bool = False  # R2-R4 recomputed for no period: their rows stand as they were
+
+    @property
+    def recomputed(self) -> str:
+        """R2-R4's recomputed periods, in words: every period, from a month on, or none."""
+        if self.kept_all:
+            return "none (nothing R2-R4 read changed, and the run date is the last run's)"
+        return self.from_period or "every period"
 
 
 def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
@@ -141,18 +152,27 @@ def _from_period(con: duckdb.DuckDBPyConnection, full: bool) -> str | None:
     """The first period R2-R4 are recomputed for (None: all): the earliest month whose inputs
     changed, at the latest the latest ended month (R3/R4 check today's document balances there), the
     open month (its cut-off is the run date) and the last run's open month (its cut-off was that run's
-    date). Every period when an input that is not by month changed, or nothing is stored yet."""
+    date). Every period when an input that is not by month changed, or nothing is stored yet. None of
+    them (the month after the open month) when no input changed and the run date is the last run's: a
+    refresh later the same day with nothing new keeps every R2-R4 row as it stands (they are a function
+    of exactly these)."""
     con.execute(INPUTS_SQL.read_text(encoding="utf-8"))
-    stored_open = con.execute("select max(period) from recon_inputs where part = 'open_month'").fetchone()[0]
+    stored = dict(
+        con.execute(f"select part, max(period) from recon_inputs where part in {RUN_PARTS} group by part").fetchall()
+    )
+    stored_open = stored.get("open_month")
     if full or stored_open is None or not scalar(con, "select count(*) from recon_results"):
         return None
     changed = [period for (period,) in con.execute("select distinct period from _recon_changed").fetchall()]
     if "" in changed:
         return None
-    bounds = con.execute(
-        "select max(period) filter (where is_latest_ended), max(period) filter (where is_open) from calendar()"
+    latest, open_month, open_cutoff = con.execute(
+        "select max(period) filter (where is_latest_ended), max(period) filter (where is_open), "
+        "strftime(max(cutoff) filter (where is_open), '%Y-%m-%d') from calendar()"
     ).fetchone()
-    return min(p for p in (*changed, *bounds, stored_open) if p)
+    if not changed and (stored_open, stored.get("open_cutoff")) == (open_month, open_cutoff):
+        return shift(open_month, 1)
+    return min(p for p in (*changed, latest, open_month, stored_open) if p)
 
 
 def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, full: bool) -> ReconSummary:
@@ -215,6 +235,7 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, ful
         match_rounds=rounds,
         worst=worst,
         from_period=from_period,
+        kept_all=from_period is not None and not scalar(con, "select count(*) from _recon_scope where not is_opening"),
     )
     for table in _WORK_TABLES:
         con.execute(f"drop table if exists {table}")
@@ -308,6 +329,10 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, run_id: str, from_period: str 
     con.execute("delete from recon_inputs")
     con.execute("insert into recon_inputs select * from _recon_inputs_now")
     con.execute("insert into recon_inputs select 'open_month', max(period), 0, 0 from calendar() where is_open")
+    con.execute(
+        "insert into recon_inputs select 'open_cutoff', strftime(max(cutoff), '%Y-%m-%d'), 0, 0 "
+        "from calendar() where is_open"
+    )
 
 
 def stored_verdicts(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

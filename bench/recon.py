@@ -77,7 +77,7 @@ def main() -> None:
         print(
             f"recon replay {seconds:.2f} s, peak RSS {peak:,.0f} MiB (before it {base:,.0f} MiB); "
             f"{summary.results} results, {summary.items} items, {summary.matches} matches, "
-            f"{summary.match_rounds} match rounds; R2-R4 from {summary.from_period or 'every period'}"
+            f"{summary.match_rounds} match rounds; R2-R4 recomputed: {summary.recomputed}"
         )
         for title, key in (("by peak RSS", 0), ("by time", 1)):
             heavy = sorted(timed.statements, key=lambda s: -s[key])[:SHOWN]

@@ -55,3 +55,13 @@ create or replace temp table _recon_items (
     period varchar, check_id varchar, source varchar, record_id varchar,
     record_date date, amount decimal(18, 2), reason varchar
 );
+-- DuckDB 2.0.0, inside a transaction: when the first rows appended to an empty table arrive as more than
+-- one row group at once, its column statistics stay "empty", and scans that use them (a group by, an IN
+-- filter) see none of its rows. At scale 100 R5 appends ~123k backlog items in one insert: with no R2
+-- item before it (a refresh that recomputes no R2 cut-off) `recon_items` lost every one of them. One row
+-- appended and removed first gives both tables real statistics (the same defect as _recon_r2_unmatched's,
+-- sql/recon/10_bank_candidates.sql).
+insert into _recon_results values ('', '', '', null, null, null, '');
+delete from _recon_results;
+insert into _recon_items values ('', '', '', '', null, null, '');
+delete from _recon_items;

@@ -68,6 +68,10 @@ with pairs as (
         and k.amount = b.amount
         and b.d >= k.d - greatest(p.match_window_days, 0)
         and b.d <= k.d + greatest(p.match_window_days, p.stale_after_days)
+    -- a pair is matched only at the cut-offs both its lines are dated up to (r2_cutoff/10_pairs.sql):
+    -- none after this run's last one (a refresh with nothing new matches at the opening cut-off alone);
+    -- the ranks of the pairs kept keep their order
+    where greatest(b.d, k.d) <= (select max(s.cutoff) from _recon_scope as s)
 )
 select
     pr.* exclude (by_reference, window_days),

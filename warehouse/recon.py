@@ -8,7 +8,8 @@ Incremental: R2, R3 and R4 (the costly ones: R2's matching at every month-end, t
 every month-end) are recomputed only from the earliest month whose inputs changed since the last run
 (`sql/recon/incremental/inputs.sql` fingerprints what they read, per input and month), and never
 later than the latest ended month or the last run's open month; their rows for earlier periods are
-kept (a check at a month-end reads only rows dated up to it). Every other check is recomputed whole
+kept (a check at a month-end reads only rows dated up to it). A refresh the same day (the same open
+cut-off) with no input changed recomputes none of their periods. Every other check is recomputed whole
 each run, because its earlier periods can change with no data change in them: R1 lists an unbalanced
 entry under its first line's month, which a later line of the same entry changes; R5 measures backlog
 against the run date and reads the CRM, pulled whole; R6 counts this load and its freshness; R7 reads

@@ -59,8 +59,8 @@ create or replace temp table _recon_items (
 -- one row group at once, its column statistics stay "empty", and scans that use them (a group by, an IN
 -- filter) see none of its rows. At scale 100 R5 appends ~123k backlog items in one insert: with no R2
 -- item before it (a refresh that recomputes no R2 cut-off) `recon_items` lost every one of them. One row
--- appended and removed first gives both tables real statistics (the same defect as _recon_r2_unmatched's,
--- sql/recon/10_bank_candidates.sql).
+-- appended and removed first gives both tables real statistics (so is _recon_r2_unmatched given them, in
+-- sql/recon/10_bank_candidates.sql; tests/warehouse/test_recon_large_appends.py).
 insert into _recon_results values ('', '', '', null, null, null, '');
 delete from _recon_results;
 insert into _recon_items values ('', '', '', '', null, null, '');

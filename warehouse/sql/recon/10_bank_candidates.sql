@@ -93,3 +93,6 @@ create or replace temp table _recon_r2_unmatched (
     period varchar, cutoff date, is_opening boolean, source varchar, bank_account_id varchar,
     record_id varchar, record_date date, amount decimal(18, 2), age bigint, business_age bigint
 );
+-- and given statistics before its first append, which may be more than one row group (00_cutoffs.sql)
+insert into _recon_r2_unmatched values (null, null, null, null, null, null, null, null, null, null);
+delete from _recon_r2_unmatched;

@@ -39,6 +39,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -129,8 +130,11 @@ def _context(gx: Any) -> Any:
     return context
 
 
-# the suites as written here and the library that runs them: an edit to either validates every check again
-_SUITES = hashlib.sha256(Path(__file__).read_bytes() + version("great-expectations").encode()).hexdigest()
+@cache
+def _suites() -> str:
+    """The suites as written here and the library that runs them: an edit to either validates every check
+    again. Read at the first digest, not at import (the package metadata costs ~40 ms on every start)."""
+    return hashlib.sha256(Path(__file__).read_bytes() + version("great-expectations").encode()).hexdigest()
 
 
 def _rows(results: pd.DataFrame, check_id: str, periods: int) -> tuple[pd.DataFrame, int]:
@@ -156,10 +160,10 @@ def _rows(results: pd.DataFrame, check_id: str, periods: int) -> tuple[pd.DataFr
 
 
 def digest(check_id: str, severity: str, frame: pd.DataFrame, expected: int) -> str:
-    """The fingerprint of one validation: the suites and library (`_SUITES`), the check, its severity and
+    """The fingerprint of one validation: the suites and library (`_suites`), the check, its severity and
     what its suite states (`exact`), the periods expected and each row as the suite reads it."""
     rows = [[p, s, None if d is None else str(d)] for p, s, d in frame.itertuples(index=False)]
-    text = json.dumps([_SUITES, check_id, severity, BY_ID[check_id].exact, expected, rows])
+    text = json.dumps([_suites(), check_id, severity, BY_ID[check_id].exact, expected, rows])
     return hashlib.sha256(text.encode()).hexdigest()
 
 

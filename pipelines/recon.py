@@ -117,33 +117,32 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
             ).fetchall()
         )
         items = dict(con.execute("select check_id, count(*) from recon_items group by 1 order by 1").fetchall())
-    progress.emit(
-        "reconciliation: "
-        + ", ".join(f"{c.split('_')[0]} {summary.worst.get(c, 'n/a').replace('_', ' ')}" for c in CHECK_IDS)
-    )
-    for name, rows in (
-        ("recon_results", summary.results),
-        ("recon_items", summary.items),
-        ("recon_bank_matches", summary.matches),
-    ):
-        metadata = {
-            "rows": dg.MetadataValue.int(rows),
-            # R2-R4 (and R2's matches) recomputed from this period on, the other checks for every period
-            "recomputed_from": dg.MetadataValue.text(summary.recomputed),
-        }
-        yield dg.MaterializeResult(asset_key=name, metadata=metadata)
+        progress.emit(
+            "reconciliation: "
+            + ", ".join(f"{c.split('_')[0]} {summary.worst.get(c, 'n/a').replace('_', ' ')}" for c in CHECK_IDS)
+        )
+        for name, rows in (
+            ("recon_results", summary.results),
+            ("recon_items", summary.items),
+            ("recon_bank_matches", summary.matches),
+        ):
+            metadata = {
+                "rows": dg.MetadataValue.int(rows),
+                # R2-R4 (and R2's matches) recomputed from this period on, the other checks for every period
+                "recomputed_from": dg.MetadataValue.text(summary.recomputed),
+            }
+            yield dg.MaterializeResult(asset_key=name, metadata=metadata)
 
-    severity = {c: params.severity.get(c, DEFAULT_SEVERITY[c]) for c in CHECK_IDS}
-    unconfigured = {c for c in CHECK_IDS if summary.worst.get(c) == "not_configured"}
-    verdicts = validate_checks(
-        results[~results["check_id"].isin(unconfigured)],
-        {c: s for c, s in severity.items() if c not in unconfigured},
-        summary.periods,
-        run_id=context.run_id,
-        known=known,
-    )
-    with closeboard.warehouse() as con:
-        replace_verdicts(con, [asdict(v) for v in verdicts.values()])
+        severity = {c: params.severity.get(c, DEFAULT_SEVERITY[c]) for c in CHECK_IDS}
+        unconfigured = {c for c in CHECK_IDS if summary.worst.get(c) == "not_configured"}
+        verdicts = validate_checks(
+            results[~results["check_id"].isin(unconfigured)],
+            {c: s for c, s in severity.items() if c not in unconfigured},
+            summary.periods,
+            run_id=context.run_id,
+            known=known,
+        )
+        replace_verdicts(con, [asdict(v) for v in verdicts.values()])  # on the step's one connection
     for check_id in CHECK_IDS:
         rows = results[results["check_id"] == check_id]
         if check_id in unconfigured:  # neither pass nor fail: Dagster has no third state, so say it

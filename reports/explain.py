@@ -35,7 +35,7 @@ import click
 import duckdb
 
 from connectors.periods import shift as _shift
-from warehouse.db import connect, sql_text
+from warehouse.db import connect, records, sql_text
 from warehouse.models import load_functions
 
 MART_FILE = ("marts", "60_mart_kpis.sql")
@@ -359,10 +359,7 @@ def _query(name: str) -> str:
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    used = {k: v for k, v in params.items() if f"${k}" in sql}
-    cursor = con.execute(sql, used or None)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return records(con, sql, {k: v for k, v in params.items() if f"${k}" in sql} or None)
 
 
 def _plain(value: Any) -> Any:

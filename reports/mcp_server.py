@@ -59,7 +59,7 @@ from connectors.servers.store import decode_cursor, encode_cursor
 from reports import explain as explain_module
 from reports import mcp_app
 from warehouse.checks import BY_ID, CHECK_IDS
-from warehouse.db import connect
+from warehouse.db import connect, records
 from warehouse.home import Home
 from warehouse.snapshots import Snapshot, current_fingerprints, history
 
@@ -116,9 +116,7 @@ def _query(name: str) -> str:
 
 def _rows(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> list[dict[str, Any]]:
     sql = _query(name)
-    cursor = con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql} or None)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return records(con, sql, {k: v for k, v in params.items() if f"${k}" in sql} or None)
 
 
 def plain(value: Any) -> Any:

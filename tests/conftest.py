@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 AS_OF = date(2026, 6, 15)
 FIRST_PERIOD = "2024-06"
+# the demo accounts a test's own entry moves: Professional Fees (expense, no subtype: opex and net income
+# move) against Accrued Liabilities
+EXPENSE, ACCRUAL = "6600", "2200"
 REPO = Path(__file__).resolve().parent.parent
 # the homes tests build (`demo_config`) keep a source step retry on (it is part of what is tested),
 # without the production delay: closeboard.yaml's `refresh:` block

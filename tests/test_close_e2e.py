@@ -26,6 +26,8 @@ import pytest
 from connectors.config import load_config
 from pipelines.close import close_run_config
 from tests.conftest import (
+    ACCRUAL,
+    EXPENSE,
     AS_OF,
     FIRST_PERIOD,
     append_journal,
@@ -42,7 +44,6 @@ ENDED = [f"{y:04d}-{m:02d}" for y, m in ((2024 + (5 + i) // 12, (5 + i) % 12 + 1
 RESTATED = "2026-04"  # closed, then a balanced backdated entry lands in it
 BROKEN = "2026-05"  # an unbalanced entry lands in it: R1 (ERROR) fails
 AMOUNT = Decimal("1234.56")
-EXPENSE, ACCRUAL = "6600", "2200"  # Professional Fees (expense, no subtype), Accrued Liabilities
 SIGNER, OVERRIDER = "Ada Lovelace", "Grace Hopper"
 REASON = "JE-TEST-2 is a known ERP import glitch; reversed in June"
 

@@ -32,15 +32,25 @@ from mcp.client.streamable_http import streamable_http_client
 
 from pipelines.cli import main
 from reports.mcp_server import AUDIT_FILE, TOOL_NAMES, build_server
-from tests.conftest import AS_OF, REPO, close_in_process, copy_home, free_port, read, refresh_in_process, wait_for_port
-from tests.conftest import append_journal
+from tests.conftest import (
+    ACCRUAL,
+    AS_OF,
+    EXPENSE,
+    REPO,
+    append_journal,
+    close_in_process,
+    copy_home,
+    free_port,
+    read,
+    refresh_in_process,
+    wait_for_port,
+)
 from warehouse.checks import CHECK_IDS
 
 OPEN = AS_OF.strftime("%Y-%m")
 CLOSED, RESTATED, DRAFT = "2026-03", "2026-04", "2026-05"
 SIGNER = "Ada Lovelace"
 AMOUNT = Decimal("1234.56")
-EXPENSE, ACCRUAL = "6600", "2200"
 SECRET = "cb-mcp-test-secret-7f3a9e"
 
 

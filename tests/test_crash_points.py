@@ -38,13 +38,12 @@ from pipelines.instance import PROCESS_TAG, ensure_dagster_home, fail_dead_runs,
 from pipelines.publishing import CRASH_ENV
 from pipelines.resources import SourcesResource
 from pipelines.runner import execute
-from tests.conftest import AS_OF, append_journal, closeboard, copy_demo, live_rows
+from tests.conftest import ACCRUAL, EXPENSE, AS_OF, append_journal, closeboard, copy_demo, live_rows
 from warehouse.home import Home
 
 CLOSED_THEN_RESTATED = "2026-04"  # closed, then a backdated entry restates it
 DRAFT = "2026-03"  # never closed: the entries make v2, then v3, drafts
 AMOUNT, AGAIN = Decimal("1234.56"), Decimal("10000.00")
-EXPENSE, ACCRUAL = "6600", "2200"  # Professional Fees (expense), Accrued Liabilities: changes opex, net income
 DATA = re.compile(r'<script type="application/json" id="cb-data">(.*?)</script>', re.S)
 slow = pytest.mark.slow  # the crash story: CLI runs killed with SIGKILL (the dead-run sweep below is quick)
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import (
+    ACCRUAL,
+    EXPENSE,
     append_journal,
     closeboard,
     copy_demo,
@@ -29,7 +31,6 @@ from tests.conftest import (
 )
 
 HIDDEN_MONTH = "2025-03"
-EXPENSE, ACCRUAL = "6600", "2200"  # Professional Fees (expense, no subtype), Accrued Liabilities
 
 
 def test_r7_passes_on_the_demo(demo_home: Path) -> None:

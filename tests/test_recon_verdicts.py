@@ -12,18 +12,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import AS_OF, append_journal, copy_home, edit_config, read, refresh_in_process
-
-CHECKS = (
-    "R1_trial_balance",
-    "R2_bank_vs_book",
-    "R3_ar",
-    "R4_ap",
-    "R5_bookings_vs_billings",
-    "R6_completeness",
-    "R7_erp_report",
-)
-EXPENSE, ACCRUAL = "6600", "2200"  # Professional Fees (expense, no subtype), Accrued Liabilities
+from tests.conftest import ACCRUAL, AS_OF, EXPENSE, append_journal, copy_home, edit_config, read, refresh_in_process
+from warehouse.checks import CHECK_IDS
 
 
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
@@ -45,7 +35,7 @@ def test_unchanged_checks_keep_their_verdict_without_great_expectations_and_chan
     home = copy_home(demo_home, tmp_path / "home")
     demo = stored(home)
     # every configured check was validated by the demo's refresh; R7 reads an ERP report the demo has
-    configured = [c for c in CHECKS if c in demo]
+    configured = [c for c in CHECK_IDS if c in demo]
     assert len(configured) >= 6 and {o for o, _ in demo.values()} == {"pass"}, demo
     (demo_run,) = {r for _, r in demo.values()}
 
@@ -53,7 +43,7 @@ def test_unchanged_checks_keep_their_verdict_without_great_expectations_and_chan
     with monkeypatch.context() as blocked:
         blocked.setitem(sys.modules, "great_expectations", None)  # an import of it now raises ImportError
         unchanged = evaluations(refresh_in_process(home))
-    assert set(unchanged) == set(CHECKS)
+    assert set(unchanged) == set(CHECK_IDS)
     for check_id in configured:
         assert unchanged[check_id].passed, check_id
         assert validated_in(unchanged[check_id]) == f"run {demo_run} (same rows)", check_id

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
@@ -73,6 +73,15 @@ def frame(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | No
     return (
         con.sql(query, params=list(params) if params else None).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
     )
+
+
+def records(
+    con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The query's rows, each a dict by column name."""
+    cursor = con.execute(query, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | None = None) -> Any:

@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from connectors.periods import shift
 from warehouse.checks import CHECK_IDS, CHECKS
-from warehouse.db import scalar, transaction
+from warehouse.db import records, scalar, transaction
 from warehouse.models import load_functions
 
 RECON_DIR = Path(__file__).parent / "sql" / "recon"
@@ -70,8 +70,6 @@ VERDICT_SCHEMA = pa.schema(
 )
 # recomputed only from the earliest changed month on (see the module's docstring)
 INCREMENTAL_CHECKS = ("R2_bank_vs_book", "R3_ar", "R4_ap")
-# recon_inputs' rows about the last run rather than an input: its open month and that month's cut-off
-RUN_PARTS = ("open_month", "open_cutoff")
 # the largest of the run's own tables, dropped once its rows are in place (freed at the commit)
 _WORK_TABLES = ("_recon_candidates", "_recon_bank", "_recon_book", "_recon_r2_unmatched", "_recon_control")
 _WORK_TABLES += ("_recon_doc_positions", "_recon_apps", "_recon_docs")
@@ -158,10 +156,9 @@ def _from_period(con: duckdb.DuckDBPyConnection, full: bool) -> str | None:
     refresh later the same day with nothing new keeps every R2-R4 row as it stands (they are a function
     of exactly these)."""
     con.execute(INPUTS_SQL.read_text(encoding="utf-8"))
-    stored = dict(
-        con.execute(f"select part, max(period) from recon_inputs where part in {RUN_PARTS} group by part").fetchall()
-    )
-    stored_open = stored.get("open_month")
+    # the last run's open cut-off ('YYYY-MM-DD'; a warehouse written before it was kept holds the month)
+    stored_cutoff = scalar(con, "select max(period) from recon_inputs where part = 'open_month'")
+    stored_open = stored_cutoff[:7] if stored_cutoff else None
     if full or stored_open is None or not scalar(con, "select count(*) from recon_results"):
         return None
     changed = [period for (period,) in con.execute("select distinct period from _recon_changed").fetchall()]
@@ -171,7 +168,7 @@ def _from_period(con: duckdb.DuckDBPyConnection, full: bool) -> str | None:
         "select max(period) filter (where is_latest_ended), max(period) filter (where is_open), "
         "strftime(max(cutoff) filter (where is_open), '%Y-%m-%d') from calendar()"
     ).fetchone()
-    if not changed and (stored_open, stored.get("open_cutoff")) == (open_month, open_cutoff):
+    if not changed and stored_cutoff == open_cutoff:
         return shift(open_month, 1)
     return min(p for p in (*changed, latest, open_month, stored_open) if p)
 
@@ -329,9 +326,8 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, run_id: str, from_period: str 
     )
     con.execute("delete from recon_inputs")
     con.execute("insert into recon_inputs select * from _recon_inputs_now")
-    con.execute("insert into recon_inputs select 'open_month', max(period), 0, 0 from calendar() where is_open")
     con.execute(
-        "insert into recon_inputs select 'open_cutoff', strftime(max(cutoff), '%Y-%m-%d'), 0, 0 "
+        "insert into recon_inputs select 'open_month', strftime(max(cutoff), '%Y-%m-%d'), 0, 0 "
         "from calendar() where is_open"
     )
 
@@ -339,9 +335,7 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, run_id: str, from_period: str 
 def stored_verdicts(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Each check's last great-expectations verdict with the digest of what it validated (recon_verdicts:
     check_id, digest, outcome, failed, evaluated, validated_in)."""
-    found = con.execute((VERDICTS_DIR / "stored.sql").read_text(encoding="utf-8"))
-    names = [d[0] for d in found.description]
-    return [dict(zip(names, row, strict=True)) for row in found.fetchall()]
+    return records(con, (VERDICTS_DIR / "stored.sql").read_text(encoding="utf-8"))
 
 
 def replace_verdicts(con: duckdb.DuckDBPyConnection, verdicts: Sequence[dict[str, Any]]) -> None:

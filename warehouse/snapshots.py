@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.db import frame, scalar, sql_text, transaction
+from warehouse.db import frame, records, scalar, sql_text, transaction
 
 STATUSES = ("draft", "closed", "restated")
 # KPIs read at the refresh rather than from the ledger: kept in a snapshot, never compared
@@ -136,9 +136,8 @@ _COLUMNS = (
 def _rows(con: duckdb.DuckDBPyConnection, where: str = "", params: Sequence[Any] = ()) -> list[Snapshot]:
     if not _table_exists(con, "close_snapshots"):
         return []
-    cursor = con.execute(f"select {_COLUMNS} from close_snapshots {where} order by period, version", list(params))
-    names = [d[0] for d in cursor.description]
-    return [_snapshot(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+    rows = records(con, f"select {_COLUMNS} from close_snapshots {where} order by period, version", list(params))
+    return [_snapshot(row) for row in rows]
 
 
 def history(con: duckdb.DuckDBPyConnection, period: str | None = None) -> list[Snapshot]:

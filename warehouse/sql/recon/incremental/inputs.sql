@@ -14,8 +14,8 @@
 --   currency, at every month-end from that line's on, even before the document is issued).
 
 create table if not exists recon_inputs (
-    part    varchar not null,   -- the input, or 'open_month' / 'open_cutoff' (period: the run's open
-                                -- month / its cut-off, the run date, as 'YYYY-MM-DD')
+    part    varchar not null,   -- the input, or 'open_month' (period: the run's open month's cut-off,
+                                -- the run date, as 'YYYY-MM-DD'; its first 7 characters the month)
     period  varchar not null,   -- 'YYYY-MM', or '' for an input that is not by month
     n       bigint not null,    -- rows
     h       hugeint not null    -- sum of the rows' hashes
@@ -97,6 +97,6 @@ group by all;
 create or replace temp table _recon_changed as
 select coalesce(n.part, o.part) as part, coalesce(n.period, o.period) as period
 from _recon_inputs_now as n
-full outer join (select * from recon_inputs where part not in ('open_month', 'open_cutoff')) as o
+full outer join (select * from recon_inputs where part <> 'open_month') as o
     on o.part = n.part and o.period = n.period
 where n.n is distinct from o.n or n.h is distinct from o.h;

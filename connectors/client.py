@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
@@ -52,6 +52,9 @@ from connectors.payloads import (
     result_holds_secret,
 )
 from connectors.stdio import stdio_client
+
+if TYPE_CHECKING:
+    from connectors.prestart import ServerPool
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # as connectors.config reads ${NAME}
 
@@ -191,7 +194,8 @@ def _fingerprint(item: Any) -> str:
 class SourceSession:
     """An open MCP session to one configured source.
 
-    ``server`` overrides the configured transport with an in-process server object (tests)."""
+    ``server`` overrides the configured transport with an in-process server object (tests);
+    ``servers``: stdio servers started ahead, the one started for this source's parameters is used."""
 
     def __init__(
         self,
@@ -201,12 +205,14 @@ class SourceSession:
         log: CallLog | None = None,
         server: Any = None,
         pinning: bool = True,
+        servers: ServerPool | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
         self.home = home
         self.log = log if log is not None else CallLog()
         self._server_override = server
+        self._servers = servers  # stdio servers started ahead (connectors/prestart.py): this one's is adopted
         # tool approval (connectors/pinning.py): on whenever there is a data home to keep approvals in
         self.pinning = pinning and home is not None
         self._approved: frozenset[str] | None = None  # verified against the server in this session
@@ -296,6 +302,20 @@ class SourceSession:
             # the SDK's own per-event cap bounds an SSE answer while it is read (DESIGN: not its 1 MiB
             # default, which fails a slow tool's page): the response-size cap
             return streamable_http_client(url, http_client=http, max_sse_event_size=cap)
+        params = self.stdio_parameters()
+        started = self._servers.take(params) if self._servers is not None else None
+        process, self._stderr = started or (
+            None,
+            tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace"),
+        )
+        # closeboard's own transport: counts the bytes of each message while reading (the SDK's holds a whole line)
+        return stdio_client(
+            params, errlog=self._stderr, max_line_bytes=self.config.client.max_response_bytes, process=process
+        )
+
+    def stdio_parameters(self) -> StdioServerParameters:
+        """How the source's stdio server is started: its command, arguments and environment expanded."""
+        server = self.config.server
         command = sys.executable if server.command in _PYTHON_NAMES else str(server.command)
         env = launcher_env(command)
         env.update({k: self._expand(v) for k, v in server.env.items()})
@@ -304,10 +324,7 @@ class SourceSession:
                 env[name] = os.environ[name]
         if self.home is not None:
             env.setdefault("CLOSEBOARD_HOME", str(self.home.resolve()))
-        params = StdioServerParameters(command=command, args=[self._expand(a) for a in server.args], env=env)
-        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
-        # closeboard's own transport: counts the bytes of each message while reading (the SDK's holds a whole line)
-        return stdio_client(params, errlog=self._stderr, max_line_bytes=self.config.client.max_response_bytes)
+        return StdioServerParameters(command=command, args=[self._expand(a) for a in server.args], env=env)
 
     def _server_stderr(self) -> str:
         if self._stderr is None:

@@ -26,6 +26,7 @@ from typing import TextIO
 
 import anyio
 import anyio.lowlevel
+from anyio.abc import Process
 import mcp_types as types
 from mcp.client._transport import TransportStreams
 from mcp.client.stdio import (
@@ -69,21 +70,34 @@ def _kill_group(process: object) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-@asynccontextmanager
-async def stdio_client(
-    server: StdioServerParameters, errlog: TextIO = sys.stderr, *, max_line_bytes: int | None = None
-) -> AsyncGenerator[TransportStreams, None]:
-    """Spawn the MCP server `server` and talk to it over stdin/stdout, like the SDK's
-    ``stdio_client``; a message longer than `max_line_bytes` (None: no cap) stops the server and
-    fails every request still waiting with an error naming the cap."""
+async def spawn(server: StdioServerParameters, errlog: TextIO = sys.stderr) -> Process:
+    """Start the MCP server `server` as the SDK's ``stdio_client`` does (its environment, cwd and
+    stderr, a process group of its own), on the running event loop."""
     command = await _get_executable_command(server.command)
-    process = await _create_platform_compatible_process(
+    return await _create_platform_compatible_process(
         command=command,
         args=server.args,
         env=get_default_environment() | (server.env or {}),
         errlog=errlog,
         cwd=server.cwd,
     )
+
+
+@asynccontextmanager
+async def stdio_client(
+    server: StdioServerParameters,
+    errlog: TextIO = sys.stderr,
+    *,
+    max_line_bytes: int | None = None,
+    process: Process | None = None,
+) -> AsyncGenerator[TransportStreams, None]:
+    """Spawn the MCP server `server` and talk to it over stdin/stdout, like the SDK's
+    ``stdio_client``; a message longer than `max_line_bytes` (None: no cap) stops the server and
+    fails every request still waiting with an error naming the cap. `process`: the server already
+    started for `server` by `spawn` on this event loop (connectors/prestart.py), talked to and
+    stopped as if this transport had started it."""
+    if process is None:
+        process = await spawn(server, errlog)
     # no awaits until the task group is entered (a cancellation in the gap would leak the process)
     read_stream_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, write_stream_reader = anyio.create_memory_object_stream[SessionMessage](0)

@@ -106,6 +106,8 @@ def _source_asset(source: str, retry_policy: dg.RetryPolicy | None) -> dg.Assets
             server = (
                 sources.server(config.connectors[source], closeboard.data_home) if source in config.connectors else None
             )
+            # the first source step starts the servers of every source step of the run at once
+            planned = context.run.step_keys_to_execute or context.job_def.graph.node_names()
             result = ingest_source(
                 config,
                 source,
@@ -113,6 +115,9 @@ def _source_asset(source: str, retry_policy: dg.RetryPolicy | None) -> dg.Assets
                 run_id=context.run_id,
                 connect=closeboard.warehouse,
                 server=server,
+                servers=sources.started_ahead(
+                    context.run_id, config, closeboard.data_home, [s for s in SOURCE_TABLES if f"{s}_source" in planned]
+                ),
             )
         except ConnectorError as exc:
             # a source that may come back is retried by source_retry_policy; bad data or a refused tool is not

@@ -55,7 +55,7 @@ class Env:
             sys.exit(1)
 
     def config_path(self) -> Path:
-        from pipelines.resources import config_path
+        from warehouse.home import config_path
 
         return config_path(self.config_arg, self.home)
 
@@ -200,7 +200,16 @@ def _write_demo_config(env: Env, summary: dict) -> Path:
 
 def _run_refresh(env: Env, config: Path) -> str:
     """Run the `refresh` job in-process with progress lines; returns the run id or exits 1."""
-    env.load(config)  # checked whole before anything is imported, started or created (exits 1 listing every problem)
+    # checked whole before anything is imported, started or created (exits 1 listing every problem)
+    settings = env.load(config)
+    import uuid
+
+    from connectors.prestart import ServerPool, stdio_servers
+    from connectors.records import SOURCES
+
+    # the run's stdio servers start while this process imports Dagster (and wait for their sessions)
+    run_id = str(uuid.uuid4())
+    ServerPool.of_run(run_id).start(stdio_servers(settings, env.home.root, SOURCES))
     from rich.console import Console
     from rich.markup import escape
 
@@ -215,7 +224,7 @@ def _run_refresh(env: Env, config: Path) -> str:
     )
     try:
         with console.status("refreshing…"):
-            outcome = execute("refresh", env.home)
+            outcome = execute("refresh", env.home, run_id=run_id)
     finally:
         stop()
     if not outcome.success:

@@ -19,7 +19,8 @@ from pipelines.close import close_assets
 from pipelines.delivery import build as build_delivery
 from pipelines.jobs import JOBS
 from pipelines.recon import reconciliation
-from pipelines.resources import CloseboardResource, SourcesResource, config_path
+from pipelines.resources import CloseboardResource, SourcesResource
+from warehouse.home import config_path
 from pipelines.schedules import SENSORS, build_schedules
 from warehouse.home import Home
 

@@ -23,6 +23,7 @@ from connectors.plain import printable
 from connectors.client import CallLog, SourceSession
 from connectors.config import Config
 from connectors.incremental import Baseline, stored_baseline, summary_rows
+from connectors.prestart import ServerPool
 from connectors.pull import SourcePull, TablePull, pull_source
 from connectors.records import KEYS, source_tables
 from pipelines import progress
@@ -75,11 +76,12 @@ async def _pull(
     stager: Stager,
     log: CallLog,
     server: Any,
+    servers: ServerPool | None,
     baseline: Baseline | None,
     month_baselines: dict[str, Baseline],
 ) -> SourcePull:
     connector = config.connectors[source]
-    async with SourceSession(connector, home=home.root, log=log, server=server) as session:
+    async with SourceSession(connector, home=home.root, log=log, server=server, servers=servers) as session:
         return await pull_source(session, adapter, stager.write, baseline, month_baselines)
 
 
@@ -132,8 +134,10 @@ def ingest_source(
     run_id: str,
     connect: Any,
     server: Any = None,
+    servers: ServerPool | None = None,
 ) -> Ingested:
-    """Pull `source` (every table its adapter feeds) and publish it atomically.
+    """Pull `source` (every table its adapter feeds) and publish it atomically; on `servers`' event
+    loop, adopting the server it started ahead for this source, when given (connectors/prestart.py).
 
     `connect` is a context-manager factory for the live warehouse. On any failure the staged
     pages are dropped and the warehouse keeps its previous tables; the calls made are still
@@ -162,7 +166,8 @@ def ingest_source(
                 progress.emit(f"{source}: pulling {whole} whole (the periodic full pull)")
                 baseline, month_baselines = None, {}
     try:
-        pull = anyio.run(_pull, config, source, adapter, home, stager, log, server, baseline, month_baselines)
+        run = servers.call if servers is not None else anyio.run
+        pull = run(_pull, config, source, adapter, home, stager, log, server, servers, baseline, month_baselines)
         for note in log.notes:  # e.g. the tools approved on trust at the first connection
             progress.emit(f"{source}: {note}")
         for table in source_tables(source):  # a table the adapter does not feed is emptied, not left stale

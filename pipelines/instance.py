@@ -35,7 +35,7 @@ from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 from dagster._core.run_coordinator import SubmitRunContext
 
 from connectors.config import ConfigError, InstanceConfig, load_config, load_group, read_yaml
-from pipelines.resources import config_path
+from warehouse.home import config_path
 from warehouse.home import Home
 
 INSTANCE_CONFIG = {
@@ -180,7 +180,7 @@ RUN_LAUNCHER = {"module": __name__, "class": MonitoredRunLauncher.__name__}
 
 def _read_settings(home: Home, config: Path | None = None) -> tuple[InstanceConfig | None, bool]:
     """(the `instance:` block, whether the file declares `entities:`) of the closeboard.yaml the code
-    location reads (`config`, else as `pipelines.resources.config_path`). Only a file with an `instance:`
+    location reads (`config`, else as `warehouse.home.config_path`). Only a file with an `instance:`
     block or `entities:` is checked whole here; a broken one without them is reported by the run that loads it."""
     path = config_path(config, home)
     try:

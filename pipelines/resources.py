@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,18 +19,10 @@ import duckdb
 from pydantic import PrivateAttr
 
 from connectors.config import Config, ConnectorConfig, expand, load_config
+from connectors.prestart import ServerPool, stdio_servers
 from pipelines import progress
 from warehouse.db import WarehouseLock, connect, ensure_schema
-from warehouse.home import Home
-
-
-def config_path(value: str | os.PathLike[str] | None = None, home: Home | None = None) -> Path:
-    """`value`, else $CLOSEBOARD_CONFIG, else the data home's closeboard.yaml (the one `closeboard
-    demo` writes) when it exists, else ./closeboard.yaml; absolute."""
-    chosen = value or os.environ.get("CLOSEBOARD_CONFIG")
-    if not chosen and home is not None and (home.root / "closeboard.yaml").exists():
-        chosen = home.root / "closeboard.yaml"
-    return Path(chosen or "closeboard.yaml").expanduser().resolve()
+from warehouse.home import Home, config_path
 
 
 class CloseboardResource(dg.ConfigurableResource):
@@ -197,6 +189,19 @@ class SourcesResource(dg.ConfigurableResource):
     other server is refused, naming the source."""
 
     in_memory: bool = False
+
+    def started_ahead(self, run_id: str, config: Config, home: Home, sources: Iterable[str]) -> ServerPool | None:
+        """Live: run `run_id`'s stdio servers of `sources`, every one started now if not yet, each
+        adopted by its source's session later in the run (connectors/prestart.py); stopped at the
+        run's end if no session took it. In memory: None (nothing to start)."""
+        if self.in_memory:
+            return None
+        pool = ServerPool.of_run(run_id)
+        pool.start(stdio_servers(config, home.root, sources))
+        return pool
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        ServerPool.end_run(context.run_id or "")
 
     def server(self, connector: ConnectorConfig, home: Home | None = None) -> Any:
         """The in-memory server for `connector`, or None to reach it live. Its arguments are expanded

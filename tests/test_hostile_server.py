@@ -316,7 +316,10 @@ def _refresh_output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
     monkeypatch.setattr(pipelines.runner, "execute", lambda job, home, **kwargs: outcome)
 
     class Env:  # only what _run_refresh asks of the CLI's environment; every other call is a no-op
-        home = SimpleNamespace()
+        home = SimpleNamespace(root=Path("."))
+
+        def load(self, config: Path) -> Any:
+            return SimpleNamespace(connectors={})  # no server to start ahead
 
         def __getattr__(self, name: str) -> Any:
             return lambda *args, **kwargs: None

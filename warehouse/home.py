@@ -58,3 +58,12 @@ class Home:
         for path in (self.root, self.reports, self.staging):
             path.mkdir(parents=True, exist_ok=True)
         return self
+
+
+def config_path(value: str | os.PathLike[str] | None = None, home: Home | None = None) -> Path:
+    """`value`, else $CLOSEBOARD_CONFIG, else the data home's closeboard.yaml (the one `closeboard
+    demo` writes) when it exists, else ./closeboard.yaml; absolute."""
+    chosen = value or os.environ.get("CLOSEBOARD_CONFIG")
+    if not chosen and home is not None and (home.root / "closeboard.yaml").exists():
+        chosen = home.root / "closeboard.yaml"
+    return Path(chosen or "closeboard.yaml").expanduser().resolve()

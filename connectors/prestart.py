@@ -1,0 +1,142 @@
+"""stdio servers started ahead of their sessions, all at once.
+
+A stdio server spends most of its first second importing (the MCP SDK alone is ~0.5 s), and a
+refresh reads its sources one after another: started when its session opens, each server's start
+adds to the run. A `ServerPool` starts every stdio server a run will read at once, when the run
+reads its first source; each source's session then adopts the process started for exactly its
+command, arguments and environment, and talks to it and stops it as if it had started it
+(`connectors.stdio.stdio_client(process=...)`). A server started for a source that is not read
+after all (its parameters changed, the run failed first) is stopped when the pool closes.
+
+The processes belong to the event loop that started them, so the pool runs one event loop on a
+thread of its own for as long as it is open, and the pulls of its run go through that loop
+(`ServerPool.call`) instead of one `anyio.run` each.
+
+A run's pool is found by its run id (`ServerPool.of_run`): the CLI starts the servers of the run it is
+about to launch before it imports Dagster, and the run's first source step those it still lacks;
+the run's end closes it (`ServerPool.end_run`).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from anyio.abc import Process
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from mcp.client.stdio import StdioServerParameters, _stop_server_process
+
+from connectors.client import SourceSession
+from connectors.config import Config
+from connectors.stdio import spawn
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Key = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], str | None]
+
+
+def _key(server: StdioServerParameters) -> Key:
+    return (
+        server.command,
+        tuple(server.args),
+        tuple(sorted((server.env or {}).items())),
+        str(server.cwd) if server.cwd is not None else None,
+    )
+
+
+def stdio_servers(config: Config, home: Path, sources: Iterable[str]) -> list[StdioServerParameters]:
+    """How the stdio servers of `sources` (those `config` configures) are started, as their sessions
+    will start them from data home `home`. A source whose parameters cannot be made (an unset
+    ${SECRET}) is left out: its own session names the problem."""
+    servers = []
+    for source in sources:
+        connector = config.connectors.get(source)
+        if connector is None or connector.server.url:
+            continue
+        try:
+            servers.append(SourceSession(connector, home=home).stdio_parameters())
+        except Exception:
+            continue
+    return servers
+
+
+class ServerPool:
+    """Servers started ahead, each waiting for the one session whose parameters are its own."""
+
+    _runs: ClassVar[dict[str, ServerPool]] = {}  # the pool of each run under way, by run id
+
+    @classmethod
+    def of_run(cls, run_id: str) -> ServerPool:
+        """Run `run_id`'s pool (made on the first call)."""
+        return cls._runs.setdefault(run_id, cls())
+
+    @classmethod
+    def end_run(cls, run_id: str) -> None:
+        """Close run `run_id`'s pool, if it has one."""
+        pool = cls._runs.pop(run_id, None)
+        if pool is not None:
+            pool.close()
+
+    def __init__(self) -> None:
+        self._stack: ExitStack | None = None
+        self._portal: BlockingPortal | None = None
+        self._waiting: dict[Key, tuple[Process, Any]] = {}
+        self._started: set[Key] = set()  # every server started, waiting or taken since
+
+    def _loop(self) -> BlockingPortal:
+        if self._portal is None:
+            self._stack = ExitStack()
+            self._portal = self._stack.enter_context(start_blocking_portal())
+        return self._portal
+
+    def start(self, servers: Iterable[StdioServerParameters]) -> None:
+        """Start each of `servers` not started before, all at once; a server that cannot be started
+        is left to its session, which names the failure."""
+        todo = {_key(s): s for s in servers if _key(s) not in self._started}
+        self._started |= set(todo)
+        if not todo:
+            return
+
+        async def start_all() -> None:
+            for key, server in todo.items():
+                errlog = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+                try:
+                    self._waiting[key] = (await spawn(server, errlog), errlog)
+                except Exception:  # e.g. no such command: the session's own start says so
+                    logger.debug("server %s not started ahead", server.command, exc_info=True)
+                    errlog.close()
+
+        self._loop().call(start_all)
+
+    def take(self, server: StdioServerParameters) -> tuple[Process, Any] | None:
+        """The process started for exactly `server` and the file its stderr goes to (now the
+        caller's to stop and close), or None."""
+        return self._waiting.pop(_key(server), None)
+
+    def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run `func(*args)` on the pool's event loop (where its processes live) and wait for it."""
+        return self._loop().call(func, *args)
+
+    def close(self) -> None:
+        """Stop every server no session took, then the event loop."""
+        waiting, self._waiting = list(self._waiting.values()), {}
+        if self._portal is not None and waiting:
+
+            async def stop_all() -> None:
+                for process, _ in waiting:
+                    await _stop_server_process(process)
+
+            try:
+                self._portal.call(stop_all)
+            except Exception:  # pragma: no cover - best effort: the processes are ours to reap
+                logger.warning("stopping servers started ahead failed", exc_info=True)
+        for _, errlog in waiting:
+            errlog.close()
+        stack, self._stack, self._portal = self._stack, None, None
+        if stack is not None:
+            stack.close()

@@ -1,0 +1,129 @@
+"""Servers started ahead (connectors/prestart.py): a run's stdio servers start at once, each session
+adopts the process started for exactly its parameters (no second process), a server no session took
+is stopped when the pool closes; and a bundled server process never imports pandas.
+
+Real processes: the bundled servers over stdio, read through closeboard's MCP client; which processes
+run is read from /proc (this process's children).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from connectors.client import CallLog, SourceSession
+from connectors.config import load_config
+from connectors.prestart import ServerPool, stdio_servers
+from tests.conftest import REPO, demo_home_at
+
+
+def bundled_servers_running() -> dict[str, int]:
+    """Server -> pid of each live child of this process that runs a bundled server (two processes of
+    one server fail the test)."""
+    running: dict[str, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+            argv = (stat.parent / "cmdline").read_bytes().decode().split("\0")
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if int(ppid) == os.getpid() and state != "Z" and "-m" in argv:
+            module = argv[argv.index("-m") + 1]
+            if module.startswith("connectors.servers."):
+                name = module.rsplit(".", 1)[1]
+                assert name not in running, f"two {name} servers: {running[name]} and {stat.parent.name}"
+                running[name] = int(stat.parent.name)
+    return running
+
+
+def gone(pid: int, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pid not in bundled_servers_running().values():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def home(demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = demo_home_at(demo_data, tmp_path / "home")
+    monkeypatch.setenv("CLOSEBOARD_HOME", str(home))  # the demo's server arguments name ${CLOSEBOARD_HOME}
+    return home
+
+
+def test_each_session_adopts_the_server_started_for_it_and_the_unused_one_is_stopped(home: Path) -> None:
+    config = load_config(home / "closeboard.yaml")
+    pool = ServerPool()
+    try:
+        servers = stdio_servers(config, home, ["erp", "bank", "no-such-source"])
+        assert [s.args[1] for s in servers] == ["connectors.servers.erp", "connectors.servers.bank"]
+        pool.start(servers)
+        pool.start(servers)  # started once, however often asked
+        started = bundled_servers_running()
+        assert set(started) == {"erp", "bank"}
+
+        async def company() -> dict:
+            async with SourceSession(config.connectors["erp"], home=home, log=CallLog(), servers=pool) as session:
+                payload, _ = await session.call("get_company", {})
+                assert bundled_servers_running()["erp"] == started["erp"]  # the process started ahead, no other
+                return payload
+
+        assert pool.call(company)["currency"] == "USD"
+        assert gone(started["erp"])  # the session stopped the server it adopted, as one it started itself
+        assert bundled_servers_running() == {"bank": started["bank"]}
+        pool.start(servers)  # taken is not forgotten: not started again
+        assert set(bundled_servers_running()) == {"bank"}
+    finally:
+        pool.close()
+    assert gone(started["bank"])  # no session took it: stopped with the pool
+
+
+def test_a_session_whose_parameters_changed_starts_its_own_server(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(home / "closeboard.yaml")
+    with_run = ServerPool.of_run("run-1")
+    try:
+        with_run.start(stdio_servers(config, home, ["crm"]))
+        ahead = bundled_servers_running()["crm"]
+        other = home.parent / "other"
+        other.mkdir()
+        (other / "demo").symlink_to(home / "demo")
+        monkeypatch.setenv("CLOSEBOARD_HOME", str(other))  # now the session expands another --data
+
+        async def pipeline() -> None:
+            async with SourceSession(config.connectors["crm"], home=other, log=CallLog(), servers=with_run) as s:
+                payload, _ = await s.call("list_opportunities", {"limit": 1})
+                assert payload["items"]
+                bundled_servers_running()
+
+        with pytest.raises(AssertionError, match="two crm servers"):
+            with_run.call(pipeline)  # the one started ahead is still waiting: its own is a second crm
+        assert bundled_servers_running()["crm"] == ahead  # the session's own server stopped with it
+        assert ServerPool.of_run("run-1") is with_run
+    finally:
+        ServerPool.end_run("run-1")
+    assert gone(ahead)
+    assert ServerPool.of_run("run-1") is not with_run  # ended: a new run id gets a new pool
+    ServerPool.end_run("run-1")
+
+
+def test_a_bundled_server_process_never_imports_pandas(home: Path) -> None:
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from connectors.servers.hosting import without_pandas\n"
+        "without_pandas()\n"
+        "from connectors.servers import erp\n"
+        "from connectors.servers.store import DataSource, Query\n"
+        f"page = DataSource(Path({str(home / 'demo')!r}), erp.TABLES).page(Query('journal_lines'), None, 5)\n"
+        "assert '\"items\"' in page, page[:200]\n"
+        "assert 'pandas' not in sys.modules\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr

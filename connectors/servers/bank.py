@@ -15,7 +15,7 @@ from typing import Annotated
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from connectors.servers.hosting import new_server, serve
+from connectors.servers.hosting import new_server, serve, warm_up
 from connectors.servers.specs import (
     DATE,
     MONEY,
@@ -151,7 +151,8 @@ def build_server(data_dir: Path) -> MCPServer:
         instructions="Read-only bank feed: accounts, statement lines, daily closing balances. "
         "List tools page with cursor/limit and answer compact JSON text.",
     )
-    return add_bank_tools(server, DataSource(data_dir, TABLES), "The bank accounts of the company.")
+    src = DataSource(data_dir, TABLES)
+    return warm_up(add_bank_tools(server, src, "The bank accounts of the company."), src.load_all)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

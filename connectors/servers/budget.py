@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
 
-from connectors.servers.hosting import new_server, serve
+from connectors.servers.hosting import new_server, serve, warm_up
 from connectors.servers.specs import MONEY, READ_ONLY, Cursor, Limit, TableSpec, page_description
 from connectors.servers.store import DataSource, Query
 
@@ -58,7 +58,7 @@ def build_server(data_dir: Path) -> MCPServer:
     def list_budgets(cursor: Cursor = None, limit: Limit = 1000) -> str:
         return src.page(Query("budgets"), cursor, limit)
 
-    return server
+    return warm_up(server, src.load_all)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

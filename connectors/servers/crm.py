@@ -14,7 +14,7 @@ from typing import Annotated
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from connectors.servers.hosting import new_server, serve
+from connectors.servers.hosting import new_server, serve, warm_up
 from connectors.servers.specs import DATE, MONEY, READ_ONLY, Cursor, Limit, TableSpec, page_description
 from connectors.servers.store import DataSource, Query, parse_timestamp
 
@@ -56,7 +56,8 @@ def build_server(data_dir: Path) -> MCPServer:
         title="closeboard CRM (read-only)",
         instructions="Read-only CRM: sales opportunities. Pages with cursor/limit, answers compact JSON text.",
     )
-    return add_crm_tools(server, DataSource(data_dir, TABLES), "Sales opportunities, open and closed.")
+    src = DataSource(data_dir, TABLES)
+    return warm_up(add_crm_tools(server, src, "Sales opportunities, open and closed."), src.load_all)
 
 
 def add_crm_tools(server: MCPServer, src: DataSource, summary: str) -> MCPServer:

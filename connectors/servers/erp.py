@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from connectors.servers.hosting import new_server, serve
+from connectors.servers.hosting import new_server, serve, warm_up
 from connectors.servers.specs import (
     DATE,
     MONEY,
@@ -282,8 +282,9 @@ def build_server(data_dir: Path) -> MCPServer:
         instructions="Read-only ERP: chart of accounts, journal lines, invoices, bills, payments. "
         "List tools page with cursor/limit and answer compact JSON text.",
     )
-    add_erp_tools(server, DataSource(data_dir, TABLES), DESCRIPTIONS)
-    return server
+    src = DataSource(data_dir, TABLES)
+    add_erp_tools(server, src, DESCRIPTIONS)
+    return warm_up(server, src.load_all)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

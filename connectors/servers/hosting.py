@@ -10,6 +10,8 @@ import importlib.abc
 import logging
 import os
 import sys
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,27 @@ def new_server(name: str, *, title: str, instructions: str) -> MCPServer:
     root.handlers[:] = handlers
     root.setLevel(level)
     return server
+
+
+_WARM_UP: weakref.WeakKeyDictionary[MCPServer, Callable[[], None]] = weakref.WeakKeyDictionary()
+
+
+def warm_up(server: MCPServer, load: Callable[[], None]) -> MCPServer:
+    """Have `server`, served as a process (`serve`), run `load` on a thread as it starts, so its files
+    are read before its first call rather than at it: a server started ahead of its session
+    (connectors/prestart.py) then answers at once. Built in memory, nothing changes."""
+    _WARM_UP[server] = load
+    return server
+
+
+def start_warm_up(server: MCPServer) -> threading.Thread | None:
+    """Run `server`'s warm-up (`warm_up`) on a thread of its own; None when it has none."""
+    load = _WARM_UP.get(server)
+    if load is None:
+        return None
+    thread = threading.Thread(target=load, name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def default_data_dir() -> Path:
@@ -147,6 +170,7 @@ def serve(build: Callable[[Path], MCPServer], argv: Sequence[str] | None = None,
     token = token_from_env(parser, args)
     without_pandas()
     server = build(data_dir)
+    start_warm_up(server)
     if args.http is None:
         server.run("stdio")
         return

@@ -8,6 +8,7 @@ through a float: values stay the CSV's text; sums use Arrow decimals."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import binascii
 import csv
 import hashlib
@@ -286,6 +287,13 @@ class DataSource:
             loaded.digest = _digest(data) if key[2] > started - RACY_NS else None
             del data
             return self._keep(name, loaded)
+
+    def load_all(self) -> None:
+        """Read every table now (`hosting.warm_up`); a file that cannot be read is left for the call
+        that reads it to report."""
+        for name in self.specs:
+            with contextlib.suppress(SourceError):
+                self.load(name)
 
     def _keep(self, name: str, loaded: Loaded) -> Loaded:
         versions = self._versions[name]

@@ -1,6 +1,7 @@
 """Servers started ahead (connectors/prestart.py): a run's stdio servers start at once, each session
 adopts the process started for exactly its parameters (no second process), a server no session took
-is stopped when the pool closes; and a bundled server process never imports pandas.
+is stopped when the pool closes; a bundled server process reads its files as it starts (its first
+call reads none); and it never imports pandas.
 
 Real processes: the bundled servers over stdio, read through closeboard's MCP client; which processes
 run is read from /proc (this process's children).
@@ -8,17 +9,24 @@ run is read from /proc (this process's children).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
+from mcp import Client
 
 from connectors.client import CallLog, SourceSession
 from connectors.config import load_config
 from connectors.prestart import ServerPool, stdio_servers
+from connectors.servers import erp
+from connectors.servers.hosting import start_warm_up
+from connectors.servers.store import DataSource
 from tests.conftest import REPO, demo_home_at
 
 
@@ -110,6 +118,36 @@ def test_a_session_whose_parameters_changed_starts_its_own_server(home: Path, mo
     assert gone(ahead)
     assert ServerPool.of_run("run-1") is not with_run  # ended: a new run id gets a new pool
     ServerPool.end_run("run-1")
+
+
+def test_a_server_process_reads_its_files_as_it_starts_and_its_first_call_reads_none(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    parse = DataSource._parse_csv
+    monkeypatch.setattr(
+        DataSource, "_parse_csv", lambda self, spec, data: parsed.append(spec.name) or parse(self, spec, data)
+    )
+    (home / "demo" / "erp" / "bills.csv").write_text('bill_id,vendor_id\n"unterminated', encoding="utf-8")
+    server = erp.build_server(home / "demo")
+    assert parsed == []  # built, nothing read yet (in memory, a server reads a file at its first call)
+    thread = start_warm_up(server)  # what `serve` does as the process starts
+    assert thread is not None
+    thread.join(60)
+    assert sorted(parsed) == sorted(spec.name for spec in erp.TABLES if (home / "demo" / spec.path).exists())
+    parsed.clear()
+
+    async def first_calls() -> tuple[Any, Any]:
+        async with Client(server) as client:
+            return (
+                await client.call_tool("list_journal_lines", {"limit": 5}),
+                await client.call_tool("list_bills", {"limit": 5}),
+            )
+
+    lines, bills = anyio.run(first_calls)
+    assert not lines.is_error and json.loads(lines.content[0].text)["items"]
+    assert bills.is_error and "bills.csv" in bills.content[0].text  # the broken file is the call's to report
+    assert parsed == ["bills"]  # read again only for the file that could not be read ahead
 
 
 def test_a_bundled_server_process_never_imports_pandas(home: Path) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
@@ -63,6 +64,14 @@ def stdio_servers(config: Config, home: Path, sources: Iterable[str]) -> list[St
         except Exception:
             continue
     return servers
+
+
+def start_run(config: Config, home: Path, sources: Iterable[str]) -> str:
+    """A new run id, the stdio servers of `sources` started for it (`ServerPool.of_run`): what the CLI
+    does before it launches a run in its own process."""
+    run_id = str(uuid.uuid4())
+    ServerPool.of_run(run_id).start(stdio_servers(config, home, sources))
+    return run_id
 
 
 class ServerPool:

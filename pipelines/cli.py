@@ -202,14 +202,11 @@ def _run_refresh(env: Env, config: Path) -> str:
     """Run the `refresh` job in-process with progress lines; returns the run id or exits 1."""
     # checked whole before anything is imported, started or created (exits 1 listing every problem)
     settings = env.load(config)
-    import uuid
-
-    from connectors.prestart import ServerPool, stdio_servers
+    from connectors.prestart import start_run
     from connectors.records import SOURCES
 
     # the run's stdio servers start while this process imports Dagster (and wait for their sessions)
-    run_id = str(uuid.uuid4())
-    ServerPool.of_run(run_id).start(stdio_servers(settings, env.home.root, SOURCES))
+    run_id = start_run(settings, env.home.root, SOURCES)
     from rich.console import Console
     from rich.markup import escape
 

@@ -202,28 +202,31 @@ def _run_refresh(env: Env, config: Path) -> str:
     """Run the `refresh` job in-process with progress lines; returns the run id or exits 1."""
     # checked whole before anything is imported, started or created (exits 1 listing every problem)
     settings = env.load(config)
-    from connectors.prestart import start_run
+    from connectors.prestart import ServerPool, start_run
     from connectors.records import SOURCES
 
     # the run's stdio servers start while this process imports Dagster (and wait for their sessions)
     run_id = start_run(settings, env.home.root, SOURCES)
-    from rich.console import Console
-    from rich.markup import escape
-
-    from pipelines import progress
-    from pipelines.runner import execute
-
-    console = Console(stderr=True, highlight=False)
-    started = time.perf_counter()
-    # progress lines carry source names, paths and counts: printed as text, never read as markup
-    stop = progress.listen(
-        lambda line: console.print(f"[dim]{time.perf_counter() - started:6.1f}s[/dim]  {escape(line)}")
-    )
     try:
-        with console.status("refreshing…"):
-            outcome = execute("refresh", env.home, run_id=run_id)
-    finally:
-        stop()
+        from rich.console import Console
+        from rich.markup import escape
+
+        from pipelines import progress
+        from pipelines.runner import execute
+
+        console = Console(stderr=True, highlight=False)
+        started = time.perf_counter()
+        # progress lines carry source names, paths and counts: printed as text, never read as markup
+        stop = progress.listen(
+            lambda line: console.print(f"[dim]{time.perf_counter() - started:6.1f}s[/dim]  {escape(line)}")
+        )
+        try:
+            with console.status("refreshing…"):
+                outcome = execute("refresh", env.home, run_id=run_id)
+        finally:
+            stop()
+    finally:  # whatever failed before the run ended, no server started for it is left waiting
+        ServerPool.end_run(run_id)
     if not outcome.success:
         from connectors.plain import printable
 

@@ -26,8 +26,8 @@ from typing import TextIO
 
 import anyio
 import anyio.lowlevel
-from anyio.abc import Process
 import mcp_types as types
+from anyio.abc import Process
 from mcp.client._transport import TransportStreams
 from mcp.client.stdio import (
     _WRITER_FLUSH_TIMEOUT,

@@ -8,8 +8,8 @@ through a float: values stay the CSV's text; sums use Arrow decimals."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import binascii
+import contextlib
 import csv
 import hashlib
 import json

@@ -15,7 +15,7 @@ from connectors.plain import write_atomic
 from pipelines import progress
 from pipelines.resources import CloseboardResource
 from reports.history import archive_views, write_history
-from reports.render import PageContext, page_layout, render_dashboard
+from reports.render import PageContext, page_layout, render_page
 from reports.views import PAGE_LAYOUT_COPY, PAGE_VIEW, publish_views, shipped_page_view, views_folder
 from warehouse import loads
 from warehouse.db import publish_read_copy, scalar, transaction, write_json_atomic
@@ -111,7 +111,7 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
             logging.getLogger(__name__).log(logging.WARNING if broken else logging.INFO, "%s", note)
             progress.emit(f"reports: {note}")
         try:
-            page = render_dashboard(con, ctx, home.reports)
+            page, data = render_page(con, ctx, home.reports)
         except (ValueError, KeyError, TypeError, duckdb.Error) as exc:
             if note or not ctx.view or not Path(ctx.view).is_file():
                 raise  # the shipped CFO view laid it out: not the user's file
@@ -120,14 +120,14 @@ def render_and_publish(closeboard: CloseboardResource, run_id: str) -> Path:
             logging.getLogger(__name__).warning("%s", note)
             progress.emit(f"reports: {note}")
             ctx = dataclasses.replace(ctx, view=None)
-            page = render_dashboard(con, ctx, home.reports)
+            page, data = render_page(con, ctx, home.reports)
         used = ctx.view if ctx.view and not note else str(shipped_page_view())
         # the layout the page was rendered from, kept beside it: GET /api/table lays out its tables by it
         write_atomic(home.reports / PAGE_LAYOUT_COPY, Path(used).read_text(encoding="utf-8"))
         crash_point("page_rendered")
         # the close history: render the archived page of every version without one (this run's, and
         # any a killed run left), each with its own figures; then rewrite history.html
-        write_history(con, home.reports, ctx)
+        write_history(con, home.reports, ctx, data)
         snapshot_versions = version_summary(con)
         con.execute("checkpoint")
     publish_read_copy(home)

@@ -137,16 +137,21 @@ def _version_page(base: dict[str, Any], snap: Snapshot, warehouse_matches: bool)
     }
 
 
-def archive_pages(con: duckdb.DuckDBPyConnection, reports_dir: Path, ctx: PageContext) -> list[Path]:
+def archive_pages(
+    con: duckdb.DuckDBPyConnection, reports_dir: Path, ctx: PageContext, base: dict[str, Any] | None = None
+) -> list[Path]:
     """Render the archived page of every version that has none yet: the versions this run
     appended, and any a run that died left without one (see the module's docstring for what the
-    page shows). Never over an existing archive; each file is written whole (temp + os.replace)."""
+    page shows), from `base`, the page data of this warehouse and `ctx` (computed when not given: the
+    run's page hands over its own). Never over an existing archive; each file is written whole (temp
+    + os.replace)."""
     missing = [s for s in history(con) if s.page_path and not (reports_dir / s.page_path).exists()]
     if not missing:
         return []
-    if ctx.home is None:
-        ctx = replace(ctx, home=str(Path(reports_dir).resolve().parent))
-    base = page_data(con, ctx)
+    if base is None:
+        if ctx.home is None:
+            ctx = replace(ctx, home=str(Path(reports_dir).resolve().parent))
+        base = page_data(con, ctx)
     now = current_fingerprints(con, {s.period for s in missing})
     return [
         write_atomic(
@@ -367,9 +372,12 @@ def render_history(con: duckdb.DuckDBPyConnection, company: str, currency: str, 
     )
 
 
-def write_history(con: duckdb.DuckDBPyConnection, reports_dir: Path, ctx: PageContext) -> Path:
-    """Archive the page of every version without one, then (re)write reports/history.html."""
-    archive_pages(con, reports_dir, ctx)
+def write_history(
+    con: duckdb.DuckDBPyConnection, reports_dir: Path, ctx: PageContext, base: dict[str, Any] | None = None
+) -> Path:
+    """Archive the page of every version without one (from `base`, as `archive_pages`), then (re)write
+    reports/history.html."""
+    archive_pages(con, reports_dir, ctx, base)
     company = ctx.company or "closeboard"
     currency = ctx.currency or scalar(con, "select any_value(currency) from run_context") or "USD"
     return write_atomic(reports_dir / HISTORY_PAGE, render_history(con, company, currency, reports_dir))

@@ -528,6 +528,14 @@ def render_dashboard(
     con: duckdb.DuckDBPyConnection, ctx: PageContext, out_dir: Path, name: str = "latest.html"
 ) -> Path:
     """Render the page from `con` (the live warehouse in a run, or any copy) into out_dir/name."""
+    return render_page(con, ctx, out_dir, name)[0]
+
+
+def render_page(
+    con: duckdb.DuckDBPyConnection, ctx: PageContext, out_dir: Path, name: str = "latest.html"
+) -> tuple[Path, dict[str, Any]]:
+    """`render_dashboard`, and the page's data (`page_data`): the close history's archived pages of the
+    same run start from it (reports.history.archive_pages) instead of computing it again."""
     if ctx.home is None:
         ctx = PageContext(
             ctx.company,
@@ -539,5 +547,5 @@ def render_dashboard(
             extra=ctx.extra,
             view=ctx.view,
         )
-    html = render_html(page_data(con, ctx))
-    return write_atomic(Path(out_dir) / name, html)
+    data = page_data(con, ctx)
+    return write_atomic(Path(out_dir) / name, render_html(data)), data

@@ -25,6 +25,7 @@ import pytest
 
 from connectors.config import load_config
 from pipelines.close import close_run_config
+from reports import history, render
 from tests.conftest import (
     ACCRUAL,
     EXPENSE,
@@ -99,6 +100,7 @@ class Flow:
     refused_failing: list[tuple[str, str]] = field(default_factory=list)  # the failed close's step errors
     overridden: subprocess.CompletedProcess[str] | None = None
     history_text: str = ""
+    page_data_computed: int = 0  # times the backdated refresh computed the page's data
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +122,14 @@ def flow(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Flow:
         f"{BROKEN}-12",
         [(EXPENSE, Decimal("10.00"), Decimal(0)), (ACCRUAL, Decimal(0), Decimal("9.00"))],
     )
-    refreshed = run_in_process(home, home_instance=True)  # on the home's instance, as `closeboard refresh`
+    computed: list[int] = []
+    with pytest.MonkeyPatch.context() as patch:  # count the page data computations of the refresh
+        compute = render.page_data
+        for module in (render, history):
+            patch.setattr(module, "page_data", lambda *a, **k: computed.append(1) or compute(*a, **k))
+        refreshed = run_in_process(home, home_instance=True)  # on the home's instance, as `closeboard refresh`
     assert refreshed.success, step_errors(refreshed)
+    result.page_data_computed = len(computed)
     refused = run_in_process(
         home, "close_period", run_config=close_run_config(BROKEN, OVERRIDER, None), home_instance=True
     )
@@ -203,6 +211,8 @@ def test_a_backdated_entry_restates_the_closed_month_with_the_exact_difference(f
         assert data["meta"]["default_period"] == RESTATED and data["meta"]["archived"]["version"] == version
         assert archived_kpis(data, RESTATED)["opex"] == Decimal(json.loads(row["kpis"])["opex"])
     assert archived_kpis(archived_data(flow.home / "reports" / "latest.html"), RESTATED)["opex"] == kpis_closed["opex"]
+    # the versions archived by the refresh start from the page's own data: computed once, not again for them
+    assert flow.page_data_computed == 1
 
 
 def test_close_is_refused_while_an_error_check_fails_and_the_override_is_recorded(flow: Flow) -> None:

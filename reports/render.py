@@ -19,13 +19,14 @@ import json
 import re
 import shlex
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import yaml
@@ -236,14 +237,26 @@ def _check_columns(con: duckdb.DuckDBPyConnection, section: Mapping[str, Any]) -
 
 def page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext) -> dict[str, Any]:
     tables = existing_tables(con)
+    spec = layout(ctx.view)
+    # click-to-explain reads only the ledger and the marts: computed meanwhile, on a cursor of its own
+    # (DuckDB runs both without holding the GIL)
+    explaining = _concurrently(con, _page_explanations, tables, spec)
     load_functions(con)  # the warehouse's calendar(), open_documents() and div_round2
     con.execute(query_text("_kpis_through.sql"))
     with open_documents_once(con, tables):  # computed once for the tables and charts that read them
-        return _page_data(con, ctx, tables)
+        try:
+            return _page_data(con, ctx, tables, spec, explaining)
+        finally:
+            wait([explaining])  # a page that failed leaves no read going on behind it
 
 
-def _page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext, tables: set[str]) -> dict[str, Any]:
-    spec = layout(ctx.view)
+def _page_data(
+    con: duckdb.DuckDBPyConnection,
+    ctx: PageContext,
+    tables: set[str],
+    spec: dict[str, Any],
+    explaining: Future[dict[str, Any]],
+) -> dict[str, Any]:
     datasets: dict[str, dict[str, Any]] = {}
 
     def dataset(name: str) -> dict[str, Any]:
@@ -313,7 +326,7 @@ def _page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext, tables: set[str
         sections.append(entry)
 
     sources = _sources(con, tables, ctx.sources)
-    explanations = _explanations(con, tables, [p["period"] for p in periods], spec.get("explain", {}))
+    explanations = explaining.result()
     as_ofs = [s["as_of"] for s in sources if s["as_of"]]
     home = ctx.home
     command = ["closeboard"]
@@ -350,7 +363,39 @@ def _page_data(con: duckdb.DuckDBPyConnection, ctx: PageContext, tables: set[str
     }
 
 
+T = TypeVar("T")
+
+
+def _concurrently(con: duckdb.DuckDBPyConnection, read: Callable[..., T], *args: Any) -> Future[T]:
+    """`read(cursor, *args)` on a thread, with a cursor of `con` (a connection of its own to the same
+    database: it sees what is committed) closed when done."""
+
+    def run() -> T:
+        cursor = con.cursor()
+        try:
+            return read(cursor, *args)
+        finally:
+            cursor.close()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-data")
+    try:
+        return pool.submit(run)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with `read`
+
+
 EXPLAIN_NEEDS = {"mart_kpis", "mart_statements", "statement_line_accounts", "periods", "erp_journal_lines"}
+
+
+def _page_explanations(con: duckdb.DuckDBPyConnection, tables: set[str], spec: Mapping[str, Any]) -> dict[str, Any]:
+    """`_explanations` of every period the page lists (sections.yaml `periods_query`), read on `con`."""
+    periods: list[str] = []
+    if EXPLAIN_NEEDS <= tables:
+        load_functions(con)
+        listed = run_query(con, query_text(spec["periods_query"]))
+        at = listed["columns"].index("period")
+        periods = [row[at] for row in listed["rows"]]
+    return _explanations(con, tables, periods, spec.get("explain", {}))
 
 
 def _explanations(

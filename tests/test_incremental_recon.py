@@ -4,9 +4,9 @@ recon_results, recon_items, recon_bank_matches and every mart equal exactly a fu
 same data (the same tables rebuilt from scratch with `build_marts` and `build_recon(full=True)` on a
 copy of the warehouse file).
 
-One copy of `demo_home`, refreshed in process four times in a row (each change on top of the last):
-nothing changed, a new entry in the open month, a backdated entry in a closed month, a changed old
-invoice. The marts are rebuilt whole each refresh (cheaper than finding the changed months:
+One copy of `demo_home`, refreshed in process five times in a row (each change on top of the last):
+nothing changed, a new entry in the open month, a backdated entry on accounts R2-R4 do not read, a
+backdated entry in a closed month on the bank and AR, a changed old invoice. The marts are rebuilt whole each refresh (cheaper than finding the changed months:
 warehouse/sql/marts/40_mart_pnl_monthly.sql says why); they are compared all the same, as is R2-R4's
 open_documents(), which the reconciliation reads from the earliest changed month only."""
 
@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from connectors.periods import shift
-from tests.conftest import AS_OF, append_journal, copy_home, refresh_in_process
+from tests.conftest import ACCRUAL, AS_OF, EXPENSE, append_journal, copy_home, refresh_in_process
 from warehouse.home import Home
 
 OPEN = AS_OF.strftime("%Y-%m")
@@ -97,6 +97,12 @@ def test_recon_and_marts_after_each_change_equal_a_full_recompute(home: Path, tm
     start, incremental = refreshed(home)
     assert_equal(incremental, full_recompute(home, tmp_path))
     assert start == LATEST_ENDED
+
+    # 2b. a backdated entry on accounts R2-R4 do not read (a fee accrued): no R2-R4 period is recomputed
+    append_journal(home, "JE-INC-FEE", f"{BACKDATED}-05", [(EXPENSE, 40, 0), (ACCRUAL, 0, 40)])
+    start, incremental = refreshed(home)
+    assert_equal(incremental, full_recompute(home, tmp_path))
+    assert start.startswith("none (nothing R2-R4 read changed")
 
     # 3. a backdated entry in a closed month, on the bank's ledger account (R2) and AR (R3): it reaches
     # its month and every later month-end

@@ -8,7 +8,8 @@
 --   erp_accounts, bank_accounts   read whole by R2-R4 (subtypes, the bank account's ledger account)
 --   currencies    the document currencies R3/R4 give a row at every month-end, even before they occur
 -- By month (a check at a month-end reads only rows dated up to it):
---   erp_journal_lines by posted_date; erp_payments by paid_date; bank_transactions by booked_date;
+--   erp_journal_lines by posted_date, those on a bank or AR/AP control account (an entry elsewhere,
+--   an accrual or a depreciation, changes nothing R2-R4 read); erp_payments by paid_date; bank_transactions by booked_date;
 --   bank_balances by balance_date; erp_invoices and erp_bills by the earlier of their issue date and
 --   the first journal line naming them (R3/R4 list a control line's document, with its issue date and
 --   currency, at every month-end from that line's on, even before the document is issued).
@@ -73,6 +74,10 @@ select 'currencies', '', count(*), coalesce(sum(hash(c.kind, c.currency)::hugein
 union all
 select 'erp_journal_lines', coalesce(strftime(jl.posted_date, '%Y-%m'), ''), count(*), sum(hash(jl)::hugeint)
 from erp_journal_lines as jl
+-- only the lines R2-R4 read: on a bank account's ledger account (R2) or an AR/AP control account
+-- (R3/R4); which accounts those are is in erp_accounts and bank_accounts, fingerprinted whole
+where jl.account_id in (select ba.gl_account_id from bank_accounts as ba)
+    or jl.account_id in (select a.account_id from erp_accounts as a where a.subtype in ('ar', 'ap'))
 group by all
 union all
 select d.part, coalesce(least(strftime(d.issue_date, '%Y-%m'), f.period), ''), count(*), sum(d.h::hugeint)

@@ -8,12 +8,14 @@ quick run) into a fresh data home with the demo's closeboard.yaml, then times, e
 run by `closeboard refresh` (the bundled servers over stdio) in a fresh process of its own:
   1. cold: the first refresh of the home;
   2. unchanged: a refresh with nothing changed at the sources;
-  3. new entry: a refresh after one new journal entry dated today (the open month);
-  4. backdated: a refresh after one entry dated in a closed month (three months back, signed off
+  3. new entry: a refresh after one new journal entry dated today (the open month), an expense
+     accrued (no bank, AR or AP line: the reconciliation's R2-R4 read nothing it changed);
+  4. new cash: the same, paid from the operating bank account (R2 reconciles the open month again);
+  5. backdated: a refresh after one accrual dated in a closed month (three months back, signed off
      with the close job, as `closeboard close` runs it, before it, not timed), which restates it.
 For each: the wall time of the job, its steps' times (the Dagster run's step stats, slowest first)
 with closeboard's largest RSS sampled (every 0.1 s) while each step ran, and peak RSS read in each
-process (/proc/<pid>/status VmHWM): closeboard's process and each MCP server it started. With --repeat N, steps 2-4 are repeated N times (each time with another new entry)
+process (/proc/<pid>/status VmHWM): closeboard's process and each MCP server it started. With --repeat N, steps 2-5 are repeated N times (each time with other new entries)
 and medians printed too. Targets (issue 21): unchanged and new entry <= 5 s, cold <= 30 s, 1 GiB.
 
 --one-process runs every scenario (and the sign-off) one after another in a single benchmark process
@@ -70,11 +72,16 @@ def prepare(home: Path, scale: int, as_of: date) -> None:
     )
 
 
-def add_entry(home: Path, entry_id: str, day: date) -> None:
-    """One balanced journal entry (an expense accrued to AP) appended to the demo ERP's ledger file."""
+ACCRUED, OPERATING_CASH = "2200", "1110"  # the demo's accrued liabilities and its operating bank account's
+
+
+def add_entry(home: Path, entry_id: str, day: date, credit: str = ACCRUED) -> None:
+    """One balanced journal entry appended to the demo ERP's ledger file: an expense accrued (nothing
+    R2-R4 read), or with `credit=OPERATING_CASH` paid from the bank (R2 reads it: a book line the bank
+    has not seen yet)."""
     with (home / "demo" / "erp" / "journal_lines.csv").open("a", encoding="utf-8") as f:
         f.write(f"{entry_id},1,{day.isoformat()},6100,250.00,0.00,USD,,bench entry,,,\n")
-        f.write(f"{entry_id},2,{day.isoformat()},2200,0.00,250.00,USD,,bench entry,,,\n")
+        f.write(f"{entry_id},2,{day.isoformat()},{credit},0.00,250.00,USD,,bench entry,,,\n")
 
 
 ANSWER = "@bench "  # the start of the benchmark process's answer lines (anything else it prints is not one)
@@ -240,19 +247,20 @@ def main() -> None:
         closed = month_start(period)
         runner.ask("close", period)
         print(f"(signed off {period}, not timed)")
-        timings: dict[str, list[float]] = {"unchanged": [], "new entry": [], "backdated": []}
+        timings: dict[str, list[float]] = {"unchanged": [], "new entry": [], "new cash": [], "backdated": []}
         for rep in range(args.repeat):
             result = runner.ask("refresh")
             report("unchanged", result)
             timings["unchanged"].append(result["seconds"])
-            add_entry(home, f"JE-BENCH-NEW-{rep + 1}", args.as_of)
-            result = runner.ask("refresh")
-            report("new entry", result)
-            timings["new entry"].append(result["seconds"])
-            add_entry(home, f"JE-BENCH-OLD-{rep + 1}", closed.replace(day=20))
-            result = runner.ask("refresh")
-            report("backdated", result)
-            timings["backdated"].append(result["seconds"])
+            for name, entry, day, credit in (
+                ("new entry", "NEW", args.as_of, ACCRUED),
+                ("new cash", "CASH", args.as_of, OPERATING_CASH),
+                ("backdated", "OLD", closed.replace(day=20), ACCRUED),
+            ):
+                add_entry(home, f"JE-BENCH-{entry}-{rep + 1}", day, credit)
+                result = runner.ask("refresh")
+                report(name, result)
+                timings[name].append(result["seconds"])
         if args.repeat > 1:
             print("medians: " + ", ".join(f"{name} {statistics.median(s):.2f} s" for name, s in timings.items()))
     finally:

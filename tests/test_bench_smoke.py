@@ -39,7 +39,7 @@ def test_refresh_bench_times_every_scenario_with_steps_and_memory() -> None:
     # every scenario in one benchmark process (what that changes: bench/refresh.py's docstring); each
     # refresh still starts its own stdio servers, and each is measured on its own
     out = bench("refresh.py", "--scale", "1", "--repeat", "1", "--one-process", timeout=1800)
-    for scenario in ("cold", "unchanged", "new entry", "backdated"):
+    for scenario in ("cold", "unchanged", "new entry", "new cash", "backdated"):
         line = re.search(
             rf"^{scenario} +[\d.]+ s +peak RSS closeboard {MIB}; servers (.*) MiB.*\n +steps \(s, peak RSS sampled\): (.*)$",
             out,

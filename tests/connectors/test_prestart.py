@@ -1,7 +1,8 @@
 """Servers started ahead (connectors/prestart.py): a run's stdio servers start at once, each session
 adopts the process started for exactly its parameters (no second process), a server no session took
-is stopped when the pool closes; a bundled server process reads its files as it starts (its first
-call reads none); and it never imports pandas.
+is stopped when the pool closes; a run launched with nothing started (as from Dagster) starts every
+source's server at its first source step and no session starts one of its own; a bundled server
+process reads its files as it starts (its first call reads none); and it never imports pandas.
 
 Real processes: the bundled servers over stdio, read through closeboard's MCP client; which processes
 run is read from /proc (this process's children).
@@ -118,6 +119,35 @@ def test_a_session_whose_parameters_changed_starts_its_own_server(home: Path, mo
     assert gone(ahead)
     assert ServerPool.of_run("run-1") is not with_run  # ended: a new run id gets a new pool
     ServerPool.end_run("run-1")
+
+
+def test_a_run_launched_without_servers_started_starts_them_all_at_its_first_source_step(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a run launched from Dagster (the UI, a schedule): nothing started before it; its first source
+    step starts every source's server, and every session adopts its own (no session starts one)."""
+    from pipelines.runner import execute
+    from warehouse.home import Home
+
+    spawned: dict[str, list[str]] = {"ahead": [], "by a session": []}
+
+    def counting(kind: str, spawn_fn: Any) -> Any:
+        async def spawn_and_count(server: Any, errlog: Any = None) -> Any:
+            spawned[kind].append(server.args[1].rsplit(".", 1)[1])
+            return await spawn_fn(server, errlog)
+
+        return spawn_and_count
+
+    import connectors.prestart
+    import connectors.stdio
+
+    monkeypatch.setattr(connectors.prestart, "spawn", counting("ahead", connectors.prestart.spawn))
+    monkeypatch.setattr(connectors.stdio, "spawn", counting("by a session", connectors.stdio.spawn))
+    outcome = execute("refresh", Home(home), config=home / "closeboard.yaml")  # live: stdio servers
+    assert outcome.success, outcome.errors
+    assert sorted(spawned["ahead"]) == ["bank", "budget", "crm", "erp"]
+    assert spawned["by a session"] == []
+    assert bundled_servers_running() == {}  # each stopped by its session
 
 
 def test_a_server_process_reads_its_files_as_it_starts_and_its_first_call_reads_none(

@@ -90,7 +90,7 @@ ANSWER = "@bench "  # the start of the benchmark process's answer lines (anythin
 def measure(home: Path) -> dict:
     """One refresh in this process, as `closeboard refresh` runs it: its time, steps and peaks."""
     from connectors.config import load_config
-    from connectors.prestart import start_run
+    from connectors.prestart import run_with_servers
     from connectors.records import SOURCES
     from pipelines.instance import instance
     from pipelines.runner import execute
@@ -100,8 +100,8 @@ def measure(home: Path) -> dict:
     with ChildPeaks() as sampler:
         started = time.perf_counter()
         # as the CLI: the run's stdio servers started together before the run is launched
-        run_id = start_run(load_config(home / "closeboard.yaml"), home, SOURCES)
-        outcome = execute("refresh", Home(home), config=home / "closeboard.yaml", run_id=run_id)
+        with run_with_servers(load_config(home / "closeboard.yaml"), home, SOURCES) as run_id:
+            outcome = execute("refresh", Home(home), config=home / "closeboard.yaml", run_id=run_id)
         seconds = time.perf_counter() - started
     with instance(Home(home)) as dagster_instance:
         stats = dagster_instance.get_run_step_stats(outcome.run_id)

@@ -13,8 +13,8 @@ thread of its own for as long as it is open, and the pulls of its run go through
 (`ServerPool.call`) instead of one `anyio.run` each.
 
 A run's pool is found by its run id (`ServerPool.of_run`): the CLI starts the servers of the run it is
-about to launch before it imports Dagster, and the run's first source step those it still lacks;
-the run's end closes it (`ServerPool.end_run`).
+about to launch before it imports Dagster (`run_with_servers`), and the run's first source step those
+it still lacks; the run's end closes it (`ServerPool.end_run`, SourcesResource's teardown).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
-from contextlib import ExitStack
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -32,7 +32,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp.client.stdio import StdioServerParameters, _stop_server_process
 
 from connectors.client import SourceSession
-from connectors.config import Config
+from connectors.config import Config, ConfigError
 from connectors.stdio import spawn
 
 logger = logging.getLogger(__name__)
@@ -61,17 +61,22 @@ def stdio_servers(config: Config, home: Path, sources: Iterable[str]) -> list[St
             continue
         try:
             servers.append(SourceSession(connector, home=home).stdio_parameters())
-        except Exception:
+        except ConfigError:
             continue
     return servers
 
 
-def start_run(config: Config, home: Path, sources: Iterable[str]) -> str:
-    """A new run id, the stdio servers of `sources` started for it (`ServerPool.of_run`): what the CLI
-    does before it launches a run in its own process."""
+@contextmanager
+def run_with_servers(config: Config, home: Path, sources: Iterable[str]) -> Iterator[str]:
+    """A new run id with the stdio servers of `sources` started for it (`ServerPool.of_run`), for a
+    caller that then launches that run in its own process (the CLI, bench/refresh.py). The run's end
+    stops what no session took; leaving the block does it too, for a run that never started."""
     run_id = str(uuid.uuid4())
-    ServerPool.of_run(run_id).start(stdio_servers(config, home, sources))
-    return run_id
+    try:
+        ServerPool.of_run(run_id).start(stdio_servers(config, home, sources))
+        yield run_id
+    finally:
+        ServerPool.end_run(run_id)
 
 
 class ServerPool:

@@ -202,12 +202,11 @@ def _run_refresh(env: Env, config: Path) -> str:
     """Run the `refresh` job in-process with progress lines; returns the run id or exits 1."""
     # checked whole before anything is imported, started or created (exits 1 listing every problem)
     settings = env.load(config)
-    from connectors.prestart import ServerPool, start_run
+    from connectors.prestart import run_with_servers
     from connectors.records import SOURCES
 
     # the run's stdio servers start while this process imports Dagster (and wait for their sessions)
-    run_id = start_run(settings, env.home.root, SOURCES)
-    try:
+    with run_with_servers(settings, env.home.root, SOURCES) as run_id:
         from rich.console import Console
         from rich.markup import escape
 
@@ -225,8 +224,6 @@ def _run_refresh(env: Env, config: Path) -> str:
                 outcome = execute("refresh", env.home, run_id=run_id)
         finally:
             stop()
-    finally:  # whatever failed before the run ended, no server started for it is left waiting
-        ServerPool.end_run(run_id)
     if not outcome.success:
         from connectors.plain import printable
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import dagster as dg
 
 from connectors.config import Config, load_config
-from connectors.prestart import ServerPool
 from pipelines import progress
 from pipelines.definitions import build_definitions, location_config_path
 from pipelines.instance import fail_dead_runs, instance, process_tag
@@ -97,24 +96,20 @@ def execute(
 ) -> JobOutcome:
     """Run one of the code location's jobs in this process on `home`'s Dagster instance, as one
     warehouse writer (`config` and `sources` as `definitions_for`), as run `run_id` when given (the
-    servers the CLI started ahead for it are its own: connectors/prestart.py); `errors` holds (step,
-    the user's error message) for each failed step."""
-    try:
-        defs = definitions_for(home, config=config, sources=sources)
-        with instance(home, config) as dagster_instance:
-            for dead in fail_dead_runs(dagster_instance):
-                progress.emit(f"run {dead} was left running by a process that died: marked failed")
-            result = run_job(
-                defs,
-                job_name,
-                dagster_instance,
-                run_config=run_config,
-                tags={**WAREHOUSE_TAG, **(tags or {}), **process_tag()},
-                run_id=run_id,
-            )
-    finally:
-        if run_id is not None:  # a run that never started leaves no server waiting
-            ServerPool.end_run(run_id)
+    servers started ahead for it are its own: connectors.prestart.run_with_servers); `errors` holds
+    (step, the user's error message) for each failed step."""
+    defs = definitions_for(home, config=config, sources=sources)
+    with instance(home, config) as dagster_instance:
+        for dead in fail_dead_runs(dagster_instance):
+            progress.emit(f"run {dead} was left running by a process that died: marked failed")
+        result = run_job(
+            defs,
+            job_name,
+            dagster_instance,
+            run_config=run_config,
+            tags={**WAREHOUSE_TAG, **(tags or {}), **process_tag()},
+            run_id=run_id,
+        )
     return JobOutcome(result.success, result.run_id, [] if result.success else step_errors(result))
 
 

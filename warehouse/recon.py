@@ -70,6 +70,9 @@ VERDICT_SCHEMA = pa.schema(
 )
 # recomputed only from the earliest changed month on (see the module's docstring)
 INCREMENTAL_CHECKS = ("R2_bank_vs_book", "R3_ar", "R4_ap")
+# their rules (and R2's matching, after CANDIDATES), not run at all when none of their periods is
+# recomputed (a refresh the same day with nothing they read changed)
+INCREMENTAL_FILES = (CANDIDATES, "20_r2_bank_vs_book.sql", "40_r3_r4_subledgers.sql")
 # the largest of the run's own tables, dropped once its rows are in place (freed at the commit)
 _WORK_TABLES = ("_recon_candidates", "_recon_bank", "_recon_book", "_recon_r2_unmatched", "_recon_control")
 _WORK_TABLES += ("_recon_doc_positions", "_recon_apps", "_recon_docs")
@@ -196,8 +199,13 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, ful
     load_functions(con)  # calendar() and open_documents(): the cut-offs and open items the marts use
     from_period = _from_period(con, full)
     con.execute("update recon_params set from_period = ?", [from_period])
+    kept_all = from_period is not None and not scalar(
+        con, "select count(*) from calendar() where period >= ?", [from_period]
+    )
     rounds = 0
     for path in sorted(RECON_DIR.glob("*.sql")):
+        if kept_all and path.name in INCREMENTAL_FILES:
+            continue  # no R2-R4 period to recompute: their rows stand, and nothing here would be kept
         _run_file(con, path)
         if path.name == CANDIDATES:
             rounds = _match_by_cutoff(con, run_id, from_period)
@@ -233,7 +241,7 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, ful
         match_rounds=rounds,
         worst=worst,
         from_period=from_period,
-        kept_all=from_period is not None and not scalar(con, "select count(*) from _recon_scope where not is_opening"),
+        kept_all=kept_all,
     )
     for table in _WORK_TABLES:
         con.execute(f"drop table if exists {table}")

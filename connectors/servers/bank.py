@@ -79,6 +79,15 @@ def _query(table: str, bank_account_id: str | None, date_from: str | None, date_
     return Query(table, parse_date(date_from, "date_from"), parse_date(date_to, "date_to"), equals=equals)
 
 
+def transaction_summary(
+    src: DataSource, bank_account_id: str | None = None, date_from: str | None = None, date_to: str | None = None
+) -> str:
+    """get_transaction_summary's answer: per month and bank account, the lines' count, sum and digest."""
+    return src.month_summary(
+        _query("transactions", bank_account_id, date_from, date_to), ("amount",), by="bank_account_id"
+    )
+
+
 def add_bank_tools(server: MCPServer, src: DataSource, accounts_doc: str) -> MCPServer:
     """The three bank tools over any source answering `page(Query, cursor, limit)`: the bundled bank
     server and the statement-file server serve exactly the same contract."""
@@ -138,8 +147,7 @@ def add_bank_tools(server: MCPServer, src: DataSource, accounts_doc: str) -> MCP
     def get_transaction_summary(
         bank_account_id: BankAccountId = None, date_from: DateFrom = None, date_to: DateTo = None
     ) -> str:
-        query = _query("transactions", bank_account_id, date_from, date_to)
-        return src.month_summary(query, ("amount",), by="bank_account_id")
+        return transaction_summary(src, bank_account_id, date_from, date_to)
 
     return server
 
@@ -152,7 +160,10 @@ def build_server(data_dir: Path) -> MCPServer:
         "List tools page with cursor/limit and answer compact JSON text.",
     )
     src = DataSource(data_dir, TABLES)
-    return warm_up(add_bank_tools(server, src, "The bank accounts of the company."), src.load_all)
+    # the summary a refresh asks first, whole, computed as the server starts
+    return warm_up(
+        add_bank_tools(server, src, "The bank accounts of the company."), src.load_all, lambda: transaction_summary(src)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

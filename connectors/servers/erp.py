@@ -7,7 +7,7 @@ Data root: ``company.json`` and ``erp/{accounts,journal_lines,invoices,bills,pay
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -284,7 +284,21 @@ def build_server(data_dir: Path) -> MCPServer:
     )
     src = DataSource(data_dir, TABLES)
     add_erp_tools(server, src, DESCRIPTIONS)
-    return warm_up(server, src.load_all)
+    return warm_up(server, src.load_all, *first_answers(src))
+
+
+def first_answers(src: DataSource) -> list[Callable[[], object]]:
+    """What a refresh asks the ERP first, whole, computed as the server starts (`warm_up`): the ledger
+    summary, each document kind's month summary and the per-day sums every trial balance reads
+    (~0.7 s of the ERP step at scale 100, otherwise paid at the first calls)."""
+    return [
+        lambda: src.ledger_summary(JOURNAL_LINES.name, None, None),
+        *(
+            lambda kind=kind: src.month_summary(_dated(kind, None, None), DOCUMENT_KINDS[kind])
+            for kind in DOCUMENT_KINDS
+        ),
+        lambda: src.daily_sums(JOURNAL_LINES.name, src.load(JOURNAL_LINES.name)),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

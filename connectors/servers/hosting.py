@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hmac
 import importlib.abc
 import logging
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+
+from connectors.servers.specs import SourceError
 
 # --------------------------------------------------------------------------------------------- serving
 
@@ -36,23 +39,34 @@ def new_server(name: str, *, title: str, instructions: str) -> MCPServer:
     return server
 
 
-_WARM_UP: weakref.WeakKeyDictionary[MCPServer, Callable[[], None]] = weakref.WeakKeyDictionary()
+_WARM_UP: weakref.WeakKeyDictionary[MCPServer, tuple[Callable[[], None], tuple[Callable[[], object], ...]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def warm_up(server: MCPServer, load: Callable[[], None]) -> MCPServer:
-    """Have `server`, served as a process (`serve`), run `load` on a thread as it starts, so its files
-    are read before its first call rather than at it: a server started ahead of its session
-    (connectors/prestart.py) then answers at once. Built in memory, nothing changes."""
-    _WARM_UP[server] = load
+def warm_up(server: MCPServer, load: Callable[[], None], *answers: Callable[[], object]) -> MCPServer:
+    """Have `server`, served as a process (`serve`), run `load` on a thread as it starts, then compute
+    `answers` (its answers to the calls a refresh makes first, which its source caches), so its files
+    are read and those answers ready before its first call rather than at it: a server started ahead
+    of its session (connectors/prestart.py) then answers at once. An answer that fails is left for its
+    call to report. Built in memory, nothing changes."""
+    _WARM_UP[server] = (load, answers)
     return server
 
 
 def start_warm_up(server: MCPServer) -> threading.Thread | None:
     """Run `server`'s warm-up (`warm_up`) on a thread of its own; None when it has none."""
-    load = _WARM_UP.get(server)
-    if load is None:
+    if server not in _WARM_UP:
         return None
-    thread = threading.Thread(target=load, name="warm-up", daemon=True)
+    load, answers = _WARM_UP[server]
+
+    def run() -> None:
+        load()
+        for answer in answers:
+            with contextlib.suppress(SourceError):  # e.g. a file that cannot be read: its call reports it
+                answer()
+
+    thread = threading.Thread(target=run, name="warm-up", daemon=True)
     thread.start()
     return thread
 

@@ -554,24 +554,18 @@ class DataSource:
         """The ERP's own report: per account, Σdebit and Σcredit of every line dated up to ``day``
         (inclusive), since inception; one page, ordered by account. It reads the file itself, so a
         line the list tools do not serve (test switch ``hidden_entries``) still counts here."""
-        spec = self.specs[table]
         loaded = self.load(table)
+        daily = self.daily_sums(table, loaded)
 
         def compute() -> list[dict[str, Any]]:
-            _, stop = self.date_window(loaded, None, day)
-            full = loaded.full.slice(0, stop)
+            upto = daily  # inclusive, as date_window: a value with a time after the date still counts
+            if loaded.dates is not None:
+                upto = daily.filter(pc.less(daily["day"], pa.scalar(day + "\x7f", pa.string())))
             grouped = (
-                pa.table(
-                    {
-                        "account_id": full["account_id"],
-                        "debit": to_decimal(full["debit"], f"{spec.path} column debit"),
-                        "credit": to_decimal(full["credit"], f"{spec.path} column credit"),
-                    }
-                )
-                .group_by(["account_id"])
+                upto.group_by(["account_id"])
                 .aggregate([("debit", "sum"), ("credit", "sum")])
+                .sort_by([("account_id", "ascending")])
             )
-            grouped = grouped.sort_by([("account_id", "ascending")])
             return [
                 {"account_id": account, "debit": format_decimal(debit), "credit": format_decimal(credit)}
                 for account, debit, credit in zip(
@@ -584,6 +578,32 @@ class DataSource:
 
         items = self._cached(("trial_balance", table, day, loaded.version), compute)
         return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})
+
+    def daily_sums(self, table: str, loaded: Loaded) -> pa.Table:
+        """Per day and account of ``table``'s dated lines (every line when it has no date column,
+        under a null day): Σdebit and Σcredit, exact (cached). Any day's trial balance sums these few
+        rows instead of every line up to it (two reports a refresh: ~0.1 s each at scale 100)."""
+        spec = self.specs[table]
+
+        def compute() -> pa.Table:
+            lines = loaded.full if loaded.dates is None else loaded.full.slice(0, loaded.dated_rows)
+            n = lines.num_rows
+            day = lines[spec.date_column] if loaded.dates is not None else pa.nulls(n, pa.string())
+            return (
+                pa.table(
+                    {
+                        "day": day,
+                        "account_id": lines["account_id"],
+                        "debit": to_decimal(lines["debit"], f"{spec.path} column debit"),
+                        "credit": to_decimal(lines["credit"], f"{spec.path} column credit"),
+                    }
+                )
+                .group_by(["day", "account_id"])
+                .aggregate([("debit", "sum"), ("credit", "sum")])
+                .rename_columns(["day", "account_id", "debit", "credit"])
+            )
+
+        return self._cached(("daily_sums", table, loaded.version), compute)
 
 
 def month_of(dates: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

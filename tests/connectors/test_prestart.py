@@ -25,10 +25,10 @@ from mcp import Client
 from connectors.client import CallLog, SourceSession
 from connectors.config import load_config
 from connectors.prestart import ServerPool, stdio_servers
-from connectors.servers import erp
+from connectors.servers import erp, store
 from connectors.servers.hosting import start_warm_up
 from connectors.servers.store import DataSource
-from tests.conftest import REPO, demo_home_at
+from tests.conftest import AS_OF, REPO, demo_home_at
 
 
 def bundled_servers_running() -> dict[str, int]:
@@ -150,7 +150,7 @@ def test_a_run_launched_without_servers_started_starts_them_all_at_its_first_sou
     assert bundled_servers_running() == {}  # each stopped by its session
 
 
-def test_a_server_process_reads_its_files_as_it_starts_and_its_first_call_reads_none(
+def test_a_server_process_reads_its_files_and_answers_the_first_calls_as_it_starts(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsed: list[str] = []
@@ -158,24 +158,34 @@ def test_a_server_process_reads_its_files_as_it_starts_and_its_first_call_reads_
     monkeypatch.setattr(
         DataSource, "_parse_csv", lambda self, spec, data: parsed.append(spec.name) or parse(self, spec, data)
     )
+    summed: list[int] = []  # each month summary computed (the ledger's and the documents'), by its rows
+    monkeypatch.setattr(
+        store, "month_of", lambda dates, month_of=store.month_of: summed.append(len(dates)) or month_of(dates)
+    )
     (home / "demo" / "erp" / "bills.csv").write_text('bill_id,vendor_id\n"unterminated', encoding="utf-8")
     server = erp.build_server(home / "demo")
     assert parsed == []  # built, nothing read yet (in memory, a server reads a file at its first call)
     thread = start_warm_up(server)  # what `serve` does as the process starts
     assert thread is not None
     thread.join(60)
-    assert sorted(parsed) == sorted(spec.name for spec in erp.TABLES if (home / "demo" / spec.path).exists())
+    assert sorted(set(parsed)) == sorted(spec.name for spec in erp.TABLES if (home / "demo" / spec.path).exists())
+    assert len(summed) == 3  # the ledger, invoices and payments summaries (the bills' file is broken)
     parsed.clear()
+    summed.clear()
 
-    async def first_calls() -> tuple[Any, Any]:
+    async def first_calls() -> list[Any]:
         async with Client(server) as client:
-            return (
+            return [
+                await client.call_tool("get_ledger_summary", {}),
+                await client.call_tool("get_document_summary", {"kind": "invoices"}),
+                await client.call_tool("get_trial_balance", {"date": AS_OF.isoformat()}),
                 await client.call_tool("list_journal_lines", {"limit": 5}),
                 await client.call_tool("list_bills", {"limit": 5}),
-            )
+            ]
 
-    lines, bills = anyio.run(first_calls)
-    assert not lines.is_error and json.loads(lines.content[0].text)["items"]
+    *answers, bills = anyio.run(first_calls)
+    assert all(not a.is_error and json.loads(a.content[0].text)["items"] for a in answers)
+    assert summed == []  # answered from what the server computed as it started
     assert bills.is_error and "bills.csv" in bills.content[0].text  # the broken file is the call's to report
     assert parsed == ["bills"]  # read again only for the file that could not be read ahead
 

@@ -592,23 +592,38 @@ async def test_ledger_summary_equals_the_journal_exactly(data: Path) -> None:
 @pytest.mark.anyio
 async def test_trial_balance_is_the_erps_own_cumulative_report_even_of_lines_the_list_hides(data: Path) -> None:
     rows = read_csv(data / "erp/journal_lines.csv")
-    day = "2026-01-31"
-    expected: dict[str, list[Decimal]] = {}
-    for r in rows:
-        if r["posted_date"] <= day:
-            sums = expected.setdefault(r["account_id"], [Decimal(0), Decimal(0)])
-            sums[0] += Decimal(r["debit"] or 0)
-            sums[1] += Decimal(r["credit"] or 0)
+    dates = sorted(r["posted_date"] for r in rows)
+
+    def expected_at(day: str, rows: list[dict[str, str]]) -> dict[str, tuple[str, str]]:
+        sums: dict[str, list[Decimal]] = {}
+        for r in rows:
+            if r["posted_date"] <= day:
+                account = sums.setdefault(r["account_id"], [Decimal(0), Decimal(0)])
+                account[0] += Decimal(r["debit"] or 0)
+                account[1] += Decimal(r["credit"] or 0)
+        return {a: (f"{d:.2f}", f"{c:.2f}") for a, (d, c) in sums.items()}
+
     hidden = rows[0]["entry_id"]
     (data / "_switches.json").write_text(json.dumps({"hidden_entries": [hidden]}), encoding="utf-8")
+    # before every line, the first day, a month-end, the day before the last, after every line
+    days = ["2000-01-01", dates[0], "2026-01-31", dates[-2], "2099-12-31"]
     async with Client(erp.build_server(data)) as client:
-        report = await call(client, "get_trial_balance", {"date": day})
+        reports = {day: await call(client, "get_trial_balance", {"date": day}) for day in days}
         served = await call(client, "list_journal_lines", {"limit": 5000})
         summary = await call(client, "get_ledger_summary")
-    assert report["next_cursor"] is None and report["total"] == len(report["items"]) == len(expected)
-    assert {i["account_id"]: (i["debit"], i["credit"]) for i in report["items"]} == {
-        a: (f"{d:.2f}", f"{c:.2f}") for a, (d, c) in expected.items()
-    }
+        # a line appended to the file counts in the next report (the per-day sums are the file's)
+        append_csv(
+            data / "erp/journal_lines.csv",
+            ["JE-TB", "1", "2026-01-15", "1200", "7.25", "0.00", "USD", "", "", "", "", ""],
+        )
+        after = await call(client, "get_trial_balance", {"date": "2026-01-31"})
+    for day, report in reports.items():
+        expected = expected_at(day, rows)
+        assert report["next_cursor"] is None and report["total"] == len(report["items"]) == len(expected), day
+        assert {i["account_id"]: (i["debit"], i["credit"]) for i in report["items"]} == expected, day
+    assert {i["account_id"]: (i["debit"], i["credit"]) for i in after["items"]} == expected_at(
+        "2026-01-31", read_csv(data / "erp/journal_lines.csv")
+    )
     # the switch hides the entry from the list and the summary, never from the ERP's own report
     assert hidden not in {i["entry_id"] for i in served["items"]}
     assert sum(i["lines"] for i in summary["items"]) == len(rows) - sum(r["entry_id"] == hidden for r in rows)

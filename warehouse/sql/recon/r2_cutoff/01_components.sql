@@ -1,0 +1,18 @@
+-- R2's candidate pairs by connected component (warehouse.recon._components: bank and book lines are the
+-- nodes, pairs the edges, over every pair of the run), handed over as _in_components (k, comp). The
+-- greedy one-to-one matching decides each component apart from the others (a pair competes only with
+-- pairs that share a line with it, and through them with their component), so at a cut-off only the
+-- components that gained a pair since the previous cut-off can match otherwise: 10_pairs.sql keeps the
+-- previous cut-off's matches in every other component and matches these again.
+
+create or replace table _recon_candidates as
+select c.*, x.comp as comp
+from _recon_candidates as c
+inner join _in_components as x
+    on x.k = c.k;
+
+-- the matches at the previous cut-off (none before the first)
+create table _recon_matched as
+select null::varchar as period, c.*
+from _recon_candidates as c
+limit 0;

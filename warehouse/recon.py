@@ -20,7 +20,7 @@ after `10_bank_candidates.sql`, one cut-off at a time (`sql/recon/r2_cutoff/`: t
 matches), so its working set is one month-end's pairs, never every pair at every cut-off (issue 21:
 1 GiB at scale 100). A cut-off matches again only the connected components of the pair graph that
 gained a pair since the previous one and keeps the previous matches of the others
-(`01_components.sql`: why that is the same matching; at scale 100 a cold run's matching 6.5 s -> 4.8 s).
+(`01_components.sql`: why that is the same matching; at scale 100 a cold run's matching 6.5 s -> ~4 s).
 
 Statuses: 'fail' is an ERROR finding (blocks sign-off), 'warn' a WARN finding, 'pass' neither;
 'not_configured' when a source the check reads is not in closeboard.yaml (neither pass nor fail).

@@ -8,20 +8,17 @@ create or replace table _recon_touched as
 select distinct c.comp as comp
 from _recon_candidates as c
 inner join _recon_cut as co
-    on greatest(c.booked_date, c.posted_date) <= co.cutoff
-    and greatest(c.booked_date, c.posted_date) > co.previous;
+    on c.reached <= co.cutoff
+    and c.reached > co.previous;
 
-create or replace table _recon_matched as
-select co.period as period, m.* exclude (period)
-from _recon_matched as m
-cross join _recon_cut as co
-anti join _recon_touched as t
-    on t.comp = m.comp;
+delete from _recon_matched as m
+using _recon_touched as t
+where t.comp = m.comp;
 
 create or replace table _recon_pairs as
-select co.period as period, c.*
+select c.*
 from _recon_candidates as c
 inner join _recon_cut as co
-    on greatest(c.booked_date, c.posted_date) <= co.cutoff
+    on c.reached <= co.cutoff
 semi join _recon_touched as t
     on t.comp = c.comp;

@@ -25,7 +25,7 @@ from proc_stats import peak_rss_mib, reset_peak_rss
 
 from connectors.config import load_config
 from pipelines.recon import params_of
-from warehouse.db import DEFAULT_MEMORY_LIMIT, connect, transaction
+from warehouse.db import DEFAULT_MEMORY_LIMIT, connect, ensure_schema, transaction
 from warehouse.recon import RECON_DIR, build_recon
 
 SHOWN = 8
@@ -65,6 +65,7 @@ def main() -> None:
         copy = root / "warehouse.duckdb"
         shutil.copyfile(args.home / "warehouse.duckdb", copy)
         con = connect(copy, memory_limit=args.memory_limit)
+        ensure_schema(con)  # as the refresh's connection: a warehouse of an earlier closeboard is brought up to date
         timed = Timed(con)
         base = peak_rss_mib() or 0.0
         reset_peak_rss()

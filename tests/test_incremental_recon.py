@@ -27,7 +27,7 @@ from warehouse.home import Home
 OPEN = AS_OF.strftime("%Y-%m")
 LATEST_ENDED = shift(OPEN, -1)
 BACKDATED = shift(OPEN, -3)
-RECON = ("recon_results", "recon_items", "recon_bank_matches")
+RECON = ("recon_results", "recon_items", "recon_bank_matches", "recon_bank_match_spans")
 
 
 def tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
@@ -56,7 +56,8 @@ def full_recompute(home: Path, scratch: Path) -> dict[str, list[tuple]]:
     shutil.copyfile(Home(home).warehouse, copy)
     params = recon_params(CloseboardResource(config_path=str(home / "closeboard.yaml"), home=str(home)))
     with duckdb.connect(str(copy)) as con:
-        for table in RECON:  # nothing of the incremental run's verdicts is left to keep
+        # nothing of the incremental run's verdicts is left to keep (recon_bank_matches: a view of the spans)
+        for table in ("recon_results", "recon_items", "recon_bank_match_spans"):
             con.execute(f"delete from {table}")
         build_marts(con)
         summary = build_recon(con, "full-recompute", params, full=True)

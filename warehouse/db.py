@@ -64,8 +64,28 @@ def connect(
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    _migrate(con)
     for name in SCHEMA_FILES:
         con.execute(sql_text("schema", name))
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring a warehouse written by an earlier closeboard to today's schema where `create ... if not
+    exists` cannot: recon_bank_matches, a table of one row per match and month-end until 2026-12, is
+    now a view over recon_bank_match_spans; its rows go, and so do the reconciliation's input
+    fingerprints, so the next reconciliation recomputes every period (and writes the spans)."""
+    kind = scalar(
+        con,
+        "select table_type from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = 'main' and table_name = 'recon_bank_matches'",
+    )
+    if kind == "BASE TABLE":
+        con.execute("drop table recon_bank_matches")
+        if scalar(
+            con,
+            "select count(*) from duckdb_tables() where database_name = current_database() and table_name = 'recon_inputs'",
+        ):
+            con.execute("delete from recon_inputs")
 
 
 def frame(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:

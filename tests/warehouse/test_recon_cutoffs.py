@@ -194,3 +194,47 @@ def test_matching_component_by_component_equals_the_greedy_matching_of_every_pai
     for _period, _, txn, _, entry, line, *_ in matches:
         taken.setdefault((entry, line), set()).add(txn)
     assert any(len(txns) > 1 for txns in taken.values())
+
+
+def test_a_match_is_one_span_over_the_month_ends_it_holds_at_and_a_later_reference_pair_ends_it() -> None:
+    con = duckdb.connect()
+    _company(con)
+    con.execute("update run_context set as_of = '2026-04-20'")
+    _lines(con, [("JE-1", 1, "2026-01-30", "1110", "100.00", "0.00", None),
+                 ("JE-1", 2, "2026-01-30", "4100", "0.00", "100.00", None),
+                 ("JE-2", 1, "2026-01-12", "1110", "40.00", "0.00", None),
+                 ("JE-2", 2, "2026-01-12", "4100", "0.00", "40.00", None)])  # fmt: skip
+    con.executemany(
+        "insert into bank_transactions values (?, 'BA-1', ?, ?, 'x', ?)",
+        [
+            ("T-A", "2026-01-31", "100.00", None),
+            ("T-B", "2026-02-10", "100.00", "JE-1"),
+            ("T-C", "2026-01-12", "40.00", None),
+        ],
+    )
+    con.execute("insert into bank_balances values ('BA-1', '2026-04-20', 140.00)")
+    build_recon(con, "run-1", ReconParams(match_window_days=5, stale_after_days=45))
+    spans = con.execute(
+        "select first_period, last_period, txn_id, entry_id from recon_bank_match_spans order by txn_id"
+    ).fetchall()
+    # T-A held JE-1 at January's month-end only; T-B from February on; T-C every month-end
+    assert spans == [("2026-01", "2026-01", "T-A", "JE-1"), ("2026-02", "2026-04", "T-B", "JE-1"),
+                     ("2026-01", "2026-04", "T-C", "JE-2")]  # fmt: skip
+    assert con.execute("select count(*) from recon_bank_matches").fetchall() == [(1 + 3 + 4,)]
+
+
+def test_a_warehouse_with_a_bank_match_per_month_end_is_reconciled_whole_again() -> None:
+    """recon_bank_matches was a table (one row per match and month-end) until 2026-12: ensure_schema
+    drops it for the view over the spans and forgets the reconciliation's fingerprints, so the next
+    reconciliation recomputes every period instead of keeping months whose matches are gone."""
+    con = duckdb.connect()
+    con.execute("create table recon_bank_matches (run_id varchar, period varchar, txn_id varchar)")
+    con.execute("insert into recon_bank_matches values ('old', '2026-01', 'T-1')")
+    con.execute("create table recon_inputs (part varchar, period varchar, n bigint, h hugeint)")
+    con.execute("insert into recon_inputs values ('open_month', '2026-02-20', 0, 0)")
+    ensure_schema(con)
+    kind = "select table_type from information_schema.tables where table_name = 'recon_bank_matches'"
+    assert con.execute(kind).fetchall() == [("VIEW",)]
+    assert con.execute("select count(*) from recon_inputs").fetchall() == [(0,)]
+    ensure_schema(con)  # and again: nothing more to do
+    assert con.execute(kind).fetchall() == [("VIEW",)]

@@ -19,3 +19,16 @@ create table _recon_matched as
 select c.*
 from _recon_candidates as c
 limit 0;
+
+-- The spans of recon_bank_match_spans (25_spans.sql): those still open, held at the previous
+-- month-end (from the first one each holds at), handed over as _in_open by warehouse.recon (an
+-- incremental run's, held at the month-end before its first recomputed one), and those ended.
+create table _recon_open as
+select c.k as k, c.comp as comp, o.first_period as first_period
+from _in_open as o
+inner join _recon_candidates as c
+    on c.txn_id = o.txn_id
+    and c.entry_id = o.entry_id
+    and c.line_no = o.line_no;
+
+create table _recon_spans (k bigint, first_period varchar, last_period varchar);

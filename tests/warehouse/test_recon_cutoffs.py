@@ -172,11 +172,7 @@ def test_matching_component_by_component_equals_the_greedy_matching_of_every_pai
         con.executemany("insert into bank_transactions values (?, 'BA-1', ?, ?, 'x', ?)", txns)
         con.execute("insert into bank_balances values ('BA-1', '2026-04-20', 0.00)")
         if one_component:  # every pair in one component: every pair matched again at every cut-off
-            monkeypatch.setattr(
-                recon,
-                "_components",
-                lambda work: work.sql("select k, 0::bigint as comp from _recon_candidates").to_arrow_table(),
-            )
+            monkeypatch.setattr(recon, "COMPONENTS_FROM", 10**6)
         build_recon(con, "run-1", ReconParams(match_window_days=5, stale_after_days=45))
         monkeypatch.undo()
         return (

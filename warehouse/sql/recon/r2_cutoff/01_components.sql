@@ -5,14 +5,12 @@
 -- components that gained a pair since the previous cut-off can match otherwise: 10_pairs.sql keeps the
 -- previous cut-off's matches in every other component and matches these again.
 
--- with the date a pair reaches a cut-off (its later line's), in that order: 10_pairs.sql reads the
--- pairs up to a date
+-- with the date a pair reaches a cut-off (its later line's)
 create or replace table _recon_candidates as
 select c.*, x.comp as comp, greatest(c.booked_date, c.posted_date) as reached
 from _recon_candidates as c
 inner join _in_components as x
-    on x.k = c.k
-order by reached;
+    on x.k = c.k;
 
 -- the matches at the previous cut-off (none before the first), as candidate pairs
 create table _recon_matched as

@@ -359,9 +359,9 @@ def _open_spans(con: duckdb.DuckDBPyConnection, from_period: str | None) -> tupl
 
 def _components(work: duckdb.DuckDBPyConnection, month_ends: int) -> pa.Table:
     """Each candidate pair's connected component (k, comp) in the graph whose nodes are the bank and
-    book lines and whose edges are the pairs (`r2_cutoff/01_components.sql`: why). Matched at
-    COMPONENTS_FROM month-ends or fewer (a daily refresh's latest ended and open month), the pairs are
-    one component: the later month-end would keep too little to pay for finding them (~0.3 s at scale 100)."""
+    book lines and whose edges are the pairs (`r2_cutoff/01_components.sql`: why). Matched at fewer
+    than COMPONENTS_FROM month-ends (a daily refresh's latest ended and open month), the pairs are one
+    component: the later month-end would keep too little to pay for finding them (~0.3 s at scale 100)."""
     if month_ends < COMPONENTS_FROM:
         return work.sql("select k, 0::bigint as comp from _recon_candidates").to_arrow_table()
     from scipy.sparse import coo_matrix

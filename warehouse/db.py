@@ -74,18 +74,15 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     exists` cannot: recon_bank_matches, a table of one row per match and month-end until 2026-12, is
     now a view over recon_bank_match_spans; its rows go, and so do the reconciliation's input
     fingerprints, so the next reconciliation recomputes every period (and writes the spans)."""
-    kind = scalar(
-        con,
-        "select table_type from information_schema.tables "
-        "where table_catalog = current_database() and table_schema = 'main' and table_name = 'recon_bank_matches'",
-    )
-    if kind == "BASE TABLE":
+    if table_exists(con, "recon_bank_matches"):  # a table (a view is not one): the old layout
         con.execute("drop table recon_bank_matches")
-        if scalar(
-            con,
-            "select count(*) from duckdb_tables() where database_name = current_database() and table_name = 'recon_inputs'",
-        ):
+        if table_exists(con, "recon_inputs"):
             con.execute("delete from recon_inputs")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the connection's database has a table (not a view) called `name`."""
+    return bool(scalar(con, "select count(*) from duckdb_tables() where table_name = ?", [name]))
 
 
 def frame(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.db import frame, records, scalar, sql_text, transaction
+from warehouse.db import frame, records, scalar, sql_text, table_exists, transaction
 
 STATUSES = ("draft", "closed", "restated")
 # KPIs read at the refresh rather than from the ledger: kept in a snapshot, never compared
@@ -100,10 +100,6 @@ def delete_snapshot(*_: Any, **__: Any) -> None:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(scalar(con, "select count(*) from duckdb_tables() where table_name = ?", [name]))
-
-
 def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
 
@@ -134,7 +130,7 @@ _COLUMNS = (
 
 
 def _rows(con: duckdb.DuckDBPyConnection, where: str = "", params: Sequence[Any] = ()) -> list[Snapshot]:
-    if not _table_exists(con, "close_snapshots"):
+    if not table_exists(con, "close_snapshots"):
         return []
     rows = records(con, f"select {_COLUMNS} from close_snapshots {where} order by period, version", list(params))
     return [_snapshot(row) for row in rows]
@@ -154,7 +150,7 @@ def latest_versions(con: duckdb.DuckDBPyConnection) -> dict[str, Snapshot]:
 
 def version_summary(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     """Per period: its latest version and status, and its last closed version (for status.json)."""
-    if not _table_exists(con, "close_snapshots"):
+    if not table_exists(con, "close_snapshots"):
         return {}
     rows = con.execute(
         "select period, max(version), arg_max(status, version), max(version) filter (where status = 'closed') "
@@ -165,7 +161,7 @@ def version_summary(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]
 
 def failing_error_checks(con: duckdb.DuckDBPyConnection, period: str) -> list[tuple[str, str | None]]:
     """The latest reconciliation's ERROR failures for `period`: (check_id, detail)."""
-    if not _table_exists(con, "recon_results"):
+    if not table_exists(con, "recon_results"):
         return []
     return con.execute(
         "select check_id, any_value(detail) from recon_results where period = ? and status = 'fail' "
@@ -189,7 +185,7 @@ class _Figures:
 def _figures(con: duckdb.DuckDBPyConnection, periods: Iterable[str]) -> dict[str, _Figures]:
     con.execute("create or replace temp table _snapshot_periods (period varchar)")
     con.execute("insert into _snapshot_periods select unnest(?::varchar[])", [sorted(set(periods))])
-    if _table_exists(con, "recon_results"):
+    if table_exists(con, "recon_results"):
         con.execute(
             "create or replace temp view _snapshot_recon as select period, check_id, status, "
             "expected, actual, difference, detail from recon_results"

@@ -28,7 +28,6 @@ from warehouse.recon import (
     stored_verdicts,
 )
 
-RECON_TABLES = ("recon_results", "recon_items", "recon_bank_matches")
 GUARDED = dg.AssetKey("recon_results")
 RECON_GROUP = "reconciliation"
 

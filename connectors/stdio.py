@@ -47,10 +47,6 @@ logger = logging.getLogger(__name__)
 _CHUNK = 1 << 20  # ask for up to 1 MiB per read (the pipe hands over what it holds)
 
 
-class LineTooLong(Exception):
-    """The server's current message grew past the cap while it was read (``max_line_bytes``)."""
-
-
 def too_long_message(cap: int) -> str:
     return (
         f"response exceeded the cap of {cap:,} bytes (client.max_response_bytes) while it was read; "

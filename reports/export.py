@@ -54,7 +54,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PAGE_TIMEOUT_MS = 30_000
 PRINT_VIEWPORT = {"width": 1047, "height": 740}  # A4 landscape less the margins, in CSS pixels
 MONEY_FORMAT = "#,##0.00;[Red]-#,##0.00"
-NUMBER_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
 STATEMENTS = (("income_statement", "Income statement"), ("balance_sheet", "Balance sheet"), ("cash_flow", "Cash flow"))
 KPI_ORDER = (

@@ -81,3 +81,9 @@ create table if not exists full_pulls (
 -- optional) has its tables published empty with the tool '(not configured)' (warehouse.loads.NOT_CONFIGURED).
 create or replace view configured_loads as
 select * from source_loads where tool <> '(not configured)';
+
+-- The schema this warehouse was last brought to: the digest of warehouse/sql/schema's files
+-- (warehouse.db.ensure_schema runs them again only when it differs or one of their tables is gone).
+create table if not exists warehouse_schema (
+    digest          varchar not null
+);

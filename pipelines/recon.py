@@ -129,6 +129,8 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
                 "rows": dg.MetadataValue.int(rows),
                 # R2-R4 (and R2's matches) recomputed from this period on, the other checks for every period
                 "recomputed_from": dg.MetadataValue.text(summary.recomputed),
+                # but those whose inputs did not change since the last run on the same run date (R5)
+                "kept_whole": dg.MetadataValue.text(", ".join(summary.kept_whole) or "none"),
             }
             yield dg.MaterializeResult(asset_key=name, metadata=metadata)
 

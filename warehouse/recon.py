@@ -10,11 +10,14 @@ every month-end) are recomputed only from the earliest month whose inputs change
 (`sql/recon/incremental/inputs.sql` fingerprints what they read, per input and month), and never
 later than the latest ended month or the last run's open month; their rows for earlier periods are
 kept (a check at a month-end reads only rows dated up to it). A refresh the same day (the same open
-cut-off) with no input changed recomputes none of their periods. Every other check is recomputed whole
-each run, because its earlier periods can change with no data change in them: R1 lists an unbalanced
-entry under its first line's month, which a later line of the same entry changes; R5 measures backlog
-against the run date and reads the CRM, pulled whole; R6 counts this load and its freshness; R7 reads
-the ERP's trial balance reports, pulled whole. All are cheap beside R2-R4.
+cut-off) with no input changed recomputes none of their periods. R5 measures backlog against the run
+date, at every month-end from what the CRM and the invoices hold now: it is recomputed whole, unless none
+of what it reads changed (`R5_INPUTS`, fingerprinted with R2-R4's) and the run date is the last run's,
+when its rows are kept as they are (at scale 100 its ~123k backlog items cost ~0.35 s a run). Every other
+check is recomputed whole each run, because its earlier periods can change with no data change in
+them: R1 lists an unbalanced entry under its first line's month, which a later line of the same entry
+changes; R6 counts this load and its freshness; R7 reads the ERP's trial balance reports, pulled whole.
+All are cheap beside R2-R4.
 The rules are the `.sql` files in `sql/recon/`, run in file-name order. R2's one-to-one matching runs
 after `10_bank_candidates.sql`, one cut-off at a time (`sql/recon/r2_cutoff/`: that cut-off's pairs,
 `11_match_step.sql` repeated until every pair is taken or ruled out, then its unmatched lines and its
@@ -81,6 +84,11 @@ INCREMENTAL_CHECKS = ("R2_bank_vs_book", "R3_ar", "R4_ap")
 # their rules (and R2's matching, after CANDIDATES), not run at all when none of their periods is
 # recomputed (a refresh the same day with nothing they read changed)
 INCREMENTAL_FILES = (CANDIDATES, "20_r2_bank_vs_book.sql", "40_r3_r4_subledgers.sql")
+# R5, kept whole when none of the inputs it reads (inputs.sql parts) changed and the run date is the
+# last run's; the CRM is read by R5 only, so its changes never recompute R2-R4
+R5, R5_FILE = "R5_bookings_vs_billings", "50_r5_bookings_vs_billings.sql"
+R5_INPUTS = ("params", "context", "erp_invoices", "crm_opportunities")
+ONLY_R5_INPUTS = ("crm_opportunities",)
 # the largest of the run's own tables, dropped once its rows are in place (freed at the commit)
 _WORK_TABLES = ("_recon_candidates", "_recon_bank", "_recon_book", "_recon_r2_unmatched", "_recon_control")
 _WORK_TABLES += ("_recon_doc_positions", "_recon_apps", "_recon_docs")
@@ -120,6 +128,7 @@ class ReconSummary:
     # R2-R4 were recomputed from this period on (None: every period; after the open month: none)
     from_period: str | None = None
     kept_all: bool = False  # R2-R4 recomputed for no period: their rows stand as they were
+    kept_whole: tuple[str, ...] = ()  # checks not recomputed at all (R5, nothing it reads changed)
 
     @property
     def recomputed(self) -> str:
@@ -172,7 +181,12 @@ def _from_period(con: duckdb.DuckDBPyConnection, full: bool) -> str | None:
     stored_open = stored_cutoff[:7] if stored_cutoff else None
     if full or stored_open is None or not scalar(con, "select count(*) from recon_results"):
         return None
-    changed = [period for (period,) in con.execute("select distinct period from _recon_changed").fetchall()]
+    changed = [
+        period
+        for (period,) in con.execute(
+            "select distinct period from _recon_changed where part not in (select unnest(?))", [list(ONLY_R5_INPUTS)]
+        ).fetchall()
+    ]
     if "" in changed:
         return None
     latest, open_month, open_cutoff = con.execute(
@@ -182,6 +196,19 @@ def _from_period(con: duckdb.DuckDBPyConnection, full: bool) -> str | None:
     if not changed and stored_cutoff == open_cutoff:
         return shift(open_month, 1)
     return min(p for p in (*changed, latest, open_month, stored_open) if p)
+
+
+def _keeps_r5(con: duckdb.DuckDBPyConnection, full: bool) -> bool:
+    """Whether R5's stored rows stand as they are: a run that is not `full`, on the last run's run date,
+    with R5 rows stored and none of R5_INPUTS changed (`_from_period` ran inputs.sql). R5 is a function
+    of exactly these: the calendar and its cut-offs (the run date, the context), the settings, every
+    invoice and every opportunity."""
+    if full or not scalar(con, "select count(*) from recon_results where check_id = ?", [R5]):
+        return False
+    stored = scalar(con, "select max(period) from recon_inputs where part = 'open_month'")
+    run_date = scalar(con, "select strftime(max(cutoff) filter (where is_open), '%Y-%m-%d') from calendar()")
+    changed = scalar(con, "select count(*) from _recon_changed where part in (select unnest(?))", [list(R5_INPUTS)])
+    return stored == run_date and not changed
 
 
 def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, full: bool) -> ReconSummary:
@@ -210,17 +237,20 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, ful
     kept_all = from_period is not None and not scalar(
         con, "select count(*) from calendar() where period >= ?", [from_period]
     )
+    kept_whole = (R5,) if _keeps_r5(con, full) else ()
     rounds = 0
     for path in sorted(RECON_DIR.glob("*.sql")):
         if kept_all and path.name in INCREMENTAL_FILES:
             continue  # no R2-R4 period to recompute: their rows stand, and nothing here would be kept
+        if R5 in kept_whole and path.name == R5_FILE:
+            continue  # R5's rows stand
         _run_file(con, path)
         if path.name == CANDIDATES:
             rounds = _match_by_cutoff(con, run_id, from_period)
 
     for check_id, needed in CHECK_SOURCES.items():  # bank and CRM are optional: not configured, not pass or fail
         missing = [source for source in needed if source not in params.sources]
-        if missing:
+        if missing and check_id not in kept_whole:
             con.execute("delete from _recon_items where check_id = ?", [check_id])
             con.execute("delete from _recon_results where check_id = ?", [check_id])
             con.execute(
@@ -231,7 +261,7 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, ful
                     f"not configured: no {' or '.join(missing)} source in closeboard.yaml (connectors.{missing[0]})",
                 ],
             )
-    _replace_rows(con, run_id, from_period)
+    _replace_rows(con, run_id, from_period, kept_whole)
     worst = dict(
         con.execute(
             """select check_id,
@@ -255,6 +285,7 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, ful
         worst=worst,
         from_period=from_period,
         kept_all=kept_all,
+        kept_whole=kept_whole,
     )
     for table in _WORK_TABLES:
         con.execute(f"drop table if exists {table}")
@@ -380,15 +411,18 @@ def _components(work: duckdb.DuckDBPyConnection, month_ends: int) -> pa.Table:
     return pa.table({"k": edges["k"], "comp": labels[edges["bank"]].astype(np.int64)})
 
 
-def _replace_rows(con: duckdb.DuckDBPyConnection, run_id: str, from_period: str | None) -> None:
+def _replace_rows(
+    con: duckdb.DuckDBPyConnection, run_id: str, from_period: str | None, kept_whole: Sequence[str] = ()
+) -> None:
     """Replace the recon_* rows this run computed: every row (`from_period` None), or the rows of
-    the checks recomputed whole and R2-R4's from `from_period` on. R2-R4's earlier verdicts stay, under
-    this run's id (they hold for this run's data); their items and bank matches stay as they are, with
-    the id of the run that found them (readers order them, never by insertion; `_match_by_cutoff` has
-    replaced the bank matches already). Then store this run's input fingerprints and open month for
-    the next run."""
-    fresh = "(check_id not in (select unnest($checks)) or period >= $from)"  # rows this run recomputed
-    scope = {"checks": list(INCREMENTAL_CHECKS), "from": from_period or ""}
+    the checks recomputed whole (all but `kept_whole`) and R2-R4's from `from_period` on. The verdicts
+    kept (R2-R4's earlier ones, a check kept whole) stay, under this run's id (they hold for this run's
+    data); their items and bank matches stay as they are, with the id of the run that found them
+    (readers order them, never by insertion; `_match_by_cutoff` has replaced the bank matches already).
+    Then store this run's input fingerprints and open month for the next run."""
+    # rows this run recomputed
+    fresh = "(not list_contains($kept, check_id) and (check_id not in (select unnest($checks)) or period >= $from))"
+    scope = {"checks": list(INCREMENTAL_CHECKS), "from": from_period or "", "kept": list(kept_whole)}
     con.execute(f"delete from recon_results where {fresh}", scope)
     con.execute("update recon_results set run_id = $run where run_id <> $run", {"run": run_id})
     con.execute(f"delete from recon_items where {fresh}", scope)

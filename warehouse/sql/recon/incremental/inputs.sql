@@ -1,12 +1,15 @@
 -- What the incremental checks (R2, R3, R4: warehouse.recon.INCREMENTAL_CHECKS) read, fingerprinted per
 -- input and month, so a run recomputes them only from the earliest month whose inputs changed
--- (warehouse.recon decides, and stores this run's fingerprints in recon_inputs with its verdicts).
+-- (warehouse.recon decides, and stores this run's fingerprints in recon_inputs with its verdicts); and
+-- what R5 reads (warehouse.recon.R5_INPUTS: params, context, erp_invoices and crm_opportunities, which
+-- only R5 reads), so a run with none of them changed on the same run date keeps R5's rows whole.
 -- A row per input and month: its row count and an order-free hash of its rows. period '' is an input
 -- that is not by month; any change to one of those means every period is recomputed:
 --   params        the reconciliation settings, the configured sources and the severity overrides
 --   context       first_period, the fiscal year and the company currency (not the run date)
 --   erp_accounts, bank_accounts   read whole by R2-R4 (subtypes, the bank account's ledger account)
 --   currencies    the document currencies R3/R4 give a row at every month-end, even before they occur
+--   crm_opportunities   read by R5 only: a change recomputes R5, never R2-R4
 -- By month (a check at a month-end reads only rows dated up to it):
 --   erp_journal_lines by posted_date, those on a bank or AR/AP control account (an entry elsewhere,
 --   an accrual or a depreciation, changes nothing R2-R4 read); erp_payments by paid_date; bank_transactions by booked_date;
@@ -71,6 +74,8 @@ union all
 select 'bank_accounts', '', count(*), coalesce(sum(hash(a)::hugeint), 0) from bank_accounts as a
 union all
 select 'currencies', '', count(*), coalesce(sum(hash(c.kind, c.currency)::hugeint), 0) from currencies as c
+union all
+select 'crm_opportunities', '', count(*), coalesce(sum(hash(o)::hugeint), 0) from crm_opportunities as o
 union all
 select 'erp_journal_lines', coalesce(strftime(jl.posted_date, '%Y-%m'), ''), count(*), sum(hash(jl)::hugeint)
 from erp_journal_lines as jl

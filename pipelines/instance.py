@@ -35,6 +35,7 @@ from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 from dagster._core.run_coordinator import SubmitRunContext
 
 from connectors.config import ConfigError, InstanceConfig, load_config, load_group, read_yaml
+from pipelines.sqlite_storage import INSTANCE_CLASS
 from warehouse.home import config_path
 from warehouse.home import Home
 
@@ -113,7 +114,8 @@ RUN_QUEUE_RETRIES = {"max_user_code_failure_retries": 6, "user_code_failure_retr
 
 
 def instance_config(settings: InstanceConfig | None = None, *, entities: bool = False) -> dict:
-    """The dagster.yaml for `instance:` (None: the local SQLite instance, INSTANCE_CONFIG itself): the
+    """The dagster.yaml for `instance:` (None: the local SQLite instance, INSTANCE_CONFIG on
+    `pipelines.sqlite_storage.CloseboardInstance`): the
     same queue and writer limits, storage on PostgreSQL and run monitoring on. The deployments in
     deploy/ carry the same settings (tests/test_deploy_postgres.py compares them). With `entities`
     (a group's closeboard.yaml), the writer limit is per entity (ENTITY_CONCURRENCY) and every run of one
@@ -124,8 +126,8 @@ def instance_config(settings: InstanceConfig | None = None, *, entities: bool = 
     if entities:
         group = {"concurrency": ENTITY_CONCURRENCY, "run_coordinator": coordinator}
         return {key: group.get(key, value) for key, value in instance_config(settings).items()}
-    if settings is None:
-        return INSTANCE_CONFIG
+    if settings is None:  # the home's SQLite files, through Dagster's storage with its connections kept
+        return {**INSTANCE_CONFIG, "instance_class": INSTANCE_CLASS}
     return {
         "storage": {"postgres": {"postgres_url": {"env": _env_name(settings.postgres_url)}}},
         "run_coordinator": coordinator,
@@ -215,6 +217,9 @@ def _dagster_dir(home: Home, config: Path | None = None) -> Path:
     wanted = yaml.safe_dump(instance_config(settings, entities=entities), sort_keys=False)
     untouched = {yaml.safe_dump(instance_config(None, entities=e), sort_keys=False) for e in (False, True)}
     untouched.add(yaml.safe_dump({**INSTANCE_CONFIG, "concurrency": ENTITY_CONCURRENCY}, sort_keys=False))  # 0966214
+    for e in (False, True):  # before the kept SQLite connections (pipelines/sqlite_storage.py)
+        earlier = {k: v for k, v in instance_config(None, entities=e).items() if k != "instance_class"}
+        untouched.add(yaml.safe_dump(earlier, sort_keys=False))
     if not target.exists():
         target.write_text(wanted, encoding="utf-8")
     elif target.read_text(encoding="utf-8") in untouched - {wanted}:  # a local one closeboard wrote, never edited

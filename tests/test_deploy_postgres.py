@@ -20,7 +20,7 @@ import yaml
 from dagster import DagsterRunStatus
 
 from connectors.config import ConfigError, parse_config
-from pipelines.instance import INSTANCE_CONFIG, ensure_dagster_home, instance
+from pipelines.instance import INSTANCE_CONFIG, ensure_dagster_home, instance, instance_config
 from tests.conftest import (
     copy_home,
     demo_config,
@@ -65,7 +65,7 @@ def test_local_mode_writes_todays_instance_byte_for_byte(tmp_path: Path) -> None
     write_config(home)
     ensure_dagster_home(Home(home), home / "closeboard.yaml")
     written = (home / "dagster" / "dagster.yaml").read_text(encoding="utf-8")
-    assert written == yaml.safe_dump(INSTANCE_CONFIG, sort_keys=False)
+    assert written == yaml.safe_dump(instance_config(None), sort_keys=False)
     assert "storage" not in yaml.safe_load(written) and "run_monitoring" not in yaml.safe_load(written)
 
 

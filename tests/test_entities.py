@@ -29,7 +29,7 @@ from pipelines.entities import (
     entity_config_file,
     history_partition_key,
 )
-from pipelines.instance import ENTITY_CONCURRENCY, INSTANCE_CONFIG, ensure_dagster_home, instance_config
+from pipelines.instance import ENTITY_CONCURRENCY, ensure_dagster_home, instance_config
 from pipelines.resources import GroupResource, SourcesResource
 from pipelines.runner import QUIET
 from tests.conftest import (
@@ -165,11 +165,11 @@ def test_the_group_instance_limits_one_writer_per_entity_and_a_company_keeps_its
     ]
     assert written["run_coordinator"] == {"module": "pipelines.instance", "class": "WriterRunCoordinator"}
     assert {k: v for k, v in written.items() if k not in ("concurrency", "run_coordinator")} == {
-        k: v for k, v in INSTANCE_CONFIG.items() if k not in ("concurrency", "run_coordinator")
+        k: v for k, v in instance_config(None).items() if k not in ("concurrency", "run_coordinator")
     }
     # each entity's own home (the CLI's in-process runs) keeps the single company's instance
     entity = Home(group).entity("north")
-    assert yaml.safe_load((ensure_dagster_home(entity) / "dagster.yaml").read_text()) == INSTANCE_CONFIG
+    assert yaml.safe_load((ensure_dagster_home(entity) / "dagster.yaml").read_text()) == instance_config(None)
 
 
 def test_the_group_queue_gives_a_run_of_one_entity_s_partitions_its_writer_tag(tmp_path: Path) -> None:

@@ -1,0 +1,89 @@
+"""The data home's local Dagster instance (pipelines/sqlite_storage.py): Dagster's SQLite files through
+engines kept for the process. What it stores is what Dagster's own storage reads back from the same
+files, a home's dagster.yaml written by an earlier closeboard moves to it with its runs, and the kept
+engines stay few and let go of deleted files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from pipelines.instance import INSTANCE_CONFIG, ensure_dagster_home, instance, instance_config
+from pipelines.sqlite_storage import (
+    ENGINES_KEPT,
+    CloseboardInstance,
+    KeptSqliteEventLogStorage,
+    KeptSqliteRunStorage,
+)
+from warehouse.home import Home
+
+
+@dg.asset
+def figure() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"rows": 3})
+
+
+@dg.asset_check(asset=figure)
+def figure_is_positive() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+def run_once(dagster_instance: dg.DagsterInstance) -> str:
+    result = dg.materialize([figure, figure_is_positive], instance=dagster_instance)
+    assert result.success
+    return result.run_id
+
+
+def test_runs_stored_through_kept_engines_read_back_with_dagsters_own_storage(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    with instance(home) as ours:
+        assert isinstance(ours, CloseboardInstance)
+        assert isinstance(ours.run_storage, KeptSqliteRunStorage)
+        assert isinstance(ours.event_log_storage, KeptSqliteEventLogStorage)
+        run_ids = [run_once(ours) for _ in range(2)]
+        events = {r: [e.dagster_event_type for e in ours.all_logs(r)] for r in run_ids}
+    stock = tmp_path / "stock"  # Dagster's own classes on the same files
+    stock.mkdir()
+    (stock / "dagster.yaml").write_text(
+        yaml.safe_dump({"storage": {"sqlite": {"base_dir": str(home.dagster)}}}), encoding="utf-8"
+    )
+    with dg.DagsterInstance.from_config(str(stock)) as theirs:
+        assert type(theirs) is dg.DagsterInstance
+        assert {r.run_id for r in theirs.get_runs()} == set(run_ids)
+        for run_id in run_ids:
+            assert theirs.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
+            assert [e.dagster_event_type for e in theirs.all_logs(run_id)] == events[run_id]
+        latest = theirs.get_latest_materialization_event(dg.AssetKey("figure"))
+        assert latest is not None and latest.run_id == run_ids[-1]
+        assert latest.asset_materialization.metadata["rows"].value == 3
+
+
+def test_an_earlier_closeboard_s_dagster_yaml_moves_to_the_kept_storage_with_its_runs(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    home.dagster.mkdir(parents=True)
+    (home.dagster / "dagster.yaml").write_text(yaml.safe_dump(INSTANCE_CONFIG, sort_keys=False), encoding="utf-8")
+    with dg.DagsterInstance.from_config(str(home.dagster)) as earlier:
+        assert type(earlier) is dg.DagsterInstance
+        run_id = run_once(earlier)
+    ensure_dagster_home(home)
+    written = yaml.safe_load((home.dagster / "dagster.yaml").read_text(encoding="utf-8"))
+    assert written == instance_config(None) and written["instance_class"]["class"] == "CloseboardInstance"
+    with instance(home) as ours:
+        assert isinstance(ours, CloseboardInstance)
+        assert ours.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
+
+
+def test_the_event_log_keeps_a_few_engines_and_none_on_wiped_files(tmp_path: Path) -> None:
+    with instance(Home(tmp_path / "home")) as ours:
+        storage = ours.event_log_storage
+        assert isinstance(storage, KeptSqliteEventLogStorage)
+        run_ids = [run_once(ours) for _ in range(ENGINES_KEPT + 2)]  # a shard per run, and the index
+        assert len(storage._engines) == ENGINES_KEPT
+        assert [e.dagster_event_type for e in ours.all_logs(run_ids[0])]  # an evicted shard opens again
+        storage.wipe()  # deletes every run's shard file (it empties the index in place)
+        assert [Path(url).name for url in storage._engines] == ["index.db"]
+        assert not ours.all_logs(run_ids[-1])  # its file is gone: nothing is read from a kept connection
+        later = run_once(ours)
+        assert ours.get_run_by_id(later).status == dg.DagsterRunStatus.SUCCESS

@@ -230,6 +230,7 @@ class DataSource:
         self._versions: dict[str, OrderedDict[str, Loaded]] = {name: OrderedDict() for name in self.specs}
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._computing: dict[tuple[Any, ...], threading.Lock] = {}  # keys being computed, one thread each
         self.switches = Switches(self.root / SWITCHES_FILE)
 
     # ---- company.json
@@ -377,15 +378,28 @@ class DataSource:
     # ---- filtering
 
     def _cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """`compute()`'s value, kept under `key`. One thread computes a key at a time: a call that
+        asks while the warm-up computes the same answer (a server started ahead, asked before its
+        warm-up is done) waits for that answer instead of computing it a second time alongside."""
         with self._cache_lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        value = compute()
-        with self._cache_lock:
-            self._cache[key] = value
-            while len(self._cache) > CACHE_ENTRIES:
-                self._cache.popitem(last=False)
+            computing = self._computing.setdefault(key, threading.Lock())
+        with computing:
+            with self._cache_lock:
+                if key in self._cache:  # computed by the thread this one waited for
+                    self._cache.move_to_end(key)
+                    return self._cache[key]
+            try:
+                value = compute()
+                with self._cache_lock:
+                    self._cache[key] = value
+                    while len(self._cache) > CACHE_ENTRIES:
+                        self._cache.popitem(last=False)
+            finally:
+                with self._cache_lock:
+                    self._computing.pop(key, None)
         return value
 
     def date_window(self, loaded: Loaded, date_from: str | None, date_to: str | None) -> tuple[int, int]:

@@ -16,6 +16,7 @@ give the storage classes below the instance's own directory, as Dagster's defaul
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -96,7 +97,10 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
 class KeptSqliteRunStorage(SqliteRunStorage):
     """Dagster's SQLite run storage with its engine kept."""
 
-    _kept: Engine | None = None
+    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None) -> None:
+        super().__init__(conn_string, inst_data)
+        self._kept: Engine | None = None
+        self._keeping = threading.Lock()  # the webserver's threads share the storage
 
     @classmethod
     def from_config_value(
@@ -106,16 +110,19 @@ class KeptSqliteRunStorage(SqliteRunStorage):
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        if self._kept is None:
-            self._kept = _engine(self._conn_string)
-        with self._kept.connect() as conn, conn.begin():
+        with self._keeping:
+            if self._kept is None:
+                self._kept = _engine(self._conn_string)
+            engine = self._kept
+        with engine.connect() as conn, conn.begin():
             yield conn
 
     def dispose(self) -> None:
         super().dispose()
-        if self._kept is not None:
-            self._kept.dispose()
-            self._kept = None
+        with self._keeping:
+            engine, self._kept = self._kept, None
+        if engine is not None:
+            engine.dispose()
 
 
 class KeptSqliteStorage(DagsterSqliteStorage):

@@ -88,7 +88,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         if scalar(con, "select max(digest) from warehouse_schema") == digest:
             con.execute(every_relation).fetchall()
             return
-    except duckdb.CatalogException:  # no stamp yet, or a table or view is missing
+    except (duckdb.CatalogException, duckdb.BinderException):  # no stamp yet, or a table or view is missing
         pass
     _migrate(con)
     for name in SCHEMA_FILES:

@@ -332,8 +332,7 @@ class DataSource:
             if spec.date_column in table.column_names:
                 col = table[spec.date_column]
                 if not _is_sorted(col):
-                    order = pc.sort_indices(table, sort_keys=[(spec.date_column, "ascending", "at_end")])
-                    table = table.take(order)
+                    table = _sorted_by(table, spec.date_column)
                 dates = table[spec.date_column].combine_chunks()
                 dated = n - dates.null_count
             else:
@@ -645,6 +644,27 @@ def _decimal_or_null(column: pa.ChunkedArray | pa.Array, label: str) -> pa.Chunk
     """Money text -> Arrow decimal, exactly; a value that is not a decimal number becomes null."""
     valid = pc.fill_null(pc.match_substring_regex(column, _DECIMAL_TEXT), False)
     return to_decimal(pc.if_else(valid, pc.utf8_trim_whitespace(column), pa.scalar(None, pa.string())), label)
+
+
+MAX_RUNS = 1024  # in-order runs up to which a sorted table is put together from slices of the file's
+
+
+def _sorted_by(table: pa.Table, column: str) -> pa.Table:
+    """`table` in `column`'s order, nulls last, rows of one value in file order (a stable sort). A file
+    that is sorted but for a few rows (an entry backdated, appended at the end) comes out as a few
+    slices of the table, without copying a row: taking 1.14M journal lines row by row cost 1.35 s of
+    each ERP server start at scale 100, when one line was out of order."""
+    order = pc.sort_indices(table, sort_keys=[(column, "ascending", "at_end")])
+    if len(order) < 2:
+        return table
+    # where the order jumps: each run between two jumps is consecutive rows of the file
+    rows = order.cast(pa.int64())
+    jumps = pc.indices_nonzero(pc.not_equal(pc.subtract(rows[1:], rows[:-1]), 1)).to_pylist()
+    if len(jumps) >= MAX_RUNS:
+        return table.take(order)
+    starts = [0, *(j + 1 for j in jumps)]
+    ends = [*(j + 1 for j in jumps), len(order)]
+    return pa.concat_tables([table.slice(order[a].as_py(), b - a) for a, b in zip(starts, ends, strict=True)])
 
 
 def _is_sorted(column: pa.ChunkedArray) -> bool:

@@ -98,3 +98,44 @@ def test_staged_pages_are_gathered_into_row_groups_in_the_order_received(tmp_pat
     assert [file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)] == [12, 12, 4]
     assert pq.read_table(staged["t"]).column("a").to_pylist() == [f"{p}-{i}" for p in range(7) for i in range(4)]
     assert pq.read_table(staged["u"]).column("b").to_pylist() == ["only"]
+
+
+DATES = st.sampled_from([None, "2025-12-31", "2026-01-01", "2026-01-02", "2026-02-01", "2026-02-01T09:00"])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(
+    head=st.lists(DATES, max_size=30),
+    tail=st.lists(DATES, max_size=5),
+    chunks=st.integers(min_value=1, max_value=3),
+)
+def test_a_server_sorts_a_file_by_date_as_a_stable_sort_does(head: list, tail: list, chunks: int) -> None:
+    """A bundled server serves a table in date order (`store._sorted_by`): a file sorted but for a few
+    appended rows (a backdated entry) is put together from slices of itself, any other order is taken
+    row by row; either way exactly the rows a stable sort gives, nulls last, ties in file order."""
+    import pyarrow.compute as pc
+
+    from connectors.servers import store
+
+    dates = sorted(head, key=lambda d: (d is None, d or "")) + tail  # mostly in order, as a ledger file is
+    rows = pa.table({"posted_date": pa.array(dates, pa.string()), "line": pa.array(range(len(dates)))})
+    cut = len(dates) // chunks
+    table = pa.concat_tables([rows.slice(i * cut, cut if i < chunks - 1 else None) for i in range(chunks)])
+    expected = table.take(pc.sort_indices(table, sort_keys=[("posted_date", "ascending", "at_end")]))
+    assert store._sorted_by(table, "posted_date").equals(expected)
+    shuffled = table.take(
+        pa.array(sorted(range(len(dates)), key=lambda i: (i * 7919) % max(len(dates), 1)), pa.int64())
+    )
+    again = shuffled.take(pc.sort_indices(shuffled, sort_keys=[("posted_date", "ascending", "at_end")]))
+    assert store._sorted_by(shuffled, "posted_date").equals(again)
+
+
+def test_a_file_in_many_runs_is_taken_row_by_row(monkeypatch) -> None:
+    import pyarrow.compute as pc
+
+    from connectors.servers import store
+
+    table = pa.table({"d": pa.array(["2026-01-02", "2026-01-01", None] * 5, pa.string()), "i": pa.array(range(15))})
+    monkeypatch.setattr(store, "MAX_RUNS", 2)  # more runs than that: the sort takes the rows one by one
+    expected = table.take(pc.sort_indices(table, sort_keys=[("d", "ascending", "at_end")]))
+    assert store._sorted_by(table, "d").equals(expected)

@@ -59,12 +59,6 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         super().__init__(base_dir, inst_data)
 
-    @classmethod
-    def from_config_value(
-        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> KeptSqliteEventLogStorage:
-        return cls(inst_data=inst_data, **config_value)
-
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
         with self._db_lock:
@@ -101,12 +95,6 @@ class KeptSqliteRunStorage(SqliteRunStorage):
         super().__init__(conn_string, inst_data)
         self._kept: Engine | None = None
         self._keeping = threading.Lock()  # the webserver's threads share the storage
-
-    @classmethod
-    def from_config_value(
-        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> KeptSqliteRunStorage:
-        return cls.from_local(inst_data=inst_data, **config_value)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:

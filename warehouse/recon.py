@@ -167,7 +167,16 @@ def build_recon(
     return summary
 
 
-def _from_period(con: duckdb.DuckDBPyConnection, full: bool) -> str | None:
+def _run_dates(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str]:
+    """(the last run's run date, this run's): their open cut-offs, 'YYYY-MM-DD' (a warehouse written
+    before the last run's was kept holds its month); inputs.sql has run."""
+    return (
+        scalar(con, "select max(period) from recon_inputs where part = 'open_month'"),
+        scalar(con, "select strftime(max(cutoff) filter (where is_open), '%Y-%m-%d') from calendar()"),
+    )
+
+
+def _from_period(con: duckdb.DuckDBPyConnection, full: bool, run_dates: tuple[str | None, str]) -> str | None:
     """The first period R2-R4 are recomputed for (None: all): the earliest month whose inputs
     changed, at the latest the latest ended month (R3/R4 check today's document balances there), the
     open month (its cut-off is the run date) and the last run's open month (its cut-off was that run's
@@ -175,9 +184,7 @@ def _from_period(con: duckdb.DuckDBPyConnection, full: bool) -> str | None:
     them (the month after the open month) when no input changed and the run date is the last run's: a
     refresh later the same day with nothing new keeps every R2-R4 row as it stands (they are a function
     of exactly these)."""
-    con.execute(INPUTS_SQL.read_text(encoding="utf-8"))
-    # the last run's open cut-off ('YYYY-MM-DD'; a warehouse written before it was kept holds the month)
-    stored_cutoff = scalar(con, "select max(period) from recon_inputs where part = 'open_month'")
+    stored_cutoff, open_cutoff = run_dates
     stored_open = stored_cutoff[:7] if stored_cutoff else None
     if full or stored_open is None or not scalar(con, "select count(*) from recon_results"):
         return None
@@ -189,26 +196,23 @@ def _from_period(con: duckdb.DuckDBPyConnection, full: bool) -> str | None:
     ]
     if "" in changed:
         return None
-    latest, open_month, open_cutoff = con.execute(
-        "select max(period) filter (where is_latest_ended), max(period) filter (where is_open), "
-        "strftime(max(cutoff) filter (where is_open), '%Y-%m-%d') from calendar()"
+    latest, open_month = con.execute(
+        "select max(period) filter (where is_latest_ended), max(period) filter (where is_open) from calendar()"
     ).fetchone()
     if not changed and stored_cutoff == open_cutoff:
         return shift(open_month, 1)
     return min(p for p in (*changed, latest, open_month, stored_open) if p)
 
 
-def _keeps_r5(con: duckdb.DuckDBPyConnection, full: bool) -> bool:
+def _keeps_r5(con: duckdb.DuckDBPyConnection, full: bool, run_dates: tuple[str | None, str]) -> bool:
     """Whether R5's stored rows stand as they are: a run that is not `full`, on the last run's run date,
-    with R5 rows stored and none of R5_INPUTS changed (`_from_period` ran inputs.sql). R5 is a function
-    of exactly these: the calendar and its cut-offs (the run date, the context), the settings, every
-    invoice and every opportunity."""
-    if full or not scalar(con, "select count(*) from recon_results where check_id = ?", [R5]):
+    with R5 rows stored and none of R5_INPUTS changed (inputs.sql has run). R5 is a function of exactly
+    these: the calendar and its cut-offs (the run date, the context), the settings, every invoice and
+    every opportunity."""
+    last, this = run_dates
+    if full or last != this or not scalar(con, "select count(*) from recon_results where check_id = ?", [R5]):
         return False
-    stored = scalar(con, "select max(period) from recon_inputs where part = 'open_month'")
-    run_date = scalar(con, "select strftime(max(cutoff) filter (where is_open), '%Y-%m-%d') from calendar()")
-    changed = scalar(con, "select count(*) from _recon_changed where part in (select unnest(?))", [list(R5_INPUTS)])
-    return stored == run_date and not changed
+    return not scalar(con, "select count(*) from _recon_changed where part in (select unnest(?))", [list(R5_INPUTS)])
 
 
 def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, full: bool) -> ReconSummary:
@@ -232,12 +236,14 @@ def _build(con: duckdb.DuckDBPyConnection, run_id: str, params: ReconParams, ful
         con.execute("insert into recon_severity values (?, ?)", [check_id, level])
 
     load_functions(con)  # calendar() and open_documents(): the cut-offs and open items the marts use
-    from_period = _from_period(con, full)
+    con.execute(INPUTS_SQL.read_text(encoding="utf-8"))  # what R2-R5 read, and what of it changed
+    run_dates = _run_dates(con)
+    from_period = _from_period(con, full, run_dates)
     con.execute("update recon_params set from_period = ?", [from_period])
     kept_all = from_period is not None and not scalar(
         con, "select count(*) from calendar() where period >= ?", [from_period]
     )
-    kept_whole = (R5,) if _keeps_r5(con, full) else ()
+    kept_whole = (R5,) if _keeps_r5(con, full, run_dates) else ()
     rounds = 0
     for path in sorted(RECON_DIR.glob("*.sql")):
         if kept_all and path.name in INCREMENTAL_FILES:

@@ -659,9 +659,10 @@ def _sorted_by(table: pa.Table, column: str) -> pa.Table:
         return table
     # where the order jumps: each run between two jumps is consecutive rows of the file
     rows = order.cast(pa.int64())
-    jumps = pc.indices_nonzero(pc.not_equal(pc.subtract(rows[1:], rows[:-1]), 1)).to_pylist()
+    jumps = pc.indices_nonzero(pc.not_equal(pc.subtract(rows[1:], rows[:-1]), 1))
     if len(jumps) >= MAX_RUNS:
         return table.take(order)
+    jumps = jumps.to_pylist()
     starts = [0, *(j + 1 for j in jumps)]
     ends = [*(j + 1 for j in jumps), len(order)]
     return pa.concat_tables([table.slice(order[a].as_py(), b - a) for a, b in zip(starts, ends, strict=True)])

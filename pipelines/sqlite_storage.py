@@ -16,17 +16,21 @@ give the storage classes below the instance's own directory, as Dagster's defaul
 
 from __future__ import annotations
 
+import os
+import shutil
+import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import yaml
-from dagster import DagsterInstance
+from dagster import DagsterInstance, __version__
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.base_storage import DagsterStorage
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -37,18 +41,27 @@ from dagster._core.storage.sqlite_storage import (
     _schedule_directory,
 )
 from dagster._serdes import ConfigurableClassData
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 
 ENGINES_KEPT = 8  # event log shards whose engine (and connection) a process keeps: the index, recent runs
+# an empty run shard as this Dagster version initialises one, beside the shards (not a `*.db`: Dagster
+# takes every `*.db` there for a run's shard)
+SHARD_TEMPLATE = f".shard-template-{__version__}.sqlite"
 
 
 def _engine(conn_string: str) -> Engine:
     """An engine that keeps its one connection to the file between statements (SQLite takes its locks
-    per transaction, so an idle connection holds none)."""
-    return create_engine(
+    per transaction, so an idle connection holds none), committing with `synchronous=NORMAL`."""
+    engine = create_engine(
         conn_string, pool_size=1, max_overflow=4, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
     )
+    event.listen(engine, "connect", _synchronous_normal)
+    return engine
+
+
+def _synchronous_normal(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    dbapi_connection.execute("pragma synchronous=NORMAL")
 
 
 class KeptSqliteEventLogStorage(SqliteEventLogStorage):
@@ -68,10 +81,46 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
             while len(self._engines) > ENGINES_KEPT:
                 self._engines.popitem(last=False)[1].dispose()
             if shard not in self._initialized_dbs:
-                self._initdb(engine)
+                if not (shard != INDEX_SHARD_NAME and self._copy_template(shard)):
+                    self._initdb(engine)  # the index, or a shard that exists already
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
+
+    def _copy_template(self, shard: str) -> bool:
+        """Create a new run's shard as a copy of `SHARD_TEMPLATE` (built first if this home has none);
+        False when the shard exists already (another process made it: Dagster's check then applies)."""
+        path = Path(self.path_for_shard(shard))
+        if path.exists():
+            return False
+        template = path.with_name(SHARD_TEMPLATE)
+        if not template.exists():
+            self._build_template(template)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            shutil.copyfile(template, temp)
+            os.link(temp, path)  # never over a shard another process has just created
+        except FileExistsError:
+            return False
+        finally:
+            temp.unlink(missing_ok=True)
+        return True
+
+    def _build_template(self, template: Path) -> None:
+        """An empty shard initialised by Dagster itself (tables, indexes, WAL mode, Alembic stamp),
+        checkpointed into its one file, then put in place atomically."""
+        temp = template.with_name(f"{template.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        engine = create_engine(f"sqlite:///{temp}")
+        try:
+            self._initdb(engine)
+        finally:
+            engine.dispose()
+        with sqlite3.connect(temp) as con:
+            con.execute("pragma wal_checkpoint(TRUNCATE)")
+        con.close()
+        for leftover in (f"{temp}-wal", f"{temp}-shm"):
+            Path(leftover).unlink(missing_ok=True)
+        os.replace(temp, template)
 
     def _close_engines(self) -> None:
         with self._db_lock:

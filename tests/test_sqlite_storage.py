@@ -1,18 +1,22 @@
 """The data home's local Dagster instance (pipelines/sqlite_storage.py): Dagster's SQLite files through
 engines kept for the process. What it stores is what Dagster's own storage reads back from the same
-files, a home's dagster.yaml written by an earlier closeboard moves to it with its runs, and the kept
-engines stay few and let go of deleted files."""
+files, a home's dagster.yaml written by an earlier closeboard moves to it with its runs, the kept
+engines stay few and let go of deleted files, and a run's shard copied from the template is the file
+Dagster's own initialisation makes."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import dagster as dg
 import yaml
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from pipelines.instance import INSTANCE_CONFIG, ensure_dagster_home, instance, instance_config
 from pipelines.sqlite_storage import (
     ENGINES_KEPT,
+    SHARD_TEMPLATE,
     CloseboardInstance,
     KeptSqliteEventLogStorage,
     KeptSqliteRunStorage,
@@ -34,6 +38,12 @@ def run_once(dagster_instance: dg.DagsterInstance) -> str:
     result = dg.materialize([figure, figure_is_positive], instance=dagster_instance)
     assert result.success
     return result.run_id
+
+
+def kept_event_log(ours: dg.DagsterInstance) -> KeptSqliteEventLogStorage:
+    storage = ours.event_log_storage
+    assert isinstance(storage, KeptSqliteEventLogStorage)
+    return storage
 
 
 def test_runs_stored_through_kept_engines_read_back_with_dagsters_own_storage(tmp_path: Path) -> None:
@@ -77,8 +87,7 @@ def test_an_earlier_closeboard_s_dagster_yaml_moves_to_the_kept_storage_with_its
 
 def test_the_event_log_keeps_a_few_engines_and_none_on_wiped_files(tmp_path: Path) -> None:
     with instance(Home(tmp_path / "home")) as ours:
-        storage = ours.event_log_storage
-        assert isinstance(storage, KeptSqliteEventLogStorage)
+        storage = kept_event_log(ours)
         run_ids = [run_once(ours) for _ in range(ENGINES_KEPT + 2)]  # a shard per run, and the index
         assert len(storage._engines) == ENGINES_KEPT
         assert [e.dagster_event_type for e in ours.all_logs(run_ids[0])]  # an evicted shard opens again
@@ -87,3 +96,52 @@ def test_the_event_log_keeps_a_few_engines_and_none_on_wiped_files(tmp_path: Pat
         assert not ours.all_logs(run_ids[-1])  # its file is gone: nothing is read from a kept connection
         later = run_once(ours)
         assert ours.get_run_by_id(later).status == dg.DagsterRunStatus.SUCCESS
+
+
+def described(path: Path) -> tuple:
+    """What a shard file is: its tables, indexes and their SQL, Alembic revision, journal mode and pages."""
+    con = sqlite3.connect(path)
+    try:
+        return (
+            sorted(con.execute("select type, name, tbl_name, sql from sqlite_master").fetchall()),
+            con.execute("select version_num from alembic_version").fetchall(),
+            *(con.execute(f"pragma {p}").fetchall() for p in ("journal_mode", "user_version", "page_size")),
+        )
+    finally:
+        con.close()
+
+
+def test_a_new_runs_shard_is_the_file_dagsters_own_initialisation_makes(tmp_path: Path) -> None:
+    with instance(Home(tmp_path / "home")) as ours:
+        storage = kept_event_log(ours)
+        run_ids = [run_once(ours) for _ in range(2)]
+        folder = Path(storage.path_for_shard(run_ids[0])).parent
+        assert (folder / SHARD_TEMPLATE).is_file() and not SHARD_TEMPLATE.endswith(".db")
+        assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp")) == []  # no copy left behind
+        # every connection commits without waiting for the disk (WAL's usual setting: 1 is NORMAL)
+        with storage.run_connection(run_ids[0]) as conn:
+            assert conn.exec_driver_sql("pragma synchronous").scalar() == 1
+    stock = SqliteEventLogStorage(str(tmp_path / "stock"))  # Dagster's own class makes a shard
+    with stock.run_connection("a-run"):
+        pass
+    stock.dispose()
+    made = described(tmp_path / "stock" / "a-run.db")
+    for run_id in run_ids:
+        assert described(folder / f"{run_id}.db") == made
+    # Dagster's own storage lists the runs' shards only, never the template
+    reader = SqliteEventLogStorage(str(folder))
+    try:
+        assert sorted(reader.get_all_run_ids()) == sorted(run_ids)
+    finally:
+        reader.dispose()
+
+
+def test_a_shard_that_exists_already_is_never_overwritten_by_the_template(tmp_path: Path) -> None:
+    with instance(Home(tmp_path / "home")) as ours:
+        storage = kept_event_log(ours)
+        first = run_once(ours)
+        logged = [e.dagster_event_type for e in ours.all_logs(first)]
+        storage._initialized_dbs.discard(first)  # as a second process would find it: made, not by itself
+        storage._close_engines()
+        assert storage._copy_template(first) is False
+        assert [e.dagster_event_type for e in ours.all_logs(first)] == logged

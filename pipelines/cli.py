@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
-import gc
 import os
 import sys
 import time
@@ -13,6 +11,7 @@ from typing import Any
 
 import click
 
+from connectors.plain import end_without_final_collection
 from warehouse.home import Home
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -104,8 +103,7 @@ def example(*commands: str) -> str:
 @click.pass_context
 def main(ctx: click.Context, config: str | None, home: str | None, entity: str | None) -> None:
     """closeboard: the monthly close as a living dashboard."""
-    atexit.unregister(_no_final_collection)  # once, however many commands one process runs
-    atexit.register(_no_final_collection)
+    end_without_final_collection()
     ctx.obj = Env(config, home)
     if entity is not None:
         ctx.obj.select_entity(entity)
@@ -118,16 +116,6 @@ def main(ctx: click.Context, config: str | None, home: str | None, entity: str |
                 err=True,
             )
             sys.exit(1)
-
-
-def _no_final_collection() -> None:
-    """The last of closeboard's exit handlers (registered as a command starts, so those registered later
-    run before it): no garbage collection from here on. A refresh leaves millions of objects (Dagster's
-    definitions and events, the pulled pages); Python's shutdown went through them all, ~0.8 s after
-    the command had finished at scale 100. Files and connections are closed by their `with` blocks
-    and exit handlers, not by that collection; the process's memory goes back to the system whole."""
-    gc.disable()
-    gc.freeze()
 
 
 GROUP_COMMANDS = ("refresh", "demo", "ui")  # what a group's file runs without --entity (every entity, the UI)

@@ -19,6 +19,7 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
+from connectors.plain import end_without_final_collection
 from connectors.servers.specs import SourceError
 
 # --------------------------------------------------------------------------------------------- serving
@@ -183,6 +184,7 @@ def serve(build: Callable[[Path], MCPServer], argv: Sequence[str] | None = None,
         parser.error(f"data directory not found: {data_dir}")
     token = token_from_env(parser, args)
     without_pandas()
+    end_without_final_collection()  # a client waits for a stdio server to exit when it closes the session
     server = build(data_dir)
     start_warm_up(server)
     if args.http is None:

@@ -13,7 +13,11 @@ run by `closeboard refresh` (the bundled servers over stdio) in a fresh process 
   4. new cash: the same, paid from the operating bank account (R2 reconciles the open month again);
   5. backdated: a refresh after one accrual dated in a closed month (three months back, signed off
      with the close job, as `closeboard close` runs it, before it, not timed), which restates it.
-For each: the wall time of the job, its steps' times (the Dagster run's step stats, slowest first)
+Then, with nothing changed again:
+  6. command: `closeboard refresh` as a user runs it, a process timed from its start to its exit
+     (Python's start, the imports, the servers, the run, the summary printed, the exit), which the
+     job's time above leaves out.
+For each of 1-5: the wall time of the job, its steps' times (the Dagster run's step stats, slowest first)
 with closeboard's largest RSS sampled (every 0.1 s) while each step ran, and peak RSS read in each
 process (/proc/<pid>/status VmHWM): closeboard's process and each MCP server it started. With --repeat N, steps 2-5 are repeated N times (each time with other new entries)
 and medians printed too. Targets (issue 21): unchanged and new entry <= 5 s, cold <= 30 s, 1 GiB.
@@ -219,6 +223,25 @@ def report(name: str, result: dict) -> None:
     )
 
 
+def report_command(home: Path) -> None:
+    """`closeboard refresh` on `home` as a process of its own, from its start to its exit."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "--home", str(home), "refresh"],
+        cwd=REPO,
+        env={**os.environ, "CLOSEBOARD_HOME": str(home), "CLOSEBOARD_CONFIG": str(home / "closeboard.yaml")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"closeboard refresh failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    print(
+        f"{'command':<12} {time.perf_counter() - started:7.2f} s   `closeboard refresh`, nothing changed, "
+        "from the process's start to its exit"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=100)
@@ -261,6 +284,7 @@ def main() -> None:
                 result = runner.ask("refresh")
                 report(name, result)
                 timings[name].append(result["seconds"])
+        report_command(home)
         if args.repeat > 1:
             print("medians: " + ", ".join(f"{name} {statistics.median(s):.2f} s" for name, s in timings.items()))
     finally:

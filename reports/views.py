@@ -851,11 +851,6 @@ def _records(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[
     return columns, [dict(zip(columns, row, strict=True)) for row in cursor.fetchmany(MAX_ROWS)]
 
 
-def _shift(period: str, months: int) -> str:
-    """The period `months` months before `period` (a comparison's base)."""
-    return shift(period, -months)
-
-
 def _tile(
     spec: dict[str, Any],
     rows: list[dict[str, Any]],
@@ -902,7 +897,7 @@ def _tile_in(
     }
     comparison = str(spec.get("comparison") or "").lower()
     if comparison and value is not None:
-        prior = by_period.get(_shift(period, COMPARISONS[comparison]), {}).get(spec["value"])
+        prior = by_period.get(shift(period, -COMPARISONS[comparison]), {}).get(spec["value"])
         if prior is None:
             tile["change"] = f"{comparison.upper()}: no prior figure"
         else:

@@ -16,6 +16,7 @@ give the storage classes below the instance's own directory, as Dagster's defaul
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -88,19 +89,20 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
                 yield conn
 
     def _copy_template(self, shard: str) -> bool:
-        """Create a new run's shard as a copy of `SHARD_TEMPLATE` (built first if this home has none);
-        False when the shard exists already (another process made it: Dagster's check then applies)."""
+        """Create a new run's shard as a copy of `SHARD_TEMPLATE` (built first if this home has none).
+        False when the shard exists already (another process made it: Dagster's check then applies) or
+        the copy cannot be made (e.g. a file system without hard links): Dagster then creates it."""
         path = Path(self.path_for_shard(shard))
         if path.exists():
             return False
         template = path.with_name(SHARD_TEMPLATE)
-        if not template.exists():
-            self._build_template(template)
         temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
+            if not template.exists():
+                self._build_template(template)
             shutil.copyfile(template, temp)
             os.link(temp, path)  # never over a shard another process has just created
-        except FileExistsError:
+        except OSError:
             return False
         finally:
             temp.unlink(missing_ok=True)
@@ -115,9 +117,8 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
             self._initdb(engine)
         finally:
             engine.dispose()
-        with sqlite3.connect(temp) as con:
+        with contextlib.closing(sqlite3.connect(temp)) as con:
             con.execute("pragma wal_checkpoint(TRUNCATE)")
-        con.close()
         for leftover in (f"{temp}-wal", f"{temp}-shm"):
             Path(leftover).unlink(missing_ok=True)
         os.replace(temp, template)

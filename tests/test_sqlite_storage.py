@@ -6,8 +6,12 @@ Dagster's own initialisation makes."""
 
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 import dagster as dg
 import yaml
@@ -111,6 +115,15 @@ def described(path: Path) -> tuple:
         con.close()
 
 
+def dagsters_own_shard(folder: Path) -> Path:
+    """A run's shard as Dagster's own event log storage creates it, in `folder`."""
+    stock = SqliteEventLogStorage(str(folder))
+    with stock.run_connection("a-run"):
+        pass
+    stock.dispose()
+    return folder / "a-run.db"
+
+
 def test_a_new_runs_shard_is_the_file_dagsters_own_initialisation_makes(tmp_path: Path) -> None:
     with instance(Home(tmp_path / "home")) as ours:
         storage = kept_event_log(ours)
@@ -121,11 +134,7 @@ def test_a_new_runs_shard_is_the_file_dagsters_own_initialisation_makes(tmp_path
         # every connection commits without waiting for the disk (WAL's usual setting: 1 is NORMAL)
         with storage.run_connection(run_ids[0]) as conn:
             assert conn.exec_driver_sql("pragma synchronous").scalar() == 1
-    stock = SqliteEventLogStorage(str(tmp_path / "stock"))  # Dagster's own class makes a shard
-    with stock.run_connection("a-run"):
-        pass
-    stock.dispose()
-    made = described(tmp_path / "stock" / "a-run.db")
+    made = described(dagsters_own_shard(tmp_path / "stock"))
     for run_id in run_ids:
         assert described(folder / f"{run_id}.db") == made
     # Dagster's own storage lists the runs' shards only, never the template
@@ -145,3 +154,19 @@ def test_a_shard_that_exists_already_is_never_overwritten_by_the_template(tmp_pa
         storage._close_engines()
         assert storage._copy_template(first) is False
         assert [e.dagster_event_type for e in ours.all_logs(first)] == logged
+
+
+def test_without_hard_links_dagster_creates_the_shard_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system where the copy cannot be linked into place (no hard links): the run's shard is made
+    the way Dagster makes it, and the run is stored as usual."""
+
+    def no_links(source: str, target: str) -> None:
+        raise OSError(errno.EPERM, "hard links are not supported here", target)
+
+    monkeypatch.setattr(os, "link", no_links)
+    with instance(Home(tmp_path / "home")) as ours:
+        run_id = run_once(ours)
+        shard = Path(kept_event_log(ours).path_for_shard(run_id))
+        assert ours.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
+        assert not [p for p in shard.parent.iterdir() if p.name.endswith(".tmp")]
+    assert described(shard) == described(dagsters_own_shard(tmp_path / "stock"))

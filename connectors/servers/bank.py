@@ -152,14 +152,14 @@ def add_bank_tools(server: MCPServer, src: DataSource, accounts_doc: str) -> MCP
     return server
 
 
-def build_server(data_dir: Path) -> MCPServer:
+def build_server(data_dir: Path, cache: Path | None = None) -> MCPServer:
     server = new_server(
         "closeboard-bank",
         title="closeboard bank (read-only)",
         instructions="Read-only bank feed: accounts, statement lines, daily closing balances. "
         "List tools page with cursor/limit and answer compact JSON text.",
     )
-    src = DataSource(data_dir, TABLES)
+    src = DataSource(data_dir, TABLES, cache)
     # the summary a refresh asks first, whole, computed as the server starts
     return warm_up(
         add_bank_tools(server, src, "The bank accounts of the company."), src.load_all, lambda: transaction_summary(src)
@@ -167,7 +167,7 @@ def build_server(data_dir: Path) -> MCPServer:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    serve(build_server, sys.argv[1:] if argv is None else argv, prog="python -m connectors.servers.bank")
+    serve(build_server, sys.argv[1:] if argv is None else argv, prog="python -m connectors.servers.bank", cache=True)
 
 
 if __name__ == "__main__":

@@ -40,14 +40,14 @@ TABLES = (BUDGETS,)
 TOOL_NAMES = ("list_budgets",)
 
 
-def build_server(data_dir: Path) -> MCPServer:
+def build_server(data_dir: Path, cache: Path | None = None) -> MCPServer:
     server = new_server(
         "closeboard-budget",
         title="closeboard budget (read-only)",
         instructions="Read-only budget: one amount per month and account or KPI. Pages with cursor/limit, "
         "answers compact JSON text.",
     )
-    src = DataSource(data_dir, TABLES)
+    src = DataSource(data_dir, TABLES, cache)
 
     @server.tool(
         title="Budget",
@@ -62,7 +62,7 @@ def build_server(data_dir: Path) -> MCPServer:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    serve(build_server, sys.argv[1:] if argv is None else argv, prog="python -m connectors.servers.budget")
+    serve(build_server, sys.argv[1:] if argv is None else argv, prog="python -m connectors.servers.budget", cache=True)
 
 
 if __name__ == "__main__":

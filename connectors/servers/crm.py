@@ -50,13 +50,13 @@ UpdatedSince = Annotated[
 ]
 
 
-def build_server(data_dir: Path) -> MCPServer:
+def build_server(data_dir: Path, cache: Path | None = None) -> MCPServer:
     server = new_server(
         "closeboard-crm",
         title="closeboard CRM (read-only)",
         instructions="Read-only CRM: sales opportunities. Pages with cursor/limit, answers compact JSON text.",
     )
-    src = DataSource(data_dir, TABLES)
+    src = DataSource(data_dir, TABLES, cache)
     return warm_up(add_crm_tools(server, src, "Sales opportunities, open and closed."), src.load_all)
 
 
@@ -83,7 +83,7 @@ def add_crm_tools(server: MCPServer, src: DataSource, summary: str) -> MCPServer
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    serve(build_server, sys.argv[1:] if argv is None else argv, prog="python -m connectors.servers.crm")
+    serve(build_server, sys.argv[1:] if argv is None else argv, prog="python -m connectors.servers.crm", cache=True)
 
 
 if __name__ == "__main__":

@@ -275,14 +275,14 @@ def add_erp_tools(
         return src.month_summary(_dated(kind, date_from, date_to), DOCUMENT_KINDS[kind])
 
 
-def build_server(data_dir: Path) -> MCPServer:
+def build_server(data_dir: Path, cache: Path | None = None) -> MCPServer:
     server = new_server(
         "closeboard-erp",
         title="closeboard ERP (read-only)",
         instructions="Read-only ERP: chart of accounts, journal lines, invoices, bills, payments. "
         "List tools page with cursor/limit and answer compact JSON text.",
     )
-    src = DataSource(data_dir, TABLES)
+    src = DataSource(data_dir, TABLES, cache)
     add_erp_tools(server, src, DESCRIPTIONS)
     return warm_up(server, src.load_all, *first_answers(src))
 
@@ -302,7 +302,7 @@ def first_answers(src: DataSource) -> list[Callable[[], object]]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    serve(build_server, sys.argv[1:] if argv is None else argv, prog="python -m connectors.servers.erp")
+    serve(build_server, sys.argv[1:] if argv is None else argv, prog="python -m connectors.servers.erp", cache=True)
 
 
 if __name__ == "__main__":

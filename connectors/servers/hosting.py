@@ -156,8 +156,11 @@ def without_pandas() -> None:
         sys.meta_path.insert(0, _WithoutPandas())
 
 
-def serve(build: Callable[[Path], MCPServer], argv: Sequence[str] | None = None, *, prog: str) -> None:
-    """Command line of a bundled server: stdio by default, streamable HTTP with ``--http PORT``."""
+def serve(
+    build: Callable[..., MCPServer], argv: Sequence[str] | None = None, *, prog: str, cache: bool = False
+) -> None:
+    """Command line of a bundled server: stdio by default, streamable HTTP with ``--http PORT``; with
+    `cache`, ``--cache DIR`` too, given to ``build(data_dir, cache=DIR)`` (connectors/servers/parsed.py)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Serve closeboard data files as a read-only MCP server (stdio unless --http).",
@@ -171,6 +174,15 @@ def serve(build: Callable[[Path], MCPServer], argv: Sequence[str] | None = None,
         help="data root holding company.json and the CSV files "
         "(default: $CLOSEBOARD_DATA, else $CLOSEBOARD_HOME/demo, else ./var/demo)",
     )
+    if cache:
+        parser.add_argument(
+            "--cache",
+            type=Path,
+            default=None,
+            metavar="DIR",
+            help="keep the parsed files here from one start to the next: an unchanged file is not parsed "
+            "again, a file that only grew has only its new lines parsed (default: parse every start)",
+        )
     add_http_args(parser)
     parser.add_argument(
         "--oauth",
@@ -185,7 +197,7 @@ def serve(build: Callable[[Path], MCPServer], argv: Sequence[str] | None = None,
     token = token_from_env(parser, args)
     without_pandas()
     end_without_final_collection()  # a client waits for a stdio server to exit when it closes the session
-    server = build(data_dir)
+    server = build(data_dir, cache=args.cache) if cache else build(data_dir)
     start_warm_up(server)
     if args.http is None:
         server.run("stdio")

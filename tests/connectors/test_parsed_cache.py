@@ -1,0 +1,193 @@
+"""A bundled server's parsed files kept between its processes (connectors/servers/parsed.py): what a
+server serves is the same with or without the cache, and the cache saves the parsing only when the file
+is the one it holds, or that file with lines appended. Each `DataSource` here stands for a server
+process started afresh on the same data and cache folders; the files are the demo's."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from connectors.client import SourceSession
+from connectors.config import ClientSettings, ConnectorConfig, ServerConfig
+from connectors.servers import erp
+from connectors.servers.store import DataSource
+from tests.conftest import copy_demo
+
+TABLE = erp.JOURNAL_LINES.name
+DAY_AGO = time.time() - 86_400  # a modification this old is not "recent" (store.RACY_NS)
+
+
+@pytest.fixture
+def data(demo_data: Path, tmp_path: Path) -> Path:
+    root = copy_demo(demo_data, tmp_path)
+    os.utime(root / erp.JOURNAL_LINES.path, (DAY_AGO, DAY_AGO))
+    return root
+
+
+def journal(data: Path) -> Path:
+    return data / erp.JOURNAL_LINES.path
+
+
+class Parses:
+    """Counts what a server parses: whole files, and lines without a header (the appended ones)."""
+
+    def __init__(self, source: DataSource, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.whole: list[int] = []
+        self.rows: list[int] = []
+        whole, rows = source._parse_csv, source._csv_rows
+
+        def parse_csv(spec, data: bytes):  # noqa: ANN001, ANN202
+            self.whole.append(len(data))
+            return whole(spec, data)
+
+        def csv_rows(spec, data: bytes, names, *, skip_rows: int = 0):  # noqa: ANN001, ANN202
+            if not skip_rows:
+                self.rows.append(len(data))
+            return rows(spec, data, names, skip_rows=skip_rows)
+
+        monkeypatch.setattr(source, "_parse_csv", parse_csv)
+        monkeypatch.setattr(source, "_csv_rows", csv_rows)
+
+
+def started(data: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[DataSource, Parses]:
+    """A server's data source as a new process has it, with what it parses counted."""
+    source = DataSource(data, erp.TABLES, cache)
+    return source, Parses(source, monkeypatch)
+
+
+def assert_served_as_without_cache(source: DataSource, data: Path) -> None:
+    loaded, parsed = source.load(TABLE), DataSource(data, erp.TABLES).load(TABLE)
+    assert loaded.full.equals(parsed.full) and loaded.out.equals(parsed.out)
+    assert loaded.dates.equals(parsed.dates) and loaded.dated_rows == parsed.dated_rows
+    assert loaded.version == parsed.version  # cursors cut by either process page the same snapshot
+
+
+def append(path: Path, lines: str) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(lines)
+    os.utime(path, (DAY_AGO + 60, DAY_AGO + 60))
+
+
+def test_an_unchanged_file_is_read_from_the_cache_without_parsing(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, parses = started(data, tmp_path / "cache", monkeypatch)
+    assert_served_as_without_cache(first, data)
+    assert parses.whole == [journal(data).stat().st_size]  # the first start parses and keeps it
+    again, parses = started(data, tmp_path / "cache", monkeypatch)
+    assert_served_as_without_cache(again, data)
+    assert parses.whole == [] and parses.rows == []
+
+
+def test_appended_lines_are_the_only_ones_parsed(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started(data, tmp_path / "cache", monkeypatch)[0].load(TABLE)
+    lines = (
+        "JE-CACHE-1,1,2026-11-20,6600,12.34,0.00,USD,,appended accrual,,,\n"
+        "JE-CACHE-1,2,2026-11-20,2200,0.00,12.34,USD,,appended accrual,,,\n"
+        "JE-CACHE-2,1,2025-01-15,6600,5.00,0.00,USD,,backdated,,,\n"  # out of date order: sorted in
+        "JE-CACHE-2,2,2025-01-15,2200,0.00,5.00,USD,,backdated,,,\n"
+    )
+    append(journal(data), lines)
+    grown, parses = started(data, tmp_path / "cache", monkeypatch)
+    assert_served_as_without_cache(grown, data)
+    assert parses.whole == [] and parses.rows == [len(lines.encode())]
+    assert grown.load(TABLE).full.num_rows == DataSource(data, erp.TABLES).load(TABLE).full.num_rows
+    assert "JE-CACHE-2" in grown.load(TABLE).full["entry_id"].to_pylist()
+    again, parses = started(data, tmp_path / "cache", monkeypatch)  # the grown file is what is cached now
+    assert_served_as_without_cache(again, data)
+    assert parses.whole == [] and parses.rows == []
+
+
+@pytest.mark.parametrize("change", ["edit", "truncate", "no final newline"])
+def test_any_other_change_parses_the_whole_file(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    path = journal(data)
+    if change == "no final newline":  # the cached file's last line could be continued: not an append
+        path.write_bytes(path.read_bytes().rstrip(b"\n"))
+        os.utime(path, (DAY_AGO, DAY_AGO))
+    started(data, tmp_path / "cache", monkeypatch)[0].load(TABLE)
+    text = path.read_bytes()
+    if change == "edit":  # one amount in the middle, same size
+        at = text.index(b",0.00,", len(text) // 2)
+        text = text[:at] + b",0.01," + text[at + 6 :]
+    elif change == "truncate":
+        text = text[: text.rindex(b"\n", 0, len(text) - 1) + 1]
+    else:
+        text += b"9,appended,,\n"  # continues the last line
+    path.write_bytes(text)
+    os.utime(path, (DAY_AGO + 60, DAY_AGO + 60))
+    changed, parses = started(data, tmp_path / "cache", monkeypatch)
+    if change == "no final newline":
+        with pytest.raises(Exception, match="journal_lines.csv"):  # 13 columns: the file is unreadable
+            DataSource(data, erp.TABLES).load(TABLE)
+        with pytest.raises(Exception, match="journal_lines.csv"):
+            changed.load(TABLE)
+        return
+    assert_served_as_without_cache(changed, data)
+    assert parses.whole == [len(text)] and parses.rows == []
+
+
+def test_a_cache_that_cannot_be_read_is_passed_over_and_written_again(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    started(data, cache, monkeypatch)[0].load(TABLE)
+    (kept,) = [p for p in cache.iterdir() if "journal_lines" in p.name]
+    kept.write_bytes(kept.read_bytes()[:1000])  # cut short
+    broken, parses = started(data, cache, monkeypatch)
+    assert_served_as_without_cache(broken, data)
+    assert len(parses.whole) == 1
+    again, parses = started(data, cache, monkeypatch)
+    assert_served_as_without_cache(again, data)
+    assert parses.whole == []
+
+
+def test_a_file_modified_seconds_ago_is_neither_read_from_nor_written_to_the_cache(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    os.utime(journal(data))  # now: its (size, mtime) may not tell the next change apart
+    source, parses = started(data, tmp_path / "cache", monkeypatch)
+    assert_served_as_without_cache(source, data)
+    assert len(parses.whole) == 1
+    assert not [p for p in (tmp_path / "cache").glob("*") if "journal_lines" in p.name]
+
+
+def test_another_data_folder_s_cache_is_never_read(
+    data: Path, demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = copy_demo(demo_data, tmp_path / "other")
+    append(journal(other), "JE-OTHER,1,2026-11-20,6600,1.00,0.00,USD,,other books,,,\n")
+    started(data, tmp_path / "cache", monkeypatch)[0].load(TABLE)
+    source, parses = started(other, tmp_path / "cache", monkeypatch)
+    assert_served_as_without_cache(source, other)
+    assert parses.whole == [journal(other).stat().st_size]
+
+
+def test_a_server_process_started_with_cache_keeps_its_parsed_files_for_the_next(data: Path, tmp_path: Path) -> None:
+    """`python -m connectors.servers.erp --data DIR --cache DIR` over stdio, started twice: the first
+    writes the cache, the second answers the same from it and leaves it as it is."""
+    cache = tmp_path / "cache"
+    server = ServerConfig(
+        command=sys.executable, args=("-m", "connectors.servers.erp", "--data", str(data), "--cache", str(cache))
+    )
+    config = ConnectorConfig(
+        "erp", "builtin.erp", server, ("get_ledger_summary",), ClientSettings(call_timeout_s=60, retries=0)
+    )
+
+    async def summary() -> list[dict]:
+        async with SourceSession(config) as session:
+            payload, _ = await session.call("get_ledger_summary", {})
+            return payload["items"]
+
+    first = anyio.run(summary)
+    (kept,) = [p for p in cache.iterdir() if "journal_lines" in p.name]
+    written = kept.stat().st_mtime_ns
+    assert anyio.run(summary) == first and first
+    assert kept.stat().st_mtime_ns == written  # read, not written again

@@ -14,7 +14,8 @@ file there, with the file's (inode, size, mtime) and a SHA-256 of its bytes. At 
 - anything else (an edit, a truncation, another file): the file is parsed whole.
 
 The cache is then written again, to a temporary file renamed over the previous one (a server still
-mapping the previous one keeps reading it). A file modified in the last seconds is neither read from
+mapping the previous one keeps reading it; a cache file changed in place under a server mapping it
+would stop that server, so the folder is the servers' alone: delete it, never edit it). A file modified in the last seconds is neither read from
 the cache nor written to it. A cache that cannot be read or written is passed over: the file is parsed
 as without one. The cached table is what parsing gives, so what the server serves never depends on
 whether the cache was used (tests/connectors/test_parsed_cache.py holds them equal).
@@ -86,7 +87,7 @@ class ParsedFiles:
             with pa.memory_map(str(self._path(relative))) as mapped:
                 reader = ipc.open_file(mapped)
                 meta = json.loads(reader.schema.metadata[META])
-                if meta.get("format") != FORMAT or meta.get("source") != str(source):
+                if not _describes(meta, source):
                     return None
                 table = reader.read_all()
         except (OSError, KeyError, TypeError, ValueError, pa.ArrowException):
@@ -109,3 +110,16 @@ class ParsedFiles:
             os.replace(temp, path)
         except (OSError, pa.ArrowException):
             temp.unlink(missing_ok=True)  # a cache that cannot be written: the next start parses again
+
+
+def _describes(meta: Any, source: Path) -> bool:
+    """Whether a cache file's description is this format's, of `source`."""
+    return (
+        isinstance(meta, dict)
+        and meta.get("format") == FORMAT
+        and meta.get("source") == str(source)
+        and isinstance(meta.get("key"), list)
+        and len(meta["key"]) == 3
+        and isinstance(meta.get("size"), int)
+        and isinstance(meta.get("sha256"), str)
+    )

@@ -5,17 +5,21 @@ process started afresh on the same data and cache folders; the files are the dem
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
 import anyio
+import pyarrow as pa
+import pyarrow.ipc as ipc
 import pytest
 
 from connectors.client import SourceSession
 from connectors.config import ClientSettings, ConnectorConfig, ServerConfig
 from connectors.servers import erp
+from connectors.servers.parsed import META
 from connectors.servers.store import DataSource
 from tests.conftest import copy_demo
 
@@ -134,13 +138,27 @@ def test_any_other_change_parses_the_whole_file(
     assert parses.whole == [len(text)] and parses.rows == []
 
 
+@pytest.mark.parametrize("damage", ["cut short", "described without its size"])
 def test_a_cache_that_cannot_be_read_is_passed_over_and_written_again(
-    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
     cache = tmp_path / "cache"
     started(data, cache, monkeypatch)[0].load(TABLE)
     (kept,) = [p for p in cache.iterdir() if "journal_lines" in p.name]
-    kept.write_bytes(kept.read_bytes()[:1000])  # cut short
+    if damage == "cut short":
+        kept.write_bytes(kept.read_bytes()[:1000])
+    else:
+        with pa.memory_map(str(kept)) as mapped:
+            table = ipc.open_file(mapped).read_all()
+        meta = json.loads(table.schema.metadata[META])
+        del meta["size"]
+        damaged = kept.with_name("damaged")  # then renamed over it, as the server writes (never in place)
+        with (
+            pa.OSFile(str(damaged), "wb") as sink,
+            ipc.new_file(sink, table.schema.with_metadata({META: json.dumps(meta).encode()})) as writer,
+        ):
+            writer.write_table(table)
+        damaged.replace(kept)
     broken, parses = started(data, cache, monkeypatch)
     assert_served_as_without_cache(broken, data)
     assert len(parses.whole) == 1

@@ -17,7 +17,6 @@ from pipelines.expectations import Verdict, import_meanwhile, validate_checks
 from pipelines.assets import MART_KEYS
 from pipelines.resources import CloseboardResource
 from warehouse.checks import BY_ID
-from warehouse.db import frame
 from warehouse.recon import (
     CHECK_IDS,
     CHECK_TITLES,
@@ -25,6 +24,7 @@ from warehouse.recon import (
     ReconParams,
     build_recon,
     replace_verdicts,
+    stored_results,
     stored_verdicts,
 )
 
@@ -109,13 +109,8 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
         finally:
             if importing is not None:
                 importing.join()
-        results = frame(con, "select * from recon_results order by check_id, period")
-        counts = dict(
-            con.execute(
-                "select check_id || '/' || status, count(*) from recon_results group by all order by 1"
-            ).fetchall()
-        )
-        items = dict(con.execute("select check_id, count(*) from recon_items group by 1 order by 1").fetchall())
+        stored = stored_results(con)
+        results, counts, items = stored.results, stored.status_counts, stored.items
         progress.emit(
             "reconciliation: "
             + ", ".join(f"{c.split('_')[0]} {summary.worst.get(c, 'n/a').replace('_', ' ')}" for c in CHECK_IDS)

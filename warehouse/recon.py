@@ -43,11 +43,12 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from connectors.periods import shift
 from warehouse.checks import CHECK_IDS, CHECKS
-from warehouse.db import records, scalar, transaction
+from warehouse.db import frame, records, scalar, transaction
 from warehouse.models import load_functions
 
 RECON_DIR = Path(__file__).parent / "sql" / "recon"
@@ -69,6 +70,7 @@ MAX_MATCH_ROUNDS = 100_000
 COMPONENTS_FROM = 3  # month-ends matched in a run from which R2 finds the pair graph's components
 INPUTS_SQL = RECON_DIR / "incremental" / "inputs.sql"
 VERDICTS_DIR = RECON_DIR / "verdicts"  # the stored great-expectations verdicts (schema/recon.sql)
+READ_DIR = RECON_DIR / "read"  # what the asset reads back after a run
 VERDICT_SCHEMA = pa.schema(
     [
         ("check_id", pa.string()),
@@ -449,6 +451,28 @@ def _replace_rows(
     con.execute(
         "insert into recon_inputs select 'open_month', strftime(max(cutoff), '%Y-%m-%d'), 0, 0 "
         "from calendar() where is_open"
+    )
+
+
+@dataclass(frozen=True)
+class StoredResults:
+    """The reconciliation as a run left it, for its asset and checks."""
+
+    results: pd.DataFrame  # recon_results by check and period (exact decimals)
+    status_counts: dict[str, int]  # 'check_id/status' -> periods
+    items: dict[str, int]  # check_id -> items
+
+
+def stored_results(con: duckdb.DuckDBPyConnection) -> StoredResults:
+    """What the asset reports after `build_recon`: its results, and its statuses and items counted."""
+
+    def read(name: str) -> str:
+        return (READ_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+    return StoredResults(
+        frame(con, read("results")),
+        dict(con.execute(read("status_counts")).fetchall()),
+        dict(con.execute(read("item_counts")).fetchall()),
     )
 
 

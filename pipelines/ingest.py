@@ -28,7 +28,7 @@ from connectors.pull import SourcePull, TablePull, pull_source
 from connectors.records import KEYS, source_tables
 from pipelines import progress
 from warehouse import loads
-from warehouse.db import frame, scalar
+from warehouse.db import frame, row_count
 from warehouse.home import Home
 from warehouse.loads import NOT_CONFIGURED
 from warehouse.publish import Published, StagedTable, publish
@@ -94,7 +94,7 @@ def summary_scope(source: str, table: str | None = None) -> str:
 def read_baseline(con: duckdb.DuckDBPyConnection, scope: str, table: str, open_month: str | None) -> Baseline | None:
     """The summary stored under `scope` at the last load, every month settled but `open_month`
     (sign-off does not decide what is pulled). None when `table` is empty, so a first load is whole."""
-    if not scalar(con, f'select count(*) from "{table}"'):
+    if not row_count(con, table):
         return None
     summary = summary_rows(
         {"period": p, "account_id": a, "lines": n, "debit": d, "credit": c}

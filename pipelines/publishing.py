@@ -18,7 +18,7 @@ from reports.history import archive_views, write_history
 from reports.render import PageContext, page_layout, render_page
 from reports.views import PAGE_LAYOUT_COPY, PAGE_VIEW, publish_views, shipped_page_view, views_folder
 from warehouse import loads
-from warehouse.db import publish_read_copy, scalar, transaction, write_json_atomic
+from warehouse.db import publish_read_copy, row_count, transaction, write_json_atomic
 from warehouse.models import build_marts
 from warehouse.snapshots import version_summary
 
@@ -44,7 +44,7 @@ def build_models(closeboard: CloseboardResource) -> dict[str, int]:
             con, company.first_period, company.report_date(), company.fiscal_year_start_month, company.currency
         )
         built = build_marts(con)
-        return {name: scalar(con, f'select count(*) from "{name}"') for name in built}
+        return {name: row_count(con, name) for name in built}
 
 
 def auth_kind(connector) -> str:

@@ -135,6 +135,11 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | N
     return rows[0][0] if rows else None
 
 
+def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """How many rows `table` (a name, quoted here) holds."""
+    return int(scalar(con, 'select count(*) from "' + table.replace('"', '""') + '"'))
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """BEGIN ... COMMIT, rolled back on any error so readers never see half a publish."""

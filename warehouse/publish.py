@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.db import scalar, transaction
+from warehouse.db import row_count, scalar, transaction
 
 
 @dataclass(frozen=True)
@@ -179,8 +179,8 @@ def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: 
             select distinct {names} from _typed as t semi join _dups as d using ({key})
             where _reason is null"""
         )
-    received = scalar(con, f"select count(*) from {raw}")
-    loaded = scalar(con, f"select count(*) from {target}")
+    received = row_count(con, f"raw_{staged.table}")
+    loaded = row_count(con, staged.table)
     con.execute("drop table _typed; drop table _dups")
     con.execute(
         "insert or replace into source_loads (run_id, source, tool, table_name, rows_received, rows_loaded, "

@@ -198,10 +198,16 @@ def serve(
     without_pandas()
     end_without_final_collection()  # a client waits for a stdio server to exit when it closes the session
     server = build(data_dir, cache=args.cache) if cache else build(data_dir)
-    start_warm_up(server)
+    warming = start_warm_up(server)
     if args.http is None:
         server.run("stdio")
-        return
-    import anyio
+    else:
+        import anyio
 
-    anyio.run(serve_http, server, args.host, args.http, token, args.oauth)
+        anyio.run(serve_http, server, args.host, args.http, token, args.oauth)
+    if warming is not None:
+        # served and done while the files may still be being read (a run that failed first, a server
+        # started ahead for nothing): a thread in pyarrow's native code while the interpreter shuts down
+        # can crash the process on its way out (SIGSEGV), so the reading ends first (a client that will
+        # not wait stops the process, as it would any server slow to exit)
+        warming.join()

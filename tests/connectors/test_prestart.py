@@ -3,7 +3,8 @@ adopts the process started for exactly its parameters (no second process), a ser
 is stopped when the pool closes; a run launched with nothing started (as from Dagster) starts every
 source's server at its first source step and no session starts one of its own; a bundled server
 process reads its files as it starts (its first call reads none); it never imports pandas, and it
-exits without Python's final garbage collection (the session's close waits for that exit).
+exits without Python's final garbage collection (the session's close waits for that exit), after its
+warm-up has read its files.
 
 Real processes: the bundled servers over stdio, read through closeboard's MCP client; which processes
 run is read from /proc (this process's children).
@@ -245,6 +246,13 @@ def test_a_bundled_server_process_never_imports_pandas(home: Path) -> None:
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 
 
+def python(code: str) -> subprocess.CompletedProcess[str]:
+    """`code` run by a Python process of its own, with no input: its exit status and output."""
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
+    )
+
+
 def test_a_bundled_server_process_exits_without_collecting_its_garbage(home: Path) -> None:
     """Each source step closes its session and waits for its stdio server to exit: Python's final
     collection made that 0.15-0.2 s a server. Served over stdio until its input ends, the server's
@@ -255,7 +263,28 @@ def test_a_bundled_server_process_exits_without_collecting_its_garbage(home: Pat
         "from connectors.servers.budget import main\n"
         f"main(['--data', {str(home / 'demo')!r}])\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
-    )
+    proc = python(code)
     assert proc.returncode == 0 and proc.stdout.strip() == "collecting at exit: False", (proc.stdout, proc.stderr)
+
+
+def test_a_bundled_server_ends_its_warm_up_before_it_exits(home: Path) -> None:
+    """A session that ends while the server is still reading its files (a run that failed first, a server
+    started ahead for nothing): the reading thread finishes before the interpreter shuts down (a thread in
+    pyarrow's native code then can crash the process on its way out), and the exit handlers run after it."""
+    code = (
+        "import atexit, gc, time\n"
+        "atexit.register(lambda: print('collecting at exit:', gc.isenabled()))\n"
+        "from connectors.servers import budget, hosting\n"
+        "def build(data_dir, cache=None):\n"
+        "    server = budget.build_server(data_dir, cache)\n"
+        "    load, answers = hosting._WARM_UP[server]\n"
+        "    def slow():\n"
+        "        time.sleep(1)\n"
+        "        load()\n"
+        "        print('files read', flush=True)\n"
+        "    return hosting.warm_up(server, slow, *answers)\n"
+        f"hosting.serve(build, ['--data', {str(home / 'demo')!r}], prog='budget', cache=True)\n"
+    )
+    proc = python(code)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert proc.stdout.split("\n")[:2] == ["files read", "collecting at exit: False"], proc.stdout

@@ -16,14 +16,13 @@ give the storage classes below the instance's own directory, as Dagster's defaul
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,8 @@ from dagster._core.storage.sqlite_storage import (
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
+
+from connectors.plain import write_atomic
 
 ENGINES_KEPT = 8  # event log shards whose engine (and connection) a process keeps: the index, recent runs
 # an empty run shard as this Dagster version initialises one, beside the shards (not a `*.db`: Dagster
@@ -111,17 +112,19 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
     def _build_template(self, template: Path) -> None:
         """An empty shard initialised by Dagster itself (tables, indexes, WAL mode, Alembic stamp),
         checkpointed into its one file, then put in place atomically."""
-        temp = template.with_name(f"{template.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        engine = create_engine(f"sqlite:///{temp}")
-        try:
-            self._initdb(engine)
-        finally:
-            engine.dispose()
-        with contextlib.closing(sqlite3.connect(temp)) as con:
-            con.execute("pragma wal_checkpoint(TRUNCATE)")
-        for leftover in (f"{temp}-wal", f"{temp}-shm"):
-            Path(leftover).unlink(missing_ok=True)
-        os.replace(temp, template)
+
+        def build(temp: Path) -> None:
+            engine = create_engine(f"sqlite:///{temp}")
+            try:
+                self._initdb(engine)
+            finally:
+                engine.dispose()
+            with closing(sqlite3.connect(temp)) as con:
+                con.execute("pragma wal_checkpoint(TRUNCATE)")
+            for leftover in (f"{temp}-wal", f"{temp}-shm"):
+                Path(leftover).unlink(missing_ok=True)
+
+        write_atomic(template, build)
 
     def _close_engines(self) -> None:
         with self._db_lock:

@@ -48,7 +48,7 @@ import pyarrow as pa
 
 from connectors.periods import shift
 from warehouse.checks import CHECK_IDS, CHECKS
-from warehouse.db import frame, records, scalar, transaction
+from warehouse.db import frame, records, scalar, sql_text, transaction
 from warehouse.models import load_functions
 
 RECON_DIR = Path(__file__).parent / "sql" / "recon"
@@ -70,7 +70,6 @@ MAX_MATCH_ROUNDS = 100_000
 COMPONENTS_FROM = 3  # month-ends matched in a run from which R2 finds the pair graph's components
 INPUTS_SQL = RECON_DIR / "incremental" / "inputs.sql"
 VERDICTS_DIR = RECON_DIR / "verdicts"  # the stored great-expectations verdicts (schema/recon.sql)
-READ_DIR = RECON_DIR / "read"  # what the asset reads back after a run
 VERDICT_SCHEMA = pa.schema(
     [
         ("check_id", pa.string()),
@@ -459,20 +458,14 @@ class StoredResults:
     """The reconciliation as a run left it, for its asset and checks."""
 
     results: pd.DataFrame  # recon_results by check and period (exact decimals)
-    status_counts: dict[str, int]  # 'check_id/status' -> periods
     items: dict[str, int]  # check_id -> items
 
 
 def stored_results(con: duckdb.DuckDBPyConnection) -> StoredResults:
-    """What the asset reports after `build_recon`: its results, and its statuses and items counted."""
-
-    def read(name: str) -> str:
-        return (READ_DIR / f"{name}.sql").read_text(encoding="utf-8")
-
+    """What the asset reports after `build_recon`: its results, and its items counted per check."""
     return StoredResults(
-        frame(con, read("results")),
-        dict(con.execute(read("status_counts")).fetchall()),
-        dict(con.execute(read("item_counts")).fetchall()),
+        frame(con, sql_text("recon", "read", "results.sql")),
+        dict(con.execute(sql_text("recon", "read", "item_counts.sql")).fetchall()),
     )
 
 

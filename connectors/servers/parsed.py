@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
+
+from connectors.plain import write_atomic
 
 FORMAT = "closeboard-parsed-1"  # what a cache file holds: a new format is never read as the old one
 META = b"closeboard"  # the schema metadata key of the file's description
@@ -61,20 +61,20 @@ class ParsedFiles:
         if cached is not None and tuple(cached[0]["key"]) == key:
             return cached[1]
         data = read()
-        table = None
-        digest = hashlib.sha256()
+        whole = memoryview(data)
+        digest, table, hashed = hashlib.sha256(), None, 0
         if cached is not None:
             meta, old = cached
             size = meta["size"]
             if 0 < size <= len(data) and data[size - 1 : size] == b"\n":
-                digest.update(memoryview(data)[:size])
+                digest.update(whole[:size])
+                hashed = size
                 if digest.hexdigest() == meta["sha256"]:  # lines appended to the cached file
-                    digest.update(memoryview(data)[size:])
                     tail = data[size:]
                     table = pa.concat_tables([old, parse_rows(tail, old.column_names)]) if tail.strip() else old
+        digest.update(whole[hashed:])  # the whole file hashed once, whichever way it went
         if table is None:
             table = parse(data)
-            digest = hashlib.sha256(data)
         if table.num_columns:
             self._write(relative, source, key, len(data), digest.hexdigest(), table)
         return table
@@ -97,19 +97,17 @@ class ParsedFiles:
     def _write(
         self, relative: str, source: Path, key: tuple[int, int, int], size: int, sha256: str, table: pa.Table
     ) -> None:
-        path = self._path(relative)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         meta = {"format": FORMAT, "source": str(source), "key": list(key), "size": size, "sha256": sha256}
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with (
-                pa.OSFile(str(temp), "wb") as sink,
-                ipc.new_file(sink, table.schema.with_metadata({META: json.dumps(meta).encode()})) as writer,
-            ):
+        schema = table.schema.with_metadata({META: json.dumps(meta).encode()})
+
+        def write(temp: Path) -> None:
+            with pa.OSFile(str(temp), "wb") as sink, ipc.new_file(sink, schema) as writer:
                 writer.write_table(table)
-            os.replace(temp, path)
+
+        try:
+            write_atomic(self._path(relative), write)
         except (OSError, pa.ArrowException):
-            temp.unlink(missing_ok=True)  # a cache that cannot be written: the next start parses again
+            pass  # a cache that cannot be written: the next start parses again
 
 
 def _describes(meta: Any, source: Path) -> bool:

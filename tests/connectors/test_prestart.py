@@ -229,6 +229,13 @@ def test_a_call_asking_what_the_warm_up_is_computing_waits_for_that_answer(
     assert summed and set(summed) == {"warm-up"}  # every summary computed once, by the warm-up
 
 
+def python(code: str) -> subprocess.CompletedProcess[str]:
+    """`code` run by a Python process of its own, with no input: its exit status and output."""
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
+    )
+
+
 def test_a_bundled_server_process_never_imports_pandas(home: Path) -> None:
     code = (
         "import sys\n"
@@ -242,15 +249,8 @@ def test_a_bundled_server_process_never_imports_pandas(home: Path) -> None:
         "assert 'pandas' not in sys.modules\n"
         "print('ok')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = python(code)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
-
-
-def python(code: str) -> subprocess.CompletedProcess[str]:
-    """`code` run by a Python process of its own, with no input: its exit status and output."""
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
-    )
 
 
 def test_a_bundled_server_process_exits_without_collecting_its_garbage(home: Path) -> None:

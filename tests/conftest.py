@@ -411,15 +411,12 @@ def step_errors(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
 # order. pytest-xdist's `--dist loadfile` hands whole files to the workers in collection order (pyproject.toml
 # turns its own reordering, most tests first, off) and gives a worker its next file once two of its tests
 # are left: started first, the long files run side by side while the short ones fill the workers in between,
-# instead of one worker left alone with a long file at the end. A file of two tests takes the next file at
-# once: test_operations.py (short) follows test_deploy_entities.py so that the other deployment file of
-# entities goes to another worker.
+# instead of one worker left alone with a long file at the end.
 LONGEST_FIRST = (
-    "tests/test_deploy_postgres.py",
     "tests/test_deploy_entities.py",
+    "tests/test_deploy_postgres.py",
     "tests/test_dagster_ops.py",
     "tests/test_operations.py",
-    "tests/test_deploy_entities_one_writer.py",
     "tests/test_bench_smoke.py",
     "tests/test_crash_points.py",
     "tests/test_delivery.py",

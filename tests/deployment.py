@@ -2,7 +2,7 @@
 (Debian's `postgresql`, initdb in a temp dir, loopback only), the code location as its own gRPC server
 (`dagster api grpc`), the webserver and the daemon as separate processes loading deploy/workspace.grpc.yaml,
 runs launched through the webserver's GraphQL API. `Deployment` for one company's home, `GroupDeployment`
-and the `group_deployment` fixture for a group of entities (tests/test_deploy_entities*.py). A module takes
+and the `group_deployment` fixture for a group of entities (tests/test_deploy_entities.py). A module takes
 the fixtures it uses with `from tests.deployment import postgres`: one PostgreSQL and one set of processes
 per test module (pytest-xdist's `--dist loadfile` keeps a module on one worker)."""
 

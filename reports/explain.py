@@ -908,13 +908,32 @@ def income_line_accounts(con: duckdb.DuckDBPyConnection) -> dict[str, list[list[
     return out
 
 
+def _month_lines(
+    con: duckdb.DuckDBPyConnection,
+    periods: list[str],
+    *,
+    limit: int | None,
+    types: tuple[str, ...],
+    normal: bool,
+    opening: bool,
+) -> list[dict[str, Any]]:
+    """explain_account_moves.sql: per period and account of `types` its month's journal lines, the
+    `limit` largest (all with None) with their count and total, each in the income statement's
+    direction when `normal`, and with `opening` each account's opening balance as a row without entry."""
+    load_functions(con)  # account_days(): the opening balances' daily sums (idempotent, this connection only)
+    params = {"types": list(types), "normal": normal, "opening": opening}
+    return _run(
+        con,
+        _query("explain_account_moves.sql"),
+        {"periods": periods, "limit": limit if limit is not None else 2**62, **params},
+    )
+
+
 def statement_account_lines(con: duckdb.DuckDBPyConnection, periods: list[str], *, limit: int | None) -> dict[str, Any]:
     """Per period and income-statement account: its journal lines' count and total in the account's
     normal direction (revenue credit - debit, expenses debit - credit) and its `limit` largest lines
     (all with None) as PAGE_ROW_COLUMNS rows."""
-    rows = _run(
-        con, _query("explain_statement_lines.sql"), {"periods": periods, "limit": limit if limit is not None else 2**62}
-    )
+    rows = _month_lines(con, periods, limit=limit, types=("revenue", "expense"), normal=True, opening=False)
     out: dict[str, Any] = {}
     for r in rows:
         entry = out.setdefault(r["period"], {}).setdefault(
@@ -1027,12 +1046,7 @@ def account_moves(
 ) -> dict[str, Any]:
     """Per period and account of `types`: its opening balance and its month's journal lines
     (debit - credit) with their count and total, the `limit` largest (all with None) as rows."""
-    load_functions(con)  # account_days(): the opening balances' daily sums (idempotent, this connection only)
-    rows = _run(
-        con,
-        _query("explain_account_moves.sql"),
-        {"periods": periods, "types": list(types), "limit": limit if limit is not None else 2**62},
-    )
+    rows = _month_lines(con, periods, limit=limit, types=types, normal=False, opening=True)
     out: dict[str, Any] = {}
     for r in rows:
         entry = out.setdefault(r["period"], {}).setdefault(

@@ -1,10 +1,15 @@
--- The journal lines behind the balance sheet and the cash flow, for the periods $periods: per period
--- and account of a type in $types, the lines posted in the month, debit - credit, with the account's
--- count and total of them, largest first, at most $limit per account (zeros left out); and its
--- opening balance (debit - credit of every line dated before the month, the opening postings
--- before first_period included, added up from account_days(): warehouse.models.load_functions must
--- have run on the connection) as a row with line_no 0 and no entry. The largest lines are chosen as
--- explain_statement_lines.sql chooses them: only those at least as large as the $limit-th are ordered.
+-- The journal lines behind the statements, for the periods $periods: per period and account of a type
+-- in $types, the lines posted in the month with the account's count and total of them, largest first,
+-- at most $limit per account (zeros left out). Each line is debit - credit, or with $normal in the
+-- direction the income statement counts it (revenue credit - debit, expenses debit - credit). With
+-- $opening, each account's opening balance too (debit - credit of every line dated before the month,
+-- the opening postings before first_period included, added up from account_days():
+-- warehouse.models.load_functions must have run on the connection) as a row with line_no 0 and no
+-- entry. The income statement's lines (revenue and expense, $normal, no opening) and the balance
+-- sheet's and cash flow's (debit - credit, with the opening) are both read here.
+-- Set-based in two passes (issue 21): the counts, totals and the size of each account's $limit-th
+-- largest line come from one aggregate; only the lines at least that large (ties kept) are then
+-- ordered, instead of every line of the months. A $limit above 1000 (every line) orders them all.
 with
 
 moves as (
@@ -16,7 +21,8 @@ moves as (
         jl.line_no as line_no,
         jl.description as description,
         jl.document_id as document_id,
-        (jl.debit - jl.credit)::decimal(18, 2) as amount,
+        (case when $normal and a.type = 'revenue' then jl.credit - jl.debit else jl.debit - jl.credit end)::decimal(18, 2)
+            as amount,
     from erp_journal_lines as jl
     inner join erp_accounts as a
         on a.account_id = jl.account_id
@@ -68,7 +74,8 @@ cross join periods as p
 left join account_days() as jl
     on jl.account_id = a.account_id
     and jl.posted_date < p.period_start
-where p.period in (select unnest($periods::varchar[]))
+where $opening
+    and p.period in (select unnest($periods::varchar[]))
     and a.type in (select unnest($types::varchar[]))
 group by all
 order by period, account_id, line_no = 0 desc, abs(amount) desc, amount desc, entry_id, line_no

@@ -154,14 +154,25 @@ def current(con: duckdb.DuckDBPyConnection, name: str, **params: object) -> list
     return reference(con, explain._query(name), **params)
 
 
+def income_lines(con: duckdb.DuckDBPyConnection, **params: object) -> list[tuple]:
+    """The income statement's lines as reports/explain.py reads them from explain_account_moves.sql."""
+    income = {"types": ["revenue", "expense"], "normal": True, "opening": False}
+    return current(con, "explain_account_moves.sql", **income, **params)
+
+
+def balance_moves(con: duckdb.DuckDBPyConnection, **params: object) -> list[tuple]:
+    """The balance sheet's moves and openings as reports/explain.py reads them."""
+    return current(con, "explain_account_moves.sql", normal=False, opening=True, **params)
+
+
 @pytest.mark.parametrize("limit", [1, 10, EVERY])
 def test_the_lines_are_those_the_previous_queries_gave(con, limit: int) -> None:
     periods = months(con)
-    lines = current(con, "explain_statement_lines.sql", periods=periods, limit=limit)
+    lines = income_lines(con, periods=periods, limit=limit)
     assert lines == reference(con, STATEMENT_LINES, periods=periods, limit=limit)
     assert len({(r[0], r[1]) for r in lines}) > 10  # many accounts and months compared
     types = ["asset", "liability", "equity"]
-    moves = current(con, "explain_account_moves.sql", periods=periods, limit=limit, types=types)
+    moves = balance_moves(con, periods=periods, limit=limit, types=types)
     assert moves == reference(con, ACCOUNT_MOVES, periods=periods, limit=limit, types=types)
     assert any(r[3] is None for r in moves) and any(r[3] is not None for r in moves)  # openings and lines
     earnings = current(con, "explain_earnings.sql", periods=periods)
@@ -195,11 +206,9 @@ def test_lines_tied_across_the_cut_are_chosen_as_before(demo_home: Path, tmp_pat
             {"start": start, "big": big, "revenue": revenue, "cash": cash},
         )
         for limit in (10, EVERY):
-            lines = current(con, "explain_statement_lines.sql", periods=[period], limit=limit)
+            lines = income_lines(con, periods=[period], limit=limit)
             assert lines == reference(con, STATEMENT_LINES, periods=[period], limit=limit)
-            moves = current(con, "explain_account_moves.sql", periods=[period], limit=limit, types=["asset"])
+            moves = balance_moves(con, periods=[period], limit=limit, types=["asset"])
             assert moves == reference(con, ACCOUNT_MOVES, periods=[period], limit=limit, types=["asset"])
-        shown = [
-            r[3] for r in current(con, "explain_statement_lines.sql", periods=[period], limit=10) if r[1] == revenue
-        ]
+        shown = [r[3] for r in income_lines(con, periods=[period], limit=10) if r[1] == revenue]
         assert shown == sorted(f"JE-TIE-{100 - n:03d}" for n in range(30))[:10]

@@ -35,6 +35,7 @@ import click
 import duckdb
 
 from connectors.periods import shift as _shift
+from reports.formatting import KPI_UNITS
 from warehouse.db import connect, records, sql_text
 from warehouse.models import load_functions
 
@@ -1233,7 +1234,7 @@ def text_lines(result: dict[str, Any]) -> list[str]:
     """The explanation as the terminal shows it (server text made printable)."""
     from connectors.plain import printable
 
-    money = result["kpi"] not in ("gross_margin_pct", "runway_months", "dso", "dpo")
+    money = result["kpi"] not in KPI_UNITS
     mtd = " (month to date)" if result["open_month"] else ""
     unit = f" {result['currency']}" if money else ""
     out = [

@@ -41,6 +41,7 @@ from typing import Any
 import duckdb
 
 from connectors.plain import write_atomic
+from reports.formatting import KPI_UNITS
 from reports.history import KPI_LABELS
 from reports.render import query_text
 from warehouse.checks import BY_ID
@@ -400,7 +401,7 @@ def _statement_sheets(book: Any, con: duckdb.DuckDBPyConnection, pack: Pack) -> 
 
 
 def _kpi_format(kpi: str) -> str:
-    return "0.00" if kpi in ("gross_margin_pct", "runway_months", "dso", "dpo") else MONEY_FORMAT
+    return "0.00" if kpi in KPI_UNITS else MONEY_FORMAT
 
 
 def write_xlsx(home: Home, pack: Pack, target: Path) -> Path:

@@ -6,8 +6,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
-PERCENT_KPIS = {"gross_margin_pct"}
-PLAIN_KPIS = {"runway_months", "dso", "dpo"}
+# the KPIs that are not money in the company currency, with their unit (one list: the page, the PDF,
+# the workbook, `closeboard explain` and the MCP server's answers all read it)
+KPI_UNITS = {"gross_margin_pct": "percent", "runway_months": "months", "dso": "days", "dpo": "days"}
+PERCENT_KPIS = {kpi for kpi, unit in KPI_UNITS.items() if unit == "percent"}
+PLAIN_KPIS = {kpi for kpi, unit in KPI_UNITS.items() if unit != "percent"}
 
 
 def _decimal(value: Any) -> Decimal | None:

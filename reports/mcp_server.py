@@ -58,6 +58,7 @@ from connectors.servers.specs import READ_ONLY
 from connectors.servers.store import decode_cursor, encode_cursor
 from reports import explain as explain_module
 from reports import mcp_app
+from reports.formatting import KPI_UNITS
 from warehouse.checks import BY_ID, CHECK_IDS
 from warehouse.db import connect, records
 from warehouse.home import Home
@@ -71,7 +72,6 @@ ROLLUPS = ("account", "subtype")
 SNAPSHOT_STATEMENT = {"income_statement": ("pnl", "amount"), "balance_sheet": ("balance_sheet", "balance")}
 ITEMS_DEFAULT, ITEMS_MAX = 100, 500
 EXPLAIN_DEFAULT, EXPLAIN_MAX = 20, 200
-UNITS = {"gross_margin_pct": "percent", "runway_months": "months", "dso": "days", "dpo": "days"}
 NEVER_SERVED = frozenset({"arguments", "page_path", "page"})
 PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 AUDIT_WAIT_S = 5.0
@@ -148,7 +148,7 @@ def kpi_docs() -> dict[str, str]:
 
 def _kpi_text() -> str:
     return "\n".join(
-        f"- {name} ({UNITS.get(name, 'money, company currency')}): {doc}" for name, doc in kpi_docs().items()
+        f"- {name} ({KPI_UNITS.get(name, 'money, company currency')}): {doc}" for name, doc in kpi_docs().items()
     )
 
 
@@ -377,7 +377,7 @@ def get_kpis(
     info = check_period(_periods(con), period)
     answer = Answer(reader, con, info)
     snap = _current_snapshot(con, info, version)
-    common = {"currency": _currency(con), "units": UNITS}
+    common = {"currency": _currency(con), "units": KPI_UNITS}
     if version is not None:  # an asked version: its own row's figures
         return answer.snapshot(snap, **common, kpis=plain(snap.kpis))
     # the period's current answer: as it reports them (the reported_kpis view, as the page shows them)

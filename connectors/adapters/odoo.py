@@ -123,6 +123,19 @@ ACCOUNT_TYPES: dict[str, tuple[str, str | None]] = {
     "expense_depreciation": ("expense", None),
     "expense_direct_cost": ("expense", "cogs"),
 }
+# an invoice and a bill are both an account.move: the same fields, told apart by move_type
+_DOCUMENT_FIELDS = [
+    "id",
+    "name",
+    "move_type",
+    "partner_id",
+    "invoice_date",
+    "invoice_date_due",
+    "amount_total",
+    "amount_residual",
+    "currency_id",
+    "state",
+]
 MODELS = {
     "erp_accounts": ("account.account", [], ["id", "code", "name", "account_type", "currency_id"]),
     "erp_journal_lines": (
@@ -147,34 +160,12 @@ MODELS = {
     "erp_invoices": (
         "account.move",
         [["move_type", "in", ["out_invoice", "out_refund"]], ["state", "in", ["posted", "cancel"]]],
-        [
-            "id",
-            "name",
-            "move_type",
-            "partner_id",
-            "invoice_date",
-            "invoice_date_due",
-            "amount_total",
-            "amount_residual",
-            "currency_id",
-            "state",
-        ],
+        _DOCUMENT_FIELDS,
     ),
     "erp_bills": (
         "account.move",
         [["move_type", "in", ["in_invoice", "in_refund"]], ["state", "in", ["posted", "cancel"]]],
-        [
-            "id",
-            "name",
-            "move_type",
-            "partner_id",
-            "invoice_date",
-            "invoice_date_due",
-            "amount_total",
-            "amount_residual",
-            "currency_id",
-            "state",
-        ],
+        _DOCUMENT_FIELDS,
     ),
     "erp_payments": (
         "account.payment",

@@ -17,8 +17,8 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,6 +131,17 @@ class Page:
     as_of: str | None
     number: int
     nbytes: int
+
+
+# the transport failing under a request (a dead stdio server, a dropped HTTP connection, a stream closed)
+TRANSPORT_ERRORS = (
+    httpx2.TransportError,
+    OSError,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+    TimeoutError,
+)
 
 
 def _safe_cause(exc: BaseException) -> BaseException:
@@ -450,24 +461,8 @@ class SourceSession:
         started = time.perf_counter()
         record = CallRecord(self.name, "(tools/list)", "{}", None, None, None, 0, "error")
         try:
-            try:
+            with self._mcp_errors("(tools/list)", "listing the tools failed: "):
                 tools = list((await self._client.list_tools()).tools)
-            except MCPError as exc:
-                cause = f"listing the tools failed: {exc.error.message} (code {exc.code}){self._server_stderr()}"
-                if exc.code in (REQUEST_TIMEOUT, CONNECTION_CLOSED):
-                    raise _Transient(cause, reconnect=exc.code == CONNECTION_CLOSED) from exc
-                raise ConnectorError(self.name, "(tools/list)", cause) from _safe_cause(exc)
-            except (
-                httpx2.TransportError,
-                OSError,
-                anyio.BrokenResourceError,
-                anyio.ClosedResourceError,
-                anyio.EndOfStream,
-                TimeoutError,
-            ) as exc:
-                raise _Transient(
-                    f"listing the tools failed: {_describe(exc)}{self._server_stderr()}", reconnect=True
-                ) from exc
             record.items = len(tools)
             offered = {t.name: t for t in tools}
             approval = self._load_approval()
@@ -495,6 +490,22 @@ class SourceSession:
             self.log.add(record)
             raise
 
+    @contextmanager
+    def _mcp_errors(self, tool: str, doing: str = "") -> Iterator[None]:
+        """A request's failure as the client treats it (`doing` prefixes the cause): an MCP timeout or a
+        closed connection, or the transport failing, is transient (retried; a closed connection or a
+        failed transport reconnects first); any other MCP error is the server's answer, a ConnectorError
+        naming `tool`. The server's last stderr lines are added to the cause."""
+        try:
+            yield
+        except MCPError as exc:
+            cause = f"{doing}{exc.error.message} (code {exc.code}){self._server_stderr()}"
+            if exc.code in (REQUEST_TIMEOUT, CONNECTION_CLOSED):
+                raise _Transient(cause, reconnect=exc.code == CONNECTION_CLOSED) from exc
+            raise ConnectorError(self.name, tool, cause) from _safe_cause(exc)
+        except TRANSPORT_ERRORS as exc:
+            raise _Transient(f"{doing}{_describe(exc)}{self._server_stderr()}", reconnect=True) from exc
+
     async def list_tools(self) -> list[Any]:
         if self._client is None:
             await self.open()
@@ -519,22 +530,8 @@ class SourceSession:
             if self.pinning and self._approved is None:
                 await self._verify_tools()
             self.check_allowed(tool)  # against the approved set just verified: nothing unapproved is sent
-            try:
+            with self._mcp_errors(tool):
                 result = await self._client.call_tool(tool, arguments, read_timeout_seconds=settings.call_timeout_s)
-            except MCPError as exc:
-                cause = f"{exc.error.message} (code {exc.code}){self._server_stderr()}"
-                if exc.code in (REQUEST_TIMEOUT, CONNECTION_CLOSED):
-                    raise _Transient(cause, reconnect=exc.code == CONNECTION_CLOSED) from exc
-                raise ConnectorError(self.name, tool, cause) from _safe_cause(exc)
-            except (
-                httpx2.TransportError,
-                OSError,
-                anyio.BrokenResourceError,
-                anyio.ClosedResourceError,
-                anyio.EndOfStream,
-                TimeoutError,
-            ) as exc:
-                raise _Transient(f"{_describe(exc)}{self._server_stderr()}", reconnect=True) from exc
             error = reported_error(result)
             if error is not None:
                 raise ConnectorError(self.name, tool, f"the server reported an error: {error}")

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from connectors.plain import end_without_final_collection
+from connectors.plain import exit_without_teardown
 from warehouse.home import Home
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,6 @@ def example(*commands: str) -> str:
 @click.pass_context
 def main(ctx: click.Context, config: str | None, home: str | None, entity: str | None) -> None:
     """closeboard: the monthly close as a living dashboard."""
-    end_without_final_collection()
     ctx.obj = Env(config, home)
     if entity is not None:
         ctx.obj.select_entity(entity)
@@ -923,5 +922,16 @@ def connectors_log(env: Env, source: str | None, run: str | None, last: bool, li
     sys.exit(print_log(env.home.read_copy, source=source, run=run, last=last, limit=limit))
 
 
+def run() -> None:
+    """The `closeboard` process: `main`, then the exit without the interpreter's teardown
+    (`connectors.plain.exit_without_teardown`). An exception click does not turn into an exit status
+    ends the process as Python ends it, with its traceback."""
+    try:
+        main()
+    except SystemExit as stop:
+        exit_without_teardown(stop.code)
+    exit_without_teardown(0)
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -10,6 +10,8 @@
   the UI's launch button does (the instance's run queue orders it after any other warehouse writer);
   otherwise, or when that webserver does not answer, as a `closeboard refresh` subprocess (never
   importing `pipelines`; the warehouse lock makes it wait for, or fail beside, any other run).
+  `closeboard serve` keeps that process started ahead, its imports done (`python -m pipelines.warm`,
+  about 2 s of every refresh's start): a reload hands it the command and its run starts at once.
   Refused (403) without a token this server issued, or when the request's Origin is not this
   server's own origin.
 - GET /api/explain?figure=KPI&period=P (or ?statement=income_statement|balance_sheet|cash_flow&rollup=R&line=ID&period=P):
@@ -132,10 +134,17 @@ class RefreshJob:
         command: list[str] | None = None,
         dagster_url: str | None = None,
         dagster_tags: Mapping[str, str] | None = None,
+        *,
+        warm: bool = False,
     ) -> None:
         self.home = home
         self.config = config
         self.command = command
+        # `closeboard refresh` started ahead of the reload (pipelines/warm.py), when the command is closeboard's
+        # and reloads run it here (with a Dagster webserver they run there, this only if it is unreachable)
+        self.warm = warm and not command and not dagster_url
+        self._ready: subprocess.Popen[bytes] | None = None
+        self._ready_log = home.root / "serve" / "refresh.next.log"
         self.dagster = DagsterWebserver(dagster_url, dagster_tags) if dagster_url else None
         self._lock = threading.Lock()  # the state below; held briefly, never across a network call
         self._start_lock = threading.Lock()
@@ -154,13 +163,64 @@ class RefreshJob:
         self.error: str | None = None
         self.log_path = home.root / "serve" / "refresh.log"
 
+    def _arguments(self) -> list[str]:
+        """`closeboard ARGUMENTS`: the refresh of this home (and configuration)."""
+        args = ["--home", str(self.home.root)]
+        if self.config:
+            args += ["--config", str(self.config)]
+        return [*args, "refresh"]
+
     def _command(self) -> list[str]:
         if self.command:
             return list(self.command)
-        cmd = [sys.executable, "-m", "pipelines.cli", "--home", str(self.home.root)]
-        if self.config:
-            cmd += ["--config", str(self.config)]
-        return cmd + ["refresh"]
+        return [sys.executable, "-m", "pipelines.cli", *self._arguments()]
+
+    def _spawn(self, command: list[str], log_path: Path, stdin: int) -> subprocess.Popen[bytes]:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("wb") as log:
+            env = {**os.environ, "CLOSEBOARD_HOME": str(self.home.root)}
+            return subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=stdin,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def prepare(self) -> None:
+        """With `warm`: a refresh process ready for the next reload, its imports done meanwhile
+        (`python -m pipelines.warm`), unless one is ready already. Called when the server starts and
+        when a refresh has ended, never while one runs (it would take CPU from that run)."""
+        with self._lock:
+            if not self.warm or (self._ready is not None and self._ready.poll() is None):
+                return
+            self._ready = self._spawn([sys.executable, "-m", "pipelines.warm"], self._ready_log, subprocess.PIPE)
+
+    @property
+    def ready(self) -> subprocess.Popen[bytes] | None:
+        """The refresh process kept ready for the next reload (None: none is)."""
+        return self._ready
+
+    def _take_ready(self) -> subprocess.Popen[bytes] | None:
+        """The ready process, told to run the refresh (its log becomes the refresh's); None when there
+        is none or it has ended (a closeboard.yaml broken when it started, a kill): then the refresh
+        starts afresh. Called with the lock held."""
+        ready, self._ready = self._ready, None
+        if ready is None:
+            return None
+        try:
+            if ready.poll() is not None:
+                raise ProcessLookupError(f"the ready refresh process ended ({ready.returncode})")
+            assert ready.stdin is not None
+            ready.stdin.write((json.dumps(self._arguments()) + "\n").encode())
+            ready.stdin.close()
+        except (OSError, ValueError):  # ended, or ending: a pipe nobody reads
+            _end(ready)
+            return None
+        os.replace(self._ready_log, self.log_path)
+        return ready
 
     def start(self) -> bool:
         """Start a refresh unless one runs; False when one was already running."""
@@ -191,24 +251,14 @@ class RefreshJob:
                     self.finished_at = None if run_id else _now()
                     return True
                 self.launcher = "subprocess"
-                self.log_path.parent.mkdir(parents=True, exist_ok=True)
-                with self.log_path.open("wb") as log:
-                    env = {**os.environ, "CLOSEBOARD_HOME": str(self.home.root)}
-                    self.proc = subprocess.Popen(
-                        self._command(),
-                        cwd=REPO_ROOT,
-                        env=env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
+                self.proc = self._take_ready() or self._spawn(self._command(), self.log_path, subprocess.DEVNULL)
                 self.state = "running"
                 return True
 
     def _poll(self, max_age_s: float = DAGSTER_POLL_S) -> None:
         """Bring the state up to date: the subprocess's exit, or the Dagster run's status (at most one
         GraphQL request in flight, none when the last answer is younger than max_age_s)."""
+        ended = False
         with self._lock:
             if self.proc is not None and self.state == "running":
                 code = self.proc.poll()
@@ -216,8 +266,12 @@ class RefreshJob:
                     self.returncode = code
                     self.state = "succeeded" if code == 0 else "failed"
                     self.finished_at = _now()
-            if not (self.state == "running" and self.launcher == "dagster" and self.dagster and self.run_id):
-                return
+                    ended = True
+            dagster_run = self.state == "running" and self.launcher == "dagster" and self.dagster and self.run_id
+        if ended:
+            self.prepare()  # the next reload's process, now that this refresh no longer needs the CPU
+        if not dagster_run:
+            return
         with self._poll_lock:
             with self._lock:
                 run_id = self.run_id
@@ -290,13 +344,23 @@ class RefreshJob:
             return info
 
     def stop(self) -> None:
+        """End the running refresh and the ready process (the server is stopping)."""
         with self._lock:
-            if self.proc is not None and self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
+            ready, self._ready = self._ready, None
+            for proc in (self.proc, ready):
+                if proc is not None:
+                    _end(proc)
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate `proc` unless it has ended, and reap it (killed when it outlasts 10 s)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _now() -> str:
@@ -415,7 +479,10 @@ def create_app(
     dagster_url: str | None = None,
     allow_hosts: tuple[str, ...] = (),
     dagster_tags: Mapping[str, str] | None = None,
+    warm_refresh: bool = False,
 ) -> "_HostCheck":
+    """The served pages' app. With `warm_refresh`, a refresh process is kept ready for the next reload
+    (`RefreshJob.prepare`; `closeboard serve` asks for it)."""
     home = home if isinstance(home, Home) else Home.resolve(home)
     allowed_hosts = {*LOOPBACK_HOSTS, *(host_name(h) for h in allow_hosts)}
     reports_dir = home.reports
@@ -426,6 +493,7 @@ def create_app(
         refresh_command,
         dagster_url=dagster_url or None,
         dagster_tags=dagster_tags,
+        warm=warm_refresh,
     )
 
     def status_file() -> dict[str, Any]:
@@ -532,6 +600,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(job.prepare)
         yield
         await run_in_threadpool(job.stop)
 
@@ -596,5 +665,6 @@ def serve(
         dagster_url=dagster_url,
         allow_hosts=(*listening, *allow_hosts),
         dagster_tags=dagster_tags,
+        warm_refresh=True,
     )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -5,7 +5,6 @@ One browser per test session; each page records console errors, uncaught excepti
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,11 +72,6 @@ def open_page(browser) -> Iterator:
     yield start
     for context in contexts:
         context.close()
-
-
-def copy_home(demo_home: Path, target: Path) -> Path:
-    shutil.copytree(demo_home, target, ignore=shutil.ignore_patterns("*.lock", "*.owner"))
-    return target
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
-from tests.conftest import FAST_RETRIES, REPO, free_port, wait_for_port
-from tests.reports.conftest import copy_home
+from tests.conftest import FAST_RETRIES, REPO, copy_home, free_port, wait_for_port
 from tests.reports.pages import ended_periods, kpis_of
 from tests.servers import get, post
 

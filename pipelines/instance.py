@@ -39,10 +39,15 @@ from pipelines.sqlite_storage import INSTANCE_CLASS
 from warehouse.home import config_path
 from warehouse.home import Home
 
+# The queue daemon looks for a run to start every second instead of Dagster's 5 s: a run launched from
+# the UI, or by a served page's reload through the webserver, starts up to 4 s sooner, for one read of the
+# run storage a second.
+DEQUEUE = {"dequeue_interval_seconds": 1}
 INSTANCE_CONFIG = {
     "run_coordinator": {
         "module": "dagster._core.run_coordinator",
         "class": "QueuedRunCoordinator",
+        "config": DEQUEUE,
     },
     "concurrency": {
         "runs": {"tag_concurrency_limits": [{"key": "closeboard/warehouse", "limit": 1}]},
@@ -103,7 +108,7 @@ ENTITY_CONCURRENCY = {
     },
     "pools": {"granularity": "run"},
 }
-ENTITY_RUN_COORDINATOR = {"module": __name__, "class": WriterRunCoordinator.__name__}
+ENTITY_RUN_COORDINATOR = {"module": __name__, "class": WriterRunCoordinator.__name__, "config": DEQUEUE}
 
 # A code server restarting (a deploy, a lost machine) must not fail the runs queued meanwhile: the daemon
 # refreshes its view of the code locations only every 60 s (dagster._daemon.controller), and until then a
@@ -122,7 +127,7 @@ def instance_config(settings: InstanceConfig | None = None, *, entities: bool = 
     entity's partitions carries its writer tag (WriterRunCoordinator)."""
     coordinator = ENTITY_RUN_COORDINATOR if entities else INSTANCE_CONFIG["run_coordinator"]
     if settings is not None:  # code servers of their own, which restart
-        coordinator = {**coordinator, "config": RUN_QUEUE_RETRIES}
+        coordinator = {**coordinator, "config": {**coordinator["config"], **RUN_QUEUE_RETRIES}}
     if entities:
         group = {"concurrency": ENTITY_CONCURRENCY, "run_coordinator": coordinator}
         return {key: group.get(key, value) for key, value in instance_config(settings).items()}
@@ -204,6 +209,20 @@ def instance_settings(home: Home, config: Path | None = None) -> InstanceConfig 
     return _read_settings(home, config)[0]
 
 
+def _local_instances() -> list[dict]:
+    """Every local dagster.yaml closeboard has written, today's and earlier ones: a home's file that
+    is one of them was never edited, and is replaced by today's (or by the PostgreSQL one)."""
+    local = [instance_config(None, entities=e) for e in (False, True)]
+    local.append({**INSTANCE_CONFIG, "concurrency": ENTITY_CONCURRENCY})  # 0966214
+    # before the kept SQLite connections (pipelines/sqlite_storage.py)
+    local += [{k: v for k, v in c.items() if k != "instance_class"} for c in local[:2]]
+    # before the one-second dequeue (DEQUEUE)
+    for c in list(local):
+        coordinator = {k: v for k, v in c["run_coordinator"].items() if k != "config"}
+        local.append({**c, "run_coordinator": coordinator})
+    return local
+
+
 def _dagster_dir(home: Home, config: Path | None = None) -> Path:
     path = home.dagster
     path.mkdir(parents=True, exist_ok=True)
@@ -215,11 +234,7 @@ def _dagster_dir(home: Home, config: Path | None = None) -> Path:
             f"{_env_name(settings.postgres_url)} is not set (the Dagster instance's PostgreSQL URL)"
         )
     wanted = yaml.safe_dump(instance_config(settings, entities=entities), sort_keys=False)
-    untouched = {yaml.safe_dump(instance_config(None, entities=e), sort_keys=False) for e in (False, True)}
-    untouched.add(yaml.safe_dump({**INSTANCE_CONFIG, "concurrency": ENTITY_CONCURRENCY}, sort_keys=False))  # 0966214
-    for e in (False, True):  # before the kept SQLite connections (pipelines/sqlite_storage.py)
-        earlier = {k: v for k, v in instance_config(None, entities=e).items() if k != "instance_class"}
-        untouched.add(yaml.safe_dump(earlier, sort_keys=False))
+    untouched = {yaml.safe_dump(c, sort_keys=False) for c in _local_instances()}
     if not target.exists():
         target.write_text(wanted, encoding="utf-8")
     elif target.read_text(encoding="utf-8") in untouched - {wanted}:  # a local one closeboard wrote, never edited

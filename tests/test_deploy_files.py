@@ -71,7 +71,11 @@ def test_compose_instance_is_the_groups_instance_closeboard_writes() -> None:
     assert compose["run_coordinator"] == {
         "module": "pipelines.instance",
         "class": "WriterRunCoordinator",
-        "config": {"max_user_code_failure_retries": 6, "user_code_failure_retry_delay": 15},
+        "config": {
+            "dequeue_interval_seconds": 1,
+            "max_user_code_failure_retries": 6,
+            "user_code_failure_retry_delay": 15,
+        },
     }
     assert compose["run_launcher"]["class"] == "DockerRunLauncher"
     assert set(compose["run_launcher"]["config"]["env_vars"]) >= {PG_URL_ENV, "CLOSEBOARD_HOME"}

@@ -89,6 +89,40 @@ def test_an_earlier_closeboard_s_dagster_yaml_moves_to_the_kept_storage_with_its
         assert ours.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
 
 
+# the local dagster.yaml closeboard wrote before the one-second dequeue, as it wrote it
+BEFORE_THE_DEQUEUE = """run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+concurrency:
+  runs:
+    tag_concurrency_limits:
+    - key: closeboard/warehouse
+      limit: 1
+  pools:
+    default_limit: 1
+    granularity: run
+telemetry:
+  enabled: false
+instance_class:
+  module: pipelines.sqlite_storage
+  class: CloseboardInstance
+"""
+
+
+def test_a_dagster_yaml_from_before_the_one_second_dequeue_is_replaced_and_an_edited_one_kept(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    home.dagster.mkdir(parents=True)
+    (home.dagster / "dagster.yaml").write_text(BEFORE_THE_DEQUEUE, encoding="utf-8")
+    ensure_dagster_home(home)
+    assert yaml.safe_load((home.dagster / "dagster.yaml").read_text(encoding="utf-8")) == instance_config(None)
+    with instance(home) as ours:
+        assert ours.run_coordinator.dequeue_interval_seconds == 1  # what the queue daemon sleeps between looks
+    edited = BEFORE_THE_DEQUEUE.replace("enabled: false", "enabled: true")
+    (home.dagster / "dagster.yaml").write_text(edited, encoding="utf-8")
+    ensure_dagster_home(home)
+    assert (home.dagster / "dagster.yaml").read_text(encoding="utf-8") == edited
+
+
 def test_the_event_log_keeps_a_few_engines_and_none_on_wiped_files(tmp_path: Path) -> None:
     with instance(Home(tmp_path / "home")) as ours:
         storage = kept_event_log(ours)

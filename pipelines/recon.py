@@ -61,30 +61,19 @@ def _table_md(rows) -> str:
     return "\n".join(lines)
 
 
+# the tables the reconciliation writes, each an asset of its own
+RECON_OUTPUTS = {
+    "recon_results": "One verdict per period and check R1-R7 (pass, warn, fail, not_configured) with its figures.",
+    "recon_items": "Every unmatched or offending record behind a verdict, with the reason.",
+    "recon_bank_matches": "Which bank line matched which book line at each month-end (R2).",
+}
+
+
 @dg.multi_asset(
     name="reconciliation",
     specs=[
-        dg.AssetSpec(
-            "recon_results",
-            group_name=RECON_GROUP,
-            deps=MART_KEYS,
-            kinds={"duckdb"},
-            description="One verdict per period and check R1-R7 (pass, warn, fail, not_configured) with its figures.",
-        ),
-        dg.AssetSpec(
-            "recon_items",
-            group_name=RECON_GROUP,
-            deps=MART_KEYS,
-            kinds={"duckdb"},
-            description="Every unmatched or offending record behind a verdict, with the reason.",
-        ),
-        dg.AssetSpec(
-            "recon_bank_matches",
-            group_name=RECON_GROUP,
-            deps=MART_KEYS,
-            kinds={"duckdb"},
-            description="Which bank line matched which book line at each month-end (R2).",
-        ),
+        dg.AssetSpec(table, group_name=RECON_GROUP, deps=MART_KEYS, kinds={"duckdb"}, description=description)
+        for table, description in RECON_OUTPUTS.items()
     ],
     check_specs=[
         dg.AssetCheckSpec(

@@ -208,15 +208,13 @@ class RefreshJob:
         is none or it has ended (a closeboard.yaml broken when it started, a kill): then the refresh
         starts afresh. Called with the lock held."""
         ready, self._ready = self._ready, None
-        if ready is None:
+        if ready is None or ready.poll() is not None:
             return None
         try:
-            if ready.poll() is not None:
-                raise ProcessLookupError(f"the ready refresh process ended ({ready.returncode})")
             assert ready.stdin is not None
             ready.stdin.write((json.dumps(self._arguments()) + "\n").encode())
             ready.stdin.close()
-        except (OSError, ValueError):  # ended, or ending: a pipe nobody reads
+        except (OSError, ValueError):  # ending meanwhile: a pipe nobody reads
             _end(ready)
             return None
         os.replace(self._ready_log, self.log_path)

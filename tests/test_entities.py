@@ -163,7 +163,11 @@ def test_the_group_instance_limits_one_writer_per_entity_and_a_company_keeps_its
     assert written["concurrency"]["runs"]["tag_concurrency_limits"] == [
         {"key": "closeboard/warehouse", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
     ]
-    assert written["run_coordinator"] == {"module": "pipelines.instance", "class": "WriterRunCoordinator"}
+    assert written["run_coordinator"] == {
+        "module": "pipelines.instance",
+        "class": "WriterRunCoordinator",
+        "config": {"dequeue_interval_seconds": 1},
+    }
     assert {k: v for k, v in written.items() if k not in ("concurrency", "run_coordinator")} == {
         k: v for k, v in instance_config(None).items() if k not in ("concurrency", "run_coordinator")
     }

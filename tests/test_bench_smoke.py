@@ -51,3 +51,6 @@ def test_refresh_bench_times_every_scenario_with_steps_and_memory() -> None:
         assert re.search(r"\breconciliation [\d.]+", steps) and re.search(r"\berp_source [\d.]+", steps), out
     assert "(signed off 2026-08, not timed)" in out
     assert re.search(r"^command +[\d.]+ s +`closeboard refresh`, nothing changed, from the process's start", out, re.M)
+    assert re.search(
+        r"^reload +[\d.]+ s +the same, handed to a process started ahead \(ready after [\d.]+ s\)", out, re.M
+    )

@@ -40,6 +40,9 @@ def test_closeboard_demo_as_a_process_leaves_the_home_the_suite_builds_in_proces
     copy_demo(demo_data, home)
     proc = closeboard("demo", "--as-of", AS_OF.isoformat(), home=home)
     assert "latest.html" in proc.stdout + proc.stderr
+    # nothing after the command's own lines: no report of "leaked" objects at exit, no ignored exception
+    for noise in ("leaked", "nanobind", "Exception ignored", "Traceback"):
+        assert noise not in proc.stderr, proc.stderr[-3000:]
     written = yaml.safe_load((home / "closeboard.yaml").read_text(encoding="utf-8"))
     expected = demo_config()
     expected.pop("refresh")  # the tests' short step retry is all demo_config adds

@@ -10,16 +10,13 @@ new top-level package would change the layout DESIGN fixes). One definition each
   token store and the tool approvals.
 - `printable(text)`: text from a source or the warehouse with terminal escape sequences and control
   characters removed, before a CLI prints it.
-- `end_without_final_collection()`: a bundled server's process ends without Python's last garbage
-  collection.
-- `exit_without_teardown(code)`: a `closeboard` command's process ends once its threads and exit
-  handlers are done, without the interpreter's teardown.
+- `exit_without_teardown(code)`: a process (a `closeboard` command, a bundled server) ends once its
+  threads and exit handlers are done, without the interpreter's teardown.
 """
 
 from __future__ import annotations
 
 import atexit
-import gc
 import os
 import re
 import sys
@@ -67,33 +64,17 @@ def printable(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-def end_without_final_collection() -> None:
-    """From the exit handlers registered before this call on (they run after the ones registered
-    later), no garbage collection: Python's shutdown otherwise goes through every object the process
-    still holds. That took 0.15-0.2 s of every bundled server's exit, which each source step waits for
-    when it closes its session. Files and connections are closed by their own blocks and exit
-    handlers, not by that collection, and the process's memory goes back to the system whole.
-    Registered once, however often it is called. (Not for a process that holds DuckDB objects: their
-    bindings report the objects the collection did not free as leaks, on stderr; a `closeboard`
-    command ends with `exit_without_teardown`.)"""
-    atexit.unregister(_no_collection)
-    atexit.register(_no_collection)
-
-
-def _no_collection() -> None:
-    gc.disable()
-    gc.freeze()
-
-
 def exit_without_teardown(code: object = 0) -> NoReturn:
     """End this process as `sys.exit(code)` would, without the interpreter's teardown. Python's own
     shutdown is followed as far as anything of ours depends on it: the threads are waited for (and
     the thread pools told to finish, `threading._shutdown`), the exit handlers run (logging, temporary
     folders, DuckDB's and Dagster's own), stdout and stderr are flushed; then the process exits. The
     teardown left out freed every object and module one by one: ~0.8 s after a scale-100 refresh,
-    and DuckDB's bindings (nanobind) report the objects still alive then as "leaked" on stderr, tens
-    of lines after every command. Only for a process's outermost code (`pipelines.cli.run`), never
-    inside a process that goes on, such as a test runner's."""
+    0.15-0.2 s of every bundled server's exit (which each source step waits for when it closes its
+    session); and with only its garbage collection left out, DuckDB's bindings (nanobind) reported the
+    objects still alive as "leaked" on stderr, tens of lines after every command. Only for a process's
+    outermost code (`pipelines.cli.run`, `connectors.servers.hosting.serve`), never inside a process
+    that goes on, such as a test runner's."""
     if code is None:
         status = 0
     elif isinstance(code, int):

@@ -45,10 +45,15 @@ def test_each_command_has_help_with_an_example_and_is_in_the_readme(path: tuple[
 
 def command_process(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`closeboard ARGS` on `home` as its console script runs it (`pipelines.cli.run`), with an exit
-    handler of its own registered first (so it runs last) that says it ran."""
+    handler of its own registered first (so it runs last) that says it ran, and an object that says
+    when the interpreter's teardown frees it."""
     script = (
         "import atexit, sys\n"
         "atexit.register(lambda: print('exit handler ran', flush=True))\n"
+        "class TornDown:\n"  # says when the interpreter's teardown frees it: it must not
+        "    def __del__(self):\n"
+        "        print('torn down', flush=True)\n"
+        "probe = TornDown()\n"
         f"sys.argv = ['closeboard', '--home', {str(home)!r}, *{list(args)!r}]\n"
         "from pipelines.cli import run\n"
         "run()\n"

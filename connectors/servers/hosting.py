@@ -15,11 +15,11 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from mcp.server.mcpserver import MCPServer
 
-from connectors.plain import end_without_final_collection
+from connectors.plain import exit_without_teardown
 from connectors.servers.specs import SourceError
 
 # --------------------------------------------------------------------------------------------- serving
@@ -158,7 +158,7 @@ def without_pandas() -> None:
 
 def serve(
     build: Callable[..., MCPServer], argv: Sequence[str] | None = None, *, prog: str, cache: bool = False
-) -> None:
+) -> NoReturn:
     """Command line of a bundled server: stdio by default, streamable HTTP with ``--http PORT``; with
     `cache`, ``--cache DIR`` too, given to ``build(data_dir, cache=DIR)`` (connectors/servers/parsed.py)."""
     parser = argparse.ArgumentParser(
@@ -196,7 +196,6 @@ def serve(
         parser.error(f"data directory not found: {data_dir}")
     token = token_from_env(parser, args)
     without_pandas()
-    end_without_final_collection()  # a client waits for a stdio server to exit when it closes the session
     server = build(data_dir, cache=args.cache) if cache else build(data_dir)
     warming = start_warm_up(server)
     if args.http is None:
@@ -207,7 +206,7 @@ def serve(
         anyio.run(serve_http, server, args.host, args.http, token, args.oauth)
     if warming is not None:
         # served and done while the files may still be being read (a run that failed first, a server
-        # started ahead for nothing): a thread in pyarrow's native code while the interpreter shuts down
-        # can crash the process on its way out (SIGSEGV), so the reading ends first (a client that will
-        # not wait stops the process, as it would any server slow to exit)
+        # started ahead for nothing): the reading ends first, then the process (a client that will not
+        # wait stops it, as it would any server slow to exit)
         warming.join()
+    exit_without_teardown(0)  # a client waits for a stdio server to exit when it closes the session

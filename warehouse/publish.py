@@ -120,7 +120,8 @@ def _raw_record(cols: list[Column]) -> str:
 
 
 def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: str) -> Published:
-    raw, target = _quote(f"raw_{staged.table}"), _quote(staged.table)
+    raw_table = f"raw_{staged.table}"
+    raw, target = _quote(raw_table), _quote(staged.table)
     cols = columns(con, staged.table)
     names = ", ".join(_quote(c.name) for c in cols)
     key = ", ".join(_quote(k) for k in staged.key)
@@ -179,7 +180,7 @@ def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: 
             select distinct {names} from _typed as t semi join _dups as d using ({key})
             where _reason is null"""
         )
-    received = row_count(con, f"raw_{staged.table}")
+    received = row_count(con, raw_table)
     loaded = row_count(con, staged.table)
     con.execute("drop table _typed; drop table _dups")
     con.execute(

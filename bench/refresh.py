@@ -17,9 +17,9 @@ Then, with nothing changed again:
   6. command: `closeboard refresh` as a user runs it, a process timed from its start to its exit
      (Python's start, the imports, the servers, the run, the summary printed, the exit), which the
      job's time above leaves out;
-  7. reload: the same command handed to a process started ahead, its imports done (`python -m
-     pipelines.warm`, what `closeboard serve` keeps for the page's reload button), timed from the
-     handing to its exit.
+  7. reload: the same command handed to a process started ahead, its imports done and its stdio
+     servers started (`python -m pipelines.warm`, what `closeboard serve` keeps for the page's reload
+     button), timed from the handing to its exit.
 For each of 1-5: the wall time of the job, its steps' times (the Dagster run's step stats, slowest first)
 with closeboard's largest RSS sampled (every 0.1 s) while each step ran, and peak RSS read in each
 process (/proc/<pid>/status VmHWM): closeboard's process and each MCP server it started. With --repeat N, steps 2-5 are repeated N times (each time with other new entries)
@@ -246,16 +246,24 @@ def report_command(home: Path) -> None:
 
 
 def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+    """The CPU ticks (user + system) of process `pid` and its children (its servers), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [
+            int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()
+        ]
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12]) + sum(_cpu_ticks(child) for child in children)
 
 
 def report_ready(home: Path) -> None:
-    """`closeboard refresh` on `home` handed to a process started ahead (`python -m pipelines.warm`),
-    once that process has done its imports (its CPU time still for half a second: it waits on stdin),
-    timed from the handing to its exit."""
+    """`closeboard refresh` on `home` handed to a process started ahead (`python -m pipelines.warm`, as
+    `closeboard serve` keeps it: its stdio servers started too), once that process has done its imports
+    and its servers have read their files (their CPU time still for half a second: they wait on their
+    input), timed from the handing to its exit."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.warm"],
+        [sys.executable, "-m", "pipelines.warm", "--home", str(home)],
         cwd=REPO,
         env={**os.environ, "CLOSEBOARD_HOME": str(home), "CLOSEBOARD_CONFIG": str(home / "closeboard.yaml")},
         stdin=subprocess.PIPE,

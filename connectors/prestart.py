@@ -15,6 +15,12 @@ thread of its own for as long as it is open, and the pulls of its run go through
 A run's pool is found by its run id (`ServerPool.of_run`): the CLI starts the servers of the run it is
 about to launch before it imports Dagster (`run_with_servers`), and the run's first source step those
 it still lacks; the run's end closes it (`ServerPool.end_run`, SourcesResource's teardown).
+
+A process that will run a refresh later (pipelines/warm.py, the refresh `closeboard serve` keeps ready
+for the page's reload) starts its servers before the run has an id (`ServerPool.start_ahead`): the next
+run's pool is that one. What changed meanwhile is still seen: a bundled server reads its files again
+when they change; a session adopts only a process started for exactly its parameters as the run makes
+them (closeboard.yaml read again), and still running; the others are stopped with the pool.
 """
 
 from __future__ import annotations
@@ -83,11 +89,28 @@ class ServerPool:
     """Servers started ahead, each waiting for the one session whose parameters are its own."""
 
     _runs: ClassVar[dict[str, ServerPool]] = {}  # the pool of each run under way, by run id
+    _ahead: ClassVar[ServerPool | None] = None  # started before its run had an id: the next run's
 
     @classmethod
     def of_run(cls, run_id: str) -> ServerPool:
-        """Run `run_id`'s pool (made on the first call)."""
-        return cls._runs.setdefault(run_id, cls())
+        """Run `run_id`'s pool (made on the first call; the pool started ahead, if there is one)."""
+        if run_id not in cls._runs:
+            cls._runs[run_id], cls._ahead = cls._ahead or cls(), None
+        return cls._runs[run_id]
+
+    @classmethod
+    def start_ahead(cls, servers: Iterable[StdioServerParameters]) -> None:
+        """Start `servers` for the next run of this process, before it has an id (`of_run` gives it them)."""
+        if cls._ahead is None:
+            cls._ahead = cls()
+        cls._ahead.start(servers)
+
+    @classmethod
+    def end_ahead(cls) -> None:
+        """Stop the servers started ahead that no run has taken (the process will run none)."""
+        pool, cls._ahead = cls._ahead, None
+        if pool is not None:
+            pool.close()
 
     @classmethod
     def end_run(cls, run_id: str) -> None:
@@ -129,8 +152,13 @@ class ServerPool:
 
     def take(self, server: StdioServerParameters) -> tuple[Process, Any] | None:
         """The process started for exactly `server` and the file its stderr goes to (now the
-        caller's to stop and close), or None."""
-        return self._waiting.pop(_key(server), None)
+        caller's to stop and close), or None: none was, or it has ended while it waited (its
+        session starts a server of its own)."""
+        waiting = self._waiting.pop(_key(server), None)
+        if waiting is not None and waiting[0].returncode is not None:
+            waiting[1].close()
+            return None
+        return waiting
 
     def call(self, func: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run `func(*args)` on the pool's event loop (where its processes live) and wait for it."""

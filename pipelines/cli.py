@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,24 @@ def _write_demo_config(env: Env, summary: dict) -> Path:
     from pipelines.entities import write_demo_config
 
     return write_demo_config(env.home, summary)
+
+
+def start_servers_ahead(config: str | None, home: str | None) -> None:
+    """The stdio servers `closeboard [--config C] [--home H] refresh` will read, started now for its run
+    (`connectors.prestart.ServerPool.start_ahead`; pipelines/warm.py). None when the file is not one
+    company's readable closeboard.yaml: the command, run later, says why."""
+    from connectors.config import ConfigError, load_config
+    from connectors.prestart import ServerPool, stdio_servers
+    from connectors.records import SOURCES
+
+    env = Env(config, home)
+    path = env.config_path()
+    try:
+        settings = load_config(path)
+    except ConfigError:
+        return
+    env.export(path)  # the servers' environment as the command's run makes it
+    ServerPool.start_ahead(stdio_servers(settings, env.home.root, SOURCES))
 
 
 def _run_refresh(env: Env, config: Path) -> str:
@@ -476,9 +495,21 @@ _WATCHED: list[int] = []
     help="a Host name the server also answers to (repeatable); only loopback names otherwise, "
     "so a web page cannot read the figures through DNS rebinding",
 )
+@click.option(
+    "--lean",
+    is_flag=True,
+    help="keep no refresh process and no source servers started between reloads: less memory held "
+    "while nobody reloads (~0.8 GB at the demo's size), each reload ~2 s slower",
+)
 @click.pass_obj
 def serve(
-    env: Env, host: str, port: int, max_age: float | None, dagster_url: str | None, allow_hosts: tuple[str, ...]
+    env: Env,
+    host: str,
+    port: int,
+    max_age: float | None,
+    dagster_url: str | None,
+    allow_hosts: tuple[str, ...],
+    lean: bool,
 ) -> None:
     """Serve the dashboard, history and archived pages; the page's reload button refreshes."""
     from pipelines.entities import entity_run_tags
@@ -499,6 +530,7 @@ def serve(
         dagster_url=dagster_url,
         allow_hosts=allow_hosts,
         dagster_tags=entity_run_tags(env.entity) if env.entity else None,  # the group's refresh is per entity
+        warm_refresh=not lean,
     )
 
 
@@ -922,12 +954,17 @@ def connectors_log(env: Env, source: str | None, run: str | None, last: bool, li
     sys.exit(print_log(env.home.read_copy, source=source, run=run, last=last, limit=limit))
 
 
-def run() -> None:
-    """The `closeboard` process: `main`, then the exit without the interpreter's teardown
+def run(cleanup: Callable[[], None] | None = None) -> None:
+    """The `closeboard` process: `main`, then `cleanup` (pipelines/warm.py: the servers it started
+    ahead that the command did not take), then the exit without the interpreter's teardown
     (`connectors.plain.exit_without_teardown`). An exception click does not turn into an exit status
     ends the process as Python ends it, with its traceback."""
     try:
-        main()
+        try:
+            main()
+        finally:
+            if cleanup is not None:
+                cleanup()
     except SystemExit as stop:
         exit_without_teardown(stop.code)
     exit_without_teardown(0)

@@ -163,12 +163,16 @@ class RefreshJob:
         self.error: str | None = None
         self.log_path = home.root / "serve" / "refresh.log"
 
-    def _arguments(self) -> list[str]:
-        """`closeboard ARGUMENTS`: the refresh of this home (and configuration)."""
+    def _home_arguments(self) -> list[str]:
+        """This home (and configuration) as `closeboard` and `python -m pipelines.warm` take them."""
         args = ["--home", str(self.home.root)]
         if self.config:
             args += ["--config", str(self.config)]
-        return [*args, "refresh"]
+        return args
+
+    def _arguments(self) -> list[str]:
+        """`closeboard ARGUMENTS`: the refresh of this home (and configuration)."""
+        return [*self._home_arguments(), "refresh"]
 
     def _command(self) -> list[str]:
         if self.command:
@@ -190,13 +194,15 @@ class RefreshJob:
             )
 
     def prepare(self) -> None:
-        """With `warm`: a refresh process ready for the next reload, its imports done meanwhile
-        (`python -m pipelines.warm`), unless one is ready already. Called when the server starts and
-        when a refresh has ended, never while one runs (it would take CPU from that run)."""
+        """With `warm`: a refresh process ready for the next reload, its imports done and its stdio
+        servers started meanwhile (`python -m pipelines.warm`), unless one is ready already. Called when
+        the server starts and when a refresh has ended, never while one runs (it would take CPU from
+        that run)."""
         with self._lock:
             if not self.warm or (self._ready is not None and self._ready.poll() is None):
                 return
-            self._ready = self._spawn([sys.executable, "-m", "pipelines.warm"], self._ready_log, subprocess.PIPE)
+            command = [sys.executable, "-m", "pipelines.warm", *self._home_arguments()]
+            self._ready = self._spawn(command, self._ready_log, subprocess.PIPE)
 
     @property
     def ready(self) -> subprocess.Popen[bytes] | None:
@@ -649,6 +655,7 @@ def serve(
     dagster_url: str | None = None,
     allow_hosts: tuple[str, ...] = (),
     dagster_tags: Mapping[str, str] | None = None,
+    warm_refresh: bool = True,
 ) -> None:
     """Serve <home>/reports until interrupted. With `dagster_url` (a running Dagster webserver, e.g.
     `closeboard ui` on the same data home), reloads launch the `refresh` job there, with `dagster_tags`
@@ -663,6 +670,6 @@ def serve(
         dagster_url=dagster_url,
         allow_hosts=(*listening, *allow_hosts),
         dagster_tags=dagster_tags,
-        warm_refresh=True,
+        warm_refresh=warm_refresh,
     )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -124,6 +124,44 @@ def test_a_session_whose_parameters_changed_starts_its_own_server(home: Path, mo
     ServerPool.end_run("run-1")
 
 
+def test_servers_started_before_the_run_has_an_id_are_the_next_run_s_and_one_that_ended_is_not_taken(
+    home: Path,
+) -> None:
+    """As the refresh process `closeboard serve` keeps ready (pipelines/warm.py): servers started ahead
+    (`ServerPool.start_ahead`) become the next run's pool; a session adopts the one still running, and
+    for the one that ended while it waited starts its own; the servers of a process that runs nothing
+    stop with `end_ahead`."""
+    config = load_config(home / "closeboard.yaml")
+    ServerPool.start_ahead(stdio_servers(config, home, ["erp", "crm"]))
+    ahead = bundled_servers_running()
+    assert set(ahead) == {"erp", "crm"}
+    os.kill(ahead["crm"], 9)  # ended while it waited
+    pool = ServerPool.of_run("run-ahead")
+    try:
+        assert ServerPool.of_run("run-ahead") is pool and ServerPool.of_run("run-other") is not pool
+
+        async def read(source: str, tool: str) -> int:
+            log = CallLog()
+            async with SourceSession(config.connectors[source], home=home, log=log, servers=pool) as session:
+                await session.call(tool, {"limit": 1})
+                # answered at the first attempt (a process that has ended, adopted, fails one)
+                assert [r.status for r in log.records] == ["ok"], [(r.status, r.error) for r in log.records]
+                return bundled_servers_running()[source]
+
+        assert pool.call(read, "erp", "list_accounts") == ahead["erp"]  # the process started ahead
+        assert pool.call(read, "crm", "list_opportunities") != ahead["crm"]  # its own, the other one ended
+        assert gone(ahead["erp"])
+    finally:
+        ServerPool.end_run("run-ahead")
+        ServerPool.end_run("run-other")
+    ServerPool.start_ahead(stdio_servers(config, home, ["bank"]))
+    bank = bundled_servers_running()["bank"]
+    ServerPool.end_ahead()  # the process ran no refresh
+    assert gone(bank)
+    assert ServerPool.of_run("run-after") is not pool and not bundled_servers_running()
+    ServerPool.end_run("run-after")
+
+
 def test_a_run_launched_without_servers_started_starts_them_all_at_its_first_source_step(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,6 +1,7 @@
 """Served mode: `closeboard serve` on a copied demo home. The page's reload button runs a refresh
-(after a record is appended at the demo ERP's data) and the page reloads with the new as-of and
-figure; a refresh POST without the page's token or from another origin is refused."""
+(after a record is appended at the demo ERP's data, once the refresh process kept ready has started
+its servers) and the page reloads with the new as-of and figure; a refresh POST without the page's
+token or from another origin is refused. `--lean` keeps no process between reloads."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from decimal import Decimal
@@ -21,22 +23,65 @@ from tests.reports.pages import ended_periods, kpis_of
 from tests.servers import get, post
 
 
-def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_path: Path, open_page) -> None:
-    home = copy_home(demo_home, tmp_path / "home")
-    port = free_port()
+def serve(home: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
+    """`closeboard --home HOME serve --port PORT OPTIONS` in a process group of its own, answering."""
     env = {**os.environ, "CLOSEBOARD_HOME": str(home), **FAST_RETRIES}
     env.pop("CLOSEBOARD_CONFIG", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "--home", str(home), "serve", "--port", str(port)],
+        [sys.executable, "-m", "pipelines.cli", "--home", str(home), "serve", "--port", str(port), *options],
         cwd=REPO,
         env=env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    wait_for_port(port, proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
     try:
-        wait_for_port(port, proc)
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def children(pid: int) -> dict[int, list[str]]:
+    """Each child process of `pid` (pid -> argv), and their children."""
+    found: dict[int, list[str]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in map(int, (task / "children").read_text().split()):
+            try:
+                found[child] = Path(f"/proc/{child}/cmdline").read_bytes().decode().split("\0")
+                found.update(children(child))
+            except OSError:
+                continue  # gone meanwhile
+    return found
+
+
+def modules(processes: dict[int, list[str]]) -> list[str]:
+    return sorted(argv[argv.index("-m") + 1] for argv in processes.values() if "-m" in argv)
+
+
+def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_path: Path, open_page) -> None:
+    home = copy_home(demo_home, tmp_path / "home")
+    port = free_port()
+    proc = serve(home, port)
+    try:
         base = f"http://127.0.0.1:{port}"
+        # the next reload's refresh process, its servers started: they see the record appended below
+        deadline = time.monotonic() + 60
+        while len(modules(children(proc.pid))) < 5:
+            assert time.monotonic() < deadline, children(proc.pid)
+            time.sleep(0.1)
+        assert modules(children(proc.pid)) == [
+            "connectors.servers.bank",
+            "connectors.servers.budget",
+            "connectors.servers.crm",
+            "connectors.servers.erp",
+            "pipelines.warm",
+        ]
         # refused: no token; a token from a served page but another origin; no origin at all
         token = re.search(r'"token":"([^"]+)"', get(f"{base}/latest.html")).group(1)
         assert post(f"{base}/api/refresh", {"Origin": base}) == 403
@@ -91,8 +136,15 @@ def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_pa
         assert watched.errors == []
         assert [u for u in watched.requests if not u.startswith(base)] == []
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
+
+
+def test_lean_serve_keeps_no_process_between_reloads(demo_home: Path, tmp_path: Path) -> None:
+    home = copy_home(demo_home, tmp_path / "home")
+    port = free_port()
+    proc = serve(home, port, "--lean")
+    try:
+        assert json.loads(get(f"http://127.0.0.1:{port}/api/status"))["refresh"]["state"] == "idle"
+        assert children(proc.pid) == {}
+    finally:
+        stop(proc)

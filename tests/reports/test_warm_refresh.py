@@ -1,6 +1,6 @@
 """Served mode's refresh started ahead (reports/server.py `RefreshJob.prepare`, pipelines/warm.py):
-`closeboard serve` keeps a `closeboard refresh` process with its imports done, and a reload hands it
-the command. Real refreshes of a copied demo home, through the app as `closeboard serve` builds it
+`closeboard serve` keeps a `closeboard refresh` process with its imports done and the home's stdio
+servers started, and a reload hands it the command; its run adopts those servers. Real refreshes of a copied demo home, through the app as `closeboard serve` builds it
 (the starlette app, its lifespan and its API); tests/reports/test_served.py drives the same through
 the CLI and a browser."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,15 +22,45 @@ BASE = "http://127.0.0.1:8765"
 pytestmark = pytest.mark.slow  # two refreshes, each a `closeboard` process of its own
 
 
-def reload(client: TestClient) -> dict:
-    """Press the page's reload control and wait for the refresh to end; the job's state."""
+def reload(client: TestClient, meanwhile: Callable[[], None] = lambda: None) -> dict:
+    """Press the page's reload control and wait for the refresh to end (calling `meanwhile` as it runs);
+    the job's state."""
     token = token_of(client.get("/latest.html").text)
     assert client.post("/api/refresh", headers={"Origin": BASE, "X-Closeboard-Token": token}).status_code == 202
     deadline = time.monotonic() + 300
     while (job := client.get("/api/status").json()["refresh"])["state"] == "running":
         assert time.monotonic() < deadline, job
-        time.sleep(0.2)
+        meanwhile()
+        time.sleep(0.05)
     return job
+
+
+def servers_of(pid: int) -> dict[str, int]:
+    """The bundled servers (name -> pid) running as children of process `pid`."""
+    running = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes().decode().split("\0")
+            except OSError:
+                continue  # gone meanwhile
+            if "-m" in argv and argv[argv.index("-m") + 1].startswith("connectors.servers."):
+                running[argv[argv.index("-m") + 1].rsplit(".", 1)[1]] = int(child)
+    return running
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def published_run(home: Path) -> str:
@@ -45,10 +76,17 @@ def test_a_reload_runs_in_the_process_started_ahead_and_afresh_when_that_one_is_
     with TestClient(app, base_url=BASE) as client:  # the server started: one process made ready
         ready = job.ready
         assert ready is not None and ready.poll() is None
+        # with the home's stdio servers started (the demo's four sources)
+        wait_for(lambda: set(servers_of(ready.pid)) == {"erp", "bank", "crm", "budget"}, "servers started ahead")
+        ahead = servers_of(ready.pid)
         before = published_run(home)
-        done = reload(client)
+        seen: set[int] = set()  # every server process of the refresh while it ran
+        done = reload(client, lambda: seen.update(servers_of(ready.pid).values()))
         assert job.proc is ready, "the refresh did not run in the process started ahead"
         assert done["state"] == "succeeded" and done["returncode"] == 0, done
+        # its run adopted them: no session started a server of its own, and each stopped its own
+        assert seen and seen <= set(ahead.values()), (seen, ahead)
+        assert not any(alive(pid) for pid in ahead.values()), ahead
         assert published_run(home) != before
         log = (home / "serve" / "refresh.log").read_text(encoding="utf-8")
         assert f"refresh {published_run(home)} finished" in log, log[-2000:]
@@ -64,5 +102,8 @@ def test_a_reload_runs_in_the_process_started_ahead_and_afresh_when_that_one_is_
         assert published_run(home) != before
         last = job.ready
         assert last is not None
-    # the server stopped: the process it kept ready has ended with it
+        wait_for(lambda: len(servers_of(last.pid)) == 4, "the next process's servers started ahead")
+        kept = servers_of(last.pid)
+    # the server stopped: the process it kept ready has ended with it, and so have its servers
     assert job.ready is None and last.poll() is not None
+    wait_for(lambda: not any(alive(pid) for pid in kept.values()), f"servers left running: {kept}", timeout=15)

@@ -19,6 +19,7 @@ Reads only the readers' copy of the warehouse (the caller opens it read-only).""
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 import textwrap
@@ -871,6 +872,65 @@ def page_explanations(con: duckdb.DuckDBPyConnection, periods: list[str], *, lim
         "sources": _sources(ctx, PAGE_CALL_FIELDS),
         "accounts": accounts,
     }
+
+
+def page_sources(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The "sources" of `page_explanations` on their own: the loads of the tables the page's figures
+    read, each with its calls (this run's; everything else of the explanations is a function of the
+    data `page_inputs` fingerprints)."""
+    model = mart()
+    ctx = _Context(con, model, 0)
+    for kpi in kpis(model):
+        _page_node(ctx, trace(model, _wide(model).name, kpi), {}, {})
+    return _sources(ctx, PAGE_CALL_FIELDS)
+
+
+# the page's explanation queries; the two that list the sources' loads and calls are read every time
+PAGE_QUERIES = (
+    "explain_account_moves.sql",
+    "explain_accounts.sql",
+    "explain_context.sql",
+    "explain_earnings.sql",
+    "explain_line_balances.sql",
+    "explain_line_buckets.sql",
+    "explain_line_parts.sql",
+    "explain_statement_accounts.sql",
+)
+
+
+def page_inputs(con: duckdb.DuckDBPyConnection, tables: set[str], periods: list[str], spec: Any) -> str:
+    """A fingerprint of everything the page's explanations (`page_explanations` and the statements'
+    lines, as reports/render.py assembles them) are a function of, but their sources (`page_sources`):
+    every loaded table the marts or the explanation queries read (its rows: count and an order-free
+    hash; the marts are built from these), the code and SQL that compute them, `periods` and `spec`
+    (sections.yaml's `explain`). Equal fingerprints, equal explanations: reports/render.py keeps the
+    last ones under theirs (~30 ms at scale 100 against ~0.7 s to compute them)."""
+    queries = {name: _query(name) for name in PAGE_QUERIES}
+    named = {m.lower() for sql in queries.values() for m in re.findall(r"\b(?:from|join)\s+([a-z_]\w*)", sql, re.I)}
+    read = sorted(_base_tables(set(_mart_reads()) | named) & tables)
+    counts = (
+        con.execute(
+            " union all ".join(
+                f"select '{t}', count(*), coalesce(sum(hash(x)::hugeint), 0)::varchar from {t} as x" for t in read
+            )
+            + " order by 1"
+        ).fetchall()
+        if read
+        else []
+    )
+    marts = files("warehouse").joinpath("sql", "marts")
+    code = [
+        Path(__file__).read_text(encoding="utf-8"),
+        files("reports").joinpath("render.py").read_text(encoding="utf-8"),
+        *queries.values(),
+        *(
+            e.read_text(encoding="utf-8")
+            for e in sorted(marts.iterdir(), key=lambda e: e.name)
+            if e.name.endswith(".sql")
+        ),
+    ]
+    text = json.dumps([counts, code, periods, spec, duckdb.__version__], default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from markupsafe import Markup
 from connectors.plain import write_atomic
 from reports import formatting
 from reports.tables import open_documents_once, table_top
+from warehouse import loads
 from warehouse.checks import CHECKS
 from warehouse.models import load_functions
 
@@ -388,14 +389,31 @@ EXPLAIN_NEEDS = {"mart_kpis", "mart_statements", "statement_line_accounts", "per
 
 
 def _page_explanations(con: duckdb.DuckDBPyConnection, tables: set[str], spec: Mapping[str, Any]) -> dict[str, Any]:
-    """`_explanations` of every period the page lists (sections.yaml `periods_query`), read on `con`."""
-    periods: list[str] = []
-    if EXPLAIN_NEEDS <= tables:
-        load_functions(con)
-        listed = run_query(con, query_text(spec["periods_query"]))
-        at = listed["columns"].index("period")
-        periods = [row[at] for row in listed["rows"]]
-    return _explanations(con, tables, periods, spec.get("explain", {}))
+    """`_explanations` of every period the page lists (sections.yaml `periods_query`), read on `con`:
+    the ones the warehouse keeps (`page_explanations`) when what they are a function of is unchanged
+    (`explain.page_inputs`; only their sources are read again), else computed and kept there for
+    the next page (a read-only `con` keeps nothing)."""
+    if not EXPLAIN_NEEDS <= tables:
+        return _explanations(con, tables, [], spec.get("explain", {}))
+    from reports import explain
+
+    load_functions(con)
+    listed = run_query(con, query_text(spec["periods_query"]))
+    at = listed["columns"].index("period")
+    periods = [row[at] for row in listed["rows"]]
+    digest = explain.page_inputs(con, tables, periods, spec.get("explain", {}))
+    stored = loads.stored_explanations(con, digest) if "page_explanations" in tables else None
+    if stored is not None:
+        out: dict[str, Any] = json.loads(stored)
+        out["sources"] = explain.page_sources(con)  # this run's loads and calls
+        return out
+    out = _explanations(con, tables, periods, spec.get("explain", {}))
+    if "error" not in out and "page_explanations" in tables:
+        try:  # kept without its sources (in place: the page's keys keep their order)
+            loads.replace_explanations(con, digest, json.dumps({**out, "sources": None}))
+        except duckdb.Error:  # a read-only warehouse: computed again next time
+            pass
+    return out
 
 
 def _explanations(

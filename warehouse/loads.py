@@ -1,6 +1,7 @@
 """The operational records of a refresh, next to the published tables: what each source's ledger
 summary was, when a table was last pulled whole, what was set aside and why, which MCP calls were
-made, how each source is reached, and the settings the marts are built for.
+made, how each source is reached, the settings the marts are built for, and the page's explanations
+as last computed.
 
 Each statement lives in ``sql/ops/<name>.sql``; this module registers Arrow rows and runs them.
 """
@@ -100,6 +101,18 @@ def replace_connector_sources(con: duckdb.DuckDBPyConnection, rows: Sequence[tup
     )
     with transaction(con):
         _with_rows(con, "_sources", table, "connector_sources_replace")
+
+
+def stored_explanations(con: duckdb.DuckDBPyConnection, digest: str) -> str | None:
+    """The page's explanations (JSON text) stored under `digest`, or None."""
+    row = run(con, "page_explanations_stored", [digest]).fetchone()
+    return None if row is None else row[0]
+
+
+def replace_explanations(con: duckdb.DuckDBPyConnection, digest: str, text: str) -> None:
+    """Keep the page's explanations (JSON text) under `digest`, in place of the stored ones."""
+    with transaction(con):
+        run(con, "page_explanations_replace", [digest, text])
 
 
 def source_freshness(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:

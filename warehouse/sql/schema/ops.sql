@@ -87,3 +87,11 @@ select * from source_loads where tool <> '(not configured)';
 create table if not exists warehouse_schema (
     digest          varchar not null
 );
+
+-- The dashboard's click-to-explain as last computed (reports/render.py), under the fingerprint of
+-- everything it is a function of (reports.explain.page_inputs): a refresh that changed none of it
+-- reads it back instead of computing it again. One row; JSON text; its sources are not in it.
+create table if not exists page_explanations (
+    digest          varchar not null,
+    explanations    varchar not null
+);

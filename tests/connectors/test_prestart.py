@@ -132,12 +132,12 @@ def test_servers_started_before_the_run_has_an_id_are_the_next_run_s_and_one_tha
     for the one that ended while it waited starts its own; the servers of a process that runs nothing
     stop with `end_ahead`."""
     config = load_config(home / "closeboard.yaml")
-    ServerPool.start_ahead(stdio_servers(config, home, ["erp", "crm"]))
-    ahead = bundled_servers_running()
-    assert set(ahead) == {"erp", "crm"}
-    os.kill(ahead["crm"], 9)  # ended while it waited
-    pool = ServerPool.of_run("run-ahead")
     try:
+        ServerPool.start_ahead(stdio_servers(config, home, ["erp", "crm"]))
+        ahead = bundled_servers_running()
+        assert set(ahead) == {"erp", "crm"}
+        os.kill(ahead["crm"], 9)  # ended while it waited
+        pool = ServerPool.of_run("run-ahead")
         assert ServerPool.of_run("run-ahead") is pool and ServerPool.of_run("run-other") is not pool
 
         async def read(source: str, tool: str) -> int:
@@ -151,15 +151,16 @@ def test_servers_started_before_the_run_has_an_id_are_the_next_run_s_and_one_tha
         assert pool.call(read, "erp", "list_accounts") == ahead["erp"]  # the process started ahead
         assert pool.call(read, "crm", "list_opportunities") != ahead["crm"]  # its own, the other one ended
         assert gone(ahead["erp"])
-    finally:
         ServerPool.end_run("run-ahead")
-        ServerPool.end_run("run-other")
-    ServerPool.start_ahead(stdio_servers(config, home, ["bank"]))
-    bank = bundled_servers_running()["bank"]
-    ServerPool.end_ahead()  # the process ran no refresh
-    assert gone(bank)
-    assert ServerPool.of_run("run-after") is not pool and not bundled_servers_running()
-    ServerPool.end_run("run-after")
+        ServerPool.start_ahead(stdio_servers(config, home, ["bank"]))
+        bank = bundled_servers_running()["bank"]
+        ServerPool.end_ahead()  # the process ran no refresh
+        assert gone(bank)
+        assert ServerPool.of_run("run-after") is not pool and not bundled_servers_running()
+    finally:  # nothing left for the worker's later tests
+        ServerPool.end_ahead()
+        for run_id in ("run-ahead", "run-other", "run-after"):
+            ServerPool.end_run(run_id)
 
 
 def test_a_run_launched_without_servers_started_starts_them_all_at_its_first_source_step(

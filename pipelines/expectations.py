@@ -59,12 +59,18 @@ class Verdict:
     validated_in: str = ""  # the run whose validation this is
 
 
-def import_meanwhile() -> threading.Thread:
+def import_meanwhile(*first: str) -> threading.Thread:
     """Start importing great-expectations on a thread of its own, for a run that will validate (no
     verdict stored yet: a first refresh), so its seconds of import overlap the reconciliation's SQL,
-    which DuckDB runs without holding the GIL. Join the thread before anything else may import: the
-    caller's own thread imports nothing while DuckDB works. A failed import is left to
-    `validate_checks`, which imports the library again and reports it."""
+    which DuckDB runs without holding the GIL. The modules `first` (those the caller may import before
+    it joins the thread: warehouse.recon.LAZY_IMPORTS) are imported before, on the caller's thread: two
+    threads importing the same modules at once can deadlock on their import locks, and Python then
+    fails one of the imports (scipy's, on a first refresh whose bank matching imported scipy while
+    great-expectations did: "_DeadlockError: deadlock detected by _ModuleLock('scipy.linalg...')").
+    Join the thread before anything else may import. A failed import is left to `validate_checks`,
+    which imports the library again and reports it."""
+    for name in first:
+        importlib.import_module(name)
 
     def load() -> None:
         try:

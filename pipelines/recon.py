@@ -21,6 +21,7 @@ from warehouse.recon import (
     CHECK_IDS,
     CHECK_TITLES,
     DEFAULT_SEVERITY,
+    LAZY_IMPORTS,
     ReconParams,
     build_recon,
     replace_verdicts,
@@ -92,7 +93,7 @@ def reconciliation(context: dg.AssetExecutionContext, closeboard: CloseboardReso
     with closeboard.warehouse() as con:
         known = {row["check_id"]: Verdict(**row) for row in stored_verdicts(con)}
         # a first refresh validates every check: the library's import runs alongside the SQL
-        importing = import_meanwhile() if not known else None
+        importing = import_meanwhile(*LAZY_IMPORTS) if not known else None
         try:
             summary = build_recon(con, context.run_id, params)
         finally:

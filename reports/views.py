@@ -43,7 +43,7 @@ from reports import formatting
 from reports.explain import STATEMENT_NAMES
 from reports.explain import kpis as kpi_names
 from reports.render import (
-    _explanations,
+    _page_explanations,
     _resource_text,
     _script_hash,
     environment,
@@ -1144,11 +1144,11 @@ def _check(spec: dict[str, Any], dash: _Dashboard) -> dict[str, Any]:
 
 def _statement_explanations(con: duckdb.DuckDBPyConnection, dash: _Dashboard) -> dict[str, Any]:
     """The journal lines behind the statements' lines, as the main page embeds them (render.py
-    `_explanations`, sections.yaml `explain`: the largest lines per account and month for its last months,
-    the balance sheet's and cash flow's for fewer), without the KPIs' parts a view does not show."""
+    `_page_explanations`, sections.yaml `explain`: the largest lines per account and month for its last
+    months, the balance sheet's and cash flow's for fewer; the ones the warehouse keeps when nothing they
+    read changed), without the KPIs' parts a view does not show."""
     load_functions(con)
-    periods = [r["period"] for r in dash.rows("periods.sql")]
-    every = _explanations(con, dash.tables, periods, layout().get("explain", {}))
+    every = _page_explanations(con, dash.tables, layout())
     return {k: v for k, v in every.items() if k in ("error", "limit", "periods", "accounts", "statement")}
 
 

@@ -5,15 +5,29 @@ copy of the session's demo home, real great-expectations where a check is valida
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
+import threading
 from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from tests.conftest import ACCRUAL, AS_OF, EXPENSE, append_journal, copy_home, edit_config, read, refresh_in_process
+from tests.conftest import (
+    ACCRUAL,
+    AS_OF,
+    EXPENSE,
+    REPO,
+    append_journal,
+    copy_home,
+    edit_config,
+    read,
+    refresh_in_process,
+)
 from warehouse.checks import CHECK_IDS
+from warehouse.db import connect
 
 
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
@@ -83,3 +97,65 @@ def test_unchanged_checks_keep_their_verdict_without_great_expectations_and_chan
         again = evaluations(refresh_in_process(home))
     assert not again["R1_trial_balance"].passed
     assert validated_in(again["R1_trial_balance"]) == f"run {result.run_id} (same rows)"
+
+
+# A first refresh imports great-expectations on a thread while the reconciliation runs; the reconciliation's
+# own lazy imports (scipy, which great-expectations imports too) are done before that thread starts: two
+# threads importing scipy at once failed a first refresh with "_DeadlockError: deadlock detected by
+# _ModuleLock('scipy.linalg.cython_lapack')" (seen building the suite's demo home).
+
+
+def test_a_first_validation_imports_the_reconciliation_s_lazy_modules_before_great_expectations(
+    demo_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.recon
+    from warehouse.recon import LAZY_IMPORTS
+
+    home = copy_home(demo_home, tmp_path / "home")
+    with connect(home / "warehouse.duckdb") as con:
+        con.execute("delete from recon_verdicts")  # none stored: every check is validated
+    asked: list[tuple[str, ...]] = []
+    start = pipelines.recon.import_meanwhile
+    monkeypatch.setattr(pipelines.recon, "import_meanwhile", lambda *first: asked.append(first) or start(*first))
+    refresh_in_process(home)
+    assert asked == [LAZY_IMPORTS]
+
+
+def test_import_meanwhile_imports_what_it_is_given_first_on_the_caller_s_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.expectations import import_meanwhile
+
+    (tmp_path / "imported_first.py").write_text(
+        "import threading\n"
+        "THREAD = threading.current_thread().name\n"
+        "OTHERS = sorted(t.name for t in threading.enumerate())\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    thread = import_meanwhile("imported_first")
+    thread.join(120)
+    first = sys.modules.pop("imported_first")
+    assert first.THREAD == threading.current_thread().name
+    assert thread.name not in first.OTHERS  # before the thread that imports great-expectations started
+
+
+def test_the_lazy_imports_are_all_a_reconciliation_imports(demo_home: Path, tmp_path: Path) -> None:
+    """`build_recon` of every period (R2 matched at every month-end: its pair graph's components found)
+    imports nothing beyond what LAZY_IMPORTS names: checked in a fresh process, on a copy of the demo's
+    warehouse."""
+    warehouse = Path(shutil.copy(demo_home / "warehouse.duckdb", tmp_path / "warehouse.duckdb"))
+    code = (
+        "import importlib, sys\n"
+        "import duckdb\n"
+        "from warehouse import recon\n"
+        "for name in recon.LAZY_IMPORTS:\n"
+        "    importlib.import_module(name)\n"
+        "before = set(sys.modules)\n"
+        f"con = duckdb.connect({str(warehouse)!r})\n"
+        "summary = recon.build_recon(con, 'lazy-imports', full=True)\n"
+        "assert summary.periods >= recon.COMPONENTS_FROM and summary.matches, summary\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

@@ -68,6 +68,10 @@ CHECK_TITLES = {c.id: c.title for c in CHECKS}
 CHECK_SOURCES = {c.id: c.sources for c in CHECKS if c.sources}
 MAX_MATCH_ROUNDS = 100_000
 COMPONENTS_FROM = 3  # month-ends matched in a run from which R2 finds the pair graph's components
+# what `build_recon` imports only when it first needs it (scipy's graph components in `_components`,
+# pyarrow's pandas compatibility at its first conversion): a caller importing on another thread meanwhile
+# imports these first (pipelines.expectations.import_meanwhile); tests/test_recon_verdicts.py checks the list
+LAZY_IMPORTS = ("pyarrow.pandas_compat", "pyarrow.vendored.version", "scipy.sparse", "scipy.sparse.csgraph")
 INPUTS_SQL = RECON_DIR / "incremental" / "inputs.sql"
 VERDICTS_DIR = RECON_DIR / "verdicts"  # the stored great-expectations verdicts (schema/recon.sql)
 VERDICT_SCHEMA = pa.schema(

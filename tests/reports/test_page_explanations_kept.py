@@ -8,7 +8,9 @@ again. On a copy of the demo home's warehouse:
 - a change to any input, however small (one journal line's description in the first reported month, an
   account's name, the reporting currency), computes them again, equal to a fresh computation;
 - a change to the sources' loads and calls alone computes nothing, and the page shows the new ones;
-- a read-only warehouse (the read copy) computes them and keeps nothing.
+- a read-only warehouse (the read copy) computes them and keeps nothing;
+- a CFO view with a statement, rendered from the read copy as each refresh publishes it, reads back the
+  ones the page kept.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import duckdb
 import pytest
 
 from reports import explain, render
+from reports.views import load_views, render_view_html
 from tests.conftest import copy_home
 from warehouse.db import connect
 from warehouse.models import load_functions
@@ -128,3 +131,17 @@ def test_a_read_only_warehouse_computes_them_and_keeps_nothing(home: Path, compu
         first = page(read_only)
         assert len(computed) == 1 and kept(read_only) == []
         assert page(read_only) == first and len(computed) == 2
+
+
+def test_a_view_with_a_statement_reads_back_the_ones_the_page_kept(
+    demo_home: Path, tmp_path: Path, computed: list[list[str]]
+) -> None:
+    folder = tmp_path / "views"
+    folder.mkdir()
+    (folder / "statements.md").write_text("# Statements\n\n```statement\nstatement: income_statement\n```\n")
+    (view,) = load_views(folder)
+    with connect(demo_home / "warehouse.read.duckdb", read_only=True) as read_copy:  # as the demo's refresh left it
+        assert len(kept(read_copy)) == 1
+        html, problems = render_view_html(view, read_copy, company="Demo Co", run_id="kept-test")
+    assert problems == [] and "view-statement" in html
+    assert computed == []

@@ -47,20 +47,8 @@ from warehouse.snapshots import Snapshot, failing_error_checks, history
 LOG_FILE = "delivery.duckdb"
 LOCK_FILE = "delivery.lock"
 LOCK_TIMEOUT_S = 120.0
-SUMMARY_KPIS = (
-    "revenue",
-    "gross_profit",
-    "gross_margin_pct",
-    "opex",
-    "net_income",
-    "cash",
-    "net_burn",
-    "runway_months",
-    "ar",
-    "ap",
-    "dso",
-    "dpo",
-)
+# the e-mail lists the key figures in the workbook's order (reports.export.KPI_ORDER), these after the others
+LISTED_LAST = ("cogs", "pipeline_open", "bookings_won")
 
 
 class DeliveryError(RuntimeError):
@@ -312,9 +300,8 @@ def pack_message(pack: Pack, link: str, problems: Sequence[str]) -> tuple[str, s
         "",
         f"Key figures ({pack.currency}):",
     ]
-    order = [k for k in SUMMARY_KPIS if k in snap.kpis] + [
-        k for k in KPI_ORDER if k in snap.kpis and k not in SUMMARY_KPIS
-    ]
+    shown = [k for k in KPI_ORDER if k in snap.kpis]
+    order = [k for k in shown if k not in LISTED_LAST] + [k for k in shown if k in LISTED_LAST]
     width = max(len(KPI_LABELS.get(k, k)) for k in order) if order else 0
     lines += [f"  {KPI_LABELS.get(k, k):<{width}}  {kpi_text(k, snap.kpis[k], pack.currency)}" for k in order]
     lines += ["", "Checks:"]

@@ -32,6 +32,8 @@ from openpyxl import load_workbook
 from connectors.config import ConfigError, load_config, parse_config
 from connectors.demo.plant import plant
 from pipelines.cli import main
+from reports.export import KPI_ORDER
+from reports.history import KPI_LABELS
 from tests.conftest import (
     AS_OF,
     FIRST_PERIOD,
@@ -237,6 +239,14 @@ def test_the_sensor_sends_one_email_with_both_attachments_after_the_close(scenar
     for kpi in ("revenue", "net_income", "cash", "ar", "ap"):
         assert f"${abs(kpis[kpi]):,.2f}" in body, kpi
     assert f"{kpis['runway_months']}" in body and f"Signed off by {SIGNER}" in body and "OVERRIDE" not in body
+    # in the workbook's order, cost of sales, open pipeline and bookings after the others
+    listed = [
+        line.split("  ")[1].strip()
+        for line in body.split("Key figures")[1].split("Checks:")[0].splitlines()[1:]
+        if line.strip()
+    ]
+    first = [KPI_LABELS[k] for k in KPI_ORDER if k in kpis and k not in ("cogs", "pipeline_open", "bookings_won")]
+    assert listed == first + [KPI_LABELS[k] for k in ("cogs", "pipeline_open", "bookings_won") if k in kpis], listed
 
     # the PDF: every page names period, version and status; the statements' figures to the cent
     pdf = tmp_path / "pack.pdf"

@@ -32,34 +32,24 @@ from connectors.servers import erp, store
 from connectors.servers.hosting import start_warm_up
 from connectors.servers.store import DataSource
 from tests.conftest import AS_OF, REPO, demo_home_at
+from tests.processes import alive, bundled_servers, wait_for
 
 
 def bundled_servers_running() -> dict[str, int]:
     """Server -> pid of each live child of this process that runs a bundled server (two processes of
     one server fail the test)."""
-    running: dict[str, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
-            argv = (stat.parent / "cmdline").read_bytes().decode().split("\0")
-        except (OSError, ValueError):
-            continue  # gone meanwhile
-        if int(ppid) == os.getpid() and state != "Z" and "-m" in argv:
-            module = argv[argv.index("-m") + 1]
-            if module.startswith("connectors.servers."):
-                name = module.rsplit(".", 1)[1]
-                assert name not in running, f"two {name} servers: {running[name]} and {stat.parent.name}"
-                running[name] = int(stat.parent.name)
-    return running
+    running = bundled_servers(os.getpid())
+    for name, pids in running.items():
+        assert len(pids) == 1, f"two {name} servers: {pids}"
+    return {name: pids[0] for name, pids in running.items()}
 
 
 def gone(pid: int, timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pid not in bundled_servers_running().values():
-            return True
-        time.sleep(0.05)
-    return False
+    try:
+        wait_for(lambda: not alive(pid), f"{pid} still running", timeout)
+    except AssertionError:
+        return False
+    return True
 
 
 @pytest.fixture

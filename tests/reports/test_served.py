@@ -12,13 +12,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import FAST_RETRIES, REPO, copy_home, free_port, wait_for_port
+from tests.processes import children, module, wait_for
 from tests.reports.pages import ended_periods, kpis_of
 from tests.servers import get, post
 
@@ -47,21 +47,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def children(pid: int) -> dict[int, list[str]]:
-    """Each child process of `pid` (pid -> argv), and their children."""
-    found: dict[int, list[str]] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in map(int, (task / "children").read_text().split()):
-            try:
-                found[child] = Path(f"/proc/{child}/cmdline").read_bytes().decode().split("\0")
-                found.update(children(child))
-            except OSError:
-                continue  # gone meanwhile
-    return found
-
-
-def modules(processes: dict[int, list[str]]) -> list[str]:
-    return sorted(argv[argv.index("-m") + 1] for argv in processes.values() if "-m" in argv)
+def modules(pid: int) -> list[str]:
+    """The modules `pid`'s processes run (`python -m`), its children's and theirs."""
+    return sorted(filter(None, map(module, children(pid, deep=True).values())))
 
 
 def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_path: Path, open_page) -> None:
@@ -71,11 +59,8 @@ def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_pa
     try:
         base = f"http://127.0.0.1:{port}"
         # the next reload's refresh process, its servers started: they see the record appended below
-        deadline = time.monotonic() + 60
-        while len(modules(children(proc.pid))) < 5:
-            assert time.monotonic() < deadline, children(proc.pid)
-            time.sleep(0.1)
-        assert modules(children(proc.pid)) == [
+        wait_for(lambda: len(modules(proc.pid)) >= 5, "the ready process and its servers")
+        assert modules(proc.pid) == [
             "connectors.servers.bank",
             "connectors.servers.budget",
             "connectors.servers.crm",

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from reports.server import create_app
 from tests.conftest import copy_home
+from tests.processes import alive, bundled_servers, wait_for
 from tests.reports.pages import token_of
 
 BASE = "http://127.0.0.1:8765"
@@ -37,30 +38,7 @@ def reload(client: TestClient, meanwhile: Callable[[], None] = lambda: None) -> 
 
 def servers_of(pid: int) -> dict[str, int]:
     """The bundled servers (name -> pid) running as children of process `pid`."""
-    running = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            try:
-                argv = Path(f"/proc/{child}/cmdline").read_bytes().decode().split("\0")
-            except OSError:
-                continue  # gone meanwhile
-            if "-m" in argv and argv[argv.index("-m") + 1].startswith("connectors.servers."):
-                running[argv[argv.index("-m") + 1].rsplit(".", 1)[1]] = int(child)
-    return running
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    return {name: pids[0] for name, pids in bundled_servers(pid).items()}
 
 
 def published_run(home: Path) -> str:

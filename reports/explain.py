@@ -869,7 +869,7 @@ def page_explanations(con: duckdb.DuckDBPyConnection, periods: list[str], *, lim
         "model": model.path,
         "kpis": shapes,
         "figures": figures,
-        "sources": _sources(ctx, PAGE_CALL_FIELDS),
+        "sources": page_sources(con),
         "accounts": accounts,
     }
 
@@ -898,16 +898,37 @@ PAGE_QUERIES = (
 )
 
 
+@cache
+def _page_code() -> tuple[frozenset[str], str]:
+    """What of `page_inputs` is fixed for a process, read once: the relations whose loaded tables the
+    explanations may read (every mart's and the explanation queries'), and a digest of the code and
+    SQL that compute them."""
+    queries = [_query(name) for name in PAGE_QUERIES]
+    named = {m.lower() for sql in queries for m in re.findall(r"\b(?:from|join)\s+([a-z_]\w*)", sql, re.I)}
+    marts = files("warehouse").joinpath("sql", "marts")
+    code = [
+        Path(__file__).read_text(encoding="utf-8"),
+        files("reports").joinpath("render.py").read_text(encoding="utf-8"),
+        *queries,
+        *(
+            e.read_text(encoding="utf-8")
+            for e in sorted(marts.iterdir(), key=lambda e: e.name)
+            if e.name.endswith(".sql")
+        ),
+        duckdb.__version__,
+    ]
+    return frozenset(_base_tables(set(_mart_reads()) | named)), hashlib.sha256("\0".join(code).encode()).hexdigest()
+
+
 def page_inputs(con: duckdb.DuckDBPyConnection, tables: set[str], periods: list[str], spec: Any) -> str:
     """A fingerprint of everything the page's explanations (`page_explanations` and the statements'
     lines, as reports/render.py assembles them) are a function of, but their sources (`page_sources`):
     every loaded table the marts or the explanation queries read (its rows: count and an order-free
-    hash; the marts are built from these), the code and SQL that compute them, `periods` and `spec`
-    (sections.yaml's `explain`). Equal fingerprints, equal explanations: reports/render.py keeps the
-    last ones under theirs (~30 ms at scale 100 against ~0.7 s to compute them)."""
-    queries = {name: _query(name) for name in PAGE_QUERIES}
-    named = {m.lower() for sql in queries.values() for m in re.findall(r"\b(?:from|join)\s+([a-z_]\w*)", sql, re.I)}
-    read = sorted(_base_tables(set(_mart_reads()) | named) & tables)
+    hash; the marts are built from these), the code and SQL that compute them (`_page_code`), `periods`
+    and `spec` (sections.yaml's `explain`). Equal fingerprints, equal explanations: reports/render.py
+    keeps the last ones under theirs (~30 ms at scale 100 against ~0.7 s to compute them)."""
+    candidates, code = _page_code()
+    read = sorted(candidates & tables)
     counts = (
         con.execute(
             " union all ".join(
@@ -918,18 +939,7 @@ def page_inputs(con: duckdb.DuckDBPyConnection, tables: set[str], periods: list[
         if read
         else []
     )
-    marts = files("warehouse").joinpath("sql", "marts")
-    code = [
-        Path(__file__).read_text(encoding="utf-8"),
-        files("reports").joinpath("render.py").read_text(encoding="utf-8"),
-        *queries.values(),
-        *(
-            e.read_text(encoding="utf-8")
-            for e in sorted(marts.iterdir(), key=lambda e: e.name)
-            if e.name.endswith(".sql")
-        ),
-    ]
-    text = json.dumps([counts, code, periods, spec, duckdb.__version__], default=str)
+    text = json.dumps([counts, code, periods, spec], default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -45,17 +45,15 @@ def main(argv: list[str] | None = None) -> None:
         if options.home is not None or options.config is not None:
             cli.start_servers_ahead(options.config, options.home)
         line = sys.stdin.readline()
-    except BaseException:
+        arguments = json.loads(line) if line.strip() else []
+        if not isinstance(arguments, list) or not all(isinstance(a, str) for a in arguments):
+            sys.exit(f"pipelines.warm: expected one JSON list of arguments on stdin, got {line.strip()[:200]!r}")
+        if not arguments:  # closed without a command: nothing to run
+            sys.exit(0)
+    except BaseException:  # no command to run (or a broken one): the servers started ahead end first
         ServerPool.end_ahead()
         raise
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # from here on as `closeboard` itself
-    if not line.strip():
-        ServerPool.end_ahead()
-        return
-    arguments = json.loads(line)
-    if not isinstance(arguments, list) or not all(isinstance(a, str) for a in arguments):
-        ServerPool.end_ahead()
-        sys.exit(f"pipelines.warm: expected one JSON list of arguments on stdin, got {line.strip()[:200]!r}")
     sys.argv = ["closeboard", *arguments]
     cli.run(cleanup=ServerPool.end_ahead)  # a refresh's run has taken them (ServerPool.of_run)
 

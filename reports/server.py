@@ -10,8 +10,8 @@
   the UI's launch button does (the instance's run queue orders it after any other warehouse writer);
   otherwise, or when that webserver does not answer, as a `closeboard refresh` subprocess (never
   importing `pipelines`; the warehouse lock makes it wait for, or fail beside, any other run).
-  `closeboard serve` keeps that process started ahead, its imports done (`python -m pipelines.warm`,
-  about 2 s of every refresh's start): a reload hands it the command and its run starts at once.
+  `closeboard serve` keeps that process started ahead, its imports done and its stdio servers started
+  (`python -m pipelines.warm`; `--lean` keeps none): a reload hands it the command and its run starts at once.
   Refused (403) without a token this server issued, or when the request's Origin is not this
   server's own origin.
 - GET /api/explain?figure=KPI&period=P (or ?statement=income_statement|balance_sheet|cash_flow&rollup=R&line=ID&period=P):

@@ -7,6 +7,9 @@ the CLI and a browser."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from reports.server import create_app
-from tests.conftest import copy_home
+from tests.conftest import REPO, copy_home
 from tests.processes import alive, bundled_servers, wait_for
 from tests.reports.pages import token_of
 
@@ -85,3 +88,30 @@ def test_a_reload_runs_in_the_process_started_ahead_and_afresh_when_that_one_is_
     # the server stopped: the process it kept ready has ended with it, and so have its servers
     assert job.ready is None and last.poll() is not None
     wait_for(lambda: not any(alive(pid) for pid in kept.values()), f"servers left running: {kept}", timeout=15)
+
+
+@pytest.mark.parametrize(("line", "status"), [(b"", 0), (b"not json\n", 1)])
+def test_a_ready_process_given_no_command_or_a_broken_one_ends_with_its_servers(
+    demo_home: Path, tmp_path: Path, line: bytes, status: int
+) -> None:
+    """Closed without a command, or sent one it cannot read: the process ends (the broken one with its
+    error) and so do the servers it started ahead."""
+    home = copy_home(demo_home, tmp_path / "home")
+    ready = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.warm", "--home", str(home)],
+        cwd=REPO,
+        env={**os.environ, "CLOSEBOARD_HOME": str(home)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: len(servers_of(ready.pid)) == 4, "servers started ahead")
+        ahead = servers_of(ready.pid)
+        _, stderr = ready.communicate(line, timeout=60)
+        assert ready.returncode == status, stderr.decode()[-2000:]
+        wait_for(lambda: not any(alive(pid) for pid in ahead.values()), f"servers left running: {ahead}", 15)
+    finally:
+        if ready.poll() is None:
+            ready.kill()
+            ready.wait()

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import signal
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
-from tests.conftest import FAST_RETRIES, REPO, copy_home, free_port, wait_for_port
+from tests.conftest import FAST_RETRIES, copy_home, free_port, spawn_closeboard, stop_process, wait_for_port
 from tests.processes import children, module, wait_for
 from tests.reports.pages import ended_periods, kpis_of
 from tests.servers import get, post
@@ -25,26 +22,9 @@ from tests.servers import get, post
 
 def serve(home: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
     """`closeboard --home HOME serve --port PORT OPTIONS` in a process group of its own, answering."""
-    env = {**os.environ, "CLOSEBOARD_HOME": str(home), **FAST_RETRIES}
-    env.pop("CLOSEBOARD_CONFIG", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "--home", str(home), "serve", "--port", str(port), *options],
-        cwd=REPO,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = spawn_closeboard("serve", "--port", str(port), *options, home=home, env=FAST_RETRIES)
     wait_for_port(port, proc)
     return proc
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def modules(pid: int) -> list[str]:
@@ -121,7 +101,7 @@ def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_pa
         assert watched.errors == []
         assert [u for u in watched.requests if not u.startswith(base)] == []
     finally:
-        stop(proc)
+        stop_process(proc, timeout=15)
 
 
 def test_lean_serve_keeps_no_process_between_reloads(demo_home: Path, tmp_path: Path) -> None:
@@ -132,4 +112,4 @@ def test_lean_serve_keeps_no_process_between_reloads(demo_home: Path, tmp_path: 
         assert json.loads(get(f"http://127.0.0.1:{port}/api/status"))["refresh"]["state"] == "idle"
         assert children(proc.pid) == {}
     finally:
-        stop(proc)
+        stop_process(proc, timeout=15)

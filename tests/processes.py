@@ -7,6 +7,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+# the start of a Python process's code for the tests of how it ends: an exit handler registered first (so
+# it runs last) that says it ran, and an object that says when the interpreter's teardown frees it (a
+# process that ends without the teardown never prints that: its output ends with the handler's line)
+EXIT_PROBE = (
+    "import atexit\n"
+    "atexit.register(lambda: print('exit handler ran', flush=True))\n"
+    "class TornDown:\n"
+    "    def __del__(self):\n"
+    "        print('torn down', flush=True)\n"
+    "probe = TornDown()\n"
+)
+
 
 def _table() -> dict[int, tuple[int, list[str]]]:
     """Every live process (zombies left out): pid -> (parent pid, argv)."""

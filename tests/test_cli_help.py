@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import main
+from tests.processes import EXIT_PROBE
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -47,13 +48,8 @@ def command_process(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`closeboard ARGS` on `home` as its console script runs it (`pipelines.cli.run`), with an exit
     handler of its own registered first (so it runs last) that says it ran, and an object that says
     when the interpreter's teardown frees it."""
-    script = (
-        "import atexit, sys\n"
-        "atexit.register(lambda: print('exit handler ran', flush=True))\n"
-        "class TornDown:\n"  # says when the interpreter's teardown frees it: it must not
-        "    def __del__(self):\n"
-        "        print('torn down', flush=True)\n"
-        "probe = TornDown()\n"
+    script = EXIT_PROBE + (
+        "import sys\n"
         f"sys.argv = ['closeboard', '--home', {str(home)!r}, *{list(args)!r}]\n"
         "from pipelines.cli import run\n"
         "run()\n"

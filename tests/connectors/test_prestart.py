@@ -32,7 +32,7 @@ from connectors.servers import erp, store
 from connectors.servers.hosting import start_warm_up
 from connectors.servers.store import DataSource
 from tests.conftest import AS_OF, REPO, demo_home_at
-from tests.processes import alive, bundled_servers, wait_for
+from tests.processes import EXIT_PROBE, alive, bundled_servers, wait_for
 
 
 def bundled_servers_running() -> dict[str, int]:
@@ -280,18 +280,6 @@ def test_a_bundled_server_process_never_imports_pandas(home: Path) -> None:
     )
     proc = python(code)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
-
-
-# what the test processes below add: an exit handler registered first (so it runs last) that says it ran,
-# and an object that says when the interpreter's teardown frees it (which must never happen)
-EXIT_PROBE = (
-    "import atexit\n"
-    "atexit.register(lambda: print('exit handler ran', flush=True))\n"
-    "class TornDown:\n"
-    "    def __del__(self):\n"
-    "        print('torn down', flush=True)\n"
-    "probe = TornDown()\n"
-)
 
 
 def test_a_bundled_server_process_exits_without_the_interpreter_s_teardown(home: Path) -> None:

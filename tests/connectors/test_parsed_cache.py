@@ -18,9 +18,10 @@ import pytest
 
 from connectors.client import SourceSession
 from connectors.config import ClientSettings, ConnectorConfig, ServerConfig
-from connectors.servers import erp
+from connectors.servers import erp, store
 from connectors.servers.parsed import META
 from connectors.servers.store import DataSource
+from connectors.servers.switches import SWITCHES_FILE
 from tests.conftest import copy_demo
 
 TABLE = erp.JOURNAL_LINES.name
@@ -190,7 +191,8 @@ def test_another_data_folder_s_cache_is_never_read(
 
 def test_a_server_process_started_with_cache_keeps_its_parsed_files_for_the_next(data: Path, tmp_path: Path) -> None:
     """`python -m connectors.servers.erp --data DIR --cache DIR` over stdio, started twice: the first
-    writes the cache, the second answers the same from it and leaves it as it is."""
+    writes the cache (the parsed journal and its summary), the second answers the same from it and
+    leaves it as it is."""
     cache = tmp_path / "cache"
     server = ServerConfig(
         command=sys.executable, args=("-m", "connectors.servers.erp", "--data", str(data), "--cache", str(cache))
@@ -206,6 +208,95 @@ def test_a_server_process_started_with_cache_keeps_its_parsed_files_for_the_next
 
     first = anyio.run(summary)
     (kept,) = [p for p in cache.iterdir() if "journal_lines" in p.name]
-    written = kept.stat().st_mtime_ns
+    answers = cache / "answers" / "erp__journal_lines.csv.json"  # the summary it computed, kept too
+    written = kept.stat().st_mtime_ns, answers.stat().st_mtime_ns
     assert anyio.run(summary) == first and first
-    assert kept.stat().st_mtime_ns == written  # read, not written again
+    assert (kept.stat().st_mtime_ns, answers.stat().st_mtime_ns) == written  # read, not written again
+
+
+# ---- the summaries kept with the parsed files (DataSource._lasting)
+
+INVOICES = erp.TABLES[[t.name for t in erp.TABLES].index("invoices")]
+
+
+class Computes:
+    """Counts the summaries a server computes (each one reads its rows' months through `month_of`)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        month_of = store.month_of
+
+        def counted(dates):  # noqa: ANN001, ANN202
+            self.count += 1
+            return month_of(dates)
+
+        monkeypatch.setattr(store, "month_of", counted)
+
+
+def summaries(source: DataSource) -> list[list[dict]]:
+    """The ledger summary and the invoices' month summary, as the tools answer them (less `as_of`)."""
+    answers = [
+        source.ledger_summary(TABLE, None, None),
+        source.month_summary(erp._dated("invoices", None, None), erp.DOCUMENT_KINDS["invoices"]),
+    ]
+    return [json.loads(a)["items"] for a in answers]
+
+
+@pytest.fixture
+def settled(data: Path) -> Path:
+    """The demo data with the invoices as old as the journal (not modified in the last seconds)."""
+    os.utime(data / INVOICES.path, (DAY_AGO, DAY_AGO))
+    return data
+
+
+def test_the_summaries_of_unchanged_files_are_read_back_not_computed(
+    settled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computes = Computes(monkeypatch)
+    first = summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
+    assert computes.count == 2
+    assert first == summaries(DataSource(settled, erp.TABLES))  # the same as a server without a cache
+    computes.count = 0
+    assert summaries(DataSource(settled, erp.TABLES, tmp_path / "cache")) == first  # the next process
+    assert computes.count == 0
+
+
+def test_a_grown_file_s_summary_is_computed_again(
+    settled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
+    append(journal(settled), "JE-CACHE-3,1,2025-03-10,6600,7.00,0.00,USD,,backdated,,,\n")
+    append(journal(settled), "JE-CACHE-3,2,2025-03-10,2200,0.00,7.00,USD,,backdated,,,\n")
+    computes = Computes(monkeypatch)
+    grown = summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
+    assert computes.count == 1  # the journal's; the invoices' is read back
+    assert grown == summaries(DataSource(settled, erp.TABLES))
+    march = {(i["period"], i["account_id"]): i for i in grown[0]}[("2025-03", "6600")]
+    assert march in summaries(DataSource(settled, erp.TABLES))[0]
+
+
+def test_a_file_modified_seconds_ago_keeps_no_summary(
+    settled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    os.utime(journal(settled))
+    summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
+    computes = Computes(monkeypatch)
+    summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
+    assert computes.count == 1  # the journal's again (racy); the invoices' read back
+    assert [p.name for p in (tmp_path / "cache" / "answers").iterdir()] == ["erp__invoices.csv.json"]
+
+
+def test_summaries_kept_by_other_code_or_under_another_switch_are_computed_again(
+    settled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
+    computes = Computes(monkeypatch)
+    monkeypatch.setattr(store, "_answering_code", lambda: "another version of closeboard")
+    assert summaries(DataSource(settled, erp.TABLES, tmp_path / "cache")) == first
+    assert computes.count == 2
+    monkeypatch.undo()
+    (settled / SWITCHES_FILE).write_text(json.dumps({"hidden_entries": ["JE-000001"]}))
+    computes = Computes(monkeypatch)
+    hidden = summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
+    assert computes.count == 2 and hidden[0] != first[0]
+    assert hidden == summaries(DataSource(settled, erp.TABLES))

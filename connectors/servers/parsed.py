@@ -24,7 +24,10 @@ The summaries a server computes from a table (its month summaries, the ERP's led
 in the same folder (`answers/`), with the same trust: under the file's (inode, size, mtime), the table's
 spec and the answering code's identity, so the next process answers them without computing while the
 file is unchanged (at scale 100 the ERP computed ~1.5 s of them at every start, beside the other
-servers' starts, on files that had not changed). A changed file, spec or code computes them again.
+servers' starts, on files that had not changed). When the file only had lines appended, a summary of the
+whole window is the kept one with the new lines' own summary added (counts, exact sums and the digests,
+sums of row hashes, all add up: `store.added`); the previous version's answers are kept for that. Any
+other change to the file, and another spec or code, computes them again.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +47,17 @@ from connectors.plain import write_atomic
 
 FORMAT = "closeboard-parsed-1"  # what a cache file holds: a new format is never read as the old one
 META = b"closeboard"  # the schema metadata key of the file's description
-ANSWERS = "closeboard-answers-1"  # what a kept answers file holds
+ANSWERS = "closeboard-answers-2"  # what a kept answers file holds
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed table; when it is the cached one with lines appended, also the cached version's stat
+    key (`grown_from`) and the appended rows alone (`appended`), parsed as the rest."""
+
+    table: pa.Table
+    grown_from: tuple[int, int, int] | None = None
+    appended: pa.Table | None = None
 
 
 class ParsedFiles:
@@ -61,17 +75,17 @@ class ParsedFiles:
         read: Callable[[], bytes],
         parse: Callable[[bytes], pa.Table],
         parse_rows: Callable[[bytes, list[str]], pa.Table],
-    ) -> pa.Table:
+    ) -> Parsed:
         """The table of `source` (data folder path `relative`), whose stat key is `key` and which was
         not modified in the last seconds: from the cache when it holds this version, else parsed
         (`parse(data)` the whole file, `parse_rows(data, columns)` lines without a header, `data` as
         `read()` gives it) and cached."""
         cached = self._read(relative, source)
         if cached is not None and tuple(cached[0]["key"]) == key:
-            return cached[1]
+            return Parsed(cached[1])
         data = read()
         whole = memoryview(data)
-        digest, table, hashed = hashlib.sha256(), None, 0
+        digest, parsed, hashed = hashlib.sha256(), None, 0
         if cached is not None:
             meta, old = cached
             size = meta["size"]
@@ -80,13 +94,14 @@ class ParsedFiles:
                 hashed = size
                 if digest.hexdigest() == meta["sha256"]:  # lines appended to the cached file
                     tail = data[size:]
-                    table = pa.concat_tables([old, parse_rows(tail, old.column_names)]) if tail.strip() else old
+                    rows = parse_rows(tail, old.column_names) if tail.strip() else old.slice(0, 0)
+                    parsed = Parsed(pa.concat_tables([old, rows]), tuple(meta["key"]), rows)
         digest.update(whole[hashed:])  # the whole file hashed once, whichever way it went
-        if table is None:
-            table = parse(data)
-        if table.num_columns:
-            self._write(relative, source, key, len(data), digest.hexdigest(), table)
-        return table
+        if parsed is None:
+            parsed = Parsed(parse(data))
+        if parsed.table.num_columns:
+            self._write(relative, source, key, len(data), digest.hexdigest(), parsed.table)
+        return parsed
 
     def _path(self, relative: str) -> Path:
         return self.folder / (relative.replace("/", "__") + ".arrow")
@@ -120,36 +135,48 @@ class ParsedFiles:
 
     def answer(self, relative: str, source: Path, key: tuple[int, int, int], code: str, name: str) -> Any:
         """The answer `name` kept for `source` at stat `key` by answering code `code`, or None."""
-        return self._answers(relative, source, key, code).get(name)
+        for version in self._answers(relative, source, code):
+            if version["key"] == list(key):
+                return version["answers"].get(name)
+        return None
 
     def keep_answer(
         self, relative: str, source: Path, key: tuple[int, int, int], code: str, name: str, value: Any
     ) -> None:
-        """Keep `value` as the answer `name` for `source` at `key` (answers of another version or code
-        are dropped). A folder that cannot be written keeps nothing: the next start computes it again."""
+        """Keep `value` as the answer `name` for `source` at `key`. The answers of one earlier version
+        stay beside this one's (a grown file's other summaries are added to them); older versions and
+        other code's are dropped. A folder that cannot be written keeps nothing: the next start
+        computes it again."""
         with self._answers_lock:
-            answers = {**self._answers(relative, source, key, code), name: value}
-            kept = {"format": ANSWERS, "source": str(source), "key": list(key), "code": code, "answers": answers}
+            versions = self._answers(relative, source, code)
+            this = next((v for v in versions if v["key"] == list(key)), {"key": list(key), "answers": {}})
+            this["answers"][name] = value
+            earlier = [v for v in versions if v is not this][:1]
+            kept = {"format": ANSWERS, "source": str(source), "code": code, "versions": [this, *earlier]}
             try:
                 write_atomic(self._answers_path(relative), json.dumps(kept, separators=(",", ":")))
             except OSError:
                 pass
 
-    def _answers(self, relative: str, source: Path, key: tuple[int, int, int], code: str) -> dict[str, Any]:
+    def _answers(self, relative: str, source: Path, code: str) -> list[dict[str, Any]]:
+        """The versions kept for `source` by `code`, newest first: each {"key": [...], "answers": {...}}."""
         try:
             kept = json.loads(self._answers_path(relative).read_bytes())
         except (OSError, ValueError):
-            return {}  # none yet, or not readable: computed again
+            return []  # none yet, or not readable: computed again
         if not (
             isinstance(kept, dict)
             and kept.get("format") == ANSWERS
             and kept.get("source") == str(source)
-            and kept.get("key") == list(key)
             and kept.get("code") == code
-            and isinstance(kept.get("answers"), dict)
+            and isinstance(kept.get("versions"), list)
         ):
-            return {}
-        return kept["answers"]
+            return []
+        return [
+            v
+            for v in kept["versions"]
+            if isinstance(v, dict) and isinstance(v.get("key"), list) and isinstance(v.get("answers"), dict)
+        ]
 
     def _answers_path(self, relative: str) -> Path:
         return self.folder / "answers" / (relative.replace("/", "__") + ".json")

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +219,8 @@ class Loaded:
     dated_rows: int  # rows with a date (they come first)
     key: tuple[int, int, int] | None = None  # the file's (inode, size, mtime_ns) when read
     digest: str | None = None  # content hash, kept while the version is racy
+    grown_from: tuple[int, int, int] | None = None  # the cached version this one appended lines to
+    appended: Loaded | None = None  # those lines alone (parsed.Parsed)
 
 
 class DataSource:
@@ -287,7 +290,7 @@ class DataSource:
                     return current
                 digest_suffix = _digest(data)  # changed within one timestamp tick: same key, new content
             elif self.parsed is not None and key[2] <= started - RACY_NS:
-                table = self.parsed.table(
+                parsed = self.parsed.table(
                     spec.path,
                     path,
                     key,
@@ -295,8 +298,11 @@ class DataSource:
                     lambda data: self._parse_csv(spec, data),
                     lambda data, names: self._csv_rows(spec, data, names),
                 )
-                loaded = self._build(spec, table, _file_version(key))
+                loaded = self._build(spec, parsed.table, _file_version(key))
                 loaded.key = key
+                if parsed.grown_from is not None and parsed.appended is not None:
+                    loaded.grown_from = parsed.grown_from
+                    loaded.appended = self._build(spec, parsed.appended, f"{loaded.version}+appended")
                 return self._keep(name, loaded)
             else:
                 data = self._read_bytes(spec, path)
@@ -421,24 +427,39 @@ class DataSource:
                     self._computing.pop(key, None)
         return value
 
-    def _lasting(self, table: str, loaded: Loaded, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        """`_cached`, and with a cache folder also kept there for the next process (parsed.py): a
-        summary of a file that keeps its (inode, size, mtime) and was not modified in the last seconds
-        is then read, not computed. `compute()` must give JSON values."""
+    def _lasting(
+        self,
+        table: str,
+        loaded: Loaded,
+        kind: tuple[Any, ...],
+        compute: Callable[[Loaded], list[dict[str, Any]]],
+        add: Callable[[list[dict[str, Any]], list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """`compute(loaded)` (summary items, JSON values), cached as `_cached` does and, with a cache
+        folder, kept there for the next process (parsed.py): a summary of a file that keeps its
+        (inode, size, mtime) and was not modified in the last seconds is read back, not computed. When
+        the file only had lines appended to the version kept before, and `add` is given, the summary is
+        the kept one with the appended lines' own summary added (`add(kept, compute(appended))`)."""
 
-        def kept_or_computed() -> Any:
+        def kept_or_computed() -> list[dict[str, Any]]:
             if self.parsed is None or loaded.key is None or loaded.digest is not None:
-                return compute()  # no folder, an optional file that is absent, or a racy version
+                return compute(loaded)  # no folder, an optional file that is absent, or a racy version
             spec = self.specs[table]
-            where = (spec.path, self.root / spec.path, loaded.key, _answering_code())
-            name = hashlib.blake2b(repr((spec, key)).encode(), digest_size=16).hexdigest()
-            value = self.parsed.answer(*where, name)
+            source, code = self.root / spec.path, _answering_code()
+            name = hashlib.blake2b(repr((spec, kind)).encode(), digest_size=16).hexdigest()
+            value = self.parsed.answer(spec.path, source, loaded.key, code, name)
+            if value is not None:
+                return value
+            if add is not None and loaded.grown_from is not None and loaded.appended is not None:
+                before = self.parsed.answer(spec.path, source, loaded.grown_from, code, name)
+                if before is not None:
+                    value = add(before, compute(loaded.appended))
             if value is None:
-                value = compute()
-                self.parsed.keep_answer(*where, name, value)
+                value = compute(loaded)
+            self.parsed.keep_answer(spec.path, source, loaded.key, code, name, value)
             return value
 
-        return self._cached(key, kept_or_computed)
+        return self._cached((*kind, loaded.version), kept_or_computed)
 
     def date_window(self, loaded: Loaded, date_from: str | None, date_to: str | None) -> tuple[int, int]:
         """Row range [start, stop) whose date lies in the inclusive window (rows are date-sorted)."""
@@ -511,10 +532,9 @@ class DataSource:
     def ledger_summary(self, table: str, date_from: str | None, date_to: str | None) -> str:
         """One row per month and account: lines, Σdebit, Σcredit (exact), over the date window."""
         spec = self.specs[table]
-        loaded = self.load(table)
         hidden = hidden_entries(self.switches.get())
 
-        def compute() -> list[dict[str, Any]]:
+        def compute(loaded: Loaded) -> list[dict[str, Any]]:
             start, stop = self.date_window(loaded, date_from, date_to)
             full = hide_entries(loaded.full.slice(start, stop - start), hidden)
             n = full.num_rows
@@ -554,8 +574,10 @@ class DataSource:
                 )
             ]
 
-        key = ("ledger", table, date_from, date_to, loaded.version, tuple(sorted(hidden)))
-        items = self._lasting(table, loaded, key, compute)
+        whole = date_from is None and date_to is None  # appended lines may fall anywhere in a window
+        add = partial(added, keys=("period", "account_id"), counts=("lines",), sums=("debit", "credit"))
+        kind = ("ledger", table, date_from, date_to, tuple(sorted(hidden)))
+        items = self._lasting(table, self.load(table), kind, compute, add if whole else None)
         return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})
 
     def month_summary(self, query: Query, amounts: Sequence[str], by: str | None = None) -> str:
@@ -564,12 +586,11 @@ class DataSource:
         not decimal numbers are left out of the sum, never fail it) and ``digest``, a hash of every
         served column of every row of the month, whatever their order: any change to a row changes
         its month's digest. Rows without a date are one row with period null."""
-        loaded = self.load(query.table)
         date_column = self.specs[query.table].date_column
         assert date_column is not None
         hidden = hidden_entries(self.switches.get())
 
-        def compute() -> list[dict[str, Any]]:
+        def compute(loaded: Loaded) -> list[dict[str, Any]]:
             rows = hide_entries(self.select(query, loaded), hidden)  # exactly what the list tool serves
             keys = [month_of(rows[date_column])]
             names = ["period", *([by] if by else [])]
@@ -600,8 +621,11 @@ class DataSource:
                 )
             return out
 
-        key = ("months", query, tuple(amounts), by, loaded.version, tuple(sorted(hidden)))
-        items = self._lasting(query.table, loaded, key, compute)
+        whole = query.date_from is None and query.date_to is None  # appended rows may fall anywhere in a window
+        names = ("period", *([by] if by else []))
+        add = partial(added, keys=names, counts=("count",), sums=tuple(amounts), digests=("digest",))
+        kind = ("months", query, tuple(amounts), by, tuple(sorted(hidden)))
+        items = self._lasting(query.table, self.load(query.table), kind, compute, add if whole else None)
         return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})
 
     def trial_balance(self, table: str, day: str) -> str:
@@ -658,6 +682,35 @@ class DataSource:
             )
 
         return self._cached(("daily_sums", table, loaded.version), compute)
+
+
+def added(
+    kept: list[dict[str, Any]],
+    more: list[dict[str, Any]],
+    *,
+    keys: Sequence[str],
+    counts: Sequence[str],
+    sums: Sequence[str],
+    digests: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """A summary of a table's rows (`kept`: one item per group of `keys`) with the summary of more rows
+    (`more`, the same shape) added: counts and exact sums added, digests (sums of row hashes modulo
+    2**64, `DataSource.month_summary`) added too, groups in the order the summaries sort them (keys
+    ascending, nulls last). What summarising all the rows at once gives, item for item."""
+    groups = {tuple(item[k] for k in keys): dict(item) for item in kept}
+    for item in more:
+        group = tuple(item[k] for k in keys)
+        total = groups.get(group)
+        if total is None:
+            groups[group] = dict(item)
+            continue
+        for c in counts:
+            total[c] += item[c]
+        for s in sums:
+            total[s] = format_decimal(Decimal(total[s]) + Decimal(item[s]))
+        for d in digests:
+            total[d] = f"{(int(total[d], 16) + int(item[d], 16)) % (1 << 64):016x}"
+    return [groups[g] for g in sorted(groups, key=lambda g: [(v is None, v or "") for v in g])]
 
 
 @functools.cache

@@ -18,7 +18,7 @@ import pytest
 
 from connectors.client import SourceSession
 from connectors.config import ClientSettings, ConnectorConfig, ServerConfig
-from connectors.servers import erp, store
+from connectors.servers import bank, erp, store
 from connectors.servers.parsed import META
 from connectors.servers.store import DataSource
 from connectors.servers.switches import SWITCHES_FILE
@@ -220,17 +220,22 @@ INVOICES = erp.TABLES[[t.name for t in erp.TABLES].index("invoices")]
 
 
 class Computes:
-    """Counts the summaries a server computes (each one reads its rows' months through `month_of`)."""
+    """Counts the rows the summaries a server computes read (each summary reads its rows' months
+    through `month_of`)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
+        self.rows: list[int] = []
         month_of = store.month_of
 
         def counted(dates):  # noqa: ANN001, ANN202
-            self.count += 1
+            self.rows.append(len(dates))
             return month_of(dates)
 
         monkeypatch.setattr(store, "month_of", counted)
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
 
 
 def summaries(source: DataSource) -> list[list[dict]]:
@@ -256,23 +261,59 @@ def test_the_summaries_of_unchanged_files_are_read_back_not_computed(
     first = summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
     assert computes.count == 2
     assert first == summaries(DataSource(settled, erp.TABLES))  # the same as a server without a cache
-    computes.count = 0
+    computes.rows.clear()
     assert summaries(DataSource(settled, erp.TABLES, tmp_path / "cache")) == first  # the next process
     assert computes.count == 0
 
 
-def test_a_grown_file_s_summary_is_computed_again(
-    settled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+GROWN = {
+    "an existing month and account": "JE-CACHE-3,1,2025-03-10,6600,7.00,0.00,USD,,backdated,,,\n"
+    "JE-CACHE-3,2,2025-03-10,2200,0.00,7.00,USD,,backdated,,,\n",
+    "a new month, a new account, a third decimal": "JE-CACHE-4,1,2027-01-05,6999,0.125,0.00,USD,,ahead,,,\n"
+    "JE-CACHE-4,2,2027-01-05,2200,0.00,0.125,USD,,ahead,,,\n",
+    "a date that is no date": "JE-CACHE-5,1,2026-02-30,6600,1.00,0.00,USD,,no such day,,,\n",
+    "no line, a blank one": "\n",
+}
+
+
+@pytest.mark.parametrize("lines", GROWN.values(), ids=GROWN.keys())
+def test_a_grown_file_s_summary_is_the_kept_one_with_the_appended_lines_added(
+    settled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: str
 ) -> None:
+    """The appended lines alone are summarised and added to the kept summary: exactly the summary of
+    the whole file, item for item, in the same order."""
     summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
-    append(journal(settled), "JE-CACHE-3,1,2025-03-10,6600,7.00,0.00,USD,,backdated,,,\n")
-    append(journal(settled), "JE-CACHE-3,2,2025-03-10,2200,0.00,7.00,USD,,backdated,,,\n")
+    append(journal(settled), lines)
     computes = Computes(monkeypatch)
     grown = summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
-    assert computes.count == 1  # the journal's; the invoices' is read back
+    assert computes.rows == [len(lines.strip().splitlines())]  # the appended lines; the invoices read back
     assert grown == summaries(DataSource(settled, erp.TABLES))
-    march = {(i["period"], i["account_id"]): i for i in grown[0]}[("2025-03", "6600")]
-    assert march in summaries(DataSource(settled, erp.TABLES))[0]
+    computes.rows.clear()
+    assert summaries(DataSource(settled, erp.TABLES, tmp_path / "cache")) == grown  # and kept for the next
+    assert computes.rows == []
+
+
+def test_grown_bank_lines_add_to_each_account_s_month_digest(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bank feed that grew (the month summary by account, with its digest of every field): the
+    kept summary with the new lines' added is the whole file's; a second version's other summary
+    (one account's) is added to its own kept one, not computed whole."""
+    lines = data / bank.TRANSACTIONS.path
+    os.utime(lines, (DAY_AGO, DAY_AGO))
+    accounts = sorted(set(DataSource(data, bank.TABLES).load("transactions").full["bank_account_id"].to_pylist()))
+
+    def answers(source: DataSource) -> list[list[dict]]:
+        texts = [bank.transaction_summary(source), bank.transaction_summary(source, accounts[-1])]
+        return [json.loads(t)["items"] for t in texts]
+
+    answers(DataSource(data, bank.TABLES, tmp_path / "cache"))
+    append(lines, f"TXN-CACHE-1,{accounts[0]},2026-11-20,-120.50,CARD PAYMENT,\n")
+    append(lines, f"TXN-CACHE-2,{accounts[-1]},2024-07-02,99.99,LATE CREDIT,REF-1\n")
+    computes = Computes(monkeypatch)
+    grown = answers(DataSource(data, bank.TABLES, tmp_path / "cache"))
+    assert computes.rows == [2, 1]  # the two appended lines, then the one of the account asked for
+    assert grown == answers(DataSource(data, bank.TABLES))
 
 
 def test_a_file_modified_seconds_ago_keeps_no_summary(

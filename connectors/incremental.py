@@ -82,7 +82,8 @@ class MonthSummary:
     month in one call, with `count`, the sums named in `amounts` (at most two) and a `digest` of the
     rows, split by the field `by` when given (a bank account). Only the months whose row changed
     (and the open month when `open_month`) are pulled again, through the table's list tool with
-    `date_from` / `date_to` on `period_column`."""
+    `date_from` / `date_to` on `period_column`. A list tool without that window (`windowed` False)
+    pulls the table whole when any month changed, and not at all when none did."""
 
     table: str
     tool: str
@@ -91,6 +92,7 @@ class MonthSummary:
     arguments: Mapping[str, Any] = field(default_factory=dict)
     by: str | None = None
     open_month: bool = False
+    windowed: bool = True
 
     def rows(self, items: Iterable[Mapping[str, Any]]) -> frozenset[SummaryRow]:
         """The tool's items as summary rows: (period, by:digest, count, first sum, second sum). The

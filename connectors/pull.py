@@ -211,6 +211,8 @@ async def _month_summary(
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise ConnectorError(session.name, months.tool, f"unreadable summary of {months.table}: {exc!r}") from None
     periods = periods_to_pull(summary, baseline)
+    if periods and not months.windowed:
+        periods = None  # its list tool cannot pull a month alone
     return MonthsPulled(summary, periods, months.period_column, months.tool, envelope.as_of)
 
 

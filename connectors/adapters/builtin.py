@@ -115,7 +115,11 @@ class BankAdapter(Adapter):
 
 class CrmAdapter(Adapter):
     name = "builtin.crm"
-    default_tools = ("list_opportunities",)
+    default_tools = ("list_opportunities", "get_opportunity_summary")
+    # pulled whole again only when the month summary of close_date changed (no date window to pull a month)
+    month_summaries = (
+        MonthSummary("crm_opportunities", "get_opportunity_summary", "close_date", ("amount",), windowed=False),
+    )
 
     def streams(self) -> list[Stream]:
         return [Stream("crm_opportunities", "list_opportunities")]

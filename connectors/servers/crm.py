@@ -39,7 +39,7 @@ OPPORTUNITIES = TableSpec(
     timestamp_columns=("updated_at",),
 )
 TABLES = (OPPORTUNITIES,)
-TOOL_NAMES = ("list_opportunities",)
+TOOL_NAMES = ("list_opportunities", "get_opportunity_summary")
 
 UpdatedSince = Annotated[
     str | None,
@@ -57,12 +57,20 @@ def build_server(data_dir: Path, cache: Path | None = None) -> MCPServer:
         instructions="Read-only CRM: sales opportunities. Pages with cursor/limit, answers compact JSON text.",
     )
     src = DataSource(data_dir, TABLES, cache)
-    return warm_up(add_crm_tools(server, src, "Sales opportunities, open and closed."), src.load_all)
+    # the summary a refresh asks first, computed as the server starts
+    tools = add_crm_tools(server, src, "Sales opportunities, open and closed.")
+    return warm_up(tools, src.load_all, lambda: opportunity_summary(src))
+
+
+def opportunity_summary(src: DataSource) -> str:
+    """get_opportunity_summary's answer: per month of close_date, the opportunities' count, Σamount
+    and digest (store.DataSource.month_summary)."""
+    return src.month_summary(Query("opportunities"), ("amount",), month_column="close_date")
 
 
 def add_crm_tools(server: MCPServer, src: DataSource, summary: str) -> MCPServer:
-    """`list_opportunities` over any source answering `page(Query, cursor, limit)`: the bundled CRM
-    server and the CSV-export server (crmcsv) serve exactly the same contract."""
+    """`list_opportunities` and `get_opportunity_summary` over a `DataSource`: the bundled CRM server
+    and the CSV-export server (crmcsv) serve exactly the same contract."""
 
     @server.tool(
         title="Opportunities",
@@ -78,6 +86,22 @@ def add_crm_tools(server: MCPServer, src: DataSource, summary: str) -> MCPServer
         since = parse_timestamp(updated_since, "updated_since")
         query = Query("opportunities", since=(("updated_at", since),) if since else ())
         return src.page(query, cursor, limit)
+
+    @server.tool(
+        title="Opportunity summary",
+        description="One row per month of close_date over the opportunities, in a single call, so a client "
+        "can tell whether any opportunity changed without pulling them (list_opportunities has no date "
+        "window: a client pulls them all again when any month changed). Returns compact JSON text "
+        '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time}. '
+        'Each item: {"period": "YYYY-MM" (null for opportunities without a valid close_date), "count": int, '
+        '"amount": exact decimal string (the sum; values that are not decimal numbers are left out), '
+        '"digest": 16 hex digits, a hash of every served field of every opportunity of the month '
+        "(independent of their order; it changes when any of them changes)}, ordered by period.",
+        annotations=READ_ONLY,
+        structured_output=False,
+    )
+    def get_opportunity_summary() -> str:
+        return opportunity_summary(src)
 
     return server
 

@@ -580,13 +580,15 @@ class DataSource:
         items = self._lasting(table, self.load(table), kind, compute, add if whole else None)
         return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})
 
-    def month_summary(self, query: Query, amounts: Sequence[str], by: str | None = None) -> str:
-        """One row per month of the table's date column (and per ``by`` column when given) over the
-        rows ``query`` serves: ``count``, the exact sum of each ``amounts`` column (values that are
-        not decimal numbers are left out of the sum, never fail it) and ``digest``, a hash of every
-        served column of every row of the month, whatever their order: any change to a row changes
-        its month's digest. Rows without a date are one row with period null."""
-        date_column = self.specs[query.table].date_column
+    def month_summary(
+        self, query: Query, amounts: Sequence[str], by: str | None = None, month_column: str | None = None
+    ) -> str:
+        """One row per month of the table's date column, or of `month_column` (and per ``by`` column
+        when given) over the rows ``query`` serves: ``count``, the exact sum of each ``amounts`` column
+        (values that are not decimal numbers are left out of the sum, never fail it) and ``digest``, a
+        hash of every served column of every row of the month, whatever their order: any change to a
+        row changes its month's digest. Rows without a date are one row with period null."""
+        date_column = month_column or self.specs[query.table].date_column
         assert date_column is not None
         hidden = hidden_entries(self.switches.get())
 
@@ -624,7 +626,7 @@ class DataSource:
         whole = query.date_from is None and query.date_to is None  # appended rows may fall anywhere in a window
         names = ("period", *([by] if by else []))
         add = partial(added, keys=names, counts=("count",), sums=tuple(amounts), digests=("digest",))
-        kind = ("months", query, tuple(amounts), by, tuple(sorted(hidden)))
+        kind = ("months", query, tuple(amounts), by, date_column, tuple(sorted(hidden)))
         items = self._lasting(query.table, self.load(query.table), kind, compute, add if whole else None)
         return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})
 

@@ -142,8 +142,8 @@ def test_a_hubspot_export_over_stdio_then_a_malformed_line(tmp_path: Path) -> No
     async def go() -> None:
         async with SourceSession(config) as session:
             tools = await session.list_tools()
-            assert [t.name for t in tools] == ["list_opportunities"]
-            assert tools[0].annotations.read_only_hint is True
+            assert [t.name for t in tools] == ["list_opportunities", "get_opportunity_summary"]
+            assert all(t.annotations.read_only_hint is True for t in tools)
             rows, pulled = await pull_rows(session)
             assert rows == HUBSPOT
             assert (pulled.pages, pulled.reported_total) == (2, 4)  # page_limit 2: paged by cursor

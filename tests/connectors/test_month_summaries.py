@@ -1,6 +1,8 @@
-"""Documents, payments and bank lines by month: the bundled servers' per-month summaries
-(`get_document_summary`, `get_transaction_summary`), the list tools' date filters, and a pull that
-reads the summaries and pulls only the months whose summary changed (connectors.pull).
+"""Documents, payments, bank lines and opportunities by month: the bundled servers' per-month summaries
+(`get_document_summary`, `get_transaction_summary`, `get_opportunity_summary`), the list tools' date
+filters, and a pull that reads the summaries and pulls only the months whose summary changed, or (the
+opportunities, whose list tool has no date window) the whole table only when any month did
+(connectors.pull).
 
 The servers run in memory over a private copy of the demo company; every expected figure is
 computed here from the CSV files with the csv module and Decimal."""
@@ -19,12 +21,12 @@ import anyio
 import pytest
 from mcp import Client
 
-from connectors.adapters.builtin import BankAdapter, ErpAdapter
+from connectors.adapters.builtin import BankAdapter, CrmAdapter, ErpAdapter
 from connectors.client import CallLog, SourceSession
 from connectors.config import ConnectorConfig, ServerConfig
 from connectors.incremental import stored_baseline
 from connectors.pull import pull_source
-from connectors.servers import bank, erp
+from connectors.servers import bank, crm, erp
 
 DOCUMENTS = {"invoices": ("issue_date", ("total", "balance")), "bills": ("issue_date", ("total", "balance"))}
 DOCUMENTS["payments"] = ("paid_date", ("amount",))
@@ -190,3 +192,46 @@ def test_without_the_summary_tool_allow_listed_documents_and_bank_lines_are_pull
     result, calls, received = pull(data, bank, connector("bank", "builtin.bank", allow), BankAdapter())
     assert result.by_month == {} and [a for t, a in calls if t == "list_transactions"] == [{"limit": 5000}]
     assert received["bank_transactions"] == len(rows(data / "bank" / "transactions.csv")[1])
+
+
+def test_opportunity_summary_counts_and_sums_each_close_month_exactly(data: Path) -> None:
+    expected: dict[str | None, list] = defaultdict(lambda: [0, Decimal(0)])
+    for record in rows(data / "crm" / "opportunities.csv")[1]:
+        cell = expected[record["close_date"][:7] or None]
+        cell[0] += 1
+        cell[1] += Decimal(record["amount"])
+
+    async def go() -> dict[str, Any]:
+        async with Client(crm.build_server(data)) as client:
+            return await answer(client, "get_opportunity_summary")
+
+    items = anyio.run(go)["items"]
+    assert {i["period"]: [i["count"], Decimal(i["amount"])] for i in items} == expected
+    assert [i["period"] for i in items] == sorted(expected, key=lambda p: (p is None, p or ""))
+
+
+def test_opportunities_are_pulled_whole_only_when_a_month_of_their_summary_changed(data: Path) -> None:
+    """list_opportunities takes no date window: an unchanged summary pulls nothing (the warehouse keeps
+    its rows), one changed field of one opportunity pulls the table whole, never one month."""
+    config = connector("crm", "builtin.crm", CrmAdapter.default_tools)
+    first, calls, received = pull(data, crm, config, CrmAdapter())
+    fields, opportunities = rows(data / "crm" / "opportunities.csv")
+    assert first.by_month["crm_opportunities"].periods is None  # no baseline yet: whole
+    assert received["crm_opportunities"] == len(opportunities)
+    assert [t for t, _ in calls][:1] == ["get_opportunity_summary"]
+
+    baselines = {"crm_opportunities": stored_baseline(first.by_month["crm_opportunities"].summary, None)}
+    same, calls, received = pull(data, crm, config, CrmAdapter(), baselines)
+    assert same.by_month["crm_opportunities"].periods == []
+    assert "list_opportunities" not in {t for t, _ in calls} and received["crm_opportunities"] == 0
+
+    opportunities[0]["stage"] = opportunities[0]["stage"] + " (moved)"  # neither count nor amount changes
+    write(data / "crm" / "opportunities.csv", fields, opportunities)
+    again, calls, received = pull(data, crm, config, CrmAdapter(), baselines)
+    assert again.by_month["crm_opportunities"].periods is None
+    assert [a for t, a in calls if t == "list_opportunities"][0] == {"limit": 5000}  # no window
+    assert received["crm_opportunities"] == len(opportunities)
+
+    allow = ("list_opportunities",)  # without the summary allow-listed: whole, as before it existed
+    result, calls, received = pull(data, crm, connector("crm", "builtin.crm", allow), CrmAdapter(), baselines)
+    assert result.by_month == {} and received["crm_opportunities"] == len(opportunities)

@@ -232,7 +232,7 @@ def test_cli_check_reports_pins_and_accept_records_the_offered_definitions(demo_
     )
     path = pinning.approved_path(home, "crm")
     stored = json.loads(path.read_text(encoding="utf-8"))
-    assert stored["how"] == "first use" and set(stored["tools"]) == {"list_opportunities"}
+    assert stored["how"] == "first use" and set(stored["tools"]) == {"list_opportunities", "get_opportunity_summary"}
     # pretend the person approved an older wording of the tool
     entry = stored["tools"]["list_opportunities"]
     entry["definition"]["description"] = "An older description."

@@ -23,6 +23,7 @@ exactly what it always was (SQLite files in <home>/dagster).
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -209,6 +210,12 @@ def instance_settings(home: Home, config: Path | None = None) -> InstanceConfig 
     return _read_settings(home, config)[0]
 
 
+@functools.cache
+def _local_instance_texts() -> frozenset[str]:
+    """`_local_instances` as the files closeboard wrote them (~50 ms of YAML each time it was asked)."""
+    return frozenset(yaml.safe_dump(c, sort_keys=False) for c in _local_instances())
+
+
 def _local_instances() -> list[dict]:
     """Every local dagster.yaml closeboard has written, today's and earlier ones: a home's file that
     is one of them was never edited, and is replaced by today's (or by the PostgreSQL one)."""
@@ -234,11 +241,10 @@ def _dagster_dir(home: Home, config: Path | None = None) -> Path:
             f"{_env_name(settings.postgres_url)} is not set (the Dagster instance's PostgreSQL URL)"
         )
     wanted = yaml.safe_dump(instance_config(settings, entities=entities), sort_keys=False)
-    untouched = {yaml.safe_dump(c, sort_keys=False) for c in _local_instances()}
     if not target.exists():
         target.write_text(wanted, encoding="utf-8")
-    elif target.read_text(encoding="utf-8") in untouched - {wanted}:  # a local one closeboard wrote, never edited
-        target.write_text(wanted, encoding="utf-8")
+    elif (text := target.read_text(encoding="utf-8")) != wanted and text in _local_instance_texts():
+        target.write_text(wanted, encoding="utf-8")  # a local one closeboard wrote, never edited
     elif settings is not None:
         text = target.read_text(encoding="utf-8")
         if "postgres" not in ((yaml.safe_load(text) or {}).get("storage") or {}):

@@ -204,3 +204,36 @@ def test_without_hard_links_dagster_creates_the_shard_itself(tmp_path: Path, mon
         assert ours.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
         assert not [p for p in shard.parent.iterdir() if p.name.endswith(".tmp")]
     assert described(shard) == described(dagsters_own_shard(tmp_path / "stock"))
+
+
+def test_the_schedule_storage_is_checked_at_its_first_use_as_dagster_checks_it(tmp_path: Path) -> None:
+    """A run reads no schedule: opening the instance leaves the schedules' file alone; the first use
+    creates and stamps it as Dagster's own storage does, and Dagster's storage then reads what ours wrote."""
+    from dagster._core.remote_origin import (
+        GrpcServerCodeLocationOrigin,
+        RemoteInstigatorOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.scheduler.instigation import (
+        InstigatorState,
+        InstigatorStatus,
+        InstigatorType,
+        ScheduleInstigatorData,
+    )
+    from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+
+    home = Home(tmp_path / "home")
+    schedules = home.dagster / "schedules"
+    with instance(home) as ours:
+        assert not (schedules / "schedules.db").exists()
+        origin = RemoteInstigatorOrigin(
+            RemoteRepositoryOrigin(GrpcServerCodeLocationOrigin(host="localhost", port=1), "repo"), "nightly"
+        )
+        state = InstigatorState(
+            origin, InstigatorType.SCHEDULE, InstigatorStatus.RUNNING, ScheduleInstigatorData("0 6 * * *", None)
+        )
+        ours.add_instigator_state(state)
+        db_revision, head = ours.schedule_storage.alembic_version()
+        assert db_revision == head and head is not None
+    theirs = SqliteScheduleStorage.from_local(str(schedules))
+    assert [s.instigator_name for s in theirs.all_instigator_state()] == ["nightly"]

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from importlib.resources import files
@@ -133,6 +133,18 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | N
     """The single value a query returns (the result is fully consumed, as duckdb 2.0 requires)."""
     rows = con.execute(query, params or []).fetchall()
     return rows[0][0] if rows else None
+
+
+def rows_digest(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> list[tuple[str, int, str]]:
+    """Each of `tables` as (name, rows, an order-free hash of every row), by name: equal for tables
+    that hold the same rows (what a result computed from them is a function of)."""
+    names = sorted(tables)
+    if not names:
+        return []
+    query = " union all ".join(
+        f"select '{t}', count(*), coalesce(sum(hash(x)::hugeint), 0)::varchar from {t} as x" for t in names
+    )
+    return [tuple(r) for r in con.execute(query + " order by 1").fetchall()]  # type: ignore[misc]
 
 
 def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:

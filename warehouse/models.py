@@ -9,6 +9,7 @@ the calendar, the open documents, exact division and the subtype label.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -52,7 +53,13 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def load_functions(con: duckdb.DuckDBPyConnection) -> None:
     """Define the shared macros (sql/marts/00_functions.sql) in `con`; idempotent."""
-    con.execute(FUNCTIONS_FILE.read_text(encoding="utf-8"))
+    con.execute(functions_sql())
+
+
+@functools.cache
+def functions_sql() -> str:
+    """The shared macros' SQL (read once per process)."""
+    return FUNCTIONS_FILE.read_text(encoding="utf-8")
 
 
 def _begin(con: duckdb.DuckDBPyConnection) -> bool:

@@ -5,9 +5,8 @@
 -- points the macro at it; afterwards it reloads the warehouse's macro and drops the copy. A temp
 -- table, not a mart: it is computed from the tables the render reads, so it can never be older than
 -- they are (a mart would have to be rebuilt by every step that changes documents).
+--
+-- A render on a writable warehouse keeps its copy (kept_open_documents, its fingerprint as the table's
+-- comment) for the next render to read back (_open_documents_kept.sql) while nothing it reads changed.
 create or replace temp table page_open_documents as
 select * from open_documents();
-
-create or replace temp macro open_documents(from_period := null) as table
-select * from page_open_documents as od
-where from_period is null or od.period >= from_period;

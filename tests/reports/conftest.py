@@ -1,7 +1,8 @@
 """Browser fixtures: Playwright driving Debian's Chromium (/usr/bin/chromium), headless, offline.
 
 One browser per test session; each page records console errors, uncaught exceptions, dialogs
-(an `alert` from injected markup would land here) and every request it makes."""
+(an `alert` from injected markup would land here) and every request it makes. Also a private copy of
+the demo home (`home`) and its live warehouse (`con`), for tests that change them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -82,3 +84,21 @@ def demo_page(demo_home: Path, open_page) -> Iterator[Watched]:
     yield watched
     assert watched.errors == [], watched.errors
     assert watched.foreign_requests() == []
+
+
+@pytest.fixture
+def home(demo_home: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo home: its warehouse and pages may be changed."""
+    from tests.conftest import copy_home
+
+    return copy_home(demo_home, tmp_path / "home")
+
+
+@pytest.fixture
+def con(home: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The copy's live warehouse, writable."""
+    from warehouse.db import connect
+
+    c = connect(home / "warehouse.duckdb")
+    yield c
+    c.close()

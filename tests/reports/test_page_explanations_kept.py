@@ -15,7 +15,6 @@ again. On a copy of the demo home's warehouse:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +23,10 @@ import pytest
 
 from reports import explain, render
 from reports.views import load_views, render_view_html
-from tests.conftest import copy_home
 from warehouse.db import connect
 from warehouse.models import load_functions
 
 COMPUTE = render._explanations  # the computation itself (the tests below count its calls)
-
-
-@pytest.fixture
-def home(demo_home: Path, tmp_path: Path) -> Path:
-    return copy_home(demo_home, tmp_path / "home")
-
-
-@pytest.fixture
-def con(home: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    c = connect(home / "warehouse.duckdb")
-    yield c
-    c.close()
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +164,23 @@ def test_a_hubspot_export_over_stdio_then_a_malformed_line(tmp_path: Path) -> No
             assert "CRM export deals.csv, line 6: 18005: Amount: amount '12 dollars' is not a number" in message
 
     anyio.run(go)
+
+
+def test_an_export_s_opportunity_summary_is_over_the_rows_it_serves() -> None:
+    """The change marker a refresh reads first (get_opportunity_summary, as the bundled CRM server
+    answers it): per month of close_date, the count and exact sum of the opportunities served."""
+    config = replace(connector(), allow_tools=("list_opportunities", "get_opportunity_summary"))
+
+    async def go() -> dict[str, Any]:
+        async with SourceSession(config, server=build_server(FIXTURES / "salesforce")) as session:
+            return (await session.call("get_opportunity_summary", {}))[0]
+
+    months: dict[str | None, list] = {}
+    for row in SALESFORCE:
+        month = months.setdefault(row["close_date"][:7] if row["close_date"] else None, [0, Decimal(0)])
+        month[0] += 1
+        month[1] += Decimal(row["amount"])
+    assert {i["period"]: [i["count"], Decimal(i["amount"])] for i in anyio.run(go)["items"]} == months
 
 
 def test_a_salesforce_export_in_memory_with_its_directory_mapping() -> None:

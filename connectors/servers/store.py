@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -444,7 +443,7 @@ class DataSource:
         def kept_or_computed() -> list[dict[str, Any]]:
             code = _answering_code()
             if self.parsed is None or loaded.key is None or loaded.digest is not None or code is None:
-                return compute(loaded)  # no folder, an optional file that is absent, or a racy version
+                return compute(loaded)  # no folder, an absent optional file, a racy version, unknown code
             spec = self.specs[table]
             source = self.root / spec.path
             name = hashlib.blake2b(repr((spec, kind)).encode(), digest_size=16).hexdigest()
@@ -576,7 +575,7 @@ class DataSource:
             ]
 
         whole = date_from is None and date_to is None  # appended lines may fall anywhere in a window
-        add = partial(added, keys=("period", "account_id"), counts=("lines",), sums=("debit", "credit"))
+        add = functools.partial(added, keys=("period", "account_id"), counts=("lines",), sums=("debit", "credit"))
         kind = ("ledger", table, date_from, date_to, tuple(sorted(hidden)))
         items = self._lasting(table, self.load(table), kind, compute, add if whole else None)
         return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})
@@ -626,7 +625,7 @@ class DataSource:
 
         whole = query.date_from is None and query.date_to is None  # appended rows may fall anywhere in a window
         names = ("period", *([by] if by else []))
-        add = partial(added, keys=names, counts=("count",), sums=tuple(amounts), digests=("digest",))
+        add = functools.partial(added, keys=names, counts=("count",), sums=tuple(amounts), digests=("digest",))
         kind = ("months", query, tuple(amounts), by, date_column, tuple(sorted(hidden)))
         items = self._lasting(query.table, self.load(query.table), kind, compute, add if whole else None)
         return dumps({"items": items, "next_cursor": None, "total": len(items), "as_of": now_utc()})

@@ -1,7 +1,8 @@
 """closeboard-crmcsv: a CRM from a CSV export (HubSpot or Salesforce deals, any spreadsheet), read-only.
 
-Serves the same tool as the bundled CRM server (``list_opportunities``: same arguments, paging and
-JSON shape, built by ``crm.add_crm_tools``), so it feeds the ``builtin.crm`` adapter unchanged.
+Serves the same tools as the bundled CRM server (``list_opportunities``: same arguments, paging and
+JSON shape; ``get_opportunity_summary``, the change marker; both built by ``crm.add_crm_tools``), so it
+feeds the ``builtin.crm`` adapter unchanged.
 
 Run: ``python -m connectors.servers.crmcsv --file EXPORT.csv [--file MORE.csv] [--columns MAPPING]``,
 or ``--data DIR`` for every ``*.csv`` below DIR (a ``columns.yaml``/``columns.yml``/``columns.json``

@@ -412,23 +412,17 @@ def step_errors(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
 # turns its own reordering, most tests first, off) and gives a worker its next file once two of its tests
 # are left: started first, the long files run side by side while the short ones fill the workers in between,
 # instead of one worker left alone with a long file at the end.
-LONGEST_FIRST = (  # measured 2026-12-05 (seconds of wall per file, setup included; 1,914 s in all)
-    "tests/test_deploy_entities.py",  # 212
-    "tests/test_deploy_postgres.py",  # 138
-    "tests/test_dagster_ops.py",  # 129
-    "tests/test_bench_smoke.py",  # 94
-    "tests/test_operations.py",  # 65
-    "tests/test_bench_entities.py",  # 62
-    "tests/warehouse/test_recon_property.py",  # 61: collected last, it could be the one left running alone
-    "tests/connectors/test_adapters_beancount.py",  # 48
-    "tests/test_entities.py",  # 48
-    "tests/test_incremental_recon.py",  # 46
-    "tests/test_conformance_client.py",  # 43
-    "tests/test_incremental_e2e.py",  # 43
-    "tests/test_crash_points.py",  # 42
-    "tests/connectors/test_beancount_oracle.py",  # 42
-    "tests/reports/test_warm_refresh.py",  # 39
-    "tests/test_optional_sources_e2e.py",  # 37
+LONGEST_FIRST = (
+    "tests/test_deploy_entities.py",
+    "tests/test_deploy_postgres.py",
+    "tests/test_dagster_ops.py",
+    "tests/test_operations.py",
+    "tests/test_bench_smoke.py",
+    "tests/test_crash_points.py",
+    "tests/test_delivery.py",
+    "tests/test_bench_entities.py",
+    "tests/reports/test_served.py",
+    "tests/test_auth_e2e.py",
 )
 
 

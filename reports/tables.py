@@ -17,8 +17,6 @@ page's tables and charts would each compute it again.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -33,7 +31,7 @@ _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 # what open_documents() reads (and calendar() under it): without them the macro fails, and so would
 # every query over it; a kept copy is read back while these hold the same rows
 OPEN_DOCUMENTS_READS = {"erp_invoices", "erp_bills", "erp_payments", "run_context"}
-KEPT = "kept_open_documents"
+KEPT_INPUTS = "kept_open_documents_inputs"  # warehouse.loads.keep_open_documents
 
 
 @contextmanager
@@ -47,17 +45,23 @@ def open_documents_once(con: duckdb.DuckDBPyConnection, tables: set[str]) -> Ite
     kept there in its place (~0.17 s of a render at scale 100; a read-only `con` keeps nothing).
     Expects load_functions(con) done; does nothing when the warehouse has no documents yet."""
     from reports.render import query_text
+    from warehouse import loads
     from warehouse.models import load_functions
 
     if not OPEN_DOCUMENTS_READS <= tables:
         yield
         return
     inputs = open_documents_inputs(con)
-    if KEPT in tables and _kept_inputs(con) == inputs:
+    kept = loads.kept_open_documents(con) if KEPT_INPUTS in tables else None
+    if kept == inputs:
         con.execute(query_text("_open_documents_kept.sql"))
     else:
         con.execute(query_text("_open_documents_once.sql"))
-        _keep(con, inputs)
+        if KEPT_INPUTS in tables:
+            try:
+                loads.keep_open_documents(con, inputs)
+            except duckdb.Error:  # a read-only warehouse (the readers' copy): computed again next time
+                pass
     con.execute(query_text("_open_documents_macro.sql"))
     try:
         yield
@@ -69,32 +73,10 @@ def open_documents_once(con: duckdb.DuckDBPyConnection, tables: set[str]) -> Ite
 def open_documents_inputs(con: duckdb.DuckDBPyConnection) -> str:
     """A fingerprint of what open_documents() gives: the rows of the tables it reads, the SQL of the
     warehouse's functions and DuckDB's version (hex)."""
-    from warehouse.db import rows_digest
+    from warehouse.db import inputs_digest
     from warehouse.models import functions_sql
 
-    text = json.dumps([[list(r) for r in rows_digest(con, OPEN_DOCUMENTS_READS)], functions_sql(), duckdb.__version__])
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _kept_inputs(con: duckdb.DuckDBPyConnection) -> str | None:
-    from warehouse.db import scalar
-
-    return scalar(con, "select comment from duckdb_tables() where schema_name = 'main' and table_name = ?", [KEPT])
-
-
-def _keep(con: duckdb.DuckDBPyConnection, inputs: str) -> None:
-    """Keep the render's copy with its fingerprint, when `con` may write (a reader's copy may not)."""
-    from reports.render import query_text
-    from warehouse.db import scalar
-
-    if scalar(con, "select current_setting('access_mode')") == "read_only":
-        return
-    assert re.fullmatch(r"[0-9a-f]{64}", inputs)  # written into the statement below
-    try:
-        con.execute(query_text("_open_documents_keep.sql"))
-        con.execute(f"comment on table main.{KEPT} is '{inputs}'")
-    except duckdb.Error:  # e.g. a warehouse opened by another writer meanwhile: computed again next time
-        pass
+    return inputs_digest(con, OPEN_DOCUMENTS_READS, functions_sql(), duckdb.__version__)
 
 
 def _ident(name: str) -> str:

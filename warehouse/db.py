@@ -135,16 +135,22 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | N
     return rows[0][0] if rows else None
 
 
-def rows_digest(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> list[tuple[str, int, str]]:
-    """Each of `tables` as (name, rows, an order-free hash of every row), by name: equal for tables
-    that hold the same rows (what a result computed from them is a function of)."""
+def inputs_digest(con: duckdb.DuckDBPyConnection, tables: Iterable[str], *also: Any) -> str:
+    """A fingerprint (hex) of a result computed from `tables` and `also` (its code, its settings): each
+    table's rows (count and an order-free hash of every row) and `also` as JSON. Equal fingerprints,
+    equal inputs: what a result kept under it (the page's explanations and open documents) is a function of."""
     names = sorted(tables)
-    if not names:
-        return []
-    query = " union all ".join(
-        f"select '{t}', count(*), coalesce(sum(hash(x)::hugeint), 0)::varchar from {t} as x" for t in names
+    rows = (
+        con.execute(
+            " union all ".join(
+                f"select '{t}', count(*), coalesce(sum(hash(x)::hugeint), 0)::varchar from {t} as x" for t in names
+            )
+            + " order by 1"
+        ).fetchall()
+        if names
+        else []
     )
-    return [tuple(r) for r in con.execute(query + " order by 1").fetchall()]  # type: ignore[misc]
+    return hashlib.sha256(json.dumps([rows, *also], default=str).encode()).hexdigest()
 
 
 def row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -1,7 +1,7 @@
 """The operational records of a refresh, next to the published tables: what each source's ledger
 summary was, when a table was last pulled whole, what was set aside and why, which MCP calls were
 made, how each source is reached, the settings the marts are built for, and the page's explanations
-as last computed.
+and open documents as last computed.
 
 Each statement lives in ``sql/ops/<name>.sql``; this module registers Arrow rows and runs them.
 """
@@ -113,6 +113,19 @@ def replace_explanations(con: duckdb.DuckDBPyConnection, digest: str, text: str)
     """Keep the page's explanations (JSON text) under `digest`, in place of the stored ones."""
     with transaction(con):
         run(con, "page_explanations_replace", [digest, text])
+
+
+def kept_open_documents(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The fingerprint the page's kept open documents (kept_open_documents) were computed under, or None."""
+    row = run(con, "open_documents_kept").fetchone()
+    return None if row is None else row[0]
+
+
+def keep_open_documents(con: duckdb.DuckDBPyConnection, digest: str) -> None:
+    """Keep the render's open documents (its temp table page_open_documents) under `digest`, in place of
+    the kept ones."""
+    with transaction(con):
+        run(con, "open_documents_replace", [digest])
 
 
 def source_freshness(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:

@@ -6,7 +6,8 @@
 -- table, not a mart: it is computed from the tables the render reads, so it can never be older than
 -- they are (a mart would have to be rebuilt by every step that changes documents).
 --
--- A render on a writable warehouse keeps its copy (kept_open_documents, its fingerprint as the table's
--- comment) for the next render to read back (_open_documents_kept.sql) while nothing it reads changed.
+-- A render on a writable warehouse keeps its copy (kept_open_documents, under the fingerprint of its
+-- inputs: warehouse/sql/ops/open_documents_replace.sql) for the next render to read back
+-- (_open_documents_kept.sql) while nothing it reads changed.
 create or replace temp table page_open_documents as
 select * from open_documents();

@@ -56,7 +56,7 @@ def fresh(con: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 def test_a_render_keeps_them_and_the_next_reads_them_back(con: duckdb.DuckDBPyConnection, computed: list) -> None:
     assert rendered(con) == fresh(con) and computed == []  # the demo's refresh kept them already
-    con.execute("drop table kept_open_documents")
+    con.execute("delete from kept_open_documents_inputs")  # nothing kept
     first = rendered(con)
     assert first == fresh(con) and first and computed == ["_open_documents_once.sql"]
     assert con.execute(f"select * from kept_open_documents {ORDER}").fetchall() == first
@@ -87,11 +87,11 @@ def test_any_change_to_what_they_read_computes_them_again(
 
 def test_a_read_only_warehouse_keeps_nothing(home: Path, computed: list) -> None:
     with connect(home / "warehouse.duckdb") as writer:
-        writer.execute("drop table kept_open_documents")
+        writer.execute("delete from kept_open_documents_inputs")  # nothing kept
     with connect(home / "warehouse.duckdb", read_only=True) as reader:
         load_functions(reader)
         assert rendered(reader) == fresh(reader) and computed == ["_open_documents_once.sql"]
-        assert "kept_open_documents" not in existing_tables(reader)
+        assert reader.execute("select count(*) from kept_open_documents_inputs").fetchone() == (0,)
 
 
 def test_the_fingerprint_covers_everything_open_documents_reads(home: Path) -> None:

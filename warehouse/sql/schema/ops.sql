@@ -95,3 +95,10 @@ create table if not exists page_explanations (
     digest          varchar not null,
     explanations    varchar not null
 );
+
+-- The page's open documents as last computed (reports/tables.py `open_documents_once`): the fingerprint
+-- of what they were computed from (reports.tables.open_documents_inputs). The rows are in
+-- kept_open_documents, made by the statement that fills it (its columns are the open_documents() macro's).
+create table if not exists kept_open_documents_inputs (
+    digest          varchar not null
+);

@@ -2,7 +2,9 @@
 (`CloseboardResource`), and how each source's MCP server is reached (`SourcesResource`).
 
 The lock is taken when the run starts and released when it ends, so a whole run is the one
-writer of the warehouse (DESIGN "Operations"); steps open the DuckDB file only briefly.
+writer of the warehouse (DESIGN "Operations"). The run opens the DuckDB file once, at its first use,
+and closes it at its end (opening it cost ~30 ms and the data DuckDB had cached, at every use of every
+step); each use gets a connection of its own to it, so its temp tables and macros end with the use.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class CloseboardResource(dg.ConfigurableResource):
 
     _lock: WarehouseLock | None = PrivateAttr(default=None)
     _config: Config | None = PrivateAttr(default=None)
+    _in_run: bool = PrivateAttr(default=False)
+    _database: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)  # the run's open warehouse
 
     @property
     def data_home(self) -> Home:
@@ -57,11 +61,16 @@ class CloseboardResource(dg.ConfigurableResource):
             home, owner=context.run_id or "unknown", timeout_s=self.lock_timeout_s, on_wait=waiting
         )
         self._lock.acquire()
+        self._in_run = True
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self._config = None  # the next run reads closeboard.yaml afresh
-        if self._lock is not None:
-            self._lock.release()
+        self._in_run = False
+        try:
+            self._close_database()  # DuckDB checkpoints it: the file holds the run's work
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def history_partition(self, period: str) -> str:
         """The `close_snapshot` partition of `period` (a group's names the run's entity too)."""
@@ -71,15 +80,43 @@ class CloseboardResource(dg.ConfigurableResource):
         """The months of `close_snapshot` partitions a run was given."""
         return list(partition_keys)
 
-    @contextmanager
-    def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The live warehouse, for the short publish of one step; closed when the step is done; held
-        to closeboard.yaml's `warehouse.memory_limit`, spilling to its `temp_directory`."""
+    def _open_database(self) -> duckdb.DuckDBPyConnection:
         memory = self.settings().warehouse
         con = connect(self.data_home.warehouse, memory_limit=memory.memory_limit, temp_directory=memory.temp_directory)
         try:
             ensure_schema(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _close_database(self) -> None:
+        database, self._database = self._database, None
+        if database is not None:
+            database.close()
+
+    @contextmanager
+    def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the live warehouse for one use (its temp tables and macros end with it),
+        held to closeboard.yaml's `warehouse.memory_limit`, spilling to its `temp_directory`. In a
+        run, the file stays open from its first use to the run's end (a use that fails closes it: the
+        next opens it afresh, as a retried step would); outside one, it is closed after the use."""
+        if not self._in_run:
+            database = self._open_database()
+            try:
+                yield database
+            finally:
+                database.close()
+            return
+        if self._database is None:
+            self._database = self._open_database()
+        con = self._database.cursor()
+        try:
             yield con
+        except BaseException:
+            con.close()
+            self._close_database()
+            raise
         finally:
             con.close()
 

@@ -52,8 +52,9 @@ def waited_children_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def _children(parent: int) -> list[int]:
-    found = []
+def _descendants(ancestor: int) -> list[int]:
+    """The processes `ancestor` started, and theirs (the bundled servers the fork server forks)."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -62,8 +63,14 @@ def _children(parent: int) -> list[int]:
         except OSError:
             continue
         # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
-        if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
-            found.append(int(entry.name))
+        parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+    found, todo = [], [ancestor]
+    while todo:
+        parent = todo.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent:
+                found.append(pid)
+                todo.append(pid)
     return found
 
 
@@ -74,13 +81,16 @@ def _server_label(pid: int) -> str | None:
         words = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
     except OSError:
         return None
+    if len(words) == 1:  # a forked bundled server's title: its command line as one string
+        words = words[0].split(" ")
     if "-m" in words and words.index("-m") + 1 < len(words):
         return words[words.index("-m") + 1].rsplit(".", 1)[-1]
     return None
 
 
 class ChildPeaks:
-    """Samples the VmHWM of this process's children that are servers (`python -m ...`) every
+    """Samples the VmHWM of the processes this one started that are servers (`python -m ...`, the fork
+    server too) every
     `interval` seconds while running."""
 
     def __init__(self, interval: float = 0.1) -> None:
@@ -103,7 +113,7 @@ class ChildPeaks:
         now, rss = time.time(), current_rss_mib()
         if rss is not None:
             self.own.append((now, rss))
-        for pid in _children(os.getpid()):
+        for pid in _descendants(os.getpid()):
             label = _server_label(pid)
             peak = peak_rss_mib(pid) if label else None
             if label and peak is not None:

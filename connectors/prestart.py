@@ -12,6 +12,10 @@ The processes belong to the event loop that started them, so the pool runs one e
 thread of its own for as long as it is open, and the pulls of its run go through that loop
 (`ServerPool.call`) instead of one `anyio.run` each.
 
+The bundled servers are forked from one fork server the pool starts (connectors/forking.py), which
+imports what they all import once instead of four times at once; any other server is spawned by its
+command.
+
 A run's pool is found by its run id (`ServerPool.of_run`): the CLI starts the servers of the run it is
 about to launch before it imports Dagster (`run_with_servers`), and the run's first source step those
 it still lacks; the run's end closes it (`ServerPool.end_run`, SourcesResource's teardown).
@@ -39,11 +43,13 @@ from mcp.client.stdio import StdioServerParameters, _stop_server_process
 
 from connectors.client import SourceSession
 from connectors.config import Config, ConfigError
+from connectors.forking import ForkedProcess, ForkServer, forkable
 from connectors.stdio import spawn
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+FORK_WAIT_S = 30.0  # how long a server started ahead and never taken may wait to be forked before it is stopped
 Key = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], str | None]
 
 
@@ -124,6 +130,7 @@ class ServerPool:
         self._portal: BlockingPortal | None = None
         self._waiting: dict[Key, tuple[Process, Any]] = {}
         self._started: set[Key] = set()  # every server started, waiting or taken since
+        self._forks: ForkServer | None = None  # the bundled servers' fork server (connectors/forking.py)
 
     def _loop(self) -> BlockingPortal:
         if self._portal is None:
@@ -143,12 +150,25 @@ class ServerPool:
             for key, server in todo.items():
                 errlog = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
                 try:
-                    self._waiting[key] = (await spawn(server, errlog), errlog)
+                    self._waiting[key] = (await self._spawn(server, errlog), errlog)
                 except Exception:  # e.g. no such command: the session's own start says so
                     logger.debug("server %s not started ahead", server.command, exc_info=True)
                     errlog.close()
 
         self._loop().call(start_all)
+
+    async def _spawn(self, server: StdioServerParameters, errlog: Any) -> Process:
+        """A bundled server forked from the fork server (its imports done once for all), any other
+        server (or every one, should the fork server fail) started by its own command."""
+        module = forkable(server)
+        if module is not None and (self._forks is None or not self._forks.failed):
+            if self._forks is None:
+                self._forks = ForkServer()
+            try:
+                return await self._forks.spawn(server, module, errlog)
+            except OSError:
+                logger.warning("the fork server could not be asked for %s; starting it by its command", module)
+        return await spawn(server, errlog)
 
     def take(self, server: StdioServerParameters) -> tuple[Process, Any] | None:
         """The process started for exactly `server` and the file its stderr goes to (now the
@@ -171,6 +191,8 @@ class ServerPool:
 
             async def stop_all() -> None:
                 for process, _ in waiting:
+                    if isinstance(process, ForkedProcess):  # stopped like the others, once forked
+                        await process.forked(FORK_WAIT_S)
                     await _stop_server_process(process)
 
             try:
@@ -179,6 +201,12 @@ class ServerPool:
                 logger.warning("stopping servers started ahead failed", exc_info=True)
         for _, errlog in waiting:
             errlog.close()
+        forks, self._forks = self._forks, None
+        if forks is not None and self._portal is not None:
+            try:
+                self._portal.call(forks.aclose)
+            except Exception:  # pragma: no cover - best effort, as above
+                logger.warning("closing the fork server failed", exc_info=True)
         stack, self._stack, self._portal = self._stack, None, None
         if stack is not None:
             stack.close()

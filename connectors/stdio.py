@@ -57,7 +57,10 @@ def too_long_message(cap: int) -> str:
 def _kill_group(process: object) -> None:
     """SIGKILL the server's process group at once (it was started in a session of its own): a
     server flooding stdout is not given a grace period to keep writing."""
-    pid = getattr(process, "pid", None)
+    try:
+        pid = getattr(process, "pid", None)
+    except ProcessLookupError:  # a server the fork server has not forked yet (connectors/forking.py)
+        return
     if pid is None or sys.platform == "win32":  # pragma: no cover - POSIX only
         with suppress(Exception):
             process.kill()  # type: ignore[attr-defined]

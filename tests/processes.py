@@ -26,9 +26,11 @@ def _table() -> dict[int, tuple[int, list[str]]]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
-            argv = (stat.parent / "cmdline").read_bytes().decode().split("\0")
+            argv = (stat.parent / "cmdline").read_bytes().decode().rstrip("\0").split("\0")
         except (OSError, ValueError):
             continue  # gone meanwhile
+        if len(argv) == 1:  # a process that set its title (a forked bundled server: its command line)
+            argv = argv[0].split(" ")
         if state != "Z":
             table[int(stat.parent.name)] = (int(ppid), argv)
     return table
@@ -55,11 +57,12 @@ def module(argv: list[str]) -> str | None:
 
 
 def bundled_servers(pid: int) -> dict[str, list[int]]:
-    """The bundled servers running as children of `pid`: name (erp, bank, ...) -> their pids."""
+    """The bundled servers `pid` started (its children, or forked by its fork server, connectors/forking.py):
+    name (erp, bank, ...) -> their pids."""
     running: dict[str, list[int]] = {}
-    for child, argv in children(pid).items():
+    for child, argv in children(pid, deep=True).items():
         name = module(argv) or ""
-        if name.startswith("connectors.servers."):
+        if name.startswith("connectors.servers.") and name != "connectors.servers.forkserver":
             running.setdefault(name.rsplit(".", 1)[1], []).append(child)
     return running
 

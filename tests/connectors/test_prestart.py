@@ -36,12 +36,19 @@ from tests.processes import EXIT_PROBE, alive, bundled_servers, wait_for
 
 
 def bundled_servers_running() -> dict[str, int]:
-    """Server -> pid of each live child of this process that runs a bundled server (two processes of
-    one server fail the test)."""
+    """Server -> pid of each live process this one started that runs a bundled server (two processes
+    of one server fail the test)."""
     running = bundled_servers(os.getpid())
     for name, pids in running.items():
         assert len(pids) == 1, f"two {name} servers: {pids}"
     return {name: pids[0] for name, pids in running.items()}
+
+
+def servers_up(*names: str) -> dict[str, int]:
+    """`bundled_servers_running()` once exactly `names` run: a server started ahead is forked when the
+    fork server has done its imports (connectors/forking.py)."""
+    wait_for(lambda: set(bundled_servers_running()) == set(names), f"servers {names} not started")
+    return bundled_servers_running()
 
 
 def gone(pid: int, timeout: float = 15) -> bool:
@@ -67,8 +74,7 @@ def test_each_session_adopts_the_server_started_for_it_and_the_unused_one_is_sto
         assert [s.args[1] for s in servers] == ["connectors.servers.erp", "connectors.servers.bank"]
         pool.start(servers)
         pool.start(servers)  # started once, however often asked
-        started = bundled_servers_running()
-        assert set(started) == {"erp", "bank"}
+        started = servers_up("erp", "bank")
 
         async def company() -> dict:
             async with SourceSession(config.connectors["erp"], home=home, log=CallLog(), servers=pool) as session:
@@ -91,7 +97,7 @@ def test_a_session_whose_parameters_changed_starts_its_own_server(home: Path, mo
     with_run = ServerPool.of_run("run-1")
     try:
         with_run.start(stdio_servers(config, home, ["crm"]))
-        ahead = bundled_servers_running()["crm"]
+        ahead = servers_up("crm")["crm"]
         other = home.parent / "other"
         other.mkdir()
         (other / "demo").symlink_to(home / "demo")
@@ -124,8 +130,7 @@ def test_servers_started_before_the_run_has_an_id_are_the_next_run_s_and_one_tha
     config = load_config(home / "closeboard.yaml")
     try:
         ServerPool.start_ahead(stdio_servers(config, home, ["erp", "crm"]))
-        ahead = bundled_servers_running()
-        assert set(ahead) == {"erp", "crm"}
+        ahead = servers_up("erp", "crm")
         os.kill(ahead["crm"], 9)  # ended while it waited
         pool = ServerPool.of_run("run-ahead")
         assert ServerPool.of_run("run-ahead") is pool and ServerPool.of_run("run-other") is not pool
@@ -143,7 +148,7 @@ def test_servers_started_before_the_run_has_an_id_are_the_next_run_s_and_one_tha
         assert gone(ahead["erp"])
         ServerPool.end_run("run-ahead")
         ServerPool.start_ahead(stdio_servers(config, home, ["bank"]))
-        bank = bundled_servers_running()["bank"]
+        bank = servers_up("bank")["bank"]
         ServerPool.end_ahead()  # the process ran no refresh
         assert gone(bank)
         assert ServerPool.of_run("run-after") is not pool and not bundled_servers_running()
@@ -164,16 +169,15 @@ def test_a_run_launched_without_servers_started_starts_them_all_at_its_first_sou
     spawned: dict[str, list[str]] = {"ahead": [], "by a session": []}
 
     def counting(kind: str, spawn_fn: Any) -> Any:
-        async def spawn_and_count(server: Any, errlog: Any = None) -> Any:
-            spawned[kind].append(server.args[1].rsplit(".", 1)[1])
-            return await spawn_fn(server, errlog)
+        async def spawn_and_count(*args: Any) -> Any:  # (server, errlog), or (pool, server, errlog)
+            spawned[kind].append(args[-2].args[1].rsplit(".", 1)[1])
+            return await spawn_fn(*args)
 
         return spawn_and_count
 
-    import connectors.prestart
     import connectors.stdio
 
-    monkeypatch.setattr(connectors.prestart, "spawn", counting("ahead", connectors.prestart.spawn))
+    monkeypatch.setattr(ServerPool, "_spawn", counting("ahead", ServerPool._spawn))
     monkeypatch.setattr(connectors.stdio, "spawn", counting("by a session", connectors.stdio.spawn))
     outcome = execute("refresh", Home(home), config=home / "closeboard.yaml")  # live: stdio servers
     assert outcome.success, outcome.errors

@@ -39,12 +39,14 @@ def test_reload_runs_a_refresh_and_shows_the_new_figures(demo_home: Path, tmp_pa
     try:
         base = f"http://127.0.0.1:{port}"
         # the next reload's refresh process, its servers started: they see the record appended below
-        wait_for(lambda: len(modules(proc.pid)) >= 5, "the ready process and its servers")
+        # (the bundled servers forked by the fork server, connectors/forking.py)
+        wait_for(lambda: len(modules(proc.pid)) >= 6, "the ready process and its servers")
         assert modules(proc.pid) == [
             "connectors.servers.bank",
             "connectors.servers.budget",
             "connectors.servers.crm",
             "connectors.servers.erp",
+            "connectors.servers.forkserver",
             "pipelines.warm",
         ]
         # refused: no token; a token from a served page but another origin; no origin at all

@@ -225,38 +225,47 @@ class ForkServer:
             await self._start()
         assert self._sock is not None
         loop = asyncio.get_running_loop()
+        request_id = next(self._ids)
+        request = json.dumps(
+            {
+                "id": request_id,
+                "module": module,
+                "args": list(server.args)[2:],
+                "env": get_default_environment() | (server.env or {}),
+                "cwd": str(server.cwd) if server.cwd is not None else os.getcwd(),
+            }
+        ).encode()
+        if len(request) > MAX_MESSAGE:
+            raise OSError("the request is longer than the fork server reads")
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
-        request_id = next(self._ids)
-        request = {
-            "id": request_id,
-            "module": module,
-            "args": list(server.args)[2:],
-            "env": get_default_environment() | (server.env or {}),
-            "cwd": str(server.cwd) if server.cwd is not None else os.getcwd(),
-        }
+        ours = [os.fdopen(stdout_r, "rb", buffering=0), os.fdopen(stdin_w, "wb", buffering=0)]
+        transports: list[asyncio.BaseTransport] = []
         try:
-            data = json.dumps(request).encode()
-            if len(data) > MAX_MESSAGE:
-                raise OSError("the request is longer than the fork server reads")
-            socket.send_fds(self._sock, [data], [stdin_r, stdout_w, errlog.fileno()])
+            reader = asyncio.StreamReader(loop=loop)  # asyncio's subprocess pipes' buffer: read on, not hoarded
+            read_transport, _ = await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(reader, loop=loop), ours[0]
+            )
+            transports.append(read_transport)
+            write_transport, protocol = await loop.connect_write_pipe(
+                lambda: asyncio.streams.FlowControlMixin(loop=loop), ours[1]
+            )
+            transports.append(write_transport)
+            writer = asyncio.StreamWriter(write_transport, protocol, None, loop)
+            process = ForkedProcess(_PipeWriter(writer), _PipeReader(reader, read_transport))
+            # known before it is asked for: the answer may be read at the first await after the send
+            self._asked[request_id] = process
+            socket.send_fds(self._sock, [request], [stdin_r, stdout_w, errlog.fileno()])
         except BaseException:
-            for fd in (stdin_w, stdout_r):
-                os.close(fd)
+            self._asked.pop(request_id, None)
+            for transport in transports:
+                transport.close()
+            for pipe in ours[len(transports) :]:
+                pipe.close()
             raise
         finally:
             for fd in (stdin_r, stdout_w):
                 os.close(fd)
-        reader = asyncio.StreamReader(loop=loop)  # asyncio's subprocess pipes' buffer: read on, not hoarded
-        read_transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader, loop=loop), os.fdopen(stdout_r, "rb", buffering=0)
-        )
-        write_transport, protocol = await loop.connect_write_pipe(
-            lambda: asyncio.streams.FlowControlMixin(loop=loop), os.fdopen(stdin_w, "wb", buffering=0)
-        )
-        writer = asyncio.StreamWriter(write_transport, protocol, None, loop)
-        process = ForkedProcess(_PipeWriter(writer), _PipeReader(reader, read_transport))
-        self._asked[request_id] = process
         return process
 
     def _read(self) -> None:

@@ -38,11 +38,17 @@ MAX_MESSAGE = 1 << 20  # a request: a module, its arguments and an environment
 
 
 def preload() -> None:
-    """What every bundled server imports before it reads a file."""
-    import mcp.server.mcpserver  # noqa: F401  the SDK: most of a server's start
+    """What every bundled server imports before it reads a file, that starts no thread: the MCP SDK (most
+    of a server's start). Not pyarrow (~0.15 s more): its import starts threads (its allocator's), and a
+    fork copies only the thread that forks, so a lock one of them held would stay held in the server."""
+    import mcp.server.mcpserver  # noqa: F401
+    import mcp.server.stdio  # noqa: F401
     import pydantic  # noqa: F401
 
-    from connectors.servers import hosting, parsed, specs, store  # noqa: F401
+
+def threads() -> int:
+    """This process's threads, as the kernel counts them (native ones included)."""
+    return len(os.listdir("/proc/self/task"))
 
 
 def become(request: dict[str, Any], fds: list[int], inherited: set[int]) -> NoReturn:
@@ -140,6 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     # over the command line and, past its end, the environment, which setproctitle moves first)
     setproctitle.setproctitle(setproctitle.getproctitle())
     preload()
+    if threads() != 1:  # forking now could leave a server waiting forever on a lock: refuse, servers start by command
+        print(f"fork server: {threads()} threads after the imports, so no server is forked", file=sys.stderr)
+        sys.exit(1)
     serve(sock)
 
 

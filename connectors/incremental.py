@@ -5,7 +5,8 @@ A source's summary (one call: for the ledger one row per month and account with 
 is compared with the summary stored at the last successful load. A month is pulled again when its
 summary changed (a backdated entry or a reclassification in a closed month: that is how restatements
 are seen) or when it is not settled: for journal and bank lines the open month (the report date's),
-whose lines may change in ways a count and sums do not show. Sign-off does not decide what is pulled;
+whose lines may change in ways a count and sums do not show, unless the summary holds a digest of its
+lines (`DIGEST_ACCOUNTS`). Sign-off does not decide what is pulled;
 the periodic full pull is the safety net. Everything is pulled when there is no earlier summary, or
 when the months to pull would be all of them anyway.
 """
@@ -31,10 +32,18 @@ class Baseline:
     settled: frozenset[str] = field(default_factory=frozenset)
 
 
+# ledger summary rows that are no account but a digest of all the month's lines: the beancount file
+# server's own ("#lines"), and the bundled ERP's journal summary as the ERP adapter adds it ("#journal")
+DIGEST_ACCOUNTS = frozenset({"#lines", "#journal"})
+
+
 def stored_baseline(summary: frozenset[SummaryRow], open_month: str | None) -> Baseline:
     """The baseline of a stored summary: every month settled but `open_month` (None: every month,
-    for a summary that sees any change to a row, such as a digest of the rows)."""
-    return Baseline(summary, frozenset(row[0] for row in summary) - {open_month})
+    for a summary that sees any change to a row, such as a digest of the rows). The open month is
+    settled too when the summary holds a digest of its lines (`DIGEST_ACCOUNTS`): any change to them
+    then changes the summary, which pulls it again."""
+    digested = {row[0] for row in summary if row[1] in DIGEST_ACCOUNTS}
+    return Baseline(summary, frozenset(row[0] for row in summary) - ({open_month} - digested))
 
 
 def summary_rows(items: Iterable[Mapping[str, Any]]) -> frozenset[SummaryRow]:
@@ -80,9 +89,9 @@ def windows(periods: Iterable[str]) -> list[tuple[str, str]]:
 class MonthSummary:
     """A table pulled by months of `period_column`: `tool` (with `arguments`) answers one row per
     month in one call, with `count`, the sums named in `amounts` (at most two) and a `digest` of the
-    rows, split by the field `by` when given (a bank account). Only the months whose row changed
-    (and the open month when `open_month`) are pulled again, through the table's list tool with
-    `date_from` / `date_to` on `period_column`. A list tool without that window (`windowed` False)
+    rows, split by the field `by` when given (a bank account). Only the months whose row changed (the
+    digest sees any change to a row: the open month is no exception) are pulled again, through the
+    table's list tool with `date_from` / `date_to` on `period_column`. A list tool without that window (`windowed` False)
     pulls the table whole when any month changed, and not at all when none did."""
 
     table: str
@@ -91,7 +100,6 @@ class MonthSummary:
     amounts: tuple[str, ...]
     arguments: Mapping[str, Any] = field(default_factory=dict)
     by: str | None = None
-    open_month: bool = False
     windowed: bool = True
 
     def rows(self, items: Iterable[Mapping[str, Any]]) -> frozenset[SummaryRow]:

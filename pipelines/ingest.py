@@ -156,9 +156,8 @@ def ingest_source(
         with connect() as con:
             if adapter.windowed_table:
                 baseline = read_baseline(con, source, adapter.windowed_table, open_month)
-            for months in adapter.month_summaries:
-                scope, month = summary_scope(source, months.table), open_month if months.open_month else None
-                if (stored := read_baseline(con, scope, months.table, month)) is not None:
+            for months in adapter.month_summaries:  # a digest of every row: no month is pulled unchanged
+                if (stored := read_baseline(con, summary_scope(source, months.table), months.table, None)) is not None:
                     month_baselines[months.table] = stored
             due = full_pull_due(con, source, config.connectors[source].full_pull_every_days)
             if (baseline is not None or month_baselines) and due:

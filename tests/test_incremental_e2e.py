@@ -1,7 +1,8 @@
-"""Incremental refresh end to end: a refresh pulls journal and bank lines only for the open month and
-the months whose summary changed (sign-off does not decide), documents and payments only for the
-months whose document summary changed, still sees a backdated entry in a closed month, and leaves
-the warehouse equal to what a whole pull gives.
+"""Incremental refresh end to end: a refresh pulls journal lines, bank lines, documents and payments
+only for the months whose summary changed (sign-off does not decide; the open month's journal lines
+too only when its digest changed, with the journal summary allow-listed, and every time without it),
+still sees a backdated entry in a closed month and an edited description, and leaves the warehouse
+equal to what a whole pull gives.
 
 A copy of `demo_home` (refreshed in process with the bundled servers in memory); its closes and
 refreshes run in this process through the same MCP client and its audit trail (`connector_calls`)."""
@@ -20,7 +21,7 @@ CLOSED = ("2026-03", "2026-04")
 OPEN = AS_OF.strftime("%Y-%m")
 OPEN_WINDOW = windows([OPEN])[0]
 LISTS = ("list_journal_lines", "list_invoices", "list_bills", "list_payments", "list_transactions")
-SUMMARIES = ("get_ledger_summary", "get_document_summary", "get_transaction_summary")
+SUMMARIES = ("get_ledger_summary", "get_journal_summary", "get_document_summary", "get_transaction_summary")
 # the tables a whole pull and an incremental one must leave equal, with the order that compares them
 TABLES = {
     "erp_journal_lines": "entry_id, line_no",
@@ -76,9 +77,9 @@ def append(path: Path, *lines: str) -> None:
 
 
 def test_an_unchanged_source_is_read_by_its_summaries_whatever_is_signed_off(demo_home: Path, tmp_path: Path) -> None:
-    """Nothing changed: the summaries are read, journal and bank lines are pulled for the open month
-    only (a signed-off month and an ended month not signed off alike are left alone), documents and
-    payments not at all, and every table and figure stays as it was."""
+    """Nothing changed: the summaries are read and nothing else (no month of journal or bank lines, not
+    even the open month's, whose digests did not change; no document or payment), whatever is signed
+    off, and every table and figure stays as it was."""
     home = copy_home(demo_home, tmp_path / "home")
     for period in CLOSED:
         close_in_process(home, period, "Controller")
@@ -86,11 +87,10 @@ def test_an_unchanged_source_is_read_by_its_summaries_whatever_is_signed_off(dem
 
     refresh_in_process(home)
     calls = last_calls(home)
-    assert calls["list_journal_lines"] == [OPEN_WINDOW]
-    assert calls["list_transactions"] == [OPEN_WINDOW]
-    for tool in ("list_invoices", "list_bills", "list_payments"):
-        assert tool not in calls
+    for tool in LISTS:
+        assert tool not in calls, tool
     assert len(calls["get_document_summary"]) == 3 and calls["get_ledger_summary"] == [(None, None)]
+    assert calls["get_journal_summary"] == [(None, None)] and calls["get_transaction_summary"] == [(None, None)]
     assert contents(home) == before
     loads = read(
         home,
@@ -167,7 +167,7 @@ def test_a_backdated_entry_in_a_closed_month_is_pulled_and_restates_it(demo_home
         "JE-LATE-1,2,2026-03-20,2200,0.00,250.00,USD,,late invoice,,,",
     )
     refresh_in_process(home)
-    assert last_calls(home)["list_journal_lines"] == [("2026-03-01", "2026-03-31"), OPEN_WINDOW]
+    assert last_calls(home)["list_journal_lines"] == [("2026-03-01", "2026-03-31")]
     assert read(home, "select count(*) from erp_journal_lines")[0][0] == lines_before + 2
     statuses = read(home, "select status from close_snapshots where period = '2026-03' order by version")
     assert [s for (s,) in statuses][-2:] == ["closed", "restated"]
@@ -180,6 +180,53 @@ def test_a_backdated_entry_in_a_closed_month_is_pulled_and_restates_it(demo_home
     calls = last_calls(home)
     for tool in ("list_journal_lines", "list_invoices", "list_bills", "list_payments"):
         assert calls[tool] == [(None, None)], tool
-    assert calls["list_transactions"] == [OPEN_WINDOW]  # the bank's own last whole pull is recent
+    assert "list_transactions" not in calls  # the bank's own last whole pull is recent
     assert read(home, "select count(*) from erp_journal_lines")[0][0] == lines_before + 2
     assert read(home, "select * from mart_kpis order by all") == kpis_incremental
+
+
+def test_an_edited_description_pulls_its_month_and_the_open_month_is_pulled_only_when_it_changed(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    """A line's description edited (counts and sums per account unchanged): with the journal summary
+    allow-listed, its month's digest changes and that month alone is pulled again, in a closed month
+    as in the open one, and the warehouse equals a whole pull; without it, the open month's lines are
+    pulled at every refresh, as its counts and sums cannot show such a change."""
+    home = copy_home(demo_home, tmp_path / "home")
+    path = home / "demo" / "erp" / "journal_lines.csv"
+
+    def edit(month: str, text: str):  # noqa: ANN202
+        def change(rows: list[dict[str, str]]) -> None:
+            row = next(r for r in rows if r["posted_date"].startswith(month))
+            row["description"] = text
+
+        return change
+
+    rewrite(path, edit("2026-03", "reworded in a closed month"))
+    refresh_in_process(home)
+    assert last_calls(home)["list_journal_lines"] == windows(["2026-03"])
+    rewrite(path, edit(OPEN, "reworded today"))
+    refresh_in_process(home)
+    assert last_calls(home)["list_journal_lines"] == [OPEN_WINDOW]
+    described = (
+        "select count(*) from erp_journal_lines where description in ('reworded in a closed month', 'reworded today')"
+    )
+    assert read(home, described) == [(2,)]
+    incremental = contents(home)
+
+    edit_config(home, lambda raw: raw["connectors"]["erp"].update(full_pull_every_days=0))
+    refresh_in_process(home)
+    assert last_calls(home)["list_journal_lines"] == [(None, None)]
+    assert contents(home) == incremental
+
+    def without_journal_summary(raw: dict) -> None:
+        erp = raw["connectors"]["erp"]
+        erp["allow_tools"] = [t for t in erp["allow_tools"] if t != "get_journal_summary"]
+        erp["full_pull_every_days"] = 7
+
+    edit_config(home, without_journal_summary)
+    refresh_in_process(home)  # the stored summary's digests are gone from the new one: pulled whole once
+    refresh_in_process(home)
+    calls = last_calls(home)
+    assert calls["list_journal_lines"] == [OPEN_WINDOW] and "get_journal_summary" not in calls
+    assert contents(home) == incremental

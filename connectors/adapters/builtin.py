@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.adapters.base import Adapter, Stream
 from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, REPORT_OPTIONS, MonthEndReports, dated_reports
 from connectors.adapters.reports import TABLE as REPORT_TABLE
+from connectors.client import ConnectorError
 from connectors.incremental import MonthSummary
 
 if TYPE_CHECKING:
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from connectors.config import ConnectorConfig
 
 TRIAL_BALANCE_TOOL = "get_trial_balance"
+JOURNAL_SUMMARY_TOOL = "get_journal_summary"
+JOURNAL_DIGEST = "#journal"  # connectors.incremental.DIGEST_ACCOUNTS
 
 
 class ErpAdapter(MonthEndReports, Adapter):
@@ -32,6 +35,7 @@ class ErpAdapter(MonthEndReports, Adapter):
         "list_fx_rates",
         TRIAL_BALANCE_TOOL,
         "get_document_summary",
+        JOURNAL_SUMMARY_TOOL,
     )
     company_tool = "get_company"
     summary_tool = "get_ledger_summary"
@@ -50,9 +54,38 @@ class ErpAdapter(MonthEndReports, Adapter):
     company_options = REPORT_COMPANY_OPTIONS
     allowed: frozenset[str] = frozenset()
 
+    async def ledger_summary(self, session: SourceSession) -> Any:
+        """The ledger summary and, when get_journal_summary is allow-listed, one more row per month with
+        account_id "#journal": its lines and, as debit, its lines' digest (modulo 10**15, a whole amount
+        the stored summary holds). A month whose lines changed in any field then shows as changed, and
+        the open month is pulled again only when it did (connectors.incremental.stored_baseline)."""
+        payload = await super().ledger_summary(session)
+        if JOURNAL_SUMMARY_TOOL not in self.allowed:
+            return payload
+        session.check_allowed(JOURNAL_SUMMARY_TOOL)
+        answer, _ = await session.call(JOURNAL_SUMMARY_TOOL)
+        try:
+            digests = [
+                {
+                    "period": item["period"],
+                    "account_id": JOURNAL_DIGEST,
+                    "lines": item["count"],
+                    "debit": int(item["digest"], 16) % 10**15,
+                    "credit": 0,
+                }
+                for item in self.envelope(Stream("erp_journal_lines", JOURNAL_SUMMARY_TOOL), answer).items
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConnectorError(session.name, JOURNAL_SUMMARY_TOOL, f"unreadable journal summary: {exc!r}") from None
+        items = payload["items"] if isinstance(payload, dict) else payload
+        return {"items": [*items, *digests]}
+
+    def used_tools(self) -> frozenset[str]:
+        return super().used_tools() | ({JOURNAL_SUMMARY_TOOL} if JOURNAL_SUMMARY_TOOL in self.allowed else set())
+
     def configure(self, config: ConnectorConfig) -> None:
         super().configure(config)
-        # exchange rates and the trial balance are read only when allow-listed
+        # exchange rates, the trial balance and the journal summary are read only when allow-listed
         self.allowed = frozenset(config.allow_tools)
         self.configure_report_dates(config.options)
 
@@ -101,7 +134,6 @@ class BankAdapter(Adapter):
             "booked_date",
             ("amount",),
             by="bank_account_id",
-            open_month=True,
         ),
     )
 

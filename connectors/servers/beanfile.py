@@ -514,6 +514,14 @@ DESCRIPTIONS = {
     ),
     "get_document_summary": "Always empty (a ledger keeps no documents): "
     '{"items": [], "next_cursor": null, "total": 0, "as_of": ISO-8601 UTC time}.',
+    "get_journal_summary": "One row per month of posted_date over the journal lines (postings that are money), "
+    "in a single call: whether a month's lines changed in any field, without pulling them (the ledger "
+    f'summary\'s "{SUMMARY_ACCOUNT}" rows say the same). Filters: date_from / date_to on posted_date, both '
+    "inclusive. Returns compact JSON text "
+    '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time}. '
+    'Each item: {"period": "YYYY-MM", "count": int (lines), "debit" and "credit": exact decimal strings '
+    '(sums), "digest": 16 hex digits, a hash of every field of every line of the month (independent of '
+    "their order)}, ordered by period.",
 }
 
 

@@ -210,9 +210,9 @@ def journal_windows(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[s
     return sorted(windows, key=str)
 
 
-def test_a_one_month_change_pulls_that_month_and_the_open_month_and_equals_a_full_pull(
-    example_ledger: Path, tmp_path: Path
-) -> None:
+def test_a_one_month_change_pulls_that_month_alone_and_equals_a_full_pull(example_ledger: Path, tmp_path: Path) -> None:
+    """Only the changed month is pulled: the ledger summary's `#lines` digest of each month shows any
+    change to its lines, so the open month is pulled only when it changed (then alone)."""
     ledger = private_copy(example_ledger, tmp_path / "ledger")
     oracle = Oracle(ledger)
     ((first, last),) = oracle.rows("SELECT min(date), max(date)")
@@ -234,12 +234,12 @@ def test_a_one_month_change_pulls_that_month_and_the_open_month_and_equals_a_ful
             "  Liabilities:AccountsPayable\n"
         )
     added = refresh("r2")
-    assert added.pull.replaced_periods == [changed, open_month]
+    assert added.pull.replaced_periods == [changed]
     windows = journal_windows(con, "r2")
-    assert [(f[:7], t[:7]) for f, t in windows] == [(changed, changed), (open_month, open_month)]
+    assert [(f[:7], t[:7]) for f, t in windows] == [(changed, changed)]
     per_month = Counter(m.strftime("%Y-%m") for (m,) in Oracle(ledger).rows("SELECT date"))
     lines = added.pull.tables["erp_journal_lines"].rows
-    assert 2 <= lines <= per_month[changed] + per_month[open_month] + 10  # only those two months' lines
+    assert 2 <= lines <= per_month[changed] + 10  # only that month's lines
     assert con.execute(
         "select account_id, debit from erp_journal_lines where description = 'Bistro | A late dinner' and debit > 0"
     ).fetchall() == [("Expenses:Food:Restaurant", Decimal("41.27"))]
@@ -250,9 +250,16 @@ def test_a_one_month_change_pulls_that_month_and_the_open_month_and_equals_a_ful
     shifted = refresh("r3")
     assert shifted.pull.replaced_periods is None
 
-    same = refresh("r4")  # nothing changed: only the open month is read again
-    assert same.pull.replaced_periods == [open_month]
-    assert [(f[:7], t[:7]) for f, t in journal_windows(con, "r4")] == [(open_month, open_month)]
+    same = refresh("r4")  # nothing changed: no month is read again
+    assert same.pull.replaced_periods == []
+    assert journal_windows(con, "r4") == []
+    with ledger.open("a", encoding="utf-8") as f:  # a change in the open month: that month alone
+        f.write(
+            f'\n{last} * "Corner shop" "Milk"\n  Expenses:Food:Groceries  3.10 USD\n  Liabilities:AccountsPayable\n'
+        )
+    today = refresh("r5")
+    assert today.pull.replaced_periods == [open_month]
+    assert [(f[:7], t[:7]) for f, t in journal_windows(con, "r5")] == [(open_month, open_month)]
 
     whole, whole_connect = memory_warehouse()
     ingest_source(config, "erp", home=Home(tmp_path / "whole"), run_id="w1", connect=whole_connect, server=server)

@@ -194,7 +194,7 @@ def test_a_server_process_reads_its_files_and_answers_the_first_calls_as_it_star
     monkeypatch.setattr(
         DataSource, "_parse_csv", lambda self, spec, data: parsed.append(spec.name) or parse(self, spec, data)
     )
-    summed: list[int] = []  # each month summary computed (the ledger's and the documents'), by its rows
+    summed: list[int] = []  # each month summary computed (the ledger's, the documents', the journal's), by its rows
     monkeypatch.setattr(
         store, "month_of", lambda dates, month_of=store.month_of: summed.append(len(dates)) or month_of(dates)
     )
@@ -205,7 +205,7 @@ def test_a_server_process_reads_its_files_and_answers_the_first_calls_as_it_star
     assert thread is not None
     thread.join(60)
     assert sorted(set(parsed)) == sorted(spec.name for spec in erp.TABLES if (home / "demo" / spec.path).exists())
-    assert len(summed) == 3  # the ledger, invoices and payments summaries (the bills' file is broken)
+    assert len(summed) == 4  # the ledger, invoices, payments and journal summaries (the bills' file is broken)
     parsed.clear()
     summed.clear()
 
@@ -214,6 +214,7 @@ def test_a_server_process_reads_its_files_and_answers_the_first_calls_as_it_star
             return [
                 await client.call_tool("get_ledger_summary", {}),
                 await client.call_tool("get_document_summary", {"kind": "invoices"}),
+                await client.call_tool("get_journal_summary", {}),
                 await client.call_tool("get_trial_balance", {"date": AS_OF.isoformat()}),
                 await client.call_tool("list_journal_lines", {"limit": 5}),
                 await client.call_tool("list_bills", {"limit": 5}),

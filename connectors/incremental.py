@@ -63,6 +63,10 @@ def periods_to_pull(current: frozenset[SummaryRow], baseline: Baseline | None) -
     """The months to pull again, or None for everything."""
     if baseline is None or not baseline.summary:
         return None
+    # a kind of digest read for the first time (the load before read none of it) is compared from the next
+    # refresh on (one that vanished is a change: the summary no longer sees what it saw)
+    known = {row[1] for row in baseline.summary if row[1] in DIGEST_ACCOUNTS}
+    current = frozenset(row for row in current if row[1] not in DIGEST_ACCOUNTS or row[1] in known)
     months = {row[0] for row in current}
     if "" in months:  # lines without a date cannot be windowed
         return None

@@ -84,7 +84,7 @@ async def pull_source(
     summary = replaced = None
     if adapter.summary_tool and adapter.summary_tool in session.config.allow_tools:
         session.check_allowed(adapter.summary_tool)
-        payload = await adapter.ledger_summary(session)
+        payload = await adapter.ledger_summary(session, whole=baseline is None)
         try:
             summary = summary_rows(payload["items"] if isinstance(payload, dict) else payload)
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:

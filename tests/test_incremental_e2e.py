@@ -79,12 +79,17 @@ def append(path: Path, *lines: str) -> None:
 def test_an_unchanged_source_is_read_by_its_summaries_whatever_is_signed_off(demo_home: Path, tmp_path: Path) -> None:
     """Nothing changed: the summaries are read and nothing else (no month of journal or bank lines, not
     even the open month's, whose digests did not change; no document or payment), whatever is signed
-    off, and every table and figure stays as it was."""
+    off, and every table and figure stays as it was. The refresh after the first (whole) load reads the
+    journal's digests for the first time: it still pulls the open month's lines, as without them."""
     home = copy_home(demo_home, tmp_path / "home")
     for period in CLOSED:
         close_in_process(home, period, "Controller")
     before = contents(home)
 
+    refresh_in_process(home)
+    calls = last_calls(home)
+    assert calls["list_journal_lines"] == [OPEN_WINDOW] and calls["get_journal_summary"] == [(None, None)]
+    assert "list_transactions" not in calls
     refresh_in_process(home)
     calls = last_calls(home)
     for tool in LISTS:
@@ -159,6 +164,7 @@ def test_a_backdated_entry_in_a_closed_month_is_pulled_and_restates_it(demo_home
     home = copy_home(demo_home, tmp_path / "home")
     for period in CLOSED:
         close_in_process(home, period, "Controller")
+    refresh_in_process(home)  # the journal's digests read a first time (the demo's load is whole)
     lines_before = read(home, "select count(*) from erp_journal_lines")[0][0]
 
     append(
@@ -193,6 +199,7 @@ def test_an_edited_description_pulls_its_month_and_the_open_month_is_pulled_only
     as in the open one, and the warehouse equals a whole pull; without it, the open month's lines are
     pulled at every refresh, as its counts and sums cannot show such a change."""
     home = copy_home(demo_home, tmp_path / "home")
+    refresh_in_process(home)  # the journal's digests read a first time (the demo's load is whole)
     path = home / "demo" / "erp" / "journal_lines.csv"
 
     def edit(month: str, text: str):  # noqa: ANN202

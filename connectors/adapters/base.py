@@ -147,8 +147,9 @@ class Adapter:
     # other tables pulled by months when their summary tool is allow-listed (documents, bank lines)
     month_summaries: tuple[MonthSummary, ...] = ()
 
-    async def ledger_summary(self, session: SourceSession) -> Any:
-        """The ledger summary (rows of period, account_id, lines, debit, credit): the summary tool's answer."""
+    async def ledger_summary(self, session: SourceSession, *, whole: bool = False) -> Any:
+        """The ledger summary (rows of period, account_id, lines, debit, credit): the summary tool's answer.
+        `whole`: there is no earlier summary, the table is pulled whole (what is dear to read may wait)."""
         payload, _ = await session.call(self.summary_tool)
         return payload
 

@@ -425,7 +425,7 @@ class BeancountAdapter(MonthEndReports, Adapter):
         )
 
     # -- incremental refresh ----------------------------------------------------------------------
-    async def ledger_summary(self, session: SourceSession) -> list[dict[str, Any]]:
+    async def ledger_summary(self, session: SourceSession, *, whole: bool = False) -> list[dict[str, Any]]:
         """The ledger summary the incremental refresh compares (connectors.incremental): one BQL
         aggregate per month (keyset on the month past the row cut), two rows per month:
         ``#postings`` (postings; Σ|cents| of their journal value; Σ of their transactions' line

@@ -96,3 +96,34 @@ def test_a_month_summary_row_carries_its_digest_count_and_sums_to_the_cent() -> 
     assert bank.rows([{"period": None, "bank_account_id": "BA-1", "count": 1, "amount": "5", "digest": "1"}]) == {
         ("", "BA-1:1", 1, Decimal("5.00"), Decimal("0.00"))
     }
+
+
+def digests(*rows: tuple[str, int, str], account: str = "#journal") -> frozenset:
+    """A digest row per month (period, lines, digest), as the ERP adapter adds get_journal_summary's."""
+    return summary(*((p, account, n, d, "0") for p, n, d in rows))
+
+
+DIGESTED = LEDGER | digests(("2026-01", 4, "111"), ("2026-02", 2, "222"), ("2026-03", 2, "333"))
+
+
+def test_a_month_with_a_digest_of_its_lines_is_pulled_only_when_it_changed_the_open_month_too() -> None:
+    assert periods_to_pull(DIGESTED, stored_baseline(DIGESTED, "2026-03")) == []
+    # a description edited in March: its sums per account are the same, its digest is not
+    edited = (DIGESTED - digests(("2026-03", 2, "333"))) | digests(("2026-03", 2, "334"))
+    assert periods_to_pull(edited, stored_baseline(DIGESTED, "2026-03")) == ["2026-03"]
+    # and in settled January, which the sums alone would leave alone until the next whole pull
+    old = (DIGESTED - digests(("2026-01", 4, "111"))) | digests(("2026-01", 4, "112"))
+    assert periods_to_pull(old, stored_baseline(DIGESTED, "2026-03")) == ["2026-01"]
+    # beancount's file server has its own digest rows ("#lines"): the same
+    lines = LEDGER | digests(("2026-03", 2, "9"), account="#lines")
+    assert periods_to_pull(lines, stored_baseline(lines, "2026-03")) == []
+
+
+def test_digests_read_for_the_first_time_are_compared_from_the_next_refresh_and_vanished_ones_are_a_change() -> None:
+    # the load before read no journal digest (a whole pull skips them): the open month is pulled as
+    # without them, and no month counts as changed for its new digest row
+    assert periods_to_pull(DIGESTED, stored_baseline(LEDGER, "2026-03")) == ["2026-03"]
+    beanfile = LEDGER | digests(("2026-01", 4, "7"), ("2026-02", 2, "8"), ("2026-03", 2, "9"), account="#lines")
+    assert periods_to_pull(beanfile | digests(("2026-03", 2, "333")), stored_baseline(beanfile, "2026-03")) == []
+    # the digests no longer read (the tool left out of allow_tools): every month changed, a whole pull
+    assert periods_to_pull(LEDGER, stored_baseline(DIGESTED, "2026-03")) is None

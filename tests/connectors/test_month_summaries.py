@@ -235,3 +235,29 @@ def test_opportunities_are_pulled_whole_only_when_a_month_of_their_summary_chang
     allow = ("list_opportunities",)  # without the summary allow-listed: whole, as before it existed
     result, calls, received = pull(data, crm, connector("crm", "builtin.crm", allow), CrmAdapter(), baselines)
     assert result.by_month == {} and received["crm_opportunities"] == len(opportunities)
+
+
+def test_the_journal_summary_counts_and_sums_each_month_and_its_digest_does_not_depend_on_batching(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """get_journal_summary: per month of posted_date, the lines, Σdebit and Σcredit from the file (csv
+    and Decimal here), and a digest computed a batch of rows at a time that is the same whatever the
+    batch (a month's rows fall in several batches when there are more than a few)."""
+    from connectors.servers import store
+
+    fields, lines = rows(data / "erp" / "journal_lines.csv")
+    expected: dict[str, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
+    for line in lines:
+        month = expected[line["posted_date"][:7]]
+        month[0] += 1
+        month[1] += Decimal(line["debit"] or 0)
+        month[2] += Decimal(line["credit"] or 0)
+
+    async def summary() -> dict[str, dict[str, Any]]:
+        async with Client(erp.build_server(data)) as client:
+            return by_period((await answer(client, "get_journal_summary"))["items"])
+
+    whole = anyio.run(summary)
+    assert {p: [i["count"], Decimal(i["debit"]), Decimal(i["credit"])] for p, i in whole.items()} == dict(expected)
+    monkeypatch.setattr(store, "DIGEST_BATCH_ROWS", 7)
+    assert anyio.run(summary) == whole

@@ -11,9 +11,10 @@ source (two years reported, as a finance team would): `beanfile` (closeboard's b
 connectors/servers/beanfile.py, read by the builtin ERP adapter) and `beancount-mcp` (through uvx, BQL
 queries). Then:
   - closeboard: a cold `closeboard refresh` per server, then, after one transaction is appended to the
-    file dated three months before its end (a backdated change: that month and the open month are
-    pulled again), `closeboard refresh` in a fresh process as a user runs it (wall time: Python start,
-    Dagster, the stdio server's start and its load of the ledger, marts, checks, page), with the calls
+    file dated three months before its end (a backdated change: that month is pulled again, and the
+    open month only through beancount-mcp, whose summary has no digest of its lines), `closeboard
+    refresh` in a fresh process as a user runs it (wall time: Python start, Dagster, the stdio server's
+    start and its load of the ledger, marts, checks, page), with the calls
     it made (connector_calls) and their time;
   - beanfile kept running (as `--http` serves it): closeboard's ERP step in this process (pull, stage,
     publish into DuckDB) through one long-lived server: the ledger's first load, a full pull, and after

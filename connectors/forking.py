@@ -9,8 +9,8 @@ transport talks to it and stops it the same way: its stdin closed, then its proc
 Only its exit status comes another way: the fork server, its parent, reaps it and reports it (were
 the fork server to end first, the process's end is still seen, through a pidfd, with no status).
 
-Only a server this Python runs as `-m connectors.servers.<name>` is forked (`forkable`); any other
-command is spawned as before.
+Only a server this Python runs as `-m connectors.servers.<name>` is forked (`forkable`), on Linux; any
+other command is spawned as before.
 """
 
 from __future__ import annotations
@@ -42,8 +42,12 @@ UNKNOWN_STATUS = -1  # a process whose end was seen without its status (the fork
 
 
 def forkable(server: StdioServerParameters) -> str | None:
-    """The bundled server module `server` runs (this Python, ``-m connectors.servers.<name>``), else None."""
+    """The bundled server module `server` runs (this Python, ``-m connectors.servers.<name>``), else None;
+    always None but on Linux (the fork server counts its threads in /proc, a server's end is watched
+    through a pidfd): elsewhere every server is started by its command."""
     args = list(server.args)
+    if not sys.platform.startswith("linux"):
+        return None
     if server.command != sys.executable or len(args) < 2 or args[0] != "-m":
         return None
     module = args[1]

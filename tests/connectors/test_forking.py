@@ -35,13 +35,15 @@ def errlog() -> tempfile._TemporaryFileWrapper:
     return tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
 
 
-def test_only_this_python_s_bundled_servers_are_forked() -> None:
+def test_only_this_python_s_bundled_servers_are_forked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert forkable(bundled("erp", "--data", "x")) == "connectors.servers.erp"
     assert forkable(StdioServerParameters(command="python3", args=["-m", "connectors.servers.erp"])) is None
     assert forkable(StdioServerParameters(command=sys.executable, args=["-m", "beancount_mcp"])) is None
     assert forkable(StdioServerParameters(command=sys.executable, args=["connectors/servers/erp.py"])) is None
     assert forkable(bundled("forkserver", "3")) is None
     assert forkable(StdioServerParameters(command=sys.executable, args=["-m", "connectors.servers.a;b"])) is None
+    monkeypatch.setattr(sys, "platform", "darwin")  # no /proc, no pidfd: started by its command
+    assert forkable(bundled("erp", "--data", "x")) is None
 
 
 def test_a_forked_server_runs_as_its_command_would(demo_data: Path, tmp_path: Path) -> None:

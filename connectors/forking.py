@@ -296,17 +296,21 @@ class ForkServer:
                     logger.warning("the fork server could not start a server: %s", message.get("error"))
                     process._exited(UNKNOWN_STATUS)
 
-    def _gone(self) -> None:
-        """The fork server ended (or its socket broke): what it had not reported is watched here."""
-        if self._sock is not None:
-            asyncio.get_running_loop().remove_reader(self._sock.fileno())
-            self._sock.close()
-            self._sock = None
-        self.failed = True
+    def _hang_up(self) -> None:
+        """Stop reading the fork server; what it had not reported (a fork, an exit) is watched here."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            asyncio.get_running_loop().remove_reader(sock.fileno())
+            sock.close()
         for process in [*self._asked.values(), *self._forked.values()]:
             process._watch()
         self._asked.clear()
         self._forked.clear()
+
+    def _gone(self) -> None:
+        """The fork server ended (or its socket broke)."""
+        self._hang_up()
+        self.failed = True
         if self._errlog is not None:
             with suppress(OSError, ValueError):
                 self._errlog.seek(0)
@@ -316,14 +320,7 @@ class ForkServer:
     async def aclose(self) -> None:
         """Close the socket: the fork server ends once its servers have (each is stopped by its own session)."""
         self._closed = True
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            asyncio.get_running_loop().remove_reader(sock.fileno())
-            sock.close()
-        for process in [*self._asked.values(), *self._forked.values()]:
-            process._watch()
-        self._asked.clear()
-        self._forked.clear()
+        self._hang_up()
         if self._process is not None:
             with anyio.move_on_after(5):
                 await self._process.wait()

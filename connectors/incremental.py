@@ -33,8 +33,11 @@ class Baseline:
 
 
 # ledger summary rows that are no account but a digest of all the month's lines: the beancount file
-# server's own ("#lines"), and the bundled ERP's journal summary as the ERP adapter adds it ("#journal")
-DIGEST_ACCOUNTS = frozenset({"#lines", "#journal"})
+# server's own (its ledger summary's), and the bundled ERP's journal summary as
+# the ERP adapter adds it; the digest travels as a whole amount modulo DIGEST_MODULUS (DECIMAL(18,2))
+LINES_DIGEST, JOURNAL_DIGEST = "#lines", "#journal"
+DIGEST_ACCOUNTS = frozenset({LINES_DIGEST, JOURNAL_DIGEST})
+DIGEST_MODULUS = 10**15
 
 
 def stored_baseline(summary: frozenset[SummaryRow], open_month: str | None) -> Baseline:

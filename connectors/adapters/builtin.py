@@ -11,7 +11,7 @@ from connectors.adapters.base import Adapter, Stream
 from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, REPORT_OPTIONS, MonthEndReports, dated_reports
 from connectors.adapters.reports import TABLE as REPORT_TABLE
 from connectors.client import ConnectorError
-from connectors.incremental import MonthSummary
+from connectors.incremental import DIGEST_MODULUS, JOURNAL_DIGEST, MonthSummary
 
 if TYPE_CHECKING:
     from connectors.client import Page, SourceSession
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 TRIAL_BALANCE_TOOL = "get_trial_balance"
 JOURNAL_SUMMARY_TOOL = "get_journal_summary"
-JOURNAL_DIGEST = "#journal"  # connectors.incremental.DIGEST_ACCOUNTS
 
 
 class ErpAdapter(MonthEndReports, Adapter):
@@ -56,8 +55,8 @@ class ErpAdapter(MonthEndReports, Adapter):
 
     async def ledger_summary(self, session: SourceSession, *, whole: bool = False) -> Any:
         """The ledger summary and, when get_journal_summary is allow-listed, one more row per month with
-        account_id "#journal": its lines and, as debit, its lines' digest (modulo 10**15, a whole amount
-        the stored summary holds). A month whose lines changed in any field then shows as changed, and
+        account_id JOURNAL_DIGEST: its lines and, as debit, its lines' digest (modulo DIGEST_MODULUS, a whole
+        amount the stored summary holds). A month whose lines changed in any field then shows as changed, and
         the open month is pulled again only when it did (connectors.incremental.stored_baseline). Not
         for a whole pull (`whole`): a server without a kept answer spends seconds on the digests of a
         large journal (~3 s of CPU at 1.1M lines) that the next refresh reads (and then stores) anyway;
@@ -73,7 +72,7 @@ class ErpAdapter(MonthEndReports, Adapter):
                     "period": item["period"],
                     "account_id": JOURNAL_DIGEST,
                     "lines": item["count"],
-                    "debit": int(item["digest"], 16) % 10**15,
+                    "debit": int(item["digest"], 16) % DIGEST_MODULUS,
                     "credit": 0,
                 }
                 for item in self.envelope(Stream("erp_journal_lines", JOURNAL_SUMMARY_TOOL), answer).items

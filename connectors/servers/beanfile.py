@@ -58,6 +58,8 @@ import pyarrow.compute as pc
 from mcp.server.mcpserver import MCPServer
 
 from connectors.beancount_map import DEFAULT_ACCOUNT_TYPES, ZERO, Posting, Rules, books_rounding, map_entry, money, rate
+from connectors.incremental import DIGEST_MODULUS
+from connectors.incremental import LINES_DIGEST as SUMMARY_ACCOUNT
 from connectors.servers.erp import ACCOUNTS, BILLS, FX_RATES, INVOICES, JOURNAL_LINES, PAYMENTS, add_erp_tools
 from connectors.servers.hosting import add_http_args, new_server, serve_http, token_from_env
 from connectors.servers.specs import SourceError, TableSpec, page_description
@@ -66,9 +68,7 @@ from connectors.servers.store import DataSource, Loaded, dumps, format_decimal, 
 # the ledger's own balances (get_trial_balance): one row per posting, in the journal's columns
 BALANCES = TableSpec("ledger_balances", "ledger", "erp_journal_lines", JOURNAL_LINES.docs, date_column="posted_date")
 TABLES = (ACCOUNTS, JOURNAL_LINES, INVOICES, BILLS, PAYMENTS, FX_RATES, BALANCES)
-SUMMARY_ACCOUNT = "#lines"
 _LINE_VALUES = itemgetter(*JOURNAL_LINES.column_names)
-DIGEST_MODULUS = 10**15  # the digest travels as a whole amount a DECIMAL(18,2) holds
 # beancount's options naming the five roots, and the type each one is
 ROOT_OPTIONS = {
     "name_assets": "asset",

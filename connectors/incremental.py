@@ -9,16 +9,22 @@ whose lines may change in ways a count and sums do not show, unless the summary 
 lines (`DIGEST_ACCOUNTS`). Sign-off does not decide what is pulled;
 the periodic full pull is the safety net. Everything is pulled when there is no earlier summary, or
 when the months to pull would be all of them anyway.
+
+A month to pull again is narrowed to its days when the source digests each day's lines too
+(`DAY_DIGEST` rows, kept with the summary for every month whose lines were loaded since the last whole
+pull): only the days whose digest changed are pulled and replaced (`days_to_pull`), so one new entry
+in the open month pulls that day, not the month.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.periods import month_end, shift
+from connectors.periods import month_end, month_start
 
 SummaryRow = tuple[str, str, int, Decimal, Decimal]  # period, account_id, lines, debit, credit
 
@@ -38,6 +44,14 @@ class Baseline:
 LINES_DIGEST, JOURNAL_DIGEST = "#lines", "#journal"
 DIGEST_ACCOUNTS = frozenset({LINES_DIGEST, JOURNAL_DIGEST})
 DIGEST_MODULUS = 10**15
+# a day's digest row: (day 'YYYY-MM-DD', DAY_DIGEST, lines, digest modulo DIGEST_MODULUS, 0); kept with the
+# ledger summary, never part of the comparison by month
+DAY_DIGEST = "#day"
+
+
+def _by_month(summary: frozenset[SummaryRow]) -> frozenset[SummaryRow]:
+    """The summary without its days' digest rows."""
+    return frozenset(row for row in summary if row[1] != DAY_DIGEST)
 
 
 def stored_baseline(summary: frozenset[SummaryRow], open_month: str | None) -> Baseline:
@@ -46,7 +60,7 @@ def stored_baseline(summary: frozenset[SummaryRow], open_month: str | None) -> B
     settled too when the summary holds a digest of its lines (`DIGEST_ACCOUNTS`): any change to them
     then changes the summary, which pulls it again."""
     digested = {row[0] for row in summary if row[1] in DIGEST_ACCOUNTS}
-    return Baseline(summary, frozenset(row[0] for row in summary) - ({open_month} - digested))
+    return Baseline(summary, frozenset(row[0] for row in _by_month(summary)) - ({open_month} - digested))
 
 
 def summary_rows(items: Iterable[Mapping[str, Any]]) -> frozenset[SummaryRow]:
@@ -66,14 +80,15 @@ def periods_to_pull(current: frozenset[SummaryRow], baseline: Baseline | None) -
     """The months to pull again, or None for everything."""
     if baseline is None or not baseline.summary:
         return None
+    stored = _by_month(baseline.summary)
     # a kind of digest read for the first time (the load before read none of it) is compared from the next
     # refresh on (one that vanished is a change: the summary no longer sees what it saw)
-    known = {row[1] for row in baseline.summary if row[1] in DIGEST_ACCOUNTS}
-    current = frozenset(row for row in current if row[1] not in DIGEST_ACCOUNTS or row[1] in known)
+    known = {row[1] for row in stored if row[1] in DIGEST_ACCOUNTS}
+    current = frozenset(row for row in _by_month(current) if row[1] not in DIGEST_ACCOUNTS or row[1] in known)
     months = {row[0] for row in current}
     if "" in months:  # lines without a date cannot be windowed
         return None
-    changed = {row[0] for row in current ^ baseline.summary}
+    changed = {row[0] for row in current ^ stored}
     wanted = (changed | (months - baseline.settled)) & months
     gone = changed - months  # a month that vanished from the ledger: its rows must go too
     if gone or wanted >= months:
@@ -81,15 +96,38 @@ def periods_to_pull(current: frozenset[SummaryRow], baseline: Baseline | None) -
     return sorted(wanted)
 
 
+def days_to_pull(
+    months: list[str], days: frozenset[SummaryRow], baseline: Baseline | None
+) -> tuple[list[str], frozenset[SummaryRow]]:
+    """`months` (to pull again) narrowed by their days' digests: (what to pull, each a month 'YYYY-MM'
+    or a day 'YYYY-MM-DD'; the day rows to keep with the summary). `days` are this refresh's day rows
+    of `months`. A month whose day rows the baseline keeps is narrowed to the days whose row changed
+    (one that appeared or vanished included); any other month is pulled whole. The baseline's day rows
+    of the other months stand (their lines are the loaded ones)."""
+    stored = baseline.summary if baseline is not None else frozenset()
+    kept = frozenset(row for row in stored if row[1] == DAY_DIGEST and row[0][:7] not in months)
+    keys: list[str] = []
+    for month in months:
+        before = {row for row in stored if row[1] == DAY_DIGEST and row[0][:7] == month}
+        now = {row for row in days if row[0][:7] == month}
+        changed = sorted({row[0] for row in before ^ now})
+        keys += changed if before and changed else [month]
+    return sorted(keys), kept | days
+
+
 def windows(periods: Iterable[str]) -> list[tuple[str, str]]:
-    """Contiguous runs of months as inclusive (date_from, date_to) ISO windows."""
-    runs: list[list[str]] = []
+    """Months ('YYYY-MM') and days ('YYYY-MM-DD') as inclusive (date_from, date_to) ISO windows, each run
+    of them that follows on without a gap as one."""
+    runs: list[list[date]] = []
     for period in sorted(periods):
-        if runs and shift(runs[-1][-1], 1) == period:
-            runs[-1].append(period)
+        first, last = (
+            (date.fromisoformat(period),) * 2 if len(period) == 10 else (month_start(period), month_end(period))
+        )
+        if runs and runs[-1][1] + timedelta(days=1) == first:
+            runs[-1][1] = last
         else:
-            runs.append([period])
-    return [(f"{run[0]}-01", month_end(run[-1]).isoformat()) for run in runs]
+            runs.append([first, last])
+    return [(first.isoformat(), last.isoformat()) for first, last in runs]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,15 @@ from connectors.adapters import Adapter, MalformedItem, Stream
 from connectors.adapters.base import item_json, non_finite_reason, to_text_batch
 from connectors.audit import blank_secrets, scrub
 from connectors.client import ConnectorError, SourceSession, ToolNotAllowed
-from connectors.incremental import Baseline, MonthSummary, SummaryRow, periods_to_pull, summary_rows, windows
+from connectors.incremental import (
+    Baseline,
+    MonthSummary,
+    SummaryRow,
+    days_to_pull,
+    periods_to_pull,
+    summary_rows,
+    windows,
+)
 from connectors.records import KEYS
 
 Sink = Callable[[str, pa.Table], None]
@@ -60,7 +68,7 @@ class SourcePull:
     tables: dict[str, TablePull]
     company: dict[str, Any] | None = None
     summary: frozenset[SummaryRow] | None = None  # the ledger summary read before the lines
-    replaced_periods: list[str] | None = None  # months of `windowed_table` pulled; None = all
+    replaced_periods: list[str] | None = None  # months ('YYYY-MM') or days of `windowed_table` pulled; None = all
     by_month: dict[str, MonthsPulled] = field(default_factory=dict)  # the other tables pulled by months
     # tables read only from a month on (`Stream.months_from`): the months they replace
     months_read: dict[str, list[str]] = field(default_factory=dict)
@@ -90,6 +98,10 @@ async def pull_source(
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise ConnectorError(session.name, adapter.summary_tool, f"unreadable ledger summary: {exc!r}") from None
         replaced = adapter.periods_to_pull(summary, baseline)
+        days = await adapter.day_digests(session, replaced) if replaced is not None else None
+        if replaced is not None and days is not None:  # the months narrowed to the days that changed
+            replaced, days = days_to_pull(replaced, days, baseline)
+            summary |= days  # kept with the summary: the next refresh compares them
     streams = adapter.streams(windows(replaced)) if replaced is not None else adapter.streams()
     by_month: dict[str, MonthsPulled] = {}
     for months in adapter.month_summaries:

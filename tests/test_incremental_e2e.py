@@ -1,6 +1,7 @@
 """Incremental refresh end to end: a refresh pulls journal lines, bank lines, documents and payments
 only for the months whose summary changed (sign-off does not decide; the open month's journal lines
-too only when its digest changed, with the journal summary allow-listed, and every time without it),
+too only when its digest changed, with the journal summary allow-listed, and every time without it;
+journal lines only for the days whose digest changed, with the journal's days allow-listed too),
 still sees a backdated entry in a closed month and an edited description, and leaves the warehouse
 equal to what a whole pull gives.
 
@@ -21,7 +22,13 @@ CLOSED = ("2026-03", "2026-04")
 OPEN = AS_OF.strftime("%Y-%m")
 OPEN_WINDOW = windows([OPEN])[0]
 LISTS = ("list_journal_lines", "list_invoices", "list_bills", "list_payments", "list_transactions")
-SUMMARIES = ("get_ledger_summary", "get_journal_summary", "get_document_summary", "get_transaction_summary")
+SUMMARIES = (
+    "get_ledger_summary",
+    "get_journal_summary",
+    "get_journal_days",
+    "get_document_summary",
+    "get_transaction_summary",
+)
 # the tables a whole pull and an incremental one must leave equal, with the order that compares them
 TABLES = {
     "erp_journal_lines": "entry_id, line_no",
@@ -191,34 +198,66 @@ def test_a_backdated_entry_in_a_closed_month_is_pulled_and_restates_it(demo_home
     assert read(home, "select * from mart_kpis order by all") == kpis_incremental
 
 
-def test_an_edited_description_pulls_its_month_and_the_open_month_is_pulled_only_when_it_changed(
+def test_an_edited_description_pulls_its_month_then_its_day_and_the_open_month_only_when_it_changed(
     demo_home: Path, tmp_path: Path
 ) -> None:
     """A line's description edited (counts and sums per account unchanged): with the journal summary
     allow-listed, its month's digest changes and that month alone is pulled again, in a closed month
-    as in the open one, and the warehouse equals a whole pull; without it, the open month's lines are
-    pulled at every refresh, as its counts and sums cannot show such a change."""
+    as in the open one, and the warehouse equals a whole pull; with the journal's days allow-listed too,
+    a month pulled since the last whole pull is pulled only for the days whose digest changed (an edit, a
+    new entry, a day whose lines were all removed); without the journal summary, the open month's lines
+    are pulled at every refresh, as its counts and sums cannot show such a change."""
     home = copy_home(demo_home, tmp_path / "home")
     refresh_in_process(home)  # the journal's digests read a first time (the demo's load is whole)
     path = home / "demo" / "erp" / "journal_lines.csv"
+    edited: list[str] = []  # the day of each line edited
 
-    def edit(month: str, text: str):  # noqa: ANN202
+    def edit(month: str, text: str, nth: int = 0):  # noqa: ANN202
         def change(rows: list[dict[str, str]]) -> None:
-            row = next(r for r in rows if r["posted_date"].startswith(month))
+            row = [r for r in rows if r["posted_date"].startswith(month)][nth]
             row["description"] = text
+            edited.append(row["posted_date"])
 
         return change
 
     rewrite(path, edit("2026-03", "reworded in a closed month"))
-    refresh_in_process(home)
+    refresh_in_process(home)  # its days were never read: the month whole, and its days kept from now on
     assert last_calls(home)["list_journal_lines"] == windows(["2026-03"])
+    rewrite(path, edit("2026-03", "reworded again", nth=-1))
+    refresh_in_process(home)
+    calls = last_calls(home)
+    assert calls["list_journal_lines"] == windows([edited[-1]]) and calls["get_journal_days"] == windows(["2026-03"])
     rewrite(path, edit(OPEN, "reworded today"))
     refresh_in_process(home)
-    assert last_calls(home)["list_journal_lines"] == [OPEN_WINDOW]
+    assert last_calls(home)["list_journal_lines"] == windows([edited[-1]])
+    # a new entry today and every line of another day of the month removed: those two days
+    gone = next(
+        d
+        for d in sorted(
+            {
+                r[0]
+                for r in read(
+                    home,
+                    f"select posted_date::varchar from erp_journal_lines where posted_date::varchar like '{OPEN}-%'",
+                )
+            }
+        )
+        if d not in edited
+    )
+    rewrite(path, lambda rows: rows.__setitem__(slice(None), [r for r in rows if r["posted_date"] != gone]))
+    append(
+        path,
+        f"JE-TODAY-1,1,{AS_OF.isoformat()},6100,250.00,0.00,USD,,today,,,",
+        f"JE-TODAY-1,2,{AS_OF.isoformat()},2200,0.00,250.00,USD,,today,,,",
+    )
+    refresh_in_process(home)
+    assert last_calls(home)["list_journal_lines"] == windows([gone, AS_OF.isoformat()])
+    assert read(home, f"select count(*) from erp_journal_lines where posted_date = '{gone}'") == [(0,)]
     described = (
         "select count(*) from erp_journal_lines where description in ('reworded in a closed month', 'reworded today')"
     )
     assert read(home, described) == [(2,)]
+    assert read(home, "select count(*) from erp_journal_lines where description = 'reworded again'") == [(1,)]
     incremental = contents(home)
 
     edit_config(home, lambda raw: raw["connectors"]["erp"].update(full_pull_every_days=0))

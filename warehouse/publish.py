@@ -35,7 +35,7 @@ class StagedTable:
     key: tuple[str, ...]
     reported_total: int | None = None
     source_as_of: str | None = None
-    # an incremental load: only these months ('YYYY-MM' of `period_column`) are replaced
+    # an incremental load: only these months ('YYYY-MM') and days ('YYYY-MM-DD') of `period_column` are replaced
     replace_periods: tuple[str, ...] | None = None
     period_column: str | None = None
     rejected: int = 0  # records the adapter set aside before staging (already in `quarantine`)
@@ -164,10 +164,11 @@ def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: 
     if staged.replace_periods is None:
         con.execute(f"delete from {target}")
     else:
+        column = _quote(staged.period_column or "")
         con.execute(
-            f"delete from {target} where strftime({_quote(staged.period_column)}, '%Y-%m') in "
-            f"(select unnest(?::varchar[]))",
-            [list(staged.replace_periods)],
+            f"delete from {target} where strftime({column}, '%Y-%m') in (select unnest(?::varchar[])) "
+            f"or strftime({column}, '%Y-%m-%d') in (select unnest(?::varchar[]))",
+            [[p for p in staged.replace_periods if len(p) == 7], [p for p in staged.replace_periods if len(p) == 10]],
         )
     if not repeated:  # the usual case: every good row once
         con.execute(f"insert into {target} ({names}) select {names} from _typed where _reason is null")

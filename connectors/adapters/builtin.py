@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from connectors.adapters.base import Adapter, Stream
 from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, REPORT_OPTIONS, MonthEndReports, dated_reports
 from connectors.adapters.reports import TABLE as REPORT_TABLE
 from connectors.client import ConnectorError
-from connectors.incremental import DIGEST_MODULUS, JOURNAL_DIGEST, MonthSummary
+from connectors.incremental import DAY_DIGEST, DIGEST_MODULUS, JOURNAL_DIGEST, MonthSummary, SummaryRow, windows
 
 if TYPE_CHECKING:
     from connectors.client import Page, SourceSession
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 TRIAL_BALANCE_TOOL = "get_trial_balance"
 JOURNAL_SUMMARY_TOOL = "get_journal_summary"
+JOURNAL_DAYS_TOOL = "get_journal_days"
 
 
 class ErpAdapter(MonthEndReports, Adapter):
@@ -35,6 +37,7 @@ class ErpAdapter(MonthEndReports, Adapter):
         TRIAL_BALANCE_TOOL,
         "get_document_summary",
         JOURNAL_SUMMARY_TOOL,
+        JOURNAL_DAYS_TOOL,
     )
     company_tool = "get_company"
     summary_tool = "get_ledger_summary"
@@ -82,8 +85,32 @@ class ErpAdapter(MonthEndReports, Adapter):
         items = payload["items"] if isinstance(payload, dict) else payload
         return {"items": [*items, *digests]}
 
+    async def day_digests(self, session: SourceSession, months: list[str]) -> frozenset[SummaryRow] | None:
+        """get_journal_days over each run of `months`, when allow-listed: a row per day, its lines and,
+        as debit, their digest (modulo DIGEST_MODULUS), as `ledger_summary` gives a month's."""
+        if JOURNAL_DAYS_TOOL not in self.allowed:
+            return None
+        session.check_allowed(JOURNAL_DAYS_TOOL)
+        rows: set[SummaryRow] = set()
+        for date_from, date_to in windows(months):
+            answer, _ = await session.call(JOURNAL_DAYS_TOOL, {"date_from": date_from, "date_to": date_to})
+            try:
+                rows |= {
+                    (
+                        str(item["date"]),
+                        DAY_DIGEST,
+                        int(item["count"]),
+                        Decimal(int(item["digest"], 16) % DIGEST_MODULUS),
+                        Decimal(0),
+                    )
+                    for item in self.envelope(Stream("erp_journal_lines", JOURNAL_DAYS_TOOL), answer).items
+                }
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ConnectorError(session.name, JOURNAL_DAYS_TOOL, f"unreadable journal days: {exc!r}") from None
+        return frozenset(rows)
+
     def used_tools(self) -> frozenset[str]:
-        return super().used_tools() | ({JOURNAL_SUMMARY_TOOL} if JOURNAL_SUMMARY_TOOL in self.allowed else set())
+        return super().used_tools() | (self.allowed & {JOURNAL_SUMMARY_TOOL, JOURNAL_DAYS_TOOL})
 
     def configure(self, config: ConnectorConfig) -> None:
         super().configure(config)

@@ -60,7 +60,16 @@ from mcp.server.mcpserver import MCPServer
 from connectors.beancount_map import DEFAULT_ACCOUNT_TYPES, ZERO, Posting, Rules, books_rounding, map_entry, money, rate
 from connectors.incremental import DIGEST_MODULUS
 from connectors.incremental import LINES_DIGEST as SUMMARY_ACCOUNT
-from connectors.servers.erp import ACCOUNTS, BILLS, FX_RATES, INVOICES, JOURNAL_LINES, PAYMENTS, add_erp_tools
+from connectors.servers.erp import (
+    ACCOUNTS,
+    BILLS,
+    FX_RATES,
+    INVOICES,
+    JOURNAL_DAYS_DESCRIPTION,
+    JOURNAL_LINES,
+    PAYMENTS,
+    add_erp_tools,
+)
 from connectors.servers.hosting import add_http_args, new_server, serve_http, token_from_env
 from connectors.servers.specs import SourceError, TableSpec, page_description
 from connectors.servers.store import DataSource, Loaded, dumps, format_decimal, now_utc, to_decimal
@@ -522,6 +531,7 @@ DESCRIPTIONS = {
     'Each item: {"period": "YYYY-MM", "count": int (lines), "debit" and "credit": exact decimal strings '
     '(sums), "digest": 16 hex digits, a hash of every field of every line of the month (independent of '
     "their order)}, ordered by period.",
+    "get_journal_days": JOURNAL_DAYS_DESCRIPTION,
 }
 
 

@@ -142,6 +142,7 @@ TOOL_TITLES = {
     "list_fx_rates": "FX rates",
     "get_document_summary": "Document summary",
     "get_journal_summary": "Journal summary",
+    "get_journal_days": "Journal days",
 }
 TOOL_NAMES = tuple(TOOL_TITLES)
 # the dated list tools (date_from, date_to, cursor, limit) and the table each one pages
@@ -154,6 +155,18 @@ DATED_LISTS = {
 }
 COMPANY_FIELDS = ("name", "currency", "fiscal_year_start_month", "timezone", "as_of", "first_period")
 _PAGE_REPORT = '{"items": [...], "next_cursor": null, "total": int (number of items), "as_of": ISO-8601 UTC time}'
+
+# the same on every server that offers get_journal_days (this one, beanfile)
+JOURNAL_DAYS_DESCRIPTION = (
+    "get_journal_summary by day: one row per day of posted_date over the journal lines in a window, in a "
+    "single call, so a client that saw a month's lines change can pull only the days that changed "
+    "(list_journal_lines with date_from / date_to). Filters: date_from / date_to on posted_date, both "
+    f"inclusive (a month's days: its first and last day). Returns compact JSON text {_PAGE_REPORT}. Each item: "
+    '{"date": "YYYY-MM-DD" (null for lines without a posted_date), "count": int (lines), "debit" and '
+    '"credit": exact decimal strings (sums), "digest": 16 hex digits, a hash of every field of every line of '
+    "the day (independent of their order; the month's digest in get_journal_summary is the sum of its days' "
+    "modulo 2**64)}, ordered by date."
+)
 
 DESCRIPTIONS = {
     "get_company": "The company the ledger belongs to. Returns compact JSON text "
@@ -215,6 +228,7 @@ DESCRIPTIONS = {
     'Each item: {"period": "YYYY-MM" (null for lines without a posted_date), "count": int (lines), "debit" '
     'and "credit": exact decimal strings (sums), "digest": 16 hex digits, a hash of every field of every line '
     "of the month (independent of their order; it changes when any of them changes)}, ordered by period.",
+    "get_journal_days": JOURNAL_DAYS_DESCRIPTION,
 }
 
 
@@ -286,6 +300,10 @@ def add_erp_tools(
     @tool("get_journal_summary")
     def get_journal_summary(date_from: DateFrom = None, date_to: DateTo = None) -> str:
         return src.month_summary(_dated(JOURNAL_LINES.name, date_from, date_to), JOURNAL_AMOUNTS)
+
+    @tool("get_journal_days")
+    def get_journal_days(date_from: DateFrom = None, date_to: DateTo = None) -> str:
+        return src.month_summary(_dated(JOURNAL_LINES.name, date_from, date_to), JOURNAL_AMOUNTS, by_day=True)
 
 
 def build_server(data_dir: Path, cache: Path | None = None) -> MCPServer:

@@ -7,7 +7,16 @@ from decimal import Decimal
 
 from connectors.adapters.beancount import BeancountAdapter
 
-from connectors.incremental import Baseline, MonthSummary, periods_to_pull, stored_baseline, summary_rows, windows
+from connectors.incremental import (
+    DAY_DIGEST,
+    Baseline,
+    MonthSummary,
+    days_to_pull,
+    periods_to_pull,
+    stored_baseline,
+    summary_rows,
+    windows,
+)
 
 
 def summary(*rows: tuple[str, str, int, str, str]) -> frozenset:
@@ -127,3 +136,40 @@ def test_digests_read_for_the_first_time_are_compared_from_the_next_refresh_and_
     assert periods_to_pull(beanfile | digests(("2026-03", 2, "333")), stored_baseline(beanfile, "2026-03")) == []
     # the digests no longer read (the tool left out of allow_tools): every month changed, a whole pull
     assert periods_to_pull(LEDGER, stored_baseline(DIGESTED, "2026-03")) is None
+
+
+def days(*rows: tuple[str, int, int]) -> frozenset:
+    """Day digest rows (day, lines, digest), as the ERP adapter reads get_journal_days'."""
+    return summary(*((d, DAY_DIGEST, n, str(digest), "0") for d, n, digest in rows))
+
+
+def test_windows_join_days_and_months_that_follow_on() -> None:
+    assert windows(["2026-03-31", "2026-04", "2026-05-01", "2026-05-03"]) == [
+        ("2026-03-31", "2026-05-01"),
+        ("2026-05-03", "2026-05-03"),
+    ]
+
+
+def test_a_month_is_narrowed_to_the_days_whose_digest_changed_once_its_days_are_kept() -> None:
+    before = days(("2026-03-02", 4, 11), ("2026-03-05", 2, 12), ("2026-03-09", 2, 13), ("2026-02-27", 2, 14))
+    baseline = Baseline(LEDGER | before, frozenset({"2026-01", "2026-02", "2026-03"}))
+    # an edit on the 5th, a new day (the 20th), every line of the 9th removed
+    now = days(("2026-03-02", 4, 11), ("2026-03-05", 2, 99), ("2026-03-20", 2, 15))
+    keys, kept = days_to_pull(["2026-03"], now, baseline)
+    assert keys == ["2026-03-05", "2026-03-09", "2026-03-20"]
+    assert kept == now | days(("2026-02-27", 2, 14))  # February's stand: its lines were not pulled
+    # a month whose days were never kept (pulled whole since the last whole pull, or never) is pulled whole
+    keys, kept = days_to_pull(["2026-01", "2026-03"], now | days(("2026-01-07", 2, 16)), baseline)
+    assert keys == ["2026-01", "2026-03-05", "2026-03-09", "2026-03-20"]
+    # and so is a month flagged whose days did not change (what changed is not in the day rows)
+    assert days_to_pull(["2026-03"], before - days(("2026-02-27", 2, 14)), baseline)[0] == ["2026-03"]
+    # nothing to pull: every kept day stands
+    assert days_to_pull([], frozenset(), baseline) == ([], before)
+
+
+def test_day_rows_never_take_part_in_the_comparison_by_month() -> None:
+    settled = frozenset({"2026-01", "2026-02", "2026-03"})
+    kept = days(("2026-03-02", 4, 11))
+    assert periods_to_pull(LEDGER, Baseline(LEDGER | kept, settled)) == []
+    assert periods_to_pull(LEDGER | days(("2026-03-02", 4, 99)), Baseline(LEDGER | kept, settled)) == []
+    assert stored_baseline(LEDGER | kept, "2026-03").settled == frozenset({"2026-01", "2026-02"})

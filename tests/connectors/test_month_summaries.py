@@ -24,7 +24,7 @@ from mcp import Client
 from connectors.adapters.builtin import BankAdapter, CrmAdapter, ErpAdapter
 from connectors.client import CallLog, SourceSession
 from connectors.config import ConnectorConfig, ServerConfig
-from connectors.incremental import stored_baseline
+from connectors.incremental import stored_baseline, windows
 from connectors.pull import pull_source
 from connectors.servers import bank, crm, erp
 
@@ -261,3 +261,34 @@ def test_the_journal_summary_counts_and_sums_each_month_and_its_digest_does_not_
     assert {p: [i["count"], Decimal(i["debit"]), Decimal(i["credit"])] for p, i in whole.items()} == dict(expected)
     monkeypatch.setattr(store, "DIGEST_BATCH_ROWS", 7)
     assert anyio.run(summary) == whole
+
+
+def test_the_journal_days_count_and_sum_each_day_of_a_window_and_add_up_to_its_months_digest(data: Path) -> None:
+    """get_journal_days over a month: per day of posted_date, the lines, Σdebit and Σcredit from the file
+    (csv and Decimal here), days outside the window left out; their digests add up (modulo 2**64) to the
+    month's in get_journal_summary; an edited description changes its day's digest alone."""
+    path = data / "erp" / "journal_lines.csv"
+    fields, lines = rows(path)
+    month = max(line["posted_date"][:7] for line in lines)
+    expected: dict[str, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
+    for line in lines:
+        if line["posted_date"].startswith(month):
+            day = expected[line["posted_date"]]
+            day[0] += 1
+            day[1] += Decimal(line["debit"] or 0)
+            day[2] += Decimal(line["credit"] or 0)
+    window = dict(zip(("date_from", "date_to"), windows([month])[0], strict=True))
+
+    async def read() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        async with Client(erp.build_server(data)) as client:
+            got = {i["date"]: i for i in (await answer(client, "get_journal_days", window))["items"]}
+            return got, by_period((await answer(client, "get_journal_summary", window))["items"])[month]
+
+    days, whole = anyio.run(read)
+    assert {d: [i["count"], Decimal(i["debit"]), Decimal(i["credit"])] for d, i in days.items()} == dict(expected)
+    assert sum(int(i["digest"], 16) for i in days.values()) % (1 << 64) == int(whole["digest"], 16)
+    edited = next(line for line in lines if line["posted_date"].startswith(month))
+    edited["description"] = "reworded"
+    write(path, fields, lines)
+    after, _ = anyio.run(read)
+    assert {d for d in days if days[d] != after[d]} == {edited["posted_date"]}

@@ -220,18 +220,18 @@ INVOICES = erp.TABLES[[t.name for t in erp.TABLES].index("invoices")]
 
 
 class Computes:
-    """Counts the rows the summaries a server computes read (each summary reads its rows' months
-    through `month_of`)."""
+    """Counts the rows the summaries a server computes read (each summary reads its rows' months or
+    days through `store._cut_dates`)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.rows: list[int] = []
-        month_of = store.month_of
+        cut_dates = store._cut_dates
 
-        def counted(dates):  # noqa: ANN001, ANN202
+        def counted(dates, width):  # noqa: ANN001, ANN202
             self.rows.append(len(dates))
-            return month_of(dates)
+            return cut_dates(dates, width)
 
-        monkeypatch.setattr(store, "month_of", counted)
+        monkeypatch.setattr(store, "_cut_dates", counted)
 
     @property
     def count(self) -> int:

@@ -194,9 +194,11 @@ def test_a_server_process_reads_its_files_and_answers_the_first_calls_as_it_star
     monkeypatch.setattr(
         DataSource, "_parse_csv", lambda self, spec, data: parsed.append(spec.name) or parse(self, spec, data)
     )
-    summed: list[int] = []  # each month summary computed (the ledger's, the documents', the journal's), by its rows
+    summed: list[int] = []  # each summary computed (the ledger's, the documents', the journal's), by its rows
     monkeypatch.setattr(
-        store, "month_of", lambda dates, month_of=store.month_of: summed.append(len(dates)) or month_of(dates)
+        store,
+        "_cut_dates",
+        lambda dates, width, cut=store._cut_dates: summed.append(len(dates)) or cut(dates, width),
     )
     (home / "demo" / "erp" / "bills.csv").write_text('bill_id,vendor_id\n"unterminated', encoding="utf-8")
     server = erp.build_server(home / "demo")
@@ -215,6 +217,7 @@ def test_a_server_process_reads_its_files_and_answers_the_first_calls_as_it_star
                 await client.call_tool("get_ledger_summary", {}),
                 await client.call_tool("get_document_summary", {"kind": "invoices"}),
                 await client.call_tool("get_journal_summary", {}),
+                await client.call_tool("get_journal_days", {"date_from": f"{AS_OF:%Y-%m}-01", "date_to": f"{AS_OF}"}),
                 await client.call_tool("get_trial_balance", {"date": AS_OF.isoformat()}),
                 await client.call_tool("list_journal_lines", {"limit": 5}),
                 await client.call_tool("list_bills", {"limit": 5}),

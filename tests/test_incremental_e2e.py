@@ -253,6 +253,8 @@ def test_an_edited_description_pulls_its_month_then_its_day_and_the_open_month_o
     refresh_in_process(home)
     assert last_calls(home)["list_journal_lines"] == windows([gone, AS_OF.isoformat()])
     assert read(home, f"select count(*) from erp_journal_lines where posted_date = '{gone}'") == [(0,)]
+    r6 = read(home, "select status from recon_results where check_id = 'R6_completeness' and period = ?", [OPEN])
+    assert r6 == [("pass",)]  # the rows received equal the totals the day windows reported
     described = (
         "select count(*) from erp_journal_lines where description in ('reworded in a closed month', 'reworded today')"
     )

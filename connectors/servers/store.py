@@ -616,11 +616,10 @@ class DataSource:
             return [i for i in days if i["date"] is not None and low <= i["date"] <= high]
         if by is None and not by_day and whole:
             days = self._summary_items(query, amounts, None, month_column, True)
-            digest = ("digest",)
             months = [
                 {"period": i["date"] and i["date"][:7], **{k: v for k, v in i.items() if k != "date"}} for i in days
             ]
-            return added([], months, keys=("period",), counts=("count",), sums=amounts, digests=digest)
+            return added([], months, keys=("period",), counts=("count",), sums=amounts, digests=("digest",))
         date_column = month_column or self.specs[query.table].date_column
         first = "date" if by_day else "period"
         assert date_column is not None

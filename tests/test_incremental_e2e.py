@@ -22,13 +22,6 @@ CLOSED = ("2026-03", "2026-04")
 OPEN = AS_OF.strftime("%Y-%m")
 OPEN_WINDOW = windows([OPEN])[0]
 LISTS = ("list_journal_lines", "list_invoices", "list_bills", "list_payments", "list_transactions")
-SUMMARIES = (
-    "get_ledger_summary",
-    "get_journal_summary",
-    "get_journal_days",
-    "get_document_summary",
-    "get_transaction_summary",
-)
 # the tables a whole pull and an incremental one must leave equal, with the order that compares them
 TABLES = {
     "erp_journal_lines": "entry_id, line_no",

@@ -10,8 +10,8 @@ run by `closeboard refresh` (the bundled servers over stdio) in a fresh process 
   2. unchanged: a refresh with nothing changed at the sources;
   3. new entry: a refresh after one new journal entry dated today (the open month), an expense
      accrued (no bank, AR or AP line: the reconciliation's R2-R4 read nothing it changed); the demo's
-     closeboard.yaml allow-lists get_journal_days, so once the open month was pulled after the cold
-     (whole) pull, only that day's lines are pulled again;
+     closeboard.yaml allow-lists get_journal_days, so from the second refresh after the cold (whole)
+     pull on, only that day's lines are pulled again (the backdated entry's too);
   4. new cash: the same, paid from the operating bank account (R2 reconciles the open month again);
   5. backdated: a refresh after one accrual dated in a closed month (three months back, signed off
      with the close job, as `closeboard close` runs it, before it, not timed), which restates it.

@@ -11,9 +11,9 @@ the periodic full pull is the safety net. Everything is pulled when there is no 
 when the months to pull would be all of them anyway.
 
 A month to pull again is narrowed to its days when the source digests each day's lines too
-(`DAY_DIGEST` rows, kept with the summary for every month whose lines were loaded since the last whole
-pull): only the days whose digest changed are pulled and replaced (`days_to_pull`), so one new entry
-in the open month pulls that day, not the month.
+(`DAY_DIGEST` rows, kept with the summary: every month's read at the first refresh after a whole pull,
+`days_to_ask`): only the days whose digest changed are pulled and replaced (`days_to_pull`), so one new
+entry, in the open month or backdated, pulls that day, not the month.
 """
 
 from __future__ import annotations
@@ -96,16 +96,27 @@ def periods_to_pull(current: frozenset[SummaryRow], baseline: Baseline | None) -
     return sorted(wanted)
 
 
+def days_to_ask(summary: frozenset[SummaryRow], baseline: Baseline | None, months: list[str]) -> list[str] | None:
+    """The months whose days a refresh reads before pulling `months`: those, or None (every month's, one
+    call) while some month of the summary has no day rows kept, as after a whole pull."""
+    stored = baseline.summary if baseline is not None else frozenset()
+    kept = {row[0][:7] for row in stored if row[1] == DAY_DIGEST}
+    return None if {row[0] for row in _by_month(summary)} - kept else months
+
+
 def days_to_pull(
     months: list[str], days: frozenset[SummaryRow], baseline: Baseline | None
 ) -> tuple[list[str], frozenset[SummaryRow]]:
     """`months` (to pull again) narrowed by their days' digests: (what to pull, each a month 'YYYY-MM'
     or a day 'YYYY-MM-DD'; the day rows to keep with the summary). `days` are this refresh's day rows
-    of `months`. A month whose day rows the baseline keeps is narrowed to the days whose row changed
-    (one that appeared or vanished included); any other month is pulled whole. The baseline's day rows
-    of the other months stand (their lines are the loaded ones)."""
+    of `months` (and maybe of others: `days_to_ask`). A month whose day rows the baseline keeps is
+    narrowed to the days whose row changed (one that appeared or vanished included); any other month is
+    pulled whole. The day rows kept are this refresh's, and the baseline's of a month it did not read:
+    the lines of a month not pulled are the loaded ones (and one that changed after its summary was read
+    shows in that summary next time, its days unchanged: then it is pulled whole)."""
     stored = baseline.summary if baseline is not None else frozenset()
-    kept = frozenset(row for row in stored if row[1] == DAY_DIGEST and row[0][:7] not in months)
+    read = {row[0][:7] for row in days}
+    kept = frozenset(row for row in stored if row[1] == DAY_DIGEST and row[0][:7] not in {*months, *read})
     keys: list[str] = []
     for month in months:
         before = {row for row in stored if row[1] == DAY_DIGEST and row[0][:7] == month}

@@ -25,6 +25,7 @@ from connectors.incremental import (
     Baseline,
     MonthSummary,
     SummaryRow,
+    days_to_ask,
     days_to_pull,
     periods_to_pull,
     summary_rows,
@@ -98,7 +99,9 @@ async def pull_source(
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise ConnectorError(session.name, adapter.summary_tool, f"unreadable ledger summary: {exc!r}") from None
         replaced = adapter.periods_to_pull(summary, baseline)
-        days = await adapter.day_digests(session, replaced) if replaced is not None else None
+        days = (
+            None if replaced is None else await adapter.day_digests(session, days_to_ask(summary, baseline, replaced))
+        )
         if replaced is not None and days is not None:  # the months narrowed to the days that changed
             replaced, days = days_to_pull(replaced, days, baseline)
             summary |= days  # kept with the summary: the next refresh compares them

@@ -173,7 +173,7 @@ def test_a_backdated_entry_in_a_closed_month_is_pulled_and_restates_it(demo_home
         "JE-LATE-1,2,2026-03-20,2200,0.00,250.00,USD,,late invoice,,,",
     )
     refresh_in_process(home)
-    assert last_calls(home)["list_journal_lines"] == [("2026-03-01", "2026-03-31")]
+    assert last_calls(home)["list_journal_lines"] == [("2026-03-20", "2026-03-20")]  # that day alone
     assert read(home, "select count(*) from erp_journal_lines")[0][0] == lines_before + 2
     statuses = read(home, "select status from close_snapshots where period = '2026-03' order by version")
     assert [s for (s,) in statuses][-2:] == ["closed", "restated"]
@@ -197,11 +197,13 @@ def test_an_edited_description_pulls_its_month_then_its_day_and_the_open_month_o
     """A line's description edited (counts and sums per account unchanged): with the journal summary
     allow-listed, its month's digest changes and that month alone is pulled again, in a closed month
     as in the open one, and the warehouse equals a whole pull; with the journal's days allow-listed too,
-    a month pulled since the last whole pull is pulled only for the days whose digest changed (an edit, a
-    new entry, a day whose lines were all removed); without the journal summary, the open month's lines
-    are pulled at every refresh, as its counts and sums cannot show such a change."""
+    a month is pulled only for the days whose digest changed (an edit, a new entry, a day whose lines
+    were all removed) once its days are kept: every month's are read at the first refresh after a whole
+    pull, whose changes still pull their months whole; without the journal summary, the open month's
+    lines are pulled at every refresh, as its counts and sums cannot show such a change."""
     home = copy_home(demo_home, tmp_path / "home")
     refresh_in_process(home)  # the journal's digests read a first time (the demo's load is whole)
+    assert last_calls(home)["get_journal_days"] == [(None, None)]  # every month's days, once
     path = home / "demo" / "erp" / "journal_lines.csv"
     edited: list[str] = []  # the day of each line edited
 
@@ -214,9 +216,6 @@ def test_an_edited_description_pulls_its_month_then_its_day_and_the_open_month_o
         return change
 
     rewrite(path, edit("2026-03", "reworded in a closed month"))
-    refresh_in_process(home)  # its days were never read: the month whole, and its days kept from now on
-    assert last_calls(home)["list_journal_lines"] == windows(["2026-03"])
-    rewrite(path, edit("2026-03", "reworded again", nth=-1))
     refresh_in_process(home)
     calls = last_calls(home)
     assert calls["list_journal_lines"] == windows([edited[-1]]) and calls["get_journal_days"] == windows(["2026-03"])
@@ -252,18 +251,25 @@ def test_an_edited_description_pulls_its_month_then_its_day_and_the_open_month_o
         "select count(*) from erp_journal_lines where description in ('reworded in a closed month', 'reworded today')"
     )
     assert read(home, described) == [(2,)]
-    assert read(home, "select count(*) from erp_journal_lines where description = 'reworded again'") == [(1,)]
     incremental = contents(home)
 
     edit_config(home, lambda raw: raw["connectors"]["erp"].update(full_pull_every_days=0))
     refresh_in_process(home)
     assert last_calls(home)["list_journal_lines"] == [(None, None)]
     assert contents(home) == incremental
+    # after a whole pull no day is kept: a change the next refresh sees pulls its month, and every day is read
+    edit_config(home, lambda raw: raw["connectors"]["erp"].update(full_pull_every_days=7))
+    append(
+        path, "JE-LATE-2,1,2026-04-15,6100,9.00,0.00,USD,,late,,,", "JE-LATE-2,2,2026-04-15,2200,0.00,9.00,USD,,late,,,"
+    )
+    refresh_in_process(home)
+    calls = last_calls(home)
+    assert calls["list_journal_lines"] == windows(["2026-04", OPEN]) and calls["get_journal_days"] == [(None, None)]
+    incremental = contents(home)
 
     def without_journal_summary(raw: dict) -> None:
         erp = raw["connectors"]["erp"]
         erp["allow_tools"] = [t for t in erp["allow_tools"] if t != "get_journal_summary"]
-        erp["full_pull_every_days"] = 7
 
     edit_config(home, without_journal_summary)
     refresh_in_process(home)  # the stored summary's digests are gone from the new one: pulled whole once

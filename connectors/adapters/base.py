@@ -157,9 +157,10 @@ class Adapter:
         """The months of `windowed_table` to pull again (None: all of it)."""
         return periods_to_pull(summary, baseline)
 
-    async def day_digests(self, session: SourceSession, months: list[str]) -> frozenset[SummaryRow] | None:
-        """The day digest rows (connectors.incremental.DAY_DIGEST) of `months` of `windowed_table`, read
-        before its lines, or None when the source gives none (its months are then pulled whole)."""
+    async def day_digests(self, session: SourceSession, months: list[str] | None) -> frozenset[SummaryRow] | None:
+        """The day digest rows (connectors.incremental.DAY_DIGEST) of `months` of `windowed_table` (None:
+        of every month), read before its lines, or None when the source gives none (its months are then
+        pulled whole)."""
         return None
 
     def stream_periods(self, stream: Stream) -> list[str] | None:

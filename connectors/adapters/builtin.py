@@ -85,15 +85,17 @@ class ErpAdapter(MonthEndReports, Adapter):
         items = payload["items"] if isinstance(payload, dict) else payload
         return {"items": [*items, *digests]}
 
-    async def day_digests(self, session: SourceSession, months: list[str]) -> frozenset[SummaryRow] | None:
-        """get_journal_days over each run of `months`, when allow-listed: a row per day, its lines and,
-        as debit, their digest (modulo DIGEST_MODULUS), as `ledger_summary` gives a month's."""
+    async def day_digests(self, session: SourceSession, months: list[str] | None) -> frozenset[SummaryRow] | None:
+        """get_journal_days over each run of `months` (None: the whole journal, one call), when
+        allow-listed: a row per day, its lines and, as debit, their digest (modulo DIGEST_MODULUS), as
+        `ledger_summary` gives a month's."""
         if JOURNAL_DAYS_TOOL not in self.allowed:
             return None
         session.check_allowed(JOURNAL_DAYS_TOOL)
         rows: set[SummaryRow] = set()
-        for date_from, date_to in windows(months):
-            answer, _ = await session.call(JOURNAL_DAYS_TOOL, {"date_from": date_from, "date_to": date_to})
+        asked = [{}] if months is None else [{"date_from": f, "date_to": t} for f, t in windows(months)]
+        for arguments in asked:
+            answer, _ = await session.call(JOURNAL_DAYS_TOOL, arguments)
             try:
                 rows |= {
                     (
@@ -104,6 +106,7 @@ class ErpAdapter(MonthEndReports, Adapter):
                         Decimal(0),
                     )
                     for item in self.envelope(Stream("erp_journal_lines", JOURNAL_DAYS_TOOL), answer).items
+                    if item["date"] is not None  # undated lines: the ledger summary has them pull the journal whole
                 }
             except (KeyError, TypeError, ValueError) as exc:
                 raise ConnectorError(session.name, JOURNAL_DAYS_TOOL, f"unreadable journal days: {exc!r}") from None

@@ -212,7 +212,8 @@ def journal_windows(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[s
 
 def test_a_one_month_change_pulls_that_month_alone_and_equals_a_full_pull(example_ledger: Path, tmp_path: Path) -> None:
     """Only the changed month is pulled: the ledger summary's `#lines` digest of each month shows any
-    change to its lines, so the open month is pulled only when it changed (then alone)."""
+    change to its lines, so the open month is pulled only when it changed (then alone); once the days
+    of every month are kept (read at the refresh after a whole pull), only the day that changed."""
     ledger = private_copy(example_ledger, tmp_path / "ledger")
     oracle = Oracle(ledger)
     ((first, last),) = oracle.rows("SELECT min(date), max(date)")
@@ -257,9 +258,9 @@ def test_a_one_month_change_pulls_that_month_alone_and_equals_a_full_pull(exampl
         f.write(
             f'\n{last} * "Corner shop" "Milk"\n  Expenses:Food:Groceries  3.10 USD\n  Liabilities:AccountsPayable\n'
         )
-    today = refresh("r5")
-    assert today.pull.replaced_periods == [open_month]
-    assert [(f[:7], t[:7]) for f, t in journal_windows(con, "r5")] == [(open_month, open_month)]
+    today = refresh("r5")  # every month's days were read at r4: that day alone
+    assert today.pull.replaced_periods == [last.isoformat()] and period_of(last) == open_month
+    assert journal_windows(con, "r5") == [(last.isoformat(), last.isoformat())]
 
     whole, whole_connect = memory_warehouse()
     ingest_source(config, "erp", home=Home(tmp_path / "whole"), run_id="w1", connect=whole_connect, server=server)

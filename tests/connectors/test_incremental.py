@@ -11,6 +11,7 @@ from connectors.incremental import (
     DAY_DIGEST,
     Baseline,
     MonthSummary,
+    days_to_ask,
     days_to_pull,
     periods_to_pull,
     stored_baseline,
@@ -173,3 +174,15 @@ def test_day_rows_never_take_part_in_the_comparison_by_month() -> None:
     assert periods_to_pull(LEDGER, Baseline(LEDGER | kept, settled)) == []
     assert periods_to_pull(LEDGER | days(("2026-03-02", 4, 99)), Baseline(LEDGER | kept, settled)) == []
     assert stored_baseline(LEDGER | kept, "2026-03").settled == frozenset({"2026-01", "2026-02"})
+
+
+def test_every_month_s_days_are_read_while_some_month_has_none_kept() -> None:
+    settled = frozenset({"2026-01", "2026-02", "2026-03"})
+    assert days_to_ask(LEDGER, Baseline(LEDGER, settled), ["2026-03"]) is None  # after a whole pull: all, once
+    kept = days(("2026-01-05", 2, 1), ("2026-02-03", 1, 2), ("2026-03-02", 1, 3))
+    assert days_to_ask(LEDGER, Baseline(LEDGER | kept, settled), ["2026-03"]) == ["2026-03"]
+    assert days_to_ask(LEDGER, Baseline(LEDGER | kept - days(("2026-02-03", 1, 2)), settled), []) is None
+    # days read for more months than are pulled replace the kept days of every month they cover
+    read = days(("2026-02-03", 1, 9), ("2026-03-02", 1, 3), ("2026-03-09", 1, 4))
+    keys, stored = days_to_pull(["2026-03"], read, Baseline(LEDGER | kept, settled))
+    assert keys == ["2026-03-09"] and stored == read | days(("2026-01-05", 2, 1))

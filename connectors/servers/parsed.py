@@ -15,8 +15,10 @@ file there, with the file's (inode, size, mtime) and a SHA-256 of its bytes. At 
 
 The cache is then written again, to a temporary file renamed over the previous one (a server still
 mapping the previous one keeps reading it; a cache file changed in place under a server mapping it
-would stop that server, so the folder is the servers' alone: delete it, never edit it). A file modified in the last seconds is neither read from
-the cache nor written to it. A cache that cannot be read or written is passed over: the file is parsed
+would stop that server, so the folder is the servers' alone: delete it, never edit it). A file modified in the
+last seconds is never taken from the cache by its stat, nor written to it: its bytes are read, and only lines
+appended to the cached version (its bytes hash-checked) are parsed, as an export appended to just before a
+refresh is. A cache that cannot be read or written is passed over: the file is parsed
 as without one. The cached table is what parsing gives, so what the server serves never depends on
 whether the cache was used (tests/connectors/test_parsed_cache.py holds them equal).
 
@@ -26,7 +28,8 @@ spec and the answering code's identity, so the next process answers them without
 file is unchanged (at scale 100 the ERP computed ~1.5 s of them at every start, beside the other
 servers' starts, on files that had not changed). When the file only had lines appended, a summary of the
 whole window is the kept one with the new lines' own summary added (counts, exact sums and the digests,
-sums of row hashes, all add up: `store.added`); the previous version's answers are kept for that. Any
+sums of row hashes, all add up: `store.added`); the previous version's answers are kept for that. A file
+modified in the last seconds is added to the same way, and nothing is kept for it. Any
 other change to the file, and another spec or code, computes them again.
 """
 
@@ -75,13 +78,16 @@ class ParsedFiles:
         read: Callable[[], bytes],
         parse: Callable[[bytes], pa.Table],
         parse_rows: Callable[[bytes, list[str]], pa.Table],
+        *,
+        racy: bool = False,
     ) -> Parsed:
-        """The table of `source` (data folder path `relative`), whose stat key is `key` and which was
-        not modified in the last seconds: from the cache when it holds this version, else parsed
-        (`parse(data)` the whole file, `parse_rows(data, columns)` lines without a header, `data` as
-        `read()` gives it) and cached."""
+        """The table of `source` (data folder path `relative`), whose stat key is `key`: from the cache
+        when it holds this version, else parsed (`parse(data)` the whole file, `parse_rows(data, columns)`
+        lines without a header, `data` as `read()` gives it) and cached. A file modified in the last
+        seconds (`racy`: its stat may not tell its next change apart) is always read: the cache serves only
+        the lines its bytes show were there before (hash-checked), and nothing is cached for it."""
         cached = self._read(relative, source)
-        if cached is not None and tuple(cached[0]["key"]) == key:
+        if not racy and cached is not None and tuple(cached[0]["key"]) == key:
             return Parsed(cached[1])
         data = read()
         whole = memoryview(data)
@@ -99,7 +105,7 @@ class ParsedFiles:
         digest.update(whole[hashed:])  # the whole file hashed once, whichever way it went
         if parsed is None:
             parsed = Parsed(parse(data))
-        if parsed.table.num_columns:
+        if parsed.table.num_columns and not racy:
             self._write(relative, source, key, len(data), digest.hexdigest(), parsed.table)
         return parsed
 

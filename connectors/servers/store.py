@@ -291,17 +291,23 @@ class DataSource:
                         current.digest = None  # any later change will show in the mtime
                     return current
                 digest_suffix = _digest(data)  # changed within one timestamp tick: same key, new content
-            elif self.parsed is not None and key[2] <= started - RACY_NS:
+            elif self.parsed is not None:
+                racy = key[2] > started - RACY_NS
+                read: list[bytes] = []
                 parsed = self.parsed.table(
                     spec.path,
                     path,
                     key,
-                    lambda: self._read_bytes(spec, path),
+                    lambda: read.append(self._read_bytes(spec, path)) or read[-1],
                     lambda data: self._parse_csv(spec, data),
                     lambda data, names: self._csv_rows(spec, data, names),
+                    racy=racy,
                 )
                 loaded = self._build(spec, parsed.table, _file_version(key))
                 loaded.key = key
+                if racy:  # its content is checked again until the window passes, as without a cache
+                    loaded.digest = _digest(read[-1])
+                del read
                 if parsed.grown_from is not None and parsed.appended is not None:
                     loaded.grown_from = parsed.grown_from
                     loaded.appended = self._build(spec, parsed.appended, f"{loaded.version}+appended")
@@ -441,16 +447,18 @@ class DataSource:
         folder, kept there for the next process (parsed.py): a summary of a file that keeps its
         (inode, size, mtime) and was not modified in the last seconds is read back, not computed. When
         the file only had lines appended to the version kept before, and `add` is given, the summary is
-        the kept one with the appended lines' own summary added (`add(kept, compute(appended))`)."""
+        the kept one with the appended lines' own summary added (`add(kept, compute(appended))`), also for
+        a file modified in the last seconds; nothing is kept for one."""
 
         def kept_or_computed() -> list[dict[str, Any]]:
             code = _answering_code()
-            if self.parsed is None or loaded.key is None or loaded.digest is not None or code is None:
-                return compute(loaded)  # no folder, an absent optional file, a racy version, unknown code
+            if self.parsed is None or loaded.key is None or code is None:
+                return compute(loaded)  # no folder, an absent optional file, unknown code
+            racy = loaded.digest is not None  # modified seconds ago: nothing read or kept under its stat
             spec = self.specs[table]
             source = self.root / spec.path
             name = hashlib.blake2b(repr((spec, kind)).encode(), digest_size=16).hexdigest()
-            value = self.parsed.answer(spec.path, source, loaded.key, code, name)
+            value = None if racy else self.parsed.answer(spec.path, source, loaded.key, code, name)
             if value is not None:
                 return value
             if add is not None and loaded.grown_from is not None and loaded.appended is not None:
@@ -459,7 +467,8 @@ class DataSource:
                     value = add(before, compute(loaded.appended))
             if value is None:
                 value = compute(loaded)
-            self.parsed.keep_answer(spec.path, source, loaded.key, code, name, value)
+            if not racy:
+                self.parsed.keep_answer(spec.path, source, loaded.key, code, name, value)
             return value
 
         return self._cached((*kind, loaded.version), kept_or_computed)

@@ -178,6 +178,23 @@ def test_a_file_modified_seconds_ago_is_neither_read_from_nor_written_to_the_cac
     assert not [p for p in (tmp_path / "cache").glob("*") if "journal_lines" in p.name]
 
 
+def test_lines_appended_seconds_ago_are_parsed_alone_and_nothing_is_cached_for_them(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export appended to just before a refresh: its stat may not tell the next change apart, so the
+    cache is not taken by it, but the bytes show the cached lines still there (hash-checked): only the new
+    ones are parsed, and nothing is cached under the new stat until the window has passed."""
+    started(data, tmp_path / "cache", monkeypatch)[0].load(TABLE)
+    cached = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cache").glob("*journal_lines*")}
+    lines = "JE-RACY-1,1,2026-11-20,6600,3.21,0.00,USD,,just exported,,,\nJE-RACY-1,2,2026-11-20,2200,0.00,3.21,USD,,just exported,,,\n"
+    with journal(data).open("a", encoding="utf-8") as f:
+        f.write(lines)  # modified now
+    grown, parses = started(data, tmp_path / "cache", monkeypatch)
+    assert_served_as_without_cache(grown, data)
+    assert parses.whole == [] and parses.rows == [len(lines.encode())]
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cache").glob("*journal_lines*")} == cached
+
+
 def test_another_data_folder_s_cache_is_never_read(
     data: Path, demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -325,6 +342,21 @@ def test_a_file_modified_seconds_ago_keeps_no_summary(
     summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
     assert computes.count == 1  # the journal's again (racy); the invoices' read back
     assert [p.name for p in (tmp_path / "cache" / "answers").iterdir()] == ["erp__invoices.csv.json"]
+
+
+def test_a_summary_of_lines_appended_seconds_ago_adds_them_and_keeps_nothing(
+    settled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
+    kept = (tmp_path / "cache" / "answers" / "erp__journal_lines.csv.json").read_bytes()
+    lines = GROWN["an existing month and account"]
+    with journal(settled).open("a", encoding="utf-8") as f:
+        f.write(lines)  # modified now
+    computes = Computes(monkeypatch)
+    grown = summaries(DataSource(settled, erp.TABLES, tmp_path / "cache"))
+    assert computes.rows == [len(lines.strip().splitlines())]  # the appended lines; the invoices read back
+    assert grown == summaries(DataSource(settled, erp.TABLES))
+    assert (tmp_path / "cache" / "answers" / "erp__journal_lines.csv.json").read_bytes() == kept
 
 
 def test_summaries_kept_by_other_code_or_under_another_switch_are_computed_again(

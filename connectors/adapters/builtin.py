@@ -5,14 +5,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from connectors.adapters.base import Adapter, Stream
 from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, REPORT_OPTIONS, MonthEndReports, dated_reports
 from connectors.adapters.reports import TABLE as REPORT_TABLE
 from connectors.client import ConnectorError
-from connectors.incremental import DAY_DIGEST, DIGEST_MODULUS, JOURNAL_DIGEST, MonthSummary, SummaryRow, windows
+from connectors.incremental import (
+    DAY_DIGEST,
+    DIGEST_MODULUS,
+    JOURNAL_DIGEST,
+    MonthSummary,
+    SummaryRow,
+    summary_rows,
+    windows,
+)
 
 if TYPE_CHECKING:
     from connectors.client import Page, SourceSession
@@ -67,23 +74,8 @@ class ErpAdapter(MonthEndReports, Adapter):
         payload = await super().ledger_summary(session, whole=whole)
         if JOURNAL_SUMMARY_TOOL not in self.allowed or whole:
             return payload
-        session.check_allowed(JOURNAL_SUMMARY_TOOL)
-        answer, _ = await session.call(JOURNAL_SUMMARY_TOOL)
-        try:
-            digests = [
-                {
-                    "period": item["period"],
-                    "account_id": JOURNAL_DIGEST,
-                    "lines": item["count"],
-                    "debit": int(item["digest"], 16) % DIGEST_MODULUS,
-                    "credit": 0,
-                }
-                for item in self.envelope(Stream("erp_journal_lines", JOURNAL_SUMMARY_TOOL), answer).items
-            ]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConnectorError(session.name, JOURNAL_SUMMARY_TOOL, f"unreadable journal summary: {exc!r}") from None
         items = payload["items"] if isinstance(payload, dict) else payload
-        return {"items": [*items, *digests]}
+        return {"items": [*items, *await self._digests(session, JOURNAL_SUMMARY_TOOL, {}, "period", JOURNAL_DIGEST)]}
 
     async def day_digests(self, session: SourceSession, months: list[str] | None) -> frozenset[SummaryRow] | None:
         """get_journal_days over each run of `months` (None: the whole journal, one call), when
@@ -91,26 +83,31 @@ class ErpAdapter(MonthEndReports, Adapter):
         `ledger_summary` gives a month's."""
         if JOURNAL_DAYS_TOOL not in self.allowed:
             return None
-        session.check_allowed(JOURNAL_DAYS_TOOL)
-        rows: set[SummaryRow] = set()
         asked = [{}] if months is None else [{"date_from": f, "date_to": t} for f, t in windows(months)]
-        for arguments in asked:
-            answer, _ = await session.call(JOURNAL_DAYS_TOOL, arguments)
-            try:
-                rows |= {
-                    (
-                        str(item["date"]),
-                        DAY_DIGEST,
-                        int(item["count"]),
-                        Decimal(int(item["digest"], 16) % DIGEST_MODULUS),
-                        Decimal(0),
-                    )
-                    for item in self.envelope(Stream("erp_journal_lines", JOURNAL_DAYS_TOOL), answer).items
-                    if item["date"] is not None  # undated lines: the ledger summary has them pull the journal whole
+        rows = [row for a in asked for row in await self._digests(session, JOURNAL_DAYS_TOOL, a, "date", DAY_DIGEST)]
+        # undated lines have no day: the ledger summary has them pull the journal whole
+        return summary_rows(row for row in rows if row["period"] is not None)
+
+    async def _digests(
+        self, session: SourceSession, tool: str, arguments: dict[str, Any], key: str, account: str
+    ) -> list[dict[str, Any]]:
+        """`tool`'s digest items (get_journal_summary's, get_journal_days') as ledger summary rows: period
+        (the item's `key`), `account`, its lines and, as debit, its digest modulo DIGEST_MODULUS."""
+        session.check_allowed(tool)
+        answer, _ = await session.call(tool, arguments)
+        try:
+            return [
+                {
+                    "period": item[key],
+                    "account_id": account,
+                    "lines": item["count"],
+                    "debit": int(item["digest"], 16) % DIGEST_MODULUS,
+                    "credit": 0,
                 }
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ConnectorError(session.name, JOURNAL_DAYS_TOOL, f"unreadable journal days: {exc!r}") from None
-        return frozenset(rows)
+                for item in self.envelope(Stream("erp_journal_lines", tool), answer).items
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConnectorError(session.name, tool, f"unreadable digests: {exc!r}") from None
 
     def used_tools(self) -> frozenset[str]:
         return super().used_tools() | (self.allowed & {JOURNAL_SUMMARY_TOOL, JOURNAL_DAYS_TOOL})

@@ -39,7 +39,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +56,13 @@ ANSWERS = "closeboard-answers-2"  # what a kept answers file holds
 @dataclass(frozen=True)
 class Parsed:
     """A parsed table; when it is the cached one with lines appended, also the cached version's stat
-    key (`grown_from`) and the appended rows alone (`appended`), parsed as the rest."""
+    key (`grown_from`) and the appended rows alone (`appended`), parsed as the rest; when the file was
+    read, the SHA-256 of its bytes (`sha256`, hex)."""
 
     table: pa.Table
     grown_from: tuple[int, int, int] | None = None
     appended: pa.Table | None = None
+    sha256: str | None = None
 
 
 class ParsedFiles:
@@ -103,10 +105,9 @@ class ParsedFiles:
                     rows = parse_rows(tail, old.column_names) if tail.strip() else old.slice(0, 0)
                     parsed = Parsed(pa.concat_tables([old, rows]), tuple(meta["key"]), rows)
         digest.update(whole[hashed:])  # the whole file hashed once, whichever way it went
-        if parsed is None:
-            parsed = Parsed(parse(data))
+        parsed = replace(parsed or Parsed(parse(data)), sha256=digest.hexdigest())
         if parsed.table.num_columns and not racy:
-            self._write(relative, source, key, len(data), digest.hexdigest(), parsed.table)
+            self._write(relative, source, key, len(data), parsed.sha256, parsed.table)
         return parsed
 
     def _path(self, relative: str) -> Path:

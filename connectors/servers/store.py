@@ -136,7 +136,9 @@ def _file_version(key: tuple[int, int, int], digest: str | None = None) -> str:
 
 
 def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    """A file's content digest: SHA-256, the parsed cache's own (`Parsed.sha256`), so a file it read is
+    not hashed twice (and the CPU's SHA instructions make it ~2x blake2b's speed here)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def format_decimal(value: Decimal | None) -> str:
@@ -293,12 +295,11 @@ class DataSource:
                 digest_suffix = _digest(data)  # changed within one timestamp tick: same key, new content
             elif self.parsed is not None:
                 racy = key[2] > started - RACY_NS
-                read: list[bytes] = []
                 parsed = self.parsed.table(
                     spec.path,
                     path,
                     key,
-                    lambda: read.append(self._read_bytes(spec, path)) or read[-1],
+                    lambda: self._read_bytes(spec, path),
                     lambda data: self._parse_csv(spec, data),
                     lambda data, names: self._csv_rows(spec, data, names),
                     racy=racy,
@@ -306,8 +307,7 @@ class DataSource:
                 loaded = self._build(spec, parsed.table, _file_version(key))
                 loaded.key = key
                 if racy:  # its content is checked again until the window passes, as without a cache
-                    loaded.digest = _digest(read[-1])
-                del read
+                    loaded.digest = parsed.sha256  # a racy file is always read: its bytes' `_digest`
                 if parsed.grown_from is not None and parsed.appended is not None:
                     loaded.grown_from = parsed.grown_from
                     loaded.appended = self._build(spec, parsed.appended, f"{loaded.version}+appended")

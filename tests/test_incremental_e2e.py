@@ -207,9 +207,9 @@ def test_an_edited_description_pulls_its_month_then_its_day_and_the_open_month_o
     path = home / "demo" / "erp" / "journal_lines.csv"
     edited: list[str] = []  # the day of each line edited
 
-    def edit(month: str, text: str, nth: int = 0):  # noqa: ANN202
+    def edit(month: str, text: str):  # noqa: ANN202
         def change(rows: list[dict[str, str]]) -> None:
-            row = [r for r in rows if r["posted_date"].startswith(month)][nth]
+            row = next(r for r in rows if r["posted_date"].startswith(month))
             row["description"] = text
             edited.append(row["posted_date"])
 
@@ -223,20 +223,15 @@ def test_an_edited_description_pulls_its_month_then_its_day_and_the_open_month_o
     refresh_in_process(home)
     assert last_calls(home)["list_journal_lines"] == windows([edited[-1]])
     # a new entry today and every line of another day of the month removed: those two days
-    gone = next(
-        d
-        for d in sorted(
-            {
-                r[0]
-                for r in read(
-                    home,
-                    f"select posted_date::varchar from erp_journal_lines where posted_date::varchar like '{OPEN}-%'",
-                )
-            }
-        )
-        if d not in edited
+    days = read(
+        home, f"select distinct posted_date::varchar from erp_journal_lines where posted_date::varchar like '{OPEN}-%'"
     )
-    rewrite(path, lambda rows: rows.__setitem__(slice(None), [r for r in rows if r["posted_date"] != gone]))
+    gone = min(d for (d,) in days if d not in edited)
+
+    def remove_day(rows: list[dict[str, str]]) -> None:
+        rows[:] = [r for r in rows if r["posted_date"] != gone]
+
+    rewrite(path, remove_day)
     append(
         path,
         f"JE-TODAY-1,1,{AS_OF.isoformat()},6100,250.00,0.00,USD,,today,,,",

@@ -20,12 +20,6 @@ A run's pool is found by its run id (`ServerPool.of_run`): the CLI starts the se
 about to launch before it imports Dagster (`run_with_servers`), and the run's first source step those
 it still lacks; the run's end closes it (`ServerPool.end_run`, SourcesResource's teardown).
 
-The pool's loop also runs what a run starts ahead on it (`ServerPool.start_task`): the run's first source
-step starts every source's pull there at once (pipelines/ingest.py `pull_ahead`), so the sources are read
-side by side while the steps, one after the other, each take their own source's pull (`take_task`) and
-publish it. A task nobody took is cancelled when the pool closes, and what it leaves is handed back
-(its `abandon`).
-
 A process that will run a refresh later (pipelines/warm.py, the refresh `closeboard serve` keeps ready
 for the page's reload) starts its servers before the run has an id (`ServerPool.start_ahead`): the next
 run's pool is that one. What changed meanwhile is still seen: a bundled server reads its files again
@@ -37,14 +31,11 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from anyio.abc import Process
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -59,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FORK_WAIT_S = 30.0  # how long a server started ahead and never taken may wait to be forked before it is stopped
-TASK_WAIT_S = 30.0  # how long a cancelled task nobody took may take to wind down (its session closing) at the close
 Key = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], str | None]
 
 
@@ -99,36 +89,6 @@ def run_with_servers(config: Config, home: Path, sources: Iterable[str]) -> Iter
         yield run_id
     finally:
         ServerPool.end_run(run_id)
-
-
-class Undoable(Protocol):
-    def abandon(self) -> None: ...
-
-
-@dataclass
-class Task:
-    """A task a `ServerPool` runs on its loop (`start_task`): its future, set once it has ended, and
-    what its starter keeps beside it."""
-
-    future: Future[Any]
-    ended: threading.Event
-    state: Undoable
-
-    def result(self) -> Any:
-        """Its result, once it has ended (its exception raised). Interrupted while waiting, the task is
-        cancelled and waited for, so nothing of it still runs when the caller undoes what it left."""
-        try:
-            return self.future.result()
-        except BaseException:
-            if not self.future.done() or self.future.cancelled():
-                self.cancel()
-            raise
-
-    def cancel(self) -> None:
-        """Cancel it and wait (a bounded time) until it has ended."""
-        self.future.cancel()
-        if not self.ended.wait(TASK_WAIT_S):  # pragma: no cover - a session that would not close
-            logger.warning("a task started ahead did not end %s s after it was cancelled", TASK_WAIT_S)
 
 
 class ServerPool:
@@ -171,8 +131,6 @@ class ServerPool:
         self._waiting: dict[Key, tuple[Process, Any]] = {}
         self._started: set[Key] = set()  # every server started, waiting or taken since
         self._forks: ForkServer | None = None  # the bundled servers' fork server (connectors/forking.py)
-        self._tasks: dict[str, Task] = {}  # tasks started ahead on the loop (`start_task`), by key
-        self._task_keys: set[str] = set()  # every task started, waiting or taken since
 
     def _loop(self) -> BlockingPortal:
         if self._portal is None:
@@ -226,41 +184,8 @@ class ServerPool:
         """Run `func(*args)` on the pool's event loop (where its processes live) and wait for it."""
         return self._loop().call(func, *args)
 
-    def start_task(self, key: str, state: Undoable, func: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        """Start `func(*args)` on the pool's event loop now, without waiting for it; `take_task(key)` gives
-        it with `state` (what its starter keeps beside it). Untaken when the pool closes, it is cancelled
-        and, once it has ended, `state.abandon()` undoes what it left (e.g. staged files)."""
-        ended = threading.Event()
-
-        async def run() -> Any:
-            try:
-                return await func(*args)
-            finally:
-                ended.set()
-
-        self._tasks[key] = Task(self._loop().start_task_soon(run, name=key), ended, state)
-        self._task_keys.add(key)
-
-    def task_started(self, key: str) -> bool:
-        """Whether a task was started under `key` in this pool, taken since or not."""
-        return key in self._task_keys
-
-    def take_task(self, key: str) -> Task | None:
-        """The task started under `key`, now the caller's (its outcome and its state), or None: none was,
-        or it was taken already."""
-        return self._tasks.pop(key, None)
-
     def close(self) -> None:
-        """Cancel the tasks nobody took (and undo what they left), stop every server no session took,
-        then the event loop."""
-        tasks, self._tasks = list(self._tasks.values()), {}
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                task.state.abandon()
-            except Exception:  # pragma: no cover - best effort: the next run's staging starts afresh
-                logger.warning("undoing a task started ahead failed", exc_info=True)
+        """Stop every server no session took, then the event loop."""
         waiting, self._waiting = list(self._waiting.values()), {}
         if self._portal is not None and waiting:
 

@@ -8,10 +8,8 @@ held whole in memory.
 from __future__ import annotations
 
 import sys
-import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -174,10 +172,9 @@ async def pull_source(
     # must close outside it.) The stdio reader wakes many times per page; with the default 5 ms GIL
     # switch interval each wake-up can wait behind the staging thread (measured on 1.14M lines:
     # 12.7 s with 5 ms, 11.2 s with 0.5 ms, 10.5 s for the bare transport), so it is shortened here.
-    with (
-        _short_switch_interval(),
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{session.name}") as writer,
-    ):
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, 0.0005))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{session.name}") as writer:
         pending: deque[Future[None]] = deque()
         try:
             for stream in streams:  # a windowed table has one stream per window: totals add up
@@ -203,6 +200,7 @@ async def pull_source(
         finally:
             for future in pending:
                 future.cancel()
+            sys.setswitchinterval(switch_interval)
     for pull in results.values():
         if pull.blanked:  # a finding: where, never what
             shown = ", ".join(pull.blanked[:5]) + (
@@ -213,26 +211,6 @@ async def pull_source(
                 f"record(s); it was blanked (***) before loading: {shown}"
             )
     return SourcePull(session.name, results, company, summary, replaced, by_month, months_read)
-
-
-_switch = threading.Lock()
-_switch_users: list[float] = []  # the interval before the first pull under way set it, once per pull under way
-
-
-@contextmanager
-def _short_switch_interval() -> Iterator[None]:
-    """The GIL's switch interval at most 0.5 ms while a pull is under way, restored when the last of the
-    pulls under way at once (a run reads its sources side by side) ends."""
-    with _switch:
-        _switch_users.append(_switch_users[0] if _switch_users else sys.getswitchinterval())
-        sys.setswitchinterval(min(_switch_users[0], 0.0005))
-    try:
-        yield
-    finally:
-        with _switch:
-            saved = _switch_users.pop()
-            if not _switch_users:
-                sys.setswitchinterval(saved)
 
 
 async def _month_summary(

@@ -10,7 +10,7 @@ from connectors.client import ConnectorError
 from connectors.config import Config
 from connectors.records import SOURCES, source_tables
 from pipelines import progress
-from pipelines.ingest import ingest_source, pull_ahead
+from pipelines.ingest import ingest_source
 from pipelines.publishing import build_models, render_and_publish
 from pipelines.resources import CloseboardResource, SourcesResource
 
@@ -106,18 +106,18 @@ def _source_asset(source: str, retry_policy: dg.RetryPolicy | None) -> dg.Assets
             server = (
                 sources.server(config.connectors[source], closeboard.data_home) if source in config.connectors else None
             )
-            # the first source step starts the servers of every source step of the run at once, and their
-            # pulls: the sources are read side by side, each step publishing its own
+            # the first source step starts the servers of every source step of the run at once
             planned = context.run.step_keys_to_execute or context.job_def.graph.node_names()
-            home, run_id = closeboard.data_home, context.run_id
-            sources_of_run = [s for s in SOURCE_TABLES if f"{s}_source" in planned]
-            servers = sources.started_ahead(run_id, config, home, sources_of_run)
-            if servers is not None:
-                pull_ahead(
-                    config, sources_of_run, home=home, run_id=run_id, connect=closeboard.warehouse, servers=servers
-                )
             result = ingest_source(
-                config, source, home=home, run_id=run_id, connect=closeboard.warehouse, server=server, servers=servers
+                config,
+                source,
+                home=closeboard.data_home,
+                run_id=context.run_id,
+                connect=closeboard.warehouse,
+                server=server,
+                servers=sources.started_ahead(
+                    context.run_id, config, closeboard.data_home, [s for s in SOURCE_TABLES if f"{s}_source" in planned]
+                ),
             )
         except ConnectorError as exc:
             # a source that may come back is retried by source_retry_policy; bad data or a refused tool is not

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,77 +68,21 @@ def preview_markdown(con: duckdb.DuckDBPyConnection, table: str, rows: int = 5) 
     return "\n".join([header, rule, *("| " + " | ".join(r) + " |" for r in cells)])
 
 
-@dataclass
-class _Reading:
-    """One source's pull as it is set up: the baselines it compares against (read before any MCP I/O),
-    where its pages are staged, its call log, and what its step says when it takes the result."""
-
-    source: str
-    adapter: Adapter
-    baseline: Baseline | None
-    month_baselines: dict[str, Baseline]
-    stager: Stager
-    log: CallLog
-    notes: list[str]
-
-    def abandon(self) -> None:
-        """A pull started ahead that no step took (the run ended first): its staged pages removed."""
-        self.stager.discard()
-        _remove_staging(self.stager.root)
-
-
-async def _pull(config: Config, reading: _Reading, home: Home, server: Any, servers: ServerPool | None) -> SourcePull:
-    connector = config.connectors[reading.source]
-    async with SourceSession(connector, home=home.root, log=reading.log, server=server, servers=servers) as session:
-        return await pull_source(
-            session, reading.adapter, reading.stager.write, reading.baseline, reading.month_baselines
-        )
-
-
-def _read(config: Config, source: str, *, home: Home, run_id: str, connect: Any) -> _Reading:
-    """Set up `source`'s pull: its adapter and, in a brief read of the warehouse (closed again before any
-    MCP I/O), the summaries it compares against; none when a periodic full pull is due."""
-    adapter = get_adapter(config.connectors[source].adapter)
-    reading = _Reading(source, adapter, None, {}, Stager(home.staging / run_id / source), CallLog(), [])
-    by_month = [m.table for m in adapter.month_summaries]
-    if adapter.windowed_table or by_month:
-        open_month = period_of(config.company.report_date())
-        with connect() as con:
-            if adapter.windowed_table:
-                reading.baseline = read_baseline(con, source, adapter.windowed_table, open_month)
-            for months in adapter.month_summaries:  # a digest of every row: no month is pulled unchanged
-                if (stored := read_baseline(con, summary_scope(source, months.table), months.table, None)) is not None:
-                    reading.month_baselines[months.table] = stored
-            due = full_pull_due(con, source, config.connectors[source].full_pull_every_days)
-        if (reading.baseline is not None or reading.month_baselines) and due:
-            whole = ", ".join(t for t in (adapter.windowed_table, *by_month) if t)
-            reading.notes.append(f"pulling {whole} whole (the periodic full pull)")
-            reading.baseline, reading.month_baselines = None, {}
-    return reading
-
-
-def _ahead_key(source: str) -> str:
-    return f"pull:{source}"
-
-
-def pull_ahead(
-    config: Config, sources: list[str], *, home: Home, run_id: str, connect: Any, servers: ServerPool
-) -> None:
-    """Start the pull of each configured source of `sources` (not started yet) on `servers`' event loop,
-    all at once: the run reads its sources side by side, each from the server started for it, while its
-    source steps run one after the other (the in-process executor), each taking its own pull
-    (`ingest_source`) and publishing it. The first source step of a run calls this for the run's planned
-    source steps; a pull nobody takes (the run ended first) is cancelled and its staged pages removed
-    when the pool closes at the run's end. Each source's pull is started ahead once per run: a step retried
-    pulls afresh."""
-    for source in sources:
-        if source not in config.connectors or servers.task_started(_ahead_key(source)):
-            continue
-        try:
-            reading = _read(config, source, home=home, run_id=run_id, connect=connect)
-        except Exception:  # its own step reads it again and fails there, naming its source
-            continue
-        servers.start_task(_ahead_key(source), reading, _pull, config, reading, home, None, servers)
+async def _pull(
+    config: Config,
+    source: str,
+    adapter: Adapter,
+    home: Home,
+    stager: Stager,
+    log: CallLog,
+    server: Any,
+    servers: ServerPool | None,
+    baseline: Baseline | None,
+    month_baselines: dict[str, Baseline],
+) -> SourcePull:
+    connector = config.connectors[source]
+    async with SourceSession(connector, home=home.root, log=log, server=server, servers=servers) as session:
+        return await pull_source(session, adapter, stager.write, baseline, month_baselines)
 
 
 def summary_scope(source: str, table: str | None = None) -> str:
@@ -199,20 +142,31 @@ def ingest_source(
     `connect` is a context-manager factory for the live warehouse. On any failure the staged
     pages are dropped and the warehouse keeps its previous tables; the calls made are still
     written to `connector_calls` so the failure can be audited."""
+    stage_dir: Path = home.staging / run_id / source
+    stager = Stager(stage_dir)
+    log = CallLog()
     if source not in config.connectors:
-        return _publish_not_configured(source, home=home, run_id=run_id, connect=connect)
-    ahead = servers.take_task(_ahead_key(source)) if servers is not None else None
-    reading = ahead.state if ahead is not None else _read(config, source, home=home, run_id=run_id, connect=connect)
-    assert isinstance(reading, _Reading)
-    adapter, stager, log = reading.adapter, reading.stager, reading.log
-    for note in reading.notes:
-        progress.emit(f"{source}: {note}")
+        return _publish_not_configured(source, home=home, run_id=run_id, connect=connect, stager=stager)
+    adapter = get_adapter(config.connectors[source].adapter)
+    baseline = None
+    month_baselines: dict[str, Baseline] = {}
+    by_month = [m.table for m in adapter.month_summaries]
+    if adapter.windowed_table or by_month:  # a brief read before any MCP I/O; closed again at once
+        open_month = period_of(config.company.report_date())
+        with connect() as con:
+            if adapter.windowed_table:
+                baseline = read_baseline(con, source, adapter.windowed_table, open_month)
+            for months in adapter.month_summaries:  # a digest of every row: no month is pulled unchanged
+                if (stored := read_baseline(con, summary_scope(source, months.table), months.table, None)) is not None:
+                    month_baselines[months.table] = stored
+            due = full_pull_due(con, source, config.connectors[source].full_pull_every_days)
+            if (baseline is not None or month_baselines) and due:
+                whole = ", ".join(t for t in (adapter.windowed_table, *by_month) if t)
+                progress.emit(f"{source}: pulling {whole} whole (the periodic full pull)")
+                baseline, month_baselines = None, {}
     try:
-        if ahead is not None:  # started by the run's first source step (`pull_ahead`)
-            pull = ahead.result()
-        else:
-            run = servers.call if servers is not None else anyio.run
-            pull = run(_pull, config, reading, home, server, servers)
+        run = servers.call if servers is not None else anyio.run
+        pull = run(_pull, config, source, adapter, home, stager, log, server, servers, baseline, month_baselines)
         for note in log.notes:  # e.g. the tools approved on trust at the first connection
             progress.emit(f"{source}: {note}")
         for table in source_tables(source):  # a table the adapter does not feed is emptied, not left stale
@@ -260,13 +214,7 @@ def ingest_source(
             pass  # the audit trail must not hide the original error
         raise
     finally:
-        _remove_staging(stager.root)
-
-
-def _remove_staging(stage_dir: Path) -> None:
-    """A source's staging folder, and the run's once it holds nothing else."""
-    shutil.rmtree(stage_dir, ignore_errors=True)
-    with suppress(OSError):  # another source's pull still stages there
+        shutil.rmtree(stage_dir, ignore_errors=True)
         if stage_dir.parent.exists() and not any(stage_dir.parent.iterdir()):
             stage_dir.parent.rmdir()
 
@@ -282,11 +230,10 @@ def _replaced(pull: SourcePull, table: str, windowed_table: str | None) -> tuple
     return tuple(periods) if periods is not None else None
 
 
-def _publish_not_configured(source: str, *, home: Home, run_id: str, connect: Any) -> Ingested:
+def _publish_not_configured(source: str, *, home: Home, run_id: str, connect: Any, stager: Stager) -> Ingested:
     """A source closeboard.yaml does not configure (bank and CRM are optional): its tables are
     published empty, so nothing stale from an earlier configuration is reported, and `source_loads`
     says "(not configured)" for them; the checks that need it report `not configured`."""
-    stager = Stager(home.staging / run_id / source)
     try:
         pull = SourcePull(source, {t: TablePull(t, NOT_CONFIGURED) for t in source_tables(source)})
         for table in pull.tables:
@@ -300,4 +247,4 @@ def _publish_not_configured(source: str, *, home: Home, run_id: str, connect: An
         stager.discard()
         raise
     finally:
-        _remove_staging(stager.root)
+        shutil.rmtree(stager.root, ignore_errors=True)

@@ -4,9 +4,7 @@ is stopped when the pool closes; a run launched with nothing started (as from Da
 source's server at its first source step and no session starts one of its own; a bundled server
 process reads its files as it starts (its first call reads none); it never imports pandas, and it
 exits without the interpreter's teardown (the session's close waits for that exit), after its warm-up
-has read its files. The first source step also starts every source's pull on the pool's loop: the
-sources are read side by side; a pull no step took is cancelled at the pool's close and leaves nothing
-staged or published.
+has read its files.
 
 Real processes: the bundled servers over stdio, read through closeboard's MCP client; which processes
 run is read from /proc (this process's children).
@@ -20,9 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +28,10 @@ from mcp import Client
 from connectors.client import CallLog, SourceSession
 from connectors.config import load_config
 from connectors.prestart import ServerPool, stdio_servers
-from connectors.records import SOURCES
 from connectors.servers import erp, store
 from connectors.servers.hosting import start_warm_up
 from connectors.servers.store import DataSource
-from tests.conftest import AS_OF, REPO, demo_home_at, live_rows
+from tests.conftest import AS_OF, REPO, demo_home_at
 from tests.processes import EXIT_PROBE, alive, bundled_servers, wait_for
 
 
@@ -169,7 +163,6 @@ def test_a_run_launched_without_servers_started_starts_them_all_at_its_first_sou
 ) -> None:
     """As a run launched from Dagster (the UI, a schedule): nothing started before it; its first source
     step starts every source's server, and every session adopts its own (no session starts one)."""
-    from pipelines.instance import instance
     from pipelines.runner import execute
     from warehouse.home import Home
 
@@ -191,116 +184,6 @@ def test_a_run_launched_without_servers_started_starts_them_all_at_its_first_sou
     assert sorted(spawned["ahead"]) == ["bank", "budget", "crm", "erp"]
     assert spawned["by a session"] == []
     assert bundled_servers_running() == {}  # each stopped by its session
-    # and their pulls: every source is read while the first source step runs, each step publishing its own
-    with instance(Home(home)) as dagster_instance:
-        steps = {s.step_key: s for s in dagster_instance.get_run_step_stats(outcome.run_id)}
-    first = min((steps[f"{s}_source"] for s in SOURCES), key=lambda s: s.start_time)
-    called = dict(
-        live_rows(
-            home,
-            "select source, min(epoch(called_at)) from connector_calls where run_id = ? group by source",
-            [outcome.run_id],
-        )
-    )
-    assert sorted(called) == sorted(SOURCES)
-    assert all(first.start_time <= at < first.end_time for at in called.values()), (first.step_key, called)
-    assert not (home / "staging").exists() or not any((home / "staging").iterdir())  # every pull's pages published
-
-
-def test_a_pull_started_ahead_that_no_step_takes_is_cancelled_and_undone_when_the_pool_closes(home: Path) -> None:
-    """A run that ends before a source step took its pull (it failed first): the pull is cancelled, its
-    session stops its server, and what it staged is removed."""
-    config = load_config(home / "closeboard.yaml")
-    stop = anyio.Event()
-
-    @dataclass
-    class Staged:
-        root: Path
-        abandoned: bool = False
-
-        def abandon(self) -> None:
-            self.abandoned = True
-
-    async def read_until_stopped(state: Staged) -> None:
-        async with SourceSession(config.connectors["erp"], home=home, log=CallLog(), servers=pool) as session:
-            await session.call("get_company")
-            state.root.mkdir()
-            await stop.wait()  # never set: only the pool's close ends it
-
-    pool = ServerPool()
-    try:
-        pool.start(stdio_servers(config, home, ["erp"]))
-        state = Staged(home / "staged")
-        pool.start_task("pull:erp", state, read_until_stopped, state)
-        assert pool.task_started("pull:erp")
-        wait_for(lambda: state.root.exists(), "the pull ahead never called its server")
-        assert set(bundled_servers_running()) == {"erp"}
-    finally:
-        pool.close()
-    assert state.abandoned and bundled_servers_running() == {}
-    assert pool.take_task("pull:erp") is None
-
-
-def test_pulls_started_ahead_that_no_step_takes_leave_nothing_staged_or_published(home: Path) -> None:
-    """`pipelines.ingest.pull_ahead` for two sources, then the run's end before any step took them."""
-    from pipelines.ingest import pull_ahead
-    from warehouse.db import connect, ensure_schema
-    from warehouse.home import Home
-
-    config = load_config(home / "closeboard.yaml")
-
-    @contextmanager
-    def warehouse() -> Iterator[Any]:
-        con = connect(home / "warehouse.duckdb")
-        try:
-            ensure_schema(con)
-            yield con
-        finally:
-            con.close()
-
-    pool = ServerPool()
-    try:
-        pool.start(stdio_servers(config, home, ["erp", "bank"]))
-        pull_ahead(config, ["erp", "bank", "no-such"], home=Home(home), run_id="r1", connect=warehouse, servers=pool)
-        # the run's sources that closeboard.yaml configures, each once
-        assert [pool.task_started(f"pull:{s}") for s in ("erp", "bank", "crm", "no-such")] == [True, True, False, False]
-        wait_for(lambda: (home / "staging" / "r1").exists(), "nothing was staged")
-    finally:
-        pool.close()
-    assert not (home / "staging" / "r1").exists()
-    assert bundled_servers_running() == {}
-    assert live_rows(home, "select count(*) from source_loads") == [(0,)]
-
-
-def test_a_pull_taken_by_its_step_gives_its_outcome_and_is_not_undone(home: Path) -> None:
-    pool = ServerPool()
-
-    class State:
-        abandoned = False
-
-        def abandon(self) -> None:
-            self.abandoned = True
-
-    async def fails() -> None:
-        raise ValueError("the pull's own error")
-
-    async def answers(value: int) -> int:
-        await anyio.sleep(0.05)
-        return value * 2
-
-    try:
-        pool.start_task("a", State(), answers, 21)
-        pool.start_task("b", State(), fails)
-        taken = pool.take_task("a")
-        assert taken is not None and taken.result() == 42
-        failed = pool.take_task("b")
-        assert failed is not None
-        with pytest.raises(ValueError, match="the pull's own error"):
-            failed.result()
-        assert pool.take_task("a") is None and pool.task_started("a")  # taken once; started once per pool
-    finally:
-        pool.close()
-    assert not taken.state.abandoned and not failed.state.abandoned  # the taker's to undo, not the pool's
 
 
 def test_a_server_process_reads_its_files_and_answers_the_first_calls_as_it_starts(
@@ -437,18 +320,3 @@ def test_a_bundled_server_ends_its_warm_up_before_it_exits(home: Path) -> None:
     proc = python(code)
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert proc.stdout.split("\n") == ["files read", "exit handler ran", ""], proc.stdout
-
-
-def test_pulls_side_by_side_keep_the_short_switch_interval_until_the_last_ends() -> None:
-    """Each pull shortens the GIL's switch interval while it runs (connectors/pull.py); two at once
-    (the first ending before the second) must restore the interval from before the first, not leave the
-    short one set for good."""
-    from connectors.pull import _short_switch_interval
-
-    before = sys.getswitchinterval()
-    first, second = _short_switch_interval(), _short_switch_interval()
-    with first:
-        second.__enter__()
-    assert sys.getswitchinterval() == min(before, 0.0005)  # the second still runs
-    second.__exit__(None, None, None)
-    assert sys.getswitchinterval() == before

@@ -59,18 +59,24 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[Column]:
-    rows = con.execute(
+def columns(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, list[Column]]:
+    """The columns of each of `tables`, in their order, read in one query (a query per table cost ~3-5 ms
+    each, a dozen per refresh)."""
+    found: dict[str, list[Column]] = {}
+    for table, *column in con.execute(
         """
-        select column_name, data_type, not is_nullable, column_default
-        from duckdb_columns() where table_name = ? and schema_name = 'main'
-        order by column_index
+        select table_name, column_name, data_type, not is_nullable, column_default
+        from duckdb_columns() where table_name in (select unnest(?::varchar[])) and schema_name = 'main'
+        order by table_name, column_index
         """,
-        [table],
-    ).fetchall()
-    if not rows:
-        raise KeyError(f"no canonical table {table!r} in the warehouse schema")
-    return [Column(n, t, bool(r), d) for n, t, r, d in rows]
+        [tables],
+    ).fetchall():
+        name, type_, required, default = column
+        found.setdefault(table, []).append(Column(name, type_, bool(required), default))
+    for table in tables:
+        if table not in found:
+            raise KeyError(f"no canonical table {table!r} in the warehouse schema")
+    return found
 
 
 def _value(col: Column) -> str:
@@ -119,10 +125,9 @@ def _raw_record(cols: list[Column]) -> str:
     return "json_object(" + ", ".join(f"'{c.name}', r.{_quote(c.name)}" for c in cols) + ")::varchar"
 
 
-def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: str) -> Published:
+def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, cols: list[Column], run_id: str) -> Published:
     raw_table = f"raw_{staged.table}"
     raw, target = _quote(raw_table), _quote(staged.table)
-    cols = columns(con, staged.table)
     names = ", ".join(_quote(c.name) for c in cols)
     key = ", ".join(_quote(k) for k in staged.key)
     path = str(staged.path)
@@ -207,8 +212,9 @@ def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: 
 def publish(con: duckdb.DuckDBPyConnection, tables: list[StagedTable], *, run_id: str) -> dict[str, Published]:
     """Replace each table with its staged pages in one transaction; returns per-table counts."""
     keep_order = scalar(con, "select current_setting('preserve_insertion_order')")
+    cols = columns(con, [staged.table for staged in tables])
     try:
         with transaction(con):
-            return {staged.table: _publish_table(con, staged, run_id) for staged in tables}
+            return {staged.table: _publish_table(con, staged, cols[staged.table], run_id) for staged in tables}
     finally:
         con.execute(f"set preserve_insertion_order = {'true' if keep_order else 'false'}")

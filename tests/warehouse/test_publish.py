@@ -79,3 +79,14 @@ def test_a_failed_publish_leaves_every_table_as_it_was(con, tmp_path: Path) -> N
         publish(con, [good, missing], run_id="r2")
     assert con.execute("select payment_id from erp_payments order by 1").fetchall() == [("P1",), ("P2",)]
     assert con.execute("select distinct run_id from source_loads").fetchall() == [("r1",)]
+
+
+def test_the_columns_of_every_table_published_are_read_at_once_in_their_order(con: duckdb.DuckDBPyConnection) -> None:
+    from warehouse.publish import columns
+
+    found = columns(con, ["erp_payments", "bank_balances"])
+    for table in ("erp_payments", "bank_balances"):  # the canonical table's own columns, in its order
+        assert [c.name for c in found[table]] == text_schema(table).names
+    assert [c.name for c in found["erp_payments"] if c.required][:2] == ["payment_id", "line_no"]
+    with pytest.raises(KeyError, match="no canonical table 'erp_nothing'"):
+        columns(con, ["erp_payments", "erp_nothing"])

@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,6 +143,13 @@ TRANSPORT_ERRORS = (
     anyio.EndOfStream,
     TimeoutError,
 )
+
+
+SESSION_TOOL = "(session)"  # connector_calls' `tool` of a failure of the session between calls
+
+
+def _ms_since(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
 
 
 def _safe_cause(exc: BaseException) -> BaseException:
@@ -414,10 +422,10 @@ class SourceSession:
             await self.close()
             return
         # cancelled between calls: by the session's own failure (raised as the ConnectorError it is) or from outside
-        broken = await self._broken("(session)")
+        broken = await self._broken(SESSION_TOOL)
         if isinstance(broken, _Transient):
             cause = broken.__cause__
-            raise ConnectorError(self.name, "(session)", str(broken), transient=True) from (
+            raise ConnectorError(self.name, SESSION_TOOL, str(broken), transient=True) from (
                 _safe_cause(cause) if cause is not None else None
             )
         if broken is not None:
@@ -486,7 +494,7 @@ class SourceSession:
             self._approved = frozenset(approval.tools)
         except (ConnectorError, _Transient) as exc:  # audited (a successful listing reads no data: not logged)
             record.error = scrub(exc.cause if isinstance(exc, ConnectorError) else str(exc))
-            record.duration_ms = int((time.perf_counter() - started) * 1000)
+            record.duration_ms = _ms_since(started)
             self.log.add(record)
             raise
 
@@ -519,16 +527,13 @@ class SourceSession:
         started = time.perf_counter()
         record = CallRecord(self.name, tool, redact(arguments), page, None, None, 0, "error")
         try:
-            if self._client is None:
-                try:
-                    await self.open()
-                except AuthRequired:
-                    raise
-                except ConnectorError as exc:
-                    raise _Transient(exc.cause, reconnect=False) from exc
+            if self._client is None or (self.pinning and self._approved is None):
+                await self._open_session()
+                # the server's start, `initialize` and the tools' listing are audited beside this call, not in
+                # its duration
+                record.session_ms = _ms_since(started)
+                started, record.called_at = time.perf_counter(), datetime.now(timezone.utc)  # the call's own start
             assert self._client is not None
-            if self.pinning and self._approved is None:
-                await self._verify_tools()
             self.check_allowed(tool)  # against the approved set just verified: nothing unapproved is sent
             with self._mcp_errors(tool):
                 result = await self._client.call_tool(tool, arguments, read_timeout_seconds=settings.call_timeout_s)
@@ -561,8 +566,20 @@ class SourceSession:
             record.error = scrub(broken.cause if isinstance(broken, ConnectorError) else str(broken))
             raise broken from (_safe_cause(broken.__cause__) if broken.__cause__ is not None else None)
         finally:
-            record.duration_ms = int((time.perf_counter() - started) * 1000)
+            record.duration_ms = _ms_since(started)
             self.log.add(record)
+
+    async def _open_session(self) -> None:
+        """Start (or reach) the server, `initialize`, and verify the tools it lists (once per session)."""
+        if self._client is None:
+            try:
+                await self.open()
+            except AuthRequired:
+                raise
+            except ConnectorError as exc:
+                raise _Transient(exc.cause, reconnect=False) from exc
+        if self.pinning and self._approved is None:
+            await self._verify_tools()
 
     async def call(
         self,

@@ -22,6 +22,7 @@ COLUMNS = (
     "items",
     "bytes",
     "duration_ms",
+    "session_ms",  # a session's first call: opening the session before it (the server's start), not in duration_ms
     "status",
     "arguments",
     "error",
@@ -61,6 +62,7 @@ def print_log(
             click.echo("the warehouse has no connector_calls table yet: run `closeboard refresh`", err=True)
             return 2
         called_at = "called_at" if "called_at" in columns else "null::timestamptz"
+        session_ms = "session_ms" if "session_ms" in columns else "null::integer"  # a warehouse from before it
         where, params = [], []
         if source:
             where.append("source = ?")
@@ -73,7 +75,8 @@ def print_log(
         sql = f"""
             select * from (
                 select strftime({called_at} at time zone 'UTC', '%Y-%m-%d %H:%M:%S') as called_at, run_id, source,
-                       tool, page, items, bytes, duration_ms, status, arguments, error, rowid as seq
+                       tool, page, items, bytes, duration_ms, {session_ms} as session_ms, status, arguments, error,
+                       rowid as seq
                 from connector_calls {"where " + " and ".join(where) if where else ""}
                 order by rowid desc limit ?
             ) order by seq"""
@@ -93,16 +96,16 @@ def print_log(
     console = Console(highlight=False, soft_wrap=False, width=None if click.get_text_stream("stdout").isatty() else 220)
     table = Table(title="connector calls (UTC)", show_lines=False)
     for name in COLUMNS:
-        numeric = name in ("page", "items", "bytes", "duration_ms")
+        numeric = name in ("page", "items", "bytes", "duration_ms", "session_ms")
         table.add_column(
-            "ms" if name == "duration_ms" else ("run" if name == "run_id" else name),
+            {"duration_ms": "ms", "session_ms": "session ms", "run_id": "run"}.get(name, name),
             justify="right" if numeric else "left",
             overflow="fold",
         )
     for row in rows:
         values = list(row[: len(COLUMNS)])
         values[1] = str(values[1])[:8]  # a run id's first characters are enough to tell runs apart
-        table.add_row(*(Text(_cell(v)) for v in values), style="red" if row[8] != "ok" else None)
+        table.add_row(*(Text(_cell(v)) for v in values), style="red" if row[COLUMNS.index("status")] != "ok" else None)
     console.print(table)
     for src, calls, ok, failed, items, nbytes in totals:
         console.print(

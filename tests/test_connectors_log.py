@@ -45,6 +45,15 @@ def test_log_of_the_last_run_lists_every_call(demo_home: Path) -> None:
     assert last[:8] in out
     # every call has its time
     assert read(demo_home, "select count(*) from connector_calls where called_at is null")[0][0] == 0
+    # each source's session opened once, its opening's time on its first call (its own column, not the call's ms)
+    opened = read(
+        demo_home,
+        "select source, count(session_ms), min(rowid) filter (where session_ms is not null) = min(rowid) "
+        "from connector_calls where run_id = ? group by all order by all",
+        [last],
+    )
+    assert opened and all(n == 1 and first for _, n, first in opened), opened
+    assert "session ms" in out
 
 
 def test_log_filters_by_source_and_limit(demo_home: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 import anyio
@@ -123,6 +124,30 @@ def test_server_that_dies_mid_pagination_is_resumed_from_its_cursor(tmp_path: Pa
         expected = sum(1 for _ in f) - 1
     assert len(ids) == len(set(ids)) == expected
     assert any(r.status == "error" for r in log.records)  # it did die, and was reopened
+
+
+def test_a_session_s_opening_is_audited_beside_its_first_call_and_not_in_its_duration(demo_data: Path) -> None:
+    """A server that takes 1.5 s to start: the first call's record says so in `session_ms` and starts (its
+    `called_at`, its duration) once the session is open; the next call of the session carries none."""
+    slow = (
+        "import runpy, sys, time; time.sleep(1.5); sys.argv = ['erp', '--data', sys.argv[1]]; "
+        "runpy.run_module('connectors.servers.erp', run_name='__main__')"
+    )
+    log = CallLog()
+
+    async def go() -> datetime:
+        server = ServerConfig(command="python", args=("-c", slow, str(demo_data)))
+        async with SourceSession(erp_config(server=server), log=log) as s:
+            opened = datetime.now(timezone.utc)
+            await s.call("get_company")
+            await s.call("list_accounts", {"limit": 5})
+        return opened
+
+    opened = run(go)
+    first, second = log.records
+    assert (first.tool, second.tool) == ("get_company", "list_accounts")
+    assert first.session_ms is not None and first.session_ms >= 1500 and second.session_ms is None
+    assert first.called_at is not None and (first.called_at - opened).total_seconds() >= 1.5
 
 
 def test_server_error_text_and_missing_secret_name_the_cause(tmp_path: Path, demo_data: Path) -> None:

@@ -19,10 +19,13 @@ create table if not exists connector_calls (
     duration_ms     integer,
     status          varchar not null,      -- ok, error
     error           varchar,
-    called_at       timestamptz            -- when the call started (UTC)
+    called_at       timestamptz,           -- when the call started (UTC)
+    session_ms      integer                -- a session's first call: opening the session before it (the server
+                                           -- started or reached, initialize, tools/list), not in duration_ms
 );
--- warehouses created before called_at existed
+-- warehouses created before called_at and session_ms existed
 alter table connector_calls add column if not exists called_at timestamptz;
+alter table connector_calls add column if not exists session_ms integer;
 
 -- Per configured source, how closeboard reaches it (from closeboard.yaml at the last page render;
 -- never a secret): transport stdio | http, auth kind stdio | none | bearer | oauth | client_credentials.

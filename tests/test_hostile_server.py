@@ -423,6 +423,10 @@ def test_the_markdown_preview_escapes_server_text() -> None:
     assert header == "| record_id | name |" and row.count(" | ") == 1  # still one row of two cells
     assert "\\[click\\](javascript" in row and "\\<img" in row and "\\`x\\`" in row and "\x1b" not in row
     assert "A\\|B C" in row
+    # a missing value is an empty cell (it showed as an escaped <NA>), an amount its exact text
+    con.execute("create table m (id varchar, amount decimal(18, 2), due date)")
+    con.execute("insert into m values ('X', 10.50, null)")
+    assert preview_markdown(con, "m").split("\n")[2] == "| X | 10.50 |  |"
 
 
 # -- finding 7: bounds ----------------------------------------------------------------------------------

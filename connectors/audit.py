@@ -38,8 +38,8 @@ class CallRecord:
     status: str
     error: str | None = None
     called_at: datetime | None = None  # when the call started (UTC)
-    # before the session's first call: opening it (the server started or reached, `initialize`, the tools
-    # listed and verified), not part of `duration_ms`
+    # a call that opened its session (the first, or the first after a reconnect): the opening's time (the
+    # server started or reached, `initialize`, the tools listed and verified), not part of `duration_ms`
     session_ms: int | None = None
 
     def __post_init__(self) -> None:

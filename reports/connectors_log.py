@@ -22,7 +22,7 @@ COLUMNS = (
     "items",
     "bytes",
     "duration_ms",
-    "session_ms",  # a session's first call: opening the session before it (the server's start), not in duration_ms
+    "session_ms",  # a call that opened its session: the opening's time (the server's start), not in duration_ms
     "status",
     "arguments",
     "error",

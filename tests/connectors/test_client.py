@@ -124,6 +124,9 @@ def test_server_that_dies_mid_pagination_is_resumed_from_its_cursor(tmp_path: Pa
         expected = sum(1 for _ in f) - 1
     assert len(ids) == len(set(ids)) == expected
     assert any(r.status == "error" for r in log.records)  # it did die, and was reopened
+    # the first call, and each first call after a failure reopened the session, say what opening it took
+    opened = [i for i, r in enumerate(log.records) if r.session_ms is not None]
+    assert opened[0] == 0 and len(opened) >= 2 and all(log.records[i - 1].status == "error" for i in opened[1:])
 
 
 def test_a_session_s_opening_is_audited_beside_its_first_call_and_not_in_its_duration(demo_data: Path) -> None:

@@ -20,8 +20,9 @@ create table if not exists connector_calls (
     status          varchar not null,      -- ok, error
     error           varchar,
     called_at       timestamptz,           -- when the call started (UTC)
-    session_ms      integer                -- a session's first call: opening the session before it (the server
-                                           -- started or reached, initialize, tools/list), not in duration_ms
+    session_ms      integer                -- a call that opened its session (the first, or the first after a
+                                           -- reconnect): the opening (the server started or reached, initialize,
+                                           -- tools/list), not in duration_ms
 );
 -- warehouses created before called_at and session_ms existed
 alter table connector_calls add column if not exists called_at timestamptz;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -90,3 +91,46 @@ def test_the_columns_of_every_table_published_are_read_at_once_in_their_order(co
     assert [c.name for c in found["erp_payments"] if c.required][:2] == ["payment_id", "line_no"]
     with pytest.raises(KeyError, match="no canonical table 'erp_nothing'"):
         columns(con, ["erp_payments", "erp_nothing"])
+
+
+def test_months_and_days_become_merged_half_open_date_ranges() -> None:
+    from warehouse.publish import date_ranges
+
+    assert date_ranges(["2024-02", "2024-12-31", "2024-03", "2024-03-15", "2025-01-01", "2024-02-10"]) == [
+        (date(2024, 2, 1), date(2024, 4, 1)),  # February and March adjoin; their days are inside them
+        (date(2024, 12, 31), date(2025, 1, 2)),  # the last day of one year and the first of the next
+    ]
+    assert date_ranges([]) == []
+
+
+def folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def test_an_incremental_publish_replaces_exactly_its_months_and_days(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """Rows dated in the replaced months and days go (a month's last day and a day's neighbours
+    included or kept as they should be), the staged rows come in, every other row stays."""
+    dates = ["2024-01-31", "2024-02-01", "2024-02-29", "2024-03-01", "2024-03-09", "2024-03-10", "2024-03-11"]
+    before = [payment(f"P{n}", paid_date=d) for n, d in enumerate(dates)]
+    publish(con, [stage(folder(tmp_path / "a"), "erp_payments", before)], run_id="r1")
+    staged = replace(
+        stage(folder(tmp_path / "b"), "erp_payments", [payment("NEW", paid_date="2024-02-15")]),
+        replace_periods=("2024-02", "2024-03-10"),
+        period_column="paid_date",
+    )
+    publish(con, [staged], run_id="r2")
+    kept = con.execute("select payment_id, paid_date::varchar from erp_payments order by paid_date").fetchall()
+    assert kept == [
+        ("P0", "2024-01-31"),
+        ("NEW", "2024-02-15"),
+        ("P3", "2024-03-01"),
+        ("P4", "2024-03-09"),
+        ("P6", "2024-03-11"),
+    ]
+    # nothing to replace: nothing goes
+    empty = replace(stage(folder(tmp_path / "c"), "erp_payments", []), replace_periods=(), period_column="paid_date")
+    publish(con, [empty], run_id="r3")
+    assert con.execute("select count(*) from erp_payments").fetchone() == (5,)

@@ -161,6 +161,9 @@ def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, cols: li
         [staged.source, run_id, path],
     )
     con.execute("set preserve_insertion_order = true")  # the typed rows keep the order received
+    if staged.replace_periods == () and not row_count(con, raw_table):
+        # an incremental pull that found nothing changed: nothing received, nothing replaced, the table as it was
+        return _recorded(con, staged, run_id, 0, row_count(con, staged.table), 0)
     con.execute(f"create or replace temp table _typed as {typed_select(staged, cols)}", [path])
     # keys received more than once: identical copies collapse to one row, differing copies are all
     # rejected (which one is right is not ours to guess). Only the repeated keys are hashed.
@@ -211,6 +214,13 @@ def _publish_table(con: duckdb.DuckDBPyConnection, staged: StagedTable, cols: li
     received = row_count(con, raw_table)
     loaded = row_count(con, staged.table)
     con.execute("drop table _typed; drop table _dups")
+    return _recorded(con, staged, run_id, received, loaded, bad)
+
+
+def _recorded(
+    con: duckdb.DuckDBPyConnection, staged: StagedTable, run_id: str, received: int, loaded: int, bad: int
+) -> Published:
+    """The table's load in `source_loads`, and its counts."""
     con.execute(
         "insert or replace into source_loads (run_id, source, tool, table_name, rows_received, rows_loaded, "
         "rows_quarantined, reported_total, source_as_of, loaded_at, rows_rejected) "

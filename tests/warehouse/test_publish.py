@@ -130,7 +130,13 @@ def test_an_incremental_publish_replaces_exactly_its_months_and_days(
         ("P4", "2024-03-09"),
         ("P6", "2024-03-11"),
     ]
-    # nothing to replace: nothing goes
+    # nothing received and nothing to replace (no month changed): the table as it was, its raw copy empty
+    # (what this load received), its load recorded
     empty = replace(stage(folder(tmp_path / "c"), "erp_payments", []), replace_periods=(), period_column="paid_date")
-    publish(con, [empty], run_id="r3")
-    assert con.execute("select count(*) from erp_payments").fetchone() == (5,)
+    published = publish(con, [empty], run_id="r3")["erp_payments"]
+    assert (published.received, published.loaded, published.quarantined) == (0, 5, 0)
+    assert con.execute("select payment_id, paid_date::varchar from erp_payments order by paid_date").fetchall() == kept
+    assert con.execute("select count(*) from raw_erp_payments").fetchone() == (0,)
+    assert con.execute(
+        "select rows_received, rows_loaded, rows_quarantined from source_loads where run_id = 'r3'"
+    ).fetchall() == [(0, 5, 0)]

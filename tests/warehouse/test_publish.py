@@ -18,6 +18,7 @@ from warehouse.publish import StagedTable, publish
 
 
 def stage(tmp_path: Path, table: str, rows: list[dict]) -> StagedTable:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / f"{table}.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=text_schema(table)), path)
     return StagedTable(table, path, "erp", "list_payments", KEYS[table], reported_total=len(rows), source_as_of="t")
@@ -93,19 +94,18 @@ def test_the_columns_of_every_table_published_are_read_at_once_in_their_order(co
         columns(con, ["erp_payments", "erp_nothing"])
 
 
-def test_months_and_days_become_merged_half_open_date_ranges() -> None:
-    from warehouse.publish import date_ranges
+def test_the_months_and_days_replaced_are_deleted_by_the_windows_they_were_pulled_by() -> None:
+    """The windows (connectors.incremental.windows) the delete compares the period column with: a run of
+    months and days that follow on is one window, across a year's end too; one inside another stands apart
+    (deleting by either is the same)."""
+    from connectors.incremental import windows
 
-    assert date_ranges(["2024-02", "2024-12-31", "2024-03", "2024-03-15", "2025-01-01", "2024-02-10"]) == [
-        (date(2024, 2, 1), date(2024, 4, 1)),  # February and March adjoin; their days are inside them
-        (date(2024, 12, 31), date(2025, 1, 2)),  # the last day of one year and the first of the next
+    assert windows(["2024-02", "2024-12-31", "2024-03", "2025-01-01", "2024-04-01"]) == [
+        ("2024-02-01", "2024-04-01"),  # February, March and April's first day follow on
+        ("2024-12-31", "2025-01-01"),  # the last day of one year and the first of the next
     ]
-    assert date_ranges([]) == []
-
-
-def folder(path: Path) -> Path:
-    path.mkdir()
-    return path
+    assert windows(["2024-03", "2024-03-15"]) == [("2024-03-01", "2024-03-31"), ("2024-03-15", "2024-03-15")]
+    assert windows([]) == []
 
 
 def test_an_incremental_publish_replaces_exactly_its_months_and_days(
@@ -115,9 +115,9 @@ def test_an_incremental_publish_replaces_exactly_its_months_and_days(
     included or kept as they should be), the staged rows come in, every other row stays."""
     dates = ["2024-01-31", "2024-02-01", "2024-02-29", "2024-03-01", "2024-03-09", "2024-03-10", "2024-03-11"]
     before = [payment(f"P{n}", paid_date=d) for n, d in enumerate(dates)]
-    publish(con, [stage(folder(tmp_path / "a"), "erp_payments", before)], run_id="r1")
+    publish(con, [stage(tmp_path / "a", "erp_payments", before)], run_id="r1")
     staged = replace(
-        stage(folder(tmp_path / "b"), "erp_payments", [payment("NEW", paid_date="2024-02-15")]),
+        stage(tmp_path / "b", "erp_payments", [payment("NEW", paid_date="2024-02-15")]),
         replace_periods=("2024-02", "2024-03-10"),
         period_column="paid_date",
     )
@@ -132,7 +132,7 @@ def test_an_incremental_publish_replaces_exactly_its_months_and_days(
     ]
     # nothing received and nothing to replace (no month changed): the table as it was, its raw copy empty
     # (what this load received), its load recorded
-    empty = replace(stage(folder(tmp_path / "c"), "erp_payments", []), replace_periods=(), period_column="paid_date")
+    empty = replace(stage(tmp_path / "c", "erp_payments", []), replace_periods=(), period_column="paid_date")
     published = publish(con, [empty], run_id="r3")["erp_payments"]
     assert (published.received, published.loaded, published.quarantined) == (0, 5, 0)
     assert con.execute("select payment_id, paid_date::varchar from erp_payments order by paid_date").fetchall() == kept

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.periods import month_end, month_start
 
 SummaryRow = tuple[str, str, int, Decimal, Decimal]  # period, account_id, lines, debit, credit
 
@@ -124,21 +122,6 @@ def days_to_pull(
         changed = sorted({row[0] for row in before ^ now})
         keys += changed if before and changed else [month]
     return sorted(keys), kept | days
-
-
-def windows(periods: Iterable[str]) -> list[tuple[str, str]]:
-    """Months ('YYYY-MM') and days ('YYYY-MM-DD') as inclusive (date_from, date_to) ISO windows, each run
-    of them that follows on without a gap as one."""
-    runs: list[list[date]] = []
-    for period in sorted(periods):
-        first, last = (
-            (date.fromisoformat(period),) * 2 if len(period) == 10 else (month_start(period), month_end(period))
-        )
-        if runs and runs[-1][1] + timedelta(days=1) == first:
-            runs[-1][1] = last
-        else:
-            runs.append([first, last])
-    return [(first.isoformat(), last.isoformat()) for first, last in runs]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date
+from collections.abc import Iterable
+from datetime import date, timedelta
 
 _PERIOD = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])")
 
@@ -73,3 +74,18 @@ def month_ends(from_period: str, through: date) -> list[date]:
 def fiscal_year_start(day: date, start_month: int) -> date:
     """The first day of the fiscal year (starting in `start_month`) that holds `day`."""
     return date(day.year if day.month >= start_month else day.year - 1, start_month, 1)
+
+
+def windows(periods: Iterable[str]) -> list[tuple[str, str]]:
+    """Months ('YYYY-MM') and days ('YYYY-MM-DD') as inclusive (date_from, date_to) ISO windows, each run
+    of them that follows on without a gap as one."""
+    runs: list[list[date]] = []
+    for period in sorted(periods):
+        first, last = (
+            (date.fromisoformat(period),) * 2 if len(period) == 10 else (month_start(period), month_end(period))
+        )
+        if runs and runs[-1][1] + timedelta(days=1) == first:
+            runs[-1][1] = last
+        else:
+            runs.append([first, last])
+    return [(first.isoformat(), last.isoformat()) for first, last in runs]

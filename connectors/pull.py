@@ -21,6 +21,7 @@ from connectors.adapters import Adapter, MalformedItem, Stream
 from connectors.adapters.base import item_json, non_finite_reason, to_text_batch
 from connectors.audit import blank_secrets, scrub
 from connectors.client import ConnectorError, SourceSession, ToolNotAllowed
+from connectors.periods import windows
 from connectors.incremental import (
     Baseline,
     MonthSummary,
@@ -29,7 +30,6 @@ from connectors.incremental import (
     days_to_pull,
     periods_to_pull,
     summary_rows,
-    windows,
 )
 from connectors.records import KEYS
 

@@ -15,7 +15,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from connectors.incremental import windows
+from connectors.periods import windows
 from tests.conftest import AS_OF, close_in_process, copy_home, edit_config, read, refresh_in_process
 
 CLOSED = ("2026-03", "2026-04")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from connectors.incremental import windows
+from connectors.periods import windows
 from warehouse.db import row_count, scalar, transaction
 
 

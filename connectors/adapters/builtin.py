@@ -11,6 +11,7 @@ from connectors.adapters.base import Adapter, Stream
 from connectors.adapters.reports import REPORT_COMPANY_OPTIONS, REPORT_OPTIONS, MonthEndReports, dated_reports
 from connectors.adapters.reports import TABLE as REPORT_TABLE
 from connectors.client import ConnectorError
+from connectors.periods import windows
 from connectors.incremental import (
     DAY_DIGEST,
     DIGEST_MODULUS,
@@ -18,7 +19,6 @@ from connectors.incremental import (
     MonthSummary,
     SummaryRow,
     summary_rows,
-    windows,
 )
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from connectors.incremental import (
     periods_to_pull,
     stored_baseline,
     summary_rows,
-    windows,
 )
+from connectors.periods import windows
 
 
 def summary(*rows: tuple[str, str, int, str, str]) -> frozenset:

@@ -24,7 +24,8 @@ from mcp import Client
 from connectors.adapters.builtin import BankAdapter, CrmAdapter, ErpAdapter
 from connectors.client import CallLog, SourceSession
 from connectors.config import ConnectorConfig, ServerConfig
-from connectors.incremental import stored_baseline, windows
+from connectors.incremental import stored_baseline
+from connectors.periods import windows
 from connectors.pull import pull_source
 from connectors.servers import bank, crm, erp
 

@@ -95,10 +95,10 @@ def test_the_columns_of_every_table_published_are_read_at_once_in_their_order(co
 
 
 def test_the_months_and_days_replaced_are_deleted_by_the_windows_they_were_pulled_by() -> None:
-    """The windows (connectors.incremental.windows) the delete compares the period column with: a run of
+    """The windows (connectors.periods.windows) the delete compares the period column with: a run of
     months and days that follow on is one window, across a year's end too; one inside another stands apart
     (deleting by either is the same)."""
-    from connectors.incremental import windows
+    from connectors.periods import windows
 
     assert windows(["2024-02", "2024-12-31", "2024-03", "2025-01-01", "2024-04-01"]) == [
         ("2024-02-01", "2024-04-01"),  # February, March and April's first day follow on
